@@ -1,0 +1,19 @@
+"""torchcompress: store PyTorch training sets compactly and train from them directly.
+
+>>> import torchcompress as tc
+>>> info = tc.compress((x, y), "out.tcz", codec="adq", bits=2.0)   # doctest: +SKIP
+>>> ds = tc.open("out.tcz")                                         # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from . import codecs, format  # noqa: E402
+from .datasets import CompressedDataset, compress, open_archive, verify  # noqa: E402
+from .errors import CodecError, FormatError  # noqa: E402
+
+open = open_archive  # noqa: A001  (tc.open, like torchvision's dataset constructors)
+
+__all__ = sorted([
+    "CodecError", "CompressedDataset", "FormatError", "__version__", "codecs", "compress",
+    "format", "open", "open_archive", "verify",
+])

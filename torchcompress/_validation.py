@@ -1,0 +1,47 @@
+"""Argument checks shared by the public API: one message style everywhere."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Iterable
+
+__all__ = ["check_choice", "check_fraction", "check_positive_int", "check_range"]
+
+
+def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
+    """Return ``value`` as int, or raise TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} should be an int, but got {name}={value!r} ({type(value).__name__})")
+    lo = 0 if allow_zero else 1
+    if value < lo:
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise ValueError(f"{name} should be {kind} integer value, but got {name}={value}")
+    return int(value)
+
+
+def check_range(name: str, value: Any, lo: float, hi: float) -> float:
+    """Return ``value`` as float if ``lo <= value <= hi``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} should be a number, but got {name}={value!r} ({type(value).__name__})")
+    v = float(value)
+    if not (math.isfinite(v) and lo <= v <= hi):
+        raise ValueError(f"{name} should be in [{lo}, {hi}], but got {name}={value}")
+    return v
+
+
+def check_fraction(name: str, value: Any) -> float:
+    """Return ``value`` as float if ``0 < value <= 1``."""
+    v = check_range(name, value, 0.0, 1.0)
+    if v == 0.0:
+        raise ValueError(f"{name} should be in (0, 1], but got {name}={value}")
+    return v
+
+
+def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``; otherwise list the valid ones."""
+    choices = list(choices)
+    if value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} should be one of {valid}, but got {name}={value!r}")
+    return value

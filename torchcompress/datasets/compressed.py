@@ -1,0 +1,164 @@
+"""``tc.open``: a torch Dataset that decodes samples from an archive on demand."""
+
+from __future__ import annotations
+
+import bisect
+import numbers
+import os
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .._validation import check_choice, check_positive_int
+from ..codecs import make_codec
+from ..format import ArchiveReader
+from ..format import verify as verify_hashes
+from .summary import summarize
+
+__all__ = ["CompressedDataset", "open_archive", "verify"]
+
+_MAX_PLANES = 8
+
+
+class CompressedDataset(Dataset):
+    """Map-style dataset over a torchcompress archive.
+
+    ``ds[i]`` returns ``(x, y)``: ``x`` a tensor of the stored sample shape
+    (float32 in the source's value scale, or uint8 with ``output="uint8"``),
+    ``y`` an int. ``ds.__getitems__(indices)`` decodes a whole batch in one
+    kernel call per shard; ``DataLoader`` uses it automatically.
+
+    Args:
+        path: archive directory written by ``tc.compress``.
+        transform: applied to each decoded ``x`` (torchvision convention).
+        target_transform: applied to each label.
+        planes: ADQ only: decode from the top ``planes`` bit-planes (a coarser,
+            progressive view). ``None`` uses all stored planes.
+        output: ``"float32"`` or, for uint8 sources, ``"uint8"``.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, transform=None, target_transform=None,
+                 planes: int | None = None, output: str = "float32"):
+        self._args = dict(path=os.fspath(path), transform=transform,
+                          target_transform=target_transform, planes=planes, output=output)
+        self.reader = ArchiveReader(path)
+        m = self.reader.manifest
+        self.codec = make_codec(m.codec, m.codec_params)
+        check_choice("output", output, ("float32", "uint8"))
+        if output == "uint8" and m.sample_dtype != "uint8":
+            raise ValueError(f"output='uint8' needs a uint8 (image) source, but this archive "
+                             f"stores {m.sample_dtype}; use output='float32'")
+        if planes is not None:
+            planes = check_positive_int("planes", planes)
+            if planes > _MAX_PLANES:
+                raise ValueError(f"planes should be in 1..{_MAX_PLANES}, but got planes={planes}")
+        self.planes = _MAX_PLANES if planes is None else planes
+        self.transform = transform
+        self.target_transform = target_transform
+        self._dtype = np.uint8 if output == "uint8" else np.float32
+        self._shape = tuple(m.sample_shape)
+        self._size = m.sample_size
+        self._starts = [s.start for s in m.shards]
+        self._labels = self.reader.labels
+        self._decoders: dict = {}
+        for k in range(len(m.shards)):  # validate every shard before any kernel runs
+            self._decoder(k)
+        self._decoders.clear()
+        self.reader._cache.clear()
+
+    def _decoder(self, k: int):
+        d = self._decoders.get(k)
+        if d is None:
+            s = self.reader.manifest.shards[k]
+            d = self.codec.open_shard(self.reader.tensors(k), num_samples=s.stop - s.start,
+                                      sample_size=self._size, where=self.reader.shard_path(s.file))
+            self._decoders[k] = d
+        return d
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    @property
+    def targets(self) -> torch.Tensor:
+        """(N,) int64 labels."""
+        return torch.from_numpy(self._labels.copy())
+
+    @property
+    def classes(self) -> list | None:
+        return self.reader.manifest.classes
+
+    @property
+    def info(self) -> dict:
+        return summarize(self.reader)
+
+    def _index(self, i) -> int:
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise TypeError(f"index should be an int, but got {type(i).__name__}")
+        n = len(self._labels)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
+        return int(i) % n
+
+    def _finish(self, x: torch.Tensor, y: int):
+        if self.transform is not None:
+            x = self.transform(x)
+        if self.target_transform is not None:
+            y = self.target_transform(y)
+        return x, y
+
+    def __getitem__(self, i):
+        i = self._index(i)
+        k = bisect.bisect_right(self._starts, i) - 1
+        out = np.empty((1, self._size), dtype=self._dtype)
+        self._decoder(k).decode(np.array([i - self._starts[k]], dtype=np.int64), out,
+                                planes=self.planes)
+        return self._finish(torch.from_numpy(out).view(self._shape), int(self._labels[i]))
+
+    def __getitems__(self, indices) -> list:
+        """Decode a batch: one kernel call per shard touched. Returns ``[(x, y), ...]``."""
+        idx = np.array([self._index(i) for i in indices], dtype=np.int64)
+        out = np.empty((len(idx), self._size), dtype=self._dtype)
+        shard = np.searchsorted(self._starts, idx, side="right") - 1
+        first = int(shard[0]) if len(idx) else 0
+        if len(idx) and (shard == first).all():
+            self._decoder(first).decode(idx - self._starts[first], out, planes=self.planes)
+        else:
+            for k in np.unique(shard):
+                pos = np.flatnonzero(shard == k)
+                tmp = np.empty((len(pos), self._size), dtype=self._dtype)
+                self._decoder(int(k)).decode(idx[pos] - self._starts[k], tmp, planes=self.planes)
+                out[pos] = tmp
+        xs = torch.from_numpy(out).view(len(idx), *self._shape)
+        labels = self._labels[idx].tolist()
+        return [self._finish(xs[j], labels[j]) for j in range(len(idx))]
+
+    def __getstate__(self) -> dict:
+        return dict(self._args)  # pickles by path; workers reopen lazily
+
+    def __setstate__(self, state: dict) -> None:
+        path = state.pop("path")
+        self.__init__(path, **state)
+
+    def __repr__(self) -> str:
+        m = self.reader.manifest
+        return (f"CompressedDataset(path={self.reader.path!r}, codec={m.codec!r}, "
+                f"num_samples={m.num_samples}, sample_shape={tuple(m.sample_shape)})")
+
+
+def open_archive(path: str | os.PathLike, *, transform=None, target_transform=None,
+                 planes: int | None = None, output: str = "float32") -> CompressedDataset:
+    """Open an archive as a Dataset (``tc.open``); see :class:`CompressedDataset`."""
+    return CompressedDataset(path, transform=transform, target_transform=target_transform,
+                             planes=planes, output=output)
+
+
+def verify(path: str | os.PathLike) -> dict:
+    """Recompute every shard hash and check every codec array (``tc.verify``).
+
+    Raises:
+        FormatError: naming the file and the problem.
+    """
+    report = verify_hashes(path)
+    CompressedDataset(path)  # codec-level checks of every shard
+    return report

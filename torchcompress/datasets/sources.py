@@ -1,0 +1,124 @@
+"""Turn what users pass to ``compress`` into one (N, ...) array and labels."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .._validation import check_choice
+
+__all__ = ["Source", "load_source"]
+
+_ALLOWED = "uint8, int8, uint16, int16, int32, int64, float16, float32 or float64"
+
+
+@dataclass
+class Source:
+    """A materialised source: samples, labels and what is known about them."""
+
+    x: np.ndarray          # (N, *sample_shape)
+    y: np.ndarray          # (N,) int64
+    classes: list | None
+    name: str
+
+
+def _to_numpy(a, what: str) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu().numpy()
+    if hasattr(a, "mode") and hasattr(a, "size") and hasattr(a, "getbands"):  # PIL image
+        arr = np.asarray(a)
+        return arr[None] if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
+    if isinstance(a, np.ndarray):
+        return a
+    if isinstance(a, (list, tuple, int, float)):
+        return np.asarray(a)
+    raise TypeError(f"{what} should be a PIL image, numpy array or tensor, "
+                    f"but got {type(a).__name__}")
+
+
+def _from_dataset(ds, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    n = len(ds)
+    if n == 0:
+        raise ValueError("source is empty (len(source) == 0); pass at least one sample")
+    x = y = None
+    first_shape = None
+    for i in tqdm(range(n), desc="reading source", disable=not progress, leave=False):
+        item = ds[i]
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise TypeError(f"source[{i}] should be an (image, label) pair, "
+                            f"but got {type(item).__name__}")
+        img = _to_numpy(item[0], f"source[{i}][0]")
+        if x is None:
+            first_shape = img.shape
+            x = np.empty((n, *img.shape), dtype=img.dtype)
+            y = np.empty(n, dtype=np.int64)
+        elif img.shape != first_shape:
+            raise ValueError(f"source sample {i} has shape {tuple(img.shape)}, but sample 0 has "
+                             f"{tuple(first_shape)}; every sample must have the same shape: "
+                             "resize or crop them first")
+        x[i] = img
+        label = item[1]
+        y[i] = int(label.item() if hasattr(label, "item") else label)
+    return x, y
+
+
+def load_source(source, *, layout: str | None = None, progress: bool = True) -> Source:
+    """Materialise ``source`` as arrays.
+
+    Args:
+        source: a map-style dataset of ``(image, label)``; a pair ``(x, y)`` of
+            arrays or tensors; or a path to an ``.npz`` with ``x`` and ``y``.
+        layout: ``None``/``"CHW"`` keeps samples as given; ``"HWC"`` converts
+            (N, H, W, C) arrays to (N, C, H, W).
+        progress: show a tqdm bar while reading a dataset.
+    """
+    check_choice("layout", layout, (None, "CHW", "HWC"))
+    classes = None
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"source file {path!r} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = {"x", "y"} - set(z.files)
+                if missing:
+                    raise ValueError(f"source file {path!r} lacks array(s) {sorted(missing)}; "
+                                     f"it holds {sorted(z.files)}; save it with np.savez(path, x=..., y=...)")
+                x, y = z["x"], z["y"]
+        except (OSError, EOFError) as e:
+            raise ValueError(f"source file {path!r} is not a readable .npz ({e})") from None
+        name = os.path.basename(path)
+    elif isinstance(source, (tuple, list)) and len(source) == 2 \
+            and isinstance(source[0], (np.ndarray, torch.Tensor)):
+        x, y = _to_numpy(source[0], "source x"), _to_numpy(source[1], "source y")
+        name = "arrays"
+    elif hasattr(source, "__getitem__") and hasattr(source, "__len__"):
+        x, y = _from_dataset(source, progress)
+        classes = list(getattr(source, "classes", None) or []) or None
+        name = type(source).__name__
+    else:
+        raise TypeError("source should be a map-style Dataset, an (x, y) pair, or a path to an "
+                        f".npz, but got {type(source).__name__}")
+    y = np.asarray(y)
+    if x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError("source is empty (0 samples); pass at least one sample")
+    if y.ndim != 1 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"labels should be 1-D with one per sample ({x.shape[0]}), "
+                         f"but got shape {tuple(y.shape)}")
+    if y.dtype.kind not in "iub":
+        raise TypeError(f"labels should be integers, but got dtype {y.dtype}")
+    if x.dtype == np.bool_:
+        x = x.astype(np.uint8)
+    if x.dtype == np.float16:
+        x = x.astype(np.float32)
+    if x.dtype.kind not in "iuf" or x.dtype.itemsize > 8 or x.dtype == np.uint32 or x.dtype == np.uint64:
+        raise TypeError(f"samples should have dtype {_ALLOWED}, but got {x.dtype}")
+    if layout == "HWC":
+        if x.ndim != 4:
+            raise ValueError(f"layout='HWC' needs (N, H, W, C) samples, but got shape {tuple(x.shape)}")
+        x = x.transpose(0, 3, 1, 2)
+    return Source(np.ascontiguousarray(x), y.astype(np.int64), classes, name)

@@ -1,0 +1,32 @@
+"""The ``info`` summary of an archive: sizes against raw, and codec stats."""
+
+from __future__ import annotations
+
+import os
+
+from ..format import ArchiveReader
+from ..format.manifest import MANIFEST_FILE
+
+__all__ = ["summarize"]
+
+
+def summarize(reader: ArchiveReader) -> dict:
+    """Sizes (shards plus manifest, as on disk) against raw uint8 and float32 bytes."""
+    m = reader.manifest
+    size = sum(s.bytes for s in m.shards) + os.path.getsize(reader.shard_path(MANIFEST_FILE))
+    raw = m.num_samples * m.sample_size
+    info = {
+        "path": reader.path,
+        "codec": m.codec,
+        "codec_params": dict(m.codec_params),
+        "num_samples": m.num_samples,
+        "sample_shape": list(m.sample_shape),
+        "sample_dtype": m.sample_dtype,
+        "num_shards": len(m.shards),
+        "bytes": size,
+        "pct_of_uint8": 100.0 * size / raw,
+        "pct_of_float32": 100.0 * size / (4 * raw),
+        "classes": m.classes,
+    }
+    info.update(m.stats)
+    return info

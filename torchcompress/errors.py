@@ -1,0 +1,15 @@
+"""Exception types raised by torchcompress.
+
+Every error names the argument or file it is about, the rule that was broken,
+the value that broke it, and what to do instead.
+"""
+
+__all__ = ["CodecError", "FormatError"]
+
+
+class FormatError(ValueError):
+    """An archive on disk is malformed, truncated, corrupt or from a newer version."""
+
+
+class CodecError(ValueError):
+    """A codec cannot encode the given data with the given parameters."""

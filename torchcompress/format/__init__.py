@@ -1,0 +1,9 @@
+"""The archive format: a manifest plus safetensors shards. No torch imports here."""
+
+from .manifest import FORMAT_NAME, FORMAT_VERSION, Manifest, ShardInfo
+from .reader import ArchiveReader
+from .verify import verify
+from .writer import ArchiveWriter
+
+__all__ = ["ArchiveReader", "ArchiveWriter", "FORMAT_NAME", "FORMAT_VERSION", "Manifest",
+           "ShardInfo", "verify"]

@@ -1,0 +1,128 @@
+"""The archive manifest: what is stored, how, and where."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..errors import FormatError
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "Manifest", "ShardInfo",
+           "load_manifest"]
+
+FORMAT_NAME = "torchcompress"
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """One shard file holding samples ``[start, stop)``."""
+
+    file: str
+    start: int
+    stop: int
+    bytes: int
+    xxh3_64: str
+
+
+@dataclass
+class Manifest:
+    """Everything needed to read an archive, serialised as ``manifest.json``."""
+
+    codec: str
+    codec_params: dict
+    sample_shape: tuple
+    sample_dtype: str
+    num_samples: int
+    shards: list
+    classes: list | None = None
+    provenance: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["sample_shape"] = list(self.sample_shape)
+        d = {"format": FORMAT_NAME, **d}
+        return json.dumps(d, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> "Manifest":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise FormatError(f"{where}: not valid JSON ({e})") from None
+        if not isinstance(d, dict) or d.get("format") != FORMAT_NAME:
+            found = d.get("format") if isinstance(d, dict) else type(d).__name__
+            raise FormatError(f"{where}: 'format' should be {FORMAT_NAME!r}, found {found!r}; "
+                              "this is not a torchcompress archive")
+        version = d.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise FormatError(f"{where}: 'format_version' should be a positive int, found {version!r}")
+        if version > FORMAT_VERSION:
+            raise FormatError(f"{where}: format_version {version} is newer than this torchcompress "
+                              f"reads ({FORMAT_VERSION}); upgrade torchcompress to open it")
+        try:
+            m = cls(
+                codec=str(d["codec"]), codec_params=dict(d["codec_params"]),
+                sample_shape=tuple(int(s) for s in d["sample_shape"]),
+                sample_dtype=str(d["sample_dtype"]), num_samples=int(d["num_samples"]),
+                shards=[ShardInfo(str(s["file"]), int(s["start"]), int(s["stop"]),
+                                  int(s["bytes"]), str(s["xxh3_64"])) for s in d["shards"]],
+                classes=None if d.get("classes") is None else [str(c) for c in d["classes"]],
+                provenance=dict(d.get("provenance") or {}), stats=dict(d.get("stats") or {}),
+                format_version=version,
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise FormatError(f"{where}: missing or malformed field ({type(e).__name__}: {e})") from None
+        m._check(where)
+        return m
+
+    def _check(self, where: str) -> None:
+        if any(s < 1 for s in self.sample_shape):
+            raise FormatError(f"{where}: sample_shape {list(self.sample_shape)} has a zero or "
+                              "negative dimension")
+        try:
+            np.dtype(self.sample_dtype)
+        except TypeError:
+            raise FormatError(f"{where}: sample_dtype {self.sample_dtype!r} is not a numpy dtype") from None
+        if self.num_samples < 1 or not self.shards:
+            raise FormatError(f"{where}: num_samples={self.num_samples} with {len(self.shards)} "
+                              "shards; an archive holds at least one sample")
+        pos = 0
+        for s in self.shards:
+            if os.path.basename(s.file) != s.file or s.file in ("", ".", ".."):
+                raise FormatError(f"{where}: shard file name {s.file!r} must be a plain file name")
+            if s.start != pos or s.stop <= s.start:
+                raise FormatError(f"{where}: shard {s.file!r} covers [{s.start}, {s.stop}), "
+                                  f"expected to start at {pos} and be non-empty")
+            pos = s.stop
+        if pos != self.num_samples:
+            raise FormatError(f"{where}: shards cover {pos} samples but num_samples="
+                              f"{self.num_samples}")
+        if self.classes is not None and not self.classes:
+            raise FormatError(f"{where}: 'classes' is an empty list; use null when unknown")
+
+    @property
+    def sample_size(self) -> int:
+        return int(np.prod(self.sample_shape))
+
+
+def load_manifest(root: str) -> Manifest:
+    """Read and validate ``root/manifest.json``."""
+    path = os.path.join(root, MANIFEST_FILE)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"archive {root!r} does not exist (expected a directory "
+                                f"with {MANIFEST_FILE})")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise FormatError(f"{path}: missing; {root!r} is not a torchcompress archive") from None
+    except UnicodeDecodeError:
+        raise FormatError(f"{path}: not UTF-8 text; the manifest is corrupt") from None
+    return Manifest.from_json(text, path)

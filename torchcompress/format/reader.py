@@ -1,0 +1,74 @@
+"""Archive reader: validates the structure at open, memory-maps shards lazily."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import FormatError
+from .manifest import Manifest, load_manifest
+from .safetensors_io import open_tensors, read_header
+
+__all__ = ["ArchiveReader"]
+
+
+class ArchiveReader:
+    """Read access to an archive directory.
+
+    Opening checks the manifest, that every shard exists with its recorded
+    size, that every shard header is well-formed with offsets inside the file,
+    and that the labels match ``num_samples``. Shard data is memory-mapped on
+    first use, per process; pickling keeps only the path.
+
+    Args:
+        path: archive directory.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        self.manifest: Manifest = load_manifest(self.path)
+        m = self.manifest
+        labels = []
+        for s in m.shards:
+            file = self.shard_path(s.file)
+            if not os.path.isfile(file):
+                raise FormatError(f"{file}: shard file is missing; the archive is incomplete")
+            size = os.path.getsize(file)
+            if size != s.bytes:
+                raise FormatError(f"{file}: size is {size} bytes, the manifest records {s.bytes}; "
+                                  "the shard is truncated or was replaced")
+            tensors, _, _ = read_header(file)
+            spec = tensors.get("labels")
+            if spec is None or spec[0] != np.int64 or len(spec[1]) != 1:
+                raise FormatError(f"{file}: tensor 'labels' should be 1-D int64")
+            if spec[1][0] != s.stop - s.start:
+                raise FormatError(f"{file}: holds {spec[1][0]} labels, but the shard covers "
+                                  f"{s.stop - s.start} samples; label count != num_samples")
+            labels.append(np.asarray(open_tensors(file)["labels"]))
+        self.labels = np.concatenate(labels)
+        self.starts = np.array([s.start for s in m.shards], dtype=np.int64)
+        self._cache: dict[int, dict] = {}
+
+    def shard_path(self, file: str) -> str:
+        return os.path.join(self.path, file)
+
+    def __len__(self) -> int:
+        return self.manifest.num_samples
+
+    def shard_index(self, indices: np.ndarray) -> np.ndarray:
+        """Shard number of each global sample index (indices must be in range)."""
+        return np.searchsorted(self.starts, indices, side="right") - 1
+
+    def tensors(self, k: int) -> dict[str, np.ndarray]:
+        """Memory-mapped tensors of shard ``k`` (opened once per process)."""
+        t = self._cache.get(k)
+        if t is None:
+            t = open_tensors(self.shard_path(self.manifest.shards[k].file))
+            self._cache[k] = t
+        return t
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state

@@ -1,0 +1,127 @@
+"""Atomic archive writer: build in a hidden sibling, fsync, then swap in."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import shutil
+
+from .manifest import MANIFEST_FILE, Manifest, ShardInfo
+from .safetensors_io import write_tensors
+
+__all__ = ["ArchiveWriter", "shard_file_name"]
+
+
+def shard_file_name(index: int) -> str:
+    return f"shard-{index:05d}.safetensors"
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(parent: str, name: str) -> None:
+    """Delete leftovers of writers to ``name`` that were killed (their pid is gone)."""
+    prefix = f".{name}.partial-"
+    for entry in os.listdir(parent):
+        if entry.startswith(prefix):
+            pid = entry[len(prefix):].split("-", 1)[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+
+
+class ArchiveWriter:
+    """Write shards into a temporary sibling directory, then commit atomically.
+
+    Until :meth:`commit` returns, nothing exists at ``path`` (or the old archive
+    is still there, whole, when overwriting). Use as a context manager: an
+    exception discards everything written.
+
+    Args:
+        path: target archive directory.
+        overwrite: replace an existing archive at ``path``.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, overwrite: bool = False):
+        self.path = os.path.abspath(os.fspath(path))
+        parent, name = os.path.split(self.path)
+        if not name:
+            raise ValueError(f"path should name an archive directory, but got path={path!r}")
+        if os.path.exists(self.path) and not overwrite:
+            raise FileExistsError(f"{self.path} already exists; pass overwrite=True to replace it")
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise FileExistsError(f"{self.path} exists and is not an archive directory; "
+                                  "remove it or choose another path")
+        os.makedirs(parent, exist_ok=True)
+        _remove_stale(parent, name)
+        self._tmp = os.path.join(parent, f".{name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
+        os.mkdir(self._tmp)
+        self.shards: list[ShardInfo] = []
+
+    def write_shard(self, tensors: dict, start: int, stop: int, metadata: dict | None = None) -> ShardInfo:
+        """Write one shard holding samples ``[start, stop)``."""
+        file = shard_file_name(len(self.shards))
+        size, digest = write_tensors(os.path.join(self._tmp, file), tensors, metadata)
+        info = ShardInfo(file, start, stop, size, digest)
+        self.shards.append(info)
+        return info
+
+    def commit(self, manifest: Manifest) -> str:
+        """Write the manifest and move the archive into place; returns the path."""
+        with open(os.path.join(self._tmp, MANIFEST_FILE), "w", encoding="utf-8") as f:
+            f.write(manifest.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(self._tmp)
+        parent = os.path.dirname(self.path)
+        if os.path.isdir(self.path):
+            if _exchange(self._tmp, self.path):
+                shutil.rmtree(self._tmp)  # now holds the old archive
+            else:
+                old = self._tmp + "-old"
+                os.rename(self.path, old)
+                os.rename(self._tmp, self.path)
+                shutil.rmtree(old)
+        else:
+            os.rename(self._tmp, self.path)
+        _fsync_dir(parent)
+        self._tmp = None
+        return self.path
+
+    def abort(self) -> None:
+        """Discard everything written so far."""
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> "ArchiveWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
