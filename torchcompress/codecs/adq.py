@@ -132,7 +132,7 @@ class ADQShard:
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int = MAX_BITS) -> None:
         """Decode shard rows ``rows`` (int64, in range) into ``out`` (B, D) float32 or uint8."""
         decode_adq_rows(self.payload, self.offsets, self.bits, self.scale, self.center, rows,
-                        planes, out.dtype == np.uint8, SPREAD_LUT, out)
+                        planes, out.dtype.itemsize == 1, SPREAD_LUT, out)
 
 
 class ADQCodec:

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from ._kernels.hull import hull_gains
+
 __all__ = ["allocate_bits", "budget_total"]
 
 MAX_BITS = 8
@@ -30,11 +32,15 @@ def allocate_bits(
 
     ``"adaptive"`` is the greedy marginal-gain allocation: every sample starts
     at 1 bit, and each further bit goes to the sample whose next bit lowers the
-    (importance-weighted) squared error most. Gains are first made
-    non-increasing per sample (a running minimum), which makes the curves
-    convex; greedy is then optimal and equals picking the largest gains
-    overall, done here in one vectorised sort. Bits that lower no error are
-    never spent, so constant samples stay at 1 bit.
+    (importance-weighted) squared error most. Gains are taken along the lower
+    convex hull of each sample's error curve, so a step that helps little but
+    leads to one that helps a lot is not a dead end; on convex curves greedy
+    is optimal and equals picking the largest gains overall, done here in one
+    vectorised sort. Bits that lower no error are never spent, so constant
+    samples stay at 1 bit. A greedy stop inside a hull segment can cost more
+    than the hull promised, so the result is compared with the uniform
+    allocation and the uniform one is kept if its real error is lower: the
+    adaptive total error is never above the uniform one at the same budget.
 
     ``"uniform"`` gives every sample ``floor(bits)`` and spreads the remaining
     whole bits evenly by index.
@@ -50,23 +56,28 @@ def allocate_bits(
     """
     n = distortion.shape[0]
     total = budget_total(bits, n)
+    uniform = _uniform(bits, n, total)
     if allocation == "uniform":
-        base = min(int(math.floor(bits)), MAX_BITS)
-        extra = total - base * n
-        out = np.full(n, base, dtype=np.uint8)
-        if extra > 0 and base < MAX_BITS:
-            i = np.arange(n, dtype=np.int64)
-            out += ((i + 1) * extra // n - i * extra // n).astype(np.uint8)
-        return out
-
-    gains = distortion[:, :-1] - distortion[:, 1:]
-    if importance is not None:
-        gains = gains * importance[:, None]
-    gains = np.minimum.accumulate(gains, axis=1)
+        return uniform
+    weights = np.ones(n) if importance is None else importance
+    gains = np.empty((n, MAX_BITS - 1), dtype=np.float64)
+    hull_gains(distortion * weights[:, None], gains)
     flat = gains.ravel()
-    extra = total - n
     order = np.argsort(-flat, kind="stable")
-    chosen = order[: max(extra, 0)]
+    chosen = order[: max(total - n, 0)]
     chosen = chosen[flat[chosen] > 0]
-    counts = np.bincount(chosen // (MAX_BITS - 1), minlength=n)
-    return (1 + counts).astype(np.uint8)
+    adaptive = (1 + np.bincount(chosen // (MAX_BITS - 1), minlength=n)).astype(np.uint8)
+    rows = np.arange(n)
+    cost_a = (weights * distortion[rows, adaptive.astype(np.int64) - 1]).sum()
+    cost_u = (weights * distortion[rows, uniform.astype(np.int64) - 1]).sum()
+    return adaptive if cost_a <= cost_u else uniform
+
+
+def _uniform(bits: float, n: int, total: int) -> np.ndarray:
+    base = min(int(math.floor(bits)), MAX_BITS)
+    extra = total - base * n
+    out = np.full(n, base, dtype=np.uint8)
+    if extra > 0 and base < MAX_BITS:
+        i = np.arange(n, dtype=np.int64)
+        out += ((i + 1) * extra // n - i * extra // n).astype(np.uint8)
+    return out

@@ -100,6 +100,18 @@ class CompressedDataset(Dataset):
             raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
         return int(i) % n
 
+    def _indices(self, indices) -> np.ndarray:
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+            raise TypeError(f"indices should be a 1-D sequence of ints, but got "
+                            f"{type(indices).__name__} of dtype {idx.dtype}, shape {idx.shape}")
+        idx = idx.astype(np.int64, copy=False)
+        n = len(self._labels)
+        bad = (idx < -n) | (idx >= n)
+        if bad.any():
+            raise IndexError(f"index {int(idx[bad][0])} is out of range for a dataset of {n} samples")
+        return np.where(idx < 0, idx + n, idx)
+
     def _finish(self, x: torch.Tensor, y: int):
         if self.transform is not None:
             x = self.transform(x)
@@ -110,14 +122,14 @@ class CompressedDataset(Dataset):
     def __getitem__(self, i):
         i = self._index(i)
         k = bisect.bisect_right(self._starts, i) - 1
-        out = np.empty((1, self._size), dtype=self._dtype)
-        self._decoder(k).decode(np.array([i - self._starts[k]], dtype=np.int64), out,
-                                planes=self.planes)
-        return self._finish(torch.from_numpy(out).view(self._shape), int(self._labels[i]))
+        out = np.empty(self._shape, dtype=self._dtype)
+        self._decoder(k).decode(np.array([i - self._starts[k]], dtype=np.int64),
+                                out.reshape(1, self._size), planes=self.planes)
+        return self._finish(torch.from_numpy(out), int(self._labels[i]))
 
     def __getitems__(self, indices) -> list:
         """Decode a batch: one kernel call per shard touched. Returns ``[(x, y), ...]``."""
-        idx = np.array([self._index(i) for i in indices], dtype=np.int64)
+        idx = self._indices(indices)
         out = np.empty((len(idx), self._size), dtype=self._dtype)
         shard = np.searchsorted(self._starts, idx, side="right") - 1
         first = int(shard[0]) if len(idx) else 0
@@ -129,9 +141,11 @@ class CompressedDataset(Dataset):
                 tmp = np.empty((len(pos), self._size), dtype=self._dtype)
                 self._decoder(int(k)).decode(idx[pos] - self._starts[k], tmp, planes=self.planes)
                 out[pos] = tmp
-        xs = torch.from_numpy(out).view(len(idx), *self._shape)
+        xs = torch.from_numpy(out).view(len(idx), *self._shape).unbind(0)
         labels = self._labels[idx].tolist()
-        return [self._finish(xs[j], labels[j]) for j in range(len(idx))]
+        if self.transform is None and self.target_transform is None:
+            return list(zip(xs, labels))
+        return [self._finish(x, y) for x, y in zip(xs, labels)]
 
     def __getstate__(self) -> dict:
         return dict(self._args)  # pickles by path; workers reopen lazily

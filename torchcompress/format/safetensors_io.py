@@ -90,7 +90,7 @@ def open_tensors(path: str) -> dict[str, np.ndarray]:
     if size == data_start:
         buf = np.zeros(0, dtype=np.uint8)
     else:
-        buf = np.memmap(path, dtype=np.uint8, mode="r")
+        buf = np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)  # plain views: fast numba dispatch
     out = {}
     for name, (dtype, shape, begin, end) in tensors.items():
         a = buf[data_start + begin:data_start + end].view(dtype).reshape(shape)

@@ -82,11 +82,17 @@ def decode_adq_rows(payload, offsets, bits, scale, center, rows, planes, round_u
                 v = min(max(np.floor(v + 0.5), 0.0), 255.0)
             levels[t] = v
         base = offsets[i]
+        row = out[r]
         for g in range(groups + (1 if tail else 0)):
             acc = np.uint64(0)
             for p in range(k):
                 acc = (acc << np.uint64(1)) | lut[payload[base + p * plane_bytes + g]]
-            lanes = 8 if g < groups else tail
             o = g << 3
-            for lane in range(lanes):
-                out[r, o + lane] = levels[(acc >> np.uint64(8 * lane)) & np.uint64(0xFF)]
+            if g < groups:
+                for lane in range(8):
+                    row[o + lane] = levels[acc & np.uint64(0xFF)]
+                    acc >>= np.uint64(8)
+            else:
+                for lane in range(tail):
+                    row[o + lane] = levels[acc & np.uint64(0xFF)]
+                    acc >>= np.uint64(8)
