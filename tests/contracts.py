@@ -16,7 +16,7 @@ def encode_decode(codec, x, *, planes=8, dtype=np.float32):
 def check_error_bound(codec, x):
     enc, out = encode_decode(codec, x)
     err = np.abs(out.astype(np.float64) - x.astype(np.float64)).max(axis=1)
-    slack = 1e-6 * (np.abs(x).max() + 1)
+    slack = 1e-6 * (np.abs(x.astype(np.float64)).max() + 1)
     assert (err <= enc.scale.astype(np.float64) / 2 + slack).all(), \
         f"worst excess {(err - enc.scale / 2).max()}"
     return enc, out

@@ -1,0 +1,76 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import torchcompress as tc
+
+
+def test_getitem_matches_getitems_and_bound(archive, images):
+    x, y = images
+    ds = tc.open(archive)
+    assert len(ds) == 40 and torch.equal(ds.targets, torch.as_tensor(y))
+    batch = ds.__getitems__([3, 39, 17, -1])  # spans shards 0, 2, 1
+    for (bx, by), i in zip(batch, [3, 39, 17, 39]):
+        sx, sy = ds[i]
+        assert torch.equal(bx, sx) and by == sy == y[i] and sx.dtype == torch.float32
+    step = (x.reshape(40, -1).max(1).astype(float) - x.reshape(40, -1).min(1)) / 4
+    err = np.abs(np.stack([ds[i][0].numpy() for i in range(40)]) - x).reshape(40, -1).max(1)
+    assert (err <= step / 2 + 1e-3).all()
+
+
+def test_info_reports_sizes_and_quality(archive):
+    info = tc.open(archive).info
+    assert info["achieved_bits"] <= 2.0 and info["num_shards"] == 3
+    raw = 40 * 3 * 8 * 8
+    assert info["pct_of_uint8"] == pytest.approx(100 * info["bytes"] / raw)
+    assert info["pct_of_float32"] == pytest.approx(info["pct_of_uint8"] / 4)
+    assert 10 < info["mean_psnr_db"] < 60
+
+
+def test_output_uint8_and_planes(archive):
+    f = tc.open(archive)
+    u = tc.open(archive, output="uint8")
+    assert u[5][0].dtype == torch.uint8
+    assert torch.equal(u[5][0], f[5][0].round().clamp(0, 255).to(torch.uint8))
+    coarse = tc.open(archive, planes=1)
+    assert len(coarse[5][0].unique()) <= 2 < len(f[5][0].unique())
+
+
+def test_transforms_applied(archive):
+    ds = tc.open(archive, transform=lambda t: t / 255.0, target_transform=lambda c: c + 100)
+    x, y = ds[6]
+    assert x.max() <= 1.0 and y == 102  # label 6 % 4 = 2
+    assert ds.__getitems__([6])[0][1] == 102
+
+
+def test_index_errors(archive):
+    ds = tc.open(archive)
+    with pytest.raises(IndexError, match="index 40 is out of range for a dataset of 40 samples"):
+        ds[40]
+    with pytest.raises(IndexError, match="index -41 is out of range"):
+        ds.__getitems__([0, -41])
+    with pytest.raises(TypeError, match="index should be an int, but got str"):
+        ds["3"]
+    with pytest.raises(TypeError, match="indices should be a 1-D sequence of ints"):
+        ds.__getitems__([0.5])
+
+
+def test_open_argument_errors(archive, tmp_path):
+    with pytest.raises(ValueError, match="planes should be in 1..8, but got planes=9"):
+        tc.open(archive, planes=9)
+    with pytest.raises(ValueError, match="output should be one of 'float32', 'uint8', but got output='f16'"):
+        tc.open(archive, output="f16")
+    tc.compress((np.random.rand(4, 6).astype(np.float32), np.zeros(4, dtype=int)),
+                tmp_path / "f.tcz", progress=False)
+    with pytest.raises(ValueError, match="output='uint8' needs a uint8 \\(image\\) source, but this archive stores float32"):
+        tc.open(tmp_path / "f.tcz", output="uint8")
+
+
+def test_pickles_by_path_cheaply(archive):
+    ds = tc.open(archive, planes=1)
+    blob = pickle.dumps(ds)
+    assert len(blob) < 600 and b"payload" not in blob
+    back = pickle.loads(blob)
+    assert torch.equal(back[7][0], ds[7][0]) and back.planes == 1

@@ -1,0 +1,95 @@
+"""What compress accepts: datasets of PIL/ndarray/tensor, (x, y) pairs, .npz paths."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import torchcompress as tc
+
+
+class PILDataset(torch.utils.data.Dataset):
+    classes = ["a", "b", "c"]
+
+    def __init__(self, mode="RGB", n=6, bad_at=None):
+        rng = np.random.default_rng(0)
+        ch = 3 if mode == "RGB" else 1
+        self.arrays = [rng.integers(0, 256, (5, 7, ch), dtype=np.uint8) for _ in range(n)]
+        self.mode, self.bad_at = mode, bad_at
+
+    def __len__(self):
+        return len(self.arrays)
+
+    def __getitem__(self, i):
+        a = self.arrays[i]
+        if i == self.bad_at:
+            a = a[:, :6]
+        return Image.fromarray(a if self.mode == "RGB" else a[..., 0], self.mode), i % 3
+
+
+@pytest.mark.parametrize("mode, shape", [("RGB", (3, 5, 7)), ("L", (1, 5, 7))], ids=["rgb", "gray"])
+def test_pil_dataset_becomes_chw_uint8(tmp_path, mode, shape):
+    src = PILDataset(mode)
+    info = tc.compress(src, tmp_path / "p.tcz", bits=8.0, progress=False)
+    ds = tc.open(tmp_path / "p.tcz", output="uint8")
+    assert info["sample_shape"] == list(shape) and ds.classes == ["a", "b", "c"]
+    chw = src.arrays[4].transpose(2, 0, 1)
+    x, y = ds[4]
+    assert x.dtype == torch.uint8 and tuple(x.shape) == shape and y == 1
+    assert (x.numpy().astype(int) - chw.astype(int)).__abs__().max() <= 1  # 8 bits: near exact
+
+
+def test_tensor_pair_keeps_shape(tmp_path):
+    x = torch.randn(12, 5, 3)
+    y = torch.arange(12) % 2
+    tc.compress((x, y), tmp_path / "t.tcz", bits=8.0, progress=False)
+    ds = tc.open(tmp_path / "t.tcz")
+    assert ds[3][0].shape == (5, 3) and ds[3][0].dtype == torch.float32
+    assert torch.equal(ds.targets, y)
+    assert (ds[3][0] - x[3]).abs().max() < (x[3].max() - x[3].min()) / 256
+
+
+def test_npz_path_and_hwc_layout(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (9, 4, 6, 3), dtype=np.uint8)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(9))
+    tc.compress(str(tmp_path / "d.npz"), tmp_path / "d.tcz", layout="HWC", bits=8.0, progress=False)
+    ds = tc.open(tmp_path / "d.tcz", output="uint8")
+    assert ds[2][0].shape == (3, 4, 6)
+    assert np.abs(ds[2][0].numpy().astype(int) - x[2].transpose(2, 0, 1)).max() <= 1
+
+
+def test_mixed_shapes_named(tmp_path):
+    with pytest.raises(ValueError, match=r"source sample 3 has shape \(3, 5, 6\), but sample 0 has "
+                                         r"\(3, 5, 7\); every sample must have the same shape"):
+        tc.compress(PILDataset(bad_at=3), tmp_path / "m.tcz", progress=False)
+    assert not (tmp_path / "m.tcz").exists()
+
+
+@pytest.mark.parametrize("source, err, match", [
+    ((np.zeros((0, 4)), np.zeros(0, dtype=int)), ValueError, "source is empty"),
+    (PILDataset(n=0), ValueError, "source is empty"),
+    ((np.zeros((3, 4)), np.zeros(2, dtype=int)), ValueError,
+     r"labels should be 1-D with one per sample \(3\), but got shape \(2,\)"),
+    ((np.zeros((3, 4)), np.zeros(3)), TypeError, "labels should be integers, but got dtype float64"),
+    ((np.zeros((3, 4), dtype=np.complex64), np.zeros(3, dtype=int)), TypeError,
+     "samples should have dtype .* but got complex64"),
+    (42, TypeError, "source should be a map-style Dataset, an \\(x, y\\) pair, or a path"),
+], ids=["empty-arrays", "empty-dataset", "label-count", "float-labels", "complex", "int"])
+def test_bad_sources(tmp_path, source, err, match):
+    with pytest.raises(err, match=match):
+        tc.compress(source, tmp_path / "b.tcz", progress=False)
+
+
+def test_bad_npz_and_layout(tmp_path):
+    with pytest.raises(FileNotFoundError, match="source file .*nope.npz' does not exist"):
+        tc.compress(str(tmp_path / "nope.npz"), tmp_path / "b.tcz", progress=False)
+    np.savez(tmp_path / "w.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match=r"lacks array\(s\) \['x', 'y'\]"):
+        tc.compress(str(tmp_path / "w.npz"), tmp_path / "b.tcz", progress=False)
+    with pytest.raises(ValueError, match=r"layout='HWC' needs \(N, H, W, C\) samples"):
+        tc.compress((np.zeros((3, 4)), np.zeros(3, dtype=int)), tmp_path / "b.tcz",
+                    layout="HWC", progress=False)
+    with pytest.raises(ValueError, match="layout should be one of None, 'CHW', 'HWC', but got layout='NHWC'"):
+        tc.compress((np.zeros((3, 4)), np.zeros(3, dtype=int)), tmp_path / "b.tcz",
+                    layout="NHWC", progress=False)

@@ -1,0 +1,72 @@
+"""Writes are atomic: a killed compress leaves nothing, a killed overwrite leaves the old archive."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import torchcompress as tc
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    import torchcompress as tc
+    from torchcompress.format import writer
+
+    real = writer.ArchiveWriter.write_shard
+    def dying(self, *a, **k):
+        if len(self.shards) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, *a, **k)
+    writer.ArchiveWriter.write_shard = dying
+
+    x = np.random.default_rng(1).integers(0, 256, (50, 3, 8, 8), dtype=np.uint8)
+    tc.compress((x, np.zeros(50, dtype=np.int64)), sys.argv[1], bits=3.0, shard_size=10,
+                overwrite=True, progress=False)
+""")
+
+
+def _run_killed(target):
+    r = subprocess.run([sys.executable, "-c", KILLER, str(target)], capture_output=True)
+    assert r.returncode == -9, r.stderr.decode()
+
+
+def test_killed_compress_leaves_nothing_at_target(tmp_path, images):
+    target = tmp_path / "new.tcz"
+    _run_killed(target)
+    assert not target.exists()
+    leftovers = [p for p in os.listdir(tmp_path) if ".partial-" in p]
+    assert len(leftovers) == 1  # the dead writer's hidden sibling...
+    tc.compress(images, target, bits=2.0, progress=False)
+    assert os.listdir(tmp_path) == ["new.tcz"]  # ...is removed by the next writer
+
+
+def test_killed_overwrite_keeps_old_archive(archive):
+    before = tc.open(archive)
+    labels = before.targets.clone()
+    first = before[0][0].clone()
+    _run_killed(archive)
+    tc.verify(archive)
+    after = tc.open(archive)
+    assert len(after) == 40 and (after.targets == labels).all()
+    assert (after[0][0] == first).all()
+
+
+def test_existing_path_needs_overwrite(archive, images):
+    with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
+        tc.compress(images, archive, progress=False)
+    x, y = images
+    info = tc.compress((x[:5], y[:5]), archive, overwrite=True, progress=False)
+    assert info["num_samples"] == 5 and len(tc.open(archive)) == 5
+    assert [p for p in os.listdir(archive.parent) if p != archive.name] == []
+
+
+def test_error_during_compress_cleans_up(tmp_path):
+    x = np.ones((3, 4), dtype=np.float32)
+    x[1, 1] = np.nan
+    with pytest.raises(ValueError, match="sample 1 contains NaN"):
+        tc.compress((x, np.zeros(3, dtype=np.int64)), tmp_path / "n.tcz", progress=False)
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,147 @@
+"""Every corrupt archive raises FormatError naming the file; never a crash or a bad read."""
+
+import json
+import os
+
+import pytest
+
+import torchcompress as tc
+from torchcompress import FormatError
+
+SHARD = "shard-00001.safetensors"
+
+
+def _header_len(path):
+    return 8 + int.from_bytes(path.read_bytes()[:8], "little")
+
+
+def _edit_manifest(archive, fn):
+    p = archive / "manifest.json"
+    m = json.loads(p.read_text())
+    fn(m)
+    p.write_text(json.dumps(m))
+
+
+def test_truncated_shard(archive):
+    p = archive / SHARD
+    p.write_bytes(p.read_bytes()[:-10])
+    with pytest.raises(FormatError, match=f"{SHARD}: size is .* the shard is truncated"):
+        tc.open(archive)
+
+
+def test_truncated_inside_header(archive):
+    p = archive / SHARD
+    p.write_bytes(p.read_bytes()[:40])
+    _edit_manifest(archive, lambda m: m["shards"][1].update(bytes=40))
+    with pytest.raises(FormatError, match=f"{SHARD}: header length \\d+ does not fit"):
+        tc.open(archive)
+
+
+@pytest.mark.parametrize("mask", [0xFF, 0x01, 0x20], ids=["xorFF", "xor01", "xor20"])
+def test_every_flipped_header_byte(archive, mask):
+    p = archive / SHARD
+    clean = p.read_bytes()
+    survived = []
+    for pos in range(_header_len(p)):
+        data = bytearray(clean)
+        data[pos] ^= mask
+        p.write_bytes(bytes(data))
+        try:
+            tc.open(archive)
+            survived.append(pos)
+        except FormatError as e:
+            assert SHARD in str(e)
+    p.write_bytes(clean)
+    # Only flips that leave an equivalent header may open (JSON whitespace, key order).
+    for pos in survived:
+        data = bytearray(clean)
+        data[pos] ^= mask
+        head = data[8:_header_len(p)].decode()
+        assert json.loads(head) == json.loads(clean[8:_header_len(p)].decode()), pos
+
+
+def test_missing_shard(archive):
+    os.remove(archive / SHARD)
+    with pytest.raises(FormatError, match=f"{SHARD}: shard file is missing"):
+        tc.open(archive)
+
+
+def test_newer_format_version(archive):
+    _edit_manifest(archive, lambda m: m.update(format_version=2))
+    with pytest.raises(FormatError, match="format_version 2 is newer .* upgrade torchcompress"):
+        tc.open(archive)
+
+
+def test_offsets_outside_file(archive):
+    p = archive / SHARD
+    data = p.read_bytes()
+    n = _header_len(p)
+    head = json.loads(data[8:n])
+    b, e = head["payload"]["data_offsets"]
+    old = f'"data_offsets":[{b},{e}]'.encode()
+    new = f'"data_offsets":[{b},{"9" * len(str(e))}]'.encode()  # same length, past the end
+    assert old in data and int("9" * len(str(e))) > len(data) - n
+    p.write_bytes(data.replace(old, new))
+    with pytest.raises(FormatError, match=f"{SHARD}: tensor 'payload' offsets .* point outside"):
+        tc.open(archive)
+
+
+def test_label_count_differs_from_num_samples(archive):
+    def grow(m):
+        m["num_samples"] += 1
+        m["shards"][-1]["stop"] += 1
+    _edit_manifest(archive, grow)
+    with pytest.raises(FormatError, match="label count != num_samples"):
+        tc.open(archive)
+
+
+def test_manifest_shards_do_not_cover(archive):
+    _edit_manifest(archive, lambda m: m.update(num_samples=m["num_samples"] + 5))
+    with pytest.raises(FormatError, match=r"shards cover 40 samples but num_samples=45"):
+        tc.open(archive)
+
+
+def test_bad_manifest(archive):
+    (archive / "manifest.json").write_text("{not json")
+    with pytest.raises(FormatError, match="manifest.json: not valid JSON"):
+        tc.open(archive)
+    (archive / "manifest.json").write_text(json.dumps({"format": "zip"}))
+    with pytest.raises(FormatError, match="'format' should be 'torchcompress', found 'zip'"):
+        tc.open(archive)
+
+
+def test_shard_name_escaping_archive(archive):
+    _edit_manifest(archive, lambda m: m["shards"][0].update(file="../x.safetensors"))
+    with pytest.raises(FormatError, match="must be a plain file name"):
+        tc.open(archive)
+
+
+def test_codec_array_out_of_range(archive):
+    """A bits value of 9 is caught at open, before the kernel could over-read."""
+    p = archive / SHARD
+    data = bytearray(p.read_bytes())
+    n = _header_len(p)
+    b, _ = json.loads(data[8:n])["bits"]["data_offsets"]
+    data[n + b] = 9
+    p.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match=rf"{SHARD}: bits\[0\]=9 is outside 1..8"):
+        tc.open(archive)
+
+
+def test_verify_detects_flipped_payload(archive):
+    assert tc.verify(archive)["num_samples"] == 40
+    p = archive / SHARD
+    data = bytearray(p.read_bytes())
+    data[-1] ^= 0x10
+    p.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match=f"{SHARD}: xxh3-64 is .* the shard is corrupt"):
+        tc.verify(archive)
+
+
+def test_not_an_archive(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        tc.open(tmp_path / "nope.tcz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FormatError, match="manifest.json: missing"):
+        tc.open(tmp_path / "empty")
+
