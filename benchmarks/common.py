@@ -1,0 +1,51 @@
+"""Data and measured operations shared by bench_decode.py and the pytest-benchmark file."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+
+def load_images(data: str | None, n: int = 2000) -> tuple[np.ndarray, np.ndarray, str]:
+    """(N, C, H, W) uint8 images and labels: an .npz via --data, else synthetic CIFAR-size."""
+    if data:
+        with np.load(data, allow_pickle=False) as z:
+            x, y = z["x"], z["y"]
+        if x.ndim == 4 and x.shape[-1] in (1, 3):
+            x = x.transpose(0, 3, 1, 2)
+        elif x.ndim == 3:
+            x = x[:, None]
+        return np.ascontiguousarray(x), y.astype(np.int64), os.path.basename(data)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:32, 0:32] / 31.0
+    base = (rng.uniform(0, 255, (n, 3, 1, 1)) * (1 - yy) + rng.uniform(0, 255, (n, 3, 1, 1)) * xx)
+    x = np.clip(base + rng.normal(0, 20, (n, 3, 32, 32)), 0, 255).astype(np.uint8)
+    return x, rng.integers(0, 10, n), f"synthetic {n} x 3x32x32"
+
+
+def raw_memmap(x: np.ndarray, path: str) -> np.ndarray:
+    """Write raw uint8 rows to ``path`` and memory-map them back: the speed limit."""
+    flat = x.reshape(len(x), -1)
+    flat.tofile(path)
+    return np.memmap(path, dtype=np.uint8, mode="r", shape=flat.shape)
+
+
+def png_blobs(x: np.ndarray, optimize: bool = False) -> list[bytes]:
+    from PIL import Image
+
+    out = []
+    for img in x:
+        hwc = img.transpose(1, 2, 0)
+        im = Image.fromarray(hwc[..., 0] if hwc.shape[2] == 1 else hwc)
+        buf = io.BytesIO()
+        im.save(buf, format="PNG", optimize=optimize)
+        out.append(buf.getvalue())
+    return out
+
+
+def png_decode(blob: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(blob)))
