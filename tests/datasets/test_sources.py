@@ -93,3 +93,13 @@ def test_bad_npz_and_layout(tmp_path):
     with pytest.raises(ValueError, match="layout should be one of None, 'CHW', 'HWC', but got layout='NHWC'"):
         tc.compress((np.zeros((3, 4)), np.zeros(3, dtype=int)), tmp_path / "b.tcz",
                     layout="NHWC", progress=False)
+
+
+def test_non_integer_label_named(tmp_path):
+    class Named(PILDataset):
+        def __getitem__(self, i):
+            return super().__getitem__(i)[0], "cat"
+
+    with pytest.raises(TypeError, match=r"source\[0\]\[1\] should be an integer class label, but got 'cat'"):
+        tc.compress(Named(), tmp_path / "l.tcz", progress=False)
+    assert not (tmp_path / "l.tcz").exists()

@@ -62,7 +62,11 @@ def _from_dataset(ds, progress: bool) -> tuple[np.ndarray, np.ndarray]:
                              "resize or crop them first")
         x[i] = img
         label = item[1]
-        y[i] = int(label.item() if hasattr(label, "item") else label)
+        try:
+            y[i] = int(label.item() if hasattr(label, "item") else label)
+        except (TypeError, ValueError):
+            raise TypeError(f"source[{i}][1] should be an integer class label, but got "
+                            f"{label!r}; map labels to ints (e.g. with target_transform)") from None
     return x, y
 
 
