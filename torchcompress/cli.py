@@ -36,14 +36,18 @@ def _demo(args) -> int:
 
     from ._timing import median_rate
 
+    from .datasets.sources import load_source
+
     torch.set_num_threads(1)
     source, name = _demo_source(args)
+    src = load_source(source, layout=args.layout, progress=True)  # read once for every bit rate
     print(f"torchcompress demo: ADQ on {name}; decode timed on 1 core, median of 5")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for bits in args.bits:
             path = f"{tmp}/adq{bits}.tcz"
-            info = tc.compress(source, path, bits=bits, layout=args.layout, progress=False)
+            info = tc.compress((src.x, src.y), path, bits=bits, classes=src.classes,
+                               progress=False)
             ds = tc.open(path)
             n = len(ds)
             rng = np.random.default_rng(0)

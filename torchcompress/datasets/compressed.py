@@ -65,7 +65,7 @@ class CompressedDataset(Dataset):
         for k in range(len(m.shards)):  # validate every shard before any kernel runs
             self._decoder(k)
         self._decoders.clear()
-        self.reader._cache.clear()
+        self.reader.release()
 
     def _decoder(self, k: int):
         d = self._decoders.get(k)

@@ -68,6 +68,10 @@ class ArchiveReader:
             self._cache[k] = t
         return t
 
+    def release(self) -> None:
+        """Drop this process's memory maps; shards reopen on next use."""
+        self._cache.clear()
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_cache"] = {}
