@@ -75,7 +75,8 @@ def test_mixed_shapes_named(tmp_path):
     ((np.zeros((3, 4), dtype=np.complex64), np.zeros(3, dtype=int)), TypeError,
      "samples should have dtype .* but got complex64"),
     (42, TypeError, "source should be a map-style Dataset, an \\(x, y\\) pair, or a path"),
-], ids=["empty-arrays", "empty-dataset", "label-count", "float-labels", "complex", "int"])
+], ids=["empty-arrays", "empty-dataset", "label-count", "string-labels", "nan-target", "complex",
+                                  "int"])
 def test_bad_sources(tmp_path, source, err, match):
     with pytest.raises(err, match=match):
         tc.compress(source, tmp_path / "b.tcz", progress=False)

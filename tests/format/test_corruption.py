@@ -134,7 +134,7 @@ def test_verify_detects_flipped_payload(archive):
     data = bytearray(p.read_bytes())
     data[-1] ^= 0x10
     p.write_bytes(bytes(data))
-    with pytest.raises(FormatError, match=f"{SHARD}: xxh3-64 is .* the shard is corrupt"):
+    with pytest.raises(FormatError, match=f"{SHARD}: xxh3-64 is .* the file is corrupt"):
         tc.verify(archive)
 
 

@@ -83,6 +83,9 @@ class ADQEncoded:
             "payload": self.payload[self.offsets[start]:self.offsets[stop]],
         }
 
+    def extras(self) -> dict:
+        return {}
+
     def stats(self, sample_size: int, peak: float) -> dict:
         """Achieved bits and mean per-sample PSNR (each capped at 100 dB)."""
         mse = self.sq_error / sample_size
@@ -180,3 +183,18 @@ class ADQCodec:
 
     def open_shard(self, arrays: dict, *, num_samples: int, sample_size: int, where: str) -> ADQShard:
         return ADQShard(arrays, num_samples=num_samples, sample_size=sample_size, where=where)
+
+    # -- the archive-level protocol shared by all codecs (see registry.py) --
+
+    def encode_dataset(self, x: np.ndarray, labels: np.ndarray, *,
+                       importance: np.ndarray | None = None) -> ADQEncoded:
+        """Encode ``x`` (N, *shape); ADQ ignores labels."""
+        return self.encode(x.reshape(x.shape[0], -1), importance=importance)
+
+    def open_tables(self, extras: dict, where: str) -> None:
+        return None  # ADQ keeps everything in the shards
+
+    def decoder(self, arrays: dict, *, num_samples: int, sample_shape: tuple, sample_dtype,
+                where: str, tables=None) -> ADQShard:
+        return self.open_shard(arrays, num_samples=num_samples,
+                               sample_size=int(np.prod(sample_shape)), where=where)

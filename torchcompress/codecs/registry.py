@@ -1,12 +1,21 @@
-"""Codec registry: name -> codec class."""
+"""Codec registry: name -> codec class.
+
+Every codec offers the archive-level protocol that ``tc.compress`` and the
+datasets use: ``encode_dataset(x, labels, importance=)`` returns an encoded
+object with ``shard(a, b)``, ``extras()``, ``stats(D, peak)`` and ``payload``;
+``open_tables(extras, where)`` validates archive-wide arrays; and
+``decoder(arrays, ...)`` validates one shard and returns an object whose
+``decode(rows, out, planes=)`` fills ``out`` (B, D).
+"""
 
 from __future__ import annotations
 
 from .adq import ADQCodec
+from .gede import GeDeCodec
 
 __all__ = ["CODECS", "make_codec"]
 
-CODECS = {"adq": ADQCodec}
+CODECS = {"adq": ADQCodec, "gede": GeDeCodec}
 
 
 def make_codec(name: str, params: dict):

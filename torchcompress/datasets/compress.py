@@ -12,6 +12,7 @@ from .. import __version__
 from .._validation import check_positive_int
 from ..codecs import make_codec
 from ..format import ArchiveReader, ArchiveWriter, Manifest
+from .roundtrip import check_roundtrip
 from .sources import load_source
 from .summary import summarize
 
@@ -26,7 +27,7 @@ def _default_shard_size(bytes_per_sample: float) -> int:
 
 def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progress: bool = True,
              layout: str | None = None, shard_size: int | None = None, importance=None,
-             classes: list | None = None, **codec_params) -> dict:
+             classes: list | None = None, verify: bool | None = None, **codec_params) -> dict:
     """Compress ``source`` into an archive directory at ``path``.
 
     The source is read into memory once, encoded, then written shard by shard
@@ -45,7 +46,13 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
         shard_size: samples per shard; default aims at about 64 MiB shards.
         importance: optional (N,) per-sample weights on the codec's error.
         classes: class names; default ``source.classes`` when it has them.
-        **codec_params: codec parameters, e.g. ``bits=2.0, allocation="adaptive"``.
+        verify: decode every sample before committing and fail unless it is
+            identical (within half a fixed-point step for floats). Default:
+            on for the lossless GeDe modes; lossy codecs reject ``True``.
+            The GeDe ``"dct"`` mode always measures its exact-pixel fraction
+            and maximum error, which ``info`` reports.
+        **codec_params: codec parameters, e.g. ``bits=2.0, allocation="adaptive"``
+            for ``"adq"``; ``transform="dct", tau=16, classwise=True`` for ``"gede"``.
 
     Returns:
         A dict summary: sizes, ratios, achieved bits, mean PSNR, seconds.
@@ -56,11 +63,21 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
         shard_size = check_positive_int("shard_size", shard_size)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{os.fspath(path)} already exists; pass overwrite=True to replace it")
+    lossless = enc.name == "gede" and enc.params.transform != "dct"
+    if verify is None:
+        verify = lossless
+    elif verify and not lossless:
+        raise ValueError(f"verify=True checks a lossless round trip, but codec={enc.name!r} "
+                         f"{'with transform=' + repr(enc.params.transform) + ' ' if enc.name == 'gede' else ''}"
+                         "is lossy; use codec='gede' with transform='none' or 'lossless'")
     src = load_source(source, layout=layout, progress=progress)
+    if enc.name == "gede" and enc.params.classwise and src.y.dtype.kind == "f":
+        raise ValueError("classwise=True needs integer class labels, but the targets are real "
+                         "numbers; pass classwise=False for regression data")
     n = src.x.shape[0]
     shape = tuple(int(s) for s in src.x.shape[1:])
     flat = src.x.reshape(n, -1)
-    encoded = enc.encode(flat, importance=importance)
+    encoded = enc.encode_dataset(src.x, src.y, importance=importance)
     if src.x.dtype == np.uint8:
         peak = 255.0
     else:
@@ -71,18 +88,28 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
     per_sample = max(encoded.payload.nbytes / n, 1.0) + 8
     size = shard_size or _default_shard_size(per_sample)
     bounds = list(range(0, n, size)) + [n]
+    if verify or (enc.name == "gede" and enc.params.transform == "dct"):
+        tol = 0.0
+        if enc.name == "gede" and enc.params.precision is not None:
+            tol = 0.5 * 10.0 ** -float(np.min(enc.params.precision)) * (1 + 1e-6) + 1e-6 * float(
+                np.abs(flat).max())
+        stats.update(check_roundtrip(enc, encoded, src.x, src.y, bounds, exact=verify,
+                                     tolerance=tol))
+        stats["verified"] = bool(verify)
     with ArchiveWriter(path, overwrite=overwrite) as w:
         for a, b in tqdm(list(zip(bounds, bounds[1:])), desc="writing shards",
                          disable=not progress, leave=False):
             tensors = dict(encoded.shard(a, b))
             tensors["labels"] = src.y[a:b]
             w.write_shard(tensors, a, b)
+        for name, tensors in encoded.extras().items():
+            w.write_extra(name, tensors)
         manifest = Manifest(
             codec=enc.name, codec_params=enc.params.to_dict(), sample_shape=shape,
             sample_dtype=str(src.x.dtype), num_samples=n, shards=w.shards,
             classes=classes if classes is not None else src.classes,
             provenance={"source": src.name, "writer": f"torchcompress {__version__}"},
-            stats=stats,
+            stats=stats, extras=dict(w.extras),
         )
         out = w.commit(manifest)
     info = summarize(ArchiveReader(out))

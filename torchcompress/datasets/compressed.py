@@ -50,6 +50,9 @@ class CompressedDataset(Dataset):
             raise ValueError(f"output='uint8' needs a uint8 (image) source, but this archive "
                              f"stores {m.sample_dtype}; use output='float32'")
         if planes is not None:
+            if m.codec != "adq":
+                raise ValueError(f"planes applies to the lossy 'adq' codec (progressive bit-planes); "
+                                 f"this archive uses codec={m.codec!r}, so leave planes=None")
             planes = check_positive_int("planes", planes)
             if planes > _MAX_PLANES:
                 raise ValueError(f"planes should be in 1..{_MAX_PLANES}, but got planes={planes}")
@@ -61,6 +64,8 @@ class CompressedDataset(Dataset):
         self._size = m.sample_size
         self._starts = [s.start for s in m.shards]
         self._labels = self.reader.labels
+        self._label = int if self._labels.dtype.kind in "iu" else float
+        self._tables = self.codec.open_tables(self.reader.extras(), self.reader.path)
         self._decoders: dict = {}
         for k in range(len(m.shards)):  # validate every shard before any kernel runs
             self._decoder(k)
@@ -71,8 +76,10 @@ class CompressedDataset(Dataset):
         d = self._decoders.get(k)
         if d is None:
             s = self.reader.manifest.shards[k]
-            d = self.codec.open_shard(self.reader.tensors(k), num_samples=s.stop - s.start,
-                                      sample_size=self._size, where=self.reader.shard_path(s.file))
+            m = self.reader.manifest
+            d = self.codec.decoder(self.reader.tensors(k), num_samples=s.stop - s.start,
+                                   sample_shape=self._shape, sample_dtype=m.sample_dtype,
+                                   where=self.reader.shard_path(s.file), tables=self._tables)
             self._decoders[k] = d
         return d
 
@@ -81,7 +88,7 @@ class CompressedDataset(Dataset):
 
     @property
     def targets(self) -> torch.Tensor:
-        """(N,) int64 labels."""
+        """(N,) int64 labels (float32 for regression targets)."""
         return torch.from_numpy(self._labels.copy())
 
     @property
@@ -125,7 +132,7 @@ class CompressedDataset(Dataset):
         out = np.empty(self._shape, dtype=self._dtype)
         self._decoder(k).decode(np.array([i - self._starts[k]], dtype=np.int64),
                                 out.reshape(1, self._size), planes=self.planes)
-        return self._finish(torch.from_numpy(out), int(self._labels[i]))
+        return self._finish(torch.from_numpy(out), self._label(self._labels[i]))
 
     def __getitems__(self, indices) -> list:
         """Decode a batch: one kernel call per shard touched. Returns ``[(x, y), ...]``."""

@@ -21,7 +21,7 @@ class Source:
     """A materialised source: samples, labels and what is known about them."""
 
     x: np.ndarray          # (N, *sample_shape)
-    y: np.ndarray          # (N,) int64
+    y: np.ndarray          # (N,) int64 classes, or float32 regression targets
     classes: list | None
     name: str
 
@@ -113,8 +113,14 @@ def load_source(source, *, layout: str | None = None, progress: bool = True) -> 
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
         raise ValueError(f"labels should be 1-D with one per sample ({x.shape[0]}), "
                          f"but got shape {tuple(y.shape)}")
-    if y.dtype.kind not in "iub":
-        raise TypeError(f"labels should be integers, but got dtype {y.dtype}")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            bad = int(np.flatnonzero(~np.isfinite(y))[0])
+            raise ValueError(f"target {bad} is {y[bad]}; real-valued targets must be finite")
+        y = y.astype(np.float32)  # regression targets, stored as float32
+    elif y.dtype.kind not in "iub":
+        raise TypeError(f"labels should be integers (classes) or floats (regression targets), "
+                        f"but got dtype {y.dtype}")
     if x.dtype == np.bool_:
         x = x.astype(np.uint8)
     if x.dtype == np.float16:
@@ -125,4 +131,5 @@ def load_source(source, *, layout: str | None = None, progress: bool = True) -> 
         if x.ndim != 4:
             raise ValueError(f"layout='HWC' needs (N, H, W, C) samples, but got shape {tuple(x.shape)}")
         x = x.transpose(0, 3, 1, 2)
-    return Source(np.ascontiguousarray(x), y.astype(np.int64), classes, name)
+    y = y if y.dtype == np.float32 else y.astype(np.int64)
+    return Source(np.ascontiguousarray(x), y, classes, name)

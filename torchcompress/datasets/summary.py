@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from ..format import ArchiveReader
 from ..format.manifest import MANIFEST_FILE
 
@@ -11,9 +13,10 @@ __all__ = ["summarize"]
 
 
 def summarize(reader: ArchiveReader) -> dict:
-    """Sizes (shards plus manifest, as on disk) against raw uint8 and float32 bytes."""
+    """Sizes (every file, as on disk) against raw uint8, float32 and source-dtype bytes."""
     m = reader.manifest
-    size = sum(s.bytes for s in m.shards) + os.path.getsize(reader.shard_path(MANIFEST_FILE))
+    size = (sum(s.bytes for s in m.shards) + sum(e.bytes for e in m.extras.values())
+            + os.path.getsize(reader.shard_path(MANIFEST_FILE)))
     raw = m.num_samples * m.sample_size
     info = {
         "path": reader.path,
@@ -26,6 +29,7 @@ def summarize(reader: ArchiveReader) -> dict:
         "bytes": size,
         "pct_of_uint8": 100.0 * size / raw,
         "pct_of_float32": 100.0 * size / (4 * raw),
+        "pct_of_source": 100.0 * size / (np.dtype(m.sample_dtype).itemsize * raw),
         "classes": m.classes,
     }
     info.update(m.stats)

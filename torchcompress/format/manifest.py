@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import FormatError
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "Manifest", "ShardInfo",
+__all__ = ["ExtraInfo", "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "Manifest", "ShardInfo",
            "load_manifest"]
 
 FORMAT_NAME = "torchcompress"
@@ -29,6 +29,15 @@ class ShardInfo:
     xxh3_64: str
 
 
+@dataclass(frozen=True)
+class ExtraInfo:
+    """An archive-wide tensor file, e.g. the GeDe model tables."""
+
+    file: str
+    bytes: int
+    xxh3_64: str
+
+
 @dataclass
 class Manifest:
     """Everything needed to read an archive, serialised as ``manifest.json``."""
@@ -43,10 +52,13 @@ class Manifest:
     provenance: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    extras: dict = field(default_factory=dict)  # name -> ExtraInfo
 
     def to_json(self) -> str:
         d = asdict(self)
         d["sample_shape"] = list(self.sample_shape)
+        if not d["extras"]:
+            del d["extras"]  # archives without extras keep the original layout
         d = {"format": FORMAT_NAME, **d}
         return json.dumps(d, indent=2, sort_keys=True) + "\n"
 
@@ -76,6 +88,8 @@ class Manifest:
                 classes=None if d.get("classes") is None else [str(c) for c in d["classes"]],
                 provenance=dict(d.get("provenance") or {}), stats=dict(d.get("stats") or {}),
                 format_version=version,
+                extras={str(k): ExtraInfo(str(e["file"]), int(e["bytes"]), str(e["xxh3_64"]))
+                        for k, e in dict(d.get("extras") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as e:
             raise FormatError(f"{where}: missing or malformed field ({type(e).__name__}: {e})") from None
@@ -93,6 +107,12 @@ class Manifest:
         if self.num_samples < 1 or not self.shards:
             raise FormatError(f"{where}: num_samples={self.num_samples} with {len(self.shards)} "
                               "shards; an archive holds at least one sample")
+        names = [s.file for s in self.shards] + [e.file for e in self.extras.values()]
+        if len(set(names)) != len(names):
+            raise FormatError(f"{where}: a file is listed twice among shards and extras")
+        for e in self.extras.values():
+            if os.path.basename(e.file) != e.file or e.file in ("", ".", "..", MANIFEST_FILE):
+                raise FormatError(f"{where}: extra file name {e.file!r} must be a plain file name")
         pos = 0
         for s in self.shards:
             if os.path.basename(s.file) != s.file or s.file in ("", ".", ".."):

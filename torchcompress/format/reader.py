@@ -40,15 +40,26 @@ class ArchiveReader:
                                   "the shard is truncated or was replaced")
             tensors, _, _ = read_header(file)
             spec = tensors.get("labels")
-            if spec is None or spec[0] != np.int64 or len(spec[1]) != 1:
-                raise FormatError(f"{file}: tensor 'labels' should be 1-D int64")
+            if spec is None or spec[0] not in (np.int64, np.float32) or len(spec[1]) != 1:
+                raise FormatError(f"{file}: tensor 'labels' should be 1-D int64 (classes) or "
+                                  "float32 (regression targets)")
             if spec[1][0] != s.stop - s.start:
                 raise FormatError(f"{file}: holds {spec[1][0]} labels, but the shard covers "
                                   f"{s.stop - s.start} samples; label count != num_samples")
             labels.append(np.asarray(open_tensors(file)["labels"]))
+        if len({a.dtype for a in labels}) > 1:
+            raise FormatError(f"{self.path}: shards disagree on the label dtype")
         self.labels = np.concatenate(labels)
+        for name, e in m.extras.items():
+            file = self.shard_path(e.file)
+            if not os.path.isfile(file):
+                raise FormatError(f"{file}: extra file {name!r} is missing; the archive is incomplete")
+            if os.path.getsize(file) != e.bytes:
+                raise FormatError(f"{file}: size is {os.path.getsize(file)} bytes, the manifest "
+                                  f"records {e.bytes}; the file is truncated or was replaced")
+            read_header(file)
         self.starts = np.array([s.start for s in m.shards], dtype=np.int64)
-        self._cache: dict[int, dict] = {}
+        self._cache: dict = {}
 
     def shard_path(self, file: str) -> str:
         return os.path.join(self.path, file)
@@ -67,6 +78,16 @@ class ArchiveReader:
             t = open_tensors(self.shard_path(self.manifest.shards[k].file))
             self._cache[k] = t
         return t
+
+    def extras(self) -> dict[str, dict[str, np.ndarray]]:
+        """Memory-mapped tensors of every extra file, by name (e.g. ``tables``)."""
+        out = {}
+        for name, e in self.manifest.extras.items():
+            key = f"extra:{name}"
+            if key not in self._cache:
+                self._cache[key] = open_tensors(self.shard_path(e.file))
+            out[name] = self._cache[key]
+        return out
 
     def release(self) -> None:
         """Drop this process's memory maps; shards reopen on next use."""

@@ -25,7 +25,8 @@ def verify(path: str | os.PathLike) -> dict:
     """
     reader = ArchiveReader(path)
     total = 0
-    for s in reader.manifest.shards:
+    files = list(reader.manifest.shards) + list(reader.manifest.extras.values())
+    for s in files:
         file = reader.shard_path(s.file)
         h = xxhash.xxh3_64()
         with open(file, "rb") as f:
@@ -33,7 +34,7 @@ def verify(path: str | os.PathLike) -> dict:
                 h.update(chunk)
         if h.hexdigest() != s.xxh3_64:
             raise FormatError(f"{file}: xxh3-64 is {h.hexdigest()}, the manifest records "
-                              f"{s.xxh3_64}; the shard is corrupt")
+                              f"{s.xxh3_64}; the file is corrupt")
         total += s.bytes
     return {"path": reader.path, "num_samples": len(reader), "shards": len(reader.manifest.shards),
             "bytes": total}

@@ -7,7 +7,7 @@ import os
 import secrets
 import shutil
 
-from .manifest import MANIFEST_FILE, Manifest, ShardInfo
+from .manifest import MANIFEST_FILE, ExtraInfo, Manifest, ShardInfo
 from .safetensors_io import write_tensors
 
 __all__ = ["ArchiveWriter", "shard_file_name"]
@@ -82,6 +82,7 @@ class ArchiveWriter:
         self._tmp = os.path.join(parent, f".{name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
         os.mkdir(self._tmp)
         self.shards: list[ShardInfo] = []
+        self.extras: dict[str, ExtraInfo] = {}
 
     def write_shard(self, tensors: dict, start: int, stop: int, metadata: dict | None = None) -> ShardInfo:
         """Write one shard holding samples ``[start, stop)``."""
@@ -90,6 +91,15 @@ class ArchiveWriter:
         info = ShardInfo(file, start, stop, size, digest)
         self.shards.append(info)
         return info
+
+    def write_extra(self, name: str, tensors: dict) -> ExtraInfo:
+        """Write an archive-wide tensor file (e.g. a codec's tables) as ``NAME.safetensors``."""
+        if not name.isidentifier() or name in self.extras:
+            raise ValueError(f"extra name should be a new identifier, but got name={name!r}")
+        file = f"{name}.safetensors"
+        size, digest = write_tensors(os.path.join(self._tmp, file), tensors)
+        self.extras[name] = ExtraInfo(file, size, digest)
+        return self.extras[name]
 
     def commit(self, manifest: Manifest) -> str:
         """Write the manifest and move the archive into place; returns the path."""

@@ -1,0 +1,295 @@
+"""Generalized-deduplication kernels: bit statistics, the base search, packing, decoding.
+
+Values are unsigned column codes ``u`` (N, D) uint16. A *position* is a pair
+(column ``j``, bit ``k``). A model splits every column's bits with a mask:
+``base_mask[j]`` bits live in the shared base table, the rest of the column's
+``width[j]`` bits are per-sample deviation bits.
+
+Bit streams are LSB-first: field bit ``t`` of a stream starting at byte ``o``
+is bit ``t % 8`` of byte ``o + t // 8``. A base row is, column by column, the
+column's base bits (``pext`` of the mask, low bits first); a record is the
+base id (``id_bits``) then, column by column, the deviation bits.
+
+A column mask is *contiguous* when its set bits form one run; its field is
+then ``(v >> shift) & ((1 << count) - 1)``; ``shift = -1`` marks the general
+case, which loops over the mask bits.
+"""
+
+import numpy as np
+from numba import njit
+
+PAD_BYTES = 3  # spare bytes after records and tables: the decoder reads 24-bit windows
+
+__all__ = ["PAD_BYTES", "bit_counts", "clog2", "decode_gede_rows", "eq1_size", "pack_records", "pack_table",
+           "read_base_ids", "refine_groups", "search_base"]
+
+
+@njit(cache=True, nogil=True)
+def bit_counts(u, out):
+    """Count ones per position: ``out[j, k] = sum_i bit k of u[i, j]``.
+
+    Args:
+        u: (N, D) uint16 codes.
+        out: (D, 16) int64, zero-filled by the caller.
+    """
+    n, d = u.shape
+    for i in range(n):
+        for j in range(d):
+            v = u[i, j]
+            k = 0
+            while v:
+                out[j, k] += v & 1
+                v >>= 1
+                k += 1
+
+
+@njit(cache=True, nogil=True)
+def clog2(x):
+    """ceil(log2(x)) for x >= 1 (0 for x <= 1): bits of an id among x values."""
+    b = 0
+    while (1 << b) < x:
+        b += 1
+    return b
+
+
+@njit(cache=True, nogil=True)
+def eq1_size(nb, lb, ld, n, m):
+    """Eq. 1 of EntroGeDe in bits: bases + (n + m) (id + deviation) + m weights."""
+    s = nb * lb + (n + m) * (clog2(nb) + ld)
+    if m > 0:
+        s += m * clog2(n)
+    return s
+
+
+@njit(cache=True, nogil=True)
+def refine_groups(u, col, bit, group, nb, child):
+    """Split every group by bit ``bit`` of column ``col``; returns the new group count.
+
+    New ids are dense, in order of first appearance. ``child`` is (2 * N,)
+    int64 filled with -1; it is left filled with -1 again.
+    """
+    n = u.shape[0]
+    count = 0
+    for i in range(n):
+        key = 2 * group[i] + ((u[i, col] >> bit) & 1)
+        c = child[key]
+        if c < 0:
+            c = count
+            child[key] = c
+            count += 1
+        group[i] = c
+    for key in range(2 * nb):
+        child[key] = -1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def search_base(u, pos_col, pos_bit, l_const, l_total, m, tau, group, best_group, child):
+    """EntroGeDe compression phase (Algorithm 1, lines 10-27), incremental.
+
+    Positions are added in the given order (increasing entropy); each step
+    refines the groups in O(N) instead of recounting unique rows.
+
+    Args:
+        u: (N, D) uint16 codes of one model.
+        pos_col, pos_bit: (P,) candidate positions, in order.
+        l_const: constant bits, in the base from the start.
+        l_total: all bits per sample.
+        m: condensed samples stored alongside (Eq. 1); 0 for plain compression.
+        tau: plateau threshold.
+        group: (N,) int64 zeros; scratch.
+        best_group: (N,) int64 out: base id of each row at the best prefix.
+        child: (2 * N,) int64 filled with -1; scratch.
+
+    Returns:
+        (best prefix length, bases at the best prefix, Eq. 1 size at the best).
+    """
+    n = u.shape[0]
+    nb = 1
+    lb = l_const
+    best = eq1_size(1, lb, l_total - lb, n, m)
+    best_len = 0
+    best_nb = 1
+    for i in range(n):
+        best_group[i] = 0
+    c = 0
+    for t in range(pos_col.shape[0]):
+        nb = refine_groups(u, pos_col[t], pos_bit[t], group, nb, child)
+        lb += 1
+        s = eq1_size(nb, lb, l_total - lb, n, m)
+        if s < best:
+            best = s
+            best_len = t + 1
+            best_nb = nb
+            best_group[:] = group
+            c = 0
+        else:
+            c += 1
+            if c >= tau or nb == n:
+                break
+    return best_len, best_nb, best
+
+
+@njit(cache=True, nogil=True)
+def _pext(v, mask, shift):
+    if shift >= 0:
+        return (v & mask) >> shift
+    r = 0
+    t = 0
+    k = 0
+    while mask >> k:
+        if (mask >> k) & 1:
+            r |= ((v >> k) & 1) << t
+            t += 1
+        k += 1
+    return r
+
+
+@njit(cache=True, nogil=True)
+def _pdep(f, mask, shift):
+    if shift >= 0:
+        return (f << shift) & mask
+    r = 0
+    t = 0
+    k = 0
+    while mask >> k:
+        if (mask >> k) & 1:
+            r |= ((f >> t) & 1) << k
+            t += 1
+        k += 1
+    return r
+
+
+@njit(cache=True, nogil=True)
+def pack_table(u, first_row, mask, shift, count, row_bytes, out, out_off):
+    """Write the base rows of one model.
+
+    Args:
+        u: (N, D) uint16 codes of the model's rows.
+        first_row: (nb,) int64, a row of each base.
+        mask, shift, count: (D,) base mask (uint16), contiguity shift (int64),
+            popcount (int64) per column.
+        row_bytes: bytes per base row.
+        out: flat uint8 table, zero-filled; rows start at ``out_off``.
+    """
+    d = u.shape[1]
+    for b in range(first_row.shape[0]):
+        r = first_row[b]
+        pos = out_off + b * row_bytes
+        acc = np.uint64(0)
+        nacc = 0
+        for j in range(d):
+            w = count[j]
+            if w == 0:
+                continue
+            acc |= np.uint64(_pext(np.int64(u[r, j]), np.int64(mask[j]), shift[j])) << np.uint64(nacc)
+            nacc += w
+            while nacc >= 8:
+                out[pos] = np.uint8(acc & np.uint64(255))
+                acc >>= np.uint64(8)
+                nacc -= 8
+                pos += 1
+        if nacc > 0:
+            out[pos] = np.uint8(acc & np.uint64(255))
+
+
+@njit(cache=True, nogil=True)
+def pack_records(u, model, base_id, id_bits, mask, shift, count, offsets, out):
+    """Write one record per row: base id, then each column's deviation bits.
+
+    Args:
+        u: (N, D) uint16 codes.
+        model: (N,) int64 model of each row.
+        base_id: (N,) int64 base of each row in its model.
+        id_bits: (G,) int64 id width per model.
+        mask, shift, count: (G, D) deviation mask (uint16), contiguity shift
+            and popcount (int64) per model and column.
+        offsets: (N + 1,) int64 record starts in ``out``.
+        out: flat uint8, zero-filled.
+    """
+    n, d = u.shape
+    for i in range(n):
+        g = model[i]
+        pos = offsets[i]
+        acc = np.uint64(base_id[i])
+        nacc = id_bits[g]
+        for j in range(d):
+            w = count[g, j]
+            if w == 0:
+                continue
+            acc |= np.uint64(_pext(np.int64(u[i, j]), np.int64(mask[g, j]), shift[g, j])) << np.uint64(nacc)
+            nacc += w
+            while nacc >= 8:
+                out[pos] = np.uint8(acc & np.uint64(255))
+                acc >>= np.uint64(8)
+                nacc -= 8
+                pos += 1
+        if nacc > 0:
+            out[pos] = np.uint8(acc & np.uint64(255))
+
+
+@njit(cache=True, nogil=True)
+def read_base_ids(records, offsets, model, id_bits, out):
+    """Read the base id at the start of every record into ``out`` (N,) int64."""
+    for i in range(out.shape[0]):
+        w = id_bits[model[i]]
+        pos = offsets[i]
+        v = 0
+        t = 0
+        while t < w:
+            v |= np.int64(records[pos]) << t
+            pos += 1
+            t += 8
+        out[i] = v & ((np.int64(1) << w) - 1)
+
+
+@njit(cache=True, nogil=True)
+def _field(buf, start, bit, width_mask):
+    p = start + (bit >> 3)
+    word = np.int64(buf[p]) | (np.int64(buf[p + 1]) << 8) | (np.int64(buf[p + 2]) << 16)
+    return (word >> (bit & 7)) & width_mask
+
+
+@njit(cache=True, nogil=True)
+def decode_gede_rows(records, rec_off, model, rows, table, tab_off, row_bytes, id_bits,
+                     bmask, bshift, boff, bfull, dmask, dshift, doff, dfull, signed, out):
+    """Rebuild the column values of ``rows``: base row, deviation bits, unzigzag.
+
+    Every field sits at a fixed bit offset of its record or base row, so the
+    columns decode independently; each field is read as a 24-bit window, which
+    is why ``records`` and ``table`` end with PAD_BYTES spare bytes.
+
+    Args:
+        records: flat uint8 records of the shard (+ padding); ``rec_off``
+            (N + 1,) int64 record starts.
+        model: (N,) int64 model of each shard row.
+        rows: (B,) int64 shard rows to decode (validated by the caller).
+        table: flat uint8 base tables (+ padding); ``tab_off``, ``row_bytes``,
+            ``id_bits``: (G,) int64 per model.
+        bmask, dmask: (G, D) int64 base / deviation masks; ``bshift``,
+            ``dshift``: contiguity shifts; ``boff``, ``doff``: field bit
+            offsets; ``bfull``, ``dfull``: ``(1 << count) - 1``.
+        signed: (G, D) int64, 1 where the column is zigzag-coded.
+        out: (B, D) int32.
+    """
+    d = out.shape[1]
+    for b in range(rows.shape[0]):
+        r = rows[b]
+        g = model[r]
+        rs = rec_off[r]
+        base = np.int64(0)
+        for t in range((id_bits[g] + 7) // 8):
+            base |= np.int64(records[rs + t]) << (8 * t)
+        base &= (np.int64(1) << id_bits[g]) - 1
+        ts = tab_off[g] + base * row_bytes[g]
+        for j in range(d):
+            bf = _field(table, ts, boff[g, j], bfull[g, j])
+            df = _field(records, rs, doff[g, j], dfull[g, j])
+            bs = bshift[g, j]
+            ds = dshift[g, j]
+            if bs >= 0 and ds >= 0:
+                v = (bf << bs) | (df << ds)
+            else:
+                v = _pdep(bf, bmask[g, j], bs) | _pdep(df, dmask[g, j], ds)
+            sg = signed[g, j]
+            out[b, j] = (v >> sg) ^ -(v & sg)

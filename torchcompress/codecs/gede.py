@@ -1,0 +1,193 @@
+"""EntroGeDe: lossless generalized deduplication with O(1) random access.
+
+Each model (one per class by default) splits every column's bits into base
+bits, stored once per distinct base in a table, and deviation bits, stored
+per sample. A sample's record is its base id and its deviation bits, a fixed
+size per model, so any sample decodes on its own.
+
+Archive layout: the models live in an extra file ``tables`` (see FORMAT.md),
+each shard holds ``labels`` and ``records`` (the records in sample order).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .._validation import check_choice, check_positive_int
+from ..errors import CodecError
+from ._kernels.gede import PAD_BYTES, decode_gede_rows, pack_records, pack_table
+from .gede_model import MAX_WIDTH, column_codes, fit_model
+from .gede_tables import GeDeShard, GeDeTables
+from .transforms import TRANSFORMS, make_transform
+
+__all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "integer_codes"]
+
+
+def _check_precision(p):
+    if p is None:
+        return None
+    items = [p] if isinstance(p, numbers.Number) else list(p)
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= v <= 9:
+            raise ValueError(f"precision should be decimal digits in 0..9 (one int, or one per "
+                             f"column), but got precision={p!r}")
+    return int(p) if isinstance(p, numbers.Number) else [int(v) for v in items]
+
+
+@dataclass(frozen=True)
+class GeDeParams:
+    """GeDe settings stored in the manifest.
+
+    Attributes:
+        transform: ``"none"``, ``"dct"`` (near-lossless) or ``"lossless"``.
+        tau: plateau threshold of the base search (Algorithm 1), >= 1.
+        classwise: one model per class (the paper) or one for all samples.
+        precision: decimal digits kept for float samples (fixed point).
+    """
+
+    transform: str = "none"
+    tau: int = 16
+    classwise: bool = True
+    precision: int | list | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("transform", self.transform, TRANSFORMS)
+        check_positive_int("tau", self.tau)
+        if not isinstance(self.classwise, bool):
+            raise TypeError(f"classwise should be a bool, but got classwise={self.classwise!r}")
+        object.__setattr__(self, "precision", _check_precision(self.precision))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GeDeParams":
+        return cls(**d)
+
+
+def integer_codes(v: np.ndarray) -> None:
+    """Raise CodecError unless every column of ``v`` (N, D) int64 fits a 16-bit code."""
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    need = np.where(lo < 0, np.maximum(2 * hi, -2 * lo - 1), hi)
+    if (need >= 1 << MAX_WIDTH).any():
+        j = int(np.argmax(need))
+        raise CodecError(f"column {j} holds values in [{int(lo[j])}, {int(hi[j])}], wider than "
+                         f"{MAX_WIDTH} bits; GeDe stores integers up to 16 bits (signed ones "
+                         "zigzag-coded): lower precision= or rescale the data")
+
+
+@dataclass
+class GeDeEncoded:
+    """A whole encoded dataset: model tables plus per-sample records."""
+
+    tables: dict          # tensors of the ``tables`` extra file
+    payload: np.ndarray   # (P,) uint8 records in sample order
+    offsets: np.ndarray   # (N + 1,) int64
+    stats_: dict
+
+    def shard(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        rec = self.payload[self.offsets[start]:self.offsets[stop]]
+        return {"records": np.concatenate([rec, np.zeros(PAD_BYTES, dtype=np.uint8)])}
+
+    def extras(self) -> dict[str, dict]:
+        return {"tables": self.tables}
+
+    def stats(self, sample_size: int, peak: float) -> dict:
+        return dict(self.stats_)
+
+
+class GeDeCodec:
+    """The ``"gede"`` codec. Works on (N, *shape) arrays; knows nothing of torch."""
+
+    name = "gede"
+    params_type = GeDeParams
+
+    def __init__(self, params: GeDeParams):
+        self.params = params
+
+    def transform(self, shape: tuple, dtype):
+        return make_transform(self.params.transform, shape, dtype, self.params.precision)
+
+    def model_keys(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(model labels, model of each sample)."""
+        if not self.params.classwise:
+            return np.array([0], dtype=np.int64), np.zeros(len(labels), dtype=np.int64)
+        keys, model = np.unique(labels, return_inverse=True)
+        return keys.astype(np.int64), model.astype(np.int64)
+
+    def encode(self, x: np.ndarray, labels: np.ndarray, *, m: int = 0) -> GeDeEncoded:
+        """Fit the models and pack every sample of ``x`` (N, *shape)."""
+        n = x.shape[0]
+        t = self.transform(x.shape[1:], x.dtype)
+        v = t.forward(x)
+        integer_codes(v)
+        keys, model = self.model_keys(np.asarray(labels))
+        g_count, d = len(keys), v.shape[1]
+        u = np.empty((n, d), dtype=np.uint16)
+        widths = np.zeros((g_count, d), dtype=np.uint8)
+        signed = np.zeros((g_count, d), dtype=np.uint8)
+        bmask = np.zeros((g_count, d), dtype=np.uint16)
+        base_id = np.zeros(n, dtype=np.int64)
+        fits = []
+        for g in range(g_count):
+            rows = np.flatnonzero(model == g)
+            ug, sg = column_codes(v[rows])
+            fit = fit_model(ug, sg, tau=self.params.tau, m=m)
+            u[rows] = ug
+            widths[g], signed[g], bmask[g] = fit.widths, fit.signed, fit.base_mask
+            base_id[rows] = fit.base_id
+            fits.append((rows, fit))
+        tab = GeDeTables.build(keys, widths, signed, bmask,
+                               np.array([f.num_bases for _, f in fits], dtype=np.int64))
+        table = np.zeros(int(tab.tab_off[-1]) + PAD_BYTES, dtype=np.uint8)
+        for g, (rows, fit) in enumerate(fits):
+            pack_table(np.ascontiguousarray(u[rows]), fit.first_row, bmask[g], tab.bshift[g],
+                       tab.bcount[g], int(tab.row_bytes[g]), table, int(tab.tab_off[g]))
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(tab.rec_bytes[model], out=offsets[1:])
+        payload = np.zeros(int(offsets[-1]), dtype=np.uint8)
+        pack_records(u, model, base_id, tab.id_bits, tab.dmask, tab.dshift, tab.dcount, offsets,
+                     payload)
+        eq1 = sum(f.eq1_bits for _, f in fits)
+        stats = {
+            "eq1_bytes": eq1 / 8, "num_bases": [f.num_bases for _, f in fits],
+            "bits_per_sample": float(8 * (payload.nbytes + table.nbytes) / n),
+            "base_bits": [f.l_base for _, f in fits], "total_bits": [f.l_total for _, f in fits],
+        }
+        tables = tab.to_tensors(table)
+        return GeDeEncoded(tables, payload, offsets, stats)
+
+    def open_tables(self, extras: dict, where: str) -> GeDeTables:
+        if "tables" not in extras:
+            raise CodecError(f"{where}: a gede archive needs the extra file 'tables'")
+        return GeDeTables.from_tensors(extras["tables"], where=where)
+
+    def encode_dataset(self, x: np.ndarray, labels: np.ndarray, *,
+                       importance: np.ndarray | None = None) -> GeDeEncoded:
+        if importance is not None:
+            raise ValueError("importance= applies to the lossy 'adq' codec; gede is lossless")
+        return self.encode(x, labels)
+
+    def decoder(self, arrays: dict, *, num_samples: int, sample_shape: tuple, sample_dtype,
+                where: str, tables: GeDeTables) -> "GeDeShardDecoder":
+        shard = GeDeShard(arrays, tables, num_samples=num_samples, classwise=self.params.classwise,
+                          where=where)
+        return GeDeShardDecoder(shard, self.transform(tuple(sample_shape), sample_dtype))
+
+
+class GeDeShardDecoder:
+    """Decodes rows of one shard: GeDe kernel, then the inverse transform."""
+
+    def __init__(self, shard: GeDeShard, transform):
+        self.shard, self.transform = shard, transform
+
+    def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int | None = None) -> None:
+        s, t = self.shard, self.shard.tables
+        v = np.empty((len(rows), t.widths.shape[1]), dtype=np.int32)
+        decode_gede_rows(s.records, s.offsets, s.model, rows, t.table, t.tab_off, t.row_bytes,
+                         t.id_bits, t.bmask64, t.bshift, t.boff, t.bfull, t.dmask64, t.dshift,
+                         t.doff, t.dfull, t.signed64, v)
+        self.transform.inverse(v, out)

@@ -1,0 +1,168 @@
+"""Sample transforms in front of GeDe: values -> integer columns, and back.
+
+- ``"none"``: the values themselves; floats become fixed point
+  ``round(x * 10**precision)`` (``precision`` decimal digits, one per column or
+  one for all), so reconstruction is within ``0.5 * 10**-precision``.
+- ``"dct"``: the paper's mode for images. RGB -> YCbCr (JPEG, full range, no
+  subsampling), minus 128, an orthonormal 2-D DCT-II of each whole channel,
+  rounded to integers. Near-lossless: the rounding moves some pixels.
+- ``"lossless"``: YCoCg-R colour and a 3-level LeGall 5/3 integer wavelet,
+  both reversible in integer arithmetic, so uint8 images come back bit-exact
+  on any machine. (A float DCT plus a stored residual is not safe here: a
+  different BLAS may round the inverse DCT differently and break the residual.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import CodecError
+from ._kernels.color import ycc_to_pixels
+from ._kernels.lifting import wavelet53_forward, wavelet53_inverse, ycocg_forward, ycocg_inverse
+
+__all__ = ["DCTTransform", "IdentityTransform", "TRANSFORMS", "WaveletTransform", "dct_matrix",
+           "make_transform"]
+
+TRANSFORMS = ("none", "dct", "lossless")
+WAVELET_LEVELS = 3
+
+_RGB2YCC = np.array([[0.299, 0.587, 0.114],
+                     [-0.168735892, -0.331264108, 0.5],
+                     [0.5, -0.418687589, -0.081312411]])
+_YCC2RGB = np.linalg.inv(_RGB2YCC)
+
+
+def dct_matrix(n: int) -> np.ndarray:
+    """(n, n) orthonormal DCT-II matrix ``C``: ``X = C @ x`` equals scipy's ``dct(x, norm="ortho")``."""
+    k = np.arange(n)[:, None]
+    i = np.arange(n)[None, :]
+    c = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    c[0] /= np.sqrt(2.0)
+    return c
+
+
+def _image_shape(shape: tuple, dtype: np.dtype, name: str) -> tuple[int, int, int]:
+    if np.dtype(dtype) != np.uint8:
+        raise CodecError(f"transform={name!r} needs uint8 images, but the source is {np.dtype(dtype)}; "
+                         "use transform='none' (with precision= for floats)")
+    if len(shape) == 2:
+        return 1, shape[0], shape[1]
+    if len(shape) == 3 and shape[0] in (1, 3):
+        return shape
+    raise CodecError(f"transform={name!r} needs samples shaped (H, W), (1, H, W) or (3, H, W), "
+                     f"but got {tuple(shape)}; pass layout='HWC' for channels-last images")
+
+
+class IdentityTransform:
+    """Values as integer columns; floats through fixed point with ``precision`` digits."""
+
+    exact = True
+
+    def __init__(self, shape: tuple, dtype, precision=None):
+        self.size = int(np.prod(shape))
+        self.columns = self.size
+        dtype = np.dtype(dtype)
+        if dtype.kind == "f":
+            if precision is None:
+                raise CodecError("float samples need precision= (decimal digits kept, e.g. "
+                                 "precision=3) to be stored as fixed-point integers")
+            p = np.broadcast_to(np.asarray(precision, dtype=np.int64), (self.size,)) \
+                if np.ndim(precision) == 0 or len(precision) == self.size else None
+            if p is None:
+                raise CodecError(f"precision should be one int or {self.size} ints (one per "
+                                 f"column), but got {len(precision)} values")
+            self.scale = 10.0 ** p.astype(np.float64)
+        else:
+            if precision is not None:
+                raise CodecError(f"precision applies to float samples, but the source is {dtype}")
+            self.scale = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(x.shape[0], -1)
+        if self.scale is None:
+            return flat.astype(np.int64)
+        if not np.isfinite(flat).all():
+            bad = int(np.flatnonzero(~np.isfinite(flat).all(axis=1))[0])
+            raise CodecError(f"sample {bad} contains NaN or inf; GeDe stores finite values only")
+        return np.rint(flat.astype(np.float64) * self.scale).astype(np.int64)
+
+    def inverse(self, v: np.ndarray, out: np.ndarray) -> None:
+        if self.scale is None:
+            out[...] = v
+        else:
+            np.divide(v, self.scale.astype(np.float32), out=out, casting="unsafe")
+
+
+class DCTTransform:
+    """YCbCr + per-channel orthonormal 2-D DCT, rounded (near-lossless)."""
+
+    exact = False
+
+    def __init__(self, shape: tuple, dtype):
+        self.c, self.h, self.w = _image_shape(shape, dtype, "dct")
+        self.columns = self.size = self.c * self.h * self.w
+        self.ch = dct_matrix(self.h)
+        self.cw = dct_matrix(self.w)
+        self.ch_t32 = np.ascontiguousarray(self.ch.T, dtype=np.float32)
+        self.cw32 = self.cw.astype(np.float32)
+        self.ycc2rgb32 = _YCC2RGB.astype(np.float32)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        img = x.reshape(-1, self.c, self.h, self.w).astype(np.float64)
+        if self.c == 3:
+            img = np.einsum("ij,njhw->nihw", _RGB2YCC, img)
+            img[:, 0] -= 128.0
+        else:
+            img -= 128.0
+        coef = self.ch @ img @ self.cw.T
+        return np.rint(coef).astype(np.int64).reshape(x.shape[0], -1)
+
+    def inverse(self, v: np.ndarray, out: np.ndarray) -> None:
+        b, c, h, w = v.shape[0], self.c, self.h, self.w
+        coef = v.astype(np.float32).reshape(b * c * h, w)
+        # +128 on Y is a constant image: in the DCT domain it only moves the DC term
+        coef[0::c * h, 0] += np.float32(128.0 * np.sqrt(h * w))
+        rows = (coef @ self.cw32).reshape(b * c, h, w)
+        # the left multiply as one GEMM over all images: (h, h) @ (h, B*C*w)
+        cols = np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(h, b * c * w)
+        img = (self.ch_t32 @ cols).reshape(h, b, c, w).transpose(1, 2, 0, 3)
+        ycc_to_pixels(np.ascontiguousarray(img).reshape(b, c, h * w), self.ycc2rgb32, out)
+
+
+class WaveletTransform:
+    """YCoCg-R + 3-level 5/3 integer wavelet per channel (bit-exact)."""
+
+    exact = True
+
+    def __init__(self, shape: tuple, dtype):
+        self.c, self.h, self.w = _image_shape(shape, dtype, "lossless")
+        self.columns = self.size = self.c * self.h * self.w
+
+    def _scratch(self):
+        n = max(self.h, self.w)
+        return np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        img = np.ascontiguousarray(x.reshape(-1, self.c, self.h, self.w), dtype=np.int32)
+        if self.c == 3:
+            ycocg_forward(img)
+        wavelet53_forward(img, WAVELET_LEVELS, *self._scratch())
+        return img.reshape(x.shape[0], -1).astype(np.int64)
+
+    def inverse(self, v: np.ndarray, out: np.ndarray) -> None:
+        img = np.ascontiguousarray(v.reshape(-1, self.c, self.h, self.w), dtype=np.int32)
+        wavelet53_inverse(img, WAVELET_LEVELS, *self._scratch())
+        if self.c == 3:
+            ycocg_inverse(img)
+        out[...] = img.reshape(v.shape[0], -1)
+
+
+def make_transform(name: str, shape: tuple, dtype, precision=None):
+    """Build the transform ``name`` for samples of ``shape`` and ``dtype``."""
+    if name == "none":
+        return IdentityTransform(shape, dtype, precision)
+    if precision is not None:
+        raise CodecError(f"precision applies to transform='none', but got transform={name!r}")
+    if name == "dct":
+        return DCTTransform(shape, dtype)
+    return WaveletTransform(shape, dtype)
