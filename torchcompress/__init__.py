@@ -8,12 +8,14 @@
 __version__ = "0.1.0"
 
 from . import codecs, format  # noqa: E402
-from .datasets import CompressedDataset, compress, open_archive, verify  # noqa: E402
+from .datasets import (CompressedDataset, CondensedDataset, compress, condense,  # noqa: E402
+                       open_archive, verify)
+from .losses import weighted_loss  # noqa: E402
 from .errors import CodecError, FormatError  # noqa: E402
 
 open = open_archive  # noqa: A001  (tc.open, like torchvision's dataset constructors)
 
 __all__ = sorted([
-    "CodecError", "CompressedDataset", "FormatError", "__version__", "codecs", "compress",
-    "format", "open", "open_archive", "verify",
+    "CodecError", "CompressedDataset", "CondensedDataset", "FormatError", "__version__", "codecs",
+    "compress", "condense", "format", "open", "open_archive", "verify", "weighted_loss",
 ])

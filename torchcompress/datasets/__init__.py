@@ -1,6 +1,9 @@
 """Dataset layer: the only place arrays become tensors."""
 
 from .compress import compress
-from .compressed import CompressedDataset, open_archive, verify
+from .compressed import CompressedDataset, verify
+from .condensed import CondensedDataset, condense
+from .opening import open_archive
 
-__all__ = ["CompressedDataset", "compress", "open_archive", "verify"]
+__all__ = ["CompressedDataset", "CondensedDataset", "compress", "condense", "open_archive",
+           "verify"]

@@ -16,7 +16,7 @@ from .roundtrip import check_roundtrip
 from .sources import load_source
 from .summary import summarize
 
-__all__ = ["compress"]
+__all__ = ["compress", "write_archive"]
 
 _SHARD_TARGET_BYTES = 64 << 20
 
@@ -61,16 +61,34 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
     enc = make_codec(codec, codec_params)
     if shard_size is not None:
         shard_size = check_positive_int("shard_size", shard_size)
+    verify = _verify_default(enc, verify)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{os.fspath(path)} already exists; pass overwrite=True to replace it")
+    src = load_source(source, layout=layout, progress=progress)
+    return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
+                         shard_size=shard_size, importance=importance, classes=classes,
+                         verify=verify, t0=t0)
+
+
+def _verify_default(enc, verify: bool | None) -> bool:
     lossless = enc.name == "gede" and enc.params.transform != "dct"
     if verify is None:
-        verify = lossless
-    elif verify and not lossless:
-        raise ValueError(f"verify=True checks a lossless round trip, but codec={enc.name!r} "
-                         f"{'with transform=' + repr(enc.params.transform) + ' ' if enc.name == 'gede' else ''}"
-                         "is lossy; use codec='gede' with transform='none' or 'lossless'")
-    src = load_source(source, layout=layout, progress=progress)
+        return lossless
+    if verify and not lossless:
+        what = f"transform={enc.params.transform!r}" if enc.name == "gede" else f"codec={enc.name!r}"
+        raise ValueError(f"verify=True checks a lossless round trip, but {what} is lossy; use "
+                         "codec='gede' with transform='none' or 'lossless'")
+    return bool(verify)
+
+
+def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size: int | None,
+                  importance, classes, verify: bool, t0: float, extras: dict | None = None,
+                  extra_stats: dict | None = None) -> dict:
+    """Encode a loaded :class:`Source` with codec ``enc`` and commit the archive atomically.
+
+    ``extras`` are more archive-wide tensor files (name -> tensors), e.g. the
+    condensed samples of ``tc.condense``.
+    """
     if enc.name == "gede" and enc.params.classwise and src.y.dtype.kind == "f":
         raise ValueError("classwise=True needs integer class labels, but the targets are real "
                          "numbers; pass classwise=False for regression data")
@@ -83,7 +101,9 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
     else:
         peak = float(flat.max()) - float(flat.min())
     stats = encoded.stats(flat.shape[1], peak)
-    stats["psnr_peak"] = peak
+    if enc.name == "adq":
+        stats["psnr_peak"] = peak
+    stats.update(extra_stats or {})
     encode_seconds = time.perf_counter() - t0
     per_sample = max(encoded.payload.nbytes / n, 1.0) + 8
     size = shard_size or _default_shard_size(per_sample)
@@ -91,8 +111,8 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
     if verify or (enc.name == "gede" and enc.params.transform == "dct"):
         tol = 0.0
         if enc.name == "gede" and enc.params.precision is not None:
-            tol = 0.5 * 10.0 ** -float(np.min(enc.params.precision)) * (1 + 1e-6) + 1e-6 * float(
-                np.abs(flat).max())
+            step = 10.0 ** -float(np.min(enc.params.precision))
+            tol = 0.5 * step * (1 + 1e-6) + 1e-6 * float(np.abs(flat).max())
         stats.update(check_roundtrip(enc, encoded, src.x, src.y, bounds, exact=verify,
                                      tolerance=tol))
         stats["verified"] = bool(verify)
@@ -102,7 +122,7 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
             tensors = dict(encoded.shard(a, b))
             tensors["labels"] = src.y[a:b]
             w.write_shard(tensors, a, b)
-        for name, tensors in encoded.extras().items():
+        for name, tensors in {**encoded.extras(), **(extras or {})}.items():
             w.write_extra(name, tensors)
         manifest = Manifest(
             codec=enc.name, codec_params=enc.params.to_dict(), sample_shape=shape,

@@ -16,7 +16,7 @@ from ..format import ArchiveReader
 from ..format import verify as verify_hashes
 from .summary import summarize
 
-__all__ = ["CompressedDataset", "open_archive", "verify"]
+__all__ = ["CompressedDataset", "verify"]
 
 _MAX_PLANES = 8
 
@@ -165,13 +165,6 @@ class CompressedDataset(Dataset):
         m = self.reader.manifest
         return (f"CompressedDataset(path={self.reader.path!r}, codec={m.codec!r}, "
                 f"num_samples={m.num_samples}, sample_shape={tuple(m.sample_shape)})")
-
-
-def open_archive(path: str | os.PathLike, *, transform=None, target_transform=None,
-                 planes: int | None = None, output: str = "float32") -> CompressedDataset:
-    """Open an archive as a Dataset (``tc.open``); see :class:`CompressedDataset`."""
-    return CompressedDataset(path, transform=transform, target_transform=target_transform,
-                             planes=planes, output=output)
 
 
 def verify(path: str | os.PathLike) -> dict:

@@ -1,0 +1,175 @@
+"""GeDe codec: round trips, the base search against brute force, Eq. 1 against bytes."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from torchcompress.codecs import GeDeParams, make_codec
+from torchcompress.codecs._kernels.gede import eq1_size, refine_groups
+from torchcompress.codecs.gede_model import bit_entropy, column_codes, fit_model
+from torchcompress.codecs.gede_tables import GeDeTables
+from torchcompress.errors import CodecError
+
+
+def roundtrip(x, y, **params):
+    codec = make_codec("gede", params)
+    enc = codec.encode(x, y)
+    n = x.shape[0]
+    arrays = dict(enc.shard(0, n), labels=np.asarray(y, dtype=np.int64))
+    tables = GeDeTables.from_tensors(enc.tables, where="memory")
+    dec = codec.decoder(arrays, num_samples=n, sample_shape=x.shape[1:], sample_dtype=x.dtype,
+                        where="memory", tables=tables)
+    out = np.empty((n, int(np.prod(x.shape[1:]))), dtype=np.float32)
+    dec.decode(np.arange(n, dtype=np.int64), out)
+    return enc, out.reshape(x.shape)
+
+
+def _images(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 255, 64).reshape(1, 1, 8, 8)
+    x = ramp * rng.uniform(0.2, 1, (n, 3, 1, 1)) + rng.normal(0, 10, (n, 3, 8, 8))
+    return np.clip(x, 0, 255).astype(np.uint8), np.arange(n) % 3
+
+
+EDGE = {
+    "zeros": (np.zeros((10, 3, 4, 4), np.uint8), np.arange(10) % 2),
+    "all-255": (np.full((10, 3, 4, 4), 255, np.uint8), np.arange(10) % 2),
+    "one-class": (_images(20)[0], np.zeros(20, dtype=int)),
+    "singleton-class": (_images(21)[0], np.r_[np.zeros(20, dtype=int), 7]),
+    "random": _images(60),
+}
+
+
+@pytest.mark.parametrize("transform", ["none", "lossless"])
+@pytest.mark.parametrize("case", list(EDGE), ids=list(EDGE))
+def test_bit_exact_roundtrip(case, transform):
+    x, y = EDGE[case]
+    _, out = roundtrip(x, y, transform=transform)
+    np.testing.assert_array_equal(out, x)
+
+
+@pytest.mark.parametrize("classwise", [True, False], ids=["classwise", "one-model"])
+def test_roundtrip_int16_signed_columns(classwise):
+    rng = np.random.default_rng(1)
+    x = rng.integers(-3000, 3000, (50, 12)).astype(np.int16)
+    x[:, 0] = 32767  # widest non-negative column
+    x[:, 1] = -32768  # widest negative column: zigzag 65535
+    _, out = roundtrip(x, np.arange(50) % 4, classwise=classwise)
+    np.testing.assert_array_equal(out, x)
+
+
+def test_dct_is_near_lossless():
+    x, y = _images(60)
+    _, out = roundtrip(x, y, transform="dct")
+    err = np.abs(out - x)
+    assert err.max() <= 4 and (err == 0).mean() > 0.5
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 6), st.integers(0, 2**32 - 1), st.integers(1, 8))
+def test_fixed_point_roundtrip_property(n, d, seed, p):
+    rng = np.random.default_rng(seed)
+    x = (rng.normal(0, 3, (n, d)) * rng.choice([0.01, 1, 20], d)).astype(np.float64)
+    x = np.round(x, 2)
+    _, out = roundtrip(x, np.zeros(n, dtype=int), precision=2, classwise=False)
+    np.testing.assert_allclose(out, x, atol=0.005 + 1e-5 * np.abs(x).max())
+
+
+def test_incremental_base_count_equals_np_unique():
+    rng = np.random.default_rng(2)
+    u = rng.integers(0, 16, (200, 5)).astype(np.uint16)
+    u[:, 2] &= 0b0101  # correlated, repeated bits
+    order = [(j, k) for k in range(4) for j in range(5)]
+    rng.shuffle(order)
+    group = np.zeros(200, dtype=np.int64)
+    child = np.full(400, -1, dtype=np.int64)
+    nb = 1
+    for t, (j, k) in enumerate(order):
+        nb = refine_groups(u, j, k, group, nb, child)
+        bits = np.stack([(u[:, jj] >> kk) & 1 for jj, kk in order[:t + 1]], axis=1)
+        uniq, inverse = np.unique(bits, axis=0, return_inverse=True)
+        assert nb == len(uniq)
+        # same partition: group ids and unique-row ids determine each other
+        assert len(set(zip(group.tolist(), inverse.ravel().tolist()))) == nb
+    assert (child == -1).all()
+
+
+def test_base_search_matches_brute_force_eq1():
+    rng = np.random.default_rng(3)
+    v = np.clip(rng.normal(8, 3, (120, 6)), 0, 15).astype(np.int64)
+    u, signed = column_codes(v)
+    model = fit_model(u, signed, tau=1000)
+    # brute force: add positions in increasing-entropy order and evaluate Eq. 1 with np.unique
+    widths = model.widths.astype(int)
+    pos = [(j, k) for j in range(6) for k in range(widths[j])]
+    ones = np.array([((u[:, j] >> k) & 1).sum() for j, k in pos])
+    const = [p for p, o in zip(pos, ones) if o in (0, 120)]
+    free = [p for p, o in zip(pos, ones) if o not in (0, 120)]
+    h = bit_entropy(np.array([((u[:, j] >> k) & 1).sum() for j, k in free]), 120)
+    free = [free[i] for i in np.argsort(h, kind="stable")]
+    lt = int(widths.sum())
+    best = eq1_size(1, len(const), lt - len(const), 120, 0)
+    best_len = 0
+    for t in range(1, len(free) + 1):
+        sel = const + free[:t]
+        bits = np.stack([(u[:, j] >> k) & 1 for j, k in sel], axis=1)
+        nb = len(np.unique(bits, axis=0))
+        s = eq1_size(nb, len(sel), lt - len(sel), 120, 0)
+        if s < best:
+            best, best_len = s, t
+    assert model.eq1_bits == best
+    assert model.l_base == len(const) + best_len
+
+
+def test_eq1_matches_bytes_written():
+    x, y = _images(90)
+    enc, _ = roundtrip(x, y, transform="lossless")
+    tables = GeDeTables.from_tensors(enc.tables, where="memory")
+    written = 8 * (enc.payload.nbytes + int(tables.tab_off[-1]))
+    eq1 = 8 * enc.stats_["eq1_bytes"]
+    # packing overhead: < 8 bits per record and per base row
+    assert eq1 <= written < eq1 + 8 * (len(x) + int(tables.num_bases.sum()))
+
+
+def test_tau_plateau_stops_early():
+    x, y = _images(60)
+    small = make_codec("gede", {"tau": 1}).encode(x, y).stats_
+    large = make_codec("gede", {"tau": 64}).encode(x, y).stats_
+    assert large["eq1_bytes"] <= small["eq1_bytes"]
+    assert sum(small["base_bits"]) <= sum(large["base_bits"])
+
+
+def test_deterministic_bytes():
+    x, y = _images(40)
+    a = make_codec("gede", {"transform": "lossless"}).encode(x, y)
+    b = make_codec("gede", {"transform": "lossless"}).encode(x.copy(), y.copy())
+    np.testing.assert_array_equal(a.payload, b.payload)
+    for k in a.tables:
+        np.testing.assert_array_equal(a.tables[k], b.tables[k], err_msg=k)
+
+
+@pytest.mark.parametrize("params, err, match", [
+    ({"tau": 0}, ValueError, r"tau should be a positive integer value, but got tau=0"),
+    ({"transform": "jpeg"}, ValueError, r"transform should be one of 'none', 'dct', 'lossless', "
+                                        r"but got transform='jpeg'"),
+    ({"precision": 12}, ValueError, r"precision should be decimal digits in 0..9"),
+    ({"classwise": 1}, TypeError, r"classwise should be a bool, but got classwise=1"),
+], ids=["tau", "transform", "precision", "classwise"])
+def test_bad_params(params, err, match):
+    with pytest.raises(err, match=match):
+        GeDeParams(**params)
+
+
+@pytest.mark.parametrize("x, params, match", [
+    (np.zeros((4, 3), np.float32), {}, r"float samples need precision="),
+    (np.zeros((4, 3, 8, 8), np.float32), {"transform": "lossless"}, r"transform='lossless' needs uint8 images"),
+    (np.full((4, 3), 70000, np.int32), {}, r"column 0 holds values in \[70000, 70000\], wider than 16 bits"),
+    (np.full((4, 2), 1.0), {"precision": 5}, r"column 0 holds values in \[100000, 100000\]"),
+    (np.zeros((4, 5, 8, 8), np.uint8), {"transform": "dct"}, r"needs samples shaped \(H, W\), \(1, H, W\) or \(3, H, W\)"),
+    (np.zeros((4, 3), np.uint8), {"precision": 2}, r"precision applies to float samples, but the source is uint8"),
+], ids=["float-no-precision", "float-lossless", "int32-wide", "precision-overflow", "channels",
+        "precision-int"])
+def test_bad_input(x, params, match):
+    with pytest.raises(CodecError, match=match):
+        make_codec("gede", params).encode(x, np.zeros(len(x), dtype=int))

@@ -1,0 +1,108 @@
+"""tc.condense: clusters from high-entropy bits, weights that sum to n, (x, y, w) samples."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+import torchcompress as tc
+from torchcompress.codecs.condense import cluster_positions, condense_rows
+
+
+def _table(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(0, 1, (n, 4)) * [1, 10, 0.1, 3], 2).astype(np.float32)
+    t = (x @ np.array([1.0, 0.1, 5.0, -0.3]) + rng.normal(0, 0.1, n)).astype(np.float32)
+    return x, t
+
+
+def test_regression_condense_weights_and_means(tmp_path):
+    x, t = _table()
+    path = tmp_path / "c.tcz"
+    info = tc.condense((x, t), path, beta=5, precision=2, progress=False)
+    ds = tc.open(path)
+    assert isinstance(ds, tc.CondensedDataset)
+    assert info["num_condensed"] == len(ds) <= 2 ** 5
+    assert int(ds.weights.sum()) == len(x)
+    xb, yb, wb = next(iter(DataLoader(ds, batch_size=len(ds))))
+    assert xb.dtype == torch.float32 and yb.dtype == torch.float32 and wb.dtype == torch.float32
+    # weighted means of the condensed samples equal the means of the data
+    np.testing.assert_allclose((wb[:, None] * xb).sum(0).numpy() / len(x), x.mean(0), atol=1e-4)
+    np.testing.assert_allclose(float((wb * yb).sum()) / len(x), t.mean(), atol=1e-4)
+    full = ds.full  # the lossless part of the same archive
+    np.testing.assert_allclose(torch.stack([full[i][0] for i in range(len(x))]).numpy(), x, atol=6e-3)
+
+
+def test_classification_clusters_stay_inside_classes(tmp_path, images):
+    x, y = images
+    tc.condense((x, y), tmp_path / "k.tcz", beta=3, progress=False)
+    ds = tc.open(tmp_path / "k.tcz")
+    for c in range(4):
+        members = x[y == c].reshape(-1, x[0].size).astype(np.float64)
+        idx = [i for i in range(len(ds)) if ds[i][1] == c]
+        w = ds.weights[idx].numpy()
+        assert w.sum() == len(members)
+        mean = sum(w[k] * ds[i][0].reshape(-1).numpy() for k, i in enumerate(idx)) / w.sum()
+        np.testing.assert_allclose(mean, members.mean(0), atol=1e-3)
+
+
+def test_cluster_positions_msb_first_then_next_msbs():
+    rng = np.random.default_rng(1)
+    v = np.stack([rng.integers(0, 16, 500), rng.integers(0, 4, 500), np.full(500, 7)], axis=1)
+    pos = cluster_positions(v, 2).tolist()
+    assert sorted(pos) == [[0, 3], [1, 1]]  # the MSB of each non-constant column
+    pos = cluster_positions(v, 4).tolist()
+    assert pos[2:] and sorted(pos[2:]) == [[0, 2], [1, 0]]  # then the next MSBs
+    assert len(cluster_positions(v, 100)) == 6  # every non-constant bit, then stop
+
+
+def test_condense_rows_matches_a_direct_grouping():
+    rng = np.random.default_rng(2)
+    v = rng.integers(0, 64, (200, 3))
+    c = condense_rows(v.astype(np.float64), v, np.zeros(200, np.float32), 4)
+    key = np.stack([(v[:, j] - v[:, j].min()) >> k & 1 for j, k in c.positions], axis=1)
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    assert len(uniq) == len(c.weight)
+    assert sorted(np.bincount(inv.ravel()).tolist()) == sorted(c.weight.tolist())
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    ({"beta": 0}, ValueError, r"beta should be a positive integer value, but got beta=0"),
+    ({"beta": 4}, tc.CodecError, r"float samples need precision="),
+], ids=["beta", "no-precision"])
+def test_bad_condense_arguments(tmp_path, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        tc.condense(_table(), tmp_path / "x.tcz", progress=False, **kwargs)
+    assert not (tmp_path / "x.tcz").exists()
+
+
+def test_weighted_loss_conventions():
+    loss = torch.tensor([1.0, 2.0, 4.0])
+    w = torch.tensor([1.0, 1.0, 2.0])
+    assert tc.weighted_loss(loss, w).item() == pytest.approx(11 / 4)
+    assert tc.weighted_loss(loss, w, "mean").item() == pytest.approx(11 / 3)
+    assert tc.weighted_loss(loss, w, "unbiased", mean_weight=2.0).item() == pytest.approx(11 / 6)
+    # with unit weights every convention is the plain mean
+    for mode in ("sum", "mean"):
+        assert tc.weighted_loss(loss, torch.ones(3), mode).item() == pytest.approx(7 / 3)
+
+
+def test_weighted_loss_unbiased_estimates_the_weighted_mean():
+    g = torch.Generator().manual_seed(0)
+    loss = torch.rand(50, generator=g)
+    w = torch.randint(1, 20, (50,), generator=g).float()
+    target = float((w * loss).sum() / w.sum())
+    est = [tc.weighted_loss(loss[i], w[i], "unbiased", mean_weight=float(w.mean())).item()
+           for i in torch.randint(0, 50, (4000, 5), generator=g)]
+    assert np.mean(est) == pytest.approx(target, rel=0.03)
+
+
+@pytest.mark.parametrize("args, kwargs, match", [
+    ((torch.ones(3), torch.ones(2)), {}, r"w should have one weight per sample, shape \(3,\), but got shape \(2,\)"),
+    ((torch.ones(3, 2), torch.ones(3)), {}, r"per_sample_loss should be a 1-D tensor"),
+    ((torch.ones(3), torch.ones(3), "unbiased"), {}, r"normalize='unbiased' needs mean_weight"),
+    ((torch.ones(3), torch.ones(3), "avg"), {}, r"normalize should be one of 'sum', 'mean', 'unbiased'"),
+], ids=["shape", "ndim", "no-mean-weight", "mode"])
+def test_weighted_loss_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tc.weighted_loss(*args, **kwargs)

@@ -1,0 +1,157 @@
+"""``tc.condense``: a lossless GeDe archive plus condensed, weighted samples.
+
+The archive holds the whole source (codec ``"gede"``, readable as a
+:class:`CompressedDataset` through ``.full``) and an extra file
+``condensed`` with the cluster means ``x`` (m, *shape) float32, their
+targets ``y`` (m,) and weights ``weight`` (m,) int64 that sum to ``n``.
+``tc.open`` of such an archive returns a :class:`CondensedDataset`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .._validation import check_positive_int
+from ..codecs import make_codec
+from ..codecs.condense import condense_rows
+from ..codecs.gede import integer_codes
+from ..errors import FormatError
+from ..format import ArchiveReader
+from .compress import write_archive
+from .compressed import CompressedDataset
+from .sources import load_source
+from .summary import summarize
+
+__all__ = ["CondensedDataset", "condense"]
+
+
+def condense(source, path, *, beta: int, precision=None, classwise: bool | None = None,
+             tau: int = 16, overwrite: bool = False, progress: bool = True,
+             layout: str | None = None, shard_size: int | None = None,
+             classes: list | None = None) -> dict:
+    """Compress ``source`` losslessly and store its condensed weighted samples.
+
+    Args:
+        source: as for :func:`tc.compress`; float features (tabular data) need
+            ``precision``; real-valued targets make a regression set.
+        path: the archive directory to create.
+        beta: bits that define a cluster (the paper's analytics bit count), >= 1.
+            At most ``2**beta`` clusters per class.
+        precision: decimal digits kept for float features: one int, or one per
+            column. Values are stored as ``round(x * 10**precision)``.
+        classwise: one GeDe model per class; default True for integer labels,
+            False for real targets.
+        tau: plateau threshold of the base search.
+
+    Returns:
+        The ``info`` summary, with ``num_condensed`` and ``condensed_bytes``.
+    """
+    t0 = time.perf_counter()
+    beta = check_positive_int("beta", beta)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{os.fspath(path)} already exists; pass overwrite=True to replace it")
+    src = load_source(source, layout=layout, progress=progress)
+    regression = src.y.dtype.kind == "f"
+    if classwise is None:
+        classwise = not regression
+    enc = make_codec("gede", {"transform": "none", "tau": tau, "classwise": classwise,
+                              "precision": precision})
+    n = src.x.shape[0]
+    t = enc.transform(src.x.shape[1:], src.x.dtype)
+    ints = t.forward(src.x)
+    integer_codes(ints)  # 16-bit columns, checked before any kernel sees them
+    cond = condense_rows(src.x.reshape(n, -1).astype(np.float64), ints, src.y, beta)
+    m = len(cond.weight)
+    tensors = {"x": cond.x.astype(np.float32).reshape(m, *src.x.shape[1:]),
+               "y": cond.y, "weight": cond.weight}
+    stats = {"num_condensed": m, "beta": beta,
+             "condensed_bytes": int(sum(a.nbytes for a in tensors.values())),
+             "cluster_bits": cond.positions.tolist()}
+    return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
+                         shard_size=shard_size, importance=None, classes=classes, verify=True,
+                         t0=t0, extras={"condensed": tensors}, extra_stats=stats)
+
+
+class CondensedDataset(Dataset):
+    """The condensed samples of an archive written by :func:`tc.condense`.
+
+    ``ds[i]`` returns ``(x, y, w)``: ``x`` float32 of the sample shape, ``y``
+    an int class or a float32 scalar tensor, ``w`` a float32 scalar tensor
+    (the cluster size). Train with ``tc.weighted_loss(loss, w)``.
+
+    Args:
+        path: archive directory.
+        transform, target_transform: applied to ``x`` and ``y``.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, transform=None, target_transform=None):
+        self.path = os.fspath(path)
+        self.transform, self.target_transform = transform, target_transform
+        reader = ArchiveReader(self.path)
+        where = reader.shard_path("condensed.safetensors")
+        t = reader.extras().get("condensed")
+        if t is None:
+            raise FormatError(f"{self.path}: no 'condensed' file; this archive was not written by "
+                              "tc.condense (open it with tc.CompressedDataset)")
+        shape = tuple(reader.manifest.sample_shape)
+        x, y, w = (t.get(k) for k in ("x", "y", "weight"))
+        if x is None or y is None or w is None:
+            raise FormatError(f"{where}: needs tensors 'x', 'y' and 'weight'")
+        m = w.shape[0] if w.ndim == 1 else -1
+        if x.dtype != np.float32 or tuple(x.shape) != (m, *shape) or y.shape != (m,) \
+                or w.dtype != np.int64 or m < 1:
+            raise FormatError(f"{where}: expected x (m, {', '.join(map(str, shape))}) float32, y (m,) "
+                              f"and weight (m,) int64; found x {x.dtype}{tuple(x.shape)}, "
+                              f"y {tuple(y.shape)}, weight {w.dtype}{tuple(w.shape)}")
+        if (w < 1).any() or int(w.sum()) != reader.manifest.num_samples:
+            raise FormatError(f"{where}: weights should be >= 1 and sum to num_samples="
+                              f"{reader.manifest.num_samples}, found sum {int(w.sum())}")
+        self._x = torch.from_numpy(np.array(x))
+        self._y = np.array(y)
+        self._w = torch.from_numpy(np.array(w, dtype=np.float32))
+        self.classes = reader.manifest.classes
+
+    def __len__(self) -> int:
+        return len(self._w)
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """(m,) float32 cluster sizes."""
+        return self._w.clone()
+
+    @property
+    def targets(self) -> torch.Tensor:
+        return torch.from_numpy(self._y.copy())
+
+    @property
+    def info(self) -> dict:
+        """The archive summary (sizes, GeDe and condensing stats)."""
+        return summarize(ArchiveReader(self.path))
+
+    @property
+    def full(self) -> CompressedDataset:
+        """Every source sample, decoded losslessly from the same archive."""
+        return CompressedDataset(self.path)
+
+    def __getitem__(self, i):
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise TypeError(f"index should be an int, but got {type(i).__name__}")
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} is out of range for {len(self)} condensed samples")
+        x = self._x[i]
+        y = self._y[i]
+        y = torch.tensor(y) if self._y.dtype.kind == "f" else int(y)
+        if self.transform is not None:
+            x = self.transform(x)
+        if self.target_transform is not None:
+            y = self.target_transform(y)
+        return x, y, self._w[i]
+
+    def __repr__(self) -> str:
+        return f"CondensedDataset(path={self.path!r}, num_condensed={len(self)})"

@@ -1,0 +1,28 @@
+"""``tc.open``: the right Dataset for an archive."""
+
+from __future__ import annotations
+
+import os
+
+from ..format import ArchiveReader
+from .compressed import CompressedDataset
+from .condensed import CondensedDataset
+
+__all__ = ["open_archive"]
+
+
+def open_archive(path: str | os.PathLike, *, transform=None, target_transform=None,
+                 planes: int | None = None, output: str = "float32"):
+    """Open an archive as a Dataset (``tc.open``).
+
+    Returns a :class:`CondensedDataset` of ``(x, y, w)`` for archives written
+    by ``tc.condense`` and a :class:`CompressedDataset` of ``(x, y)``
+    otherwise (``planes`` and ``output`` apply to the latter only).
+    """
+    if "condensed" in ArchiveReader(path).manifest.extras:
+        if planes is not None or output != "float32":
+            raise ValueError("planes= and output= apply to CompressedDataset; a condensed "
+                             "archive yields float32 condensed samples (use .full for the rest)")
+        return CondensedDataset(path, transform=transform, target_transform=target_transform)
+    return CompressedDataset(path, transform=transform, target_transform=target_transform,
+                             planes=planes, output=output)
