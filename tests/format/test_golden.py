@@ -59,3 +59,30 @@ def test_golden_decodes_to_known_values(tmp_path):
     x0, y0 = ds[0]
     assert y0 == 0 and ds.classes == ["even", "odd"]
     np.testing.assert_array_equal(x0.numpy().ravel(), [6, 6, 18, 18, 31, 31, 43, 43])
+
+
+def test_golden_gede_bytes_follow_format_md(tmp_path):
+    """A 4-sample GeDe archive whose bytes are derived by hand in the comments."""
+    from safetensors.numpy import load_file
+
+    x = np.array([[0, 1, 2, 3], [0, 1, 2, 7], [8, 1, 2, 3], [0, 9, 250, 3]], np.uint8)
+    path = tmp_path / "gd.tcz"
+    tc.compress((x, np.array([0, 0, 1, 1])), path, codec="gede", progress=False)
+    t = load_file(str(path / "tables.safetensors"))
+    # class 0: widths 0,1,2,3; only column 3's bit 2 varies (3 vs 7), so everything else is base
+    # class 1: widths 4,4,8,2; the varying bits (col0 bit3, col1 bit3, col2 bits 3-7) are deviations
+    assert t["widths"].tolist() == [[0, 1, 2, 3], [4, 4, 8, 2]]
+    assert t["base_mask"].tolist() == [[0, 1, 3, 3], [7, 7, 7, 3]]
+    assert t["num_bases"].tolist() == [1, 1] and t["model_labels"].tolist() == [0, 1]
+    # base rows, LSB-first fields: class 0 = 1 | 0b10 << 1 | 0b11 << 3 = 0x1d;
+    # class 1 = 0 | 1 << 3 | 2 << 6 | 3 << 9 = 0x0688; then 3 padding bytes
+    assert bytes(t["table"]).hex() == "1d8806000000"
+    # records: class 0 -> 1 bit (col3 bit2): 0, 1; class 1 -> 7 bits:
+    # sample 2 = col0 bit3 (1) = 0x01; sample 3 = col1 bit3 (1) << 1 | (250 >> 3) << 2 = 0x7e
+    rec = load_file(str(path / "shard-00000.safetensors"))["records"]
+    assert bytes(rec).hex() == "0001017e000000"
+    np.testing.assert_array_equal(torch_stack_uint8(tc.open(path, output="uint8")), x)
+
+
+def torch_stack_uint8(ds):
+    return np.stack([ds[i][0].numpy() for i in range(len(ds))])
