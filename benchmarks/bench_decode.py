@@ -20,7 +20,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torchcompress as tc  # noqa: E402
-from common import load_images, png_blobs, png_decode, raw_memmap  # noqa: E402
+from common import load_images, png_blobs, pil_decode, raw_memmap  # noqa: E402
 from torchcompress._timing import median_rate  # noqa: E402
 
 
@@ -47,7 +47,7 @@ def main() -> None:
         blobs = png_blobs(x)
         png_pct = 100.0 * sum(map(len, blobs)) / x.size
         rows.append(("PIL PNG decode", "per image", png_pct, float("inf"),
-                     rate(lambda: [png_decode(blobs[i]) for i in singles], len(singles))))
+                     rate(lambda: [pil_decode(blobs[i]) for i in singles], len(singles))))
         for bits in (2.0, 4.0):
             path = f"{tmp}/adq{bits}.tcz"
             info = tc.compress((x, y), path, bits=bits, progress=False)

@@ -45,7 +45,36 @@ def png_blobs(x: np.ndarray, optimize: bool = False) -> list[bytes]:
     return out
 
 
-def png_decode(blob: bytes) -> np.ndarray:
+def pil_decode(blob: bytes) -> np.ndarray:
+    """PNG or WebP bytes -> HWC (or HW) uint8."""
     from PIL import Image
 
     return np.asarray(Image.open(io.BytesIO(blob)))
+
+
+def webp_blobs(x: np.ndarray) -> list[bytes]:
+    """Per-image lossless WebP (Pillow, method 6: its smallest)."""
+    from PIL import Image
+
+    out = []
+    for img in x:
+        hwc = img.transpose(1, 2, 0)
+        im = Image.fromarray(hwc[..., 0] if hwc.shape[2] == 1 else hwc)
+        buf = io.BytesIO()
+        im.save(buf, format="WEBP", lossless=True, method=6, quality=100)
+        out.append(buf.getvalue())
+    return out
+
+
+def zstd_blobs(x: np.ndarray, level: int = 19) -> list[bytes]:
+    import zstandard
+
+    c = zstandard.ZstdCompressor(level=level)
+    return [c.compress(img.tobytes()) for img in x]
+
+
+def zstd_decoder(shape: tuple):
+    import zstandard
+
+    d = zstandard.ZstdDecompressor()
+    return lambda blob: np.frombuffer(d.decompress(blob), dtype=np.uint8).reshape(shape)

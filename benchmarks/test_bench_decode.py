@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import torchcompress as tc
-from common import load_images, png_blobs, png_decode, raw_memmap
+from common import load_images, png_blobs, pil_decode, raw_memmap
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +22,10 @@ def test_raw_memmap_gather(benchmark, setup):
     assert out.shape == (256, x[0].size)
 
 
-def test_png_decode(benchmark, setup):
+def test_pil_decode(benchmark, setup):
     x, _, _, batch = setup
     blobs = png_blobs(x[batch[:64]])
-    out = benchmark(lambda: [png_decode(b) for b in blobs])
+    out = benchmark(lambda: [pil_decode(b) for b in blobs])
     assert len(out) == 64
 
 

@@ -187,7 +187,5 @@ class GeDeShardDecoder:
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int | None = None) -> None:
         s, t = self.shard, self.shard.tables
         v = np.empty((len(rows), t.widths.shape[1]), dtype=np.int32)
-        decode_gede_rows(s.records, s.offsets, s.model, rows, t.table, t.tab_off, t.row_bytes,
-                         t.id_bits, t.bmask64, t.bshift, t.boff, t.bfull, t.dmask64, t.dshift,
-                         t.doff, t.dfull, t.signed64, v)
+        decode_gede_rows(s.records, s.offsets, s.model, rows, t.table, t.models, t.layout, v)
         self.transform.inverse(v, out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from ._kernels.gede import PAD_BYTES, read_base_ids
+from ._kernels.gede import LAYOUT_ROWS, PAD_BYTES, read_base_ids
 from .gede_model import MAX_WIDTH, mask_layout
 
 __all__ = ["GeDeShard", "GeDeTables"]
@@ -39,14 +39,15 @@ class GeDeTables:
         # fixed field offsets: base fields from bit 0 of a row, deviation fields after the id
         self.boff = np.cumsum(self.bcount, axis=1) - self.bcount
         self.doff = np.cumsum(self.dcount, axis=1) - self.dcount + self.id_bits[:, None]
-        self.bfull = (np.int64(1) << self.bcount) - 1
-        self.dfull = (np.int64(1) << self.dcount) - 1
-        self.bmask64 = self.bmask.astype(np.int64)
-        self.dmask64 = self.dmask.astype(np.int64)
-        self.signed64 = signed.astype(np.int64)
+        rows = {"boff": self.boff, "bfull": (np.int64(1) << self.bcount) - 1,
+                "bshift": self.bshift, "bmask": bmask, "doff": self.doff,
+                "dfull": (np.int64(1) << self.dcount) - 1, "dshift": self.dshift,
+                "dmask": self.dmask, "signed": signed}
+        self.layout = np.stack([np.asarray(rows[k], dtype=np.int32) for k in LAYOUT_ROWS], axis=-1)
         self.rec_bytes = _bytes(self.id_bits + self.dcount.sum(axis=1))
         self.tab_off = np.zeros(len(keys) + 1, dtype=np.int64)
         np.cumsum(self.num_bases * self.row_bytes, out=self.tab_off[1:])
+        self.models = np.stack([self.tab_off[:-1], self.row_bytes, self.id_bits], axis=1)
 
     @classmethod
     def build(cls, keys, widths, signed, bmask, num_bases) -> "GeDeTables":

@@ -20,7 +20,7 @@ from numba import njit
 
 PAD_BYTES = 3  # spare bytes after records and tables: the decoder reads 24-bit windows
 
-__all__ = ["PAD_BYTES", "bit_counts", "clog2", "decode_gede_rows", "eq1_size", "pack_records", "pack_table",
+__all__ = ["LAYOUT_ROWS", "MODEL_FIELDS", "PAD_BYTES", "bit_counts", "clog2", "decode_gede_rows", "eq1_size", "pack_records", "pack_table",
            "read_base_ids", "refine_groups", "search_base"]
 
 
@@ -250,9 +250,13 @@ def _field(buf, start, bit, width_mask):
     return (word >> (bit & 7)) & width_mask
 
 
+# rows of the per-model column layout consumed by decode_gede_rows
+LAYOUT_ROWS = ("boff", "bfull", "bshift", "bmask", "doff", "dfull", "dshift", "dmask", "signed")
+MODEL_FIELDS = ("tab_off", "row_bytes", "id_bits")
+
+
 @njit(cache=True, nogil=True)
-def decode_gede_rows(records, rec_off, model, rows, table, tab_off, row_bytes, id_bits,
-                     bmask, bshift, boff, bfull, dmask, dshift, doff, dfull, signed, out):
+def decode_gede_rows(records, rec_off, model, rows, table, models, layout, out):
     """Rebuild the column values of ``rows``: base row, deviation bits, unzigzag.
 
     Every field sits at a fixed bit offset of its record or base row, so the
@@ -264,12 +268,11 @@ def decode_gede_rows(records, rec_off, model, rows, table, tab_off, row_bytes, i
             (N + 1,) int64 record starts.
         model: (N,) int64 model of each shard row.
         rows: (B,) int64 shard rows to decode (validated by the caller).
-        table: flat uint8 base tables (+ padding); ``tab_off``, ``row_bytes``,
-            ``id_bits``: (G,) int64 per model.
-        bmask, dmask: (G, D) int64 base / deviation masks; ``bshift``,
-            ``dshift``: contiguity shifts; ``boff``, ``doff``: field bit
-            offsets; ``bfull``, ``dfull``: ``(1 << count) - 1``.
-        signed: (G, D) int64, 1 where the column is zigzag-coded.
+        table: flat uint8 base tables (+ padding).
+        models: (G, 3) int64: table offset, base-row bytes, id bits per model.
+        layout: (G, D, 9) int32 per column, in LAYOUT_ROWS order: base field
+            bit offset, ``(1 << count) - 1``, contiguity shift (-1: general),
+            mask; the same four for the deviation field; 1 if zigzag-coded.
         out: (B, D) int32.
     """
     d = out.shape[1]
@@ -277,19 +280,20 @@ def decode_gede_rows(records, rec_off, model, rows, table, tab_off, row_bytes, i
         r = rows[b]
         g = model[r]
         rs = rec_off[r]
+        id_bits = models[g, 2]
         base = np.int64(0)
-        for t in range((id_bits[g] + 7) // 8):
+        for t in range((id_bits + 7) // 8):
             base |= np.int64(records[rs + t]) << (8 * t)
-        base &= (np.int64(1) << id_bits[g]) - 1
-        ts = tab_off[g] + base * row_bytes[g]
+        base &= (np.int64(1) << id_bits) - 1
+        ts = models[g, 0] + base * models[g, 1]
         for j in range(d):
-            bf = _field(table, ts, boff[g, j], bfull[g, j])
-            df = _field(records, rs, doff[g, j], dfull[g, j])
-            bs = bshift[g, j]
-            ds = dshift[g, j]
+            bf = _field(table, ts, layout[g, j, 0], layout[g, j, 1])
+            df = _field(records, rs, layout[g, j, 4], layout[g, j, 5])
+            bs = layout[g, j, 2]
+            ds = layout[g, j, 6]
             if bs >= 0 and ds >= 0:
                 v = (bf << bs) | (df << ds)
             else:
-                v = _pdep(bf, bmask[g, j], bs) | _pdep(df, dmask[g, j], ds)
-            sg = signed[g, j]
+                v = _pdep(bf, np.int64(layout[g, j, 3]), bs) | _pdep(df, np.int64(layout[g, j, 7]), ds)
+            sg = layout[g, j, 8]
             out[b, j] = (v >> sg) ^ -(v & sg)
