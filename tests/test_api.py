@@ -47,3 +47,14 @@ def test_cli_compress_info_verify_demo(tmp_path, capsys):
 def test_module_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "torchcompress", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "compress" in r.stdout and "demo" in r.stdout
+
+
+def test_cli_compress_gede_lossless(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (12, 3, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "g.npz", x=x, y=np.arange(12) % 3)
+    out = tmp_path / "g.tcz"
+    assert main(["compress", str(tmp_path / "g.npz"), str(out), "--codec", "gede"]) == 0
+    assert '"verified": true' in capsys.readouterr().out
+    ds = tc.open(out, output="uint8")
+    np.testing.assert_array_equal(np.stack([ds[i][0].numpy() for i in range(12)]), x)

@@ -71,9 +71,13 @@ def _demo(args) -> int:
 def _compress(args) -> int:
     import torchcompress as tc
 
-    params = {"bits": args.bits, "allocation": args.allocation}
-    info = tc.compress(args.source, args.out, layout=args.layout, overwrite=args.overwrite,
-                       **params)
+    if args.codec == "adq":
+        params = {"bits": args.bits, "allocation": args.allocation}
+    else:
+        params = {"transform": args.transform, "tau": args.tau,
+                  "classwise": not args.one_model}
+    info = tc.compress(args.source, args.out, codec=args.codec, layout=args.layout,
+                       overwrite=args.overwrite, **params)
     print(json.dumps(info, indent=2, default=str))
     return 0
 
@@ -112,8 +116,13 @@ def main(argv=None) -> int:
     c = sub.add_parser("compress", help="compress an .npz (x, y) into an archive")
     c.add_argument("source")
     c.add_argument("out")
-    c.add_argument("--bits", type=float, default=2.0)
+    c.add_argument("--codec", default="adq", choices=["adq", "gede"])
+    c.add_argument("--bits", type=float, default=2.0, help="adq: average bits per element")
     c.add_argument("--allocation", default="adaptive", choices=["adaptive", "uniform"])
+    c.add_argument("--transform", default="lossless", choices=["none", "dct", "lossless"],
+                   help="gede: integer transform in front of deduplication")
+    c.add_argument("--tau", type=int, default=16, help="gede: plateau threshold")
+    c.add_argument("--one-model", action="store_true", help="gede: one model, not one per class")
     c.add_argument("--layout", choices=["CHW", "HWC"])
     c.add_argument("--overwrite", action="store_true")
     c.set_defaults(fn=_compress)
