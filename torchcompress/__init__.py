@@ -7,9 +7,10 @@
 
 __version__ = "0.1.0"
 
-from . import codecs, format  # noqa: E402
+from . import codecs, dynamics, evaluate, format, samplers, selection  # noqa: E402
 from .datasets import (CompressedDataset, CondensedDataset, compress, condense,  # noqa: E402
                        open_archive, verify)
+from .dynamics import with_indices  # noqa: E402
 from .losses import weighted_loss  # noqa: E402
 from .errors import CodecError, FormatError  # noqa: E402
 
@@ -17,5 +18,6 @@ open = open_archive  # noqa: A001  (tc.open, like torchvision's dataset construc
 
 __all__ = sorted([
     "CodecError", "CompressedDataset", "CondensedDataset", "FormatError", "__version__", "codecs",
-    "compress", "condense", "format", "open", "open_archive", "verify", "weighted_loss",
+    "compress", "condense", "dynamics", "evaluate", "format", "open", "open_archive", "samplers",
+    "selection", "verify", "weighted_loss", "with_indices",
 ])

@@ -1,0 +1,131 @@
+"""TrainingDynamics and scores against plain numpy transcriptions of the papers."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import torchcompress as tc
+from torchcompress.dynamics import (TrainingDynamics, aum_scores, el2n_scores, entropy_scores,
+                                    eva_scores, forgetting_scores)
+
+N, C = 12, 3
+WINDOWS = [(0, 3), (5, 8)]
+
+
+def _run(seed=0, skip=None, epochs=8):
+    """Record synthetic logits; ``skip[e]`` lists samples not seen in epoch e."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 2, (epochs, N, C)).astype(np.float32)
+    y = np.arange(N) % C
+    dyn = TrainingDynamics(N, C, windows=WINDOWS)
+    for e in range(epochs):
+        dyn.set_epoch(e)
+        seen = [i for i in range(N) if not (skip and i in skip.get(e, ()))]
+        for batch in (seen[:5], seen[5:]):  # two batches per epoch
+            dyn.record(torch.tensor(batch, dtype=torch.long), torch.from_numpy(logits[e, batch]),
+                       torch.from_numpy(y[batch]))
+    return dyn, logits, y
+
+
+def _norms(logits, y):
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    onehot = np.eye(C)[y]
+    return np.sqrt(((p - onehot) ** 2).sum(-1))  # EVA Eq. 3, (epochs, N)
+
+
+def test_eva_equals_numpy_transcription_of_eq_3_to_6():
+    dyn, logits, y = _run()
+    s = _norms(logits, y)
+    v_early = ((s[0:3] - s[0:3].mean(0)) ** 2).mean(0)   # Eq. 4/5 with 1/K
+    v_late = ((s[5:8] - s[5:8].mean(0)) ** 2).mean(0)
+    np.testing.assert_allclose(eva_scores(dyn), v_early + v_late, rtol=1e-5)
+
+
+def test_eva_l1_mode_normalises_each_window():
+    dyn, logits, y = _run(1)
+    s = _norms(logits, y)
+    ve, vl = s[0:3].var(0, ddof=1), s[5:8].var(0, ddof=1)
+    expected = 0.3 * ve / ve.sum() + 0.7 * vl / vl.sum()
+    np.testing.assert_allclose(eva_scores(dyn, normalize="l1", weight=0.3), expected, rtol=1e-5)
+
+
+def test_unseen_epochs_are_nan_not_zero():
+    # sample 4 misses epoch 1 (as drop_last would drop it): it must not gain variance from a 0
+    dyn, logits, y = _run(2, skip={1: [4], 6: [4, 7]})
+    s = _norms(logits, y)
+    assert torch.isnan(dyn.norms[4, 1]) and torch.isnan(dyn.norms[7, 4])  # column 4 = epoch 6
+    early4 = s[[0, 2], 4]
+    late4 = s[[5, 7], 4]
+    expected = early4.var() + late4.var()
+    assert eva_scores(dyn)[4] == pytest.approx(expected, rel=1e-5)
+    zero_filled = np.r_[s[0, 4], 0.0, s[2, 4]].var() + np.r_[s[5, 4], 0.0, s[7, 4]].var()
+    assert eva_scores(dyn)[4] < zero_filled  # the official-code bug would inflate it
+
+
+def test_baselines_by_hand():
+    dyn, logits, y = _run(3)
+    s = _norms(logits, y)
+    np.testing.assert_allclose(el2n_scores(dyn), s[0:3].mean(0), rtol=1e-5)
+    np.testing.assert_allclose(el2n_scores(dyn, window=1), s[5:8].mean(0), rtol=1e-5)
+    correct = logits.argmax(-1) == y
+    forget = (correct[:-1] & ~correct[1:]).sum(0).astype(float)
+    forget[~correct.any(0)] = np.inf
+    np.testing.assert_array_equal(forgetting_scores(dyn), forget)
+    true = logits[:, np.arange(N), y]
+    other = np.where(np.eye(C, dtype=bool)[y][None], -np.inf, logits).max(-1)
+    np.testing.assert_allclose(aum_scores(dyn), (true - other).mean(0), rtol=1e-5)
+    p = np.exp(logits[-1]) / np.exp(logits[-1]).sum(-1, keepdims=True)
+    np.testing.assert_allclose(entropy_scores(dyn), -(p * np.log(p)).sum(-1), rtol=1e-5)
+
+
+def test_memory_is_window_epochs_only():
+    dyn = TrainingDynamics(1000, 10, windows=[(0, 10), (100, 110)])
+    assert dyn.norms.shape == (1000, 20) and dyn.norms.dtype == torch.float32
+
+
+def test_resume_mid_epoch_gives_the_same_scores():
+    dyn, logits, y = _run(4)
+    rng_logits = logits
+    a = TrainingDynamics(N, C, windows=WINDOWS)
+    for e in range(8):
+        a.set_epoch(e)
+        a.record(torch.arange(5), torch.from_numpy(rng_logits[e, :5]), torch.from_numpy(y[:5]))
+        if e == 6:  # checkpoint in the middle of epoch 6, restore into a fresh recorder
+            state = a.state_dict()
+            a = TrainingDynamics(N, C, windows=WINDOWS)
+            a.load_state_dict(state)
+            a.set_epoch(6)  # the resumed loop calls set_epoch for the same epoch again
+        a.record(torch.arange(5, N), torch.from_numpy(rng_logits[e, 5:]), torch.from_numpy(y[5:]))
+    np.testing.assert_allclose(eva_scores(a), eva_scores(dyn))
+    np.testing.assert_array_equal(forgetting_scores(a), forgetting_scores(dyn))
+
+
+def test_with_indices_through_a_dataloader():
+    ds = TensorDataset(torch.randn(10, 2), torch.arange(10) % 2)
+    seen = []
+    for x, y, idx in DataLoader(tc.with_indices(ds), batch_size=4, shuffle=True):
+        seen += idx.tolist()
+        assert torch.equal(y, idx % 2)
+    assert sorted(seen) == list(range(10))
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda d: d.record(torch.arange(2), torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)),
+     RuntimeError, r"call dyn.set_epoch\(epoch\) at the start of every epoch before record\(\)"),
+    (lambda d: (d.set_epoch(0), d.record(torch.arange(2), torch.zeros(2, 4), torch.zeros(2))),
+     ValueError, r"record expects indices \(B,\), logits \(B, 3\)"),
+    (lambda d: (d.set_epoch(0), d.record(torch.tensor([0, 12]), torch.zeros(2, 3), torch.zeros(2))),
+     IndexError, r"indices should be in \[0, 12\)"),
+    (lambda d: (d.set_epoch(2), d.set_epoch(1)), ValueError, r"epoch should increase"),
+], ids=["no-epoch", "classes", "index", "backwards"])
+def test_bad_calls(call, err, match):
+    with pytest.raises(err, match=match):
+        call(TrainingDynamics(N, C, windows=WINDOWS))
+
+
+@pytest.mark.parametrize("windows", [[(3, 3)], [(0, 5), (4, 8)], []], ids=["empty", "overlap", "none"])
+def test_bad_windows(windows):
+    with pytest.raises(ValueError, match=r"windows should"):
+        TrainingDynamics(N, C, windows=windows)

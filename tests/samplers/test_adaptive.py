@@ -1,0 +1,112 @@
+"""DQAS class ratios against a hand computation, BinSampler quotas, coreset selection."""
+
+import numpy as np
+import pytest
+import torch
+
+from torchcompress.samplers import BinSampler, ClassRatioSampler, coreset
+from torchcompress.samplers._quota import apportion
+
+LABELS = np.repeat([0, 1, 2], [40, 30, 30])
+
+
+def test_initial_ratios_are_uniform_draws_normalised_to_the_budget():
+    s = ClassRatioSampler(LABELS, 0.25, seed=4)
+    g = torch.Generator()
+    g.manual_seed(4 * 1_000_003 + 1)
+    rho = torch.rand(3, generator=g).numpy()
+    sizes = np.array([40, 30, 30])
+    assert s.counts.sum() == 25
+    np.testing.assert_array_equal(s.counts, apportion(sizes, 25, rho * sizes))
+    np.testing.assert_allclose(s.ratios, s.counts / sizes)
+    # proportional to rho_c * N_c within rounding
+    assert np.abs(s.counts - 25 * rho * sizes / (rho * sizes).sum()).max() < 1
+
+
+def test_update_matches_algorithm_1_by_hand():
+    s = ClassRatioSampler(LABELS, 0.3, lower_bound=0.5, seed=0)
+    s.best = np.array([0.9, 0.4, 0.7])  # a_c from earlier iterations
+    rho = s.ratios
+    acc = np.array([0.6, 0.45, 0.8])    # a_c^i of this iteration
+    g = torch.Generator()
+    g.manual_seed(0 * 1_000_003 + 7919 * 1 + 1)
+    draw = torch.rand(3, generator=g).numpy()
+    # by hand: a = max(a, a^i) = [0.9, 0.45, 0.8]
+    # class 0: 0.9 >= lb -> rho0 * (1 + 0.9 - 0.6); class 1: 0.45 < lb -> redraw;
+    # class 2: 0.8 >= lb -> rho2 * (1 + 0.8 - 0.8)
+    expected_rho = np.array([rho[0] * 1.3, draw[1], rho[2] * 1.0])
+    new = s.update(acc)
+    np.testing.assert_allclose(s.best, [0.9, 0.45, 0.8])
+    sizes = np.array([40, 30, 30])
+    np.testing.assert_array_equal(s.counts, apportion(sizes, 30, expected_rho * sizes))
+    np.testing.assert_allclose(new, s.counts / sizes)
+    assert s.counts.sum() == 30
+
+
+def test_epochs_draw_exact_per_class_counts_and_state_roundtrips():
+    s = ClassRatioSampler(LABELS, 0.3, seed=1)
+    s.update([0.7, 0.2, 0.9])
+    for e in range(3):
+        s.set_epoch(e)
+        got = np.bincount(LABELS[list(s)], minlength=3)
+        assert got.tolist() == s.counts.tolist()
+    state = s.state_dict()
+    t = ClassRatioSampler(LABELS, 0.3, seed=1)
+    t.load_state_dict(state)
+    np.testing.assert_array_equal(t.ratios, s.ratios)
+    t.set_epoch(2)
+    assert list(t) == list(s)
+
+
+def test_update_mid_epoch_and_bad_accuracies_are_refused():
+    s = ClassRatioSampler(LABELS, 0.3)
+    with pytest.raises(ValueError, match=r"per_class_accuracy should have 3 entries"):
+        s.update([0.5, 0.5])
+    with pytest.raises(ValueError, match=r"per_class_accuracy should be in \[0, 1\]"):
+        s.update([0.5, 1.5, 0.2])
+    it = iter(s)
+    next(it)
+    with pytest.raises(RuntimeError, match=r"call it between epochs"):
+        s.update([0.5, 0.5, 0.5])
+
+
+def test_nan_accuracy_leaves_a_class_alone():
+    s = ClassRatioSampler(LABELS, 0.3, seed=2)
+    before = s.counts.copy()
+    s.update([np.nan, np.nan, np.nan])
+    np.testing.assert_array_equal(s.counts, before)
+
+
+def test_bin_sampler_takes_the_same_share_of_every_bin():
+    bins = np.repeat(np.arange(4), [10, 20, 30, 40])
+    s = BinSampler(bins, 0.2, seed=0)
+    assert s.counts.tolist() == [2, 4, 6, 8]
+    s.set_epoch(0)
+    a = sorted(s)
+    s.set_epoch(1)
+    b = list(s)
+    assert sorted(b) == a and b != a  # fixed subset, new order
+    assert np.bincount(bins[a]).tolist() == [2, 4, 6, 8]
+
+
+@pytest.mark.parametrize("sizes, total, weights, expected", [
+    ([10, 10], 5, None, [3, 2]),
+    ([1, 100], 50, [10.0, 1.0], [1, 49]),   # capped group's excess flows to the other
+    ([5, 5, 5], 15, [0.0, 0.0, 0.0], [5, 5, 5]),
+    ([3, 0, 3], 4, [1.0, 5.0, 1.0], [2, 0, 2]),
+], ids=["even", "cap", "zero-weights", "empty-group"])
+def test_apportion(sizes, total, weights, expected):
+    assert apportion(np.array(sizes), total, weights).tolist() == expected
+
+
+def test_coreset_top_fraction_nan_last_and_balanced():
+    scores = np.array([0.1, 0.9, np.nan, 0.5, 0.7, 0.3])
+    assert coreset(scores, 0.5).tolist() == [1, 4, 3]
+    assert coreset(scores, 0.5, descending=False).tolist() == [0, 5, 3]
+    assert coreset(scores, 1.0).tolist()[-1] == 2
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    # quotas [2, 1] (the tie goes to the lower class); best first overall
+    assert coreset(scores, 0.5, class_balanced=True, labels=labels).tolist() == [1, 4, 0]
+    picked = coreset(scores, 2 / 3, class_balanced=True, labels=labels)
+    assert np.bincount(labels[picked]).tolist() == [2, 2]
+    assert set(picked.tolist()) == {1, 0, 4, 3}

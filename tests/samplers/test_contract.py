@@ -1,0 +1,155 @@
+"""The contract every sampler keeps: length, determinism, DDP shards, resume."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from torchcompress.samplers import (BinSampler, ClassRatioSampler, RandomSubsetSampler,
+                                    SubsetSampler, WeightedSubsetSampler)
+
+N = 103
+LABELS = np.arange(N) % 4
+
+
+class Labelled(TensorDataset):
+    def __init__(self):
+        super().__init__(torch.arange(N))
+        self.targets = torch.as_tensor(LABELS)
+
+
+FACTORIES = {
+    "random-subset": lambda **kw: RandomSubsetSampler(Labelled(), fraction=0.3, **kw),
+    "random-subset-balanced": lambda **kw: RandomSubsetSampler(Labelled(), num_samples=30,
+                                                                class_balanced=True, **kw),
+    "subset": lambda **kw: SubsetSampler(np.arange(0, N, 3), **kw),
+    "weighted": lambda **kw: WeightedSubsetSampler(np.linspace(0.1, 1, N), 40, **kw),
+    "weighted-no-replacement": lambda **kw: WeightedSubsetSampler(np.linspace(0.1, 1, N), 40,
+                                                                   replacement=False, **kw),
+    "class-ratio": lambda **kw: ClassRatioSampler(LABELS, 0.3, **kw),
+    "bins": lambda **kw: BinSampler(np.arange(N) % 5, 0.3, resample=True, **kw),
+}
+IDS = list(FACTORIES)
+
+
+@pytest.mark.parametrize("name", IDS, ids=IDS)
+def test_len_before_iteration_and_ints(name):
+    s = FACTORIES[name](seed=3)
+    n = len(s)
+    out = list(s)
+    assert len(out) == n and all(type(i) is int and 0 <= i < N for i in out)
+
+
+@pytest.mark.parametrize("name", IDS, ids=IDS)
+def test_deterministic_per_seed_and_epoch(name):
+    a, b = FACTORIES[name](seed=5), FACTORIES[name](seed=5)
+    a.set_epoch(2)
+    b.set_epoch(2)
+    assert list(a) == list(b)
+    c = FACTORIES[name](seed=6)
+    c.set_epoch(2)
+    assert list(c) != list(a)
+    a.set_epoch(3)
+    assert list(a) != list(b)  # each epoch has its own order
+
+
+@pytest.mark.parametrize("name", IDS, ids=IDS)
+def test_no_global_rng_use(name):
+    torch.manual_seed(0)
+    before = torch.rand(1)
+    torch.manual_seed(0)
+    list(FACTORIES[name](seed=1))
+    assert torch.rand(1) == before
+
+
+@pytest.mark.parametrize("drop_last", [False, True], ids=["pad", "drop-last"])
+@pytest.mark.parametrize("name", IDS, ids=IDS)
+def test_ddp_shards_are_disjoint_equal_and_cover(name, drop_last):
+    world = 3
+    ref = FACTORIES[name](seed=1, num_replicas=1, rank=0)
+    ref.set_epoch(4)
+    full = list(ref)
+    shards = []
+    for r in range(world):
+        s = FACTORIES[name](seed=1, num_replicas=world, rank=r, drop_last=drop_last)
+        s.set_epoch(4)
+        shards.append(list(s))
+        assert len(shards[-1]) == len(s)
+    assert len({len(sh) for sh in shards}) == 1
+    interleaved = [sh[i] for i in range(len(shards[0])) for sh in shards]
+    if drop_last:
+        assert interleaved == full[:len(interleaved)] and len(full) - len(interleaved) < world
+    else:  # padded by repeating the start of the order
+        assert interleaved[:len(full)] == full
+        assert interleaved[len(full):] == full[:len(interleaved) - len(full)]
+
+
+@pytest.mark.parametrize("name", IDS, ids=IDS)
+def test_resume_mid_epoch_yields_exactly_the_rest(name):
+    s = FACTORIES[name](seed=2)
+    s.set_epoch(1)
+    whole = list(s)
+    it = iter(s)
+    head = [next(it) for _ in range(7)]
+    state = s.state_dict()
+    fresh = FACTORIES[name](seed=99)
+    fresh.load_state_dict(state)
+    fresh.set_epoch(1)  # the loop calls set_epoch again on resume: same epoch keeps the position
+    assert head + list(fresh) == whole
+    assert list(fresh) == whole  # a finished pass replays the whole epoch
+
+
+def test_resume_through_a_dataloader():
+    s = RandomSubsetSampler(Labelled(), fraction=0.5, seed=0)
+    dl = DataLoader(Labelled(), batch_size=4, sampler=s)
+    s.set_epoch(2)
+    all_batches = [b[0].tolist() for b in dl]
+    it = iter(dl)
+    seen = [next(it)[0].tolist() for _ in range(3)]
+    state = s.state_dict()
+    s2 = RandomSubsetSampler(Labelled(), fraction=0.5, seed=0)
+    s2.load_state_dict(state)
+    rest = [b[0].tolist() for b in DataLoader(Labelled(), batch_size=4, sampler=s2)]
+    assert seen + rest == all_batches
+
+
+def test_class_balanced_counts_are_exact():
+    s = RandomSubsetSampler(Labelled(), num_samples=30, class_balanced=True, seed=0)
+    sizes = np.bincount(LABELS)
+    for e in range(3):
+        s.set_epoch(e)
+        got = np.bincount(LABELS[list(s)], minlength=4)
+        assert got.sum() == 30 and (np.abs(got - 30 * sizes / N) < 1).all()
+        assert got.tolist() == s.counts.tolist()
+
+
+def test_subsets_differ_across_epochs():
+    s = RandomSubsetSampler(Labelled(), fraction=0.2, seed=0)
+    subsets = []
+    for e in range(4):
+        s.set_epoch(e)
+        subsets.append(frozenset(s))
+    assert len(set(subsets)) == 4
+
+
+@pytest.mark.parametrize("make, err, match", [
+    (lambda: RandomSubsetSampler(range(10), fraction=0.0), ValueError, r"fraction should be in \(0, 1\], but got fraction=0.0"),
+    (lambda: RandomSubsetSampler(range(10)), ValueError, r"pass exactly one of fraction= or num_samples="),
+    (lambda: RandomSubsetSampler(range(10), num_samples=11), ValueError, r"num_samples should be at most the dataset size 10"),
+    (lambda: RandomSubsetSampler(range(10), 0.5, class_balanced=True), ValueError, r"class_balanced=True needs labels"),
+    (lambda: SubsetSampler([1, 2], num_replicas=2, rank=2), ValueError, r"Invalid rank 2, rank should be in the interval \[0, 1\]"),
+    (lambda: SubsetSampler([0.5]), TypeError, r"indices should be a 1-D sequence of ints"),
+    (lambda: WeightedSubsetSampler([1.0, -1.0], 3), ValueError, r"weights should be finite and non-negative"),
+    (lambda: WeightedSubsetSampler([1.0, 0.0], 2, replacement=False), ValueError, r"only 1 are non-zero"),
+    (lambda: SubsetSampler([1], seed=1.5), TypeError, r"seed should be an int, but got seed=1.5"),
+], ids=["fraction-0", "neither", "too-many", "no-labels", "rank", "float-indices", "neg-weight",
+        "no-replacement", "seed"])
+def test_bad_arguments(make, err, match):
+    with pytest.raises(err, match=match):
+        make()
+
+
+def test_resume_with_another_world_size_is_refused():
+    s = SubsetSampler(range(10), num_replicas=2, rank=0)
+    with pytest.raises(ValueError, match=r"saved with num_replicas=2, but this sampler has num_replicas=1"):
+        SubsetSampler(range(10)).load_state_dict(s.state_dict())

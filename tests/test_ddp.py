@@ -1,0 +1,119 @@
+"""Real torch.distributed (gloo, 2 CPU processes): shards, agreement of scores and ratios, no hangs."""
+
+import datetime
+import json
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+WORLD = 2
+N, C = 37, 3  # 37 is odd: shards need padding
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _logits(epoch: int, idx: torch.Tensor) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1000 + epoch)
+    table = torch.randn(N, C, generator=g) * 2
+    return table[idx]
+
+
+def _worker(rank, port, out_dir):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
+    import torchcompress as tc
+    from torch.utils.data import DataLoader, TensorDataset
+
+    labels = np.arange(N) % C
+    result = {}
+    samplers = {
+        "random": tc.samplers.RandomSubsetSampler(range(N), fraction=0.7, seed=3),
+        "balanced": tc.samplers.RandomSubsetSampler(range(N), num_samples=25, class_balanced=True,
+                                                    labels=labels, seed=3),
+        "weighted": tc.samplers.WeightedSubsetSampler(np.arange(1, N + 1), 21, seed=3),
+        "ratio": tc.samplers.ClassRatioSampler(labels, 0.5, seed=3),
+        "subset": tc.samplers.SubsetSampler(np.arange(0, N, 2), seed=3),
+    }
+    for name, s in samplers.items():
+        assert (s.num_replicas, s.rank) == (WORLD, rank)  # defaults from the process group
+        s.set_epoch(1)
+        result[name] = list(s)
+        result[name + "_len"] = len(s)
+    # the ratio sampler: ranks pass different accuracies, rank 0's win everywhere
+    acc = [0.9, 0.3, 0.6] if rank == 0 else [0.1, 0.1, 0.1]
+    result["ratios"] = samplers["ratio"].update(acc).tolist()
+    # dynamics: each rank records only its shard, scores must agree and match one process
+    dyn = tc.dynamics.TrainingDynamics(N, C, windows=[(0, 3), (4, 6)])
+    ds = tc.with_indices(TensorDataset(torch.zeros(N, 1), torch.as_tensor(labels)))
+    sampler = tc.samplers.RandomSubsetSampler(ds, fraction=0.9, seed=0)  # some samples unseen
+    steps = 0
+    for epoch in range(6):
+        dyn.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        for _, y, idx in DataLoader(ds, batch_size=4, sampler=sampler):
+            dyn.record(idx, _logits(epoch, idx), y)
+            t = torch.ones(1)
+            dist.all_reduce(t)  # a collective per step: unequal step counts would hang here
+            steps += 1
+    result["steps"] = steps
+    result["eva"] = np.nan_to_num(tc.dynamics.eva_scores(dyn), nan=-1.0).tolist()
+    result["forgetting"] = np.nan_to_num(tc.dynamics.forgetting_scores(dyn), nan=-1.0,
+                                         posinf=1e9).tolist()
+    # per-class accuracy sums over ranks
+    model = torch.nn.Linear(1, C)
+    x = torch.zeros(N, 1)
+    part = torch.arange(rank, N, WORLD)
+    loader = DataLoader(TensorDataset(x[part], torch.as_tensor(labels)[part]), batch_size=5)
+    result["acc"] = np.nan_to_num(tc.evaluate.per_class_accuracy(model, loader, C)).tolist()
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+        json.dump(result, f)
+    dist.destroy_process_group()
+
+
+def test_two_process_gloo(tmp_path):
+    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD))
+    import torchcompress as tc
+
+    labels = np.arange(N) % C
+    single = {
+        "random": tc.samplers.RandomSubsetSampler(range(N), fraction=0.7, seed=3, num_replicas=1, rank=0),
+        "balanced": tc.samplers.RandomSubsetSampler(range(N), num_samples=25, class_balanced=True,
+                                                    labels=labels, seed=3, num_replicas=1, rank=0),
+        "weighted": tc.samplers.WeightedSubsetSampler(np.arange(1, N + 1), 21, seed=3, num_replicas=1, rank=0),
+        "ratio": tc.samplers.ClassRatioSampler(labels, 0.5, seed=3, num_replicas=1, rank=0),
+        "subset": tc.samplers.SubsetSampler(np.arange(0, N, 2), seed=3, num_replicas=1, rank=0),
+    }
+    for name, s in single.items():
+        s.set_epoch(1)
+        full = list(s)
+        a, b = r0[name], r1[name]
+        assert len(a) == len(b) == r0[name + "_len"] == r1[name + "_len"]
+        interleaved = [v for pair in zip(a, b) for v in pair]
+        assert interleaved[:len(full)] == full, name  # together they cover the subset, in order
+        if name != "weighted":  # without replacement the real (unpadded) parts are disjoint
+            assert len(set(interleaved[:len(full)])) == len(full), name
+    assert r0["ratios"] == r1["ratios"]
+    assert r0["steps"] == r1["steps"]
+    assert r0["eva"] == r1["eva"] and r0["forgetting"] == r1["forgetting"]
+    assert r0["acc"] == r1["acc"]
+    # and the 2-rank EVA equals a single process recording everything
+    from torch.utils.data import DataLoader, TensorDataset
+    dyn = tc.dynamics.TrainingDynamics(N, C, windows=[(0, 3), (4, 6)])
+    ds = tc.with_indices(TensorDataset(torch.zeros(N, 1), torch.as_tensor(labels)))
+    sampler = tc.samplers.RandomSubsetSampler(ds, fraction=0.9, seed=0, num_replicas=1, rank=0)
+    for epoch in range(6):
+        dyn.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        for _, y, idx in DataLoader(ds, batch_size=4, sampler=sampler):
+            dyn.record(idx, _logits(epoch, idx), y)
+    np.testing.assert_allclose(r0["eva"], np.nan_to_num(tc.dynamics.eva_scores(dyn), nan=-1.0), rtol=1e-6)

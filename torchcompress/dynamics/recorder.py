@@ -1,0 +1,189 @@
+"""Record per-sample training dynamics: only what the scores need, NaN where unseen."""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch.utils.data import Dataset
+
+from .._distributed import all_reduce_sum
+from .._validation import check_positive_int
+
+__all__ = ["IndexedDataset", "TrainingDynamics", "with_indices"]
+
+_FIELDS = ("norm", "seen", "correct", "margin", "entropy")
+
+
+class IndexedDataset(Dataset):
+    """Wraps a map-style dataset so each item gains its index: ``(x, y, index)``."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        item = self.dataset[i]
+        return (*item, i) if isinstance(item, tuple) else (item, i)
+
+    def __getitems__(self, indices):
+        batch = self.dataset.__getitems__(indices) if hasattr(self.dataset, "__getitems__") \
+            else [self.dataset[i] for i in indices]
+        return [(*item, i) if isinstance(item, tuple) else (item, i) for item, i in zip(batch, indices)]
+
+    @property
+    def targets(self):
+        return self.dataset.targets
+
+    def __repr__(self) -> str:
+        return f"with_indices({self.dataset!r})"
+
+
+def with_indices(dataset) -> IndexedDataset:
+    """``dataset`` whose items are ``(x, y, index)``, for :meth:`TrainingDynamics.record`."""
+    return IndexedDataset(dataset)
+
+
+def _check_windows(windows) -> list[tuple[int, int]]:
+    out = []
+    for w in windows:
+        if len(w) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in w) \
+                or not 0 <= w[0] < w[1]:
+            raise ValueError(f"windows should be (start, stop) epoch pairs with 0 <= start < stop, "
+                             f"but got {w!r}")
+        out.append((int(w[0]), int(w[1])))
+    out.sort()
+    for a, b in zip(out, out[1:]):
+        if b[0] < a[1]:
+            raise ValueError(f"windows should not overlap, but {a} and {b} do")
+    if not out:
+        raise ValueError("windows should hold at least one (start, stop) pair")
+    return out
+
+
+class TrainingDynamics:
+    """Per-sample error norms in the scoring windows, plus running stats for baselines.
+
+    Call ``set_epoch(e)`` at the start of every epoch and ``record(indices,
+    logits, targets)`` once per batch (indices from :func:`with_indices`).
+    For epochs inside ``windows`` it keeps the L2 norm of softmax - one-hot
+    (EVA Eq. 3) of every sample: memory ``4 * N * (window epochs)`` bytes. For
+    every epoch it updates O(N) running stats: forgetting events, summed
+    margins (AUM) and the last predictive entropy. A sample not seen in an
+    epoch (e.g. dropped by ``drop_last``, or outside a subset) gets NaN there,
+    never 0. An epoch is closed, and under DDP summed over all ranks, by the
+    next ``set_epoch`` or by :meth:`finalize` (the score functions call it);
+    so every rank must make those calls.
+
+    Args:
+        num_samples: dataset size N.
+        num_classes: C.
+        windows: ``(start, stop)`` epoch ranges, stop exclusive, e.g. EVA's
+            early and late windows ``[(0, 10), (100, 110)]``.
+    """
+
+    def __init__(self, num_samples: int, num_classes: int, *, windows=((0, 10), (100, 110))):
+        self.num_samples = check_positive_int("num_samples", num_samples)
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.windows = _check_windows(windows)
+        self.window_epochs = [e for a, b in self.windows for e in range(a, b)]
+        self._column = {e: k for k, e in enumerate(self.window_epochs)}
+        n = self.num_samples
+        self.norms = torch.full((n, len(self.window_epochs)), float("nan"))
+        self.forgetting = torch.zeros(n, dtype=torch.int32)
+        self.prev_correct = torch.full((n,), -1, dtype=torch.int8)
+        self.learned = torch.zeros(n, dtype=torch.bool)
+        self.margin_sum = torch.zeros(n, dtype=torch.float64)
+        self.margin_count = torch.zeros(n, dtype=torch.int32)
+        self.last_entropy = torch.full((n,), float("nan"))
+        self.epochs_closed = 0
+        self.epoch: int | None = None
+        self._open = False
+        self._buf = torch.zeros(len(_FIELDS), n, dtype=torch.float64)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start ``epoch`` (closing the previous one); epochs must increase."""
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ValueError(f"epoch should be a non-negative int, but got epoch={epoch!r}")
+        if self.epoch is not None and epoch <= self.epoch:
+            if epoch == self.epoch and self._open:
+                return  # repeated call at the start of the same epoch (e.g. after a resume)
+            raise ValueError(f"epoch should increase: the recorder is at epoch {self.epoch}, but "
+                             f"got epoch={epoch}")
+        self.finalize()
+        self.epoch, self._open = int(epoch), True
+
+    @torch.no_grad()
+    def record(self, indices, logits: torch.Tensor, targets) -> None:
+        """Add one batch: ``indices`` (B,) dataset indices, ``logits`` (B, C), ``targets`` (B,)."""
+        if not self._open:
+            raise RuntimeError("call dyn.set_epoch(epoch) at the start of every epoch before record()")
+        idx = torch.as_tensor(indices).reshape(-1).to("cpu", torch.int64)
+        y = torch.as_tensor(targets).reshape(-1).to("cpu", torch.int64)
+        z = logits.detach().to("cpu", torch.float32)
+        if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] != len(idx) or len(y) != len(idx):
+            raise ValueError(f"record expects indices (B,), logits (B, {self.num_classes}) and targets "
+                             f"(B,), but got {tuple(idx.shape)}, {tuple(z.shape)}, {tuple(y.shape)}")
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.num_samples):
+            raise IndexError(f"indices should be in [0, {self.num_samples}), but got "
+                             f"{int(idx.min())}..{int(idx.max())}")
+        if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
+            raise ValueError(f"targets should be class ids in [0, {self.num_classes}), but got "
+                             f"{int(y.min())}..{int(y.max())}")
+        logp = torch.log_softmax(z, dim=1)
+        p = logp.exp()
+        err = p.clone()
+        err[torch.arange(len(y)), y] -= 1.0
+        true = z.gather(1, y[:, None])[:, 0]
+        others = z.scatter(1, y[:, None], float("-inf"))
+        stats = torch.stack([err.norm(dim=1), torch.ones(len(y)), (z.argmax(1) == y).float(),
+                             true - others.max(1).values, -(p * logp).sum(1)]).double()
+        self._buf.index_add_(1, idx, stats)
+
+    def finalize(self) -> None:
+        """Close the open epoch: sum it over DDP ranks and fold it into the stored stats."""
+        if not self._open:
+            return
+        buf = all_reduce_sum(self._buf)
+        seen = buf[1] > 0
+        mean = torch.where(seen, buf / buf[1].clamp(min=1), torch.full_like(buf, float("nan")))
+        col = self._column.get(self.epoch)
+        if col is not None:
+            self.norms[:, col] = mean[0].float()
+        correct = (mean[2] >= 0.5) & seen
+        self.forgetting += ((self.prev_correct == 1) & seen & ~correct).int()
+        self.prev_correct = torch.where(seen, correct.to(torch.int8), self.prev_correct)
+        self.learned |= correct
+        self.margin_sum += torch.where(seen, mean[3], torch.zeros_like(mean[3]))
+        self.margin_count += seen.int()
+        self.last_entropy = torch.where(seen, mean[4].float(), self.last_entropy)
+        self._buf.zero_()
+        self._open = False
+        self.epochs_closed += 1
+
+    def window_norms(self, k: int) -> torch.Tensor:
+        """(N, K) error norms of window ``k`` (NaN where a sample was not seen)."""
+        a, b = self.windows[k]
+        return self.norms[:, self._column[a]:self._column[a] + (b - a)]
+
+    def state_dict(self) -> dict:
+        names = ("norms", "forgetting", "prev_correct", "learned", "margin_sum", "margin_count",
+                 "last_entropy", "_buf")
+        return {"windows": list(self.windows), "epoch": self.epoch, "open": self._open,
+                "epochs_closed": self.epochs_closed,
+                **{k: getattr(self, k).clone() for k in names}}
+
+    def load_state_dict(self, state: dict) -> None:
+        if [tuple(w) for w in state["windows"]] != self.windows:
+            raise ValueError(f"the state was recorded with windows {state['windows']}, but this "
+                             f"recorder has {self.windows}")
+        if state["norms"].shape != self.norms.shape:
+            raise ValueError(f"the state holds {state['norms'].shape[0]} samples, but this recorder "
+                             f"has num_samples={self.num_samples}")
+        for k in ("norms", "forgetting", "prev_correct", "learned", "margin_sum", "margin_count",
+                  "last_entropy", "_buf"):
+            setattr(self, k, state[k].clone())
+        self.epoch, self._open = state["epoch"], bool(state["open"])
+        self.epochs_closed = int(state["epochs_closed"])

@@ -1,0 +1,90 @@
+"""Per-sample importance scores from a :class:`TrainingDynamics` recorder.
+
+All return (N,) float64 numpy arrays, higher = more important unless noted;
+NaN means "never observed where the score looks" (``coreset`` ranks NaN last).
+Samples unseen in some epochs of a window are scored on the epochs where they
+were seen (NaN entries are skipped, never treated as 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_choice, check_range
+from .recorder import TrainingDynamics
+
+__all__ = ["aum_scores", "el2n_scores", "entropy_scores", "eva_scores", "forgetting_scores"]
+
+
+def _nanvar(a: np.ndarray, ddof: int) -> np.ndarray:
+    """Row variance over non-NaN entries; NaN where fewer than ``ddof + 1`` are present."""
+    k = (~np.isnan(a)).sum(axis=1)
+    mean = np.nansum(a, axis=1) / np.maximum(k, 1)
+    ss = np.nansum((a - mean[:, None]) ** 2, axis=1)
+    return np.where(k > ddof, ss / np.maximum(k - ddof, 1), np.nan)
+
+
+def eva_scores(dyn: TrainingDynamics, normalize: str | None = None, weight: float = 0.5) -> np.ndarray:
+    """EVA: variance of each sample's error norm inside each window.
+
+    Args:
+        dyn: the recorder (its windows are EVA's early and late windows).
+        normalize: ``None`` is the paper (Eq. 4-6): the sum of the window
+            variances, each the *population* variance (1/K). ``"l1"`` follows
+            the description of the official code: each window's variances are
+            divided by their L1 norm over the dataset, then combined as
+            ``weight * early + (1 - weight) * late``; there the variances are
+            *sample* variances (1/(K-1)), torch.var's default. (We could not
+            check the official code offline; the ddof is our choice.)
+        weight: the early window's share for ``"l1"``; needs exactly 2 windows.
+    """
+    check_choice("normalize", normalize, (None, "l1"))
+    dyn.finalize()
+    if normalize is None:
+        v = [_nanvar(dyn.window_norms(k).double().numpy(), 0) for k in range(len(dyn.windows))]
+        return np.sum(v, axis=0)
+    if len(dyn.windows) != 2:
+        raise ValueError(f"normalize='l1' combines an early and a late window, but the recorder "
+                         f"has {len(dyn.windows)} windows")
+    w = check_range("weight", weight, 0.0, 1.0)
+    v = [_nanvar(dyn.window_norms(k).double().numpy(), 1) for k in range(2)]
+    v = [x / max(np.nansum(np.abs(x)), 1e-300) for x in v]
+    return w * v[0] + (1 - w) * v[1]
+
+
+def el2n_scores(dyn: TrainingDynamics, window: int = 0) -> np.ndarray:
+    """EL2N: mean error norm over the epochs of window ``window`` (default the early one)."""
+    dyn.finalize()
+    if not 0 <= window < len(dyn.windows):
+        raise ValueError(f"window should index one of the {len(dyn.windows)} windows, but got "
+                         f"window={window}")
+    a = dyn.window_norms(window).double().numpy()
+    k = (~np.isnan(a)).sum(axis=1)
+    return np.where(k > 0, np.nansum(a, axis=1) / np.maximum(k, 1), np.nan)
+
+
+def forgetting_scores(dyn: TrainingDynamics) -> np.ndarray:
+    """Forgetting events (correct in one seen epoch, wrong in the next seen one).
+
+    Samples never classified correctly count as forgotten infinitely often
+    (``inf``), as in Toneva et al.; never-seen samples are NaN.
+    """
+    dyn.finalize()
+    f = dyn.forgetting.double().numpy()
+    never = ~dyn.learned.numpy()
+    seen = dyn.margin_count.numpy() > 0
+    return np.where(~seen, np.nan, np.where(never, np.inf, f))
+
+
+def aum_scores(dyn: TrainingDynamics) -> np.ndarray:
+    """AUM: mean over seen epochs of ``logit[y] - max other logit``. LOW is hard/mislabelled:
+    select with ``coreset(..., descending=False)``."""
+    dyn.finalize()
+    c = dyn.margin_count.numpy()
+    return np.where(c > 0, dyn.margin_sum.numpy() / np.maximum(c, 1), np.nan)
+
+
+def entropy_scores(dyn: TrainingDynamics) -> np.ndarray:
+    """Predictive entropy (nats) at the last epoch each sample was seen."""
+    dyn.finalize()
+    return dyn.last_entropy.double().numpy()

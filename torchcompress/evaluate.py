@@ -1,0 +1,41 @@
+"""Evaluation helpers that feed the adaptive samplers."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._distributed import all_reduce_sum
+from ._validation import check_positive_int
+
+__all__ = ["per_class_accuracy"]
+
+
+@torch.no_grad()
+def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
+                       device: torch.device | str | None = None) -> np.ndarray:
+    """(C,) accuracy of ``model`` on each class of ``loader`` (NaN for a class it never saw).
+
+    Batches are ``(x, y, ...)``; extra items (weights, indices) are ignored.
+    Under DDP the correct and total counts are summed over ranks, so every rank
+    gets the same accuracies (feed them to ``ClassRatioSampler.update``).
+    The model's train/eval mode is restored afterwards.
+    """
+    num_classes = check_positive_int("num_classes", num_classes)
+    was_training = model.training
+    model.eval()
+    counts = torch.zeros(2, num_classes, dtype=torch.float64)
+    try:
+        for batch in loader:
+            x, y = batch[0], torch.as_tensor(batch[1])
+            if device is not None:
+                x = x.to(device)
+            pred = model(x).argmax(1).cpu()
+            y = y.cpu().long()
+            counts[0] += torch.bincount(y[pred == y], minlength=num_classes)[:num_classes].double()
+            counts[1] += torch.bincount(y, minlength=num_classes)[:num_classes].double()
+    finally:
+        model.train(was_training)
+    counts = all_reduce_sum(counts)
+    total = counts[1].numpy()
+    return np.where(total > 0, counts[0].numpy() / np.maximum(total, 1), np.nan)

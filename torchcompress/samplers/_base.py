@@ -1,0 +1,132 @@
+"""The conventions every torchcompress sampler shares, in one base class.
+
+Like ``torch.utils.data.DistributedSampler``: each epoch has one global order,
+drawn from a private ``torch.Generator`` seeded with ``seed + epoch``, that
+every rank computes identically; rank ``r`` takes ``order[r::num_replicas]``
+after the order is padded (by repeating its start) or, with ``drop_last``,
+cut to a multiple of ``num_replicas``, so all ranks get the same length and
+none can hang. The sampler counts what it has yielded in the current epoch,
+so ``state_dict()`` / ``load_state_dict()`` resume mid-epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+
+from .._distributed import replica_info
+
+__all__ = ["EpochSampler", "as_index_array", "check_seed"]
+
+
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed should be an int, but got seed={seed!r}")
+    return int(seed)
+
+
+def as_index_array(name: str, values, n: int | None = None) -> np.ndarray:
+    """A 1-D int64 array of indices (``< n`` when given), or a TypeError/ValueError naming ``name``."""
+    a = values.numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+        raise TypeError(f"{name} should be a 1-D sequence of ints, but got dtype {a.dtype}, "
+                        f"shape {a.shape}")
+    a = a.astype(np.int64, copy=False)
+    if n is not None and a.size and (a.min() < 0 or a.max() >= n):
+        bad = int(a[(a < 0) | (a >= n)][0])
+        raise ValueError(f"{name} holds {bad}, outside [0, {n}) for a dataset of {n} samples")
+    return a
+
+
+class EpochSampler(Sampler[int]):
+    """Base class: subclasses define ``subset_size()`` and ``_order(generator)``."""
+
+    def __init__(self, *, seed: int = 0, num_replicas: int | None = None, rank: int | None = None,
+                 drop_last: bool = False):
+        self.num_replicas, self.rank = replica_info(num_replicas, rank)
+        self.seed = check_seed(seed)
+        self.drop_last = bool(drop_last)
+        self.epoch = 0
+        self._position = 0
+
+    # -- to implement --
+    def subset_size(self) -> int:
+        """Samples in one epoch over all ranks, before padding."""
+        raise NotImplementedError
+
+    def _order(self, g: torch.Generator) -> torch.Tensor:
+        """(subset_size(),) int64 global order of this epoch; same on every rank."""
+        raise NotImplementedError
+
+    def _extra_state(self) -> dict:
+        return {}
+
+    def _load_extra_state(self, state: dict) -> None:
+        pass
+
+    # -- shared behaviour --
+    @property
+    def num_samples(self) -> int:
+        """Samples this rank yields per epoch."""
+        total = self.subset_size()
+        if self.drop_last:
+            return total // self.num_replicas
+        return math.ceil(total / self.num_replicas)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch (its order comes from ``seed + epoch``); a new epoch starts at its beginning."""
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ValueError(f"epoch should be a non-negative int, but got epoch={epoch!r}")
+        if epoch != self.epoch:
+            self._position = 0
+        self.epoch = int(epoch)
+
+    def generator(self) -> torch.Generator:
+        g = torch.Generator()
+        g.manual_seed(self.seed + self.epoch)
+        return g
+
+    def indices(self) -> list[int]:
+        """This rank's whole index list for the current epoch."""
+        order = self._order(self.generator())
+        per = self.num_samples
+        total = per * self.num_replicas
+        if total > len(order):  # pad by repeating the order, as DistributedSampler does
+            reps = math.ceil(total / max(len(order), 1))
+            order = order.repeat(reps)
+        return order[self.rank:total:self.num_replicas].tolist()
+
+    def __iter__(self):
+        idx = self.indices()
+        start = self._position
+        for k in range(start, len(idx)):
+            self._position = k + 1
+            yield idx[k]
+        self._position = 0  # a finished pass; iterating again replays this epoch
+
+    def state_dict(self) -> dict:
+        """Epoch, seed, position inside the epoch, and any adaptive state."""
+        return {"epoch": self.epoch, "seed": self.seed, "position": self._position,
+                "num_replicas": self.num_replicas, **self._extra_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume: the next iteration yields exactly the rest of the saved epoch."""
+        missing = {"epoch", "seed", "position"} - set(state)
+        if missing:
+            raise KeyError(f"state_dict lacks {sorted(missing)}; pass a dict from state_dict()")
+        if state.get("num_replicas", self.num_replicas) != self.num_replicas:
+            raise ValueError(f"the state was saved with num_replicas={state['num_replicas']}, but this "
+                             f"sampler has num_replicas={self.num_replicas}; resume with the same world size")
+        self.epoch, self.seed = int(state["epoch"]), int(state["seed"])
+        self._load_extra_state(state)
+        position = int(state["position"])
+        if not 0 <= position <= self.num_samples:
+            raise ValueError(f"position should be in [0, {self.num_samples}], but got position={position}")
+        self._position = position

@@ -1,0 +1,123 @@
+"""DQAS adaptive per-class sampling ratios (Algorithm 1 of DQAS)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .._distributed import broadcast
+from .._validation import check_range
+from ._base import EpochSampler, as_index_array
+from ._quota import apportion, subset_count
+from .random_subset import balanced_draw
+
+__all__ = ["ClassRatioSampler"]
+
+
+class ClassRatioSampler(EpochSampler):
+    """Samples ``round(fraction * N)`` indices per epoch with adaptive per-class ratios.
+
+    Starts from random per-class fractions ``rho_c ~ U[0, 1]`` (drawn from
+    ``seed``). Between epochs, ``update(per_class_accuracy)`` applies DQAS
+    Algorithm 1 with the best accuracy so far ``a_c``:
+
+    - ``a_c <- max(a_c, a_c^i)``;
+    - if ``a_c < lower_bound``: ``rho_c`` is redrawn from U[0, 1];
+    - else ``rho_c <- rho_c * (1 + (a_c - a_c^i))``;
+
+    then the ratios are normalised so the per-class counts ``n_c`` (at most
+    the class size, by water-filling and largest remainder, proportional to
+    ``rho_c * N_c``) sum exactly to ``round(fraction * N)``; ``.ratios`` is
+    ``n_c / N_c``. Each epoch draws ``n_c`` random members of every class
+    (``g(D_c, rho_c)``) from ``seed + epoch``.
+
+    In DDP every rank passes its accuracies, rank 0's are broadcast (use
+    ``tc.evaluate.per_class_accuracy``, which already sums over ranks), and
+    redraws come from a generator seeded by ``seed`` and the update count, so
+    all ranks hold the same ratios.
+
+    Args:
+        labels: (N,) int class of every sample.
+        fraction: share of the dataset per epoch, in (0, 1].
+        lower_bound: the accuracy ``lb`` under which a class's ratio is redrawn.
+        seed, num_replicas, rank, drop_last: as ``DistributedSampler``.
+
+    Example:
+        >>> s = ClassRatioSampler([0] * 50 + [1] * 50, 0.2, seed=0)
+        >>> int(round(float((s.ratios * 50).sum())))
+        20
+    """
+
+    def __init__(self, labels, fraction: float, *, lower_bound: float = 0.5, seed: int = 0,
+                 num_replicas: int | None = None, rank: int | None = None, drop_last: bool = False):
+        super().__init__(seed=seed, num_replicas=num_replicas, rank=rank, drop_last=drop_last)
+        y = as_index_array("labels", labels)
+        if len(y) == 0:
+            raise ValueError("labels should hold at least one label, but got an empty sequence")
+        self.classes, inverse = np.unique(y, return_inverse=True)
+        self.groups = [np.flatnonzero(inverse == c) for c in range(len(self.classes))]
+        self.sizes = np.array([len(m) for m in self.groups], dtype=np.int64)
+        self.k = subset_count(len(y), fraction, None)
+        self.lower_bound = check_range("lower_bound", lower_bound, 0.0, 1.0)
+        self.best = np.zeros(len(self.classes))
+        self.updates = 0
+        self._set_ratios(torch.rand(len(self.classes), generator=self._update_generator()).numpy())
+
+    def _update_generator(self) -> torch.Generator:
+        g = torch.Generator()
+        g.manual_seed(self.seed * 1_000_003 + 7919 * self.updates + 1)
+        return g
+
+    def _set_ratios(self, rho: np.ndarray) -> None:
+        self.counts = apportion(self.sizes, self.k, weights=np.asarray(rho) * self.sizes)
+        self._ratios = self.counts / self.sizes
+
+    @property
+    def ratios(self) -> np.ndarray:
+        """(C,) float64 current per-class fractions ``n_c / N_c``, classes in sorted label order."""
+        return self._ratios.copy()
+
+    def update(self, per_class_accuracy) -> np.ndarray:
+        """One step of Algorithm 1 from this epoch's per-class accuracies; returns the new ratios.
+
+        Args:
+            per_class_accuracy: (C,) accuracies in [0, 1], classes in sorted
+                label order; NaN (class not evaluated) leaves that class alone.
+        """
+        if self._position:
+            raise RuntimeError("update() changes the sampling ratios; call it between epochs, not "
+                               f"in the middle of one ({self._position} samples already yielded)")
+        acc = np.asarray(per_class_accuracy, dtype=np.float64)
+        if acc.shape != (len(self.classes),):
+            raise ValueError(f"per_class_accuracy should have {len(self.classes)} entries (one per "
+                             f"class), but got shape {acc.shape}")
+        if ((acc < 0) | (acc > 1)).any():
+            raise ValueError(f"per_class_accuracy should be in [0, 1], but got {acc.tolist()}")
+        acc = broadcast(torch.from_numpy(acc)).numpy()
+        seen = ~np.isnan(acc)
+        self.updates += 1
+        draws = torch.rand(len(acc), generator=self._update_generator()).numpy()
+        best = np.where(seen, np.maximum(self.best, np.nan_to_num(acc)), self.best)
+        grown = self._ratios * (1 + (best - np.where(seen, acc, best)))
+        rho = np.where(seen & (best < self.lower_bound), draws, grown)
+        self.best = best
+        self._set_ratios(rho)
+        return self.ratios
+
+    def subset_size(self) -> int:
+        return self.k
+
+    def _order(self, g: torch.Generator) -> torch.Tensor:
+        return balanced_draw(self.groups, self.counts, g)
+
+    def _extra_state(self) -> dict:
+        return {"ratios": self._ratios.tolist(), "counts": self.counts.tolist(),
+                "best": self.best.tolist(), "updates": self.updates}
+
+    def _load_extra_state(self, state: dict) -> None:
+        counts = np.asarray(state["counts"], dtype=np.int64)
+        if counts.shape != self.sizes.shape or counts.sum() != self.k or (counts > self.sizes).any():
+            raise ValueError("the saved counts do not fit this sampler's labels and fraction")
+        self.counts, self._ratios = counts, counts / self.sizes
+        self.best = np.asarray(state["best"], dtype=np.float64)
+        self.updates = int(state["updates"])

@@ -1,0 +1,71 @@
+"""A fresh random subset every epoch (dreaMLearning section 4.2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._base import EpochSampler, as_index_array
+from ._quota import apportion, subset_count
+
+__all__ = ["RandomSubsetSampler", "class_labels"]
+
+
+def class_labels(data_source, labels, n: int) -> np.ndarray:
+    """(n,) int64 labels: explicit ``labels``, else ``data_source.targets``."""
+    if labels is None:
+        labels = getattr(data_source, "targets", None)
+        if labels is None:
+            raise ValueError("class_balanced=True needs labels: pass labels=, or a dataset with a "
+                             ".targets attribute (torchvision datasets and tc.open archives have one)")
+    y = as_index_array("labels", labels)
+    if len(y) != n:
+        raise ValueError(f"labels should have one entry per sample ({n}), but got {len(y)}")
+    return y
+
+
+def balanced_draw(groups: list[np.ndarray], counts: np.ndarray, g: torch.Generator) -> torch.Tensor:
+    """Draw ``counts[k]`` members of each group without replacement, then shuffle them together."""
+    picked = [torch.from_numpy(members)[torch.randperm(len(members), generator=g)[:c]]
+              for members, c in zip(groups, counts) if c > 0]
+    flat = torch.cat(picked) if picked else torch.empty(0, dtype=torch.int64)
+    return flat[torch.randperm(len(flat), generator=g)]
+
+
+class RandomSubsetSampler(EpochSampler):
+    """Yields a new random subset of ``data_source`` every epoch.
+
+    Args:
+        data_source: a sized map-style dataset.
+        fraction, num_samples: subset size, exactly one of the two.
+        class_balanced: keep each class's share of the data (exact per-class
+            counts by largest remainder); labels from ``labels=`` or
+            ``data_source.targets``.
+        seed, num_replicas, rank, drop_last: as ``DistributedSampler``.
+
+    Example:
+        >>> s = RandomSubsetSampler(range(100), fraction=0.1, seed=0)
+        >>> s.set_epoch(3); len(list(s)) == len(s) == 10
+        True
+    """
+
+    def __init__(self, data_source, fraction: float | None = None, num_samples: int | None = None,
+                 *, class_balanced: bool = False, labels=None, seed: int = 0,
+                 num_replicas: int | None = None, rank: int | None = None, drop_last: bool = False):
+        super().__init__(seed=seed, num_replicas=num_replicas, rank=rank, drop_last=drop_last)
+        self.n = len(data_source)
+        self.k = subset_count(self.n, fraction, num_samples)
+        self.class_balanced = bool(class_balanced)
+        if self.class_balanced:
+            y = class_labels(data_source, labels, self.n)
+            classes, inverse = np.unique(y, return_inverse=True)
+            self.groups = [np.flatnonzero(inverse == c) for c in range(len(classes))]
+            self.counts = apportion(np.array([len(m) for m in self.groups]), self.k)
+
+    def subset_size(self) -> int:
+        return self.k
+
+    def _order(self, g: torch.Generator) -> torch.Tensor:
+        if self.class_balanced:
+            return balanced_draw(self.groups, self.counts, g)
+        return torch.randperm(self.n, generator=g)[:self.k]
