@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from .._distributed import all_reduce_sum
 from .._validation import check_positive_int
+from ._kernels import accumulate_batch
 
 __all__ = ["IndexedDataset", "TrainingDynamics", "with_indices"]
 
@@ -120,27 +122,24 @@ class TrainingDynamics:
         """Add one batch: ``indices`` (B,) dataset indices, ``logits`` (B, C), ``targets`` (B,)."""
         if not self._open:
             raise RuntimeError("call dyn.set_epoch(epoch) at the start of every epoch before record()")
-        idx = torch.as_tensor(indices).reshape(-1).to("cpu", torch.int64)
-        y = torch.as_tensor(targets).reshape(-1).to("cpu", torch.int64)
-        z = logits.detach().to("cpu", torch.float32)
-        if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] != len(idx) or len(y) != len(idx):
+        idx = np.ascontiguousarray(torch.as_tensor(indices).reshape(-1).cpu().numpy(), dtype=np.int64)
+        y = np.ascontiguousarray(torch.as_tensor(targets).reshape(-1).cpu().numpy(), dtype=np.int64)
+        z = np.ascontiguousarray(logits.detach().cpu().numpy(), dtype=np.float32)
+        b = len(idx)
+        if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] != b or len(y) != b:
             raise ValueError(f"record expects indices (B,), logits (B, {self.num_classes}) and targets "
-                             f"(B,), but got {tuple(idx.shape)}, {tuple(z.shape)}, {tuple(y.shape)}")
-        if len(idx) and (idx.min() < 0 or idx.max() >= self.num_samples):
+                             f"(B,), but got {idx.shape}, {z.shape}, {y.shape}")
+        if b == 0:
+            return
+        if idx.min() < 0 or idx.max() >= self.num_samples:
             raise IndexError(f"indices should be in [0, {self.num_samples}), but got "
                              f"{int(idx.min())}..{int(idx.max())}")
-        if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
+        if y.min() < 0 or y.max() >= self.num_classes:
             raise ValueError(f"targets should be class ids in [0, {self.num_classes}), but got "
                              f"{int(y.min())}..{int(y.max())}")
-        logp = torch.log_softmax(z, dim=1)
-        p = logp.exp()
-        err = p.clone()
-        err[torch.arange(len(y)), y] -= 1.0
-        true = z.gather(1, y[:, None])[:, 0]
-        others = z.scatter(1, y[:, None], float("-inf"))
-        stats = torch.stack([err.norm(dim=1), torch.ones(len(y)), (z.argmax(1) == y).float(),
-                             true - others.max(1).values, -(p * logp).sum(1)]).double()
-        self._buf.index_add_(1, idx, stats)
+        if not np.isfinite(z).all():
+            raise ValueError("logits hold NaN or inf; the model diverged (lower the learning rate)")
+        accumulate_batch(z, y, idx, self._buf.numpy())
 
     def finalize(self) -> None:
         """Close the open epoch: sum it over DDP ranks and fold it into the stored stats."""
