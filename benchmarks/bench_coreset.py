@@ -1,0 +1,125 @@
+"""Coreset accuracy (EVA, EL2N, forgetting, random) and DQAS adaptive ratios, one table per run.
+
+    python benchmarks/bench_coreset.py --data ../shared/data/mnist_t10k.npz
+
+1. A surrogate small CNN trains on the full 8k split for ``--surrogate-epochs``
+   epochs while TrainingDynamics records an early and a late window; EVA,
+   EL2N and forgetting scores come from that one run.
+2. For each fraction, each method's subset trains a fresh model for
+   ``--epochs`` epochs (same steps for every method), 3 seeds, and is
+   evaluated on the 2k test split: mean +- std of test accuracy.
+   "random (fixed)" draws one subset per seed; "random (per epoch)" draws a
+   new one every epoch (RandomSubsetSampler); "uniform per class" is a fixed
+   class-balanced random subset.
+3. DQAS: ClassRatioSampler runs ``--dqas-iters`` rounds of (train on the
+   current draw, per-class accuracy on the training set, update), then its
+   final draw trains like the others. "DQAS + active learning" replaces the
+   last 20% of that budget by expected-error-reduction picks (influence on a
+   linear head over the surrogate's penultimate features).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import torchcompress as tc  # noqa: E402
+from training import accuracy, features, load_split, train  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="mnist_t10k.npz (default: synthetic)")
+    p.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.10])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--surrogate-epochs", type=int, default=10)
+    p.add_argument("--window", type=int, default=3, help="K epochs per EVA window")
+    p.add_argument("--dqas-iters", type=int, default=3)
+    args = p.parse_args()
+    t_start = time.perf_counter()
+    x, y, xt, yt, name = load_split(args.data)
+    n, k_win, t_sur = len(x), args.window, args.surrogate_epochs
+    windows = [(0, k_win), (t_sur - k_win, t_sur)]
+    dyn = tc.dynamics.TrainingDynamics(n, 10, windows=windows)
+    surrogate = train(x, y, epochs=t_sur, seed=100, dynamics=dyn)
+    full_acc = accuracy(surrogate, xt, yt)
+    scores = {"EVA": tc.dynamics.eva_scores(dyn), "EL2N": tc.dynamics.el2n_scores(dyn),
+              "forgetting": tc.dynamics.forgetting_scores(dyn)}
+    feats = features(surrogate, x)
+    labels = y.numpy()
+    rows = []
+
+    def run(label, frac, make):
+        accs = []
+        for seed in range(args.seeds):
+            kind, value = make(seed)
+            if kind == "indices":
+                net = train(x, y, indices=value, epochs=args.epochs, seed=seed)
+            else:
+                net = train(x, y, sampler=value, epochs=args.epochs, seed=seed)
+            accs.append(accuracy(net, xt, yt))
+        rows.append((label, frac, float(np.mean(accs)), float(np.std(accs))))
+
+    for frac in args.fractions:
+        m = int(round(frac * n))
+        for method, s in scores.items():
+            run(method, frac, lambda seed, s=s: ("indices", tc.samplers.coreset(s, frac)))
+        run("random (fixed)", frac,
+            lambda seed: ("indices", np.random.default_rng(seed).permutation(n)[:m]))
+        run("random (per epoch)", frac,
+            lambda seed: ("sampler", tc.samplers.RandomSubsetSampler(range(n), fraction=frac, seed=seed)))
+        run("uniform per class", frac, lambda seed: ("indices", _balanced(labels, m, seed)))
+        ratios_log = []
+        dqas_sets = {}
+        for seed in range(args.seeds):
+            sampler = tc.samplers.ClassRatioSampler(labels, frac, lower_bound=0.5, seed=seed)
+            for it in range(args.dqas_iters):
+                sampler.set_epoch(it)
+                draw = np.array(list(sampler))
+                net = train(x, y, indices=draw, epochs=max(5, args.epochs // 3), seed=seed)
+                loader = DataLoader(TensorDataset(x, y), batch_size=1000)
+                sampler.update(tc.evaluate.per_class_accuracy(net, loader, 10))
+            sampler.set_epoch(args.dqas_iters)
+            dqas_sets[seed] = np.array(list(sampler))
+            ratios_log.append(sampler.ratios)
+        run("DQAS class ratios", frac, lambda seed: ("indices", dqas_sets[seed]))
+        k_al = max(1, int(round(0.2 * m)))
+
+        def with_al(seed):
+            base = dqas_sets[seed][:m - k_al]
+            added = tc.selection.expected_error_reduction(feats, labels, base, k_al, num_classes=10)
+            return "indices", np.r_[base, added]
+        run("DQAS + active learning (20%)", frac, with_al)
+        r = np.mean(ratios_log, axis=0)
+        print(f"fraction {frac:g}: DQAS final per-class ratios (mean over seeds) "
+              + " ".join(f"{v:.3f}" for v in r))
+    print(f"coreset benchmark: {name}, {n} train / {len(xt)} test, small CNN, surrogate "
+          f"{t_sur} epochs (full-data test acc {full_acc:.4f}), EVA windows {windows}, "
+          f"{args.epochs} epochs per subset, {args.seeds} seeds, {time.perf_counter() - t_start:.0f} s")
+    print("| method | fraction | test acc mean | std |")
+    print("|---|---|---|---|")
+    for label, frac, mean, std in rows:
+        print(f"| {label} | {frac:g} | {mean:.4f} | {std:.4f} |")
+
+
+def _balanced(labels: np.ndarray, m: int, seed: int) -> np.ndarray:
+    from torchcompress.samplers._quota import apportion
+
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    counts = apportion(np.bincount(labels)[classes], m)
+    return np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k]
+                           for c, k in zip(classes, counts)])
+
+
+if __name__ == "__main__":
+    main()
