@@ -44,6 +44,7 @@ def main() -> None:
     p.add_argument("--surrogate-epochs", type=int, default=10)
     p.add_argument("--window", type=int, default=3, help="K epochs per EVA window")
     p.add_argument("--dqas-iters", type=int, default=3)
+    p.add_argument("--only", choices=["coreset", "dqas"], help="run one half (each about half the time)")
     args = p.parse_args()
     t_start = time.perf_counter()
     x, y, xt, yt, name = load_split(args.data)
@@ -71,13 +72,10 @@ def main() -> None:
 
     for frac in args.fractions:
         m = int(round(frac * n))
-        for method, s in scores.items():
-            run(method, frac, lambda seed, s=s: ("indices", tc.samplers.coreset(s, frac)))
-        run("random (fixed)", frac,
-            lambda seed: ("indices", np.random.default_rng(seed).permutation(n)[:m]))
-        run("random (per epoch)", frac,
-            lambda seed: ("sampler", tc.samplers.RandomSubsetSampler(range(n), fraction=frac, seed=seed)))
-        run("uniform per class", frac, lambda seed: ("indices", _balanced(labels, m, seed)))
+        if args.only != "dqas":
+            _coreset_rows(run, frac, m, n, scores, labels)
+        if args.only == "coreset":
+            continue
         ratios_log = []
         dqas_sets = {}
         for seed in range(args.seeds):
@@ -109,6 +107,15 @@ def main() -> None:
     print("|---|---|---|---|")
     for label, frac, mean, std in rows:
         print(f"| {label} | {frac:g} | {mean:.4f} | {std:.4f} |")
+
+
+def _coreset_rows(run, frac, m, n, scores, labels) -> None:
+    for method, s in scores.items():
+        run(method, frac, lambda seed, s=s: ("indices", tc.samplers.coreset(s, frac)))
+    run("random (fixed)", frac, lambda seed: ("indices", np.random.default_rng(seed).permutation(n)[:m]))
+    run("random (per epoch)", frac,
+        lambda seed: ("sampler", tc.samplers.RandomSubsetSampler(range(n), fraction=frac, seed=seed)))
+    run("uniform per class", frac, lambda seed: ("indices", _balanced(labels, m, seed)))
 
 
 def _balanced(labels: np.ndarray, m: int, seed: int) -> np.ndarray:
