@@ -114,8 +114,11 @@ class DCTTransform:
             img[:, 0] -= 128.0
         else:
             img -= 128.0
-        coef = self.ch @ img @ self.cw.T
-        return np.rint(coef).astype(np.int64).reshape(x.shape[0], -1)
+        n, c, h, w = img.shape
+        rows = (img.reshape(n * c * h, w) @ self.cw.T).reshape(n * c, h, w)
+        cols = np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(h, n * c * w)
+        coef = (self.ch @ cols).reshape(h, n, c, w).transpose(1, 2, 0, 3)
+        return np.rint(coef).astype(np.int64).reshape(n, -1)
 
     def inverse(self, v: np.ndarray, out: np.ndarray) -> None:
         b, c, h, w = v.shape[0], self.c, self.h, self.w
