@@ -19,8 +19,10 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q tests
 
+# BENCH_ARGS="--data ../shared/data/cifar10_sample.npz" for real images
 bench: $(VENV)/.installed-test $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_decode.py $(BENCH_ARGS)
+	$(PY) benchmarks/bench_gede.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .benchmarks

@@ -22,7 +22,7 @@ def test_raw_memmap_gather(benchmark, setup):
     assert out.shape == (256, x[0].size)
 
 
-def test_pil_decode(benchmark, setup):
+def test_png_decode(benchmark, setup):
     x, _, _, batch = setup
     blobs = png_blobs(x[batch[:64]])
     out = benchmark(lambda: [pil_decode(b) for b in blobs])
@@ -38,4 +38,21 @@ def test_adq_getitem(benchmark, setup):
 def test_adq_getitems(benchmark, setup):
     _, ds, _, batch = setup
     out = benchmark(lambda: ds.__getitems__(batch.tolist()))
+    assert len(out) == 256
+
+
+@pytest.fixture(scope="module")
+def gede(request, tmp_path_factory):
+    x, y, _ = load_images(request.config.getoption("--data"))
+    tmp = tmp_path_factory.mktemp("gede")
+    for t in ("dct", "lossless"):
+        tc.compress((x, y), tmp / f"{t}.tcz", codec="gede", transform=t, progress=False)
+    batch = np.random.default_rng(0).integers(0, len(x), 256).tolist()
+    return {t: tc.open(tmp / f"{t}.tcz", output="uint8") for t in ("dct", "lossless")}, batch
+
+
+@pytest.mark.parametrize("transform", ["dct", "lossless"])
+def test_gede_getitems(benchmark, gede, transform):
+    datasets, batch = gede
+    out = benchmark(lambda: datasets[transform].__getitems__(batch))
     assert len(out) == 256
