@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
@@ -42,7 +43,7 @@ def as_index_array(name: str, values, n: int | None = None) -> np.ndarray:
     return a
 
 
-class EpochSampler(Sampler[int]):
+class EpochSampler(Sampler[int], ABC):
     """Base class: subclasses define ``subset_size()`` and ``_order(generator)``."""
 
     def __init__(self, *, seed: int = 0, num_replicas: int | None = None, rank: int | None = None,
@@ -54,13 +55,13 @@ class EpochSampler(Sampler[int]):
         self._position = 0
 
     # -- to implement --
+    @abstractmethod
     def subset_size(self) -> int:
         """Samples in one epoch over all ranks, before padding."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _order(self, g: torch.Generator) -> torch.Tensor:
         """(subset_size(),) int64 global order of this epoch; same on every rank."""
-        raise NotImplementedError
 
     def _extra_state(self) -> dict:
         return {}

@@ -53,61 +53,70 @@ def _inv_line(c, n, x):
 
 
 @njit(cache=True, nogil=True)
+def _rows(img, s, c, h, w, a, b, forward):
+    for r in range(h):
+        for k in range(w):
+            a[k] = img[s, c, r, k]
+        if forward:
+            _fwd_line(a, w, b)
+        else:
+            _inv_line(a, w, b)
+        for k in range(w):
+            img[s, c, r, k] = b[k]
+
+
+@njit(cache=True, nogil=True)
+def _cols(img, s, c, h, w, a, b, forward):
+    for k in range(w):
+        for r in range(h):
+            a[r] = img[s, c, r, k]
+        if forward:
+            _fwd_line(a, h, b)
+        else:
+            _inv_line(a, h, b)
+        for r in range(h):
+            img[s, c, r, k] = b[r]
+
+
+@njit(cache=True, nogil=True)
+def _level_sizes(hh, ww, levels, sizes):
+    """Fill ``sizes`` (levels, 2) with each level's block; returns how many levels apply."""
+    h, w = hh, ww
+    done = 0
+    for lv in range(levels):
+        if h < 2 and w < 2:
+            break
+        sizes[lv, 0] = h
+        sizes[lv, 1] = w
+        done += 1
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return done
+
+
+@njit(cache=True, nogil=True)
 def wavelet53_forward(img, levels, a, b):
     """In place on ``img`` (N, C, H, W) int32; ``a``, ``b``: scratch (max(H, W),) int32."""
     nimg, nch, hh, ww = img.shape
+    sizes = np.empty((max(levels, 1), 2), dtype=np.int64)
+    done = _level_sizes(hh, ww, levels, sizes)
     for s in range(nimg):
         for c in range(nch):
-            h, w = hh, ww
-            for _ in range(levels):
-                if h < 2 and w < 2:
-                    break
-                for r in range(h):
-                    for k in range(w):
-                        a[k] = img[s, c, r, k]
-                    _fwd_line(a, w, b)
-                    for k in range(w):
-                        img[s, c, r, k] = b[k]
-                for k in range(w):
-                    for r in range(h):
-                        a[r] = img[s, c, r, k]
-                    _fwd_line(a, h, b)
-                    for r in range(h):
-                        img[s, c, r, k] = b[r]
-                h, w = (h + 1) // 2, (w + 1) // 2
+            for lv in range(done):
+                _rows(img, s, c, sizes[lv, 0], sizes[lv, 1], a, b, True)
+                _cols(img, s, c, sizes[lv, 0], sizes[lv, 1], a, b, True)
 
 
 @njit(cache=True, nogil=True)
 def wavelet53_inverse(img, levels, a, b):
-    """Undo :func:`wavelet53_forward` in place."""
+    """Undo :func:`wavelet53_forward` in place: levels in reverse, columns before rows."""
     nimg, nch, hh, ww = img.shape
-    sizes = np.empty((levels, 2), dtype=np.int64)
+    sizes = np.empty((max(levels, 1), 2), dtype=np.int64)
+    done = _level_sizes(hh, ww, levels, sizes)
     for s in range(nimg):
         for c in range(nch):
-            h, w = hh, ww
-            done = 0
-            for lv in range(levels):
-                if h < 2 and w < 2:
-                    break
-                sizes[lv, 0] = h
-                sizes[lv, 1] = w
-                done += 1
-                h, w = (h + 1) // 2, (w + 1) // 2
             for lv in range(done - 1, -1, -1):
-                h = sizes[lv, 0]
-                w = sizes[lv, 1]
-                for k in range(w):
-                    for r in range(h):
-                        a[r] = img[s, c, r, k]
-                    _inv_line(a, h, b)
-                    for r in range(h):
-                        img[s, c, r, k] = b[r]
-                for r in range(h):
-                    for k in range(w):
-                        a[k] = img[s, c, r, k]
-                    _inv_line(a, w, b)
-                    for k in range(w):
-                        img[s, c, r, k] = b[k]
+                _cols(img, s, c, sizes[lv, 0], sizes[lv, 1], a, b, False)
+                _rows(img, s, c, sizes[lv, 0], sizes[lv, 1], a, b, False)
 
 
 @njit(cache=True, nogil=True)
