@@ -173,3 +173,12 @@ def test_bad_params(params, err, match):
 def test_bad_input(x, params, match):
     with pytest.raises(CodecError, match=match):
         make_codec("gede", params).encode(x, np.zeros(len(x), dtype=int))
+
+
+def test_precision_per_column_and_its_length_is_checked():
+    x = np.array([[1.25, 100.0], [2.5, 300.0]])
+    _, out = roundtrip(x, np.zeros(2, dtype=int), precision=[2, 0], classwise=False)
+    np.testing.assert_allclose(out, x)
+    with pytest.raises(CodecError, match=r"precision should be one int or 2 ints \(one per column\), "
+                                         r"but got 3 values"):
+        make_codec("gede", {"precision": [1, 2, 3]}).encode(x, np.zeros(2, dtype=int))

@@ -66,12 +66,11 @@ class IdentityTransform:
             if precision is None:
                 raise CodecError("float samples need precision= (decimal digits kept, e.g. "
                                  "precision=3) to be stored as fixed-point integers")
-            p = np.broadcast_to(np.asarray(precision, dtype=np.int64), (self.size,)) \
-                if np.ndim(precision) == 0 or len(precision) == self.size else None
-            if p is None:
+            p = np.asarray(precision, dtype=np.float64)
+            if p.ndim > 1 or (p.ndim == 1 and len(p) != self.size):
                 raise CodecError(f"precision should be one int or {self.size} ints (one per "
-                                 f"column), but got {len(precision)} values")
-            self.scale = 10.0 ** p.astype(np.float64)
+                                 f"column), but got {p.size} values")
+            self.scale = np.broadcast_to(10.0 ** p, (self.size,))
         else:
             if precision is not None:
                 raise CodecError(f"precision applies to float samples, but the source is {dtype}")
