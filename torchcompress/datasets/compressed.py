@@ -26,7 +26,7 @@ class CompressedDataset(Dataset):
 
     ``ds[i]`` returns ``(x, y)``: ``x`` a tensor of the stored sample shape
     (float32 in the source's value scale, or uint8 with ``output="uint8"``),
-    ``y`` an int. ``ds.__getitems__(indices)`` decodes a whole batch in one
+    ``y`` an int (a float for regression targets). ``ds.__getitems__(indices)`` decodes a batch in one
     kernel call per shard; ``DataLoader`` uses it automatically.
 
     Args:
