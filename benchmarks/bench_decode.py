@@ -9,34 +9,21 @@ number is the median of several repeats within this one run.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 
 import numpy as np
-import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torchcompress as tc  # noqa: E402
-from common import load_images, png_blobs, pil_decode, raw_memmap  # noqa: E402
-from torchcompress._timing import median_rate  # noqa: E402
+from common import image_bench_args, pil_decode, png_blobs, raw_memmap  # noqa: E402
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help=".npz with x (N,H,W,C or N,C,H,W uint8) and y")
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--repeats", type=int, default=7)
-    args = p.parse_args()
-    torch.set_num_threads(1)
-    x, y, name = load_images(args.data)
+    args, x, y, name, batch, singles, rate = image_bench_args(__doc__, 7, None)
     n = len(x)
-    rng = np.random.default_rng(0)
-    batch = rng.integers(0, n, args.batch)
-    singles = rng.integers(0, n, 512).tolist()
-    rate = lambda fn, k: median_rate(fn, k, repeats=args.repeats)  # noqa: E731
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         raw = raw_memmap(x, f"{tmp}/raw.u8")

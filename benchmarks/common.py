@@ -78,3 +78,33 @@ def zstd_decoder(shape: tuple):
 
     d = zstandard.ZstdDecompressor()
     return lambda blob: np.frombuffer(d.decompress(blob), dtype=np.uint8).reshape(shape)
+
+
+def image_bench_args(description: str, repeats: int, extra=None):
+    """Parse the shared image-benchmark arguments, pin one thread, load the data, pick indices.
+
+    Returns ``(args, x, y, name, batch, singles, rate)``: ``batch`` a random
+    batch, ``singles`` 512 random indices, ``rate(fn, items)`` the median rate.
+    """
+    import argparse
+
+    import torch
+
+    from torchcompress._timing import median_rate
+
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help=".npz with x (N,H,W[,C] or N,C,H,W uint8) and y")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--repeats", type=int, default=repeats)
+    if extra is not None:
+        extra(p)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    x, y, name = load_images(args.data)
+    rng = np.random.default_rng(0)
+    batch = rng.integers(0, len(x), args.batch)
+    singles = rng.integers(0, len(x), 512).tolist()
+
+    def rate(fn, items):
+        return median_rate(fn, items, repeats=args.repeats)
+    return args, x, y, name, batch, singles, rate
