@@ -182,3 +182,13 @@ def test_precision_per_column_and_its_length_is_checked():
     with pytest.raises(CodecError, match=r"precision should be one int or 2 ints \(one per column\), "
                                          r"but got 3 values"):
         make_codec("gede", {"precision": [1, 2, 3]}).encode(x, np.zeros(2, dtype=int))
+
+
+def test_base_ids_wider_than_a_byte_with_no_deviation_bits():
+    # 300 distinct rows, each twice: everything goes to the base, records hold only a 9-bit id
+    rng = np.random.default_rng(5)
+    rows = np.unique(rng.integers(0, 256, (400, 3)), axis=0)[:300].astype(np.uint8)
+    x = np.concatenate([rows, rows])
+    enc, out = roundtrip(x, np.zeros(len(x), dtype=int), tau=64)
+    assert enc.stats_["num_bases"] == [300]
+    np.testing.assert_array_equal(out, x)

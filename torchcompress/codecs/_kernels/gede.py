@@ -161,6 +161,28 @@ def _pdep(f, mask, shift):
 
 
 @njit(cache=True, nogil=True)
+def _pack_row(row, mask, shift, count, acc, nacc, out, pos):
+    """Append each column's masked bits of ``row`` after ``nacc`` bits already in ``acc``;
+    write the stream LSB-first into ``out`` from byte ``pos``."""
+    for j in range(row.shape[0]):
+        w = count[j]
+        if w == 0:
+            continue
+        acc |= np.uint64(_pext(np.int64(row[j]), np.int64(mask[j]), shift[j])) << np.uint64(nacc)
+        nacc += w
+        while nacc >= 8:
+            out[pos] = np.uint8(acc & np.uint64(255))
+            acc >>= np.uint64(8)
+            nacc -= 8
+            pos += 1
+    while nacc > 0:  # the tail, which may be a whole id wider than a byte
+        out[pos] = np.uint8(acc & np.uint64(255))
+        acc >>= np.uint64(8)
+        nacc -= 8
+        pos += 1
+
+
+@njit(cache=True, nogil=True)
 def pack_table(u, first_row, mask, shift, count, row_bytes, out, out_off):
     """Write the base rows of one model.
 
@@ -172,25 +194,8 @@ def pack_table(u, first_row, mask, shift, count, row_bytes, out, out_off):
         row_bytes: bytes per base row.
         out: flat uint8 table, zero-filled; rows start at ``out_off``.
     """
-    d = u.shape[1]
     for b in range(first_row.shape[0]):
-        r = first_row[b]
-        pos = out_off + b * row_bytes
-        acc = np.uint64(0)
-        nacc = 0
-        for j in range(d):
-            w = count[j]
-            if w == 0:
-                continue
-            acc |= np.uint64(_pext(np.int64(u[r, j]), np.int64(mask[j]), shift[j])) << np.uint64(nacc)
-            nacc += w
-            while nacc >= 8:
-                out[pos] = np.uint8(acc & np.uint64(255))
-                acc >>= np.uint64(8)
-                nacc -= 8
-                pos += 1
-        if nacc > 0:
-            out[pos] = np.uint8(acc & np.uint64(255))
+        _pack_row(u[first_row[b]], mask, shift, count, np.uint64(0), 0, out, out_off + b * row_bytes)
 
 
 @njit(cache=True, nogil=True)
@@ -207,25 +212,10 @@ def pack_records(u, model, base_id, id_bits, mask, shift, count, offsets, out):
         offsets: (N + 1,) int64 record starts in ``out``.
         out: flat uint8, zero-filled.
     """
-    n, d = u.shape
-    for i in range(n):
+    for i in range(u.shape[0]):
         g = model[i]
-        pos = offsets[i]
-        acc = np.uint64(base_id[i])
-        nacc = id_bits[g]
-        for j in range(d):
-            w = count[g, j]
-            if w == 0:
-                continue
-            acc |= np.uint64(_pext(np.int64(u[i, j]), np.int64(mask[g, j]), shift[g, j])) << np.uint64(nacc)
-            nacc += w
-            while nacc >= 8:
-                out[pos] = np.uint8(acc & np.uint64(255))
-                acc >>= np.uint64(8)
-                nacc -= 8
-                pos += 1
-        if nacc > 0:
-            out[pos] = np.uint8(acc & np.uint64(255))
+        _pack_row(u[i], mask[g], shift[g], count[g], np.uint64(base_id[i]), id_bits[g], out,
+                  offsets[i])
 
 
 @njit(cache=True, nogil=True)
