@@ -96,6 +96,7 @@ class ADQEncoded:
             "bits_histogram": np.bincount(self.bits, minlength=MAX_BITS + 1)[1:].tolist(),
             "mean_psnr_db": float(psnr.mean()),
             "mse": float(mse.mean()),
+            "psnr_peak": peak,
         }
 
 
@@ -143,6 +144,9 @@ class ADQCodec:
 
     name = "adq"
     params_type = ADQParams
+    lossless = False        # verify=True is refused
+    measures_error = False  # no decode-and-compare pass at compress time
+    progressive = True      # planes= applies
 
     def __init__(self, params: ADQParams):
         self.params = params
@@ -190,6 +194,15 @@ class ADQCodec:
                        importance: np.ndarray | None = None) -> ADQEncoded:
         """Encode ``x`` (N, *shape); ADQ ignores labels."""
         return self.encode(x.reshape(x.shape[0], -1), importance=importance)
+
+    def describe(self) -> str:
+        return "codec='adq'"
+
+    def check_targets(self, labels: np.ndarray) -> None:
+        pass  # any labels or targets
+
+    def tolerance(self, flat: np.ndarray) -> float:
+        return 0.0
 
     def open_tables(self, extras: dict, where: str) -> None:
         return None  # ADQ keeps everything in the shards

@@ -23,7 +23,7 @@ from .gede_model import MAX_WIDTH, column_codes, fit_model
 from .gede_tables import GeDeShard, GeDeTables
 from .transforms import TRANSFORMS, make_transform
 
-__all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "integer_codes"]
+__all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "check_code_widths"]
 
 
 def _check_precision(p):
@@ -68,7 +68,7 @@ class GeDeParams:
         return cls(**d)
 
 
-def integer_codes(v: np.ndarray) -> None:
+def check_code_widths(v: np.ndarray) -> None:
     """Raise CodecError unless every column of ``v`` (N, D) int64 fits a 16-bit code."""
     lo, hi = v.min(axis=0), v.max(axis=0)
     need = np.where(lo < 0, np.maximum(2 * hi, -2 * lo - 1), hi)
@@ -104,9 +104,34 @@ class GeDeCodec:
 
     name = "gede"
     params_type = GeDeParams
+    progressive = False
 
     def __init__(self, params: GeDeParams):
         self.params = params
+
+    @property
+    def lossless(self) -> bool:
+        return self.params.transform != "dct"
+
+    @property
+    def measures_error(self) -> bool:
+        """The near-lossless mode always decodes everything once to report its error."""
+        return self.params.transform == "dct"
+
+    def describe(self) -> str:
+        return f"transform={self.params.transform!r}"
+
+    def check_targets(self, labels: np.ndarray) -> None:
+        if self.params.classwise and labels.dtype.kind == "f":
+            raise ValueError("classwise=True needs integer class labels, but the targets are real "
+                             "numbers; pass classwise=False for regression data")
+
+    def tolerance(self, flat: np.ndarray) -> float:
+        """Allowed reconstruction error: half a fixed-point step for floats, else 0."""
+        if self.params.precision is None:
+            return 0.0
+        step = 10.0 ** -float(np.min(self.params.precision))
+        return 0.5 * step * (1 + 1e-6) + 1e-6 * float(np.abs(flat).max())
 
     def transform(self, shape: tuple, dtype):
         return make_transform(self.params.transform, shape, dtype, self.params.precision)
@@ -123,7 +148,7 @@ class GeDeCodec:
         n = x.shape[0]
         t = self.transform(x.shape[1:], x.dtype)
         v = t.forward(x)
-        integer_codes(v)
+        check_code_widths(v)
         keys, model = self.model_keys(np.asarray(labels))
         g_count, d = len(keys), v.shape[1]
         u = np.empty((n, d), dtype=np.uint16)
@@ -140,8 +165,8 @@ class GeDeCodec:
             widths[g], signed[g], bmask[g] = fit.widths, fit.signed, fit.base_mask
             base_id[rows] = fit.base_id
             fits.append((rows, fit))
-        tab = GeDeTables.build(keys, widths, signed, bmask,
-                               np.array([f.num_bases for _, f in fits], dtype=np.int64))
+        tab = GeDeTables(keys, widths, signed, bmask,
+                         np.array([f.num_bases for _, f in fits], dtype=np.int64))
         table = np.zeros(int(tab.tab_off[-1]) + PAD_BYTES, dtype=np.uint8)
         for g, (rows, fit) in enumerate(fits):
             pack_table(np.ascontiguousarray(u[rows]), fit.first_row, bmask[g], tab.bshift[g],

@@ -49,10 +49,6 @@ class GeDeTables:
         np.cumsum(self.num_bases * self.row_bytes, out=self.tab_off[1:])
         self.models = np.stack([self.tab_off[:-1], self.row_bytes, self.id_bits], axis=1)
 
-    @classmethod
-    def build(cls, keys, widths, signed, bmask, num_bases) -> "GeDeTables":
-        return cls(keys, widths, signed, bmask, num_bases)
-
     def to_tensors(self, table: np.ndarray) -> dict[str, np.ndarray]:
         """The ``tables`` file; ``table`` already ends with PAD_BYTES zeros."""
         return {"model_labels": self.keys, "widths": self.widths, "signed": self.signed,

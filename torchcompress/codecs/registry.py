@@ -5,7 +5,9 @@ datasets use: ``encode_dataset(x, labels, importance=)`` returns an encoded
 object with ``shard(a, b)``, ``extras()``, ``stats(D, peak)`` and ``payload``;
 ``open_tables(extras, where)`` validates archive-wide arrays; and
 ``decoder(arrays, ...)`` validates one shard and returns an object whose
-``decode(rows, out, planes=)`` fills ``out`` (B, D).
+``decode(rows, out, planes=)`` fills ``out`` (B, D). Codecs also say what
+``tc.compress`` may assume: ``lossless``, ``measures_error``, ``progressive``,
+``describe()``, ``check_targets(labels)`` and ``tolerance(flat)``.
 """
 
 from __future__ import annotations

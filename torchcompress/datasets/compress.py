@@ -71,13 +71,11 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
 
 
 def _verify_default(enc, verify: bool | None) -> bool:
-    lossless = enc.name == "gede" and enc.params.transform != "dct"
     if verify is None:
-        return lossless
-    if verify and not lossless:
-        what = f"transform={enc.params.transform!r}" if enc.name == "gede" else f"codec={enc.name!r}"
-        raise ValueError(f"verify=True checks a lossless round trip, but {what} is lossy; use "
-                         "codec='gede' with transform='none' or 'lossless'")
+        return enc.lossless
+    if verify and not enc.lossless:
+        raise ValueError(f"verify=True checks a lossless round trip, but {enc.describe()} is lossy; "
+                         "use codec='gede' with transform='none' or 'lossless'")
     return bool(verify)
 
 
@@ -89,9 +87,7 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     ``extras`` are more archive-wide tensor files (name -> tensors), e.g. the
     condensed samples of ``tc.condense``.
     """
-    if enc.name == "gede" and enc.params.classwise and src.y.dtype.kind == "f":
-        raise ValueError("classwise=True needs integer class labels, but the targets are real "
-                         "numbers; pass classwise=False for regression data")
+    enc.check_targets(src.y)
     n = src.x.shape[0]
     shape = tuple(int(s) for s in src.x.shape[1:])
     flat = src.x.reshape(n, -1)
@@ -101,20 +97,14 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     else:
         peak = float(flat.max()) - float(flat.min())
     stats = encoded.stats(flat.shape[1], peak)
-    if enc.name == "adq":
-        stats["psnr_peak"] = peak
     stats.update(extra_stats or {})
     encode_seconds = time.perf_counter() - t0
     per_sample = max(encoded.payload.nbytes / n, 1.0) + 8
     size = shard_size or _default_shard_size(per_sample)
     bounds = list(range(0, n, size)) + [n]
-    if verify or (enc.name == "gede" and enc.params.transform == "dct"):
-        tol = 0.0
-        if enc.name == "gede" and enc.params.precision is not None:
-            step = 10.0 ** -float(np.min(enc.params.precision))
-            tol = 0.5 * step * (1 + 1e-6) + 1e-6 * float(np.abs(flat).max())
+    if verify or enc.measures_error:
         stats.update(check_roundtrip(enc, encoded, src.x, src.y, bounds, exact=verify,
-                                     tolerance=tol))
+                                     tolerance=enc.tolerance(flat)))
         stats["verified"] = bool(verify)
     with ArchiveWriter(path, overwrite=overwrite) as w:
         for a, b in tqdm(list(zip(bounds, bounds[1:])), desc="writing shards",

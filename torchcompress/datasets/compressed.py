@@ -50,7 +50,7 @@ class CompressedDataset(Dataset):
             raise ValueError(f"output='uint8' needs a uint8 (image) source, but this archive "
                              f"stores {m.sample_dtype}; use output='float32'")
         if planes is not None:
-            if m.codec != "adq":
+            if not self.codec.progressive:
                 raise ValueError(f"planes applies to the lossy 'adq' codec (progressive bit-planes); "
                                  f"this archive uses codec={m.codec!r}, so leave planes=None")
             planes = check_positive_int("planes", planes)

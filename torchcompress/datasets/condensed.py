@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from .._validation import check_positive_int
 from ..codecs import make_codec
 from ..codecs.condense import condense_rows
-from ..codecs.gede import integer_codes
+from ..codecs.gede import check_code_widths
 from ..errors import FormatError
 from ..format import ArchiveReader
 from .compress import write_archive
@@ -65,7 +65,7 @@ def condense(source, path, *, beta: int, precision=None, classwise: bool | None 
     n = src.x.shape[0]
     t = enc.transform(src.x.shape[1:], src.x.dtype)
     ints = t.forward(src.x)
-    integer_codes(ints)  # 16-bit columns, checked before any kernel sees them
+    check_code_widths(ints)  # 16-bit columns, checked before any kernel sees them
     cond = condense_rows(src.x.reshape(n, -1).astype(np.float64), ints, src.y, beta)
     m = len(cond.weight)
     tensors = {"x": cond.x.astype(np.float32).reshape(m, *src.x.shape[1:]),
