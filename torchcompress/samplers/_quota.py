@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_fraction, check_positive_int
+
 __all__ = ["apportion", "subset_count"]
 
 
 def subset_count(n: int, fraction, num_samples, name_n: str = "dataset") -> int:
     """``num_samples``, or ``round(fraction * n)`` (at least 1); exactly one must be given."""
-    from .._validation import check_fraction, check_positive_int
-
     if (fraction is None) == (num_samples is None):
         raise ValueError("pass exactly one of fraction= or num_samples=, but got "
                          f"fraction={fraction!r}, num_samples={num_samples!r}")
