@@ -69,8 +69,8 @@ class GeDeParams:
 
 
 def check_code_widths(v: np.ndarray) -> None:
-    """Raise CodecError unless every column of ``v`` (N, D) int64 fits a 16-bit code."""
-    lo, hi = v.min(axis=0), v.max(axis=0)
+    """Raise CodecError unless every column of ``v`` (N, D) int32/int64 fits a 16-bit code."""
+    lo, hi = v.min(axis=0).astype(np.int64), v.max(axis=0).astype(np.int64)
     need = np.where(lo < 0, np.maximum(2 * hi, -2 * lo - 1), hi)
     if (need >= 1 << MAX_WIDTH).any():
         j = int(np.argmax(need))

@@ -20,12 +20,12 @@ MAX_WIDTH = 16
 
 
 def column_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, D) int32 values -> (N, D) uint16 codes and (D,) uint8 zigzag flags.
+    """(N, D) int32 or int64 values -> (N, D) uint16 codes and (D,) uint8 zigzag flags.
 
-    The caller guarantees every code fits in 16 bits.
+    The caller guarantees every code fits in 16 bits (so the shift cannot overflow).
     """
     signed = (v < 0).any(axis=0) if v.shape[0] else np.zeros(v.shape[1], dtype=bool)
-    z = np.where(signed, (v.astype(np.int64) << 1) ^ (v.astype(np.int64) >> 63), v)
+    z = np.where(signed, (v << 1) ^ (v >> (8 * v.dtype.itemsize - 1)), v)
     return z.astype(np.uint16), signed.astype(np.uint8)
 
 

@@ -25,6 +25,7 @@ __all__ = ["DCTTransform", "IdentityTransform", "TRANSFORMS", "WaveletTransform"
 
 TRANSFORMS = ("none", "dct", "lossless")
 WAVELET_LEVELS = 3
+_CHUNK = 64  # images per forward-DCT step: the float64 working set stays in cache
 
 _RGB2YCC = np.array([[0.299, 0.587, 0.114],
                      [-0.168735892, -0.331264108, 0.5],
@@ -78,8 +79,8 @@ class IdentityTransform:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         flat = x.reshape(x.shape[0], -1)
-        if self.scale is None:
-            return flat.astype(np.int64)
+        if self.scale is None:  # int64 sources stay wide so the width check sees them whole
+            return flat.astype(np.int64 if flat.dtype.itemsize == 8 else np.int32)
         if not np.isfinite(flat).all():
             bad = int(np.flatnonzero(~np.isfinite(flat).all(axis=1))[0])
             raise CodecError(f"sample {bad} contains NaN or inf; GeDe stores finite values only")
@@ -102,22 +103,26 @@ class DCTTransform:
         self.columns = self.size = self.c * self.h * self.w
         self.ch = dct_matrix(self.h)
         self.cw = dct_matrix(self.w)
+        self.cw_t = np.ascontiguousarray(self.cw.T)
         self.ch_t32 = np.ascontiguousarray(self.ch.T, dtype=np.float32)
         self.cw32 = self.cw.astype(np.float32)
         self.ycc2rgb32 = _YCC2RGB.astype(np.float32)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        img = x.reshape(-1, self.c, self.h, self.w).astype(np.float64)
-        if self.c == 3:
-            img = np.einsum("ij,njhw->nihw", _RGB2YCC, img)
+        """(N, D) int32 coefficients, computed in float64 over cache-sized chunks of images."""
+        n, c, h, w = x.shape[0], self.c, self.h, self.w
+        out = np.empty((n, self.size), dtype=np.int32)
+        src = x.reshape(n, c, h * w)
+        for s in range(0, n, _CHUNK):
+            b = min(n, s + _CHUNK) - s
+            img = src[s:s + b].astype(np.float64)
+            if c == 3:
+                img = np.matmul(_RGB2YCC, img)
             img[:, 0] -= 128.0
-        else:
-            img -= 128.0
-        n, c, h, w = img.shape
-        rows = (img.reshape(n * c * h, w) @ self.cw.T).reshape(n * c, h, w)
-        cols = np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(h, n * c * w)
-        coef = (self.ch @ cols).reshape(h, n, c, w).transpose(1, 2, 0, 3)
-        return np.rint(coef).astype(np.int64).reshape(n, -1)
+            rows = img.reshape(b * c * h, w) @ self.cw_t
+            coef = np.matmul(self.ch, rows.reshape(b * c, h, w))
+            out[s:s + b] = np.rint(coef, out=coef).reshape(b, -1)
+        return out
 
     def inverse(self, v: np.ndarray, out: np.ndarray) -> None:
         b, c, h, w = v.shape[0], self.c, self.h, self.w
@@ -149,7 +154,7 @@ class WaveletTransform:
         if self.c == 3:
             ycocg_forward(img)
         wavelet53_forward(img, WAVELET_LEVELS, *self._scratch())
-        return img.reshape(x.shape[0], -1).astype(np.int64)
+        return img.reshape(x.shape[0], -1)
 
     def inverse(self, v: np.ndarray, out: np.ndarray) -> None:
         img = np.ascontiguousarray(v.reshape(-1, self.c, self.h, self.w), dtype=np.int32)

@@ -28,19 +28,25 @@ __all__ = ["LAYOUT_ROWS", "MODEL_FIELDS", "PAD_BYTES", "bit_counts", "clog2", "d
 def bit_counts(u, out):
     """Count ones per position: ``out[j, k] = sum_i bit k of u[i, j]``.
 
+    The 16-step inner loop has a fixed trip count, so it vectorizes; counts
+    go through int32 accumulators in chunks small enough never to overflow.
+
     Args:
         u: (N, D) uint16 codes.
         out: (D, 16) int64, zero-filled by the caller.
     """
     n, d = u.shape
-    for i in range(n):
+    acc = np.zeros((d, 16), dtype=np.int32)
+    for s in range(0, n, 1 << 30):
+        for i in range(s, min(n, s + (1 << 30))):
+            for j in range(d):
+                v = np.int32(u[i, j])
+                for k in range(16):
+                    acc[j, k] += (v >> k) & 1
         for j in range(d):
-            v = u[i, j]
-            k = 0
-            while v:
-                out[j, k] += v & 1
-                v >>= 1
-                k += 1
+            for k in range(16):
+                out[j, k] += acc[j, k]
+                acc[j, k] = 0
 
 
 @njit(cache=True, nogil=True)
