@@ -212,5 +212,6 @@ class GeDeShardDecoder:
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int | None = None) -> None:
         s, t = self.shard, self.shard.tables
         v = np.empty((len(rows), t.widths.shape[1]), dtype=np.int32)
-        decode_gede_rows(s.records, s.offsets, s.model, rows, t.table, t.models, t.layout, v)
+        decode_gede_rows(s.records, s.offsets, s.model, rows, t.table, t.models, t.fields, t.layout,
+                         v)
         self.transform.inverse(v, out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from ._kernels.gede import LAYOUT_ROWS, PAD_BYTES, read_base_ids
+from ._kernels.gede import FIELD_OFFSET_BITS, FIELD_SLOW, LAYOUT_ROWS, PAD_BYTES, read_base_ids
 from .gede_model import MAX_WIDTH, mask_layout
 
 __all__ = ["GeDeShard", "GeDeTables"]
@@ -44,10 +44,22 @@ class GeDeTables:
                 "dfull": (np.int64(1) << self.dcount) - 1, "dshift": self.dshift,
                 "dmask": self.dmask, "signed": signed}
         self.layout = np.stack([np.asarray(rows[k], dtype=np.int32) for k in LAYOUT_ROWS], axis=-1)
+        self.fields = self._fields()
         self.rec_bytes = _bytes(self.id_bits + self.dcount.sum(axis=1))
         self.tab_off = np.zeros(len(keys) + 1, dtype=np.int64)
         np.cumsum(self.num_bases * self.row_bytes, out=self.tab_off[1:])
         self.models = np.stack([self.tab_off[:-1], self.row_bytes, self.id_bits], axis=1)
+
+    def _fields(self) -> np.ndarray:
+        """(G, D) uint64 fast descriptors (see ``FIELD_SLOW`` in the kernels)."""
+        u = lambda a: np.asarray(a, dtype=np.uint64)  # noqa: E731
+        common = (((self.dshift == 0) | (self.dcount == 0))
+                  & ((self.bcount == 0) | (self.bshift == self.dcount)))
+        if max(int(self.doff.max(initial=0)), int(self.boff.max(initial=0))) >= 1 << FIELD_OFFSET_BITS:
+            common[:] = False  # offsets too wide for the descriptor: every column goes general
+        f = (u(self.doff) | (u(self.dcount) << u(26)) | (u(self.boff) << u(31))
+             | (u(self.bcount) << u(57)) | (u(self.signed) << u(62)))
+        return np.where(common, f, FIELD_SLOW).astype(np.uint64)
 
     def to_tensors(self, table: np.ndarray) -> dict[str, np.ndarray]:
         """The ``tables`` file; ``table`` already ends with PAD_BYTES zeros."""

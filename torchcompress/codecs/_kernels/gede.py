@@ -20,7 +20,8 @@ from numba import njit
 
 PAD_BYTES = 3  # spare bytes after records and tables: the decoder reads 24-bit windows
 
-__all__ = ["LAYOUT_ROWS", "MODEL_FIELDS", "PAD_BYTES", "bit_counts", "clog2", "decode_gede_rows", "eq1_size", "pack_records", "pack_table",
+__all__ = ["FIELD_OFFSET_BITS", "FIELD_SLOW", "LAYOUT_ROWS", "MODEL_FIELDS", "PAD_BYTES", "bit_counts", "clog2",
+           "decode_gede_row", "decode_gede_rows", "eq1_size", "pack_records", "pack_table", "record_base",
            "read_base_ids", "refine_groups", "search_base"]
 
 
@@ -228,15 +229,7 @@ def pack_records(u, model, base_id, id_bits, mask, shift, count, offsets, out):
 def read_base_ids(records, offsets, model, id_bits, out):
     """Read the base id at the start of every record into ``out`` (N,) int64."""
     for i in range(out.shape[0]):
-        w = id_bits[model[i]]
-        pos = offsets[i]
-        v = 0
-        t = 0
-        while t < w:
-            v |= np.int64(records[pos]) << t
-            pos += 1
-            t += 8
-        out[i] = v & ((np.int64(1) << w) - 1)
+        out[i] = record_base(records, offsets[i], id_bits[model[i]])
 
 
 @njit(cache=True, nogil=True)
@@ -246,14 +239,75 @@ def _field(buf, start, bit, width_mask):
     return (word >> (bit & 7)) & width_mask
 
 
-# rows of the per-model column layout consumed by decode_gede_rows
+# rows of the per-model column layout used for columns whose masks are not the common shape
 LAYOUT_ROWS = ("boff", "bfull", "bshift", "bmask", "doff", "dfull", "dshift", "dmask", "signed")
 MODEL_FIELDS = ("tab_off", "row_bytes", "id_bits")
 
+# A column's fast descriptor (uint64): deviation bit offset in the record (26 bits), deviation
+# width (5), base bit offset in the base row (26), base width (5), zigzag flag (1), and bit 63
+# set when the column must take the general path (its masks are not "deviation bits low,
+# base bits right above").
+FIELD_OFFSET_BITS = 26
+FIELD_SLOW = np.uint64(1) << np.uint64(63)
+
 
 @njit(cache=True, nogil=True)
-def decode_gede_rows(records, rec_off, model, rows, table, models, layout, out):
-    """Rebuild the column values of ``rows``: base row, deviation bits, unzigzag.
+def _general_column(records, rs, table, ts, lay):
+    bf = _field(table, ts, lay[0], lay[1])
+    df = _field(records, rs, lay[4], lay[5])
+    v = _pdep(bf, np.int64(lay[3]), lay[2]) | _pdep(df, np.int64(lay[7]), lay[6])
+    sg = lay[8]
+    return (v >> sg) ^ -(v & sg)
+
+
+@njit(cache=True, nogil=True)
+def record_base(records, rs, id_bits):
+    """The base id at the start of the record at byte ``rs``."""
+    base = np.int64(0)
+    for t in range((id_bits + 7) // 8):
+        base |= np.int64(records[rs + t]) << (8 * t)
+    return base & ((np.int64(1) << id_bits) - 1)
+
+
+@njit(cache=True, nogil=True)
+def decode_gede_row(records, rs, table, ts, fields, layout, out):
+    """Rebuild one sample's column values: base bits, deviation bits, unzigzag.
+
+    Index arithmetic is unsigned: numba then emits no negative-index
+    wraparound, which halves the cost of this loop.
+
+    Args:
+        records: flat uint8 records (+ padding); the record starts at byte ``rs``.
+        table: flat uint8 base tables (+ padding); the base row starts at byte ``ts``.
+        fields: (D,) uint64 fast descriptors of the model (see FIELD_SLOW).
+        layout: (D, 9) int32 general layout of the model, for slow columns.
+        out: (D,) values, any numeric dtype.
+    """
+    u = np.uint64
+    m26 = (u(1) << u(FIELD_OFFSET_BITS)) - u(1)
+    urs, uts = u(rs), u(ts)
+    for j in range(fields.shape[0]):
+        f = fields[j]
+        if f & FIELD_SLOW:
+            out[j] = _general_column(records, rs, table, ts, layout[j])
+            continue
+        dpos = f & m26
+        dw = (f >> u(26)) & u(31)
+        bpos = (f >> u(31)) & m26
+        bw = (f >> u(57)) & u(31)
+        p = urs + (dpos >> u(3))
+        wd = u(records[p]) | (u(records[p + u(1)]) << u(8)) | (u(records[p + u(2)]) << u(16))
+        q = uts + (bpos >> u(3))
+        wb = u(table[q]) | (u(table[q + u(1)]) << u(8)) | (u(table[q + u(2)]) << u(16))
+        v = np.int64((((wb >> (bpos & u(7))) & ((u(1) << bw) - u(1))) << dw)
+                     | ((wd >> (dpos & u(7))) & ((u(1) << dw) - u(1))))
+        sg = np.int64((f >> u(62)) & u(1))
+        out[j] = (v >> sg) ^ -(v & sg)
+
+
+@njit(cache=True, nogil=True)
+def decode_gede_rows(records, rec_off, model, rows, table, models, fields, layout, out):
+    """Rebuild the column values of ``rows`` (see ``decode_gede_row``).
 
     Every field sits at a fixed bit offset of its record or base row, so the
     columns decode independently; each field is read as a 24-bit window, which
@@ -266,30 +320,15 @@ def decode_gede_rows(records, rec_off, model, rows, table, models, layout, out):
         rows: (B,) int64 shard rows to decode (validated by the caller).
         table: flat uint8 base tables (+ padding).
         models: (G, 3) int64: table offset, base-row bytes, id bits per model.
+        fields: (G, D) uint64 fast descriptors per model and column.
         layout: (G, D, 9) int32 per column, in LAYOUT_ROWS order: base field
             bit offset, ``(1 << count) - 1``, contiguity shift (-1: general),
             mask; the same four for the deviation field; 1 if zigzag-coded.
         out: (B, D) int32.
     """
-    d = out.shape[1]
     for b in range(rows.shape[0]):
         r = rows[b]
         g = model[r]
         rs = rec_off[r]
-        id_bits = models[g, 2]
-        base = np.int64(0)
-        for t in range((id_bits + 7) // 8):
-            base |= np.int64(records[rs + t]) << (8 * t)
-        base &= (np.int64(1) << id_bits) - 1
-        ts = models[g, 0] + base * models[g, 1]
-        for j in range(d):
-            bf = _field(table, ts, layout[g, j, 0], layout[g, j, 1])
-            df = _field(records, rs, layout[g, j, 4], layout[g, j, 5])
-            bs = layout[g, j, 2]
-            ds = layout[g, j, 6]
-            if bs >= 0 and ds >= 0:
-                v = (bf << bs) | (df << ds)
-            else:
-                v = _pdep(bf, np.int64(layout[g, j, 3]), bs) | _pdep(df, np.int64(layout[g, j, 7]), ds)
-            sg = layout[g, j, 8]
-            out[b, j] = (v >> sg) ^ -(v & sg)
+        ts = models[g, 0] + record_base(records, rs, models[g, 2]) * models[g, 1]
+        decode_gede_row(records, rs, table, ts, fields[g], layout[g], out[b])
