@@ -19,6 +19,7 @@ import numpy as np
 from .._validation import check_choice, check_positive_int
 from ..errors import CodecError
 from ._kernels.gede import PAD_BYTES, decode_gede_rows, pack_records, pack_table
+from ._kernels.idct import decode_gede_dct
 from .gede_model import MAX_WIDTH, column_codes, fit_model
 from .gede_tables import GeDeShard, GeDeTables
 from .transforms import TRANSFORMS, make_transform
@@ -204,13 +205,17 @@ class GeDeCodec:
 
 
 class GeDeShardDecoder:
-    """Decodes rows of one shard: GeDe kernel, then the inverse transform."""
+    """Decodes rows of one shard: GeDe kernel, then the inverse transform (fused for DCT)."""
 
     def __init__(self, shard: GeDeShard, transform):
         self.shard, self.transform = shard, transform
 
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int | None = None) -> None:
         s, t = self.shard, self.shard.tables
+        if self.transform.fused_args is not None:  # GeDe -> inverse DCT -> colour, per image
+            decode_gede_dct(s.records, s.offsets, s.model, rows, t.table, t.models, t.fields,
+                            t.layout, *self.transform.fused_args, out)
+            return
         v = np.empty((len(rows), t.widths.shape[1]), dtype=np.int32)
         decode_gede_rows(s.records, s.offsets, s.model, rows, t.table, t.models, t.fields, t.layout,
                          v)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import CodecError
 from ._kernels.color import ycc_to_pixels
+from ._kernels.idct import idct_plan
 from ._kernels.lifting import wavelet53_forward, wavelet53_inverse, ycocg_forward, ycocg_inverse
 
 __all__ = ["DCTTransform", "IdentityTransform", "TRANSFORMS", "WaveletTransform", "dct_matrix",
@@ -58,6 +59,7 @@ class IdentityTransform:
     """Values as integer columns; floats through fixed point with ``precision`` digits."""
 
     exact = True
+    fused_args = None  # no fused GeDe kernel: decode to integers, then ``inverse``
 
     def __init__(self, shape: tuple, dtype, precision=None):
         self.size = int(np.prod(shape))
@@ -94,7 +96,11 @@ class IdentityTransform:
 
 
 class DCTTransform:
-    """YCbCr + per-channel orthonormal 2-D DCT, rounded (near-lossless)."""
+    """YCbCr + per-channel orthonormal 2-D DCT, rounded (near-lossless).
+
+    GeDe decodes this transform with one fused kernel (``fused_args``); ``inverse``
+    is the batched-GEMM reference for values already out of GeDe.
+    """
 
     exact = False
 
@@ -107,6 +113,10 @@ class DCTTransform:
         self.ch_t32 = np.ascontiguousarray(self.ch.T, dtype=np.float32)
         self.cw32 = self.cw.astype(np.float32)
         self.ycc2rgb32 = _YCC2RGB.astype(np.float32)
+        # +128 on Y is a constant image: in the DCT domain it only moves the DC term
+        self.dc = np.float32(128.0 * np.sqrt(self.h * self.w))
+        self.fused_args = (self.c, self.h, self.w, idct_plan(self.ch), idct_plan(self.cw),
+                           self.ycc2rgb32, self.dc)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, D) int32 coefficients, computed in float64 over cache-sized chunks of images."""
@@ -127,8 +137,7 @@ class DCTTransform:
     def inverse(self, v: np.ndarray, out: np.ndarray) -> None:
         b, c, h, w = v.shape[0], self.c, self.h, self.w
         coef = v.astype(np.float32).reshape(b * c * h, w)
-        # +128 on Y is a constant image: in the DCT domain it only moves the DC term
-        coef[0::c * h, 0] += np.float32(128.0 * np.sqrt(h * w))
+        coef[0::c * h, 0] += self.dc
         rows = (coef @ self.cw32).reshape(b * c, h, w)
         # the left multiply as one GEMM over all images: (h, h) @ (h, B*C*w)
         cols = np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(h, b * c * w)
@@ -140,6 +149,7 @@ class WaveletTransform:
     """YCoCg-R + 3-level 5/3 integer wavelet per channel (bit-exact)."""
 
     exact = True
+    fused_args = None
 
     def __init__(self, shape: tuple, dtype):
         self.c, self.h, self.w = _image_shape(shape, dtype, "lossless")
