@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from ._kernels.gede import FIELD_OFFSET_BITS, FIELD_SLOW, LAYOUT_ROWS, PAD_BYTES, read_base_ids
+from ._kernels.gede import (FIELD_BPOS_AT, FIELD_BW_AT, FIELD_DW_AT, FIELD_OFFSET_BITS, FIELD_SIGN_AT,
+                           FIELD_SLOW, LAYOUT_ROWS, PAD_BYTES, read_base_ids)
 from .gede_model import MAX_WIDTH, mask_layout
 
 __all__ = ["GeDeShard", "GeDeTables"]
@@ -57,8 +58,8 @@ class GeDeTables:
                   & ((self.bcount == 0) | (self.bshift == self.dcount)))
         if max(int(self.doff.max(initial=0)), int(self.boff.max(initial=0))) >= 1 << FIELD_OFFSET_BITS:
             common[:] = False  # offsets too wide for the descriptor: every column goes general
-        f = (u(self.doff) | (u(self.dcount) << u(26)) | (u(self.boff) << u(31))
-             | (u(self.bcount) << u(57)) | (u(self.signed) << u(62)))
+        f = (u(self.doff) | (u(self.dcount) << u(FIELD_DW_AT)) | (u(self.boff) << u(FIELD_BPOS_AT))
+             | (u(self.bcount) << u(FIELD_BW_AT)) | (u(self.signed) << u(FIELD_SIGN_AT)))
         return np.where(common, f, FIELD_SLOW).astype(np.uint64)
 
     def to_tensors(self, table: np.ndarray) -> dict[str, np.ndarray]:

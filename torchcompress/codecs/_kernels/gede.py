@@ -21,7 +21,8 @@ from numba import njit
 PAD_BYTES = 3  # spare bytes after records and tables: the decoder reads 24-bit windows
 
 __all__ = ["FIELD_OFFSET_BITS", "FIELD_SLOW", "LAYOUT_ROWS", "MODEL_FIELDS", "PAD_BYTES", "bit_counts", "clog2",
-           "decode_gede_row", "decode_gede_rows", "eq1_size", "pack_records", "pack_table", "record_base",
+           "FIELD_BPOS_AT", "FIELD_BW_AT", "FIELD_DW_AT", "FIELD_SIGN_AT", "decode_gede_row",
+           "decode_gede_rows", "eq1_size", "pack_records", "pack_table", "record_base", "row_start",
            "read_base_ids", "refine_groups", "search_base"]
 
 
@@ -248,6 +249,7 @@ MODEL_FIELDS = ("tab_off", "row_bytes", "id_bits")
 # set when the column must take the general path (its masks are not "deviation bits low,
 # base bits right above").
 FIELD_OFFSET_BITS = 26
+FIELD_DW_AT, FIELD_BPOS_AT, FIELD_BW_AT, FIELD_SIGN_AT = 26, 31, 57, 62  # bit where each part starts
 FIELD_SLOW = np.uint64(1) << np.uint64(63)
 
 
@@ -267,6 +269,14 @@ def record_base(records, rs, id_bits):
     for t in range((id_bits + 7) // 8):
         base |= np.int64(records[rs + t]) << (8 * t)
     return base & ((np.int64(1) << id_bits) - 1)
+
+
+@njit(cache=True, nogil=True)
+def row_start(records, rec_off, model, models, r):
+    """(model, record start, base-row start) of shard row ``r``."""
+    g = model[r]
+    rs = rec_off[r]
+    return g, rs, models[g, 0] + record_base(records, rs, models[g, 2]) * models[g, 1]
 
 
 @njit(cache=True, nogil=True)
@@ -292,16 +302,16 @@ def decode_gede_row(records, rs, table, ts, fields, layout, out):
             out[j] = _general_column(records, rs, table, ts, layout[j])
             continue
         dpos = f & m26
-        dw = (f >> u(26)) & u(31)
-        bpos = (f >> u(31)) & m26
-        bw = (f >> u(57)) & u(31)
+        dw = (f >> u(FIELD_DW_AT)) & u(31)
+        bpos = (f >> u(FIELD_BPOS_AT)) & m26
+        bw = (f >> u(FIELD_BW_AT)) & u(31)
         p = urs + (dpos >> u(3))
         wd = u(records[p]) | (u(records[p + u(1)]) << u(8)) | (u(records[p + u(2)]) << u(16))
         q = uts + (bpos >> u(3))
         wb = u(table[q]) | (u(table[q + u(1)]) << u(8)) | (u(table[q + u(2)]) << u(16))
         v = np.int64((((wb >> (bpos & u(7))) & ((u(1) << bw) - u(1))) << dw)
                      | ((wd >> (dpos & u(7))) & ((u(1) << dw) - u(1))))
-        sg = np.int64((f >> u(62)) & u(1))
+        sg = np.int64((f >> u(FIELD_SIGN_AT)) & u(1))
         out[j] = (v >> sg) ^ -(v & sg)
 
 
@@ -327,8 +337,5 @@ def decode_gede_rows(records, rec_off, model, rows, table, models, fields, layou
         out: (B, D) int32.
     """
     for b in range(rows.shape[0]):
-        r = rows[b]
-        g = model[r]
-        rs = rec_off[r]
-        ts = models[g, 0] + record_base(records, rs, models[g, 2]) * models[g, 1]
+        g, rs, ts = row_start(records, rec_off, model, models, rows[b])
         decode_gede_row(records, rs, table, ts, fields[g], layout[g], out[b])

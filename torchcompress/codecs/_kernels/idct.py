@@ -11,7 +11,8 @@ can vectorize the inner loops without wraparound checks.
 import numpy as np
 from numba import njit
 
-from .gede import decode_gede_row, record_base
+from .color import ycc_to_pixels
+from .gede import decode_gede_row, row_start
 
 __all__ = ["decode_gede_dct", "idct_axis0", "idct_plan"]
 
@@ -115,10 +116,7 @@ def decode_gede_dct(records, rec_off, model, rows, table, models, fields, layout
     s2 = np.empty(nmax * nmax, dtype=np.float32)
     s3 = np.empty(nmax * nmax, dtype=np.float32)
     for b in range(rows.shape[0]):
-        r = rows[b]
-        g = model[r]
-        rs = rec_off[r]
-        ts = models[g, 0] + record_base(records, rs, models[g, 2]) * models[g, 1]
+        g, rs, ts = row_start(records, rec_off, model, models, rows[b])
         decode_gede_row(records, rs, table, ts, fields[g], layout[g], coef)
         for ch in range(c):
             base = ch * hw
@@ -133,17 +131,4 @@ def decode_gede_dct(records, rec_off, model, rows, table, models, fields, layout
                     xt[kh * w + x] = t1[x * h + kh]
             dst = img[base:base + hw]
             idct_axis0(xt, dst, plan_h[0], plan_h[1], plan_h[2], plan_h[3], s1, s2, s3, h, w)
-        o = out[b]
-        for p in range(hw):
-            for ch in range(c):
-                if c == 3:
-                    v = (ycc2rgb[ch, 0] * img[p] + ycc2rgb[ch, 1] * img[hw + p]
-                         + ycc2rgb[ch, 2] * img[2 * hw + p])
-                else:
-                    v = img[p]
-                v = np.rint(v)
-                if v < 0:
-                    v = 0
-                elif v > 255:
-                    v = 255
-                o[ch * hw + p] = v
+        ycc_to_pixels(img.reshape(1, c, hw), ycc2rgb, out[b:b + 1])
