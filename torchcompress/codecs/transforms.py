@@ -115,7 +115,10 @@ class DCTTransform:
         self.ycc2rgb32 = _YCC2RGB.astype(np.float32)
         # +128 on Y is a constant image: in the DCT domain it only moves the DC term
         self.dc = np.float32(128.0 * np.sqrt(self.h * self.w))
-        self.fused_args = (self.c, self.h, self.w, idct_plan(self.ch), idct_plan(self.cw),
+        # the fused kernel wants coefficient (ch, kh, kw) at (kw, ch, kh): see decode_gede_dct
+        ch, kh, kw = np.indices((self.c, self.h, self.w)).reshape(3, -1)
+        order = ((kw * self.c + ch) * self.h + kh).astype(np.uint32)
+        self.fused_args = (order, self.c, self.h, self.w, idct_plan(self.ch), idct_plan(self.cw),
                            self.ycc2rgb32, self.dc)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -141,8 +144,8 @@ class DCTTransform:
         rows = (coef @ self.cw32).reshape(b * c, h, w)
         # the left multiply as one GEMM over all images: (h, h) @ (h, B*C*w)
         cols = np.ascontiguousarray(rows.transpose(1, 0, 2)).reshape(h, b * c * w)
-        img = (self.ch_t32 @ cols).reshape(h, b, c, w).transpose(1, 2, 0, 3)
-        ycc_to_pixels(np.ascontiguousarray(img).reshape(b, c, h * w), self.ycc2rgb32, out)
+        img = (self.ch_t32 @ cols).reshape(h, b, c, w).transpose(1, 0, 2, 3)
+        ycc_to_pixels(np.ascontiguousarray(img), self.ycc2rgb32, out)
 
 
 class WaveletTransform:

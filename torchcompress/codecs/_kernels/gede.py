@@ -280,7 +280,7 @@ def row_start(records, rec_off, model, models, r):
 
 
 @njit(cache=True, nogil=True)
-def decode_gede_row(records, rs, table, ts, fields, layout, out):
+def decode_gede_row(records, rs, table, ts, fields, layout, order, out):
     """Rebuild one sample's column values: base bits, deviation bits, unzigzag.
 
     Index arithmetic is unsigned: numba then emits no negative-index
@@ -291,15 +291,19 @@ def decode_gede_row(records, rs, table, ts, fields, layout, out):
         table: flat uint8 base tables (+ padding); the base row starts at byte ``ts``.
         fields: (D,) uint64 fast descriptors of the model (see FIELD_SLOW).
         layout: (D, 9) int32 general layout of the model, for slow columns.
+        order: (D,) uint32: column ``j`` goes to ``out[order[j]]`` (a fused
+            inverse transform wants its own layout); empty: ``out[j]``.
         out: (D,) values, any numeric dtype.
     """
     u = np.uint64
     m26 = (u(1) << u(FIELD_OFFSET_BITS)) - u(1)
     urs, uts = u(rs), u(ts)
+    permuted = order.shape[0] > 0
     for j in range(fields.shape[0]):
         f = fields[j]
+        k = order[j] if permuted else u(j)
         if f & FIELD_SLOW:
-            out[j] = _general_column(records, rs, table, ts, layout[j])
+            out[k] = _general_column(records, rs, table, ts, layout[j])
             continue
         dpos = f & m26
         dw = (f >> u(FIELD_DW_AT)) & u(31)
@@ -312,7 +316,7 @@ def decode_gede_row(records, rs, table, ts, fields, layout, out):
         v = np.int64((((wb >> (bpos & u(7))) & ((u(1) << bw) - u(1))) << dw)
                      | ((wd >> (dpos & u(7))) & ((u(1) << dw) - u(1))))
         sg = np.int64((f >> u(FIELD_SIGN_AT)) & u(1))
-        out[j] = (v >> sg) ^ -(v & sg)
+        out[k] = (v >> sg) ^ -(v & sg)
 
 
 @njit(cache=True, nogil=True)
@@ -336,6 +340,7 @@ def decode_gede_rows(records, rec_off, model, rows, table, models, fields, layou
             mask; the same four for the deviation field; 1 if zigzag-coded.
         out: (B, D) int32.
     """
+    same = np.empty(0, dtype=np.uint32)
     for b in range(rows.shape[0]):
         g, rs, ts = row_start(records, rec_off, model, models, rows[b])
-        decode_gede_row(records, rs, table, ts, fields[g], layout[g], out[b])
+        decode_gede_row(records, rs, table, ts, fields[g], layout[g], same, out[b])

@@ -93,42 +93,53 @@ def idct_axis0(src, dst, full, odd, eo, ee, s1, s2, s3, n, vw):
             hi[v] = e[v] - o[v]
 
 
+@njit(cache=True, nogil=True)
+def _transpose(src, dst, c, h, w):
+    """(w, c, h) -> (h, c, w), with unsigned indices (no wraparound checks)."""
+    u = np.uint64
+    ch_, cw_ = u(c * h), u(c * w)
+    for kh in range(h):
+        for k in range(c):
+            d = u(kh) * cw_ + u(k * w)
+            s = u(k * h + kh)
+            for x in range(w):
+                dst[d + u(x)] = src[s + u(x) * ch_]
+
+
 @njit(cache=True, nogil=True, fastmath=True)
-def decode_gede_dct(records, rec_off, model, rows, table, models, fields, layout, c, h, w,
+def decode_gede_dct(records, rec_off, model, rows, table, models, fields, layout, order, c, h, w,
                     plan_h, plan_w, ycc2rgb, dc, out):
     """GeDe rows -> DCT coefficients -> pixels, one image at a time.
 
+    All channels go through each 1-D pass together: coefficients land in a
+    (kw, c, kh) layout, so the pass along kw runs on rows of c * h values
+    (three times longer vectors than one channel's); one transpose to
+    (kh, c, x) sets up the pass along kh, whose (y, c, x) result is what
+    ``ycc_to_pixels`` reads.
+
     Args:
         records .. layout: as ``decode_gede_rows``.
+        order: (D,) uint32 position of each coefficient (ch, kh, kw) in the
+            (kw, ch, kh) layout.
         c, h, w: image shape (c = 1 or 3); columns are coefficients (c, kh, kw).
         plan_h, plan_w: ``idct_plan`` tuples for h and w.
         ycc2rgb: (3, 3) float32 YCbCr -> RGB (unused for c = 1).
         dc: added to the first coefficient (the +128 level shift in the DCT domain).
         out: (B, c*h*w) uint8 or float32 pixels, rounded half to even, clipped to 0..255.
     """
-    hw = h * w
-    coef = np.empty(c * hw, dtype=np.int32)
-    img = np.empty(c * hw, dtype=np.float32)
-    xt = np.empty(hw, dtype=np.float32)
-    t1 = np.empty(hw, dtype=np.float32)
+    size = c * h * w
+    xt = np.empty(size, dtype=np.float32)
+    t1 = np.empty(size, dtype=np.float32)
     nmax = max(h, w)
-    s1 = np.empty(nmax * nmax, dtype=np.float32)
-    s2 = np.empty(nmax * nmax, dtype=np.float32)
-    s3 = np.empty(nmax * nmax, dtype=np.float32)
+    s1 = np.empty(c * nmax * nmax, dtype=np.float32)
+    s2 = np.empty(c * nmax * nmax, dtype=np.float32)
+    s3 = np.empty(c * nmax * nmax, dtype=np.float32)
+    ch_, cw_ = c * h, c * w
     for b in range(rows.shape[0]):
         g, rs, ts = row_start(records, rec_off, model, models, rows[b])
-        decode_gede_row(records, rs, table, ts, fields[g], layout[g], coef)
-        for ch in range(c):
-            base = ch * hw
-            for kh in range(h):  # transposed: pass A runs along kw, vectors over kh
-                for kw in range(w):
-                    xt[kw * h + kh] = coef[base + kh * w + kw]
-            if ch == 0:
-                xt[0] += dc
-            idct_axis0(xt, t1, plan_w[0], plan_w[1], plan_w[2], plan_w[3], s1, s2, s3, w, h)
-            for x in range(w):  # t1[x, kh] -> xt[kh, x]
-                for kh in range(h):
-                    xt[kh * w + x] = t1[x * h + kh]
-            dst = img[base:base + hw]
-            idct_axis0(xt, dst, plan_h[0], plan_h[1], plan_h[2], plan_h[3], s1, s2, s3, h, w)
-        ycc_to_pixels(img.reshape(1, c, hw), ycc2rgb, out[b:b + 1])
+        decode_gede_row(records, rs, table, ts, fields[g], layout[g], order, xt)
+        xt[0] += dc  # coefficient (0, 0, 0) sits first in every layout
+        idct_axis0(xt, t1, plan_w[0], plan_w[1], plan_w[2], plan_w[3], s1, s2, s3, w, ch_)
+        _transpose(t1, xt, c, h, w)
+        idct_axis0(xt, t1, plan_h[0], plan_h[1], plan_h[2], plan_h[3], s1, s2, s3, h, cw_)
+        ycc_to_pixels(t1.reshape(1, h, c, w), ycc2rgb, out[b:b + 1])
