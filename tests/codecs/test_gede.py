@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torchcompress.codecs import GeDeParams, make_codec
-from torchcompress.codecs._kernels.gede import decode_gede_rows, eq1_size, refine_groups
+from torchcompress.codecs._kernels.gede import eq1_size, refine_groups
+from torchcompress.codecs._kernels.gede_decode import decode_gede_rows
 from torchcompress.codecs.gede_model import bit_entropy, column_codes, fit_model
 from torchcompress.codecs.gede_tables import GeDeTables
 from torchcompress.errors import CodecError
@@ -84,8 +85,7 @@ def test_fused_dct_decode_matches_integer_path_and_gemm_inverse(shape):
     dec.decode(rows, fused)
     ints = np.empty((25, x[0].size), dtype=np.int32)
     s = dec.shard
-    decode_gede_rows(s.records, s.offsets, s.model, rows, tables.table, tables.models,
-                     tables.fields, tables.layout, ints)
+    decode_gede_rows(s.records, s.offsets, s.model, rows, *tables.decode_args(), ints)
     np.testing.assert_array_equal(ints, codec.transform(shape, np.uint8).forward(x[rows]))
     ref = np.empty_like(fused)
     dec.transform.inverse(ints, ref)
@@ -219,3 +219,46 @@ def test_base_ids_wider_than_a_byte_with_no_deviation_bits():
     enc, out = roundtrip(x, np.zeros(len(x), dtype=int), tau=64)
     assert enc.stats_["num_bases"] == [300]
     np.testing.assert_array_equal(out, x)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 30), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_run_decoder_matches_any_masks(n, d, g_count, seed):
+    """Hand-built tables with arbitrary widths, signs and base masks (often not one bit run,
+    which the general path decodes) pack and decode back to the codes, in any record order."""
+    from torchcompress.codecs._kernels.gede import PAD_BYTES, pack_records, pack_table
+    rng = np.random.default_rng(seed)
+    widths = rng.integers(0, 17, (g_count, d)).astype(np.uint8)
+    full = (1 << widths.astype(np.int64)) - 1
+    bmask = (rng.integers(0, 1 << 16, (g_count, d)) & full & rng.choice([0, full.max()], (g_count, d)))
+    bmask = bmask.astype(np.uint16)
+    signed = rng.integers(0, 2, (g_count, d)).astype(np.uint8)
+    model = rng.integers(0, g_count, n)
+    u = (rng.integers(0, 1 << 16, (n, d)) & full[model]).astype(np.uint16)
+    base_id, num_bases, first = np.zeros(n, np.int64), np.ones(g_count, np.int64), []
+    for g in range(g_count):
+        rows = np.flatnonzero(model == g)
+        parts = u[rows] & bmask[g]
+        uniq, inv = np.unique(parts, axis=0, return_inverse=True) if len(rows) else (parts[:1], rows)
+        base_id[rows] = inv.ravel()
+        num_bases[g] = max(1, len(uniq))
+        first.append(rows[[np.flatnonzero(inv.ravel() == b)[0] for b in range(len(uniq))]])
+    tab = GeDeTables(np.arange(g_count), widths, signed, bmask, num_bases)
+    table = np.zeros(int(tab.tab_off[-1]) + PAD_BYTES, dtype=np.uint8)
+    for g in range(g_count):
+        rows = np.flatnonzero(model == g)
+        if len(rows):
+            pack_table(np.ascontiguousarray(u[rows]), np.searchsorted(rows, first[g]), bmask[g],
+                       tab.bshift[g], tab.bcount[g], int(tab.row_bytes[g]), table, int(tab.tab_off[g]))
+    tab = GeDeTables.from_tensors(tab.to_tensors(table), where="memory")
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(tab.rec_bytes[model], out=offsets[1:])
+    records = np.zeros(int(offsets[-1]) + PAD_BYTES, np.uint8)
+    pack_records(u, model, base_id, tab.id_bits, tab.dmask, tab.dshift, tab.dcount, tab.rec_order,
+                 offsets, records)
+    out = np.empty((n, d), np.int32)
+    rows = rng.permutation(n).astype(np.int64)
+    decode_gede_rows(records, offsets, model, rows, *tab.decode_args(), out)
+    v = u[rows].astype(np.int64)
+    s = signed[model[rows]].astype(np.int64)
+    np.testing.assert_array_equal(out, np.where(s == 1, (v >> 1) ^ -(v & 1), v))

@@ -67,8 +67,8 @@ def test_missing_shard(archive):
 
 
 def test_newer_format_version(archive):
-    _edit_manifest(archive, lambda m: m.update(format_version=2))
-    with pytest.raises(FormatError, match="format_version 2 is newer .* upgrade torchcompress"):
+    _edit_manifest(archive, lambda m: m.update(format_version=3))
+    with pytest.raises(FormatError, match="format_version 3 is newer .* upgrade torchcompress"):
         tc.open(archive)
 
 

@@ -96,3 +96,13 @@ def test_verify_hashes_tables(gede_archive):
     p.write_bytes(bytes(data))
     with pytest.raises(FormatError, match=rf"{TABLES}: xxh3-64 is .* the file is corrupt"):
         tc.verify(gede_archive)
+
+
+def test_gede_archive_older_than_its_record_layout(gede_archive):
+    """Version 1 packed deviation fields in column order; reading one now would scramble it."""
+    p = gede_archive / "manifest.json"
+    m = json.loads(p.read_text())
+    m["format_version"] = 1
+    p.write_text(json.dumps(m))
+    with pytest.raises(FormatError, match="format_version 1 is older .* compress the source again"):
+        tc.open(gede_archive)

@@ -42,7 +42,7 @@ def test_golden_manifest(tmp_path):
     assert m == {
         "classes": ["even", "odd"], "codec": "adq",
         "codec_params": {"allocation": "adaptive", "bits": 2.0},
-        "format": "torchcompress", "format_version": 1, "num_samples": 4,
+        "format": "torchcompress", "format_version": 2, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
             {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
@@ -77,10 +77,11 @@ def test_golden_gede_bytes_follow_format_md(tmp_path):
     # base rows, LSB-first fields: class 0 = 1 | 0b10 << 1 | 0b11 << 3 = 0x1d;
     # class 1 = 0 | 1 << 3 | 2 << 6 | 3 << 9 = 0x0688; then 3 padding bytes
     assert bytes(t["table"]).hex() == "1d8806000000"
-    # records: class 0 -> 1 bit (col3 bit2): 0, 1; class 1 -> 7 bits:
-    # sample 2 = col0 bit3 (1) = 0x01; sample 3 = col1 bit3 (1) << 1 | (250 >> 3) << 2 = 0x7e
+    # records: class 0 -> 1 bit (col3 bit2): 0, 1; class 1 -> 7 bits in record order (every
+    # column has base bits; deviation widths 1, 1, 5, 0 -> columns 2, 0, 1, 3):
+    # sample 2 = (2 >> 3) | col0 bit3 (1) << 5 = 0x20; sample 3 = 250 >> 3 | col1 bit3 (1) << 6 = 0x5f
     rec = load_file(str(path / "shard-00000.safetensors"))["records"]
-    assert bytes(rec).hex() == "0001017e000000"
+    assert bytes(rec).hex() == "0001205f000000"
     np.testing.assert_array_equal(torch_stack_uint8(tc.open(path, output="uint8")), x)
 
 

@@ -147,6 +147,7 @@ class ADQCodec:
     lossless = False        # verify=True is refused
     measures_error = False  # no decode-and-compare pass at compress time
     progressive = True      # planes= applies
+    min_format_version = 1  # oldest archive layout this codec reads
 
     def __init__(self, params: ADQParams):
         self.params = params

@@ -18,7 +18,8 @@ import numpy as np
 
 from .._validation import check_choice, check_positive_int
 from ..errors import CodecError
-from ._kernels.gede import PAD_BYTES, decode_gede_rows, pack_records, pack_table
+from ._kernels.gede import PAD_BYTES, pack_records, pack_table
+from ._kernels.gede_decode import decode_gede_rows
 from ._kernels.idct import decode_gede_dct
 from .gede_model import MAX_WIDTH, column_codes, fit_model
 from .gede_tables import GeDeShard, GeDeTables
@@ -106,6 +107,7 @@ class GeDeCodec:
     name = "gede"
     params_type = GeDeParams
     progressive = False
+    min_format_version = 2  # version 2 put record fields in record order (runs of one width)
 
     def __init__(self, params: GeDeParams):
         self.params = params
@@ -175,8 +177,8 @@ class GeDeCodec:
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(tab.rec_bytes[model], out=offsets[1:])
         payload = np.zeros(int(offsets[-1]), dtype=np.uint8)
-        pack_records(u, model, base_id, tab.id_bits, tab.dmask, tab.dshift, tab.dcount, offsets,
-                     payload)
+        pack_records(u, model, base_id, tab.id_bits, tab.dmask, tab.dshift, tab.dcount, tab.rec_order,
+                     offsets, payload)
         eq1 = sum(f.eq1_bits for _, f in fits)
         stats = {
             "eq1_bytes": eq1 / 8, "num_bases": [f.num_bases for _, f in fits],
@@ -209,14 +211,14 @@ class GeDeShardDecoder:
 
     def __init__(self, shard: GeDeShard, transform):
         self.shard, self.transform = shard, transform
+        self._tables = shard.tables.decode_args()
 
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int | None = None) -> None:
-        s, t = self.shard, self.shard.tables
+        s = self.shard
         if self.transform.fused_args is not None:  # GeDe -> inverse DCT -> colour, per image
-            decode_gede_dct(s.records, s.offsets, s.model, rows, t.table, t.models, t.fields,
-                            t.layout, *self.transform.fused_args, out)
+            decode_gede_dct(s.records, s.offsets, s.model, rows, *self._tables,
+                            *self.transform.fused_args, out)
             return
-        v = np.empty((len(rows), t.widths.shape[1]), dtype=np.int32)
-        decode_gede_rows(s.records, s.offsets, s.model, rows, t.table, t.models, t.fields, t.layout,
-                         v)
+        v = np.empty((len(rows), self.transform.columns), dtype=np.int32)
+        decode_gede_rows(s.records, s.offsets, s.model, rows, *self._tables, v)
         self.transform.inverse(v, out)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from ._kernels.gede import (FIELD_BPOS_AT, FIELD_BW_AT, FIELD_DW_AT, FIELD_OFFSET_BITS, FIELD_SIGN_AT,
-                           FIELD_SLOW, LAYOUT_ROWS, PAD_BYTES, read_base_ids)
+from ._kernels.gede import PAD_BYTES
+from ._kernels.gede_decode import LAYOUT_ROWS, POS_BPOS_AT, POS_BW_AT, POS_OFFSET_BITS, POS_SIGN_AT, read_base_ids
 from .gede_model import MAX_WIDTH, mask_layout
 
-__all__ = ["GeDeShard", "GeDeTables"]
+__all__ = ["GeDeShard", "GeDeTables", "record_order"]
 
 _TABLE_SPECS = {"model_labels": (np.int64, 1), "widths": (np.uint8, 2), "signed": (np.uint8, 2),
                 "base_mask": (np.uint16, 2), "num_bases": (np.int64, 1), "table": (np.uint8, 1)}
@@ -22,6 +22,13 @@ _TABLE_SPECS = {"model_labels": (np.int64, 1), "widths": (np.uint8, 2), "signed"
 
 def _bytes(bits: np.ndarray) -> np.ndarray:
     return (bits + 7) // 8
+
+
+def record_order(bcount: np.ndarray, dcount: np.ndarray) -> np.ndarray:
+    """(G, D) int64 columns in record order: those without base bits first, then those with;
+    within each part by decreasing deviation width, ties by column index."""
+    return np.stack([np.lexsort((np.arange(len(d)), -d, b > 0)) for b, d in zip(bcount, dcount)]
+                    ).reshape(dcount.shape).astype(np.int64)
 
 
 class GeDeTables:
@@ -37,30 +44,64 @@ class GeDeTables:
         self.dcount, self.dshift = mask_layout(self.dmask)
         self.id_bits = np.array([int(nb - 1).bit_length() for nb in num_bases], dtype=np.int64)
         self.row_bytes = _bytes(self.bcount.sum(axis=1))
-        # fixed field offsets: base fields from bit 0 of a row, deviation fields after the id
+        # fixed field offsets: base fields from bit 0 of a row in column order, deviation
+        # fields after the id in record order
         self.boff = np.cumsum(self.bcount, axis=1) - self.bcount
-        self.doff = np.cumsum(self.dcount, axis=1) - self.dcount + self.id_bits[:, None]
+        self.rec_order = record_order(self.bcount, self.dcount)
+        dsorted = np.take_along_axis(self.dcount, self.rec_order, axis=1)
+        self.doff = np.empty_like(self.dcount)
+        np.put_along_axis(self.doff, self.rec_order,
+                          np.cumsum(dsorted, axis=1) - dsorted + self.id_bits[:, None], axis=1)
         rows = {"boff": self.boff, "bfull": (np.int64(1) << self.bcount) - 1,
                 "bshift": self.bshift, "bmask": bmask, "doff": self.doff,
                 "dfull": (np.int64(1) << self.dcount) - 1, "dshift": self.dshift,
                 "dmask": self.dmask, "signed": signed}
         self.layout = np.stack([np.asarray(rows[k], dtype=np.int32) for k in LAYOUT_ROWS], axis=-1)
-        self.fields = self._fields()
         self.rec_bytes = _bytes(self.id_bits + self.dcount.sum(axis=1))
         self.tab_off = np.zeros(len(keys) + 1, dtype=np.int64)
         np.cumsum(self.num_bases * self.row_bytes, out=self.tab_off[1:])
-        self.models = np.stack([self.tab_off[:-1], self.row_bytes, self.id_bits], axis=1)
+        self._runs()
 
-    def _fields(self) -> np.ndarray:
-        """(G, D) uint64 fast descriptors (see ``FIELD_SLOW`` in the kernels)."""
+    def _runs(self) -> None:
+        """The run decoder's arrays: ``models`` (G, 8), ``groups``, ``posdesc``, ``slow``.
+
+        A run is a stretch of record order with one deviation width and the same
+        has-base flag. Columns whose masks are not "deviation bits low, base bits
+        right above" go to ``slow`` (the general path); so does every column when
+        offsets outgrow the 26-bit descriptor fields.
+        """
         u = lambda a: np.asarray(a, dtype=np.uint64)  # noqa: E731
+        g_count, d = self.dcount.shape
         common = (((self.dshift == 0) | (self.dcount == 0))
                   & ((self.bcount == 0) | (self.bshift == self.dcount)))
-        if max(int(self.doff.max(initial=0)), int(self.boff.max(initial=0))) >= 1 << FIELD_OFFSET_BITS:
-            common[:] = False  # offsets too wide for the descriptor: every column goes general
-        f = (u(self.doff) | (u(self.dcount) << u(FIELD_DW_AT)) | (u(self.boff) << u(FIELD_BPOS_AT))
-             | (u(self.bcount) << u(FIELD_BW_AT)) | (u(self.signed) << u(FIELD_SIGN_AT)))
-        return np.where(common, f, FIELD_SLOW).astype(np.uint64)
+        if max(d, int(self.boff.max(initial=0))) >= 1 << POS_OFFSET_BITS:
+            common[:] = False
+        desc = (u(np.arange(d))[None, :] | (u(self.boff) << u(POS_BPOS_AT))
+                | (u(self.bcount) << u(POS_BW_AT)) | (u(self.signed) << u(POS_SIGN_AT)))
+        self.posdesc = np.take_along_axis(desc, self.rec_order, axis=1)
+        groups, slow, spans = [], [], []
+        for g in range(g_count):
+            order = self.rec_order[g]
+            w, hb = self.dcount[g, order], (self.bcount[g, order] > 0).astype(np.int64)
+            cut = np.flatnonzero((np.diff(w) != 0) | (np.diff(hb) != 0)) + 1
+            starts = np.concatenate([[0], cut]) if d else np.zeros(0, dtype=np.int64)
+            counts = np.diff(np.append(starts, d))
+            bits = self.doff[g, order[starts]] if d else starts
+            live = common[g].any()
+            g0, s0 = len(groups), len(slow)
+            if live:
+                groups.extend(zip(w[starts], counts, bits, starts, hb[starts]))
+            slow.extend(np.flatnonzero(~common[g]).tolist())
+            spans.append((g0, len(groups), s0, len(slow)))
+        self.groups = np.array(groups, dtype=np.int64).reshape(-1, 5)
+        self.slow = np.array(slow, dtype=np.int64)
+        self.models = np.concatenate([np.stack([self.tab_off[:-1], self.row_bytes, self.id_bits,
+                                                self.rec_bytes], axis=1),
+                                      np.array(spans, dtype=np.int64).reshape(-1, 4)], axis=1)
+
+    def decode_args(self) -> tuple:
+        """(table, models, groups, posdesc, slow, layout) for the decode kernels."""
+        return self.table, self.models, self.groups, self.posdesc, self.slow, self.layout
 
     def to_tensors(self, table: np.ndarray) -> dict[str, np.ndarray]:
         """The ``tables`` file; ``table`` already ends with PAD_BYTES zeros."""

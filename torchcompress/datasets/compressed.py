@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from .._validation import check_choice, check_positive_int
 from ..codecs import make_codec
+from ..errors import FormatError
 from ..format import ArchiveReader
 from ..format import verify as verify_hashes
 from .summary import summarize
@@ -45,6 +46,10 @@ class CompressedDataset(Dataset):
         self.reader = ArchiveReader(path)
         m = self.reader.manifest
         self.codec = make_codec(m.codec, m.codec_params)
+        if m.format_version < self.codec.min_format_version:
+            raise FormatError(f"{self.reader.path}: format_version {m.format_version} is older than the "
+                              f"{m.codec!r} record layout this torchcompress reads (version "
+                              f"{self.codec.min_format_version}); compress the source again")
         check_choice("output", output, ("float32", "uint8"))
         if output == "uint8" and m.sample_dtype != "uint8":
             raise ValueError(f"output='uint8' needs a uint8 (image) source, but this archive "

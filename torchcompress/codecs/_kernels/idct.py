@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from .color import ycc_to_pixels
-from .gede import decode_gede_row, row_start
+from .gede_decode import decode_gede_row, row_start, scratch_words
 
 __all__ = ["decode_gede_dct", "idct_axis0", "idct_plan"]
 
@@ -107,8 +107,8 @@ def _transpose(src, dst, c, h, w):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def decode_gede_dct(records, rec_off, model, rows, table, models, fields, layout, order, c, h, w,
-                    plan_h, plan_w, ycc2rgb, dc, out):
+def decode_gede_dct(records, rec_off, model, rows, table, models, groups, posdesc, slow, layout, order,
+                    c, h, w, plan_h, plan_w, ycc2rgb, dc, out):
     """GeDe rows -> DCT coefficients -> pixels, one image at a time.
 
     All channels go through each 1-D pass together: coefficients land in a
@@ -135,9 +135,11 @@ def decode_gede_dct(records, rec_off, model, rows, table, models, fields, layout
     s2 = np.empty(c * nmax * nmax, dtype=np.float32)
     s3 = np.empty(c * nmax * nmax, dtype=np.float32)
     ch_, cw_ = c * h, c * w
+    rw, tw = scratch_words(models)
     for b in range(rows.shape[0]):
         g, rs, ts = row_start(records, rec_off, model, models, rows[b])
-        decode_gede_row(records, rs, table, ts, fields[g], layout[g], order, xt)
+        decode_gede_row(records, rs, table, ts, models[g], groups, posdesc[g], slow, layout[g], order,
+                        rw, tw, xt)
         xt[0] += dc  # coefficient (0, 0, 0) sits first in every layout
         idct_axis0(xt, t1, plan_w[0], plan_w[1], plan_w[2], plan_w[3], s1, s2, s3, w, ch_)
         _transpose(t1, xt, c, h, w)
