@@ -211,7 +211,7 @@ class GeDeShardDecoder:
 
     def __init__(self, shard: GeDeShard, transform):
         self.shard, self.transform = shard, transform
-        self._tables = shard.tables.decode_args()
+        self._tables = shard.tables.decode_args(transform.fused_order)
 
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int | None = None) -> None:
         s = self.shard

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ._kernels.gede import PAD_BYTES
-from ._kernels.gede_decode import LAYOUT_ROWS, POS_BPOS_AT, POS_BW_AT, POS_OFFSET_BITS, POS_SIGN_AT, read_base_ids
+from ._kernels.gede_decode import LAYOUT_ROWS, read_base_ids
 from .gede_model import MAX_WIDTH, mask_layout
 
 __all__ = ["GeDeShard", "GeDeTables", "record_order"]
@@ -24,11 +24,12 @@ def _bytes(bits: np.ndarray) -> np.ndarray:
     return (bits + 7) // 8
 
 
-def record_order(bcount: np.ndarray, dcount: np.ndarray) -> np.ndarray:
+def record_order(bcount: np.ndarray, dcount: np.ndarray, signed: np.ndarray) -> np.ndarray:
     """(G, D) int64 columns in record order: those without base bits first, then those with;
-    within each part by decreasing deviation width, ties by column index."""
-    return np.stack([np.lexsort((np.arange(len(d)), -d, b > 0)) for b, d in zip(bcount, dcount)]
-                    ).reshape(dcount.shape).astype(np.int64)
+    within each part unsigned before zigzag-coded columns, then by decreasing deviation
+    width, ties by column index."""
+    return np.stack([np.lexsort((np.arange(len(d)), -d, s, b > 0))
+                     for b, d, s in zip(bcount, dcount, signed)]).reshape(dcount.shape).astype(np.int64)
 
 
 class GeDeTables:
@@ -47,7 +48,7 @@ class GeDeTables:
         # fixed field offsets: base fields from bit 0 of a row in column order, deviation
         # fields after the id in record order
         self.boff = np.cumsum(self.bcount, axis=1) - self.bcount
-        self.rec_order = record_order(self.bcount, self.dcount)
+        self.rec_order = record_order(self.bcount, self.dcount, signed)
         dsorted = np.take_along_axis(self.dcount, self.rec_order, axis=1)
         self.doff = np.empty_like(self.dcount)
         np.put_along_axis(self.doff, self.rec_order,
@@ -63,45 +64,49 @@ class GeDeTables:
         self._runs()
 
     def _runs(self) -> None:
-        """The run decoder's arrays: ``models`` (G, 8), ``groups``, ``posdesc``, ``slow``.
+        """The run decoder's arrays: ``models`` (G, 8), ``groups``, ``bdesc``, ``slow``.
 
-        A run is a stretch of record order with one deviation width and the same
-        has-base flag. Columns whose masks are not "deviation bits low, base bits
-        right above" go to ``slow`` (the general path); so does every column when
-        offsets outgrow the 26-bit descriptor fields.
+        A run is a stretch of record order with one deviation width, has-base
+        flag and zigzag flag. Columns whose masks are not "deviation bits low,
+        base bits right above" go to ``slow`` (the general path); so does every
+        column when base offsets outgrow the 26 bits of ``bdesc``.
         """
-        u = lambda a: np.asarray(a, dtype=np.uint64)  # noqa: E731
         g_count, d = self.dcount.shape
         common = (((self.dshift == 0) | (self.dcount == 0))
                   & ((self.bcount == 0) | (self.bshift == self.dcount)))
-        if max(d, int(self.boff.max(initial=0))) >= 1 << POS_OFFSET_BITS:
+        if int(self.boff.max(initial=0)) >= 1 << 26:
             common[:] = False
-        desc = (u(np.arange(d))[None, :] | (u(self.boff) << u(POS_BPOS_AT))
-                | (u(self.bcount) << u(POS_BW_AT)) | (u(self.signed) << u(POS_SIGN_AT)))
-        self.posdesc = np.take_along_axis(desc, self.rec_order, axis=1)
+        self.bdesc = np.take_along_axis((self.boff << 5) | self.bcount, self.rec_order,
+                                        axis=1).astype(np.uint32)
         groups, slow, spans = [], [], []
         for g in range(g_count):
             order = self.rec_order[g]
-            w, hb = self.dcount[g, order], (self.bcount[g, order] > 0).astype(np.int64)
-            cut = np.flatnonzero((np.diff(w) != 0) | (np.diff(hb) != 0)) + 1
-            starts = np.concatenate([[0], cut]) if d else np.zeros(0, dtype=np.int64)
+            key = np.stack([self.dcount[g, order], self.bcount[g, order] > 0, self.signed[g, order]])
+            starts = np.flatnonzero(np.r_[True, (np.diff(key, axis=1) != 0).any(axis=0)]) if d else \
+                np.zeros(0, dtype=np.int64)
             counts = np.diff(np.append(starts, d))
-            bits = self.doff[g, order[starts]] if d else starts
-            live = common[g].any()
             g0, s0 = len(groups), len(slow)
-            if live:
-                groups.extend(zip(w[starts], counts, bits, starts, hb[starts]))
-            slow.extend(np.flatnonzero(~common[g]).tolist())
+            if common[g].any():
+                groups.extend(zip(key[0, starts], counts, self.doff[g, order[starts]], starts,
+                                  key[1, starts], key[2, starts]))
+            pos = np.argsort(order)  # record position of each column
+            slow.extend((j, pos[j]) for j in np.flatnonzero(~common[g]))
             spans.append((g0, len(groups), s0, len(slow)))
-        self.groups = np.array(groups, dtype=np.int64).reshape(-1, 5)
-        self.slow = np.array(slow, dtype=np.int64)
+        self.groups = np.array(groups, dtype=np.int64).reshape(-1, 6)
+        self.slow = np.array(slow, dtype=np.int64).reshape(-1, 2)
         self.models = np.concatenate([np.stack([self.tab_off[:-1], self.row_bytes, self.id_bits,
                                                 self.rec_bytes], axis=1),
                                       np.array(spans, dtype=np.int64).reshape(-1, 4)], axis=1)
 
-    def decode_args(self) -> tuple:
-        """(table, models, groups, posdesc, slow, layout) for the decode kernels."""
-        return self.table, self.models, self.groups, self.posdesc, self.slow, self.layout
+    def decode_args(self, order: np.ndarray | None = None) -> tuple:
+        """(table, models, groups, bdesc, dest, slow, layout) for the decode kernels.
+
+        ``dest`` (G, D) uint32 is where each record position's value goes: its
+        column, or ``order[column]`` for a kernel that wants its own layout.
+        """
+        dest = self.rec_order if order is None else np.asarray(order)[self.rec_order]
+        return (self.table, self.models, self.groups, self.bdesc, dest.astype(np.uint32), self.slow,
+                self.layout)
 
     def to_tensors(self, table: np.ndarray) -> dict[str, np.ndarray]:
         """The ``tables`` file; ``table`` already ends with PAD_BYTES zeros."""

@@ -59,7 +59,7 @@ class IdentityTransform:
     """Values as integer columns; floats through fixed point with ``precision`` digits."""
 
     exact = True
-    fused_args = None  # no fused GeDe kernel: decode to integers, then ``inverse``
+    fused_args = fused_order = None  # no fused GeDe kernel: decode to integers, then ``inverse``
 
     def __init__(self, shape: tuple, dtype, precision=None):
         self.size = int(np.prod(shape))
@@ -117,8 +117,8 @@ class DCTTransform:
         self.dc = np.float32(128.0 * np.sqrt(self.h * self.w))
         # the fused kernel wants coefficient (ch, kh, kw) at (kw, ch, kh): see decode_gede_dct
         ch, kh, kw = np.indices((self.c, self.h, self.w)).reshape(3, -1)
-        order = ((kw * self.c + ch) * self.h + kh).astype(np.uint32)
-        self.fused_args = (order, self.c, self.h, self.w, idct_plan(self.ch), idct_plan(self.cw),
+        self.fused_order = ((kw * self.c + ch) * self.h + kh).astype(np.uint32)
+        self.fused_args = (self.c, self.h, self.w, idct_plan(self.ch), idct_plan(self.cw),
                            self.ycc2rgb32, self.dc)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -152,7 +152,7 @@ class WaveletTransform:
     """YCoCg-R + 3-level 5/3 integer wavelet per channel (bit-exact)."""
 
     exact = True
-    fused_args = None
+    fused_args = fused_order = None
 
     def __init__(self, shape: tuple, dtype):
         self.c, self.h, self.w = _image_shape(shape, dtype, "lossless")

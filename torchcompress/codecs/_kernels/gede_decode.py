@@ -1,9 +1,9 @@
 """GeDe decoding kernels: a record and its base row back to column values.
 
 A record holds its deviation fields in record order, grouped into runs of
-equal deviation width (``groups``). Inside a run the field offsets step by
-a constant, so the decode loop reads no per-column descriptor for the
-deviation bits; the record and its base row are first copied into aligned
+one deviation width, has-base flag and zigzag flag (``groups``). Inside a
+run the field offsets step by a constant, so the decode loop reads no
+per-column descriptor for the deviation bits; the record and its base row are first copied into aligned
 uint32 scratch, so every field is one shift of a 64-bit word pair.
 
 Columns whose masks are not "deviation bits low, base bits right above"
@@ -16,20 +16,15 @@ from numba import njit
 
 from .gede import pdep
 
-__all__ = ["GROUP_FIELDS", "LAYOUT_ROWS", "MODEL_FIELDS", "POS_BPOS_AT", "POS_BW_AT", "POS_OFFSET_BITS",
-           "POS_SIGN_AT", "decode_gede_row", "decode_gede_rows", "read_base_ids", "record_base",
-           "row_start", "scratch_words"]
+__all__ = ["GROUP_FIELDS", "LAYOUT_ROWS", "MODEL_FIELDS", "decode_gede_row", "decode_gede_rows",
+           "read_base_ids", "record_base", "row_start", "scratch_words"]
 
 # rows of the per-model column layout used by the general path
 LAYOUT_ROWS = ("boff", "bfull", "bshift", "bmask", "doff", "dfull", "dshift", "dmask", "signed")
 # columns of ``models`` (G, 8) int64 and of ``groups`` (R, 5) int64
 MODEL_FIELDS = ("tab_off", "row_bytes", "id_bits", "rec_bytes", "group_start", "group_stop",
                 "slow_start", "slow_stop")
-GROUP_FIELDS = ("width", "count", "bit", "pos", "has_base")
-# a record position's descriptor (uint64): its column (26 bits), the column's base field bit
-# offset in the base row (26 bits) and width (5), and its zigzag flag
-POS_OFFSET_BITS = 26
-POS_BPOS_AT, POS_BW_AT, POS_SIGN_AT = 26, 52, 57
+GROUP_FIELDS = ("width", "count", "bit", "pos", "has_base", "signed")
 
 
 @njit(cache=True, nogil=True)
@@ -81,7 +76,20 @@ def _word_pair(words, bit):
 
 
 @njit(cache=True, nogil=True)
-def decode_gede_row(records, rs, table, ts, mrow, groups, posdesc, slow, layout, order, rw, tw, out):
+def _run(rw, tw, bit, w, n, pos, with_base, sg, bdesc, dest, out):
+    """Decode the ``n`` fields of one run: ``w`` bits each from record bit ``bit``."""
+    u = np.uint64
+    mask = (u(1) << w) - u(1)
+    for i in range(n):
+        v = _word_pair(rw, bit + i * w) & mask
+        if with_base:
+            bd = u(bdesc[pos + i])
+            v |= (_word_pair(tw, bd >> u(5)) & ((u(1) << (bd & u(31))) - u(1))) << w
+        out[dest[pos + i]] = np.int64((v >> sg) ^ (u(0) - (v & sg)))
+
+
+@njit(cache=True, nogil=True)
+def decode_gede_row(records, rs, table, ts, mrow, groups, bdesc, dest, slow, layout, rw, tw, out):
     """Rebuild one sample's column values: deviation runs, base bits, unzigzag.
 
     Index arithmetic is unsigned, so numba emits no negative-index wraparound.
@@ -90,12 +98,13 @@ def decode_gede_row(records, rs, table, ts, mrow, groups, posdesc, slow, layout,
         records: flat uint8 records (+ padding); the record starts at byte ``rs``.
         table: flat uint8 base tables (+ padding); the base row starts at byte ``ts``.
         mrow: (8,) the model's row of ``models`` (MODEL_FIELDS).
-        groups: (R, 5) int64 runs of every model (GROUP_FIELDS).
-        posdesc: (D,) uint64 the model's record-position descriptors.
-        slow: (S,) int64 columns of every model that take the general path.
+        groups: (R, 6) int64 runs of every model (GROUP_FIELDS).
+        bdesc: (D,) uint32 per record position of the model: base field bit
+            offset in the base row << 5 | base width.
+        dest: (D,) uint32 per record position: the index of ``out`` it fills.
+        slow: (S, 2) int64 (column, record position) of every model's columns
+            that take the general path.
         layout: (D, 9) int32 the model's general layout (LAYOUT_ROWS).
-        order: (D,) uint32: column ``j`` goes to ``out[order[j]]`` (a fused
-            inverse transform wants its own layout); empty: ``out[j]``.
         rw, tw: uint32 scratch of at least rec_bytes / 4 + 2 and row_bytes / 4 + 2 words.
         out: (D,) values, any numeric dtype.
     """
@@ -104,36 +113,19 @@ def decode_gede_row(records, rs, table, ts, mrow, groups, posdesc, slow, layout,
     nr, nt = mrow[3], mrow[1]
     r8[:nr] = records[rs:rs + nr]
     t8[:nt] = table[ts:ts + nt]
-    permuted = order.shape[0] > 0
-    m26 = (u(1) << u(POS_OFFSET_BITS)) - u(1)
     for q in range(mrow[4], mrow[5]):
-        w, bit, pos = u(groups[q, 0]), u(groups[q, 2]), u(groups[q, 3])
-        mask = (u(1) << w) - u(1)
-        with_base = groups[q, 4] != 0
-        for i in range(u(groups[q, 1])):
-            v = _word_pair(rw, bit + i * w) & mask
-            d = posdesc[pos + i]
-            if with_base:
-                bw = (d >> u(POS_BW_AT)) & u(31)
-                v |= (_word_pair(tw, (d >> u(POS_BPOS_AT)) & m26) & ((u(1) << bw) - u(1))) << w
-            j = d & m26
-            sg = (d >> u(POS_SIGN_AT)) & u(1)
-            x = np.int64((v >> sg) ^ (u(0) - (v & sg)))
-            if permuted:
-                out[order[j]] = x
-            else:
-                out[j] = x
-    for s in range(mrow[6], mrow[7]):
-        j = slow[s]
-        x = _general_column(records, rs, table, ts, layout[j])
-        if permuted:
-            out[order[j]] = x
+        w, n, bit, pos, sg = u(groups[q, 0]), u(groups[q, 1]), u(groups[q, 2]), u(groups[q, 3]), \
+            u(groups[q, 5])
+        if groups[q, 4]:  # one call per flag value, so each inlined copy has it constant
+            _run(rw, tw, bit, w, n, pos, True, sg, bdesc, dest, out)
         else:
-            out[j] = x
+            _run(rw, tw, bit, w, n, pos, False, sg, bdesc, dest, out)
+    for s in range(mrow[6], mrow[7]):
+        out[dest[slow[s, 1]]] = _general_column(records, rs, table, ts, layout[slow[s, 0]])
 
 
 @njit(cache=True, nogil=True)
-def decode_gede_rows(records, rec_off, model, rows, table, models, groups, posdesc, slow, layout,
+def decode_gede_rows(records, rec_off, model, rows, table, models, groups, bdesc, dest, slow, layout,
                      out):
     """Rebuild the column values of ``rows`` (see ``decode_gede_row``).
 
@@ -144,14 +136,13 @@ def decode_gede_rows(records, rec_off, model, rows, table, models, groups, posde
         rows: (B,) int64 shard rows to decode (validated by the caller).
         table: flat uint8 base tables (+ padding).
         models: (G, 8) int64 per model, MODEL_FIELDS.
-        groups, slow: as ``decode_gede_row``; posdesc (G, D), layout (G, D, 9).
+        groups, slow: as ``decode_gede_row``; bdesc, dest (G, D); layout (G, D, 9).
         out: (B, D) int32.
     """
-    same = np.empty(0, dtype=np.uint32)
     rw, tw = scratch_words(models)
     for b in range(rows.shape[0]):
         g, rs, ts = row_start(records, rec_off, model, models, rows[b])
-        decode_gede_row(records, rs, table, ts, models[g], groups, posdesc[g], slow, layout[g], same,
+        decode_gede_row(records, rs, table, ts, models[g], groups, bdesc[g], dest[g], slow, layout[g],
                         rw, tw, out[b])
 
 

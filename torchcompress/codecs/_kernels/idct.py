@@ -32,30 +32,42 @@ def idct_plan(c: np.ndarray) -> tuple[np.ndarray, ...]:
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _acc(dst, m, src, k0, ks, vw):
-    """Rows ``dst[o] = sum_i m[i, o] * src[k0 + i * ks]`` for o < m.shape[1]; rows are vw wide."""
+    """Rows ``dst[o] = sum_i m[i, o] * src[k0 + i * ks]`` for o < m.shape[1]; rows are vw wide.
+
+    Two output rows at a time share every source row read; with an odd count
+    the last pair's second row goes to a spare buffer.
+    """
     nk, nout = m.shape
-    for o in range(nout):
+    spare = np.empty(vw if nout % 2 else 0, dtype=dst.dtype)
+    for o in range(0, nout, 2):
         d = dst[o * vw:(o + 1) * vw]
+        e = dst[(o + 1) * vw:(o + 2) * vw] if o + 1 < nout else spare
+        o2 = min(o + 1, nout - 1)
         for v in range(vw):
             d[v] = 0.0
+            e[v] = 0.0
         i = 0
+        st = ks * vw
         while i + 4 <= nk:
             r = (k0 + i * ks) * vw
-            st = ks * vw
             s0 = src[r:r + vw]
             s1 = src[r + st:r + st + vw]
             s2 = src[r + 2 * st:r + 2 * st + vw]
             s3 = src[r + 3 * st:r + 3 * st + vw]
             a0, a1, a2, a3 = m[i, o], m[i + 1, o], m[i + 2, o], m[i + 3, o]
+            b0, b1, b2, b3 = m[i, o2], m[i + 1, o2], m[i + 2, o2], m[i + 3, o2]
             for v in range(vw):
-                d[v] += a0 * s0[v] + a1 * s1[v] + a2 * s2[v] + a3 * s3[v]
+                x0, x1, x2, x3 = s0[v], s1[v], s2[v], s3[v]
+                d[v] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+                e[v] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
             i += 4
         while i < nk:
             r = (k0 + i * ks) * vw
             s0 = src[r:r + vw]
-            a0 = m[i, o]
+            a0, b0 = m[i, o], m[i, o2]
             for v in range(vw):
                 d[v] += a0 * s0[v]
+                e[v] += b0 * s0[v]
             i += 1
 
 
@@ -107,7 +119,7 @@ def _transpose(src, dst, c, h, w):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def decode_gede_dct(records, rec_off, model, rows, table, models, groups, posdesc, slow, layout, order,
+def decode_gede_dct(records, rec_off, model, rows, table, models, groups, bdesc, dest, slow, layout,
                     c, h, w, plan_h, plan_w, ycc2rgb, dc, out):
     """GeDe rows -> DCT coefficients -> pixels, one image at a time.
 
@@ -118,9 +130,8 @@ def decode_gede_dct(records, rec_off, model, rows, table, models, groups, posdes
     ``ycc_to_pixels`` reads.
 
     Args:
-        records .. layout: as ``decode_gede_rows``.
-        order: (D,) uint32 position of each coefficient (ch, kh, kw) in the
-            (kw, ch, kh) layout.
+        records .. layout: as ``decode_gede_rows``, with ``dest`` sending each
+            coefficient (ch, kh, kw) to its place in the (kw, ch, kh) layout.
         c, h, w: image shape (c = 1 or 3); columns are coefficients (c, kh, kw).
         plan_h, plan_w: ``idct_plan`` tuples for h and w.
         ycc2rgb: (3, 3) float32 YCbCr -> RGB (unused for c = 1).
@@ -138,7 +149,7 @@ def decode_gede_dct(records, rec_off, model, rows, table, models, groups, posdes
     rw, tw = scratch_words(models)
     for b in range(rows.shape[0]):
         g, rs, ts = row_start(records, rec_off, model, models, rows[b])
-        decode_gede_row(records, rs, table, ts, models[g], groups, posdesc[g], slow, layout[g], order,
+        decode_gede_row(records, rs, table, ts, models[g], groups, bdesc[g], dest[g], slow, layout[g],
                         rw, tw, xt)
         xt[0] += dc  # coefficient (0, 0, 0) sits first in every layout
         idct_axis0(xt, t1, plan_w[0], plan_w[1], plan_w[2], plan_w[3], s1, s2, s3, w, ch_)
