@@ -105,6 +105,8 @@ class CompressedDataset(Dataset):
         return summarize(self.reader)
 
     def _index(self, i) -> int:
+        if type(i) is int and 0 <= i < len(self._labels):  # the common case, without ABC checks
+            return i
         if isinstance(i, bool) or not isinstance(i, numbers.Integral):
             raise TypeError(f"index should be an int, but got {type(i).__name__}")
         n = len(self._labels)
