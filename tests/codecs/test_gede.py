@@ -70,7 +70,8 @@ def test_dct_is_near_lossless():
 @pytest.mark.parametrize("shape", [(3, 8, 8), (3, 6, 10), (1, 7, 5), (12, 16)],
                          ids=["rgb", "rgb-rect", "gray-odd", "hw"])
 def test_fused_dct_decode_matches_integer_path_and_gemm_inverse(shape):
-    """The fused per-image kernel agrees with GeDe integers + the batched-GEMM inverse."""
+    """The fused kernel (chunks of images, a short last chunk) agrees with GeDe integers + the
+    batched-GEMM inverse."""
     rng = np.random.default_rng(3)
     x = rng.integers(0, 256, (40, *shape)).astype(np.uint8)
     y = np.arange(40) % 3

@@ -36,13 +36,17 @@ def test_dct_forward_matches_scipy_dctn(shape):
     np.testing.assert_array_equal(coef, ref)
 
 
-@pytest.mark.parametrize("n,vw", [(32, 32), (28, 28), (12, 7), (8, 1), (5, 3), (4, 4), (2, 9), (1, 1)])
-def test_butterfly_idct_matches_scipy(n, vw):
-    """The even/odd split (n % 4 == 0) and the plain matrix (other n) both equal scipy's idct."""
+@pytest.mark.parametrize("n,vw,pad", [(32, 96, 0), (32, 96, 288), (32, 32, 0), (28, 28, 5), (12, 7, 0),
+                                      (8, 1, 3), (5, 3, 0), (5, 3, 4), (4, 4, 0), (2, 9, 1), (1, 1, 0)])
+def test_butterfly_idct_matches_scipy(n, vw, pad):
+    """The even/odd split (n % 4 == 0) and the plain matrix (other n) both equal scipy's idct,
+    also when source rows are ``pad`` floats apart (NaN there: a stray read would show)."""
     x = np.random.default_rng(n * 100 + vw).normal(0, 50, (n, vw)).astype(np.float32)
+    src = np.full((n, vw + pad), np.nan, dtype=np.float32)
+    src[:, :vw] = x
     out = np.empty(n * vw, dtype=np.float32)
     scratch = [np.full(n * vw, np.nan, dtype=np.float32) for _ in range(3)]
-    idct_axis0(x.ravel(), out, *idct_plan(dct_matrix(n)), *scratch, n, vw)
+    idct_axis0(src.ravel(), out, *idct_plan(dct_matrix(n)), *scratch, n, vw, vw + pad)
     ref = scipy.fft.idct(x.astype(np.float64), norm="ortho", axis=0)
     np.testing.assert_allclose(out.reshape(n, vw), ref, atol=2e-4 * max(1, np.abs(ref).max()))
 

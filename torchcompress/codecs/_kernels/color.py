@@ -16,16 +16,16 @@ def _pixel(v):
 def ycc_to_pixels(img, m, out):
     """Pixels from level-restored channels: colour matrix, round half to even, clip to 0..255.
 
-    The input is row-interleaved (a row of every channel, then the next row),
-    the layout the fused inverse DCT produces; each inner loop runs along one
-    row of every channel at once, so it vectorizes.
+    The input is row-interleaved (row y of every image and channel, then row
+    y + 1), the layout the inverse DCTs produce; each inner loop runs along
+    one row of every channel at once, so it vectorizes.
 
     Args:
-        img: (B, H, C, W) float32 channels (C = 1 or 3), Y already +128.
+        img: (H, B, C, W) float32 channels (C = 1 or 3), Y already +128.
         m: (3, 3) float32 YCbCr -> RGB matrix (unused for C = 1).
         out: (B, C * H * W) uint8 or float32, channel planes.
     """
-    nb, h, nc, w = img.shape
+    h, nb, nc, w = img.shape
     hw = h * w
     m00, m01, m02 = m[0, 0], m[0, 1], m[0, 2]
     m10, m11, m12 = m[1, 0], m[1, 1], m[1, 2]
@@ -33,12 +33,12 @@ def ycc_to_pixels(img, m, out):
     for b in range(nb):
         for y in range(h):
             o = out[b, y * w:]
-            a = img[b, y, 0]
+            a = img[y, b, 0]
             if nc == 1:
                 for x in range(w):
                     o[x] = _pixel(a[x])
                 continue
-            cb, cr = img[b, y, 1], img[b, y, 2]
+            cb, cr = img[y, b, 1], img[y, b, 2]
             r, g, bl = o[:w], o[hw:hw + w], o[2 * hw:2 * hw + w]
             for x in range(w):
                 a0, a1, a2 = a[x], cb[x], cr[x]

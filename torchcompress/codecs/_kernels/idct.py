@@ -1,4 +1,4 @@
-"""Fused GeDe -> inverse DCT -> colour decode, one image at a time so it stays in cache.
+"""Fused GeDe -> inverse DCT -> colour decode, a few images at a time so they stay in cache.
 
 The 1-D inverse DCT uses a two-level even/odd split (a "partial butterfly"):
 for a length ``n`` divisible by 4, outputs ``i`` and ``n - 1 - i`` share the
@@ -31,8 +31,9 @@ def idct_plan(c: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _acc(dst, m, src, k0, ks, vw):
-    """Rows ``dst[o] = sum_i m[i, o] * src[k0 + i * ks]`` for o < m.shape[1]; rows are vw wide.
+def _acc(dst, m, src, k0, ks, vw, sw):
+    """Rows ``dst[o] = sum_i m[i, o] * src[k0 + i * ks]`` for o < m.shape[1]; rows are vw wide,
+    ``src`` rows start every ``sw`` floats (``dst`` rows every vw).
 
     Two output rows at a time share every source row read; with an odd count
     the last pair's second row goes to a spare buffer.
@@ -47,9 +48,9 @@ def _acc(dst, m, src, k0, ks, vw):
             d[v] = 0.0
             e[v] = 0.0
         i = 0
-        st = ks * vw
+        st = ks * sw
         while i + 4 <= nk:
-            r = (k0 + i * ks) * vw
+            r = (k0 + i * ks) * sw
             s0 = src[r:r + vw]
             s1 = src[r + st:r + st + vw]
             s2 = src[r + 2 * st:r + 2 * st + vw]
@@ -62,7 +63,7 @@ def _acc(dst, m, src, k0, ks, vw):
                 e[v] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
             i += 4
         while i < nk:
-            r = (k0 + i * ks) * vw
+            r = (k0 + i * ks) * sw
             s0 = src[r:r + vw]
             a0, b0 = m[i, o], m[i, o2]
             for v in range(vw):
@@ -72,19 +73,19 @@ def _acc(dst, m, src, k0, ks, vw):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def idct_axis0(src, dst, full, odd, eo, ee, s1, s2, s3, n, vw):
-    """Orthonormal inverse DCT along axis 0 of flat (n, vw) float32 ``src`` into ``dst``.
+def idct_axis0(src, dst, full, odd, eo, ee, s1, s2, s3, n, vw, sw):
+    """Orthonormal inverse DCT along axis 0 of n rows of ``src`` into flat (n, vw) ``dst``.
 
-    ``full, odd, eo, ee`` come from ``idct_plan``; s1, s2, s3 are scratch of
-    at least n * vw floats.
+    ``src`` rows are vw floats every ``sw`` (sw >= vw). ``full, odd, eo, ee``
+    come from ``idct_plan``; s1, s2, s3 are scratch of at least n * vw floats.
     """
     if full.shape[0] > 0:
-        _acc(dst, full, src, 0, 1, vw)
+        _acc(dst, full, src, 0, 1, vw, sw)
         return
     h, q = n // 2, n // 4
-    _acc(s1, ee, src, 0, 4, vw)
-    _acc(s2, eo, src, 2, 4, vw)
-    _acc(s3, odd, src, 1, 2, vw)
+    _acc(s1, ee, src, 0, 4, vw, sw)
+    _acc(s2, eo, src, 2, 4, vw, sw)
+    _acc(s3, odd, src, 1, 2, vw, sw)
     for i in range(q):  # even half: E[i] = ee + eo, E[h-1-i] = ee - eo
         a = s1[i * vw:(i + 1) * vw]
         b = s2[i * vw:(i + 1) * vw]
@@ -120,39 +121,45 @@ def _transpose(src, dst, c, h, w):
 
 @njit(cache=True, nogil=True, fastmath=True)
 def decode_gede_dct(records, rec_off, model, rows, table, models, groups, bdesc, dest, slow, layout,
-                    c, h, w, plan_h, plan_w, ycc2rgb, dc, out):
-    """GeDe rows -> DCT coefficients -> pixels, one image at a time.
+                    chunk, c, h, w, plan_h, plan_w, ycc2rgb, dc, out):
+    """GeDe rows -> DCT coefficients -> pixels, ``chunk`` images at a time.
 
-    All channels go through each 1-D pass together: coefficients land in a
-    (kw, c, kh) layout, so the pass along kw runs on rows of c * h values
-    (three times longer vectors than one channel's); one transpose to
-    (kh, c, x) sets up the pass along kh, whose (y, c, x) result is what
-    ``ycc_to_pixels`` reads.
+    All channels of all images of a chunk go through each 1-D pass together,
+    as one row of long vectors: coefficients land in a (kw, image, c, kh)
+    layout, so the pass along kw runs on rows of up to chunk * c * h values;
+    one transpose to (kh, image, c, x) sets up the pass along kh, whose
+    (y, image, c, x) result is what ``ycc_to_pixels`` reads. A short last
+    chunk (or a single sample) runs on only its own images' part of each row.
 
     Args:
         records .. layout: as ``decode_gede_rows``, with ``dest`` sending each
-            coefficient (ch, kh, kw) to its place in the (kw, ch, kh) layout.
+            coefficient (ch, kh, kw) of a chunk's first image to its place in
+            the (kw, image, ch, kh) layout; image ``i`` of a chunk sits i * c * h later.
+        chunk: images per chunk (the layout's image axis).
         c, h, w: image shape (c = 1 or 3); columns are coefficients (c, kh, kw).
         plan_h, plan_w: ``idct_plan`` tuples for h and w.
         ycc2rgb: (3, 3) float32 YCbCr -> RGB (unused for c = 1).
         dc: added to the first coefficient (the +128 level shift in the DCT domain).
         out: (B, c*h*w) uint8 or float32 pixels, rounded half to even, clipped to 0..255.
     """
-    size = c * h * w
-    xt = np.empty(size, dtype=np.float32)
-    t1 = np.empty(size, dtype=np.float32)
-    nmax = max(h, w)
-    s1 = np.empty(c * nmax * nmax, dtype=np.float32)
-    s2 = np.empty(c * nmax * nmax, dtype=np.float32)
-    s3 = np.empty(c * nmax * nmax, dtype=np.float32)
-    ch_, cw_ = c * h, c * w
+    img = c * h * w
+    xt = np.empty(chunk * img, dtype=np.float32)
+    t1 = np.empty(chunk * img, dtype=np.float32)
+    s1 = np.empty(chunk * img, dtype=np.float32)
+    s2 = np.empty(chunk * img, dtype=np.float32)
+    s3 = np.empty(chunk * img, dtype=np.float32)
     rw, tw = scratch_words(models)
-    for b in range(rows.shape[0]):
-        g, rs, ts = row_start(records, rec_off, model, models, rows[b])
-        decode_gede_row(records, rs, table, ts, models[g], groups, bdesc[g], dest[g], slow, layout[g],
-                        rw, tw, xt)
-        xt[0] += dc  # coefficient (0, 0, 0) sits first in every layout
-        idct_axis0(xt, t1, plan_w[0], plan_w[1], plan_w[2], plan_w[3], s1, s2, s3, w, ch_)
-        _transpose(t1, xt, c, h, w)
-        idct_axis0(xt, t1, plan_h[0], plan_h[1], plan_h[2], plan_h[3], s1, s2, s3, h, cw_)
-        ycc_to_pixels(t1.reshape(1, h, c, w), ycc2rgb, out[b:b + 1])
+    for b0 in range(0, rows.shape[0], chunk):
+        k = min(chunk, rows.shape[0] - b0)
+        for i in range(k):
+            g, rs, ts = row_start(records, rec_off, model, models, rows[b0 + i])
+            part = xt[i * c * h:]
+            decode_gede_row(records, rs, table, ts, models[g], groups, bdesc[g], dest[g], slow,
+                            layout[g], rw, tw, part)
+            part[0] += dc  # coefficient (0, 0, 0) sits first in every image's part
+        idct_axis0(xt, t1, plan_w[0], plan_w[1], plan_w[2], plan_w[3], s1, s2, s3, w, k * c * h,
+                   chunk * c * h)
+        _transpose(t1, xt, k * c, h, w)
+        idct_axis0(xt, t1, plan_h[0], plan_h[1], plan_h[2], plan_h[3], s1, s2, s3, h, k * c * w,
+                   k * c * w)
+        ycc_to_pixels(t1[:k * img].reshape(h, k, c, w), ycc2rgb, out[b0:b0 + k])
