@@ -28,8 +28,8 @@ def record_order(bcount: np.ndarray, dcount: np.ndarray, signed: np.ndarray) -> 
     """(G, D) int64 columns in record order: those without base bits first, then those with;
     within each part unsigned before zigzag-coded columns, then by decreasing deviation
     width, ties by column index."""
-    return np.stack([np.lexsort((np.arange(len(d)), -d, s, b > 0))
-                     for b, d, s in zip(bcount, dcount, signed)]).reshape(dcount.shape).astype(np.int64)
+    orders = [np.lexsort((np.arange(len(d)), -d, s, b > 0)) for b, d, s in zip(bcount, dcount, signed)]
+    return np.stack(orders).reshape(dcount.shape).astype(np.int64)
 
 
 class GeDeTables:
@@ -81,9 +81,10 @@ class GeDeTables:
         groups, slow, spans = [], [], []
         for g in range(g_count):
             order = self.rec_order[g]
-            key = np.stack([self.dcount[g, order], self.bcount[g, order] > 0, self.signed[g, order]])
-            starts = np.flatnonzero(np.r_[True, (np.diff(key, axis=1) != 0).any(axis=0)]) if d else \
-                np.zeros(0, dtype=np.int64)
+            key = np.stack([self.dcount[g, order], self.bcount[g, order] > 0,
+                            self.signed[g, order]])
+            change = (np.diff(key, axis=1) != 0).any(axis=0)
+            starts = np.flatnonzero(np.r_[True, change]) if d else np.zeros(0, dtype=np.int64)
             counts = np.diff(np.append(starts, d))
             g0, s0 = len(groups), len(slow)
             if common[g].any():

@@ -116,11 +116,11 @@ class DCTTransform:
         self.ycc2rgb32 = _YCC2RGB.astype(np.float32)
         # +128 on Y is a constant image: in the DCT domain it only moves the DC term
         self.dc = np.float32(128.0 * np.sqrt(self.h * self.w))
-        # the fused kernel wants coefficient (ch, kh, kw) at (kw, image, ch, kh): see decode_gede_dct
+        # the fused kernel wants coefficient (ch, kh, kw) at (kw, image, ch, kh): decode_gede_dct
         ch, kh, kw = np.indices((self.c, self.h, self.w)).reshape(3, -1)
         self.fused_order = ((kw * _FUSED_CHUNK * self.c + ch) * self.h + kh).astype(np.uint32)
-        self.fused_args = (_FUSED_CHUNK, self.c, self.h, self.w, idct_plan(self.ch), idct_plan(self.cw),
-                           self.ycc2rgb32, self.dc)
+        self.fused_args = (_FUSED_CHUNK, self.c, self.h, self.w, idct_plan(self.ch),
+                           idct_plan(self.cw), self.ycc2rgb32, self.dc)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, D) int32 coefficients, computed in float64 over cache-sized chunks of images."""

@@ -227,5 +227,5 @@ def pack_records(u, model, base_id, id_bits, mask, shift, count, rec_order, offs
     """
     for i in range(u.shape[0]):
         g = model[i]
-        _pack_row(u[i], mask[g], shift[g], count[g], rec_order[g], np.uint64(base_id[i]), id_bits[g],
-                  out, offsets[i])
+        _pack_row(u[i], mask[g], shift[g], count[g], rec_order[g], np.uint64(base_id[i]),
+                  id_bits[g], out, offsets[i])

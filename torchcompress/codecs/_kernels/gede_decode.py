@@ -3,8 +3,9 @@
 A record holds its deviation fields in record order, grouped into runs of
 one deviation width, has-base flag and zigzag flag (``groups``). Inside a
 run the field offsets step by a constant, so the decode loop reads no
-per-column descriptor for the deviation bits; the record and its base row are first copied into aligned
-uint32 scratch, so every field is one shift of a 64-bit word pair.
+per-column descriptor for the deviation bits. The record and its base row
+are first copied into aligned uint32 scratch, so every field is one shift
+of a 64-bit word pair.
 
 Columns whose masks are not "deviation bits low, base bits right above"
 (rare: non-contiguous masks) are decoded again afterwards through the
@@ -125,8 +126,8 @@ def decode_gede_row(records, rs, table, ts, mrow, groups, bdesc, dest, slow, lay
 
 
 @njit(cache=True, nogil=True)
-def decode_gede_rows(records, rec_off, model, rows, table, models, groups, bdesc, dest, slow, layout,
-                     out):
+def decode_gede_rows(records, rec_off, model, rows, table, models, groups, bdesc, dest, slow,
+                     layout, out):
     """Rebuild the column values of ``rows`` (see ``decode_gede_row``).
 
     Args:
@@ -142,8 +143,8 @@ def decode_gede_rows(records, rec_off, model, rows, table, models, groups, bdesc
     rw, tw = scratch_words(models)
     for b in range(rows.shape[0]):
         g, rs, ts = row_start(records, rec_off, model, models, rows[b])
-        decode_gede_row(records, rs, table, ts, models[g], groups, bdesc[g], dest[g], slow, layout[g],
-                        rw, tw, out[b])
+        decode_gede_row(records, rs, table, ts, models[g], groups, bdesc[g], dest[g], slow,
+                        layout[g], rw, tw, out[b])
 
 
 @njit(cache=True, nogil=True)
