@@ -38,6 +38,7 @@ class GeDeTables:
     def __init__(self, keys, widths, signed, bmask, num_bases, table=None):
         self.keys, self.widths, self.signed = keys, widths, signed
         self.num_bases, self.table = num_bases, table
+        self._dest: dict = {}  # decode_args' destination tables, by order
         full = (np.int64(1) << widths.astype(np.int64)) - 1
         self.bmask = bmask
         self.dmask = (full & ~bmask.astype(np.int64)).astype(np.uint16)
@@ -103,11 +104,15 @@ class GeDeTables:
         """(table, models, groups, bdesc, dest, slow, layout) for the decode kernels.
 
         ``dest`` (G, D) uint32 is where each record position's value goes: its
-        column, or ``order[column]`` for a kernel that wants its own layout.
+        column, or ``order[column]`` for a kernel that wants its own layout. It is
+        built once per distinct ``order`` and shared by every shard's decoder.
         """
-        dest = self.rec_order if order is None else np.asarray(order)[self.rec_order]
-        return (self.table, self.models, self.groups, self.bdesc, dest.astype(np.uint32), self.slow,
-                self.layout)
+        key = None if order is None else np.asarray(order).tobytes()
+        dest = self._dest.get(key)
+        if dest is None:
+            dest = self.rec_order if order is None else np.asarray(order)[self.rec_order]
+            dest = self._dest[key] = dest.astype(np.uint32)
+        return self.table, self.models, self.groups, self.bdesc, dest, self.slow, self.layout
 
     def to_tensors(self, table: np.ndarray) -> dict[str, np.ndarray]:
         """The ``tables`` file; ``table`` already ends with PAD_BYTES zeros."""
