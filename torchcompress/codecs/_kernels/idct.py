@@ -14,7 +14,7 @@ from numba import njit
 from .color import ycc_to_pixels
 from .gede_decode import decode_gede_row, row_start, scratch_words
 
-__all__ = ["decode_gede_dct", "idct_axis0", "idct_plan"]
+__all__ = ["chunk_to_pixels", "decode_gede_dct", "idct_axis0", "idct_plan"]
 
 
 def idct_plan(c: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -157,9 +157,21 @@ def decode_gede_dct(records, rec_off, model, rows, table, models, groups, bdesc,
             decode_gede_row(records, rs, table, ts, models[g], groups, bdesc[g], dest[g], slow,
                             layout[g], rw, tw, part)
             part[0] += dc  # coefficient (0, 0, 0) sits first in every image's part
-        idct_axis0(xt, t1, plan_w[0], plan_w[1], plan_w[2], plan_w[3], s1, s2, s3, w, k * c * h,
-                   chunk * c * h)
-        _transpose(t1, xt, k * c, h, w)
-        idct_axis0(xt, t1, plan_h[0], plan_h[1], plan_h[2], plan_h[3], s1, s2, s3, h, k * c * w,
-                   k * c * w)
-        ycc_to_pixels(t1[:k * img].reshape(h, k, c, w), ycc2rgb, out[b0:b0 + k])
+        chunk_to_pixels(xt, t1, s1, s2, s3, k, chunk, c, h, w, plan_h, plan_w, ycc2rgb,
+                        out[b0:b0 + k])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def chunk_to_pixels(xt, t1, s1, s2, s3, k, chunk, c, h, w, plan_h, plan_w, ycc2rgb, out):
+    """Level-shifted coefficients of ``k`` images -> (k, c*h*w) pixels in ``out``.
+
+    ``xt`` holds them in the (kw, image, c, kh) layout, rows chunk * c * h
+    floats apart; it is overwritten, as are ``t1`` and the scratch s1, s2, s3
+    (each chunk * c * h * w floats).
+    """
+    idct_axis0(xt, t1, plan_w[0], plan_w[1], plan_w[2], plan_w[3], s1, s2, s3, w, k * c * h,
+               chunk * c * h)
+    _transpose(t1, xt, k * c, h, w)
+    idct_axis0(xt, t1, plan_h[0], plan_h[1], plan_h[2], plan_h[3], s1, s2, s3, h, k * c * w,
+               k * c * w)
+    ycc_to_pixels(t1[:k * c * h * w].reshape(h, k, c, w), ycc2rgb, out)
