@@ -23,6 +23,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_decode.py $(BENCH_ARGS)
 	$(PY) benchmarks/bench_gede.py $(BENCH_ARGS)
+	$(PY) benchmarks/bench_gede_breakdown.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .benchmarks
