@@ -53,29 +53,18 @@ def _inv_line(c, n, x):
 
 
 @njit(cache=True, nogil=True)
-def _rows(img, s, c, h, w, a, b, forward):
-    for r in range(h):
-        for k in range(w):
-            a[k] = img[s, c, r, k]
+def _lines(plane, nl, n, a, b, forward):
+    """Transform lines ``plane[l, :n]``, l < nl, in place. Rows: the (H, W) plane; columns:
+    its transpose (a strided view)."""
+    for l in range(nl):
+        for k in range(n):
+            a[k] = plane[l, k]
         if forward:
-            _fwd_line(a, w, b)
+            _fwd_line(a, n, b)
         else:
-            _inv_line(a, w, b)
-        for k in range(w):
-            img[s, c, r, k] = b[k]
-
-
-@njit(cache=True, nogil=True)
-def _cols(img, s, c, h, w, a, b, forward):
-    for k in range(w):
-        for r in range(h):
-            a[r] = img[s, c, r, k]
-        if forward:
-            _fwd_line(a, h, b)
-        else:
-            _inv_line(a, h, b)
-        for r in range(h):
-            img[s, c, r, k] = b[r]
+            _inv_line(a, n, b)
+        for k in range(n):
+            plane[l, k] = b[k]
 
 
 @njit(cache=True, nogil=True)
@@ -102,8 +91,9 @@ def wavelet53_forward(img, levels, a, b):
     for s in range(nimg):
         for c in range(nch):
             for lv in range(done):
-                _rows(img, s, c, sizes[lv, 0], sizes[lv, 1], a, b, True)
-                _cols(img, s, c, sizes[lv, 0], sizes[lv, 1], a, b, True)
+                h, w = sizes[lv, 0], sizes[lv, 1]
+                _lines(img[s, c], h, w, a, b, True)
+                _lines(img[s, c].T, w, h, a, b, True)
 
 
 @njit(cache=True, nogil=True)
@@ -115,8 +105,9 @@ def wavelet53_inverse(img, levels, a, b):
     for s in range(nimg):
         for c in range(nch):
             for lv in range(done - 1, -1, -1):
-                _cols(img, s, c, sizes[lv, 0], sizes[lv, 1], a, b, False)
-                _rows(img, s, c, sizes[lv, 0], sizes[lv, 1], a, b, False)
+                h, w = sizes[lv, 0], sizes[lv, 1]
+                _lines(img[s, c].T, w, h, a, b, False)
+                _lines(img[s, c], h, w, a, b, False)
 
 
 @njit(cache=True, nogil=True)
