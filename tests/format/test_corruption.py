@@ -8,18 +8,13 @@ import pytest
 import torchcompress as tc
 from torchcompress import FormatError
 
+from .edits import edit_manifest, flip_byte
+
 SHARD = "shard-00001.safetensors"
 
 
 def _header_len(path):
     return 8 + int.from_bytes(path.read_bytes()[:8], "little")
-
-
-def _edit_manifest(archive, fn):
-    p = archive / "manifest.json"
-    m = json.loads(p.read_text())
-    fn(m)
-    p.write_text(json.dumps(m))
 
 
 def test_truncated_shard(archive):
@@ -32,7 +27,7 @@ def test_truncated_shard(archive):
 def test_truncated_inside_header(archive):
     p = archive / SHARD
     p.write_bytes(p.read_bytes()[:40])
-    _edit_manifest(archive, lambda m: m["shards"][1].update(bytes=40))
+    edit_manifest(archive, lambda m: m["shards"][1].update(bytes=40))
     with pytest.raises(FormatError, match=f"{SHARD}: header length \\d+ does not fit"):
         tc.open(archive)
 
@@ -67,7 +62,7 @@ def test_missing_shard(archive):
 
 
 def test_newer_format_version(archive):
-    _edit_manifest(archive, lambda m: m.update(format_version=3))
+    edit_manifest(archive, lambda m: m.update(format_version=3))
     with pytest.raises(FormatError, match="format_version 3 is newer .* upgrade torchcompress"):
         tc.open(archive)
 
@@ -90,13 +85,13 @@ def test_label_count_differs_from_num_samples(archive):
     def grow(m):
         m["num_samples"] += 1
         m["shards"][-1]["stop"] += 1
-    _edit_manifest(archive, grow)
+    edit_manifest(archive, grow)
     with pytest.raises(FormatError, match="label count != num_samples"):
         tc.open(archive)
 
 
 def test_manifest_shards_do_not_cover(archive):
-    _edit_manifest(archive, lambda m: m.update(num_samples=m["num_samples"] + 5))
+    edit_manifest(archive, lambda m: m.update(num_samples=m["num_samples"] + 5))
     with pytest.raises(FormatError, match=r"shards cover 40 samples but num_samples=45"):
         tc.open(archive)
 
@@ -111,7 +106,7 @@ def test_bad_manifest(archive):
 
 
 def test_shard_name_escaping_archive(archive):
-    _edit_manifest(archive, lambda m: m["shards"][0].update(file="../x.safetensors"))
+    edit_manifest(archive, lambda m: m["shards"][0].update(file="../x.safetensors"))
     with pytest.raises(FormatError, match="must be a plain file name"):
         tc.open(archive)
 
@@ -130,10 +125,7 @@ def test_codec_array_out_of_range(archive):
 
 def test_verify_detects_flipped_payload(archive):
     assert tc.verify(archive)["num_samples"] == 40
-    p = archive / SHARD
-    data = bytearray(p.read_bytes())
-    data[-1] ^= 0x10
-    p.write_bytes(bytes(data))
+    flip_byte(archive / SHARD, -1, 0x10)
     with pytest.raises(FormatError, match=f"{SHARD}: xxh3-64 is .* the file is corrupt"):
         tc.verify(archive)
 

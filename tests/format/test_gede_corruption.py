@@ -1,13 +1,13 @@
 """Corrupt GeDe arrays raise FormatError at open, before any kernel indexes them."""
 
-import json
-
 import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
 import torchcompress as tc
 from torchcompress import FormatError
+
+from .edits import edit_manifest, flip_byte
 
 TABLES = "tables.safetensors"
 SHARD = "shard-00000.safetensors"
@@ -76,9 +76,8 @@ def test_truncated_records(gede_archive):
     def cut(t):
         t["records"] = t["records"][:-5]
     _rewrite(gede_archive / SHARD, cut)
-    m = json.loads((gede_archive / "manifest.json").read_text())
-    m["shards"][0]["bytes"] = (gede_archive / SHARD).stat().st_size
-    (gede_archive / "manifest.json").write_text(json.dumps(m))
+    size = (gede_archive / SHARD).stat().st_size
+    edit_manifest(gede_archive, lambda m: m["shards"][0].update(bytes=size))
     with pytest.raises(FormatError, match=rf"{SHARD}: records hold \d+ bytes, the labels and models need"):
         tc.open(gede_archive)
 
@@ -90,19 +89,13 @@ def test_missing_tables_file(gede_archive):
 
 
 def test_verify_hashes_tables(gede_archive):
-    p = gede_archive / TABLES
-    data = bytearray(p.read_bytes())
-    data[-4] ^= 0x01
-    p.write_bytes(bytes(data))
+    flip_byte(gede_archive / TABLES, -4, 0x01)
     with pytest.raises(FormatError, match=rf"{TABLES}: xxh3-64 is .* the file is corrupt"):
         tc.verify(gede_archive)
 
 
 def test_gede_archive_older_than_its_record_layout(gede_archive):
     """Version 1 packed deviation fields in column order; reading one now would scramble it."""
-    p = gede_archive / "manifest.json"
-    m = json.loads(p.read_text())
-    m["format_version"] = 1
-    p.write_text(json.dumps(m))
+    edit_manifest(gede_archive, lambda m: m.update(format_version=1))
     with pytest.raises(FormatError, match="format_version 1 is older .* compress the source again"):
         tc.open(gede_archive)
