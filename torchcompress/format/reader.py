@@ -13,6 +13,17 @@ from .safetensors_io import open_tensors, read_header
 __all__ = ["ArchiveReader"]
 
 
+def _checked_header(file: str, recorded: int, what: str, noun: str) -> dict:
+    """The tensor specs of ``file`` once it exists with the manifest's size and a sound header."""
+    if not os.path.isfile(file):
+        raise FormatError(f"{file}: {what} is missing; the archive is incomplete")
+    size = os.path.getsize(file)
+    if size != recorded:
+        raise FormatError(f"{file}: size is {size} bytes, the manifest records {recorded}; "
+                          f"the {noun} is truncated or was replaced")
+    return read_header(file)[0]
+
+
 class ArchiveReader:
     """Read access to an archive directory.
 
@@ -32,13 +43,7 @@ class ArchiveReader:
         labels = []
         for s in m.shards:
             file = self.shard_path(s.file)
-            if not os.path.isfile(file):
-                raise FormatError(f"{file}: shard file is missing; the archive is incomplete")
-            size = os.path.getsize(file)
-            if size != s.bytes:
-                raise FormatError(f"{file}: size is {size} bytes, the manifest records {s.bytes}; "
-                                  "the shard is truncated or was replaced")
-            tensors, _, _ = read_header(file)
+            tensors = _checked_header(file, s.bytes, "shard file", "shard")
             spec = tensors.get("labels")
             if spec is None or spec[0] not in (np.int64, np.float32) or len(spec[1]) != 1:
                 raise FormatError(f"{file}: tensor 'labels' should be 1-D int64 (classes) or "
@@ -51,13 +56,7 @@ class ArchiveReader:
             raise FormatError(f"{self.path}: shards disagree on the label dtype")
         self.labels = np.concatenate(labels)
         for name, e in m.extras.items():
-            file = self.shard_path(e.file)
-            if not os.path.isfile(file):
-                raise FormatError(f"{file}: extra file {name!r} is missing; the archive is incomplete")
-            if os.path.getsize(file) != e.bytes:
-                raise FormatError(f"{file}: size is {os.path.getsize(file)} bytes, the manifest "
-                                  f"records {e.bytes}; the file is truncated or was replaced")
-            read_header(file)
+            _checked_header(self.shard_path(e.file), e.bytes, f"extra file {name!r}", "file")
         self.starts = np.array([s.start for s in m.shards], dtype=np.int64)
         self._cache: dict = {}
 
