@@ -77,10 +77,6 @@ class GeDeModel:
     def num_bases(self) -> int:
         return int(self.first_row.shape[0])
 
-    @property
-    def id_bits(self) -> int:
-        return int(np.ceil(np.log2(self.num_bases))) if self.num_bases > 1 else 0
-
 
 def fit_model(u: np.ndarray, signed: np.ndarray, *, tau: int, m: int = 0) -> GeDeModel:
     """Run the compression phase of Algorithm 1 on codes ``u`` (n, D) uint16."""

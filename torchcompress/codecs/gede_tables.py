@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
-from ._kernels.gede import PAD_BYTES
+from ._kernels.gede import PAD_BYTES, clog2
 from ._kernels.gede_decode import LAYOUT_ROWS, read_base_ids
 from .gede_model import MAX_WIDTH, mask_layout
 
@@ -44,7 +44,7 @@ class GeDeTables:
         self.dmask = (full & ~bmask.astype(np.int64)).astype(np.uint16)
         self.bcount, self.bshift = mask_layout(self.bmask)
         self.dcount, self.dshift = mask_layout(self.dmask)
-        self.id_bits = np.array([int(nb - 1).bit_length() for nb in num_bases], dtype=np.int64)
+        self.id_bits = np.array([clog2(int(nb)) for nb in num_bases], dtype=np.int64)
         self.row_bytes = _bytes(self.bcount.sum(axis=1))
         # fixed field offsets: base fields from bit 0 of a row in column order, deviation
         # fields after the id in record order
