@@ -215,7 +215,7 @@ class GeDeShardDecoder:
 
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int | None = None) -> None:
         s = self.shard
-        if self.transform.fused_args is not None:  # GeDe -> inverse DCT -> colour, per image
+        if self.transform.fused_args is not None:  # GeDe -> inverse DCT -> colour, fused
             decode_gede_dct(s.records, s.offsets, s.model, rows, *self._tables,
                             *self.transform.fused_args, out)
             return

@@ -22,7 +22,7 @@ __all__ = ["GROUP_FIELDS", "LAYOUT_ROWS", "MODEL_FIELDS", "decode_gede_row", "de
 
 # rows of the per-model column layout used by the general path
 LAYOUT_ROWS = ("boff", "bfull", "bshift", "bmask", "doff", "dfull", "dshift", "dmask", "signed")
-# columns of ``models`` (G, 8) int64 and of ``groups`` (R, 5) int64
+# columns of ``models`` (G, 8) int64 and of ``groups`` (R, 6) int64
 MODEL_FIELDS = ("tab_off", "row_bytes", "id_bits", "rec_bytes", "group_start", "group_stop",
                 "slow_start", "slow_stop")
 GROUP_FIELDS = ("width", "count", "bit", "pos", "has_base", "signed")
@@ -64,8 +64,13 @@ def _general_column(records, rs, table, ts, lay):
     bf = _field(table, ts, lay[0], lay[1])
     df = _field(records, rs, lay[4], lay[5])
     v = pdep(bf, np.int64(lay[3]), lay[2]) | pdep(df, np.int64(lay[7]), lay[6])
-    sg = lay[8]
-    return (v >> sg) ^ -(v & sg)
+    return _unzigzag(np.uint64(v), np.uint64(lay[8]))
+
+
+@njit(cache=True, nogil=True)
+def _unzigzag(v, sg):
+    """The signed value of code ``v`` (uint64) when ``sg`` is 1, else ``v`` itself."""
+    return np.int64((v >> sg) ^ (np.uint64(0) - (v & sg)))
 
 
 @njit(cache=True, nogil=True)
@@ -86,7 +91,7 @@ def _run(rw, tw, bit, w, n, pos, with_base, sg, bdesc, dest, out):
         if with_base:
             bd = u(bdesc[pos + i])
             v |= (_word_pair(tw, bd >> u(5)) & ((u(1) << (bd & u(31))) - u(1))) << w
-        out[dest[pos + i]] = np.int64((v >> sg) ^ (u(0) - (v & sg)))
+        out[dest[pos + i]] = _unzigzag(v, sg)
 
 
 @njit(cache=True, nogil=True)
