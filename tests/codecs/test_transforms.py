@@ -46,7 +46,7 @@ def test_butterfly_idct_matches_scipy(n, vw, pad):
     src[:, :vw] = x
     out = np.empty(n * vw, dtype=np.float32)
     scratch = [np.full(n * vw, np.nan, dtype=np.float32) for _ in range(3)]
-    idct_axis0(src.ravel(), out, *idct_plan(dct_matrix(n)), *scratch, n, vw, vw + pad)
+    idct_axis0(src.ravel(), out, idct_plan(dct_matrix(n)), *scratch, n, vw, vw + pad)
     ref = scipy.fft.idct(x.astype(np.float64), norm="ortho", axis=0)
     np.testing.assert_allclose(out.reshape(n, vw), ref, atol=2e-4 * max(1, np.abs(ref).max()))
 

@@ -73,12 +73,14 @@ def _acc(dst, m, src, k0, ks, vw, sw):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def idct_axis0(src, dst, full, odd, eo, ee, s1, s2, s3, n, vw, sw):
+def idct_axis0(src, dst, plan, s1, s2, s3, n, vw, sw):
     """Orthonormal inverse DCT along axis 0 of n rows of ``src`` into flat (n, vw) ``dst``.
 
-    ``src`` rows are vw floats every ``sw`` (sw >= vw). ``full, odd, eo, ee``
-    come from ``idct_plan``; s1, s2, s3 are scratch of at least n * vw floats.
+    ``src`` rows are vw floats every ``sw`` (sw >= vw). ``plan`` is
+    ``idct_plan``'s (full, odd, eo, ee); s1, s2, s3 are scratch of at least
+    n * vw floats.
     """
+    full, odd, eo, ee = plan
     if full.shape[0] > 0:
         _acc(dst, full, src, 0, 1, vw, sw)
         return
@@ -169,9 +171,7 @@ def chunk_to_pixels(xt, t1, s1, s2, s3, k, chunk, c, h, w, plan_h, plan_w, ycc2r
     floats apart; it is overwritten, as are ``t1`` and the scratch s1, s2, s3
     (each chunk * c * h * w floats).
     """
-    idct_axis0(xt, t1, plan_w[0], plan_w[1], plan_w[2], plan_w[3], s1, s2, s3, w, k * c * h,
-               chunk * c * h)
+    idct_axis0(xt, t1, plan_w, s1, s2, s3, w, k * c * h, chunk * c * h)
     _transpose(t1, xt, k * c, h, w)
-    idct_axis0(xt, t1, plan_h[0], plan_h[1], plan_h[2], plan_h[3], s1, s2, s3, h, k * c * w,
-               k * c * w)
+    idct_axis0(xt, t1, plan_h, s1, s2, s3, h, k * c * w, k * c * w)
     ycc_to_pixels(t1[:k * c * h * w].reshape(h, k, c, w), ycc2rgb, out)
