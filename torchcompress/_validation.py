@@ -6,7 +6,7 @@ import math
 import numbers
 from typing import Any, Iterable
 
-__all__ = ["check_choice", "check_fraction", "check_positive_int", "check_range"]
+__all__ = ["check_choice", "check_fraction", "check_index", "check_positive_int", "check_range"]
 
 
 def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
@@ -45,3 +45,13 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
         valid = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} should be one of {valid}, but got {name}={value!r}")
     return value
+
+
+def check_index(i: Any, n: int, what: str) -> int:
+    """``i`` as an index in ``[0, n)`` (negative ones count from the end) into ``what``
+    (e.g. "a dataset of 40 samples"), or a TypeError/IndexError saying so."""
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+        raise TypeError(f"index should be an int, but got {type(i).__name__}")
+    if not -n <= i < n:
+        raise IndexError(f"index {i} is out of range for {what}")
+    return int(i) % n

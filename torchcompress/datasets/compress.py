@@ -16,7 +16,7 @@ from .roundtrip import check_roundtrip
 from .sources import load_source
 from .summary import summarize
 
-__all__ = ["compress", "write_archive"]
+__all__ = ["compress", "refuse_existing", "write_archive"]
 
 _SHARD_TARGET_BYTES = 64 << 20
 
@@ -62,12 +62,17 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
     if shard_size is not None:
         shard_size = check_positive_int("shard_size", shard_size)
     verify = _verify_default(enc, verify)
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{os.fspath(path)} already exists; pass overwrite=True to replace it")
+    refuse_existing(path, overwrite)
     src = load_source(source, layout=layout, progress=progress)
     return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
                          shard_size=shard_size, importance=importance, classes=classes,
                          verify=verify, t0=t0)
+
+
+def refuse_existing(path, overwrite: bool) -> None:
+    """FileExistsError before any work when ``path`` exists and ``overwrite`` is False."""
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{os.fspath(path)} already exists; pass overwrite=True to replace it")
 
 
 def _verify_default(enc, verify: bool | None) -> bool:

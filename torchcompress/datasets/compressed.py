@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import bisect
-import numbers
 import os
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_index, check_positive_int
 from ..codecs import make_codec
 from ..errors import FormatError
 from ..format import ArchiveReader
@@ -105,14 +104,10 @@ class CompressedDataset(Dataset):
         return summarize(self.reader)
 
     def _index(self, i) -> int:
-        if type(i) is int and 0 <= i < len(self._labels):  # the common case, without ABC checks
-            return i
-        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
-            raise TypeError(f"index should be an int, but got {type(i).__name__}")
         n = len(self._labels)
-        if not -n <= i < n:
-            raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
-        return int(i) % n
+        if type(i) is int and 0 <= i < n:  # the common case, without ABC checks
+            return i
+        return check_index(i, n, f"a dataset of {n} samples")
 
     def _indices(self, indices) -> np.ndarray:
         idx = np.asarray(indices)

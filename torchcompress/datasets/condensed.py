@@ -9,7 +9,6 @@ targets ``y`` (m,) and weights ``weight`` (m,) int64 that sum to ``n``.
 
 from __future__ import annotations
 
-import numbers
 import os
 import time
 
@@ -17,13 +16,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._validation import check_positive_int
+from .._validation import check_index, check_positive_int
 from ..codecs import make_codec
 from ..codecs.condense import condense_rows
 from ..codecs.gede import check_code_widths
 from ..errors import FormatError
 from ..format import ArchiveReader
-from .compress import write_archive
+from .compress import refuse_existing, write_archive
 from .compressed import CompressedDataset
 from .sources import load_source
 from .summary import summarize
@@ -54,8 +53,7 @@ def condense(source, path, *, beta: int, precision=None, classwise: bool | None 
     """
     t0 = time.perf_counter()
     beta = check_positive_int("beta", beta)
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{os.fspath(path)} already exists; pass overwrite=True to replace it")
+    refuse_existing(path, overwrite)
     src = load_source(source, layout=layout, progress=progress)
     regression = src.y.dtype.kind == "f"
     if classwise is None:
@@ -140,10 +138,7 @@ class CondensedDataset(Dataset):
         return CompressedDataset(self.path)
 
     def __getitem__(self, i):
-        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
-            raise TypeError(f"index should be an int, but got {type(i).__name__}")
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} is out of range for {len(self)} condensed samples")
+        i = check_index(i, len(self), f"{len(self)} condensed samples")
         x = self._x[i]
         y = self._y[i]
         y = torch.tensor(y) if self._y.dtype.kind == "f" else int(y)
