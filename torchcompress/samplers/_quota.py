@@ -6,7 +6,15 @@ import numpy as np
 
 from .._validation import check_fraction, check_positive_int
 
-__all__ = ["apportion", "subset_count"]
+__all__ = ["apportion", "group_members", "subset_count"]
+
+
+def group_members(ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(distinct ids, sorted; the increasing sample indices of each), in O(N log N)."""
+    keys, inverse = np.unique(ids, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse, minlength=len(keys)))[:-1]
+    return keys, np.split(order, bounds)
 
 
 def subset_count(n: int, fraction, num_samples, name_n: str = "dataset") -> int:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ._base import EpochSampler, as_index_array
-from ._quota import apportion, subset_count
+from ._quota import apportion, group_members, subset_count
 from .random_subset import balanced_draw
 
 __all__ = ["BinSampler"]
@@ -36,8 +36,7 @@ class BinSampler(EpochSampler):
         b = as_index_array("bins", bins)
         if len(b) == 0:
             raise ValueError("bins should hold one bin id per sample, but got an empty sequence")
-        _, inverse = np.unique(b, return_inverse=True)
-        self.groups = [np.flatnonzero(inverse == k) for k in range(int(inverse.max()) + 1)]
+        _, self.groups = group_members(b)
         self.k = subset_count(len(b), fraction, None)
         self.counts = apportion(np.array([len(m) for m in self.groups]), self.k)
         self.resample = bool(resample)

@@ -8,7 +8,7 @@ import torch
 from .._distributed import broadcast
 from .._validation import check_range
 from ._base import EpochSampler, as_index_array
-from ._quota import apportion, subset_count
+from ._quota import apportion, group_members, subset_count
 from .random_subset import balanced_draw
 
 __all__ = ["ClassRatioSampler"]
@@ -54,8 +54,7 @@ class ClassRatioSampler(EpochSampler):
         y = as_index_array("labels", labels)
         if len(y) == 0:
             raise ValueError("labels should hold at least one label, but got an empty sequence")
-        self.classes, inverse = np.unique(y, return_inverse=True)
-        self.groups = [np.flatnonzero(inverse == c) for c in range(len(self.classes))]
+        self.classes, self.groups = group_members(y)
         self.sizes = np.array([len(m) for m in self.groups], dtype=np.int64)
         self.k = subset_count(len(y), fraction, None)
         self.lower_bound = check_range("lower_bound", lower_bound, 0.0, 1.0)

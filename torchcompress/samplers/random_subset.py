@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ._base import EpochSampler, as_index_array
-from ._quota import apportion, subset_count
+from ._quota import apportion, group_members, subset_count
 
 __all__ = ["RandomSubsetSampler", "class_labels"]
 
@@ -58,8 +58,7 @@ class RandomSubsetSampler(EpochSampler):
         self.class_balanced = bool(class_balanced)
         if self.class_balanced:
             y = class_labels(data_source, labels, self.n)
-            classes, inverse = np.unique(y, return_inverse=True)
-            self.groups = [np.flatnonzero(inverse == c) for c in range(len(classes))]
+            _, self.groups = group_members(y)
             self.counts = apportion(np.array([len(m) for m in self.groups]), self.k)
 
     def subset_size(self) -> int:
