@@ -16,10 +16,15 @@ from .recorder import TrainingDynamics
 __all__ = ["aum_scores", "el2n_scores", "entropy_scores", "eva_scores", "forgetting_scores"]
 
 
+def _nanmean(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row mean over non-NaN entries, their count); the mean is 0 where the count is 0."""
+    k = (~np.isnan(a)).sum(axis=1)
+    return np.nansum(a, axis=1) / np.maximum(k, 1), k
+
+
 def _nanvar(a: np.ndarray, ddof: int) -> np.ndarray:
     """Row variance over non-NaN entries; NaN where fewer than ``ddof + 1`` are present."""
-    k = (~np.isnan(a)).sum(axis=1)
-    mean = np.nansum(a, axis=1) / np.maximum(k, 1)
+    mean, k = _nanmean(a)
     ss = np.nansum((a - mean[:, None]) ** 2, axis=1)
     return np.where(k > ddof, ss / np.maximum(k - ddof, 1), np.nan)
 
@@ -58,9 +63,8 @@ def el2n_scores(dyn: TrainingDynamics, window: int = 0) -> np.ndarray:
     if not 0 <= window < len(dyn.windows):
         raise ValueError(f"window should index one of the {len(dyn.windows)} windows, but got "
                          f"window={window}")
-    a = dyn.window_norms(window).double().numpy()
-    k = (~np.isnan(a)).sum(axis=1)
-    return np.where(k > 0, np.nansum(a, axis=1) / np.maximum(k, 1), np.nan)
+    mean, k = _nanmean(dyn.window_norms(window).double().numpy())
+    return np.where(k > 0, mean, np.nan)
 
 
 def forgetting_scores(dyn: TrainingDynamics) -> np.ndarray:
