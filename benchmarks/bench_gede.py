@@ -17,24 +17,15 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torchcompress as tc  # noqa: E402
+from torchcompress._timing import median_rate  # noqa: E402
 from common import (image_bench_args, pil_decode, png_blobs, raw_memmap, webp_blobs,  # noqa: E402
                     zstd_blobs, zstd_decoder)
-
-
-def _median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def main() -> None:
@@ -51,10 +42,10 @@ def main() -> None:
             ("WebP lossless per image (Pillow)", webp_blobs, pil_decode),
             ("zstd-19 per sample", zstd_blobs, zstd_decoder(x.shape[1:])),
         ]:
-            t_enc = _median_seconds(lambda: make(x[:50]), 3) / 50
+            enc_rate = median_rate(lambda: make(x[:50]), 50, repeats=3)
             blobs = make(x)
             r = rate(lambda: [dec(blobs[i]) for i in singles], len(singles))
-            rows.append((label, 100.0 * sum(map(len, blobs)) / x.size, "yes", r, r, 1 / t_enc))
+            rows.append((label, 100.0 * sum(map(len, blobs)) / x.size, "yes", r, r, enc_rate))
         for transform in ("none", "dct", "lossless"):
             path = f"{tmp}/{transform}.tcz"
             compress = lambda: tc.compress((x, y), path, codec="gede", transform=transform,  # noqa: E731
