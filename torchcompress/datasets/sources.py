@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import reprlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +67,8 @@ def _from_dataset(ds, progress: bool) -> tuple[np.ndarray, np.ndarray]:
             y[i] = int(label.item() if hasattr(label, "item") else label)
         except (TypeError, ValueError):
             raise TypeError(f"source[{i}][1] should be an integer class label, but got "
-                            f"{label!r}; map labels to ints (e.g. with target_transform)") from None
+                            f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
+                            "(e.g. with target_transform)") from None
     return x, y
 
 
