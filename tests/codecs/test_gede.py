@@ -67,8 +67,8 @@ def test_dct_is_near_lossless():
     assert err.max() <= 4 and (err == 0).mean() > 0.5
 
 
-@pytest.mark.parametrize("shape", [(3, 8, 8), (3, 6, 10), (1, 7, 5), (12, 16)],
-                         ids=["rgb", "rgb-rect", "gray-odd", "hw"])
+@pytest.mark.parametrize("shape", [(3, 8, 8), (3, 6, 10), (1, 7, 5), (12, 16), (1, 20, 28)],
+                         ids=["rgb", "rgb-rect", "gray-odd", "hw", "gray-edge-tiles"])
 def test_fused_dct_decode_matches_integer_path_and_gemm_inverse(shape):
     """The fused kernel (chunks of images, a short last chunk) agrees with GeDe integers + the
     batched-GEMM inverse."""
