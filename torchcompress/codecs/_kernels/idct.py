@@ -31,15 +31,14 @@ def idct_plan(c: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _acc(dst, m, src, k0, ks, vw, sw):
+def _acc(dst, m, src, k0, ks, vw, sw, spare):
     """Rows ``dst[o] = sum_i m[i, o] * src[k0 + i * ks]`` for o < m.shape[1]; rows are vw wide,
     ``src`` rows start every ``sw`` floats (``dst`` rows every vw).
 
     Two output rows at a time share every source row read; with an odd count
-    the last pair's second row goes to a spare buffer.
+    the last pair's second row goes to ``spare`` (vw floats of scratch).
     """
     nk, nout = m.shape
-    spare = np.empty(vw if nout % 2 else 0, dtype=dst.dtype)
     for o in range(0, nout, 2):
         d = dst[o * vw:(o + 1) * vw]
         e = dst[(o + 1) * vw:(o + 2) * vw] if o + 1 < nout else spare
@@ -82,12 +81,13 @@ def idct_axis0(src, dst, plan, s1, s2, s3, n, vw, sw):
     """
     full, odd, eo, ee = plan
     if full.shape[0] > 0:
-        _acc(dst, full, src, 0, 1, vw, sw)
+        _acc(dst, full, src, 0, 1, vw, sw, s1[:vw])
         return
     h, q = n // 2, n // 4
-    _acc(s1, ee, src, 0, 4, vw, sw)
-    _acc(s2, eo, src, 2, 4, vw, sw)
-    _acc(s3, odd, src, 1, 2, vw, sw)
+    # a spare row for an odd output count: the scratch row right after the outputs
+    _acc(s1, ee, src, 0, 4, vw, sw, s1[q * vw:(q + 1) * vw])
+    _acc(s2, eo, src, 2, 4, vw, sw, s2[q * vw:(q + 1) * vw])
+    _acc(s3, odd, src, 1, 2, vw, sw, s3[h * vw:(h + 1) * vw])
     for i in range(q):  # even half: E[i] = ee + eo, E[h-1-i] = ee - eo
         a = s1[i * vw:(i + 1) * vw]
         b = s2[i * vw:(i + 1) * vw]
