@@ -205,9 +205,10 @@ def pack_table(u, first_row, mask, shift, count, row_bytes, out, out_off):
         row_bytes: bytes per base row.
         out: flat uint8 table, zero-filled; rows start at ``out_off``.
     """
+    column_order = np.empty(0, dtype=np.int64)  # base rows keep column order
     for b in range(first_row.shape[0]):
-        _pack_row(u[first_row[b]], mask, shift, count, np.empty(0, dtype=np.int64), np.uint64(0), 0,
-                  out, out_off + b * row_bytes)
+        _pack_row(u[first_row[b]], mask, shift, count, column_order, np.uint64(0), 0, out,
+                  out_off + b * row_bytes)
 
 
 @njit(cache=True, nogil=True)
