@@ -119,13 +119,13 @@ def _coreset_rows(run, frac, m, n, scores, labels) -> None:
 
 
 def _balanced(labels: np.ndarray, m: int, seed: int) -> np.ndarray:
-    from torchcompress.samplers._quota import apportion
+    """A fixed class-balanced random subset of ``m``: the samplers' own grouping and quotas."""
+    from torchcompress.samplers._quota import apportion, group_members
+    from torchcompress.samplers.random_subset import balanced_draw
 
-    rng = np.random.default_rng(seed)
-    classes = np.unique(labels)
-    counts = apportion(np.bincount(labels)[classes], m)
-    return np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k]
-                           for c, k in zip(classes, counts)])
+    _, groups = group_members(labels)
+    counts = apportion(np.array([len(g) for g in groups]), m)
+    return balanced_draw(groups, counts, torch.Generator().manual_seed(seed)).numpy()
 
 
 if __name__ == "__main__":
