@@ -29,7 +29,8 @@ from common import (image_bench_args, pil_decode, png_blobs, raw_memmap, webp_bl
 
 
 def main() -> None:
-    args, x, y, name, batch, singles, rate = image_bench_args(__doc__, 5, lambda p: p.add_argument("--tau", type=int, default=16))
+    args, x, y, name, batch, singles, rate = image_bench_args(
+        __doc__, 5, lambda p: p.add_argument("--tau", type=int, default=16))
     n = len(x)
     rows = []  # label, size %, exact, per-sample/s, batched/s, encode/s
     with tempfile.TemporaryDirectory() as tmp:

@@ -55,7 +55,8 @@ def main() -> None:
         dec = ds._decoder(0)  # one shard: the default shard size holds these sets
         s = dec.shard
         rows = np.asarray(batch, dtype=np.int64)
-        chunk = dec.transform.fused_args[0]
+        cfg = dec.transform.fused_args  # (chunk, c, h, w, plans, colour, dc)
+        chunk = cfg[0]
         # the fused kernel's own field step: its destination layout, float32, chunk images wide
         coef = np.zeros((len(rows), chunk * dec.transform.columns), dtype=np.float32)
         pixels = np.empty((len(rows), dec.transform.size), dtype=np.uint8)
@@ -64,7 +65,6 @@ def main() -> None:
         fields = us(lambda: decode_gede_rows(s.records, s.offsets, s.model, rows, *dec._tables,
                                              coef), len(rows))
         # chunk rows: image i of a chunk sits i * c * h floats after the chunk's first image
-        cfg = dec.transform.fused_args
         per, size = cfg[1] * cfg[2], coef.shape[1]  # c * h
         lay = np.zeros((-(-len(rows) // chunk), size), dtype=np.float32)
         for i in range(len(rows)):
@@ -72,7 +72,7 @@ def main() -> None:
         pixels_only = us(lambda: _pixels_only(lay, len(rows), *cfg, pixels), len(rows))
         fused = us(lambda: dec.decode(rows, pixels), len(rows))
         empty = us(lambda: decode_gede_dct(s.records, s.offsets, s.model, rows[:0], *dec._tables,
-                                           *dec.transform.fused_args, one), 1)
+                                           *cfg, one), 1)
         single = [np.array([i], dtype=np.int64) for i in singles]
         decode_one = us(lambda: [dec.decode(r, one) for r in single], len(single))
         getitem = us(lambda: [ds[i] for i in singles], len(singles))
