@@ -16,7 +16,11 @@ def _demo_source(args):
     if args.npz:
         return args.npz, "npz:" + args.npz
     if args.torchvision:
-        import torchvision
+        try:
+            import torchvision
+        except ImportError:
+            raise SystemExit("--torchvision needs the torchvision package, which is not installed: "
+                             "pip install 'torchcompress[vision]' (or pass --npz PATH)") from None
 
         cls = getattr(torchvision.datasets, args.torchvision, None)
         if cls is None:
