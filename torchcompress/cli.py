@@ -86,6 +86,10 @@ def _demo_gede(src) -> None:
     elif src.x.dtype == np.uint8 and src.x.ndim == 4 and src.x.shape[1] in (1, 3):
         params["transform"] = "lossless"
     with tempfile.TemporaryDirectory() as tmp:
+        # The first call compiles the numba kernels (seconds on a fresh clone); time the second.
+        few = slice(0, min(64, len(src.y)))
+        tc.compress((src.x[few], src.y[few]), f"{tmp}/warm.tcz", codec="gede", progress=False,
+                    **params)
         info = tc.compress((src.x, src.y), f"{tmp}/gede.tcz", codec="gede", progress=False, **params)
     print(f"GeDe lossless (transform={params['transform']!r}, class-wise): "
           f"{info['pct_of_uint8']:.1f}% of uint8, {info['pct_of_float32']:.2f}% of float32, every "
