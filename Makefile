@@ -9,17 +9,7 @@ STAMP  := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch goes in first, so that the project's `torch>=2.2` finds it installed. The default is
-# the 2.13.0 release, whose CPU-only build the dev machines carry: the venv is 1.4 GB instead
-# of 5.9 GB with the CUDA build that plain `torch` resolves to on Linux. Any torch>=2.2 works:
-# `make test TORCH=torch` takes pip's default.
-TORCH  ?= torch==2.13.0
-
-$(VENV)/.torch: | $(PY)
-	$(PY) -m pip install -q "$(TORCH)"
-	touch $@
-
-$(VENV)/.installed-%: pyproject.toml $(VENV)/.torch
+$(VENV)/.installed-%: pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e ".[$*]"
 	touch $@
 

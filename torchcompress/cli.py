@@ -16,11 +16,7 @@ def _demo_source(args):
     if args.npz:
         return args.npz, "npz:" + args.npz
     if args.torchvision:
-        try:
-            import torchvision
-        except ImportError:
-            raise SystemExit("--torchvision needs the torchvision package, which is not installed: "
-                             "pip install 'torchcompress[vision]' (or pass --npz PATH)") from None
+        import torchvision
 
         cls = getattr(torchvision.datasets, args.torchvision, None)
         if cls is None:
