@@ -2,6 +2,8 @@
 
 import json
 
+import xxhash
+
 
 def edit_manifest(archive, fn):
     """Apply ``fn`` to the parsed ``manifest.json`` of ``archive`` and write it back."""
@@ -16,3 +18,10 @@ def flip_byte(path, pos, mask):
     data = bytearray(path.read_bytes())
     data[pos] ^= mask
     path.write_bytes(bytes(data))
+
+
+def rerecord_extra(archive, name):
+    """Record the current size and hash of extra file ``name``, as a crafted archive would."""
+    data = (archive / f"{name}.safetensors").read_bytes()
+    edit_manifest(archive, lambda m: m["extras"][name].update(
+        bytes=len(data), xxh3_64=xxhash.xxh3_64_hexdigest(data)))

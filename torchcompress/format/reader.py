@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import xxhash
 
 from ..errors import FormatError
 from .manifest import Manifest, load_manifest
 from .safetensors_io import open_tensors, read_header
 
-__all__ = ["ArchiveReader"]
+__all__ = ["ArchiveReader", "check_file_hash"]
+
+_CHUNK = 1 << 22
 
 
 def _checked_header(file: str, recorded: int, what: str, noun: str) -> dict:
@@ -24,13 +27,26 @@ def _checked_header(file: str, recorded: int, what: str, noun: str) -> dict:
     return read_header(file)[0]
 
 
+def check_file_hash(file: str, recorded: str) -> None:
+    """Raise FormatError unless the xxh3-64 of ``file`` is the manifest's ``recorded`` one."""
+    h = xxhash.xxh3_64()
+    with open(file, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    if h.hexdigest() != recorded:
+        raise FormatError(f"{file}: xxh3-64 is {h.hexdigest()}, the manifest records {recorded}; "
+                          "the file is corrupt")
+
+
 class ArchiveReader:
     """Read access to an archive directory.
 
     Opening checks the manifest, that every shard exists with its recorded
     size, that every shard header is well-formed with offsets inside the file,
-    and that the labels match ``num_samples``. Shard data is memory-mapped on
-    first use, per process; pickling keeps only the path.
+    and that the labels match ``num_samples``. Extra files (archive-wide tables,
+    small) are also hashed, since one flipped bit there would change many
+    samples; shard payloads are hashed only by ``verify``. Shard data is
+    memory-mapped on first use, per process; pickling keeps only the path.
 
     Args:
         path: archive directory.
@@ -57,6 +73,7 @@ class ArchiveReader:
         self.labels = np.concatenate(labels)
         for name, e in m.extras.items():
             _checked_header(self.shard_path(e.file), e.bytes, f"extra file {name!r}", "file")
+            check_file_hash(self.shard_path(e.file), e.xxh3_64)
         self.starts = np.array([s.start for s in m.shards], dtype=np.int64)
         self._cache: dict = {}
 
