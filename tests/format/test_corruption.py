@@ -105,6 +105,18 @@ def test_bad_manifest(archive):
         tc.open(archive)
 
 
+@pytest.mark.parametrize("edit, match", [
+    (lambda m: m["codec_params"].update(bit5=2.0), r"got unknown parameter\(s\) \['bit5'\]"),
+    (lambda m: m.update(codec="adq9"), r"codec should be one of 'adq', 'gede', but got codec='adq9'"),
+    (lambda m: m["codec_params"].update(bits=-1), r"bits"),
+], ids=["unknown-param", "unknown-codec", "bad-value"])
+def test_manifest_codec_params_unreadable(archive, edit, match):
+    """A corrupt codec entry is a FormatError naming manifest.json, not a bare TypeError."""
+    edit_manifest(archive, edit)
+    with pytest.raises(FormatError, match=r"manifest.json: codec .* cannot be read \(.*" + match):
+        tc.open(archive)
+
+
 def test_shard_name_escaping_archive(archive):
     edit_manifest(archive, lambda m: m["shards"][0].update(file="../x.safetensors"))
     with pytest.raises(FormatError, match="must be a plain file name"):

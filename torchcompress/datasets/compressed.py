@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 from .._validation import check_choice, check_index, check_positive_int
 from ..codecs import make_codec
 from ..errors import FormatError
-from ..format import ArchiveReader
+from ..format import MANIFEST_FILE, ArchiveReader
 from ..format import verify as verify_hashes
 from .summary import summarize
 
@@ -44,7 +44,12 @@ class CompressedDataset(Dataset):
                           target_transform=target_transform, planes=planes, output=output)
         self.reader = ArchiveReader(path)
         m = self.reader.manifest
-        self.codec = make_codec(m.codec, m.codec_params)
+        try:
+            self.codec = make_codec(m.codec, m.codec_params)
+        except (TypeError, ValueError) as e:
+            raise FormatError(f"{os.path.join(self.reader.path, MANIFEST_FILE)}: codec {m.codec!r} "
+                              f"with codec_params {m.codec_params} cannot be read ({e}); the "
+                              "manifest is corrupt or from a newer torchcompress") from None
         if m.format_version < self.codec.min_format_version:
             raise FormatError(f"{self.reader.path}: format_version {m.format_version} is older than the "
                               f"{m.codec!r} record layout this torchcompress reads (version "
