@@ -72,8 +72,9 @@ class ArchiveReader:
             raise FormatError(f"{self.path}: shards disagree on the label dtype")
         self.labels = np.concatenate(labels)
         for name, e in m.extras.items():
-            _checked_header(self.shard_path(e.file), e.bytes, f"extra file {name!r}", "file")
-            check_file_hash(self.shard_path(e.file), e.xxh3_64)
+            file = self.shard_path(e.file)
+            _checked_header(file, e.bytes, f"extra file {name!r}", "file")
+            check_file_hash(file, e.xxh3_64)
         self.starts = np.array([s.start for s in m.shards], dtype=np.int64)
         self._cache: dict = {}
 
