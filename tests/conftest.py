@@ -18,5 +18,5 @@ def archive(tmp_path, images):
     import torchcompress as tc
 
     path = tmp_path / "a.tcz"
-    tc.compress(images, path, bits=2.0, shard_size=16, progress=False)
+    tc.compress(images, path, codec="adq", bits=2.0, shard_size=16, progress=False)
     return path

@@ -30,7 +30,10 @@ def test_cli_compress_info_verify_demo(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (20, 4, 4, 3), dtype=np.uint8),
              y=np.arange(20) % 2)
     out = tmp_path / "d.tcz"
-    assert main(["compress", str(tmp_path / "d.npz"), str(out), "--bits", "3", "--layout", "HWC"]) == 0
+    assert main(["compress", str(tmp_path / "d.npz"), str(out), "--bits", "3"]) == 2
+    assert "--bits applies to --codec adq, not --codec lossless" in capsys.readouterr().err
+    assert main(["compress", str(tmp_path / "d.npz"), str(out), "--codec", "adq", "--bits", "3",
+                 "--layout", "HWC"]) == 0
     assert '"achieved_bits": 3.0' in capsys.readouterr().out
     assert main(["info", str(out)]) == 0
     assert '"sample_shape": [\n    3,\n    4,\n    4\n  ]' in capsys.readouterr().out

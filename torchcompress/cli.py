@@ -46,7 +46,7 @@ def _demo(args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for bits in args.bits:
             path = f"{tmp}/adq{bits}.tcz"
-            info = tc.compress((src.x, src.y), path, bits=bits, classes=src.classes,
+            info = tc.compress((src.x, src.y), path, codec="adq", bits=bits, classes=src.classes,
                                progress=False)
             ds = tc.open(path)
             n = len(ds)
@@ -96,8 +96,14 @@ def _demo_gede(src) -> None:
 def _compress(args) -> int:
     import torchcompress as tc
 
+    if args.codec != "adq" and args.bits is not None:
+        print(f"torchcompress compress: --bits applies to --codec adq, not --codec {args.codec}",
+              file=sys.stderr)
+        return 2
     if args.codec == "adq":
-        params = {"bits": args.bits, "allocation": args.allocation}
+        params = {"bits": 2.0 if args.bits is None else args.bits, "allocation": args.allocation}
+    elif args.codec == "lossless":
+        params = {}
     else:
         params = {"transform": args.transform, "tau": args.tau,
                   "classwise": not args.one_model}
@@ -141,8 +147,8 @@ def main(argv=None) -> int:
     c = sub.add_parser("compress", help="compress an .npz (x, y) into an archive")
     c.add_argument("source")
     c.add_argument("out")
-    c.add_argument("--codec", default="adq", choices=["adq", "gede"])
-    c.add_argument("--bits", type=float, default=2.0, help="adq: average bits per element")
+    c.add_argument("--codec", default="lossless", choices=["lossless", "adq", "gede"])
+    c.add_argument("--bits", type=float, help="adq: average bits per element (default 2)")
     c.add_argument("--allocation", default="adaptive", choices=["adaptive", "uniform"])
     c.add_argument("--transform", default="lossless", choices=["none", "dct", "lossless"],
                    help="gede: integer transform in front of deduplication")

@@ -30,7 +30,7 @@ class PILDataset(torch.utils.data.Dataset):
 @pytest.mark.parametrize("mode, shape", [("RGB", (3, 5, 7)), ("L", (1, 5, 7))], ids=["rgb", "gray"])
 def test_pil_dataset_becomes_chw_uint8(tmp_path, mode, shape):
     src = PILDataset(mode)
-    info = tc.compress(src, tmp_path / "p.tcz", bits=8.0, progress=False)
+    info = tc.compress(src, tmp_path / "p.tcz", codec="adq", bits=8.0, progress=False)
     ds = tc.open(tmp_path / "p.tcz", output="uint8")
     assert info["sample_shape"] == list(shape) and ds.classes == ["a", "b", "c"]
     chw = src.arrays[4].transpose(2, 0, 1)
@@ -42,7 +42,7 @@ def test_pil_dataset_becomes_chw_uint8(tmp_path, mode, shape):
 def test_tensor_pair_keeps_shape(tmp_path):
     x = torch.randn(12, 5, 3)
     y = torch.arange(12) % 2
-    tc.compress((x, y), tmp_path / "t.tcz", bits=8.0, progress=False)
+    tc.compress((x, y), tmp_path / "t.tcz", codec="adq", bits=8.0, progress=False)
     ds = tc.open(tmp_path / "t.tcz")
     assert ds[3][0].shape == (5, 3) and ds[3][0].dtype == torch.float32
     assert torch.equal(ds.targets, y)
@@ -53,7 +53,7 @@ def test_npz_path_and_hwc_layout(tmp_path):
     rng = np.random.default_rng(2)
     x = rng.integers(0, 256, (9, 4, 6, 3), dtype=np.uint8)
     np.savez(tmp_path / "d.npz", x=x, y=np.arange(9))
-    tc.compress(str(tmp_path / "d.npz"), tmp_path / "d.tcz", layout="HWC", bits=8.0, progress=False)
+    tc.compress(str(tmp_path / "d.npz"), tmp_path / "d.tcz", codec="adq", layout="HWC", bits=8.0, progress=False)
     ds = tc.open(tmp_path / "d.tcz", output="uint8")
     assert ds[2][0].shape == (3, 4, 6)
     assert np.abs(ds[2][0].numpy().astype(int) - x[2].transpose(2, 0, 1)).max() <= 1
@@ -61,8 +61,9 @@ def test_npz_path_and_hwc_layout(tmp_path):
 
 def test_mixed_shapes_named(tmp_path):
     with pytest.raises(ValueError, match=r"source sample 3 has shape \(3, 5, 6\), but sample 0 has "
-                                         r"\(3, 5, 7\); every sample must have the same shape"):
-        tc.compress(PILDataset(bad_at=3), tmp_path / "m.tcz", progress=False)
+                                         r"\(3, 5, 7\); this codec stores one shape per archive: use "
+                                         r"codec='lossless' \(any shape\)"):
+        tc.compress(PILDataset(bad_at=3), tmp_path / "m.tcz", codec="adq", progress=False)
     assert not (tmp_path / "m.tcz").exists()
 
 
@@ -82,20 +83,20 @@ def test_mixed_shapes_named(tmp_path):
                                   "int"])
 def test_bad_sources(tmp_path, source, err, match):
     with pytest.raises(err, match=match):
-        tc.compress(source, tmp_path / "b.tcz", progress=False)
+        tc.compress(source, tmp_path / "b.tcz", codec="adq", progress=False)
 
 
 def test_bad_npz_and_layout(tmp_path):
     with pytest.raises(FileNotFoundError, match="source file .*nope.npz' does not exist"):
-        tc.compress(str(tmp_path / "nope.npz"), tmp_path / "b.tcz", progress=False)
+        tc.compress(str(tmp_path / "nope.npz"), tmp_path / "b.tcz", codec="adq", progress=False)
     np.savez(tmp_path / "w.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match=r"lacks array\(s\) \['x', 'y'\]"):
-        tc.compress(str(tmp_path / "w.npz"), tmp_path / "b.tcz", progress=False)
+        tc.compress(str(tmp_path / "w.npz"), tmp_path / "b.tcz", codec="adq", progress=False)
     with pytest.raises(ValueError, match=r"layout='HWC' needs \(N, H, W, C\) samples"):
-        tc.compress((np.zeros((3, 4)), np.zeros(3, dtype=int)), tmp_path / "b.tcz",
+        tc.compress((np.zeros((3, 4)), np.zeros(3, dtype=int)), tmp_path / "b.tcz", codec="adq",
                     layout="HWC", progress=False)
     with pytest.raises(ValueError, match="layout should be one of None, 'CHW', 'HWC', but got layout='NHWC'"):
-        tc.compress((np.zeros((3, 4)), np.zeros(3, dtype=int)), tmp_path / "b.tcz",
+        tc.compress((np.zeros((3, 4)), np.zeros(3, dtype=int)), tmp_path / "b.tcz", codec="adq",
                     layout="NHWC", progress=False)
 
 
@@ -105,5 +106,5 @@ def test_non_integer_label_named(tmp_path):
             return super().__getitem__(i)[0], "cat"
 
     with pytest.raises(TypeError, match=r"source\[0\]\[1\] should be an integer class label, but got 'cat'"):
-        tc.compress(Named(), tmp_path / "l.tcz", progress=False)
+        tc.compress(Named(), tmp_path / "l.tcz", codec="adq", progress=False)
     assert not (tmp_path / "l.tcz").exists()

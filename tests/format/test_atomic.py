@@ -24,7 +24,7 @@ KILLER = textwrap.dedent("""
     writer.ArchiveWriter.write_shard = dying
 
     x = np.random.default_rng(1).integers(0, 256, (50, 3, 8, 8), dtype=np.uint8)
-    tc.compress((x, np.zeros(50, dtype=np.int64)), sys.argv[1], bits=3.0, shard_size=10,
+    tc.compress((x, np.zeros(50, dtype=np.int64)), sys.argv[1], codec="adq", bits=3.0, shard_size=10,
                 overwrite=True, progress=False)
 """)
 
@@ -40,7 +40,7 @@ def test_killed_compress_leaves_nothing_at_target(tmp_path, images):
     assert not target.exists()
     leftovers = [p for p in os.listdir(tmp_path) if ".partial-" in p]
     assert len(leftovers) == 1  # the dead writer's hidden sibling...
-    tc.compress(images, target, bits=2.0, progress=False)
+    tc.compress(images, target, codec="adq", bits=2.0, progress=False)
     assert os.listdir(tmp_path) == ["new.tcz"]  # ...is removed by the next writer
 
 
@@ -57,9 +57,9 @@ def test_killed_overwrite_keeps_old_archive(archive):
 
 def test_existing_path_needs_overwrite(archive, images):
     with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
-        tc.compress(images, archive, progress=False)
+        tc.compress(images, archive, codec="adq", progress=False)
     x, y = images
-    info = tc.compress((x[:5], y[:5]), archive, overwrite=True, progress=False)
+    info = tc.compress((x[:5], y[:5]), archive, codec="adq", overwrite=True, progress=False)
     assert info["num_samples"] == 5 and len(tc.open(archive)) == 5
     assert [p for p in os.listdir(archive.parent) if p != archive.name] == []
 
@@ -68,5 +68,5 @@ def test_error_during_compress_cleans_up(tmp_path):
     x = np.ones((3, 4), dtype=np.float32)
     x[1, 1] = np.nan
     with pytest.raises(ValueError, match="sample 1 contains NaN"):
-        tc.compress((x, np.zeros(3, dtype=np.int64)), tmp_path / "n.tcz", progress=False)
+        tc.compress((x, np.zeros(3, dtype=np.int64)), tmp_path / "n.tcz", codec="adq", progress=False)
     assert os.listdir(tmp_path) == []

@@ -22,7 +22,7 @@ def _golden(tmp_path):
     x = (np.arange(32).reshape(4, 1, 2, 4) * 7 % 256).astype(np.uint8)
     y = np.array([0, 1, 0, 1])
     path = tmp_path / "g.tcz"
-    tc.compress((x, y), path, bits=2.0, shard_size=2, progress=False, classes=["even", "odd"])
+    tc.compress((x, y), path, codec="adq", bits=2.0, shard_size=2, progress=False, classes=["even", "odd"])
     return path
 
 
@@ -39,10 +39,11 @@ def test_golden_manifest(tmp_path):
     stats = m.pop("stats")
     assert stats["achieved_bits"] == 2.0 and stats["bits_histogram"] == [0, 4, 0, 0, 0, 0, 0, 0]
     assert abs(stats["mean_psnr_db"] - 36.06844960089364) < 1e-9
+    assert stats["source_values"] == 32
     assert m == {
         "classes": ["even", "odd"], "codec": "adq",
         "codec_params": {"allocation": "adaptive", "bits": 2.0},
-        "format": "torchcompress", "format_version": 2, "num_samples": 4,
+        "format": "torchcompress", "format_version": 3, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
             {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,

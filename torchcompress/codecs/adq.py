@@ -73,6 +73,8 @@ class ADQEncoded:
     payload: np.ndarray   # (P,) uint8
     offsets: np.ndarray   # (N + 1,) int64
     sq_error: np.ndarray  # (N,) float64 sum of squared errors per sample
+    sample_size: int      # D
+    peak: float           # PSNR peak: 255 for uint8 sources, else the value range
 
     def shard(self, start: int, stop: int) -> dict[str, np.ndarray]:
         """Arrays of samples ``[start, stop)`` as stored in one shard."""
@@ -86,9 +88,10 @@ class ADQEncoded:
     def extras(self) -> dict:
         return {}
 
-    def stats(self, sample_size: int, peak: float) -> dict:
+    def stats(self) -> dict:
         """Achieved bits and mean per-sample PSNR (each capped at 100 dB)."""
-        mse = self.sq_error / sample_size
+        peak = self.peak
+        mse = self.sq_error / self.sample_size
         floor = (peak * 1e-5) ** 2 if peak > 0 else 1e-30
         psnr = 10.0 * np.log10(max(peak, 1e-30) ** 2 / np.maximum(mse, floor))
         return {
@@ -133,6 +136,9 @@ class ADQShard:
         self.payload = arrays["payload"]
         self.sample_size = sample_size
 
+    def sample_shapes(self, rows: np.ndarray) -> None:
+        return None  # one shape per archive
+
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int = MAX_BITS) -> None:
         """Decode shard rows ``rows`` (int64, in range) into ``out`` (B, D) float32 or uint8."""
         decode_adq_rows(self.payload, self.offsets, self.bits, self.scale, self.center, rows,
@@ -147,6 +153,8 @@ class ADQCodec:
     lossless = False        # verify=True is refused
     measures_error = False  # no decode-and-compare pass at compress time
     progressive = True      # planes= applies
+    max_planes = 8          # MAX_BITS
+    variable_shapes = False
     min_format_version = 1  # oldest archive layout this codec reads
 
     def __init__(self, params: ADQParams):
@@ -184,7 +192,8 @@ class ADQCodec:
         payload = np.zeros(int(offsets[-1]), dtype=np.uint8)
         pack_bitplanes(q, bits, offsets, plane_bytes, payload)
         sq = dist[np.arange(n), bits.astype(np.int64) - 1]
-        return ADQEncoded(bits, scale, center, payload, offsets, sq)
+        peak = 255.0 if x.dtype == np.uint8 else float(x.max()) - float(x.min())
+        return ADQEncoded(bits, scale, center, payload, offsets, sq, d, peak)
 
     def open_shard(self, arrays: dict, *, num_samples: int, sample_size: int, where: str) -> ADQShard:
         return ADQShard(arrays, num_samples=num_samples, sample_size=sample_size, where=where)

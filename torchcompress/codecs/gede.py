@@ -97,7 +97,7 @@ class GeDeEncoded:
     def extras(self) -> dict[str, dict]:
         return {"tables": self.tables}
 
-    def stats(self, sample_size: int, peak: float) -> dict:
+    def stats(self) -> dict:
         return dict(self.stats_)
 
 
@@ -107,6 +107,8 @@ class GeDeCodec:
     name = "gede"
     params_type = GeDeParams
     progressive = False
+    max_planes = None
+    variable_shapes = False
     min_format_version = 2  # version 2 put record fields in record order (runs of one width)
 
     def __init__(self, params: GeDeParams):
@@ -222,3 +224,6 @@ class GeDeShardDecoder:
         v = np.empty((len(rows), self.transform.columns), dtype=np.int32)
         decode_gede_rows(s.records, s.offsets, s.model, rows, *self._tables, v)
         self.transform.inverse(v, out)
+
+    def sample_shapes(self, rows: np.ndarray) -> None:
+        return None  # one shape per archive

@@ -1,23 +1,14 @@
-"""Codec registry: name -> codec class.
-
-Every codec offers the archive-level protocol that ``tc.compress`` and the
-datasets use: ``encode_dataset(x, labels, importance=)`` returns an encoded
-object with ``shard(a, b)``, ``extras()``, ``stats(D, peak)`` and ``payload``;
-``open_tables(extras, where)`` validates archive-wide arrays; and
-``decoder(arrays, ...)`` validates one shard and returns an object whose
-``decode(rows, out, planes=)`` fills ``out`` (B, D). Codecs also say what
-``tc.compress`` may assume: ``lossless``, ``measures_error``, ``progressive``,
-``describe()``, ``check_targets(labels)`` and ``tolerance(flat)``.
-"""
+"""Codec registry: name -> codec class. Each class satisfies ``protocol.Codec``."""
 
 from __future__ import annotations
 
 from .adq import ADQCodec
 from .gede import GeDeCodec
+from .lossless import LosslessCodec
 
 __all__ = ["CODECS", "make_codec"]
 
-CODECS = {"adq": ADQCodec, "gede": GeDeCodec}
+CODECS = {"adq": ADQCodec, "gede": GeDeCodec, "lossless": LosslessCodec}
 
 
 def make_codec(name: str, params: dict):

@@ -16,7 +16,7 @@ from .roundtrip import check_roundtrip
 from .sources import load_source
 from .summary import summarize
 
-__all__ = ["compress", "refuse_existing", "write_archive"]
+__all__ = ["compress", "refuse_existing", "sample_shape_of", "write_archive"]
 
 _SHARD_TARGET_BYTES = 64 << 20
 
@@ -25,7 +25,7 @@ def _default_shard_size(bytes_per_sample: float) -> int:
     return max(1, int(_SHARD_TARGET_BYTES // max(bytes_per_sample, 1.0)))
 
 
-def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progress: bool = True,
+def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, progress: bool = True,
              layout: str | None = None, shard_size: int | None = None, importance=None,
              classes: list | None = None, verify: bool | None = None, **codec_params) -> dict:
     """Compress ``source`` into an archive directory at ``path``.
@@ -36,10 +36,12 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
 
     Args:
         source: a map-style dataset of ``(image, label)`` (PIL images become
-            CHW uint8), a pair ``(x, y)`` of arrays/tensors, or an ``.npz``
-            path holding ``x`` and ``y``.
+            CHW uint8; with ``codec="lossless"`` their shapes may differ), a
+            pair ``(x, y)`` of arrays/tensors, or an ``.npz`` path holding
+            ``x`` and ``y``.
         path: the archive directory to create.
-        codec: codec name (see ``tc.codecs.CODECS``).
+        codec: codec name (see ``tc.codecs.CODECS``): ``"lossless"`` (default,
+            bit-exact, any shape), ``"adq"`` (lossy, bits=) or ``"gede"``.
         overwrite: replace an existing archive at ``path``.
         progress: show tqdm bars.
         layout: ``"HWC"`` converts (N, H, W, C) samples to (N, C, H, W).
@@ -48,11 +50,12 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
         classes: class names; default ``source.classes`` when it has them.
         verify: decode every sample before committing and fail unless it is
             identical (within half a fixed-point step for floats). Default:
-            on for the lossless GeDe modes; lossy codecs reject ``True``.
+            on for lossless codecs and GeDe modes; lossy codecs reject ``True``.
             The GeDe ``"dct"`` mode always measures its exact-pixel fraction
             and maximum error, which ``info`` reports.
         **codec_params: codec parameters, e.g. ``bits=2.0, allocation="adaptive"``
-            for ``"adq"``; ``transform="dct", tau=16, classwise=True`` for ``"gede"``.
+            for ``"adq"``; ``transform="dct", tau=16, classwise=True`` for ``"gede"``;
+            ``fit_samples=4096`` for ``"lossless"``.
 
     Returns:
         A dict summary: sizes, ratios, achieved bits, mean PSNR, seconds.
@@ -63,7 +66,7 @@ def compress(source, path, *, codec: str = "adq", overwrite: bool = False, progr
         shard_size = check_positive_int("shard_size", shard_size)
     verify = _verify_default(enc, verify)
     refuse_existing(path, overwrite)
-    src = load_source(source, layout=layout, progress=progress)
+    src = load_source(source, layout=layout, progress=progress, mixed_ok=enc.variable_shapes)
     return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
                          shard_size=shard_size, importance=importance, classes=classes,
                          verify=verify, t0=t0)
@@ -73,6 +76,14 @@ def refuse_existing(path, overwrite: bool) -> None:
     """FileExistsError before any work when ``path`` exists and ``overwrite`` is False."""
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{os.fspath(path)} already exists; pass overwrite=True to replace it")
+
+
+def sample_shape_of(x) -> tuple:
+    """The manifest's sample shape: ``None`` in each dimension where samples differ."""
+    if isinstance(x, np.ndarray):
+        return tuple(int(s) for s in x.shape[1:])
+    shapes = np.array([a.shape for a in x], dtype=np.int64)
+    return tuple(int(c[0]) if (c == c[0]).all() else None for c in shapes.T)
 
 
 def _verify_default(enc, verify: bool | None) -> bool:
@@ -93,23 +104,21 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     condensed samples of ``tc.condense``.
     """
     enc.check_targets(src.y)
-    n = src.x.shape[0]
-    shape = tuple(int(s) for s in src.x.shape[1:])
-    flat = src.x.reshape(n, -1)
+    n = len(src.x)
+    shape = sample_shape_of(src.x)
+    flat = src.x.reshape(n, -1) if isinstance(src.x, np.ndarray) else None
     encoded = enc.encode_dataset(src.x, src.y, importance=importance)
-    if src.x.dtype == np.uint8:
-        peak = 255.0
-    else:
-        peak = float(flat.max()) - float(flat.min())
-    stats = encoded.stats(flat.shape[1], peak)
+    stats = encoded.stats()
+    stats["source_values"] = int(flat.size) if flat is not None else int(sum(a.size for a in src.x))
     stats.update(extra_stats or {})
     encode_seconds = time.perf_counter() - t0
     per_sample = max(encoded.payload.nbytes / n, 1.0) + 8
     size = shard_size or _default_shard_size(per_sample)
     bounds = list(range(0, n, size)) + [n]
     if verify or enc.measures_error:
-        stats.update(check_roundtrip(enc, encoded, src.x, src.y, bounds, exact=verify,
-                                     tolerance=enc.tolerance(flat)))
+        tol = enc.tolerance(flat) if flat is not None else 0.0
+        stats.update(check_roundtrip(enc, encoded, src.x, src.y, bounds, sample_shape=shape,
+                                     exact=verify, tolerance=tol))
         stats["verified"] = bool(verify)
     with ArchiveWriter(path, overwrite=overwrite) as w:
         for a, b in tqdm(list(zip(bounds, bounds[1:])), desc="writing shards",

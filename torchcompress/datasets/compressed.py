@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import os
 
 import numpy as np
@@ -10,31 +9,27 @@ import torch
 from torch.utils.data import Dataset
 
 from .._validation import check_choice, check_index, check_positive_int
-from ..codecs import make_codec
-from ..errors import FormatError
-from ..format import MANIFEST_FILE, ArchiveReader
+from ..format import ArchiveDecoder, ArchiveReader
 from ..format import verify as verify_hashes
 from .summary import summarize
 
 __all__ = ["CompressedDataset", "verify"]
-
-_MAX_PLANES = 8
-
 
 class CompressedDataset(Dataset):
     """Map-style dataset over a torchcompress archive.
 
     ``ds[i]`` returns ``(x, y)``: ``x`` a tensor of the stored sample shape
     (float32 in the source's value scale, or uint8 with ``output="uint8"``),
-    ``y`` an int (a float for regression targets). ``ds.__getitems__(indices)`` decodes a batch in one
+    ``y`` an int (a float for regression targets). Archives of mixed shapes
+    (``codec="lossless"``) give each sample its own shape. ``ds.__getitems__(indices)`` decodes a batch in one
     kernel call per shard; ``DataLoader`` uses it automatically.
 
     Args:
         path: archive directory written by ``tc.compress``.
         transform: applied to each decoded ``x`` (torchvision convention).
         target_transform: applied to each label.
-        planes: ADQ only: decode from the top ``planes`` bit-planes (a coarser,
-            progressive view). ``None`` uses all stored planes.
+        planes: progressive codecs (ADQ) only: decode from the top ``planes``
+            bit-planes (a coarser view). ``None`` uses all stored planes.
         output: ``"float32"`` or, for uint8 sources, ``"uint8"``.
     """
 
@@ -44,53 +39,27 @@ class CompressedDataset(Dataset):
                           target_transform=target_transform, planes=planes, output=output)
         self.reader = ArchiveReader(path)
         m = self.reader.manifest
-        try:
-            self.codec = make_codec(m.codec, m.codec_params)
-        except (TypeError, ValueError) as e:
-            raise FormatError(f"{os.path.join(self.reader.path, MANIFEST_FILE)}: codec {m.codec!r} "
-                              f"with codec_params {m.codec_params} cannot be read ({e}); the "
-                              "manifest is corrupt or from a newer torchcompress") from None
-        if m.format_version < self.codec.min_format_version:
-            raise FormatError(f"{self.reader.path}: format_version {m.format_version} is older than the "
-                              f"{m.codec!r} record layout this torchcompress reads (version "
-                              f"{self.codec.min_format_version}); compress the source again")
+        self.decoder = ArchiveDecoder.from_reader(self.reader)
+        codec = self.decoder.codec
         check_choice("output", output, ("float32", "uint8"))
         if output == "uint8" and m.sample_dtype != "uint8":
             raise ValueError(f"output='uint8' needs a uint8 (image) source, but this archive "
                              f"stores {m.sample_dtype}; use output='float32'")
         if planes is not None:
-            if not self.codec.progressive:
-                raise ValueError(f"planes applies to the lossy 'adq' codec (progressive bit-planes); "
+            if not codec.progressive:
+                raise ValueError(f"planes applies to progressive codecs such as 'adq' (bit-planes); "
                                  f"this archive uses codec={m.codec!r}, so leave planes=None")
             planes = check_positive_int("planes", planes)
-            if planes > _MAX_PLANES:
-                raise ValueError(f"planes should be in 1..{_MAX_PLANES}, but got planes={planes}")
-        self.planes = _MAX_PLANES if planes is None else planes
+            if planes > codec.max_planes:
+                raise ValueError(f"planes should be in 1..{codec.max_planes}, but got planes={planes}")
+        self.planes = codec.max_planes if planes is None else planes
         self.transform = transform
         self.target_transform = target_transform
         self._dtype = np.uint8 if output == "uint8" else np.float32
-        self._shape = tuple(m.sample_shape)
-        self._size = m.sample_size
-        self._starts = [s.start for s in m.shards]
         self._labels = self.reader.labels
         self._label = int if self._labels.dtype.kind in "iu" else float
-        self._tables = self.codec.open_tables(self.reader.extras(), self.reader.path)
-        self._decoders: dict = {}
-        for k in range(len(m.shards)):  # validate every shard before any kernel runs
-            self._decoder(k)
-        self._decoders.clear()
+        self.decoder.check_all()  # validate every shard before any kernel runs
         self.reader.release()
-
-    def _decoder(self, k: int):
-        d = self._decoders.get(k)
-        if d is None:
-            s = self.reader.manifest.shards[k]
-            m = self.reader.manifest
-            d = self.codec.decoder(self.reader.tensors(k), num_samples=s.stop - s.start,
-                                   sample_shape=self._shape, sample_dtype=m.sample_dtype,
-                                   where=self.reader.shard_path(s.file), tables=self._tables)
-            self._decoders[k] = d
-        return d
 
     def __len__(self) -> int:
         return len(self._labels)
@@ -135,27 +104,17 @@ class CompressedDataset(Dataset):
 
     def __getitem__(self, i):
         i = self._index(i)
-        k = bisect.bisect_right(self._starts, i) - 1
-        out = np.empty(self._shape, dtype=self._dtype)
-        self._decoder(k).decode(np.array([i - self._starts[k]], dtype=np.int64),
-                                out.reshape(1, self._size), planes=self.planes)
-        return self._finish(torch.from_numpy(out), self._label(self._labels[i]))
+        x = self.decoder.decode_one(i, self._dtype, self.planes)
+        return self._finish(torch.from_numpy(x), self._label(self._labels[i]))
 
     def __getitems__(self, indices) -> list:
         """Decode a batch: one kernel call per shard touched. Returns ``[(x, y), ...]``."""
         idx = self._indices(indices)
-        out = np.empty((len(idx), self._size), dtype=self._dtype)
-        shard = np.searchsorted(self._starts, idx, side="right") - 1
-        first = int(shard[0]) if len(idx) else 0
-        if len(idx) and (shard == first).all():
-            self._decoder(first).decode(idx - self._starts[first], out, planes=self.planes)
+        out = self.decoder.decode(idx, self._dtype, self.planes)
+        if isinstance(out, list):  # samples of different shapes
+            xs = [torch.from_numpy(a) for a in out]
         else:
-            for k in np.unique(shard):
-                pos = np.flatnonzero(shard == k)
-                tmp = np.empty((len(pos), self._size), dtype=self._dtype)
-                self._decoder(int(k)).decode(idx[pos] - self._starts[k], tmp, planes=self.planes)
-                out[pos] = tmp
-        xs = torch.from_numpy(out).view(len(idx), *self._shape).unbind(0)
+            xs = torch.from_numpy(out).unbind(0)
         labels = self._labels[idx].tolist()
         if self.transform is None and self.target_transform is None:
             return list(zip(xs, labels))
@@ -181,5 +140,5 @@ def verify(path: str | os.PathLike) -> dict:
         FormatError: naming the file and the problem.
     """
     report = verify_hashes(path)
-    CompressedDataset(path)  # codec-level checks of every shard
+    ArchiveDecoder.from_reader(ArchiveReader(path)).check_all()  # codec-level checks of every shard
     return report

@@ -41,27 +41,30 @@ def _to_numpy(a, what: str) -> np.ndarray:
                     f"but got {type(a).__name__}")
 
 
-def _from_dataset(ds, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+def _from_dataset(ds, progress: bool, mixed_ok: bool):
+    """(samples, labels): one (N, ...) array, or a list of arrays when shapes differ and
+    the codec takes that (``mixed_ok``)."""
     n = len(ds)
     if n == 0:
         raise ValueError("source is empty (len(source) == 0); pass at least one sample")
-    x = y = None
-    first_shape = None
+    xs = []
+    y = np.empty(n, dtype=np.int64)
     for i in tqdm(range(n), desc="reading source", disable=not progress, leave=False):
         item = ds[i]
         if not isinstance(item, (tuple, list)) or len(item) < 2:
             raise TypeError(f"source[{i}] should be an (image, label) pair, "
                             f"but got {type(item).__name__}")
         img = _to_numpy(item[0], f"source[{i}][0]")
-        if x is None:
-            first_shape = img.shape
-            x = np.empty((n, *img.shape), dtype=img.dtype)
-            y = np.empty(n, dtype=np.int64)
-        elif img.shape != first_shape:
-            raise ValueError(f"source sample {i} has shape {tuple(img.shape)}, but sample 0 has "
-                             f"{tuple(first_shape)}; every sample must have the same shape: "
-                             "resize or crop them first")
-        x[i] = img
+        if xs and (img.shape != xs[0].shape or img.dtype != xs[0].dtype):
+            if img.dtype != xs[0].dtype or img.ndim != xs[0].ndim:
+                raise ValueError(f"source sample {i} is {img.ndim}-D {img.dtype}, but sample 0 is "
+                                 f"{xs[0].ndim}-D {xs[0].dtype}; every sample needs one dtype and "
+                                 "number of dimensions")
+            if not mixed_ok:
+                raise ValueError(f"source sample {i} has shape {tuple(img.shape)}, but sample 0 has "
+                                 f"{tuple(xs[0].shape)}; this codec stores one shape per archive: "
+                                 "use codec='lossless' (any shape), or resize or crop them first")
+        xs.append(img)
         label = item[1]
         try:
             y[i] = int(label.item() if hasattr(label, "item") else label)
@@ -69,10 +72,13 @@ def _from_dataset(ds, progress: bool) -> tuple[np.ndarray, np.ndarray]:
             raise TypeError(f"source[{i}][1] should be an integer class label, but got "
                             f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
                             "(e.g. with target_transform)") from None
-    return x, y
+    if all(a.shape == xs[0].shape for a in xs):
+        return np.stack(xs), y
+    return xs, y
 
 
-def load_source(source, *, layout: str | None = None, progress: bool = True) -> Source:
+def load_source(source, *, layout: str | None = None, progress: bool = True,
+                mixed_ok: bool = False) -> Source:
     """Materialise ``source`` as arrays.
 
     Args:
@@ -81,6 +87,8 @@ def load_source(source, *, layout: str | None = None, progress: bool = True) -> 
         layout: ``None``/``"CHW"`` keeps samples as given; ``"HWC"`` converts
             (N, H, W, C) arrays to (N, C, H, W).
         progress: show a tqdm bar while reading a dataset.
+        mixed_ok: a dataset's samples may differ in shape (they then come back
+            as a list of arrays of one ndim and dtype).
     """
     check_choice("layout", layout, (None, "CHW", "HWC"))
     classes = None
@@ -103,7 +111,12 @@ def load_source(source, *, layout: str | None = None, progress: bool = True) -> 
         x, y = _to_numpy(source[0], "source x"), _to_numpy(source[1], "source y")
         name = "arrays"
     elif hasattr(source, "__getitem__") and hasattr(source, "__len__"):
-        x, y = _from_dataset(source, progress)
+        x, y = _from_dataset(source, progress, mixed_ok)
+        if isinstance(x, list):
+            if layout == "HWC":
+                x = [np.ascontiguousarray(a.transpose(2, 0, 1)) for a in x]
+            return Source(x, y, list(getattr(source, "classes", None) or []) or None,
+                          type(source).__name__)
         classes = list(getattr(source, "classes", None) or []) or None
         name = type(source).__name__
     else:

@@ -17,7 +17,7 @@ def summarize(reader: ArchiveReader) -> dict:
     m = reader.manifest
     size = (sum(s.bytes for s in m.shards) + sum(e.bytes for e in m.extras.values())
             + os.path.getsize(reader.shard_path(MANIFEST_FILE)))
-    raw = m.num_samples * m.sample_size
+    raw = m.stats.get("source_values") or m.num_samples * (m.sample_size or 1)
     info = {
         "path": reader.path,
         "codec": m.codec,

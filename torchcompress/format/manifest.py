@@ -14,7 +14,7 @@ __all__ = ["ExtraInfo", "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "Manif
            "load_manifest"]
 
 FORMAT_NAME = "torchcompress"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST_FILE = "manifest.json"
 
 
@@ -65,9 +65,12 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str, where: str) -> "Manifest":
         try:
-            d = json.loads(text)
+            d = json.loads(text, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as e:
             raise FormatError(f"{where}: not valid JSON ({e})") from None
+        except _DuplicateKey as e:
+            raise FormatError(f"{where}: key {e.args[0]!r} appears twice in one object; the "
+                              "manifest is corrupt or was edited by hand") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT_NAME:
             found = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise FormatError(f"{where}: 'format' should be {FORMAT_NAME!r}, found {found!r}; "
@@ -81,7 +84,7 @@ class Manifest:
         try:
             m = cls(
                 codec=str(d["codec"]), codec_params=dict(d["codec_params"]),
-                sample_shape=tuple(int(s) for s in d["sample_shape"]),
+                sample_shape=tuple(None if s is None else int(s) for s in d["sample_shape"]),
                 sample_dtype=str(d["sample_dtype"]), num_samples=int(d["num_samples"]),
                 shards=[ShardInfo(str(s["file"]), int(s["start"]), int(s["stop"]),
                                   int(s["bytes"]), str(s["xxh3_64"])) for s in d["shards"]],
@@ -97,9 +100,9 @@ class Manifest:
         return m
 
     def _check(self, where: str) -> None:
-        if any(s < 1 for s in self.sample_shape):
-            raise FormatError(f"{where}: sample_shape {list(self.sample_shape)} has a zero or "
-                              "negative dimension")
+        if not self.sample_shape or any(s is not None and s < 1 for s in self.sample_shape):
+            raise FormatError(f"{where}: sample_shape {list(self.sample_shape)} is empty or has a "
+                              "zero or negative dimension")
         try:
             np.dtype(self.sample_dtype)
         except TypeError:
@@ -128,8 +131,25 @@ class Manifest:
             raise FormatError(f"{where}: 'classes' is an empty list; use null when unknown")
 
     @property
-    def sample_size(self) -> int:
+    def sample_size(self) -> int | None:
+        """Values per sample, or None when samples differ in shape (``null`` dimensions)."""
+        if None in self.sample_shape:
+            return None
         return int(np.prod(self.sample_shape))
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list) -> dict:
+    """``json.loads`` hook: a key given twice is an error, not "the last one wins"."""
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise _DuplicateKey(k)
+        d[k] = v
+    return d
 
 
 def load_manifest(root: str) -> Manifest:

@@ -1,0 +1,135 @@
+"""Lossless decoder kernel: rANS tokens -> residuals -> MED prediction -> YCoCg-R -> pixels.
+
+Every read is checked against the record's end and every decoded value
+against its plane's range; a corrupt record returns a status code instead of
+reading outside the payload or writing outside the sample.
+"""
+
+import numpy as np
+from numba import njit
+
+from .pixel_model import (ACT_LUT, RES_LUT, colour_inverse, context, pad_row_end, pad_row_start,
+                          predict)
+from .rans import PROB_BITS, RANS_L, token_base
+
+__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
+
+OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
+_MASK = (1 << PROB_BITS) - 1
+
+
+@njit(cache=True, nogil=True)
+def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo, freq, cum,
+                   coarse, lo, hi, pl, rs, out, o):
+    """Decode one coded record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
+    if end - start < 4:
+        return OVERRUN
+    x = (np.int64(rec[start]) | (np.int64(rec[start + 1]) << 8) | (np.int64(rec[start + 2]) << 16)
+         | (np.int64(rec[start + 3]) << 24))
+    pos = start + 4
+    hw = h * w
+    pl[:] = 0
+    rs[:] = 0
+    for y in range(h):
+        cur = (y + 1) & 1
+        prv = y & 1
+        if y == 0:
+            pl[:, prv, :] = 0
+            rs[:, prv, :] = 0
+        pad_row_start(pl, nplanes, cur, prv)
+        for i in range(w):
+            xx = i + 1
+            for p in range(nplanes):
+                pred = predict(pl, p, cur, prv, xx)
+                c = context(pl, rs, p, cur, prv, xx, pred, shift, maxv, ACT_LUT, RES_LUT)
+                slot = x & _MASK
+                t = np.int64(coarse[c, slot >> 4])
+                while slot >= cum[c, t + 1]:
+                    t += 1
+                x = np.int64(freq[c, t]) * (x >> PROB_BITS) + slot - np.int64(cum[c, t])
+                while x < RANS_L:
+                    if pos + 2 > end:
+                        return OVERRUN
+                    x = (x << 16) | np.int64(rec[pos]) | (np.int64(rec[pos + 1]) << 8)
+                    pos += 2
+                v, ne = token_base(t)
+                while ne > 0:
+                    nb = min(ne, 8)
+                    slot = x & _MASK
+                    bits = slot >> (PROB_BITS - nb)
+                    x = (x >> PROB_BITS) * (1 << (PROB_BITS - nb)) + (slot & ((1 << (PROB_BITS - nb)) - 1))
+                    while x < RANS_L:
+                        if pos + 2 > end:
+                            return OVERRUN
+                        x = (x << 16) | np.int64(rec[pos]) | (np.int64(rec[pos + 1]) << 8)
+                        pos += 2
+                    ne -= nb
+                    v |= bits << ne
+                r = (v >> 1) if (v & 1) == 0 else -((v + 1) >> 1)
+                val = pred + r
+                if val < lo[p] or val > hi[p]:
+                    return BAD_RANGE
+                pl[p, cur, xx] = val
+                rs[p, cur, xx] = abs(r)
+            j = o + y * w + i
+            if colour:
+                rr, gg, bb = colour_inverse(pl[0, cur, xx], pl[1, cur, xx], pl[2, cur, xx])
+                if rr < 0 or rr > maxv or gg < 0 or gg > maxv or bb < 0 or bb > maxv:
+                    return BAD_RANGE
+                out[j] = rr + code_lo
+                out[j + hw] = gg + code_lo
+                out[j + 2 * hw] = bb + code_lo
+                first = 3
+            else:
+                first = 0
+            for p in range(first, nplanes):
+                out[j + p * hw] = pl[p, cur, xx] + code_lo
+        pad_row_end(pl, nplanes, cur, w)
+    if x != RANS_L or pos != end:
+        return BAD_STATE
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def _copy_raw(rec, start, n, value_bytes, code_lo, out, o):
+    for k in range(n):
+        if value_bytes == 1:
+            v = np.int64(rec[start + k])
+        else:
+            v = np.int64(rec[start + 2 * k]) | (np.int64(rec[start + 2 * k + 1]) << 8)
+        out[o + k] = v + code_lo
+
+
+@njit(cache=True, nogil=True)
+def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, freq, cum, coarse, lo, hi,
+                pl, rs, out, out_off, status):
+    """Decode shard rows into a flat output.
+
+    Args:
+        payload: (P,) uint8 records; ``offsets`` (n + 1,) int64 record bounds.
+        shapes: (n, 3) int64 (planes, height, width) of each sample.
+        rows: (B,) int64 shard rows (in range).
+        colour: planes 0..2 are YCoCg-R; ``bits`` per code; ``code_lo`` is added
+            to each code (the source dtype's offset, e.g. -128 for int8).
+        freq, cum, coarse: (contexts, T) int64, (contexts, T + 1) int64 and
+            (contexts, 256) int64 rANS tables.
+        lo, hi: (P,) int64 plane ranges; pl, rs: ring scratch, wide enough.
+        out: (total,) output values; ``out_off`` (B,) where each row starts.
+        status: (B,) int64, set per row to OK or an error code.
+    """
+    maxv = (1 << bits) - 1
+    shift = bits - 8
+    value_bytes = (bits + 7) // 8
+    for b in range(len(rows)):
+        i = rows[b]
+        nplanes, h, w = shapes[i, 0], shapes[i, 1], shapes[i, 2]
+        start, end = offsets[i], offsets[i + 1]
+        n = nplanes * h * w
+        if end - start == n * value_bytes:
+            _copy_raw(payload, start, n, value_bytes, code_lo, out, out_off[b])
+            status[b] = OK
+        else:
+            status[b] = _decode_sample(payload, start, end, nplanes, h, w, colour, maxv, shift,
+                                       code_lo, freq, cum, coarse, lo, hi,
+                                       pl[:nplanes, :, :w + 2], rs[:nplanes, :, :w + 2],
+                                       out, out_off[b])

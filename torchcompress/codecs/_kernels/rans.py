@@ -1,0 +1,69 @@
+"""rANS primitives and the hybrid integer tokens shared by the lossless encoder and decoder.
+
+The coder keeps a 32-bit state in ``[2**16, 2**32)``, renormalises by 16-bit
+words and codes symbols with 12-bit frequencies (they sum to 4096 per
+context). A stream is the final encoder state (4 bytes, little-endian) and
+then the words in the order the decoder reads them; the decoder ends where it
+started, in state ``RANS_L``, which doubles as an integrity check.
+
+Values are coded as hybrid tokens: ``v < 16`` is its own token; larger values
+send their exponent and the two bits below the leading one as the token, and
+the remaining ``e - 2`` low bits uniformly (through the same state, in chunks
+of at most 8 bits).
+"""
+
+import numpy as np
+from numba import njit
+
+__all__ = ["EXTRA_CHUNK", "PROB_BITS", "PROB_SCALE", "RANS_L", "num_tokens", "put_symbol",
+           "token_of", "token_base"]
+
+PROB_BITS = 12
+PROB_SCALE = 1 << PROB_BITS
+RANS_L = 1 << 16
+EXTRA_CHUNK = 8
+_DIRECT = 16
+
+
+def num_tokens(max_value: int) -> int:
+    """Tokens needed for values in ``[0, max_value]``."""
+    if max_value < _DIRECT:
+        return _DIRECT
+    e = int(max_value).bit_length() - 1
+    return _DIRECT + (e - 3) * 4
+
+
+@njit(cache=True, nogil=True, inline="always")
+def token_of(v):
+    """(token, number of extra bits) of value ``v >= 0``."""
+    if v < _DIRECT:
+        return v, 0
+    e = 0
+    t = v
+    while t > 1:
+        t >>= 1
+        e += 1
+    m = (v >> (e - 2)) & 3
+    return _DIRECT + (e - 4) * 4 + m, e - 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def token_base(tok):
+    """(value with its extra bits zero, number of extra bits) of token ``tok``."""
+    if tok < _DIRECT:
+        return tok, 0
+    e = 4 + ((tok - _DIRECT) >> 2)
+    m = (tok - _DIRECT) & 3
+    return (4 | m) << (e - 2), e - 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def put_symbol(x, f, c, words, nw):
+    """Encode one symbol of frequency ``f`` and cumulative ``c``; words go to ``words[nw]``.
+
+    Returns the new (state, word count)."""
+    if x >= (f << (32 - PROB_BITS)):
+        words[nw] = x & 0xFFFF
+        nw += 1
+        x >>= 16
+    return ((x // f) << PROB_BITS) + (x % f) + c, nw

@@ -1,0 +1,105 @@
+"""The lossless codec's dataset-wide model: token counts -> 12-bit rANS tables, and their checks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import FormatError
+from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
+from ._kernels.rans import PROB_BITS, PROB_SCALE, num_tokens
+
+__all__ = ["LosslessTables", "normalize_counts"]
+
+_COARSE_SHIFT = PROB_BITS - 8
+
+
+def normalize_counts(counts: np.ndarray) -> np.ndarray:
+    """(contexts, T) int64 counts -> uint16 frequencies, each >= 1, summing to 4096 per row.
+
+    Seen tokens get their share rounded; unseen ones the minimum of 1, since
+    any token can occur in a sample the fit did not see. An empty context
+    takes its class's pooled counts (or a uniform row).
+    """
+    counts = np.asarray(counts, dtype=np.float64).copy()
+    ctx, t = counts.shape
+    pooled = counts.reshape(-1, CTX_PER_CLASS, t).sum(axis=1)
+    for k in np.flatnonzero(counts.sum(axis=1) == 0):
+        counts[k] = pooled[k // CTX_PER_CLASS]
+    counts[counts.sum(axis=1) == 0] = 1.0
+    freq = np.maximum(1, np.rint(counts * (PROB_SCALE / counts.sum(axis=1, keepdims=True))))
+    freq = freq.astype(np.int64)
+    for k in range(ctx):  # move the rounding surplus or deficit to the largest entries
+        diff = PROB_SCALE - int(freq[k].sum())
+        order = np.argsort(-freq[k], kind="stable")
+        j = 0
+        while diff != 0:
+            i = order[j % t]
+            step = 1 if diff > 0 else -1
+            if freq[k, i] + step >= 1:
+                freq[k, i] += step
+                diff -= step
+            j += 1
+    return freq.astype(np.uint16)
+
+
+class LosslessTables:
+    """Validated model of a lossless archive, with the decoder's derived arrays.
+
+    Args:
+        bits: bits per code (8 or 16). ``code_lo``: what a code adds back to
+            become the source value (e.g. -128 for int8). ``colour``: 3- and
+            4-plane samples use YCoCg-R. ``freq``: (classes * 128, T) uint16.
+    """
+
+    def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, where: str = ""):
+        self.bits, self.code_lo, self.colour = int(bits), int(code_lo), bool(colour)
+        self.freq = np.ascontiguousarray(freq, dtype=np.uint16)  # sums to 4096 per row
+        if where:
+            self._check(where)
+        f = self.freq.astype(np.int64)
+        self.classes = f.shape[0] // CTX_PER_CLASS
+        cum = np.zeros((f.shape[0], f.shape[1] + 1), dtype=np.int64)
+        np.cumsum(f, axis=1, out=cum[:, 1:])
+        slots = np.arange(256, dtype=np.int64) << _COARSE_SHIFT
+        self.coarse = np.stack([np.searchsorted(c, slots, side="right") - 1
+                                for c in cum]).astype(np.uint8)
+        self.cum = cum.astype(np.uint16)  # 4096 fits: small tables stay in cache
+
+    @staticmethod
+    def tokens_for(bits: int, colour: bool) -> int:
+        """Tokens covering every zigzag residual: |r| <= 2 * maxv with signed chroma."""
+        maxv = (1 << bits) - 1
+        return num_tokens(2 * (2 * maxv if colour else maxv))
+
+    def _check(self, where: str) -> None:
+        if self.bits not in (8, 16):
+            raise FormatError(f"{where}: bits should be 8 or 16, found {self.bits}")
+        f = self.freq
+        if f.ndim != 2 or f.shape[0] % CTX_PER_CLASS or not 1 <= f.shape[0] // CTX_PER_CLASS <= NUM_CLASSES:
+            raise FormatError(f"{where}: tensor 'freq' should be (k * {CTX_PER_CLASS}, T) with k in "
+                              f"1..{NUM_CLASSES}, found shape {list(f.shape)}")
+        want = self.tokens_for(self.bits, self.colour)
+        if f.shape[1] != want:
+            raise FormatError(f"{where}: tensor 'freq' has {f.shape[1]} tokens per context, "
+                              f"{self.bits}-bit codes need {want}")
+        sums = f.astype(np.int64).sum(axis=1)
+        if (f == 0).any() or (sums != PROB_SCALE).any():
+            raise FormatError(f"{where}: tensor 'freq' needs every entry >= 1 and every row summing "
+                              f"to {PROB_SCALE}; the tables are corrupt")
+
+    def to_tensors(self) -> dict[str, np.ndarray]:
+        meta = np.array([self.bits, self.code_lo, int(self.colour)], dtype=np.int64)
+        return {"meta": meta, "freq": self.freq}
+
+    @classmethod
+    def from_tensors(cls, t: dict, where: str) -> "LosslessTables":
+        for name, dtype, ndim in (("meta", np.int64, 1), ("freq", np.uint16, 2)):
+            a = t.get(name)
+            if a is None or a.dtype != dtype or a.ndim != ndim:
+                raise FormatError(f"{where}: tensor {name!r} should be {ndim}-D {np.dtype(dtype)}"
+                                  + ("" if a is None else f", found {a.ndim}-D {a.dtype}"))
+        meta = np.asarray(t["meta"])
+        if meta.shape != (3,) or meta[2] not in (0, 1) or not -(1 << 15) <= meta[1] <= 0:
+            raise FormatError(f"{where}: tensor 'meta' should be [bits, code_lo, colour] with "
+                              f"code_lo in [-32768, 0] and colour 0 or 1, found {meta.tolist()}")
+        return cls(int(meta[0]), int(meta[1]), bool(meta[2]), np.asarray(t["freq"]), where)

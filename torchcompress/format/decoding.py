@@ -1,0 +1,146 @@
+"""The one place a global sample index becomes a shard row and a decoded numpy array.
+
+Used by ``tc.open`` (through the dataset), the round-trip check of
+``tc.compress`` and ``tc.verify``. Numpy only: tensors are the dataset's job.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+
+from ..codecs import make_codec
+from ..codecs.protocol import Codec, ShardDecoder
+from ..errors import FormatError
+from .manifest import MANIFEST_FILE
+from .reader import ArchiveReader
+
+__all__ = ["ArchiveDecoder"]
+
+
+class ArchiveDecoder:
+    """Decodes samples of an archive (or of a freshly encoded dataset) by global index.
+
+    Args:
+        codec: the archive's codec.
+        tables: what ``codec.open_tables`` returned.
+        starts: (S,) int64 first sample of each shard; ``num_samples`` N.
+        sample_shape: the manifest's shape (``None`` where samples differ).
+        sample_dtype: the source dtype.
+        shard_arrays: shard number -> its arrays (labels included).
+        where: shard number -> a name for error messages.
+    """
+
+    def __init__(self, codec: Codec, tables, starts: np.ndarray, num_samples: int,
+                 sample_shape: tuple, sample_dtype, shard_arrays: Callable[[int], dict],
+                 where: Callable[[int], str]):
+        self.codec, self.tables = codec, tables
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.stops = np.append(self.starts[1:], num_samples)
+        self.num_samples = num_samples
+        self.sample_shape = tuple(sample_shape)
+        self.fixed = None not in self.sample_shape
+        self.sample_size = int(np.prod(self.sample_shape)) if self.fixed else None
+        self.sample_dtype = np.dtype(sample_dtype)
+        self._arrays, self._where = shard_arrays, where
+        self._decoders: dict[int, ShardDecoder] = {}
+
+    @classmethod
+    def from_reader(cls, reader: ArchiveReader) -> "ArchiveDecoder":
+        """The decoder of an open archive; a codec entry it cannot read is a FormatError."""
+        m = reader.manifest
+        try:
+            codec = make_codec(m.codec, m.codec_params)
+        except (TypeError, ValueError) as e:
+            raise FormatError(f"{os.path.join(reader.path, MANIFEST_FILE)}: codec {m.codec!r} "
+                              f"with codec_params {m.codec_params} cannot be read ({e}); the "
+                              "manifest is corrupt or from a newer torchcompress") from None
+        if m.format_version < codec.min_format_version:
+            raise FormatError(f"{reader.path}: format_version {m.format_version} is older than the "
+                              f"{m.codec!r} record layout this torchcompress reads (version "
+                              f"{codec.min_format_version}); compress the source again")
+        tables = codec.open_tables(reader.extras(), reader.path)
+        return cls(codec, tables, reader.starts, m.num_samples, m.sample_shape, m.sample_dtype,
+                   reader.tensors, lambda k: reader.shard_path(m.shards[k].file))
+
+    @classmethod
+    def from_encoded(cls, codec: Codec, encoded, labels: np.ndarray, bounds: list[int],
+                     sample_shape: tuple, sample_dtype) -> "ArchiveDecoder":
+        """The decoder of shards about to be written (``bounds`` = [0, ..., N])."""
+        tables = codec.open_tables(encoded.extras(), "memory")
+        starts = np.array(bounds[:-1], dtype=np.int64)
+
+        def arrays(k):
+            a, b = bounds[k], bounds[k + 1]
+            return dict(encoded.shard(a, b), labels=labels[a:b])
+
+        return cls(codec, tables, starts, bounds[-1], sample_shape, sample_dtype, arrays,
+                   lambda k: f"samples [{bounds[k]}, {bounds[k + 1]})")
+
+    def shard(self, k: int) -> ShardDecoder:
+        """The validated decoder of shard ``k`` (built once)."""
+        d = self._decoders.get(k)
+        if d is None:
+            a, b = int(self.starts[k]), int(self.stops[k])
+            d = self.codec.decoder(self._arrays(k), num_samples=b - a, sample_shape=self.sample_shape,
+                                   sample_dtype=self.sample_dtype, where=self._where(k),
+                                   tables=self.tables)
+            self._decoders[k] = d
+        return d
+
+    def check_all(self) -> None:
+        """Validate every shard now (then forget the decoders, so nothing stays mapped)."""
+        for k in range(len(self.starts)):
+            self.shard(k)
+        self._decoders.clear()
+
+    def locate(self, i: int) -> tuple[int, int]:
+        """(shard, row) of global index ``i`` (in range)."""
+        k = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return k, i - int(self.starts[k])
+
+    def decode_one(self, i: int, dtype, planes: int | None = None) -> np.ndarray:
+        """Sample ``i`` as an array of its own shape."""
+        k, row = self.locate(i)
+        rows = np.array([row], dtype=np.int64)
+        dec = self.shard(k)
+        shape = self.sample_shape if self.fixed else tuple(dec.sample_shapes(rows)[0])
+        out = np.empty(shape, dtype=dtype)
+        dec.decode(rows, out.reshape(1, -1), planes=planes)
+        return out
+
+    def decode(self, idx: np.ndarray, dtype, planes: int | None = None):
+        """Samples ``idx`` ((B,) int64, in range): a (B, *shape) array, or a list of arrays
+        when the archive's samples differ in shape."""
+        shard = np.searchsorted(self.starts, idx, side="right") - 1
+        if not self.fixed:
+            return self._decode_list(idx, shard, dtype, planes)
+        out = np.empty((len(idx), self.sample_size), dtype=dtype)
+        first = int(shard[0]) if len(idx) else 0
+        if len(idx) and (shard == first).all():
+            self.shard(first).decode(idx - self.starts[first], out, planes=planes)
+        else:
+            for k in np.unique(shard):
+                pos = np.flatnonzero(shard == k)
+                tmp = np.empty((len(pos), self.sample_size), dtype=dtype)
+                self.shard(int(k)).decode(idx[pos] - self.starts[k], tmp, planes=planes)
+                out[pos] = tmp
+        return out.reshape(len(idx), *self.sample_shape)
+
+    def _decode_list(self, idx, shard, dtype, planes) -> list:
+        result = [None] * len(idx)
+        for k in np.unique(shard):
+            pos = np.flatnonzero(shard == k)
+            rows = idx[pos] - self.starts[k]
+            dec = self.shard(int(k))
+            shapes = dec.sample_shapes(rows)
+            sizes = shapes.prod(axis=1)
+            off = np.zeros(len(rows), dtype=np.int64)
+            np.cumsum(sizes[:-1], out=off[1:])
+            flat = np.empty(int(sizes.sum()), dtype=dtype)
+            dec.decode(rows, flat, planes=planes, out_off=off)
+            for j, p in enumerate(pos):
+                result[p] = flat[off[j]:off[j] + sizes[j]].reshape(tuple(shapes[j]))
+        return result
