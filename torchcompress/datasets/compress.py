@@ -130,7 +130,7 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
             w.write_extra(name, tensors)
         manifest = Manifest(
             codec=enc.name, codec_params=enc.params.to_dict(), sample_shape=shape,
-            sample_dtype=str(src.x.dtype), num_samples=n, shards=w.shards,
+            sample_dtype=str(src.x[0].dtype), num_samples=n, shards=w.shards,
             classes=classes if classes is not None else src.classes,
             provenance={"source": src.name, "writer": f"torchcompress {__version__}"},
             stats=stats, extras=dict(w.extras),

@@ -1,0 +1,234 @@
+"""The lossless codec: bit-exact round trips for every shape and dtype, never expands, rANS
+against an independent reference, coded size against the model's cross-entropy."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import torchcompress as tc
+from torchcompress.codecs import LosslessCodec, LosslessParams
+from torchcompress.codecs._kernels.lossless_encode import encode_sample
+from torchcompress.codecs._kernels.rans import PROB_BITS, RANS_L, token_of
+from torchcompress.codecs.lossless import _Scratch
+from torchcompress.errors import CodecError
+
+
+def _roundtrip(x, labels=None, **params):
+    """Encode a list/array of samples in memory and decode every one back."""
+    codec = LosslessCodec(LosslessParams(**params))
+    n = len(x)
+    labels = np.zeros(n, dtype=np.int64) if labels is None else labels
+    enc = codec.encode_dataset(x, labels)
+    shapes = [s.shape for s in x]
+    shape = tuple(d[0] if len(set(d)) == 1 else None for d in zip(*shapes))
+    dec = tc.format.ArchiveDecoder.from_encoded(codec, enc, labels, [0, n], shape, x[0].dtype)
+    out = dec.decode(np.arange(n, dtype=np.int64), x[0].dtype)
+    return enc, out
+
+
+def _structured(rng, shape, dtype=np.uint8, hi=255, noise=6.0):
+    ramp = np.add.outer(np.arange(shape[-2]), np.arange(shape[-1])) * 3.0
+    v = ramp + rng.normal(0, noise, shape)
+    return np.clip(v, 0, hi).astype(dtype)
+
+
+CASES = {
+    "zeros": np.zeros((4, 3, 8, 8), np.uint8),
+    "all-255": np.full((4, 3, 8, 8), 255, np.uint8),
+    "1x1": np.random.default_rng(1).integers(0, 256, (5, 3, 1, 1), dtype=np.uint8),
+    "1xN": np.random.default_rng(2).integers(0, 256, (5, 1, 1, 37), dtype=np.uint8),
+    "odd-5x7-grey": _structured(np.random.default_rng(3), (6, 1, 5, 7)),
+    "rgba": _structured(np.random.default_rng(4), (6, 4, 9, 6)),
+    "hw-only": _structured(np.random.default_rng(5), (6, 11, 13)),
+    "flat-vector": np.random.default_rng(6).integers(0, 9, (6, 50), dtype=np.uint8),
+    "uint16": _structured(np.random.default_rng(7), (5, 3, 6, 6), np.uint16, 65535) * 200,
+    "int16": (_structured(np.random.default_rng(8), (5, 1, 6, 6), np.int16, 3000) - 1500),
+    "int8": (_structured(np.random.default_rng(9), (5, 3, 6, 6), np.int16, 255) - 128).astype(np.int8),
+    "int64-labelmap": np.random.default_rng(10).integers(0, 21, (4, 12, 12)).astype(np.int64),
+    "two-planes": _structured(np.random.default_rng(11), (4, 2, 7, 7)),
+    "six-planes": _structured(np.random.default_rng(12), (4, 6, 5, 5)),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES), ids=list(CASES))
+def test_roundtrip_is_bit_exact(name):
+    x = CASES[name]
+    enc, out = _roundtrip(x)
+    np.testing.assert_array_equal(out, x)
+    assert out.dtype == x.dtype
+
+
+def test_extreme_values_of_16_bit_codes():
+    x = np.array([[[0, 65535, 0], [65535, 0, 65535]]] * 3, dtype=np.uint16)[:, None]
+    x = np.concatenate([x, x, x], axis=1)  # RGB: chroma spans the full signed range
+    _, out = _roundtrip(x)
+    np.testing.assert_array_equal(out, x)
+
+
+def test_noise_is_stored_raw_and_never_expands():
+    x = np.random.default_rng(0).integers(0, 256, (8, 3, 16, 16), dtype=np.uint8)
+    enc, out = _roundtrip(x)
+    np.testing.assert_array_equal(out, x)
+    assert enc.raw_count == 8
+    assert enc.offsets[-1] <= x.size  # raw plus nothing in the records themselves
+
+
+def test_structured_images_compress():
+    x = _structured(np.random.default_rng(0), (16, 3, 24, 24), noise=2.0)
+    enc, out = _roundtrip(x)
+    np.testing.assert_array_equal(out, x)
+    assert enc.raw_count == 0 and enc.offsets[-1] < 0.6 * x.size
+
+
+def test_mixed_shapes_in_one_archive(tmp_path):
+    rng = np.random.default_rng(0)
+    imgs = [_structured(rng, (3, h, w)) for h, w in [(8, 8), (5, 13), (1, 1), (17, 3), (8, 8)]]
+
+    class Folder(torch.utils.data.Dataset):
+        classes = ["a", "b"]
+
+        def __len__(self):
+            return len(imgs)
+
+        def __getitem__(self, i):
+            return torch.from_numpy(imgs[i]), i % 2
+
+    info = tc.compress(Folder(), tmp_path / "m.tcz", progress=False)
+    assert info["sample_shape"] == [3, None, None] and info["verified"]
+    ds = tc.open(tmp_path / "m.tcz", output="uint8")
+    for i, img in enumerate(imgs):
+        x, y = ds[i]
+        assert y == i % 2 and tuple(x.shape) == img.shape
+        np.testing.assert_array_equal(x.numpy(), img)
+    batch = ds.__getitems__([4, 1, 3])
+    assert [tuple(b[0].shape) for b in batch] == [(3, 8, 8), (3, 5, 13), (3, 17, 3)]
+    np.testing.assert_array_equal(batch[1][0].numpy(), imgs[1])
+
+
+def test_one_class_and_float_output(tmp_path):
+    x = _structured(np.random.default_rng(0), (12, 3, 8, 8))
+    tc.compress((x, np.zeros(12, dtype=np.int64)), tmp_path / "o.tcz", progress=False)
+    ds = tc.open(tmp_path / "o.tcz")
+    xs = torch.stack([b[0] for b in ds.__getitems__(list(range(12)))])
+    assert xs.dtype == torch.float32
+    np.testing.assert_array_equal(xs.numpy(), x.astype(np.float32))
+
+
+def test_deterministic_bytes(tmp_path):
+    x = _structured(np.random.default_rng(0), (20, 3, 8, 8))
+    y = np.arange(20) % 3
+    tc.compress((x, y), tmp_path / "a.tcz", progress=False)
+    tc.compress((x.copy(), y.copy()), tmp_path / "b.tcz", progress=False)
+    for f in ("shard-00000.safetensors", "tables.safetensors"):
+        assert (tmp_path / "a.tcz" / f).read_bytes() == (tmp_path / "b.tcz" / f).read_bytes()
+
+
+def test_fit_samples_bounds_the_fit_and_stays_exact():
+    x = _structured(np.random.default_rng(0), (30, 3, 8, 8))
+    enc_all, _ = _roundtrip(x)
+    enc_few, out = _roundtrip(x, fit_samples=2)
+    np.testing.assert_array_equal(out, x)
+    assert not np.array_equal(enc_all.tables.freq, enc_few.tables.freq)
+
+
+@pytest.mark.parametrize("x, err, match", [
+    (np.zeros((2, 4, 4), np.float32), CodecError, r"stores integer samples .* got dtype float32"),
+    (np.full((2, 4, 4), 70000, np.int64), CodecError,
+     r"integers up to 16 bits, but these int64 samples hold values in \[70000, 70000\]"),
+], ids=["float", "too-wide"])
+def test_bad_input(x, err, match):
+    with pytest.raises(err, match=match):
+        LosslessCodec(LosslessParams()).encode_dataset(x, np.zeros(len(x), dtype=np.int64))
+
+
+def test_bad_params(tmp_path):
+    with pytest.raises(ValueError, match="fit_samples should be a positive integer value, but got fit_samples=0"):
+        LosslessParams(fit_samples=0)
+    with pytest.raises(ValueError, match="importance= applies to the lossy 'adq' codec"):
+        tc.compress((np.zeros((2, 4, 4), np.uint8), np.zeros(2, dtype=int)), tmp_path / "x.tcz",
+                    importance=np.ones(2), progress=False)
+    assert not (tmp_path / "x.tcz").exists()
+
+
+# -- rANS against an independent reference --
+
+def _reference_rans(symbols, freq, cum):
+    """Plain-Python rANS with the same conventions (32-bit state, 16-bit words, 12-bit
+    frequencies): the bytes the kernel must produce."""
+    x, words = RANS_L, []
+    for s in reversed(symbols):
+        f, c = int(freq[s]), int(cum[s])
+        if x >= f << (32 - PROB_BITS):
+            words.append(x & 0xFFFF)
+            x >>= 16
+        x = (x // f << PROB_BITS) + x % f + c
+    out = x.to_bytes(4, "little")
+    for w in reversed(words):
+        out += w.to_bytes(2, "little")
+    return out
+
+
+def _reference_decode(data, n, freq, cum):
+    x = int.from_bytes(data[:4], "little")
+    pos, out = 4, []
+    for _ in range(n):
+        slot = x & ((1 << PROB_BITS) - 1)
+        s = max(i for i in range(len(freq)) if cum[i] <= slot)
+        x = int(freq[s]) * (x >> PROB_BITS) + slot - int(cum[s])
+        while x < RANS_L:
+            x = (x << 16) | int.from_bytes(data[pos:pos + 2], "little")
+            pos += 2
+        out.append(s)
+    assert x == RANS_L and pos == len(data)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rans_kernel_matches_reference_and_entropy(seed):
+    rng = np.random.default_rng(seed)
+    t = 16  # direct tokens only: no extra bits
+    freq = np.zeros((1, t), dtype=np.uint16)
+    raw = rng.dirichlet(np.full(t, 0.3)) * (4096 - t)
+    freq[0] = 1 + np.floor(raw).astype(np.uint16)
+    freq[0, 0] += 4096 - int(freq.sum())
+    cum = np.zeros((1, t + 1), dtype=np.uint16)
+    cum[0, 1:] = np.cumsum(freq[0])
+    p = freq[0] / 4096
+    sym = rng.choice(t, size=20000, p=p).astype(np.int32)
+    ctx = np.zeros_like(sym)
+    words = np.empty(3 * len(sym) + 2, dtype=np.int64)
+    out = np.empty(4 * len(sym) + 8, dtype=np.uint8)
+    size = encode_sample(ctx, sym, len(sym), freq, cum, words, out, 0, out.size)
+    ref = _reference_rans(sym.tolist(), freq[0], cum[0])
+    assert out[:size].tobytes() == ref
+    assert _reference_decode(ref, len(sym), freq[0], cum[0]) == sym.tolist()
+    ideal = -sum(math.log2(freq[0, s] / 4096) for s in sym) / 8
+    assert ideal <= size <= 1.01 * ideal + 8
+
+
+def test_hybrid_tokens_cover_every_value():
+    seen = set()
+    for v in list(range(300)) + [1023, 1024, 65535, 262140]:
+        tok, extra = token_of(v)
+        seen.add(tok)
+        base = (4 | ((tok - 16) & 3)) << (4 + ((tok - 16) >> 2) - 2) if tok >= 16 else tok
+        assert base <= v < base + (1 << extra)
+    assert len(seen) == len(set(seen))
+
+
+def test_coded_size_within_one_percent_of_cross_entropy():
+    x = _structured(np.random.default_rng(0), (24, 3, 16, 16))
+    enc, _ = _roundtrip(x)
+    t = enc.tables
+    dims = np.tile([3, 16, 16], (24, 1))
+    s = _Scratch(dims)
+    bits = 0.0
+    for i in range(24):
+        k = s.model(x[i], dims[i], True, 8, 0)
+        for c, v in zip(s.ctx[:k], s.val[:k]):
+            tok, extra = token_of(int(v))
+            bits += extra - math.log2(t.freq[c, tok] / 4096)
+    coded = enc.offsets[-1] - 4 * 24  # less each stream's final state
+    assert bits / 8 <= coded + 24 * 2 and coded <= 1.01 * bits / 8

@@ -1,0 +1,164 @@
+"""Corrupt lossless archives raise FormatError at open or at decode, never a crash or a hang."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load_file, save_file
+
+import torchcompress as tc
+from torchcompress import FormatError
+
+from torchcompress.format.safetensors_io import read_header
+
+from .edits import edit_manifest, flip_byte, rerecord_extra
+
+SHARD = "shard-00000.safetensors"
+TABLES = "tables.safetensors"
+
+
+def _images(n=24, seed=0):
+    rng = np.random.default_rng(seed)
+    ramp = np.add.outer(np.arange(10), np.arange(12)) * 4.0
+    return np.clip(ramp + rng.normal(0, 3, (n, 3, 10, 12)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def lossless_archive(tmp_path):
+    path = tmp_path / "l.tcz"
+    tc.compress((_images(), np.arange(24) % 3), path, progress=False)
+    return path
+
+
+@pytest.fixture
+def mixed_archive(tmp_path):
+    imgs = [_images(1, s)[0][:, : 4 + s, : 3 + 2 * s] for s in range(6)]
+
+    class Mixed(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(imgs)
+
+        def __getitem__(self, i):
+            return torch.from_numpy(np.ascontiguousarray(imgs[i])), 0
+
+    path = tmp_path / "m.tcz"
+    tc.compress(Mixed(), path, progress=False)
+    return path
+
+
+def _rewrite(path, fn):
+    """Apply ``fn`` to the tensors of ``path`` and save them (sizes kept by the caller)."""
+    t = {k: np.array(v) for k, v in load_file(str(path)).items()}
+    fn(t)
+    save_file(t, str(path))
+
+
+def _decode_all(path):
+    ds = tc.open(path, output="uint8")
+    ds.__getitems__(list(range(len(ds))))
+    for i in range(len(ds)):
+        ds[i]
+
+
+def test_clean_archive_decodes(lossless_archive):
+    ds = tc.open(lossless_archive, output="uint8")
+    np.testing.assert_array_equal(ds[5][0].numpy(), _images()[5])
+    assert tc.verify(lossless_archive)["num_samples"] == 24
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flipped_record_bytes_raise_at_decode(lossless_archive, seed):
+    """Every flip inside the records either raises FormatError or leaves sample values that
+    are still in range: no out-of-bounds read, no hang (the kernel checks every read)."""
+    rng = np.random.default_rng(seed)
+    specs, data_start, _ = read_header(str(lossless_archive / SHARD))
+    begin, end = specs["records"][2:]
+    raised = 0
+    for _ in range(10):
+        pos = data_start + int(rng.integers(begin, end))
+        flip_byte(lossless_archive / SHARD, pos, int(rng.integers(1, 256)))
+        try:
+            _decode_all(lossless_archive)
+        except FormatError as e:
+            assert "is corrupt" in str(e) and SHARD in str(e)
+            raised += 1
+        flip_byte(lossless_archive / SHARD, pos, 0)  # no-op; keep the damage accumulating
+    assert raised >= 5
+    with pytest.raises(FormatError, match="xxh3-64 is .* the file is corrupt"):
+        tc.verify(lossless_archive)
+
+
+def test_truncated_stream_raises(lossless_archive):
+    def shorten(t):
+        t["lengths"][3] -= 2
+        t["lengths"][4] += 2  # same total: record 3 ends early, record 4 starts early
+    _rewrite(lossless_archive / SHARD, shorten)
+    with pytest.raises(FormatError, match=r"record 3 is corrupt \(its stream"):
+        tc.open(lossless_archive)[3]
+
+
+def test_lengths_that_do_not_add_up(lossless_archive):
+    _rewrite(lossless_archive / SHARD, lambda t: t["lengths"].__setitem__(0, t["lengths"][0] + 1))
+    with pytest.raises(FormatError, match=r"records hold \d+ bytes, but the lengths add up to"):
+        tc.open(lossless_archive)
+
+
+def test_lengths_of_wrong_dtype(lossless_archive):
+    def to_int16(t):
+        t["lengths"] = t["lengths"].astype(np.int16)
+    _rewrite(lossless_archive / SHARD, to_int16)
+    with pytest.raises(FormatError, match=r"tensor 'lengths' should be 1-D U16 or U32"):
+        tc.open(lossless_archive)
+
+
+@pytest.mark.parametrize("fn, match", [
+    (lambda t: t["freq"].__setitem__((0, 0), 0), r"every entry >= 1 and every row summing to 4096"),
+    (lambda t: t["freq"].__setitem__((5, 1), t["freq"][5, 1] + 1), r"summing to 4096"),
+    (lambda t: t["meta"].__setitem__(0, 12), r"bits should be 8 or 16, found 12"),
+    (lambda t: t["meta"].__setitem__(2, 7), r"\[bits, code_lo, colour\] .* found \[8, 0, 7\]"),
+], ids=["zero-freq", "row-sum", "bits", "colour-flag"])
+def test_crafted_tables_raise_at_open(lossless_archive, fn, match):
+    _rewrite(lossless_archive / TABLES, fn)
+    rerecord_extra(lossless_archive, "tables")
+    with pytest.raises(FormatError, match=match):
+        tc.open(lossless_archive)
+
+
+def test_flipped_table_byte_fails_the_hash(lossless_archive):
+    flip_byte(lossless_archive / TABLES, -3, 0x10)
+    with pytest.raises(FormatError, match=r"tables.safetensors: xxh3-64 is"):
+        tc.open(lossless_archive)
+
+
+@pytest.mark.parametrize("fn, match", [
+    (lambda t: t["shapes"].__setitem__((2, 1), 0), r"holds a zero dimension"),
+    (lambda t: t["shapes"].__setitem__((2, 0), 4), r"differs from the manifest's sample_shape"),
+], ids=["zero-dim", "planes-differ"])
+def test_crafted_shapes_raise_at_open(mixed_archive, fn, match):
+    _rewrite(mixed_archive / SHARD, fn)
+    with pytest.raises(FormatError, match=match):
+        tc.open(mixed_archive)
+
+
+def test_shape_grown_past_its_record_raises_at_decode(mixed_archive):
+    _rewrite(mixed_archive / SHARD, lambda t: t["shapes"].__setitem__((1, 1), 40))
+    ds = tc.open(mixed_archive)
+    with pytest.raises(FormatError, match=r"record 1 is corrupt"):
+        ds[1]
+
+
+def test_older_format_version_is_refused(lossless_archive):
+    edit_manifest(lossless_archive, lambda m: m.update(format_version=2))
+    with pytest.raises(FormatError, match=r"format_version 2 is older than the 'lossless' record "
+                                          r"layout .* \(version 3\); compress the source again"):
+        tc.open(lossless_archive)
+
+
+def test_duplicate_manifest_key_is_refused(lossless_archive):
+    p = lossless_archive / "manifest.json"
+    text = p.read_text()
+    p.write_text(text.replace('"codec": "lossless",', '"codec": "adq",\n  "codec": "lossless",', 1))
+    assert json.loads(p.read_text())["codec"] == "lossless"  # json alone keeps the last one
+    with pytest.raises(FormatError, match=r"manifest.json: key 'codec' appears twice"):
+        tc.open(lossless_archive)
