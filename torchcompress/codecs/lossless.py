@@ -208,8 +208,8 @@ class _Scratch:
     def __init__(self, dims: np.ndarray):
         p, w = int(dims[:, 0].max()), int(dims[:, 2].max())
         size = int(dims.prod(axis=1).max())
-        self.pl = np.zeros((p, 2, w + 2), dtype=np.int32)
-        self.rs = np.zeros((p, 2, w + 2), dtype=np.int32)
+        self.pl = np.zeros(p * 2 * (w + 2), dtype=np.int32)
+        self.rs = np.zeros(p * 2 * (w + 2), dtype=np.int32)
         self.ctx = np.empty(size, dtype=np.int32)
         self.val = np.empty(size, dtype=np.int32)
         self.words = np.empty(3 * size + 2, dtype=np.int64)
@@ -218,8 +218,7 @@ class _Scratch:
         p, h, w = (int(v) for v in dims)
         codes = np.ascontiguousarray(sample).reshape(p, h, w).astype(np.int32) - np.int32(code_lo)
         colour_here = colour and p in (3, 4)
-        return model_sample(codes, colour_here, (1 << bits) - 1, bits - 8, self.pl[:p, :, :w + 2],
-                            self.rs[:p, :, :w + 2], self.ctx, self.val)
+        return model_sample(codes, colour_here, bits - 8, self.pl, self.rs, self.ctx, self.val)
 
 
 class LosslessShard:
@@ -250,8 +249,8 @@ class LosslessShard:
                               f"tables model {tables.classes}")
         self.records, self.tables, self.where = records, tables, where
         p, w = int(self.dims[:, 0].max()), int(self.dims[:, 2].max())
-        self.pl = np.zeros((p, 2, w + 2), dtype=np.int32)
-        self.rs = np.zeros((p, 2, w + 2), dtype=np.int32)
+        self.pl = np.zeros(p * 2 * (w + 2), dtype=np.int32)
+        self.rs = np.zeros(p * 2 * (w + 2), dtype=np.int32)
         t = tables
         self.lo = np.zeros(p, dtype=np.int64)
         self.hi = np.zeros(p, dtype=np.int64)

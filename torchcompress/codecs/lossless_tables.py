@@ -6,11 +6,9 @@ import numpy as np
 
 from ..errors import FormatError
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
-from ._kernels.rans import PROB_BITS, PROB_SCALE, num_tokens
+from ._kernels.rans import COARSE_SHIFT, PROB_BITS, PROB_SCALE, num_tokens
 
 __all__ = ["LosslessTables", "normalize_counts"]
-
-_COARSE_SHIFT = PROB_BITS - 8
 
 
 def normalize_counts(counts: np.ndarray) -> np.ndarray:
@@ -60,7 +58,7 @@ class LosslessTables:
         self.classes = f.shape[0] // CTX_PER_CLASS
         cum = np.zeros((f.shape[0], f.shape[1] + 1), dtype=np.int64)
         np.cumsum(f, axis=1, out=cum[:, 1:])
-        slots = np.arange(256, dtype=np.int64) << _COARSE_SHIFT
+        slots = np.arange(PROB_SCALE >> COARSE_SHIFT, dtype=np.int64) << COARSE_SHIFT
         self.coarse = np.stack([np.searchsorted(c, slots, side="right") - 1
                                 for c in cum]).astype(np.uint8)
         self.cum = cum.astype(np.uint16)  # 4096 fits: small tables stay in cache

@@ -8,9 +8,9 @@ reading outside the payload or writing outside the sample.
 import numpy as np
 from numba import njit
 
-from .pixel_model import (ACT_LUT, RES_LUT, colour_inverse, context, pad_row_end, pad_row_start,
-                          predict)
-from .rans import PROB_BITS, RANS_L, token_base
+from .pixel_model import (ACT_LUT, LEVEL_LUT, RES_LUT, colour_inverse, context, med, pad_row_end,
+                          pad_row_start)
+from .rans import COARSE_SHIFT, PROB_BITS, RANS_L, token_base
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
 
@@ -26,54 +26,61 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
         return OVERRUN
     x = (np.int64(rec[start]) | (np.int64(rec[start + 1]) << 8) | (np.int64(rec[start + 2]) << 16)
          | (np.int64(rec[start + 3]) << 24))
+    if x < RANS_L:
+        return BAD_STATE
     pos = start + 4
     hw = h * w
-    pl[:] = 0
-    rs[:] = 0
+    w2 = w + 2
+    pl[:nplanes * 2 * w2] = 0
+    rs[:nplanes * 2 * w2] = 0
     for y in range(h):
         cur = (y + 1) & 1
         prv = y & 1
-        if y == 0:
-            pl[:, prv, :] = 0
-            rs[:, prv, :] = 0
-        pad_row_start(pl, nplanes, cur, prv)
+        pad_row_start(pl, nplanes, w2, cur, prv)
         for i in range(w):
-            xx = i + 1
+            prev_r = 0
             for p in range(nplanes):
-                pred = predict(pl, p, cur, prv, xx)
-                c = context(pl, rs, p, cur, prv, xx, pred, shift, maxv, ACT_LUT, RES_LUT)
+                ci = (2 * p + cur) * w2 + i + 1
+                pi = (2 * p + prv) * w2 + i + 1
+                pred = med(pl[ci - 1], pl[pi], pl[pi - 1])
+                c = context(pl, rs, p, ci, pi, pred, prev_r, shift, ACT_LUT, RES_LUT, LEVEL_LUT)
                 slot = x & _MASK
-                t = np.int64(coarse[c, slot >> 4])
+                t = np.int64(coarse[c, slot >> COARSE_SHIFT])
                 while slot >= cum[c, t + 1]:
                     t += 1
                 x = np.int64(freq[c, t]) * (x >> PROB_BITS) + slot - np.int64(cum[c, t])
-                while x < RANS_L:
-                    if pos + 2 > end:
-                        return OVERRUN
-                    x = (x << 16) | np.int64(rec[pos]) | (np.int64(rec[pos + 1]) << 8)
-                    pos += 2
+                # one word always suffices for a sound stream; read it without a branch
+                need = x < RANS_L
+                q = min(pos, end - 2)
+                word = np.int64(rec[q]) | (np.int64(rec[q + 1]) << 8)
+                x = (x << 16) | word if need else x
+                pos += 2 * need
+                if pos > end:
+                    return OVERRUN
                 v, ne = token_base(t)
                 while ne > 0:
                     nb = min(ne, 8)
+                    f = 1 << (PROB_BITS - nb)
                     slot = x & _MASK
-                    bits = slot >> (PROB_BITS - nb)
-                    x = (x >> PROB_BITS) * (1 << (PROB_BITS - nb)) + (slot & ((1 << (PROB_BITS - nb)) - 1))
-                    while x < RANS_L:
+                    x = f * (x >> PROB_BITS) + (slot & (f - 1))
+                    if x < RANS_L:
                         if pos + 2 > end:
                             return OVERRUN
                         x = (x << 16) | np.int64(rec[pos]) | (np.int64(rec[pos + 1]) << 8)
                         pos += 2
                     ne -= nb
-                    v |= bits << ne
-                r = (v >> 1) if (v & 1) == 0 else -((v + 1) >> 1)
+                    v |= (slot >> (PROB_BITS - nb)) << ne
+                r = (v >> 1) ^ -(v & 1)
                 val = pred + r
                 if val < lo[p] or val > hi[p]:
                     return BAD_RANGE
-                pl[p, cur, xx] = val
-                rs[p, cur, xx] = abs(r)
+                pl[ci] = val
+                prev_r = abs(r)
+                rs[ci] = prev_r
             j = o + y * w + i
+            c0 = cur * w2 + i + 1
             if colour:
-                rr, gg, bb = colour_inverse(pl[0, cur, xx], pl[1, cur, xx], pl[2, cur, xx])
+                rr, gg, bb = colour_inverse(pl[c0], pl[c0 + 2 * w2], pl[c0 + 4 * w2])
                 if rr < 0 or rr > maxv or gg < 0 or gg > maxv or bb < 0 or bb > maxv:
                     return BAD_RANGE
                 out[j] = rr + code_lo
@@ -83,8 +90,8 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
             else:
                 first = 0
             for p in range(first, nplanes):
-                out[j + p * hw] = pl[p, cur, xx] + code_lo
-        pad_row_end(pl, nplanes, cur, w)
+                out[j + p * hw] = pl[c0 + 2 * p * w2] + code_lo
+        pad_row_end(pl, nplanes, w2, cur)
     if x != RANS_L or pos != end:
         return BAD_STATE
     return OK
@@ -109,11 +116,12 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, freq, cum
         payload: (P,) uint8 records; ``offsets`` (n + 1,) int64 record bounds.
         shapes: (n, 3) int64 (planes, height, width) of each sample.
         rows: (B,) int64 shard rows (in range).
-        colour: planes 0..2 are YCoCg-R; ``bits`` per code; ``code_lo`` is added
+        colour: 3- and 4-plane samples are YCoCg-R; ``bits`` per code; ``code_lo`` is added
             to each code (the source dtype's offset, e.g. -128 for int8).
         freq, cum, coarse: (contexts, T) int64, (contexts, T + 1) int64 and
             (contexts, 256) int64 rANS tables.
-        lo, hi: (P,) int64 plane ranges; pl, rs: ring scratch, wide enough.
+        lo, hi: (P,) int64 plane ranges; pl, rs: flat int32 ring scratch of at
+            least P * 2 * (W + 2) entries.
         out: (total,) output values; ``out_off`` (B,) where each row starts.
         status: (B,) int64, set per row to OK or an error code.
     """
@@ -129,7 +137,6 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, freq, cum
             _copy_raw(payload, start, n, value_bytes, code_lo, out, out_off[b])
             status[b] = OK
         else:
-            status[b] = _decode_sample(payload, start, end, nplanes, h, w, colour, maxv, shift,
-                                       code_lo, freq, cum, coarse, lo, hi,
-                                       pl[:nplanes, :, :w + 2], rs[:nplanes, :, :w + 2],
-                                       out, out_off[b])
+            status[b] = _decode_sample(payload, start, end, nplanes, h, w,
+                                       colour and (nplanes == 3 or nplanes == 4), maxv, shift,
+                                       code_lo, freq, cum, coarse, lo, hi, pl, rs, out, out_off[b])

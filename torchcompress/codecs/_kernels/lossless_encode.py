@@ -3,57 +3,57 @@
 import numpy as np
 from numba import njit
 
-from .pixel_model import (ACT_LUT, RES_LUT, colour_forward, context, pad_row_end, pad_row_start,
-                          predict)
+from .pixel_model import (ACT_LUT, LEVEL_LUT, RES_LUT, colour_forward, context, med, pad_row_end,
+                          pad_row_start)
 from .rans import PROB_BITS, RANS_L, put_symbol, token_of
 
 __all__ = ["count_tokens", "encode_sample", "model_sample"]
 
 
 @njit(cache=True, nogil=True)
-def model_sample(x, colour, maxv, shift, pl, rs, ctx, val):
+def model_sample(x, colour, shift, pl, rs, ctx, val):
     """Context and zigzag residual of every value of one sample, in coding order.
 
     Coding order is row by row, pixel by pixel, and the planes of a pixel in
     turn (YCoCg-R planes first when ``colour``).
 
     Args:
-        x: (P, H, W) int32 codes in ``[0, maxv]``.
+        x: (P, H, W) int32 codes in ``[0, 2**bits)``; ``shift`` = bits - 8.
         colour: code planes 0..2 as YCoCg-R.
-        maxv: largest code (2**bits - 1); ``shift`` = bits - 8.
-        pl, rs: (P, 2, >= W + 2) int32 ring scratch (zeroed here).
+        pl, rs: (>= P * 2 * (W + 2),) int32 ring scratch (zeroed here).
         ctx, val: (>= P*H*W,) int32 outputs.
     """
     nplanes, h, w = x.shape
-    pl[:] = 0
-    rs[:] = 0
+    w2 = w + 2
+    pl[:nplanes * 2 * w2] = 0
+    rs[:nplanes * 2 * w2] = 0
     k = 0
     for y in range(h):
         cur = (y + 1) & 1
         prv = y & 1
-        if y == 0:
-            pl[:, prv, :] = 0
-            rs[:, prv, :] = 0
-        pad_row_start(pl, nplanes, cur, prv)
+        pad_row_start(pl, nplanes, w2, cur, prv)
         for i in range(w):
-            xx = i + 1
             first = 0
             if colour:
                 yv, co, cg = colour_forward(x[0, y, i], x[1, y, i], x[2, y, i])
-                pl[0, cur, xx] = yv
-                pl[1, cur, xx] = co
-                pl[2, cur, xx] = cg
+                pl[cur * w2 + i + 1] = yv
+                pl[(2 + cur) * w2 + i + 1] = co
+                pl[(4 + cur) * w2 + i + 1] = cg
                 first = 3
             for p in range(first, nplanes):
-                pl[p, cur, xx] = x[p, y, i]
+                pl[(2 * p + cur) * w2 + i + 1] = x[p, y, i]
+            prev_r = 0
             for p in range(nplanes):
-                pred = predict(pl, p, cur, prv, xx)
-                ctx[k] = context(pl, rs, p, cur, prv, xx, pred, shift, maxv, ACT_LUT, RES_LUT)
-                r = pl[p, cur, xx] - pred
-                rs[p, cur, xx] = abs(r)
-                val[k] = 2 * r if r >= 0 else -2 * r - 1
+                ci = (2 * p + cur) * w2 + i + 1
+                pi = (2 * p + prv) * w2 + i + 1
+                pred = med(pl[ci - 1], pl[pi], pl[pi - 1])
+                ctx[k] = context(pl, rs, p, ci, pi, pred, prev_r, shift, ACT_LUT, RES_LUT, LEVEL_LUT)
+                r = pl[ci] - pred
+                prev_r = abs(r)
+                rs[ci] = prev_r
+                val[k] = (r << 1) ^ (r >> 31)
                 k += 1
-        pad_row_end(pl, nplanes, cur, w)
+        pad_row_end(pl, nplanes, w2, cur)
     return k
 
 

@@ -1,26 +1,27 @@
 """The lossless codec's causal pixel model: prediction and context, shared by both directions.
 
-Two rows of each plane live in a ring of padded int32 scratch ``pl``
-(P, 2, W + 2): image row y uses ring row ``(y + 1) & 1`` and pixel x sits at
-column x + 1. The row above the image is zero; column 0 of a row is the pixel
-above the row's first pixel and column W + 1 repeats the row's last pixel, so
-every pixel has W, N, NW and NE neighbours. ``rs`` has the same shape and
-holds absolute residuals (zero padding).
+Two rows of each plane live in a ring of flat int32 scratch ``pl``: entry
+``(p * 2 + row) * (W + 2) + x + 1`` holds pixel x of plane p in ring row
+``row`` (image row y uses ring row ``(y + 1) & 1``). The row above the image
+is zero; column 0 of a row is the pixel above the row's first pixel and
+column W + 1 repeats the row's last pixel, so every pixel has W, N, NW and NE
+neighbours. ``rs`` has the same layout and holds absolute residuals (its
+padding stays zero).
 
-The predictor is MED (LOCO-I). The context of a value is
-``cls * CTX_PER_CLASS + activity_bin * 8 + second`` where ``cls`` is
-``min(plane, 3)``, the activity is ``|r_W| + |r_N| + (|W-NW| + |N-NW| + |N-NE|) / 2``
-(scaled to 8 bits) in 16 bins, and ``second`` is the predicted level in 8 bins
-for plane 0, else the absolute residual of the previous plane at the same
-pixel in 8 bins.
+The predictor is MED (LOCO-I), the median of W, N and W + N - NW. The context
+of a value is ``a * 8 + level`` on plane 0 and ``min(p, 3) * 128 + a * 8 + q``
+on plane p > 0, where ``a`` bins the activity
+``|r_W| + |r_N| + (|r_NW| + |r_NE|) / 2 + (|W-NW| + |N-NW| + |N-NE|) / 2``
+(scaled to 8 bits) into 16, ``level`` bins the prediction into 8 and ``q``
+bins the previous plane's absolute residual at the same pixel into 8.
+Planes 0..2 of RGB(A) samples are YCoCg-R.
 """
 
 import numpy as np
 from numba import njit
 
-__all__ = ["ACT_LUT", "CTX_PER_CLASS", "NUM_CLASSES", "RES_LUT", "colour_forward",
-           "colour_inverse", "context", "med", "pad_row_end", "pad_row_start", "plane_bounds",
-           "predict"]
+__all__ = ["ACT_LUT", "CTX_PER_CLASS", "LEVEL_LUT", "NUM_CLASSES", "RES_LUT", "colour_forward",
+           "colour_inverse", "context", "med", "pad_row_end", "pad_row_start"]
 
 CTX_PER_CLASS = 128
 NUM_CLASSES = 4
@@ -34,69 +35,47 @@ def _lut(edges) -> np.ndarray:
 ACT_LUT = _lut([0, 1, 2, 3, 4, 6, 8, 11, 15, 20, 27, 36, 50, 70, 100, 140])
 #: previous plane's absolute residual 0..255 -> bin 0..7
 RES_LUT = _lut([0, 1, 2, 4, 7, 12, 20, 32])
+#: predicted level (top 8 bits) -> bin 0..7: 0, six bands, 255
+LEVEL_LUT = np.array([0] + [1 + (v * 6) // 256 for v in range(1, 255)] + [7], dtype=np.int32)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def med(w, n, nw):
-    """Median edge detector: min(w, n) above an edge, max below, else the plane fit."""
-    if w < n:
-        lo, hi = w, n
-    else:
-        lo, hi = n, w
-    if nw >= hi:
-        return lo
-    if nw <= lo:
-        return hi
-    return w + n - nw
+    """Median edge detector: the median of W, N and W + N - NW, without branches."""
+    return max(min(w, n), min(max(w, n), w + n - nw))
 
 
 @njit(cache=True, nogil=True, inline="always")
-def context(pl, rs, p, cur, prv, xx, pred, shift, maxv, act_lut, res_lut):
-    """Context index of plane ``p``'s value at ring row ``cur``, padded column ``xx``."""
-    w = pl[p, cur, xx - 1]
-    n = pl[p, prv, xx]
-    nw = pl[p, prv, xx - 1]
-    ne = pl[p, prv, xx + 1]
-    act = rs[p, cur, xx - 1] + rs[p, prv, xx] + ((abs(w - nw) + abs(n - nw) + abs(n - ne)) >> 1)
-    act >>= shift
-    a = act_lut[min(act, 255)]
+def context(pl, rs, p, ci, pi, pred, prev_r, shift, act_lut, res_lut, level_lut):
+    """Context of plane ``p``'s value at flat index ``ci`` (``pi``: the same column one row up).
+
+    ``prev_r`` is the previous plane's absolute residual at this pixel.
+    """
+    w = pl[ci - 1]
+    n = pl[pi]
+    nw = pl[pi - 1]
+    ne = pl[pi + 1]
+    act = (rs[ci - 1] + rs[pi] + ((rs[pi - 1] + rs[pi + 1]) >> 1)
+           + ((abs(w - nw) + abs(n - nw) + abs(n - ne)) >> 1)) >> shift
+    a = act_lut[min(act, 255)] * 8
     if p == 0:
-        if pred <= 0:
-            s = 0
-        elif pred >= maxv:
-            s = 7
-        else:
-            s = 1 + ((pred * 6) // (maxv + 1))
-        return a * 8 + s
-    r = rs[p - 1, cur, xx] >> shift
-    return min(p, 3) * 128 + a * 8 + res_lut[min(r, 255)]
+        return a + level_lut[min(max(pred >> shift, 0), 255)]
+    return min(p, 3) * CTX_PER_CLASS + a + res_lut[min(prev_r >> shift, 255)]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def predict(pl, p, cur, prv, xx):
-    return med(pl[p, cur, xx - 1], pl[p, prv, xx], pl[p, prv, xx - 1])
-
-
-@njit(cache=True, nogil=True, inline="always")
-def pad_row_start(pl, nplanes, cur, prv):
+def pad_row_start(pl, nplanes, w2, cur, prv):
     """Column 0 of the new row takes the pixel above its first pixel."""
     for p in range(nplanes):
-        pl[p, cur, 0] = pl[p, prv, 1]
+        pl[(2 * p + cur) * w2] = pl[(2 * p + prv) * w2 + 1]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def pad_row_end(pl, nplanes, cur, w):
+def pad_row_end(pl, nplanes, w2, cur):
     """The last column repeats the row's last pixel (the next row's NE there)."""
     for p in range(nplanes):
-        pl[p, cur, w + 1] = pl[p, cur, w]
-
-
-@njit(cache=True, nogil=True)
-def plane_bounds(nplanes, colour, maxv, lo, hi):
-    """Value range of each plane: YCoCg-R chroma (planes 1, 2 with colour) is signed."""
-    for p in range(nplanes):
-        hi[p] = maxv
-        lo[p] = -maxv if colour and (p == 1 or p == 2) else 0
+        base = (2 * p + cur) * w2
+        pl[base + w2 - 1] = pl[base + w2 - 2]
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -15,10 +15,11 @@ of at most 8 bits).
 import numpy as np
 from numba import njit
 
-__all__ = ["EXTRA_CHUNK", "PROB_BITS", "PROB_SCALE", "RANS_L", "num_tokens", "put_symbol",
+__all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "PROB_BITS", "PROB_SCALE", "RANS_L", "num_tokens", "put_symbol",
            "token_of", "token_base"]
 
 PROB_BITS = 12
+COARSE_SHIFT = 4  # the decoder's slot -> token table has 16-slot buckets
 PROB_SCALE = 1 << PROB_BITS
 RANS_L = 1 << 16
 EXTRA_CHUNK = 8
