@@ -1,0 +1,170 @@
+"""Lossless size and speed against the raw limit and the codecs a user already has, one table.
+
+    python benchmarks/bench_lossless.py --data ../shared/data/cifar10_sample.npz
+    python benchmarks/bench_lossless.py --data ../shared/data/mnist_t10k.npz
+    python benchmarks/bench_lossless.py --data ../shared/data/hymenoptera/train   # photos
+
+Single-threaded (torch and numba on one core). Every rate is the median of
+``--repeats`` runs within this one process. ``size % raw`` is of the decoded
+uint8 pixels; torchcompress sizes are whole archives (records, lengths,
+shapes, tables, manifest) without the labels. "ds[i]" decodes one random
+sample at a time, "batched" is ``ds.__getitems__`` of ``--batch`` random
+indices; the per-image codecs (imagecodecs' lean decoders, zstandard) have no
+batch call, so both columns time one image at a time. For folders of photos
+the rates are also given per megapixel. Encode is images/s of the whole
+``tc.compress`` call (model fit and verification included) or of the
+per-image encoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import torchcompress as tc  # noqa: E402
+from torchcompress._timing import median_rate  # noqa: E402
+from common import load_images, raw_memmap  # noqa: E402
+
+
+def _load(data, limit):
+    """(list of CHW uint8 arrays, labels, name): an .npz or an ImageFolder of photos."""
+    if data and os.path.isdir(data):
+        from PIL import Image
+        from torchvision.datasets import ImageFolder
+
+        folder = ImageFolder(data)
+        xs, ys = [], []
+        for path, label in folder.samples[:limit]:
+            with Image.open(path) as im:
+                xs.append(np.ascontiguousarray(np.asarray(im.convert("RGB")).transpose(2, 0, 1)))
+            ys.append(label)
+        return xs, np.array(ys), f"{os.path.basename(os.path.normpath(data))} photos"
+    x, y, name = load_images(data)
+    return list(x[:limit]), y[:limit], name
+
+
+def _anchors(x):
+    """(label, encode, decode) per-image codecs through their lean decoders."""
+    import imagecodecs as ic
+    import zstandard
+
+    hwc = [np.ascontiguousarray(a.transpose(1, 2, 0) if a.shape[0] > 1 else a[0]) for a in x]
+    out = [("PNG level 9 (imagecodecs)", lambda a: ic.png_encode(a, level=9), ic.png_decode),
+           ("JPEG XL lossless e7 (imagecodecs)",
+            lambda a: ic.jpegxl_encode(a, lossless=True, effort=7), ic.jpegxl_decode)]
+    if hwc[0].ndim == 3:  # WebP and QOI take colour images only
+        out += [("WebP lossless (imagecodecs)", lambda a: ic.webp_encode(a, lossless=True, level=100),
+                 ic.webp_decode),
+                ("QOI (imagecodecs)", ic.qoi_encode, ic.qoi_decode)]
+    zc = zstandard.ZstdCompressor(level=19)
+    zd = zstandard.ZstdDecompressor()
+    out.append(("zstd-19 per image", lambda a: zc.compress(a.tobytes()), zd.decompress))
+    sample = [a.tobytes() for a in hwc[:: max(1, len(hwc) // 1000)]]
+    dict_size = min(110_000, max(1024, sum(map(len, sample)) // 10))
+    try:
+        zdict = zstandard.train_dictionary(dict_size, sample)
+        zcd = zstandard.ZstdCompressor(level=19, dict_data=zdict)
+        zdd = zstandard.ZstdDecompressor(dict_data=zdict)
+        out.append((f"zstd-19 + trained dictionary ({len(zdict.as_bytes()):,} B, counted)",
+                    lambda a: zcd.compress(a.tobytes()), zdd.decompress, len(zdict.as_bytes())))
+    except zstandard.ZstdError:
+        pass  # too few samples to train a dictionary
+    return hwc, out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help=".npz with x and y, or an ImageFolder directory of photos")
+    p.add_argument("--limit", type=int, default=None, help="use the first N samples")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    x, y, name = _load(args.data, args.limit)
+    n = len(x)
+    raw_bytes = sum(a.size for a in x)
+    mpix = raw_bytes / x[0].shape[0] / 1e6 / n  # megapixels per image
+    rng = np.random.default_rng(0)
+    batch = rng.integers(0, n, min(args.batch, n)).tolist()
+    singles = rng.integers(0, n, min(512, 4 * n)).tolist()
+
+    def rate(fn, items):
+        return median_rate(fn, items, repeats=args.repeats)
+
+    rows = []  # label, size %, ds[i]/s, batched/s, encode/s
+    hwc, anchors = _anchors(x)
+    with tempfile.TemporaryDirectory() as tmp:
+        if len({a.shape for a in x}) == 1:
+            raw = raw_memmap(np.stack(x), f"{tmp}/raw.u8")
+            rows.append(("raw uint8 memmap gather (limit)", 100.0,
+                         rate(lambda: [raw[i] for i in singles], len(singles)),
+                         rate(lambda: raw[np.sort(batch)], len(batch)), None))
+        for label, enc, dec, *extra in anchors:
+            few = hwc[: min(n, 50)]
+            enc_rate = median_rate(lambda: [enc(a) for a in few], len(few), repeats=3)
+            blobs = [enc(a) for a in hwc]
+            size = sum(map(len, blobs)) + (extra[0] if extra else 0)
+            r = rate(lambda: [dec(blobs[i]) for i in singles], len(singles))
+            rows.append((label, 100.0 * size / raw_bytes, r, r, enc_rate))
+        for codec, params in (("lossless", {}), ("gede", {"transform": "lossless"})):
+            if codec == "gede" and len({a.shape for a in x}) > 1:
+                continue  # GeDe stores one shape per archive
+            path = f"{tmp}/{codec}.tcz"
+            src = (np.stack(x), y) if codec == "gede" else (x, y)
+
+            def compress():
+                if isinstance(src[0], list):
+                    return tc.compress(_ListSource(*src), path, codec=codec, overwrite=True,
+                                       progress=False, **params)
+                return tc.compress(src, path, codec=codec, overwrite=True, progress=False, **params)
+            compress()  # numba compile and cache
+            enc_rates = [n / compress()["seconds"] for _ in range(2)]
+            labels = sum(os.path.getsize(f"{path}/{f}") for f in os.listdir(path)
+                         if f.startswith("shard")) - _archive_bytes_without_labels(path)
+            size = sum(os.path.getsize(f"{path}/{f}") for f in os.listdir(path)) - labels
+            ds = tc.open(path, output="uint8")
+            rows.append((f"torchcompress {codec}" + (" (lifting)" if codec == "gede" else ""),
+                         100.0 * size / raw_bytes,
+                         rate(lambda: [ds[i] for i in singles], len(singles)),
+                         rate(lambda: ds.__getitems__(batch), len(batch)),
+                         float(np.median(enc_rates))))
+    png = next(r for r in rows if r[0].startswith("PNG"))
+    print(f"Lossless benchmark: {name}, {n} images, {raw_bytes:,} raw bytes, "
+          f"{mpix:.3f} MP per image, batch {len(batch)}, 1 core, median of {args.repeats}")
+    print("| method | size % raw | ds[i]/s | batched/s | batched x PNG | MP/s batched | encode img/s |")
+    print("|---|---|---|---|---|---|---|")
+    for label, pct, single, batched, enc in rows:
+        e = "-" if enc is None else f"{enc:,.0f}"
+        print(f"| {label} | {pct:.1f} | {single:,.0f} | {batched:,.0f} | {batched / png[3]:.2f} | "
+              f"{batched * mpix:,.2f} | {e} |")
+
+
+def _archive_bytes_without_labels(path: str) -> int:
+    """Shard bytes minus each shard's labels tensor (8 bytes per sample)."""
+    m = tc.format.ArchiveReader(path).manifest
+    return sum(s.bytes - 8 * (s.stop - s.start) for s in m.shards)
+
+
+class _ListSource:
+    """A map-style dataset over a list of CHW arrays (photos of different sizes)."""
+
+    def __init__(self, xs, ys):
+        self.xs, self.ys = xs, ys
+
+    def __len__(self):
+        return len(self.xs)
+
+    def __getitem__(self, i):
+        return self.xs[i], int(self.ys[i])
+
+
+if __name__ == "__main__":
+    main()
