@@ -46,6 +46,7 @@ def test_cli_compress_info_verify_demo(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "| 2 | 2.000 |" in table and "batched/s" in table
     assert "GeDe lossless (transform='lossless', class-wise)" in table and "verified=True" in table
+    assert "lossless (the default codec):" in table and "bit-exact: True" in table
 
 
 def test_module_entry_point_runs():

@@ -88,3 +88,31 @@ def test_golden_gede_bytes_follow_format_md(tmp_path):
 
 def torch_stack_uint8(ds):
     return np.stack([ds[i][0].numpy() for i in range(len(ds))])
+
+
+# A two-sample lossless archive: (1, 2, 3) uint8 samples, one shard. Both streams are short
+# enough that each record is only the final rANS state (4 bytes, no 16-bit words).
+LOSSLESS_SHARD_HEX = (
+    "b8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
+    "22646174615f6f666673657473223a5b302c31365d7d2c226c656e67746873223a7b226474797065223a225531"
+    "36222c227368617065223a5b325d2c22646174615f6f666673657473223a5b31362c32305d7d2c227265636f72"
+    "6473223a7b226474797065223a225538222c227368617065223a5b385d2c22646174615f6f6666736574732"
+    "23a5b32302c32385d7d7d20202000000000000000000100000000000000040004005fc0d110fb3c0400")
+LOSSLESS_X = np.array([[[[0, 1, 2], [3, 4, 250]]], [[[7, 7, 7], [7, 7, 7]]]], dtype=np.uint8)
+
+
+def test_golden_lossless_archive(tmp_path):
+    path = tmp_path / "l.tcz"
+    tc.compress((LOSSLESS_X, np.array([0, 1])), path, shard_size=2, progress=False)
+    data = (path / "shard-00000.safetensors").read_bytes()
+    assert data.hex() == LOSSLESS_SHARD_HEX
+    # data section: labels I64 [0, 1], lengths U16 [4, 4], records: two 4-byte LE states
+    body = data[8 + int.from_bytes(data[:8], "little"):]
+    assert body[16:20] == bytes([4, 0, 4, 0])
+    assert [int.from_bytes(body[a:a + 4], "little") for a in (20, 24)] == [0x10D1C05F, 0x00043CFB]
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["format_version"] == 3 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
+    assert m["extras"]["tables"]["xxh3_64"] == "da6fa0c966be594e"
+    ds = tc.open(path, output="uint8")
+    np.testing.assert_array_equal(ds[0][0].numpy(), LOSSLESS_X[0])
+    np.testing.assert_array_equal(ds[1][0].numpy(), LOSSLESS_X[1])
