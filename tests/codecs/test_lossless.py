@@ -107,13 +107,15 @@ def test_mixed_shapes_in_one_archive(tmp_path):
     np.testing.assert_array_equal(batch[1][0].numpy(), imgs[1])
 
 
-def test_one_class_and_float_output(tmp_path):
+def test_one_class_and_every_output(tmp_path):
     x = _structured(np.random.default_rng(0), (12, 3, 8, 8))
     tc.compress((x, np.zeros(12, dtype=np.int64)), tmp_path / "o.tcz", progress=False)
-    ds = tc.open(tmp_path / "o.tcz")
-    xs = torch.stack([b[0] for b in ds.__getitems__(list(range(12)))])
-    assert xs.dtype == torch.float32
-    np.testing.assert_array_equal(xs.numpy(), x.astype(np.float32))
+    for output, want in [("source", x), ("raw", x.astype(np.float32)),
+                         ("float", x.astype(np.float32) / np.float32(255))]:
+        ds = tc.open(tmp_path / "o.tcz", output=output)
+        xs = torch.stack([b[0] for b in ds.__getitems__(list(range(12)))])
+        assert xs.dtype == torch.from_numpy(want).dtype
+        np.testing.assert_allclose(xs.numpy(), want, rtol=0, atol=1e-7)
 
 
 def test_deterministic_bytes(tmp_path):

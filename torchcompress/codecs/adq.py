@@ -155,6 +155,7 @@ class ADQCodec:
     progressive = True      # planes= applies
     max_planes = 8          # MAX_BITS
     variable_shapes = False
+    output_dtypes = (np.dtype(np.float32), np.dtype(np.uint8))  # the kernel rounds and clamps
     min_format_version = 1  # oldest archive layout this codec reads
 
     def __init__(self, params: ADQParams):

@@ -109,6 +109,7 @@ class GeDeCodec:
     progressive = False
     max_planes = None
     variable_shapes = False
+    output_dtypes = (np.dtype(np.float32), np.dtype(np.uint8))
     min_format_version = 2  # version 2 put record fields in record order (runs of one width)
 
     def __init__(self, params: GeDeParams):

@@ -121,6 +121,7 @@ class LosslessCodec:
     measures_error = False
     progressive = False
     variable_shapes = True
+    output_dtypes = None  # writes any numeric dtype
     max_planes = None
     min_format_version = 3
 

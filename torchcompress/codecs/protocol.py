@@ -55,6 +55,8 @@ class Codec(Protocol):
         measures_error: ``compress`` always decodes once to report the error.
         progressive: ``planes=`` applies; ``max_planes`` is its upper bound.
         variable_shapes: samples of different shapes may share an archive.
+        output_dtypes: the dtypes its decoders write (``None``: any numeric
+            dtype); the dataset converts from float32 otherwise.
         min_format_version: oldest archive layout the codec reads.
     """
 
@@ -65,6 +67,7 @@ class Codec(Protocol):
     progressive: bool
     max_planes: int | None
     variable_shapes: bool
+    output_dtypes: tuple | None
     min_format_version: int
 
     def describe(self) -> str:

@@ -8,9 +8,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._validation import check_choice, check_index, check_positive_int
+from .._validation import check_index, check_positive_int
 from ..format import ArchiveDecoder, ArchiveReader
 from ..format import verify as verify_hashes
+from .output import OutputPlan
 from .summary import summarize
 
 __all__ = ["CompressedDataset", "verify"]
@@ -18,11 +19,13 @@ __all__ = ["CompressedDataset", "verify"]
 class CompressedDataset(Dataset):
     """Map-style dataset over a torchcompress archive.
 
-    ``ds[i]`` returns ``(x, y)``: ``x`` a tensor of the stored sample shape
-    (float32 in the source's value scale, or uint8 with ``output="uint8"``),
-    ``y`` an int (a float for regression targets). Archives of mixed shapes
-    (``codec="lossless"``) give each sample its own shape. ``ds.__getitems__(indices)`` decodes a batch in one
-    kernel call per shard; ``DataLoader`` uses it automatically.
+    ``ds[i]`` returns ``(x, y)``: ``x`` a tensor of the stored sample shape in
+    the source's dtype (uint8 CHW for images, as ``torchvision.io`` gives them,
+    so ``v2.ToDtype(torch.float32, scale=True)`` and ``Normalize`` work
+    unchanged), ``y`` an int (a float for regression targets). Archives of
+    mixed shapes (``codec="lossless"``) give each sample its own shape.
+    ``ds.__getitems__(indices)`` decodes a batch in one kernel call per shard;
+    ``DataLoader`` uses it automatically.
 
     Args:
         path: archive directory written by ``tc.compress``.
@@ -30,21 +33,23 @@ class CompressedDataset(Dataset):
         target_transform: applied to each label.
         planes: progressive codecs (ADQ) only: decode from the top ``planes``
             bit-planes (a coarser view). ``None`` uses all stored planes.
-        output: ``"float32"`` or, for uint8 sources, ``"uint8"``.
+        output: ``"source"`` (default): the source's dtype; lossy codecs round
+            and clamp to it. ``"float"``: float32, integer images scaled to
+            [0, 1] (uint8 / 255). ``"raw"``: float32, the codec's unrounded
+            reconstruction in the source's scale (e.g. ADQ's dequantised
+            values). ``"uint8"`` and ``"float32"`` are older names of
+            ``"source"`` (uint8 archives) and ``"raw"``.
     """
 
     def __init__(self, path: str | os.PathLike, *, transform=None, target_transform=None,
-                 planes: int | None = None, output: str = "float32"):
+                 planes: int | None = None, output: str = "source"):
         self._args = dict(path=os.fspath(path), transform=transform,
                           target_transform=target_transform, planes=planes, output=output)
         self.reader = ArchiveReader(path)
         m = self.reader.manifest
         self.decoder = ArchiveDecoder.from_reader(self.reader)
         codec = self.decoder.codec
-        check_choice("output", output, ("float32", "uint8"))
-        if output == "uint8" and m.sample_dtype != "uint8":
-            raise ValueError(f"output='uint8' needs a uint8 (image) source, but this archive "
-                             f"stores {m.sample_dtype}; use output='float32'")
+        self._out = OutputPlan(output, m.sample_dtype, codec.output_dtypes)
         if planes is not None:
             if not codec.progressive:
                 raise ValueError(f"planes applies to progressive codecs such as 'adq' (bit-planes); "
@@ -55,7 +60,6 @@ class CompressedDataset(Dataset):
         self.planes = codec.max_planes if planes is None else planes
         self.transform = transform
         self.target_transform = target_transform
-        self._dtype = np.uint8 if output == "uint8" else np.float32
         self._labels = self.reader.labels
         self._label = int if self._labels.dtype.kind in "iu" else float
         self.decoder.check_all()  # validate every shard before any kernel runs
@@ -104,17 +108,17 @@ class CompressedDataset(Dataset):
 
     def __getitem__(self, i):
         i = self._index(i)
-        x = self.decoder.decode_one(i, self._dtype, self.planes)
+        x = self._out.finish(self.decoder.decode_one(i, self._out.dtype, self.planes))
         return self._finish(torch.from_numpy(x), self._label(self._labels[i]))
 
     def __getitems__(self, indices) -> list:
         """Decode a batch: one kernel call per shard touched. Returns ``[(x, y), ...]``."""
         idx = self._indices(indices)
-        out = self.decoder.decode(idx, self._dtype, self.planes)
+        out = self.decoder.decode(idx, self._out.dtype, self.planes)
         if isinstance(out, list):  # samples of different shapes
-            xs = [torch.from_numpy(a) for a in out]
+            xs = [torch.from_numpy(self._out.finish(a)) for a in out]
         else:
-            xs = torch.from_numpy(out).unbind(0)
+            xs = torch.from_numpy(self._out.finish(out)).unbind(0)
         labels = self._labels[idx].tolist()
         if self.transform is None and self.target_transform is None:
             return list(zip(xs, labels))

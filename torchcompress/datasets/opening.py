@@ -12,15 +12,16 @@ __all__ = ["open_archive"]
 
 
 def open_archive(path: str | os.PathLike, *, transform=None, target_transform=None,
-                 planes: int | None = None, output: str = "float32"):
+                 planes: int | None = None, output: str = "source"):
     """Open an archive as a Dataset (``tc.open``).
 
     Returns a :class:`CondensedDataset` of ``(x, y, w)`` for archives written
     by ``tc.condense`` and a :class:`CompressedDataset` of ``(x, y)``
-    otherwise (``planes`` and ``output`` apply to the latter only).
+    otherwise (``planes`` and ``output`` apply to the latter only; see
+    :class:`CompressedDataset` for ``output="source" | "float" | "raw"``).
     """
     if "condensed" in ArchiveReader(path).manifest.extras:
-        if planes is not None or output != "float32":
+        if planes is not None or output != "source":
             raise ValueError("planes= and output= apply to CompressedDataset; a condensed "
                              "archive yields float32 condensed samples (use .full for the rest)")
         return CondensedDataset(path, transform=transform, target_transform=target_transform)
