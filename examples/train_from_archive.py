@@ -52,8 +52,8 @@ def main():
                      batch_size=128, shuffle=True)
     acc_raw = train_eval(raw, xt, yt, x.shape[1:], k, a.epochs)
     with tempfile.TemporaryDirectory() as tmp:
-        info = tc.compress((x[:n], y[:n]), f"{tmp}/train.tcz", bits=a.bits)
-        ds = tc.open(f"{tmp}/train.tcz")
+        info = tc.compress((x[:n], y[:n]), f"{tmp}/train.tcz", codec="adq", bits=a.bits)
+        ds = tc.open(f"{tmp}/train.tcz")  # uint8 CHW, rounded from ADQ's values, like the raw data
         acc_adq = train_eval(DataLoader(ds, batch_size=128, shuffle=True), xt, yt, x.shape[1:], k, a.epochs)
     print(f"raw: test acc {acc_raw:.4f}")
     print(f"ADQ {a.bits:g}-bit ({info['pct_of_uint8']:.1f}% of uint8, PSNR {info['mean_psnr_db']:.1f} dB): "

@@ -108,3 +108,33 @@ def test_non_integer_label_named(tmp_path):
     with pytest.raises(TypeError, match=r"source\[0\]\[1\] should be an integer class label, but got 'cat'"):
         tc.compress(Named(), tmp_path / "l.tcz", codec="adq", progress=False)
     assert not (tmp_path / "l.tcz").exists()
+
+
+@pytest.mark.parametrize("kind", ["pair", "npz", "dataset"])
+def test_channels_last_without_layout_is_refused(tmp_path, kind):
+    x = np.zeros((4, 32, 32, 3), np.uint8)
+    y = np.zeros(4, dtype=np.int64)
+    if kind == "npz":
+        np.savez(tmp_path / "c.npz", x=x, y=y)
+        source = str(tmp_path / "c.npz")
+    elif kind == "dataset":
+        source = [(x[i], 0) for i in range(4)]
+
+        class DS(torch.utils.data.Dataset):
+            def __len__(self):
+                return 4
+
+            def __getitem__(self, i):
+                return x[i], 0
+        source = DS()
+    else:
+        source = (x, y)
+    with pytest.raises(ValueError, match=r"have shape \(32, 32, 3\), which looks channels-last "
+                                         r"\(H, W, C\); pass layout='HWC' to convert them to "
+                                         r"\(C, H, W\), or layout='CHW' to keep them as they are"):
+        tc.compress(source, tmp_path / "c.tcz", progress=False)
+    assert not (tmp_path / "c.tcz").exists()
+    tc.compress(source, tmp_path / "k.tcz", layout="CHW", progress=False)
+    assert tc.open(tmp_path / "k.tcz")[0][0].shape == (32, 32, 3)
+    tc.compress(source, tmp_path / "h.tcz", layout="HWC", progress=False)
+    assert tc.open(tmp_path / "h.tcz")[0][0].shape == (3, 32, 32)

@@ -41,6 +41,17 @@ def _to_numpy(a, what: str) -> np.ndarray:
                     f"but got {type(a).__name__}")
 
 
+_CHANNELS = (1, 3, 4)
+
+
+def check_layout(shape: tuple, layout: str | None, what: str) -> None:
+    """Refuse a sample shape that looks channels-last when ``layout`` was not given."""
+    if layout is None and len(shape) == 3 and shape[-1] in _CHANNELS and shape[0] not in _CHANNELS:
+        raise ValueError(f"{what} have shape {tuple(shape)}, which looks channels-last (H, W, C); "
+                         "pass layout='HWC' to convert them to (C, H, W), or layout='CHW' to keep "
+                         "them as they are")
+
+
 def _from_dataset(ds, progress: bool, mixed_ok: bool):
     """(samples, labels): one (N, ...) array, or a list of arrays when shapes differ and
     the codec takes that (``mixed_ok``)."""
@@ -84,8 +95,10 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
     Args:
         source: a map-style dataset of ``(image, label)``; a pair ``(x, y)`` of
             arrays or tensors; or a path to an ``.npz`` with ``x`` and ``y``.
-        layout: ``None``/``"CHW"`` keeps samples as given; ``"HWC"`` converts
-            (N, H, W, C) arrays to (N, C, H, W).
+        layout: ``"HWC"`` converts (N, H, W, C) arrays to (N, C, H, W);
+            ``"CHW"`` keeps samples as given. ``None`` keeps them too, but
+            refuses a sample shape that looks channels-last (last axis 1, 3 or
+            4 and the first not): say which it is.
         progress: show a tqdm bar while reading a dataset.
         mixed_ok: a dataset's samples may differ in shape (they then come back
             as a list of arrays of one ndim and dtype).
@@ -112,6 +125,7 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         name = "arrays"
     elif hasattr(source, "__getitem__") and hasattr(source, "__len__"):
         x, y = _from_dataset(source, progress, mixed_ok)
+        check_layout(x[0].shape, layout, "the dataset's samples")
         if isinstance(x, list):
             if layout == "HWC":
                 x = [np.ascontiguousarray(a.transpose(2, 0, 1)) for a in x]
@@ -142,6 +156,7 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         x = x.astype(np.float32)
     if x.dtype.kind not in "iuf" or x.dtype.itemsize > 8 or x.dtype == np.uint32 or x.dtype == np.uint64:
         raise TypeError(f"samples should have dtype {_ALLOWED}, but got {x.dtype}")
+    check_layout(x.shape[1:], layout, "the samples")
     if layout == "HWC":
         if x.ndim != 4:
             raise ValueError(f"layout='HWC' needs (N, H, W, C) samples, but got shape {tuple(x.shape)}")
