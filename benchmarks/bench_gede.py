@@ -49,7 +49,7 @@ def main() -> None:
             rows.append((label, 100.0 * sum(map(len, blobs)) / x.size, "yes", r, r, enc_rate))
         for transform in ("none", "dct", "lossless"):
             path = f"{tmp}/{transform}.tcz"
-            compress = lambda: tc.compress((x, y), path, codec="gede", transform=transform,  # noqa: E731
+            compress = lambda: tc.compress((x, y), path, codec="gede", mode=transform,  # noqa: E731
                                            tau=args.tau, overwrite=True, progress=False)
             enc_rates = [n / compress()["encode_seconds"] for _ in range(3)]
             info = tc.open(path).info

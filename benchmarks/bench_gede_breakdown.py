@@ -3,7 +3,7 @@
     python benchmarks/bench_gede_breakdown.py --data ../shared/data/cifar10_sample.npz
 
 Single-threaded, median of ``--repeats``. Every row is microseconds per image,
-from one archive compressed here with ``transform="dct"``:
+from one archive compressed here with ``mode="dct"``:
 
 - the whole fused kernel (fields, inverse DCT, colour) on a ``--batch`` of rows;
 - its second half alone, ``chunk_to_pixels`` (inverse DCT, transpose, colour)
@@ -50,7 +50,7 @@ def main() -> None:
     args, x, y, name, batch, singles, rate = image_bench_args(__doc__, 5)
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/dct.tcz"
-        tc.compress((x, y), path, codec="gede", transform="dct", progress=False)
+        tc.compress((x, y), path, codec="gede", mode="dct", progress=False)
         ds = tc.open(path, output="uint8")
         dec = ds._decoder(0)  # one shard: the default shard size holds these sets
         s = dec.shard

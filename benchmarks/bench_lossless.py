@@ -114,7 +114,7 @@ def main() -> None:
             size = sum(map(len, blobs)) + (extra[0] if extra else 0)
             r = rate(lambda: [dec(blobs[i]) for i in singles], len(singles))
             rows.append((label, 100.0 * size / raw_bytes, r, r, enc_rate))
-        for codec, params in (("lossless", {}), ("gede", {"transform": "lossless"})):
+        for codec, params in (("lossless", {}), ("gede", {"mode": "lossless"})):
             if codec == "gede" and len({a.shape for a in x}) > 1:
                 continue  # GeDe stores one shape per archive
             path = f"{tmp}/{codec}.tcz"

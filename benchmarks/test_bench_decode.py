@@ -46,7 +46,7 @@ def gede(request, tmp_path_factory):
     x, y, _ = load_images(request.config.getoption("--data"))
     tmp = tmp_path_factory.mktemp("gede")
     for t in ("dct", "lossless"):
-        tc.compress((x, y), tmp / f"{t}.tcz", codec="gede", transform=t, progress=False)
+        tc.compress((x, y), tmp / f"{t}.tcz", codec="gede", mode=t, progress=False)
     batch = np.random.default_rng(0).integers(0, len(x), 256).tolist()
     return {t: tc.open(tmp / f"{t}.tcz", output="uint8") for t in ("dct", "lossless")}, batch
 

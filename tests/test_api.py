@@ -45,7 +45,7 @@ def test_cli_compress_info_verify_demo(tmp_path, capsys):
     assert main(["demo", "--npz", str(tmp_path / "d.npz"), "--layout", "HWC", "--bits", "2"]) == 0
     table = capsys.readouterr().out
     assert "| 2 | 2.000 |" in table and "batched/s" in table
-    assert "GeDe lossless (transform='lossless', class-wise)" in table and "verified=True" in table
+    assert "GeDe lossless (mode='lossless', class-wise)" in table and "verified=True" in table
     assert "lossless (the default codec):" in table and "bit-exact: True" in table
 
 

@@ -98,21 +98,21 @@ def _demo_gede(src) -> None:
     """Lossless GeDe on the same source: size, and that every sample came back."""
     import torchcompress as tc
 
-    params = {"transform": "none"}
+    params = {"mode": "none"}
     if src.x.dtype.kind == "f":
         if not np.array_equal(src.x, np.round(src.x)):
             print("GeDe lossless: skipped (float samples that are not whole numbers need precision=)")
             return
         params["precision"] = 0
     elif src.x.dtype == np.uint8 and src.x.ndim == 4 and src.x.shape[1] in (1, 3):
-        params["transform"] = "lossless"
+        params["mode"] = "lossless"
     with tempfile.TemporaryDirectory() as tmp:
         # The first call compiles the numba kernels (seconds on a fresh clone); time the second.
         few = slice(0, min(64, len(src.y)))
         tc.compress((src.x[few], src.y[few]), f"{tmp}/warm.tcz", codec="gede", progress=False,
                     **params)
         info = tc.compress((src.x, src.y), f"{tmp}/gede.tcz", codec="gede", progress=False, **params)
-    print(f"GeDe lossless (transform={params['transform']!r}, class-wise): "
+    print(f"GeDe lossless (mode={params['mode']!r}, class-wise): "
           f"{info['pct_of_uint8']:.1f}% of uint8, {info['pct_of_float32']:.2f}% of float32, every "
           f"sample decoded and checked (verified={info['verified']}), "
           f"{info['num_samples'] / info['encode_seconds']:,.0f} samples/s fit+encode")
@@ -130,7 +130,7 @@ def _compress(args) -> int:
     elif args.codec == "lossless":
         params = {}
     else:
-        params = {"transform": args.transform, "tau": args.tau,
+        params = {"mode": args.mode, "tau": args.tau,
                   "classwise": not args.one_model}
     info = tc.compress(args.source, args.out, codec=args.codec, layout=args.layout,
                        overwrite=args.overwrite, **params)
@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     c.add_argument("--codec", default="lossless", choices=["lossless", "adq", "gede"])
     c.add_argument("--bits", type=float, help="adq: average bits per element (default 2)")
     c.add_argument("--allocation", default="adaptive", choices=["adaptive", "uniform"])
-    c.add_argument("--transform", default="lossless", choices=["none", "dct", "lossless"],
+    c.add_argument("--mode", default="none", choices=["none", "dct", "lossless"],
                    help="gede: integer transform in front of deduplication")
     c.add_argument("--tau", type=int, default=16, help="gede: plateau threshold")
     c.add_argument("--one-model", action="store_true", help="gede: one model, not one per class")

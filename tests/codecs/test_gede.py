@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torchcompress as tc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +47,7 @@ EDGE = {
 @pytest.mark.parametrize("case", list(EDGE), ids=list(EDGE))
 def test_bit_exact_roundtrip(case, transform):
     x, y = EDGE[case]
-    _, out = roundtrip(x, y, transform=transform)
+    _, out = roundtrip(x, y, mode=transform)
     np.testing.assert_array_equal(out, x)
 
 
@@ -62,7 +63,7 @@ def test_roundtrip_int16_signed_columns(classwise):
 
 def test_dct_is_near_lossless():
     x, y = _images(60)
-    _, out = roundtrip(x, y, transform="dct")
+    _, out = roundtrip(x, y, mode="dct")
     err = np.abs(out - x)
     assert err.max() <= 4 and (err == 0).mean() > 0.5
 
@@ -75,7 +76,7 @@ def test_fused_dct_decode_matches_integer_path_and_gemm_inverse(shape):
     rng = np.random.default_rng(3)
     x = rng.integers(0, 256, (40, *shape)).astype(np.uint8)
     y = np.arange(40) % 3
-    codec = make_codec("gede", {"transform": "dct"})
+    codec = make_codec("gede", {"mode": "dct"})
     enc = codec.encode(x, y)
     arrays = dict(enc.shard(0, 40), labels=y.astype(np.int64))
     tables = GeDeTables.from_tensors(enc.tables, where="memory")
@@ -152,7 +153,7 @@ def test_base_search_matches_brute_force_eq1():
 
 def test_eq1_matches_bytes_written():
     x, y = _images(90)
-    enc, _ = roundtrip(x, y, transform="lossless")
+    enc, _ = roundtrip(x, y, mode="lossless")
     tables = GeDeTables.from_tensors(enc.tables, where="memory")
     written = 8 * (enc.payload.nbytes + int(tables.tab_off[-1]))
     eq1 = 8 * enc.stats_["eq1_bytes"]
@@ -170,8 +171,8 @@ def test_tau_plateau_stops_early():
 
 def test_deterministic_bytes():
     x, y = _images(40)
-    a = make_codec("gede", {"transform": "lossless"}).encode(x, y)
-    b = make_codec("gede", {"transform": "lossless"}).encode(x.copy(), y.copy())
+    a = make_codec("gede", {"mode": "lossless"}).encode(x, y)
+    b = make_codec("gede", {"mode": "lossless"}).encode(x.copy(), y.copy())
     np.testing.assert_array_equal(a.payload, b.payload)
     for k in a.tables:
         np.testing.assert_array_equal(a.tables[k], b.tables[k], err_msg=k)
@@ -179,8 +180,8 @@ def test_deterministic_bytes():
 
 @pytest.mark.parametrize("params, err, match", [
     ({"tau": 0}, ValueError, r"tau should be a positive integer value, but got tau=0"),
-    ({"transform": "jpeg"}, ValueError, r"transform should be one of 'none', 'dct', 'lossless', "
-                                        r"but got transform='jpeg'"),
+    ({"mode": "jpeg"}, ValueError, r"mode should be one of 'none', 'dct', 'lossless', "
+                                        r"but got mode='jpeg'"),
     ({"precision": 12}, ValueError, r"precision should be decimal digits in 0..9"),
     ({"classwise": 1}, TypeError, r"classwise should be a bool, but got classwise=1"),
 ], ids=["tau", "transform", "precision", "classwise"])
@@ -191,10 +192,10 @@ def test_bad_params(params, err, match):
 
 @pytest.mark.parametrize("x, params, match", [
     (np.zeros((4, 3), np.float32), {}, r"float samples need precision="),
-    (np.zeros((4, 3, 8, 8), np.float32), {"transform": "lossless"}, r"transform='lossless' needs uint8 images"),
+    (np.zeros((4, 3, 8, 8), np.float32), {"mode": "lossless"}, r"mode='lossless' needs uint8 images"),
     (np.full((4, 3), 70000, np.int32), {}, r"column 0 holds values in \[70000, 70000\], wider than 16 bits"),
     (np.full((4, 2), 1.0), {"precision": 5}, r"column 0 holds values in \[100000, 100000\]"),
-    (np.zeros((4, 5, 8, 8), np.uint8), {"transform": "dct"}, r"needs samples shaped \(H, W\), \(1, H, W\) or \(3, H, W\)"),
+    (np.zeros((4, 5, 8, 8), np.uint8), {"mode": "dct"}, r"needs samples shaped \(H, W\), \(1, H, W\) or \(3, H, W\)"),
     (np.zeros((4, 3), np.uint8), {"precision": 2}, r"precision applies to float samples, but the source is uint8"),
 ], ids=["float-no-precision", "float-lossless", "int32-wide", "precision-overflow", "channels",
         "precision-int"])
@@ -263,3 +264,28 @@ def test_run_decoder_matches_any_masks(n, d, g_count, seed):
     v = u[rows].astype(np.int64)
     s = signed[model[rows]].astype(np.int64)
     np.testing.assert_array_equal(out, np.where(s == 1, (v >> 1) ^ -(v & 1), v))
+
+
+def test_old_transform_keyword_still_works_with_a_warning(tmp_path):
+    x, y = _images(20)
+    with pytest.warns(DeprecationWarning, match=r"transform= as a 'gede' codec option is deprecated"
+                                                r".*use mode="):
+        tc.compress((x, y), tmp_path / "t.tcz", codec="gede", transform="lossless", progress=False)
+    ds = tc.open(tmp_path / "t.tcz")
+    assert ds.info["codec_params"]["mode"] == "lossless"
+    np.testing.assert_array_equal(ds[3][0].numpy(), x[3])
+    with pytest.raises(TypeError, match=r"got both transform= and mode=; pass only mode="):
+        make_codec("gede", {"transform": "none", "mode": "dct"})
+
+
+def test_archives_written_with_the_old_key_open_silently(tmp_path, recwarn):
+    import json
+
+    x, y = _images(20)
+    tc.compress((x, y), tmp_path / "o.tcz", codec="gede", mode="lossless", progress=False)
+    p = tmp_path / "o.tcz" / "manifest.json"
+    m = json.loads(p.read_text())
+    m["codec_params"]["transform"] = m["codec_params"].pop("mode")
+    p.write_text(json.dumps(m))
+    np.testing.assert_array_equal(tc.open(tmp_path / "o.tcz")[0][0].numpy(), x[0])
+    assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]

@@ -14,7 +14,7 @@ from torchcompress.codecs import gede as gede_module
 def test_lossless_archive_through_dataloader(tmp_path, images, transform):
     x, y = images
     path = tmp_path / "a.tcz"
-    info = tc.compress((x, y), path, codec="gede", transform=transform, shard_size=16, progress=False)
+    info = tc.compress((x, y), path, codec="gede", mode=transform, shard_size=16, progress=False)
     assert info["verified"] is True and info["exact_fraction"] == 1.0 and info["max_abs_error"] == 0
     ds = tc.open(path, output="uint8")
     got = torch.cat([b for b, _ in DataLoader(ds, batch_size=7)])
@@ -26,7 +26,7 @@ def test_lossless_archive_through_dataloader(tmp_path, images, transform):
 def test_dct_info_reports_exact_fraction_and_max_error(tmp_path, images):
     x, y = images
     path = tmp_path / "d.tcz"
-    tc.compress((x, y), path, codec="gede", transform="dct", progress=False)
+    tc.compress((x, y), path, codec="gede", mode="dct", progress=False)
     ds = tc.open(path, output="raw")
     got = torch.stack([ds[i][0] for i in range(len(ds))]).numpy()
     err = np.abs(got - x)
@@ -46,7 +46,7 @@ def test_verify_failure_writes_nothing(tmp_path, images, monkeypatch):
     path = tmp_path / "v.tcz"
     with pytest.raises(CodecError, match=r"verify failed: sample 0 decodes with error 1 \(allowed 0\); "
                                          r"nothing was written"):
-        tc.compress(images, path, codec="gede", transform="lossless", progress=False)
+        tc.compress(images, path, codec="gede", mode="lossless", progress=False)
     assert not path.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -63,8 +63,8 @@ def test_float_table_with_precision_and_regression_targets(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, err, match", [
-    ({"transform": "dct", "verify": True}, ValueError,
-     r"verify=True checks a lossless round trip, but transform='dct' is lossy"),
+    ({"mode": "dct", "verify": True}, ValueError,
+     r"verify=True checks a lossless round trip, but codec='gede' with mode='dct' is lossy"),
     ({"importance": np.ones(40)}, ValueError, r"importance= applies to the lossy 'adq' codec"),
     ({"tau": 0}, ValueError, r"tau should be a positive integer value, but got tau=0"),
 ], ids=["verify-dct", "importance", "tau"])

@@ -11,9 +11,9 @@ import torchcompress as tc
 CODECS = {
     "lossless": {"codec": "lossless"},
     "adq": {"codec": "adq", "bits": 3.0},
-    "gede-none": {"codec": "gede", "transform": "none"},
-    "gede-lossless": {"codec": "gede", "transform": "lossless"},
-    "gede-dct": {"codec": "gede", "transform": "dct"},
+    "gede-none": {"codec": "gede", "mode": "none"},
+    "gede-lossless": {"codec": "gede", "mode": "lossless"},
+    "gede-dct": {"codec": "gede", "mode": "dct"},
 }
 
 

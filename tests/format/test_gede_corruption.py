@@ -17,7 +17,7 @@ SHARD = "shard-00000.safetensors"
 def gede_archive(tmp_path, images):
     x, y = images
     path = tmp_path / "g.tcz"
-    tc.compress((x, y), path, codec="gede", transform="lossless", progress=False)
+    tc.compress((x, y), path, codec="gede", mode="lossless", progress=False)
     return path
 
 

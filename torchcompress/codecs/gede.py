@@ -44,19 +44,21 @@ class GeDeParams:
     """GeDe settings stored in the manifest.
 
     Attributes:
-        transform: ``"none"``, ``"dct"`` (near-lossless) or ``"lossless"``.
+        mode: the integer transform in front of deduplication: ``"none"``,
+            ``"dct"`` (near-lossless) or ``"lossless"`` (called ``transform``
+            before 0.2; that keyword still works, with a DeprecationWarning).
         tau: plateau threshold of the base search (Algorithm 1), >= 1.
         classwise: one model per class (the paper) or one for all samples.
         precision: decimal digits kept for float samples (fixed point).
     """
 
-    transform: str = "none"
+    mode: str = "none"
     tau: int = 16
     classwise: bool = True
     precision: int | list | None = None
 
     def __post_init__(self) -> None:
-        check_choice("transform", self.transform, TRANSFORMS)
+        check_choice("mode", self.mode, TRANSFORMS)
         check_positive_int("tau", self.tau)
         if not isinstance(self.classwise, bool):
             raise TypeError(f"classwise should be a bool, but got classwise={self.classwise!r}")
@@ -67,6 +69,9 @@ class GeDeParams:
 
     @classmethod
     def from_dict(cls, d: dict) -> "GeDeParams":
+        d = dict(d)
+        if "transform" in d and "mode" not in d:  # archives written before the rename
+            d["mode"] = d.pop("transform")
         return cls(**d)
 
 
@@ -106,6 +111,7 @@ class GeDeCodec:
 
     name = "gede"
     params_type = GeDeParams
+    renamed_params = {"transform": "mode"}  # old keyword -> new, accepted with a warning
     progressive = False
     max_planes = None
     variable_shapes = False
@@ -117,15 +123,15 @@ class GeDeCodec:
 
     @property
     def lossless(self) -> bool:
-        return self.params.transform != "dct"
+        return self.params.mode != "dct"
 
     @property
     def measures_error(self) -> bool:
         """The near-lossless mode always decodes everything once to report its error."""
-        return self.params.transform == "dct"
+        return self.params.mode == "dct"
 
     def describe(self) -> str:
-        return f"transform={self.params.transform!r}"
+        return f"codec='gede' with mode={self.params.mode!r}"
 
     def check_targets(self, labels: np.ndarray) -> None:
         if self.params.classwise and labels.dtype.kind == "f":
@@ -140,7 +146,7 @@ class GeDeCodec:
         return 0.5 * step * (1 + 1e-6) + 1e-6 * float(np.abs(flat).max())
 
     def transform(self, shape: tuple, dtype):
-        return make_transform(self.params.transform, shape, dtype, self.params.precision)
+        return make_transform(self.params.mode, shape, dtype, self.params.precision)
 
     def model_keys(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(model labels, model of each sample)."""

@@ -46,13 +46,13 @@ def dct_matrix(n: int) -> np.ndarray:
 
 def _image_shape(shape: tuple, dtype: np.dtype, name: str) -> tuple[int, int, int]:
     if np.dtype(dtype) != np.uint8:
-        raise CodecError(f"transform={name!r} needs uint8 images, but the source is {np.dtype(dtype)}; "
-                         "use transform='none' (with precision= for floats)")
+        raise CodecError(f"mode={name!r} needs uint8 images, but the source is {np.dtype(dtype)}; "
+                         "use mode='none' (with precision= for floats)")
     if len(shape) == 2:
         return 1, shape[0], shape[1]
     if len(shape) == 3 and shape[0] in (1, 3):
         return shape
-    raise CodecError(f"transform={name!r} needs samples shaped (H, W), (1, H, W) or (3, H, W), "
+    raise CodecError(f"mode={name!r} needs samples shaped (H, W), (1, H, W) or (3, H, W), "
                      f"but got {tuple(shape)}; pass layout='HWC' for channels-last images")
 
 
@@ -182,7 +182,7 @@ def make_transform(name: str, shape: tuple, dtype, precision=None):
     if name == "none":
         return IdentityTransform(shape, dtype, precision)
     if precision is not None:
-        raise CodecError(f"precision applies to transform='none', but got transform={name!r}")
+        raise CodecError(f"precision applies to mode='none', but got mode={name!r}")
     if name == "dct":
         return DCTTransform(shape, dtype)
     return WaveletTransform(shape, dtype)

@@ -54,7 +54,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
             The GeDe ``"dct"`` mode always measures its exact-pixel fraction
             and maximum error, which ``info`` reports.
         **codec_params: codec parameters, e.g. ``bits=2.0, allocation="adaptive"``
-            for ``"adq"``; ``transform="dct", tau=16, classwise=True`` for ``"gede"``;
+            for ``"adq"``; ``mode="dct", tau=16, classwise=True`` for ``"gede"``;
             ``fit_samples=4096`` for ``"lossless"``.
 
     Returns:
@@ -91,7 +91,7 @@ def _verify_default(enc, verify: bool | None) -> bool:
         return enc.lossless
     if verify and not enc.lossless:
         raise ValueError(f"verify=True checks a lossless round trip, but {enc.describe()} is lossy; "
-                         "use codec='gede' with transform='none' or 'lossless'")
+                         "use codec='lossless', or codec='gede' with mode='none' or 'lossless'")
     return bool(verify)
 
 

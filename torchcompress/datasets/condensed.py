@@ -58,7 +58,7 @@ def condense(source, path, *, beta: int, precision=None, classwise: bool | None 
     regression = src.y.dtype.kind == "f"
     if classwise is None:
         classwise = not regression
-    enc = make_codec("gede", {"transform": "none", "tau": tau, "classwise": classwise,
+    enc = make_codec("gede", {"mode": "none", "tau": tau, "classwise": classwise,
                               "precision": precision})
     n = src.x.shape[0]
     t = enc.transform(src.x.shape[1:], src.x.dtype)

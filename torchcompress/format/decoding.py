@@ -52,7 +52,7 @@ class ArchiveDecoder:
         """The decoder of an open archive; a codec entry it cannot read is a FormatError."""
         m = reader.manifest
         try:
-            codec = make_codec(m.codec, m.codec_params)
+            codec = make_codec(m.codec, m.codec_params, warn_renamed=False)
         except (TypeError, ValueError) as e:
             raise FormatError(f"{os.path.join(reader.path, MANIFEST_FILE)}: codec {m.codec!r} "
                               f"with codec_params {m.codec_params} cannot be read ({e}); the "
