@@ -1,8 +1,11 @@
+import json
 import pathlib
+import re
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import torchcompress as tc
 from torchcompress.cli import main
@@ -30,13 +33,15 @@ def test_cli_compress_info_verify_demo(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (20, 4, 4, 3), dtype=np.uint8),
              y=np.arange(20) % 2)
     out = tmp_path / "d.tcz"
-    assert main(["compress", str(tmp_path / "d.npz"), str(out), "--bits", "3"]) == 2
-    assert "--bits applies to --codec adq, not --codec lossless" in capsys.readouterr().err
     assert main(["compress", str(tmp_path / "d.npz"), str(out), "--codec", "adq", "--bits", "3",
-                 "--layout", "HWC"]) == 0
-    assert '"achieved_bits": 3.0' in capsys.readouterr().out
-    assert main(["info", str(out)]) == 0
-    assert '"sample_shape": [\n    3,\n    4,\n    4\n  ]' in capsys.readouterr().out
+                 "--layout", "HWC", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "codec      adq (allocation='adaptive', bits=3.0)" in text
+    assert "lossy: mean PSNR" in text and "3.000 bits per value" in text
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["sample_shape"] == [3, 4, 4] and info["label_counts"] == {"0": 10, "1": 10}
+    assert info["adq"]["bits_histogram"][2] == 20 and "bits_histogram" not in info
     assert main(["verify", str(out)]) == 0
     assert "OK: 20 samples in 1 shards" in capsys.readouterr().out
     (out / "shard-00000.safetensors").write_bytes(b"\0" * 8)
@@ -49,6 +54,74 @@ def test_cli_compress_info_verify_demo(tmp_path, capsys):
     assert "lossless (the default codec):" in table and "bit-exact: True" in table
 
 
+def test_cli_info_is_readable(tmp_path, capsys):
+    x = np.random.default_rng(0).integers(0, 256, (12, 3, 8, 8), dtype=np.uint8)
+    tc.compress((x, np.arange(12) % 3), tmp_path / "n.tcz", codec="gede", classes=["a", "b", "c"],
+                progress=False)
+    assert main(["info", str(tmp_path / "n.tcz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) <= 12 and all(len(line) <= 200 for line in lines)
+    text = "\n".join(lines)
+    assert "samples    12 of shape (3, 8, 8) uint8, in 1 shard(s)" in text
+    assert "labels     3 classes (a: 4, b: 4, c: 4)" in text
+    assert "exactness  exact: every sample was decoded and compared" in text
+    assert re.search(r"written by torchcompress \S+ on \d{4}-\d\d-\d\d \d\d:\d\d UTC", text)
+    assert "gede details (use --json for all): " in text and "eq1_bytes=" in text
+    assert "WARNING: the archive is larger than its source" in text  # noise under GeDe 'none'
+
+
+def _run(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own usage errors
+        code = e.code
+    err = capsys.readouterr().err
+    return code, err
+
+
+@pytest.mark.parametrize("flags, match", [
+    (["--bits", "3"], "--bits does not apply to --codec lossless; its flags are --fit-samples"),
+    (["--codec", "adq", "--tau", "4"],
+     "--tau does not apply to --codec adq; its flags are --bits, --allocation"),
+    (["--codec", "gede", "--bits", "2", "--fit-samples", "9"],
+     "--fit-samples, --bits do not apply to --codec gede; its flags are --mode, --tau, --one-model"),
+    (["--codec", "lossless", "--one-model"], "--one-model does not apply to --codec lossless"),
+    (["--codec", "adq", "--mode", "dct"], "--mode does not apply to --codec adq"),
+], ids=["bits-lossless", "tau-adq", "two-gede", "one-model", "mode-adq"])
+def test_cli_flag_of_another_codec_exits_2(tmp_path, capsys, flags, match):
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 3, 4, 4), np.uint8), y=np.zeros(4, dtype=int))
+    code, err = _run(["compress", str(tmp_path / "d.npz"), str(tmp_path / "o.tcz"), *flags], capsys)
+    assert code == 2 and match in err and "Traceback" not in err and err.count("\n") == 1
+    assert not (tmp_path / "o.tcz").exists()
+
+
+def test_cli_user_errors_are_one_line_naming_flags(tmp_path, capsys):
+    np.savez(tmp_path / "hwc.npz", x=np.zeros((4, 8, 8, 3), np.uint8), y=np.zeros(4, dtype=int))
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    (tmp_path / "empty").mkdir()
+    out = str(tmp_path / "o.tcz")
+    cases = [
+        (["compress", str(tmp_path / "nope.npz"), out], "does not exist"),
+        (["compress", str(tmp_path / "empty"), out], "is a directory but not an image folder"),
+        (["compress", str(tmp_path / "photo.jpg"), out], "is not an .npz or an image folder"),
+        (["compress", str(tmp_path / "hwc.npz"), out], "pass --layout HWC to convert them"),
+        (["compress", str(tmp_path / "hwc.npz"), out, "--codec", "adq", "--bits", "9"],
+         "bits should be in [1, 8], but got --bits 9"),
+        (["info", str(tmp_path / "missing.tcz")], "missing.tcz' does not exist"),
+        (["compress", "--codec", "zip", "a", "b"], "invalid choice: 'zip'"),
+    ]
+    for argv, match in cases:
+        code, err = _run(argv, capsys)
+        assert code == 2 and match in err and "Traceback" not in err, (argv, err)
+        assert err.count("\n") == 1, err
+    assert main(["compress", str(tmp_path / "hwc.npz"), out, "--layout", "HWC", "--quiet"]) == 0
+    capsys.readouterr()
+    code, err = _run(["compress", str(tmp_path / "hwc.npz"), out, "--layout", "HWC"], capsys)
+    assert code == 2 and "already exists; pass --overwrite to replace it" in err
+    with pytest.raises(FileExistsError):  # --debug shows the real exception
+        main(["--debug", "compress", str(tmp_path / "hwc.npz"), out, "--layout", "HWC"])
+
+
 def test_module_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "torchcompress", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "compress" in r.stdout and "demo" in r.stdout
@@ -59,7 +132,8 @@ def test_cli_compress_gede_lossless(tmp_path, capsys):
     x = rng.integers(0, 256, (12, 3, 8, 8), dtype=np.uint8)
     np.savez(tmp_path / "g.npz", x=x, y=np.arange(12) % 3)
     out = tmp_path / "g.tcz"
-    assert main(["compress", str(tmp_path / "g.npz"), str(out), "--codec", "gede"]) == 0
-    assert '"verified": true' in capsys.readouterr().out
+    assert main(["compress", str(tmp_path / "g.npz"), str(out), "--codec", "gede",
+                 "--mode", "lossless"]) == 0
+    assert "exactness  exact" in capsys.readouterr().out
     ds = tc.open(out, output="uint8")
     np.testing.assert_array_equal(np.stack([ds[i][0].numpy() for i in range(12)]), x)

@@ -5,7 +5,7 @@
 >>> ds = tc.open("out.tcz")                                         # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from . import codecs, dynamics, evaluate, format, samplers, selection  # noqa: E402
 from .datasets import (CompressedDataset, CondensedDataset, compress, condense,  # noqa: E402

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 
@@ -118,30 +119,57 @@ def _demo_gede(src) -> None:
           f"{info['num_samples'] / info['encode_seconds']:,.0f} samples/s fit+encode")
 
 
+#: flags that belong to one codec: flag -> (argparse dest, codec)
+_CODEC_FLAGS = {
+    "--fit-samples": ("fit_samples", "lossless"),
+    "--bits": ("bits", "adq"), "--allocation": ("allocation", "adq"),
+    "--mode": ("mode", "gede"), "--tau": ("tau", "gede"), "--one-model": ("one_model", "gede"),
+}
+#: Python argument names in library messages -> the flags a CLI user typed
+_FLAG_NAMES = [(re.compile(r"\boverwrite=True\b"), "--overwrite"),
+               (re.compile(r"\b(layout|codec|mode|allocation)=['\"]([^'\"]*)['\"]"), r"--\1 \2"),
+               (re.compile(r"\bfit_samples=(-?[0-9.e+]+)"), r"--fit-samples \1"),
+               (re.compile(r"\b(bits|tau)=(-?[0-9.e+]+)"), r"--\1 \2"),
+               (re.compile(r"\b(layout|codec|mode|allocation|bits|tau|overwrite)=(?=[ ;,)])"), r"--\1"),
+               (re.compile(r"\bfit_samples=(?=[ ;,)])"), "--fit-samples")]
+
+
+def _as_flags(message: str) -> str:
+    for pattern, repl in _FLAG_NAMES:
+        message = pattern.sub(repl, message)
+    return message
+
+
+def _codec_params(args) -> dict:
+    """The chosen codec's options from its flags; a flag of another codec is a usage error."""
+    given = [f for f, (dest, _) in _CODEC_FLAGS.items() if getattr(args, dest) not in (None, False)]
+    wrong = [f for f in given if _CODEC_FLAGS[f][1] != args.codec]
+    if wrong:
+        valid = [f for f, (_, c) in _CODEC_FLAGS.items() if c == args.codec]
+        raise _UsageError(f"{', '.join(wrong)} do{'es' if len(wrong) == 1 else ''} not apply to "
+                          f"--codec {args.codec}; its flags are {', '.join(valid)}")
+    params = {dest: getattr(args, dest) for f, (dest, c) in _CODEC_FLAGS.items()
+              if c == args.codec and getattr(args, dest) is not None and dest != "one_model"}
+    if args.codec == "gede" and args.one_model:
+        params["classwise"] = False
+    return params
+
+
 def _compress(args) -> int:
     import torchcompress as tc
 
-    if args.codec != "adq" and args.bits is not None:
-        print(f"torchcompress compress: --bits applies to --codec adq, not --codec {args.codec}",
-              file=sys.stderr)
-        return 2
-    if args.codec == "adq":
-        params = {"bits": 2.0 if args.bits is None else args.bits, "allocation": args.allocation}
-    elif args.codec == "lossless":
-        params = {}
-    else:
-        params = {"mode": args.mode, "tau": args.tau,
-                  "classwise": not args.one_model}
+    params = _codec_params(args)
     info = tc.compress(args.source, args.out, codec=args.codec, layout=args.layout,
-                       overwrite=args.overwrite, **params)
-    print(json.dumps(info, indent=2, default=str))
+                       overwrite=args.overwrite, progress=not args.quiet, **params)
+    print(tc.datasets.describe(info))
     return 0
 
 
 def _info(args) -> int:
     import torchcompress as tc
 
-    print(json.dumps(tc.open(args.path).info, indent=2, default=str))
+    info = tc.open(args.path).info
+    print(json.dumps(info, indent=2, default=str) if args.json else tc.datasets.describe(info))
     return 0
 
 
@@ -158,9 +186,21 @@ def _verify(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="torchcompress", description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="torchcompress", description=__doc__)
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     d = sub.add_parser("demo", help="compress a dataset with ADQ and print a size/quality/speed table")
     d.add_argument("--npz", help=".npz with x and y (default: scikit-learn digits)")
     d.add_argument("--torchvision", help="torchvision dataset class name, e.g. CIFAR10")
@@ -169,24 +209,40 @@ def main(argv=None) -> int:
     d.add_argument("--layout", choices=["CHW", "HWC"], help="HWC converts (N,H,W,C) arrays")
     d.add_argument("--bits", type=float, nargs="+", default=[2.0, 4.0])
     d.set_defaults(fn=_demo)
-    c = sub.add_parser("compress", help="compress an .npz (x, y) into an archive")
-    c.add_argument("source")
+    c = sub.add_parser("compress", help="compress an .npz (x, y) or an image folder into an archive")
+    c.add_argument("source", help="an .npz with x and y, or a folder of class subfolders of images")
     c.add_argument("out")
     c.add_argument("--codec", default="lossless", choices=["lossless", "adq", "gede"])
-    c.add_argument("--bits", type=float, help="adq: average bits per element (default 2)")
-    c.add_argument("--allocation", default="adaptive", choices=["adaptive", "uniform"])
-    c.add_argument("--mode", default="none", choices=["none", "dct", "lossless"],
-                   help="gede: integer transform in front of deduplication")
-    c.add_argument("--tau", type=int, default=16, help="gede: plateau threshold")
-    c.add_argument("--one-model", action="store_true", help="gede: one model, not one per class")
-    c.add_argument("--layout", choices=["CHW", "HWC"])
+    c.add_argument("--fit-samples", type=int, help="lossless: samples that fit the model (4096)")
+    c.add_argument("--bits", type=float, help="adq: average bits per element (2)")
+    c.add_argument("--allocation", choices=["adaptive", "uniform"], help="adq: (adaptive)")
+    c.add_argument("--mode", choices=["none", "dct", "lossless"],
+                   help="gede: integer transform in front of deduplication (none)")
+    c.add_argument("--tau", type=int, help="gede: plateau threshold (16)")
+    c.add_argument("--one-model", action="store_true", default=None,
+                   help="gede: one model, not one per class")
+    c.add_argument("--layout", choices=["CHW", "HWC"], help="HWC converts (N,H,W,C) arrays")
     c.add_argument("--overwrite", action="store_true")
+    c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(fn=_compress)
     i = sub.add_parser("info", help="print an archive's summary")
     i.add_argument("path")
+    i.add_argument("--json", action="store_true", help="everything, as JSON, for scripts")
     i.set_defaults(fn=_info)
     v = sub.add_parser("verify", help="recompute hashes and check structure")
     v.add_argument("path")
     v.set_defaults(fn=_verify)
-    args = p.parse_args(argv)
-    return args.fn(args)
+    return p
+
+
+def main(argv=None) -> int:
+    from .errors import CodecError, FormatError
+
+    args = _parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (_UsageError, ValueError, TypeError, OSError, CodecError, FormatError) as e:
+        if args.debug:
+            raise
+        print(f"torchcompress {args.cmd}: error: {_as_flags(str(e))}", file=sys.stderr)
+        return 2

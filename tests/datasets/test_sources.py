@@ -87,7 +87,7 @@ def test_bad_sources(tmp_path, source, err, match):
 
 
 def test_bad_npz_and_layout(tmp_path):
-    with pytest.raises(FileNotFoundError, match="source file .*nope.npz' does not exist"):
+    with pytest.raises(FileNotFoundError, match="source .*nope.npz' does not exist"):
         tc.compress(str(tmp_path / "nope.npz"), tmp_path / "b.tcz", codec="adq", progress=False)
     np.savez(tmp_path / "w.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match=r"lacks array\(s\) \['x', 'y'\]"):

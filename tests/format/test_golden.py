@@ -1,6 +1,7 @@
 """A tiny archive with known bytes: any format change shows up here."""
 
 import json
+import re
 
 import numpy as np
 
@@ -36,6 +37,7 @@ def test_golden_shard_bytes(tmp_path):
 def test_golden_manifest(tmp_path):
     m = json.loads((_golden(tmp_path) / "manifest.json").read_text())
     assert m["provenance"].pop("writer").startswith("torchcompress ")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", m["provenance"].pop("created"))
     stats = m.pop("stats")
     assert stats["achieved_bits"] == 2.0 and stats["bits_histogram"] == [0, 4, 0, 0, 0, 0, 0, 0]
     assert abs(stats["mean_psnr_db"] - 36.06844960089364) < 1e-9

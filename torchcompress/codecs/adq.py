@@ -98,6 +98,7 @@ class ADQEncoded:
             "achieved_bits": float(self.bits.mean()),
             "bits_histogram": np.bincount(self.bits, minlength=MAX_BITS + 1)[1:].tolist(),
             "mean_psnr_db": float(psnr.mean()),
+            "worst_psnr_db": float(psnr.min()),
             "mse": float(mse.mean()),
             "psnr_peak": peak,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import time
 
@@ -78,6 +79,10 @@ def refuse_existing(path, overwrite: bool) -> None:
         raise FileExistsError(f"{os.fspath(path)} already exists; pass overwrite=True to replace it")
 
 
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def sample_shape_of(x) -> tuple:
     """The manifest's sample shape: ``None`` in each dimension where samples differ."""
     if isinstance(x, np.ndarray):
@@ -132,7 +137,8 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
             codec=enc.name, codec_params=enc.params.to_dict(), sample_shape=shape,
             sample_dtype=str(src.x[0].dtype), num_samples=n, shards=w.shards,
             classes=classes if classes is not None else src.classes,
-            provenance={"source": src.name, "writer": f"torchcompress {__version__}"},
+            provenance={"source": src.name, "writer": f"torchcompress {__version__}",
+                        "created": _utc_now()},
             stats=stats, extras=dict(w.extras),
         )
         out = w.commit(manifest)

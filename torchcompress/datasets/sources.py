@@ -88,13 +88,26 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool):
     return xs, y
 
 
+def _image_folder(path: str):
+    """torchvision's ImageFolder over ``path``, or a ValueError saying why it is not one."""
+    from torchvision.datasets import ImageFolder
+
+    try:
+        return ImageFolder(path)
+    except (FileNotFoundError, RuntimeError) as e:
+        raise ValueError(f"source {path!r} is a directory but not an image folder ({e}); pass an "
+                         ".npz, or a folder of class subfolders of images as torchvision's "
+                         "ImageFolder reads") from None
+
+
 def load_source(source, *, layout: str | None = None, progress: bool = True,
                 mixed_ok: bool = False) -> Source:
     """Materialise ``source`` as arrays.
 
     Args:
         source: a map-style dataset of ``(image, label)``; a pair ``(x, y)`` of
-            arrays or tensors; or a path to an ``.npz`` with ``x`` and ``y``.
+            arrays or tensors; a path to an ``.npz`` with ``x`` and ``y``; or a
+            folder in ImageFolder layout (class subfolders of images).
         layout: ``"HWC"`` converts (N, H, W, C) arrays to (N, C, H, W);
             ``"CHW"`` keeps samples as given. ``None`` keeps them too, but
             refuses a sample shape that looks channels-last (last axis 1, 3 or
@@ -105,10 +118,15 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
     """
     check_choice("layout", layout, (None, "CHW", "HWC"))
     classes = None
+    if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
+        source = _image_folder(os.fspath(source))
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"source file {path!r} does not exist")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"source {path!r} does not exist")
+        if not path.endswith(".npz"):
+            raise ValueError(f"source {path!r} is not an .npz or an image folder; pass an .npz "
+                             "holding x and y, a folder of class subfolders of images, or a Dataset")
         try:
             with np.load(path, allow_pickle=False) as z:
                 missing = {"x", "y"} - set(z.files)
