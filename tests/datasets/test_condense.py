@@ -68,7 +68,7 @@ def test_condense_rows_matches_a_direct_grouping():
 
 @pytest.mark.parametrize("kwargs, err, match", [
     ({"beta": 0}, ValueError, r"beta should be a positive integer value, but got beta=0"),
-    ({"beta": 4}, tc.CodecError, r"float samples need precision="),
+    ({"beta": 4, "precision": None}, tc.CodecError, r"float samples need precision="),
 ], ids=["beta", "no-precision"])
 def test_bad_condense_arguments(tmp_path, kwargs, err, match):
     with pytest.raises(err, match=match):
@@ -106,3 +106,46 @@ def test_weighted_loss_unbiased_estimates_the_weighted_mean():
 def test_weighted_loss_errors(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
         tc.weighted_loss(*args, **kwargs)
+
+
+def _housing_like(n=400, seed=0):
+    """Columns shaped like California Housing's raw features (lon, lat, age, rooms, bedrooms,
+    population, households, income), with their real ranges and decimals."""
+    rng = np.random.default_rng(seed)
+    cols = [np.round(rng.uniform(-124.35, -114.31, n), 2), np.round(rng.uniform(32.54, 41.95, n), 2),
+            rng.integers(1, 53, n).astype(float), rng.integers(2, 39321, n).astype(float),
+            rng.integers(1, 6446, n).astype(float), rng.integers(3, 35683, n).astype(float),
+            rng.integers(1, 6083, n).astype(float), np.round(rng.uniform(0.4999, 15.0001, n), 4)]
+    x = np.stack(cols, axis=1)
+    x[0] = [-124.35, 32.54, 1, 2, 1, 3, 1, 0.4999]  # the real extremes
+    x[1] = [-114.31, 41.95, 52, 39320, 6445, 35682, 6082, 15.0001]
+    return x, rng.normal(size=n).astype(np.float32)
+
+
+def test_auto_precision_roundtrips_housing_columns(tmp_path):
+    x, y = _housing_like()
+    info = tc.condense((x, y), tmp_path / "h.tcz", progress=False)  # beta and precision defaults
+    assert info["beta"] == 10
+    p = np.array(info["codec_params"]["precision"])
+    # the most digits that fit 16-bit codes: lon/lat 2 (zigzag 24870), counts 0..1, income 3
+    assert p.tolist() == [2, 3, 3, 0, 1, 0, 1, 3]
+    full = tc.open(tmp_path / "h.tcz").full
+    got = torch.stack([full[i][0] for i in range(len(full))]).numpy().astype(np.float64)
+    assert (np.abs(got - x) <= 10.0 ** -p * 0.5 + 1e-4 * np.abs(x)).all()
+
+
+def test_explicit_precision_overflow_lists_every_column(tmp_path):
+    x, y = _housing_like()
+    with pytest.raises(tc.CodecError, match=r"in 2 column\(s\): column 3 \(values in \[2, 39320\]\): "
+                                            r"precision 2, largest usable 0; column 5 \(values in "
+                                            r"\[3, 35682\]\): precision 2, largest usable 0; lower "
+                                            r"those precisions or pass precision='auto'"):
+        tc.condense((x, y), tmp_path / "o.tcz", precision=[2, 2, 0, 2, 0, 2, 0, 2], progress=False)
+    assert not (tmp_path / "o.tcz").exists()
+
+
+def test_auto_precision_names_columns_too_wide_even_as_integers(tmp_path):
+    x = np.stack([np.linspace(0, 1, 50), np.linspace(14999, 500001, 50)], axis=1)
+    with pytest.raises(tc.CodecError, match=r"precision='auto' found no precision that fits 16-bit "
+                                            r"codes: column 1 holds values in \[14999, 500001\]"):
+        tc.condense((x, np.zeros(50, dtype=int)), tmp_path / "w.tcz", progress=False)

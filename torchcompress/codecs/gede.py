@@ -12,7 +12,7 @@ each shard holds ``labels`` and ``records`` (the records in sample order).
 from __future__ import annotations
 
 import numbers
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -23,19 +23,20 @@ from ._kernels.gede_decode import decode_gede_rows
 from ._kernels.idct import decode_gede_dct
 from .gede_model import MAX_WIDTH, column_codes, fit_model
 from .gede_tables import GeDeShard, GeDeTables
+from .precision import auto_precision
 from .transforms import TRANSFORMS, make_transform
 
 __all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "check_code_widths"]
 
 
 def _check_precision(p):
-    if p is None:
-        return None
+    if p is None or p == "auto":
+        return p
     items = [p] if isinstance(p, numbers.Number) else list(p)
     for v in items:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= v <= 9:
             raise ValueError(f"precision should be decimal digits in 0..9 (one int, or one per "
-                             f"column), but got precision={p!r}")
+                             f"column) or 'auto', but got precision={p!r}")
     return int(p) if isinstance(p, numbers.Number) else [int(v) for v in items]
 
 
@@ -49,7 +50,9 @@ class GeDeParams:
             before 0.2; that keyword still works, with a DeprecationWarning).
         tau: plateau threshold of the base search (Algorithm 1), >= 1.
         classwise: one model per class (the paper) or one for all samples.
-        precision: decimal digits kept for float samples (fixed point).
+        precision: decimal digits kept for float samples (fixed point): one
+            int, one per column, or ``"auto"`` (per column, the most digits
+            that fit 16-bit codes; resolved at encode time and stored).
     """
 
     mode: str = "none"
@@ -155,8 +158,15 @@ class GeDeCodec:
         keys, model = np.unique(labels, return_inverse=True)
         return keys.astype(np.int64), model.astype(np.int64)
 
+    def resolve_precision(self, x: np.ndarray) -> None:
+        """Replace ``precision="auto"`` by the digits each column of ``x`` can keep."""
+        if self.params.precision == "auto":
+            p = auto_precision(x.reshape(x.shape[0], -1)) if x.dtype.kind == "f" else None
+            self.params = replace(self.params, precision=p)
+
     def encode(self, x: np.ndarray, labels: np.ndarray, *, m: int = 0) -> GeDeEncoded:
         """Fit the models and pack every sample of ``x`` (N, *shape)."""
+        self.resolve_precision(x)
         n = x.shape[0]
         t = self.transform(x.shape[1:], x.dtype)
         v = t.forward(x)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodecError
+from .precision import check_precision
 from ._kernels.color import ycc_to_pixels
 from ._kernels.idct import idct_plan
 from ._kernels.lifting import wavelet53_forward, wavelet53_inverse, ycocg_forward, ycocg_inverse
@@ -75,6 +76,7 @@ class IdentityTransform:
                 raise CodecError(f"precision should be one int or {self.size} ints (one per "
                                  f"column), but got {p.size} values")
             self.scale = np.broadcast_to(10.0 ** p, (self.size,))
+            self.precision = p
         else:
             if precision is not None:
                 raise CodecError(f"precision applies to float samples, but the source is {dtype}")
@@ -87,6 +89,7 @@ class IdentityTransform:
         if not np.isfinite(flat).all():
             bad = int(np.flatnonzero(~np.isfinite(flat).all(axis=1))[0])
             raise CodecError(f"sample {bad} contains NaN or inf; GeDe stores finite values only")
+        check_precision(flat, self.precision)
         return np.rint(flat.astype(np.float64) * self.scale).astype(np.int64)
 
     def inverse(self, v: np.ndarray, out: np.ndarray) -> None:
