@@ -37,9 +37,9 @@ def main() -> None:
                      rate(lambda: [pil_decode(blobs[i]) for i in singles], len(singles))))
         for bits in (2.0, 4.0):
             path = f"{tmp}/adq{bits}.tcz"
-            info = tc.compress((x, y), path, bits=bits, progress=False)
-            ds = tc.open(path)
-            dec = ds._decoder(0)
+            info = tc.compress((x, y), path, codec="adq", bits=bits, progress=False)
+            ds = tc.open(path, output="raw")  # float32 values, as the README table
+            dec = ds.decoder.shard(0)
             out = np.empty((len(batch), x[0].size), np.float32)
             rows_idx = np.sort(batch).astype(np.int64)
             label = f"ADQ {bits:g}-bit"

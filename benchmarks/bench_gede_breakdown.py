@@ -52,7 +52,7 @@ def main() -> None:
         path = f"{tmp}/dct.tcz"
         tc.compress((x, y), path, codec="gede", mode="dct", progress=False)
         ds = tc.open(path, output="uint8")
-        dec = ds._decoder(0)  # one shard: the default shard size holds these sets
+        dec = ds.decoder.shard(0)  # one shard: the default shard size holds these sets
         s = dec.shard
         rows = np.asarray(batch, dtype=np.int64)
         cfg = dec.transform.fused_args  # (chunk, c, h, w, plans, colour, dc)

@@ -11,9 +11,9 @@ from common import load_images, png_blobs, pil_decode, raw_memmap
 def setup(request, tmp_path_factory):
     x, y, _ = load_images(request.config.getoption("--data"))
     tmp = tmp_path_factory.mktemp("bench")
-    tc.compress((x, y), tmp / "adq2.tcz", bits=2.0, progress=False)
+    tc.compress((x, y), tmp / "adq2.tcz", codec="adq", bits=2.0, progress=False)
     batch = np.random.default_rng(0).integers(0, len(x), 256)
-    return x, tc.open(tmp / "adq2.tcz"), raw_memmap(x, str(tmp / "raw.u8")), batch
+    return x, tc.open(tmp / "adq2.tcz", output="raw"), raw_memmap(x, str(tmp / "raw.u8")), batch
 
 
 def test_raw_memmap_gather(benchmark, setup):

@@ -137,3 +137,19 @@ def test_cli_compress_gede_lossless(tmp_path, capsys):
     assert "exactness  exact" in capsys.readouterr().out
     ds = tc.open(out, output="uint8")
     np.testing.assert_array_equal(np.stack([ds[i][0].numpy() for i in range(12)]), x)
+
+
+_FLAG_VALUES = {"--fit-samples": ["8"], "--bits": ["2"], "--allocation": ["uniform"],
+                "--mode": ["dct"], "--tau": ["4"], "--one-model": []}
+_OWNER = {"--fit-samples": "lossless", "--bits": "adq", "--allocation": "adq", "--mode": "gede",
+          "--tau": "gede", "--one-model": "gede"}
+_MISMATCHES = [(codec, flag) for codec in ("lossless", "adq", "gede") for flag in _FLAG_VALUES
+               if _OWNER[flag] != codec]
+
+
+@pytest.mark.parametrize("codec, flag", _MISMATCHES, ids=[f"{c}{f}" for c, f in _MISMATCHES])
+def test_cli_every_foreign_flag_exits_2(tmp_path, capsys, codec, flag):
+    code, err = _run(["compress", "x.npz", str(tmp_path / "o.tcz"), "--codec", codec, flag,
+                      *_FLAG_VALUES[flag]], capsys)
+    assert code == 2 and f"{flag} does not apply to --codec {codec}; its flags are" in err
+    assert "Traceback" not in err and err.count("\n") == 1
