@@ -103,10 +103,58 @@ def test_coreset_top_fraction_nan_last_and_balanced():
     scores = np.array([0.1, 0.9, np.nan, 0.5, 0.7, 0.3])
     assert coreset(scores, 0.5).tolist() == [1, 4, 3]
     assert coreset(scores, 0.5, descending=False).tolist() == [0, 5, 3]
-    assert coreset(scores, 1.0).tolist()[-1] == 2
+    assert 2 not in coreset(scores, 5 / 6).tolist()
     labels = np.array([0, 0, 0, 1, 1, 1])
     # quotas [2, 1] (the tie goes to the lower class); best first overall
     assert coreset(scores, 0.5, class_balanced=True, labels=labels).tolist() == [1, 4, 0]
     picked = coreset(scores, 2 / 3, class_balanced=True, labels=labels)
     assert np.bincount(labels[picked]).tolist() == [2, 2]
     assert set(picked.tolist()) == {1, 0, 4, 3}
+
+
+@pytest.mark.parametrize("scores, fraction, match", [
+    (np.full(10, np.nan), 0.1, r"every score is NaN \(never scored\), but fraction=0.1 needs 1"),
+    (np.r_[np.full(8, np.nan), 1.0, 2.0], 0.3, r"8 of 10 scores are NaN .* needs 3 scored samples; "
+                                               r"check that the recorder's windows"),
+], ids=["all-nan", "too-many-nan"])
+def test_coreset_refuses_nan_scores(scores, fraction, match):
+    with pytest.raises(ValueError, match=match):
+        coreset(scores, fraction)
+    with pytest.raises(ValueError, match=match):
+        coreset(scores, fraction, strategy="stratified")
+
+
+def test_class_balanced_coreset_refuses_a_class_without_enough_scores():
+    scores = np.array([np.nan, np.nan, 0.3, 0.4, 0.5, 0.6])
+    with pytest.raises(ValueError, match=r"class 0 needs 2 scored samples for its share, but only 1"):
+        coreset(scores, 4 / 6, class_balanced=True, labels=[0, 0, 0, 1, 1, 1])
+
+
+def test_stratified_coreset_covers_the_score_range():
+    rng = np.random.default_rng(0)
+    scores = rng.exponential(1.0, 5000)  # most samples easy, a long hard tail
+    top = coreset(scores, 0.05)
+    ccs = coreset(scores, 0.05, strategy="stratified", prune_hardest=0.1, num_bins=10, seed=1)
+    assert len(ccs) == len(top) == 250 and len(set(ccs.tolist())) == 250
+    cut = np.quantile(scores, 0.9)
+    assert (scores[ccs] <= cut + 1e-12).all()            # the hardest 10% are pruned
+    assert scores[top].min() > cut                        # top-k takes only the hardest
+    edges = np.linspace(scores[scores <= cut].min(), cut, 11)
+    per_bin = np.histogram(scores[ccs], edges)[0]
+    assert per_bin.min() >= 15 and per_bin.max() <= 35   # an equal budget of 25 per stratum
+    np.testing.assert_array_equal(ccs, coreset(scores, 0.05, strategy="stratified",
+                                               prune_hardest=0.1, num_bins=10, seed=1))
+
+
+def test_stratified_small_bins_give_their_budget_to_the_others():
+    scores = np.r_[np.zeros(3), np.linspace(10, 11, 97)]  # one stratum of 3, the rest in the last
+    picked = coreset(scores, 0.2, strategy="stratified", num_bins=2, seed=0)
+    assert len(picked) == 20 and set(range(3)) <= set(picked.tolist())
+
+
+def test_stratified_class_balanced_keeps_class_shares():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], [500, 300, 200])
+    picked = coreset(rng.random(1000), 0.1, strategy="stratified", class_balanced=True,
+                     labels=labels)
+    assert np.bincount(labels[picked]).tolist() == [50, 30, 20]

@@ -5,51 +5,111 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validation import check_fraction
+from .._validation import check_choice, check_fraction, check_positive_int, check_range
 from ._base import EpochSampler, as_index_array
 from ._quota import apportion
 
 __all__ = ["SubsetSampler", "coreset"]
 
 
-def coreset(scores, fraction: float, *, class_balanced: bool = False, labels=None,
+STRATEGIES = ("top", "stratified")
+
+
+def coreset(scores, fraction: float, *, strategy: str = "top", prune_hardest: float = 0.0,
+            num_bins: int = 50, seed: int = 0, class_balanced: bool = False, labels=None,
             descending: bool = True) -> np.ndarray:
-    """Indices of the ``round(fraction * N)`` best-scored samples (at least 1).
+    """Indices of ``round(fraction * N)`` samples (at least 1) chosen by their scores.
 
     Args:
-        scores: (N,) scores, e.g. ``tc.dynamics.eva_scores(dyn)``. NaN (never
-            scored) ranks last in either direction.
+        scores: (N,) scores, e.g. ``tc.dynamics.eva_scores(dyn)``. NaN means
+            never scored: such samples are never chosen, and more NaN than the
+            fraction leaves room for is an error.
         fraction: share of samples to keep, in (0, 1].
-        class_balanced: keep each class's share of the data, taking the best
-            samples inside every class (exact counts by largest remainder).
+        strategy: ``"top"``: the best-scored samples. ``"stratified"``:
+            coverage-centric selection (CCS, Zheng et al., ICLR 2023): drop
+            the hardest ``prune_hardest`` share, split the remaining score
+            range into ``num_bins`` equal-width bins and give every bin an
+            equal budget, drawn at random (from ``seed``) inside it; what a
+            small bin cannot use goes to the others. Top-k falls below random
+            at low rates; CCS keeps easy and hard samples alike.
+        prune_hardest: with ``"stratified"``, the share of the highest-scored
+            (``descending``) samples dropped first, in [0, 1).
+        num_bins: strata for ``"stratified"``.
+        class_balanced: keep each class's share of the data (exact counts by
+            largest remainder), selecting inside every class.
         labels: (N,) class labels, needed with ``class_balanced``.
-        descending: highest scores first (EVA, EL2N, forgetting); pass False
-            where low is important (e.g. AUM).
+        descending: high scores are important/hard (EVA, EL2N, forgetting);
+            pass False where low is (e.g. AUM).
 
     Returns:
-        (M,) int64 indices, best first; ties keep index order.
+        (M,) int64 indices: best first for ``"top"`` (ties keep index order);
+        by decreasing importance for ``"stratified"``.
     """
+    check_choice("strategy", strategy, STRATEGIES)
     s = np.asarray(scores.numpy() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64)
     if s.ndim != 1 or len(s) == 0:
         raise ValueError(f"scores should be a non-empty 1-D array, but got shape {s.shape}")
     m = max(1, int(round(check_fraction("fraction", fraction) * len(s))))
+    nan = int(np.isnan(s).sum())
+    if nan > len(s) - m:
+        what = "every score is NaN" if nan == len(s) else f"{nan} of {len(s)} scores are NaN"
+        raise ValueError(f"{what} (never scored), but fraction={fraction} needs {m} scored samples; "
+                         "check that the recorder's windows lie inside the epochs you trained (the "
+                         "score functions name both)")
+    prune = check_range("prune_hardest", prune_hardest, 0.0, 1.0)
+    if prune >= 1.0:
+        raise ValueError(f"prune_hardest should be in [0, 1), but got prune_hardest={prune_hardest}")
+    num_bins = check_positive_int("num_bins", num_bins)
     key = -s if descending else s
     key = np.where(np.isnan(key), np.inf, key)
-    order = np.argsort(key, kind="stable")
-    if not class_balanced:
-        return order[:m].astype(np.int64)
-    if labels is None:
-        raise ValueError("class_balanced=True needs labels= (one class per score)")
-    y = as_index_array("labels", labels)
-    if len(y) != len(s):
-        raise ValueError(f"labels should have one entry per score ({len(s)}), but got {len(y)}")
-    classes, inverse = np.unique(y, return_inverse=True)
-    counts = apportion(np.bincount(inverse, minlength=len(classes)), m)
-    ranked = inverse[order]
+    order = np.argsort(key, kind="stable")  # most important first, NaN last
+    if class_balanced:
+        if labels is None:
+            raise ValueError("class_balanced=True needs labels= (one class per score)")
+        y = as_index_array("labels", labels)
+        if len(y) != len(s):
+            raise ValueError(f"labels should have one entry per score ({len(s)}), but got {len(y)}")
+        classes, inverse = np.unique(y, return_inverse=True)
+        counts = apportion(np.bincount(inverse, minlength=len(classes)), m)
+        groups = [order[inverse[order] == c] for c in range(len(classes))]
+    else:
+        classes, counts, groups = [None], [m], [order]
+    rng = np.random.default_rng(seed)
     keep = np.zeros(len(s), dtype=bool)
-    for c, k in enumerate(counts):
-        keep[order[ranked == c][:k]] = True
+    for c, members, k in zip(classes, groups, counts):
+        members = members[~np.isnan(s[members])]
+        if len(members) < k:
+            raise ValueError(f"class {c} needs {k} scored samples for its share, but only "
+                             f"{len(members)} of its scores are not NaN")
+        if strategy == "top":
+            keep[members[:k]] = True
+        else:
+            keep[_stratified(members, key[members], k, prune, num_bins, rng)] = True
     return order[keep[order]].astype(np.int64)
+
+
+def _stratified(members: np.ndarray, key: np.ndarray, k: int, prune: float, num_bins: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """CCS inside one group: ``members`` sorted most important first, ``key`` ascending."""
+    cut = min(int(round(prune * len(members))), len(members) - k)  # keep enough to choose from
+    pool, pk = members[cut:], key[cut:]
+    if k >= len(pool):
+        return pool
+    lo, hi = float(pk.min()), float(pk.max())
+    width = (hi - lo) / num_bins or 1.0
+    bin_of = np.minimum(((pk - lo) / width).astype(np.int64), num_bins - 1)
+    strata = [pool[bin_of == b] for b in range(num_bins)]
+    strata = sorted((st for st in strata if len(st)), key=len)
+    chosen, budget = [], k
+    for left, st in zip(range(len(strata), 0, -1), strata):  # smallest first: leftovers move on
+        take = min(len(st), budget // left)
+        chosen.append(rng.choice(st, size=take, replace=False))
+        budget -= take
+    picked = np.concatenate(chosen)
+    if budget:  # rounding: the rest at random from what is left
+        rest = np.setdiff1d(pool, picked)
+        picked = np.concatenate([picked, rng.choice(rest, size=budget, replace=False)])
+    return picked
 
 
 class SubsetSampler(EpochSampler):
