@@ -11,6 +11,8 @@ from torchcompress.dynamics import (TrainingDynamics, aum_scores, el2n_scores, e
 
 N, C = 12, 3
 WINDOWS = [(0, 3), (5, 8)]
+# these transcription tests keep the paper's epoch-0 window on purpose
+pytestmark = pytest.mark.filterwarnings("ignore:window .* starts at epoch 0:UserWarning")
 
 
 def _run(seed=0, skip=None, epochs=8):
@@ -129,3 +131,37 @@ def test_bad_calls(call, err, match):
 def test_bad_windows(windows):
     with pytest.raises(ValueError, match=r"windows should"):
         TrainingDynamics(N, C, windows=windows)
+
+
+def test_window_at_epoch_0_warns_once_and_says_why():
+    with pytest.warns(UserWarning, match=r"window \(0, 10\) starts at epoch 0, where a sample's error "
+                                         r"mostly reflects when the first shuffle visited it") as rec:
+        TrainingDynamics(N, C)  # the paper's default windows
+    assert len([w for w in rec if "starts at epoch 0" in str(w.message)]) == 1
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TrainingDynamics(N, C, windows=[(1, 4), (7, 10)])  # no warning
+
+
+@pytest.mark.parametrize("score", [eva_scores, el2n_scores], ids=["eva", "el2n"])
+def test_windows_never_recorded_raise_naming_windows_and_epochs(score):
+    dyn = TrainingDynamics(N, C, windows=[(20, 23), (30, 33)])
+    for e in range(4):
+        dyn.set_epoch(e)
+        dyn.record(torch.arange(N), torch.randn(N, C), torch.arange(N) % C)
+    with pytest.raises(ValueError, match=r"is NaN: the recorder's windows are \[\(20, 23\), "
+                                         r"\(30, 33\)\], but it recorded epochs 0-3"):
+        score(dyn)
+
+
+def test_scores_over_several_runs_are_summed_as_eva_algorithm_1():
+    runs = [_run(seed)[0] for seed in (0, 1, 2)]
+    for fn in (eva_scores, el2n_scores, aum_scores, entropy_scores):
+        np.testing.assert_allclose(fn(runs), sum(fn(d) for d in runs), rtol=1e-12)
+    assert np.isinf(forgetting_scores(runs)).sum() >= np.isinf(forgetting_scores(runs[0])).sum()
+    a, b = _run(0, skip={0: [3], 1: [3], 2: [3]})[0], _run(1)[0]
+    merged = eva_scores([a, b])
+    np.testing.assert_allclose(merged[3], np.nansum([eva_scores(a)[3], eva_scores(b)[3]]))
+    with pytest.raises(TypeError, match=r"takes a TrainingDynamics or a list of them"):
+        eva_scores([a, "b"])

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import Callable, Sequence, Union
+
 from .._validation import check_choice, check_range
 from .recorder import TrainingDynamics
+
+Runs = Union[TrainingDynamics, Sequence[TrainingDynamics]]
 
 __all__ = ["aum_scores", "el2n_scores", "entropy_scores", "eva_scores", "forgetting_scores"]
 
@@ -29,11 +33,36 @@ def _nanvar(a: np.ndarray, ddof: int) -> np.ndarray:
     return np.where(k > ddof, ss / np.maximum(k - ddof, 1), np.nan)
 
 
-def eva_scores(dyn: TrainingDynamics, normalize: str | None = None, weight: float = 0.5) -> np.ndarray:
+def _over_runs(fn: Callable[[TrainingDynamics], np.ndarray], runs: Runs, what: str) -> np.ndarray:
+    """``fn`` of one recorder, or summed over independent runs as EVA's Algorithm 1 accumulates
+    (NaN only where every run is NaN); all-NaN is a ValueError naming windows and epochs."""
+    many = isinstance(runs, (list, tuple))
+    recorders = list(runs) if many else [runs]
+    if not recorders or not all(isinstance(d, TrainingDynamics) for d in recorders):
+        raise TypeError(f"{what} takes a TrainingDynamics or a list of them (one per run), but got "
+                        f"{type(runs).__name__}")
+    if len({d.num_samples for d in recorders}) > 1:
+        raise ValueError(f"the runs recorded different dataset sizes "
+                         f"{[d.num_samples for d in recorders]}; merge runs over one dataset")
+    per_run = np.stack([fn(d) for d in recorders])
+    out = per_run[0] if not many else np.where(np.isnan(per_run).all(axis=0), np.nan,
+                                               np.nansum(per_run, axis=0))
+    if np.isnan(out).all():
+        d = recorders[0]
+        raise ValueError(f"every {what} is NaN: the recorder's windows are {d.windows}, but it "
+                         f"recorded epochs {d.describe_epochs()}; record through the windows' "
+                         "epochs, or pass windows= that lie inside your training (e.g. "
+                         "[(1, 4), (7, 10)] for 10 epochs)")
+    return out
+
+
+def eva_scores(dyn: Runs, normalize: str | None = None, weight: float = 0.5) -> np.ndarray:
     """EVA: variance of each sample's error norm inside each window.
 
     Args:
-        dyn: the recorder (its windows are EVA's early and late windows).
+        dyn: the recorder (its windows are EVA's early and late windows), or a
+            list of recorders from independent runs, whose scores are summed
+            (EVA's Algorithm 1).
         normalize: ``None`` is the paper (Eq. 4-6): the sum of the window
             variances, each the *population* variance (1/K). ``"l1"`` follows
             the description of the official code: each window's variances are
@@ -44,6 +73,10 @@ def eva_scores(dyn: TrainingDynamics, normalize: str | None = None, weight: floa
         weight: the early window's share for ``"l1"``; needs exactly 2 windows.
     """
     check_choice("normalize", normalize, (None, "l1"))
+    return _over_runs(lambda d: _eva_one(d, normalize, weight), dyn, "EVA score")
+
+
+def _eva_one(dyn: TrainingDynamics, normalize, weight) -> np.ndarray:
     dyn.finalize()
     if normalize is None:
         v = [_nanvar(dyn.window_norms(k).double().numpy(), 0) for k in range(len(dyn.windows))]
@@ -57,8 +90,13 @@ def eva_scores(dyn: TrainingDynamics, normalize: str | None = None, weight: floa
     return w * v[0] + (1 - w) * v[1]
 
 
-def el2n_scores(dyn: TrainingDynamics, window: int = 0) -> np.ndarray:
-    """EL2N: mean error norm over the epochs of window ``window`` (default the early one)."""
+def el2n_scores(dyn: Runs, window: int = 0) -> np.ndarray:
+    """EL2N: mean error norm over the epochs of window ``window`` (default the early one);
+    summed over runs for a list of recorders."""
+    return _over_runs(lambda d: _el2n_one(d, window), dyn, "EL2N score")
+
+
+def _el2n_one(dyn: TrainingDynamics, window: int) -> np.ndarray:
     dyn.finalize()
     if not 0 <= window < len(dyn.windows):
         raise ValueError(f"window should index one of the {len(dyn.windows)} windows, but got "
@@ -67,12 +105,17 @@ def el2n_scores(dyn: TrainingDynamics, window: int = 0) -> np.ndarray:
     return np.where(k > 0, mean, np.nan)
 
 
-def forgetting_scores(dyn: TrainingDynamics) -> np.ndarray:
+def forgetting_scores(dyn: Runs) -> np.ndarray:
     """Forgetting events (correct in one seen epoch, wrong in the next seen one).
 
     Samples never classified correctly count as forgotten infinitely often
-    (``inf``), as in Toneva et al.; never-seen samples are NaN.
+    (``inf``), as in Toneva et al.; never-seen samples are NaN. Summed over
+    runs for a list of recorders.
     """
+    return _over_runs(_forgetting_one, dyn, "forgetting score")
+
+
+def _forgetting_one(dyn: TrainingDynamics) -> np.ndarray:
     dyn.finalize()
     f = dyn.forgetting.double().numpy()
     never = ~dyn.learned.numpy()
@@ -80,15 +123,23 @@ def forgetting_scores(dyn: TrainingDynamics) -> np.ndarray:
     return np.where(~seen, np.nan, np.where(never, np.inf, f))
 
 
-def aum_scores(dyn: TrainingDynamics) -> np.ndarray:
+def aum_scores(dyn: Runs) -> np.ndarray:
     """AUM: mean over seen epochs of ``logit[y] - max other logit``. LOW is hard/mislabelled:
-    select with ``coreset(..., descending=False)``."""
+    select with ``coreset(..., descending=False)``. Summed over runs for a list."""
+    return _over_runs(_aum_one, dyn, "AUM score")
+
+
+def _aum_one(dyn: TrainingDynamics) -> np.ndarray:
     dyn.finalize()
     c = dyn.margin_count.numpy()
     return np.where(c > 0, dyn.margin_sum.numpy() / np.maximum(c, 1), np.nan)
 
 
-def entropy_scores(dyn: TrainingDynamics) -> np.ndarray:
-    """Predictive entropy (nats) at the last epoch each sample was seen."""
+def entropy_scores(dyn: Runs) -> np.ndarray:
+    """Predictive entropy (nats) at the last epoch each sample was seen; summed over runs."""
+    return _over_runs(_entropy_one, dyn, "entropy score")
+
+
+def _entropy_one(dyn: TrainingDynamics) -> np.ndarray:
     dyn.finalize()
     return dyn.last_entropy.double().numpy()
