@@ -24,8 +24,8 @@ def test_initial_ratios_are_uniform_draws_normalised_to_the_budget():
 
 
 def test_update_matches_algorithm_1_by_hand():
-    s = ClassRatioSampler(LABELS, 0.3, lower_bound=0.5, seed=0)
-    s.best = np.array([0.9, 0.4, 0.7])  # a_c from earlier iterations
+    # a_c from the evenly distributed subset's model (Algorithm 1 line 2)
+    s = ClassRatioSampler(LABELS, 0.3, lower_bound=0.5, seed=0, initial_accuracy=[0.9, 0.4, 0.7])
     rho = s.ratios
     acc = np.array([0.6, 0.45, 0.8])    # a_c^i of this iteration
     g = torch.Generator()
@@ -43,8 +43,40 @@ def test_update_matches_algorithm_1_by_hand():
     assert s.counts.sum() == 30
 
 
+def test_without_initial_accuracy_the_first_update_only_records_a_c():
+    s = ClassRatioSampler(LABELS, 0.3, lower_bound=0.5, seed=0)
+    before = s.counts.copy()
+    s.update([0.6, 0.2, 0.8])           # class 1 is below lb, but nothing is redrawn yet
+    np.testing.assert_array_equal(s.counts, before)
+    np.testing.assert_allclose(s.best, [0.6, 0.2, 0.8])
+    rho = s.ratios
+    s.update([0.5, 0.3, 0.8])           # now Algorithm 1 proper: class 0 grows by 1 + 0.1
+    g = torch.Generator()
+    g.manual_seed(0 * 1_000_003 + 7919 * 2 + 1)
+    draw = torch.rand(3, generator=g).numpy()
+    sizes = np.array([40, 30, 30])
+    expected = np.array([rho[0] * 1.1, draw[1], rho[2]])
+    np.testing.assert_array_equal(s.counts, apportion(sizes, 30, expected * sizes))
+    with pytest.raises(ValueError, match=r"initial_accuracy should have 3 entries"):
+        ClassRatioSampler(LABELS, 0.3, initial_accuracy=[0.5])
+
+
+def test_bins_spread_each_class_share_over_its_bins():
+    bins = np.tile([0, 1, 1, 1], 25)    # in every class a quarter of the members in bin 0
+    s = ClassRatioSampler(LABELS, 0.4, seed=3, bins=bins)
+    for e in range(3):
+        s.set_epoch(e)
+        got = np.array(list(s))
+        assert np.bincount(LABELS[got], minlength=3).tolist() == s.counts.tolist()
+        for c in range(3):
+            in_c = got[LABELS[got] == c]
+            members = np.flatnonzero(LABELS == c)
+            want = apportion(np.bincount(bins[members], minlength=2), int(s.counts[c]))
+            assert np.bincount(bins[in_c], minlength=2).tolist() == want.tolist()
+
+
 def test_epochs_draw_exact_per_class_counts_and_state_roundtrips():
-    s = ClassRatioSampler(LABELS, 0.3, seed=1)
+    s = ClassRatioSampler(LABELS, 0.3, seed=1, initial_accuracy=[0.5, 0.5, 0.5])
     s.update([0.7, 0.2, 0.9])
     for e in range(3):
         s.set_epoch(e)
@@ -53,6 +85,7 @@ def test_epochs_draw_exact_per_class_counts_and_state_roundtrips():
     state = s.state_dict()
     t = ClassRatioSampler(LABELS, 0.3, seed=1)
     t.load_state_dict(state)
+    assert t.started and np.array_equal(t.best, s.best)
     np.testing.assert_array_equal(t.ratios, s.ratios)
     t.set_epoch(2)
     assert list(t) == list(s)
