@@ -29,6 +29,19 @@ def test_error_bound_and_exact_budget(bits, allocation):
         assert int(enc.bits.astype(int).sum()) == int(np.floor(bits * len(x)))
 
 
+@pytest.mark.parametrize("bits", [1.0, 2.0, 4.0], ids=lambda b: f"bits{b}")
+def test_steps_are_the_smallest_that_cover_each_sample(bits):
+    """Checked against the data, not the encoder's own stored step: ``(max - min) / 2**b``
+    (mid-range centre), so a coder that wasted levels (e.g. doubled steps) fails here."""
+    x = _data()
+    enc, out = encode_decode(make_codec("adq", {"bits": bits}), x)
+    lo, hi = x.min(axis=1).astype(np.float64), x.max(axis=1).astype(np.float64)
+    want = (hi - lo) / 2.0 ** enc.bits
+    np.testing.assert_allclose(enc.scale.astype(np.float64), want, rtol=2e-6, atol=1e-30)
+    err = np.abs(out.astype(np.float64) - x).max(axis=1)
+    assert (err <= want / 2 * (1 + 1e-5) + 1e-5).all()
+
+
 def test_one_bit_has_two_levels():
     x = _data(n=5, d=64)
     codec = make_codec("adq", {"bits": 1.0})

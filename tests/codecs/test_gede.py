@@ -162,11 +162,13 @@ def test_eq1_matches_bytes_written():
 
 
 def test_tau_plateau_stops_early():
+    """On these images the first added bits do not improve Eq. 1 and later ones do: tau = 1 stops
+    at one base bit, a long plateau search finds the better split (fails if tau is ignored)."""
     x, y = _images(60)
     small = make_codec("gede", {"tau": 1}).encode(x, y).stats_
     large = make_codec("gede", {"tau": 64}).encode(x, y).stats_
-    assert large["eq1_bytes"] <= small["eq1_bytes"]
-    assert sum(small["base_bits"]) <= sum(large["base_bits"])
+    assert large["eq1_bytes"] < small["eq1_bytes"]
+    assert sum(small["base_bits"]) < sum(large["base_bits"])
 
 
 def test_deterministic_bytes():
