@@ -195,9 +195,10 @@ def test_bad_params(params, err, match):
 @pytest.mark.parametrize("x, params, match", [
     (np.zeros((4, 3), np.float32), {}, r"float samples need precision="),
     (np.zeros((4, 3, 8, 8), np.float32), {"mode": "lossless"}, r"mode='lossless' needs uint8 images"),
-    (np.full((4, 3), 70000, np.int32), {}, r"column 0 holds values in \[70000, 70000\], wider than 16 bits"),
-    (np.full((4, 2), 1.0), {"precision": 5}, r"precision too high for 16-bit codes in 2 column\(s\): "
-     r"column 0 \(values in \[1, 1\]\): precision 5, largest usable 4; column 1 "),
+    (np.full((4, 3), 1 << 33, np.int64), {}, r"column 0 holds values in \[8589934592, 8589934592\], "
+     r"wider than 32 bits; GeDe stores integers up to 32 bits"),
+    (np.full((4, 2), 5.0), {"precision": 9}, r"precision too high for 32-bit codes in 2 column\(s\): "
+     r"column 0 \(values in \[5, 5\]\): precision 9, largest usable 8; column 1 "),
     (np.zeros((4, 5, 8, 8), np.uint8), {"mode": "dct"}, r"needs samples shaped \(H, W\), \(1, H, W\) or \(3, H, W\)"),
     (np.zeros((4, 3), np.uint8), {"precision": 2}, r"precision applies to float samples, but the source is uint8"),
 ], ids=["float-no-precision", "float-lossless", "int32-wide", "precision-overflow", "channels",

@@ -146,8 +146,8 @@ def test_auto_precision_roundtrips_housing_columns(tmp_path):
     info = tc.condense((x, y), tmp_path / "h.tcz", progress=False)  # beta and precision defaults
     assert info["beta"] == 10
     p = np.array(info["codec_params"]["precision"])
-    # the most digits that fit 16-bit codes: lon/lat 2 (zigzag 24870), counts 0..1, income 3
-    assert p.tolist() == [2, 3, 3, 0, 1, 0, 1, 3]
+    # the digits each column holds (all fit 32-bit codes): lon/lat 2, counts 0, income 4
+    assert p.tolist() == [2, 2, 0, 0, 0, 0, 0, 4]
     full = tc.open(tmp_path / "h.tcz").full
     got = torch.stack([full[i][0] for i in range(len(full))]).numpy().astype(np.float64)
     assert (np.abs(got - x) <= 10.0 ** -p * 0.5 + 1e-4 * np.abs(x)).all()
@@ -156,15 +156,32 @@ def test_auto_precision_roundtrips_housing_columns(tmp_path):
 def test_explicit_precision_overflow_lists_every_column(tmp_path):
     x, y = _housing_like()
     with pytest.raises(tc.CodecError, match=r"in 2 column\(s\): column 3 \(values in \[2, 39320\]\): "
-                                            r"precision 2, largest usable 0; column 5 \(values in "
-                                            r"\[3, 35682\]\): precision 2, largest usable 0; lower "
+                                            r"precision 6, largest usable 5; column 5 \(values in "
+                                            r"\[3, 35682\]\): precision 6, largest usable 5; lower "
                                             r"those precisions or pass precision='auto'"):
-        tc.condense((x, y), tmp_path / "o.tcz", precision=[2, 2, 0, 2, 0, 2, 0, 2], progress=False)
+        tc.condense((x, y), tmp_path / "o.tcz", precision=[2, 2, 0, 6, 0, 6, 0, 4], progress=False)
     assert not (tmp_path / "o.tcz").exists()
 
 
+def test_wide_columns_are_split_and_roundtrip(tmp_path):
+    """Columns of 17 to 32 bits (signed too) are stored as two 16-bit GeDe columns."""
+    x, y = _housing_like()
+    info = tc.condense((x, y), tmp_path / "w.tcz", precision=2, progress=False)
+    # at 2 digits rooms, bedrooms, population and households need 20 to 22 bits
+    wide = info["codec_params"]["wide"]
+    assert wide == [[3, 0], [4, 0], [5, 0], [6, 0]]
+    full = tc.open(tmp_path / "w.tcz").full
+    got = torch.stack([full[i][0] for i in range(len(full))]).numpy().astype(np.float64)
+    assert (np.abs(got - np.round(x, 2)) <= 5e-3 + 1e-6 * np.abs(x)).all()
+    v = np.random.default_rng(0).integers(-(1 << 30), 1 << 30, (50, 3))
+    tc.compress((v, np.zeros(50, dtype=int)), tmp_path / "i.tcz", codec="gede", progress=False)
+    assert tc.open(tmp_path / "i.tcz").info["codec_params"]["wide"] == [[0, 1], [1, 1], [2, 1]]
+    back = np.stack([tc.open(tmp_path / "i.tcz")[i][0].numpy() for i in range(50)])
+    np.testing.assert_array_equal(back, v)
+
+
 def test_auto_precision_names_columns_too_wide_even_as_integers(tmp_path):
-    x = np.stack([np.linspace(0, 1, 50), np.linspace(14999, 500001, 50)], axis=1)
-    with pytest.raises(tc.CodecError, match=r"precision='auto' found no precision that fits 16-bit "
-                                            r"codes: column 1 holds values in \[14999, 500001\]"):
+    x = np.stack([np.linspace(0, 1, 50), np.linspace(14999, 5e9, 50)], axis=1)
+    with pytest.raises(tc.CodecError, match=r"precision='auto' found no precision that fits 32-bit "
+                                            r"codes: column 1 holds values in \[14999, 5e\+09\]"):
         tc.condense((x, np.zeros(50, dtype=int)), tmp_path / "w.tcz", progress=False)

@@ -23,7 +23,7 @@ from ._kernels.gede_decode import decode_gede_rows
 from ._kernels.idct import decode_gede_dct
 from .gede_model import MAX_WIDTH, column_codes, fit_model
 from .gede_tables import GeDeShard, GeDeTables
-from .precision import auto_precision
+from .precision import WIDE_BITS, auto_precision
 from .transforms import TRANSFORMS, make_transform
 
 __all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "check_code_widths"]
@@ -51,14 +51,19 @@ class GeDeParams:
         tau: plateau threshold of the base search (Algorithm 1), >= 1.
         classwise: one model per class (the paper) or one for all samples.
         precision: decimal digits kept for float samples (fixed point): one
-            int, one per column, or ``"auto"`` (per column, the most digits
-            that fit 16-bit codes; resolved at encode time and stored).
+            int, one per column, or ``"auto"`` (per column, the digits the data
+            holds, at most what fits 32-bit codes; resolved and stored at
+            encode time).
+        wide: ``[column, signed]`` pairs of columns whose codes need 17 to 32
+            bits, each stored as two 16-bit columns. Found at encode time and
+            stored; leave it None.
     """
 
     mode: str = "none"
     tau: int = 16
     classwise: bool = True
     precision: int | list | None = None
+    wide: list | None = None
 
     def __post_init__(self) -> None:
         check_choice("mode", self.mode, TRANSFORMS)
@@ -66,6 +71,8 @@ class GeDeParams:
         if not isinstance(self.classwise, bool):
             raise TypeError(f"classwise should be a bool, but got classwise={self.classwise!r}")
         object.__setattr__(self, "precision", _check_precision(self.precision))
+        if self.wide is not None:
+            object.__setattr__(self, "wide", [[int(j), int(sg)] for j, sg in self.wide] or None)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,15 +85,21 @@ class GeDeParams:
         return cls(**d)
 
 
-def check_code_widths(v: np.ndarray) -> None:
-    """Raise CodecError unless every column of ``v`` (N, D) int32/int64 fits a 16-bit code."""
+def code_needs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(largest code, lo, hi) of each column of ``v`` (N, D) int: zigzag where negative."""
     lo, hi = v.min(axis=0).astype(np.int64), v.max(axis=0).astype(np.int64)
-    need = np.where(lo < 0, np.maximum(2 * hi, -2 * lo - 1), hi)
-    if (need >= 1 << MAX_WIDTH).any():
+    return np.where(lo < 0, np.maximum(2 * hi, -2 * lo - 1), hi), lo, hi
+
+
+def check_code_widths(v: np.ndarray, limit_bits: int = MAX_WIDTH) -> None:
+    """Raise CodecError unless every column of ``v`` (N, D) int32/int64 fits ``limit_bits``."""
+    need, lo, hi = code_needs(v)
+    if (need >= 1 << limit_bits).any():
         j = int(np.argmax(need))
         raise CodecError(f"column {j} holds values in [{int(lo[j])}, {int(hi[j])}], wider than "
-                         f"{MAX_WIDTH} bits; GeDe stores integers up to 16 bits (signed ones "
-                         "zigzag-coded): lower precision= or rescale the data")
+                         f"{limit_bits} bits; GeDe stores integers up to {WIDE_BITS} bits (signed "
+                         "ones zigzag-coded; wider than 16 split into two columns): lower "
+                         "precision= or rescale the data")
 
 
 @dataclass
@@ -118,11 +131,16 @@ class GeDeCodec:
     progressive = False
     max_planes = None
     variable_shapes = False
-    output_dtypes = (np.dtype(np.float32), np.dtype(np.uint8))
     min_format_version = 2  # version 2 put record fields in record order (runs of one width)
 
     def __init__(self, params: GeDeParams):
         self.params = params
+
+    @property
+    def output_dtypes(self) -> tuple | None:
+        """Mode "none" decodes integers and converts in numpy (any dtype, exact for wide
+        integers); the image modes' kernels write float32 or uint8."""
+        return None if self.params.mode == "none" else (np.dtype(np.float32), np.dtype(np.uint8))
 
     @property
     def lossless(self) -> bool:
@@ -149,7 +167,8 @@ class GeDeCodec:
         return 0.5 * step * (1 + 1e-6) + 1e-6 * float(np.abs(flat).max())
 
     def transform(self, shape: tuple, dtype):
-        return make_transform(self.params.mode, shape, dtype, self.params.precision)
+        return make_transform(self.params.mode, shape, dtype, self.params.precision,
+                              self.params.wide)
 
     def model_keys(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(model labels, model of each sample)."""
@@ -159,10 +178,18 @@ class GeDeCodec:
         return keys.astype(np.int64), model.astype(np.int64)
 
     def resolve_precision(self, x: np.ndarray) -> None:
-        """Replace ``precision="auto"`` by the digits each column of ``x`` can keep."""
+        """Replace ``precision="auto"`` by the digits each column of ``x`` needs, and find the
+        columns wider than 16 bits (``wide``), which are stored split in two."""
         if self.params.precision == "auto":
             p = auto_precision(x.reshape(x.shape[0], -1)) if x.dtype.kind == "f" else None
             self.params = replace(self.params, precision=p)
+        if self.params.mode == "none" and self.params.wide is None:
+            v = make_transform("none", x.shape[1:], x.dtype, self.params.precision).integers(x)
+            check_code_widths(v, WIDE_BITS)
+            need, lo, _ = code_needs(v)
+            cols = np.flatnonzero(need >= 1 << MAX_WIDTH)
+            if cols.size:
+                self.params = replace(self.params, wide=[[int(j), int(lo[j] < 0)] for j in cols])
 
     def encode(self, x: np.ndarray, labels: np.ndarray, *, m: int = 0) -> GeDeEncoded:
         """Fit the models and pack every sample of ``x`` (N, *shape)."""

@@ -1,21 +1,25 @@
-"""Fixed-point precision of float columns: what fits GeDe's integer width, and the checks."""
+"""Fixed-point precision of float columns: what fits GeDe's integer width, and the checks.
+
+GeDe codes columns of up to 16 bits and stores wider ones (up to ``WIDE_BITS``)
+as two 16-bit columns, so the width that counts here is ``WIDE_BITS``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import CodecError
-from .gede_model import MAX_WIDTH
 
-__all__ = ["MAX_DIGITS", "auto_precision", "check_precision", "usable_precision"]
+__all__ = ["MAX_DIGITS", "WIDE_BITS", "auto_precision", "check_precision", "usable_precision"]
 
 MAX_DIGITS = 9
+WIDE_BITS = 32
 
 
 def _fits(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Whether integer columns in [lo, hi] fit a MAX_WIDTH-bit code (zigzag when signed)."""
+    """Whether integer columns in [lo, hi] fit a WIDE_BITS-bit code (zigzag when signed)."""
     need = np.where(lo < 0, np.maximum(2 * hi, -2 * lo - 1), hi)
-    return need < 2.0 ** MAX_WIDTH
+    return need < 2.0 ** WIDE_BITS
 
 
 def usable_precision(flat: np.ndarray) -> np.ndarray:
@@ -31,15 +35,30 @@ def usable_precision(flat: np.ndarray) -> np.ndarray:
     return best
 
 
+def exact_digits(flat: np.ndarray) -> np.ndarray:
+    """(D,) int: per column, the fewest decimal digits (0..9) that reproduce every value to
+    float32 rounding; MAX_DIGITS + 1 where none does."""
+    out = np.full(flat.shape[1], MAX_DIGITS + 1, dtype=np.int64)
+    v = flat.astype(np.float64)
+    tol = 1e-6 * np.maximum(np.abs(v).max(axis=0), 1.0)
+    for p in range(MAX_DIGITS, -1, -1):
+        s = 10.0 ** p
+        ok = (np.abs(np.rint(v * s) / s - v) <= tol).all(axis=0)
+        out[ok] = p
+    return out
+
+
 def auto_precision(flat: np.ndarray) -> list[int]:
-    """``precision="auto"``: per column, the most digits that fit, or a CodecError listing the
-    columns that do not fit even as whole numbers."""
-    best = usable_precision(flat)
+    """``precision="auto"``: per column, the most digits that fit, but no more than the data
+    holds (extra digits would only cost bits); a CodecError lists the columns that do not fit
+    even as whole numbers."""
+    usable = usable_precision(flat)
+    best = np.where(usable < 0, -1, np.minimum(usable, exact_digits(flat)))
     bad = np.flatnonzero(best < 0)
     if bad.size:
         cols = "; ".join(f"column {j} holds values in [{flat[:, j].min():g}, {flat[:, j].max():g}]"
                          for j in bad)
-        raise CodecError(f"precision='auto' found no precision that fits {MAX_WIDTH}-bit codes: "
+        raise CodecError(f"precision='auto' found no precision that fits {WIDE_BITS}-bit codes: "
                          f"{cols}; rescale those columns (e.g. to thousands) first")
     return best.tolist()
 
@@ -52,5 +71,5 @@ def check_precision(flat: np.ndarray, precision: np.ndarray) -> None:
     if bad.size:
         cols = "; ".join(f"column {j} (values in [{flat[:, j].min():g}, {flat[:, j].max():g}]): "
                          f"precision {p[j]}, largest usable {best[j]}" for j in bad)
-        raise CodecError(f"precision too high for {MAX_WIDTH}-bit codes in {bad.size} column(s): "
+        raise CodecError(f"precision too high for {WIDE_BITS}-bit codes in {bad.size} column(s): "
                          f"{cols}; lower those precisions or pass precision='auto'")

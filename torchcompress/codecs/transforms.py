@@ -58,19 +58,23 @@ def _image_shape(shape: tuple, dtype: np.dtype, name: str) -> tuple[int, int, in
 
 
 class IdentityTransform:
-    """Values as integer columns; floats through fixed point with ``precision`` digits."""
+    """Values as integer columns; floats through fixed point with ``precision`` digits.
+
+    A column whose code needs 17 to 32 bits (``wide``: ``[column, signed]``
+    pairs) is zigzag-coded when signed and split in two 16-bit columns: its
+    high half stays in place, its low half is appended after the D columns.
+    """
 
     exact = True
     fused_args = fused_order = None  # no fused GeDe kernel: decode to integers, then ``inverse``
 
-    def __init__(self, shape: tuple, dtype, precision=None):
+    def __init__(self, shape: tuple, dtype, precision=None, wide=None):
         self.size = int(np.prod(shape))
-        self.columns = self.size
         dtype = np.dtype(dtype)
         if dtype.kind == "f":
             if precision is None:
                 raise CodecError("float samples need precision= (decimal digits kept, e.g. "
-                                 "precision=3) to be stored as fixed-point integers")
+                                 "precision=3, or 'auto') to be stored as fixed-point integers")
             p = np.asarray(precision, dtype=np.float64)
             if p.ndim > 1 or (p.ndim == 1 and len(p) != self.size):
                 raise CodecError(f"precision should be one int or {self.size} ints (one per "
@@ -81,8 +85,16 @@ class IdentityTransform:
             if precision is not None:
                 raise CodecError(f"precision applies to float samples, but the source is {dtype}")
             self.scale = None
+        w = np.zeros((0, 2), dtype=np.int64) if not wide else np.asarray(wide, dtype=np.int64)
+        if w.ndim != 2 or w.shape[1] != 2 or ((w[:, 0] < 0) | (w[:, 0] >= self.size)).any() \
+                or ((w[:, 1] != 0) & (w[:, 1] != 1)).any() or len(set(w[:, 0].tolist())) != len(w):
+            raise CodecError(f"wide should list distinct [column, signed] pairs with columns in "
+                             f"[0, {self.size}) and signed 0 or 1, but got {wide!r}")
+        self.wide = w
+        self.columns = self.size + len(w)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def integers(self, x: np.ndarray) -> np.ndarray:
+        """(N, D) int64 values (floats in fixed point), before any column is split."""
         flat = x.reshape(x.shape[0], -1)
         if self.scale is None:  # int64 sources stay wide so the width check sees them whole
             return flat.astype(np.int64 if flat.dtype.itemsize == 8 else np.int32)
@@ -92,7 +104,27 @@ class IdentityTransform:
         check_precision(flat, self.precision)
         return np.rint(flat.astype(np.float64) * self.scale).astype(np.int64)
 
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        v = self.integers(x)
+        if not len(self.wide):
+            return v
+        v = v.astype(np.int64)
+        cols, signed = self.wide[:, 0], self.wide[:, 1].astype(bool)
+        z = v[:, cols]
+        z = np.where(signed, (z << 1) ^ (z >> 63), z)
+        if (z < 0).any() or (z >= 1 << 32).any():
+            raise CodecError("a wide column's code does not fit 32 bits; the wide layout does not "
+                             "match these samples")
+        v[:, cols] = z >> 16
+        return np.concatenate([v, z & 0xFFFF], axis=1)
+
     def inverse(self, v: np.ndarray, out: np.ndarray) -> None:
+        if len(self.wide):
+            cols, signed = self.wide[:, 0], self.wide[:, 1].astype(bool)
+            v = v.astype(np.int64)
+            z = (v[:, cols] << 16) | v[:, self.size:]
+            v = v[:, :self.size].copy()
+            v[:, cols] = np.where(signed, (z >> 1) ^ -(z & 1), z)
         if self.scale is None:
             out[...] = v
         else:
@@ -180,12 +212,14 @@ class WaveletTransform:
         out[...] = img.reshape(v.shape[0], -1)
 
 
-def make_transform(name: str, shape: tuple, dtype, precision=None):
+def make_transform(name: str, shape: tuple, dtype, precision=None, wide=None):
     """Build the transform ``name`` for samples of ``shape`` and ``dtype``."""
     if name == "none":
-        return IdentityTransform(shape, dtype, precision)
+        return IdentityTransform(shape, dtype, precision, wide)
     if precision is not None:
         raise CodecError(f"precision applies to mode='none', but got mode={name!r}")
+    if wide:
+        raise CodecError(f"wide columns apply to mode='none', but got mode={name!r}")
     if name == "dct":
         return DCTTransform(shape, dtype)
     return WaveletTransform(shape, dtype)

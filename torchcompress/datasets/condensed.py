@@ -70,7 +70,7 @@ def condense(source, path, *, beta: int = DEFAULT_BETA, precision="auto",
     enc.resolve_precision(src.x)
     t = enc.transform(src.x.shape[1:], src.x.dtype)
     ints = t.forward(src.x)
-    check_code_widths(ints)  # 16-bit columns, checked before any kernel sees them
+    check_code_widths(ints)  # 16-bit columns (wider ones split), checked before any kernel
     cond = condense_rows(src.x.reshape(n, -1).astype(np.float64), ints, src.y, beta)
     m = len(cond.weight)
     tensors = {"x": cond.x.astype(np.float32).reshape(m, *src.x.shape[1:]),
