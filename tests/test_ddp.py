@@ -52,7 +52,7 @@ def _worker(rank, port, out_dir):
     acc = [0.9, 0.3, 0.6] if rank == 0 else [0.1, 0.1, 0.1]
     result["ratios"] = samplers["ratio"].update(acc).tolist()
     # dynamics: each rank records only its shard, scores must agree and match one process
-    dyn = tc.dynamics.TrainingDynamics(N, C, windows=[(0, 3), (4, 6)])
+    dyn = tc.dynamics.TrainingDynamics(N, C, windows=[(1, 3), (4, 6)])
     ds = tc.with_indices(TensorDataset(torch.zeros(N, 1), torch.as_tensor(labels)))
     sampler = tc.samplers.RandomSubsetSampler(ds, fraction=0.9, seed=0)  # some samples unseen
     steps = 0
@@ -108,7 +108,7 @@ def test_two_process_gloo(tmp_path):
     assert r0["acc"] == r1["acc"]
     # and the 2-rank EVA equals a single process recording everything
     from torch.utils.data import DataLoader, TensorDataset
-    dyn = tc.dynamics.TrainingDynamics(N, C, windows=[(0, 3), (4, 6)])
+    dyn = tc.dynamics.TrainingDynamics(N, C, windows=[(1, 3), (4, 6)])
     ds = tc.with_indices(TensorDataset(torch.zeros(N, 1), torch.as_tensor(labels)))
     sampler = tc.samplers.RandomSubsetSampler(ds, fraction=0.9, seed=0, num_replicas=1, rank=0)
     for epoch in range(6):
