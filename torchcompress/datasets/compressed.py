@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 from .._validation import check_index, check_positive_int
 from ..format import ArchiveDecoder, ArchiveReader
 from ..format import verify as verify_hashes
+from .loading import make_loader
 from .output import OutputPlan
 from .summary import summarize
 
@@ -123,6 +124,47 @@ class CompressedDataset(Dataset):
         if self.transform is None and self.target_transform is None:
             return list(zip(xs, labels))
         return [self._finish(x, y) for x, y in zip(xs, labels)]
+
+    def batch(self, indices) -> tuple:
+        """Decode ``indices`` as one batch: ``(x, y)`` with ``x`` (B, *shape) and ``y`` (B,)
+        tensors (``x`` a list when the samples differ in shape). The transforms apply per
+        sample, as in ``__getitem__``; without them nothing is split and stacked again."""
+        idx = self._indices(indices)
+        out = self.decoder.decode(idx, self._out.dtype, self.planes)
+        y = torch.from_numpy(self._labels[idx])
+        if isinstance(out, list):
+            xs = [torch.from_numpy(self._out.finish(a)) for a in out]
+            return ([self.transform(t) for t in xs] if self.transform is not None else xs), y
+        x = torch.from_numpy(self._out.finish(out))
+        if self.transform is not None:
+            x = torch.stack([self.transform(t) for t in x.unbind(0)])
+        if self.target_transform is not None:
+            y = [self.target_transform(v) for v in y.tolist()]
+        return x, y
+
+    def loader(self, batch_size: int, *, shuffle: bool = False, sampler=None, num_workers: int = 0,
+               drop_last: bool = False, seed: int = 0, **dataloader_kwargs):
+        """A ``torch.utils.data.DataLoader`` that decodes whole batches and resumes exactly.
+
+        Each step decodes one batch into one tensor (no per-sample tensors to
+        collate). ``loader.state_dict()`` records the epoch and the batches the
+        training loop has consumed, however far workers have prefetched, plus
+        the sampler's state; ``load_state_dict`` makes the next pass yield
+        exactly the remaining batches. Exact resume needs a reproducible order:
+        ``shuffle=True`` (seeded with ``seed + epoch``), one of
+        ``tc.samplers``, or another sampler with a deterministic ``set_epoch``.
+
+        Args:
+            batch_size: samples per batch.
+            shuffle: a new seeded order every epoch.
+            sampler: a ``Sampler[int]`` choosing the indices (e.g.
+                ``tc.samplers.RandomSubsetSampler``); not with ``shuffle``.
+            num_workers, drop_last, **dataloader_kwargs: as ``DataLoader``
+                (``pin_memory``, ``persistent_workers``, ``multiprocessing_context``...).
+        """
+        return make_loader(self, batch_size, shuffle=shuffle, sampler=sampler,
+                           num_workers=num_workers, drop_last=drop_last, seed=seed,
+                           **dataloader_kwargs)
 
     def __getstate__(self) -> dict:
         return dict(self._args)  # pickles by path; workers reopen lazily

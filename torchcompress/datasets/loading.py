@@ -1,0 +1,148 @@
+"""``ds.loader(...)``: a DataLoader that decodes whole batches and resumes exactly.
+
+The loader's sampler yields *batches* of indices and the dataset decodes each
+batch into one tensor in one kernel call per shard, so no per-sample tensors
+are made and stacked again. It counts the batches it has handed to the
+training loop, so ``state_dict()`` records the position after the last batch
+the loop consumed, however far workers have prefetched; a resumed loader
+replays the same epoch order and skips those batches without decoding them.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .._validation import check_positive_int
+from ..samplers._base import EpochSampler, check_seed
+
+__all__ = ["ResumableLoader", "make_loader"]
+
+
+class _Batches(Dataset):
+    """Items are whole batches: ``view[indices] == (x, y)`` with ``x`` (B, ...) or a list."""
+
+    def __init__(self, ds):
+        self.ds = ds
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, indices):
+        return self.ds.batch(indices)
+
+
+class EpochBatches(Sampler):
+    """Lists of indices for one epoch: from ``sampler`` (ours or any with ``set_epoch``), a
+    seeded shuffle (``seed + epoch``, as DistributedSampler), or in order; the first ``skip``
+    batches are left out (a resumed epoch)."""
+
+    def __init__(self, n: int, batch_size: int, *, sampler=None, shuffle: bool, drop_last: bool,
+                 seed: int):
+        self.n, self.batch_size, self.sampler = n, batch_size, sampler
+        self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
+        epoch = getattr(sampler, "epoch", 0)  # start where the sampler is
+        self.epoch, self.skip = epoch if isinstance(epoch, int) else 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch, self.skip = epoch, 0
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def _indices(self) -> list[int]:
+        if isinstance(self.sampler, EpochSampler):
+            return self.sampler.indices()  # the whole epoch, whatever its own position
+        if self.sampler is not None:
+            return list(iter(self.sampler))
+        if self.shuffle:
+            g = torch.Generator()
+            g.manual_seed(self.seed + self.epoch)
+            return torch.randperm(self.n, generator=g).tolist()
+        return list(range(self.n))
+
+    def _batches(self) -> list[list[int]]:
+        idx = self._indices()
+        b = self.batch_size
+        out = [idx[i:i + b] for i in range(0, len(idx), b)]
+        if self.drop_last and out and len(out[-1]) < b:
+            out.pop()
+        return out
+
+    def __iter__(self):
+        yield from self._batches()[self.skip:]
+
+    def __len__(self) -> int:
+        return max(0, len(self._batches()) - self.skip)
+
+
+class ResumableLoader(DataLoader):
+    """A ``DataLoader`` over whole batches with exact ``state_dict`` / ``load_state_dict``.
+
+    Iterating it yields ``(x, y)`` per batch. A pass that runs to its end moves
+    to the next epoch; ``set_epoch(e)`` selects one explicitly (and the
+    sampler's, when it has ``set_epoch``).
+    """
+
+    def __init__(self, ds, batches: EpochBatches, **kwargs):
+        super().__init__(_Batches(ds), sampler=batches, batch_size=None, **kwargs)
+        self.batches = batches
+        self._consumed = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ValueError(f"epoch should be a non-negative int, but got epoch={epoch!r}")
+        if epoch != self.batches.epoch:
+            self.batches.set_epoch(int(epoch))
+            self._consumed = 0
+
+    @property
+    def epoch(self) -> int:
+        return self.batches.epoch
+
+    def __iter__(self):
+        self.batches.skip = self._consumed
+        for batch in super().__iter__():
+            self._consumed += 1
+            yield batch
+        self.batches.set_epoch(self.batches.epoch + 1)
+        self._consumed = 0
+
+    def state_dict(self) -> dict:
+        """The epoch, the batches the loop has consumed in it, and the sampler's own state."""
+        state = {"epoch": self.batches.epoch, "consumed": self._consumed,
+                 "batch_size": self.batches.batch_size, "seed": self.batches.seed}
+        if hasattr(self.batches.sampler, "state_dict"):
+            state["sampler"] = self.batches.sampler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume: the next iteration yields exactly the batches after the consumed ones."""
+        missing = {"epoch", "consumed", "batch_size"} - set(state)
+        if missing:
+            raise KeyError(f"state_dict lacks {sorted(missing)}; pass a dict from "
+                           "loader.state_dict()")
+        if state["batch_size"] != self.batches.batch_size:
+            raise ValueError(f"the state was saved with batch_size={state['batch_size']}, but this "
+                             f"loader has batch_size={self.batches.batch_size}")
+        if "sampler" in state and hasattr(self.batches.sampler, "load_state_dict"):
+            self.batches.sampler.load_state_dict(state["sampler"])
+        self.batches.seed = check_seed(state.get("seed", self.batches.seed))
+        self.batches.set_epoch(int(state["epoch"]))
+        self._consumed = int(state["consumed"])
+
+
+def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num_workers: int = 0,
+                drop_last: bool = False, seed: int = 0, **dataloader_kwargs) -> ResumableLoader:
+    """The loader behind ``CompressedDataset.loader``; see there."""
+    batch_size = check_positive_int("batch_size", batch_size)
+    if sampler is not None and shuffle:
+        raise ValueError("sampler= and shuffle=True both choose the order; pass one of them")
+    for bad in ("batch_size", "batch_sampler", "collate_fn"):
+        if bad in dataloader_kwargs:
+            raise TypeError(f"{bad}= is set by ds.loader (it decodes whole batches); pass "
+                            "batch_size as the first argument and leave the others out")
+    batches = EpochBatches(len(ds), batch_size, sampler=sampler, shuffle=shuffle,
+                           drop_last=drop_last, seed=check_seed(seed))
+    return ResumableLoader(ds, batches, num_workers=num_workers, **dataloader_kwargs)
