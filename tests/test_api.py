@@ -153,3 +153,36 @@ def test_cli_every_foreign_flag_exits_2(tmp_path, capsys, codec, flag):
                       *_FLAG_VALUES[flag]], capsys)
     assert code == 2 and f"{flag} does not apply to --codec {codec}; its flags are" in err
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_cli_folder_and_torchvision_sources(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in ("ants", "bees"):
+        (tmp_path / "photos" / c).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (5 + i, 7, 3), dtype=np.uint8)).save(
+                tmp_path / "photos" / c / f"{i}.png")
+    for k, source in enumerate([str(tmp_path / "photos"), f"torchvision:ImageFolder:{tmp_path / 'photos'}"]):
+        out = tmp_path / f"p{k}.tcz"
+        assert main(["compress", source, str(out), "--quiet"]) == 0
+        text = capsys.readouterr().out
+        assert "labels     2 classes (ants: 3, bees: 3)" in text and "of shape (3, any, 7)" in text
+        ds = tc.open(out)
+        assert ds.classes == ["ants", "bees"] and ds[4][0].shape == (3, 6, 7)
+    code, err = _run(["compress", "torchvision:NoSuchSet:data", str(tmp_path / "x.tcz")], capsys)
+    assert code == 2 and "'NoSuchSet' is not a torchvision dataset class" in err
+    code, err = _run(["compress", "torchvision:MNIST:" + str(tmp_path / "none"),
+                      str(tmp_path / "x.tcz")], capsys)
+    assert code == 2 and "Dataset not found" in err and err.count("\n") == 1
+
+
+def test_iterable_source_with_length(tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, (7, 1, 4, 5), dtype=np.uint8)
+    info = tc.compress(((x[i], i % 2) for i in range(7)), tmp_path / "g.tcz", length=7,
+                       progress=False)
+    assert info["num_samples"] == 7
+    np.testing.assert_array_equal(tc.open(tmp_path / "g.tcz")[6][0].numpy(), x[6])
+    with pytest.raises(ValueError, match="source is empty"):
+        tc.compress(iter([]), tmp_path / "e.tcz", progress=False)

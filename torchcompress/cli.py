@@ -159,10 +159,33 @@ def _compress(args) -> int:
     import torchcompress as tc
 
     params = _codec_params(args)
-    info = tc.compress(args.source, args.out, codec=args.codec, layout=args.layout,
+    source = _torchvision_source(args.source) if args.source.startswith("torchvision:") \
+        else args.source
+    info = tc.compress(source, args.out, codec=args.codec, layout=args.layout,
                        overwrite=args.overwrite, progress=not args.quiet, **params)
     print(tc.datasets.describe(info))
     return 0
+
+
+def _torchvision_source(spec: str):
+    """``torchvision:NAME:ROOT``: the training split of ``torchvision.datasets.NAME`` at ROOT
+    (never downloaded)."""
+    import inspect
+
+    import torchvision
+
+    parts = spec.split(":", 2)
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        raise _UsageError(f"SOURCE {spec!r} should be torchvision:NAME:ROOT, e.g. "
+                          "torchvision:CIFAR10:data")
+    cls = getattr(torchvision.datasets, parts[1], None)
+    if not inspect.isclass(cls):
+        raise _UsageError(f"SOURCE {spec!r}: {parts[1]!r} is not a torchvision dataset class")
+    kwargs = {"train": True} if "train" in inspect.signature(cls).parameters else {}
+    try:
+        return cls(parts[2], **kwargs)
+    except RuntimeError as e:  # e.g. "Dataset not found or corrupted"
+        raise _UsageError(f"SOURCE {spec!r}: {e}") from None
 
 
 def _info(args) -> int:
@@ -210,7 +233,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--bits", type=float, nargs="+", default=[2.0, 4.0])
     d.set_defaults(fn=_demo)
     c = sub.add_parser("compress", help="compress an .npz (x, y) or an image folder into an archive")
-    c.add_argument("source", help="an .npz with x and y, or a folder of class subfolders of images")
+    c.add_argument("source", help="an .npz with x and y, a folder of class subfolders of images, "
+                                  "or torchvision:NAME:ROOT (the training split, not downloaded)")
     c.add_argument("out")
     c.add_argument("--codec", default="lossless", choices=["lossless", "adq", "gede"])
     c.add_argument("--fit-samples", type=int, help="lossless: samples that fit the model (4096)")

@@ -78,7 +78,7 @@ def test_mixed_shapes_named(tmp_path):
      "target 1 is nan; real-valued targets must be finite"),
     ((np.zeros((3, 4), dtype=np.complex64), np.zeros(3, dtype=int)), TypeError,
      "samples should have dtype .* but got complex64"),
-    (42, TypeError, "source should be a map-style Dataset, an \\(x, y\\) pair, or a path"),
+    (42, TypeError, "source should be a map-style Dataset of \\(image, label\\).*an iterable of \\(image, label\\) pairs.*but got int"),
 ], ids=["empty-arrays", "empty-dataset", "label-count", "string-labels", "nan-target", "complex",
                                   "int"])
 def test_bad_sources(tmp_path, source, err, match):

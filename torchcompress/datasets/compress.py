@@ -28,7 +28,8 @@ def _default_shard_size(bytes_per_sample: float) -> int:
 
 def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, progress: bool = True,
              layout: str | None = None, shard_size: int | None = None, importance=None,
-             classes: list | None = None, verify: bool | None = None, **codec_params) -> dict:
+             classes: list | None = None, verify: bool | None = None, length: int | None = None,
+             **codec_params) -> dict:
     """Compress ``source`` into an archive directory at ``path``.
 
     The source is read into memory once, encoded, then written shard by shard
@@ -38,8 +39,9 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     Args:
         source: a map-style dataset of ``(image, label)`` (PIL images become
             CHW uint8; with ``codec="lossless"`` their shapes may differ), a
-            pair ``(x, y)`` of arrays/tensors, or an ``.npz`` path holding
-            ``x`` and ``y``.
+            pair ``(x, y)`` of arrays/tensors, an ``.npz`` path holding ``x``
+            and ``y``, a folder in ImageFolder layout, or an iterable of
+            ``(image, label)`` pairs.
         path: the archive directory to create.
         codec: codec name (see ``tc.codecs.CODECS``): ``"lossless"`` (default,
             bit-exact, any shape), ``"adq"`` (lossy, bits=) or ``"gede"``.
@@ -49,6 +51,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         shard_size: samples per shard; default aims at about 64 MiB shards.
         importance: optional (N,) per-sample weights on the codec's error.
         classes: class names; default ``source.classes`` when it has them.
+        length: how many pairs an iterable source yields (for the progress bar).
         verify: decode every sample before committing and fail unless it is
             identical (within half a fixed-point step for floats). Default:
             on for lossless codecs and GeDe modes; lossy codecs reject ``True``.
@@ -67,7 +70,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         shard_size = check_positive_int("shard_size", shard_size)
     verify = _verify_default(enc, verify)
     refuse_existing(path, overwrite)
-    src = load_source(source, layout=layout, progress=progress, mixed_ok=enc.variable_shapes)
+    src = load_source(source, layout=layout, progress=progress, mixed_ok=enc.variable_shapes,
+                      length=length)
     return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
                          shard_size=shard_size, importance=importance, classes=classes,
                          verify=verify, t0=t0)

@@ -52,16 +52,20 @@ def check_layout(shape: tuple, layout: str | None, what: str) -> None:
                          "them as they are")
 
 
-def _from_dataset(ds, progress: bool, mixed_ok: bool):
-    """(samples, labels): one (N, ...) array, or a list of arrays when shapes differ and
-    the codec takes that (``mixed_ok``)."""
-    n = len(ds)
+def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None):
+    """(samples, labels) of a map-style dataset, or of an iterable of pairs (``length`` only
+    sizes the progress bar): one (N, ...) array, or a list of arrays when shapes differ and the
+    codec takes that (``mixed_ok``)."""
+    if hasattr(ds, "__getitem__") and hasattr(ds, "__len__"):
+        n = len(ds)
+        items = (ds[i] for i in range(n))
+    else:
+        n, items = length, iter(ds)
     if n == 0:
         raise ValueError("source is empty (len(source) == 0); pass at least one sample")
-    xs = []
-    y = np.empty(n, dtype=np.int64)
-    for i in tqdm(range(n), desc="reading source", disable=not progress, leave=False):
-        item = ds[i]
+    xs, ys = [], []
+    for i, item in enumerate(tqdm(items, total=n, desc="reading source", disable=not progress,
+                                  leave=False)):
         if not isinstance(item, (tuple, list)) or len(item) < 2:
             raise TypeError(f"source[{i}] should be an (image, label) pair, "
                             f"but got {type(item).__name__}")
@@ -78,11 +82,14 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool):
         xs.append(img)
         label = item[1]
         try:
-            y[i] = int(label.item() if hasattr(label, "item") else label)
+            ys.append(int(label.item() if hasattr(label, "item") else label))
         except (TypeError, ValueError):
             raise TypeError(f"source[{i}][1] should be an integer class label, but got "
                             f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
                             "(e.g. with target_transform)") from None
+    if not xs:
+        raise ValueError("source is empty (it yielded no samples); pass at least one sample")
+    y = np.array(ys, dtype=np.int64)
     if all(a.shape == xs[0].shape for a in xs):
         return np.stack(xs), y
     return xs, y
@@ -100,8 +107,14 @@ def _image_folder(path: str):
                          "ImageFolder reads") from None
 
 
+_KINDS = ("a map-style Dataset of (image, label) (e.g. torchvision's ImageFolder), an iterable "
+          "of (image, label) pairs (with length= for the progress bar), an (x, y) pair of "
+          "arrays or tensors, a path to an .npz holding x and y, or a folder of class "
+          "subfolders of images")
+
+
 def load_source(source, *, layout: str | None = None, progress: bool = True,
-                mixed_ok: bool = False) -> Source:
+                mixed_ok: bool = False, length: int | None = None) -> Source:
     """Materialise ``source`` as arrays.
 
     Args:
@@ -115,6 +128,7 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         progress: show a tqdm bar while reading a dataset.
         mixed_ok: a dataset's samples may differ in shape (they then come back
             as a list of arrays of one ndim and dtype).
+        length: the number of pairs an iterable source yields (progress bar only).
     """
     check_choice("layout", layout, (None, "CHW", "HWC"))
     classes = None
@@ -141,8 +155,9 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
             and isinstance(source[0], (np.ndarray, torch.Tensor)):
         x, y = _to_numpy(source[0], "source x"), _to_numpy(source[1], "source y")
         name = "arrays"
-    elif hasattr(source, "__getitem__") and hasattr(source, "__len__"):
-        x, y = _from_dataset(source, progress, mixed_ok)
+    elif (hasattr(source, "__getitem__") and hasattr(source, "__len__")) or (
+            hasattr(source, "__iter__") and not isinstance(source, (str, bytes, dict))):
+        x, y = _from_dataset(source, progress, mixed_ok, length)
         check_layout(x[0].shape, layout, "the dataset's samples")
         if isinstance(x, list):
             if layout == "HWC":
@@ -152,8 +167,7 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         classes = list(getattr(source, "classes", None) or []) or None
         name = type(source).__name__
     else:
-        raise TypeError("source should be a map-style Dataset, an (x, y) pair, or a path to an "
-                        f".npz, but got {type(source).__name__}")
+        raise TypeError(f"source should be {_KINDS}, but got {type(source).__name__}")
     y = np.asarray(y)
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError("source is empty (0 samples); pass at least one sample")

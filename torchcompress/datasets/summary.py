@@ -84,7 +84,8 @@ def _labels(info: dict) -> str:
 def describe(info: dict) -> str:
     """A one-screen, human-readable summary of :func:`summarize`'s dict."""
     params = ", ".join(f"{k}={v!r}" for k, v in sorted(info["codec_params"].items()))
-    shape = tuple("any" if d is None else d for d in info["sample_shape"])
+    dims = ["any" if d is None else str(d) for d in info["sample_shape"]]
+    shape = "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
     lines = [
         f"archive    {info['path']}",
         f"codec      {info['codec']} ({params})",
