@@ -1,0 +1,93 @@
+"""Data-parallel training from an archive: torchrun, a fresh random subset per epoch, ds.loader.
+
+    torchrun --nproc_per_node=2 examples/ddp_train.py --archive train.tcz --epochs 2
+    torchrun --nproc_per_node=2 examples/ddp_train.py --data ../shared/data/mnist_t10k.npz
+
+With ``--data`` rank 0 compresses the .npz losslessly first (the others wait
+at a barrier). Every rank opens the archive, draws its shard of a fresh random
+subset each epoch (``RandomSubsetSampler``, DDP-aware) and reads it through
+``ds.loader`` (whole-batch decode, exact resume). The model is a small CNN in
+``DistributedDataParallel``: gloo on CPU, nccl when every rank has a GPU.
+Rank 0 prints the mean loss of each epoch over all ranks and writes
+``--checkpoint`` (model, optimizer and loader state) after every epoch;
+``--resume`` continues from it.
+"""
+
+import argparse
+import os
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torchvision.transforms import v2
+
+import torchcompress as tc
+
+
+def small_cnn(c, h, w, k):
+    return nn.Sequential(nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(32 * (h // 4) * (w // 4), k))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--archive", default="ddp_train.tcz", help="the archive to train from")
+    p.add_argument("--data", help=".npz to compress into --archive first (rank 0)")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--fraction", type=float, default=0.5, help="random subset per epoch")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--max-steps", type=int, default=0, help="stop each epoch after this many (0: all)")
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--resume", action="store_true")
+    a = p.parse_args()
+    cuda = torch.cuda.is_available() and torch.cuda.device_count() >= int(os.environ.get("WORLD_SIZE", 1))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    rank = dist.get_rank()
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if cuda else "cpu")
+    torch.set_num_threads(1)
+    if a.data and rank == 0 and not os.path.exists(a.archive):
+        with np.load(a.data) as z:
+            x, y = z["x"], z["y"]
+        x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+        tc.compress((x, y), a.archive, progress=False)
+    dist.barrier()
+    ds = tc.open(a.archive, transform=v2.ToDtype(torch.float32, scale=True))
+    shape, k = ds[0][0].shape, int(ds.targets.max()) + 1
+    sampler = tc.samplers.RandomSubsetSampler(ds, fraction=a.fraction, seed=0)
+    loader = ds.loader(a.batch_size, sampler=sampler, num_workers=a.workers)
+    torch.manual_seed(0)
+    model = nn.parallel.DistributedDataParallel(small_cnn(*shape, k).to(device))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    start = 0
+    if a.resume and a.checkpoint and os.path.exists(a.checkpoint):
+        state = torch.load(a.checkpoint, map_location=device, weights_only=True)
+        model.module.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        loader.load_state_dict(state["loader"])
+        start = loader.epoch
+    for epoch in range(start, a.epochs):
+        loader.set_epoch(epoch)
+        total = torch.zeros(2, device=device)
+        for step, (x, y) in enumerate(loader):
+            loss = nn.functional.cross_entropy(model(x.to(device)), y.to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += torch.stack([loss.detach() * len(y), torch.tensor(len(y), device=device)])
+            if a.max_steps and step + 1 >= a.max_steps:
+                break
+        dist.all_reduce(total)
+        if rank == 0:
+            print(f"epoch {epoch}: mean loss {float(total[0] / total[1]):.4f} over "
+                  f"{int(total[1])} samples on {dist.get_world_size()} ranks", flush=True)
+            if a.checkpoint:
+                torch.save({"model": model.module.state_dict(), "opt": opt.state_dict(),
+                            "loader": loader.state_dict()}, a.checkpoint)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
