@@ -6,7 +6,6 @@ import os
 import socket
 
 import numpy as np
-import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -40,7 +39,7 @@ def _worker(rank, port, out_dir):
         "balanced": tc.samplers.RandomSubsetSampler(range(N), num_samples=25, class_balanced=True,
                                                     labels=labels, seed=3),
         "weighted": tc.samplers.WeightedSubsetSampler(np.arange(1, N + 1), 21, seed=3),
-        "ratio": tc.samplers.ClassRatioSampler(labels, 0.5, seed=3),
+        "ratio": tc.samplers.ClassRatioSampler(labels, 0.5, seed=3, initial_accuracy=[0.5] * 3),
         "subset": tc.samplers.SubsetSampler(np.arange(0, N, 2), seed=3),
     }
     for name, s in samplers.items():
@@ -50,6 +49,7 @@ def _worker(rank, port, out_dir):
         result[name + "_len"] = len(s)
     # the ratio sampler: ranks pass different accuracies, rank 0's win everywhere
     acc = [0.9, 0.3, 0.6] if rank == 0 else [0.1, 0.1, 0.1]
+    result["ratios_before"] = samplers["ratio"].ratios.tolist()
     result["ratios"] = samplers["ratio"].update(acc).tolist()
     # dynamics: each rank records only its shard, scores must agree and match one process
     dyn = tc.dynamics.TrainingDynamics(N, C, windows=[(1, 3), (4, 6)])
@@ -90,7 +90,8 @@ def test_two_process_gloo(tmp_path):
         "balanced": tc.samplers.RandomSubsetSampler(range(N), num_samples=25, class_balanced=True,
                                                     labels=labels, seed=3, num_replicas=1, rank=0),
         "weighted": tc.samplers.WeightedSubsetSampler(np.arange(1, N + 1), 21, seed=3, num_replicas=1, rank=0),
-        "ratio": tc.samplers.ClassRatioSampler(labels, 0.5, seed=3, num_replicas=1, rank=0),
+        "ratio": tc.samplers.ClassRatioSampler(labels, 0.5, seed=3, num_replicas=1, rank=0,
+                                               initial_accuracy=[0.5] * 3),
         "subset": tc.samplers.SubsetSampler(np.arange(0, N, 2), seed=3, num_replicas=1, rank=0),
     }
     for name, s in single.items():
@@ -102,7 +103,7 @@ def test_two_process_gloo(tmp_path):
         assert interleaved[:len(full)] == full, name  # together they cover the subset, in order
         if name != "weighted":  # without replacement the real (unpadded) parts are disjoint
             assert len(set(interleaved[:len(full)])) == len(full), name
-    assert r0["ratios"] == r1["ratios"]
+    assert r0["ratios"] == r1["ratios"] != r0["ratios_before"]  # rank 0's update, on both
     assert r0["steps"] == r1["steps"]
     assert r0["eva"] == r1["eva"] and r0["forgetting"] == r1["forgetting"]
     assert r0["acc"] == r1["acc"]

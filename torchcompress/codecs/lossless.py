@@ -19,7 +19,7 @@ import numpy as np
 
 from .._validation import check_positive_int
 from ..errors import CodecError, FormatError
-from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OK, OVERRUN, decode_rows
+from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
 from ._kernels.lossless_encode import count_tokens, encode_sample, model_sample
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from .lossless_tables import LosslessTables, normalize_counts
@@ -153,7 +153,6 @@ class LosslessCodec:
         dims = np.array([planes_of(s.shape) for s in samples], dtype=np.int64).reshape(n, 3)
         colour = ndim == 3 and bool(np.isin(dims[:, 0], (3, 4)).any())
         classes = min(int(dims[:, 0].max()), NUM_CLASSES)
-        maxv = (1 << bits) - 1
         t = LosslessTables.tokens_for(bits, colour)
         scratch = _Scratch(dims)
         counts = np.zeros((classes * CTX_PER_CLASS, t), dtype=np.int64)

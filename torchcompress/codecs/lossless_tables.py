@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
-from ._kernels.rans import COARSE_SHIFT, PROB_BITS, PROB_SCALE, num_tokens
+from ._kernels.rans import COARSE_SHIFT, PROB_SCALE, num_tokens
 
 __all__ = ["LosslessTables", "normalize_counts"]
 

@@ -12,7 +12,6 @@ the remaining ``e - 2`` low bits uniformly (through the same state, in chunks
 of at most 8 bits).
 """
 
-import numpy as np
 from numba import njit
 
 __all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "PROB_BITS", "PROB_SCALE", "RANS_L", "num_tokens", "put_symbol",
