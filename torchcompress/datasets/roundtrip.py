@@ -37,13 +37,19 @@ def check_roundtrip(codec, encoded, x, y: np.ndarray, bounds: list[int], *, samp
     for s in range(0, n, _BATCH):
         idx = np.arange(s, min(s + _BATCH, n), dtype=np.int64)
         out = dec.decode(idx, out_dtype)
-        for j, i in enumerate(idx):
-            err = np.abs(np.asarray(out[j], dtype=np.float64) - x[i])
+        if isinstance(out, np.ndarray):  # one shape: compare the whole batch at once
+            k = len(idx)
+            pieces = [(s, out.reshape(k, -1), x[s:s + k].reshape(k, -1))]
+        else:
+            pieces = [(int(i), o.reshape(1, -1), x[i].reshape(1, -1)) for o, i in zip(out, idx)]
+        for first, got, want in pieces:
+            err = np.abs(got.astype(np.float64) - want)
             same += int((err == 0).sum())
             total += err.size
             worst = max(worst, float(err.max()))
             if exact and worst > tolerance:
-                raise CodecError(f"verify failed: sample {int(i)} decodes with error {worst:g} "
+                i = first + int(np.flatnonzero((err > tolerance).any(axis=1))[0])
+                raise CodecError(f"verify failed: sample {i} decodes with error {worst:g} "
                                  f"(allowed {tolerance:g}); nothing was written. Please report "
                                  "this with the data that triggers it.")
     return {"exact_fraction": same / max(total, 1), "max_abs_error": worst}
