@@ -112,14 +112,18 @@ class CompressedDataset(Dataset):
         x = self._out.finish(self.decoder.decode_one(i, self._out.dtype, self.planes))
         return self._finish(torch.from_numpy(x), self._label(self._labels[i]))
 
+    def _decode(self, idx: np.ndarray):
+        """Rows ``idx`` as one (B, *shape) tensor, or a list of tensors for mixed shapes."""
+        out = self.decoder.decode(idx, self._out.dtype, self.planes)
+        if isinstance(out, list):
+            return [torch.from_numpy(self._out.finish(a)) for a in out]
+        return torch.from_numpy(self._out.finish(out))
+
     def __getitems__(self, indices) -> list:
         """Decode a batch: one kernel call per shard touched. Returns ``[(x, y), ...]``."""
         idx = self._indices(indices)
-        out = self.decoder.decode(idx, self._out.dtype, self.planes)
-        if isinstance(out, list):  # samples of different shapes
-            xs = [torch.from_numpy(self._out.finish(a)) for a in out]
-        else:
-            xs = torch.from_numpy(self._out.finish(out)).unbind(0)
+        x = self._decode(idx)
+        xs = x if isinstance(x, list) else x.unbind(0)
         labels = self._labels[idx].tolist()
         if self.transform is None and self.target_transform is None:
             return list(zip(xs, labels))
@@ -130,12 +134,10 @@ class CompressedDataset(Dataset):
         tensors (``x`` a list when the samples differ in shape). The transforms apply per
         sample, as in ``__getitem__``; without them nothing is split and stacked again."""
         idx = self._indices(indices)
-        out = self.decoder.decode(idx, self._out.dtype, self.planes)
+        x = self._decode(idx)
         y = torch.from_numpy(self._labels[idx])
-        if isinstance(out, list):
-            xs = [torch.from_numpy(self._out.finish(a)) for a in out]
-            return ([self.transform(t) for t in xs] if self.transform is not None else xs), y
-        x = torch.from_numpy(self._out.finish(out))
+        if isinstance(x, list):
+            return ([self.transform(t) for t in x] if self.transform is not None else x), y
         if self.transform is not None:
             x = torch.stack([self.transform(t) for t in x.unbind(0)])
         if self.target_transform is not None:
