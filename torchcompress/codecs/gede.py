@@ -177,27 +177,37 @@ class GeDeCodec:
         keys, model = np.unique(labels, return_inverse=True)
         return keys.astype(np.int64), model.astype(np.int64)
 
-    def resolve_precision(self, x: np.ndarray) -> None:
-        """Replace ``precision="auto"`` by the digits each column of ``x`` needs, and find the
-        columns wider than 16 bits (``wide``), which are stored split in two."""
+    def columns(self, x: np.ndarray):
+        """``(transform, (N, D') integer columns)`` of ``x``, in one pass over the data.
+
+        Resolves ``precision="auto"`` to the digits each column needs and, in mode
+        "none", finds the columns wider than 16 bits (``wide``, stored split in
+        two); both are kept in ``params`` and so in the manifest.
+        """
         if self.params.precision == "auto":
             p = auto_precision(x.reshape(x.shape[0], -1)) if x.dtype.kind == "f" else None
             self.params = replace(self.params, precision=p)
-        if self.params.mode == "none" and self.params.wide is None:
+        if self.params.mode == "none":
             v = make_transform("none", x.shape[1:], x.dtype, self.params.precision).integers(x)
-            check_code_widths(v, WIDE_BITS)
-            need, lo, _ = code_needs(v)
-            cols = np.flatnonzero(need >= 1 << MAX_WIDTH)
-            if cols.size:
-                self.params = replace(self.params, wide=[[int(j), int(lo[j] < 0)] for j in cols])
+            if self.params.wide is None:
+                check_code_widths(v, WIDE_BITS)
+                need, lo, _ = code_needs(v)
+                cols = np.flatnonzero(need >= 1 << MAX_WIDTH)
+                if cols.size:
+                    self.params = replace(self.params,
+                                          wide=[[int(j), int(lo[j] < 0)] for j in cols])
+            t = self.transform(x.shape[1:], x.dtype)
+            v = t.split(v)
+        else:
+            t = self.transform(x.shape[1:], x.dtype)
+            v = t.forward(x)
+        check_code_widths(v)  # 16-bit columns, checked before any kernel sees them
+        return t, v
 
     def encode(self, x: np.ndarray, labels: np.ndarray, *, m: int = 0) -> GeDeEncoded:
         """Fit the models and pack every sample of ``x`` (N, *shape)."""
-        self.resolve_precision(x)
         n = x.shape[0]
-        t = self.transform(x.shape[1:], x.dtype)
-        v = t.forward(x)
-        check_code_widths(v)
+        _, v = self.columns(x)
         keys, model = self.model_keys(np.asarray(labels))
         g_count, d = len(keys), v.shape[1]
         u = np.empty((n, d), dtype=np.uint16)

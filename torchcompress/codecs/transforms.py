@@ -105,7 +105,10 @@ class IdentityTransform:
         return np.rint(flat.astype(np.float64) * self.scale).astype(np.int64)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        v = self.integers(x)
+        return self.split(self.integers(x))
+
+    def split(self, v: np.ndarray) -> np.ndarray:
+        """Integer columns ``v`` (N, D) with each wide column split into its two halves."""
         if not len(self.wide):
             return v
         v = v.astype(np.int64)

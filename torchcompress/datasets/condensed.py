@@ -19,7 +19,6 @@ from torch.utils.data import Dataset
 from .._validation import check_index, check_positive_int
 from ..codecs import make_codec
 from ..codecs.condense import condense_rows
-from ..codecs.gede import check_code_widths
 from ..errors import FormatError
 from ..format import ArchiveReader
 from .compress import refuse_existing, write_archive
@@ -67,10 +66,7 @@ def condense(source, path, *, beta: int = DEFAULT_BETA, precision="auto",
     enc = make_codec("gede", {"mode": "none", "tau": tau, "classwise": classwise,
                               "precision": precision})
     n = src.x.shape[0]
-    enc.resolve_precision(src.x)
-    t = enc.transform(src.x.shape[1:], src.x.dtype)
-    ints = t.forward(src.x)
-    check_code_widths(ints)  # 16-bit columns (wider ones split), checked before any kernel
+    _, ints = enc.columns(src.x)
     cond = condense_rows(src.x.reshape(n, -1).astype(np.float64), ints, src.y, beta)
     m = len(cond.weight)
     tensors = {"x": cond.x.astype(np.float32).reshape(m, *src.x.shape[1:]),
