@@ -64,6 +64,7 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None)
     if n == 0:
         raise ValueError("source is empty (len(source) == 0); pass at least one sample")
     xs, ys = [], []
+    block = None  # with a known length, one (n, *shape) array filled in place (no second copy)
     for i, item in enumerate(tqdm(items, total=n, desc="reading source", disable=not progress,
                                   leave=False)):
         if not isinstance(item, (tuple, list)) or len(item) < 2:
@@ -79,6 +80,13 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None)
                 raise ValueError(f"source sample {i} has shape {tuple(img.shape)}, but sample 0 has "
                                  f"{tuple(xs[0].shape)}; this codec stores one shape per archive: "
                                  "use codec='lossless' (any shape), or resize or crop them first")
+            if block is not None:  # the first other shape: copy out the rows read so far
+                xs, block = [a.copy() for a in block[:i]], None
+        if i == 0 and n:
+            block = np.empty((n, *img.shape), dtype=img.dtype)
+        if block is not None:
+            block[i] = img
+            img = block[i]
         xs.append(img)
         label = item[1]
         try:
@@ -90,6 +98,8 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None)
     if not xs:
         raise ValueError("source is empty (it yielded no samples); pass at least one sample")
     y = np.array(ys, dtype=np.int64)
+    if block is not None:
+        return block[:len(xs)], y
     if all(a.shape == xs[0].shape for a in xs):
         return np.stack(xs), y
     return xs, y
