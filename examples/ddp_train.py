@@ -8,17 +8,20 @@ at a barrier). Every rank opens the archive, draws its shard of a fresh random
 subset each epoch (``RandomSubsetSampler``, DDP-aware) and reads it through
 ``ds.loader`` (whole-batch decode, exact resume). The model is a small CNN in
 ``DistributedDataParallel``: gloo on CPU, nccl when every rank has a GPU.
-Rank 0 prints the mean loss of each epoch over all ranks and writes
-``--checkpoint`` (model, optimizer and loader state) after every epoch;
+Rank 0 prints the mean loss of each epoch over all ranks and writes the
+checkpoint ``--checkpoint``.safetensors (model and optimizer tensors) and
+``.json`` (optimizer groups, loader state; no pickle) after every epoch;
 ``--resume`` continues from it.
 """
 
 import argparse
+import json
 import os
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from safetensors.torch import load_file, save_file
 from torch import nn
 from torchvision.transforms import v2
 
@@ -29,6 +32,34 @@ def small_cnn(c, h, w, k):
     return nn.Sequential(nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Flatten(), nn.Linear(32 * (h // 4) * (w // 4), k))
+
+
+def save_checkpoint(path, model, opt, loader):
+    """Tensors to ``path.safetensors``, the rest to ``path.json``: nothing is pickled. The JSON
+    is written last, atomically, so it only ever names a complete tensor file."""
+    o = opt.state_dict()
+    tensors = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
+    for i, st in o["state"].items():
+        tensors.update({f"opt.{i}.{k}": v.contiguous() for k, v in st.items()})
+    save_file({k: v.cpu() for k, v in tensors.items()}, path + ".safetensors")
+    meta = {"param_groups": o["param_groups"], "loader": loader.state_dict()}
+    with open(path + ".json.tmp", "w") as f:
+        json.dump(meta, f)
+    os.replace(path + ".json.tmp", path + ".json")
+
+
+def load_checkpoint(path, model, opt, loader, device):
+    tensors = load_file(path + ".safetensors", device=str(device))
+    with open(path + ".json") as f:
+        meta = json.load(f)
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, i, name = k.split(".", 2)
+            state.setdefault(int(i), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    loader.load_state_dict(meta["loader"])
 
 
 def main():
@@ -62,11 +93,8 @@ def main():
     model = nn.parallel.DistributedDataParallel(small_cnn(*shape, k).to(device))
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     start = 0
-    if a.resume and a.checkpoint and os.path.exists(a.checkpoint):
-        state = torch.load(a.checkpoint, map_location=device, weights_only=True)
-        model.module.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        loader.load_state_dict(state["loader"])
+    if a.resume and a.checkpoint and os.path.exists(a.checkpoint + ".json"):
+        load_checkpoint(a.checkpoint, model.module, opt, loader, device)
         start = loader.epoch
     for epoch in range(start, a.epochs):
         loader.set_epoch(epoch)
@@ -84,8 +112,7 @@ def main():
             print(f"epoch {epoch}: mean loss {float(total[0] / total[1]):.4f} over "
                   f"{int(total[1])} samples on {dist.get_world_size()} ranks", flush=True)
             if a.checkpoint:
-                torch.save({"model": model.module.state_dict(), "opt": opt.state_dict(),
-                            "loader": loader.state_dict()}, a.checkpoint)
+                save_checkpoint(a.checkpoint, model.module, opt, loader)
     dist.destroy_process_group()
 
 

@@ -28,11 +28,12 @@ def test_two_gloo_ranks_train_checkpoint_and_resume(tmp_path):
     x = rng.integers(0, 256, (120, 12, 12), dtype=np.uint8)
     np.savez(tmp_path / "d.npz", x=x, y=np.arange(120) % 3)
     common = ["--data", str(tmp_path / "d.npz"), "--archive", str(tmp_path / "a.tcz"),
-              "--batch-size", "8", "--checkpoint", str(tmp_path / "ck.pt")]
+              "--batch-size", "8", "--checkpoint", str(tmp_path / "ck")]
     first = _torchrun(*common, "--epochs", "1")
     assert first.returncode == 0, first.stderr[-3000:]
     # 50% of 120 per epoch, 30 per rank: both ranks' samples are counted
     assert "epoch 0: mean loss" in first.stdout and "over 60 samples on 2 ranks" in first.stdout
+    assert (tmp_path / "ck.safetensors").exists() and (tmp_path / "ck.json").exists()
     second = _torchrun(*common, "--epochs", "2", "--resume")
     assert second.returncode == 0, second.stderr[-3000:]
     assert "epoch 0" not in second.stdout and "epoch 1: mean loss" in second.stdout
