@@ -24,7 +24,7 @@ from ._kernels.lossless_encode import count_tokens, encode_sample, model_sample
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from .lossless_tables import LosslessTables, normalize_counts
 
-__all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of"]
+__all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of", "shard_records"]
 
 _SOURCE_DTYPES = {np.dtype(np.uint8): (8, 0), np.dtype(np.int8): (8, -128),
                   np.dtype(np.uint16): (16, 0), np.dtype(np.int16): (16, -32768)}
@@ -226,28 +226,12 @@ class LosslessShard:
 
     def __init__(self, arrays: dict, tables: LosslessTables, *, num_samples: int,
                  sample_shape: tuple, where: str):
-        lengths = arrays.get("lengths")
-        records = arrays.get("records")
-        if lengths is None or records is None:
-            raise FormatError(f"{where}: a lossless shard needs tensors 'lengths' and 'records'")
-        if lengths.dtype not in (np.uint16, np.uint32) or lengths.ndim != 1 \
-                or lengths.shape[0] != num_samples:
-            raise FormatError(f"{where}: tensor 'lengths' should be 1-D U16 or U32 with "
-                              f"{num_samples} entries, found {lengths.ndim}-D {lengths.dtype} "
-                              f"of shape {list(lengths.shape)}")
-        if records.dtype != np.uint8 or records.ndim != 1:
-            raise FormatError(f"{where}: tensor 'records' should be 1-D U8")
-        self.offsets = np.zeros(num_samples + 1, dtype=np.int64)
-        np.cumsum(lengths, out=self.offsets[1:])
-        if self.offsets[-1] != records.shape[0]:
-            raise FormatError(f"{where}: records hold {records.shape[0]} bytes, but the lengths "
-                              f"add up to {int(self.offsets[-1])}")
-        self.shapes = _shard_shapes(arrays.get("shapes"), sample_shape, num_samples, where)
-        self.dims = _dims(self.shapes)
+        self.offsets, self.shapes, self.dims = shard_records(arrays, sample_shape, num_samples,
+                                                             where, "lossless")
         if tables.classes < NUM_CLASSES and self.dims[:, 0].max() > tables.classes:
             raise FormatError(f"{where}: a sample has {int(self.dims[:, 0].max())} planes, but the "
                               f"tables model {tables.classes}")
-        self.records, self.tables, self.where = records, tables, where
+        self.records, self.tables, self.where = arrays["records"], tables, where
         p, w = int(self.dims[:, 0].max()), int(self.dims[:, 2].max())
         self.pl = np.zeros(p * 2 * (w + 2), dtype=np.int32)
         self.rs = np.zeros(p * 2 * (w + 2), dtype=np.int32)
@@ -280,6 +264,30 @@ class LosslessShard:
 
     def sample_shapes(self, rows: np.ndarray) -> np.ndarray:
         return self.shapes[rows]
+
+
+def shard_records(arrays: dict, sample_shape: tuple, n: int, where: str, codec: str):
+    """Validated (offsets (n + 1,), shapes (n, ndim), dims (n, 3)) of a shard of records.
+
+    The shard holds ``lengths`` (U16 or U32 per sample), ``records`` (the
+    bytes, U8) and, in a mixed-shape archive, ``shapes`` (U32 (n, ndim)).
+    """
+    lengths = arrays.get("lengths")
+    records = arrays.get("records")
+    if lengths is None or records is None:
+        raise FormatError(f"{where}: a {codec} shard needs tensors 'lengths' and 'records'")
+    if lengths.dtype not in (np.uint16, np.uint32) or lengths.ndim != 1 or lengths.shape[0] != n:
+        raise FormatError(f"{where}: tensor 'lengths' should be 1-D U16 or U32 with {n} entries, "
+                          f"found {lengths.ndim}-D {lengths.dtype} of shape {list(lengths.shape)}")
+    if records.dtype != np.uint8 or records.ndim != 1:
+        raise FormatError(f"{where}: tensor 'records' should be 1-D U8")
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] != records.shape[0]:
+        raise FormatError(f"{where}: records hold {records.shape[0]} bytes, but the lengths "
+                          f"add up to {int(offsets[-1])}")
+    shapes = _shard_shapes(arrays.get("shapes"), sample_shape, n, where)
+    return offsets, shapes, _dims(shapes)
 
 
 def _dims(shapes: np.ndarray) -> np.ndarray:

@@ -8,21 +8,21 @@ from ..errors import FormatError
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from ._kernels.rans import COARSE_SHIFT, PROB_SCALE, num_tokens
 
-__all__ = ["LosslessTables", "normalize_counts"]
+__all__ = ["LosslessTables", "normalize_counts", "rans_lookup"]
 
 
-def normalize_counts(counts: np.ndarray) -> np.ndarray:
+def normalize_counts(counts: np.ndarray, group: int = CTX_PER_CLASS) -> np.ndarray:
     """(contexts, T) int64 counts -> uint16 frequencies, each >= 1, summing to 4096 per row.
 
     Seen tokens get their share rounded; unseen ones the minimum of 1, since
     any token can occur in a sample the fit did not see. An empty context
-    takes its class's pooled counts (or a uniform row).
+    takes the pooled counts of its ``group`` of contexts (or a uniform row).
     """
     counts = np.asarray(counts, dtype=np.float64).copy()
     ctx, t = counts.shape
-    pooled = counts.reshape(-1, CTX_PER_CLASS, t).sum(axis=1)
+    pooled = counts.reshape(-1, group, t).sum(axis=1)
     for k in np.flatnonzero(counts.sum(axis=1) == 0):
-        counts[k] = pooled[k // CTX_PER_CLASS]
+        counts[k] = pooled[k // group]
     counts[counts.sum(axis=1) == 0] = 1.0
     freq = np.maximum(1, np.rint(counts * (PROB_SCALE / counts.sum(axis=1, keepdims=True))))
     freq = freq.astype(np.int64)
@@ -40,6 +40,17 @@ def normalize_counts(counts: np.ndarray) -> np.ndarray:
     return freq.astype(np.uint16)
 
 
+def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The decoder's arrays for (contexts, T) uint16 frequencies: (contexts, T + 1) uint16
+    cumulative frequencies and the (contexts, 256) uint8 slot-bucket -> first token table."""
+    f = freq.astype(np.int64)
+    cum = np.zeros((f.shape[0], f.shape[1] + 1), dtype=np.int64)
+    np.cumsum(f, axis=1, out=cum[:, 1:])
+    slots = np.arange(PROB_SCALE >> COARSE_SHIFT, dtype=np.int64) << COARSE_SHIFT
+    coarse = np.stack([np.searchsorted(c, slots, side="right") - 1 for c in cum]).astype(np.uint8)
+    return cum.astype(np.uint16), coarse  # 4096 fits: small tables stay in cache
+
+
 class LosslessTables:
     """Validated model of a lossless archive, with the decoder's derived arrays.
 
@@ -54,14 +65,8 @@ class LosslessTables:
         self.freq = np.ascontiguousarray(freq, dtype=np.uint16)  # sums to 4096 per row
         if where:
             self._check(where)
-        f = self.freq.astype(np.int64)
-        self.classes = f.shape[0] // CTX_PER_CLASS
-        cum = np.zeros((f.shape[0], f.shape[1] + 1), dtype=np.int64)
-        np.cumsum(f, axis=1, out=cum[:, 1:])
-        slots = np.arange(PROB_SCALE >> COARSE_SHIFT, dtype=np.int64) << COARSE_SHIFT
-        self.coarse = np.stack([np.searchsorted(c, slots, side="right") - 1
-                                for c in cum]).astype(np.uint8)
-        self.cum = cum.astype(np.uint16)  # 4096 fits: small tables stay in cache
+        self.classes = self.freq.shape[0] // CTX_PER_CLASS
+        self.cum, self.coarse = rans_lookup(self.freq)
 
     @staticmethod
     def tokens_for(bits: int, colour: bool) -> int:

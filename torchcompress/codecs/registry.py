@@ -7,10 +7,11 @@ import warnings
 from .adq import ADQCodec
 from .gede import GeDeCodec
 from .lossless import LosslessCodec
+from .lossy import LossyCodec
 
 __all__ = ["CODECS", "make_codec"]
 
-CODECS = {"adq": ADQCodec, "gede": GeDeCodec, "lossless": LosslessCodec}
+CODECS = {"adq": ADQCodec, "gede": GeDeCodec, "lossless": LosslessCodec, "lossy": LossyCodec}
 
 
 def make_codec(name: str, params: dict, *, warn_renamed: bool = True):

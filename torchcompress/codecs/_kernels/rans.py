@@ -12,9 +12,10 @@ the remaining ``e - 2`` low bits uniformly (through the same state, in chunks
 of at most 8 bits).
 """
 
+import numpy as np
 from numba import njit
 
-__all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "PROB_BITS", "PROB_SCALE", "RANS_L", "num_tokens", "put_symbol",
+__all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "PROB_BITS", "PROB_SCALE", "RANS_L", "get_code", "num_tokens", "put_symbol",
            "token_of", "token_base"]
 
 PROB_BITS = 12
@@ -67,3 +68,38 @@ def put_symbol(x, f, c, words, nw):
         nw += 1
         x >>= 16
     return ((x // f) << PROB_BITS) + (x % f) + c, nw
+
+
+@njit(cache=True, nogil=True, inline="always")
+def get_code(rec, pos, end, x, c, freq, cum, coarse):
+    """Decode one hybrid-token value in context ``c`` from the stream ``rec[:end]``.
+
+    Returns (value, state, position); the position is past ``end`` when the
+    stream ran out (the caller reports it). Mirrors ``put_symbol`` and the
+    token layout of :func:`token_of`.
+    """
+    mask = PROB_SCALE - 1
+    slot = x & mask
+    t = np.int64(coarse[c, slot >> COARSE_SHIFT])
+    while slot >= cum[c, t + 1]:
+        t += 1
+    x = np.int64(freq[c, t]) * (x >> PROB_BITS) + slot - np.int64(cum[c, t])
+    if x < RANS_L:
+        if pos + 2 > end:
+            return 0, x, end + 1
+        x = (x << 16) | np.int64(rec[pos]) | (np.int64(rec[pos + 1]) << 8)
+        pos += 2
+    v, ne = token_base(t)
+    while ne > 0:
+        nb = min(ne, EXTRA_CHUNK)
+        f = 1 << (PROB_BITS - nb)
+        slot = x & mask
+        x = f * (x >> PROB_BITS) + (slot & (f - 1))
+        if x < RANS_L:
+            if pos + 2 > end:
+                return 0, x, end + 1
+            x = (x << 16) | np.int64(rec[pos]) | (np.int64(rec[pos + 1]) << 8)
+            pos += 2
+        ne -= nb
+        v |= (slot >> (PROB_BITS - nb)) << ne
+    return v, x, pos

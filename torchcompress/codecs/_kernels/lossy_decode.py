@@ -1,0 +1,161 @@
+"""Lossy decoder kernel: rANS symbols -> quantised blocks -> dequantise -> 8x8 inverse DCT -> colour.
+
+Every stream read is checked against the record's end and every scale index
+and ``last`` against its range; a corrupt record returns a status code and
+never reads outside the payload or writes outside its sample.
+"""
+
+import numpy as np
+from numba import njit
+
+from .block_model import ZIGZAG, ac_context, dc_context, dc_predict, last_context, signed_value
+from .rans import RANS_L, get_code
+
+__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_lossy_rows"]
+
+OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _idct_block(blk, basis, rows, cols, plane, off, stride, tmp):
+    """``plane[off + i * stride + j] = sum_uv basis[u, i] blk[u, v] basis[v, j]``; rows >= ``rows``
+    and columns >= ``cols`` of ``blk`` are zero."""
+    for u in range(rows):
+        for j in range(8):
+            s = np.float32(0.0)
+            for v in range(cols):
+                s += blk[u * 8 + v] * basis[v, j]
+            tmp[u * 8 + j] = s
+    for i in range(8):
+        for j in range(8):
+            s = np.float32(0.0)
+            for u in range(rows):
+                s += basis[u, i] * tmp[u * 8 + j]
+            plane[off + i * stride + j] = s
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum, coarse, maxq,
+                  basis, mat, mean, qc, lastc, blk, tmp, plane, out, o, rnd):
+    """Decode record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
+    if end - start < 5:
+        return OVERRUN
+    s = np.int64(rec[start])
+    if s >= ladder.shape[0]:
+        return BAD_RANGE
+    delta = ladder[s]
+    x = (np.int64(rec[start + 1]) | (np.int64(rec[start + 2]) << 8)
+         | (np.int64(rec[start + 3]) << 16) | (np.int64(rec[start + 4]) << 24))
+    if x < RANS_L:
+        return BAD_STATE
+    pos = start + 5
+    nby = (h + 7) >> 3
+    nbx = (w + 7) >> 3
+    nb = nby * nbx
+    wp = nbx * 8
+    psize = nby * 8 * wp
+    for p in range(nplanes):
+        pc = pcls[p]
+        for by in range(nby):
+            for bx in range(nbx):
+                b = p * nb + by * nbx + bx
+                has_l = bx > 0
+                has_a = by > 0
+                ll = lastc[b - 1] if has_l else 0
+                la = lastc[b - nbx] if has_a else 0
+                last, x, pos = get_code(rec, pos, end, x, last_context(pc, ll, la), freq, cum, coarse)
+                if pos > end:
+                    return OVERRUN
+                if last > 64:
+                    return BAD_RANGE
+                lastc[b] = last
+                for z in range(64):
+                    qc[b, z] = 0
+                dl = qc[b - 1, 0] if has_l else 0
+                da = qc[b - nbx, 0] if has_a else 0
+                dal = qc[b - nbx - 1, 0] if has_l and has_a else 0
+                pred = dc_predict(has_l, has_a, dl, da, dal)
+                qc[b, 0] = pred
+                prev1 = 0
+                prev2 = 0
+                for z in range(last):
+                    if z == 0:
+                        c = dc_context(pc, dl, da, dal)
+                    else:
+                        nbm = (abs(qc[b - 1, z]) if has_l else 0) + (abs(qc[b - nbx, z]) if has_a else 0)
+                        c = ac_context(pc, z, prev1 + prev2, nbm)
+                    code, x, pos = get_code(rec, pos, end, x, c, freq, cum, coarse)
+                    if pos > end:
+                        return OVERRUN
+                    v = signed_value(code + 1 if z == last - 1 else code)
+                    if z == 0:
+                        qc[b, 0] = pred + v
+                    else:
+                        qc[b, z] = v
+                        prev2 = prev1
+                        prev1 = abs(v)
+                if abs(qc[b, 0]) > maxq:
+                    return BAD_RANGE
+                for z in range(64):
+                    blk[z] = 0.0
+                rows = 1
+                cols = 1
+                for z in range(max(last, 1)):
+                    q = qc[b, z]
+                    if q != 0:
+                        r = ZIGZAG[z]
+                        blk[r] = q * delta * qmul[p, z]
+                        rows = max(rows, (r >> 3) + 1)
+                        cols = max(cols, (r & 7) + 1)
+                off = p * psize + by * 8 * wp + bx * 8
+                if last <= 1:  # a flat block
+                    v0 = blk[0] * np.float32(0.125)
+                    for i in range(8):
+                        for j in range(8):
+                            plane[off + i * wp + j] = v0
+                else:
+                    _idct_block(blk, basis, rows, cols, plane, off, wp, tmp)
+    if x != RANS_L or pos != end:
+        return BAD_STATE
+    hw = h * w
+    for y in range(h):
+        for i in range(w):
+            src = y * wp + i
+            for c in range(nplanes):
+                acc = mean[c]
+                for p in range(nplanes):
+                    acc += mat[p, c] * plane[p * psize + src]
+                if rnd:
+                    acc = min(max(np.floor(acc + 0.5), 0.0), 255.0)
+                out[o + c * hw + y * w + i] = acc
+    return OK
+
+
+@njit(cache=True, nogil=True)
+def decode_lossy_rows(payload, offsets, dims, rows, ladder, qmul, pcls, freq, cum, coarse, maxq,
+                      basis, mat, mean, qc, lastc, plane, out, out_off, rnd, status):
+    """Decode shard rows into a flat output.
+
+    Args:
+        payload: (P,) uint8 records; ``offsets`` (n + 1,) int64 record bounds.
+        dims: (n, 3) int64 (planes, height, width) of each sample.
+        rows: (B,) int64 shard rows (in range).
+        ladder: (S,) float32 quantiser scales (a record's first byte picks
+            one); ``qmul`` (P, 64) float32 step multipliers per zigzag position.
+        pcls: (P,) int64 plane classes; freq, cum, coarse: rANS tables.
+        maxq: largest magnitude a quantised DC may have.
+        basis: (8, 8) float32 orthonormal DCT-II matrix; ``mat`` (P, P) and
+            ``mean`` (P,) float32: pixel = mean + mat.T @ planes.
+        qc, lastc, plane: scratch for the largest sample ((blocks, 64) int64,
+            (blocks,) int64, (P * padded pixels,) float32).
+        out: (total,) float32 or uint8 output; ``out_off`` (B,) row starts;
+            ``rnd``: round and clamp to 0..255.
+        status: (B,) int64, set per row to OK or an error code.
+    """
+    blk = np.empty(64, dtype=np.float32)
+    tmp = np.empty(64, dtype=np.float32)
+    for b in range(len(rows)):
+        i = rows[b]
+        status[b] = _decode_image(payload, offsets[i], offsets[i + 1], dims[i, 0], dims[i, 1],
+                                  dims[i, 2], ladder, qmul, pcls, freq, cum, coarse, maxq, basis,
+                                  mat, mean, qc, lastc, blk, tmp, plane, out, out_off[b], rnd)

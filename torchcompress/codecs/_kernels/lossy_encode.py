@@ -1,0 +1,112 @@
+"""Lossy encoder kernels: quantise DCT blocks into (context, code) symbols, and price them.
+
+The symbols then go through the lossless codec's rANS coder
+(``lossless_encode.encode_sample``): one entropy coder for both codecs.
+"""
+
+import numpy as np
+from numba import njit
+
+from .block_model import ac_context, dc_context, dc_predict, last_context, signed_code
+from .rans import token_of
+
+__all__ = ["model_blocks", "price_symbols"]
+
+
+@njit(cache=True, nogil=True)
+def model_blocks(coef, nplanes, nby, nbx, pcls, steps, deadzone, lam, cost, qc, lastc, ctx, val):
+    """Quantise one image's blocks and emit its symbols in coding order.
+
+    Args:
+        coef: (P * nby * nbx, 64) float32 DCT coefficients in zigzag order,
+            plane by plane, blocks in raster order.
+        pcls: (P,) int64 plane class; ``steps`` (P, 64) float32 quantiser steps.
+        deadzone: rounding offset (|c| / step + deadzone, floored); 0.5 rounds.
+        lam, cost: rate-distortion trade-off (squared error per bit, in units
+            of step**2) and (contexts, T) float32 token prices in bits; with
+            ``lam > 0`` a block's trailing +-1 symbols are dropped while
+            their bits cost more than their error.
+        qc: (>= blocks, 64) int64 scratch; lastc (>= blocks,) int64 scratch.
+        ctx, val: (>= blocks * 65,) int32 outputs.
+
+    Returns:
+        (number of symbols, squared error in the coefficient domain).
+    """
+    nb = nby * nbx
+    k = 0
+    err = 0.0
+    for p in range(nplanes):
+        pc = pcls[p]
+        for by in range(nby):
+            for bx in range(nbx):
+                b = p * nb + by * nbx + bx
+                for z in range(64):
+                    c = coef[b, z]
+                    st = steps[p, z]
+                    q = np.int64(abs(c) / st + (0.5 if z == 0 else deadzone))
+                    qc[b, z] = q if c >= 0 else -q
+                has_l = bx > 0
+                has_a = by > 0
+                dl = qc[b - 1, 0] if has_l else 0
+                da = qc[b - nbx, 0] if has_a else 0
+                dal = qc[b - nbx - 1, 0] if has_l and has_a else 0
+                s0 = qc[b, 0] - dc_predict(has_l, has_a, dl, da, dal)
+                last = 0
+                for z in range(63, 0, -1):
+                    if qc[b, z] != 0:
+                        last = z + 1
+                        break
+                if last == 0 and s0 != 0:
+                    last = 1
+                ll = lastc[b - 1] if has_l else 0
+                la = lastc[b - nbx] if has_a else 0
+                if lam > 0.0:  # drop trailing +-1 whose bits cost more than their error
+                    while last > 1 and abs(qc[b, last - 1]) == 1:
+                        z = last - 1
+                        c = abs(coef[b, z])
+                        st = steps[p, z]
+                        j = z - 1
+                        while j > 0 and qc[b, j] == 0:
+                            j -= 1
+                        bits = 0.0
+                        for m in range(j + 1, z + 1):
+                            nbm = (abs(qc[b - 1, m]) if has_l else 0) + (abs(qc[b - nbx, m]) if has_a else 0)
+                            t = signed_code(qc[b, z]) - 1 if m == z else 0
+                            bits += cost[ac_context(pc, m, 0, nbm), t]
+                        if c * c - (c - st) * (c - st) > lam * st * st * bits:
+                            break
+                        qc[b, z] = 0
+                        last = j + 1 if j > 0 or s0 != 0 else 0
+                for z in range(64):
+                    e = coef[b, z] - qc[b, z] * steps[p, z]
+                    err += e * e
+                lastc[b] = last
+                ctx[k] = last_context(pc, ll, la)
+                val[k] = last
+                k += 1
+                prev1 = 0
+                prev2 = 0
+                for z in range(last):
+                    if z == 0:
+                        v = s0
+                        ctx[k] = dc_context(pc, dl, da, dal)
+                    else:
+                        v = qc[b, z]
+                        nbm = (abs(qc[b - 1, z]) if has_l else 0) + (abs(qc[b - nbx, z]) if has_a else 0)
+                        ctx[k] = ac_context(pc, z, prev1 + prev2, nbm)
+                        prev2 = prev1
+                        prev1 = abs(v)
+                    code = signed_code(v)
+                    val[k] = code - 1 if z == last - 1 else code
+                    k += 1
+    return k, err
+
+
+@njit(cache=True, nogil=True)
+def price_symbols(ctx, val, n, cost):
+    """Bits ``n`` symbols cost under ``cost`` (contexts, T) token prices, extra bits included."""
+    bits = 0.0
+    for k in range(n):
+        t, ne = token_of(val[k])
+        bits += cost[ctx[k], t] + ne
+    return bits

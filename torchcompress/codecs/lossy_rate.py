@@ -1,0 +1,180 @@
+"""Rate control for the lossy codec: fit the tables, then give each sample its quantiser scale.
+
+ADQ's idea moved into the DCT domain: every sample's rate-distortion curve
+(bytes and squared error at each scale of ``LADDER`` near the dataset's
+level) is priced with the dataset tables, and one Lagrange multiplier picks
+each sample's point so that the bytes add up to the budget. This is the
+greedy marginal allocation in closed form: every sample ends where one more
+byte buys the same error everywhere, so easy samples give bytes to hard ones.
+The real streams are then coded and the budget enforced exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels.lossless_encode import count_tokens, encode_sample
+from ._kernels.lossy_encode import model_blocks, price_symbols
+from ._kernels.rans import token_of
+from ._kernels.block_model import NUM_CONTEXTS
+from .lossy_tables import LADDER, TOKENS, LossyTables
+from .lossy_transform import block_coefficients
+
+__all__ = ["BlockCoder", "allocate", "pick_scales"]
+
+HEADER_BYTES = 5.5   # scale byte, final state, half a word of rounding on average
+_CACHE_BYTES = 256 << 20
+def _extra_bits() -> np.ndarray:
+    """Extra (uniform) bits each token carries."""
+    out = np.zeros(TOKENS, dtype=np.float64)
+    v = 0
+    while True:
+        t, ne = token_of(v)
+        if t >= TOKENS:
+            break
+        out[t] = ne
+        v = max(v + 1, 2 * v)
+    return out
+
+
+_EXTRA = _extra_bits()
+
+
+class BlockCoder:
+    """Coefficients, symbols and streams of samples, with scratch sized for the largest.
+
+    Args:
+        samples: (P, H, W) uint8 arrays (indexable); ``dims`` (N, 3) their shapes.
+        deadzone, lam: quantiser rounding offset and rate-distortion weight.
+    """
+
+    def __init__(self, samples, dims: np.ndarray, deadzone: float, lam: float):
+        self.samples, self.dims = samples, dims
+        self.deadzone, self.lam = deadzone, lam
+        blocks = int((dims[:, 0] * ((dims[:, 1] + 7) // 8) * ((dims[:, 2] + 7) // 8)).max())
+        self.qc = np.zeros((blocks, 64), dtype=np.int64)
+        self.lastc = np.zeros(blocks, dtype=np.int64)
+        self.ctx = np.empty(blocks * 65, dtype=np.int32)
+        self.val = np.empty(blocks * 65, dtype=np.int32)
+        self.words = np.empty(3 * blocks * 65 + 2, dtype=np.int64)
+        self.buf = np.empty(blocks * 65 * 8 + 64, dtype=np.uint8)
+        self._cache: dict[int, np.ndarray] = {}
+        self._cached_bytes = 0
+
+    def coefficients(self, i: int, tables: LossyTables) -> np.ndarray:
+        """Sample ``i``'s coefficients; the first ``_CACHE_BYTES`` worth stay cached (the fit
+        samples are priced many times)."""
+        coef = self._cache.get(i)
+        if coef is None:
+            coef = block_coefficients(self.samples[i], tables.mat, tables.mean)
+            if self._cached_bytes + coef.nbytes <= _CACHE_BYTES:
+                self._cache[i] = coef
+                self._cached_bytes += coef.nbytes
+        return coef
+
+    def symbols(self, i: int, coef: np.ndarray, s: int, tables: LossyTables, lam: float):
+        """(number of symbols, squared error) of sample ``i`` at scale ``s``."""
+        p, h, w = (int(v) for v in self.dims[i])
+        steps = LADDER[s] * tables.qmul[:p]
+        return model_blocks(coef, p, (h + 7) // 8, (w + 7) // 8, tables.pcls, steps,
+                            self.deadzone, lam, tables.cost, self.qc, self.lastc, self.ctx, self.val)
+
+    def count(self, idx, scales, tables: LossyTables, lam: float) -> np.ndarray:
+        """Token counts of samples ``idx`` at ``scales``."""
+        counts = np.zeros((tables.freq.shape[0], TOKENS), dtype=np.int64)
+        for i, s in zip(idx, scales):
+            k, _ = self.symbols(int(i), self.coefficients(int(i), tables), int(s), tables, lam)
+            count_tokens(self.ctx, self.val, k, counts)
+        return counts
+
+    def curves(self, window: np.ndarray, tables: LossyTables) -> tuple[np.ndarray, np.ndarray]:
+        """(N, len(window)) estimated bytes and squared errors of every sample at each scale."""
+        n = len(self.dims)
+        rate = np.empty((n, len(window)))
+        dist = np.empty((n, len(window)))
+        for i in range(n):
+            coef = self.coefficients(i, tables)
+            for j, s in enumerate(window):
+                k, err = self.symbols(i, coef, int(s), tables, self.lam)
+                rate[i, j] = price_symbols(self.ctx, self.val, k, tables.cost) / 8 + HEADER_BYTES
+                dist[i, j] = err
+        return rate, dist
+
+    def encode(self, i: int, s: int, tables: LossyTables, coef=None) -> np.ndarray:
+        """The record of sample ``i`` at scale ``s``: the scale byte, then the rANS stream."""
+        coef = self.coefficients(i, tables) if coef is None else coef
+        k, _ = self.symbols(i, coef, s, tables, self.lam)
+        self.buf[0] = s
+        size = encode_sample(self.ctx, self.val, k, tables.freq, tables.cum, self.words,
+                             self.buf, 1, self.buf.size - 1)
+        assert size > 0, "the stream buffer holds any block's worst case"
+        return self.buf[:size + 1].copy()
+
+
+def entropy_bytes(counts: np.ndarray) -> float:
+    """Bytes an adaptive-optimal coder needs for these token counts (extra bits included)."""
+    c = counts.astype(np.float64)
+    tot = c.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bits = np.where(c > 0, c * np.log2(np.where(c > 0, tot / np.maximum(c, 1), 1)), 0).sum()
+    return float(bits + (c * _EXTRA[None, :]).sum()) / 8
+
+
+def pick_scales(rate: np.ndarray, dist: np.ndarray, budget: float) -> np.ndarray:
+    """Column per row minimising ``dist + lam * rate`` with the largest-quality ``lam``
+    whose total rate fits ``budget`` (the coarsest column when nothing fits)."""
+    rows = np.arange(rate.shape[0])
+
+    def choose(lam):
+        j = np.argmin(dist + lam * rate, axis=1)
+        return j, rate[rows, j].sum()
+
+    lo, hi = 0.0, 1.0
+    j, total = choose(hi)
+    while total > budget and hi < 1e30:
+        hi *= 4.0
+        j, total = choose(hi)
+    if total > budget:
+        return np.full(rate.shape[0], rate.shape[1] - 1)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        jm, tm = choose(mid)
+        if tm <= budget:
+            hi, j = mid, jm
+        else:
+            lo = mid
+    return j
+
+
+def allocate(coder: BlockCoder, fit: np.ndarray, budget: float, fit_share: float, qmul, mat,
+             mean, half_window: int = 12):
+    """Fit the tables and choose every sample's scale for ``budget`` bytes of records.
+
+    The dataset's level is the scale at which the fit samples (``fit_share``
+    of the values) just fit their share of the budget at their empirical
+    entropy; tables are fit there, every sample is priced at the scales of
+    a window around it, scales are picked, and the tables are refit on the
+    fit samples at their picked scales and everything priced again.
+
+    Returns (tables, window of scales, (N, W) bytes, (N, W) squared errors,
+    (N,) picked column per sample).
+    """
+    plain = LossyTables.fit(np.zeros((NUM_CONTEXTS, TOKENS), dtype=np.int64), qmul, mat, mean)
+    target = budget * fit_share
+    lo, hi = 0, len(LADDER) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        counts = coder.count(fit, np.full(len(fit), mid), plain, 0.0)
+        if entropy_bytes(counts) + HEADER_BYTES * len(fit) <= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    tables = LossyTables.fit(coder.count(fit, np.full(len(fit), lo), plain, 0.0), qmul, mat, mean)
+    window = np.arange(max(0, lo - half_window), min(len(LADDER) - 1, lo + half_window) + 1)
+    for refit in (True, False):
+        rate, dist = coder.curves(window, tables)
+        picked = pick_scales(rate, dist, budget)
+        if refit:
+            counts = coder.count(fit, window[picked[fit]], tables, coder.lam)
+            tables = LossyTables.fit(counts, qmul, mat, mean)
+    return tables, window, rate, dist, picked

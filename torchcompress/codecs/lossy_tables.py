@@ -1,0 +1,125 @@
+"""The lossy codec's dataset-wide model: colour transform, quantiser, rANS tables, and their checks.
+
+The rANS tables are stored compactly, since a CIFAR-size archive spends only a
+few hundred bytes per image: per context, the tokens up to the last one seen
+in the fit, each as a byte ``round(16 * log2(freq))``; the reader rebuilds
+the 12-bit frequencies (unstored tokens get the minimum of 1) with the same
+normalisation the encoder used, so both sides code with identical tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import FormatError
+from ._kernels.block_model import NUM_CONTEXTS
+from ._kernels.rans import PROB_SCALE, num_tokens
+from .lossless_tables import normalize_counts, rans_lookup
+
+__all__ = ["LADDER", "LossyTables", "MAX_Q", "QMUL_RANGE", "TOKENS", "dct_basis"]
+
+#: quantiser scales a record may pick: 0.5 * 2**(s / 8), s = 0..127
+LADDER = (0.5 * 2.0 ** (np.arange(128) / 8.0)).astype(np.float32)
+#: step multipliers per zigzag position stay in this range
+QMUL_RANGE = (0.25, 16.0)
+#: bound on a quantised coefficient: |coef| <= 8 * 255 * sqrt(3) < 3600, step >= 0.5 * 0.25
+MAX_Q = 1 << 15
+#: tokens covering every symbol code (DC residuals reach 2 * MAX_Q)
+TOKENS = num_tokens(4 * MAX_Q + 1)
+_LOG_STEPS = 16
+#: stored byte -> integer weight 1024 * 2**(q / 16); integers, so that the reader's normalisation
+#: is exact float arithmetic and every machine rebuilds the same frequencies
+_WEIGHTS = np.rint(1024.0 * np.exp2(np.arange(256) / _LOG_STEPS)).astype(np.float64)
+
+
+def dct_basis() -> np.ndarray:
+    """(8, 8) float64 orthonormal DCT-II matrix: ``basis[u, i]``."""
+    u = np.arange(8)[:, None]
+    i = np.arange(8)[None, :]
+    c = np.cos((2 * i + 1) * u * np.pi / 16) * np.sqrt(2 / 8)
+    c[0] /= np.sqrt(2)
+    return c
+
+
+def _pack(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    used = freq > 1
+    lens = np.where(used.any(axis=1), freq.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
+    logs = np.rint(_LOG_STEPS * np.log2(freq.astype(np.float64))).astype(np.uint8)
+    return lens.astype(np.uint8), np.concatenate([logs[c, :n] for c, n in enumerate(lens)])
+
+
+def _unpack(lens: np.ndarray, logf: np.ndarray, tokens: int) -> np.ndarray:
+    f = np.full((len(lens), tokens), _WEIGHTS[0])
+    pos = 0
+    for c, n in enumerate(lens.astype(np.int64)):
+        f[c, :n] = _WEIGHTS[logf[pos:pos + n]]
+        pos += n
+    return normalize_counts(f, group=len(lens))
+
+
+class LossyTables:
+    """Validated model of a lossy archive, with the decoder's derived arrays.
+
+    Args:
+        qmul: (P, 64) float32 step multipliers per zigzag position.
+        mat, mean: (P, P), (P,) float32 orthonormal colour transform:
+            planes = mat @ (pixels - mean).
+        lens, logf: the packed rANS tables (see the module docstring).
+    """
+
+    def __init__(self, qmul, mat, mean, lens, logf, where: str = ""):
+        self.qmul = np.ascontiguousarray(qmul, dtype=np.float32)
+        self.mat = np.ascontiguousarray(mat, dtype=np.float32)
+        self.mean = np.ascontiguousarray(mean, dtype=np.float32)
+        self.lens = np.ascontiguousarray(lens, dtype=np.uint8)
+        self.logf = np.ascontiguousarray(logf, dtype=np.uint8)
+        if where:
+            self._check(where)
+        self.planes = self.mat.shape[0]
+        self.pcls = np.minimum(np.arange(self.planes), 1).astype(np.int64)
+        self.freq = _unpack(self.lens, self.logf, TOKENS)
+        self.cum, self.coarse = rans_lookup(self.freq)
+        self.cost = np.log2(PROB_SCALE / self.freq.astype(np.float64)).astype(np.float32)
+        self.ladder = LADDER
+        self.basis = dct_basis().astype(np.float32)
+
+    @classmethod
+    def fit(cls, counts: np.ndarray, qmul, mat, mean) -> "LossyTables":
+        """Tables from (contexts, T) token counts, packed as they will be stored."""
+        lens, logf = _pack(normalize_counts(counts, group=counts.shape[0]))
+        return cls(qmul, mat, mean, lens, logf)
+
+    def _check(self, where: str) -> None:
+        p = self.mat.shape[0] if self.mat.ndim == 2 else -1
+        if p not in (1, 3) or self.mat.shape != (p, p) or self.mean.shape != (p,) \
+                or self.qmul.shape != (p, 64):
+            raise FormatError(f"{where}: tensors 'mat', 'mean' and 'qmul' should be (P, P), (P,) and "
+                              f"(P, 64) with P 1 or 3, found {list(self.mat.shape)}, "
+                              f"{list(self.mean.shape)} and {list(self.qmul.shape)}")
+        if not (np.isfinite(self.mat).all() and np.isfinite(self.mean).all()) \
+                or np.abs(self.mat).max() > 1.0001 or np.abs(self.mean).max() > 255:
+            raise FormatError(f"{where}: the colour transform holds a value outside its range "
+                              "(|mat| <= 1, |mean| <= 255)")
+        lo, hi = QMUL_RANGE
+        if not ((self.qmul >= lo) & (self.qmul <= hi)).all():
+            raise FormatError(f"{where}: tensor 'qmul' holds a step multiplier outside [{lo}, {hi}]")
+        if self.lens.shape != (NUM_CONTEXTS,) or (self.lens > TOKENS).any() \
+                or self.logf.ndim != 1 or int(self.lens.astype(np.int64).sum()) != self.logf.shape[0]:
+            raise FormatError(f"{where}: tensors 'lens' and 'logf' should be {NUM_CONTEXTS} lengths "
+                              f"of at most {TOKENS} and their bytes; the tables are corrupt")
+        if (self.logf > _LOG_STEPS * 12).any():
+            raise FormatError(f"{where}: tensor 'logf' holds a frequency above {PROB_SCALE}")
+
+    def to_tensors(self) -> dict[str, np.ndarray]:
+        return {"qmul": self.qmul, "mat": self.mat, "mean": self.mean, "lens": self.lens,
+                "logf": self.logf}
+
+    @classmethod
+    def from_tensors(cls, t: dict, where: str) -> "LossyTables":
+        for name, dtype in (("qmul", np.float32), ("mat", np.float32), ("mean", np.float32),
+                            ("lens", np.uint8), ("logf", np.uint8)):
+            a = t.get(name)
+            if a is None or a.dtype != dtype:
+                raise FormatError(f"{where}: tensor {name!r} should be {np.dtype(dtype)}"
+                                  + ("" if a is None else f", found {a.dtype}"))
+        return cls(t["qmul"], t["mat"], t["mean"], t["lens"], t["logf"], where)
