@@ -29,24 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torchcompress as tc  # noqa: E402
 from torchcompress._timing import median_rate  # noqa: E402
-from common import load_images, raw_memmap  # noqa: E402
-
-
-def _load(data, limit):
-    """(list of CHW uint8 arrays, labels, name): an .npz or an ImageFolder of photos."""
-    if data and os.path.isdir(data):
-        from PIL import Image
-        from torchvision.datasets import ImageFolder
-
-        folder = ImageFolder(data)
-        xs, ys = [], []
-        for path, label in folder.samples[:limit]:
-            with Image.open(path) as im:
-                xs.append(np.ascontiguousarray(np.asarray(im.convert("RGB")).transpose(2, 0, 1)))
-            ys.append(label)
-        return xs, np.array(ys), f"{os.path.basename(os.path.normpath(data))} photos"
-    x, y, name = load_images(data)
-    return list(x[:limit]), y[:limit], name
+from common import ListSource, archive_bytes_without_labels, load_samples, raw_memmap  # noqa: E402
 
 
 def _anchors(x):
@@ -88,7 +71,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    x, y, name = _load(args.data, args.limit)
+    x, y, name = load_samples(args.data, args.limit)
     n = len(x)
     raw_bytes = sum(a.size for a in x)
     mpix = raw_bytes / x[0].shape[0] / 1e6 / n  # megapixels per image
@@ -122,13 +105,13 @@ def main() -> None:
 
             def compress():
                 if isinstance(src[0], list):
-                    return tc.compress(_ListSource(*src), path, codec=codec, overwrite=True,
+                    return tc.compress(ListSource(*src), path, codec=codec, overwrite=True,
                                        progress=False, **params)
                 return tc.compress(src, path, codec=codec, overwrite=True, progress=False, **params)
             compress()  # numba compile and cache
             enc_rates = [n / compress()["seconds"] for _ in range(2)]
             labels = sum(os.path.getsize(f"{path}/{f}") for f in os.listdir(path)
-                         if f.startswith("shard")) - _archive_bytes_without_labels(path)
+                         if f.startswith("shard")) - archive_bytes_without_labels(path)
             size = sum(os.path.getsize(f"{path}/{f}") for f in os.listdir(path)) - labels
             ds = tc.open(path, output="uint8")
             rows.append((f"torchcompress {codec}" + (" (lifting)" if codec == "gede" else ""),
@@ -145,25 +128,6 @@ def main() -> None:
         e = "-" if enc is None else f"{enc:,.0f}"
         print(f"| {label} | {pct:.1f} | {single:,.0f} | {batched:,.0f} | {batched / png[3]:.2f} | "
               f"{batched * mpix:,.2f} | {e} |")
-
-
-def _archive_bytes_without_labels(path: str) -> int:
-    """Shard bytes minus each shard's labels tensor (8 bytes per sample)."""
-    m = tc.format.ArchiveReader(path).manifest
-    return sum(s.bytes - 8 * (s.stop - s.start) for s in m.shards)
-
-
-class _ListSource:
-    """A map-style dataset over a list of CHW arrays (photos of different sizes)."""
-
-    def __init__(self, xs, ys):
-        self.xs, self.ys = xs, ys
-
-    def __len__(self):
-        return len(self.xs)
-
-    def __getitem__(self, i):
-        return self.xs[i], int(self.ys[i])
 
 
 if __name__ == "__main__":

@@ -108,3 +108,41 @@ def image_bench_args(description: str, repeats: int, extra=None):
     def rate(fn, items):
         return median_rate(fn, items, repeats=args.repeats)
     return args, x, y, name, batch, singles, rate
+
+
+def load_samples(data: str | None, limit: int | None):
+    """(list of CHW uint8 arrays, labels, name): an .npz or an ImageFolder of photos."""
+    if data and os.path.isdir(data):
+        from PIL import Image
+        from torchvision.datasets import ImageFolder
+
+        folder = ImageFolder(data)
+        xs, ys = [], []
+        for path, label in folder.samples[:limit]:
+            with Image.open(path) as im:
+                xs.append(np.ascontiguousarray(np.asarray(im.convert("RGB")).transpose(2, 0, 1)))
+            ys.append(label)
+        return xs, np.array(ys), f"{os.path.basename(os.path.normpath(data))} photos"
+    x, y, name = load_images(data)
+    return list(x[:limit]), y[:limit], name
+
+
+def archive_bytes_without_labels(path: str) -> int:
+    """Shard bytes minus each shard's labels tensor (8 bytes per sample)."""
+    import torchcompress as tc
+
+    m = tc.format.ArchiveReader(path).manifest
+    return sum(s.bytes - 8 * (s.stop - s.start) for s in m.shards)
+
+
+class ListSource:
+    """A map-style dataset over a list of CHW arrays (photos of different sizes)."""
+
+    def __init__(self, xs, ys):
+        self.xs, self.ys = xs, ys
+
+    def __len__(self):
+        return len(self.xs)
+
+    def __getitem__(self, i):
+        return self.xs[i], int(self.ys[i])

@@ -14,6 +14,7 @@ CODECS = {
     "gede-none": {"codec": "gede", "mode": "none"},
     "gede-lossless": {"codec": "gede", "mode": "lossless"},
     "gede-dct": {"codec": "gede", "mode": "dct"},
+    "lossy": {"codec": "lossy", "bits": 2.0},
 }
 
 

@@ -48,7 +48,7 @@ class LossyParams:
     fit_samples: int = 4096
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "bits", check_range("bits", self.bits, 1e-3, 8.0))
+        object.__setattr__(self, "bits", check_range("bits", self.bits, 1e-3, 8))
         check_positive_int("fit_samples", self.fit_samples)
 
     def to_dict(self) -> dict:
@@ -200,9 +200,12 @@ def _fit_budget(coder, tables, records, window, rate, dist, col, budget, bits, v
     while total() > budget:
         ok = scale < len(tables.ladder) - 1
         if not ok.any():
+            need = 8 * total() / values
+            fix = (f"use bits >= {need:.3g}" if need <= 8 else
+                   "samples this small do not fit any lossy budget; use codec='lossless'")
             raise CodecError(f"bits={bits:g} is too small for codec='lossy' on these samples: its "
                              f"budget is {budget} bytes, but even the coarsest quantiser needs "
-                             f"{total()}; use bits >= {8 * total() / values:.3g}")
+                             f"{total()}; {fix}")
         # the cheapest error per saved byte, from the curves where they reach
         gain = np.full(n, np.inf)
         j = np.searchsorted(window, scale)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ._kernels.lossless_encode import count_tokens, encode_sample
 from ._kernels.lossy_encode import model_blocks, price_symbols
-from ._kernels.rans import token_of
+from ._kernels.rans import token_base
 from ._kernels.block_model import NUM_CONTEXTS
 from .lossy_tables import LADDER, TOKENS, LossyTables
 from .lossy_transform import block_coefficients
@@ -26,15 +26,7 @@ HEADER_BYTES = 5.5   # scale byte, final state, half a word of rounding on avera
 _CACHE_BYTES = 256 << 20
 def _extra_bits() -> np.ndarray:
     """Extra (uniform) bits each token carries."""
-    out = np.zeros(TOKENS, dtype=np.float64)
-    v = 0
-    while True:
-        t, ne = token_of(v)
-        if t >= TOKENS:
-            break
-        out[t] = ne
-        v = max(v + 1, 2 * v)
-    return out
+    return np.array([token_base(t)[1] for t in range(TOKENS)], dtype=np.float64)
 
 
 _EXTRA = _extra_bits()
