@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels.lossless_encode import count_tokens, encode_sample
-from ._kernels.lossy_encode import model_blocks, price_symbols
+from ._kernels.lossy_encode import curve_blocks, model_blocks
 from ._kernels.rans import token_base
 from ._kernels.block_model import NUM_CONTEXTS
 from .lossy_tables import LADDER, TOKENS, LossyTables
@@ -69,7 +69,7 @@ class BlockCoder:
         p, h, w = (int(v) for v in self.dims[i])
         steps = LADDER[s] * tables.qmul[:p]
         return model_blocks(coef, p, (h + 7) // 8, (w + 7) // 8, tables.pcls, steps,
-                            self.deadzone, lam, tables.cost, self.qc, self.lastc, self.ctx, self.val)
+                            (1.0 / steps).astype(np.float32), self.deadzone, lam, tables.cost, self.qc, self.lastc, self.ctx, self.val)
 
     def count(self, idx, scales, tables: LossyTables, lam: float) -> np.ndarray:
         """Token counts of samples ``idx`` at ``scales``."""
@@ -84,12 +84,13 @@ class BlockCoder:
         n = len(self.dims)
         rate = np.empty((n, len(window)))
         dist = np.empty((n, len(window)))
+        window = np.ascontiguousarray(window, dtype=np.int64)
         for i in range(n):
-            coef = self.coefficients(i, tables)
-            for j, s in enumerate(window):
-                k, err = self.symbols(i, coef, int(s), tables, self.lam)
-                rate[i, j] = price_symbols(self.ctx, self.val, k, tables.cost) / 8 + HEADER_BYTES
-                dist[i, j] = err
+            p, h, w = (int(v) for v in self.dims[i])
+            curve_blocks(self.coefficients(i, tables), p, (h + 7) // 8, (w + 7) // 8, tables.pcls,
+                         tables.qmul, LADDER, window, self.deadzone, self.lam, tables.cost, self.qc,
+                         self.lastc, self.ctx, self.val, rate[i], dist[i])
+        rate = rate / 8 + HEADER_BYTES
         return rate, dist
 
     def encode(self, i: int, s: int, tables: LossyTables, coef=None) -> np.ndarray:
@@ -139,7 +140,7 @@ def pick_scales(rate: np.ndarray, dist: np.ndarray, budget: float) -> np.ndarray
 
 
 def allocate(coder: BlockCoder, fit: np.ndarray, budget: float, fit_share: float, qmul, mat,
-             mean, half_window: int = 12):
+             mean):
     """Fit the tables and choose every sample's scale for ``budget`` bytes of records.
 
     The dataset's level is the scale at which the fit samples (``fit_share``
@@ -162,11 +163,17 @@ def allocate(coder: BlockCoder, fit: np.ndarray, budget: float, fit_share: float
         else:
             lo = mid + 1
     tables = LossyTables.fit(coder.count(fit, np.full(len(fit), lo), plain, 0.0), qmul, mat, mean)
-    window = np.arange(max(0, lo - half_window), min(len(LADDER) - 1, lo + half_window) + 1)
+    top = len(LADDER) - 1
+    window = np.arange(max(0, lo - 8), min(top, lo + 5) + 1)  # where the picks fall on real data
     for refit in (True, False):
         rate, dist = coder.curves(window, tables)
         picked = pick_scales(rate, dist, budget)
         if refit:
             counts = coder.count(fit, window[picked[fit]], tables, coder.lam)
             tables = LossyTables.fit(counts, qmul, mat, mean)
+            # the second pass spans the picks with a margin, wider where they reached an edge
+            first, last = window[picked.min()], window[picked.max()]
+            grow_lo = 8 if picked.min() == 0 else 3
+            grow_hi = 8 if picked.max() == len(window) - 1 else 3
+            window = np.arange(max(0, first - grow_lo), min(top, last + grow_hi) + 1)
     return tables, window, rate, dist, picked

@@ -14,6 +14,7 @@ from .rans import RANS_L, get_code
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_lossy_rows"]
 
 OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
+_SPARSE = 6  # blocks with at most this many AC coefficients add basis images
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -22,21 +23,63 @@ def _idct_block(blk, basis, rows, cols, plane, off, stride, tmp):
     and columns >= ``cols`` of ``blk`` are zero."""
     for u in range(rows):
         for j in range(8):
-            s = np.float32(0.0)
-            for v in range(cols):
-                s += blk[u * 8 + v] * basis[v, j]
-            tmp[u * 8 + j] = s
+            tmp[u * 8 + j] = 0.0
+        for v in range(cols):
+            b = blk[u * 8 + v]
+            for j in range(8):
+                tmp[u * 8 + j] += b * basis[v, j]
     for i in range(8):
+        o = off + i * stride
         for j in range(8):
-            s = np.float32(0.0)
-            for u in range(rows):
-                s += basis[u, i] * tmp[u * 8 + j]
-            plane[off + i * stride + j] = s
+            plane[o + j] = 0.0
+        for u in range(rows):
+            a = basis[u, i]
+            for j in range(8):
+                plane[o + j] += a * tmp[u * 8 + j]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _add_basis(images, r, value, plane, off, stride):
+    """Add ``value`` times raster coefficient ``r``'s 8x8 basis image to the block at ``off``."""
+    for i in range(8):
+        o = off + i * stride
+        for j in range(8):
+            plane[o + j] += value * images[r, i * 8 + j]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _planes_to_pixels(plane, psize, wp, nplanes, h, w, mat, mean, out, o, rnd):
+    """Colour transform, crop and (with ``rnd``) round and clamp: row by row, so it vectorises."""
+    hw = h * w
+    for c in range(nplanes):
+        for y in range(h):
+            src = y * wp
+            dst = o + c * hw + y * w
+            if nplanes == 3:
+                m0, m1, m2 = mat[0, c], mat[1, c], mat[2, c]
+                if rnd:
+                    for i in range(w):
+                        v = mean[c] + m0 * plane[src + i] + m1 * plane[psize + src + i] \
+                            + m2 * plane[2 * psize + src + i] + np.float32(0.5)
+                        out[dst + i] = min(max(v, np.float32(0.0)), np.float32(255.0))
+                else:
+                    for i in range(w):
+                        out[dst + i] = mean[c] + m0 * plane[src + i] + m1 * plane[psize + src + i] \
+                            + m2 * plane[2 * psize + src + i]
+            else:
+                m0 = mat[0, 0]
+                if rnd:
+                    for i in range(w):
+                        v = mean[0] + m0 * plane[src + i] + np.float32(0.5)
+                        out[dst + i] = min(max(v, np.float32(0.0)), np.float32(255.0))
+                else:
+                    for i in range(w):
+                        out[dst + i] = mean[0] + m0 * plane[src + i]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum, coarse, maxq,
-                  basis, mat, mean, qc, lastc, blk, tmp, plane, out, o, rnd):
+                  basis, images, mat, mean, qc, lastc, blk, tmp, plane, out, o, rnd):
     """Decode record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
     if end - start < 5:
         return OVERRUN
@@ -69,8 +112,6 @@ def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum,
                 if last > 64:
                     return BAD_RANGE
                 lastc[b] = last
-                for z in range(64):
-                    qc[b, z] = 0
                 dl = qc[b - 1, 0] if has_l else 0
                 da = qc[b - nbx, 0] if has_a else 0
                 dal = qc[b - nbx - 1, 0] if has_l and has_a else 0
@@ -78,11 +119,12 @@ def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum,
                 qc[b, 0] = pred
                 prev1 = 0
                 prev2 = 0
-                for z in range(last):
+                nnz = 0
+                for z in range(last):  # positions past ``last`` are never read (contexts check)
                     if z == 0:
                         c = dc_context(pc, dl, da, dal)
                     else:
-                        nbm = (abs(qc[b - 1, z]) if has_l else 0) + (abs(qc[b - nbx, z]) if has_a else 0)
+                        nbm = (abs(qc[b - 1, z]) if z < ll else 0) + (abs(qc[b - nbx, z]) if z < la else 0)
                         c = ac_context(pc, z, prev1 + prev2, nbm)
                     code, x, pos = get_code(rec, pos, end, x, c, freq, cum, coarse)
                     if pos > end:
@@ -94,40 +136,35 @@ def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum,
                         qc[b, z] = v
                         prev2 = prev1
                         prev1 = abs(v)
+                        nnz += v != 0
                 if abs(qc[b, 0]) > maxq:
                     return BAD_RANGE
-                for z in range(64):
-                    blk[z] = 0.0
-                rows = 1
-                cols = 1
-                for z in range(max(last, 1)):
-                    q = qc[b, z]
-                    if q != 0:
-                        r = ZIGZAG[z]
-                        blk[r] = q * delta * qmul[p, z]
-                        rows = max(rows, (r >> 3) + 1)
-                        cols = max(cols, (r & 7) + 1)
                 off = p * psize + by * 8 * wp + bx * 8
-                if last <= 1:  # a flat block
-                    v0 = blk[0] * np.float32(0.125)
+                if nnz <= _SPARSE:  # the DC and a few basis images, added up in place
+                    v0 = qc[b, 0] * delta * qmul[p, 0] * np.float32(0.125)
                     for i in range(8):
                         for j in range(8):
                             plane[off + i * wp + j] = v0
+                    for z in range(1, last):
+                        q = qc[b, z]
+                        if q != 0:
+                            _add_basis(images, ZIGZAG[z], q * delta * qmul[p, z], plane, off, wp)
                 else:
+                    for z in range(64):
+                        blk[z] = 0.0
+                    rows = 1
+                    cols = 1
+                    for z in range(last):
+                        q = qc[b, z]
+                        if q != 0:
+                            r = ZIGZAG[z]
+                            blk[r] = q * delta * qmul[p, z]
+                            rows = max(rows, (r >> 3) + 1)
+                            cols = max(cols, (r & 7) + 1)
                     _idct_block(blk, basis, rows, cols, plane, off, wp, tmp)
     if x != RANS_L or pos != end:
         return BAD_STATE
-    hw = h * w
-    for y in range(h):
-        for i in range(w):
-            src = y * wp + i
-            for c in range(nplanes):
-                acc = mean[c]
-                for p in range(nplanes):
-                    acc += mat[p, c] * plane[p * psize + src]
-                if rnd:
-                    acc = min(max(np.floor(acc + 0.5), 0.0), 255.0)
-                out[o + c * hw + y * w + i] = acc
+    _planes_to_pixels(plane, psize, wp, nplanes, h, w, mat, mean, out, o, rnd)
     return OK
 
 
@@ -154,8 +191,13 @@ def decode_lossy_rows(payload, offsets, dims, rows, ladder, qmul, pcls, freq, cu
     """
     blk = np.empty(64, dtype=np.float32)
     tmp = np.empty(64, dtype=np.float32)
+    images = np.empty((64, 64), dtype=np.float32)  # raster coefficient r -> its 8x8 basis image
+    for r in range(64):
+        for i in range(8):
+            for j in range(8):
+                images[r, i * 8 + j] = basis[r >> 3, i] * basis[r & 7, j]
     for b in range(len(rows)):
         i = rows[b]
         status[b] = _decode_image(payload, offsets[i], offsets[i + 1], dims[i, 0], dims[i, 1],
                                   dims[i, 2], ladder, qmul, pcls, freq, cum, coarse, maxq, basis,
-                                  mat, mean, qc, lastc, blk, tmp, plane, out, out_off[b], rnd)
+                                  images, mat, mean, qc, lastc, blk, tmp, plane, out, out_off[b], rnd)

@@ -10,17 +10,18 @@ from numba import njit
 from .block_model import ac_context, dc_context, dc_predict, last_context, signed_code
 from .rans import token_of
 
-__all__ = ["model_blocks", "price_symbols"]
+__all__ = ["curve_blocks", "model_blocks", "price_symbols"]
 
 
 @njit(cache=True, nogil=True)
-def model_blocks(coef, nplanes, nby, nbx, pcls, steps, deadzone, lam, cost, qc, lastc, ctx, val):
+def model_blocks(coef, nplanes, nby, nbx, pcls, steps, inv, deadzone, lam, cost, qc, lastc, ctx, val):
     """Quantise one image's blocks and emit its symbols in coding order.
 
     Args:
         coef: (P * nby * nbx, 64) float32 DCT coefficients in zigzag order,
             plane by plane, blocks in raster order.
-        pcls: (P,) int64 plane class; ``steps`` (P, 64) float32 quantiser steps.
+        pcls: (P,) int64 plane class; ``steps`` (P, 64) float32 quantiser steps, ``inv``
+            their reciprocals.
         deadzone: rounding offset (|c| / step + deadzone, floored); 0.5 rounds.
         lam, cost: rate-distortion trade-off (squared error per bit, in units
             of step**2) and (contexts, T) float32 token prices in bits; with
@@ -40,22 +41,24 @@ def model_blocks(coef, nplanes, nby, nbx, pcls, steps, deadzone, lam, cost, qc, 
         for by in range(nby):
             for bx in range(nbx):
                 b = p * nb + by * nbx + bx
+                blk_err = 0.0
+                top = 0
                 for z in range(64):
                     c = coef[b, z]
-                    st = steps[p, z]
-                    q = np.int64(abs(c) / st + (0.5 if z == 0 else deadzone))
+                    a = abs(c)
+                    q = np.int64(a * inv[p, z] + (0.5 if z == 0 else deadzone))
+                    e = a - q * steps[p, z]
+                    blk_err += e * e
                     qc[b, z] = q if c >= 0 else -q
+                    if q != 0:
+                        top = z
                 has_l = bx > 0
                 has_a = by > 0
                 dl = qc[b - 1, 0] if has_l else 0
                 da = qc[b - nbx, 0] if has_a else 0
                 dal = qc[b - nbx - 1, 0] if has_l and has_a else 0
                 s0 = qc[b, 0] - dc_predict(has_l, has_a, dl, da, dal)
-                last = 0
-                for z in range(63, 0, -1):
-                    if qc[b, z] != 0:
-                        last = z + 1
-                        break
+                last = top + 1 if top > 0 else 0
                 if last == 0 and s0 != 0:
                     last = 1
                 ll = lastc[b - 1] if has_l else 0
@@ -73,13 +76,13 @@ def model_blocks(coef, nplanes, nby, nbx, pcls, steps, deadzone, lam, cost, qc, 
                             nbm = (abs(qc[b - 1, m]) if has_l else 0) + (abs(qc[b - nbx, m]) if has_a else 0)
                             t = signed_code(qc[b, z]) - 1 if m == z else 0
                             bits += cost[ac_context(pc, m, 0, nbm), t]
-                        if c * c - (c - st) * (c - st) > lam * st * st * bits:
+                        gain = c * c - (c - st) * (c - st)
+                        if gain > lam * st * st * bits:
                             break
+                        blk_err += gain
                         qc[b, z] = 0
                         last = j + 1 if j > 0 or s0 != 0 else 0
-                for z in range(64):
-                    e = coef[b, z] - qc[b, z] * steps[p, z]
-                    err += e * e
+                err += blk_err
                 lastc[b] = last
                 ctx[k] = last_context(pc, ll, la)
                 val[k] = last
@@ -110,3 +113,22 @@ def price_symbols(ctx, val, n, cost):
         t, ne = token_of(val[k])
         bits += cost[ctx[k], t] + ne
     return bits
+
+
+@njit(cache=True, nogil=True)
+def curve_blocks(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, lam, cost, qc, lastc,
+                 ctx, val, bits, dist):
+    """One sample's rate-distortion curve: ``bits[j]`` and ``dist[j]`` at scale ``window[j]``
+    (step ``ladder[window[j]] * qmul``), as :func:`model_blocks` and :func:`price_symbols`."""
+    steps = np.empty((nplanes, 64), dtype=np.float32)
+    inv = np.empty((nplanes, 64), dtype=np.float32)
+    for j in range(window.shape[0]):
+        scale = ladder[window[j]]
+        for p in range(nplanes):
+            for z in range(64):
+                steps[p, z] = scale * qmul[p, z]
+                inv[p, z] = 1.0 / steps[p, z]
+        k, err = model_blocks(coef, nplanes, nby, nbx, pcls, steps, inv, deadzone, lam, cost, qc,
+                              lastc, ctx, val)
+        bits[j] = price_symbols(ctx, val, k, cost)
+        dist[j] = err

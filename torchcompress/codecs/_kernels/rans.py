@@ -75,7 +75,8 @@ def get_code(rec, pos, end, x, c, freq, cum, coarse):
     """Decode one hybrid-token value in context ``c`` from the stream ``rec[:end]``.
 
     Returns (value, state, position); the position is past ``end`` when the
-    stream ran out (the caller reports it). Mirrors ``put_symbol`` and the
+    stream ran out (the caller reports it). ``rec[end - 2 : end]`` must lie
+    inside the record (its stream opens with the 4-byte state). Mirrors ``put_symbol`` and the
     token layout of :func:`token_of`.
     """
     mask = PROB_SCALE - 1
@@ -84,11 +85,13 @@ def get_code(rec, pos, end, x, c, freq, cum, coarse):
     while slot >= cum[c, t + 1]:
         t += 1
     x = np.int64(freq[c, t]) * (x >> PROB_BITS) + slot - np.int64(cum[c, t])
-    if x < RANS_L:
-        if pos + 2 > end:
-            return 0, x, end + 1
-        x = (x << 16) | np.int64(rec[pos]) | (np.int64(rec[pos + 1]) << 8)
-        pos += 2
+    # one word always suffices; read it without a branch (``end - 2`` is inside the record,
+    # whose stream starts with a 4-byte state) and let the caller see ``pos > end``
+    need = x < RANS_L
+    q = min(pos, end - 2)
+    word = np.int64(rec[q]) | (np.int64(rec[q + 1]) << 8)
+    x = (x << 16) | word if need else x
+    pos += 2 * need
     v, ne = token_base(t)
     while ne > 0:
         nb = min(ne, EXTRA_CHUNK)
