@@ -87,7 +87,9 @@ def _run(argv, capsys):
      "--fit-samples, --bits do not apply to --codec gede; its flags are --mode, --tau, --one-model"),
     (["--codec", "lossless", "--one-model"], "--one-model does not apply to --codec lossless"),
     (["--codec", "adq", "--mode", "dct"], "--mode does not apply to --codec adq"),
-], ids=["bits-lossless", "tau-adq", "two-gede", "one-model", "mode-adq"])
+    (["--codec", "lossy", "--allocation", "uniform"],
+     "--allocation does not apply to --codec lossy; its flags are --fit-samples, --bits"),
+], ids=["bits-lossless", "tau-adq", "two-gede", "one-model", "mode-adq", "allocation-lossy"])
 def test_cli_flag_of_another_codec_exits_2(tmp_path, capsys, flags, match):
     np.savez(tmp_path / "d.npz", x=np.zeros((4, 3, 4, 4), np.uint8), y=np.zeros(4, dtype=int))
     code, err = _run(["compress", str(tmp_path / "d.npz"), str(tmp_path / "o.tcz"), *flags], capsys)
@@ -141,10 +143,10 @@ def test_cli_compress_gede_lossless(tmp_path, capsys):
 
 _FLAG_VALUES = {"--fit-samples": ["8"], "--bits": ["2"], "--allocation": ["uniform"],
                 "--mode": ["dct"], "--tau": ["4"], "--one-model": []}
-_OWNER = {"--fit-samples": "lossless", "--bits": "adq", "--allocation": "adq", "--mode": "gede",
-          "--tau": "gede", "--one-model": "gede"}
-_MISMATCHES = [(codec, flag) for codec in ("lossless", "adq", "gede") for flag in _FLAG_VALUES
-               if _OWNER[flag] != codec]
+_OWNERS = {"--fit-samples": ("lossless", "lossy"), "--bits": ("adq", "lossy"), "--allocation": ("adq",),
+           "--mode": ("gede",), "--tau": ("gede",), "--one-model": ("gede",)}
+_MISMATCHES = [(codec, flag) for codec in ("lossless", "lossy", "adq", "gede") for flag in _FLAG_VALUES
+               if codec not in _OWNERS[flag]]
 
 
 @pytest.mark.parametrize("codec, flag", _MISMATCHES, ids=[f"{c}{f}" for c, f in _MISMATCHES])
@@ -186,3 +188,23 @@ def test_iterable_source_with_length(tmp_path):
     np.testing.assert_array_equal(tc.open(tmp_path / "g.tcz")[6][0].numpy(), x[6])
     with pytest.raises(ValueError, match="source is empty"):
         tc.compress(iter([]), tmp_path / "e.tcz", progress=False)
+
+
+def test_cli_lossy_compress_and_info(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:16, 0:16]
+    x = np.clip(rng.uniform(0, 200, (30, 1, 1, 3)) + 2 * (yy + xx)[None, :, :, None]
+                + rng.normal(0, 4, (30, 16, 16, 3)), 0, 255).astype(np.uint8)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(30) % 3)
+    out = tmp_path / "l.tcz"
+    assert main(["compress", str(tmp_path / "d.npz"), str(out), "--codec", "lossy", "--bits", "1.5",
+                 "--fit-samples", "10", "--layout", "HWC", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "codec      lossy (bits=1.5, fit_samples=10)" in text
+    assert re.search(r"lossy: mean PSNR \d+\.\d\d dB, worst sample \d+\.\d\d dB, 1\.[0-4]\d\d bits per value",
+                     text)
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["lossy"]["payload_bytes"] <= info["lossy"]["budget_bytes"] == int(1.5 * x.size / 8)

@@ -119,11 +119,11 @@ def _demo_gede(src) -> None:
           f"{info['num_samples'] / info['encode_seconds']:,.0f} samples/s fit+encode")
 
 
-#: flags that belong to one codec: flag -> (argparse dest, codec)
+#: flags that belong to some codecs: flag -> (argparse dest, codecs)
 _CODEC_FLAGS = {
-    "--fit-samples": ("fit_samples", "lossless"),
-    "--bits": ("bits", "adq"), "--allocation": ("allocation", "adq"),
-    "--mode": ("mode", "gede"), "--tau": ("tau", "gede"), "--one-model": ("one_model", "gede"),
+    "--fit-samples": ("fit_samples", ("lossless", "lossy")),
+    "--bits": ("bits", ("adq", "lossy")), "--allocation": ("allocation", ("adq",)),
+    "--mode": ("mode", ("gede",)), "--tau": ("tau", ("gede",)), "--one-model": ("one_model", ("gede",)),
 }
 #: Python argument names in library messages -> the flags a CLI user typed
 _FLAG_NAMES = [(re.compile(r"\boverwrite=True\b"), "--overwrite"),
@@ -143,13 +143,13 @@ def _as_flags(message: str) -> str:
 def _codec_params(args) -> dict:
     """The chosen codec's options from its flags; a flag of another codec is a usage error."""
     given = [f for f, (dest, _) in _CODEC_FLAGS.items() if getattr(args, dest) not in (None, False)]
-    wrong = [f for f in given if _CODEC_FLAGS[f][1] != args.codec]
+    wrong = [f for f in given if args.codec not in _CODEC_FLAGS[f][1]]
     if wrong:
-        valid = [f for f, (_, c) in _CODEC_FLAGS.items() if c == args.codec]
+        valid = [f for f, (_, c) in _CODEC_FLAGS.items() if args.codec in c]
         raise _UsageError(f"{', '.join(wrong)} do{'es' if len(wrong) == 1 else ''} not apply to "
                           f"--codec {args.codec}; its flags are {', '.join(valid)}")
     params = {dest: getattr(args, dest) for f, (dest, c) in _CODEC_FLAGS.items()
-              if c == args.codec and getattr(args, dest) is not None and dest != "one_model"}
+              if args.codec in c and getattr(args, dest) is not None and dest != "one_model"}
     if args.codec == "gede" and args.one_model:
         params["classwise"] = False
     return params
@@ -236,9 +236,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("source", help="an .npz with x and y, a folder of class subfolders of images, "
                                   "or torchvision:NAME:ROOT (the training split, not downloaded)")
     c.add_argument("out")
-    c.add_argument("--codec", default="lossless", choices=["lossless", "adq", "gede"])
-    c.add_argument("--fit-samples", type=int, help="lossless: samples that fit the model (4096)")
-    c.add_argument("--bits", type=float, help="adq: average bits per element (2)")
+    c.add_argument("--codec", default="lossless", choices=["lossless", "lossy", "adq", "gede"])
+    c.add_argument("--fit-samples", type=int, help="lossless, lossy: samples that fit the model (4096)")
+    c.add_argument("--bits", type=float, help="lossy: average bits per value (0.5); adq: (2)")
     c.add_argument("--allocation", choices=["adaptive", "uniform"], help="adq: (adaptive)")
     c.add_argument("--mode", choices=["none", "dct", "lossless"],
                    help="gede: integer transform in front of deduplication (none)")

@@ -4,6 +4,7 @@ import json
 import re
 
 import numpy as np
+from safetensors.numpy import load_file
 
 import torchcompress as tc
 
@@ -118,3 +119,38 @@ def test_golden_lossless_archive(tmp_path):
     ds = tc.open(path, output="uint8")
     np.testing.assert_array_equal(ds[0][0].numpy(), LOSSLESS_X[0])
     np.testing.assert_array_equal(ds[1][0].numpy(), LOSSLESS_X[1])
+
+
+# A two-sample lossy archive at bits=2: an 8x8 flat grey image and an 8x8 ramp, one shard.
+LOSSY_SHARD_HEX = (
+    "b8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
+    "22646174615f6f666673657473223a5b302c31365d7d2c226c656e67746873223a7b226474797065223a225531"
+    "36222c227368617065223a5b325d2c22646174615f6f666673657473223a5b31362c32305d7d2c227265636f72"
+    "6473223a7b226474797065223a225538222c227368617065223a5b31365d2c22646174615f6f66667365747322"
+    "3a5b32302c33365d7d7d20200000000000000000010000000000000005000b0000cf6042000179182c007181f3"
+    "50cb76")
+LOSSY_X = np.stack([np.full((8, 8), 100, np.uint8),
+                    np.add.outer(np.arange(8), np.arange(8)).astype(np.uint8) * 16])
+
+
+def test_golden_lossy_archive(tmp_path):
+    path = tmp_path / "y.tcz"
+    tc.compress((LOSSY_X, np.array([0, 1])), path, codec="lossy", bits=2.0, shard_size=2,
+                progress=False)
+    data = (path / "shard-00000.safetensors").read_bytes()
+    assert data.hex() == LOSSY_SHARD_HEX
+    # data section: labels I64 [0, 1], lengths U16 [5, 11], then the records: a scale byte
+    # (< 128) and an rANS stream that opens with its 4-byte LE state (>= 2**16)
+    body = data[8 + int.from_bytes(data[:8], "little"):]
+    assert body[16:20] == bytes([5, 0, 11, 0])
+    assert body[20] == 0 and int.from_bytes(body[21:25], "little") == 0x004260CF
+    assert body[25] == 1 and int.from_bytes(body[26:30], "little") >= 1 << 16
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["codec"] == "lossy" and m["sample_shape"] == [8, 8]
+    assert m["extras"]["tables"]["xxh3_64"] == "4eb93c833c83ddaf"
+    tables = load_file(str(path / "tables.safetensors"))
+    assert tables["mat"].tolist() == [[1.0]] and tables["mean"].tolist() == [106.0]
+    assert tables["lens"].shape == (238,) and int(tables["lens"].sum()) == tables["logf"].size
+    ds = tc.open(path)
+    np.testing.assert_array_equal(ds[0][0].numpy(), LOSSY_X[0])
+    np.testing.assert_array_equal(ds[1][0].numpy(), LOSSY_X[1])

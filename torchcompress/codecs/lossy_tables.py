@@ -2,9 +2,11 @@
 
 The rANS tables are stored compactly, since a CIFAR-size archive spends only a
 few hundred bytes per image: per context, the tokens up to the last one seen
-in the fit, each as a byte ``round(16 * log2(freq))``; the reader rebuilds
-the 12-bit frequencies (unstored tokens get the minimum of 1) with the same
-normalisation the encoder used, so both sides code with identical tables.
+in the fit, each as a byte ``round(16 * log2(freq))`` (none for a context
+the fit never saw: it codes with the seen contexts' pooled distribution);
+the reader rebuilds the 12-bit frequencies (unstored tokens get the minimum
+of 1) with the same normalisation the encoder used, so both sides code with
+identical tables.
 """
 
 from __future__ import annotations
@@ -41,20 +43,31 @@ def dct_basis() -> np.ndarray:
     return c
 
 
-def _pack(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pack(freq: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per context: how many leading tokens are stored (0 for a context the fit never saw)
+    and their log-weights."""
     used = freq > 1
     lens = np.where(used.any(axis=1), freq.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
+    lens = np.where(seen, np.maximum(lens, 1), 0)
     logs = np.rint(_LOG_STEPS * np.log2(freq.astype(np.float64))).astype(np.uint8)
-    return lens.astype(np.uint8), np.concatenate([logs[c, :n] for c, n in enumerate(lens)])
+    parts = [logs[c, :n] for c, n in enumerate(lens)]
+    return lens.astype(np.uint8), np.concatenate(parts) if parts else np.zeros(0, np.uint8)
 
 
 def _unpack(lens: np.ndarray, logf: np.ndarray, tokens: int) -> np.ndarray:
+    """12-bit frequencies from the stored form; an unseen context takes the sum of the seen
+    ones (the dataset's overall token distribution)."""
     f = np.full((len(lens), tokens), _WEIGHTS[0])
     pos = 0
     for c, n in enumerate(lens.astype(np.int64)):
         f[c, :n] = _WEIGHTS[logf[pos:pos + n]]
         pos += n
-    return normalize_counts(f, group=len(lens))
+    seen = lens > 0
+    freq = normalize_counts(f, group=len(lens))
+    if seen.any() and not seen.all():
+        pooled = normalize_counts(freq[seen].astype(np.float64).sum(axis=0, keepdims=True), group=1)
+        freq[~seen] = pooled[0]
+    return freq
 
 
 class LossyTables:
@@ -86,7 +99,7 @@ class LossyTables:
     @classmethod
     def fit(cls, counts: np.ndarray, qmul, mat, mean) -> "LossyTables":
         """Tables from (contexts, T) token counts, packed as they will be stored."""
-        lens, logf = _pack(normalize_counts(counts, group=counts.shape[0]))
+        lens, logf = _pack(normalize_counts(counts, group=counts.shape[0]), counts.sum(axis=1) > 0)
         return cls(qmul, mat, mean, lens, logf)
 
     def _check(self, where: str) -> None:
