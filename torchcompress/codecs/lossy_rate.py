@@ -17,7 +17,7 @@ from ._kernels.lossless_encode import count_tokens, encode_sample
 from ._kernels.lossy_encode import curve_blocks, model_blocks
 from ._kernels.rans import token_base
 from ._kernels.block_model import NUM_CONTEXTS
-from .lossy_tables import LADDER, QMUL_RANGE, TOKENS, LossyTables
+from .lossy_tables import LADDER, TOKENS, LossyTables
 from .lossy_transform import block_coefficients
 
 __all__ = ["BlockCoder", "allocate", "pick_scales"]
@@ -71,15 +71,13 @@ class BlockCoder:
         return model_blocks(coef, p, (h + 7) // 8, (w + 7) // 8, tables.pcls, steps,
                             (1.0 / steps).astype(np.float32), self.deadzone, lam, tables.cost, self.qc, self.lastc, self.ctx, self.val)
 
-    def count(self, idx, scales, tables: LossyTables, lam: float) -> tuple[np.ndarray, float]:
-        """Token counts and total squared error of samples ``idx`` at ``scales``."""
+    def count(self, idx, scales, tables: LossyTables, lam: float) -> np.ndarray:
+        """Token counts of samples ``idx`` at ``scales``."""
         counts = np.zeros((tables.freq.shape[0], TOKENS), dtype=np.int64)
-        total = 0.0
         for i, s in zip(idx, scales):
-            k, err = self.symbols(int(i), self.coefficients(int(i), tables), int(s), tables, lam)
+            k, _ = self.symbols(int(i), self.coefficients(int(i), tables), int(s), tables, lam)
             count_tokens(self.ctx, self.val, k, counts)
-            total += err
-        return counts, total
+        return counts
 
     def curves(self, window: np.ndarray, tables: LossyTables) -> tuple[np.ndarray, np.ndarray]:
         """(N, len(window)) estimated bytes and squared errors of every sample at each scale."""
@@ -141,52 +139,6 @@ def pick_scales(rate: np.ndarray, dist: np.ndarray, budget: float) -> np.ndarray
     return j
 
 
-def _step_groups(planes: int) -> list[tuple[int, np.ndarray]]:
-    """(plane, zigzag positions) whose step multiplier moves together: the DC and each band."""
-    z = np.arange(64)
-    bands = [np.array([0])] + [z[(z >= a) & (z < b)] for a, b in
-                               ((1, 3), (3, 6), (6, 10), (10, 15), (15, 21), (21, 36), (36, 64))]
-    return [(p, b) for p in range(planes) for b in bands]
-
-
-def fit_steps(coder: BlockCoder, fit: np.ndarray, s: int, qmul, mat, mean,
-              max_values: int = 1 << 20) -> np.ndarray:
-    """Step multipliers (P, 64) fit by rate-distortion descent on (a part of) the fit samples.
-
-    At the dataset's scale ``s``, the cost is squared error plus lambda times
-    the bits an adaptive coder needs, lambda the curve's slope there (from
-    the scales one step either side). Each group of positions (DC and seven
-    zigzag bands, per plane) tries its multiplier times 0.8 and 1.25, keeping
-    what lowers the cost, twice round.
-    """
-    values = np.cumsum(coder.dims[fit].prod(axis=1))
-    sub = fit[:max(1, int(np.searchsorted(values, max_values)))]
-    lo_q, hi_q = QMUL_RANGE
-
-    def cost_parts(qm, scale):
-        plain = LossyTables.fit(np.zeros((NUM_CONTEXTS, TOKENS), dtype=np.int64), qm, mat, mean)
-        counts, err = coder.count(sub, np.full(len(sub), scale), plain, 0.0)
-        return err, 8 * entropy_bytes(counts)
-
-    d_fine, r_fine = cost_parts(qmul, max(0, s - 1))
-    d_coarse, r_coarse = cost_parts(qmul, min(len(LADDER) - 1, s + 1))
-    if r_fine <= r_coarse:
-        return qmul
-    lam = (d_coarse - d_fine) / (r_fine - r_coarse)
-    d, r = cost_parts(qmul, s)
-    best = d + lam * r
-    for _ in range(2):
-        for p, pos in _step_groups(qmul.shape[0]):
-            for f in (0.8, 1.25):
-                trial = qmul.copy()
-                trial[p, pos] = np.clip(trial[p, pos] * f, lo_q, hi_q)
-                d, r = cost_parts(trial, s)
-                if d + lam * r < best:
-                    best, qmul = d + lam * r, trial
-                    break
-    return qmul
-
-
 def allocate(coder: BlockCoder, fit: np.ndarray, budget: float, fit_share: float, qmul, mat,
              mean):
     """Fit the tables and choose every sample's scale for ``budget`` bytes of records.
@@ -205,21 +157,19 @@ def allocate(coder: BlockCoder, fit: np.ndarray, budget: float, fit_share: float
     lo, hi = 0, len(LADDER) - 1
     while lo < hi:
         mid = (lo + hi) // 2
-        counts, _ = coder.count(fit, np.full(len(fit), mid), plain, 0.0)
+        counts = coder.count(fit, np.full(len(fit), mid), plain, 0.0)
         if entropy_bytes(counts) + HEADER_BYTES * len(fit) <= target:
             hi = mid
         else:
             lo = mid + 1
-    qmul = fit_steps(coder, fit, lo, qmul, mat, mean)
-    plain = LossyTables.fit(np.zeros((NUM_CONTEXTS, TOKENS), dtype=np.int64), qmul, mat, mean)
-    tables = LossyTables.fit(coder.count(fit, np.full(len(fit), lo), plain, 0.0)[0], qmul, mat, mean)
+    tables = LossyTables.fit(coder.count(fit, np.full(len(fit), lo), plain, 0.0), qmul, mat, mean)
     top = len(LADDER) - 1
     window = np.arange(max(0, lo - 8), min(top, lo + 5) + 1)  # where the picks fall on real data
     for refit in (True, False):
         rate, dist = coder.curves(window, tables)
         picked = pick_scales(rate, dist, budget)
         if refit:
-            counts, _ = coder.count(fit, window[picked[fit]], tables, coder.lam)
+            counts = coder.count(fit, window[picked[fit]], tables, coder.lam)
             tables = LossyTables.fit(counts, qmul, mat, mean)
             # the second pass spans the picks with a margin, wider where they reached an edge
             first, last = window[picked.min()], window[picked.max()]
