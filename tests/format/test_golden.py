@@ -127,8 +127,8 @@ LOSSY_SHARD_HEX = (
     "22646174615f6f666673657473223a5b302c31365d7d2c226c656e67746873223a7b226474797065223a225531"
     "36222c227368617065223a5b325d2c22646174615f6f666673657473223a5b31362c32305d7d2c227265636f72"
     "6473223a7b226474797065223a225538222c227368617065223a5b31365d2c22646174615f6f66667365747322"
-    "3a5b32302c33365d7d7d20200000000000000000010000000000000005000b0000cf6042000179182c007181f3"
-    "50cb76")
+    "3a5b32302c33365d7d7d20200000000000000000010000000000000005000b0000d5a784000075385700ff6c06"
+    "91f282")
 LOSSY_X = np.stack([np.full((8, 8), 100, np.uint8),
                     np.add.outer(np.arange(8), np.arange(8)).astype(np.uint8) * 16])
 
@@ -143,11 +143,11 @@ def test_golden_lossy_archive(tmp_path):
     # (< 128) and an rANS stream that opens with its 4-byte LE state (>= 2**16)
     body = data[8 + int.from_bytes(data[:8], "little"):]
     assert body[16:20] == bytes([5, 0, 11, 0])
-    assert body[20] == 0 and int.from_bytes(body[21:25], "little") == 0x004260CF
-    assert body[25] == 1 and int.from_bytes(body[26:30], "little") >= 1 << 16
+    assert body[20] == 0 and int.from_bytes(body[21:25], "little") == 0x0084A7D5
+    assert body[25] == 0 and int.from_bytes(body[26:30], "little") >= 1 << 16
     m = json.loads((path / "manifest.json").read_text())
     assert m["codec"] == "lossy" and m["sample_shape"] == [8, 8]
-    assert m["extras"]["tables"]["xxh3_64"] == "4eb93c833c83ddaf"
+    assert m["extras"]["tables"]["xxh3_64"] == "e6adad6d30250d88"
     tables = load_file(str(path / "tables.safetensors"))
     assert tables["mat"].tolist() == [[1.0]] and tables["mean"].tolist() == [106.0]
     assert tables["lens"].shape == (238,) and int(tables["lens"].sum()) == tables["logf"].size

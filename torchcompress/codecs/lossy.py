@@ -1,7 +1,7 @@
 """The ``"lossy"`` codec: 8x8 DCT, dataset-fit quantiser and tables, per-sample rate allocation, rANS.
 
 Each uint8 image (1 or 3 channels, any size) goes through an orthonormal
-colour basis fit on the data (its principal colour axes), an 8x8 block DCT
+opponent colour basis around the dataset's mean pixel, an 8x8 block DCT
 (edge blocks padded by repeating the last row and column), a deadzone
 quantiser whose step is the sample's scale times a per-position multiplier,
 and the lossless codec's rANS coder under static, context-modelled tables fit
@@ -29,8 +29,8 @@ __all__ = ["LossyCodec", "LossyParams"]
 
 _ERRORS = {OVERRUN: "its stream ends early", BAD_STATE: "its stream does not end in the start state",
            BAD_RANGE: "it holds a scale, block length or coefficient outside its range"}
-DEADZONE = 0.36
-RDO_LAMBDA = 0.12
+DEADZONE = 0.42
+RDO_LAMBDA = 0.2
 
 
 @dataclass(frozen=True)
