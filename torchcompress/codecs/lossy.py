@@ -256,7 +256,7 @@ class LossyShard:
         d = self.dims
         blocks = int((d[:, 0] * ((d[:, 1] + 7) // 8) * ((d[:, 2] + 7) // 8)).max()) if num_samples else 1
         pixels = int((d[:, 0] * ((d[:, 1] + 7) // 8) * ((d[:, 2] + 7) // 8)).max() * 64) if num_samples else 64
-        self.qc = np.zeros((blocks, 64), dtype=np.int64)
+        self.qc = np.zeros((blocks + 1, 64), dtype=np.int64)  # the last row stays zero
         self.lastc = np.zeros(blocks, dtype=np.int64)
         self.plane = np.zeros(pixels, dtype=np.float32)
 

@@ -95,6 +95,7 @@ def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum,
     nby = (h + 7) >> 3
     nbx = (w + 7) >> 3
     nb = nby * nbx
+    zero = qc.shape[0] - 1
     wp = nbx * 8
     psize = nby * 8 * wp
     for p in range(nplanes):
@@ -112,31 +113,33 @@ def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum,
                 if last > 64:
                     return BAD_RANGE
                 lastc[b] = last
-                dl = qc[b - 1, 0] if has_l else 0
-                da = qc[b - nbx, 0] if has_a else 0
+                lb = b - 1 if has_l else zero  # a missing neighbour reads the all-zero row
+                ab = b - nbx if has_a else zero
+                dl = qc[lb, 0]
+                da = qc[ab, 0]
                 dal = qc[b - nbx - 1, 0] if has_l and has_a else 0
                 pred = dc_predict(has_l, has_a, dl, da, dal)
                 qc[b, 0] = pred
-                prev1 = 0
-                prev2 = 0
+                for z in range(max(last, 1), 64):  # neighbours' contexts read every position
+                    qc[b, z] = 0
                 nnz = 0
-                for z in range(last):  # positions past ``last`` are never read (contexts check)
-                    if z == 0:
-                        c = dc_context(pc, dl, da, dal)
-                    else:
-                        nbm = (abs(qc[b - 1, z]) if z < ll else 0) + (abs(qc[b - nbx, z]) if z < la else 0)
-                        c = ac_context(pc, z, prev1 + prev2, nbm)
-                    code, x, pos = get_code(rec, pos, end, x, c, freq, cum, coarse)
-                    if pos > end:
-                        return OVERRUN
-                    v = signed_value(code + 1 if z == last - 1 else code)
-                    if z == 0:
-                        qc[b, 0] = pred + v
-                    else:
+                if last > 0:
+                    code, x, pos = get_code(rec, pos, end, x, dc_context(pc, dl, da, dal), freq,
+                                            cum, coarse)
+                    qc[b, 0] = pred + signed_value(code + (last == 1))
+                    prev1 = 0
+                    prev2 = 0
+                    for z in range(1, last):
+                        nbm = abs(qc[lb, z]) + abs(qc[ab, z])
+                        code, x, pos = get_code(rec, pos, end, x, ac_context(pc, z, prev1 + prev2, nbm),
+                                                freq, cum, coarse)
+                        v = signed_value(code + (z == last - 1))
                         qc[b, z] = v
                         prev2 = prev1
                         prev1 = abs(v)
                         nnz += v != 0
+                    if pos > end:  # reads past the end stay inside the record and are caught here
+                        return OVERRUN
                 if abs(qc[b, 0]) > maxq:
                     return BAD_RANGE
                 off = p * psize + by * 8 * wp + bx * 8
@@ -183,8 +186,9 @@ def decode_lossy_rows(payload, offsets, dims, rows, ladder, qmul, pcls, freq, cu
         maxq: largest magnitude a quantised DC may have.
         basis: (8, 8) float32 orthonormal DCT-II matrix; ``mat`` (P, P) and
             ``mean`` (P,) float32: pixel = mean + mat.T @ planes.
-        qc, lastc, plane: scratch for the largest sample ((blocks, 64) int64,
-            (blocks,) int64, (P * padded pixels,) float32).
+        qc, lastc, plane: scratch for the largest sample: (blocks + 1, 64) int64
+            whose last row stays zero (a missing neighbour), (blocks,) int64
+            and (P * padded pixels,) float32.
         out: (total,) float32 or uint8 output; ``out_off`` (B,) row starts;
             ``rnd``: round and clamp to 0..255.
         status: (B,) int64, set per row to OK or an error code.
