@@ -31,6 +31,11 @@ def _demo_source(args):
 
 
 def _demo(args) -> int:
+    if not (args.npz or args.torchvision):
+        from .story import run_story
+
+        run_story()
+        return 0
     import torch
 
     import torchcompress as tc
@@ -224,7 +229,9 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="torchcompress", description=__doc__)
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    d = sub.add_parser("demo", help="compress a dataset with ADQ and print a size/quality/speed table")
+    d = sub.add_parser("demo", help="the story on bundled data (lossless and lossy against PNG and "
+                                    "zstd, training from the archives); with --npz or --torchvision, "
+                                    "an ADQ size/quality/speed table of that dataset")
     d.add_argument("--npz", help=".npz with x and y (default: scikit-learn digits)")
     d.add_argument("--torchvision", help="torchvision dataset class name, e.g. CIFAR10")
     d.add_argument("--root", default="data", help="root directory for --torchvision")
