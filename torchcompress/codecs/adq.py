@@ -203,8 +203,8 @@ class ADQCodec:
     # -- the archive-level protocol shared by all codecs (see registry.py) --
 
     def encode_dataset(self, x: np.ndarray, labels: np.ndarray, *,
-                       importance: np.ndarray | None = None) -> ADQEncoded:
-        """Encode ``x`` (N, *shape); ADQ ignores labels."""
+                       importance: np.ndarray | None = None, workers: int = 1) -> ADQEncoded:
+        """Encode ``x`` (N, *shape) on one thread (vectorised numpy); ADQ ignores labels."""
         return self.encode(x.reshape(x.shape[0], -1), importance=importance)
 
     def describe(self) -> str:

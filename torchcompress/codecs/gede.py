@@ -250,7 +250,8 @@ class GeDeCodec:
         return GeDeTables.from_tensors(extras["tables"], where=where)
 
     def encode_dataset(self, x: np.ndarray, labels: np.ndarray, *,
-                       importance: np.ndarray | None = None) -> GeDeEncoded:
+                       importance: np.ndarray | None = None, workers: int = 1) -> GeDeEncoded:
+        """Encode ``x`` on one thread (the per-class model fit is sequential)."""
         if importance is not None:
             raise ValueError("importance= applies to the lossy 'adq' codec; gede is lossless")
         return self.encode(x, labels)

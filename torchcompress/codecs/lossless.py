@@ -23,6 +23,7 @@ from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
 from ._kernels.lossless_encode import count_tokens, encode_sample, model_sample
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from .lossless_tables import LosslessTables, normalize_counts
+from .parallel import map_ranges
 
 __all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of", "shard_records"]
 
@@ -139,10 +140,11 @@ class LosslessCodec:
 
     # -- encoding --
 
-    def encode_dataset(self, x, labels, *, importance=None) -> LosslessEncoded:
+    def encode_dataset(self, x, labels, *, importance=None, workers: int = 1) -> LosslessEncoded:
         """Fit the model on up to ``fit_samples`` samples, then code every sample.
 
-        ``x`` is an (N, *shape) array or a list of arrays of one ndim and dtype.
+        ``x`` is an (N, *shape) array or a list of arrays of one ndim and dtype;
+        ``workers`` threads code the samples (the bytes do not depend on it).
         """
         if importance is not None:
             raise ValueError("importance= applies to the lossy 'adq' codec; lossless keeps every value")
@@ -162,23 +164,26 @@ class LosslessCodec:
             count_tokens(scratch.ctx, scratch.val, k, counts)
         tables = LosslessTables(bits, code_lo, colour, normalize_counts(counts))
         value_bytes = bits // 8
+
+        def encode_range(a: int, b: int) -> list:
+            scratch = _Scratch(dims[a:b])
+            buf = np.empty(0, dtype=np.uint8)
+            out = []
+            for i in range(a, b):
+                raw = int(dims[i].prod()) * value_bytes
+                if buf.size < raw:
+                    buf = np.empty(raw, dtype=np.uint8)
+                k = scratch.model(samples[i], dims[i], colour, bits, code_lo)
+                size = encode_sample(scratch.ctx, scratch.val, k, tables.freq, tables.cum,
+                                     scratch.words, buf, 0, raw - 1)
+                # never expand: store the raw codes
+                out.append(_raw_record(samples[i], code_lo, value_bytes) if size < 0 else buf[:size].copy())
+            return out
+
+        chunks = [r for part in map_ranges(encode_range, n, workers) for r in part]
+        raw_count = sum(int(r.size == dims[i].prod() * value_bytes) for i, r in enumerate(chunks))
         offsets = np.zeros(n + 1, dtype=np.int64)
-        chunks, raw_count = [], 0
-        buf = np.empty(0, dtype=np.uint8)
-        for i in range(n):
-            raw = int(dims[i].prod()) * value_bytes
-            if buf.size < raw:
-                buf = np.empty(raw, dtype=np.uint8)
-            k = scratch.model(samples[i], dims[i], colour, bits, code_lo)
-            size = encode_sample(scratch.ctx, scratch.val, k, tables.freq, tables.cum,
-                                 scratch.words, buf, 0, raw - 1)
-            if size < 0:  # never expand: store the raw codes
-                rec = _raw_record(samples[i], code_lo, value_bytes)
-                raw_count += 1
-            else:
-                rec = buf[:size].copy()
-            chunks.append(rec)
-            offsets[i + 1] = offsets[i] + rec.size
+        np.cumsum([r.size for r in chunks], out=offsets[1:])
         payload = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint8)
         fixed = len({s.shape for s in samples}) == 1 if not isinstance(x, np.ndarray) else True
         shapes = None if fixed else np.array([s.shape for s in samples], dtype=np.int64)

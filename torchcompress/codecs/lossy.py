@@ -24,6 +24,7 @@ from .lossless import LosslessEncoded, planes_of, shard_records
 from .lossy_rate import BlockCoder, allocate, pick_scales
 from .lossy_tables import MAX_Q, LossyTables
 from .lossy_transform import colour_basis
+from .parallel import map_ranges
 
 __all__ = ["LossyCodec", "LossyParams"]
 
@@ -108,8 +109,9 @@ class LossyCodec:
 
     # -- encoding --
 
-    def encode_dataset(self, x, labels, *, importance=None) -> LossyEncoded:
-        """Fit the colour basis and tables, allocate the budget, code every sample."""
+    def encode_dataset(self, x, labels, *, importance=None, workers: int = 1) -> LossyEncoded:
+        """Fit the colour basis and tables, allocate the budget, code every sample (pricing,
+        coding and measuring on ``workers`` threads; the bytes do not depend on it)."""
         if importance is not None:
             raise ValueError("importance= applies to the 'adq' codec; codec='lossy' shares its "
                              "budget by each sample's rate-distortion curve")
@@ -123,10 +125,11 @@ class LossyCodec:
         mat, mean = colour_basis(samples, fit, planes)
         qmul = np.ones((planes, 64), dtype=np.float32)
         coder = BlockCoder(samples, dims, DEADZONE, RDO_LAMBDA)
+        coder.workers = workers
         len_bytes = 2 * n
         tables, window, rate, dist, col = allocate(coder, fit, budget - len_bytes,
                                                    values[fit].sum() / values.sum(), qmul, mat, mean)
-        records = [coder.encode(i, int(window[col[i]]), tables) for i in range(n)]
+        records = coder.encode_all(window[col], tables)
         records = _fit_budget(coder, tables, records, window, rate, dist, col, budget,
                               self.params.bits, int(values.sum()))
         offsets = np.zeros(n + 1, dtype=np.int64)
@@ -135,7 +138,7 @@ class LossyCodec:
         fixed = len({s.shape for s in samples}) == 1
         shapes = None if fixed else np.array([a.shape for a in x], dtype=np.int64)
         enc = LossyEncoded(tables, payload, offsets, shapes, values, budget)
-        enc.sq_error = _squared_errors(enc, samples, dims, np.asarray(x[0]).shape)
+        enc.sq_error = _squared_errors(enc, samples, dims, np.asarray(x[0]).shape, workers)
         return enc
 
     # -- decoding --
@@ -221,23 +224,28 @@ def _fit_budget(coder, tables, records, window, rate, dist, col, budget, bits, v
     return records
 
 
-def _squared_errors(enc: LossyEncoded, samples: list, dims: np.ndarray, shape: tuple) -> np.ndarray:
+def _squared_errors(enc: LossyEncoded, samples: list, dims: np.ndarray, shape: tuple,
+                    workers: int) -> np.ndarray:
     """Per-sample squared error of the decoded uint8 pixels (what a user's PSNR sees)."""
     n = len(samples)
-    shard = LossyShard(enc.shard(0, n), enc.tables, num_samples=n,
-                       sample_shape=(None,) * len(shape) if enc.shapes is not None else shape,
-                       where="freshly encoded records")
+    arrays = enc.shard(0, n)
     out = np.zeros(n)
-    for s in range(0, n, 256):
-        rows = np.arange(s, min(s + 256, n), dtype=np.int64)
+
+    def measure(a: int, b: int) -> None:
+        shard = LossyShard(arrays, enc.tables, num_samples=n,
+                           sample_shape=(None,) * len(shape) if enc.shapes is not None else shape,
+                           where="freshly encoded records")
+        rows = np.arange(a, b, dtype=np.int64)
         sizes = dims[rows].prod(axis=1)
         off = np.zeros(len(rows), dtype=np.int64)
         np.cumsum(sizes[:-1], out=off[1:])
         flat = np.empty(int(sizes.sum()), dtype=np.uint8)
         shard.decode(rows, flat, out_off=off)
-        for b, i in enumerate(rows):
-            d = flat[off[b]:off[b] + sizes[b]].astype(np.float64) - samples[i].reshape(-1)
+        for k, i in enumerate(rows):
+            d = flat[off[k]:off[k] + sizes[k]].astype(np.float64) - samples[i].reshape(-1)
             out[i] = float(d @ d)
+
+    map_ranges(measure, n, workers)
     return out
 
 

@@ -19,6 +19,7 @@ from ._kernels.rans import token_base
 from ._kernels.block_model import NUM_CONTEXTS
 from .lossy_tables import LADDER, TOKENS, LossyTables
 from .lossy_transform import block_coefficients
+from .parallel import map_ranges
 
 __all__ = ["BlockCoder", "allocate", "pick_scales"]
 
@@ -52,6 +53,18 @@ class BlockCoder:
         self.buf = np.empty(blocks * 65 * 8 + 64, dtype=np.uint8)
         self._cache: dict[int, np.ndarray] = {}
         self._cached_bytes = 0
+        self.workers = 1
+
+    def fork(self) -> "BlockCoder":
+        """A coder with its own scratch, sharing the samples and the coefficient cache (for a
+        worker thread)."""
+        other = BlockCoder.__new__(BlockCoder)
+        other.__dict__.update(self.__dict__)
+        for name in ("qc", "lastc", "ctx", "val", "words", "buf"):
+            setattr(other, name, np.empty_like(getattr(self, name)))
+        other.qc[:] = 0
+        other.lastc[:] = 0
+        return other
 
     def coefficients(self, i: int, tables: LossyTables) -> np.ndarray:
         """Sample ``i``'s coefficients; the first ``_CACHE_BYTES`` worth stay cached (the fit
@@ -85,13 +98,26 @@ class BlockCoder:
         rate = np.empty((n, len(window)))
         dist = np.empty((n, len(window)))
         window = np.ascontiguousarray(window, dtype=np.int64)
-        for i in range(n):
-            p, h, w = (int(v) for v in self.dims[i])
-            curve_blocks(self.coefficients(i, tables), p, (h + 7) // 8, (w + 7) // 8, tables.pcls,
-                         tables.qmul, LADDER, window, self.deadzone, self.lam, tables.cost, self.qc,
-                         self.lastc, self.ctx, self.val, rate[i], dist[i])
+
+        def price_range(a: int, b: int) -> None:
+            me = self.fork() if self.workers > 1 else self
+            for i in range(a, b):
+                p, h, w = (int(v) for v in me.dims[i])
+                curve_blocks(me.coefficients(i, tables), p, (h + 7) // 8, (w + 7) // 8, tables.pcls,
+                             tables.qmul, LADDER, window, me.deadzone, me.lam, tables.cost, me.qc,
+                             me.lastc, me.ctx, me.val, rate[i], dist[i])
+
+        map_ranges(price_range, n, self.workers)
         rate = rate / 8 + HEADER_BYTES
         return rate, dist
+
+    def encode_all(self, scales: np.ndarray, tables: LossyTables) -> list:
+        """Records of every sample at ``scales``, on ``self.workers`` threads."""
+        def encode_range(a: int, b: int) -> list:
+            me = self.fork() if self.workers > 1 else self
+            return [me.encode(i, int(scales[i]), tables) for i in range(a, b)]
+
+        return [r for part in map_ranges(encode_range, len(self.dims), self.workers) for r in part]
 
     def encode(self, i: int, s: int, tables: LossyTables, coef=None) -> np.ndarray:
         """The record of sample ``i`` at scale ``s``: the scale byte, then the rANS stream."""

@@ -79,9 +79,13 @@ class Codec(Protocol):
     def tolerance(self, flat: np.ndarray) -> float:
         """Largest error a verified round trip may show (0 for bit-exact codecs)."""
 
-    def encode_dataset(self, x, labels: np.ndarray, *,
-                       importance: np.ndarray | None = None) -> Encoded:
-        """Encode ``x`` ((N, *shape) array, or a list of arrays for variable shapes)."""
+    def encode_dataset(self, x, labels: np.ndarray, *, importance: np.ndarray | None = None,
+                       workers: int = 1) -> Encoded:
+        """Encode ``x`` ((N, *shape) array, or a list of arrays for variable shapes).
+
+        ``workers``: threads the codec may use; the bytes must not depend on it
+        (ADQ and GeDe encode on one).
+        """
 
     def open_tables(self, extras: dict, where: str) -> Any:
         """Validate the archive-wide tensors; the result is passed to every ``decoder``."""

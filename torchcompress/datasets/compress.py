@@ -29,7 +29,7 @@ def _default_shard_size(bytes_per_sample: float) -> int:
 def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, progress: bool = True,
              layout: str | None = None, shard_size: int | None = None, importance=None,
              classes: list | None = None, verify: bool | None = None, length: int | None = None,
-             **codec_params) -> dict:
+             num_workers: int = 1, **codec_params) -> dict:
     """Compress ``source`` into an archive directory at ``path``.
 
     The source is read into memory once, encoded, then written shard by shard
@@ -44,7 +44,9 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
             ``(image, label)`` pairs.
         path: the archive directory to create.
         codec: codec name (see ``tc.codecs.CODECS``): ``"lossless"`` (default,
-            bit-exact, any shape), ``"adq"`` (lossy, bits=) or ``"gede"``.
+            bit-exact, any shape), ``"lossy"`` (DCT, ``bits=`` per value under an
+            exact budget, any image size), ``"adq"`` (the ADQ paper's
+            quantiser, bits=) or ``"gede"``.
         overwrite: replace an existing archive at ``path``.
         progress: show tqdm bars.
         layout: ``"HWC"`` converts (N, H, W, C) samples to (N, C, H, W).
@@ -52,6 +54,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         importance: optional (N,) per-sample weights on the codec's error.
         classes: class names; default ``source.classes`` when it has them.
         length: how many pairs an iterable source yields (for the progress bar).
+        num_workers: threads that encode ("lossless" and "lossy"; ADQ and GeDe
+            use one); the archive's bytes are the same for any number.
         verify: decode every sample before committing and fail unless it is
             identical (within half a fixed-point step for floats). Default:
             on for lossless codecs and GeDe modes; lossy codecs reject ``True``.
@@ -70,11 +74,12 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         shard_size = check_positive_int("shard_size", shard_size)
     verify = _verify_default(enc, verify)
     refuse_existing(path, overwrite)
+    num_workers = check_positive_int("num_workers", num_workers)
     src = load_source(source, layout=layout, progress=progress, mixed_ok=enc.variable_shapes,
                       length=length)
     return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
                          shard_size=shard_size, importance=importance, classes=classes,
-                         verify=verify, t0=t0)
+                         verify=verify, t0=t0, workers=num_workers)
 
 
 def refuse_existing(path, overwrite: bool) -> None:
@@ -106,7 +111,7 @@ def _verify_default(enc, verify: bool | None) -> bool:
 
 def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size: int | None,
                   importance, classes, verify: bool, t0: float, extras: dict | None = None,
-                  extra_stats: dict | None = None) -> dict:
+                  extra_stats: dict | None = None, workers: int = 1) -> dict:
     """Encode a loaded :class:`Source` with codec ``enc`` and commit the archive atomically.
 
     ``extras`` are more archive-wide tensor files (name -> tensors), e.g. the
@@ -116,7 +121,7 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     n = len(src.x)
     shape = sample_shape_of(src.x)
     flat = src.x.reshape(n, -1) if isinstance(src.x, np.ndarray) else None
-    encoded = enc.encode_dataset(src.x, src.y, importance=importance)
+    encoded = enc.encode_dataset(src.x, src.y, importance=importance, workers=workers)
     stats = encoded.stats()
     stats["source_values"] = int(flat.size) if flat is not None else int(sum(a.size for a in src.x))
     stats.update(extra_stats or {})
