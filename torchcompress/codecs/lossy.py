@@ -177,24 +177,29 @@ def _as_planes(x) -> list:
 def _fit_budget(coder, tables, records, window, rate, dist, col, budget, bits, values) -> list:
     """Re-pick scales until the coded records plus their lengths fit ``budget`` exactly.
 
-    The curves are estimates, so the real total can overshoot a little: the
-    target shrinks by the overshoot and the changed samples are coded again;
-    at the end single samples step to coarser scales (the cheapest error per
-    byte first), up to the coarsest scale there is.
+    The curves are estimates: the real total is compared with the estimate,
+    the estimate's target corrected by their ratio (in either direction, so
+    the budget is used, not just respected) and the changed samples coded
+    again; at the end, while the total is over, single samples step to
+    coarser scales (the cheapest error per byte first), up to the coarsest
+    scale there is.
     """
     n = len(records)
     sizes = np.array([r.size for r in records], dtype=np.int64)
+    rows = np.arange(n)
+
+    def length_bytes():
+        return (2 if sizes.max() < 1 << 16 else 4) * n
 
     def total():
-        return int(sizes.sum()) + (2 if sizes.max() < 1 << 16 else 4) * n
+        return int(sizes.sum()) + length_bytes()
 
-    target = budget - (2 if sizes.max() < 1 << 16 else 4) * n
     for _ in range(4):
-        over = total() - budget
-        if over <= 0:
-            return records
-        target -= over * 1.05
-        new = pick_scales(rate, dist, target)
+        real = total()
+        if 0.998 * budget <= real <= budget:
+            break
+        ratio = (real - length_bytes()) / max(rate[rows, col].sum(), 1e-9)
+        new = pick_scales(rate, dist, 0.999 * (budget - length_bytes()) / max(ratio, 1e-9))
         for i in np.flatnonzero(new != col):
             records[i] = coder.encode(int(i), int(window[new[i]]), tables)
             sizes[i] = records[i].size
