@@ -138,3 +138,26 @@ def test_channels_last_without_layout_is_refused(tmp_path, kind):
     assert tc.open(tmp_path / "k.tcz")[0][0].shape == (32, 32, 3)
     tc.compress(source, tmp_path / "h.tcz", layout="HWC", progress=False)
     assert tc.open(tmp_path / "h.tcz")[0][0].shape == (3, 32, 32)
+
+
+def test_hugging_face_dataset_source(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (6 + i % 3, 7, 3), dtype=np.uint8) for i in range(9)]
+    features = datasets.Features({"image": datasets.Image(),
+                                  "label": datasets.ClassLabel(names=["ants", "bees", "wasps"])})
+    hf = datasets.Dataset.from_dict({"image": [Image.fromarray(a) for a in imgs],
+                                     "label": [i % 3 for i in range(9)]}, features=features)
+    info = tc.compress(hf, tmp_path / "hf.tcz", progress=False)
+    assert info["classes"] == ["ants", "bees", "wasps"] and info["sample_shape"] == [3, None, 7]
+    ds = tc.open(tmp_path / "hf.tcz")
+    for i, a in enumerate(imgs):
+        x, y = ds[i]
+        assert y == i % 3
+        np.testing.assert_array_equal(x.numpy(), a.transpose(2, 0, 1))
+    bad = datasets.Dataset.from_dict({"pixels": [[0]], "label": [0]})
+    with pytest.raises(ValueError, match=r"needs an 'image' \(or 'img'\) and a 'label' .* but it has "
+                                         r"\['pixels', 'label'\]"):
+        tc.compress(bad, tmp_path / "bad.tcz", progress=False)

@@ -105,6 +105,34 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None)
     return xs, y
 
 
+class _HFPairs:
+    """A Hugging Face ``datasets.Dataset`` seen as (image, label) pairs, with its class names."""
+
+    def __init__(self, ds):
+        cols = list(ds.column_names)
+        img = next((c for c in ("image", "img") if c in cols), None)
+        lab = next((c for c in ("label", "labels") if c in cols), None)
+        if img is None or lab is None:
+            raise ValueError(f"a Hugging Face dataset source needs an 'image' (or 'img') and a "
+                             f"'label' (or 'labels') column, but it has {cols}; rename them with "
+                             "ds.rename_column(old, new)")
+        self.ds, self.img, self.lab = ds, img, lab
+        names = getattr(ds.features[lab], "names", None)
+        self.classes = list(names) if names else None
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, i: int):
+        row = self.ds[int(i)]
+        return row[self.img], row[self.lab]
+
+
+def _is_hf_dataset(source) -> bool:
+    return type(source).__module__.startswith("datasets.") and hasattr(source, "column_names") \
+        and hasattr(source, "features")
+
+
 def _image_folder(path: str):
     """torchvision's ImageFolder over ``path``, or a ValueError saying why it is not one."""
     from torchvision.datasets import ImageFolder
@@ -119,8 +147,8 @@ def _image_folder(path: str):
 
 _KINDS = ("a map-style Dataset of (image, label) (e.g. torchvision's ImageFolder), an iterable "
           "of (image, label) pairs (with length= for the progress bar), an (x, y) pair of "
-          "arrays or tensors, a path to an .npz holding x and y, or a folder of class "
-          "subfolders of images")
+          "arrays or tensors, a path to an .npz holding x and y, a folder of class "
+          "subfolders of images, or a Hugging Face datasets.Dataset with image and label columns")
 
 
 def load_source(source, *, layout: str | None = None, progress: bool = True,
@@ -129,8 +157,10 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
 
     Args:
         source: a map-style dataset of ``(image, label)``; a pair ``(x, y)`` of
-            arrays or tensors; a path to an ``.npz`` with ``x`` and ``y``; or a
-            folder in ImageFolder layout (class subfolders of images).
+            arrays or tensors; a path to an ``.npz`` with ``x`` and ``y``; a
+            folder in ImageFolder layout (class subfolders of images); or a
+            Hugging Face ``datasets.Dataset`` with ``image`` and ``label``
+            columns (class names from its ``ClassLabel``).
         layout: ``"HWC"`` converts (N, H, W, C) arrays to (N, C, H, W);
             ``"CHW"`` keeps samples as given. ``None`` keeps them too, but
             refuses a sample shape that looks channels-last (last axis 1, 3 or
@@ -142,6 +172,8 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
     """
     check_choice("layout", layout, (None, "CHW", "HWC"))
     classes = None
+    if _is_hf_dataset(source):
+        source = _HFPairs(source)
     if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
         source = _image_folder(os.fspath(source))
     if isinstance(source, (str, os.PathLike)):
