@@ -198,7 +198,7 @@ def test_cli_lossy_compress_and_info(tmp_path, capsys):
     np.savez(tmp_path / "d.npz", x=x, y=np.arange(30) % 3)
     out = tmp_path / "l.tcz"
     assert main(["compress", str(tmp_path / "d.npz"), str(out), "--codec", "lossy", "--bits", "1.5",
-                 "--fit-samples", "10", "--layout", "HWC", "--quiet"]) == 0
+                 "--fit-samples", "10", "--layout", "HWC", "--quiet", "--num-workers", "2"]) == 0
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
@@ -208,3 +208,6 @@ def test_cli_lossy_compress_and_info(tmp_path, capsys):
     assert main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["lossy"]["payload_bytes"] <= info["lossy"]["budget_bytes"] == int(1.5 * x.size / 8)
+    code, err = _run(["compress", str(tmp_path / "d.npz"), str(tmp_path / "w.tcz"), "--num-workers",
+                      "0", "--layout", "HWC"], capsys)
+    assert code == 2 and "num_workers should be a positive integer value, but got --num-workers 0" in err

@@ -134,6 +134,7 @@ _CODEC_FLAGS = {
 _FLAG_NAMES = [(re.compile(r"\boverwrite=True\b"), "--overwrite"),
                (re.compile(r"\b(layout|codec|mode|allocation)=['\"]([^'\"]*)['\"]"), r"--\1 \2"),
                (re.compile(r"\bfit_samples=(-?[0-9.e+]+)"), r"--fit-samples \1"),
+               (re.compile(r"\bnum_workers=(-?[0-9.e+]+)"), r"--num-workers \1"),
                (re.compile(r"\b(bits|tau)=(-?[0-9.e+]+)"), r"--\1 \2"),
                (re.compile(r"\b(layout|codec|mode|allocation|bits|tau|overwrite)=(?=[ ;,)])"), r"--\1"),
                (re.compile(r"\bfit_samples=(?=[ ;,)])"), "--fit-samples")]
@@ -167,7 +168,8 @@ def _compress(args) -> int:
     source = _torchvision_source(args.source) if args.source.startswith("torchvision:") \
         else args.source
     info = tc.compress(source, args.out, codec=args.codec, layout=args.layout,
-                       overwrite=args.overwrite, progress=not args.quiet, **params)
+                       overwrite=args.overwrite, progress=not args.quiet,
+                       num_workers=args.num_workers, **params)
     print(tc.datasets.describe(info))
     return 0
 
@@ -253,6 +255,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--one-model", action="store_true", default=None,
                    help="gede: one model, not one per class")
     c.add_argument("--layout", choices=["CHW", "HWC"], help="HWC converts (N,H,W,C) arrays")
+    c.add_argument("--num-workers", type=int, default=1,
+                   help="threads that encode (lossless, lossy); the bytes do not depend on it")
     c.add_argument("--overwrite", action="store_true")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(fn=_compress)
