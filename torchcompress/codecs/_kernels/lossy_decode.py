@@ -20,22 +20,25 @@ _SPARSE = 6  # blocks with at most this many AC coefficients add basis images
 @njit(cache=True, nogil=True, fastmath=True)
 def _idct_block(blk, basis, rows, cols, plane, off, stride, tmp):
     """``plane[off + i * stride + j] = sum_uv basis[u, i] blk[u, v] basis[v, j]``; rows >= ``rows``
-    and columns >= ``cols`` of ``blk`` are zero."""
+    of ``blk`` are zero (``cols`` is unused: whole rows vectorise better)."""
     for u in range(rows):
+        t = tmp[u * 8:u * 8 + 8]
         for j in range(8):
-            tmp[u * 8 + j] = 0.0
-        for v in range(cols):
-            b = blk[u * 8 + v]
+            t[j] = 0.0
+        for v in range(8):
+            bv = blk[u * 8 + v]
+            bas = basis[v]
             for j in range(8):
-                tmp[u * 8 + j] += b * basis[v, j]
+                t[j] += bv * bas[j]
     for i in range(8):
-        o = off + i * stride
+        o = plane[off + i * stride:off + i * stride + 8]
         for j in range(8):
-            plane[o + j] = 0.0
+            o[j] = 0.0
         for u in range(rows):
             a = basis[u, i]
+            t = tmp[u * 8:u * 8 + 8]
             for j in range(8):
-                plane[o + j] += a * tmp[u * 8 + j]
+                o[j] += a * t[j]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -49,32 +52,32 @@ def _add_basis(images, r, value, plane, off, stride):
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _planes_to_pixels(plane, psize, wp, nplanes, h, w, mat, mean, out, o, rnd):
-    """Colour transform, crop and (with ``rnd``) round and clamp: row by row, so it vectorises."""
+    """Colour transform, crop and (with ``rnd``) round and clamp: row slices, so it vectorises."""
     hw = h * w
+    row = np.empty(w, dtype=np.float32)
     for c in range(nplanes):
+        m0 = mat[0, c]
+        m1 = mat[1, c] if nplanes == 3 else np.float32(0.0)
+        m2 = mat[2, c] if nplanes == 3 else np.float32(0.0)
+        bias = mean[c] + (np.float32(0.5) if rnd else np.float32(0.0))
         for y in range(h):
             src = y * wp
-            dst = o + c * hw + y * w
+            a = plane[src:src + w]
             if nplanes == 3:
-                m0, m1, m2 = mat[0, c], mat[1, c], mat[2, c]
-                if rnd:
-                    for i in range(w):
-                        v = mean[c] + m0 * plane[src + i] + m1 * plane[psize + src + i] \
-                            + m2 * plane[2 * psize + src + i] + np.float32(0.5)
-                        out[dst + i] = min(max(v, np.float32(0.0)), np.float32(255.0))
-                else:
-                    for i in range(w):
-                        out[dst + i] = mean[c] + m0 * plane[src + i] + m1 * plane[psize + src + i] \
-                            + m2 * plane[2 * psize + src + i]
+                b = plane[psize + src:psize + src + w]
+                d = plane[2 * psize + src:2 * psize + src + w]
+                for i in range(w):
+                    row[i] = bias + m0 * a[i] + m1 * b[i] + m2 * d[i]
             else:
-                m0 = mat[0, 0]
-                if rnd:
-                    for i in range(w):
-                        v = mean[0] + m0 * plane[src + i] + np.float32(0.5)
-                        out[dst + i] = min(max(v, np.float32(0.0)), np.float32(255.0))
-                else:
-                    for i in range(w):
-                        out[dst + i] = mean[0] + m0 * plane[src + i]
+                for i in range(w):
+                    row[i] = bias + m0 * a[i]
+            dst = out[o + c * hw + y * w:o + c * hw + (y + 1) * w]
+            if rnd:
+                for i in range(w):
+                    dst[i] = np.int32(min(max(row[i], np.float32(0.0)), np.float32(255.0)))
+            else:
+                for i in range(w):
+                    dst[i] = row[i]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
