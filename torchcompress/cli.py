@@ -152,8 +152,9 @@ def _codec_params(args) -> dict:
     wrong = [f for f in given if args.codec not in _CODEC_FLAGS[f][1]]
     if wrong:
         valid = [f for f, (_, c) in _CODEC_FLAGS.items() if args.codec in c]
+        flags = f"its flags are {', '.join(valid)}" if valid else "it takes no codec flags"
         raise _UsageError(f"{', '.join(wrong)} do{'es' if len(wrong) == 1 else ''} not apply to "
-                          f"--codec {args.codec}; its flags are {', '.join(valid)}")
+                          f"--codec {args.codec}; {flags}")
     params = {dest: getattr(args, dest) for f, (dest, c) in _CODEC_FLAGS.items()
               if args.codec in c and getattr(args, dest) is not None and dest != "one_model"}
     if args.codec == "gede" and args.one_model:
@@ -245,7 +246,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("source", help="an .npz with x and y, a folder of class subfolders of images, "
                                   "or torchvision:NAME:ROOT (the training split, not downloaded)")
     c.add_argument("out")
-    c.add_argument("--codec", default="lossless", choices=["lossless", "lossy", "adq", "gede"])
+    c.add_argument("--codec", default="lossless", choices=["lossless", "lossy", "original", "adq", "gede"])
     c.add_argument("--fit-samples", type=int, help="lossless, lossy: samples that fit the model (4096)")
     c.add_argument("--bits", type=float, help="lossy: average bits per value (0.5); adq: (2)")
     c.add_argument("--allocation", choices=["adaptive", "uniform"], help="adq: (adaptive)")

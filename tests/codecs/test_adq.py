@@ -122,7 +122,7 @@ def test_bad_params_types_and_names():
         ADQParams(bits="2")
     with pytest.raises(TypeError, match=r"unknown parameter\(s\) \['bitz'\]"):
         make_codec("adq", {"bitz": 2})
-    with pytest.raises(ValueError, match=r"codec should be one of 'adq', 'gede', 'lossless', 'lossy', but got codec='zip'"):
+    with pytest.raises(ValueError, match=r"codec should be one of 'adq', 'gede', 'lossless', 'lossy', 'original', but got codec='zip'"):
         make_codec("zip", {})
 
 

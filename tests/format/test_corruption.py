@@ -107,7 +107,7 @@ def test_bad_manifest(archive):
 
 @pytest.mark.parametrize("edit, match", [
     (lambda m: m["codec_params"].update(bit5=2.0), r"got unknown parameter\(s\) \['bit5'\]"),
-    (lambda m: m.update(codec="adq9"), r"codec should be one of 'adq', 'gede', 'lossless', 'lossy', but got codec='adq9'"),
+    (lambda m: m.update(codec="adq9"), r"codec should be one of 'adq', 'gede', 'lossless', 'lossy', 'original', but got codec='adq9'"),
     (lambda m: m["codec_params"].update(bits=-1), r"bits should be in \[1, 8\], but got bits=-1"),
 ], ids=["unknown-param", "unknown-codec", "bad-value"])
 def test_manifest_codec_params_unreadable(archive, edit, match):

@@ -8,10 +8,12 @@ from .adq import ADQCodec
 from .gede import GeDeCodec
 from .lossless import LosslessCodec
 from .lossy import LossyCodec
+from .original import OriginalCodec
 
 __all__ = ["CODECS", "make_codec"]
 
-CODECS = {"adq": ADQCodec, "gede": GeDeCodec, "lossless": LosslessCodec, "lossy": LossyCodec}
+CODECS = {"adq": ADQCodec, "gede": GeDeCodec, "lossless": LosslessCodec, "lossy": LossyCodec,
+          "original": OriginalCodec}
 
 
 def make_codec(name: str, params: dict, *, warn_renamed: bool = True):

@@ -14,7 +14,7 @@ from .._validation import check_positive_int
 from ..codecs import make_codec
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from .roundtrip import check_roundtrip
-from .sources import load_source
+from .sources import load_files, load_source
 from .summary import summarize
 
 __all__ = ["compress", "refuse_existing", "sample_shape_of", "write_archive"]
@@ -75,8 +75,11 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     verify = _verify_default(enc, verify)
     refuse_existing(path, overwrite)
     num_workers = check_positive_int("num_workers", num_workers)
-    src = load_source(source, layout=layout, progress=progress, mixed_ok=enc.variable_shapes,
-                      length=length)
+    if getattr(enc, "stores_files", False):
+        src = load_files(source, progress=progress)
+    else:
+        src = load_source(source, layout=layout, progress=progress, mixed_ok=enc.variable_shapes,
+                          length=length)
     return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
                          shard_size=shard_size, importance=importance, classes=classes,
                          verify=verify, t0=t0, workers=num_workers)
@@ -119,11 +122,13 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     """
     enc.check_targets(src.y)
     n = len(src.x)
-    shape = sample_shape_of(src.x)
     flat = src.x.reshape(n, -1) if isinstance(src.x, np.ndarray) else None
     encoded = enc.encode_dataset(src.x, src.y, importance=importance, workers=workers)
+    # a codec that stores files knows the decoded shapes; otherwise they are the samples'
+    shape = getattr(encoded, "sample_shape", None) or sample_shape_of(src.x)
     stats = encoded.stats()
-    stats["source_values"] = int(flat.size) if flat is not None else int(sum(a.size for a in src.x))
+    stats["source_values"] = getattr(encoded, "source_values", None) or (
+        int(flat.size) if flat is not None else int(sum(a.size for a in src.x)))
     stats.update(extra_stats or {})
     encode_seconds = time.perf_counter() - t0
     per_sample = max(encoded.payload.nbytes / n, 1.0) + 8

@@ -12,6 +12,7 @@ from .._validation import check_index, check_positive_int
 from ..format import ArchiveDecoder, ArchiveReader
 from ..format import verify as verify_hashes
 from .loading import make_loader
+from .files import FileImages
 from .output import OutputPlan
 from .summary import summarize
 
@@ -40,17 +41,28 @@ class CompressedDataset(Dataset):
             reconstruction in the source's scale (e.g. ADQ's dequantised
             values). ``"uint8"`` and ``"float32"`` are older names of
             ``"source"`` (uint8 archives) and ``"raw"``.
+        device: archives of image files (``codec="original"``) only: decode on
+            this device, e.g. ``"cuda"`` (JPEGs through one batched
+            ``torchvision.io.decode_jpeg`` call); ``None`` decodes on the CPU
+            with ``torchvision.io.decode_image``.
     """
 
     def __init__(self, path: str | os.PathLike, *, transform=None, target_transform=None,
-                 planes: int | None = None, output: str = "source"):
+                 planes: int | None = None, output: str = "source", device=None):
         self._args = dict(path=os.fspath(path), transform=transform,
-                          target_transform=target_transform, planes=planes, output=output)
+                          target_transform=target_transform, planes=planes, output=output,
+                          device=device)
         self.reader = ArchiveReader(path)
         m = self.reader.manifest
         self.decoder = ArchiveDecoder.from_reader(self.reader)
         codec = self.decoder.codec
         self._out = OutputPlan(output, m.sample_dtype, codec.output_dtypes)
+        self._files = FileImages(self.decoder, self._out.output, device) \
+            if getattr(codec, "stores_files", False) else None
+        if device is not None and self._files is None:
+            raise ValueError(f"device= applies to archives of image files (codec='original', decoded "
+                             f"by torchvision, on the GPU for JPEGs); this archive uses "
+                             f"codec={m.codec!r}, which decodes on the CPU: move batches with .to()")
         if planes is not None:
             if not codec.progressive:
                 raise ValueError(f"planes applies to progressive codecs such as 'adq' (bit-planes); "
@@ -109,11 +121,17 @@ class CompressedDataset(Dataset):
 
     def __getitem__(self, i):
         i = self._index(i)
+        if self._files is not None:
+            x = self._files.decode(np.array([i], dtype=np.int64))[0]
+            return self._finish(x, self._label(self._labels[i]))
         x = self._out.finish(self.decoder.decode_one(i, self._out.dtype, self.planes))
         return self._finish(torch.from_numpy(x), self._label(self._labels[i]))
 
     def _decode(self, idx: np.ndarray):
         """Rows ``idx`` as one (B, *shape) tensor, or a list of tensors for mixed shapes."""
+        if self._files is not None:
+            xs = self._files.decode(idx)
+            return torch.stack(xs) if self.decoder.fixed and xs else xs
         out = self.decoder.decode(idx, self._out.dtype, self.planes)
         if isinstance(out, list):
             return [torch.from_numpy(self._out.finish(a)) for a in out]

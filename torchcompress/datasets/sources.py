@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_choice
 
-__all__ = ["Source", "load_source"]
+__all__ = ["Source", "load_files", "load_source"]
 
 _ALLOWED = "uint8, int8, uint16, int16, int32, int64, float16, float32 or float64"
 
@@ -126,6 +126,30 @@ class _HFPairs:
     def __getitem__(self, i: int):
         row = self.ds[int(i)]
         return row[self.img], row[self.lab]
+
+
+def load_files(source, *, progress: bool = True) -> Source:
+    """The image files of ``source`` as byte arrays: a folder in ImageFolder layout, or a dataset
+    that lists its files as ``.samples`` of ``(path, label)`` (torchvision's ImageFolder)."""
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.isdir(path):
+            raise ValueError(f"codec='original' stores the files of an image folder, but source "
+                             f"{path!r} is not a directory; pass a folder of class subfolders")
+        source = _image_folder(path)
+    samples = getattr(source, "samples", None)
+    if not isinstance(samples, (list, tuple)) or not samples or \
+            not all(isinstance(s, (tuple, list)) and len(s) == 2 for s in samples[:1]):
+        raise TypeError(f"codec='original' stores image files, so the source must say where they "
+                        f"are: pass a folder path or a dataset with .samples of (path, label) such "
+                        f"as torchvision's ImageFolder, but got {type(source).__name__}; other "
+                        "sources need a pixel codec (codec='lossless' or 'lossy')")
+    xs, ys = [], []
+    for p, label in tqdm(samples, desc="reading files", disable=not progress, leave=False):
+        xs.append(np.fromfile(p, dtype=np.uint8))
+        ys.append(int(label))
+    classes = list(getattr(source, "classes", None) or []) or None
+    return Source(xs, np.array(ys, dtype=np.int64), classes, type(source).__name__)
 
 
 def _is_hf_dataset(source) -> bool:

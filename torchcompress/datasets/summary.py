@@ -58,6 +58,8 @@ def summarize(reader: ArchiveReader) -> dict:
 def _exactness(info: dict) -> str:
     if info.get("verified"):
         return "exact: every sample was decoded and compared before the archive was written"
+    if info.get("codec") == "original":
+        return "the source's files, byte for byte (decoded by torchvision.io)"
     if "mean_psnr_db" in info:
         worst = info.get("worst_psnr_db")
         w = "" if worst is None else f", worst sample {worst:.2f} dB"

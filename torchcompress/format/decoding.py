@@ -129,6 +129,31 @@ class ArchiveDecoder:
                 out[pos] = tmp
         return out.reshape(len(idx), *self.sample_shape)
 
+    def records(self, idx: np.ndarray) -> list:
+        """The stored bytes of samples ``idx`` (codecs that store files: ``stores_files``)."""
+        out = [None] * len(idx)
+        shard = np.searchsorted(self.starts, idx, side="right") - 1
+        for k in np.unique(shard):
+            pos = np.flatnonzero(shard == k)
+            for p, rec in zip(pos, self.shard(int(k)).records_of(idx[pos] - self.starts[k])):
+                out[p] = rec
+        return out
+
+    def where_of(self, i: int) -> str:
+        """The file (or range) holding sample ``i``, for messages."""
+        return self._where(self.locate(i)[0])
+
+    def sample_shapes(self, idx: np.ndarray) -> np.ndarray:
+        """(B, ndim) shapes of samples ``idx``."""
+        if self.fixed:
+            return np.tile(np.array(self.sample_shape, dtype=np.int64), (len(idx), 1))
+        shard = np.searchsorted(self.starts, idx, side="right") - 1
+        out = np.empty((len(idx), len(self.sample_shape)), dtype=np.int64)
+        for k in np.unique(shard):
+            pos = np.flatnonzero(shard == k)
+            out[pos] = self.shard(int(k)).sample_shapes(idx[pos] - self.starts[k])
+        return out
+
     def _decode_list(self, idx, shard, dtype, planes) -> list:
         result = [None] * len(idx)
         for k in np.unique(shard):

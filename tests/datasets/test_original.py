@@ -1,0 +1,88 @@
+"""``codec="original"``: the source's image files byte for byte, decoded by torchvision.io."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision.datasets import ImageFolder
+from torchvision.io import ImageReadMode, decode_image
+
+import torchcompress as tc
+from torchcompress import FormatError
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:20, 0:24]
+    for c in ("ants", "bees"):
+        (tmp_path / "f" / c).mkdir(parents=True)
+        for i in range(4):
+            a = np.clip(rng.uniform(0, 200, 3) + 2 * (yy + xx)[..., None] + rng.normal(0, 5, (20, 24, 3)),
+                        0, 255).astype(np.uint8)[: 16 + i]
+            if i == 3:
+                Image.fromarray(a[..., 0]).save(tmp_path / "f" / c / f"{i}.png")  # greyscale PNG
+            else:
+                Image.fromarray(a).save(tmp_path / "f" / c / f"{i}.jpg", quality=85)
+    return tmp_path / "f"
+
+
+def test_files_are_stored_byte_for_byte_and_decode_as_torchvision(tmp_path, folder):
+    info = tc.compress(folder, tmp_path / "o.tcz", codec="original", progress=False)
+    ref = ImageFolder(folder)
+    assert info["classes"] == ref.classes and info["sample_shape"] == [None, None, 24]
+    ds = tc.open(tmp_path / "o.tcz")
+    assert ds.targets.tolist() == ref.targets
+    stored = ds.decoder.records(np.arange(len(ds), dtype=np.int64))
+    for i, (path, label) in enumerate(ref.samples):
+        raw = open(path, "rb").read()
+        assert bytes(stored[i]) == raw
+        x, y = ds[i]
+        grey = path.endswith(".png")
+        want = decode_image(torch.frombuffer(bytearray(raw), dtype=torch.uint8),
+                            mode=ImageReadMode.GRAY if grey else ImageReadMode.RGB)
+        assert y == label and x.dtype == torch.uint8 and torch.equal(x, want)
+    batch = ds.__getitems__([3, 0])
+    assert torch.equal(batch[0][0], ds[3][0]) and torch.equal(batch[1][0], ds[0][0])
+    f = tc.open(tmp_path / "o.tcz", output="float")[1][0]
+    torch.testing.assert_close(f, ds[1][0].float() / 255)
+    assert "byte for byte" in tc.datasets.describe(info)
+
+
+def test_imagefolder_dataset_source_and_same_shapes(tmp_path, folder):
+    ref = ImageFolder(folder, is_valid_file=lambda p: p.endswith("0.jpg"))
+    info = tc.compress(ref, tmp_path / "o.tcz", codec="original", progress=False)
+    assert info["sample_shape"] == [3, 16, 24] and info["num_samples"] == 2
+    xs, ys = tc.open(tmp_path / "o.tcz").batch([0, 1])
+    assert xs.shape == (2, 3, 16, 24) and ys.tolist() == [0, 1]
+
+
+def test_sources_without_files_are_refused(tmp_path, folder):
+    x = np.zeros((2, 3, 4, 4), np.uint8)
+    with pytest.raises(TypeError, match=r"codec='original' stores image files, so the source must say "
+                                        r"where they are: .* but got tuple"):
+        tc.compress((x, np.zeros(2, int)), tmp_path / "a.tcz", codec="original", progress=False)
+    with pytest.raises(ValueError, match=r"source .* is not a directory"):
+        tc.compress(str(tmp_path / "missing"), tmp_path / "a.tcz", codec="original", progress=False)
+    (folder / "ants" / "9.jpg").write_bytes(b"not an image")
+    with pytest.raises(ValueError):  # ImageFolder lists it; Pillow cannot read it
+        tc.compress(folder, tmp_path / "a.tcz", codec="original", progress=False)
+    assert not (tmp_path / "a.tcz").exists()
+
+
+def test_corrupt_file_raises_format_error(tmp_path, folder):
+    tc.compress(folder, tmp_path / "o.tcz", codec="original", progress=False)
+    from safetensors.numpy import load_file, save_file
+    p = tmp_path / "o.tcz" / "shard-00000.safetensors"
+    t = {k: np.array(v) for k, v in load_file(str(p)).items()}
+    t["records"][2:40] = 0  # the first file's JPEG header
+    save_file(t, str(p))
+    with pytest.raises(FormatError, match=r"a stored file does not decode"):
+        tc.open(tmp_path / "o.tcz")[0]
+
+
+def test_device_only_for_file_archives(tmp_path):
+    x = np.zeros((2, 3, 4, 4), np.uint8)
+    tc.compress((x, np.zeros(2, int)), tmp_path / "l.tcz", progress=False)
+    with pytest.raises(ValueError, match=r"device= applies to archives of image files"):
+        tc.open(tmp_path / "l.tcz", device="cpu")

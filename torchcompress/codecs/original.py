@@ -1,0 +1,149 @@
+"""The ``"original"`` codec: each image file's bytes, stored as they are.
+
+For a folder of JPEGs the smallest storage that is lossless to the source is
+the files themselves: no re-encoding, no generation loss. Records are the
+lossless codec's (``lengths``, ``records``, per-sample ``shapes``), one file
+each. Shapes come from the file headers at compress time: (1, H, W) for
+greyscale files, (3, H, W) for everything else (decoded as RGB).
+
+The dataset layer decodes records with ``torchvision.io`` (batched, and on
+the GPU with ``tc.open(path, device="cuda")``); this module's own decoder
+(Pillow, numpy only) serves ``tc.verify``-style checks and the codec seam.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import CodecError, FormatError
+from .lossless import LosslessEncoded, shard_records
+
+__all__ = ["OriginalCodec", "OriginalParams", "file_shape"]
+
+
+@dataclass(frozen=True)
+class OriginalParams:
+    """No settings: the files are kept as they are."""
+
+    def to_dict(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "OriginalParams":
+        return cls(**d)
+
+
+def file_shape(data: np.ndarray, where: str) -> tuple[int, int, int]:
+    """(C, H, W) an image file decodes to: C = 1 for greyscale modes, else 3 (RGB)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as im:
+            w, h = im.size
+            mode = im.mode
+    except (UnidentifiedImageError, OSError) as e:
+        raise CodecError(f"{where} is not an image file Pillow can read ({e}); codec='original' "
+                         "stores image files (JPEG, PNG, ...) as they are") from None
+    return (1 if mode in ("1", "L", "I;16", "I", "F") else 3), int(h), int(w)
+
+
+class OriginalEncoded(LosslessEncoded):
+    """The files as records; no tables."""
+
+    def extras(self) -> dict:
+        return {}
+
+    def stats(self) -> dict:
+        n = len(self.offsets) - 1
+        return {"original_files": n, "payload_bytes": int(self.offsets[-1])}
+
+
+class OriginalCodec:
+    """The ``"original"`` codec. Its inputs are file bytes (``stores_files``), not pixels."""
+
+    name = "original"
+    params_type = OriginalParams
+    lossless = False          # decoded pixels depend on the decoder; the bytes are exact
+    measures_error = False
+    progressive = False
+    variable_shapes = True
+    stores_files = True
+    output_dtypes = (np.dtype(np.uint8),)
+    max_planes = None
+    min_format_version = 3
+
+    def __init__(self, params: OriginalParams):
+        self.params = params
+
+    def describe(self) -> str:
+        return "codec='original'"
+
+    def check_targets(self, labels: np.ndarray) -> None:
+        pass
+
+    def tolerance(self, flat: np.ndarray) -> float:
+        return float("inf")
+
+    def encode_dataset(self, x, labels, *, importance=None, workers: int = 1) -> OriginalEncoded:
+        """``x``: a list of (bytes,) uint8 arrays, one image file each."""
+        if importance is not None:
+            raise ValueError("importance= applies to the 'adq' codec; codec='original' keeps the "
+                             "files as they are")
+        shapes = np.array([file_shape(f, f"file {i}") for i, f in enumerate(x)], dtype=np.int64)
+        offsets = np.zeros(len(x) + 1, dtype=np.int64)
+        np.cumsum([f.size for f in x], out=offsets[1:])
+        payload = np.concatenate(x) if len(x) else np.zeros(0, np.uint8)
+        fixed = bool((shapes == shapes[0]).all())
+        enc = OriginalEncoded(None, payload, offsets, None if fixed else shapes, raw_count=0)
+        enc.sample_shape = tuple(int(c[0]) if (c == c[0]).all() else None for c in shapes.T)
+        enc.source_values = int(shapes.prod(axis=1).sum())
+        return enc
+
+    def open_tables(self, extras: dict, where: str) -> None:
+        return None
+
+    def decoder(self, arrays: dict, *, num_samples: int, sample_shape: tuple, sample_dtype,
+                where: str, tables=None) -> "OriginalShard":
+        return OriginalShard(arrays, num_samples=num_samples, sample_shape=sample_shape, where=where)
+
+
+class OriginalShard:
+    """Validated views of one shard's files."""
+
+    def __init__(self, arrays: dict, *, num_samples: int, sample_shape: tuple, where: str):
+        if len(sample_shape) != 3 or sample_shape[0] not in (1, 3, None):
+            raise FormatError(f"{where}: an 'original' archive stores (C, H, W) images, but the "
+                              f"manifest's sample_shape is {list(sample_shape)}")
+        self.offsets, self.shapes, _ = shard_records(arrays, sample_shape, num_samples, where,
+                                                     "original")
+        self.records, self.where = arrays["records"], where
+
+    def records_of(self, rows: np.ndarray) -> list:
+        """The stored file bytes of ``rows`` (views into the shard)."""
+        return [self.records[self.offsets[r]:self.offsets[r + 1]] for r in rows]
+
+    def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
+        """Decode with Pillow into ``out`` (uint8): (B, D), or flat with ``out_off``."""
+        from PIL import Image
+
+        flat = out.reshape(-1)
+        if out_off is None:
+            out_off = np.arange(len(rows), dtype=np.int64) * (out.shape[1] if out.ndim == 2 else 0)
+        for b, r in enumerate(rows):
+            c, h, w = (int(v) for v in self.shapes[r])
+            try:
+                with Image.open(io.BytesIO(self.records_of([r])[0].tobytes())) as im:
+                    a = np.asarray(im.convert("L" if c == 1 else "RGB"))
+            except Exception as e:  # noqa: BLE001 - any decoder failure is a corrupt record
+                raise FormatError(f"{self.where}: record {int(r)} is corrupt ({e}); run tc.verify "
+                                  "to find the damaged file") from None
+            if a.shape[:2] != (h, w):
+                raise FormatError(f"{self.where}: record {int(r)} decodes to {a.shape[1]}x"
+                                  f"{a.shape[0]}, but its stored shape is {w}x{h}")
+            flat[out_off[b]:out_off[b] + c * h * w] = (a if c == 1 else a.transpose(2, 0, 1)).reshape(-1)
+
+    def sample_shapes(self, rows: np.ndarray) -> np.ndarray:
+        return self.shapes[rows]

@@ -1,0 +1,64 @@
+"""Decoding archives of image files (``codec="original"``) with ``torchvision.io``, on CPU or GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import FormatError
+
+__all__ = ["FileImages"]
+
+_JPEG = b"\xff\xd8"
+
+
+class FileImages:
+    """Decodes stored image files to uint8 CHW tensors.
+
+    With ``device`` a CUDA device, JPEGs go through ``torchvision.io.decode_jpeg`` in one batched
+    call on that GPU (other files decode on the CPU and are moved); otherwise every file goes
+    through ``torchvision.io.decode_image``. ``output`` follows ``tc.open``: "source" uint8,
+    "float" float32 in [0, 1], "raw" float32 in 0..255.
+    """
+
+    def __init__(self, decoder, output: str, device=None):
+        self.decoder, self.output = decoder, output
+        self.device = None if device is None else torch.device(device)
+
+    def _finish(self, x: torch.Tensor) -> torch.Tensor:
+        if self.output == "float":
+            return x.float().div_(255)
+        if self.output == "raw":
+            return x.float()
+        return x
+
+    def decode(self, idx: np.ndarray) -> list:
+        """Samples ``idx`` as a list of (C, H, W) tensors, each checked against its stored shape."""
+        from torchvision.io import ImageReadMode, decode_image, decode_jpeg
+
+        recs = self.decoder.records(idx)
+        shapes = self.decoder.sample_shapes(idx)
+        data = [torch.from_numpy(np.array(r)) for r in recs]
+        out = [None] * len(data)
+        try:
+            gpu = [j for j, r in enumerate(recs) if self.device is not None
+                   and self.device.type == "cuda" and bytes(r[:2]) == _JPEG]
+            for c in (1, 3):
+                js = [j for j in gpu if shapes[j][0] == c]
+                if js:
+                    mode = ImageReadMode.GRAY if c == 1 else ImageReadMode.RGB
+                    for j, t in zip(js, decode_jpeg([data[j] for j in js], mode=mode, device=self.device)):
+                        out[j] = t
+            for j, t in enumerate(data):
+                if out[j] is None:
+                    mode = ImageReadMode.GRAY if shapes[j][0] == 1 else ImageReadMode.RGB
+                    x = decode_image(t, mode=mode)
+                    out[j] = x if self.device is None else x.to(self.device)
+        except RuntimeError as e:
+            raise FormatError(f"{self.decoder.where_of(int(idx[0]))}: a stored file does not decode "
+                              f"({e}); run tc.verify to find the damaged file") from None
+        for j, x in enumerate(out):
+            if tuple(x.shape) != tuple(shapes[j]):
+                raise FormatError(f"sample {int(idx[j])} decodes to shape {tuple(x.shape)}, but the "
+                                  f"archive records {tuple(int(v) for v in shapes[j])}; run tc.verify")
+        return [self._finish(x) for x in out]
