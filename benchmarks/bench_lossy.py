@@ -50,7 +50,7 @@ def scan_bytes(jpeg: bytes) -> int:
     return len(jpeg) - (i + 2 + seg) - 2
 
 
-def anchor_curves(hwc: list, srcs: list) -> dict:
+def anchor_curves(hwc: list, srcs: list, skip=()) -> dict:
     """name -> (bytes per image, mean PSNR) at each setting, sorted by bytes."""
     import imagecodecs as ic
 
@@ -70,6 +70,8 @@ def anchor_curves(hwc: list, srcs: list) -> dict:
         codecs += [("WebP m6", WEBP_Q, lambda a, q: ic.webp_encode(a, level=q, lossless=False, method=6), ic.webp_decode),
                    ("AVIF s4", AVIF_Q, lambda a, q: ic.avif_encode(a, level=q, speed=4), ic.avif_decode)]
     for name, settings, enc, dec in codecs:
+        if name.split()[0] in skip:
+            continue
         curves[name] = []
         for q in settings:
             blobs = [enc(a, q) for a in hwc]
@@ -101,6 +103,8 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=None, help="use the first N samples")
     p.add_argument("--bytes-per-value", type=float, nargs="+", default=[192 / 3072, 288 / 3072, 480 / 3072],
                    help="budgets (bits= / 8); the default is 192, 288 and 480 B per CIFAR image")
+    p.add_argument("--skip", nargs="*", default=[], choices=["WebP", "JPEG", "AVIF"],
+                   help="anchors to leave out (AVIF is slow on large photos); JPEG skips JPEG XL")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
@@ -112,7 +116,7 @@ def main() -> None:
     n = len(x)
     values = sum(a.size for a in x)
     hwc = [np.ascontiguousarray(a.transpose(1, 2, 0) if a.shape[0] > 1 else a[0]) for a in x]
-    curves = anchor_curves(hwc, x)
+    curves = anchor_curves(hwc, x, args.skip)
     rng = np.random.default_rng(0)
     batch = rng.integers(0, n, min(args.batch, n)).tolist()
     rows, speeds = [], []
