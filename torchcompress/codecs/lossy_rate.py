@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import CodecError
+
 from ._kernels.lossless_encode import count_tokens, encode_sample
 from ._kernels.lossy_encode import curve_blocks, model_blocks
 from ._kernels.rans import token_base
@@ -126,7 +128,9 @@ class BlockCoder:
         self.buf[0] = s
         size = encode_sample(self.ctx, self.val, k, tables.freq, tables.cum, self.words,
                              self.buf, 1, self.buf.size - 1)
-        assert size > 0, "the stream buffer holds any block's worst case"
+        if size <= 0:  # 8 bytes per symbol hold a token and its extra bits, so this cannot happen
+            raise CodecError(f"internal error: sample {i}'s stream did not fit its buffer; please "
+                             "report this with the data that triggers it")
         return self.buf[:size + 1].copy()
 
 
