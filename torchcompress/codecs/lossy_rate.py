@@ -15,10 +15,10 @@ import numpy as np
 
 from ..errors import CodecError
 
+from ._kernels.block_model import NUM_CONTEXTS
 from ._kernels.lossless_encode import count_tokens, encode_sample
 from ._kernels.lossy_encode import curve_blocks, model_blocks
 from ._kernels.rans import token_base
-from ._kernels.block_model import NUM_CONTEXTS
 from .lossy_tables import LADDER, TOKENS, LossyTables
 from .lossy_transform import block_coefficients
 from .parallel import map_ranges
