@@ -20,7 +20,7 @@ import numpy as np
 from .._validation import check_positive_int
 from ..errors import CodecError, FormatError
 from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
-from ._kernels.lossless_encode import count_tokens, encode_sample, model_sample
+from ._kernels.lossless_encode import count_tokens, encode_sample, encode_samples, model_sample
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from .lossless_tables import LosslessTables, normalize_counts
 from .parallel import map_ranges
@@ -167,6 +167,16 @@ class LosslessCodec:
 
         def encode_range(a: int, b: int) -> list:
             scratch = _Scratch(dims[a:b])
+            if isinstance(x, np.ndarray):  # one shape: the whole range in one kernel call
+                p, h, w = (int(v) for v in dims[0])
+                codes = x[a:b].reshape(b - a, p, h, w).astype(np.int32) - np.int32(code_lo)
+                out = np.empty((b - a, p * h * w * value_bytes), dtype=np.uint8)
+                sizes = np.empty(b - a, dtype=np.int64)
+                encode_samples(codes, colour and p in (3, 4), bits - 8, tables.freq, tables.cum,
+                               scratch.pl, scratch.rs, scratch.ctx, scratch.val, scratch.words,
+                               out, sizes)
+                return [out[j, :s].copy() if s >= 0 else _raw_record(x[a + j], code_lo, value_bytes)
+                        for j, s in enumerate(sizes.tolist())]
             buf = np.empty(0, dtype=np.uint8)
             out = []
             for i in range(a, b):

@@ -137,7 +137,7 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     if verify or enc.measures_error:
         tol = enc.tolerance(flat) if flat is not None else 0.0
         stats.update(check_roundtrip(enc, encoded, src.x, src.y, bounds, sample_shape=shape,
-                                     exact=verify, tolerance=tol))
+                                     exact=verify, tolerance=tol, workers=workers))
         stats["verified"] = bool(verify)
     with ArchiveWriter(path, overwrite=overwrite) as w:
         for a, b in tqdm(list(zip(bounds, bounds[1:])), desc="writing shards",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodecError
+from ..codecs.parallel import map_ranges
 from ..format import ArchiveDecoder
 
 __all__ = ["check_roundtrip"]
@@ -13,7 +14,7 @@ _BATCH = 1024
 
 
 def check_roundtrip(codec, encoded, x, y: np.ndarray, bounds: list[int], *, sample_shape: tuple,
-                    exact: bool, tolerance: float = 0.0) -> dict:
+                    exact: bool, tolerance: float = 0.0, workers: int = 1) -> dict:
     """Decode every sample from the shard arrays about to be written.
 
     Args:
@@ -23,33 +24,42 @@ def check_roundtrip(codec, encoded, x, y: np.ndarray, bounds: list[int], *, samp
         bounds: shard boundaries ``[0, ..., N]``.
         sample_shape: the manifest's shape (``None`` where samples differ).
         exact: raise CodecError when a sample differs by more than ``tolerance``.
+        workers: threads that decode and compare (each with its own decoder).
 
     Returns:
         ``{"exact_fraction", "max_abs_error"}`` over all values.
     """
     n = len(x)
     dtype = x.dtype if isinstance(x, np.ndarray) else x[0].dtype
-    dec = ArchiveDecoder.from_encoded(codec, encoded, y, bounds, sample_shape, dtype)
     # compare in the source's dtype where the codec writes it (wide integers stay exact)
     out_dtype = dtype if codec.output_dtypes is None or dtype in codec.output_dtypes else np.float32
-    same = total = 0
-    worst = 0.0
-    for s in range(0, n, _BATCH):
-        idx = np.arange(s, min(s + _BATCH, n), dtype=np.int64)
+
+    def check(a: int, b: int) -> tuple[int, int, float, int]:
+        dec = ArchiveDecoder.from_encoded(codec, encoded, y, bounds, sample_shape, dtype)
+        idx = np.arange(a, b, dtype=np.int64)
         out = dec.decode(idx, out_dtype)
         if isinstance(out, np.ndarray):  # one shape: compare the whole batch at once
-            k = len(idx)
-            pieces = [(s, out.reshape(k, -1), x[s:s + k].reshape(k, -1))]
+            pieces = [(a, out.reshape(b - a, -1), x[a:b].reshape(b - a, -1))]
         else:
             pieces = [(int(i), o.reshape(1, -1), x[i].reshape(1, -1)) for o, i in zip(out, idx)]
+        same = total = 0
+        worst, bad = 0.0, -1
         for first, got, want in pieces:
             err = np.abs(got.astype(np.float64) - want)
             same += int((err == 0).sum())
             total += err.size
             worst = max(worst, float(err.max()))
-            if exact and worst > tolerance:
-                i = first + int(np.flatnonzero((err > tolerance).any(axis=1))[0])
-                raise CodecError(f"verify failed: sample {i} decodes with error {worst:g} "
-                                 f"(allowed {tolerance:g}); nothing was written. Please report "
-                                 "this with the data that triggers it.")
+            if exact and bad < 0 and float(err.max()) > tolerance:
+                bad = first + int(np.flatnonzero((err > tolerance).any(axis=1))[0])
+        return same, total, worst, bad
+
+    parts = map_ranges(check, n, workers, chunk=_BATCH)
+    same = sum(p[0] for p in parts)
+    total = sum(p[1] for p in parts)
+    worst = max((p[2] for p in parts), default=0.0)
+    bad = [p[3] for p in parts if p[3] >= 0]
+    if bad:
+        raise CodecError(f"verify failed: sample {bad[0]} decodes with error {worst:g} "
+                         f"(allowed {tolerance:g}); nothing was written. Please report "
+                         "this with the data that triggers it.")
     return {"exact_fraction": same / max(total, 1), "max_abs_error": worst}

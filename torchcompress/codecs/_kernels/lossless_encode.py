@@ -7,7 +7,7 @@ from .pixel_model import (ACT_LUT, LEVEL_LUT, RES_LUT, colour_forward, context, 
                           pad_row_start)
 from .rans import PROB_BITS, RANS_L, put_symbol, token_of
 
-__all__ = ["count_tokens", "encode_sample", "model_sample"]
+__all__ = ["count_tokens", "encode_sample", "encode_samples", "model_sample"]
 
 
 @njit(cache=True, nogil=True)
@@ -101,3 +101,16 @@ def encode_sample(ctx, val, n, freq, cum, words, out, pos, cap):
         out[o + 1] = words[j] >> 8
         o += 2
     return total
+
+
+@njit(cache=True, nogil=True)
+def encode_samples(codes, colour, shift, freq, cum, pl, rs, ctx, val, words, out, sizes):
+    """Model and code each sample of ``codes`` (B, P, H, W) int32 in one call (no GIL held).
+
+    Record b goes to ``out[b]`` ((B, raw bytes) uint8) and ``sizes[b]`` is its
+    length, or -1 when the stream would not be smaller than the raw codes.
+    """
+    cap = out.shape[1] - 1
+    for b in range(codes.shape[0]):
+        k = model_sample(codes[b], colour, shift, pl, rs, ctx, val)
+        sizes[b] = encode_sample(ctx, val, k, freq, cum, words, out[b], 0, cap)
