@@ -62,7 +62,7 @@ def test_npz_path_and_hwc_layout(tmp_path):
 def test_mixed_shapes_named(tmp_path):
     with pytest.raises(ValueError, match=r"source sample 3 has shape \(3, 5, 6\), but sample 0 has "
                                          r"\(3, 5, 7\); this codec stores one shape per archive: use "
-                                         r"codec='lossless' \(any shape\)"):
+                                         r"codec='lossless' or 'lossy' \(any shape\), or pass resize="):
         tc.compress(PILDataset(bad_at=3), tmp_path / "m.tcz", codec="adq", progress=False)
     assert not (tmp_path / "m.tcz").exists()
 
@@ -161,3 +161,28 @@ def test_hugging_face_dataset_source(tmp_path):
     with pytest.raises(ValueError, match=r"needs an 'image' \(or 'img'\) and a 'label' .* but it has "
                                          r"\['pixels', 'label'\]"):
         tc.compress(bad, tmp_path / "bad.tcz", progress=False)
+
+
+def test_resize_gives_photos_one_shape_for_adq(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / "p" / c).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (10 + 3 * i, 14 + i, 3), dtype=np.uint8)).save(
+                tmp_path / "p" / c / f"{i}.png")
+    with pytest.raises(ValueError, match=r"one shape per archive: use codec='lossless' or 'lossy' "
+                                         r"\(any shape\), or pass resize=\(height, width\)"):
+        tc.compress(tmp_path / "p", tmp_path / "a.tcz", codec="adq", progress=False)
+    info = tc.compress(tmp_path / "p", tmp_path / "a.tcz", codec="adq", resize=(8, 9), progress=False)
+    assert info["sample_shape"] == [3, 8, 9] and info["num_samples"] == 6
+    with pytest.raises(TypeError, match=r"resize should be a \(height, width\) pair, but got resize=8"):
+        tc.compress(tmp_path / "p", tmp_path / "b.tcz", resize=8, progress=False)
+    with pytest.raises(ValueError, match=r"resize\[1\] should be a positive integer value"):
+        tc.compress(tmp_path / "p", tmp_path / "b.tcz", resize=(8, 0), progress=False)
+    with pytest.raises(ValueError, match=r"resize= applies to datasets and image folders .* arrays "
+                                         r"source already has one shape \(3, 4, 4\)"):
+        tc.compress((np.zeros((2, 3, 4, 4), np.uint8), np.zeros(2, int)), tmp_path / "b.tcz",
+                    resize=(2, 2), progress=False)
+    assert not (tmp_path / "b.tcz").exists()

@@ -29,7 +29,7 @@ def _default_shard_size(bytes_per_sample: float) -> int:
 def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, progress: bool = True,
              layout: str | None = None, shard_size: int | None = None, importance=None,
              classes: list | None = None, verify: bool | None = None, length: int | None = None,
-             num_workers: int = 1, **codec_params) -> dict:
+             num_workers: int = 1, resize=None, **codec_params) -> dict:
     """Compress ``source`` into an archive directory at ``path``.
 
     The source is read into memory once, encoded, then written shard by shard
@@ -54,6 +54,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         importance: optional (N,) per-sample weights on the codec's error.
         classes: class names; default ``source.classes`` when it has them.
         length: how many pairs an iterable source yields (for the progress bar).
+        resize: ``(height, width)``: resize the images of a dataset or folder
+            source as they are read (antialiased), e.g. photos for ADQ or GeDe.
         num_workers: threads that encode ("lossless" and "lossy"; ADQ and GeDe
             use one); the archive's bytes are the same for any number.
         verify: decode every sample before committing and fail unless it is
@@ -76,10 +78,13 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     refuse_existing(path, overwrite)
     num_workers = check_positive_int("num_workers", num_workers)
     if getattr(enc, "stores_files", False):
+        if resize is not None or layout is not None:
+            raise ValueError("codec='original' keeps the files as they are; resize= and layout= "
+                             "do not apply")
         src = load_files(source, progress=progress)
     else:
         src = load_source(source, layout=layout, progress=progress, mixed_ok=enc.variable_shapes,
-                          length=length)
+                          length=length, resize=resize)
     return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
                          shard_size=shard_size, importance=importance, classes=classes,
                          verify=verify, t0=t0, workers=num_workers)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._validation import check_choice
+from .._validation import check_choice, check_positive_int
 
 __all__ = ["Source", "load_files", "load_source"]
 
@@ -52,7 +52,29 @@ def check_layout(shape: tuple, layout: str | None, what: str) -> None:
                          "them as they are")
 
 
-def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None):
+def check_resize(resize) -> tuple[int, int] | None:
+    """``resize=`` as (height, width) positive ints, or None."""
+    if resize is None:
+        return None
+    if isinstance(resize, (str, bytes)) or not hasattr(resize, "__len__") or len(resize) != 2:
+        raise TypeError(f"resize should be a (height, width) pair, but got resize={resize!r}")
+    return tuple(check_positive_int(f"resize[{k}]", v) for k, v in enumerate(resize))
+
+
+def _resized(img: np.ndarray, size: tuple[int, int], i: int) -> np.ndarray:
+    """A (C, H, W) or (H, W) image resized with antialiasing (torchvision's ``resize``)."""
+    from torchvision.transforms.v2.functional import resize
+
+    if img.ndim not in (2, 3):
+        raise ValueError(f"resize= works on (C, H, W) or (H, W) images, but source sample {i} has "
+                         f"shape {tuple(img.shape)}")
+    t = torch.from_numpy(np.ascontiguousarray(img))
+    t = resize(t[None] if img.ndim == 2 else t, list(size), antialias=True)
+    return (t[0] if img.ndim == 2 else t).numpy()
+
+
+def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
+                  resize: tuple[int, int] | None = None):
     """(samples, labels) of a map-style dataset, or of an iterable of pairs (``length`` only
     sizes the progress bar): one (N, ...) array, or a list of arrays when shapes differ and the
     codec takes that (``mixed_ok``)."""
@@ -71,6 +93,8 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None)
             raise TypeError(f"source[{i}] should be an (image, label) pair, "
                             f"but got {type(item).__name__}")
         img = _to_numpy(item[0], f"source[{i}][0]")
+        if resize is not None:
+            img = _resized(img, resize, i)
         if xs and (img.shape != xs[0].shape or img.dtype != xs[0].dtype):
             if img.dtype != xs[0].dtype or img.ndim != xs[0].ndim:
                 raise ValueError(f"source sample {i} is {img.ndim}-D {img.dtype}, but sample 0 is "
@@ -79,7 +103,8 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None)
             if not mixed_ok:
                 raise ValueError(f"source sample {i} has shape {tuple(img.shape)}, but sample 0 has "
                                  f"{tuple(xs[0].shape)}; this codec stores one shape per archive: "
-                                 "use codec='lossless' (any shape), or resize or crop them first")
+                                 "use codec='lossless' or 'lossy' (any shape), or pass "
+                                 "resize=(height, width) to give them one")
             if block is not None:  # the first other shape: copy out the rows read so far
                 xs, block = [a.copy() for a in block[:i]], None
         if i == 0 and n:
@@ -176,7 +201,7 @@ _KINDS = ("a map-style Dataset of (image, label) (e.g. torchvision's ImageFolder
 
 
 def load_source(source, *, layout: str | None = None, progress: bool = True,
-                mixed_ok: bool = False, length: int | None = None) -> Source:
+                mixed_ok: bool = False, length: int | None = None, resize=None) -> Source:
     """Materialise ``source`` as arrays.
 
     Args:
@@ -193,8 +218,16 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         mixed_ok: a dataset's samples may differ in shape (they then come back
             as a list of arrays of one ndim and dtype).
         length: the number of pairs an iterable source yields (progress bar only).
+        resize: (height, width): resize every image of a dataset or folder source
+            as it is read (antialiased), e.g. to give photos one shape for ADQ
+            or GeDe. Images must be (C, H, W) or (H, W) (PIL images are).
     """
     check_choice("layout", layout, (None, "CHW", "HWC"))
+    resize = check_resize(resize)
+    is_dataset = False
+    if resize is not None and layout == "HWC":
+        raise ValueError("resize= works on (C, H, W) samples as read; it cannot be combined with "
+                         "layout='HWC' (convert the arrays first)")
     classes = None
     if _is_hf_dataset(source):
         source = _HFPairs(source)
@@ -223,7 +256,8 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         name = "arrays"
     elif (hasattr(source, "__getitem__") and hasattr(source, "__len__")) or (
             hasattr(source, "__iter__") and not isinstance(source, (str, bytes, dict))):
-        x, y = _from_dataset(source, progress, mixed_ok, length)
+        x, y = _from_dataset(source, progress, mixed_ok, length, resize)
+        is_dataset = True
         check_layout(x[0].shape, layout, "the dataset's samples")
         if isinstance(x, list):
             if layout == "HWC":
@@ -234,6 +268,9 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         name = type(source).__name__
     else:
         raise TypeError(f"source should be {_KINDS}, but got {type(source).__name__}")
+    if resize is not None and not is_dataset:
+        raise ValueError(f"resize= applies to datasets and image folders (images of any size); "
+                         f"this {name} source already has one shape {tuple(x.shape[1:])}")
     y = np.asarray(y)
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError("source is empty (0 samples); pass at least one sample")
