@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torchcompress as tc  # noqa: E402
 from common import load_images  # noqa: E402
 
-CODECS = {"lossless": {}, "adq 2-bit": {"codec": "adq", "bits": 2.0},
+CODECS = {"lossless": {}, "lossy 0.5-bit": {"codec": "lossy", "bits": 0.5},
+          "adq 2-bit": {"codec": "adq", "bits": 2.0},
           "gede dct": {"codec": "gede", "mode": "dct"},
           "gede lossless": {"codec": "gede", "mode": "lossless"}}
 

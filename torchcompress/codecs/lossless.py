@@ -20,7 +20,8 @@ import numpy as np
 from .._validation import check_positive_int
 from ..errors import CodecError, FormatError
 from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
-from ._kernels.lossless_encode import count_tokens, encode_sample, encode_samples, model_sample
+from ._kernels.lossless_encode import (count_samples, count_tokens, encode_sample, encode_samples,
+                                       model_sample)
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from .lossless_tables import LosslessTables, normalize_counts
 from .parallel import map_ranges
@@ -156,12 +157,24 @@ class LosslessCodec:
         colour = ndim == 3 and bool(np.isin(dims[:, 0], (3, 4)).any())
         classes = min(int(dims[:, 0].max()), NUM_CLASSES)
         t = LosslessTables.tokens_for(bits, colour)
-        scratch = _Scratch(dims)
-        counts = np.zeros((classes * CTX_PER_CLASS, t), dtype=np.int64)
         fit = np.unique(np.linspace(0, n - 1, min(n, self.params.fit_samples)).round().astype(np.int64))
-        for i in fit:
-            k = scratch.model(samples[i], dims[i], colour, bits, code_lo)
-            count_tokens(scratch.ctx, scratch.val, k, counts)
+
+        def count_range(a: int, b: int) -> np.ndarray:  # integer counts: their sum is exact
+            idx = fit[a:b]
+            scratch = _Scratch(dims[idx])
+            counts = np.zeros((classes * CTX_PER_CLASS, t), dtype=np.int64)
+            if isinstance(x, np.ndarray):
+                p, h, w = (int(v) for v in dims[0])
+                codes = x[idx].reshape(len(idx), p, h, w).astype(np.int32) - np.int32(code_lo)
+                count_samples(codes, colour and p in (3, 4), bits - 8, scratch.pl, scratch.rs,
+                              scratch.ctx, scratch.val, counts)
+                return counts
+            for i in idx:
+                k = scratch.model(samples[i], dims[i], colour, bits, code_lo)
+                count_tokens(scratch.ctx, scratch.val, k, counts)
+            return counts
+
+        counts = sum(map_ranges(count_range, len(fit), workers))
         tables = LosslessTables(bits, code_lo, colour, normalize_counts(counts))
         value_bytes = bits // 8
 

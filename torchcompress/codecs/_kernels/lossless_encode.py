@@ -7,7 +7,7 @@ from .pixel_model import (ACT_LUT, LEVEL_LUT, RES_LUT, colour_forward, context, 
                           pad_row_start)
 from .rans import PROB_BITS, RANS_L, put_symbol, token_of
 
-__all__ = ["count_tokens", "encode_sample", "encode_samples", "model_sample"]
+__all__ = ["count_samples", "count_tokens", "encode_sample", "encode_samples", "model_sample"]
 
 
 @njit(cache=True, nogil=True)
@@ -114,3 +114,11 @@ def encode_samples(codes, colour, shift, freq, cum, pl, rs, ctx, val, words, out
     for b in range(codes.shape[0]):
         k = model_sample(codes[b], colour, shift, pl, rs, ctx, val)
         sizes[b] = encode_sample(ctx, val, k, freq, cum, words, out[b], 0, cap)
+
+
+@njit(cache=True, nogil=True)
+def count_samples(codes, colour, shift, pl, rs, ctx, val, counts):
+    """Add the tokens of every sample of ``codes`` (B, P, H, W) int32 to ``counts``."""
+    for b in range(codes.shape[0]):
+        k = model_sample(codes[b], colour, shift, pl, rs, ctx, val)
+        count_tokens(ctx, val, k, counts)
