@@ -61,7 +61,7 @@ def _archive_bytes(info: dict) -> int:
     return int(info["bytes"])
 
 
-def _train(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, epochs: int = 12) -> float:
+def _train(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, epochs: int = 5) -> float:
     """Test accuracy of a small CNN trained on uint8 images ``x`` (same seed every time)."""
     import torch
     from torch import nn
@@ -96,7 +96,6 @@ def run_story(bits: float = 0.5) -> None:
 
     import torchcompress as tc
 
-    torch.set_num_threads(1)
     t0 = time.perf_counter()
     sets = {"digits": _digits(), "photo tiles": _tiles()}
     name = next(iter(sets))
@@ -124,7 +123,7 @@ def run_story(bits: float = 0.5) -> None:
         order = np.random.default_rng(0).permutation(len(x))
         tr, te = order[:1437], order[1437:]
         print()
-        print(f"The same small CNN, 12 epochs on {len(tr)} digits, tested on the other {len(te)}:")
+        print(f"The same small CNN, 5 epochs on {len(tr)} digits, tested on the other {len(te)}:")
         rows = [("raw uint8 pixels", x[tr])]
         for kind in ("lossless", "lossy"):
             rows.append((f"decoded from the {kind} archive", _decoded(archives[name, kind])[tr]))
