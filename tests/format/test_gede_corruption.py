@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
 
 import torchcompress as tc
 from torchcompress import FormatError
 
-from .edits import edit_manifest, flip_byte, rerecord_extra
+from .edits import edit_manifest, flip_byte, rerecord_extra, rewrite_tensors
 
 TABLES = "tables.safetensors"
 SHARD = "shard-00000.safetensors"
@@ -21,16 +21,10 @@ def gede_archive(tmp_path, images):
     return path
 
 
-def _rewrite(path, fn):
-    """Apply ``fn`` to the tensors of ``path`` and save them with the same sizes."""
-    t = {k: np.array(v) for k, v in load_file(str(path)).items()}
-    fn(t)
-    save_file(t, str(path))
-
 
 def _craft_tables(archive, fn):
     """Edit the tables and record their new hash: only the structural checks can catch this."""
-    _rewrite(archive / TABLES, fn)
+    rewrite_tensors(archive / TABLES, fn)
     rerecord_extra(archive, "tables")
 
 
@@ -59,7 +53,7 @@ def test_base_id_past_the_table(tmp_path):
 
     def corrupt(t):
         t["records"][5] |= np.uint8(0b11)  # id 3 of 3 bases
-    _rewrite(path / SHARD, corrupt)
+    rewrite_tensors(path / SHARD, corrupt)
     with pytest.raises(FormatError, match=rf"{SHARD}: sample 5 names base 3, but its model has 3 bases"):
         tc.open(path)
 
@@ -81,7 +75,7 @@ def test_table_edits(gede_archive, name, edit, match):
 def test_truncated_records(gede_archive):
     def cut(t):
         t["records"] = t["records"][:-5]
-    _rewrite(gede_archive / SHARD, cut)
+    rewrite_tensors(gede_archive / SHARD, cut)
     size = (gede_archive / SHARD).stat().st_size
     edit_manifest(gede_archive, lambda m: m["shards"][0].update(bytes=size))
     with pytest.raises(FormatError, match=rf"{SHARD}: records hold \d+ bytes, the labels and models need"):

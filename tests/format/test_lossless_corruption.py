@@ -5,14 +5,13 @@ import json
 import numpy as np
 import pytest
 import torch
-from safetensors.numpy import load_file, save_file
 
 import torchcompress as tc
 from torchcompress import FormatError
 
 from torchcompress.format.safetensors_io import read_header
 
-from .edits import edit_manifest, flip_byte, rerecord_extra
+from .edits import edit_manifest, flip_byte, rerecord_extra, rewrite_tensors
 
 SHARD = "shard-00000.safetensors"
 TABLES = "tables.safetensors"
@@ -46,12 +45,6 @@ def mixed_archive(tmp_path):
     tc.compress(Mixed(), path, progress=False)
     return path
 
-
-def _rewrite(path, fn):
-    """Apply ``fn`` to the tensors of ``path`` and save them (sizes kept by the caller)."""
-    t = {k: np.array(v) for k, v in load_file(str(path)).items()}
-    fn(t)
-    save_file(t, str(path))
 
 
 def _decode_all(path):
@@ -93,13 +86,13 @@ def test_truncated_stream_raises(lossless_archive):
     def shorten(t):
         t["lengths"][3] -= 2
         t["lengths"][4] += 2  # same total: record 3 ends early, record 4 starts early
-    _rewrite(lossless_archive / SHARD, shorten)
+    rewrite_tensors(lossless_archive / SHARD, shorten)
     with pytest.raises(FormatError, match=r"record 3 is corrupt \(its stream"):
         tc.open(lossless_archive)[3]
 
 
 def test_lengths_that_do_not_add_up(lossless_archive):
-    _rewrite(lossless_archive / SHARD, lambda t: t["lengths"].__setitem__(0, t["lengths"][0] + 1))
+    rewrite_tensors(lossless_archive / SHARD, lambda t: t["lengths"].__setitem__(0, t["lengths"][0] + 1))
     with pytest.raises(FormatError, match=r"records hold \d+ bytes, but the lengths add up to"):
         tc.open(lossless_archive)
 
@@ -107,7 +100,7 @@ def test_lengths_that_do_not_add_up(lossless_archive):
 def test_lengths_of_wrong_dtype(lossless_archive):
     def to_int16(t):
         t["lengths"] = t["lengths"].astype(np.int16)
-    _rewrite(lossless_archive / SHARD, to_int16)
+    rewrite_tensors(lossless_archive / SHARD, to_int16)
     with pytest.raises(FormatError, match=r"tensor 'lengths' should be 1-D U16 or U32"):
         tc.open(lossless_archive)
 
@@ -119,7 +112,7 @@ def test_lengths_of_wrong_dtype(lossless_archive):
     (lambda t: t["meta"].__setitem__(2, 7), r"\[bits, code_lo, colour\] .* found \[8, 0, 7\]"),
 ], ids=["zero-freq", "row-sum", "bits", "colour-flag"])
 def test_crafted_tables_raise_at_open(lossless_archive, fn, match):
-    _rewrite(lossless_archive / TABLES, fn)
+    rewrite_tensors(lossless_archive / TABLES, fn)
     rerecord_extra(lossless_archive, "tables")
     with pytest.raises(FormatError, match=match):
         tc.open(lossless_archive)
@@ -136,13 +129,13 @@ def test_flipped_table_byte_fails_the_hash(lossless_archive):
     (lambda t: t["shapes"].__setitem__((2, 0), 4), r"differs from the manifest's sample_shape"),
 ], ids=["zero-dim", "planes-differ"])
 def test_crafted_shapes_raise_at_open(mixed_archive, fn, match):
-    _rewrite(mixed_archive / SHARD, fn)
+    rewrite_tensors(mixed_archive / SHARD, fn)
     with pytest.raises(FormatError, match=match):
         tc.open(mixed_archive)
 
 
 def test_shape_grown_past_its_record_raises_at_decode(mixed_archive):
-    _rewrite(mixed_archive / SHARD, lambda t: t["shapes"].__setitem__((1, 1), 40))
+    rewrite_tensors(mixed_archive / SHARD, lambda t: t["shapes"].__setitem__((1, 1), 40))
     ds = tc.open(mixed_archive)
     with pytest.raises(FormatError, match=r"record 1 is corrupt"):
         ds[1]
