@@ -85,3 +85,17 @@ def test_device_only_for_file_archives(tmp_path):
     tc.compress((x, np.zeros(2, int)), tmp_path / "l.tcz", progress=False)
     with pytest.raises(ValueError, match=r"device= applies to archives of image files"):
         tc.open(tmp_path / "l.tcz", device="cpu")
+
+
+def test_numpy_decoder_of_the_codec_seam(tmp_path, folder):
+    """The codec's own (Pillow) decoder: the same pixels as torchvision for PNG files, within
+    JPEG decoders' rounding for JPEGs."""
+    tc.compress(folder, tmp_path / "o.tcz", codec="original", progress=False)
+    dec = tc.format.ArchiveDecoder.from_reader(tc.format.ArchiveReader(tmp_path / "o.tcz"))
+    ds = tc.open(tmp_path / "o.tcz")
+    got = dec.decode(np.arange(len(ds), dtype=np.int64), np.uint8)
+    for i, (path, _) in enumerate(ImageFolder(folder).samples):
+        want = ds[i][0].numpy()
+        assert got[i].shape == want.shape
+        diff = np.abs(got[i].astype(int) - want).max()
+        assert diff == 0 if path.endswith(".png") else diff <= 8
