@@ -174,6 +174,9 @@ def test_cli_folder_and_torchvision_sources(tmp_path, capsys):
         assert "labels     2 classes (ants: 3, bees: 3)" in text and "of shape (3, any, 7)" in text
         ds = tc.open(out)
         assert ds.classes == ["ants", "bees"] and ds[4][0].shape == (3, 6, 7)
+    assert main(["compress", str(tmp_path / "photos"), str(tmp_path / "r.tcz"), "--codec", "adq",
+                 "--resize", "4", "5", "--quiet"]) == 0
+    assert "of shape (3, 4, 5)" in capsys.readouterr().out
     code, err = _run(["compress", "torchvision:NoSuchSet:data", str(tmp_path / "x.tcz")], capsys)
     assert code == 2 and "'NoSuchSet' is not a torchvision dataset class" in err
     code, err = _run(["compress", "torchvision:MNIST:" + str(tmp_path / "none"),

@@ -170,7 +170,7 @@ def _compress(args) -> int:
         else args.source
     info = tc.compress(source, args.out, codec=args.codec, layout=args.layout,
                        overwrite=args.overwrite, progress=not args.quiet,
-                       num_workers=args.num_workers, **params)
+                       num_workers=args.num_workers, resize=args.resize, **params)
     print(tc.datasets.describe(info))
     return 0
 
@@ -256,6 +256,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--one-model", action="store_true", default=None,
                    help="gede: one model, not one per class")
     c.add_argument("--layout", choices=["CHW", "HWC"], help="HWC converts (N,H,W,C) arrays")
+    c.add_argument("--resize", type=int, nargs=2, metavar=("H", "W"),
+                   help="resize folder images to H x W as they are read (e.g. for adq, gede)")
     c.add_argument("--num-workers", type=int, default=1,
                    help="threads that encode (lossless, lossy); the bytes do not depend on it")
     c.add_argument("--overwrite", action="store_true")
