@@ -194,7 +194,8 @@ def allocate(coder: BlockCoder, fit: np.ndarray, budget: float, fit_share: float
             lo = mid + 1
     tables = LossyTables.fit(coder.count(fit, np.full(len(fit), lo), plain, 0.0), qmul, mat, mean)
     top = len(LADDER) - 1
-    window = np.arange(max(0, lo - 8), min(top, lo + 5) + 1)  # where the picks fall on real data
+    # where the picks fall on real data, every other scale: the second pass prices every scale
+    window = np.arange(max(0, lo - 8), min(top, lo + 5) + 1, 2)
     for refit in (True, False):
         rate, dist = coder.curves(window, tables)
         picked = pick_scales(rate, dist, budget)
