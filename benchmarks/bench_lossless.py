@@ -110,9 +110,7 @@ def main() -> None:
                 return tc.compress(src, path, codec=codec, overwrite=True, progress=False, **params)
             compress()  # numba compile and cache
             enc_rates = [n / compress()["seconds"] for _ in range(2)]
-            labels = sum(os.path.getsize(f"{path}/{f}") for f in os.listdir(path)
-                         if f.startswith("shard")) - archive_bytes_without_labels(path)
-            size = sum(os.path.getsize(f"{path}/{f}") for f in os.listdir(path)) - labels
+            size = archive_bytes_without_labels(path)
             ds = tc.open(path, output="uint8")
             rows.append((f"torchcompress {codec}" + (" (lifting)" if codec == "gede" else ""),
                          100.0 * size / raw_bytes,

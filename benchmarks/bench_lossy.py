@@ -64,13 +64,15 @@ def anchor_curves(hwc: list, srcs: list, skip=()) -> dict:
                 (np.mean([scan_bytes(b) for b in blobs]), p))
             if sub == "420" or not colour:
                 curves["JPEG whole file"].append((np.mean([len(b) for b in blobs]), p))
-    codecs = [("JPEG XL e7", JXL_D, lambda a, d: ic.jpegxl_encode(a, distance=d, effort=7),
+    codecs = [("JXL", "JPEG XL e7", JXL_D, lambda a, d: ic.jpegxl_encode(a, distance=d, effort=7),
                ic.jpegxl_decode)]
     if colour:
-        codecs += [("WebP m6", WEBP_Q, lambda a, q: ic.webp_encode(a, level=q, lossless=False, method=6), ic.webp_decode),
-                   ("AVIF s4", AVIF_Q, lambda a, q: ic.avif_encode(a, level=q, speed=4), ic.avif_decode)]
-    for name, settings, enc, dec in codecs:
-        if name.split()[0] in skip:
+        codecs += [("WebP", "WebP m6", WEBP_Q,
+                    lambda a, q: ic.webp_encode(a, level=q, lossless=False, method=6), ic.webp_decode),
+                   ("AVIF", "AVIF s4", AVIF_Q, lambda a, q: ic.avif_encode(a, level=q, speed=4),
+                    ic.avif_decode)]
+    for key, name, settings, enc, dec in codecs:
+        if key in skip:
             continue
         curves[name] = []
         for q in settings:
@@ -103,8 +105,8 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=None, help="use the first N samples")
     p.add_argument("--bytes-per-value", type=float, nargs="+", default=[192 / 3072, 288 / 3072, 480 / 3072],
                    help="budgets (bits= / 8); the default is 192, 288 and 480 B per CIFAR image")
-    p.add_argument("--skip", nargs="*", default=[], choices=["WebP", "JPEG", "AVIF"],
-                   help="anchors to leave out (AVIF is slow on large photos); JPEG skips JPEG XL")
+    p.add_argument("--skip", nargs="*", default=[], choices=["WebP", "JXL", "AVIF"],
+                   help="anchors to leave out (AVIF is slow on large photos)")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
@@ -125,9 +127,7 @@ def main() -> None:
             path = f"{tmp}/lossy.tcz"
             info = tc.compress(ListSource(x, y), path, codec="lossy", bits=8 * bpv, overwrite=True,
                                progress=False)
-            size = (sum(os.path.getsize(f"{path}/{f}") for f in os.listdir(path))
-                    - sum(os.path.getsize(f"{path}/{f}") for f in os.listdir(path) if f.startswith("shard"))
-                    + archive_bytes_without_labels(path))
+            size = archive_bytes_without_labels(path)
             ds = tc.open(path)
             got = [ds[i][0].numpy() for i in range(n)]
             ours = float(np.mean([psnr(g, s) for g, s in zip(got, x)]))

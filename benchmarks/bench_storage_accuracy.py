@@ -34,12 +34,6 @@ from common import archive_bytes_without_labels  # noqa: E402
 from training import accuracy, load_split, train  # noqa: E402
 
 
-def _archive_bytes(path: str) -> int:
-    shards = sum(os.path.getsize(f"{path}/{f}") for f in os.listdir(path) if f.startswith("shard"))
-    return sum(os.path.getsize(f"{path}/{f}") for f in os.listdir(path)) - shards \
-        + archive_bytes_without_labels(path)
-
-
 def through_codec(x8: np.ndarray, y: np.ndarray, tmp: str, **params) -> tuple[torch.Tensor, int]:
     """Decoded float training set and archive bytes for one codec setting."""
     path = f"{tmp}/a.tcz"
@@ -47,7 +41,7 @@ def through_codec(x8: np.ndarray, y: np.ndarray, tmp: str, **params) -> tuple[to
     ds = tc.open(path, output="float")
     xs = torch.cat([torch.stack([b[0] for b in ds.__getitems__(list(range(i, min(i + 1024, len(ds)))))])
                     for i in range(0, len(ds), 1024)])
-    return xs.reshape(x8.shape), _archive_bytes(path)
+    return xs.reshape(x8.shape), archive_bytes_without_labels(path)
 
 
 def through_jpeg(x8: np.ndarray, budget: float) -> tuple[torch.Tensor | None, int, int]:

@@ -128,11 +128,12 @@ def load_samples(data: str | None, limit: int | None):
 
 
 def archive_bytes_without_labels(path: str) -> int:
-    """Shard bytes minus each shard's labels tensor (8 bytes per sample)."""
+    """The whole archive (every file) minus each shard's labels tensor (8 bytes per sample)."""
     import torchcompress as tc
 
     m = tc.format.ArchiveReader(path).manifest
-    return sum(s.bytes - 8 * (s.stop - s.start) for s in m.shards)
+    total = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+    return total - sum(8 * (s.stop - s.start) for s in m.shards)
 
 
 class ListSource:
