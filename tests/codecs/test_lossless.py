@@ -11,7 +11,7 @@ import torchcompress as tc
 from torchcompress.codecs import LosslessCodec, LosslessParams
 from torchcompress.codecs._kernels.lossless_encode import encode_sample
 from torchcompress.codecs._kernels.rans import PROB_BITS, RANS_L, token_of
-from torchcompress.codecs.lossless import _Scratch
+from torchcompress.codecs.lossless_stream import Scratch as _Scratch
 from torchcompress.errors import CodecError
 
 

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .._validation import check_choice, check_range
-from ..errors import CodecError, FormatError
-from ._kernels.bitplanes import SPREAD_LUT, decode_adq_rows, pack_bitplanes
-from ._kernels.quantize import distortion_curves, quantize_rows
-from .allocation import MAX_BITS, allocate_bits
+from ..errors import FormatError
+from ._kernels.bitplanes import SPREAD_LUT, decode_adq_rows
+from .adq_stream import ADQStream, adq_stats
+from .allocation import MAX_BITS
 
 __all__ = ["ADQCodec", "ADQEncoded", "ADQParams", "ADQShard"]
 
@@ -47,22 +47,6 @@ class ADQParams:
         return cls(**d)
 
 
-def _round_up_f32(v: np.ndarray) -> np.ndarray:
-    """Nearest float32 at or above each float64 value."""
-    f = v.astype(np.float32)
-    low = f.astype(np.float64) < v
-    f[low] = np.nextafter(f[low], np.float32(np.inf))
-    return f
-
-
-def _steps(center32: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """(N, 8) float32 steps for 1..8 bits, rounded up so [lo, hi] stays covered."""
-    c = center32.astype(np.float64)
-    radius = np.maximum(hi - c, c - lo)
-    levels = 2.0 ** np.arange(1, MAX_BITS + 1)
-    return _round_up_f32(2.0 * radius[:, None] / levels[None, :])
-
-
 @dataclass
 class ADQEncoded:
     """A whole encoded dataset, sliceable into shards by sample range."""
@@ -90,18 +74,7 @@ class ADQEncoded:
 
     def stats(self) -> dict:
         """Achieved bits and mean per-sample PSNR (each capped at 100 dB)."""
-        peak = self.peak
-        mse = self.sq_error / self.sample_size
-        floor = (peak * 1e-5) ** 2 if peak > 0 else 1e-30
-        psnr = 10.0 * np.log10(max(peak, 1e-30) ** 2 / np.maximum(mse, floor))
-        return {
-            "achieved_bits": float(self.bits.mean()),
-            "bits_histogram": np.bincount(self.bits, minlength=MAX_BITS + 1)[1:].tolist(),
-            "mean_psnr_db": float(psnr.mean()),
-            "worst_psnr_db": float(psnr.min()),
-            "mse": float(mse.mean()),
-            "psnr_peak": peak,
-        }
+        return adq_stats(self.bits, self.sq_error, self.sample_size, self.peak)
 
 
 class ADQShard:
@@ -164,38 +137,18 @@ class ADQCodec:
 
     def encode(self, x: np.ndarray, *, importance: np.ndarray | None = None) -> ADQEncoded:
         """Quantize ``x`` (N, D) (uint8 or real) under the bit budget."""
-        n, d = x.shape
-        if x.dtype.kind == "f":
-            finite = np.isfinite(x).all(axis=1)
-            if not finite.all():
-                bad = int(np.flatnonzero(~finite)[0])
-                raise CodecError(f"sample {bad} contains NaN or inf; ADQ needs finite values: "
-                                 "replace or drop those samples before compressing")
-        if importance is not None:
-            importance = np.asarray(importance, dtype=np.float64)
-            if importance.shape != (n,) or not np.isfinite(importance).all() or (importance < 0).any():
-                raise ValueError(f"importance should be {n} finite non-negative weights (one per "
-                                 f"sample), but got shape {importance.shape}")
-        lo = x.min(axis=1).astype(np.float64)
-        hi = x.max(axis=1).astype(np.float64)
-        center = ((lo + hi) / 2).astype(np.float32)
-        steps = _steps(center, lo, hi)
-        c64 = center.astype(np.float64)
-        dist = np.empty((n, MAX_BITS), dtype=np.float64)
-        distortion_curves(x, c64, steps.astype(np.float64), dist)
-        bits = allocate_bits(dist, self.params.bits, importance=importance,
-                             allocation=self.params.allocation)
-        scale = steps[np.arange(n), bits.astype(np.int64) - 1]
-        q = np.empty((n, d), dtype=np.uint8)
-        quantize_rows(x, c64, scale.astype(np.float64), bits, q)
-        plane_bytes = (d + 7) // 8
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(bits.astype(np.int64) * plane_bytes, out=offsets[1:])
-        payload = np.zeros(int(offsets[-1]), dtype=np.uint8)
-        pack_bitplanes(q, bits, offsets, plane_bytes, payload)
-        sq = dist[np.arange(n), bits.astype(np.int64) - 1]
-        peak = 255.0 if x.dtype == np.uint8 else float(x.max()) - float(x.min())
-        return ADQEncoded(bits, scale, center, payload, offsets, sq, d, peak)
+        st = self.stream_encoder(len(x), importance=importance)
+        st.allocate(st.summarize(x, 0))
+        chunk = st.encode(x, 0)
+        a = chunk.arrays
+        offsets = np.zeros(len(x) + 1, dtype=np.int64)
+        np.cumsum(a["bits"].astype(np.int64) * ((x.shape[1] + 7) // 8), out=offsets[1:])
+        return ADQEncoded(a["bits"], a["scale"], a["center"], a["payload"], offsets, st.sq,
+                          x.shape[1], st.peak)
+
+    def stream_encoder(self, n: int, *, importance=None, workers: int = 1) -> ADQStream:
+        """The bounded-memory encoder of ``n`` samples (see ``protocol.StreamEncoder``)."""
+        return ADQStream(self.params.bits, self.params.allocation, n, importance=importance)
 
     def open_shard(self, arrays: dict, *, num_samples: int, sample_size: int, where: str) -> ADQShard:
         return ADQShard(arrays, num_samples=num_samples, sample_size=sample_size, where=where)

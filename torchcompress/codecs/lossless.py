@@ -18,18 +18,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .._validation import check_positive_int
-from ..errors import CodecError, FormatError
+from ..errors import FormatError
 from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
-from ._kernels.lossless_encode import (count_samples, count_tokens, encode_sample, encode_samples,
-                                       model_sample)
-from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
-from .lossless_tables import LosslessTables, normalize_counts
-from .parallel import map_ranges
+from ._kernels.pixel_model import NUM_CLASSES
+from .lossless_stream import LosslessStream, code_layout, planes_of
+from .lossless_tables import LosslessTables
 
 __all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of", "shard_records"]
 
-_SOURCE_DTYPES = {np.dtype(np.uint8): (8, 0), np.dtype(np.int8): (8, -128),
-                  np.dtype(np.uint16): (16, 0), np.dtype(np.int16): (16, -32768)}
 _WIDE_INTS = "int32, int64, uint32 or uint64"
 _ERRORS = {OVERRUN: "its stream ends early", BAD_STATE: "its stream does not end in the start state",
            BAD_RANGE: "it decodes to a value outside its range"}
@@ -55,34 +51,6 @@ class LosslessParams:
     @classmethod
     def from_dict(cls, d: dict) -> "LosslessParams":
         return cls(**d)
-
-
-def planes_of(shape: tuple) -> tuple[int, int, int]:
-    """(planes, height, width) a sample of ``shape`` is coded as: (D,) -> (1, 1, D),
-    (H, W) -> (1, H, W), (C, H, W) as is, more axes fold into the planes."""
-    if len(shape) == 1:
-        return 1, 1, int(shape[0])
-    if len(shape) == 2:
-        return 1, int(shape[0]), int(shape[1])
-    return int(np.prod(shape[:-2])), int(shape[-2]), int(shape[-1])
-
-
-def code_layout(samples, dtype: np.dtype) -> tuple[int, int]:
-    """(bits, code_lo) for samples of ``dtype``; wide integers must fit 16 bits."""
-    dtype = np.dtype(dtype)
-    if dtype in _SOURCE_DTYPES:
-        return _SOURCE_DTYPES[dtype]
-    if dtype.kind not in "iu":
-        raise CodecError(f"codec='lossless' stores integer samples (uint8, int8, uint16, int16), "
-                         f"but got dtype {dtype}; use codec='gede' with precision= for floats")
-    lo = min(int(s.min()) for s in samples)
-    hi = max(int(s.max()) for s in samples)
-    if 0 <= lo and hi <= 0xFFFF:
-        return 16, 0
-    if -(1 << 15) <= lo and hi < 1 << 15:
-        return 16, -(1 << 15)
-    raise CodecError(f"codec='lossless' stores integers up to 16 bits, but these {dtype} samples "
-                     f"hold values in [{lo}, {hi}]; rescale them or use codec='gede'")
 
 
 @dataclass
@@ -141,6 +109,12 @@ class LosslessCodec:
 
     # -- encoding --
 
+    def stream_encoder(self, n: int, *, importance=None, workers: int = 1) -> LosslessStream:
+        """The bounded-memory encoder of ``n`` samples (see ``protocol.StreamEncoder``)."""
+        if importance is not None:
+            raise ValueError("importance= applies to the lossy 'adq' codec; lossless keeps every value")
+        return LosslessStream(self.params.fit_samples, n, workers=workers)
+
     def encode_dataset(self, x, labels, *, importance=None, workers: int = 1) -> LosslessEncoded:
         """Fit the model on up to ``fit_samples`` samples, then code every sample.
 
@@ -151,66 +125,16 @@ class LosslessCodec:
             raise ValueError("importance= applies to the lossy 'adq' codec; lossless keeps every value")
         samples = list(x) if not isinstance(x, np.ndarray) else x
         n = len(samples)
-        bits, code_lo = code_layout(samples, samples[0].dtype)
-        ndim = samples[0].ndim
-        dims = np.array([planes_of(s.shape) for s in samples], dtype=np.int64).reshape(n, 3)
-        colour = ndim == 3 and bool(np.isin(dims[:, 0], (3, 4)).any())
-        classes = min(int(dims[:, 0].max()), NUM_CLASSES)
-        t = LosslessTables.tokens_for(bits, colour)
-        fit = np.unique(np.linspace(0, n - 1, min(n, self.params.fit_samples)).round().astype(np.int64))
-
-        def count_range(a: int, b: int) -> np.ndarray:  # integer counts: their sum is exact
-            idx = fit[a:b]
-            scratch = _Scratch(dims[idx])
-            counts = np.zeros((classes * CTX_PER_CLASS, t), dtype=np.int64)
-            if isinstance(x, np.ndarray):
-                p, h, w = (int(v) for v in dims[0])
-                codes = x[idx].reshape(len(idx), p, h, w).astype(np.int32) - np.int32(code_lo)
-                count_samples(codes, colour and p in (3, 4), bits - 8, scratch.pl, scratch.rs,
-                              scratch.ctx, scratch.val, counts)
-                return counts
-            for i in idx:
-                k = scratch.model(samples[i], dims[i], colour, bits, code_lo)
-                count_tokens(scratch.ctx, scratch.val, k, counts)
-            return counts
-
-        counts = sum(map_ranges(count_range, len(fit), workers))
-        tables = LosslessTables(bits, code_lo, colour, normalize_counts(counts))
-        value_bytes = bits // 8
-
-        def encode_range(a: int, b: int) -> list:
-            scratch = _Scratch(dims[a:b])
-            if isinstance(x, np.ndarray):  # one shape: the whole range in one kernel call
-                p, h, w = (int(v) for v in dims[0])
-                codes = x[a:b].reshape(b - a, p, h, w).astype(np.int32) - np.int32(code_lo)
-                out = np.empty((b - a, p * h * w * value_bytes), dtype=np.uint8)
-                sizes = np.empty(b - a, dtype=np.int64)
-                encode_samples(codes, colour and p in (3, 4), bits - 8, tables.freq, tables.cum,
-                               scratch.pl, scratch.rs, scratch.ctx, scratch.val, scratch.words,
-                               out, sizes)
-                return [out[j, :s].copy() if s >= 0 else _raw_record(x[a + j], code_lo, value_bytes)
-                        for j, s in enumerate(sizes.tolist())]
-            buf = np.empty(0, dtype=np.uint8)
-            out = []
-            for i in range(a, b):
-                raw = int(dims[i].prod()) * value_bytes
-                if buf.size < raw:
-                    buf = np.empty(raw, dtype=np.uint8)
-                k = scratch.model(samples[i], dims[i], colour, bits, code_lo)
-                size = encode_sample(scratch.ctx, scratch.val, k, tables.freq, tables.cum,
-                                     scratch.words, buf, 0, raw - 1)
-                # never expand: store the raw codes
-                out.append(_raw_record(samples[i], code_lo, value_bytes) if size < 0 else buf[:size].copy())
-            return out
-
-        chunks = [r for part in map_ranges(encode_range, n, workers) for r in part]
-        raw_count = sum(int(r.size == dims[i].prod() * value_bytes) for i, r in enumerate(chunks))
+        st = LosslessStream(self.params.fit_samples, n, workers=workers,
+                            layout=code_layout(samples, samples[0].dtype))
+        rows = st.fit_rows()
+        st.fit(samples[rows] if isinstance(samples, np.ndarray) else [samples[i] for i in rows])
+        chunk = st.encode(samples)
         offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum([r.size for r in chunks], out=offsets[1:])
-        payload = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint8)
-        fixed = len({s.shape for s in samples}) == 1 if not isinstance(x, np.ndarray) else True
-        shapes = None if fixed else np.array([s.shape for s in samples], dtype=np.int64)
-        return LosslessEncoded(tables, payload, offsets, shapes, raw_count)
+        np.cumsum(chunk.arrays["lengths"], out=offsets[1:])
+        fixed = (chunk.shapes == chunk.shapes[0]).all()
+        return LosslessEncoded(st.tables, chunk.arrays["records"], offsets,
+                               None if fixed else chunk.shapes, chunk.stats["raw_samples"])
 
     # -- decoding --
 
@@ -223,30 +147,6 @@ class LosslessCodec:
                 where: str, tables: LosslessTables) -> "LosslessShard":
         return LosslessShard(arrays, tables, num_samples=num_samples, sample_shape=sample_shape,
                              where=where)
-
-
-def _raw_record(sample: np.ndarray, code_lo: int, value_bytes: int) -> np.ndarray:
-    codes = sample.astype(np.int64).reshape(-1) - code_lo
-    return codes.astype("<u1" if value_bytes == 1 else "<u2").view(np.uint8)
-
-
-class _Scratch:
-    """Reusable model-pass buffers, sized for the largest sample."""
-
-    def __init__(self, dims: np.ndarray):
-        p, w = int(dims[:, 0].max()), int(dims[:, 2].max())
-        size = int(dims.prod(axis=1).max())
-        self.pl = np.zeros(p * 2 * (w + 2), dtype=np.int32)
-        self.rs = np.zeros(p * 2 * (w + 2), dtype=np.int32)
-        self.ctx = np.empty(size, dtype=np.int32)
-        self.val = np.empty(size, dtype=np.int32)
-        self.words = np.empty(3 * size + 2, dtype=np.int64)
-
-    def model(self, sample, dims, colour, bits, code_lo) -> int:
-        p, h, w = (int(v) for v in dims)
-        codes = np.ascontiguousarray(sample).reshape(p, h, w).astype(np.int32) - np.int32(code_lo)
-        colour_here = colour and p in (3, 4)
-        return model_sample(codes, colour_here, bits - 8, self.pl, self.rs, self.ctx, self.val)
 
 
 class LosslessShard:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-__all__ = ["map_ranges"]
+__all__ = ["map_ranges", "range_chunk"]
 
 
 def map_ranges(fn: Callable[[int, int], object], n: int, workers: int, chunk: int = 256) -> list:
@@ -19,3 +19,8 @@ def map_ranges(fn: Callable[[int, int], object], n: int, workers: int, chunk: in
         return [fn(a, b) for a, b in bounds]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda ab: fn(*ab), bounds))
+
+
+def range_chunk(n: int, workers: int, most: int = 256) -> int:
+    """Samples per range: ``most``, or fewer so that ``workers`` threads all get some."""
+    return max(1, min(most, -(-n // max(1, 2 * workers)))) if workers > 1 else most

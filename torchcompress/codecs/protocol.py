@@ -7,11 +7,12 @@ a codec's details: they ask these methods and attributes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Codec", "Encoded", "ShardDecoder"]
+__all__ = ["Chunk", "Codec", "Encoded", "ShardDecoder", "StreamEncoder"]
 
 
 @runtime_checkable
@@ -93,3 +94,66 @@ class Codec(Protocol):
     def decoder(self, arrays: dict, *, num_samples: int, sample_shape: tuple, sample_dtype,
                 where: str, tables: Any) -> ShardDecoder:
         """Validate one shard's arrays (FormatError naming ``where``) and return its decoder."""
+
+    # Optional: ``stream_encoder(n, *, importance=None, workers=1) -> StreamEncoder | None``.
+    # Codecs that have it compress any number of samples in bounded memory (None: not for
+    # these samples); the others get the whole source in memory (``encode_dataset``).
+
+
+@dataclass
+class Chunk:
+    """Consecutive samples, encoded: what a :class:`StreamEncoder` hands back per chunk.
+
+    Attributes:
+        arrays: the shard tensors of these samples (labels and ``shapes``
+            excluded). Concatenating the arrays of consecutive chunks key by
+            key gives the shard of all their samples.
+        shapes: (B, ndim) int64 decoded sample shapes.
+        stats: additive counters, merged by :meth:`StreamEncoder.stats`.
+    """
+
+    arrays: dict
+    shapes: np.ndarray
+    stats: dict
+
+
+@runtime_checkable
+class StreamEncoder(Protocol):
+    """Bounded-memory encoding of N samples, in this order of calls (any may be skipped
+    when it does not apply): ``fit`` the model on the samples ``fit_rows`` names (on
+    one rank; ``model``/``load_model`` carry it to the others), ``summarize`` every
+    sample (when ``summary_width`` > 0) and ``allocate`` from all summaries, then
+    ``encode`` consecutive chunks. Chunks encode independently: the bytes do not
+    depend on where chunks start, on threads or on ranks."""
+
+    summary_width: int
+
+    def fit_rows(self) -> np.ndarray:
+        """(k,) int64 sorted rows the model is fit on (may be empty)."""
+
+    def fit(self, samples: list) -> None:
+        """Fit the model on the samples of ``fit_rows`` (arrays, in that order)."""
+
+    def model(self) -> dict:
+        """The fitted model as numpy arrays (to broadcast to other ranks)."""
+
+    def load_model(self, model: dict) -> None:
+        """Take a model that another rank fit."""
+
+    def summarize(self, samples: list, start: int) -> np.ndarray:
+        """(B, summary_width) float64 summaries of samples ``start, start + 1, ...``."""
+
+    def allocate(self, summaries: np.ndarray) -> None:
+        """Share a global budget from every sample's summary (N, summary_width)."""
+
+    def bytes_per_sample(self) -> float:
+        """Expected coded bytes per sample (sizes the shards; the same on every rank)."""
+
+    def encode(self, samples: list, start: int) -> Chunk:
+        """Encode samples ``start, start + 1, ...``."""
+
+    def extras(self) -> dict:
+        """Archive-wide tensor files (as :meth:`Encoded.extras`)."""
+
+    def stats(self, parts: list) -> dict:
+        """The manifest's codec statistics from every chunk's ``stats``."""

@@ -1,0 +1,225 @@
+"""The lossless codec's encoder: fit the tables on a bounded sample, then code chunks.
+
+Both ``LosslessCodec.encode_dataset`` (everything in memory) and the
+bounded-memory ``tc.compress`` path run through :class:`LosslessStream`, so
+the two write the same bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import CodecError
+from ._kernels.lossless_encode import (count_samples, count_tokens, encode_sample, encode_samples,
+                                       model_sample)
+from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
+from ._kernels.rans import PROB_SCALE
+from .lossless_tables import LosslessTables, normalize_counts
+from .parallel import map_ranges, range_chunk
+from .protocol import Chunk
+
+__all__ = ["LosslessStream", "Scratch", "fit_rows", "planes_of"]
+
+_SOURCE_DTYPES = {np.dtype(np.uint8): (8, 0), np.dtype(np.int8): (8, -128),
+                  np.dtype(np.uint16): (16, 0), np.dtype(np.int16): (16, -32768)}
+
+
+def fit_rows(n: int, fit_samples: int) -> np.ndarray:
+    """At most ``fit_samples`` rows spread evenly over ``n`` samples."""
+    return np.unique(np.linspace(0, n - 1, min(n, fit_samples)).round().astype(np.int64))
+
+
+def planes_of(shape: tuple) -> tuple[int, int, int]:
+    """(planes, height, width) a sample of ``shape`` is coded as: (D,) -> (1, 1, D),
+    (H, W) -> (1, H, W), (C, H, W) as is, more axes fold into the planes."""
+    if len(shape) == 1:
+        return 1, 1, int(shape[0])
+    if len(shape) == 2:
+        return 1, int(shape[0]), int(shape[1])
+    return int(np.prod(shape[:-2])), int(shape[-2]), int(shape[-1])
+
+
+def code_layout(samples, dtype: np.dtype) -> tuple[int, int]:
+    """(bits, code_lo) for samples of ``dtype``; wide integers must fit 16 bits."""
+    dtype = np.dtype(dtype)
+    if dtype in _SOURCE_DTYPES:
+        return _SOURCE_DTYPES[dtype]
+    if dtype.kind not in "iu":
+        raise CodecError(f"codec='lossless' stores integer samples (uint8, int8, uint16, int16), "
+                         f"but got dtype {dtype}; use codec='gede' with precision= for floats")
+    lo = min(int(s.min()) for s in samples)
+    hi = max(int(s.max()) for s in samples)
+    if 0 <= lo and hi <= 0xFFFF:
+        return 16, 0
+    if -(1 << 15) <= lo and hi < 1 << 15:
+        return 16, -(1 << 15)
+    raise CodecError(f"codec='lossless' stores integers up to 16 bits, but these {dtype} samples "
+                     f"hold values in [{lo}, {hi}]; rescale them or use codec='gede'")
+
+
+def _dims(samples) -> np.ndarray:
+    return np.array([planes_of(s.shape) for s in samples], dtype=np.int64).reshape(len(samples), 3)
+
+
+def _raw_record(sample: np.ndarray, code_lo: int, value_bytes: int) -> np.ndarray:
+    codes = sample.astype(np.int64).reshape(-1) - code_lo
+    return codes.astype("<u1" if value_bytes == 1 else "<u2").view(np.uint8)
+
+
+class Scratch:
+    """Reusable model-pass buffers, sized for the largest sample."""
+
+    def __init__(self, dims: np.ndarray):
+        p, w = int(dims[:, 0].max()), int(dims[:, 2].max())
+        size = int(dims.prod(axis=1).max())
+        self.pl = np.zeros(p * 2 * (w + 2), dtype=np.int32)
+        self.rs = np.zeros(p * 2 * (w + 2), dtype=np.int32)
+        self.ctx = np.empty(size, dtype=np.int32)
+        self.val = np.empty(size, dtype=np.int32)
+        self.words = np.empty(3 * size + 2, dtype=np.int64)
+
+    def model(self, sample, dims, colour, bits, code_lo) -> int:
+        p, h, w = (int(v) for v in dims)
+        codes = np.ascontiguousarray(sample).reshape(p, h, w).astype(np.int32) - np.int32(code_lo)
+        colour_here = colour and p in (3, 4)
+        return model_sample(codes, colour_here, bits - 8, self.pl, self.rs, self.ctx, self.val)
+
+
+def _uniform(samples) -> bool:
+    return isinstance(samples, np.ndarray) or len({s.shape for s in samples}) == 1
+
+
+class LosslessStream:
+    """Fit on ``fit_rows``, then code chunks (see ``protocol.StreamEncoder``).
+
+    ``layout``: (bits, code_lo) when known for all samples (in memory); else the
+    fit samples decide it, and a later sample outside it is refused.
+    """
+
+    summary_width = 0
+
+    def __init__(self, fit_samples: int, n: int, *, workers: int = 1, layout=None):
+        self.n, self.workers, self.layout = n, workers, layout
+        self._fit_rows = fit_rows(n, fit_samples)
+        self.tables: LosslessTables | None = None
+        self._estimate = 0.0
+
+    def fit_rows(self) -> np.ndarray:
+        return self._fit_rows
+
+    def fit(self, samples) -> None:
+        """Count tokens over ``samples`` (the fit rows) and build the tables."""
+        bits, code_lo = self.layout or code_layout(samples, samples[0].dtype)
+        dims = _dims(samples)
+        colour = samples[0].ndim == 3 and bool(np.isin(dims[:, 0], (3, 4)).any())
+        classes = min(int(dims[:, 0].max()), NUM_CLASSES)
+        t = LosslessTables.tokens_for(bits, colour)
+        uniform = _uniform(samples)
+
+        def count_range(a: int, b: int) -> np.ndarray:  # integer counts: their sum is exact
+            scratch = Scratch(dims[a:b])
+            counts = np.zeros((classes * CTX_PER_CLASS, t), dtype=np.int64)
+            if uniform:
+                p, h, w = (int(v) for v in dims[0])
+                codes = np.stack(samples[a:b]).reshape(b - a, p, h, w).astype(np.int32) - np.int32(code_lo)
+                count_samples(codes, colour and p in (3, 4), bits - 8, scratch.pl, scratch.rs,
+                              scratch.ctx, scratch.val, counts)
+                return counts
+            for i in range(a, b):
+                k = scratch.model(samples[i], dims[i], colour, bits, code_lo)
+                count_tokens(scratch.ctx, scratch.val, k, counts)
+            return counts
+
+        counts = sum(map_ranges(count_range, len(samples), self.workers))
+        self.tables = LosslessTables(bits, code_lo, colour, normalize_counts(counts))
+        f = self.tables.freq.astype(np.float64)
+        self._estimate = float((counts * -np.log2(f / PROB_SCALE)).sum() / 8 / len(samples))
+
+    def model(self) -> dict:
+        return {**self.tables.to_tensors(), "estimate": np.array([self._estimate])}
+
+    def load_model(self, model: dict) -> None:
+        model = dict(model)
+        self._estimate = float(model.pop("estimate")[0])
+        self.tables = LosslessTables.from_tensors(model, "the broadcast model")
+
+    def summarize(self, samples, start: int) -> np.ndarray:
+        return np.zeros((len(samples), 0))
+
+    def allocate(self, summaries: np.ndarray) -> None:
+        pass
+
+    def bytes_per_sample(self) -> float:
+        return self._estimate
+
+    def _check(self, samples, dims: np.ndarray, start: int) -> None:
+        t = self.tables
+        if t.classes < NUM_CLASSES and dims[:, 0].max() > t.classes:
+            i = int(np.flatnonzero(dims[:, 0] > t.classes)[0])
+            raise CodecError(f"source sample {start + i} has {int(dims[i, 0])} planes, but the "
+                             f"samples the model was fit on have at most {t.classes}; give the "
+                             "samples one channel count (e.g. convert images to RGB)")
+        if np.dtype(samples[0].dtype) in _SOURCE_DTYPES:
+            return
+        hi = t.code_lo + (1 << t.bits) - 1
+        for i, s in enumerate(samples):
+            if s.size and (int(s.min()) < t.code_lo or int(s.max()) > hi):
+                raise CodecError(f"source sample {start + i} holds values outside [{t.code_lo}, "
+                                 f"{hi}], the range of the samples the model was fit on; pass "
+                                 f"the {s.dtype} samples as one array (its whole range is then "
+                                 "known) or rescale them")
+
+    def encode(self, samples, start: int = 0) -> Chunk:
+        """Code ``samples`` (an (B, ...) array or a list of arrays): one record each."""
+        t = self.tables
+        m = len(samples)
+        dims = _dims(samples)
+        self._check(samples, dims, start)
+        value_bytes = t.bits // 8
+        uniform = _uniform(samples)
+
+        def encode_range(a: int, b: int) -> list:
+            scratch = Scratch(dims[a:b])
+            if uniform:  # one shape: the whole range in one kernel call
+                p, h, w = (int(v) for v in dims[0])
+                block = samples[a:b] if isinstance(samples, np.ndarray) else np.stack(samples[a:b])
+                codes = block.reshape(b - a, p, h, w).astype(np.int32) - np.int32(t.code_lo)
+                out = np.empty((b - a, p * h * w * value_bytes), dtype=np.uint8)
+                sizes = np.empty(b - a, dtype=np.int64)
+                encode_samples(codes, t.colour and p in (3, 4), t.bits - 8, t.freq, t.cum,
+                               scratch.pl, scratch.rs, scratch.ctx, scratch.val, scratch.words,
+                               out, sizes)
+                return [out[j, :s].copy() if s >= 0 else _raw_record(block[j], t.code_lo, value_bytes)
+                        for j, s in enumerate(sizes.tolist())]
+            buf = np.empty(0, dtype=np.uint8)
+            out = []
+            for i in range(a, b):
+                raw = int(dims[i].prod()) * value_bytes
+                if buf.size < raw:
+                    buf = np.empty(raw, dtype=np.uint8)
+                k = scratch.model(samples[i], dims[i], t.colour, t.bits, t.code_lo)
+                size = encode_sample(scratch.ctx, scratch.val, k, t.freq, t.cum,
+                                     scratch.words, buf, 0, raw - 1)
+                # never expand: store the raw codes
+                out.append(_raw_record(samples[i], t.code_lo, value_bytes) if size < 0
+                           else buf[:size].copy())
+            return out
+
+        records = [r for part in map_ranges(encode_range, m, self.workers,
+                                            range_chunk(m, self.workers)) for r in part]
+        lengths = np.array([r.size for r in records], dtype=np.int64)
+        raw = int((lengths == dims.prod(axis=1) * value_bytes).sum())
+        dtype = np.uint16 if not m or lengths.max() < 1 << 16 else np.uint32
+        payload = np.concatenate(records) if records else np.zeros(0, dtype=np.uint8)
+        shapes = np.array([s.shape for s in samples], dtype=np.int64).reshape(m, -1)
+        return Chunk({"lengths": lengths.astype(dtype), "records": payload}, shapes,
+                     {"raw_samples": raw, "payload_bytes": int(lengths.sum()), "samples": m})
+
+    def extras(self) -> dict:
+        return {"tables": self.tables.to_tensors()}
+
+    def stats(self, parts: list) -> dict:
+        payload = sum(p["payload_bytes"] for p in parts)
+        n = max(sum(p["samples"] for p in parts), 1)
+        return {"raw_samples": sum(p["raw_samples"] for p in parts), "payload_bytes": payload,
+                "bits_per_sample": float(8 * payload / n)}
