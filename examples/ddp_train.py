@@ -3,8 +3,8 @@
     torchrun --nproc_per_node=2 examples/ddp_train.py --archive train.tcz --epochs 2
     torchrun --nproc_per_node=2 examples/ddp_train.py --data ../shared/data/mnist_t10k.npz
 
-With ``--data`` rank 0 compresses the .npz losslessly first (the others wait
-at a barrier). Every rank opens the archive, draws its shard of a fresh random
+With ``--data`` every rank first calls ``tc.compress`` on the .npz (lossless):
+each encodes its own shards and rank 0 writes the manifest. Every rank opens the archive, draws its shard of a fresh random
 subset each epoch (``RandomSubsetSampler``, DDP-aware) and reads it through
 ``ds.loader`` (whole-batch decode, exact resume). The model is a small CNN in
 ``DistributedDataParallel``: gloo on CPU, nccl when every rank has a GPU.
@@ -79,12 +79,12 @@ def main():
     rank = dist.get_rank()
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if cuda else "cpu")
     torch.set_num_threads(1)
-    if a.data and rank == 0 and not os.path.exists(a.archive):
+    # no rank can see the archive before all of them call compress (it commits collectively)
+    if a.data and not os.path.exists(a.archive):
         with np.load(a.data) as z:
             x, y = z["x"], z["y"]
         x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
-        tc.compress((x, y), a.archive, progress=False)
-    dist.barrier()
+        tc.compress((x, y), a.archive, progress=False, shard_size=max(1, len(x) // 4))
     ds = tc.open(a.archive, transform=v2.ToDtype(torch.float32, scale=True))
     shape, k = ds[0][0].shape, int(ds.targets.max()) + 1
     sampler = tc.samplers.RandomSubsetSampler(ds, fraction=a.fraction, seed=0)

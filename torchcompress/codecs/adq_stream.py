@@ -101,8 +101,8 @@ class ADQStream:
         if self.dtype != np.uint8:
             self.peak = float(self.hi.max()) - float(self.lo.min()) if len(self.hi) else 0.0
 
-    def bytes_per_sample(self) -> float:
-        return float(self.alloc.mean()) if len(self.alloc) else 1.0  # times plane bytes: the driver
+    def bytes_per_sample(self, values: int) -> float:
+        return float(self.alloc.mean()) * ((values + 7) // 8) if len(self.alloc) else 1.0
 
     def center_scale(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
         """(center, scale) float32 of samples ``[a, b)``."""

@@ -149,7 +149,7 @@ class LosslessStream:
     def allocate(self, summaries: np.ndarray) -> None:
         pass
 
-    def bytes_per_sample(self) -> float:
+    def bytes_per_sample(self, values: int) -> float:
         return self._estimate
 
     def _check(self, samples, dims: np.ndarray, start: int) -> None:
@@ -165,9 +165,9 @@ class LosslessStream:
         for i, s in enumerate(samples):
             if s.size and (int(s.min()) < t.code_lo or int(s.max()) > hi):
                 raise CodecError(f"source sample {start + i} holds values outside [{t.code_lo}, "
-                                 f"{hi}], the range of the samples the model was fit on; pass "
-                                 f"the {s.dtype} samples as one array (its whole range is then "
-                                 "known) or rescale them")
+                                 f"{hi}], the 16-bit range the model chose from the samples it "
+                                 f"was fit on; pass fit_samples >= {self.n} (every sample) or "
+                                 f"rescale the {s.dtype} samples")
 
     def encode(self, samples, start: int = 0) -> Chunk:
         """Code ``samples`` (an (B, ...) array or a list of arrays): one record each."""

@@ -20,6 +20,8 @@ import numpy as np
 
 from ..errors import CodecError, FormatError
 from .lossless import LosslessEncoded, shard_records
+from .lossless_stream import fit_rows
+from .protocol import Chunk
 
 __all__ = ["OriginalCodec", "OriginalParams", "file_shape"]
 
@@ -87,17 +89,22 @@ class OriginalCodec:
     def tolerance(self, flat: np.ndarray) -> float:
         return float("inf")
 
-    def encode_dataset(self, x, labels, *, importance=None, workers: int = 1) -> OriginalEncoded:
-        """``x``: a list of (bytes,) uint8 arrays, one image file each."""
+    def stream_encoder(self, n: int, *, importance=None, workers: int = 1) -> "OriginalStream":
+        """The bounded-memory encoder of ``n`` files (see ``protocol.StreamEncoder``)."""
         if importance is not None:
             raise ValueError("importance= applies to the 'adq' codec; codec='original' keeps the "
                              "files as they are")
-        shapes = np.array([file_shape(f, f"file {i}") for i, f in enumerate(x)], dtype=np.int64)
+        return OriginalStream(n)
+
+    def encode_dataset(self, x, labels, *, importance=None, workers: int = 1) -> OriginalEncoded:
+        """``x``: a list of (bytes,) uint8 arrays, one image file each."""
+        chunk = self.stream_encoder(len(x), importance=importance).encode(x, 0)
+        shapes = chunk.shapes
         offsets = np.zeros(len(x) + 1, dtype=np.int64)
-        np.cumsum([f.size for f in x], out=offsets[1:])
-        payload = np.concatenate(x) if len(x) else np.zeros(0, np.uint8)
+        np.cumsum(chunk.arrays["lengths"], out=offsets[1:])
         fixed = bool((shapes == shapes[0]).all())
-        enc = OriginalEncoded(None, payload, offsets, None if fixed else shapes, raw_count=0)
+        enc = OriginalEncoded(None, chunk.arrays["records"], offsets, None if fixed else shapes,
+                              raw_count=0)
         enc.sample_shape = tuple(int(c[0]) if (c == c[0]).all() else None for c in shapes.T)
         enc.source_values = int(shapes.prod(axis=1).sum())
         return enc
@@ -108,6 +115,52 @@ class OriginalCodec:
     def decoder(self, arrays: dict, *, num_samples: int, sample_shape: tuple, sample_dtype,
                 where: str, tables=None) -> "OriginalShard":
         return OriginalShard(arrays, num_samples=num_samples, sample_shape=sample_shape, where=where)
+
+
+class OriginalStream:
+    """``protocol.StreamEncoder`` for files: no model, no budget; the fit rows only size shards."""
+
+    summary_width = 0
+
+    def __init__(self, n: int):
+        self.n, self._estimate = n, 0.0
+
+    def fit_rows(self) -> np.ndarray:
+        return fit_rows(self.n, 256)
+
+    def fit(self, samples) -> None:
+        self._estimate = float(np.mean([f.size for f in samples]))
+
+    def model(self) -> dict:
+        return {"estimate": np.array([self._estimate])}
+
+    def load_model(self, model: dict) -> None:
+        self._estimate = float(model["estimate"][0])
+
+    def summarize(self, samples, start: int) -> np.ndarray:
+        return np.zeros((len(samples), 0))
+
+    def allocate(self, summaries: np.ndarray) -> None:
+        pass
+
+    def bytes_per_sample(self, values: int) -> float:
+        return self._estimate
+
+    def encode(self, samples, start: int = 0) -> Chunk:
+        m = len(samples)
+        shapes = np.array([file_shape(f, f"file {start + i}") for i, f in enumerate(samples)],
+                          dtype=np.int64).reshape(m, 3)
+        lengths = np.array([f.size for f in samples], dtype=np.int64)
+        dtype = np.uint16 if not m or lengths.max() < 1 << 16 else np.uint32
+        payload = np.concatenate(samples) if m else np.zeros(0, np.uint8)
+        return Chunk({"lengths": lengths.astype(dtype), "records": payload}, shapes,
+                     {"original_files": m, "payload_bytes": int(lengths.sum())})
+
+    def extras(self) -> dict:
+        return {}
+
+    def stats(self, parts: list) -> dict:
+        return {k: sum(p[k] for p in parts) for k in ("original_files", "payload_bytes")}
 
 
 class OriginalShard:

@@ -146,8 +146,9 @@ class StreamEncoder(Protocol):
     def allocate(self, summaries: np.ndarray) -> None:
         """Share a global budget from every sample's summary (N, summary_width)."""
 
-    def bytes_per_sample(self) -> float:
-        """Expected coded bytes per sample (sizes the shards; the same on every rank)."""
+    def bytes_per_sample(self, values: int) -> float:
+        """Expected coded bytes per sample of about ``values`` values (sizes the shards;
+        the same on every rank)."""
 
     def encode(self, samples: list, start: int) -> Chunk:
         """Encode samples ``start, start + 1, ...``."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import time
 
@@ -14,7 +13,9 @@ from .._validation import check_positive_int
 from ..codecs import make_codec
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from .roundtrip import check_roundtrip
-from .sources import load_files, load_source
+from .reading import open_reader
+from .sources import load_source
+from .streaming import on_every_rank, stream_archive, utc_now
 from .summary import summarize
 
 __all__ = ["compress", "refuse_existing", "sample_shape_of", "write_archive"]
@@ -32,9 +33,22 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
              num_workers: int = 1, resize=None, **codec_params) -> dict:
     """Compress ``source`` into an archive directory at ``path``.
 
-    The source is read into memory once, encoded, then written shard by shard
-    into a hidden sibling directory that is moved into place only when
-    complete: an interrupted call leaves nothing at ``path``.
+    Shards are written into a hidden sibling directory that is moved into
+    place only when complete: an interrupted call leaves nothing at ``path``.
+
+    Memory: the ``"lossless"``, ``"adq"`` and ``"original"`` codecs read a
+    map-style dataset or a folder in chunks of about 16 MiB (the lossless
+    model is fit on ``fit_samples``, ADQ keeps 80 bytes of summary per sample
+    between its passes), so memory stays bounded however many samples there
+    are. Arrays, ``.npz`` files and iterables are held in memory, and so is
+    every source of ``"lossy"`` and ``"gede"``, which need all samples at once.
+
+    Under ``torchrun`` (an initialised ``torch.distributed`` process group),
+    call it with the same arguments on every rank: each rank encodes its
+    shards (shard ``k`` on rank ``k % world_size``) into the hidden directory,
+    which must be on a filesystem every rank sees, and rank 0 writes the
+    manifest. The shards are the same as one process writes. Codecs that need
+    every sample at once run on rank 0 alone.
 
     Args:
         source: a map-style dataset of ``(image, label)`` (PIL images become
@@ -56,8 +70,9 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         length: how many pairs an iterable source yields (for the progress bar).
         resize: ``(height, width)``: resize the images of a dataset or folder
             source as they are read (antialiased), e.g. photos for ADQ or GeDe.
-        num_workers: threads that encode ("lossless" and "lossy"; ADQ and GeDe
-            use one); the archive's bytes are the same for any number.
+        num_workers: threads that read a dataset's samples and encode
+            ("lossless" and "lossy"; ADQ and GeDe encode on one); the
+            archive's bytes are the same for any number.
         verify: decode every sample before committing and fail unless it is
             identical (within half a fixed-point step for floats). Default:
             on for lossless codecs and GeDe modes; lossy codecs reject ``True``.
@@ -77,27 +92,33 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     verify = _verify_default(enc, verify)
     refuse_existing(path, overwrite)
     num_workers = check_positive_int("num_workers", num_workers)
-    if getattr(enc, "stores_files", False):
-        if resize is not None or layout is not None:
-            raise ValueError("codec='original' keeps the files as they are; resize= and layout= "
-                             "do not apply")
-        src = load_files(source, progress=progress)
-    else:
+    files = getattr(enc, "stores_files", False)
+    if files and (resize is not None or layout is not None):
+        raise ValueError("codec='original' keeps the files as they are; resize= and layout= "
+                         "do not apply")
+    if hasattr(enc, "stream_encoder"):
+        reader = open_reader(source, files=files, layout=layout, resize=resize,
+                             mixed_ok=enc.variable_shapes, progress=progress, length=length,
+                             workers=num_workers)
+        if classes is not None:
+            reader.classes = classes
+        st = enc.stream_encoder(reader.n, importance=importance, workers=num_workers)
+        return stream_archive(reader, path, enc, st, overwrite=overwrite, progress=progress,
+                              shard_size=shard_size, verify=verify, t0=t0, workers=num_workers)
+
+    def whole() -> dict:  # codecs that need every sample at once (one process writes)
         src = load_source(source, layout=layout, progress=progress, mixed_ok=enc.variable_shapes,
                           length=length, resize=resize)
-    return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
-                         shard_size=shard_size, importance=importance, classes=classes,
-                         verify=verify, t0=t0, workers=num_workers)
+        return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
+                             shard_size=shard_size, importance=importance, classes=classes,
+                             verify=verify, t0=t0, workers=num_workers)
+    return on_every_rank(whole, src=0)
 
 
 def refuse_existing(path, overwrite: bool) -> None:
     """FileExistsError before any work when ``path`` exists and ``overwrite`` is False."""
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{os.fspath(path)} already exists; pass overwrite=True to replace it")
-
-
-def _utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def sample_shape_of(x) -> tuple:
@@ -157,7 +178,7 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
             sample_dtype=str(src.x[0].dtype), num_samples=n, shards=w.shards,
             classes=classes if classes is not None else src.classes,
             provenance={"source": src.name, "writer": f"torchcompress {__version__}",
-                        "created": _utc_now()},
+                        "created": utc_now()},
             stats=stats, extras=dict(w.extras),
         )
         out = w.commit(manifest)

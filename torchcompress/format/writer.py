@@ -10,11 +10,24 @@ import shutil
 from .manifest import MANIFEST_FILE, ExtraInfo, Manifest, ShardInfo
 from .safetensors_io import write_tensors
 
-__all__ = ["ArchiveWriter", "shard_file_name"]
+__all__ = ["ArchiveWriter", "shard_file_name", "write_shard_file"]
 
 
 def shard_file_name(index: int) -> str:
     return f"shard-{index:05d}.safetensors"
+
+
+def write_shard_file(folder: str, index: int, tensors: dict, start: int, stop: int,
+                     metadata: dict | None = None) -> ShardInfo:
+    """Write shard ``index`` (samples ``[start, stop)``) into ``folder``; replaces one there.
+
+    Several processes may write different shards of one archive into the
+    writer's folder (``ArchiveWriter.folder``); the writer then takes their
+    infos (``ArchiveWriter.shards``).
+    """
+    file = shard_file_name(index)
+    size, digest = write_tensors(os.path.join(folder, file), tensors, metadata)
+    return ShardInfo(file, start, stop, size, digest)
 
 
 def _fsync_dir(path: str) -> None:
@@ -86,11 +99,14 @@ class ArchiveWriter:
 
     def write_shard(self, tensors: dict, start: int, stop: int, metadata: dict | None = None) -> ShardInfo:
         """Write one shard holding samples ``[start, stop)``."""
-        file = shard_file_name(len(self.shards))
-        size, digest = write_tensors(os.path.join(self._tmp, file), tensors, metadata)
-        info = ShardInfo(file, start, stop, size, digest)
+        info = write_shard_file(self._tmp, len(self.shards), tensors, start, stop, metadata)
         self.shards.append(info)
         return info
+
+    @property
+    def folder(self) -> str:
+        """The hidden folder being written (committed into place by :meth:`commit`)."""
+        return self._tmp
 
     def write_extra(self, name: str, tensors: dict) -> ExtraInfo:
         """Write an archive-wide tensor file (e.g. a codec's tables) as ``NAME.safetensors``."""

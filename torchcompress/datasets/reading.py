@@ -1,0 +1,156 @@
+"""Sources read in chunks of rows, so ``compress`` holds a bounded part of them at a time.
+
+A map-style dataset (an image folder, a Hugging Face dataset, anything with
+``__getitem__`` and ``__len__``) is read row by row, as often as the codec
+needs (a fit sample, a summary pass, the encode pass), on ``workers``
+threads. Arrays, ``.npz`` files and iterables are in memory already (an
+iterable can be read only once) and are served from there.
+"""
+
+from __future__ import annotations
+
+import os
+import reprlib
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from .sources import (_ALLOWED, Source, _HFPairs, _image_folder, _is_hf_dataset, _resized,
+                      _to_numpy, check_layout, check_resize, load_source)
+
+__all__ = ["ArrayReader", "DatasetReader", "FilesReader", "open_reader"]
+
+
+class ArrayReader:
+    """Rows of a materialised :class:`Source`."""
+
+    def __init__(self, src: Source):
+        self.src, self.n, self.classes, self.name = src, len(src.x), src.classes, src.name
+
+    def read(self, rows: np.ndarray):
+        x, y = self.src.x, self.src.y
+        if isinstance(x, np.ndarray):
+            a, b = int(rows[0]), int(rows[-1]) + 1
+            if b - a == len(rows):  # a range: a view, no copy
+                return x[a:b], y[a:b]
+            return x[rows], y[rows]
+        return [x[int(i)] for i in rows], y[rows]
+
+
+class FilesReader:
+    """The bytes of image files listed as ``(path, label)`` (ImageFolder's ``.samples``)."""
+
+    def __init__(self, samples, classes, name: str):
+        self.samples, self.n, self.classes, self.name = samples, len(samples), classes, name
+
+    def read(self, rows: np.ndarray):
+        files = [np.fromfile(self.samples[int(i)][0], dtype=np.uint8) for i in rows]
+        return files, np.array([int(self.samples[int(i)][1]) for i in rows], dtype=np.int64)
+
+
+def _label(label, i: int) -> int:
+    try:
+        return int(label.item() if hasattr(label, "item") else label)
+    except (TypeError, ValueError):
+        raise TypeError(f"source[{i}][1] should be an integer class label, but got "
+                        f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
+                        "(e.g. with target_transform)") from None
+
+
+class DatasetReader:
+    """Rows of a map-style dataset of ``(image, label)``, converted as ``load_source`` does."""
+
+    def __init__(self, ds, *, layout, resize, mixed_ok: bool, workers: int = 1):
+        self.ds, self.layout, self.resize, self.mixed_ok = ds, layout, check_resize(resize), mixed_ok
+        self.n = len(ds)
+        if self.n == 0:
+            raise ValueError("source is empty (len(source) == 0); pass at least one sample")
+        self.classes = list(getattr(ds, "classes", None) or []) or None
+        self.name = type(ds).__name__
+        self.workers = workers
+        self.first = None  # (index, array) of the first sample read: the others must agree
+
+    def _sample(self, i: int) -> tuple[np.ndarray, int]:
+        item = self.ds[i]
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise TypeError(f"source[{i}] should be an (image, label) pair, "
+                            f"but got {type(item).__name__}")
+        img = _to_numpy(item[0], f"source[{i}][0]")
+        if self.resize is not None:
+            img = _resized(img, self.resize, i)
+        if img.dtype == np.bool_:
+            img = img.astype(np.uint8)
+        if img.dtype == np.float16:
+            img = img.astype(np.float32)
+        if img.dtype.kind not in "iuf" or img.dtype.itemsize > 8 or img.dtype in (np.uint32, np.uint64):
+            raise TypeError(f"source[{i}][0] should have dtype {_ALLOWED}, but got {img.dtype}")
+        if self.layout == "HWC":
+            if img.ndim != 3:
+                raise ValueError(f"layout='HWC' needs (H, W, C) samples, but source sample {i} has "
+                                 f"shape {tuple(img.shape)}")
+            img = img.transpose(2, 0, 1)
+        return np.ascontiguousarray(img), _label(item[1], i)
+
+    def _agree(self, i: int, img: np.ndarray) -> None:
+        if self.first is None:
+            check_layout(img.shape, None if self.layout == "HWC" else self.layout,
+                         "the dataset's samples")
+            self.first = (i, img)
+            return
+        j, ref = self.first
+        if img.dtype != ref.dtype or img.ndim != ref.ndim:
+            raise ValueError(f"source sample {i} is {img.ndim}-D {img.dtype}, but sample {j} is "
+                             f"{ref.ndim}-D {ref.dtype}; every sample needs one dtype and "
+                             "number of dimensions")
+        if img.shape != ref.shape and not self.mixed_ok:
+            raise ValueError(f"source sample {i} has shape {tuple(img.shape)}, but sample {j} has "
+                             f"{tuple(ref.shape)}; this codec stores one shape per archive: "
+                             "use codec='lossless' or 'lossy' (any shape), or pass "
+                             "resize=(height, width) to give them one")
+
+    def read(self, rows: np.ndarray):
+        rows = [int(i) for i in rows]
+        if self.workers > 1 and len(rows) > 1:  # decoding (PIL, torchvision) releases the GIL
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                pairs = list(pool.map(self._sample, rows))
+        else:
+            pairs = [self._sample(i) for i in rows]
+        for i, (img, _) in zip(rows, pairs):
+            self._agree(i, img)
+        return [p[0] for p in pairs], np.array([p[1] for p in pairs], dtype=np.int64)
+
+
+def open_reader(source, *, files: bool, layout, resize, mixed_ok: bool, progress: bool,
+                length, workers: int = 1):
+    """A reader of ``source``: rows on demand for datasets and folders, else from memory.
+
+    ``files``: the codec stores image files (``codec="original"``).
+    """
+    if files:
+        from .sources import load_files
+
+        if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
+            source = _image_folder(os.fspath(source))
+        samples = getattr(source, "samples", None)
+        if isinstance(samples, (list, tuple)) and samples and \
+                all(isinstance(s, (tuple, list)) and len(s) == 2 for s in samples[:1]):
+            classes = list(getattr(source, "classes", None) or []) or None
+            return FilesReader(samples, classes, type(source).__name__)
+        return ArrayReader(load_files(source, progress=progress))  # raises why it cannot
+    if resize is not None and layout == "HWC":
+        raise ValueError("resize= works on (C, H, W) samples as read; it cannot be combined with "
+                         "layout='HWC' (convert the arrays first)")
+    if _is_hf_dataset(source):
+        source = _HFPairs(source)
+    if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
+        source = _image_folder(os.fspath(source))
+    pair = isinstance(source, (tuple, list)) and len(source) == 2 and \
+        isinstance(source[0], (np.ndarray, torch.Tensor))
+    if not pair and not isinstance(source, (str, os.PathLike, tuple, list, dict)) and \
+            hasattr(source, "__getitem__") and hasattr(source, "__len__"):
+        return DatasetReader(source, layout=layout, resize=resize, mixed_ok=mixed_ok,
+                             workers=workers)
+    return ArrayReader(load_source(source, layout=layout, progress=progress, mixed_ok=mixed_ok,
+                                   length=length, resize=resize))
+

@@ -1,0 +1,230 @@
+"""``tc.compress`` in bounded memory, on one process or on every rank of a process group.
+
+The codec's :class:`~torchcompress.codecs.protocol.StreamEncoder` fits its
+model on a bounded sample (rank 0 reads it and broadcasts the model),
+summarises every sample when it shares a global budget (each rank a slice;
+the summaries are gathered and every rank allocates the same way), then
+encodes chunks of at most ``CHUNK_BYTES`` of samples straight into shard
+files. Shard ``k`` is encoded by rank ``k % world_size``; shard boundaries
+come from the model, never from the number of ranks or threads, so the bytes
+are the same for any of them. Rank 0 writes the manifest and moves the
+archive into place; a failure anywhere leaves nothing at the path.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+
+import numpy as np
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from .. import __version__
+from .._distributed import replica_info
+from ..format import ArchiveReader, ArchiveWriter, Manifest
+from ..format.safetensors_io import open_tensors
+from ..format.writer import write_shard_file
+from .roundtrip import check_roundtrip
+from .summary import summarize
+
+__all__ = ["CHUNK_BYTES", "on_every_rank", "stream_archive", "utc_now"]
+
+CHUNK_BYTES = 16 << 20   # source bytes read and encoded at a time
+_SHARD_TARGET_BYTES = 64 << 20
+
+
+def _world() -> tuple[int, int]:
+    return replica_info(None, None)
+
+
+def on_every_rank(fn, *, src: int | None = None):
+    """Run ``fn`` on every rank (or only on ``src``, whose result the others get) and
+    share the outcome: a list of every rank's result, or ``src``'s. An exception on
+    any rank raises on all of them (the failing rank re-raises its own)."""
+    world, rank = _world()
+    value, err = None, None
+    if src is None or rank == src:
+        try:
+            value = fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised below, on every rank
+            err = e
+    if world == 1:
+        if err is not None:
+            raise err
+        return value if src is not None else [value]
+    msg = None if err is None else f"{type(err).__name__}: {err}"
+    if src is not None:
+        box = [(msg, value)]
+        dist.broadcast_object_list(box, src=src)
+        got = [box[0]]
+    else:
+        got = [None] * world
+        dist.all_gather_object(got, (msg, value))
+    if err is not None:
+        raise err
+    failed = [(r, m) for r, (m, _) in enumerate(got) if m is not None]
+    if failed:
+        r, m = failed[0]
+        raise RuntimeError(f"compress failed on rank {src if src is not None else r}: {m}; "
+                           "nothing was written")
+    return got[0][1] if src is not None else [v for _, v in got]
+
+
+class _ChunkEncoded:
+    """One encoded chunk seen as the protocol's ``Encoded`` (for the round-trip check)."""
+
+    def __init__(self, arrays: dict, shapes: np.ndarray, extras: dict):
+        self.arrays, self.shapes, self._extras = arrays, shapes, extras
+
+    def shard(self, start: int, stop: int) -> dict:
+        out = dict(self.arrays)
+        if not (self.shapes == self.shapes[0]).all():
+            out["shapes"] = self.shapes.astype(np.uint32)
+        return out
+
+    def extras(self) -> dict:
+        return self._extras
+
+
+def _shape_of(shapes: np.ndarray) -> tuple:
+    return tuple(int(c[0]) if (c == c[0]).all() else None for c in shapes.T)
+
+
+def _plan(n: int, per_sample: float, shard_size: int | None) -> list[int]:
+    size = shard_size or max(1, int(_SHARD_TARGET_BYTES // max(per_sample + 8, 1.0)))
+    return list(range(0, n, size)) + [n]
+
+
+def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
+                   shard_size: int | None, verify: bool, t0: float, workers: int = 1) -> dict:
+    """Encode ``reader``'s samples with stream encoder ``st`` of codec ``enc`` into ``path``."""
+    world, rank = _world()
+    n = reader.n
+    first, _ = reader.read(np.zeros(1, dtype=np.int64))
+    values = int(np.size(first[0]))
+    chunk_rows = max(1, CHUNK_BYTES // max(first[0].nbytes, 1))
+    show = progress and rank == 0
+
+    rows = st.fit_rows()
+    if rows.size:
+        def fit():
+            st.fit(reader.read(rows)[0])
+            return st.model()
+        model = on_every_rank(fit, src=0)
+        if rank:
+            st.load_model(model)
+    if st.summary_width:
+        lo, hi = rank * n // world, (rank + 1) * n // world
+
+        def summarize_slice():
+            parts = [np.zeros((0, st.summary_width))]
+            for a in tqdm(range(lo, hi, chunk_rows), desc="summarising", disable=not show,
+                          leave=False):
+                b = min(a + chunk_rows, hi)
+                parts.append(st.summarize(reader.read(np.arange(a, b))[0], a))
+            return np.concatenate(parts)
+        st.allocate(np.concatenate(on_every_rank(summarize_slice)))
+    bounds = _plan(n, st.bytes_per_sample(values), shard_size)
+    mine = list(range(rank, len(bounds) - 1, world))
+    writer = None
+
+    def open_writer():
+        nonlocal writer
+        writer = ArchiveWriter(path, overwrite=overwrite)
+        return writer.folder
+    try:
+        folder = on_every_rank(open_writer, src=0)
+        extras = st.extras()
+
+        def encode_shards():
+            return [_encode_shard(reader, enc, st, extras, folder, k, bounds[k], bounds[k + 1],
+                                  chunk_rows, verify, workers)
+                    for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False)]
+        done = [s for part in on_every_rank(encode_shards) for s in part]
+        done.sort(key=lambda s: s["index"])
+        sample_shape = _shape_of(np.array([s["lo"] for s in done] + [s["hi"] for s in done]))
+
+        def add_shapes():  # an archive of mixed shapes: every shard carries them
+            return {s["index"]: _with_shapes(folder, s) for s in done
+                    if s["index"] in mine and not s["has_shapes"]}
+        if None in sample_shape:
+            for part in on_every_rank(add_shapes):
+                for k, info in part.items():
+                    done[k]["info"] = info
+        stats = st.stats([p for s in done for p in s["stats"]])
+        stats["source_values"] = sum(s["values"] for s in done)
+        if verify:
+            total = max(stats["source_values"], 1)
+            stats["exact_fraction"] = sum(s["exact"] for s in done) / total
+            stats["max_abs_error"] = max(s["worst"] for s in done)
+            stats["verified"] = True
+
+        def commit():
+            writer.shards = [s["info"] for s in done]
+            for name, tensors in extras.items():
+                writer.write_extra(name, tensors)
+            manifest = Manifest(
+                codec=enc.name, codec_params=enc.params.to_dict(), sample_shape=sample_shape,
+                sample_dtype=done[0]["dtype"], num_samples=n, shards=writer.shards,
+                classes=reader.classes,
+                provenance={"source": reader.name, "writer": f"torchcompress {__version__}",
+                            "created": utc_now()},
+                stats=stats, extras=dict(writer.extras))
+            return writer.commit(manifest)
+        out = on_every_rank(commit, src=0)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    info = summarize(ArchiveReader(out))
+    info["encode_seconds"] = info["seconds"] = time.perf_counter() - t0
+    return info
+
+
+def utc_now() -> str:
+    """Now, as the manifest's ``created``."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _encode_shard(reader, enc, st, extras, folder, k, a, b, chunk_rows, verify, workers) -> dict:
+    """Encode samples ``[a, b)`` chunk by chunk into shard file ``k``."""
+    pieces, shapes, labels, parts = [], [], [], []
+    exact, worst, dtype = 0, 0.0, None
+    for c in range(a, b, chunk_rows):
+        d = min(c + chunk_rows, b)
+        x, y = reader.read(np.arange(c, d))
+        enc.check_targets(y)
+        chunk = st.encode(x, c)
+        if verify:
+            ce = _ChunkEncoded(chunk.arrays, chunk.shapes, extras)
+            same = isinstance(x, list) and bool((chunk.shapes == chunk.shapes[0]).all())
+            r = check_roundtrip(enc, ce, np.stack(x) if same else x, y, [0, d - c], sample_shape=_shape_of(chunk.shapes),
+                                exact=True, tolerance=0.0, workers=workers)
+            exact += round(r["exact_fraction"] * int(chunk.shapes.prod(axis=1).sum()))
+            worst = max(worst, r["max_abs_error"])
+        dtype = str(x[0].dtype)
+        pieces.append(chunk.arrays)
+        shapes.append(chunk.shapes)
+        labels.append(y)
+        parts.append(chunk.stats)
+    tensors = {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
+    shapes = np.concatenate(shapes)
+    uniform = bool((shapes == shapes[0]).all())
+    if not uniform:
+        tensors["shapes"] = shapes.astype(np.uint32)
+    tensors["labels"] = np.concatenate(labels)
+    info = write_shard_file(folder, k, tensors, a, b)
+    return {"index": k, "info": info, "has_shapes": not uniform, "lo": shapes.min(axis=0),
+            "hi": shapes.max(axis=0), "shape": shapes[0], "rows": b - a, "stats": parts,
+            "values": int(shapes.prod(axis=1).sum()), "exact": exact, "worst": worst,
+            "dtype": dtype}
+
+
+def _with_shapes(folder: str, s: dict):
+    """Rewrite a uniform shard of a mixed-shape archive with its ``shapes`` tensor."""
+    info = s["info"]
+    tensors = {k: np.array(v) for k, v in open_tensors(os.path.join(folder, info.file)).items()}
+    tensors["shapes"] = np.tile(s["shape"].astype(np.uint32), (s["rows"], 1))
+    return write_shard_file(folder, s["index"], tensors, info.start, info.stop)
