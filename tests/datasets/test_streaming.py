@@ -1,0 +1,112 @@
+"""Bounded-memory compress: chunked reads, shards equal to the in-memory encoder's, mixed shapes."""
+
+import os
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+import torchcompress as tc
+from torchcompress.codecs import make_codec
+from torchcompress.datasets import streaming
+from torchcompress.format import ArchiveReader
+from torchcompress.format.safetensors_io import open_tensors
+
+
+def _image(i: int, shape=(3, 12, 10)) -> np.ndarray:
+    """A smooth image with a little noise, the same for the same index."""
+    rng = np.random.default_rng(i)
+    c, h, w = shape
+    ramp = np.add.outer(np.arange(h) * (i % 5 + 1), np.arange(w) * 3)
+    return ((ramp[None] + rng.integers(0, 9, (c, h, w)) + 40 * np.arange(c)[:, None, None]) % 256
+            ).astype(np.uint8)
+
+
+class Generated(torch.utils.data.Dataset):
+    """Samples made on demand; records every index read."""
+
+    def __init__(self, n, shape_of=lambda i: (3, 12, 10)):
+        self.n, self.shape_of, self.reads = n, shape_of, []
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        self.reads.append(i)
+        return torch.from_numpy(_image(i, self.shape_of(i))), i % 4
+
+
+def _files(path):
+    return {f: open(os.path.join(path, f), "rb").read() for f in sorted(os.listdir(path))
+            if f.endswith(".safetensors")}
+
+
+@pytest.mark.parametrize("codec,params", [("lossless", {"fit_samples": 7}), ("adq", {"bits": 3.0})])
+def test_chunks_threads_and_sources_write_the_same_shards(tmp_path, monkeypatch, codec, params):
+    n = 53
+    x = np.stack([_image(i) for i in range(n)])
+    y = np.arange(n) % 4
+    a = tc.compress((x, y), tmp_path / "a", codec=codec, shard_size=20, progress=False, **params)
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 3 * x[0].nbytes)  # 3 samples per chunk
+    ds = Generated(n)
+    b = tc.compress(ds, tmp_path / "b", codec=codec, shard_size=20, progress=False, num_workers=2,
+                    **params)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert a["num_shards"] == 3
+    # and the same bytes as the codec's in-memory encoder
+    enc = make_codec(codec, params).encode_dataset(x, y)
+    got = tc.open(tmp_path / "b")
+    for k, (lo, hi) in enumerate([(0, 20), (20, 40), (40, 53)]):
+        want = enc.shard(lo, hi)
+        have = open_tensors(str(tmp_path / "b" / f"shard-{k:05d}.safetensors"))
+        for key, v in want.items():
+            assert np.array_equal(have[key], v), (k, key)
+    if codec == "lossless":
+        assert np.array_equal(np.stack([got[i][0].numpy() for i in range(n)]), x)
+        reads = np.array(ds.reads)
+        assert (np.bincount(reads, minlength=n) >= 1).all()
+        assert len(reads) == 1 + 7 + n  # sample 0 to size the chunks, the fit rows, one pass
+    else:
+        assert len(ds.reads) == 1 + 2 * n  # sample 0, the summary pass, the encode pass
+
+
+def test_mixed_shapes_after_a_uniform_shard_get_shapes_everywhere(tmp_path, monkeypatch):
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 1000)
+    ds = Generated(30, lambda i: (3, 12, 10) if i < 20 else (3, 8 + i % 5, 10 - i % 3))
+    tc.compress(ds, tmp_path / "m", shard_size=10, progress=False)
+    got = tc.open(tmp_path / "m")
+    assert tuple(ArchiveReader(tmp_path / "m").manifest.sample_shape) == (3, None, None)
+    for k in range(3):  # the first two shards were uniform when written: rewritten with shapes
+        assert "shapes" in open_tensors(str(tmp_path / "m" / f"shard-{k:05d}.safetensors"))
+    tc.verify(tmp_path / "m")
+    for i in range(30):
+        assert np.array_equal(got[i][0].numpy(), _image(i, ds.shape_of(i)))
+
+
+def _peak(tmp_path, n: int, codec: str, **params) -> int:
+    ds = Generated(n, lambda i: (3, 32, 32))
+    tracemalloc.start()
+    try:
+        tc.compress(ds, tmp_path / f"{codec}{n}", codec=codec, shard_size=300, progress=False,
+                    **params)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("codec,params", [("adq", {"bits": 4.0}), ("lossless", {"fit_samples": 50})])
+def test_memory_is_flat_in_the_number_of_samples(tmp_path, monkeypatch, codec, params):
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 1 << 18)
+    n = 1500
+    small, large = _peak(tmp_path, n, codec, **params), _peak(tmp_path, 3 * n, codec, **params)
+    raw = n * 3 * 32 * 32  # 4.6 MB: holding the extra samples would add twice this
+    assert large - small < 0.1 * raw, (small, large, raw)
+    assert large < 1.5 * raw, (large, 3 * raw)  # a third of the samples' bytes
+
+
+def test_lossless_refuses_a_sample_with_more_planes_than_the_fit_saw(tmp_path):
+    ds = Generated(12, lambda i: (3, 6, 6) if i == 5 else (1, 6, 6))
+    with pytest.raises(tc.CodecError, match="source sample 5 has 3 planes"):
+        tc.compress(ds, tmp_path / "p", fit_samples=2, progress=False)
+    assert not (tmp_path / "p").exists()
