@@ -1,0 +1,96 @@
+"""tc.compress on 2 gloo ranks: each encodes its shards, rank 0 commits; shards equal one process's."""
+
+import datetime
+import json
+import os
+import socket
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+import torchcompress as tc
+
+WORLD, N = 2, 45
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Images(torch.utils.data.Dataset):
+    """Generated images of two sizes; ``bad`` is a sample that cannot be read."""
+
+    def __init__(self, bad: int = -1):
+        self.bad = bad
+
+    def __len__(self):
+        return N
+
+    def __getitem__(self, i):
+        if i == self.bad:
+            raise OSError(f"cannot read image {i}")
+        rng = np.random.default_rng(i)
+        h = 10 if i < 30 else 7
+        ramp = np.add.outer(np.arange(h) * 3, np.arange(9) * (i % 4 + 1))
+        img = (ramp[None] + rng.integers(0, 12, (3, h, 9))) % 256
+        return torch.from_numpy(img.astype(np.uint8)), i % 3
+
+
+RUNS = {"lossless": dict(codec="lossless", fit_samples=9),
+        "adq": dict(codec="adq", bits=3.0)}
+
+
+def _worker(rank, port, out_dir):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
+    result = {}
+    for name, kw in RUNS.items():
+        ds = Images() if name == "lossless" else _Uniform()
+        info = tc.compress(ds, os.path.join(out_dir, name), shard_size=8, progress=False, **kw)
+        result[name] = info["num_samples"]
+    try:
+        tc.compress(Images(bad=41), os.path.join(out_dir, "failed"), shard_size=8, progress=False,
+                    fit_samples=9)  # 41 is not a fit row: rank 1 meets it
+    except Exception as e:  # noqa: BLE001 - the test checks what each rank saw
+        result["error"] = f"{type(e).__name__}: {e}"
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+        json.dump(result, f)
+    dist.destroy_process_group()
+
+
+class _Uniform(Images):
+    def __getitem__(self, i):
+        img, label = super().__getitem__(i)
+        return img[:, :7], label
+
+
+def _shards(path):
+    return {f: (path / f).read_bytes() for f in sorted(os.listdir(path)) if f.startswith("shard-")}
+
+
+def test_two_gloo_ranks_write_the_single_process_shards(tmp_path):
+    (tmp_path / "ddp").mkdir()
+    mp.spawn(_worker, args=(_free_port(), str(tmp_path / "ddp")), nprocs=WORLD, join=True)
+    results = [json.loads((tmp_path / "ddp" / f"rank{r}.json").read_text()) for r in range(WORLD)]
+    for name, kw in RUNS.items():
+        ds = Images() if name == "lossless" else _Uniform()
+        tc.compress(ds, tmp_path / name, shard_size=8, progress=False, **kw)
+        one, two = _shards(tmp_path / name), _shards(tmp_path / "ddp" / name)
+        assert len(one) == 6 and one == two, name  # shards 0, 2, 4 from rank 0; 1, 3, 5 from rank 1
+        m1 = json.loads((tmp_path / name / "manifest.json").read_text())
+        m2 = json.loads((tmp_path / "ddp" / name / "manifest.json").read_text())
+        for m in (m1, m2):
+            m["provenance"].pop("created")
+        assert m1 == m2
+        assert all(r[name] == N for r in results)
+    ddp = tc.open(tmp_path / "ddp" / "lossless")
+    for i in (0, 33, 44):
+        assert torch.equal(ddp[i][0], Images()[i][0])
+    # sample 41 is in shard 5, rank 1's: both ranks fail and nothing is left
+    assert results[1]["error"].startswith("OSError: cannot read image 41")
+    assert results[0]["error"].startswith("RuntimeError: compress failed on rank 1: OSError")
+    assert sorted(os.listdir(tmp_path / "ddp")) == ["adq", "lossless", "rank0.json", "rank1.json"]
