@@ -27,14 +27,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-
-def _status(key: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {key} in /proc/self/status")
+from common import proc_status  # noqa: E402
 
 
 def _train_child(kind: str, source: str, shape: tuple, epochs: int, queue) -> None:
@@ -59,10 +52,10 @@ def _train_child(kind: str, source: str, shape: tuple, epochs: int, queue) -> No
     step(torch.zeros((256, c, h, w), dtype=torch.uint8), torch.zeros(256, dtype=torch.int64))
     if kind != "tensor":
         tc.open(source).__getitems__([0])
-    fixed = _status("VmRSS")
+    fixed = proc_status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak: measure the data and the loop, not the imports
-    rss0 = _status("VmRSS")
+    rss0 = proc_status("VmRSS")
     if kind == "tensor":
         with np.load(source) as z:
             x, y = z["x"], z["y"].astype(np.int64)
@@ -74,7 +67,7 @@ def _train_child(kind: str, source: str, shape: tuple, epochs: int, queue) -> No
     for _ in range(epochs):
         for xb, yb in loader:
             step(xb, yb)
-    queue.put((fixed, _status("VmHWM") - rss0))
+    queue.put((fixed, proc_status("VmHWM") - rss0))
 
 
 def _peak(kind: str, source: str, shape: tuple, epochs: int) -> int:

@@ -147,3 +147,12 @@ class ListSource:
 
     def __getitem__(self, i):
         return self.xs[i], int(self.ys[i])
+
+
+def proc_status(key: str) -> int:
+    """A byte count from ``/proc/self/status`` (Linux), e.g. ``VmRSS`` or ``VmHWM``."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {key} in /proc/self/status")
