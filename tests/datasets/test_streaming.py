@@ -49,10 +49,11 @@ def test_chunks_threads_and_sources_write_the_same_shards(tmp_path, monkeypatch,
     y = np.arange(n) % 4
     a = tc.compress((x, y), tmp_path / "a", codec=codec, shard_size=20, progress=False, **params)
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 3 * x[0].nbytes)  # 3 samples per chunk
+    tc.compress(Generated(n), tmp_path / "b", codec=codec, shard_size=20, progress=False,
+                num_workers=2, **params)  # two worker processes
     ds = Generated(n)
-    b = tc.compress(ds, tmp_path / "b", codec=codec, shard_size=20, progress=False, num_workers=2,
-                    **params)
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    tc.compress(ds, tmp_path / "c", codec=codec, shard_size=20, progress=False, **params)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b") == _files(tmp_path / "c")
     assert a["num_shards"] == 3
     # and the same bytes as the codec's in-memory encoder
     enc = make_codec(codec, params).encode_dataset(x, y)

@@ -10,7 +10,7 @@ from ..format import ArchiveDecoder
 
 __all__ = ["check_roundtrip"]
 
-_BATCH = 1024
+_BATCH = 256  # samples compared at a time (float64 differences: bounded memory)
 
 
 def check_roundtrip(codec, encoded, x, y: np.ndarray, bounds: list[int], *, sample_shape: tuple,

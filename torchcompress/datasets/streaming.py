@@ -105,6 +105,8 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
     first, _ = reader.read(np.zeros(1, dtype=np.int64))
     values = int(np.size(first[0]))
     chunk_rows = max(1, CHUNK_BYTES // max(first[0].nbytes, 1))
+    if workers > 1:  # enough chunks for every worker, however small the dataset
+        chunk_rows = max(1, min(chunk_rows, -(-n // (4 * workers * world))))
     show = progress and rank == 0
 
     rows = st.fit_rows()
@@ -119,12 +121,11 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         lo, hi = rank * n // world, (rank + 1) * n // world
 
         def summarize_slice():
-            parts = [np.zeros((0, st.summary_width))]
-            for a in tqdm(range(lo, hi, chunk_rows), desc="summarising", disable=not show,
-                          leave=False):
-                b = min(a + chunk_rows, hi)
-                parts.append(st.summarize(reader.read(np.arange(a, b))[0], a))
-            return np.concatenate(parts)
+            ranges = [(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)]
+            with _Runner(workers, (reader, enc, st, None, False)) as run:
+                parts = list(tqdm(run.map(_summarize_chunk, ranges), total=len(ranges),
+                                  desc="summarising", disable=not show, leave=False))
+            return np.concatenate([np.zeros((0, st.summary_width))] + parts)
         st.allocate(np.concatenate(on_every_rank(summarize_slice)))
     bounds = _plan(n, st.bytes_per_sample(values), shard_size)
     mine = list(range(rank, len(bounds) - 1, world))
@@ -139,9 +140,16 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         extras = st.extras()
 
         def encode_shards():
-            return [_encode_shard(reader, enc, st, extras, folder, k, bounds[k], bounds[k + 1],
-                                  chunk_rows, verify, workers)
-                    for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False)]
+            jobs = [(k, c, min(c + chunk_rows, bounds[k + 1]))
+                    for k in mine for c in range(bounds[k], bounds[k + 1], chunk_rows)]
+            out = []
+            with _Runner(workers, (reader, enc, st, extras, verify)) as run:
+                results = iter(run.map(_encode_chunk, jobs))
+                for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False):
+                    count = sum(1 for j in jobs if j[0] == k)
+                    out.append(_write_shard(folder, k, bounds[k], bounds[k + 1],
+                                            [next(results) for _ in range(count)]))
+            return out
         done = [s for part in on_every_rank(encode_shards) for s in part]
         done.sort(key=lambda s: s["index"])
         sample_shape = _shape_of(np.array([s["lo"] for s in done] + [s["hi"] for s in done]))
@@ -188,38 +196,107 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _encode_shard(reader, enc, st, extras, folder, k, a, b, chunk_rows, verify, workers) -> dict:
-    """Encode samples ``[a, b)`` chunk by chunk into shard file ``k``."""
-    pieces, shapes, labels, parts = [], [], [], []
-    exact, worst, dtype = 0, 0.0, None
-    for c in range(a, b, chunk_rows):
-        d = min(c + chunk_rows, b)
-        x, y = reader.read(np.arange(c, d))
-        enc.check_targets(y)
-        chunk = st.encode(x, c)
-        if verify:
-            ce = _ChunkEncoded(chunk.arrays, chunk.shapes, extras)
-            same = isinstance(x, list) and bool((chunk.shapes == chunk.shapes[0]).all())
-            r = check_roundtrip(enc, ce, np.stack(x) if same else x, y, [0, d - c], sample_shape=_shape_of(chunk.shapes),
-                                exact=True, tolerance=0.0, workers=workers)
-            exact += round(r["exact_fraction"] * int(chunk.shapes.prod(axis=1).sum()))
-            worst = max(worst, r["max_abs_error"])
-        dtype = str(x[0].dtype)
-        pieces.append(chunk.arrays)
-        shapes.append(chunk.shapes)
-        labels.append(y)
-        parts.append(chunk.stats)
-    tensors = {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
-    shapes = np.concatenate(shapes)
+_JOB = None  # (reader, codec, stream encoder, extras, verify): what forked workers inherit
+
+
+class _Runner:
+    """Maps chunk jobs in order: inline, or on ``workers`` forked processes (Linux), which
+    inherit the job's reader and fitted encoder; elsewhere the codec's threads do it."""
+
+    def __init__(self, workers: int, job: tuple):
+        import multiprocessing as mp
+
+        self.job, self.pool = job, None
+        if workers > 1 and "fork" in mp.get_all_start_methods():
+            from concurrent.futures import ProcessPoolExecutor
+
+            global _JOB
+            _JOB = job
+            self.pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
+                                            initializer=_one_thread)
+
+    def map(self, fn, items):
+        if self.pool is None:
+            global _JOB
+            _JOB = self.job
+            return map(fn, items)
+        return _ahead(self.pool, fn, items, 2 * self.pool._max_workers)
+
+    def __enter__(self) -> "_Runner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _JOB
+        _JOB = None
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def _ahead(pool, fn, items, window: int):
+    """``map(fn, items)`` on ``pool``, in order, with at most ``window`` jobs in flight."""
+    from collections import deque
+
+    items, queue = iter(items), deque()
+    for item in items:
+        queue.append(pool.submit(fn, item))
+        if len(queue) >= window:
+            yield queue.popleft().result()
+    while queue:
+        yield queue.popleft().result()
+
+
+def _one_thread() -> None:
+    """In a worker process: the processes are the parallelism, not threads."""
+    reader, _, st, _, _ = _JOB
+    for obj in (reader, st):
+        if hasattr(obj, "workers"):
+            obj.workers = 1
+
+
+def _summarize_chunk(ab: tuple) -> np.ndarray:
+    reader, _, st, _, _ = _JOB
+    a, b = ab
+    return st.summarize(reader.read(np.arange(a, b))[0], a)
+
+
+def _encode_chunk(job: tuple) -> dict:
+    """Read, encode and (when verifying) decode-and-compare samples ``[c, d)``."""
+    reader, enc, st, extras, verify = _JOB
+    _, c, d = job
+    x, y = reader.read(np.arange(c, d))
+    enc.check_targets(y)
+    chunk = st.encode(x, c)
+    exact, worst = 0, 0.0
+    if verify:
+        ce = _ChunkEncoded(chunk.arrays, chunk.shapes, extras)
+        same = isinstance(x, list) and bool((chunk.shapes == chunk.shapes[0]).all())
+        r = check_roundtrip(enc, ce, np.stack(x) if same else x, y, [0, d - c],
+                            sample_shape=_shape_of(chunk.shapes), exact=True, tolerance=0.0,
+                            workers=getattr(st, "workers", 1))
+        exact = round(r["exact_fraction"] * int(chunk.shapes.prod(axis=1).sum()))
+        worst = r["max_abs_error"]
+    return {"arrays": chunk.arrays, "shapes": chunk.shapes, "stats": chunk.stats, "labels": y,
+            "exact": exact, "worst": worst, "dtype": str(x[0].dtype)}
+
+
+def _write_shard(folder: str, k: int, a: int, b: int, chunks: list) -> dict:
+    """Join the encoded chunks of samples ``[a, b)`` into shard file ``k``."""
+    # 1-D pieces, written one after the other: no joined copy of the shard
+    tensors = {key: [c["arrays"][key] for c in chunks] for key in chunks[0]["arrays"]}
+    for key, parts in tensors.items():  # lengths: U16 unless some chunk needed U32
+        wide = np.result_type(*parts)
+        tensors[key] = [p.astype(wide, copy=False) for p in parts]
+    shapes = np.concatenate([c["shapes"] for c in chunks])
     uniform = bool((shapes == shapes[0]).all())
     if not uniform:
         tensors["shapes"] = shapes.astype(np.uint32)
-    tensors["labels"] = np.concatenate(labels)
+    tensors["labels"] = [c["labels"] for c in chunks]
     info = write_shard_file(folder, k, tensors, a, b)
     return {"index": k, "info": info, "has_shapes": not uniform, "lo": shapes.min(axis=0),
-            "hi": shapes.max(axis=0), "shape": shapes[0], "rows": b - a, "stats": parts,
-            "values": int(shapes.prod(axis=1).sum()), "exact": exact, "worst": worst,
-            "dtype": dtype}
+            "hi": shapes.max(axis=0), "shape": shapes[0], "rows": b - a,
+            "stats": [c["stats"] for c in chunks], "values": int(shapes.prod(axis=1).sum()),
+            "exact": sum(c["exact"] for c in chunks), "worst": max(c["worst"] for c in chunks),
+            "dtype": chunks[0]["dtype"]}
 
 
 def _with_shapes(folder: str, s: dict):

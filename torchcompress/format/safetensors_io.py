@@ -13,7 +13,6 @@ import struct
 
 import numpy as np
 import xxhash
-from safetensors.numpy import save
 
 from ..errors import FormatError
 
@@ -98,16 +97,49 @@ def open_tensors(path: str) -> dict[str, np.ndarray]:
     return out
 
 
-def write_tensors(path: str, tensors: dict[str, np.ndarray],
-                  metadata: dict | None = None) -> tuple[int, str]:
+# the safetensors writer orders tensors by this dtype rank (highest first), then by name
+_RANK = ["BOOL", "U8", "I8", "I16", "U16", "F16", "I32", "U32", "F32", "F64", "I64", "U64"]
+_NAMES = {np.dtype(v): k for k, v in DTYPES.items()}
+
+
+def write_tensors(path: str, tensors: dict, metadata: dict | None = None) -> tuple[int, str]:
     """Write ``tensors`` to ``path`` in safetensors format and fsync it.
+
+    A tensor may be given as a list of 1-D pieces of one dtype, written one
+    after the other (the shard writer joins chunks this way without a second
+    copy). The bytes are the ones ``safetensors.numpy.save`` writes (the tests
+    check this): tensors ordered by dtype then name, the header padded with
+    spaces to 8 bytes.
 
     Returns:
         ``(size_in_bytes, xxh3_64_hexdigest)`` of the written file.
     """
-    data = save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=metadata)
+    pieces = {k: [np.asarray(p, order="C") for p in (v if isinstance(v, list) else [v])]
+              for k, v in tensors.items()}  # (not ascontiguousarray: it makes 0-d arrays 1-d)
+    specs = []
+    for name, parts in pieces.items():
+        dtype = np.dtype(parts[0].dtype)
+        if dtype not in _NAMES or any(np.dtype(p.dtype) != dtype for p in parts):
+            raise TypeError(f"tensor {name!r} should have one dtype of {sorted(DTYPES)}, "
+                            f"but got {[str(p.dtype) for p in parts]}")
+        if len(parts) > 1 and any(p.ndim != 1 for p in parts):
+            raise ValueError(f"tensor {name!r}: only 1-D pieces can be joined")
+        shape = list(parts[0].shape) if len(parts) == 1 else [sum(p.shape[0] for p in parts)]
+        specs.append((_NAMES[dtype], name, shape, sum(p.nbytes for p in parts)))
+    specs.sort(key=lambda t: (-_RANK.index(t[0]), t[1]))
+    header = {"__metadata__": dict(metadata)} if metadata else {}
+    offset = 0
+    for dt, name, shape, nbytes in specs:
+        header[name] = {"dtype": dt, "shape": shape, "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
+    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    head += b" " * (-len(head) % 8)
+    digest = xxhash.xxh3_64()
     with open(path, "wb") as f:
-        f.write(data)
+        for block in [struct.pack("<Q", len(head)), head] + \
+                [p.reshape(-1).view(np.uint8) for _, name, _, _ in specs for p in pieces[name]]:
+            digest.update(block)
+            f.write(block)
         f.flush()
         os.fsync(f.fileno())
-    return len(data), xxhash.xxh3_64_hexdigest(data)
+    return 8 + len(head) + offset, digest.hexdigest()
