@@ -168,11 +168,27 @@ def _compress(args) -> int:
     params = _codec_params(args)
     source = _torchvision_source(args.source) if args.source.startswith("torchvision:") \
         else args.source
+    ranks = _join_torchrun()
     info = tc.compress(source, args.out, codec=args.codec, layout=args.layout,
                        overwrite=args.overwrite, progress=not args.quiet,
                        num_workers=args.num_workers, resize=args.resize, **params)
-    print(tc.datasets.describe(info))
+    if ranks is None or ranks == 0:
+        print(tc.datasets.describe(info))
     return 0
+
+
+def _join_torchrun() -> int | None:
+    """Under ``torchrun`` (WORLD_SIZE > 1 and MASTER_ADDR set), join its gloo process group, so
+    that every rank encodes its shards; returns this rank, or None when run alone."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "MASTER_ADDR" not in os.environ:
+        return None
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.get_rank()
 
 
 def _torchvision_source(spec: str):
@@ -242,7 +258,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--layout", choices=["CHW", "HWC"], help="HWC converts (N,H,W,C) arrays")
     d.add_argument("--bits", type=float, nargs="+", default=[2.0, 4.0])
     d.set_defaults(fn=_demo)
-    c = sub.add_parser("compress", help="compress an .npz (x, y) or an image folder into an archive")
+    c = sub.add_parser("compress", help="compress an .npz (x, y) or an image folder into an archive",
+                       description="Compress a source into an archive. Under torchrun (e.g. "
+                                   "torchrun --nproc_per_node=8 -m torchcompress compress ...) "
+                                   "every rank encodes its shards and rank 0 commits.")
     c.add_argument("source", help="an .npz with x and y, a folder of class subfolders of images, "
                                   "or torchvision:NAME:ROOT (the training split, not downloaded)")
     c.add_argument("out")
@@ -259,7 +278,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--resize", type=int, nargs=2, metavar=("H", "W"),
                    help="resize folder images to H x W as they are read (e.g. for adq, gede)")
     c.add_argument("--num-workers", type=int, default=1,
-                   help="threads that encode (lossless, lossy); the bytes do not depend on it")
+                   help="worker processes that read and encode (lossless, adq, original; "
+                        "threads for lossy); the bytes do not depend on it")
     c.add_argument("--overwrite", action="store_true")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(fn=_compress)

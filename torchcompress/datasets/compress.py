@@ -70,8 +70,9 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         length: how many pairs an iterable source yields (for the progress bar).
         resize: ``(height, width)``: resize the images of a dataset or folder
             source as they are read (antialiased), e.g. photos for ADQ or GeDe.
-        num_workers: threads that read a dataset's samples and encode
-            ("lossless" and "lossy"; ADQ and GeDe encode on one); the
+        num_workers: worker processes (forked, on Linux) that read and encode
+            chunks for ``"lossless"``, ``"adq"`` and ``"original"``; threads for
+            ``"lossy"`` (elsewhere: threads); GeDe encodes on one. The
             archive's bytes are the same for any number.
         verify: decode every sample before committing and fail unless it is
             identical (within half a fixed-point step for floats). Default:

@@ -1,0 +1,84 @@
+"""Speed-up of ``tc.compress(..., num_workers=2)`` over one worker, every codec, real data.
+
+    python benchmarks/bench_workers.py --data ../shared/data/cifar10_sample.npz \\
+        --folder ../shared/data/hymenoptera/train
+
+Whole ``compress`` calls, median of ``--repeats``: the CIFAR sample (repeated ``--times`` so
+each call runs for seconds) as an ``(x, y)`` pair and as a map-style dataset, and the photo
+folder (decoded by ImageFolder's PIL loader while compressing; ``original`` stores its files).
+The archive's bytes are the same for any number of workers (tests check this).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import ListSource, load_images  # noqa: E402
+
+
+def _seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    import torch
+
+    import torchcompress as tc
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="CIFAR-like .npz")
+    ap.add_argument("--folder", help="ImageFolder of photos")
+    ap.add_argument("--times", type=int, default=3, help="repeat the .npz samples this often")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    x, y, name = load_images(a.data)
+    x, y = np.concatenate([x] * a.times), np.concatenate([y] * a.times)
+    runs = [("lossless", f"{name} x{a.times}, arrays", (x, y), {}),
+            ("lossless", f"{name} x{a.times}, Dataset", ListSource(list(x), y), {}),
+            ("adq", f"{name} x{a.times}, Dataset", ListSource(list(x), y), {"bits": 4.0}),
+            ("lossy", f"{name} x{a.times}, arrays", (x, y), {"bits": 0.75})]
+    if a.folder:
+        runs += [("lossless", "photo folder", a.folder, {}),
+                 ("original", "photo folder", a.folder, {})]
+    tmp = tempfile.mkdtemp()
+    rows = []
+    try:
+        for codec, what, src, params in runs:
+            out = os.path.join(tmp, "a.tcz")
+            tc.compress(src, out, codec=codec, progress=False, overwrite=True, **params)  # warm
+
+            def one(k):
+                return _seconds(lambda: tc.compress(src, out, codec=codec, progress=False,
+                                                    overwrite=True, num_workers=k, **params),
+                                a.repeats)
+            t1, tk = one(1), one(a.workers)
+            rows.append((codec, what, t1, tk))
+            print(f"  {codec} {what}: {t1:.2f} -> {tk:.2f} s", flush=True)
+    finally:
+        shutil.rmtree(tmp)
+    print(f"\ncompress wall time, median of {a.repeats}, {os.cpu_count()} CPUs, "
+          f"num_workers 1 vs {a.workers}\n")
+    print(f"| codec | source | 1 worker | {a.workers} workers | speed-up |")
+    print("|---|---|---|---|---|")
+    for codec, what, t1, tk in rows:
+        print(f"| {codec} | {what} | {t1:.2f} s | {tk:.2f} s | {t1 / tk:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
