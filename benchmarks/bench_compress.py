@@ -7,7 +7,8 @@ Each row compresses a generated map-style dataset (smooth images with noise,
 made on demand from the index, so the source itself holds nothing) in a fresh
 process, at a quarter of N and at N. "Growth" is the peak resident memory
 (VmHWM, reset just before the call) minus the resident memory before it,
-after a small warm-up compress has compiled the kernels. Streaming codecs
+after a small warm-up compress has compiled the kernels and the source
+object exists (for ``original``, a list of N file paths). Streaming codecs
 (lossless, ADQ, original) should be flat in N; ``lossy`` and ``gede`` need
 every sample at once and run at ``--in-memory`` samples only, to show their
 slope. ``original`` stores PNG files: ``--files`` distinct files written
@@ -88,13 +89,13 @@ def _child(codec: str, n: int, shape: tuple, files, out: str, queue) -> None:
     tc.compress(_source(codec, 64, shape, files), out + "-warm", codec=codec, progress=False,
                 **_PARAMS[codec])
     shutil.rmtree(out + "-warm")
+    source = _source(codec, n, shape, files)  # the source's own memory (a file list) not counted
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
     rss0 = proc_status("VmRSS")
     t0 = time.perf_counter()
     try:
-        info = tc.compress(_source(codec, n, shape, files), out, codec=codec, progress=False,
-                           **_PARAMS[codec])
+        info = tc.compress(source, out, codec=codec, progress=False, **_PARAMS[codec])
         queue.put((proc_status("VmHWM") - rss0, info["bytes"], time.perf_counter() - t0))
     except BaseException as e:  # the parent waits for one answer
         queue.put(e)
