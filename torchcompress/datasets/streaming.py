@@ -246,7 +246,11 @@ def _ahead(pool, fn, items, window: int):
 
 
 def _one_thread() -> None:
-    """In a worker process: the processes are the parallelism, not threads."""
+    """In a worker process: the processes are the parallelism, not threads (as DataLoader's
+    workers, torch gets one thread: a forked OpenMP pool must not be used)."""
+    import torch
+
+    torch.set_num_threads(1)
     reader, _, st, _, _ = _JOB
     for obj in (reader, st):
         if hasattr(obj, "workers"):
