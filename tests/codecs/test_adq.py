@@ -145,3 +145,16 @@ def test_allocation_looks_past_a_flat_step():
     d1 = np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.25, 0.1])
     bits = allocate_bits(np.stack([d0, d1]), 2.0)  # 2 extra bits
     np.testing.assert_array_equal(bits, [3, 1])
+
+
+def test_largest_gains_equal_a_stable_sort_with_ties():
+    from torchcompress.codecs.allocation import _largest
+
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        flat = rng.integers(-2, 6, rng.integers(1, 60)).astype(np.float64)  # many ties and <= 0
+        k = int(rng.integers(0, flat.size + 2))
+        order = np.argsort(-flat, kind="stable")[:k]
+        want = np.zeros(flat.size, dtype=bool)
+        want[order[flat[order] > 0]] = True
+        assert np.array_equal(_largest(flat, k), want), (trial, flat, k)

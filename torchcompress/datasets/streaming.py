@@ -121,12 +121,17 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         lo, hi = rank * n // world, (rank + 1) * n // world
 
         def summarize_slice():
+            out = np.empty((hi - lo, st.summary_width))  # filled in place: one copy
             ranges = [(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)]
             with _Runner(workers, (reader, enc, st, None, False)) as run:
-                parts = list(tqdm(run.map(_summarize_chunk, ranges), total=len(ranges),
-                                  desc="summarising", disable=not show, leave=False))
-            return np.concatenate([np.zeros((0, st.summary_width))] + parts)
-        st.allocate(np.concatenate(on_every_rank(summarize_slice)))
+                for (a, b), part in tqdm(zip(ranges, run.map(_summarize_chunk, ranges)),
+                                         total=len(ranges), desc="summarising", disable=not show,
+                                         leave=False):
+                    out[a - lo:b - lo] = part
+            return out
+        parts = on_every_rank(summarize_slice)
+        st.allocate(parts[0] if len(parts) == 1 else np.concatenate(parts))
+        del parts
     bounds = _plan(n, st.bytes_per_sample(values), shard_size)
     mine = list(range(rank, len(bounds) - 1, world))
     writer = None
