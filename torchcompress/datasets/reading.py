@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import reprlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -70,6 +71,7 @@ class DatasetReader:
         self.name = type(ds).__name__
         self.workers = workers
         self.first = None  # (index, array) of the first sample read: the others must agree
+        self.slow = False  # samples cost over half a millisecond (decoding files): use threads
 
     def _sample(self, i: int) -> tuple[np.ndarray, int]:
         item = self.ds[i]
@@ -111,11 +113,17 @@ class DatasetReader:
 
     def read(self, rows: np.ndarray):
         rows = [int(i) for i in rows]
-        if self.workers > 1 and len(rows) > 1:  # decoding (PIL, torchvision) releases the GIL
+        pairs = []
+        if self.first is None:  # time the first sample: threads only pay for slow ones
+            t0 = time.perf_counter()
+            pairs.append(self._sample(rows[0]))
+            self.slow = time.perf_counter() - t0 > 5e-4
+        rest = rows[len(pairs):]
+        if self.workers > 1 and self.slow and len(rest) > 1:  # decoding releases the GIL
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                pairs = list(pool.map(self._sample, rows))
+                pairs += list(pool.map(self._sample, rest))
         else:
-            pairs = [self._sample(i) for i in rows]
+            pairs += [self._sample(i) for i in rest]
         for i, (img, _) in zip(rows, pairs):
             self._agree(i, img)
         return [p[0] for p in pairs], np.array([p[1] for p in pairs], dtype=np.int64)
