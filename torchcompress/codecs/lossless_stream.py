@@ -16,7 +16,7 @@ from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from ._kernels.rans import PROB_SCALE
 from .lossless_tables import LosslessTables, normalize_counts
 from .parallel import map_ranges, range_chunk
-from .protocol import Chunk
+from .protocol import Chunk, WithoutBudget
 
 __all__ = ["LosslessStream", "Scratch", "fit_rows", "planes_of"]
 
@@ -89,14 +89,13 @@ def _uniform(samples) -> bool:
     return isinstance(samples, np.ndarray) or len({s.shape for s in samples}) == 1
 
 
-class LosslessStream:
+class LosslessStream(WithoutBudget):
     """Fit on ``fit_rows``, then code chunks (see ``protocol.StreamEncoder``).
 
     ``layout``: (bits, code_lo) when known for all samples (in memory); else the
     fit samples decide it, and a later sample outside it is refused.
     """
 
-    summary_width = 0
 
     def __init__(self, fit_samples: int, n: int, *, workers: int = 1, layout=None):
         self.n, self.workers, self.layout = n, workers, layout
@@ -142,15 +141,6 @@ class LosslessStream:
         model = dict(model)
         self._estimate = float(model.pop("estimate")[0])
         self.tables = LosslessTables.from_tensors(model, "the broadcast model")
-
-    def summarize(self, samples, start: int) -> np.ndarray:
-        return np.zeros((len(samples), 0))
-
-    def allocate(self, summaries: np.ndarray) -> None:
-        pass
-
-    def bytes_per_sample(self, values: int) -> float:
-        return self._estimate
 
     def _check(self, samples, dims: np.ndarray, start: int) -> None:
         t = self.tables

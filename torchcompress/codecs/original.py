@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CodecError, FormatError
 from .lossless import LosslessEncoded, shard_records
 from .lossless_stream import fit_rows
-from .protocol import Chunk
+from .protocol import Chunk, WithoutBudget
 
 __all__ = ["OriginalCodec", "OriginalParams", "file_shape"]
 
@@ -117,10 +117,9 @@ class OriginalCodec:
         return OriginalShard(arrays, num_samples=num_samples, sample_shape=sample_shape, where=where)
 
 
-class OriginalStream:
+class OriginalStream(WithoutBudget):
     """``protocol.StreamEncoder`` for files: no model, no budget; the fit rows only size shards."""
 
-    summary_width = 0
 
     def __init__(self, n: int):
         self.n, self._estimate = n, 0.0
@@ -136,15 +135,6 @@ class OriginalStream:
 
     def load_model(self, model: dict) -> None:
         self._estimate = float(model["estimate"][0])
-
-    def summarize(self, samples, start: int) -> np.ndarray:
-        return np.zeros((len(samples), 0))
-
-    def allocate(self, summaries: np.ndarray) -> None:
-        pass
-
-    def bytes_per_sample(self, values: int) -> float:
-        return self._estimate
 
     def encode(self, samples, start: int = 0) -> Chunk:
         m = len(samples)

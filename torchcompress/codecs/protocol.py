@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Chunk", "Codec", "Encoded", "ShardDecoder", "StreamEncoder"]
+__all__ = ["Chunk", "Codec", "Encoded", "ShardDecoder", "StreamEncoder", "WithoutBudget"]
 
 
 @runtime_checkable
@@ -158,3 +158,20 @@ class StreamEncoder(Protocol):
 
     def stats(self, parts: list) -> dict:
         """The manifest's codec statistics from every chunk's ``stats``."""
+
+
+class WithoutBudget:
+    """:class:`StreamEncoder` parts for codecs with no global budget: no summaries, and the
+    fit's ``_estimate`` of bytes per sample sizes the shards."""
+
+    summary_width = 0
+    _estimate = 0.0
+
+    def summarize(self, samples: list, start: int) -> np.ndarray:
+        return np.zeros((len(samples), 0))
+
+    def allocate(self, summaries: np.ndarray) -> None:
+        pass
+
+    def bytes_per_sample(self, values: int) -> float:
+        return self._estimate
