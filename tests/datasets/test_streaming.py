@@ -111,3 +111,19 @@ def test_lossless_refuses_a_sample_with_more_planes_than_the_fit_saw(tmp_path):
     with pytest.raises(tc.CodecError, match="source sample 5 has 3 planes"):
         tc.compress(ds, tmp_path / "p", fit_samples=2, progress=False)
     assert not (tmp_path / "p").exists()
+
+
+class Broken(Generated):
+    def __getitem__(self, i):
+        if i == 40:
+            raise OSError("cannot read image 40")
+        return super().__getitem__(i)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_read_in_a_worker_leaves_nothing(tmp_path, monkeypatch, workers):
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 2000)
+    with pytest.raises(OSError, match="cannot read image 40"):
+        tc.compress(Broken(53), tmp_path / "f", shard_size=10, fit_samples=5, progress=False,
+                    num_workers=workers)
+    assert os.listdir(tmp_path) == []  # no archive, no hidden partial directory

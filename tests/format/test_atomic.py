@@ -26,18 +26,21 @@ KILLER = textwrap.dedent("""
 
     x = np.random.default_rng(1).integers(0, 256, (50, 3, 8, 8), dtype=np.uint8)
     tc.compress((x, np.zeros(50, dtype=np.int64)), sys.argv[1], codec="adq", bits=3.0, shard_size=10,
-                overwrite=True, progress=False)
+                overwrite=True, progress=False, num_workers=int(sys.argv[2]))
 """)
 
 
-def _run_killed(target):
-    r = subprocess.run([sys.executable, "-c", KILLER, str(target)], capture_output=True)
+def _run_killed(target, workers=1):
+    # a timeout: orphaned worker processes holding the pipes would otherwise hang the test
+    r = subprocess.run([sys.executable, "-c", KILLER, str(target), str(workers)], capture_output=True,
+                       timeout=120)
     assert r.returncode == -9, r.stderr.decode()
 
 
-def test_killed_compress_leaves_nothing_at_target(tmp_path, images):
+@pytest.mark.parametrize("workers", [1, 2])  # 2: killed while its worker processes encode
+def test_killed_compress_leaves_nothing_at_target(tmp_path, images, workers):
     target = tmp_path / "new.tcz"
-    _run_killed(target)
+    _run_killed(target, workers)
     assert not target.exists()
     leftovers = [p for p in os.listdir(tmp_path) if ".partial-" in p]
     assert len(leftovers) == 1  # the dead writer's hidden sibling...

@@ -253,13 +253,24 @@ def _ahead(pool, fn, items, window: int):
 def _one_thread() -> None:
     """In a worker process: the processes are the parallelism, not threads (as DataLoader's
     workers, torch gets one thread: a forked OpenMP pool must not be used)."""
+    import threading
+
     import torch
 
     torch.set_num_threads(1)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     reader, _, st, _, _ = _JOB
     for obj in (reader, st):
         if hasattr(obj, "workers"):
             obj.workers = 1
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose compress was killed (its parent is gone) exits instead of waiting on
+    a queue nobody writes to (as DataLoader's workers watch theirs)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _summarize_chunk(ab: tuple) -> np.ndarray:
