@@ -49,6 +49,7 @@ def test_chunks_threads_and_sources_write_the_same_shards(tmp_path, monkeypatch,
     y = np.arange(n) % 4
     a = tc.compress((x, y), tmp_path / "a", codec=codec, shard_size=20, progress=False, **params)
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 3 * x[0].nbytes)  # 3 samples per chunk
+    monkeypatch.setattr(streaming, "_POOL_WORTH", 0.0)  # processes even for this little work
     tc.compress(Generated(n), tmp_path / "b", codec=codec, shard_size=20, progress=False,
                 num_workers=2, **params)  # two worker processes
     ds = Generated(n)
@@ -123,7 +124,19 @@ class Broken(Generated):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_read_in_a_worker_leaves_nothing(tmp_path, monkeypatch, workers):
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 2000)
+    monkeypatch.setattr(streaming, "_POOL_WORTH", 0.0)
     with pytest.raises(OSError, match="cannot read image 40"):
         tc.compress(Broken(53), tmp_path / "f", shard_size=10, fit_samples=5, progress=False,
                     num_workers=workers)
     assert os.listdir(tmp_path) == []  # no archive, no hidden partial directory
+
+
+def test_small_jobs_stay_in_the_process(tmp_path, monkeypatch):
+    import concurrent.futures
+
+    def refuse(*a, **k):
+        raise AssertionError("a worker pool was started for a few milliseconds of work")
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refuse)
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 2000)
+    tc.compress(Generated(30), tmp_path / "s", progress=False, num_workers=2)
+    assert len(tc.open(tmp_path / "s")) == 30

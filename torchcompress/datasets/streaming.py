@@ -204,28 +204,42 @@ def utc_now() -> str:
 _JOB = None  # (reader, codec, stream encoder, extras, verify): what forked workers inherit
 
 
+_POOL_WORTH = 0.5  # seconds of remaining work that pay for starting worker processes
+
+
 class _Runner:
     """Maps chunk jobs in order: inline, or on ``workers`` forked processes (Linux), which
-    inherit the job's reader and fitted encoder; elsewhere the codec's threads do it."""
+    inherit the job's reader and fitted encoder; elsewhere the codec's threads do it. The
+    first job runs inline and is timed: a job too small to pay for the processes
+    (about 0.1 s to start) stays inline."""
 
     def __init__(self, workers: int, job: tuple):
         import multiprocessing as mp
 
-        self.job, self.pool = job, None
-        if workers > 1 and "fork" in mp.get_all_start_methods():
-            from concurrent.futures import ProcessPoolExecutor
-
-            global _JOB
-            _JOB = job
-            self.pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"),
-                                            initializer=_one_thread)
+        self.job, self.workers, self.pool = job, workers, None
+        self.forks = workers > 1 and "fork" in mp.get_all_start_methods()
 
     def map(self, fn, items):
-        if self.pool is None:
-            global _JOB
-            _JOB = self.job
+        global _JOB
+        _JOB = self.job
+        items = list(items)
+        if not self.forks or len(items) <= 1:
             return map(fn, items)
-        return _ahead(self.pool, fn, items, 2 * self.pool._max_workers)
+        return self._adaptive(fn, items)
+
+    def _adaptive(self, fn, items):
+        t0 = time.perf_counter()
+        yield fn(items[0])
+        rest = items[1:]
+        if (time.perf_counter() - t0) * len(rest) < _POOL_WORTH:
+            yield from map(fn, rest)
+            return
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"),
+                                        initializer=_one_thread)
+        yield from _ahead(self.pool, fn, rest, 2 * self.workers)
 
     def __enter__(self) -> "_Runner":
         return self
