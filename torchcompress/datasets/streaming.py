@@ -106,7 +106,7 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
     values = int(np.size(first[0]))
     chunk_rows = max(1, CHUNK_BYTES // max(first[0].nbytes, 1))
     if workers > 1:  # enough chunks for every worker, however small the dataset
-        chunk_rows = max(1, min(chunk_rows, -(-n // (4 * workers * world))))
+        chunk_rows = max(1, min(chunk_rows, -(-n // (8 * workers * world))))
     show = progress and rank == 0
 
     rows = st.fit_rows()
