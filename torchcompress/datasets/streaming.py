@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import sys
 import time
 
 import numpy as np
@@ -217,7 +218,9 @@ class _Runner:
         import multiprocessing as mp
 
         self.job, self.workers, self.pool = job, workers, None
-        self.forks = workers > 1 and "fork" in mp.get_all_start_methods()
+        # fork only on Linux (macOS's system libraries are not fork-safe once threads run)
+        self.forks = workers > 1 and sys.platform.startswith("linux") and \
+            "fork" in mp.get_all_start_methods()
 
     def map(self, fn, items):
         global _JOB
