@@ -18,7 +18,7 @@ from .lossless_tables import LosslessTables, normalize_counts
 from .parallel import map_ranges, range_chunk
 from .protocol import Chunk, WithoutBudget
 
-__all__ = ["LosslessStream", "Scratch", "fit_rows", "planes_of"]
+__all__ = ["LosslessStream", "Scratch", "common_shape", "fit_rows", "planes_of"]
 
 _SOURCE_DTYPES = {np.dtype(np.uint8): (8, 0), np.dtype(np.int8): (8, -128),
                   np.dtype(np.uint16): (16, 0), np.dtype(np.int16): (16, -32768)}
@@ -37,6 +37,11 @@ def planes_of(shape: tuple) -> tuple[int, int, int]:
     if len(shape) == 2:
         return 1, int(shape[0]), int(shape[1])
     return int(np.prod(shape[:-2])), int(shape[-2]), int(shape[-1])
+
+
+def common_shape(shapes: np.ndarray) -> tuple:
+    """The manifest's sample shape of (N, ndim) shapes: ``None`` where samples differ."""
+    return tuple(int(c[0]) if (c == c[0]).all() else None for c in np.asarray(shapes).T)
 
 
 def code_layout(samples, dtype: np.dtype) -> tuple[int, int]:

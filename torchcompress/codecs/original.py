@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import CodecError, FormatError
 from .lossless import LosslessEncoded, shard_records
-from .lossless_stream import fit_rows
+from .lossless_stream import common_shape, fit_rows
 from .protocol import Chunk, WithoutBudget
 
 __all__ = ["OriginalCodec", "OriginalParams", "file_shape"]
@@ -105,7 +105,7 @@ class OriginalCodec:
         fixed = bool((shapes == shapes[0]).all())
         enc = OriginalEncoded(None, chunk.arrays["records"], offsets, None if fixed else shapes,
                               raw_count=0)
-        enc.sample_shape = tuple(int(c[0]) if (c == c[0]).all() else None for c in shapes.T)
+        enc.sample_shape = common_shape(shapes)
         enc.source_values = int(shapes.prod(axis=1).sum())
         return enc
 

@@ -11,21 +11,15 @@ from tqdm.auto import tqdm
 from .. import __version__
 from .._validation import check_positive_int
 from ..codecs import make_codec
+from ..codecs.lossless_stream import common_shape
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from .roundtrip import check_roundtrip
 from .reading import open_reader
 from .sources import load_source
-from .streaming import on_every_rank, stream_archive, utc_now
+from .streaming import on_every_rank, shard_bounds, stream_archive, utc_now
 from .summary import summarize
 
 __all__ = ["compress", "refuse_existing", "sample_shape_of", "write_archive"]
-
-_SHARD_TARGET_BYTES = 64 << 20
-
-
-def _default_shard_size(bytes_per_sample: float) -> int:
-    return max(1, int(_SHARD_TARGET_BYTES // max(bytes_per_sample, 1.0)))
-
 
 def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, progress: bool = True,
              layout: str | None = None, shard_size: int | None = None, importance=None,
@@ -126,8 +120,7 @@ def sample_shape_of(x) -> tuple:
     """The manifest's sample shape: ``None`` in each dimension where samples differ."""
     if isinstance(x, np.ndarray):
         return tuple(int(s) for s in x.shape[1:])
-    shapes = np.array([a.shape for a in x], dtype=np.int64)
-    return tuple(int(c[0]) if (c == c[0]).all() else None for c in shapes.T)
+    return common_shape(np.array([a.shape for a in x], dtype=np.int64))
 
 
 def _verify_default(enc, verify: bool | None) -> bool:
@@ -158,9 +151,7 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
         int(flat.size) if flat is not None else int(sum(a.size for a in src.x)))
     stats.update(extra_stats or {})
     encode_seconds = time.perf_counter() - t0
-    per_sample = max(encoded.payload.nbytes / n, 1.0) + 8
-    size = shard_size or _default_shard_size(per_sample)
-    bounds = list(range(0, n, size)) + [n]
+    bounds = shard_bounds(n, max(encoded.payload.nbytes / n, 1.0), shard_size)
     if verify or enc.measures_error:
         tol = enc.tolerance(flat) if flat is not None else 0.0
         stats.update(check_roundtrip(enc, encoded, src.x, src.y, bounds, sample_shape=shape,

@@ -10,15 +10,14 @@ iterable can be read only once) and are served from there.
 from __future__ import annotations
 
 import os
-import reprlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
-from .sources import (_ALLOWED, Source, _HFPairs, _image_folder, _is_hf_dataset, _resized,
-                      _to_numpy, check_layout, check_resize, load_source)
+from .sources import (Source, _HFPairs, _image_folder, _is_hf_dataset, check_agrees, check_layout,
+                      check_resize, load_source, read_pair, stored_dtype)
 
 __all__ = ["ArrayReader", "DatasetReader", "FilesReader", "open_reader"]
 
@@ -50,15 +49,6 @@ class FilesReader:
         return files, np.array([int(self.samples[int(i)][1]) for i in rows], dtype=np.int64)
 
 
-def _label(label, i: int) -> int:
-    try:
-        return int(label.item() if hasattr(label, "item") else label)
-    except (TypeError, ValueError):
-        raise TypeError(f"source[{i}][1] should be an integer class label, but got "
-                        f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
-                        "(e.g. with target_transform)") from None
-
-
 class DatasetReader:
     """Rows of a map-style dataset of ``(image, label)``, converted as ``load_source`` does."""
 
@@ -74,25 +64,14 @@ class DatasetReader:
         self.slow = False  # samples cost over half a millisecond (decoding files): use threads
 
     def _sample(self, i: int) -> tuple[np.ndarray, int]:
-        item = self.ds[i]
-        if not isinstance(item, (tuple, list)) or len(item) < 2:
-            raise TypeError(f"source[{i}] should be an (image, label) pair, "
-                            f"but got {type(item).__name__}")
-        img = _to_numpy(item[0], f"source[{i}][0]")
-        if self.resize is not None:
-            img = _resized(img, self.resize, i)
-        if img.dtype == np.bool_:
-            img = img.astype(np.uint8)
-        if img.dtype == np.float16:
-            img = img.astype(np.float32)
-        if img.dtype.kind not in "iuf" or img.dtype.itemsize > 8 or img.dtype in (np.uint32, np.uint64):
-            raise TypeError(f"source[{i}][0] should have dtype {_ALLOWED}, but got {img.dtype}")
+        img, label = read_pair(self.ds[i], i, self.resize)
+        img = stored_dtype(img, f"source[{i}][0]")
         if self.layout == "HWC":
             if img.ndim != 3:
                 raise ValueError(f"layout='HWC' needs (H, W, C) samples, but source sample {i} has "
                                  f"shape {tuple(img.shape)}")
             img = img.transpose(2, 0, 1)
-        return np.ascontiguousarray(img), _label(item[1], i)
+        return np.ascontiguousarray(img), label
 
     def _agree(self, i: int, img: np.ndarray) -> None:
         if self.first is None:
@@ -100,16 +79,7 @@ class DatasetReader:
                          "the dataset's samples")
             self.first = (i, img)
             return
-        j, ref = self.first
-        if img.dtype != ref.dtype or img.ndim != ref.ndim:
-            raise ValueError(f"source sample {i} is {img.ndim}-D {img.dtype}, but sample {j} is "
-                             f"{ref.ndim}-D {ref.dtype}; every sample needs one dtype and "
-                             "number of dimensions")
-        if img.shape != ref.shape and not self.mixed_ok:
-            raise ValueError(f"source sample {i} has shape {tuple(img.shape)}, but sample {j} has "
-                             f"{tuple(ref.shape)}; this codec stores one shape per archive: "
-                             "use codec='lossless' or 'lossy' (any shape), or pass "
-                             "resize=(height, width) to give them one")
+        check_agrees(i, img, *self.first, self.mixed_ok)
 
     def read(self, rows: np.ndarray):
         rows = [int(i) for i in rows]

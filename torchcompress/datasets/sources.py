@@ -44,6 +44,17 @@ def _to_numpy(a, what: str) -> np.ndarray:
 _CHANNELS = (1, 3, 4)
 
 
+def stored_dtype(x: np.ndarray, what: str) -> np.ndarray:
+    """``x`` in a dtype archives store: bool becomes uint8 and float16 float32; others refused."""
+    if x.dtype == np.bool_:
+        x = x.astype(np.uint8)
+    if x.dtype == np.float16:
+        x = x.astype(np.float32)
+    if x.dtype.kind not in "iuf" or x.dtype.itemsize > 8 or x.dtype in (np.uint32, np.uint64):
+        raise TypeError(f"{what} should have dtype {_ALLOWED}, but got {x.dtype}")
+    return x
+
+
 def check_layout(shape: tuple, layout: str | None, what: str) -> None:
     """Refuse a sample shape that looks channels-last when ``layout`` was not given."""
     if layout is None and len(shape) == 3 and shape[-1] in _CHANNELS and shape[0] not in _CHANNELS:
@@ -73,6 +84,36 @@ def _resized(img: np.ndarray, size: tuple[int, int], i: int) -> np.ndarray:
     return (t[0] if img.ndim == 2 else t).numpy()
 
 
+def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray, int]:
+    """Source item ``i`` as (image array, resized when asked; integer class label)."""
+    if not isinstance(item, (tuple, list)) or len(item) < 2:
+        raise TypeError(f"source[{i}] should be an (image, label) pair, "
+                        f"but got {type(item).__name__}")
+    img = _to_numpy(item[0], f"source[{i}][0]")
+    if resize is not None:
+        img = _resized(img, resize, i)
+    label = item[1]
+    try:
+        return img, int(label.item() if hasattr(label, "item") else label)
+    except (TypeError, ValueError):
+        raise TypeError(f"source[{i}][1] should be an integer class label, but got "
+                        f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
+                        "(e.g. with target_transform)") from None
+
+
+def check_agrees(i: int, img: np.ndarray, j: int, ref: np.ndarray, mixed_ok: bool) -> None:
+    """Sample ``i`` must have sample ``j``'s dtype and ndim, and its shape unless ``mixed_ok``."""
+    if img.dtype != ref.dtype or img.ndim != ref.ndim:
+        raise ValueError(f"source sample {i} is {img.ndim}-D {img.dtype}, but sample {j} is "
+                         f"{ref.ndim}-D {ref.dtype}; every sample needs one dtype and "
+                         "number of dimensions")
+    if img.shape != ref.shape and not mixed_ok:
+        raise ValueError(f"source sample {i} has shape {tuple(img.shape)}, but sample {j} has "
+                         f"{tuple(ref.shape)}; this codec stores one shape per archive: "
+                         "use codec='lossless' or 'lossy' (any shape), or pass "
+                         "resize=(height, width) to give them one")
+
+
 def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
                   resize: tuple[int, int] | None = None):
     """(samples, labels) of a map-style dataset, or of an iterable of pairs (``length`` only
@@ -89,22 +130,9 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
     block = None  # with a known length, one (n, *shape) array filled in place (no second copy)
     for i, item in enumerate(tqdm(items, total=n, desc="reading source", disable=not progress,
                                   leave=False)):
-        if not isinstance(item, (tuple, list)) or len(item) < 2:
-            raise TypeError(f"source[{i}] should be an (image, label) pair, "
-                            f"but got {type(item).__name__}")
-        img = _to_numpy(item[0], f"source[{i}][0]")
-        if resize is not None:
-            img = _resized(img, resize, i)
+        img, label = read_pair(item, i, resize)
         if xs and (img.shape != xs[0].shape or img.dtype != xs[0].dtype):
-            if img.dtype != xs[0].dtype or img.ndim != xs[0].ndim:
-                raise ValueError(f"source sample {i} is {img.ndim}-D {img.dtype}, but sample 0 is "
-                                 f"{xs[0].ndim}-D {xs[0].dtype}; every sample needs one dtype and "
-                                 "number of dimensions")
-            if not mixed_ok:
-                raise ValueError(f"source sample {i} has shape {tuple(img.shape)}, but sample 0 has "
-                                 f"{tuple(xs[0].shape)}; this codec stores one shape per archive: "
-                                 "use codec='lossless' or 'lossy' (any shape), or pass "
-                                 "resize=(height, width) to give them one")
+            check_agrees(i, img, 0, xs[0], mixed_ok)
             if block is not None:  # the first other shape: copy out the rows read so far
                 xs, block = [a.copy() for a in block[:i]], None
         if i == 0 and n:
@@ -113,13 +141,7 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
             block[i] = img
             img = block[i]
         xs.append(img)
-        label = item[1]
-        try:
-            ys.append(int(label.item() if hasattr(label, "item") else label))
-        except (TypeError, ValueError):
-            raise TypeError(f"source[{i}][1] should be an integer class label, but got "
-                            f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
-                            "(e.g. with target_transform)") from None
+        ys.append(label)
     if not xs:
         raise ValueError("source is empty (it yielded no samples); pass at least one sample")
     y = np.array(ys, dtype=np.int64)
@@ -285,12 +307,7 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
     elif y.dtype.kind not in "iub":
         raise TypeError(f"labels should be integers (classes) or floats (regression targets), "
                         f"but got dtype {y.dtype}")
-    if x.dtype == np.bool_:
-        x = x.astype(np.uint8)
-    if x.dtype == np.float16:
-        x = x.astype(np.float32)
-    if x.dtype.kind not in "iuf" or x.dtype.itemsize > 8 or x.dtype == np.uint32 or x.dtype == np.uint64:
-        raise TypeError(f"samples should have dtype {_ALLOWED}, but got {x.dtype}")
+    x = stored_dtype(x, "samples")
     check_layout(x.shape[1:], layout, "the samples")
     if layout == "HWC":
         if x.ndim != 4:

@@ -24,13 +24,14 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from .._distributed import replica_info
+from ..codecs.lossless_stream import common_shape
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from ..format.safetensors_io import open_tensors
 from ..format.writer import write_shard_file
 from .roundtrip import check_roundtrip
 from .summary import summarize
 
-__all__ = ["CHUNK_BYTES", "on_every_rank", "stream_archive", "utc_now"]
+__all__ = ["CHUNK_BYTES", "on_every_rank", "shard_bounds", "stream_archive", "utc_now"]
 
 CHUNK_BYTES = 16 << 20   # source bytes read and encoded at a time
 _SHARD_TARGET_BYTES = 64 << 20
@@ -89,11 +90,9 @@ class _ChunkEncoded:
         return self._extras
 
 
-def _shape_of(shapes: np.ndarray) -> tuple:
-    return tuple(int(c[0]) if (c == c[0]).all() else None for c in shapes.T)
-
-
-def _plan(n: int, per_sample: float, shard_size: int | None) -> list[int]:
+def shard_bounds(n: int, per_sample: float, shard_size: int | None) -> list[int]:
+    """``[0, ..., n]``: ``shard_size`` samples per shard, or about 64 MiB of shard for samples
+    of ``per_sample`` coded bytes (plus 8 for the label)."""
     size = shard_size or max(1, int(_SHARD_TARGET_BYTES // max(per_sample + 8, 1.0)))
     return list(range(0, n, size)) + [n]
 
@@ -133,7 +132,7 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         parts = on_every_rank(summarize_slice)
         st.allocate(parts[0] if len(parts) == 1 else np.concatenate(parts))
         del parts
-    bounds = _plan(n, st.bytes_per_sample(values), shard_size)
+    bounds = shard_bounds(n, st.bytes_per_sample(values), shard_size)
     mine = list(range(rank, len(bounds) - 1, world))
     writer = None
 
@@ -146,19 +145,18 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         extras = st.extras()
 
         def encode_shards():
-            jobs = [(k, c, min(c + chunk_rows, bounds[k + 1]))
-                    for k in mine for c in range(bounds[k], bounds[k + 1], chunk_rows)]
+            chunks = {k: range(bounds[k], bounds[k + 1], chunk_rows) for k in mine}
+            jobs = [(c, min(c + chunk_rows, bounds[k + 1])) for k in mine for c in chunks[k]]
             out = []
             with _Runner(workers, (reader, enc, st, extras, verify)) as run:
                 results = iter(run.map(_encode_chunk, jobs))
                 for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False):
-                    count = sum(1 for j in jobs if j[0] == k)
                     out.append(_write_shard(folder, k, bounds[k], bounds[k + 1],
-                                            [next(results) for _ in range(count)]))
+                                            [next(results) for _ in chunks[k]]))
             return out
         done = [s for part in on_every_rank(encode_shards) for s in part]
         done.sort(key=lambda s: s["index"])
-        sample_shape = _shape_of(np.array([s["lo"] for s in done] + [s["hi"] for s in done]))
+        sample_shape = common_shape(np.array([s["lo"] for s in done] + [s["hi"] for s in done]))
 
         def add_shapes():  # an archive of mixed shapes: every shard carries them
             return {s["index"]: _with_shapes(folder, s) for s in done
@@ -299,7 +297,7 @@ def _summarize_chunk(ab: tuple) -> np.ndarray:
 def _encode_chunk(job: tuple) -> dict:
     """Read, encode and (when verifying) decode-and-compare samples ``[c, d)``."""
     reader, enc, st, extras, verify = _JOB
-    _, c, d = job
+    c, d = job
     x, y = reader.read(np.arange(c, d))
     enc.check_targets(y)
     chunk = st.encode(x, c)
@@ -308,7 +306,7 @@ def _encode_chunk(job: tuple) -> dict:
         ce = _ChunkEncoded(chunk.arrays, chunk.shapes, extras)
         same = isinstance(x, list) and bool((chunk.shapes == chunk.shapes[0]).all())
         r = check_roundtrip(enc, ce, np.stack(x) if same else x, y, [0, d - c],
-                            sample_shape=_shape_of(chunk.shapes), exact=True, tolerance=0.0,
+                            sample_shape=common_shape(chunk.shapes), exact=True, tolerance=0.0,
                             workers=getattr(st, "workers", 1))
         exact = round(r["exact_fraction"] * int(chunk.shapes.prod(axis=1).sum()))
         worst = r["max_abs_error"]
