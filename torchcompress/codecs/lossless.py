@@ -26,7 +26,6 @@ from .lossless_tables import LosslessTables
 
 __all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of", "shard_records"]
 
-_WIDE_INTS = "int32, int64, uint32 or uint64"
 _ERRORS = {OVERRUN: "its stream ends early", BAD_STATE: "its stream does not end in the start state",
            BAD_RANGE: "it decodes to a value outside its range"}
 
@@ -121,12 +120,10 @@ class LosslessCodec:
         ``x`` is an (N, *shape) array or a list of arrays of one ndim and dtype;
         ``workers`` threads code the samples (the bytes do not depend on it).
         """
-        if importance is not None:
-            raise ValueError("importance= applies to the lossy 'adq' codec; lossless keeps every value")
         samples = list(x) if not isinstance(x, np.ndarray) else x
         n = len(samples)
-        st = LosslessStream(self.params.fit_samples, n, workers=workers,
-                            layout=code_layout(samples, samples[0].dtype))
+        st = self.stream_encoder(n, importance=importance, workers=workers)
+        st.layout = code_layout(samples, samples[0].dtype)  # in memory: every sample's range
         rows = st.fit_rows()
         st.fit(samples[rows] if isinstance(samples, np.ndarray) else [samples[i] for i in rows])
         chunk = st.encode(samples)
