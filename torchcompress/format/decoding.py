@@ -114,28 +114,35 @@ class ArchiveDecoder:
     def decode(self, idx: np.ndarray, dtype, planes: int | None = None):
         """Samples ``idx`` ((B,) int64, in range): a (B, *shape) array, or a list of arrays
         when the archive's samples differ in shape."""
-        shard = np.searchsorted(self.starts, idx, side="right") - 1
         if not self.fixed:
-            return self._decode_list(idx, shard, dtype, planes)
+            return self._decode_list(idx, dtype, planes)
         out = np.empty((len(idx), self.sample_size), dtype=dtype)
-        first = int(shard[0]) if len(idx) else 0
-        if len(idx) and (shard == first).all():
-            self.shard(first).decode(idx - self.starts[first], out, planes=planes)
+        groups = list(self._by_shard(idx))
+        if len(groups) == 1:  # one shard: straight into the output
+            groups[0][2].decode(groups[0][1], out, planes=planes)
         else:
-            for k in np.unique(shard):
-                pos = np.flatnonzero(shard == k)
+            for pos, rows, dec in groups:
                 tmp = np.empty((len(pos), self.sample_size), dtype=dtype)
-                self.shard(int(k)).decode(idx[pos] - self.starts[k], tmp, planes=planes)
+                dec.decode(rows, tmp, planes=planes)
                 out[pos] = tmp
         return out.reshape(len(idx), *self.sample_shape)
+
+    def _by_shard(self, idx: np.ndarray):
+        """``(positions in idx, shard rows, shard decoder)`` for each shard ``idx`` touches."""
+        shard = np.searchsorted(self.starts, idx, side="right") - 1
+        if len(idx) and (shard == shard[0]).all():  # the usual batch: no grouping work
+            k = int(shard[0])
+            yield np.arange(len(idx)), idx - self.starts[k], self.shard(k)
+            return
+        for k in np.unique(shard):
+            pos = np.flatnonzero(shard == k)
+            yield pos, idx[pos] - self.starts[k], self.shard(int(k))
 
     def records(self, idx: np.ndarray) -> list:
         """The stored bytes of samples ``idx`` (codecs that store files: ``stores_files``)."""
         out = [None] * len(idx)
-        shard = np.searchsorted(self.starts, idx, side="right") - 1
-        for k in np.unique(shard):
-            pos = np.flatnonzero(shard == k)
-            for p, rec in zip(pos, self.shard(int(k)).records_of(idx[pos] - self.starts[k])):
+        for pos, rows, dec in self._by_shard(idx):
+            for p, rec in zip(pos, dec.records_of(rows)):
                 out[p] = rec
         return out
 
@@ -147,19 +154,14 @@ class ArchiveDecoder:
         """(B, ndim) shapes of samples ``idx``."""
         if self.fixed:
             return np.tile(np.array(self.sample_shape, dtype=np.int64), (len(idx), 1))
-        shard = np.searchsorted(self.starts, idx, side="right") - 1
         out = np.empty((len(idx), len(self.sample_shape)), dtype=np.int64)
-        for k in np.unique(shard):
-            pos = np.flatnonzero(shard == k)
-            out[pos] = self.shard(int(k)).sample_shapes(idx[pos] - self.starts[k])
+        for pos, rows, dec in self._by_shard(idx):
+            out[pos] = dec.sample_shapes(rows)
         return out
 
-    def _decode_list(self, idx, shard, dtype, planes) -> list:
+    def _decode_list(self, idx, dtype, planes) -> list:
         result = [None] * len(idx)
-        for k in np.unique(shard):
-            pos = np.flatnonzero(shard == k)
-            rows = idx[pos] - self.starts[k]
-            dec = self.shard(int(k))
+        for pos, rows, dec in self._by_shard(idx):
             shapes = dec.sample_shapes(rows)
             sizes = shapes.prod(axis=1)
             off = np.zeros(len(rows), dtype=np.int64)
