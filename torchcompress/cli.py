@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -168,27 +169,36 @@ def _compress(args) -> int:
     params = _codec_params(args)
     source = _torchvision_source(args.source) if args.source.startswith("torchvision:") \
         else args.source
-    ranks = _join_torchrun()
-    info = tc.compress(source, args.out, codec=args.codec, layout=args.layout,
-                       overwrite=args.overwrite, progress=not args.quiet,
-                       num_workers=args.num_workers, resize=args.resize, **params)
-    if ranks is None or ranks == 0:
-        print(tc.datasets.describe(info))
+    with _torchrun_group() as rank:
+        info = tc.compress(source, args.out, codec=args.codec, layout=args.layout,
+                           overwrite=args.overwrite, progress=not args.quiet,
+                           num_workers=args.num_workers, resize=args.resize, **params)
+        if rank is None or rank == 0:
+            print(tc.datasets.describe(info))
     return 0
 
 
-def _join_torchrun() -> int | None:
+@contextlib.contextmanager
+def _torchrun_group():
     """Under ``torchrun`` (WORLD_SIZE > 1 and MASTER_ADDR set), join its gloo process group, so
-    that every rank encodes its shards; returns this rank, or None when run alone."""
+    that every rank encodes its shards; yields this rank, or None when run alone. A group this
+    made is destroyed on the way out: left to interpreter exit, gloo's threads are torn down
+    unjoined and the process aborts ("terminate called without an active exception")."""
     import os
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or "MASTER_ADDR" not in os.environ:
-        return None
+        yield None
+        return
     import torch.distributed as dist
 
-    if not dist.is_initialized():
-        dist.init_process_group("gloo")
-    return dist.get_rank()
+    if dist.is_initialized():
+        yield dist.get_rank()
+        return
+    dist.init_process_group("gloo")
+    try:
+        yield dist.get_rank()
+    finally:
+        dist.destroy_process_group()
 
 
 def _torchvision_source(spec: str):
