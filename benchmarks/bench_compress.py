@@ -9,9 +9,8 @@ process, at a quarter of N and at N. "Growth" is the peak resident memory
 (VmHWM, reset just before the call) minus the resident memory before it,
 after a small warm-up compress has compiled the kernels and the source
 object exists (for ``original``, a list of N file paths). Streaming codecs
-(lossless, ADQ, original) should be flat in N; ``lossy`` and ``gede`` need
-every sample at once and run at ``--in-memory`` samples only, to show their
-slope. ``original`` stores PNG files: ``--files`` distinct files written
+(lossless, ADQ, lossy, original) should be flat in N; ``gede`` needs every
+sample at once and runs at ``--in-memory`` samples only, to show its slope. ``original`` stores PNG files: ``--files`` distinct files written
 once, listed over and over to reach N.
 """
 
@@ -120,7 +119,7 @@ def main() -> None:
     ap.add_argument("--cifar", type=int, default=200_000, help="CIFAR-size (3x32x32) samples")
     ap.add_argument("--mnist", type=int, default=1_000_000, help="MNIST-size (1x28x28) samples")
     ap.add_argument("--in-memory", type=int, default=20_000,
-                    help="samples for the codecs that hold every sample (lossy, gede)")
+                    help="samples for the codec that holds every sample (gede)")
     ap.add_argument("--files", type=int, default=2000, help="distinct PNG files for 'original'")
     ap.add_argument("--codecs", nargs="+", default=list(_PARAMS))
     a = ap.parse_args()
@@ -133,7 +132,7 @@ def main() -> None:
             if "original" in a.codecs:
                 _write_pngs(folder, a.files, shape)
             for codec in a.codecs:
-                n = n_full if codec in ("lossless", "adq", "original") else a.in_memory
+                n = n_full if codec != "gede" else a.in_memory
                 quarter = _measure(codec, n // 4, shape, folder, tmp)
                 full = _measure(codec, n, shape, folder, tmp)
                 rows.append((name, codec, n, quarter[0], full[0], full[1], full[2]))

@@ -42,7 +42,8 @@ def _files(path):
             if f.endswith(".safetensors")}
 
 
-@pytest.mark.parametrize("codec,params", [("lossless", {"fit_samples": 7}), ("adq", {"bits": 3.0})])
+@pytest.mark.parametrize("codec,params", [("lossless", {"fit_samples": 7}), ("adq", {"bits": 3.0}),
+                                          ("lossy", {"bits": 1.5, "fit_samples": 9})])
 def test_chunks_threads_and_sources_write_the_same_shards(tmp_path, monkeypatch, codec, params):
     n = 53
     x = np.stack([_image(i) for i in range(n)])
@@ -69,8 +70,13 @@ def test_chunks_threads_and_sources_write_the_same_shards(tmp_path, monkeypatch,
         reads = np.array(ds.reads)
         assert (np.bincount(reads, minlength=n) >= 1).all()
         assert len(reads) == 1 + 7 + n  # sample 0 to size the chunks, the fit rows, one pass
-    else:
+    elif codec == "adq":
         assert len(ds.reads) == 1 + 2 * n  # sample 0, the summary pass, the encode pass
+    else:  # sample 0, the fit rows, the summary pass, the encode pass
+        assert len(ds.reads) == 1 + 9 + 2 * n
+        st = ArchiveReader(tmp_path / "b").manifest.stats
+        assert st["payload_bytes"] <= st["budget_bytes"] == int(1.5 * x.size / 8)
+        assert st == pytest.approx({**enc.stats(), "source_values": x.size}, rel=1e-12)
 
 
 def test_mixed_shapes_after_a_uniform_shard_get_shapes_everywhere(tmp_path, monkeypatch):
@@ -97,7 +103,8 @@ def _peak(tmp_path, n: int, codec: str, **params) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("codec,params", [("adq", {"bits": 4.0}), ("lossless", {"fit_samples": 50})])
+@pytest.mark.parametrize("codec,params", [("adq", {"bits": 4.0}), ("lossless", {"fit_samples": 50}),
+                                          ("lossy", {"bits": 1.0, "fit_samples": 50})])
 def test_memory_is_flat_in_the_number_of_samples(tmp_path, monkeypatch, codec, params):
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 1 << 18)
     n = 1500

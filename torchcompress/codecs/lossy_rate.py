@@ -16,14 +16,14 @@ import numpy as np
 from ..errors import CodecError
 
 from ._kernels.block_model import NUM_CONTEXTS
-from ._kernels.lossless_encode import count_tokens, encode_sample
-from ._kernels.lossy_encode import curve_blocks, model_blocks
+from ._kernels.lossless_encode import count_tokens
+from ._kernels.lossy_encode import curve_blocks, model_blocks, sized_curve
 from ._kernels.rans import token_base
 from .lossy_tables import LADDER, TOKENS, LossyTables
 from .lossy_transform import block_coefficients
 from .parallel import map_ranges
 
-__all__ = ["BlockCoder", "allocate", "pick_scales"]
+__all__ = ["BlockCoder", "fit_tables", "pick_scales"]
 
 HEADER_BYTES = 5.5   # scale byte, final state, half a word of rounding on average
 _CACHE_BYTES = 256 << 20
@@ -43,8 +43,9 @@ class BlockCoder:
         deadzone, lam: quantiser rounding offset and rate-distortion weight.
     """
 
-    def __init__(self, samples, dims: np.ndarray, deadzone: float, lam: float):
-        self.samples, self.dims = samples, dims
+    def __init__(self, samples, dims: np.ndarray, deadzone: float, lam: float, *,
+                 cache_bytes: int = _CACHE_BYTES):
+        self.samples, self.dims, self.cache_bytes = samples, dims, cache_bytes
         self.deadzone, self.lam = deadzone, lam
         blocks = int((dims[:, 0] * ((dims[:, 1] + 7) // 8) * ((dims[:, 2] + 7) // 8)).max())
         self.qc = np.zeros((blocks, 64), dtype=np.int64)
@@ -69,12 +70,12 @@ class BlockCoder:
         return other
 
     def coefficients(self, i: int, tables: LossyTables) -> np.ndarray:
-        """Sample ``i``'s coefficients; the first ``_CACHE_BYTES`` worth stay cached (the fit
+        """Sample ``i``'s coefficients; the first ``cache_bytes`` worth stay cached (the fit
         samples are priced many times)."""
         coef = self._cache.get(i)
         if coef is None:
             coef = block_coefficients(self.samples[i], tables.mat, tables.mean)
-            if self._cached_bytes + coef.nbytes <= _CACHE_BYTES:
+            if self._cached_bytes + coef.nbytes <= self.cache_bytes:
                 self._cache[i] = coef
                 self._cached_bytes += coef.nbytes
         return coef
@@ -113,25 +114,28 @@ class BlockCoder:
         rate = rate / 8 + HEADER_BYTES
         return rate, dist
 
-    def encode_all(self, scales: np.ndarray, tables: LossyTables) -> list:
-        """Records of every sample at ``scales``, on ``self.workers`` threads."""
-        def encode_range(a: int, b: int) -> list:
-            me = self.fork() if self.workers > 1 else self
-            return [me.encode(i, int(scales[i]), tables) for i in range(a, b)]
-
-        return [r for part in map_ranges(encode_range, len(self.dims), self.workers) for r in part]
-
-    def encode(self, i: int, s: int, tables: LossyTables, coef=None) -> np.ndarray:
-        """The record of sample ``i`` at scale ``s``: the scale byte, then the rANS stream."""
+    def sized(self, i: int, window: np.ndarray, tables: LossyTables, coef=None):
+        """(exact record bytes, squared error) of sample ``i`` at each scale of ``window``;
+        the last scale's stream is left in ``self.buf[1:]``."""
         coef = self.coefficients(i, tables) if coef is None else coef
-        k, _ = self.symbols(i, coef, s, tables, self.lam)
-        self.buf[0] = s
-        size = encode_sample(self.ctx, self.val, k, tables.freq, tables.cum, self.words,
-                             self.buf, 1, self.buf.size - 1)
-        if size <= 0:  # 8 bytes per symbol hold a token and its extra bits, so this cannot happen
+        p, h, w = (int(v) for v in self.dims[i])
+        size = np.empty(len(window), dtype=np.int64)
+        dist = np.empty(len(window))
+        if not sized_curve(coef, p, (h + 7) // 8, (w + 7) // 8, tables.pcls, tables.qmul, LADDER,
+                           np.ascontiguousarray(window, dtype=np.int64), self.deadzone, self.lam,
+                           tables.cost, tables.freq, tables.cum, self.qc, self.lastc, self.ctx,
+                           self.val, self.words, self.buf, size, dist):
+            # 8 bytes per symbol hold a token and its extra bits, so this cannot happen
             raise CodecError(f"internal error: sample {i}'s stream did not fit its buffer; please "
                              "report this with the data that triggers it")
-        return self.buf[:size + 1].copy()
+        return size, dist
+
+    def encode(self, i: int, s: int, tables: LossyTables, coef=None) -> np.ndarray:
+        """The record of sample ``i`` at scale ``s``: the scale byte, then the rANS stream
+        (coded by the kernel that priced :meth:`sized`, so the sizes agree)."""
+        size, _ = self.sized(i, np.array([s]), tables, coef)
+        self.buf[0] = s
+        return self.buf[:int(size[0])].copy()
 
 
 def entropy_bytes(counts: np.ndarray) -> float:
@@ -150,7 +154,7 @@ def pick_scales(rate: np.ndarray, dist: np.ndarray, budget: float) -> np.ndarray
 
     def choose(lam):
         j = np.argmin(dist + lam * rate, axis=1)
-        return j, rate[rows, j].sum()
+        return j, rate[rows, j].sum(dtype=np.float64)
 
     lo, hi = 0.0, 1.0
     j, total = choose(hi)
@@ -169,42 +173,29 @@ def pick_scales(rate: np.ndarray, dist: np.ndarray, budget: float) -> np.ndarray
     return j
 
 
-def allocate(coder: BlockCoder, fit: np.ndarray, budget: float, fit_share: float, qmul, mat,
-             mean):
-    """Fit the tables and choose every sample's scale for ``budget`` bytes of records.
+def fit_tables(coder: BlockCoder, budget: float, qmul, mat, mean) -> tuple[LossyTables, np.ndarray]:
+    """Tables for the samples of ``coder`` (the fit samples) sharing ``budget`` bytes of records,
+    and the quantiser scale each of them picks.
 
-    The dataset's level is the scale at which the fit samples (``fit_share``
-    of the values) just fit their share of the budget at their empirical
-    entropy; tables are fit there, every sample is priced at the scales of
-    a window around it, scales are picked, and the tables are refit on the
-    fit samples at their picked scales and everything priced again.
-
-    Returns (tables, window of scales, (N, W) bytes, (N, W) squared errors,
-    (N,) picked column per sample).
+    The samples' level is the scale at which they just fit the budget at their
+    empirical entropy; tables are fit there, every sample is priced at every
+    other scale of a window around it, scales are picked with one Lagrange
+    multiplier, and the tables are refit on the samples at their picks.
     """
+    fit = np.arange(len(coder.dims))
     plain = LossyTables.fit(np.zeros((NUM_CONTEXTS, TOKENS), dtype=np.int64), qmul, mat, mean)
-    target = budget * fit_share
     lo, hi = 0, len(LADDER) - 1
     while lo < hi:
         mid = (lo + hi) // 2
         counts = coder.count(fit, np.full(len(fit), mid), plain, 0.0)
-        if entropy_bytes(counts) + HEADER_BYTES * len(fit) <= target:
+        if entropy_bytes(counts) + HEADER_BYTES * len(fit) <= budget:
             hi = mid
         else:
             lo = mid + 1
     tables = LossyTables.fit(coder.count(fit, np.full(len(fit), lo), plain, 0.0), qmul, mat, mean)
-    top = len(LADDER) - 1
-    # where the picks fall on real data, every other scale: the second pass prices every scale
-    window = np.arange(max(0, lo - 8), min(top, lo + 5) + 1, 2)
-    for refit in (True, False):
-        rate, dist = coder.curves(window, tables)
-        picked = pick_scales(rate, dist, budget)
-        if refit:
-            counts = coder.count(fit, window[picked[fit]], tables, coder.lam)
-            tables = LossyTables.fit(counts, qmul, mat, mean)
-            # the second pass spans the picks with a margin, wider where they reached an edge
-            first, last = window[picked.min()], window[picked.max()]
-            grow_lo = 8 if picked.min() == 0 else 3
-            grow_hi = 8 if picked.max() == len(window) - 1 else 3
-            window = np.arange(max(0, first - grow_lo), min(top, last + grow_hi) + 1)
-    return tables, window, rate, dist, picked
+    # where the picks fall on real data, every other scale
+    window = np.arange(max(0, lo - 8), min(len(LADDER) - 1, lo + 5) + 1, 2)
+    rate, dist = coder.curves(window, tables)
+    picked = window[pick_scales(rate, dist, budget)]
+    counts = coder.count(fit, picked, tables, coder.lam)
+    return LossyTables.fit(counts, qmul, mat, mean), picked

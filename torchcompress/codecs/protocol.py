@@ -141,7 +141,8 @@ class StreamEncoder(Protocol):
         """Take a model that another rank fit."""
 
     def summarize(self, samples: list, start: int) -> np.ndarray:
-        """(B, summary_width) float64 summaries of samples ``start, start + 1, ...``."""
+        """(B, summary_width) float summaries of samples ``start, start + 1, ...`` (float64,
+        or float32 to halve what N samples keep; one dtype per encoder)."""
 
     def allocate(self, summaries: np.ndarray) -> None:
         """Share a global budget from every sample's summary (N, summary_width)."""

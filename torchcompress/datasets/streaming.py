@@ -121,14 +121,16 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         lo, hi = rank * n // world, (rank + 1) * n // world
 
         def summarize_slice():
-            out = np.empty((hi - lo, st.summary_width))  # filled in place: one copy
+            out = None  # filled in place (in the encoder's dtype): one copy
             ranges = [(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)]
             with _Runner(workers, (reader, enc, st, None, False)) as run:
                 for (a, b), part in tqdm(zip(ranges, run.map(_summarize_chunk, ranges)),
                                          total=len(ranges), desc="summarising", disable=not show,
                                          leave=False):
+                    if out is None:
+                        out = np.empty((hi - lo, st.summary_width), dtype=part.dtype)
                     out[a - lo:b - lo] = part
-            return out
+            return np.empty((0, st.summary_width)) if out is None else out
         parts = on_every_rank(summarize_slice)
         st.allocate(parts[0] if len(parts) == 1 else np.concatenate(parts))
         del parts

@@ -8,9 +8,10 @@ import numpy as np
 from numba import njit
 
 from .block_model import ac_context, dc_context, dc_predict, last_context, signed_code
+from .lossless_encode import encode_sample
 from .rans import token_of
 
-__all__ = ["curve_blocks", "model_blocks", "price_symbols"]
+__all__ = ["curve_blocks", "model_blocks", "price_symbols", "sized_curve"]
 
 
 @njit(cache=True, nogil=True)
@@ -132,3 +133,31 @@ def curve_blocks(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, 
                               lastc, ctx, val)
         bits[j] = price_symbols(ctx, val, k, cost)
         dist[j] = err
+
+
+@njit(cache=True, nogil=True)
+def sized_curve(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, lam, cost, freq, cum,
+                qc, lastc, ctx, val, words, buf, size, dist):
+    """One sample's exact record sizes: ``size[j]`` bytes (the scale byte and the rANS stream)
+    and ``dist[j]`` squared error at scale ``window[j]``, coded with tables ``freq``/``cum``.
+
+    ``buf[1:size[-1]]`` is left holding the stream of the last scale, so a
+    one-scale window codes a record (``buf[0]`` is the caller's). Returns
+    False if a stream did not fit ``buf``.
+    """
+    steps = np.empty((nplanes, 64), dtype=np.float32)
+    inv = np.empty((nplanes, 64), dtype=np.float32)
+    for j in range(window.shape[0]):
+        scale = ladder[window[j]]
+        for p in range(nplanes):
+            for z in range(64):
+                steps[p, z] = scale * qmul[p, z]
+                inv[p, z] = 1.0 / steps[p, z]
+        k, err = model_blocks(coef, nplanes, nby, nbx, pcls, steps, inv, deadzone, lam, cost, qc,
+                              lastc, ctx, val)
+        n = encode_sample(ctx, val, k, freq, cum, words, buf, 1, buf.shape[0] - 1)
+        if n < 0:
+            return False
+        size[j] = n + 1
+        dist[j] = err
+    return True

@@ -1,0 +1,53 @@
+"""Decoding the lossy codec's records: one shard's validated views, decoded on demand."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import FormatError
+from ._kernels.lossy_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_lossy_rows
+from .lossless import shard_records
+from .lossy_tables import MAX_Q, LossyTables
+
+__all__ = ["LossyShard"]
+
+_ERRORS = {OVERRUN: "its stream ends early", BAD_STATE: "its stream does not end in the start state",
+           BAD_RANGE: "it holds a scale, block length or coefficient outside its range"}
+
+
+class LossyShard:
+    """Validated views of one shard's records; decodes rows on demand."""
+
+    def __init__(self, arrays: dict, tables: LossyTables, *, num_samples: int, sample_shape: tuple,
+                 where: str):
+        self.offsets, self.shapes, self.dims = shard_records(arrays, sample_shape, num_samples,
+                                                             where, "lossy")
+        if num_samples and self.dims[:, 0].max() > tables.planes or \
+                (num_samples and self.dims[:, 0].min() != tables.planes):
+            raise FormatError(f"{where}: a sample has a plane count other than the tables' "
+                              f"{tables.planes}")
+        self.records, self.tables, self.where = arrays["records"], tables, where
+        d = self.dims
+        blocks = int((d[:, 0] * ((d[:, 1] + 7) // 8) * ((d[:, 2] + 7) // 8)).max()) if num_samples else 1
+        pixels = int((d[:, 0] * ((d[:, 1] + 7) // 8) * ((d[:, 2] + 7) // 8)).max() * 64) if num_samples else 64
+        self.qc = np.zeros((blocks + 1, 64), dtype=np.int64)  # the last row stays zero
+        self.lastc = np.zeros(blocks, dtype=np.int64)
+        self.plane = np.zeros(pixels, dtype=np.float32)
+
+    def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
+        """Decode shard ``rows`` into ``out``: (B, D) for one shape, or flat with ``out_off``."""
+        t = self.tables
+        flat = out.reshape(-1)
+        if out_off is None:
+            out_off = np.arange(len(rows), dtype=np.int64) * (out.shape[1] if out.ndim == 2 else 0)
+        status = np.zeros(len(rows), dtype=np.int64)
+        decode_lossy_rows(self.records, self.offsets, self.dims, rows, t.ladder, t.qmul, t.pcls,
+                          t.freq, t.cum, t.coarse, MAX_Q, t.basis, t.mat, t.mean, self.qc,
+                          self.lastc, self.plane, flat, out_off, flat.dtype == np.uint8, status)
+        if status.any():
+            b = int(np.flatnonzero(status)[0])
+            raise FormatError(f"{self.where}: record {int(rows[b])} is corrupt "
+                              f"({_ERRORS[int(status[b])]}); run tc.verify to find the damaged file")
+
+    def sample_shapes(self, rows: np.ndarray) -> np.ndarray:
+        return self.shapes[rows]
