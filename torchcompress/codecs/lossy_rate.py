@@ -27,6 +27,7 @@ __all__ = ["BlockCoder", "fit_tables", "pick_scales"]
 
 HEADER_BYTES = 5.5   # scale byte, final state, half a word of rounding on average
 _CACHE_BYTES = 256 << 20
+_PICK_ROWS = 1 << 16
 def _extra_bits() -> np.ndarray:
     """Extra (uniform) bits each token carries."""
     return np.array([token_base(t)[1] for t in range(TOKENS)], dtype=np.float64)
@@ -148,13 +149,20 @@ def entropy_bytes(counts: np.ndarray) -> float:
 
 
 def pick_scales(rate: np.ndarray, dist: np.ndarray, budget: float) -> np.ndarray:
-    """Column per row minimising ``dist + lam * rate`` with the largest-quality ``lam``
-    whose total rate fits ``budget`` (the coarsest column when nothing fits)."""
-    rows = np.arange(rate.shape[0])
+    """Column per row (int16) minimising ``dist + lam * rate`` with the largest-quality ``lam``
+    whose total rate fits ``budget`` (the coarsest column when nothing fits). Rows go in
+    blocks, so the temporaries stay small however many rows there are."""
+    n = rate.shape[0]
 
     def choose(lam):
-        j = np.argmin(dist + lam * rate, axis=1)
-        return j, rate[rows, j].sum(dtype=np.float64)
+        j = np.empty(n, dtype=np.int16)
+        total = 0.0  # float64: integer byte counts add up exactly
+        for a in range(0, n, _PICK_ROWS):
+            r = rate[a:a + _PICK_ROWS]
+            c = np.argmin(dist[a:a + _PICK_ROWS] + lam * r, axis=1)
+            j[a:a + len(c)] = c
+            total += np.take_along_axis(r, c[:, None], axis=1).sum(dtype=np.float64)
+        return j, total
 
     lo, hi = 0.0, 1.0
     j, total = choose(hi)
@@ -162,7 +170,7 @@ def pick_scales(rate: np.ndarray, dist: np.ndarray, budget: float) -> np.ndarray
         hi *= 4.0
         j, total = choose(hi)
     if total > budget:
-        return np.full(rate.shape[0], rate.shape[1] - 1)
+        return np.full(n, rate.shape[1] - 1, dtype=np.int16)
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         jm, tm = choose(mid)

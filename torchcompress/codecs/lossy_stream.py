@@ -146,10 +146,10 @@ class LossyStream:
         values = summaries[:, 0].astype(np.int64) * _SPLIT + summaries[:, 1].astype(np.int64)
         self.budget = int(self.bits * values.sum() / 8)
         rate, dist = summaries[:, 2:2 + w], summaries[:, 2 + w:]
-        rows = np.arange(n)
         for width in (2, 4):  # lengths are U16 unless a record needs U32
             col = pick_scales(rate, dist, self.budget - width * n)
-            size = rate[rows, col].astype(np.int64)
+            size = np.take_along_axis(rate, col[:, None].astype(np.intp), axis=1)[:, 0] \
+                .astype(np.int64)
             if width == 4 or not n or size.max() < 1 << 16:
                 break
         self.wide = width == 4
