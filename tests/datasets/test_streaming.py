@@ -147,3 +147,20 @@ def test_small_jobs_stay_in_the_process(tmp_path, monkeypatch):
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 2000)
     tc.compress(Generated(30), tmp_path / "s", progress=False, num_workers=2)
     assert len(tc.open(tmp_path / "s")) == 30
+
+
+@pytest.mark.parametrize("codec", ["lossless", "lossy"])
+def test_the_fit_reads_a_bounded_number_of_bytes(tmp_path, monkeypatch, codec):
+    from torchcompress.codecs import lossless_stream
+
+    n, sample = 150, 3 * 12 * 10
+    monkeypatch.setattr(lossless_stream, "FIT_BYTES", 100 * sample)  # room for 100 samples
+    ds = Generated(n)
+    params = {"bits": 2.0} if codec == "lossy" else {}
+    tc.compress(ds, tmp_path / "a", codec=codec, progress=False, **params)
+    assert len(ds.reads) == 1 + 100 + (2 if codec == "lossy" else 1) * n
+    x = np.stack([_image(i) for i in range(n)])  # in memory: the same fit, the same tables
+    enc = make_codec(codec, params).encode_dataset(x, np.arange(n) % 4)
+    have = open_tensors(str(tmp_path / "a" / "tables.safetensors"))
+    for key, v in enc.extras()["tables"].items():
+        assert np.array_equal(have[key], v), key

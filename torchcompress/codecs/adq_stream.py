@@ -62,7 +62,7 @@ class ADQStream:
         self.lo = self.hi = self.alloc = self.sq = None
         self.peak, self.dtype = 255.0, None
 
-    def fit_rows(self) -> np.ndarray:
+    def fit_rows(self, sample_bytes: int = 0) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
 
     def fit(self, samples) -> None:

@@ -36,7 +36,8 @@ class LosslessParams:
 
     Attributes:
         fit_samples: at most this many samples (spread evenly over the source)
-            fit the model; the rest are only encoded.
+            fit the model; the rest are only encoded. The fit also reads at most
+            64 MiB of samples, counted by the first sample's size (but at least 64).
     """
 
     fit_samples: int = 4096
@@ -124,7 +125,7 @@ class LosslessCodec:
         n = len(samples)
         st = self.stream_encoder(n, importance=importance, workers=workers)
         st.layout = code_layout(samples, samples[0].dtype)  # in memory: every sample's range
-        rows = st.fit_rows()
+        rows = st.fit_rows(samples[0].nbytes)
         st.fit(samples[rows] if isinstance(samples, np.ndarray) else [samples[i] for i in rows])
         chunk = st.encode(samples)
         offsets = np.zeros(n + 1, dtype=np.int64)

@@ -24,9 +24,19 @@ _SOURCE_DTYPES = {np.dtype(np.uint8): (8, 0), np.dtype(np.int8): (8, -128),
                   np.dtype(np.uint16): (16, 0), np.dtype(np.int16): (16, -32768)}
 
 
-def fit_rows(n: int, fit_samples: int) -> np.ndarray:
-    """At most ``fit_samples`` rows spread evenly over ``n`` samples."""
-    return np.unique(np.linspace(0, n - 1, min(n, fit_samples)).round().astype(np.int64))
+#: the fit reads at most this many bytes of samples (counted by the first sample's size), so
+#: 4,096 large photos do not fill the memory; never fewer than ``FIT_MIN`` samples
+FIT_BYTES = 64 << 20
+FIT_MIN = 64
+
+
+def fit_rows(n: int, fit_samples: int, sample_bytes: int = 0) -> np.ndarray:
+    """At most ``fit_samples`` rows spread evenly over ``n`` samples, and at most
+    ``FIT_BYTES`` of samples of ``sample_bytes`` each (when given)."""
+    k = min(n, fit_samples)
+    if sample_bytes > 0:
+        k = min(k, max(FIT_MIN, FIT_BYTES // sample_bytes))
+    return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
 
 
 def planes_of(shape: tuple) -> tuple[int, int, int]:
@@ -104,12 +114,12 @@ class LosslessStream(WithoutBudget):
 
     def __init__(self, fit_samples: int, n: int, *, workers: int = 1, layout=None):
         self.n, self.workers, self.layout = n, workers, layout
-        self._fit_rows = fit_rows(n, fit_samples)
+        self.fit_samples = fit_samples
         self.tables: LosslessTables | None = None
         self._estimate = 0.0
 
-    def fit_rows(self) -> np.ndarray:
-        return self._fit_rows
+    def fit_rows(self, sample_bytes: int = 0) -> np.ndarray:
+        return fit_rows(self.n, self.fit_samples, sample_bytes)
 
     def fit(self, samples) -> None:
         """Count tokens over ``samples`` (the fit rows) and build the tables."""

@@ -35,7 +35,8 @@ class LossyParams:
         bits: average bits per value over the dataset (records and lengths),
             in (0, 8].
         fit_samples: at most this many samples (spread evenly) fit the colour
-            basis and the tables.
+            basis and the tables; and at most 64 MiB of them, counted by the
+            first sample's size (but at least 64).
     """
 
     bits: float = 0.5
@@ -105,7 +106,7 @@ class LossyCodec:
         and measuring on ``workers`` threads; the bytes do not depend on it)."""
         st = self.stream_encoder(len(x), importance=importance, workers=workers)
         samples = as_planes(x)
-        st.fit([samples[i] for i in st.fit_rows()])
+        st.fit([samples[i] for i in st.fit_rows(samples[0].nbytes)])
         st.allocate(st.summarize(samples, 0))
         chunk = st.encode(x, 0)
         return LossyEncoded(st.tables, chunk, st.stats([chunk.stats]))

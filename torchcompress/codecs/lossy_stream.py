@@ -79,15 +79,15 @@ class LossyStream:
 
     def __init__(self, bits: float, fit_samples: int, n: int, *, workers: int = 1):
         self.bits, self.n, self.workers = bits, n, workers
-        self._fit_rows = fit_rows(n, fit_samples)
+        self.fit_samples = fit_samples
         self.tables: LossyTables | None = None
         self.window = np.zeros(0, dtype=np.int64)
         self.summary_width = 0
         self.scale = self.size = None
         self.wide, self.budget = False, 0
 
-    def fit_rows(self) -> np.ndarray:
-        return self._fit_rows
+    def fit_rows(self, sample_bytes: int = 0) -> np.ndarray:
+        return fit_rows(self.n, self.fit_samples, sample_bytes)
 
     def fit(self, samples) -> None:
         """Colour basis and tables from the fit samples, at their share of the budget."""

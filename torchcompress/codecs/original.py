@@ -124,7 +124,7 @@ class OriginalStream(WithoutBudget):
     def __init__(self, n: int):
         self.n, self._estimate = n, 0.0
 
-    def fit_rows(self) -> np.ndarray:
+    def fit_rows(self, sample_bytes: int = 0) -> np.ndarray:
         return fit_rows(self.n, 256)
 
     def fit(self, samples) -> None:

@@ -128,8 +128,9 @@ class StreamEncoder(Protocol):
 
     summary_width: int
 
-    def fit_rows(self) -> np.ndarray:
-        """(k,) int64 sorted rows the model is fit on (may be empty)."""
+    def fit_rows(self, sample_bytes: int) -> np.ndarray:
+        """(k,) int64 sorted rows the model is fit on (may be empty). ``sample_bytes``: the
+        first sample's size, by which a codec bounds the bytes its fit reads."""
 
     def fit(self, samples: list) -> None:
         """Fit the model on the samples of ``fit_rows`` (arrays, in that order)."""

@@ -109,7 +109,7 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         chunk_rows = max(1, min(chunk_rows, -(-n // (8 * workers * world))))
     show = progress and rank == 0
 
-    rows = st.fit_rows()
+    rows = st.fit_rows(first[0].nbytes)
     if rows.size:
         def fit():
             st.fit(reader.read(rows)[0])
