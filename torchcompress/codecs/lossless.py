@@ -183,13 +183,18 @@ class LosslessShard:
         decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
                     t.freq, t.cum, t.coarse, self.lo, self.hi, self.pl, self.rs, flat, out_off,
                     status)
-        if status.any():
-            b = int(np.flatnonzero(status)[0])
-            raise FormatError(f"{self.where}: record {int(rows[b])} is corrupt "
-                              f"({_ERRORS[int(status[b])]}); run tc.verify to find the damaged file")
+        raise_corrupt(status, rows, self.where, _ERRORS)
 
     def sample_shapes(self, rows: np.ndarray) -> np.ndarray:
         return self.shapes[rows]
+
+
+def raise_corrupt(status: np.ndarray, rows: np.ndarray, where: str, errors: dict) -> None:
+    """FormatError naming the first row a decoder flagged in ``status`` (none: no error)."""
+    if status.any():
+        b = int(np.flatnonzero(status)[0])
+        raise FormatError(f"{where}: record {int(rows[b])} is corrupt "
+                          f"({errors[int(status[b])]}); run tc.verify to find the damaged file")
 
 
 def shard_records(arrays: dict, sample_shape: tuple, n: int, where: str, codec: str):

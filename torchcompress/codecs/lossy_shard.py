@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ._kernels.lossy_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_lossy_rows
-from .lossless import shard_records
+from .lossless import raise_corrupt, shard_records
 from .lossy_tables import MAX_Q, LossyTables
 
 __all__ = ["LossyShard"]
@@ -44,10 +44,7 @@ class LossyShard:
         decode_lossy_rows(self.records, self.offsets, self.dims, rows, t.ladder, t.qmul, t.pcls,
                           t.freq, t.cum, t.coarse, MAX_Q, t.basis, t.mat, t.mean, self.qc,
                           self.lastc, self.plane, flat, out_off, flat.dtype == np.uint8, status)
-        if status.any():
-            b = int(np.flatnonzero(status)[0])
-            raise FormatError(f"{self.where}: record {int(rows[b])} is corrupt "
-                              f"({_ERRORS[int(status[b])]}); run tc.verify to find the damaged file")
+        raise_corrupt(status, rows, self.where, _ERRORS)
 
     def sample_shapes(self, rows: np.ndarray) -> np.ndarray:
         return self.shapes[rows]

@@ -116,6 +116,15 @@ def price_symbols(ctx, val, n, cost):
     return bits
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _steps_at(scale, qmul, steps, inv):
+    """Quantiser steps ``scale * qmul`` and their float32 reciprocals, in place."""
+    for p in range(steps.shape[0]):
+        for z in range(64):
+            steps[p, z] = scale * qmul[p, z]
+            inv[p, z] = 1.0 / steps[p, z]
+
+
 @njit(cache=True, nogil=True)
 def curve_blocks(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, lam, cost, qc, lastc,
                  ctx, val, bits, dist):
@@ -124,11 +133,7 @@ def curve_blocks(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, 
     steps = np.empty((nplanes, 64), dtype=np.float32)
     inv = np.empty((nplanes, 64), dtype=np.float32)
     for j in range(window.shape[0]):
-        scale = ladder[window[j]]
-        for p in range(nplanes):
-            for z in range(64):
-                steps[p, z] = scale * qmul[p, z]
-                inv[p, z] = 1.0 / steps[p, z]
+        _steps_at(ladder[window[j]], qmul, steps, inv)
         k, err = model_blocks(coef, nplanes, nby, nbx, pcls, steps, inv, deadzone, lam, cost, qc,
                               lastc, ctx, val)
         bits[j] = price_symbols(ctx, val, k, cost)
@@ -148,11 +153,7 @@ def sized_curve(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, l
     steps = np.empty((nplanes, 64), dtype=np.float32)
     inv = np.empty((nplanes, 64), dtype=np.float32)
     for j in range(window.shape[0]):
-        scale = ladder[window[j]]
-        for p in range(nplanes):
-            for z in range(64):
-                steps[p, z] = scale * qmul[p, z]
-                inv[p, z] = 1.0 / steps[p, z]
+        _steps_at(ladder[window[j]], qmul, steps, inv)
         k, err = model_blocks(coef, nplanes, nby, nbx, pcls, steps, inv, deadzone, lam, cost, qc,
                               lastc, ctx, val)
         n = encode_sample(ctx, val, k, freq, cum, words, buf, 1, buf.shape[0] - 1)
