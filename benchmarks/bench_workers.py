@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--times", type=int, default=3, help="repeat the .npz samples this often")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--codecs", nargs="+", help="only these codecs' rows")
     a = ap.parse_args()
     torch.set_num_threads(1)
     x, y, name = load_images(a.data)
@@ -52,10 +53,12 @@ def main() -> None:
     runs = [("lossless", f"{name} x{a.times}, arrays", (x, y), {}),
             ("lossless", f"{name} x{a.times}, Dataset", ListSource(list(x), y), {}),
             ("adq", f"{name} x{a.times}, Dataset", ListSource(list(x), y), {"bits": 4.0}),
-            ("lossy", f"{name} x{a.times}, arrays", (x, y), {"bits": 0.75})]
+            ("lossy", f"{name} x{a.times}, arrays", (x, y), {"bits": 0.75}),
+            ("lossy", f"{name} x{a.times}, Dataset", ListSource(list(x), y), {"bits": 0.75})]
     if a.folder:
         runs += [("lossless", "photo folder", a.folder, {}),
                  ("original", "photo folder", a.folder, {})]
+    runs = [r for r in runs if not a.codecs or r[0] in a.codecs]
     tmp = tempfile.mkdtemp()
     rows = []
     try:
