@@ -42,7 +42,7 @@ class Images(torch.utils.data.Dataset):
 
 RUNS = {"lossless": dict(codec="lossless", fit_samples=9),
         "adq": dict(codec="adq", bits=3.0),
-        "lossy": dict(codec="lossy", bits=2.0)}  # needs every sample: rank 0 alone writes it
+        "lossy": dict(codec="lossy", bits=2.0)}
 
 
 def _worker(rank, port, out_dir):

@@ -76,7 +76,7 @@ def test_chunks_threads_and_sources_write_the_same_shards(tmp_path, monkeypatch,
         assert len(ds.reads) == 1 + 9 + 2 * n
         st = ArchiveReader(tmp_path / "b").manifest.stats
         assert st["payload_bytes"] <= st["budget_bytes"] == int(1.5 * x.size / 8)
-        assert st == pytest.approx({**enc.stats(), "source_values": x.size}, rel=1e-12)
+        assert st == {**enc.stats(), "source_values": x.size}  # integer sums: chunking-proof
 
 
 def test_mixed_shapes_after_a_uniform_shard_get_shapes_everywhere(tmp_path, monkeypatch):

@@ -38,6 +38,7 @@ _MAX_WINDOW = 16     # scales each sample is sized at (plus the coarsest)
 _MARGIN = 3          # scales beyond the fit samples' picks on either side
 _COARSEST = len(LADDER) - 1
 _SPLIT = 1 << 24     # sample values go in two float32 columns, exact below 2**48
+_PSNR_ONE = 1 << 32  # fixed-point unit of the PSNR sums
 
 
 def as_planes(x, planes: int | None = None, start: int = 0) -> list:
@@ -191,15 +192,17 @@ class LossyStream:
         values = dims.prod(axis=1)
         psnr = 10.0 * np.log10(255.0 ** 2 / np.maximum(sq / values, (255 * 1e-5) ** 2))
         shapes = np.array([np.shape(s) for s in samples], dtype=np.int64).reshape(m, -1)
+        # integer sums (PSNR in fixed point): the same totals however the samples are chunked
         return Chunk(arrays, shapes, {
             "payload_bytes": int(lengths.astype(np.int64).sum()) + lengths.nbytes,
-            "samples": m, "values": int(values.sum()), "sq_error": float(sq.sum()),
-            "psnr_sum": float(psnr.sum()), "worst_psnr": float(psnr.min()) if m else np.inf})
+            "samples": m, "values": int(values.sum()), "sq_error": int(sq.sum()),
+            "psnr_fx": int(np.rint(psnr * _PSNR_ONE).astype(np.int64).sum()),
+            "worst_psnr": float(psnr.min()) if m else np.inf})
 
     def _squared_errors(self, arrays: dict, planes: list, dims: np.ndarray) -> np.ndarray:
         """Per-sample squared error of the decoded uint8 pixels (what a user's PSNR sees)."""
         m = len(planes)
-        out = np.zeros(m)
+        out = np.zeros(m, dtype=np.int64)
         arrays = {**arrays, "shapes": dims.astype(np.uint32)}
 
         def measure(a: int, b: int) -> None:
@@ -212,8 +215,8 @@ class LossyStream:
             flat = np.empty(int(sizes.sum()), dtype=np.uint8)
             shard.decode(rows, flat, out_off=off)
             for k, i in enumerate(rows):
-                d = flat[off[k]:off[k] + sizes[k]].astype(np.float64) - planes[i].reshape(-1)
-                out[i] = float(d @ d)
+                d = flat[off[k]:off[k] + sizes[k]].astype(np.int64) - planes[i].reshape(-1)
+                out[i] = d @ d
 
         map_ranges(measure, m, self.workers)
         return out
@@ -229,6 +232,6 @@ class LossyStream:
         tables = sum(a.nbytes for a in self.tables.to_tensors().values())
         return {"achieved_bits": 8.0 * payload / values, "payload_bytes": int(payload),
                 "budget_bytes": int(self.budget), "table_bytes": int(tables),
-                "mean_psnr_db": sum(p["psnr_sum"] for p in parts) / samples,
+                "mean_psnr_db": sum(p["psnr_fx"] for p in parts) / _PSNR_ONE / samples,
                 "worst_psnr_db": min(p["worst_psnr"] for p in parts) if parts else float("inf"),
                 "mse": sq / values, "psnr_peak": 255.0}
