@@ -131,6 +131,7 @@ def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum,
                     return OVERRUN
                 if last > 64:
                     return BAD_RANGE
+                stale = lastc[b]  # qc[b, z] is zero from the last decoded image's lastc[b] on
                 lastc[b] = last
                 lb = b - 1 if has_l else zero  # a missing neighbour reads the all-zero row
                 ab = b - nbx if has_a else zero
@@ -139,7 +140,7 @@ def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum,
                 dal = qc[b - nbx - 1, 0] if has_l and has_a else 0
                 pred = dc_predict(has_l, has_a, dl, da, dal)
                 qc[b, 0] = pred
-                for z in range(max(last, 1), 64):  # neighbours' contexts read every position
+                for z in range(max(last, 1), stale):  # neighbours' contexts read every position
                     qc[b, z] = 0
                 nnz = 0
                 if last > 0:
@@ -203,7 +204,9 @@ def decode_lossy_rows(payload, offsets, dims, rows, ladder, qmul, pcls, freq, cu
             ``mean`` (P,) float32: pixel = mean + mat.T @ planes.
         qc, lastc, plane: scratch for the largest sample: (blocks + 1, 64) int64
             whose last row stays zero (a missing neighbour), (blocks,) int64
-            and (P * padded pixels,) float32.
+            and (P * padded pixels,) float32. Between calls ``qc[b, z]`` is zero for
+            every ``z >= max(lastc[b], 1)`` (both start zeroed), so only those stale
+            positions are cleared.
         out: (total,) float32 or uint8 output; ``out_off`` (B,) row starts;
             ``rnd``: round and clamp to 0..255.
         status: (B,) int64, set per row to OK or an error code.
