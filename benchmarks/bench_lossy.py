@@ -14,7 +14,9 @@ would be shared across the dataset; the better of 4:2:0 and 4:4:4 is taken
 at each size. Speeds: our batched ``ds.__getitems__`` of ``--batch`` random
 indices against imagecodecs' lean per-image decoders (libjpeg-turbo on the
 whole JPEG file, PNG level 9) and the raw memmap gather (the limit), medians
-of ``--repeats``.
+of ``--repeats``. Our decode and libjpeg-turbo's at the same bytes are timed in
+turn within each repeat, and "x that" is the median of those paired ratios, so
+a host that slows down mid-run does not tilt it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torchcompress as tc  # noqa: E402
-from torchcompress._timing import median_rate  # noqa: E402
+from torchcompress._timing import median_rate, paired_rates  # noqa: E402
 from common import ListSource, archive_bytes_without_labels, load_samples, raw_memmap  # noqa: E402
 
 JPEG_Q = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 85, 90, 95)
@@ -126,8 +128,8 @@ def main() -> None:
         # a small warm-up compiles the kernels, so the first row's encode speed is not the JIT's
         tc.compress(ListSource(x[:16], y[:16]), f"{tmp}/warm.tcz", codec="lossy", bits=2.0,
                     progress=False)
-        for bpv in args.bytes_per_value:
-            path = f"{tmp}/lossy.tcz"
+        for k, bpv in enumerate(args.bytes_per_value):
+            path = f"{tmp}/lossy{k}.tcz"
             info = tc.compress(ListSource(x, y), path, codec="lossy", bits=8 * bpv, overwrite=True,
                                progress=False)
             size = archive_bytes_without_labels(path)
@@ -139,8 +141,7 @@ def main() -> None:
                          {k: (max(filter(None, (at_bytes(c, per) for c in v)), default=None)
                               if k == "JPEG scan only" else at_bytes(v, per))
                           for k, v in curves.items()}))
-            speeds.append((per, median_rate(lambda: ds.__getitems__(batch), len(batch),
-                                            repeats=args.repeats), n / info["seconds"]))
+            speeds.append((per, ds, n / info["seconds"]))
         same = len({a.shape for a in x}) == 1
         mid = int(np.argmin([abs(q - 90) for q in JPEG_Q]))
         jpg = [ic.jpeg8_encode(a, level=JPEG_Q[mid], optimize=True) for a in hwc]
@@ -150,14 +151,18 @@ def main() -> None:
                                 repeats=args.repeats)
         png_rate = median_rate(lambda: [ic.png_decode(pngs[i]) for i in singles], len(singles),
                                repeats=args.repeats)
-        # libjpeg-turbo again at the quality whose scan bytes are nearest each budget's bytes
+        # libjpeg-turbo again at the quality whose scan bytes are nearest each budget's bytes,
+        # timed in turn with our decode (the ratio is the median of the paired ratios)
         near = []
-        for per, _, _ in speeds:
+        for per, ds, _ in speeds:
             q = min(JPEG_Q, key=lambda q: abs(np.mean([scan_bytes(ic.jpeg8_encode(a, level=q, optimize=True))
                                                       for a in hwc[:200]]) - per))
             blobs = [ic.jpeg8_encode(a, level=q, optimize=True) for a in hwc]
-            near.append((q, median_rate(lambda: [ic.jpeg8_decode(blobs[i]) for i in singles],
-                                        len(singles), repeats=args.repeats)))
+            (r, jr), (_, ratio) = paired_rates(
+                [lambda: ds.__getitems__(batch),
+                 lambda: [ic.jpeg8_decode(blobs[i]) for i in singles]], len(batch),
+                repeats=args.repeats)
+            near.append((q, r, jr, 1.0 / ratio))
         raw_rate = None
         if same:
             raw = raw_memmap(np.stack(x), f"{tmp}/raw.u8")
@@ -182,8 +187,8 @@ def main() -> None:
     print("| B/image | torchcompress batched img/s | x libjpeg-turbo q90 | libjpeg-turbo at these bytes "
           "img/s | x that | x PNG | encode img/s |")
     print("|---|---|---|---|---|---|---|")
-    for (per, r, e), (q, jr) in zip(speeds, near):
-        print(f"| {per:,.1f} | {r:,.0f} | {r / jpeg_rate:.2f} | q{q}: {jr:,.0f} | {r / jr:.2f} | "
+    for (per, _, e), (q, r, jr, ratio) in zip(speeds, near):
+        print(f"| {per:,.1f} | {r:,.0f} | {r / jpeg_rate:.2f} | q{q}: {jr:,.0f} | {ratio:.2f} | "
               f"{r / png_rate:.2f} | {e:,.0f} |")
 
 

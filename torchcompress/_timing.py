@@ -6,21 +6,33 @@ import statistics
 import time
 from typing import Callable
 
-__all__ = ["median_rate"]
+__all__ = ["median_rate", "paired_rates"]
 
 
 def median_rate(fn: Callable[[], object], items_per_call: int, *, repeats: int = 5,
                 min_seconds: float = 0.05) -> float:
     """Median items/s of ``fn`` over ``repeats`` runs, each looped for ``min_seconds``."""
     fn()  # warm up (JIT, page cache)
-    rates = []
-    for _ in range(repeats):
-        calls, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            dt = time.perf_counter() - t0
-            if dt >= min_seconds:
-                break
-        rates.append(calls * items_per_call / dt)
-    return statistics.median(rates)
+    return statistics.median(_rate(fn, items_per_call, min_seconds) for _ in range(repeats))
+
+
+def paired_rates(fns: list, items_per_call: int, *, repeats: int = 5,
+                 min_seconds: float = 0.05) -> tuple[list, list]:
+    """Median items/s of each of ``fns``, timed in turn within each repeat, and the median
+    ratio of each to the first: a machine that slows down mid-run slows all of them."""
+    for fn in fns:
+        fn()
+    runs = [[_rate(fn, items_per_call, min_seconds) for fn in fns] for _ in range(repeats)]
+    rates = [statistics.median(r[k] for r in runs) for k in range(len(fns))]
+    ratios = [statistics.median(r[k] / r[0] for r in runs) for k in range(len(fns))]
+    return rates, ratios
+
+
+def _rate(fn: Callable[[], object], items_per_call: int, min_seconds: float) -> float:
+    calls, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        dt = time.perf_counter() - t0
+        if dt >= min_seconds:
+            return calls * items_per_call / dt
