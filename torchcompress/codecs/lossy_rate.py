@@ -16,17 +16,15 @@ import numpy as np
 from ..errors import CodecError
 
 from ._kernels.block_model import NUM_CONTEXTS
-from ._kernels.lossless_encode import count_tokens
-from ._kernels.lossy_encode import curve_blocks, model_blocks, sized_curve
+from ._kernels.lossy_encode import count_many, curves_many, sized_curve
 from ._kernels.rans import token_base
 from .lossy_tables import LADDER, TOKENS, LossyTables
 from .lossy_transform import block_coefficients
-from .parallel import map_ranges
+from .parallel import map_ranges, range_chunk
 
-__all__ = ["BlockCoder", "fit_tables", "pick_scales"]
+__all__ = ["BlockCoder", "FitSet", "fit_tables", "pick_scales"]
 
 HEADER_BYTES = 5.5   # scale byte, final state, half a word of rounding on average
-_CACHE_BYTES = 256 << 20
 _PICK_ROWS = 1 << 16
 def _extra_bits() -> np.ndarray:
     """Extra (uniform) bits each token carries."""
@@ -37,83 +35,26 @@ _EXTRA = _extra_bits()
 
 
 class BlockCoder:
-    """Coefficients, symbols and streams of samples, with scratch sized for the largest.
+    """Coefficients and records of samples, one at a time, with scratch sized for the largest.
 
     Args:
         samples: (P, H, W) uint8 arrays (indexable); ``dims`` (N, 3) their shapes.
         deadzone, lam: quantiser rounding offset and rate-distortion weight.
     """
 
-    def __init__(self, samples, dims: np.ndarray, deadzone: float, lam: float, *,
-                 cache_bytes: int = _CACHE_BYTES):
-        self.samples, self.dims, self.cache_bytes = samples, dims, cache_bytes
+    def __init__(self, samples, dims: np.ndarray, deadzone: float, lam: float):
+        self.samples, self.dims = samples, dims
         self.deadzone, self.lam = deadzone, lam
-        blocks = int((dims[:, 0] * ((dims[:, 1] + 7) // 8) * ((dims[:, 2] + 7) // 8)).max())
+        blocks = _max_blocks(dims)
         self.qc = np.zeros((blocks, 64), dtype=np.int64)
         self.lastc = np.zeros(blocks, dtype=np.int64)
         self.ctx = np.empty(blocks * 65, dtype=np.int32)
         self.val = np.empty(blocks * 65, dtype=np.int32)
         self.words = np.empty(3 * blocks * 65 + 2, dtype=np.int64)
         self.buf = np.empty(blocks * 65 * 8 + 64, dtype=np.uint8)
-        self._cache: dict[int, np.ndarray] = {}
-        self._cached_bytes = 0
-        self.workers = 1
-
-    def fork(self) -> "BlockCoder":
-        """A coder with its own scratch, sharing the samples and the coefficient cache (for a
-        worker thread)."""
-        other = BlockCoder.__new__(BlockCoder)
-        other.__dict__.update(self.__dict__)
-        for name in ("qc", "lastc", "ctx", "val", "words", "buf"):
-            setattr(other, name, np.empty_like(getattr(self, name)))
-        other.qc[:] = 0
-        other.lastc[:] = 0
-        return other
 
     def coefficients(self, i: int, tables: LossyTables) -> np.ndarray:
-        """Sample ``i``'s coefficients; the first ``cache_bytes`` worth stay cached (the fit
-        samples are priced many times)."""
-        coef = self._cache.get(i)
-        if coef is None:
-            coef = block_coefficients(self.samples[i], tables.mat, tables.mean)
-            if self._cached_bytes + coef.nbytes <= self.cache_bytes:
-                self._cache[i] = coef
-                self._cached_bytes += coef.nbytes
-        return coef
-
-    def symbols(self, i: int, coef: np.ndarray, s: int, tables: LossyTables, lam: float):
-        """(number of symbols, squared error) of sample ``i`` at scale ``s``."""
-        p, h, w = (int(v) for v in self.dims[i])
-        steps = LADDER[s] * tables.qmul[:p]
-        return model_blocks(coef, p, (h + 7) // 8, (w + 7) // 8, tables.pcls, steps,
-                            (1.0 / steps).astype(np.float32), self.deadzone, lam, tables.cost, self.qc, self.lastc, self.ctx, self.val)
-
-    def count(self, idx, scales, tables: LossyTables, lam: float) -> np.ndarray:
-        """Token counts of samples ``idx`` at ``scales``."""
-        counts = np.zeros((tables.freq.shape[0], TOKENS), dtype=np.int64)
-        for i, s in zip(idx, scales):
-            k, _ = self.symbols(int(i), self.coefficients(int(i), tables), int(s), tables, lam)
-            count_tokens(self.ctx, self.val, k, counts)
-        return counts
-
-    def curves(self, window: np.ndarray, tables: LossyTables) -> tuple[np.ndarray, np.ndarray]:
-        """(N, len(window)) estimated bytes and squared errors of every sample at each scale."""
-        n = len(self.dims)
-        rate = np.empty((n, len(window)))
-        dist = np.empty((n, len(window)))
-        window = np.ascontiguousarray(window, dtype=np.int64)
-
-        def price_range(a: int, b: int) -> None:
-            me = self.fork() if self.workers > 1 else self
-            for i in range(a, b):
-                p, h, w = (int(v) for v in me.dims[i])
-                curve_blocks(me.coefficients(i, tables), p, (h + 7) // 8, (w + 7) // 8, tables.pcls,
-                             tables.qmul, LADDER, window, me.deadzone, me.lam, tables.cost, me.qc,
-                             me.lastc, me.ctx, me.val, rate[i], dist[i])
-
-        map_ranges(price_range, n, self.workers)
-        rate = rate / 8 + HEADER_BYTES
-        return rate, dist
+        return block_coefficients(self.samples[i], tables.mat, tables.mean)
 
     def sized(self, i: int, window: np.ndarray, tables: LossyTables, coef=None):
         """(exact record bytes, squared error) of sample ``i`` at each scale of ``window``;
@@ -137,6 +78,70 @@ class BlockCoder:
         size, _ = self.sized(i, np.array([s]), tables, coef)
         self.buf[0] = s
         return self.buf[:int(size[0])].copy()
+
+
+def _max_blocks(dims: np.ndarray) -> int:
+    return int((dims[:, 0] * ((dims[:, 1] + 7) // 8) * ((dims[:, 2] + 7) // 8)).max())
+
+
+class FitSet:
+    """The fit samples' DCT coefficients in one array, counted and priced a range of samples
+    per kernel call, on ``workers`` threads (the kernels hold no GIL; integer counts, so the
+    sums do not depend on the split).
+
+    Args:
+        samples: (P, H, W) uint8 arrays; ``dims`` (N, 3) their shapes.
+        mat, mean: the colour transform (the same for every table of the fit).
+    """
+
+    def __init__(self, samples, dims: np.ndarray, mat, mean, deadzone: float, lam: float,
+                 workers: int = 1):
+        self.dims = np.ascontiguousarray(dims, dtype=np.int64)
+        blocks = self.dims[:, 0] * ((self.dims[:, 1] + 7) // 8) * ((self.dims[:, 2] + 7) // 8)
+        self.block_off = np.zeros(len(blocks) + 1, dtype=np.int64)
+        np.cumsum(blocks, out=self.block_off[1:])
+        self.coef = np.concatenate([block_coefficients(s, mat, mean) for s in samples])
+        self.deadzone, self.lam, self.workers = deadzone, lam, workers
+        self._blocks = _max_blocks(self.dims)
+
+    def __len__(self) -> int:
+        return len(self.dims)
+
+    def _scratch(self) -> tuple:
+        b = self._blocks
+        return (np.zeros((b, 64), dtype=np.int64), np.zeros(b, dtype=np.int64),
+                np.empty(b * 65, dtype=np.int32), np.empty(b * 65, dtype=np.int32))
+
+    def _map(self, fn) -> list:
+        n = len(self)
+        return map_ranges(fn, n, self.workers, range_chunk(n, self.workers))
+
+    def count(self, scales: np.ndarray, tables: LossyTables, lam: float) -> np.ndarray:
+        """Token counts of every sample at ``scales`` (N,)."""
+        scales = np.ascontiguousarray(scales, dtype=np.int64)
+
+        def count_range(a: int, b: int) -> np.ndarray:
+            counts = np.zeros((tables.freq.shape[0], TOKENS), dtype=np.int64)
+            count_many(self.coef, self.block_off[a:b + 1], self.dims[a:b], scales[a:b],
+                       tables.pcls, tables.qmul, LADDER, self.deadzone, lam, tables.cost,
+                       *self._scratch(), counts)
+            return counts
+
+        return sum(self._map(count_range))
+
+    def curves(self, window: np.ndarray, tables: LossyTables) -> tuple[np.ndarray, np.ndarray]:
+        """(N, len(window)) estimated bytes and squared errors of every sample at each scale."""
+        window = np.ascontiguousarray(window, dtype=np.int64)
+        rate = np.empty((len(self), len(window)))
+        dist = np.empty((len(self), len(window)))
+
+        def price_range(a: int, b: int) -> None:
+            curves_many(self.coef, self.block_off[a:b + 1], self.dims[a:b], tables.pcls,
+                        tables.qmul, LADDER, window, self.deadzone, self.lam, tables.cost,
+                        *self._scratch(), rate[a:b], dist[a:b])
+
+        self._map(price_range)
+        return rate / 8 + HEADER_BYTES, dist
 
 
 def entropy_bytes(counts: np.ndarray) -> float:
@@ -181,29 +186,29 @@ def pick_scales(rate: np.ndarray, dist: np.ndarray, budget: float) -> np.ndarray
     return j
 
 
-def fit_tables(coder: BlockCoder, budget: float, qmul, mat, mean) -> tuple[LossyTables, np.ndarray]:
-    """Tables for the samples of ``coder`` (the fit samples) sharing ``budget`` bytes of records,
-    and the quantiser scale each of them picks.
+def fit_tables(fit: FitSet, budget: float, qmul, mat, mean) -> tuple[LossyTables, np.ndarray]:
+    """Tables for the fit samples sharing ``budget`` bytes of records, and the quantiser scale
+    each of them picks.
 
     The samples' level is the scale at which they just fit the budget at their
     empirical entropy; tables are fit there, every sample is priced at every
     other scale of a window around it, scales are picked with one Lagrange
     multiplier, and the tables are refit on the samples at their picks.
     """
-    fit = np.arange(len(coder.dims))
+    n = len(fit)
     plain = LossyTables.fit(np.zeros((NUM_CONTEXTS, TOKENS), dtype=np.int64), qmul, mat, mean)
     lo, hi = 0, len(LADDER) - 1
     while lo < hi:
         mid = (lo + hi) // 2
-        counts = coder.count(fit, np.full(len(fit), mid), plain, 0.0)
-        if entropy_bytes(counts) + HEADER_BYTES * len(fit) <= budget:
+        counts = fit.count(np.full(n, mid), plain, 0.0)
+        if entropy_bytes(counts) + HEADER_BYTES * n <= budget:
             hi = mid
         else:
             lo = mid + 1
-    tables = LossyTables.fit(coder.count(fit, np.full(len(fit), lo), plain, 0.0), qmul, mat, mean)
+    tables = LossyTables.fit(fit.count(np.full(n, lo), plain, 0.0), qmul, mat, mean)
     # where the picks fall on real data, every other scale
     window = np.arange(max(0, lo - 8), min(len(LADDER) - 1, lo + 5) + 1, 2)
-    rate, dist = coder.curves(window, tables)
+    rate, dist = fit.curves(window, tables)
     picked = window[pick_scales(rate, dist, budget)]
-    counts = coder.count(fit, picked, tables, coder.lam)
+    counts = fit.count(picked, tables, fit.lam)
     return LossyTables.fit(counts, qmul, mat, mean), picked

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import CodecError
 from .lossless_stream import fit_rows, planes_of
-from .lossy_rate import BlockCoder, fit_tables, pick_scales
+from .lossy_rate import BlockCoder, FitSet, fit_tables, pick_scales
 from .lossy_shard import LossyShard
 from .lossy_tables import LADDER, LossyTables
 from .lossy_transform import colour_basis
@@ -96,11 +96,10 @@ class LossyStream:
         dims = _dims(planes)
         idx = np.arange(len(planes))
         mat, mean = colour_basis(planes, idx, int(dims[0, 0]))
-        coder = BlockCoder(planes, dims, DEADZONE, RDO_LAMBDA)
-        coder.workers = self.workers
+        fit = FitSet(planes, dims, mat, mean, DEADZONE, RDO_LAMBDA, self.workers)
         budget = self.bits * dims.prod(axis=1).sum() / 8 - 2 * len(planes)
         qmul = np.ones((int(dims[0, 0]), 64), dtype=np.float32)
-        self.tables, picked = fit_tables(coder, budget, qmul, mat, mean)
+        self.tables, picked = fit_tables(fit, budget, qmul, mat, mean)
         self._set_window(int(picked.min()), int(picked.max()))
 
     def _set_window(self, first: int, last: int) -> None:
@@ -132,7 +131,7 @@ class LossyStream:
         out[:, 0], out[:, 1] = values // _SPLIT, values % _SPLIT
 
         def size_range(a: int, b: int) -> None:
-            coder = BlockCoder(planes[a:b], dims[a:b], DEADZONE, RDO_LAMBDA, cache_bytes=0)
+            coder = BlockCoder(planes[a:b], dims[a:b], DEADZONE, RDO_LAMBDA)
             for i in range(a, b):
                 size, dist = coder.sized(i - a, self.window, self.tables)
                 out[i, 2:2 + w] = _round_up_f32(size.astype(np.float64))
@@ -175,7 +174,7 @@ class LossyStream:
         records: list = [None] * m
 
         def encode_range(a: int, b: int) -> None:
-            coder = BlockCoder(planes[a:b], dims[a:b], DEADZONE, RDO_LAMBDA, cache_bytes=0)
+            coder = BlockCoder(planes[a:b], dims[a:b], DEADZONE, RDO_LAMBDA)
             for i in range(a, b):
                 rec = coder.encode(i - a, int(self.scale[start + i]), self.tables)
                 if rec.size > self.size[start + i]:

@@ -8,10 +8,11 @@ import numpy as np
 from numba import njit
 
 from .block_model import ac_context, dc_context, dc_predict, last_context, signed_code
-from .lossless_encode import encode_sample
+from .lossless_encode import count_tokens, encode_sample
 from .rans import token_of
 
-__all__ = ["curve_blocks", "model_blocks", "price_symbols", "sized_curve"]
+__all__ = ["count_many", "curve_blocks", "curves_many", "model_blocks", "price_symbols",
+           "sized_curve"]
 
 
 @njit(cache=True, nogil=True)
@@ -162,3 +163,29 @@ def sized_curve(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, l
         size[j] = n + 1
         dist[j] = err
     return True
+
+
+@njit(cache=True, nogil=True)
+def count_many(coef, block_off, dims, scales, pcls, qmul, ladder, deadzone, lam, cost, qc, lastc,
+               ctx, val, counts):
+    """Add the tokens of samples ``i`` (coefficients ``coef[block_off[i]:block_off[i + 1]]``,
+    shape ``dims[i]``) at scale ``scales[i]`` to ``counts`` (contexts, T) int64."""
+    steps = np.empty((qmul.shape[0], 64), dtype=np.float32)
+    inv = np.empty((qmul.shape[0], 64), dtype=np.float32)
+    for i in range(dims.shape[0]):
+        _steps_at(ladder[scales[i]], qmul, steps, inv)
+        k, _ = model_blocks(coef[block_off[i]:block_off[i + 1]], dims[i, 0], (dims[i, 1] + 7) >> 3,
+                            (dims[i, 2] + 7) >> 3, pcls, steps, inv, deadzone, lam, cost, qc, lastc,
+                            ctx, val)
+        count_tokens(ctx, val, k, counts)
+
+
+@njit(cache=True, nogil=True)
+def curves_many(coef, block_off, dims, pcls, qmul, ladder, window, deadzone, lam, cost, qc, lastc,
+                ctx, val, bits, dist):
+    """:func:`curve_blocks` of every sample (as :func:`count_many`) into rows of ``bits`` and
+    ``dist`` (n, len(window))."""
+    for i in range(dims.shape[0]):
+        curve_blocks(coef[block_off[i]:block_off[i + 1]], dims[i, 0], (dims[i, 1] + 7) >> 3,
+                     (dims[i, 2] + 7) >> 3, pcls, qmul, ladder, window, deadzone, lam, cost, qc,
+                     lastc, ctx, val, bits[i], dist[i])
