@@ -22,7 +22,7 @@ from ..errors import FormatError
 from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
 from ._kernels.pixel_model import NUM_CLASSES
 from .lossless_stream import LosslessStream, code_layout, planes_of
-from .lossless_tables import LosslessTables
+from .lossless_tables import LosslessTables, readonly
 
 __all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of", "shard_records"]
 
@@ -157,7 +157,7 @@ class LosslessShard:
         if tables.classes < NUM_CLASSES and self.dims[:, 0].max() > tables.classes:
             raise FormatError(f"{where}: a sample has {int(self.dims[:, 0].max())} planes, but the "
                               f"tables model {tables.classes}")
-        self.records, self.tables, self.where = arrays["records"], tables, where
+        self.records, self.tables, self.where = readonly(arrays["records"]), tables, where
         p, w = int(self.dims[:, 0].max()), int(self.dims[:, 2].max())
         self.pl = np.zeros(p * 2 * (w + 2), dtype=np.int32)
         self.rs = np.zeros(p * 2 * (w + 2), dtype=np.int32)

@@ -40,6 +40,14 @@ def normalize_counts(counts: np.ndarray, group: int = CTX_PER_CLASS) -> np.ndarr
     return freq.astype(np.uint16)
 
 
+def readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view. Archive tensors are read-only and numba compiles a kernel once per
+    array type, so fresh arrays passed to the same kernels get the same type."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The decoder's arrays for (contexts, T) uint16 frequencies: (contexts, T + 1) uint16
     cumulative frequencies and the (contexts, 256) uint8 slot-bucket -> first token table."""
@@ -62,7 +70,8 @@ class LosslessTables:
 
     def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, where: str = ""):
         self.bits, self.code_lo, self.colour = int(bits), int(code_lo), bool(colour)
-        self.freq = np.ascontiguousarray(freq, dtype=np.uint16)  # sums to 4096 per row
+        # sums to 4096 per row; read-only, as an archive's tensors are (one kernel compile)
+        self.freq = readonly(np.ascontiguousarray(freq, dtype=np.uint16))
         if where:
             self._check(where)
         self.classes = self.freq.shape[0] // CTX_PER_CLASS

@@ -7,6 +7,7 @@ import numpy as np
 from ..errors import FormatError
 from ._kernels.lossy_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_lossy_rows
 from .lossless import raise_corrupt, shard_records
+from .lossless_tables import readonly
 from .lossy_tables import MAX_Q, LossyTables
 
 __all__ = ["LossyShard"]
@@ -26,7 +27,7 @@ class LossyShard:
                 (num_samples and self.dims[:, 0].min() != tables.planes):
             raise FormatError(f"{where}: a sample has a plane count other than the tables' "
                               f"{tables.planes}")
-        self.records, self.tables, self.where = arrays["records"], tables, where
+        self.records, self.tables, self.where = readonly(arrays["records"]), tables, where
         d = self.dims
         blocks = int((d[:, 0] * ((d[:, 1] + 7) // 8) * ((d[:, 2] + 7) // 8)).max()) if num_samples else 1
         pixels = int((d[:, 0] * ((d[:, 1] + 7) // 8) * ((d[:, 2] + 7) // 8)).max() * 64) if num_samples else 64

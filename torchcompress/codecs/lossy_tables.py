@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import FormatError
 from ._kernels.block_model import NUM_CONTEXTS
 from ._kernels.rans import PROB_SCALE, num_tokens
-from .lossless_tables import normalize_counts, rans_lookup
+from .lossless_tables import normalize_counts, rans_lookup, readonly
 
 __all__ = ["LADDER", "LossyTables", "MAX_Q", "QMUL_RANGE", "TOKENS", "dct_basis"]
 
@@ -81,9 +81,10 @@ class LossyTables:
     """
 
     def __init__(self, qmul, mat, mean, lens, logf, where: str = ""):
-        self.qmul = np.ascontiguousarray(qmul, dtype=np.float32)
-        self.mat = np.ascontiguousarray(mat, dtype=np.float32)
-        self.mean = np.ascontiguousarray(mean, dtype=np.float32)
+        # read-only, as an archive's tensors are: one kernel compile for fresh and read tables
+        self.qmul = readonly(np.ascontiguousarray(qmul, dtype=np.float32))
+        self.mat = readonly(np.ascontiguousarray(mat, dtype=np.float32))
+        self.mean = readonly(np.ascontiguousarray(mean, dtype=np.float32))
         self.lens = np.ascontiguousarray(lens, dtype=np.uint8)
         self.logf = np.ascontiguousarray(logf, dtype=np.uint8)
         if where:
