@@ -115,3 +115,40 @@ def test_hull_gains_brute_force():
         expect = -np.diff(np.minimum.accumulate(hull))
         np.testing.assert_allclose(gains[i], np.maximum(expect, 0), atol=1e-9)
         assert (np.diff(gains[i]) <= 1e-12).all()
+
+
+
+_ONE_COMPILE = """
+import sys
+import numpy as np
+import torchcompress as tc
+from torchcompress.codecs._kernels.gede_decode import decode_gede_rows
+from torchcompress.codecs._kernels.lossless_decode import decode_rows
+from torchcompress.codecs._kernels.lossy_decode import decode_lossy_rows
+
+x = np.random.default_rng(11).integers(0, 256, (6, 3, 16, 16), dtype=np.uint8)
+for codec, params in (("lossless", {}), ("lossy", {"bits": 2.0}), ("gede", {"mode": "lossless"})):
+    path = f"{sys.argv[1]}/{codec}"
+    tc.compress((x, np.arange(6) % 2), path, codec=codec, progress=False, **params)
+    tc.open(path).__getitems__([0, 5])
+# (kernel, positions of the records and of the archive-wide tables among its arguments)
+for kernel, args in ((decode_rows, (0, 7)), (decode_lossy_rows, (0, 5, 12, 13)),
+                     (decode_gede_rows, (0, 4))):
+    print(kernel.__name__, len(kernel.signatures),
+          any(sig[k].mutable for sig in kernel.signatures for k in args))
+"""
+
+
+def test_fresh_and_stored_records_share_one_decoder_compile(tmp_path):
+    """Archive tensors are read-only; the encoders' round-trip and PSNR decodes hand the
+    decoders read-only records and tables too, so numba compiles each decoder once per
+    process (a second compile cost a first `make demo` about 10 s). A fresh process: other
+    tests call the kernels directly."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _ONE_COMPILE, str(tmp_path)], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split("\n")[:3] == ["decode_rows 1 False", "decode_lossy_rows 1 False",
+                                         "decode_gede_rows 1 False"], r.stdout

@@ -206,20 +206,3 @@ def test_a_batch_decodes_as_each_sample_alone(tmp_path):
     for i, (got, _) in zip(order, ds.__getitems__(order)):
         np.testing.assert_array_equal(got.numpy(), alone[i])
 
-
-def test_fresh_and_stored_records_share_one_decoder_compile(tmp_path):
-    """Archive tensors are read-only; the encoder's round-trip and PSNR decodes hand the
-    kernels read-only records and tables too, so numba compiles each decoder once (a second
-    compile cost a first `make demo` about 10 s)."""
-    from torchcompress.codecs._kernels.lossless_decode import decode_rows
-    from torchcompress.codecs._kernels.lossy_decode import decode_lossy_rows
-
-    x = _photos(np.random.default_rng(11), 6)
-    for codec, params in (("lossless", {}), ("lossy", {"bits": 2.0})):
-        tc.compress((x, np.zeros(6, np.int64)), tmp_path / codec, codec=codec, progress=False,
-                    **params)
-        tc.open(tmp_path / codec).__getitems__([0, 5])
-    for kernel, table_args in ((decode_rows, (7,)), (decode_lossy_rows, (5, 12, 13))):
-        for sig in kernel.signatures:
-            assert not sig[0].mutable, (kernel, sig[0])  # the records
-            assert not any(sig[k].mutable for k in table_args), (kernel, sig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
+from ._kernels import readonly
 from ._kernels.gede import PAD_BYTES, clog2
 from ._kernels.gede_decode import LAYOUT_ROWS, read_base_ids
 from .gede_model import MAX_WIDTH, mask_layout
@@ -37,7 +38,8 @@ class GeDeTables:
 
     def __init__(self, keys, widths, signed, bmask, num_bases, table=None):
         self.keys, self.widths, self.signed = keys, widths, signed
-        self.num_bases, self.table = num_bases, table
+        self.num_bases = num_bases
+        self.table = None if table is None else readonly(table)  # one decoder compile
         self._dest: dict = {}  # decode_args' destination tables, by order
         full = (np.int64(1) << widths.astype(np.int64)) - 1
         self.bmask = bmask
@@ -177,6 +179,7 @@ class GeDeShard:
                 raise FormatError(f"{where}: a non-classwise archive should have 1 model, "
                                   f"found {len(tables.keys)}")
             model = np.zeros(num_samples, dtype=np.int64)
+        rec = readonly(rec)  # as an archive's: one decoder compile for fresh and stored records
         self.offsets = np.zeros(num_samples + 1, dtype=np.int64)
         np.cumsum(tables.rec_bytes[model], out=self.offsets[1:])
         if self.offsets[-1] + PAD_BYTES != rec.shape[0]:

@@ -19,10 +19,11 @@ import numpy as np
 
 from .._validation import check_positive_int
 from ..errors import FormatError
+from ._kernels import readonly
 from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
 from ._kernels.pixel_model import NUM_CLASSES
 from .lossless_stream import LosslessStream, code_layout, planes_of
-from .lossless_tables import LosslessTables, readonly
+from .lossless_tables import LosslessTables
 
 __all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of", "shard_records"]
 

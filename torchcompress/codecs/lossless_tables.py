@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
+from ._kernels import readonly
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from ._kernels.rans import COARSE_SHIFT, PROB_SCALE, num_tokens
 
@@ -38,14 +39,6 @@ def normalize_counts(counts: np.ndarray, group: int = CTX_PER_CLASS) -> np.ndarr
                 diff -= step
             j += 1
     return freq.astype(np.uint16)
-
-
-def readonly(a: np.ndarray) -> np.ndarray:
-    """A read-only view. Archive tensors are read-only and numba compiles a kernel once per
-    array type, so fresh arrays passed to the same kernels get the same type."""
-    v = a.view()
-    v.flags.writeable = False
-    return v
 
 
 def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
+from ._kernels import readonly
 from ._kernels.lossy_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_lossy_rows
 from .lossless import raise_corrupt, shard_records
-from .lossless_tables import readonly
 from .lossy_tables import MAX_Q, LossyTables
 
 __all__ = ["LossyShard"]

@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FormatError
+from ._kernels import readonly
 from ._kernels.block_model import NUM_CONTEXTS
 from ._kernels.rans import PROB_SCALE, num_tokens
-from .lossless_tables import normalize_counts, rans_lookup, readonly
+from .lossless_tables import normalize_counts, rans_lookup
 
 __all__ = ["LADDER", "LossyTables", "MAX_Q", "QMUL_RANGE", "TOKENS", "dct_basis"]
 
