@@ -177,10 +177,7 @@ class LosslessShard:
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
         """Decode shard ``rows`` into ``out``: (B, D) for one shape, or flat with ``out_off``."""
         t = self.tables
-        flat = out.reshape(-1)
-        if out_off is None:
-            out_off = np.arange(len(rows), dtype=np.int64) * (out.shape[1] if out.ndim == 2 else 0)
-        status = np.zeros(len(rows), dtype=np.int64)
+        flat, out_off, status = flat_rows(out, rows, out_off)
         decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
                     t.freq, t.cum, t.coarse, self.lo, self.hi, self.pl, self.rs, flat, out_off,
                     status)
@@ -188,6 +185,14 @@ class LosslessShard:
 
     def sample_shapes(self, rows: np.ndarray) -> np.ndarray:
         return self.shapes[rows]
+
+
+def flat_rows(out: np.ndarray, rows: np.ndarray, out_off) -> tuple:
+    """(flat view of ``out``, each row's start in it, a zeroed status per row) for a decoder
+    writing (B, D) rows, or a flat ``out`` at ``out_off``."""
+    if out_off is None:
+        out_off = np.arange(len(rows), dtype=np.int64) * (out.shape[1] if out.ndim == 2 else 0)
+    return out.reshape(-1), out_off, np.zeros(len(rows), dtype=np.int64)
 
 
 def raise_corrupt(status: np.ndarray, rows: np.ndarray, where: str, errors: dict) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.lossy_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_lossy_rows
-from .lossless import raise_corrupt, shard_records
+from .lossless import flat_rows, raise_corrupt, shard_records
 from .lossy_tables import MAX_Q, LossyTables
 
 __all__ = ["LossyShard"]
@@ -38,10 +38,7 @@ class LossyShard:
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
         """Decode shard ``rows`` into ``out``: (B, D) for one shape, or flat with ``out_off``."""
         t = self.tables
-        flat = out.reshape(-1)
-        if out_off is None:
-            out_off = np.arange(len(rows), dtype=np.int64) * (out.shape[1] if out.ndim == 2 else 0)
-        status = np.zeros(len(rows), dtype=np.int64)
+        flat, out_off, status = flat_rows(out, rows, out_off)
         decode_lossy_rows(self.records, self.offsets, self.dims, rows, t.ladder, t.qmul, t.pcls,
                           t.freq, t.cum, t.coarse, MAX_Q, t.basis, t.mat, t.mean, self.qc,
                           self.lastc, self.plane, flat, out_off, flat.dtype == np.uint8, status)

@@ -126,6 +126,15 @@ def _steps_at(scale, qmul, steps, inv):
             inv[p, z] = 1.0 / steps[p, z]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _model_at(scale, coef, nplanes, nby, nbx, pcls, qmul, deadzone, lam, cost, qc, lastc, ctx, val,
+              steps, inv):
+    """:func:`model_blocks` at quantiser scale ``scale`` (steps ``scale * qmul``)."""
+    _steps_at(scale, qmul, steps, inv)
+    return model_blocks(coef, nplanes, nby, nbx, pcls, steps, inv, deadzone, lam, cost, qc, lastc,
+                        ctx, val)
+
+
 @njit(cache=True, nogil=True)
 def curve_blocks(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, lam, cost, qc, lastc,
                  ctx, val, bits, dist):
@@ -134,9 +143,8 @@ def curve_blocks(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, 
     steps = np.empty((nplanes, 64), dtype=np.float32)
     inv = np.empty((nplanes, 64), dtype=np.float32)
     for j in range(window.shape[0]):
-        _steps_at(ladder[window[j]], qmul, steps, inv)
-        k, err = model_blocks(coef, nplanes, nby, nbx, pcls, steps, inv, deadzone, lam, cost, qc,
-                              lastc, ctx, val)
+        k, err = _model_at(ladder[window[j]], coef, nplanes, nby, nbx, pcls, qmul, deadzone, lam,
+                           cost, qc, lastc, ctx, val, steps, inv)
         bits[j] = price_symbols(ctx, val, k, cost)
         dist[j] = err
 
@@ -154,9 +162,8 @@ def sized_curve(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, l
     steps = np.empty((nplanes, 64), dtype=np.float32)
     inv = np.empty((nplanes, 64), dtype=np.float32)
     for j in range(window.shape[0]):
-        _steps_at(ladder[window[j]], qmul, steps, inv)
-        k, err = model_blocks(coef, nplanes, nby, nbx, pcls, steps, inv, deadzone, lam, cost, qc,
-                              lastc, ctx, val)
+        k, err = _model_at(ladder[window[j]], coef, nplanes, nby, nbx, pcls, qmul, deadzone, lam,
+                           cost, qc, lastc, ctx, val, steps, inv)
         n = encode_sample(ctx, val, k, freq, cum, words, buf, 1, buf.shape[0] - 1)
         if n < 0:
             return False
