@@ -14,17 +14,10 @@ from ..errors import CodecError
 from ._kernels.bitplanes import pack_bitplanes
 from ._kernels.quantize import distortion_curves, quantize_rows
 from .allocation import MAX_BITS, allocate_bits
+from .precision import round_up_f32
 from .protocol import Chunk
 
 __all__ = ["ADQStream", "check_importance"]
-
-
-def _round_up_f32(v: np.ndarray) -> np.ndarray:
-    """Nearest float32 at or above each float64 value."""
-    f = v.astype(np.float32)
-    low = f.astype(np.float64) < v
-    f[low] = np.nextafter(f[low], np.float32(np.inf))
-    return f
 
 
 def _steps(center32: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -32,7 +25,7 @@ def _steps(center32: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     c = center32.astype(np.float64)
     radius = np.maximum(hi - c, c - lo)
     levels = 2.0 ** np.arange(1, MAX_BITS + 1)
-    return _round_up_f32(2.0 * radius[:, None] / levels[None, :])
+    return round_up_f32(2.0 * radius[:, None] / levels[None, :])
 
 
 def check_importance(importance, n: int) -> np.ndarray | None:

@@ -18,7 +18,7 @@ from .lossless_tables import LosslessTables, normalize_counts
 from .parallel import map_ranges, range_chunk
 from .protocol import Chunk, WithoutBudget
 
-__all__ = ["LosslessStream", "Scratch", "common_shape", "fit_rows", "planes_of"]
+__all__ = ["LosslessStream", "Scratch", "common_shape", "dims_of", "fit_rows", "planes_of"]
 
 _SOURCE_DTYPES = {np.dtype(np.uint8): (8, 0), np.dtype(np.int8): (8, -128),
                   np.dtype(np.uint16): (16, 0), np.dtype(np.int16): (16, -32768)}
@@ -72,7 +72,8 @@ def code_layout(samples, dtype: np.dtype) -> tuple[int, int]:
                      f"hold values in [{lo}, {hi}]; rescale them or use codec='gede'")
 
 
-def _dims(samples) -> np.ndarray:
+def dims_of(samples) -> np.ndarray:
+    """(N, 3) int64 (planes, height, width) each sample is coded as (see :func:`planes_of`)."""
     return np.array([planes_of(s.shape) for s in samples], dtype=np.int64).reshape(len(samples), 3)
 
 
@@ -124,7 +125,7 @@ class LosslessStream(WithoutBudget):
     def fit(self, samples) -> None:
         """Count tokens over ``samples`` (the fit rows) and build the tables."""
         bits, code_lo = self.layout or code_layout(samples, samples[0].dtype)
-        dims = _dims(samples)
+        dims = dims_of(samples)
         colour = samples[0].ndim == 3 and bool(np.isin(dims[:, 0], (3, 4)).any())
         classes = min(int(dims[:, 0].max()), NUM_CLASSES)
         t = LosslessTables.tokens_for(bits, colour)
@@ -178,7 +179,7 @@ class LosslessStream(WithoutBudget):
         """Code ``samples`` (an (B, ...) array or a list of arrays): one record each."""
         t = self.tables
         m = len(samples)
-        dims = _dims(samples)
+        dims = dims_of(samples)
         self._check(samples, dims, start)
         value_bytes = t.bits // 8
         uniform = _uniform(samples)

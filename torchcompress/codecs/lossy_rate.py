@@ -19,7 +19,7 @@ from ._kernels.block_model import NUM_CONTEXTS
 from ._kernels.lossy_encode import count_many, curves_many, sized_curve
 from ._kernels.rans import token_base
 from .lossy_tables import LADDER, TOKENS, LossyTables
-from .lossy_transform import block_coefficients
+from .lossy_transform import block_coefficients, block_counts
 from .parallel import map_ranges, range_chunk
 
 __all__ = ["BlockCoder", "FitSet", "fit_tables", "pick_scales"]
@@ -45,7 +45,7 @@ class BlockCoder:
     def __init__(self, samples, dims: np.ndarray, deadzone: float, lam: float):
         self.samples, self.dims = samples, dims
         self.deadzone, self.lam = deadzone, lam
-        blocks = _max_blocks(dims)
+        blocks = int(block_counts(dims).max())
         self.qc = np.zeros((blocks, 64), dtype=np.int64)
         self.lastc = np.zeros(blocks, dtype=np.int64)
         self.ctx = np.empty(blocks * 65, dtype=np.int32)
@@ -80,10 +80,6 @@ class BlockCoder:
         return self.buf[:int(size[0])].copy()
 
 
-def _max_blocks(dims: np.ndarray) -> int:
-    return int((dims[:, 0] * ((dims[:, 1] + 7) // 8) * ((dims[:, 2] + 7) // 8)).max())
-
-
 class FitSet:
     """The fit samples' DCT coefficients in one array, counted and priced a range of samples
     per kernel call, on ``workers`` threads (the kernels hold no GIL; integer counts, so the
@@ -97,12 +93,12 @@ class FitSet:
     def __init__(self, samples, dims: np.ndarray, mat, mean, deadzone: float, lam: float,
                  workers: int = 1):
         self.dims = np.ascontiguousarray(dims, dtype=np.int64)
-        blocks = self.dims[:, 0] * ((self.dims[:, 1] + 7) // 8) * ((self.dims[:, 2] + 7) // 8)
+        blocks = block_counts(self.dims)
         self.block_off = np.zeros(len(blocks) + 1, dtype=np.int64)
         np.cumsum(blocks, out=self.block_off[1:])
         self.coef = np.concatenate([block_coefficients(s, mat, mean) for s in samples])
         self.deadzone, self.lam, self.workers = deadzone, lam, workers
-        self._blocks = _max_blocks(self.dims)
+        self._blocks = int(blocks.max())
 
     def __len__(self) -> int:
         return len(self.dims)

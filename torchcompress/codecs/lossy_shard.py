@@ -9,6 +9,7 @@ from ._kernels import readonly
 from ._kernels.lossy_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_lossy_rows
 from .lossless import flat_rows, raise_corrupt, shard_records
 from .lossy_tables import MAX_Q, LossyTables
+from .lossy_transform import block_counts
 
 __all__ = ["LossyShard"]
 
@@ -28,12 +29,10 @@ class LossyShard:
             raise FormatError(f"{where}: a sample has a plane count other than the tables' "
                               f"{tables.planes}")
         self.records, self.tables, self.where = readonly(arrays["records"]), tables, where
-        d = self.dims
-        blocks = int((d[:, 0] * ((d[:, 1] + 7) // 8) * ((d[:, 2] + 7) // 8)).max()) if num_samples else 1
-        pixels = int((d[:, 0] * ((d[:, 1] + 7) // 8) * ((d[:, 2] + 7) // 8)).max() * 64) if num_samples else 64
+        blocks = int(block_counts(self.dims).max()) if num_samples else 1
         self.qc = np.zeros((blocks + 1, 64), dtype=np.int64)  # the last row stays zero
         self.lastc = np.zeros(blocks, dtype=np.int64)
-        self.plane = np.zeros(pixels, dtype=np.float32)
+        self.plane = np.zeros(blocks * 64, dtype=np.float32)
 
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
         """Decode shard ``rows`` into ``out``: (B, D) for one shape, or flat with ``out_off``."""

@@ -22,12 +22,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodecError
-from .lossless_stream import fit_rows, planes_of
+from .lossless_stream import dims_of, fit_rows, planes_of
 from .lossy_rate import BlockCoder, FitSet, fit_tables, pick_scales
 from .lossy_shard import LossyShard
 from .lossy_tables import LADDER, LossyTables
 from .lossy_transform import colour_basis
 from .parallel import map_ranges
+from .precision import round_up_f32
 from .protocol import Chunk
 
 __all__ = ["DEADZONE", "LossyStream", "RDO_LAMBDA", "as_planes"]
@@ -62,19 +63,6 @@ def as_planes(x, planes: int | None = None, start: int = 0) -> list:
     return out
 
 
-def _dims(planes: list) -> np.ndarray:
-    return np.array([p.shape for p in planes], dtype=np.int64).reshape(len(planes), 3)
-
-
-def _round_up_f32(v: np.ndarray) -> np.ndarray:
-    """Nearest float32 at or above each value (sizes stay exact below 2**24 and never
-    shrink above)."""
-    f = v.astype(np.float32)
-    low = f.astype(np.float64) < v
-    f[low] = np.nextafter(f[low], np.float32(np.inf))
-    return f
-
-
 class LossyStream:
     """The lossy codec's ``protocol.StreamEncoder`` (see the module docstring)."""
 
@@ -93,7 +81,7 @@ class LossyStream:
     def fit(self, samples) -> None:
         """Colour basis and tables from the fit samples, at their share of the budget."""
         planes = as_planes(samples)
-        dims = _dims(planes)
+        dims = dims_of(planes)
         idx = np.arange(len(planes))
         mat, mean = colour_basis(planes, idx, int(dims[0, 0]))
         fit = FitSet(planes, dims, mat, mean, DEADZONE, RDO_LAMBDA, self.workers)
@@ -124,7 +112,7 @@ class LossyStream:
         """(B, 2 + 2W) float32: the sample's value count (two columns), then its exact record
         bytes and its squared error at each scale of the window."""
         planes = self._planes(samples, start)
-        dims = _dims(planes)
+        dims = dims_of(planes)
         w = len(self.window)
         out = np.empty((len(planes), self.summary_width), dtype=np.float32)
         values = dims.prod(axis=1)
@@ -134,7 +122,7 @@ class LossyStream:
             coder = BlockCoder(planes[a:b], dims[a:b], DEADZONE, RDO_LAMBDA)
             for i in range(a, b):
                 size, dist = coder.sized(i - a, self.window, self.tables)
-                out[i, 2:2 + w] = _round_up_f32(size.astype(np.float64))
+                out[i, 2:2 + w] = round_up_f32(size.astype(np.float64))  # never under
                 out[i, 2 + w:] = dist
 
         map_ranges(size_range, len(planes), self.workers)
@@ -169,7 +157,7 @@ class LossyStream:
     def encode(self, samples, start: int = 0) -> Chunk:
         """Code ``samples`` at their picked scales, then decode them to measure the error."""
         planes = self._planes(samples, start)
-        dims = _dims(planes)
+        dims = dims_of(planes)
         m = len(planes)
         records: list = [None] * m
 

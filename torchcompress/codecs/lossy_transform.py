@@ -7,7 +7,7 @@ import numpy as np
 from ._kernels.block_model import ZIGZAG
 from .lossy_tables import dct_basis
 
-__all__ = ["OPPONENT", "block_coefficients", "colour_basis"]
+__all__ = ["OPPONENT", "block_coefficients", "block_counts", "colour_basis"]
 
 _BASIS = dct_basis()
 
@@ -35,6 +35,12 @@ def colour_basis(samples, idx: np.ndarray, planes: int) -> tuple[np.ndarray, np.
     mean = (total / max(n, 1)).astype(np.float32)
     mat = np.ones((1, 1)) if planes == 1 else OPPONENT
     return mat.astype(np.float32), mean
+
+
+def block_counts(dims: np.ndarray) -> np.ndarray:
+    """(N,) int64 8x8 blocks of samples of (planes, height, width) ``dims`` (N, 3)."""
+    d = np.asarray(dims, dtype=np.int64)
+    return d[:, 0] * ((d[:, 1] + 7) // 8) * ((d[:, 2] + 7) // 8)
 
 
 def block_coefficients(sample: np.ndarray, mat: np.ndarray, mean: np.ndarray) -> np.ndarray:

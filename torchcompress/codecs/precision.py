@@ -1,4 +1,5 @@
-"""Fixed-point precision of float columns: what fits GeDe's integer width, and the checks.
+"""Fixed-point precision of float columns: what fits GeDe's integer width, and the checks;
+and float32 rounding that never goes below a value (ADQ's steps, the lossy codec's sizes).
 
 GeDe codes columns of up to 16 bits and stores wider ones (up to ``WIDE_BITS``)
 as two 16-bit columns, so the width that counts here is ``WIDE_BITS``.
@@ -10,10 +11,19 @@ import numpy as np
 
 from ..errors import CodecError
 
-__all__ = ["MAX_DIGITS", "WIDE_BITS", "auto_precision", "check_precision", "usable_precision"]
+__all__ = ["MAX_DIGITS", "WIDE_BITS", "auto_precision", "check_precision", "round_up_f32",
+           "usable_precision"]
 
 MAX_DIGITS = 9
 WIDE_BITS = 32
+
+
+def round_up_f32(v: np.ndarray) -> np.ndarray:
+    """Nearest float32 at or above each float64 value (integers stay exact below 2**24)."""
+    f = v.astype(np.float32)
+    low = f.astype(np.float64) < v
+    f[low] = np.nextafter(f[low], np.float32(np.inf))
+    return f
 
 
 def _fits(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
