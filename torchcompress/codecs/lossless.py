@@ -64,6 +64,16 @@ class LosslessEncoded:
     shapes: np.ndarray    # (N, ndim) int64 sample shapes
     raw_count: int
 
+    @classmethod
+    def from_chunk(cls, tables, chunk, raw_count: int):
+        """The dataset encoded as one stream encoder ``Chunk`` (``lengths`` and ``records``)."""
+        lengths = chunk.arrays["lengths"]
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        uniform = len(lengths) == 0 or bool((chunk.shapes == chunk.shapes[0]).all())
+        return cls(tables, chunk.arrays["records"], offsets, None if uniform else chunk.shapes,
+                   raw_count)
+
     def shard(self, start: int, stop: int) -> dict[str, np.ndarray]:
         off = self.offsets[start:stop + 1]
         lengths = np.diff(off)
@@ -129,11 +139,7 @@ class LosslessCodec:
         rows = st.fit_rows(samples[0].nbytes)
         st.fit(samples[rows] if isinstance(samples, np.ndarray) else [samples[i] for i in rows])
         chunk = st.encode(samples)
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(chunk.arrays["lengths"], out=offsets[1:])
-        fixed = (chunk.shapes == chunk.shapes[0]).all()
-        return LosslessEncoded(st.tables, chunk.arrays["records"], offsets,
-                               None if fixed else chunk.shapes, chunk.stats["raw_samples"])
+        return LosslessEncoded.from_chunk(st.tables, chunk, chunk.stats["raw_samples"])
 
     # -- decoding --
 

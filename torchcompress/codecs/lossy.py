@@ -58,14 +58,11 @@ class LossyEncoded(LosslessEncoded):
     """Records as the lossless codec's (lengths as wide as the encoder chose), with the
     encoder's statistics."""
 
-    def __init__(self, tables, chunk, stats: dict):
-        lengths = chunk.arrays["lengths"]
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        uniform = len(lengths) == 0 or bool((chunk.shapes == chunk.shapes[0]).all())
-        super().__init__(tables, chunk.arrays["records"], offsets,
-                         None if uniform else chunk.shapes, raw_count=0)
-        self.lengths, self._stats = lengths, stats
+    @classmethod
+    def of(cls, tables, chunk, stats: dict) -> "LossyEncoded":
+        enc = cls.from_chunk(tables, chunk, raw_count=0)
+        enc.lengths, enc._stats = chunk.arrays["lengths"], stats
+        return enc
 
     def shard(self, start: int, stop: int) -> dict[str, np.ndarray]:
         return {**super().shard(start, stop), "lengths": self.lengths[start:stop]}
@@ -109,7 +106,7 @@ class LossyCodec:
         st.fit([samples[i] for i in st.fit_rows(samples[0].nbytes)])
         st.allocate(st.summarize(samples, 0))
         chunk = st.encode(x, 0)
-        return LossyEncoded(st.tables, chunk, st.stats([chunk.stats]))
+        return LossyEncoded.of(st.tables, chunk, st.stats([chunk.stats]))
 
     def stream_encoder(self, n: int, *, importance=None, workers: int = 1) -> LossyStream:
         """The bounded-memory encoder of ``n`` samples (see ``protocol.StreamEncoder``)."""

@@ -1,12 +1,14 @@
-"""Rate control for the lossy codec: fit the tables, then give each sample its quantiser scale.
+"""Rate control for the lossy codec: fit the tables, size and code each sample's record.
 
-ADQ's idea moved into the DCT domain: every sample's rate-distortion curve
-(bytes and squared error at each scale of ``LADDER`` near the dataset's
-level) is priced with the dataset tables, and one Lagrange multiplier picks
-each sample's point so that the bytes add up to the budget. This is the
-greedy marginal allocation in closed form: every sample ends where one more
-byte buys the same error everywhere, so easy samples give bytes to hard ones.
-The real streams are then coded and the budget enforced exactly.
+ADQ's idea moved into the DCT domain: a sample's rate-distortion curve is
+its bytes and squared error at each scale of ``LADDER`` near the dataset's
+level, and one Lagrange multiplier (:func:`pick_scales`) picks each sample's
+point so that the bytes add up to the budget. This is the greedy marginal
+allocation in closed form: every sample ends where one more byte buys the
+same error everywhere, so easy samples give bytes to hard ones.
+:class:`FitSet` prices the fit samples' curves with the tables' entropy
+(estimates, to fit the tables); :class:`BlockCoder` sizes and codes records
+exactly, so the allocation meets the budget to the byte.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodecError
-
 from ._kernels.block_model import NUM_CONTEXTS
 from ._kernels.lossy_encode import count_many, curves_many, sized_curve
 from ._kernels.rans import token_base
@@ -26,6 +27,8 @@ __all__ = ["BlockCoder", "FitSet", "fit_tables", "pick_scales"]
 
 HEADER_BYTES = 5.5   # scale byte, final state, half a word of rounding on average
 _PICK_ROWS = 1 << 16
+
+
 def _extra_bits() -> np.ndarray:
     """Extra (uniform) bits each token carries."""
     return np.array([token_base(t)[1] for t in range(TOKENS)], dtype=np.float64)
@@ -56,10 +59,10 @@ class BlockCoder:
     def coefficients(self, i: int, tables: LossyTables) -> np.ndarray:
         return block_coefficients(self.samples[i], tables.mat, tables.mean)
 
-    def sized(self, i: int, window: np.ndarray, tables: LossyTables, coef=None):
+    def sized(self, i: int, window: np.ndarray, tables: LossyTables):
         """(exact record bytes, squared error) of sample ``i`` at each scale of ``window``;
         the last scale's stream is left in ``self.buf[1:]``."""
-        coef = self.coefficients(i, tables) if coef is None else coef
+        coef = self.coefficients(i, tables)
         p, h, w = (int(v) for v in self.dims[i])
         size = np.empty(len(window), dtype=np.int64)
         dist = np.empty(len(window))
@@ -72,10 +75,10 @@ class BlockCoder:
                              "report this with the data that triggers it")
         return size, dist
 
-    def encode(self, i: int, s: int, tables: LossyTables, coef=None) -> np.ndarray:
+    def encode(self, i: int, s: int, tables: LossyTables) -> np.ndarray:
         """The record of sample ``i`` at scale ``s``: the scale byte, then the rANS stream
         (coded by the kernel that priced :meth:`sized`, so the sizes agree)."""
-        size, _ = self.sized(i, np.array([s]), tables, coef)
+        size, _ = self.sized(i, np.array([s]), tables)
         self.buf[0] = s
         return self.buf[:int(size[0])].copy()
 
