@@ -58,7 +58,7 @@ class ADQStream:
     def fit_rows(self, sample_bytes: int = 0) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
 
-    def fit(self, samples) -> None:
+    def fit(self, samples, labels=None) -> None:
         pass
 
     def model(self) -> dict:
@@ -67,7 +67,7 @@ class ADQStream:
     def load_model(self, model: dict) -> None:
         pass
 
-    def summarize(self, samples, start: int) -> np.ndarray:
+    def summarize(self, samples, start: int, labels=None) -> np.ndarray:
         x = _rows(samples)
         if x.dtype.kind == "f":
             finite = np.isfinite(x).all(axis=1)
@@ -103,7 +103,7 @@ class ADQStream:
         steps = _steps(center, self.lo[a:b], self.hi[a:b])
         return center, steps[np.arange(b - a), self.alloc[a:b].astype(np.int64) - 1]
 
-    def encode(self, samples, start: int = 0) -> Chunk:
+    def encode(self, samples, start: int = 0, labels=None) -> Chunk:
         x = _rows(samples)
         n, d = x.shape
         bits = self.alloc[start:start + n]

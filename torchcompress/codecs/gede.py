@@ -22,8 +22,9 @@ from ._kernels.gede import PAD_BYTES, pack_records, pack_table
 from ._kernels.gede_decode import decode_gede_rows
 from ._kernels.idct import decode_gede_dct
 from .gede_model import MAX_WIDTH, column_codes, fit_model
+from .gede_stream import GeDeStream
 from .gede_tables import GeDeShard, GeDeTables
-from .precision import WIDE_BITS, auto_precision
+from .precision import WIDE_BITS, auto_in_range, auto_precision
 from .transforms import TRANSFORMS, make_transform
 
 __all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "check_code_widths"]
@@ -57,6 +58,12 @@ class GeDeParams:
         wide: ``[column, signed]`` pairs of columns whose codes need 17 to 32
             bits, each stored as two 16-bit columns. Found at encode time and
             stored; leave it None.
+        fit_samples: ``tc.compress`` of a source with more samples than this
+            streams in bounded memory: it scans every sample for the column
+            ranges, runs Algorithm 1's base search on this many samples spread
+            over the source (and at most 16 MiB of them), then deduplicates
+            every sample's base by hash. Up to this many, Algorithm 1 runs on
+            every sample at once, as in the paper.
     """
 
     mode: str = "none"
@@ -64,10 +71,12 @@ class GeDeParams:
     classwise: bool = True
     precision: int | list | None = None
     wide: list | None = None
+    fit_samples: int = 16384
 
     def __post_init__(self) -> None:
         check_choice("mode", self.mode, TRANSFORMS)
         check_positive_int("tau", self.tau)
+        check_positive_int("fit_samples", self.fit_samples)
         if not isinstance(self.classwise, bool):
             raise TypeError(f"classwise should be a bool, but got classwise={self.classwise!r}")
         object.__setattr__(self, "precision", _check_precision(self.precision))
@@ -203,6 +212,68 @@ class GeDeCodec:
             v = t.forward(x)
         check_code_widths(v)  # 16-bit columns, checked before any kernel sees them
         return t, v
+
+    def columns_fixed(self, x: np.ndarray):
+        """``(transform, integer columns)`` of ``x`` with precision and wide columns already
+        resolved (the streaming encoder's chunks, which must all agree)."""
+        t = self.transform(x.shape[1:], x.dtype)
+        return t, t.forward(x)
+
+    def resolve_ranges(self, lo: np.ndarray, hi: np.ndarray, digits, dtype) -> None:
+        """Streaming: settle ``precision="auto"`` and ``wide`` from the scanned (G, D) ranges of
+        the values (``digits``: (D,) the digits each float column holds), as ``columns`` does
+        from the whole source."""
+        if self.params.mode != "none":
+            return
+        glo, ghi = lo.min(axis=0), hi.max(axis=0)
+        if self.params.precision == "auto":
+            p = auto_in_range(glo, ghi, digits) if np.dtype(dtype).kind == "f" else None
+            self.params = replace(self.params, precision=p)
+        if self.params.wide is None:
+            clo, chi = self._fixed(glo), self._fixed(ghi)
+            need = np.where(clo < 0, np.maximum(2 * chi, -2 * clo - 1), chi)
+            if (need >= 1 << WIDE_BITS).any():
+                j = int(np.argmax(need))
+                raise CodecError(f"column {j} holds values in [{int(clo[j])}, {int(chi[j])}], "
+                                 f"wider than {WIDE_BITS} bits; lower precision= or rescale "
+                                 "the data")
+            cols = np.flatnonzero(need >= 1 << MAX_WIDTH)
+            if cols.size:
+                self.params = replace(self.params, wide=[[int(j), int(clo[j] < 0)] for j in cols])
+
+    def _fixed(self, v: np.ndarray) -> np.ndarray:
+        """Values -> their fixed-point integers under ``precision`` (integers stay)."""
+        if self.params.precision is None or np.asarray(v).dtype.kind != "f":
+            return np.asarray(v, dtype=np.int64)
+        return np.rint(v * 10.0 ** np.asarray(self.params.precision, dtype=np.float64)
+                       ).astype(np.int64)
+
+    def code_ranges(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(G, D') ranges of the integer columns (``columns_fixed``) from the scanned (G, D)
+        ranges: fixed point, then each wide column split (high half, then 16 low bits)."""
+        if self.params.mode != "none":
+            return lo.astype(np.int64), hi.astype(np.int64)
+        lo, hi = self._fixed(lo), self._fixed(hi)
+        if not self.params.wide:
+            return lo, hi
+        w = np.asarray(self.params.wide, dtype=np.int64)
+        cols, signed = w[:, 0], w[:, 1].astype(bool)
+        zhi = np.where(signed, np.maximum(2 * hi[:, cols], -2 * lo[:, cols] - 1), hi[:, cols])
+        zlo = np.where(signed, 0, lo[:, cols])
+        lo, hi = lo.copy(), hi.copy()
+        lo[:, cols], hi[:, cols] = zlo >> 16, zhi >> 16
+        g = lo.shape[0]
+        return (np.concatenate([lo, np.zeros((g, len(cols)), dtype=np.int64)], axis=1),
+                np.concatenate([hi, np.full((g, len(cols)), 0xFFFF, dtype=np.int64)], axis=1))
+
+    def stream_encoder(self, n: int, *, importance=None, workers: int = 1):
+        """The bounded-memory encoder of ``n`` samples, or None up to ``fit_samples`` (then
+        Algorithm 1 sees every sample at once: ``encode_dataset``)."""
+        if importance is not None:
+            raise ValueError("importance= applies to the lossy 'adq' codec; gede is lossless")
+        if n <= self.params.fit_samples:
+            return None
+        return GeDeStream(self, n, self.params.fit_samples)
 
     def encode(self, x: np.ndarray, labels: np.ndarray, *, m: int = 0) -> GeDeEncoded:
         """Fit the models and pack every sample of ``x`` (N, *shape)."""

@@ -19,12 +19,18 @@ __all__ = ["GeDeModel", "MAX_WIDTH", "bit_entropy", "column_codes", "fit_model",
 MAX_WIDTH = 16
 
 
-def column_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, D) int32 or int64 values -> (N, D) uint16 codes and (D,) uint8 zigzag flags.
+def column_codes(v: np.ndarray, signed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(N, D) int32 or int64 values -> (N, D) uint16 codes and (D,) uint8 zigzag flags
+    (``signed``: the flags to use, else zigzag where a column holds a negative value).
 
     The caller guarantees every code fits in 16 bits (so the shift cannot overflow).
     """
-    signed = (v < 0).any(axis=0) if v.shape[0] else np.zeros(v.shape[1], dtype=bool)
+    if signed is not None:
+        signed = np.asarray(signed).astype(bool)
+    elif v.shape[0]:
+        signed = (v < 0).any(axis=0)
+    else:
+        signed = np.zeros(v.shape[1], dtype=bool)
     z = np.where(signed, (v << 1) ^ (v >> (8 * v.dtype.itemsize - 1)), v)
     return z.astype(np.uint16), signed.astype(np.uint8)
 
@@ -78,10 +84,17 @@ class GeDeModel:
         return int(self.first_row.shape[0])
 
 
-def fit_model(u: np.ndarray, signed: np.ndarray, *, tau: int, m: int = 0) -> GeDeModel:
-    """Run the compression phase of Algorithm 1 on codes ``u`` (n, D) uint16."""
+def fit_model(u: np.ndarray, signed: np.ndarray, *, tau: int, m: int = 0,
+              top: np.ndarray | None = None) -> GeDeModel:
+    """Run the compression phase of Algorithm 1 on codes ``u`` (n, D) uint16.
+
+    ``top``: (D,) the largest code of each column over every sample the model
+    will store, when ``u`` is only a sample of them (it sets the widths).
+    """
     n, d = u.shape
-    top = u.max(axis=0).astype(np.int64) if n else np.zeros(d, dtype=np.int64)
+    if top is None:
+        top = u.max(axis=0).astype(np.int64) if n else np.zeros(d, dtype=np.int64)
+    top = np.asarray(top, dtype=np.int64)
     widths = np.zeros(d, dtype=np.int64)
     while (top >> widths).any():
         widths += (top >> widths) > 0

@@ -122,7 +122,7 @@ class LosslessStream(WithoutBudget):
     def fit_rows(self, sample_bytes: int = 0) -> np.ndarray:
         return fit_rows(self.n, self.fit_samples, sample_bytes)
 
-    def fit(self, samples) -> None:
+    def fit(self, samples, labels=None) -> None:
         """Count tokens over ``samples`` (the fit rows) and build the tables."""
         bits, code_lo = self.layout or code_layout(samples, samples[0].dtype)
         dims = dims_of(samples)
@@ -175,7 +175,7 @@ class LosslessStream(WithoutBudget):
                                  f"was fit on; pass fit_samples >= {self.n} (every sample) or "
                                  f"rescale the {s.dtype} samples")
 
-    def encode(self, samples, start: int = 0) -> Chunk:
+    def encode(self, samples, start: int = 0, labels=None) -> Chunk:
         """Code ``samples`` (an (B, ...) array or a list of arrays): one record each."""
         t = self.tables
         m = len(samples)

@@ -78,7 +78,7 @@ class LossyStream:
     def fit_rows(self, sample_bytes: int = 0) -> np.ndarray:
         return fit_rows(self.n, self.fit_samples, sample_bytes)
 
-    def fit(self, samples) -> None:
+    def fit(self, samples, labels=None) -> None:
         """Colour basis and tables from the fit samples, at their share of the budget."""
         planes = as_planes(samples)
         dims = dims_of(planes)
@@ -108,7 +108,7 @@ class LossyStream:
     def _planes(self, samples, start: int) -> list:
         return as_planes(samples, self.tables.planes, start)
 
-    def summarize(self, samples, start: int) -> np.ndarray:
+    def summarize(self, samples, start: int, labels=None) -> np.ndarray:
         """(B, 2 + 2W) float32: the sample's value count (two columns), then its exact record
         bytes and its squared error at each scale of the window."""
         planes = self._planes(samples, start)
@@ -154,7 +154,7 @@ class LossyStream:
     def bytes_per_sample(self, values: int) -> float:
         return float(self.size.mean()) if self.size is not None and len(self.size) else 1.0
 
-    def encode(self, samples, start: int = 0) -> Chunk:
+    def encode(self, samples, start: int = 0, labels=None) -> Chunk:
         """Code ``samples`` at their picked scales, then decode them to measure the error."""
         planes = self._planes(samples, start)
         dims = dims_of(planes)

@@ -127,7 +127,7 @@ class OriginalStream(WithoutBudget):
     def fit_rows(self, sample_bytes: int = 0) -> np.ndarray:
         return fit_rows(self.n, 256)
 
-    def fit(self, samples) -> None:
+    def fit(self, samples, labels=None) -> None:
         self._estimate = float(np.mean([f.size for f in samples]))
 
     def model(self) -> dict:
@@ -136,7 +136,7 @@ class OriginalStream(WithoutBudget):
     def load_model(self, model: dict) -> None:
         self._estimate = float(model["estimate"][0])
 
-    def encode(self, samples, start: int = 0) -> Chunk:
+    def encode(self, samples, start: int = 0, labels=None) -> Chunk:
         m = len(samples)
         shapes = np.array([file_shape(f, f"file {start + i}") for i, f in enumerate(samples)],
                           dtype=np.int64).reshape(m, 3)

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import CodecError
 
-__all__ = ["MAX_DIGITS", "WIDE_BITS", "auto_precision", "check_precision", "round_up_f32",
-           "usable_precision"]
+__all__ = ["MAX_DIGITS", "WIDE_BITS", "auto_in_range", "auto_precision", "check_precision",
+           "exact_digits", "round_up_f32", "usable_precision"]
 
 MAX_DIGITS = 9
 WIDE_BITS = 32
@@ -35,9 +35,13 @@ def _fits(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def usable_precision(flat: np.ndarray) -> np.ndarray:
     """(D,) int: the most decimal digits (0..9) each column of ``flat`` (N, D) keeps within
     the code width; -1 where even whole numbers do not fit."""
-    lo = flat.min(axis=0).astype(np.float64)
-    hi = flat.max(axis=0).astype(np.float64)
-    best = np.full(flat.shape[1], -1, dtype=np.int64)
+    return usable_in_range(flat.min(axis=0), flat.max(axis=0))
+
+
+def usable_in_range(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """:func:`usable_precision` of columns whose values lie in ``[lo, hi]``."""
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    best = np.full(lo.shape, -1, dtype=np.int64)
     for p in range(MAX_DIGITS + 1):
         s = 10.0 ** p
         ok = _fits(np.rint(lo * s), np.rint(hi * s))
@@ -62,12 +66,16 @@ def auto_precision(flat: np.ndarray) -> list[int]:
     """``precision="auto"``: per column, the most digits that fit, but no more than the data
     holds (extra digits would only cost bits); a CodecError lists the columns that do not fit
     even as whole numbers."""
-    usable = usable_precision(flat)
-    best = np.where(usable < 0, -1, np.minimum(usable, exact_digits(flat)))
+    return auto_in_range(flat.min(axis=0), flat.max(axis=0), exact_digits(flat))
+
+
+def auto_in_range(lo: np.ndarray, hi: np.ndarray, digits: np.ndarray) -> list[int]:
+    """:func:`auto_precision` of columns with values in ``[lo, hi]`` that need ``digits``."""
+    usable = usable_in_range(lo, hi)
+    best = np.where(usable < 0, -1, np.minimum(usable, digits))
     bad = np.flatnonzero(best < 0)
     if bad.size:
-        cols = "; ".join(f"column {j} holds values in [{flat[:, j].min():g}, {flat[:, j].max():g}]"
-                         for j in bad)
+        cols = "; ".join(f"column {j} holds values in [{lo[j]:g}, {hi[j]:g}]" for j in bad)
         raise CodecError(f"precision='auto' found no precision that fits {WIDE_BITS}-bit codes: "
                          f"{cols}; rescale those columns (e.g. to thousands) first")
     return best.tolist()

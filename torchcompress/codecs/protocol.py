@@ -12,7 +12,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Chunk", "Codec", "Encoded", "ShardDecoder", "StreamEncoder", "WithoutBudget"]
+__all__ = ["Chunk", "Codec", "Encoded", "ShardDecoder", "StreamEncoder", "WithoutBudget",
+           "merge_scans"]
 
 
 @runtime_checkable
@@ -124,7 +125,17 @@ class StreamEncoder(Protocol):
     one rank; ``model``/``load_model`` carry it to the others), ``summarize`` every
     sample (when ``summary_width`` > 0) and ``allocate`` from all summaries, then
     ``encode`` consecutive chunks. Chunks encode independently: the bytes do not
-    depend on where chunks start, on threads or on ranks."""
+    depend on where chunks start, on threads or on ranks. ``labels`` are the
+    samples' labels, for codecs with a model per class.
+
+    Optional, for codecs whose fit must see something of every sample (GeDe's
+    column ranges): ``use_folder(folder)`` first, with the archive's temporary
+    folder (shared by every rank) for the encoder's scratch files; ``scan(samples,
+    start, labels) -> dict`` of arrays per chunk, joined by :func:`merge_scans`
+    and handed to ``load_scan(scan, dtype)`` on every rank before the fit;
+    ``shard_pad`` ({tensor: bytes}) zero bytes that end each shard's tensor; and
+    ``close()`` once the encoder's files are no longer needed (after the
+    archive-wide tensors are written)."""
 
     summary_width: int
 
@@ -132,7 +143,7 @@ class StreamEncoder(Protocol):
         """(k,) int64 sorted rows the model is fit on (may be empty). ``sample_bytes``: the
         first sample's size, by which a codec bounds the bytes its fit reads."""
 
-    def fit(self, samples: list) -> None:
+    def fit(self, samples: list, labels=None) -> None:
         """Fit the model on the samples of ``fit_rows`` (arrays, in that order)."""
 
     def model(self) -> dict:
@@ -141,7 +152,7 @@ class StreamEncoder(Protocol):
     def load_model(self, model: dict) -> None:
         """Take a model that another rank fit."""
 
-    def summarize(self, samples: list, start: int) -> np.ndarray:
+    def summarize(self, samples: list, start: int, labels=None) -> np.ndarray:
         """(B, summary_width) float summaries of samples ``start, start + 1, ...`` (float64,
         or float32 to halve what N samples keep; one dtype per encoder)."""
 
@@ -152,7 +163,7 @@ class StreamEncoder(Protocol):
         """Expected coded bytes per sample of about ``values`` values (sizes the shards;
         the same on every rank)."""
 
-    def encode(self, samples: list, start: int) -> Chunk:
+    def encode(self, samples: list, start: int, labels=None) -> Chunk:
         """Encode samples ``start, start + 1, ...``."""
 
     def extras(self) -> dict:
@@ -162,6 +173,16 @@ class StreamEncoder(Protocol):
         """The manifest's codec statistics from every chunk's ``stats``."""
 
 
+def merge_scans(scans) -> dict:
+    """Join ``StreamEncoder.scan`` results: the elementwise maximum of the arrays under one
+    key (a minimum travels as a negated maximum); keys only one result has are kept."""
+    out: dict = {}
+    for s in scans:
+        for k, v in s.items():
+            out[k] = np.maximum(out[k], v) if k in out else v
+    return out
+
+
 class WithoutBudget:
     """:class:`StreamEncoder` parts for codecs with no global budget: no summaries, and the
     fit's ``_estimate`` of bytes per sample sizes the shards."""
@@ -169,7 +190,7 @@ class WithoutBudget:
     summary_width = 0
     _estimate = 0.0
 
-    def summarize(self, samples: list, start: int) -> np.ndarray:
+    def summarize(self, samples: list, start: int, labels=None) -> np.ndarray:
         return np.zeros((len(samples), 0))
 
     def allocate(self, summaries: np.ndarray) -> None:

@@ -14,7 +14,7 @@ from ..codecs import make_codec
 from ..codecs.lossless_stream import common_shape
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from .roundtrip import check_roundtrip
-from .reading import open_reader
+from .reading import ArrayReader, open_reader
 from .sources import load_source
 from .streaming import on_every_rank, shard_bounds, stream_archive, utc_now
 from .summary import summarize
@@ -92,6 +92,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     if files and (resize is not None or layout is not None):
         raise ValueError("codec='original' keeps the files as they are; resize= and layout= "
                          "do not apply")
+    reader = None
     if hasattr(enc, "stream_encoder"):
         reader = open_reader(source, files=files, layout=layout, resize=resize,
                              mixed_ok=enc.variable_shapes, progress=progress, length=length,
@@ -99,12 +100,16 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         if classes is not None:
             reader.classes = classes
         st = enc.stream_encoder(reader.n, importance=importance, workers=num_workers)
-        return stream_archive(reader, path, enc, st, overwrite=overwrite, progress=progress,
-                              shard_size=shard_size, verify=verify, t0=t0, workers=num_workers)
+        if st is not None:
+            return stream_archive(reader, path, enc, st, overwrite=overwrite, progress=progress,
+                                  shard_size=shard_size, verify=verify, t0=t0, workers=num_workers)
 
     def whole() -> dict:  # codecs that need every sample at once (one process writes)
-        src = load_source(source, layout=layout, progress=progress, mixed_ok=enc.variable_shapes,
-                          length=length, resize=resize)
+        if isinstance(reader, ArrayReader):  # already in memory (an iterable is read once)
+            src = reader.src
+        else:
+            src = load_source(source, layout=layout, progress=progress,
+                              mixed_ok=enc.variable_shapes, length=length, resize=resize)
         return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
                              shard_size=shard_size, importance=importance, classes=classes,
                              verify=verify, t0=t0, workers=num_workers)

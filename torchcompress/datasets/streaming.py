@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from .._distributed import replica_info
 from ..codecs.lossless_stream import common_shape
+from ..codecs.protocol import merge_scans
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from ..format.safetensors_io import open_tensors
 from ..format.writer import write_shard_file
@@ -77,11 +78,13 @@ def on_every_rank(fn, *, src: int | None = None):
 class _ChunkEncoded:
     """One encoded chunk seen as the protocol's ``Encoded`` (for the round-trip check)."""
 
-    def __init__(self, arrays: dict, shapes: np.ndarray, extras: dict):
-        self.arrays, self.shapes, self._extras = arrays, shapes, extras
+    def __init__(self, arrays: dict, shapes: np.ndarray, extras: dict, pad: dict):
+        self.arrays, self.shapes, self._extras, self.pad = arrays, shapes, extras, pad
 
     def shard(self, start: int, stop: int) -> dict:
         out = dict(self.arrays)
+        for key, nbytes in self.pad.items():  # the codec's trailing padding, as the shard has it
+            out[key] = np.concatenate([out[key], np.zeros(nbytes, dtype=out[key].dtype)])
         if not (self.shapes == self.shapes[0]).all():
             out["shapes"] = self.shapes.astype(np.uint32)
         return out
@@ -108,11 +111,48 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
     if workers > 1:  # enough chunks for every worker, however small the dataset
         chunk_rows = max(1, min(chunk_rows, -(-n // (8 * workers * world))))
     show = progress and rank == 0
+    check = verify or enc.measures_error
+    writer = None
 
-    rows = st.fit_rows(first[0].nbytes)
+    def open_writer():
+        nonlocal writer
+        writer = ArchiveWriter(path, overwrite=overwrite)
+        return writer.folder
+    try:
+        folder = on_every_rank(open_writer, src=0)
+        if hasattr(st, "use_folder"):
+            st.use_folder(folder)
+        return _encode_all(reader, path, enc, st, writer, folder, n=n, values=values,
+                           chunk_rows=chunk_rows, show=show, shard_size=shard_size, check=check,
+                           verify=verify, first_dtype=first[0].dtype,
+                           first_nbytes=first[0].nbytes, t0=t0, workers=workers)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+
+
+def _slice_ranges(n: int, chunk_rows: int) -> list[tuple[int, int]]:
+    """This rank's share of ``[0, n)`` in chunks of ``chunk_rows``."""
+    world, rank = _world()
+    lo, hi = rank * n // world, (rank + 1) * n // world
+    return [(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)]
+
+
+def _encode_all(reader, path, enc, st, writer, folder, *, n, values, chunk_rows, show,
+                shard_size, check, verify, first_dtype, first_nbytes, t0, workers) -> dict:
+    world, rank = _world()
+    if hasattr(st, "scan"):  # a first pass for what the fit must know of every sample
+        def scan_slice():
+            with _Runner(workers, (reader, enc, st, None, False)) as run:
+                ranges = _slice_ranges(n, chunk_rows)
+                return merge_scans(tqdm(run.map(_scan_chunk, ranges), total=len(ranges),
+                                        desc="scanning", disable=not show, leave=False))
+        st.load_scan(merge_scans(on_every_rank(scan_slice)), np.dtype(first_dtype))
+    rows = st.fit_rows(first_nbytes)
     if rows.size:
         def fit():
-            st.fit(reader.read(rows)[0])
+            st.fit(*reader.read(rows))
             return st.model()
         model = on_every_rank(fit, src=0)
         if rank:
@@ -122,7 +162,7 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
 
         def summarize_slice():
             out = None  # filled in place (in the encoder's dtype): one copy
-            ranges = [(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)]
+            ranges = _slice_ranges(n, chunk_rows)
             with _Runner(workers, (reader, enc, st, None, False)) as run:
                 for (a, b), part in tqdm(zip(ranges, run.map(_summarize_chunk, ranges)),
                                          total=len(ranges), desc="summarising", disable=not show,
@@ -136,62 +176,55 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         del parts
     bounds = shard_bounds(n, st.bytes_per_sample(values), shard_size)
     mine = list(range(rank, len(bounds) - 1, world))
-    writer = None
+    pad = getattr(st, "shard_pad", {})
+    close = getattr(st, "close", lambda: None)
+    extras = st.extras()
 
-    def open_writer():
-        nonlocal writer
-        writer = ArchiveWriter(path, overwrite=overwrite)
-        return writer.folder
-    try:
-        folder = on_every_rank(open_writer, src=0)
-        extras = st.extras()
+    def encode_shards():
+        chunks = {k: range(bounds[k], bounds[k + 1], chunk_rows) for k in mine}
+        jobs = [(c, min(c + chunk_rows, bounds[k + 1])) for k in mine for c in chunks[k]]
+        out = []
+        with _Runner(workers, (reader, enc, st, extras, (check, verify))) as run:
+            results = iter(run.map(_encode_chunk, jobs))
+            for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False):
+                out.append(_write_shard(folder, k, bounds[k], bounds[k + 1],
+                                        [next(results) for _ in chunks[k]], pad))
+        if rank:  # rank 0 keeps its files until the archive-wide tensors are written
+            close()
+        return out
+    done = [s for part in on_every_rank(encode_shards) for s in part]
+    done.sort(key=lambda s: s["index"])
+    sample_shape = common_shape(np.array([s["lo"] for s in done] + [s["hi"] for s in done]))
 
-        def encode_shards():
-            chunks = {k: range(bounds[k], bounds[k + 1], chunk_rows) for k in mine}
-            jobs = [(c, min(c + chunk_rows, bounds[k + 1])) for k in mine for c in chunks[k]]
-            out = []
-            with _Runner(workers, (reader, enc, st, extras, verify)) as run:
-                results = iter(run.map(_encode_chunk, jobs))
-                for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False):
-                    out.append(_write_shard(folder, k, bounds[k], bounds[k + 1],
-                                            [next(results) for _ in chunks[k]]))
-            return out
-        done = [s for part in on_every_rank(encode_shards) for s in part]
-        done.sort(key=lambda s: s["index"])
-        sample_shape = common_shape(np.array([s["lo"] for s in done] + [s["hi"] for s in done]))
+    def add_shapes():  # an archive of mixed shapes: every shard carries them
+        return {s["index"]: _with_shapes(folder, s) for s in done
+                if s["index"] in mine and not s["has_shapes"]}
+    if None in sample_shape:
+        for part in on_every_rank(add_shapes):
+            for k, info in part.items():
+                done[k]["info"] = info
+    stats = st.stats([p for s in done for p in s["stats"]])
+    stats["source_values"] = sum(s["values"] for s in done)
+    if check:
+        total = max(stats["source_values"], 1)
+        stats["exact_fraction"] = sum(s["exact"] for s in done) / total
+        stats["max_abs_error"] = max(s["worst"] for s in done)
+        stats["verified"] = bool(verify)
 
-        def add_shapes():  # an archive of mixed shapes: every shard carries them
-            return {s["index"]: _with_shapes(folder, s) for s in done
-                    if s["index"] in mine and not s["has_shapes"]}
-        if None in sample_shape:
-            for part in on_every_rank(add_shapes):
-                for k, info in part.items():
-                    done[k]["info"] = info
-        stats = st.stats([p for s in done for p in s["stats"]])
-        stats["source_values"] = sum(s["values"] for s in done)
-        if verify:
-            total = max(stats["source_values"], 1)
-            stats["exact_fraction"] = sum(s["exact"] for s in done) / total
-            stats["max_abs_error"] = max(s["worst"] for s in done)
-            stats["verified"] = True
-
-        def commit():
-            writer.shards = [s["info"] for s in done]
-            for name, tensors in extras.items():
-                writer.write_extra(name, tensors)
-            manifest = Manifest(
-                codec=enc.name, codec_params=enc.params.to_dict(), sample_shape=sample_shape,
-                sample_dtype=done[0]["dtype"], num_samples=n, shards=writer.shards,
-                classes=reader.classes,
-                provenance={"source": reader.name, "writer": f"torchcompress {__version__}",
-                            "created": utc_now()},
-                stats=stats, extras=dict(writer.extras))
-            return writer.commit(manifest)
-        out = on_every_rank(commit, src=0)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    def commit():
+        writer.shards = [s["info"] for s in done]
+        for name, tensors in extras.items():
+            writer.write_extra(name, tensors)
+        close()
+        manifest = Manifest(
+            codec=enc.name, codec_params=enc.params.to_dict(), sample_shape=sample_shape,
+            sample_dtype=done[0]["dtype"], num_samples=n, shards=writer.shards,
+            classes=reader.classes,
+            provenance={"source": reader.name, "writer": f"torchcompress {__version__}",
+                        "created": utc_now()},
+            stats=stats, extras=dict(writer.extras))
+        return writer.commit(manifest)
+    out = on_every_rank(commit, src=0)
     info = summarize(ArchiveReader(out))
     info["encode_seconds"] = info["seconds"] = time.perf_counter() - t0
     return info
@@ -290,39 +323,51 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
+def _scan_chunk(ab: tuple) -> dict:
+    reader, _, st, _, _ = _JOB
+    a, b = ab
+    x, y = reader.read(np.arange(a, b))
+    return st.scan(x, a, y)
+
+
 def _summarize_chunk(ab: tuple) -> np.ndarray:
     reader, _, st, _, _ = _JOB
     a, b = ab
-    return st.summarize(reader.read(np.arange(a, b))[0], a)
+    x, y = reader.read(np.arange(a, b))
+    return st.summarize(x, a, labels=y)
 
 
 def _encode_chunk(job: tuple) -> dict:
     """Read, encode and (when verifying) decode-and-compare samples ``[c, d)``."""
-    reader, enc, st, extras, verify = _JOB
+    reader, enc, st, extras, (check, verify) = _JOB
     c, d = job
     x, y = reader.read(np.arange(c, d))
     enc.check_targets(y)
-    chunk = st.encode(x, c)
+    chunk = st.encode(x, c, labels=y)
     exact, worst = 0, 0.0
-    if verify:
-        ce = _ChunkEncoded(chunk.arrays, chunk.shapes, extras)
+    if check:
+        ce = _ChunkEncoded(chunk.arrays, chunk.shapes, extras, getattr(st, "shard_pad", {}))
         same = isinstance(x, list) and bool((chunk.shapes == chunk.shapes[0]).all())
-        r = check_roundtrip(enc, ce, np.stack(x) if same else x, y, [0, d - c],
-                            sample_shape=common_shape(chunk.shapes), exact=True, tolerance=0.0,
-                            workers=getattr(st, "workers", 1))
+        xs = np.stack(x) if same else x
+        tol = enc.tolerance(xs.reshape(len(xs), -1)) if isinstance(xs, np.ndarray) else 0.0
+        r = check_roundtrip(enc, ce, xs, y, [0, d - c], sample_shape=common_shape(chunk.shapes),
+                            exact=verify, tolerance=tol, workers=getattr(st, "workers", 1))
         exact = round(r["exact_fraction"] * int(chunk.shapes.prod(axis=1).sum()))
         worst = r["max_abs_error"]
     return {"arrays": chunk.arrays, "shapes": chunk.shapes, "stats": chunk.stats, "labels": y,
             "exact": exact, "worst": worst, "dtype": str(x[0].dtype)}
 
 
-def _write_shard(folder: str, k: int, a: int, b: int, chunks: list) -> dict:
-    """Join the encoded chunks of samples ``[a, b)`` into shard file ``k``."""
+def _write_shard(folder: str, k: int, a: int, b: int, chunks: list, pad: dict) -> dict:
+    """Join the encoded chunks of samples ``[a, b)`` into shard file ``k`` (then ``pad``:
+    trailing zero bytes per tensor)."""
     # 1-D pieces, written one after the other: no joined copy of the shard
     tensors = {key: [c["arrays"][key] for c in chunks] for key in chunks[0]["arrays"]}
     for key, parts in tensors.items():  # lengths: U16 unless some chunk needed U32
         wide = np.result_type(*parts)
         tensors[key] = [p.astype(wide, copy=False) for p in parts]
+        if pad.get(key):
+            tensors[key].append(np.zeros(pad[key], dtype=wide))
     shapes = np.concatenate([c["shapes"] for c in chunks])
     uniform = bool((shapes == shapes[0]).all())
     if not uniform:

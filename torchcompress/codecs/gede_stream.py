@@ -1,0 +1,303 @@
+"""GeDe in bounded memory: scan, fit on a sample, deduplicate by hash, then chunks.
+
+For sources of more than ``fit_samples`` samples (see ``GeDeCodec.stream_encoder``):
+
+1. **Scan** every sample: per model (class) and column, the smallest and
+   largest value (and, for ``precision="auto"``, the digits each column
+   holds). That fixes what Algorithm 1 takes from all the data: the fixed-point
+   precision, the split of wide columns, each column's zigzag flag and width.
+2. **Fit** Algorithm 1's base search per model on the ``fit_rows`` samples of
+   that class (a model whose class has none there is fit on all of them):
+   the base masks.
+3. **Summarise** every sample: its model and a 128-bit xxh3 hash of its
+   packed base row (the row itself goes to a spool file in the archive's
+   temporary folder, ``stride`` bytes per sample).
+4. **Allocate**: equal (model, hash) pairs share a base; ids are numbered in
+   order of first appearance per model. The base table is gathered from the
+   spool into a table file in one sequential read.
+5. **Encode** chunks: each record is the sample's base id and deviation bits,
+   as in memory.
+
+Between passes the encoder keeps 40 bytes of summary and 8 of base id per
+sample; the table lives in a file until the archive is written.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import numpy as np
+import xxhash
+
+from ..errors import CodecError
+from ._kernels.gede import PAD_BYTES, eq1_size, pack_records, pack_table
+from .gede_model import MAX_WIDTH, column_codes, fit_model
+from .gede_tables import GeDeTables
+from .lossless_stream import fit_rows
+from .precision import exact_digits
+from .protocol import Chunk
+
+__all__ = ["FIT_BYTES", "GeDeStream"]
+
+#: the fit reads at most this many bytes of samples: Algorithm 1 holds about 16 bytes per
+#: value of its sample (columns, codes, groups), so 16 MiB of uint8 samples stay near 300 MB
+FIT_BYTES = 16 << 20
+_BLOCK = 16 << 20  # bytes of spool read at a time when the table is gathered
+
+
+def _rows(samples) -> np.ndarray:
+    return samples if isinstance(samples, np.ndarray) else np.stack(samples)
+
+
+class GeDeStream:
+    """GeDe's ``protocol.StreamEncoder`` (see the module docstring)."""
+
+    summary_width = 5  # model, then the base hash as four 32-bit integers
+    shard_pad = {"records": PAD_BYTES}
+
+    def __init__(self, codec, n: int, fit_samples: int):
+        self.codec, self.n, self.fit_samples = codec, n, fit_samples
+        self.keys = self.top = self.signed = self.tab = None
+        self.folder = None
+        self.table = None       # (T,) uint8 memmap of the gathered base table
+        self.base_id = None     # (n,) int64 after ``allocate``
+        self.stride = 0
+        self._files: list[str] = []
+        self._fits = []
+        self._first = None
+
+    # -- 1. scan ---------------------------------------------------------------------------
+    def _model_of(self, labels: np.ndarray) -> np.ndarray:
+        labels = np.asarray(labels, dtype=np.int64)
+        return labels if self.codec.params.classwise else np.zeros(len(labels), dtype=np.int64)
+
+    def scan(self, samples, start: int, labels) -> dict:
+        """Per model and column ``[max, -min]`` of the values (``mode="none"``: before fixed
+        point; else of the transform's integer columns); ``digits`` for ``precision="auto"``."""
+        x = _rows(samples)
+        p = self.codec.params
+        flat = x.reshape(len(x), -1)
+        if p.mode == "none":
+            if flat.dtype.kind == "f" and not np.isfinite(flat).all():
+                bad = start + int(np.flatnonzero(~np.isfinite(flat).all(axis=1))[0])
+                raise CodecError(f"sample {bad} contains NaN or inf; GeDe stores finite values only")
+            v = flat.astype(np.float64 if flat.dtype.kind == "f" else np.int64)
+        else:
+            v = self.codec.transform(x.shape[1:], x.dtype).forward(x).astype(np.int64)
+        model = self._model_of(labels)
+        out = {}
+        for g in np.unique(model):
+            rows = v[model == g]
+            out[f"model:{int(g)}"] = np.stack([rows.max(axis=0), -rows.min(axis=0)])
+        if p.precision == "auto" and flat.dtype.kind == "f":
+            out["digits"] = exact_digits(flat)
+        return out
+
+    def load_scan(self, total: dict, dtype: np.dtype) -> None:
+        """From the joined scan of every sample: precision, wide columns, zigzag flags, widths."""
+        names = sorted((k for k in total if k.startswith("model:")), key=lambda k: int(k[6:]))
+        self.keys = np.array([int(k[6:]) for k in names], dtype=np.int64)
+        hi = np.stack([total[k][0] for k in names])
+        lo = np.stack([-total[k][1] for k in names])
+        self.codec.resolve_ranges(lo, hi, total.get("digits"), dtype)
+        self.lo, self.hi = self.codec.code_ranges(lo, hi)
+        self.signed = (self.lo < 0).astype(np.uint8)
+        self.top = np.where(self.lo < 0, np.maximum(2 * self.hi, -2 * self.lo - 1), self.hi)
+        if (self.top >= 1 << MAX_WIDTH).any():
+            raise CodecError("a GeDe column needs more than 16 bits after the wide split; "
+                             "lower precision= or rescale the data")
+
+    # -- 2. fit ------------------------------------------------------------------------------
+    def fit_rows(self, sample_bytes: int = 0) -> np.ndarray:
+        k = min(self.n, self.fit_samples)
+        if sample_bytes > 0:
+            k = min(k, max(64, FIT_BYTES // sample_bytes))
+        return fit_rows(self.n, k)
+
+    def fit(self, samples, labels=None) -> None:
+        """Algorithm 1's base search per model on the fit samples, with the scanned widths."""
+        x = _rows(samples)
+        _, v = self.codec.columns_fixed(x)
+        model = np.searchsorted(self.keys, self._model_of(labels))
+        g_count, d = self.top.shape
+        bmask = np.zeros((g_count, d), dtype=np.uint16)
+        for g in range(g_count):
+            rows = np.flatnonzero(model == g)
+            if rows.size == 0:
+                rows = np.arange(len(v))
+            u, _ = column_codes(v[rows], self.signed[g])
+            u = np.minimum(u, self.top[g]).astype(np.uint16)  # another class's rows: clip
+            bmask[g] = fit_model(u, self.signed[g], tau=self.codec.params.tau,
+                                 top=self.top[g]).base_mask
+        self.bmask = bmask
+        self._layout()
+
+    def _layout(self) -> None:
+        widths = np.zeros(self.top.shape, dtype=np.int64)
+        while (self.top >> widths).any():
+            widths += (self.top >> widths) > 0
+        self.widths = widths.astype(np.uint8)
+        ones = np.ones(len(self.keys), dtype=np.int64)
+        self.tab = GeDeTables(self.keys, self.widths, self.signed, self.bmask, ones)
+        self.stride = max(int(self.tab.row_bytes.max()), 1)
+
+    def model(self) -> dict:
+        return {"base_mask": self.bmask}  # every rank has the scan; the fit adds the masks
+
+    def load_model(self, m: dict) -> None:
+        self.bmask = m["base_mask"]
+        self._layout()
+
+    # -- 3. summarise ----------------------------------------------------------------------
+    def use_folder(self, folder: str) -> None:
+        """Keep the spool and table files in ``folder`` (the archive's temporary folder)."""
+        self.folder = folder
+        self.spool = os.path.join(folder, "gede-spool.tmp")
+
+    def _codes(self, samples, start: int, labels) -> tuple[np.ndarray, np.ndarray]:
+        """(B, D) uint16 codes and (B,) model index of a chunk, checked against the scan."""
+        x = _rows(samples)
+        _, v = self.codec.columns_fixed(x)
+        model = np.searchsorted(self.keys, self._model_of(labels))
+        model = np.minimum(model, len(self.keys) - 1)
+        if (self.keys[model] != self._model_of(labels)).any():
+            raise CodecError("a label appeared that the scan of the source did not see; the "
+                             "source must yield the same samples on every pass")
+        u = np.empty(v.shape, dtype=np.uint16)
+        for g in np.unique(model):
+            rows = model == g
+            lo, hi = self.lo[g], self.hi[g]
+            vg = v[rows]
+            if (vg < lo).any() or (vg > hi).any():
+                i = start + int(np.flatnonzero(rows)[np.flatnonzero(((vg < lo) | (vg > hi))
+                                                                    .any(axis=1))[0]])
+                raise CodecError(f"sample {i} holds values outside the ranges the scan of the "
+                                 "source found; the source must yield the same samples on "
+                                 "every pass")
+            u[rows] = column_codes(vg, self.signed[g])[0]
+        return u, model
+
+    def summarize(self, samples, start: int, labels=None) -> np.ndarray:
+        u, model = self._codes(samples, start, labels)
+        b = len(u)
+        rows = np.zeros(b * self.stride + PAD_BYTES, dtype=np.uint8)
+        t = self.tab
+        for g in np.unique(model):
+            idx = np.flatnonzero(model == g)
+            sub = np.zeros(len(idx) * int(t.row_bytes[g]) + PAD_BYTES, dtype=np.uint8)
+            pack_table(np.ascontiguousarray(u[idx]), np.arange(len(idx), dtype=np.int64),
+                       t.bmask[g], t.bshift[g], t.bcount[g], int(t.row_bytes[g]), sub, 0)
+            rb = int(t.row_bytes[g])
+            view = rows[:b * self.stride].reshape(b, self.stride)
+            view[idx, :rb] = sub[:len(idx) * rb].reshape(len(idx), rb)
+        out = np.empty((b, self.summary_width), dtype=np.float64)
+        out[:, 0] = model
+        flat = rows[:b * self.stride].reshape(b, self.stride)
+        for i in range(b):
+            h = xxhash.xxh3_128_intdigest(flat[i, :int(t.row_bytes[model[i]])].tobytes())
+            for k in range(4):
+                out[i, 1 + k] = (h >> (32 * k)) & 0xFFFFFFFF
+        fd = os.open(self.spool, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, flat.tobytes(), start * self.stride)
+        finally:
+            os.close(fd)
+        return out
+
+    # -- 4. allocate -------------------------------------------------------------------------
+    def allocate(self, summaries: np.ndarray) -> None:
+        """Number the distinct bases per model in order of first appearance; gather the table."""
+        n, g_count = len(summaries), len(self.keys)
+        model = summaries[:, 0].astype(np.int64)
+        key = np.ascontiguousarray(summaries.astype(np.uint32)).view(f"V{4 * self.summary_width}")
+        _, first, inv = np.unique(key.reshape(n), return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")          # bases in first-seen order
+        umodel = model[first[order]]
+        by_model = np.argsort(umodel, kind="stable")
+        counts = np.bincount(umodel, minlength=g_count)
+        starts = np.cumsum(counts) - counts
+        within = np.empty(len(first), dtype=np.int64)
+        within[by_model] = np.arange(len(first)) - np.repeat(starts, counts)
+        uid = np.empty(len(first), dtype=np.int64)
+        uid[order] = within
+        self.base_id = uid[inv.reshape(n)]
+        self.num_bases = counts  # every model has samples: the scan found its label
+        self.tab = GeDeTables(self.keys, self.widths, self.signed, self.bmask, self.num_bases)
+        self.first_rows = first[order][by_model]           # model by model, in id order
+        self.first_starts = starts
+        self.counts = np.bincount(model, minlength=g_count)
+        self._gather()
+
+    def _gather(self) -> None:
+        """Copy each base's row from the spool into this process's table file, in order."""
+        t = self.tab
+        path = os.path.join(self.folder, f"gede-table-{uuid.uuid4().hex}.tmp")
+        self._files.append(path)
+        size = int(t.tab_off[-1]) + PAD_BYTES
+        with open(path, "wb") as f:
+            f.truncate(size)
+        rows_per_block = max(1, _BLOCK // self.stride)
+        fd_in, fd_out = os.open(self.spool, os.O_RDONLY), os.open(path, os.O_WRONLY)
+        try:
+            pos = np.zeros(len(self.keys), dtype=np.int64)  # bases written per model
+            for a in range(0, self.n, rows_per_block):
+                b = min(a + rows_per_block, self.n)
+                block = None
+                for g in range(len(self.keys)):
+                    fr = self.first_rows[self.first_starts[g]:self.first_starts[g]
+                                         + self.num_bases[g]]
+                    lo, hi = np.searchsorted(fr, [a, b])
+                    if hi <= lo:
+                        continue
+                    if block is None:
+                        raw = os.pread(fd_in, (b - a) * self.stride, a * self.stride)
+                        block = np.frombuffer(raw, dtype=np.uint8).reshape(b - a, self.stride)
+                    rb = int(t.row_bytes[g])
+                    part = block[fr[lo:hi] - a, :rb]
+                    os.pwrite(fd_out, part.tobytes(), int(t.tab_off[g]) + int(pos[g]) * rb)
+                    pos[g] += hi - lo
+        finally:
+            os.close(fd_in)
+            os.close(fd_out)
+        self.table = np.memmap(path, dtype=np.uint8, mode="r", shape=(size,))
+
+    def bytes_per_sample(self, values: int) -> float:
+        return float(np.mean(self.tab.rec_bytes[np.repeat(np.arange(len(self.keys)),
+                                                           self.counts)])) if self.n else 1.0
+
+    # -- 5. encode ---------------------------------------------------------------------------
+    def encode(self, samples, start: int = 0, labels=None) -> Chunk:
+        u, model = self._codes(samples, start, labels)
+        t = self.tab
+        b = len(u)
+        offsets = np.zeros(b + 1, dtype=np.int64)
+        np.cumsum(t.rec_bytes[model], out=offsets[1:])
+        payload = np.zeros(int(offsets[-1]), dtype=np.uint8)
+        pack_records(u, model, self.base_id[start:start + b], t.id_bits, t.dmask, t.dshift,
+                     t.dcount, t.rec_order, offsets, payload)
+        shapes = np.array([np.shape(s) for s in samples], dtype=np.int64).reshape(b, -1)
+        return Chunk({"records": payload}, shapes, {"payload_bytes": int(offsets[-1])})
+
+    def extras(self) -> dict:
+        return {"tables": self.tab.to_tensors(self.table)}
+
+    def stats(self, parts: list) -> dict:
+        t = self.tab
+        payload = sum(p["payload_bytes"] for p in parts)
+        l_base = t.bcount.sum(axis=1)
+        l_total = t.widths.astype(np.int64).sum(axis=1)
+        eq1 = sum(eq1_size(int(nb), int(lb), int(lt - lb), int(c), 0)
+                  for nb, lb, lt, c in zip(t.num_bases, l_base, l_total, self.counts))
+        return {"eq1_bytes": eq1 / 8, "num_bases": t.num_bases.tolist(),
+                "bits_per_sample": float(8 * (payload + int(t.tab_off[-1]) + PAD_BYTES)
+                                         / max(self.n, 1)),
+                "base_bits": l_base.tolist(), "total_bits": l_total.tolist()}
+
+    def close(self) -> None:
+        """Remove this process's table file and the spool (the archive keeps neither)."""
+        self.table = None
+        for path in self._files + ([self.spool] if self.folder else []):
+            if os.path.exists(path):
+                os.remove(path)
+        self._files = []
