@@ -8,10 +8,10 @@ made on demand from the index, so the source itself holds nothing) in a fresh
 process, at a quarter of N and at N. "Growth" is the peak resident memory
 (VmHWM, reset just before the call) minus the resident memory before it,
 after a small warm-up compress has compiled the kernels and the source
-object exists (for ``original``, a list of N file paths). Streaming codecs
-(lossless, ADQ, lossy, original) should be flat in N; ``gede`` needs every
-sample at once and runs at ``--in-memory`` samples only, to show its slope. ``original`` stores PNG files: ``--files`` distinct files written
-once, listed over and over to reach N.
+object exists (for ``original``, a list of N file paths). Every codec
+streams, so every row should be flat in N (GeDe streams above its
+``fit_samples``, 16,384 by default). ``original`` stores PNG files: ``--files``
+distinct files written once, listed over and over to reach N.
 """
 
 from __future__ import annotations
@@ -118,21 +118,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cifar", type=int, default=200_000, help="CIFAR-size (3x32x32) samples")
     ap.add_argument("--mnist", type=int, default=1_000_000, help="MNIST-size (1x28x28) samples")
-    ap.add_argument("--in-memory", type=int, default=20_000,
-                    help="samples for the codec that holds every sample (gede)")
     ap.add_argument("--files", type=int, default=2000, help="distinct PNG files for 'original'")
     ap.add_argument("--codecs", nargs="+", default=list(_PARAMS))
     a = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, n_full, shape in (("CIFAR-size", a.cifar, (3, 32, 32)),
+        for name, n, shape in (("CIFAR-size", a.cifar, (3, 32, 32)),
                                     ("MNIST-size", a.mnist, (1, 28, 28))):
             folder = os.path.join(tmp, f"png-{shape[0]}")
             os.mkdir(folder)
             if "original" in a.codecs:
                 _write_pngs(folder, a.files, shape)
             for codec in a.codecs:
-                n = n_full if codec != "gede" else a.in_memory
                 quarter = _measure(codec, n // 4, shape, folder, tmp)
                 full = _measure(codec, n, shape, folder, tmp)
                 rows.append((name, codec, n, quarter[0], full[0], full[1], full[2]))

@@ -36,7 +36,7 @@ from .gede_model import MAX_WIDTH, column_codes, fit_model
 from .gede_tables import GeDeTables
 from .lossless_stream import fit_rows
 from .precision import exact_digits
-from .protocol import Chunk
+from .protocol import Chunk, merge_scans
 
 __all__ = ["FIT_BYTES", "GeDeStream"]
 
@@ -44,10 +44,18 @@ __all__ = ["FIT_BYTES", "GeDeStream"]
 #: value of its sample (columns, codes, groups), so 16 MiB of uint8 samples stay near 300 MB
 FIT_BYTES = 16 << 20
 _BLOCK = 16 << 20  # bytes of spool read at a time when the table is gathered
+_STEP = 2 << 20   # source bytes turned into integer columns at a time
 
 
 def _rows(samples) -> np.ndarray:
     return samples if isinstance(samples, np.ndarray) else np.stack(samples)
+
+
+def _blocks(x: np.ndarray):
+    """``[a, b)`` ranges of ``x``'s rows of about ``_STEP`` source bytes: the integer columns
+    of one block (4 to 8 bytes a value) stay small however large the chunk."""
+    step = max(1, _STEP // max(x[0].nbytes, 1)) if len(x) else 1
+    return [(a, min(a + step, len(x))) for a in range(0, len(x), step)]
 
 
 class GeDeStream:
@@ -78,18 +86,23 @@ class GeDeStream:
         x = _rows(samples)
         p = self.codec.params
         flat = x.reshape(len(x), -1)
-        if p.mode == "none":
-            if flat.dtype.kind == "f" and not np.isfinite(flat).all():
-                bad = start + int(np.flatnonzero(~np.isfinite(flat).all(axis=1))[0])
-                raise CodecError(f"sample {bad} contains NaN or inf; GeDe stores finite values only")
-            v = flat.astype(np.float64 if flat.dtype.kind == "f" else np.int64)
-        else:
-            v = self.codec.transform(x.shape[1:], x.dtype).forward(x).astype(np.int64)
+        wide = np.float64 if flat.dtype.kind == "f" else np.int64
         model = self._model_of(labels)
         out = {}
-        for g in np.unique(model):
-            rows = v[model == g]
-            out[f"model:{int(g)}"] = np.stack([rows.max(axis=0), -rows.min(axis=0)])
+        for a, b in _blocks(x):
+            if p.mode == "none":
+                v = flat[a:b]
+                if v.dtype.kind == "f" and not np.isfinite(v).all():
+                    bad = start + a + int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])
+                    raise CodecError(f"sample {bad} contains NaN or inf; GeDe stores finite "
+                                     "values only")
+            else:
+                v = self.codec.transform(x.shape[1:], x.dtype).forward(x[a:b])
+            for g in np.unique(model[a:b]):
+                rows = v[model[a:b] == g]
+                part = {f"model:{int(g)}": np.stack([rows.max(axis=0).astype(wide),
+                                                      -rows.min(axis=0).astype(wide)])}
+                out = merge_scans([out, part])
         if p.precision == "auto" and flat.dtype.kind == "f":
             out["digits"] = exact_digits(flat)
         return out
@@ -158,24 +171,23 @@ class GeDeStream:
     def _codes(self, samples, start: int, labels) -> tuple[np.ndarray, np.ndarray]:
         """(B, D) uint16 codes and (B,) model index of a chunk, checked against the scan."""
         x = _rows(samples)
-        _, v = self.codec.columns_fixed(x)
         model = np.searchsorted(self.keys, self._model_of(labels))
         model = np.minimum(model, len(self.keys) - 1)
         if (self.keys[model] != self._model_of(labels)).any():
             raise CodecError("a label appeared that the scan of the source did not see; the "
                              "source must yield the same samples on every pass")
-        u = np.empty(v.shape, dtype=np.uint16)
-        for g in np.unique(model):
-            rows = model == g
-            lo, hi = self.lo[g], self.hi[g]
-            vg = v[rows]
-            if (vg < lo).any() or (vg > hi).any():
-                i = start + int(np.flatnonzero(rows)[np.flatnonzero(((vg < lo) | (vg > hi))
-                                                                    .any(axis=1))[0]])
-                raise CodecError(f"sample {i} holds values outside the ranges the scan of the "
-                                 "source found; the source must yield the same samples on "
-                                 "every pass")
-            u[rows] = column_codes(vg, self.signed[g])[0]
+        u = np.empty((len(x), self.top.shape[1]), dtype=np.uint16)
+        for a, b in _blocks(x):
+            _, v = self.codec.columns_fixed(x[a:b])
+            for g in np.unique(model[a:b]):
+                rows = np.flatnonzero(model[a:b] == g)
+                vg = v[rows]
+                out = ((vg < self.lo[g]) | (vg > self.hi[g])).any(axis=1)
+                if out.any():
+                    raise CodecError(f"sample {start + a + int(rows[np.argmax(out)])} holds "
+                                     "values outside the ranges the scan of the source found; "
+                                     "the source must yield the same samples on every pass")
+                u[a + rows] = column_codes(vg, self.signed[g])[0]
         return u, model
 
     def summarize(self, samples, start: int, labels=None) -> np.ndarray:
