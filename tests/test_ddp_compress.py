@@ -42,7 +42,8 @@ class Images(torch.utils.data.Dataset):
 
 RUNS = {"lossless": dict(codec="lossless", fit_samples=9),
         "adq": dict(codec="adq", bits=3.0),
-        "lossy": dict(codec="lossy", bits=2.0)}
+        "lossy": dict(codec="lossy", bits=2.0),
+        "gede": dict(codec="gede", mode="lossless", fit_samples=9)}
 
 
 def _worker(rank, port, out_dir):
@@ -50,7 +51,7 @@ def _worker(rank, port, out_dir):
     dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
     result = {}
     for name, kw in RUNS.items():
-        ds = _Uniform() if name == "adq" else Images()
+        ds = _Uniform() if name in ("adq", "gede") else Images()
         info = tc.compress(ds, os.path.join(out_dir, name), shard_size=8, progress=False, **kw)
         result[name] = info["num_samples"]
     try:
@@ -78,11 +79,11 @@ def test_two_gloo_ranks_write_the_single_process_shards(tmp_path):
     mp.spawn(_worker, args=(_free_port(), str(tmp_path / "ddp")), nprocs=WORLD, join=True)
     results = [json.loads((tmp_path / "ddp" / f"rank{r}.json").read_text()) for r in range(WORLD)]
     for name, kw in RUNS.items():
-        ds = _Uniform() if name == "adq" else Images()
+        ds = _Uniform() if name in ("adq", "gede") else Images()
         tc.compress(ds, tmp_path / name, shard_size=8, progress=False, **kw)
         one, two = _shards(tmp_path / name), _shards(tmp_path / "ddp" / name)
         assert len(one) == 6 and one == two, name  # shards 0, 2, 4 from rank 0; 1, 3, 5 from rank 1
-        if name == "lossy":
+        if name in ("lossy", "gede"):
             assert (tmp_path / name / "tables.safetensors").read_bytes() == \
                 (tmp_path / "ddp" / name / "tables.safetensors").read_bytes()
         m1 = json.loads((tmp_path / name / "manifest.json").read_text())
@@ -97,5 +98,6 @@ def test_two_gloo_ranks_write_the_single_process_shards(tmp_path):
     # sample 41 is in shard 5, rank 1's: both ranks fail and nothing is left
     assert results[1]["error"].startswith("OSError: cannot read image 41")
     assert results[0]["error"].startswith("RuntimeError: compress failed on rank 1: OSError")
-    assert sorted(os.listdir(tmp_path / "ddp")) == ["adq", "lossless", "lossy", "rank0.json",
-                                                    "rank1.json"]
+    assert sorted(os.listdir(tmp_path / "ddp")) == ["adq", "gede", "lossless", "lossy",
+                                                    "rank0.json", "rank1.json"]
+    assert sorted(os.listdir(tmp_path / "ddp" / "gede"))[-1] == "tables.safetensors"  # no spool

@@ -104,14 +104,17 @@ def _peak(tmp_path, n: int, codec: str, **params) -> int:
 
 
 @pytest.mark.parametrize("codec,params", [("adq", {"bits": 4.0}), ("lossless", {"fit_samples": 50}),
-                                          ("lossy", {"bits": 1.0, "fit_samples": 50})])
+                                          ("lossy", {"bits": 1.0, "fit_samples": 50}),
+                                          ("gede", {"mode": "lossless", "fit_samples": 50})])
 def test_memory_is_flat_in_the_number_of_samples(tmp_path, monkeypatch, codec, params):
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 1 << 18)
     n = 1500
     small, large = _peak(tmp_path, n, codec, **params), _peak(tmp_path, 3 * n, codec, **params)
     raw = n * 3 * 32 * 32  # 4.6 MB: holding the extra samples would add twice this
     assert large - small < 0.1 * raw, (small, large, raw)
-    assert large < 1.5 * raw, (large, 3 * raw)  # a third of the samples' bytes
+    # a third of the samples' bytes; GeDe's per-class column layouts (4 classes x 3,072
+    # columns, twice: the encoder's and the round-trip check's) add about 4 MB at any N
+    assert large < 1.5 * raw + (4.5e6 if codec == "gede" else 0), (large, 3 * raw)
 
 
 def test_lossless_refuses_a_sample_with_more_planes_than_the_fit_saw(tmp_path):

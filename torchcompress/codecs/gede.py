@@ -22,9 +22,10 @@ from ._kernels.gede import PAD_BYTES, pack_records, pack_table
 from ._kernels.gede_decode import decode_gede_rows
 from ._kernels.idct import decode_gede_dct
 from .gede_model import MAX_WIDTH, column_codes, fit_model
+from .gede_ranges import zigzag_top
 from .gede_stream import GeDeStream
 from .gede_tables import GeDeShard, GeDeTables
-from .precision import WIDE_BITS, auto_in_range, auto_precision
+from .precision import WIDE_BITS, auto_precision
 from .transforms import TRANSFORMS, make_transform
 
 __all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "check_code_widths"]
@@ -97,7 +98,7 @@ class GeDeParams:
 def code_needs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(largest code, lo, hi) of each column of ``v`` (N, D) int: zigzag where negative."""
     lo, hi = v.min(axis=0).astype(np.int64), v.max(axis=0).astype(np.int64)
-    return np.where(lo < 0, np.maximum(2 * hi, -2 * lo - 1), hi), lo, hi
+    return zigzag_top(lo, hi), lo, hi
 
 
 def check_code_widths(v: np.ndarray, limit_bits: int = MAX_WIDTH) -> None:
@@ -218,53 +219,6 @@ class GeDeCodec:
         resolved (the streaming encoder's chunks, which must all agree)."""
         t = self.transform(x.shape[1:], x.dtype)
         return t, t.forward(x)
-
-    def resolve_ranges(self, lo: np.ndarray, hi: np.ndarray, digits, dtype) -> None:
-        """Streaming: settle ``precision="auto"`` and ``wide`` from the scanned (G, D) ranges of
-        the values (``digits``: (D,) the digits each float column holds), as ``columns`` does
-        from the whole source."""
-        if self.params.mode != "none":
-            return
-        glo, ghi = lo.min(axis=0), hi.max(axis=0)
-        if self.params.precision == "auto":
-            p = auto_in_range(glo, ghi, digits) if np.dtype(dtype).kind == "f" else None
-            self.params = replace(self.params, precision=p)
-        if self.params.wide is None:
-            clo, chi = self._fixed(glo), self._fixed(ghi)
-            need = np.where(clo < 0, np.maximum(2 * chi, -2 * clo - 1), chi)
-            if (need >= 1 << WIDE_BITS).any():
-                j = int(np.argmax(need))
-                raise CodecError(f"column {j} holds values in [{int(clo[j])}, {int(chi[j])}], "
-                                 f"wider than {WIDE_BITS} bits; lower precision= or rescale "
-                                 "the data")
-            cols = np.flatnonzero(need >= 1 << MAX_WIDTH)
-            if cols.size:
-                self.params = replace(self.params, wide=[[int(j), int(clo[j] < 0)] for j in cols])
-
-    def _fixed(self, v: np.ndarray) -> np.ndarray:
-        """Values -> their fixed-point integers under ``precision`` (integers stay)."""
-        if self.params.precision is None or np.asarray(v).dtype.kind != "f":
-            return np.asarray(v, dtype=np.int64)
-        return np.rint(v * 10.0 ** np.asarray(self.params.precision, dtype=np.float64)
-                       ).astype(np.int64)
-
-    def code_ranges(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(G, D') ranges of the integer columns (``columns_fixed``) from the scanned (G, D)
-        ranges: fixed point, then each wide column split (high half, then 16 low bits)."""
-        if self.params.mode != "none":
-            return lo.astype(np.int64), hi.astype(np.int64)
-        lo, hi = self._fixed(lo), self._fixed(hi)
-        if not self.params.wide:
-            return lo, hi
-        w = np.asarray(self.params.wide, dtype=np.int64)
-        cols, signed = w[:, 0], w[:, 1].astype(bool)
-        zhi = np.where(signed, np.maximum(2 * hi[:, cols], -2 * lo[:, cols] - 1), hi[:, cols])
-        zlo = np.where(signed, 0, lo[:, cols])
-        lo, hi = lo.copy(), hi.copy()
-        lo[:, cols], hi[:, cols] = zlo >> 16, zhi >> 16
-        g = lo.shape[0]
-        return (np.concatenate([lo, np.zeros((g, len(cols)), dtype=np.int64)], axis=1),
-                np.concatenate([hi, np.full((g, len(cols)), 0xFFFF, dtype=np.int64)], axis=1))
 
     def stream_encoder(self, n: int, *, importance=None, workers: int = 1):
         """The bounded-memory encoder of ``n`` samples, or None up to ``fit_samples`` (then

@@ -33,6 +33,7 @@ import xxhash
 from ..errors import CodecError
 from ._kernels.gede import PAD_BYTES, eq1_size, pack_records, pack_table
 from .gede_model import MAX_WIDTH, column_codes, fit_model
+from .gede_ranges import code_ranges, settle_params, zigzag_top
 from .gede_tables import GeDeTables
 from .lossless_stream import fit_rows
 from .precision import exact_digits
@@ -43,7 +44,7 @@ __all__ = ["FIT_BYTES", "GeDeStream"]
 #: the fit reads at most this many bytes of samples: Algorithm 1 holds about 16 bytes per
 #: value of its sample (columns, codes, groups), so 16 MiB of uint8 samples stay near 300 MB
 FIT_BYTES = 16 << 20
-_BLOCK = 16 << 20  # bytes of spool read at a time when the table is gathered
+_BLOCK = 4 << 20  # bytes of spool read at a time when the table is gathered
 _STEP = 2 << 20   # source bytes turned into integer columns at a time
 
 
@@ -113,10 +114,10 @@ class GeDeStream:
         self.keys = np.array([int(k[6:]) for k in names], dtype=np.int64)
         hi = np.stack([total[k][0] for k in names])
         lo = np.stack([-total[k][1] for k in names])
-        self.codec.resolve_ranges(lo, hi, total.get("digits"), dtype)
-        self.lo, self.hi = self.codec.code_ranges(lo, hi)
+        self.codec.params = settle_params(self.codec.params, lo, hi, total.get("digits"), dtype)
+        self.lo, self.hi = code_ranges(self.codec.params, lo, hi)
         self.signed = (self.lo < 0).astype(np.uint8)
-        self.top = np.where(self.lo < 0, np.maximum(2 * self.hi, -2 * self.lo - 1), self.hi)
+        self.top = zigzag_top(self.lo, self.hi)
         if (self.top >= 1 << MAX_WIDTH).any():
             raise CodecError("a GeDe column needs more than 16 bits after the wide split; "
                              "lower precision= or rescale the data")
@@ -307,9 +308,12 @@ class GeDeStream:
                 "base_bits": l_base.tolist(), "total_bits": l_total.tolist()}
 
     def close(self) -> None:
-        """Remove this process's table file and the spool (the archive keeps neither)."""
+        """Remove this process's table file and the spool (the archive keeps neither); called
+        once every rank has encoded its shards."""
         self.table = None
         for path in self._files + ([self.spool] if self.folder else []):
-            if os.path.exists(path):
+            try:
                 os.remove(path)
+            except FileNotFoundError:  # another rank removed the shared spool first
+                pass
         self._files = []

@@ -134,7 +134,7 @@ class StreamEncoder(Protocol):
     start, labels) -> dict`` of arrays per chunk, joined by :func:`merge_scans`
     and handed to ``load_scan(scan, dtype)`` on every rank before the fit;
     ``shard_pad`` ({tensor: bytes}) zero bytes that end each shard's tensor; and
-    ``close()`` once the encoder's files are no longer needed (after the
+    ``close()`` on every rank once all ranks have encoded (rank 0: after the
     archive-wide tensors are written)."""
 
     summary_width: int

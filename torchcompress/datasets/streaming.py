@@ -189,10 +189,10 @@ def _encode_all(reader, path, enc, st, writer, folder, *, n, values, chunk_rows,
             for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False):
                 out.append(_write_shard(folder, k, bounds[k], bounds[k + 1],
                                         [next(results) for _ in chunks[k]], pad))
-        if rank:  # rank 0 keeps its files until the archive-wide tensors are written
-            close()
         return out
     done = [s for part in on_every_rank(encode_shards) for s in part]
+    if rank:  # every rank is done with the encoder's files; rank 0 still writes the extras
+        close()
     done.sort(key=lambda s: s["index"])
     sample_shape = common_shape(np.array([s["lo"] for s in done] + [s["hi"] for s in done]))
 
