@@ -54,7 +54,10 @@ def main() -> None:
             ("lossless", f"{name} x{a.times}, Dataset", ListSource(list(x), y), {}),
             ("adq", f"{name} x{a.times}, Dataset", ListSource(list(x), y), {"bits": 4.0}),
             ("lossy", f"{name} x{a.times}, arrays", (x, y), {"bits": 0.75}),
-            ("lossy", f"{name} x{a.times}, Dataset", ListSource(list(x), y), {"bits": 0.75})]
+            ("lossy", f"{name} x{a.times}, Dataset", ListSource(list(x), y), {"bits": 0.75}),
+            # above fit_samples (16,384 by default; 30,510 samples at --times 10): GeDe streams
+            ("gede", f"{name} x{a.times}, Dataset", ListSource(list(x), y),
+             {"mode": "lossless", "fit_samples": min(16384, len(x) // 2)})]
     if a.folder:
         runs += [("lossless", "photo folder", a.folder, {}),
                  ("original", "photo folder", a.folder, {})]

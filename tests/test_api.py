@@ -83,8 +83,9 @@ def _run(argv, capsys):
     (["--bits", "3"], "--bits does not apply to --codec lossless; its flags are --fit-samples"),
     (["--codec", "adq", "--tau", "4"],
      "--tau does not apply to --codec adq; its flags are --bits, --allocation"),
-    (["--codec", "gede", "--bits", "2", "--fit-samples", "9"],
-     "--fit-samples, --bits do not apply to --codec gede; its flags are --mode, --tau, --one-model"),
+    (["--codec", "gede", "--bits", "2", "--allocation", "uniform"],
+     "--bits, --allocation do not apply to --codec gede; its flags are --fit-samples, --mode, "
+     "--tau, --one-model"),
     (["--codec", "lossless", "--one-model"], "--one-model does not apply to --codec lossless"),
     (["--codec", "adq", "--mode", "dct"], "--mode does not apply to --codec adq"),
     (["--codec", "lossy", "--allocation", "uniform"],
@@ -137,13 +138,19 @@ def test_cli_compress_gede_lossless(tmp_path, capsys):
     assert main(["compress", str(tmp_path / "g.npz"), str(out), "--codec", "gede",
                  "--mode", "lossless"]) == 0
     assert "exactness  exact" in capsys.readouterr().out
+    # above --fit-samples it streams (scan, fit on 4 samples, deduplicate): still exact
+    assert main(["compress", str(tmp_path / "g.npz"), str(tmp_path / "s.tcz"), "--codec", "gede",
+                 "--fit-samples", "4"]) == 0
+    assert "fit_samples=4" in capsys.readouterr().out
+    ds = tc.open(tmp_path / "s.tcz", output="uint8")
+    np.testing.assert_array_equal(np.stack([ds[i][0].numpy() for i in range(12)]), x)
     ds = tc.open(out, output="uint8")
     np.testing.assert_array_equal(np.stack([ds[i][0].numpy() for i in range(12)]), x)
 
 
 _FLAG_VALUES = {"--fit-samples": ["8"], "--bits": ["2"], "--allocation": ["uniform"],
                 "--mode": ["dct"], "--tau": ["4"], "--one-model": []}
-_OWNERS = {"--fit-samples": ("lossless", "lossy"), "--bits": ("adq", "lossy"), "--allocation": ("adq",),
+_OWNERS = {"--fit-samples": ("lossless", "lossy", "gede"), "--bits": ("adq", "lossy"), "--allocation": ("adq",),
            "--mode": ("gede",), "--tau": ("gede",), "--one-model": ("gede",)}
 _MISMATCHES = [(codec, flag) for codec in ("lossless", "lossy", "original", "adq", "gede") for flag in _FLAG_VALUES
                if codec not in _OWNERS[flag]]

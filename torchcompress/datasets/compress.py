@@ -30,13 +30,15 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     Shards are written into a hidden sibling directory that is moved into
     place only when complete: an interrupted call leaves nothing at ``path``.
 
-    Memory: the ``"lossless"``, ``"lossy"``, ``"adq"`` and ``"original"``
-    codecs read a map-style dataset or a folder in chunks of about 16 MiB (the
-    lossless and lossy models are fit on ``fit_samples``; ADQ keeps 80 bytes
-    and the lossy codec at most 144 bytes of summary per sample between their
-    passes), so memory stays bounded however many samples there are. Arrays,
-    ``.npz`` files and iterables are held in memory, and so is every source of
-    ``"gede"``, which needs all samples at once.
+    Memory: every codec reads a map-style dataset or a folder in chunks of
+    about 16 MiB (the lossless and lossy models are fit on ``fit_samples``; ADQ
+    keeps 80 bytes and the lossy codec at most 144 bytes of summary per sample
+    between their passes; GeDe, above its ``fit_samples``, runs Algorithm 1 on
+    that many samples and keeps 48 bytes per sample, its base rows spooled to
+    the archive's temporary folder), so memory stays bounded however many
+    samples there are. Arrays, ``.npz`` files and iterables are held in memory,
+    and so is a GeDe source of at most ``fit_samples`` samples (Algorithm 1 on
+    every sample, as in the paper).
 
     Under ``torchrun`` (an initialised ``torch.distributed`` process group),
     call it with the same arguments on every rank: each rank encodes its
@@ -66,9 +68,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         resize: ``(height, width)``: resize the images of a dataset or folder
             source as they are read (antialiased), e.g. photos for ADQ or GeDe.
         num_workers: worker processes (forked, on Linux; elsewhere threads) that
-            read and encode chunks for ``"lossless"``, ``"lossy"``, ``"adq"`` and
-            ``"original"``; GeDe encodes on one. The archive's bytes are the
-            same for any number.
+            read and encode chunks (GeDe: when it streams; in memory it encodes
+            on one). The archive's bytes are the same for any number.
         verify: decode every sample before committing and fail unless it is
             identical (within half a fixed-point step for floats). Default:
             on for lossless codecs and GeDe modes; lossy codecs reject ``True``.
@@ -76,7 +77,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
             and maximum error, which ``info`` reports.
         **codec_params: codec parameters, e.g. ``bits=2.0, allocation="adaptive"``
             for ``"adq"``; ``mode="dct", tau=16, classwise=True`` for ``"gede"``;
-            ``fit_samples=4096`` for ``"lossless"``; ``bits=0.5`` for ``"lossy"``.
+            ``fit_samples=4096`` for ``"lossless"``; ``bits=0.5`` for ``"lossy"``;
+            ``fit_samples=16384`` for ``"gede"`` (streams above it).
 
     Returns:
         A dict summary: sizes, ratios, achieved bits, mean PSNR, seconds.
