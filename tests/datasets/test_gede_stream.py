@@ -128,3 +128,28 @@ def test_a_source_that_changes_between_passes_is_refused(tmp_path):
     with pytest.raises(tc.CodecError, match="same samples on every pass"):
         tc.compress(Drifting(40), tmp_path / "d", codec="gede", fit_samples=5, progress=False)
     assert os.listdir(tmp_path) == []
+
+
+class Regression(Generated):
+    """Real-valued targets."""
+
+    def __getitem__(self, i):
+        return super().__getitem__(i)[0], i / 30
+
+
+def test_regression_targets_are_refused_before_the_fit(tmp_path, monkeypatch):
+    x, y = np.stack([_image(i) for i in range(30)]), np.linspace(0, 1, 30).astype(np.float32)
+
+    def no_fit(*a, **k):
+        raise AssertionError("the scan should have refused the targets")
+    monkeypatch.setattr(GeDeStream, "fit", no_fit)
+    with pytest.raises(ValueError, match="classwise=True needs integer class labels"):
+        tc.compress((x, y), tmp_path / "r", codec="gede", fit_samples=5, progress=False)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    tc.compress((x, y), tmp_path / "ok", codec="gede", classwise=False, fit_samples=5,
+                progress=False)
+    assert np.array_equal(_decoded(tmp_path / "ok"), x)
+    # a dataset's real-valued label is not truncated to a class either
+    with pytest.raises(TypeError, match=r"source\[1\]\[1\] should be an integer class label"):
+        tc.compress(Regression(30), tmp_path / "d", codec="gede", progress=False)

@@ -73,8 +73,6 @@ class GeDeStream:
         self.base_id = None     # (n,) int64 after ``allocate``
         self.stride = 0
         self._files: list[str] = []
-        self._fits = []
-        self._first = None
 
     # -- 1. scan ---------------------------------------------------------------------------
     def _model_of(self, labels: np.ndarray) -> np.ndarray:
@@ -84,6 +82,7 @@ class GeDeStream:
     def scan(self, samples, start: int, labels) -> dict:
         """Per model and column ``[max, -min]`` of the values (``mode="none"``: before fixed
         point; else of the transform's integer columns); ``digits`` for ``precision="auto"``."""
+        self.codec.check_targets(np.asarray(labels))  # before class labels are taken as models
         x = _rows(samples)
         p = self.codec.params
         flat = x.reshape(len(x), -1)

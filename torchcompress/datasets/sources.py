@@ -94,7 +94,10 @@ def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray,
         img = _resized(img, resize, i)
     label = item[1]
     try:
-        return img, int(label.item() if hasattr(label, "item") else label)
+        value = label.item() if hasattr(label, "item") else label
+        if isinstance(value, float) and not value.is_integer():  # int() would truncate it
+            raise ValueError(value)
+        return img, int(value)
     except (TypeError, ValueError):
         raise TypeError(f"source[{i}][1] should be an integer class label, but got "
                         f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
