@@ -153,3 +153,16 @@ def test_regression_targets_are_refused_before_the_fit(tmp_path, monkeypatch):
     # a dataset's real-valued label is not truncated to a class either
     with pytest.raises(TypeError, match=r"source\[1\]\[1\] should be an integer class label"):
         tc.compress(Regression(30), tmp_path / "d", codec="gede", progress=False)
+
+
+def test_a_large_source_streams_even_below_fit_samples(tmp_path, monkeypatch):
+    from torchcompress.codecs import gede
+
+    ds = Generated(40)
+    tc.compress(ds, tmp_path / "m", codec="gede", progress=False)
+    assert len(ds.reads) == 1 + 40  # in memory: sample 0, then every sample once
+    monkeypatch.setattr(gede, "IN_MEMORY_BYTES", 39 * ds[0][0].numel())  # 40 samples are more
+    ds = Generated(40)
+    tc.compress(ds, tmp_path / "s", codec="gede", progress=False)
+    assert len(ds.reads) == 1 + 40 + 40 + 40 + 40  # scan, fit (every sample), summaries, records
+    assert np.array_equal(_decoded(tmp_path / "s"), _decoded(tmp_path / "m"))

@@ -146,7 +146,8 @@ class ADQCodec:
         return ADQEncoded(a["bits"], a["scale"], a["center"], a["payload"], offsets, st.sq,
                           x.shape[1], st.peak)
 
-    def stream_encoder(self, n: int, *, importance=None, workers: int = 1) -> ADQStream:
+    def stream_encoder(self, n: int, *, importance=None, workers: int = 1,
+                       sample_bytes: int = 0) -> ADQStream:
         """The bounded-memory encoder of ``n`` samples (see ``protocol.StreamEncoder``)."""
         return ADQStream(self.params.bits, self.params.allocation, n, importance=importance)
 

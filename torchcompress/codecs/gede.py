@@ -28,7 +28,11 @@ from .gede_tables import GeDeShard, GeDeTables
 from .precision import WIDE_BITS, auto_precision
 from .transforms import TRANSFORMS, make_transform
 
-__all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "check_code_widths"]
+__all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "IN_MEMORY_BYTES", "check_code_widths"]
+
+#: GeDe holds a source of at most this many bytes in memory (Algorithm 1 on every sample works
+#: on about 9 times the source's bytes); larger sources stream, as do more than ``fit_samples``
+IN_MEMORY_BYTES = 256 << 20
 
 
 def _check_precision(p):
@@ -60,11 +64,12 @@ class GeDeParams:
             bits, each stored as two 16-bit columns. Found at encode time and
             stored; leave it None.
         fit_samples: ``tc.compress`` of a source with more samples than this
-            streams in bounded memory: it scans every sample for the column
-            ranges, runs Algorithm 1's base search on this many samples spread
-            over the source (and at most 16 MiB of them), then deduplicates
-            every sample's base by hash. Up to this many, Algorithm 1 runs on
-            every sample at once, as in the paper.
+            (or of more than ``IN_MEMORY_BYTES``, 256 MiB) streams in bounded
+            memory: it scans every sample for the column ranges, runs
+            Algorithm 1's base search on this many samples spread over the
+            source (and at most 16 MiB of them), then deduplicates every
+            sample's base by hash. Otherwise Algorithm 1 runs on every sample
+            at once, as in the paper.
     """
 
     mode: str = "none"
@@ -220,12 +225,14 @@ class GeDeCodec:
         t = self.transform(x.shape[1:], x.dtype)
         return t, t.forward(x)
 
-    def stream_encoder(self, n: int, *, importance=None, workers: int = 1):
-        """The bounded-memory encoder of ``n`` samples, or None up to ``fit_samples`` (then
-        Algorithm 1 sees every sample at once: ``encode_dataset``)."""
+    def stream_encoder(self, n: int, *, importance=None, workers: int = 1,
+                       sample_bytes: int = 0):
+        """The bounded-memory encoder of ``n`` samples of about ``sample_bytes`` each, or None
+        for at most ``fit_samples`` samples and ``IN_MEMORY_BYTES`` of them (then Algorithm 1
+        sees every sample at once: ``encode_dataset``)."""
         if importance is not None:
             raise ValueError("importance= applies to the lossy 'adq' codec; gede is lossless")
-        if n <= self.params.fit_samples:
+        if n <= self.params.fit_samples and n * sample_bytes <= IN_MEMORY_BYTES:
             return None
         return GeDeStream(self, n, self.params.fit_samples)
 

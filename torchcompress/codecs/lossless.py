@@ -120,7 +120,8 @@ class LosslessCodec:
 
     # -- encoding --
 
-    def stream_encoder(self, n: int, *, importance=None, workers: int = 1) -> LosslessStream:
+    def stream_encoder(self, n: int, *, importance=None, workers: int = 1,
+                       sample_bytes: int = 0) -> LosslessStream:
         """The bounded-memory encoder of ``n`` samples (see ``protocol.StreamEncoder``)."""
         if importance is not None:
             raise ValueError("importance= applies to the lossy 'adq' codec; lossless keeps every value")

@@ -108,7 +108,8 @@ class LossyCodec:
         chunk = st.encode(x, 0)
         return LossyEncoded.of(st.tables, chunk, st.stats([chunk.stats]))
 
-    def stream_encoder(self, n: int, *, importance=None, workers: int = 1) -> LossyStream:
+    def stream_encoder(self, n: int, *, importance=None, workers: int = 1,
+                       sample_bytes: int = 0) -> LossyStream:
         """The bounded-memory encoder of ``n`` samples (see ``protocol.StreamEncoder``)."""
         if importance is not None:
             raise ValueError("importance= applies to the 'adq' codec; codec='lossy' shares its "

@@ -89,7 +89,8 @@ class OriginalCodec:
     def tolerance(self, flat: np.ndarray) -> float:
         return float("inf")
 
-    def stream_encoder(self, n: int, *, importance=None, workers: int = 1) -> "OriginalStream":
+    def stream_encoder(self, n: int, *, importance=None, workers: int = 1,
+                       sample_bytes: int = 0) -> "OriginalStream":
         """The bounded-memory encoder of ``n`` files (see ``protocol.StreamEncoder``)."""
         if importance is not None:
             raise ValueError("importance= applies to the 'adq' codec; codec='original' keeps the "

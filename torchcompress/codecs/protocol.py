@@ -96,7 +96,8 @@ class Codec(Protocol):
                 where: str, tables: Any) -> ShardDecoder:
         """Validate one shard's arrays (FormatError naming ``where``) and return its decoder."""
 
-    # Optional: ``stream_encoder(n, *, importance=None, workers=1) -> StreamEncoder | None``.
+    # Optional: ``stream_encoder(n, *, importance=None, workers=1, sample_bytes=0) ->
+    # StreamEncoder | None`` (``sample_bytes``: the first sample's size).
     # Codecs that have it compress any number of samples in bounded memory (None: not for
     # these samples); the others get the whole source in memory (``encode_dataset``).
 

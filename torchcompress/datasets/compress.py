@@ -37,8 +37,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     that many samples and keeps 48 bytes per sample, its base rows spooled to
     the archive's temporary folder), so memory stays bounded however many
     samples there are. Arrays, ``.npz`` files and iterables are held in memory,
-    and so is a GeDe source of at most ``fit_samples`` samples (Algorithm 1 on
-    every sample, as in the paper).
+    and so is a GeDe source of at most ``fit_samples`` samples and 256 MiB
+    (Algorithm 1 on every sample, as in the paper).
 
     Under ``torchrun`` (an initialised ``torch.distributed`` process group),
     call it with the same arguments on every rank: each rank encodes its
@@ -101,10 +101,13 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
                              workers=num_workers)
         if classes is not None:
             reader.classes = classes
-        st = enc.stream_encoder(reader.n, importance=importance, workers=num_workers)
+        first, _ = reader.read(np.zeros(1, dtype=np.int64))  # sizes chunks, and GeDe's choice
+        st = enc.stream_encoder(reader.n, importance=importance, workers=num_workers,
+                                sample_bytes=first[0].nbytes)
         if st is not None:
             return stream_archive(reader, path, enc, st, overwrite=overwrite, progress=progress,
-                                  shard_size=shard_size, verify=verify, t0=t0, workers=num_workers)
+                                  shard_size=shard_size, verify=verify, t0=t0, workers=num_workers,
+                                  first=first)
 
     def whole() -> dict:  # codecs that need every sample at once (one process writes)
         if isinstance(reader, ArrayReader):  # already in memory (an iterable is read once)

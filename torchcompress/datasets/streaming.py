@@ -101,11 +101,14 @@ def shard_bounds(n: int, per_sample: float, shard_size: int | None) -> list[int]
 
 
 def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
-                   shard_size: int | None, verify: bool, t0: float, workers: int = 1) -> dict:
-    """Encode ``reader``'s samples with stream encoder ``st`` of codec ``enc`` into ``path``."""
+                   shard_size: int | None, verify: bool, t0: float, workers: int = 1,
+                   first=None) -> dict:
+    """Encode ``reader``'s samples with stream encoder ``st`` of codec ``enc`` into ``path``
+    (``first``: sample 0 as ``reader.read`` gives it, when the caller has read it)."""
     world, rank = _world()
     n = reader.n
-    first, _ = reader.read(np.zeros(1, dtype=np.int64))
+    if first is None:
+        first, _ = reader.read(np.zeros(1, dtype=np.int64))
     values = int(np.size(first[0]))
     chunk_rows = max(1, CHUNK_BYTES // max(first[0].nbytes, 1))
     if workers > 1:  # enough chunks for every worker, however small the dataset
