@@ -10,7 +10,7 @@ import torchcompress as tc
 from torchcompress.codecs import make_codec
 from torchcompress.codecs.gede_stream import GeDeStream
 from torchcompress.codecs.protocol import merge_scans
-from torchcompress.datasets import streaming
+from torchcompress.datasets import pool, streaming
 from torchcompress.format.safetensors_io import open_tensors
 
 from .test_streaming import Generated, _image
@@ -62,7 +62,7 @@ def test_chunks_workers_and_sources_write_the_same_bytes(tmp_path, monkeypatch):
     kw = dict(codec="gede", mode="lossless", fit_samples=15, shard_size=25, progress=False)
     tc.compress((x, y), tmp_path / "a", **kw)
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 4 * x[0].nbytes)
-    monkeypatch.setattr(streaming, "_POOL_WORTH", 0.0)
+    monkeypatch.setattr(pool, "_POOL_WORTH", 0.0)
     tc.compress(Generated(n), tmp_path / "b", num_workers=2, **kw)
     ds = Generated(n)
     tc.compress(ds, tmp_path / "c", **kw)

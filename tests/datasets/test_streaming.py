@@ -9,7 +9,7 @@ import torch
 
 import torchcompress as tc
 from torchcompress.codecs import make_codec
-from torchcompress.datasets import streaming
+from torchcompress.datasets import pool, streaming
 from torchcompress.format import ArchiveReader
 from torchcompress.format.safetensors_io import open_tensors
 
@@ -50,7 +50,7 @@ def test_chunks_threads_and_sources_write_the_same_shards(tmp_path, monkeypatch,
     y = np.arange(n) % 4
     a = tc.compress((x, y), tmp_path / "a", codec=codec, shard_size=20, progress=False, **params)
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 3 * x[0].nbytes)  # 3 samples per chunk
-    monkeypatch.setattr(streaming, "_POOL_WORTH", 0.0)  # processes even for this little work
+    monkeypatch.setattr(pool, "_POOL_WORTH", 0.0)  # processes even for this little work
     tc.compress(Generated(n), tmp_path / "b", codec=codec, shard_size=20, progress=False,
                 num_workers=2, **params)  # two worker processes
     ds = Generated(n)
@@ -142,7 +142,7 @@ class Broken(Generated):
 @pytest.mark.parametrize("codec", ["lossless", "gede"])  # gede: its spool and table files too
 def test_a_failing_read_in_a_worker_leaves_nothing(tmp_path, monkeypatch, workers, codec):
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 2000)
-    monkeypatch.setattr(streaming, "_POOL_WORTH", 0.0)
+    monkeypatch.setattr(pool, "_POOL_WORTH", 0.0)
     with pytest.raises(OSError, match="cannot read image 40"):
         tc.compress(Broken(53), tmp_path / "f", codec=codec, shard_size=10, fit_samples=5,
                     progress=False, num_workers=workers)

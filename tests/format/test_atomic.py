@@ -15,8 +15,8 @@ KILLER = textwrap.dedent("""
     import numpy as np
     import torchcompress as tc
     from torchcompress.format import writer
-    from torchcompress.datasets import streaming
-    streaming._POOL_WORTH = 0.0  # worker processes even for this little work
+    from torchcompress.datasets import pool
+    pool._POOL_WORTH = 0.0  # worker processes even for this little work
 
     real, written = writer.write_tensors, []
     def dying(*a, **k):  # every shard and extra file goes through write_tensors

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import sys
 import time
 
 import numpy as np
@@ -29,6 +28,7 @@ from ..codecs.protocol import merge_scans
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from ..format.safetensors_io import open_tensors
 from ..format.writer import write_shard_file
+from . import pool
 from .roundtrip import check_roundtrip
 from .summary import summarize
 
@@ -147,7 +147,7 @@ def _encode_all(reader, path, enc, st, writer, folder, *, n, values, chunk_rows,
     world, rank = _world()
     if hasattr(st, "scan"):  # a first pass for what the fit must know of every sample
         def scan_slice():
-            with _Runner(workers, (reader, enc, st, None, False)) as run:
+            with pool.Runner(workers, (reader, enc, st, None, False)) as run:
                 ranges = _slice_ranges(n, chunk_rows)
                 return merge_scans(tqdm(run.map(_scan_chunk, ranges), total=len(ranges),
                                         desc="scanning", disable=not show, leave=False))
@@ -166,7 +166,7 @@ def _encode_all(reader, path, enc, st, writer, folder, *, n, values, chunk_rows,
         def summarize_slice():
             out = None  # filled in place (in the encoder's dtype): one copy
             ranges = _slice_ranges(n, chunk_rows)
-            with _Runner(workers, (reader, enc, st, None, False)) as run:
+            with pool.Runner(workers, (reader, enc, st, None, False)) as run:
                 for (a, b), part in tqdm(zip(ranges, run.map(_summarize_chunk, ranges)),
                                          total=len(ranges), desc="summarising", disable=not show,
                                          leave=False):
@@ -187,7 +187,7 @@ def _encode_all(reader, path, enc, st, writer, folder, *, n, values, chunk_rows,
         chunks = {k: range(bounds[k], bounds[k + 1], chunk_rows) for k in mine}
         jobs = [(c, min(c + chunk_rows, bounds[k + 1])) for k in mine for c in chunks[k]]
         out = []
-        with _Runner(workers, (reader, enc, st, extras, (check, verify))) as run:
+        with pool.Runner(workers, (reader, enc, st, extras, (check, verify))) as run:
             results = iter(run.map(_encode_chunk, jobs))
             for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False):
                 out.append(_write_shard(folder, k, bounds[k], bounds[k + 1],
@@ -238,103 +238,15 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-_JOB = None  # (reader, codec, stream encoder, extras, verify): what forked workers inherit
-
-
-_POOL_WORTH = 0.5  # seconds of remaining work that pay for starting worker processes
-
-
-class _Runner:
-    """Maps chunk jobs in order: inline, or on ``workers`` forked processes (Linux), which
-    inherit the job's reader and fitted encoder; elsewhere the codec's threads do it. The
-    first job runs inline and is timed: a job too small to pay for the processes
-    (about 0.1 s to start) stays inline."""
-
-    def __init__(self, workers: int, job: tuple):
-        import multiprocessing as mp
-
-        self.job, self.workers, self.pool = job, workers, None
-        # fork only on Linux (macOS's system libraries are not fork-safe once threads run)
-        self.forks = workers > 1 and sys.platform.startswith("linux") and \
-            "fork" in mp.get_all_start_methods()
-
-    def map(self, fn, items):
-        global _JOB
-        _JOB = self.job
-        items = list(items)
-        if not self.forks or len(items) <= 1:
-            return map(fn, items)
-        return self._adaptive(fn, items)
-
-    def _adaptive(self, fn, items):
-        t0 = time.perf_counter()
-        yield fn(items[0])
-        rest = items[1:]
-        if (time.perf_counter() - t0) * len(rest) < _POOL_WORTH:
-            yield from map(fn, rest)
-            return
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"),
-                                        initializer=_one_thread)
-        yield from _ahead(self.pool, fn, rest, 2 * self.workers)
-
-    def __enter__(self) -> "_Runner":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        global _JOB
-        _JOB = None
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-
-
-def _ahead(pool, fn, items, window: int):
-    """``map(fn, items)`` on ``pool``, in order, with at most ``window`` jobs in flight."""
-    from collections import deque
-
-    items, queue = iter(items), deque()
-    for item in items:
-        queue.append(pool.submit(fn, item))
-        if len(queue) >= window:
-            yield queue.popleft().result()
-    while queue:
-        yield queue.popleft().result()
-
-
-def _one_thread() -> None:
-    """In a worker process: the processes are the parallelism, not threads (as DataLoader's
-    workers, torch gets one thread: a forked OpenMP pool must not be used)."""
-    import threading
-
-    import torch
-
-    torch.set_num_threads(1)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    reader, _, st, _, _ = _JOB
-    for obj in (reader, st):
-        if hasattr(obj, "workers"):
-            obj.workers = 1
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A worker whose compress was killed (its parent is gone) exits instead of waiting on
-    a queue nobody writes to (as DataLoader's workers watch theirs)."""
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)
-
-
 def _scan_chunk(ab: tuple) -> dict:
-    reader, _, st, _, _ = _JOB
+    reader, _, st, _, _ = pool.job()
     a, b = ab
     x, y = reader.read(np.arange(a, b))
     return st.scan(x, a, y)
 
 
 def _summarize_chunk(ab: tuple) -> np.ndarray:
-    reader, _, st, _, _ = _JOB
+    reader, _, st, _, _ = pool.job()
     a, b = ab
     x, y = reader.read(np.arange(a, b))
     return st.summarize(x, a, labels=y)
@@ -342,7 +254,7 @@ def _summarize_chunk(ab: tuple) -> np.ndarray:
 
 def _encode_chunk(job: tuple) -> dict:
     """Read, encode and (when verifying) decode-and-compare samples ``[c, d)``."""
-    reader, enc, st, extras, (check, verify) = _JOB
+    reader, enc, st, extras, (check, verify) = pool.job()
     c, d = job
     x, y = reader.read(np.arange(c, d))
     enc.check_targets(y)
