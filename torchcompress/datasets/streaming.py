@@ -1,9 +1,12 @@
 """``tc.compress`` in bounded memory, on one process or on every rank of a process group.
 
-The codec's :class:`~torchcompress.codecs.protocol.StreamEncoder` fits its
-model on a bounded sample (rank 0 reads it and broadcasts the model),
-summarises every sample when it shares a global budget (each rank a slice;
-the summaries are gathered and every rank allocates the same way), then
+The archive's hidden folder is made first (the encoder may keep scratch
+files there). The codec's :class:`~torchcompress.codecs.protocol.StreamEncoder`
+scans every sample when its fit needs that (GeDe's column ranges: each rank
+a slice, the scans joined on every rank), fits its model on a bounded sample
+(rank 0 reads it and broadcasts the model), summarises every sample when it
+shares a global budget or a dictionary (each rank a slice; the summaries are
+gathered and every rank allocates the same way), then
 encodes chunks of at most ``CHUNK_BYTES`` of samples straight into shard
 files. Shard ``k`` is encoded by rank ``k % world_size``; shard boundaries
 come from the model, never from the number of ranks or threads, so the bytes
@@ -125,7 +128,7 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         folder = on_every_rank(open_writer, src=0)
         if hasattr(st, "use_folder"):
             st.use_folder(folder)
-        return _encode_all(reader, path, enc, st, writer, folder, n=n, values=values,
+        return _encode_all(reader, enc, st, writer, folder, n=n, values=values,
                            chunk_rows=chunk_rows, show=show, shard_size=shard_size, check=check,
                            verify=verify, first_dtype=first[0].dtype,
                            first_nbytes=first[0].nbytes, t0=t0, workers=workers)
@@ -142,8 +145,10 @@ def _slice_ranges(n: int, chunk_rows: int) -> list[tuple[int, int]]:
     return [(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)]
 
 
-def _encode_all(reader, path, enc, st, writer, folder, *, n, values, chunk_rows, show,
-                shard_size, check, verify, first_dtype, first_nbytes, t0, workers) -> dict:
+def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show, shard_size,
+                check, verify, first_dtype, first_nbytes, t0, workers) -> dict:
+    """The passes of :func:`stream_archive` once the archive's folder exists: scan, fit,
+    summaries and allocation, shards, commit."""
     world, rank = _world()
     if hasattr(st, "scan"):  # a first pass for what the fit must know of every sample
         def scan_slice():
