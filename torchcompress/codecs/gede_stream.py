@@ -193,19 +193,17 @@ class GeDeStream:
     def summarize(self, samples, start: int, labels=None) -> np.ndarray:
         u, model = self._codes(samples, start, labels)
         b = len(u)
-        rows = np.zeros(b * self.stride + PAD_BYTES, dtype=np.uint8)
         t = self.tab
+        flat = np.zeros((b, self.stride), dtype=np.uint8)  # each sample's packed base row
         for g in np.unique(model):
             idx = np.flatnonzero(model == g)
-            sub = np.zeros(len(idx) * int(t.row_bytes[g]) + PAD_BYTES, dtype=np.uint8)
-            pack_table(np.ascontiguousarray(u[idx]), np.arange(len(idx), dtype=np.int64),
-                       t.bmask[g], t.bshift[g], t.bcount[g], int(t.row_bytes[g]), sub, 0)
             rb = int(t.row_bytes[g])
-            view = rows[:b * self.stride].reshape(b, self.stride)
-            view[idx, :rb] = sub[:len(idx) * rb].reshape(len(idx), rb)
+            sub = np.zeros(len(idx) * rb + PAD_BYTES, dtype=np.uint8)
+            pack_table(np.ascontiguousarray(u[idx]), np.arange(len(idx), dtype=np.int64),
+                       t.bmask[g], t.bshift[g], t.bcount[g], rb, sub, 0)
+            flat[idx, :rb] = sub[:len(idx) * rb].reshape(len(idx), rb)
         out = np.empty((b, self.summary_width), dtype=np.float64)
         out[:, 0] = model
-        flat = rows[:b * self.stride].reshape(b, self.stride)
         for i in range(b):
             h = xxhash.xxh3_128_intdigest(flat[i, :int(t.row_bytes[model[i]])].tobytes())
             for k in range(4):
@@ -282,8 +280,7 @@ class GeDeStream:
         self.table = np.memmap(path, dtype=np.uint8, mode="r", shape=(size,))
 
     def bytes_per_sample(self, values: int) -> float:
-        return float(np.mean(self.tab.rec_bytes[np.repeat(np.arange(len(self.keys)),
-                                                           self.counts)])) if self.n else 1.0
+        return float((self.tab.rec_bytes * self.counts).sum() / max(self.n, 1)) or 1.0
 
     # -- 5. encode ---------------------------------------------------------------------------
     def encode(self, samples, start: int = 0, labels=None) -> Chunk:
