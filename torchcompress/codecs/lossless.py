@@ -186,7 +186,7 @@ class LosslessShard:
         t = self.tables
         flat, out_off, status = flat_rows(out, rows, out_off)
         decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
-                    t.freq, t.cum, t.coarse, self.lo, self.hi, self.pl, self.rs, flat, out_off,
+                    t.cum, t.coarse, self.lo, self.hi, self.pl, self.rs, flat, out_off,
                     status)
         raise_corrupt(status, rows, self.where, _ERRORS)
 

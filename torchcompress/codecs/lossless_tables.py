@@ -68,7 +68,7 @@ class LosslessTables:
         if where:
             self._check(where)
         self.classes = self.freq.shape[0] // CTX_PER_CLASS
-        self.cum, self.coarse = rans_lookup(self.freq)
+        self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
 
     @staticmethod
     def tokens_for(bits: int, colour: bool) -> int:

@@ -39,7 +39,7 @@ class LossyShard:
         t = self.tables
         flat, out_off, status = flat_rows(out, rows, out_off)
         decode_lossy_rows(self.records, self.offsets, self.dims, rows, t.ladder, t.qmul, t.pcls,
-                          t.freq, t.cum, t.coarse, MAX_Q, t.basis, t.mat, t.mean, self.qc,
+                          t.cum, t.coarse, MAX_Q, t.basis, t.mat, t.mean, self.qc,
                           self.lastc, self.plane, flat, out_off, flat.dtype == np.uint8, status)
         raise_corrupt(status, rows, self.where, _ERRORS)
 

@@ -93,7 +93,7 @@ class LossyTables:
         self.planes = self.mat.shape[0]
         self.pcls = np.minimum(np.arange(self.planes), 1).astype(np.int64)
         self.freq = _unpack(self.lens, self.logf, TOKENS)
-        self.cum, self.coarse = rans_lookup(self.freq)
+        self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
         self.cost = np.log2(PROB_SCALE / self.freq.astype(np.float64)).astype(np.float32)
         self.ladder = LADDER
         self.basis = dct_basis().astype(np.float32)

@@ -19,8 +19,8 @@ _MASK = (1 << PROB_BITS) - 1
 
 
 @njit(cache=True, nogil=True)
-def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo, freq, cum,
-                   coarse, lo, hi, pl, rs, out, o):
+def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo, cum, coarse,
+                   lo, hi, pl, rs, out, o):
     """Decode one coded record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
     if end - start < 4:
         return OVERRUN
@@ -46,9 +46,12 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
                 c = context(pl, rs, p, ci, pi, pred, prev_r, shift, ACT_LUT, RES_LUT, LEVEL_LUT)
                 slot = x & _MASK
                 t = np.int64(coarse[c, slot >> COARSE_SHIFT])
-                while slot >= cum[c, t + 1]:
+                c_hi = np.int64(cum[c, t + 1])
+                while slot >= c_hi:
                     t += 1
-                x = np.int64(freq[c, t]) * (x >> PROB_BITS) + slot - np.int64(cum[c, t])
+                    c_hi = np.int64(cum[c, t + 1])
+                c_lo = np.int64(cum[c, t])
+                x = (c_hi - c_lo) * (x >> PROB_BITS) + slot - c_lo  # frequency: cum's difference
                 # one word always suffices for a sound stream; read it without a branch
                 need = x < RANS_L
                 q = min(pos, end - 2)
@@ -108,7 +111,7 @@ def _copy_raw(rec, start, n, value_bytes, code_lo, out, o):
 
 
 @njit(cache=True, nogil=True)
-def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, freq, cum, coarse, lo, hi,
+def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, lo, hi,
                 pl, rs, out, out_off, status):
     """Decode shard rows into a flat output.
 
@@ -118,8 +121,8 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, freq, cum
         rows: (B,) int64 shard rows (in range).
         colour: 3- and 4-plane samples are YCoCg-R; ``bits`` per code; ``code_lo`` is added
             to each code (the source dtype's offset, e.g. -128 for int8).
-        freq, cum, coarse: (contexts, T) int64, (contexts, T + 1) int64 and
-            (contexts, 256) int64 rANS tables.
+        cum, coarse: (contexts, T + 1) uint16 cumulative frequencies and the
+            (contexts, 256) uint8 slot-bucket -> first token rANS tables.
         lo, hi: (P,) int64 plane ranges; pl, rs: flat int32 ring scratch of at
             least P * 2 * (W + 2) entries.
         out: (total,) output values; ``out_off`` (B,) where each row starts.
@@ -139,4 +142,4 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, freq, cum
         else:
             status[b] = _decode_sample(payload, start, end, nplanes, h, w,
                                        colour and (nplanes == 3 or nplanes == 4), maxv, shift,
-                                       code_lo, freq, cum, coarse, lo, hi, pl, rs, out, out_off[b])
+                                       code_lo, cum, coarse, lo, hi, pl, rs, out, out_off[b])

@@ -97,7 +97,7 @@ def _planes_to_pixels(plane, psize, wp, nplanes, h, w, mat, mean, out, o, rnd):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum, coarse, maxq,
+def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, cum, coarse, maxq,
                   basis, mat, mean, qc, lastc, blk, tmp, plane, out, o, rnd):
     """Decode record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
     if end - start < 5:
@@ -126,7 +126,7 @@ def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum,
                 has_a = by > 0
                 ll = lastc[b - 1] if has_l else 0
                 la = lastc[b - nbx] if has_a else 0
-                last, x, pos = get_code(rec, pos, end, x, last_context(pc, ll, la), freq, cum, coarse)
+                last, x, pos = get_code(rec, pos, end, x, last_context(pc, ll, la), cum, coarse)
                 if pos > end:
                     return OVERRUN
                 if last > 64:
@@ -144,15 +144,15 @@ def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum,
                     qc[b, z] = 0
                 nnz = 0
                 if last > 0:
-                    code, x, pos = get_code(rec, pos, end, x, dc_context(pc, dl, da, dal), freq,
-                                            cum, coarse)
+                    code, x, pos = get_code(rec, pos, end, x, dc_context(pc, dl, da, dal), cum,
+                                            coarse)
                     qc[b, 0] = pred + signed_value(code + (last == 1))
                     prev1 = 0
                     prev2 = 0
                     for z in range(1, last):
                         nbm = abs(qc[lb, z]) + abs(qc[ab, z])
                         code, x, pos = get_code(rec, pos, end, x, ac_context(pc, z, prev1 + prev2, nbm),
-                                                freq, cum, coarse)
+                                                cum, coarse)
                         v = signed_value(code + (z == last - 1))
                         qc[b, z] = v
                         prev2 = prev1
@@ -188,7 +188,7 @@ def _decode_image(rec, start, end, nplanes, h, w, ladder, qmul, pcls, freq, cum,
 
 
 @njit(cache=True, nogil=True)
-def decode_lossy_rows(payload, offsets, dims, rows, ladder, qmul, pcls, freq, cum, coarse, maxq,
+def decode_lossy_rows(payload, offsets, dims, rows, ladder, qmul, pcls, cum, coarse, maxq,
                       basis, mat, mean, qc, lastc, plane, out, out_off, rnd, status):
     """Decode shard rows into a flat output.
 
@@ -198,7 +198,7 @@ def decode_lossy_rows(payload, offsets, dims, rows, ladder, qmul, pcls, freq, cu
         rows: (B,) int64 shard rows (in range).
         ladder: (S,) float32 quantiser scales (a record's first byte picks
             one); ``qmul`` (P, 64) float32 step multipliers per zigzag position.
-        pcls: (P,) int64 plane classes; freq, cum, coarse: rANS tables.
+        pcls: (P,) int64 plane classes; cum, coarse: rANS tables.
         maxq: largest magnitude a quantised DC may have.
         basis: (8, 8) float32 orthonormal DCT-II matrix; ``mat`` (P, P) and
             ``mean`` (P,) float32: pixel = mean + mat.T @ planes.
@@ -216,5 +216,5 @@ def decode_lossy_rows(payload, offsets, dims, rows, ladder, qmul, pcls, freq, cu
     for b in range(len(rows)):
         i = rows[b]
         status[b] = _decode_image(payload, offsets[i], offsets[i + 1], dims[i, 0], dims[i, 1],
-                                  dims[i, 2], ladder, qmul, pcls, freq, cum, coarse, maxq, basis,
+                                  dims[i, 2], ladder, qmul, pcls, cum, coarse, maxq, basis,
                                   mat, mean, qc, lastc, blk, tmp, plane, out, out_off[b], rnd)

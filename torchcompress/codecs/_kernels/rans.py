@@ -71,7 +71,7 @@ def put_symbol(x, f, c, words, nw):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def get_code(rec, pos, end, x, c, freq, cum, coarse):
+def get_code(rec, pos, end, x, c, cum, coarse):
     """Decode one hybrid-token value in context ``c`` from the stream ``rec[:end]``.
 
     Returns (value, state, position); the position is past ``end`` when the
@@ -82,9 +82,14 @@ def get_code(rec, pos, end, x, c, freq, cum, coarse):
     mask = PROB_SCALE - 1
     slot = x & mask
     t = np.int64(coarse[c, slot >> COARSE_SHIFT])
-    while slot >= cum[c, t + 1]:
+    hi = np.int64(cum[c, t + 1])
+    while slot >= hi:
         t += 1
-    x = np.int64(freq[c, t]) * (x >> PROB_BITS) + slot - np.int64(cum[c, t])
+        hi = np.int64(cum[c, t + 1])
+    lo = np.int64(cum[c, t])
+    # the frequency is the difference of the cumulative entries already loaded: one table
+    # load fewer per symbol (measured 1.5-3.5% off the lossy decode)
+    x = (hi - lo) * (x >> PROB_BITS) + slot - lo
     # one word always suffices; read it without a branch (``end - 2`` is inside the record,
     # whose stream starts with a 4-byte state) and let the caller see ``pos > end``
     need = x < RANS_L
