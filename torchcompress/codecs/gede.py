@@ -32,7 +32,7 @@ __all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "IN_MEMORY_BYTES", "check_c
 
 #: GeDe holds a source of at most this many bytes in memory (Algorithm 1 on every sample works
 #: on about 9 times the source's bytes); larger sources stream, as do more than ``fit_samples``
-IN_MEMORY_BYTES = 256 << 20
+IN_MEMORY_BYTES = 64 << 20
 
 
 def _check_precision(p):
@@ -64,7 +64,7 @@ class GeDeParams:
             bits, each stored as two 16-bit columns. Found at encode time and
             stored; leave it None.
         fit_samples: ``tc.compress`` of a source with more samples than this
-            (or of more than ``IN_MEMORY_BYTES``, 256 MiB) streams in bounded
+            (or of more than ``IN_MEMORY_BYTES``, 64 MiB) streams in bounded
             memory: it scans every sample for the column ranges, runs
             Algorithm 1's base search on this many samples spread over the
             source (and at most 16 MiB of them), then deduplicates every

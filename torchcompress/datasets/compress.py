@@ -37,7 +37,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     that many samples and keeps 48 bytes per sample, its base rows spooled to
     the archive's temporary folder), so memory stays bounded however many
     samples there are. Arrays, ``.npz`` files and iterables are held in memory,
-    and so is a GeDe source of at most ``fit_samples`` samples and 256 MiB
+    and so is a GeDe source of at most ``fit_samples`` samples and 64 MiB
     (Algorithm 1 on every sample, as in the paper).
 
     Under ``torchrun`` (an initialised ``torch.distributed`` process group),
