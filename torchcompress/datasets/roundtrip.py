@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..errors import CodecError
@@ -33,9 +35,14 @@ def check_roundtrip(codec, encoded, x, y: np.ndarray, bounds: list[int], *, samp
     dtype = x.dtype if isinstance(x, np.ndarray) else x[0].dtype
     # compare in the source's dtype where the codec writes it (wide integers stay exact)
     out_dtype = dtype if codec.output_dtypes is None or dtype in codec.output_dtypes else np.float32
+    tables = codec.open_tables(encoded.extras(), "memory")  # opened and validated once
+    local = threading.local()  # one decoder per thread: each shard validated once per thread
 
     def check(a: int, b: int) -> tuple[int, int, float, int]:
-        dec = ArchiveDecoder.from_encoded(codec, encoded, y, bounds, sample_shape, dtype)
+        dec = getattr(local, "decoder", None)
+        if dec is None:
+            dec = local.decoder = ArchiveDecoder.from_encoded(codec, encoded, y, bounds,
+                                                              sample_shape, dtype, tables)
         idx = np.arange(a, b, dtype=np.int64)
         out = dec.decode(idx, out_dtype)
         if isinstance(out, np.ndarray):  # one shape: compare the whole batch at once

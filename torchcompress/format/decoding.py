@@ -67,9 +67,11 @@ class ArchiveDecoder:
 
     @classmethod
     def from_encoded(cls, codec: Codec, encoded, labels: np.ndarray, bounds: list[int],
-                     sample_shape: tuple, sample_dtype) -> "ArchiveDecoder":
-        """The decoder of shards about to be written (``bounds`` = [0, ..., N])."""
-        tables = codec.open_tables(encoded.extras(), "memory")
+                     sample_shape: tuple, sample_dtype, tables=None) -> "ArchiveDecoder":
+        """The decoder of shards about to be written (``bounds`` = [0, ..., N]); ``tables``:
+        the codec's opened tables of ``encoded``, when the caller has them."""
+        if tables is None:
+            tables = codec.open_tables(encoded.extras(), "memory")
         starts = np.array(bounds[:-1], dtype=np.int64)
 
         def arrays(k):
