@@ -219,12 +219,6 @@ class GeDeCodec:
         check_code_widths(v)  # 16-bit columns, checked before any kernel sees them
         return t, v
 
-    def columns_fixed(self, x: np.ndarray):
-        """``(transform, integer columns)`` of ``x`` with precision and wide columns already
-        resolved (the streaming encoder's chunks, which must all agree)."""
-        t = self.transform(x.shape[1:], x.dtype)
-        return t, t.forward(x)
-
     def stream_encoder(self, n: int, *, importance=None, workers: int = 1,
                        sample_bytes: int = 0):
         """The bounded-memory encoder of ``n`` samples of about ``sample_bytes`` each, or None

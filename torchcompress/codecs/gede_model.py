@@ -14,7 +14,8 @@ import numpy as np
 
 from ._kernels.gede import bit_counts, search_base
 
-__all__ = ["GeDeModel", "MAX_WIDTH", "bit_entropy", "column_codes", "fit_model", "mask_layout"]
+__all__ = ["GeDeModel", "MAX_WIDTH", "bit_entropy", "column_codes", "fit_model", "mask_layout",
+           "widths_of"]
 
 MAX_WIDTH = 16
 
@@ -33,6 +34,15 @@ def column_codes(v: np.ndarray, signed: np.ndarray | None = None) -> tuple[np.nd
         signed = np.zeros(v.shape[1], dtype=bool)
     z = np.where(signed, (v << 1) ^ (v >> (8 * v.dtype.itemsize - 1)), v)
     return z.astype(np.uint16), signed.astype(np.uint8)
+
+
+def widths_of(top) -> np.ndarray:
+    """int64 bits that hold each largest code of ``top`` (any shape; 0 for a code of 0)."""
+    top = np.asarray(top, dtype=np.int64)
+    widths = np.zeros(top.shape, dtype=np.int64)
+    while (top >> widths).any():
+        widths += (top >> widths) > 0
+    return widths
 
 
 def bit_entropy(ones: np.ndarray, n: int) -> np.ndarray:
@@ -94,10 +104,7 @@ def fit_model(u: np.ndarray, signed: np.ndarray, *, tau: int, m: int = 0,
     n, d = u.shape
     if top is None:
         top = u.max(axis=0).astype(np.int64) if n else np.zeros(d, dtype=np.int64)
-    top = np.asarray(top, dtype=np.int64)
-    widths = np.zeros(d, dtype=np.int64)
-    while (top >> widths).any():
-        widths += (top >> widths) > 0
+    widths = widths_of(top)
     ones = np.zeros((d, MAX_WIDTH), dtype=np.int64)
     bit_counts(np.ascontiguousarray(u), ones)
     valid = np.arange(MAX_WIDTH)[None, :] < widths[:, None]

@@ -54,8 +54,8 @@ def settle_params(params, lo: np.ndarray, hi: np.ndarray, digits, dtype):
 
 
 def code_ranges(params, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(G, D') ranges of the integer columns ``GeDeCodec.columns_fixed`` makes, from the
-    scanned (G, D) ranges: fixed point, then each wide column split in its high half (in
+    """(G, D') ranges of the integer columns the codec's transform makes (with ``params``
+    settled), from the scanned (G, D) ranges: fixed point, then each wide column split in its high half (in
     place) and its 16 low bits (appended, in ``wide`` order)."""
     if params.mode != "none":
         return lo.astype(np.int64), hi.astype(np.int64)

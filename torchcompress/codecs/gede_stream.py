@@ -32,7 +32,7 @@ import xxhash
 
 from ..errors import CodecError
 from ._kernels.gede import PAD_BYTES, eq1_size, pack_records, pack_table
-from .gede_model import MAX_WIDTH, column_codes, fit_model
+from .gede_model import MAX_WIDTH, column_codes, fit_model, widths_of
 from .gede_ranges import code_ranges, settle_params, zigzag_top
 from .gede_tables import GeDeTables
 from .lossless_stream import fit_rows
@@ -88,16 +88,17 @@ class GeDeStream:
         flat = x.reshape(len(x), -1)
         wide = np.float64 if flat.dtype.kind == "f" else np.int64
         model = self._model_of(labels)
+        t = None if p.mode == "none" else self.codec.transform(x.shape[1:], x.dtype)
         out = {}
         for a, b in _blocks(x):
-            if p.mode == "none":
+            if t is None:
                 v = flat[a:b]
                 if v.dtype.kind == "f" and not np.isfinite(v).all():
                     bad = start + a + int(np.flatnonzero(~np.isfinite(v).all(axis=1))[0])
                     raise CodecError(f"sample {bad} contains NaN or inf; GeDe stores finite "
                                      "values only")
             else:
-                v = self.codec.transform(x.shape[1:], x.dtype).forward(x[a:b])
+                v = t.forward(x[a:b])
             for g in np.unique(model[a:b]):
                 rows = v[model[a:b] == g]
                 part = {f"model:{int(g)}": np.stack([rows.max(axis=0).astype(wide),
@@ -123,15 +124,12 @@ class GeDeStream:
 
     # -- 2. fit ------------------------------------------------------------------------------
     def fit_rows(self, sample_bytes: int = 0) -> np.ndarray:
-        k = min(self.n, self.fit_samples)
-        if sample_bytes > 0:
-            k = min(k, max(64, FIT_BYTES // sample_bytes))
-        return fit_rows(self.n, k)
+        return fit_rows(self.n, self.fit_samples, sample_bytes, FIT_BYTES)
 
     def fit(self, samples, labels=None) -> None:
         """Algorithm 1's base search per model on the fit samples, with the scanned widths."""
         x = _rows(samples)
-        _, v = self.codec.columns_fixed(x)
+        v = self.codec.transform(x.shape[1:], x.dtype).forward(x)
         model = np.searchsorted(self.keys, self._model_of(labels))
         g_count, d = self.top.shape
         bmask = np.zeros((g_count, d), dtype=np.uint16)
@@ -147,10 +145,7 @@ class GeDeStream:
         self._layout()
 
     def _layout(self) -> None:
-        widths = np.zeros(self.top.shape, dtype=np.int64)
-        while (self.top >> widths).any():
-            widths += (self.top >> widths) > 0
-        self.widths = widths.astype(np.uint8)
+        self.widths = widths_of(self.top).astype(np.uint8)
         ones = np.ones(len(self.keys), dtype=np.int64)
         self.tab = GeDeTables(self.keys, self.widths, self.signed, self.bmask, ones)
         self.stride = max(int(self.tab.row_bytes.max()), 1)
@@ -177,8 +172,9 @@ class GeDeStream:
             raise CodecError("a label appeared that the scan of the source did not see; the "
                              "source must yield the same samples on every pass")
         u = np.empty((len(x), self.top.shape[1]), dtype=np.uint16)
+        t = self.codec.transform(x.shape[1:], x.dtype)  # precision and wide columns settled
         for a, b in _blocks(x):
-            _, v = self.codec.columns_fixed(x[a:b])
+            v = t.forward(x[a:b])
             for g in np.unique(model[a:b]):
                 rows = np.flatnonzero(model[a:b] == g)
                 vg = v[rows]

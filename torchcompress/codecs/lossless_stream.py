@@ -30,12 +30,13 @@ FIT_BYTES = 64 << 20
 FIT_MIN = 64
 
 
-def fit_rows(n: int, fit_samples: int, sample_bytes: int = 0) -> np.ndarray:
+def fit_rows(n: int, fit_samples: int, sample_bytes: int = 0,
+             cap_bytes: int | None = None) -> np.ndarray:
     """At most ``fit_samples`` rows spread evenly over ``n`` samples, and at most
-    ``FIT_BYTES`` of samples of ``sample_bytes`` each (when given)."""
+    ``cap_bytes`` (default ``FIT_BYTES``) of samples of ``sample_bytes`` each (when given)."""
     k = min(n, fit_samples)
     if sample_bytes > 0:
-        k = min(k, max(FIT_MIN, FIT_BYTES // sample_bytes))
+        k = min(k, max(FIT_MIN, (FIT_BYTES if cap_bytes is None else cap_bytes) // sample_bytes))
     return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
 
 
