@@ -51,8 +51,10 @@ def test_chunks_threads_and_sources_write_the_same_shards(tmp_path, monkeypatch,
     a = tc.compress((x, y), tmp_path / "a", codec=codec, shard_size=20, progress=False, **params)
     monkeypatch.setattr(streaming, "CHUNK_BYTES", 3 * x[0].nbytes)  # 3 samples per chunk
     monkeypatch.setattr(pool, "_POOL_WORTH", 0.0)  # processes even for this little work
+    monkeypatch.setattr(pool, "_SHIP_BYTES", 0)  # every result array comes back through a file
     tc.compress(Generated(n), tmp_path / "b", codec=codec, shard_size=20, progress=False,
                 num_workers=2, **params)  # two worker processes
+    assert not [f for f in os.listdir(tmp_path / "b") if f.endswith(".tmp")]  # files landed
     ds = Generated(n)
     tc.compress(ds, tmp_path / "c", codec=codec, shard_size=20, progress=False, **params)
     assert _files(tmp_path / "a") == _files(tmp_path / "b") == _files(tmp_path / "c")
@@ -175,3 +177,10 @@ def test_the_fit_reads_a_bounded_number_of_bytes(tmp_path, monkeypatch, codec):
     have = open_tensors(str(tmp_path / "a" / "tables.safetensors"))
     for key, v in enc.extras()["tables"].items():
         assert np.array_equal(have[key], v), key
+
+
+def test_the_pools_probe_is_an_eighth_of_the_first_range():
+    assert pool.probe_first([(0, 16, 3), (16, 20, 4)], 2) == [(0, 2, 3), (2, 16, 3), (16, 20, 4)]
+    assert pool.probe_first([(5, 9), (9, 12)], 2) == [(5, 6), (6, 9), (9, 12)]
+    assert pool.probe_first([(0, 16)], 1) == [(0, 16)]  # one worker: nothing to decide
+    assert pool.probe_first([(4, 5)], 2) == [(4, 5)]  # one row cannot be split

@@ -115,7 +115,7 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
     values = int(np.size(first[0]))
     chunk_rows = max(1, CHUNK_BYTES // max(first[0].nbytes, 1))
     if workers > 1:  # enough chunks for every worker, however small the dataset
-        chunk_rows = max(1, min(chunk_rows, -(-n // (8 * workers * world))))
+        chunk_rows = max(1, min(chunk_rows, -(-n // (16 * workers * world))))
     show = progress and rank == 0
     check = verify or enc.measures_error
     writer = None
@@ -138,11 +138,13 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         raise
 
 
-def _slice_ranges(n: int, chunk_rows: int) -> list[tuple[int, int]]:
-    """This rank's share of ``[0, n)`` in chunks of ``chunk_rows``."""
+def _slice_ranges(n: int, chunk_rows: int, workers: int) -> list[tuple[int, int]]:
+    """This rank's share of ``[0, n)`` in chunks of ``chunk_rows`` (the first split off as
+    the pool's probe, see :func:`pool.probe_first`)."""
     world, rank = _world()
     lo, hi = rank * n // world, (rank + 1) * n // world
-    return [(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)]
+    return pool.probe_first([(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)],
+                            workers)
 
 
 def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show, shard_size,
@@ -153,7 +155,7 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
     if hasattr(st, "scan"):  # a first pass for what the fit must know of every sample
         def scan_slice():
             with pool.Runner(workers, (reader, enc, st, None, False)) as run:
-                ranges = _slice_ranges(n, chunk_rows)
+                ranges = _slice_ranges(n, chunk_rows, workers)
                 return merge_scans(tqdm(run.map(_scan_chunk, ranges), total=len(ranges),
                                         desc="scanning", disable=not show, leave=False))
         st.load_scan(merge_scans(on_every_rank(scan_slice)), np.dtype(first_dtype))
@@ -170,7 +172,7 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
 
         def summarize_slice():
             out = None  # filled in place (in the encoder's dtype): one copy
-            ranges = _slice_ranges(n, chunk_rows)
+            ranges = _slice_ranges(n, chunk_rows, workers)
             with pool.Runner(workers, (reader, enc, st, None, False)) as run:
                 for (a, b), part in tqdm(zip(ranges, run.map(_summarize_chunk, ranges)),
                                          total=len(ranges), desc="summarising", disable=not show,
@@ -189,14 +191,15 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
     extras = st.extras()
 
     def encode_shards():
-        chunks = {k: range(bounds[k], bounds[k + 1], chunk_rows) for k in mine}
-        jobs = [(c, min(c + chunk_rows, bounds[k + 1])) for k in mine for c in chunks[k]]
+        jobs = pool.probe_first([(c, min(c + chunk_rows, bounds[k + 1]), k) for k in mine
+                                 for c in range(bounds[k], bounds[k + 1], chunk_rows)], workers)
+        per_shard = {k: sum(j[2] == k for j in jobs) for k in mine}
         out = []
-        with pool.Runner(workers, (reader, enc, st, extras, (check, verify))) as run:
+        with pool.Runner(workers, (reader, enc, st, extras, (check, verify, folder))) as run:
             results = iter(run.map(_encode_chunk, jobs))
             for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False):
                 out.append(_write_shard(folder, k, bounds[k], bounds[k + 1],
-                                        [next(results) for _ in chunks[k]], pad))
+                                        [next(results) for _ in range(per_shard[k])], pad))
         return out
     done = [s for part in on_every_rank(encode_shards) for s in part]
     if rank:  # every rank is done with the encoder's files; rank 0 still writes the extras
@@ -259,8 +262,8 @@ def _summarize_chunk(ab: tuple) -> np.ndarray:
 
 def _encode_chunk(job: tuple) -> dict:
     """Read, encode and (when verifying) decode-and-compare samples ``[c, d)``."""
-    reader, enc, st, extras, (check, verify) = pool.job()
-    c, d = job
+    reader, enc, st, extras, (check, verify, folder) = pool.job()
+    c, d, _ = job  # rows [c, d) of shard job[2]
     x, y = reader.read(np.arange(c, d))
     enc.check_targets(y)
     chunk = st.encode(x, c, labels=y)
@@ -274,7 +277,8 @@ def _encode_chunk(job: tuple) -> dict:
                             exact=verify, tolerance=tol, workers=getattr(st, "workers", 1))
         exact = round(r["exact_fraction"] * int(chunk.shapes.prod(axis=1).sum()))
         worst = r["max_abs_error"]
-    return {"arrays": chunk.arrays, "shapes": chunk.shapes, "stats": chunk.stats, "labels": y,
+    return {"arrays": pool.ship(chunk.arrays, folder), "shapes": chunk.shapes,
+            "stats": chunk.stats, "labels": y,
             "exact": exact, "worst": worst, "dtype": str(x[0].dtype)}
 
 
@@ -282,7 +286,8 @@ def _write_shard(folder: str, k: int, a: int, b: int, chunks: list, pad: dict) -
     """Join the encoded chunks of samples ``[a, b)`` into shard file ``k`` (then ``pad``:
     trailing zero bytes per tensor)."""
     # 1-D pieces, written one after the other: no joined copy of the shard
-    tensors = {key: [c["arrays"][key] for c in chunks] for key in chunks[0]["arrays"]}
+    arrays = [pool.landed(c["arrays"]) for c in chunks]
+    tensors = {key: [a[key] for a in arrays] for key in arrays[0]}
     for key, parts in tensors.items():  # lengths: U16 unless some chunk needed U32
         wide = np.result_type(*parts)
         tensors[key] = [p.astype(wide, copy=False) for p in parts]
