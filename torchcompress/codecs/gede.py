@@ -228,7 +228,7 @@ class GeDeCodec:
             raise ValueError("importance= applies to the lossy 'adq' codec; gede is lossless")
         if n <= self.params.fit_samples and n * sample_bytes <= IN_MEMORY_BYTES:
             return None
-        return GeDeStream(self, n, self.params.fit_samples)
+        return GeDeStream(self, n, self.params.fit_samples, workers)
 
     def encode(self, x: np.ndarray, labels: np.ndarray, *, m: int = 0) -> GeDeEncoded:
         """Fit the models and pack every sample of ``x`` (N, *shape)."""

@@ -36,6 +36,7 @@ from .gede_model import MAX_WIDTH, column_codes, fit_model, widths_of
 from .gede_ranges import code_ranges, settle_params, zigzag_top
 from .gede_tables import GeDeTables
 from .lossless_stream import fit_rows
+from .parallel import map_ranges, range_chunk
 from .precision import exact_digits
 from .protocol import Chunk, merge_scans
 
@@ -65,8 +66,8 @@ class GeDeStream:
     summary_width = 5  # model, then the base hash as four 32-bit integers
     shard_pad = {"records": PAD_BYTES}
 
-    def __init__(self, codec, n: int, fit_samples: int):
-        self.codec, self.n, self.fit_samples = codec, n, fit_samples
+    def __init__(self, codec, n: int, fit_samples: int, workers: int = 1):
+        self.codec, self.n, self.fit_samples, self.workers = codec, n, fit_samples, workers
         self.keys = self.top = self.signed = self.tab = None
         self.folder = None
         self.table = None       # (T,) uint8 memmap of the gathered base table
@@ -129,19 +130,22 @@ class GeDeStream:
     def fit(self, samples, labels=None) -> None:
         """Algorithm 1's base search per model on the fit samples, with the scanned widths."""
         x = _rows(samples)
-        v = self.codec.transform(x.shape[1:], x.dtype).forward(x)
+        t = self.codec.transform(x.shape[1:], x.dtype)
+        # the transform and the per-model searches run on ``workers`` threads (their kernels
+        # release the GIL); each model's search is independent, so the masks do not change
+        v = np.concatenate(map_ranges(lambda a, b: t.forward(x[a:b]), len(x), self.workers,
+                                      range_chunk(len(x), self.workers, 4096)))
         model = np.searchsorted(self.keys, self._model_of(labels))
-        g_count, d = self.top.shape
-        bmask = np.zeros((g_count, d), dtype=np.uint16)
-        for g in range(g_count):
+
+        def mask_of(g: int, _: int) -> np.ndarray:
             rows = np.flatnonzero(model == g)
             if rows.size == 0:
                 rows = np.arange(len(v))
             u, _ = column_codes(v[rows], self.signed[g])
             u = np.minimum(u, self.top[g]).astype(np.uint16)  # another class's rows: clip
-            bmask[g] = fit_model(u, self.signed[g], tau=self.codec.params.tau,
-                                 top=self.top[g]).base_mask
-        self.bmask = bmask
+            return fit_model(u, self.signed[g], tau=self.codec.params.tau,
+                             top=self.top[g]).base_mask
+        self.bmask = np.stack(map_ranges(mask_of, len(self.top), self.workers, 1))
         self._layout()
 
     def _layout(self) -> None:
