@@ -2,7 +2,8 @@
 
 The job (reader, codec, stream encoder, extras, flags) is set while a
 :class:`Runner` maps it, so forked workers inherit it instead of receiving
-it by pickle; chunk functions read it with :func:`job`.
+it by pickle; chunk functions read it with :func:`job`. Large result arrays
+come back the same way round: through files (:func:`ship`, :func:`landed`).
 """
 
 from __future__ import annotations
