@@ -92,8 +92,6 @@ def _decoded(path: str) -> np.ndarray:
 
 
 def run_story(bits: float = 0.5) -> None:
-    import torch
-
     import torchcompress as tc
 
     t0 = time.perf_counter()

@@ -31,6 +31,9 @@ def test_map_ranges_keeps_order_and_covers_every_sample():
     got = map_ranges(lambda a, b: list(range(a, b)), 1000, workers=3, chunk=7)
     assert [i for part in got for i in part] == list(range(1000))
     assert map_ranges(lambda a, b: (a, b), 0, workers=2) == []
+    # by default a few large samples (64 photos for a fit) still reach every thread
+    assert map_ranges(lambda a, b: (a, b), 64, workers=2) == [(0, 16), (16, 32), (32, 48), (48, 64)]
+    assert map_ranges(lambda a, b: (a, b), 600, workers=1) == [(0, 256), (256, 512), (512, 600)]
 
 
 @pytest.mark.parametrize("bad, err", [(0, ValueError), (1.5, TypeError)])

@@ -15,7 +15,7 @@ from ._kernels.lossless_encode import (count_samples, count_tokens, encode_sampl
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from ._kernels.rans import PROB_SCALE
 from .lossless_tables import LosslessTables, normalize_counts
-from .parallel import map_ranges, range_chunk
+from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
 
 __all__ = ["LosslessStream", "Scratch", "common_shape", "dims_of", "fit_rows", "planes_of"]
@@ -212,8 +212,7 @@ class LosslessStream(WithoutBudget):
                            else buf[:size].copy())
             return out
 
-        records = [r for part in map_ranges(encode_range, m, self.workers,
-                                            range_chunk(m, self.workers)) for r in part]
+        records = [r for part in map_ranges(encode_range, m, self.workers) for r in part]
         lengths = np.array([r.size for r in records], dtype=np.int64)
         raw = int((lengths == dims.prod(axis=1) * value_bytes).sum())
         dtype = np.uint16 if not m or lengths.max() < 1 << 16 else np.uint32

@@ -21,7 +21,7 @@ from ._kernels.lossy_encode import count_many, curves_many, sized_curve
 from ._kernels.rans import token_base
 from .lossy_tables import LADDER, TOKENS, LossyTables
 from .lossy_transform import block_coefficients, block_counts
-from .parallel import map_ranges, range_chunk
+from .parallel import map_ranges
 
 __all__ = ["BlockCoder", "FitSet", "fit_tables", "pick_scales"]
 
@@ -113,7 +113,7 @@ class FitSet:
 
     def _map(self, fn) -> list:
         n = len(self)
-        return map_ranges(fn, n, self.workers, range_chunk(n, self.workers))
+        return map_ranges(fn, n, self.workers)
 
     def count(self, scales: np.ndarray, tables: LossyTables, lam: float) -> np.ndarray:
         """Token counts of every sample at ``scales`` (N,)."""

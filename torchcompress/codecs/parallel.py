@@ -12,8 +12,11 @@ from typing import Callable
 __all__ = ["map_ranges", "range_chunk"]
 
 
-def map_ranges(fn: Callable[[int, int], object], n: int, workers: int, chunk: int = 256) -> list:
-    """``[fn(a, b) for each range [a, b) of ``chunk`` samples]``, on ``workers`` threads."""
+def map_ranges(fn: Callable[[int, int], object], n: int, workers: int,
+               chunk: int | None = None) -> list:
+    """``[fn(a, b) for each range [a, b) of ``chunk`` samples]``, on ``workers`` threads
+    (``chunk`` by default: :func:`range_chunk`, so 64 large photos still use every thread)."""
+    chunk = range_chunk(n, workers) if chunk is None else chunk
     bounds = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
     if workers <= 1 or len(bounds) <= 1:
         return [fn(a, b) for a, b in bounds]
