@@ -99,3 +99,20 @@ def test_numpy_decoder_of_the_codec_seam(tmp_path, folder):
         assert got[i].shape == want.shape
         diff = np.abs(got[i].astype(int) - want).max()
         assert diff == 0 if path.endswith(".png") else diff <= 8
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (the device machine)")
+def test_device_cuda_decodes_the_jpegs_on_the_gpu(tmp_path, folder):
+    tc.compress(folder, tmp_path / "o.tcz", codec="original", progress=False)
+    cpu = tc.open(tmp_path / "o.tcz")
+    gpu = tc.open(tmp_path / "o.tcz", device="cuda")
+    singles = [gpu[i] for i in range(len(gpu))]
+    batch = gpu.__getitems__(list(range(len(gpu))))  # the JPEGs in one decode_jpeg call
+    for i, ((x, y), (xb, yb)) in enumerate(zip(singles, batch)):
+        want, label = cpu[i]
+        for got in (x, xb):
+            assert got.device.type == "cuda" and got.dtype == torch.uint8
+            assert got.shape == want.shape
+            # nvJPEG and libjpeg-turbo may round the IDCT and chroma upsampling differently
+            assert (got.cpu().int() - want.int()).abs().float().mean() <= 2.0
+        assert y == yb == label
