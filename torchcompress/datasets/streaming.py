@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import os
 import time
+from collections import Counter
 
 import numpy as np
 import torch.distributed as dist
@@ -193,7 +194,7 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
     def encode_shards():
         jobs = pool.probe_first([(c, min(c + chunk_rows, bounds[k + 1]), k) for k in mine
                                  for c in range(bounds[k], bounds[k + 1], chunk_rows)], workers)
-        per_shard = {k: sum(j[2] == k for j in jobs) for k in mine}
+        per_shard = Counter(j[2] for j in jobs)  # chunks per shard
         out = []
         with pool.Runner(workers, (reader, enc, st, extras, (check, verify, folder))) as run:
             results = iter(run.map(_encode_chunk, jobs))
