@@ -5,7 +5,8 @@
 
 Whole ``compress`` calls, ``--repeats`` back-to-back pairs (1 worker, then 2): the CIFAR
 sample (repeated ``--times`` so each call runs for seconds) as an ``(x, y)`` pair and as a
-map-style dataset, and the photo folder (decoded by ImageFolder's PIL loader while compressing; ``original`` stores its files).
+map-style dataset, and the photo folder (decoded by ImageFolder's PIL loader while
+compressing; ``original`` stores its files).
 The archive's bytes are the same for any number of workers (tests check this).
 """
 

@@ -36,7 +36,7 @@ from .gede_model import MAX_WIDTH, column_codes, fit_model, widths_of
 from .gede_ranges import code_ranges, settle_params, zigzag_top
 from .gede_tables import GeDeTables
 from .lossless_stream import fit_rows
-from .parallel import map_ranges, range_chunk
+from .parallel import map_ranges
 from .precision import exact_digits
 from .protocol import Chunk, merge_scans
 
@@ -133,8 +133,7 @@ class GeDeStream:
         t = self.codec.transform(x.shape[1:], x.dtype)
         # the transform and the per-model searches run on ``workers`` threads (their kernels
         # release the GIL); each model's search is independent, so the masks do not change
-        v = np.concatenate(map_ranges(lambda a, b: t.forward(x[a:b]), len(x), self.workers,
-                                      range_chunk(len(x), self.workers, 4096)))
+        v = np.concatenate(map_ranges(lambda a, b: t.forward(x[a:b]), len(x), self.workers))
         model = np.searchsorted(self.keys, self._model_of(labels))
 
         def mask_of(g: int, _: int) -> np.ndarray:
