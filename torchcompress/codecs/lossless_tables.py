@@ -69,6 +69,10 @@ class LosslessTables:
             self._check(where)
         self.classes = self.freq.shape[0] // CTX_PER_CLASS
         self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
+        # the lane decoder's flat views: it gathers 4 bytes at a time (3 spare after coarse)
+        self.coarse_flat = readonly(np.concatenate([self.coarse.reshape(-1),
+                                                    np.zeros(4, dtype=np.uint8)]))
+        self.cum_bytes = readonly(np.ascontiguousarray(self.cum).reshape(-1).view(np.uint8))
 
     @staticmethod
     def tokens_for(bits: int, colour: bool) -> int:

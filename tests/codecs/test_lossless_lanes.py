@@ -1,0 +1,181 @@
+"""The 16-lane lossless decoder gives the one-at-a-time decoder's values and errors, bit for bit.
+
+The lanes are forced on (``USE_LANES``), whatever this CPU gathers: without
+hardware gathers LLVM lowers them to scalar loads, with the same results.
+"""
+
+import numpy as np
+import pytest
+
+import torchcompress as tc
+from torchcompress import FormatError
+from torchcompress.codecs import LosslessCodec, LosslessParams
+from torchcompress.codecs import lossless as lossless_mod
+
+from .test_lossless import _structured
+
+
+def _decoder(x):
+    codec = LosslessCodec(LosslessParams())
+    labels = np.zeros(len(x), dtype=np.int64)
+    enc = codec.encode_dataset(x, labels)
+    shape = tuple(d[0] if len(set(d)) == 1 else None for d in zip(*[s.shape for s in x]))
+    return tc.format.ArchiveDecoder.from_encoded(codec, enc, labels, [0, len(x)], shape,
+                                                 x[0].dtype)
+
+
+def _watch_lanes(monkeypatch) -> list:
+    """Every lane group's bad flags, as the lane decoder returns them (a sound record that the
+    lanes got wrong would be flagged and quietly decoded again one at a time)."""
+    flags = []
+    real = lossless_mod.LosslessShard._decode_lanes
+
+    def watched(self, *a):
+        bad = real(self, *a)
+        flags.append(bad.copy())
+        return bad
+    monkeypatch.setattr(lossless_mod.LosslessShard, "_decode_lanes", watched)
+    return flags
+
+
+def _both_ways(monkeypatch, dec, idx, dtype):
+    """(lanes on, lanes off) decodes of ``idx``; asserts the lanes ran and flagged nothing."""
+    flags = _watch_lanes(monkeypatch)
+    monkeypatch.setattr(lossless_mod, "USE_LANES", True)
+    on = dec.decode(idx, dtype)
+    monkeypatch.setattr(lossless_mod, "USE_LANES", False)
+    off = dec.decode(idx, dtype)
+    assert len(flags) >= 2 and not np.any(flags)  # the lanes ran, and decoded every record
+    return on, off
+
+
+def _kinds():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (40, 3, 12, 11), dtype=np.uint8)  # stored raw
+    rgb = _structured(rng, (40, 3, 12, 11), noise=9.0)
+    rgb[::7] = noise[::7]
+    return {
+        "rgb-with-raw-rows": rgb,
+        "grey-hw": _structured(rng, (40, 13, 5)),
+        "rgba": _structured(rng, (40, 4, 6, 8)),
+        "uint16-wide-residuals": (_structured(rng, (40, 3, 8, 9), np.float64, 1e9, 60.0) * 97).astype(np.uint16),
+        "int8": (_structured(rng, (40, 3, 4, 4), np.int16, 255, 20.0) - 128).astype(np.int8),
+        "1xN": _structured(rng, (40, 1, 1, 33)),
+        "Nx1": _structured(rng, (40, 2, 19, 1)),
+        "six-planes": _structured(rng, (40, 6, 3, 5)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_kinds()))
+def test_lanes_give_the_same_values(monkeypatch, name):
+    x = _kinds()[name]
+    dec = _decoder(x)
+    # 37 rows: two full groups of 16 and 5 left (one at a time); 40: the 8 left fill a group
+    for idx in (np.arange(37), np.arange(40)[::-1].copy(), np.random.default_rng(1).integers(0, 40, 64)):
+        on, off = _both_ways(monkeypatch, dec, idx.astype(np.int64), x.dtype)
+        np.testing.assert_array_equal(on, off)
+        np.testing.assert_array_equal(on, x[idx])
+
+
+def test_lanes_group_by_shape(monkeypatch):
+    rng = np.random.default_rng(2)
+    sizes = [(8, 8)] * 20 + [(5, 13)] * 7 + [(3, 3)] * 2 + [(8, 8)] * 3
+    imgs = [_structured(rng, (3, h, w), noise=5.0) for h, w in sizes]
+    dec = _decoder(imgs)
+    idx = np.arange(len(imgs), dtype=np.int64)
+    shard = dec.shard(0)
+    groups, alone = shard._lane_groups(idx)
+    # 23 of 8x8: one full group, 7 left -> a padded group; 7 of 5x13 -> padded; 2 of 3x3 alone
+    assert len(groups) == 3 and all(len(g) == 16 for g in groups)
+    for g in groups:
+        assert len({tuple(shard.dims[i]) for i in idx[g]}) == 1
+    assert sorted(alone.tolist()) == [27, 28]
+    flags = _watch_lanes(monkeypatch)
+    monkeypatch.setattr(lossless_mod, "USE_LANES", True)
+    out = dec.decode(idx, np.uint8)
+    assert len(flags) == 3 and not np.any(flags)
+    for i, img in enumerate(imgs):
+        np.testing.assert_array_equal(out[i], img)
+
+
+@pytest.mark.parametrize("plane", [0, 1])
+def test_lanes_flag_values_out_of_range(monkeypatch, plane):
+    """A stream that decodes to values outside its plane's range is flagged in its lane (and
+    then named by the one-at-a-time decoder), as if the tables allowed less than they do."""
+    rng = np.random.default_rng(4)
+    x = _structured(rng, (16, 3, 8, 8), noise=6.0)
+    x[3, :, 4, 4] = 255  # bright pixels where the range is cut
+    shard = _decoder(x).shard(0)
+    shard.hi = shard.hi.copy()
+    shard.hi[plane] = 200 if plane == 0 else 20  # Y (0..255) or Co (+-255): cut
+    flags = _watch_lanes(monkeypatch)
+    for lanes in (True, False):
+        monkeypatch.setattr(lossless_mod, "USE_LANES", lanes)
+        with pytest.raises(FormatError, match=r"record \d+ is corrupt \(it decodes to a value "
+                                              r"outside its range\)"):
+            shard.decode(np.arange(16, dtype=np.int64), np.empty((16, x[0].size), np.uint8))
+    assert len(flags) == 1 and flags[0].any()
+
+
+def test_raw_rows_never_go_to_lanes():
+    rng = np.random.default_rng(3)
+    x = _structured(rng, (24, 3, 12, 12))
+    x[5] = rng.integers(0, 256, (3, 12, 12))
+    x[11] = rng.integers(0, 256, (3, 12, 12))
+    shard = _decoder(x).shard(0)
+    lengths = np.diff(shard.offsets)
+    assert lengths[5] == lengths[11] == 3 * 12 * 12  # stored raw
+    groups, alone = shard._lane_groups(np.arange(24, dtype=np.int64))
+    assert 5 in alone and 11 in alone
+    assert not any(np.isin([5, 11], g).any() for g in groups)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_corrupt_lane_names_the_same_record(tmp_path, monkeypatch, seed):
+    rng = np.random.default_rng(seed)
+    x = _structured(rng, (32, 3, 8, 8), noise=8.0)
+    path = tmp_path / "l.tcz"
+    tc.compress((x, np.zeros(32, dtype=np.int64)), path, progress=False)
+    shard = path / "shard-00000.safetensors"
+    from torchcompress.format.safetensors_io import read_header
+
+    from ..format.edits import flip_byte
+    specs, data_start, _ = read_header(str(shard))
+    begin, end = specs["records"][2:]
+    messages = {}
+    for _ in range(12):
+        flip_byte(shard, data_start + int(rng.integers(begin, end)), int(rng.integers(1, 256)))
+        for lanes in (True, False):
+            monkeypatch.setattr(lossless_mod, "USE_LANES", lanes)
+            try:
+                tc.open(path).__getitems__(list(range(32)))
+                messages[lanes] = None
+            except FormatError as e:
+                messages[lanes] = str(e)
+        assert messages[True] == messages[False]
+    assert messages[True] is not None and "is corrupt" in messages[True]
+
+
+def test_lanes_flag_pixels_outside_the_colour_range():
+    """YCoCg-R planes in range can still give R, G or B outside ``[0, maxv]``: the lane
+    decoder flags such a pixel (here by calling the kernel with a lower ``maxv``)."""
+    from torchcompress.codecs._kernels.lossless_lanes import LUTS, STATE, decode_lanes
+
+    rng = np.random.default_rng(5)
+    x = _structured(rng, (16, 3, 6, 6), noise=4.0)
+    x[[2, 9], 1, 3, 3] = 250  # one green pixel over 200 in lanes 2 and 9
+    over = (x.reshape(16, -1) > 200).any(axis=1)
+    shard = _decoder(x).shard(0)
+    t = shard.tables
+    rows = np.arange(16, dtype=np.int64)
+    assert (np.diff(shard.offsets) != x[0].size).all()  # every record coded
+    flat = np.zeros(16 * x[0].size, dtype=np.uint8)
+    for maxv, want in ((255, np.zeros(16, bool)), (200, over)):
+        bad = np.zeros(16, dtype=np.int64)
+        decode_lanes(shard.records, shard.offsets, rows, 3, 6, 6, 1, maxv, 0, 0, t.coarse_flat,
+                     t.cum_bytes, t.cum.shape[1], LUTS, shard.lo, shard.hi,
+                     np.zeros(3 * 2 * 8 * 16, np.int32), np.zeros(3 * 2 * 8 * 16, np.int32),
+                     np.zeros(3 * 6 * 16, np.int32), np.zeros(STATE, np.int32), flat,
+                     rows * x[0].size, bad)
+        np.testing.assert_array_equal(bad.astype(bool), want)
+    assert over.sum() >= 2

@@ -1,0 +1,97 @@
+"""16-lane vector IR for numba intrinsics: what numba's loop vectorizer does not emit.
+
+A decoder whose every step waits on the one before (rANS: the state, the
+context, the table load) cannot be sped up inside one stream. Sixteen
+independent streams in the lanes of one AVX-512 register can: each step
+then runs once for all sixteen, with hardware gathers for the table loads.
+LLVM does not vectorize such loops by itself, so the kernels that need it
+(``lossless_lanes``) build the vector code with these helpers inside
+``numba.extending.intrinsic`` functions. On CPUs without vector gathers
+LLVM lowers them to scalar loads: slower, but the same results.
+
+Every helper takes an ``llvmlite.ir.IRBuilder`` ``b``; vectors are
+``<16 x i32>``.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+__all__ = ["I64", "LANES", "any_true", "at", "const", "gather", "load", "smax", "smin", "splat",
+           "store", "vabs", "vector_gathers"]
+
+LANES = 16
+I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+V32 = ir.VectorType(I32, LANES)
+_VB = ir.VectorType(I1, LANES)
+_GATHER = "llvm.masked.gather.v16i32.v16p0"
+
+
+def vector_gathers() -> bool:
+    """Whether this CPU gathers in hardware (x86 AVX2 or AVX-512): the lanes only pay there."""
+    from llvmlite import binding
+
+    try:
+        features = binding.get_host_cpu_features()
+    except RuntimeError:  # not an x86 CPU: llvmlite reports no feature map
+        return False
+    return bool(features.get("avx512f") or features.get("avx2"))
+
+
+def const(v: int) -> ir.Constant:
+    return ir.Constant(V32, [v] * LANES)
+
+
+def at(k: int) -> ir.Constant:
+    """The i64 index ``k``."""
+    return ir.Constant(I64, k)
+
+
+def splat(b, s) -> ir.Value:
+    """A vector of the integer scalar ``s`` (truncated or sign-extended to 32 bits)."""
+    if s.type != I32:
+        s = b.trunc(s, I32) if s.type.width > 32 else b.sext(s, I32)
+    v = b.insert_element(ir.Constant(V32, ir.Undefined), s, ir.Constant(I32, 0))
+    return b.shuffle_vector(v, ir.Constant(V32, ir.Undefined), ir.Constant(V32, [0] * LANES))
+
+
+def load(b, ptr, idx) -> ir.Value:
+    """The 16 int32 at ``ptr[idx : idx + 16]`` (``idx`` an i64 element index)."""
+    return b.load(b.bitcast(b.gep(ptr, [idx]), V32.as_pointer()), align=4)
+
+
+def store(b, v, ptr, idx) -> None:
+    """``ptr[idx : idx + 16] = v``."""
+    b.store(v, b.bitcast(b.gep(ptr, [idx]), V32.as_pointer()), align=4)
+
+
+def gather(b, base, byte_idx, mask=None) -> ir.Value:
+    """Each lane's little-endian 32-bit word at byte offset ``byte_idx`` from ``base`` (lanes
+    off in ``mask`` read nothing and give 0). The caller keeps all four bytes inside the array."""
+    mod = b.module
+    base = b.bitcast(base, I8.as_pointer())
+    vp = ir.VectorType(base.type, LANES)
+    fn = mod.globals.get(_GATHER) or ir.Function(mod, ir.FunctionType(V32, [vp, I32, _VB, V32]),
+                                                 name=_GATHER)
+    ptrs = b.gep(base, [byte_idx], inbounds=True, source_etype=I8)
+    ptrs.type = vp  # a GEP over a vector of offsets gives a vector of pointers; llvmlite types it scalar
+    if mask is None:
+        mask = ir.Constant(_VB, [1] * LANES)
+    return b.call(fn, [ptrs, ir.Constant(I32, 1), mask, const(0)])
+
+
+def smin(b, x, y) -> ir.Value:
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def smax(b, x, y) -> ir.Value:
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
+def vabs(b, x) -> ir.Value:
+    return b.select(b.icmp_signed("<", x, const(0)), b.sub(const(0), x), x)
+
+
+def any_true(b, m) -> ir.Value:
+    """Whether any lane of the ``<16 x i1>`` mask ``m`` is set."""
+    return b.icmp_unsigned("!=", b.bitcast(m, I16), ir.Constant(I16, 0))
