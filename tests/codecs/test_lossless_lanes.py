@@ -179,3 +179,18 @@ def test_lanes_flag_pixels_outside_the_colour_range():
                      rows * x[0].size, bad)
         np.testing.assert_array_equal(bad.astype(bool), want)
     assert over.sum() >= 2
+
+
+def test_a_numba_that_cannot_build_the_lanes_falls_back(monkeypatch):
+    from numba.core.errors import LoweringError
+
+    def broken(*a):
+        raise LoweringError("no vector GEP here")
+    x = _structured(np.random.default_rng(6), (20, 3, 5, 5))
+    dec = _decoder(x)
+    monkeypatch.setattr(lossless_mod, "decode_lanes", broken)
+    monkeypatch.setattr(lossless_mod, "USE_LANES", True)
+    with pytest.warns(RuntimeWarning, match="16-lane lossless decoder does not compile here"):
+        out = dec.decode(np.arange(20, dtype=np.int64), np.uint8)
+    np.testing.assert_array_equal(out, x)
+    assert lossless_mod.USE_LANES is False  # (monkeypatch restores it)

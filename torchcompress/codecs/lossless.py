@@ -13,9 +13,11 @@ equals the raw size).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numba.core.errors import NumbaError
 
 from .._validation import check_positive_int
 from ..errors import FormatError
@@ -247,13 +249,25 @@ class LosslessShard:
                            np.zeros(pm * wm * LANES, dtype=np.int32), np.zeros(STATE, dtype=np.int32))
         pl, rs, row, state = self._lanes
         bad = np.zeros(LANES, dtype=np.int64)
-        decode_lanes(self.records, self.offsets, rows, p, h, w, int(t.colour and p in (3, 4)),
-                     (1 << t.bits) - 1, t.bits - 8, t.code_lo, t.coarse_flat, t.cum_bytes,
-                     t.cum.shape[1], LUTS, self.lo, self.hi, pl, rs, row, state, flat, out_off, bad)
+        try:
+            decode_lanes(self.records, self.offsets, rows, p, h, w, int(t.colour and p in (3, 4)),
+                         (1 << t.bits) - 1, t.bits - 8, t.code_lo, t.coarse_flat, t.cum_bytes,
+                         t.cum.shape[1], LUTS, self.lo, self.hi, pl, rs, row, state, flat,
+                         out_off, bad)
+        except NumbaError as e:  # a numba/llvmlite that cannot build the vector code
+            _lanes_off(e)
+            bad[:] = 1  # every lane decoded again, one at a time
         return bad.astype(bool)
 
     def sample_shapes(self, rows: np.ndarray) -> np.ndarray:
         return self.shapes[rows]
+
+
+def _lanes_off(err: Exception) -> None:
+    global USE_LANES
+    USE_LANES = False
+    warnings.warn(f"torchcompress: the 16-lane lossless decoder does not compile here ({err}); "
+                  "decoding one record at a time", RuntimeWarning, stacklevel=3)
 
 
 def flat_rows(out: np.ndarray, rows: np.ndarray, out_off) -> tuple:
