@@ -26,6 +26,7 @@ from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
 from ._kernels.lossless_lanes import LUTS, STATE, decode_lanes
 from ._kernels.pixel_model import NUM_CLASSES
 from ._kernels.simd import LANES, vector_gathers
+from .lanes import LANES_MIN, lane_groups
 from .lossless_stream import LosslessStream, code_layout, planes_of
 from .lossless_tables import LosslessTables
 
@@ -36,9 +37,6 @@ _ERRORS = {OVERRUN: "its stream ends early", BAD_STATE: "its stream does not end
 #: batches decode 16 records of one shape at a time in vector lanes where the CPU gathers in
 #: hardware (``_kernels.lossless_lanes``; the same values as one at a time, about 3x faster)
 USE_LANES = vector_gathers()
-#: a shape's last records go into lanes (the spare lanes repeat one) when at least this many
-#: are left; fewer are decoded one at a time
-LANES_MIN = 6
 
 
 @dataclass(frozen=True)
@@ -221,22 +219,7 @@ class LosslessShard:
         dims = self.dims[rows]
         length = self.offsets[rows + 1] - self.offsets[rows]
         coded = (length != dims.prod(axis=1) * ((self.tables.bits + 7) // 8)) & (length >= 4)
-        idx = np.flatnonzero(coded)
-        if self.shapes is None:
-            by_shape = [idx]
-        else:
-            _, inv = np.unique(dims[idx], axis=0, return_inverse=True)
-            by_shape = [idx[inv.reshape(-1) == k] for k in range(int(inv.max()) + 1)] if len(idx) else []
-        groups, alone = [], [np.flatnonzero(~coded)]
-        for ix in by_shape:
-            full = len(ix) - len(ix) % LANES
-            groups += [ix[k:k + LANES] for k in range(0, full, LANES)]
-            left = ix[full:]
-            if len(left) >= LANES_MIN:
-                groups.append(np.concatenate([left, np.full(LANES - len(left), left[0])]))
-            else:
-                alone.append(left)
-        return groups, np.sort(np.concatenate(alone))
+        return lane_groups(dims, coded, self.shapes is None)
 
     def _decode_lanes(self, rows: np.ndarray, flat: np.ndarray, out_off: np.ndarray) -> np.ndarray:
         """Decode 16 coded rows of one shape; returns which lanes were not sound."""
