@@ -213,7 +213,8 @@ def decode_lanes(rec, offsets, rows, nplanes, h, w, colour, maxv, shift, code_lo
     """
     w2 = w + 2
     hw = h * w
-    state[:] = 0
+    for k in range(STATE):  # plain loops: slice assignments cost seconds of compile
+        state[k] = 0
     for lane in range(LANES):
         s, e = offsets[rows[lane]], offsets[rows[lane] + 1]
         x = (np.int64(rec[s]) | (np.int64(rec[s + 1]) << 8) | (np.int64(rec[s + 2]) << 16)
@@ -222,24 +223,27 @@ def decode_lanes(rec, offsets, rows, nplanes, h, w, colour, maxv, shift, code_lo
         state[_POS + lane] = s + 4
         state[_BAD + lane] = x < RANS_L
         state[_END + lane] = e
-    pl[:nplanes * 2 * w2 * LANES] = 0
-    rs[:nplanes * 2 * w2 * LANES] = 0
+    for k in range(nplanes * 2 * w2 * LANES):
+        pl[k] = 0
+        rs[k] = 0
     for y in range(h):
         cur = (y + 1) & 1
         prv = y & 1
         for p in range(nplanes):  # column 0 takes the pixel above the row's first pixel
             d, a = (2 * p + cur) * w2 * LANES, ((2 * p + prv) * w2 + 1) * LANES
-            pl[d:d + LANES] = pl[a:a + LANES]
+            for k in range(LANES):
+                pl[d + k] = pl[a + k]
         for i in range(w):
-            state[_PREV:_PREV + LANES] = 0
+            for k in range(LANES):
+                state[_PREV + k] = 0
             for p in range(nplanes):
                 _step(state, pl, rs, rec, coarse, cum, luts, (2 * p + cur) * w2 + i + 1,
                       (2 * p + prv) * w2 + i + 1, p, shift, tstride, lo[p], hi[p])
             _emit(state, pl, row, cur * w2 + i + 1, 2 * w2, i, w, nplanes, colour, maxv)
         for p in range(nplanes):
             base = (2 * p + cur) * w2 * LANES  # the last column repeats the row's last pixel
-            pl[base + (w2 - 1) * LANES:base + w2 * LANES] = pl[base + (w2 - 2) * LANES:
-                                                                base + (w2 - 1) * LANES]
+            for k in range(LANES):
+                pl[base + (w2 - 1) * LANES + k] = pl[base + (w2 - 2) * LANES + k]
             for lane in range(LANES):
                 o = out_off[lane] + p * hw + y * w
                 r = p * w * LANES + lane
