@@ -13,15 +13,14 @@ __all__ = ["LANES_MIN", "lane_groups"]
 LANES_MIN = 6
 
 
-def lane_groups(dims: np.ndarray, coded: np.ndarray, uniform: bool) -> tuple[list, np.ndarray]:
+def lane_groups(dims: np.ndarray, coded: np.ndarray) -> tuple[list, np.ndarray]:
     """(index arrays of ``LANES`` rows of one shape, the sorted indices decoded one at a time).
 
     Args:
-        dims: (B, k) each row's shape; ``coded``: (B,) bool, the rows a lane may take;
-            ``uniform``: every row has the same shape (no grouping by shape needed).
+        dims: (B, k) each row's shape; ``coded``: (B,) bool, the rows a lane may take.
     """
     idx = np.flatnonzero(coded)
-    if uniform or not len(idx):
+    if not len(idx) or (dims[idx] == dims[idx[0]]).all():  # one shape: no grouping
         by_shape = [idx]
     else:
         _, inv = np.unique(dims[idx], axis=0, return_inverse=True)

@@ -219,7 +219,7 @@ class LosslessShard:
         dims = self.dims[rows]
         length = self.offsets[rows + 1] - self.offsets[rows]
         coded = (length != dims.prod(axis=1) * ((self.tables.bits + 7) // 8)) & (length >= 4)
-        return lane_groups(dims, coded, self.shapes is None)
+        return lane_groups(dims, coded)
 
     def _decode_lanes(self, rows: np.ndarray, flat: np.ndarray, out_off: np.ndarray) -> np.ndarray:
         """Decode 16 coded rows of one shape; returns which lanes were not sound."""
