@@ -199,10 +199,10 @@ class LosslessShard:
         else:
             if len(rest):
                 status[rest] = self._decode_each(rows[rest], flat, out_off[rest])
-            for g in groups:
-                bad = self._decode_lanes(rows[g], flat, out_off[g])
-                if bad.any():  # decoded alone, for the error
-                    status[g[bad]] = self._decode_each(rows[g[bad]], flat, out_off[g[bad]])
+            lanes = np.stack(groups)  # (G, 16) indices into rows
+            bad = lanes[self._decode_lanes(rows[lanes], flat, out_off[lanes])]
+            if len(bad):  # decoded alone, for the error
+                status[bad] = self._decode_each(rows[bad], flat, out_off[bad])
         raise_corrupt(status, rows, self.where, _ERRORS)
 
     def _decode_each(self, rows, flat, out_off, status=None) -> np.ndarray:
@@ -222,18 +222,18 @@ class LosslessShard:
         return lane_groups(dims, coded)
 
     def _decode_lanes(self, rows: np.ndarray, flat: np.ndarray, out_off: np.ndarray) -> np.ndarray:
-        """Decode 16 coded rows of one shape; returns which lanes were not sound."""
+        """Decode (G, 16) coded rows, each group of one shape; returns which lanes were not
+        sound."""
         t = self.tables
-        p, h, w = (int(v) for v in self.dims[rows[0]])
         if self._lanes is None:
             pm, wm = int(self.dims[:, 0].max()), int(self.dims[:, 2].max())
             self._lanes = (np.zeros(pm * 2 * (wm + 2) * LANES, dtype=np.int32),
                            np.zeros(pm * 2 * (wm + 2) * LANES, dtype=np.int32),
                            np.zeros(pm * wm * LANES, dtype=np.int32), np.zeros(STATE, dtype=np.int32))
         pl, rs, row, state = self._lanes
-        bad = np.zeros(LANES, dtype=np.int64)
+        bad = np.zeros(rows.shape, dtype=np.int64)
         try:
-            decode_lanes(self.records, self.offsets, rows, p, h, w, int(t.colour and p in (3, 4)),
+            decode_lanes(self.records, self.offsets, rows, self.dims[rows[:, 0]], t.colour,
                          (1 << t.bits) - 1, t.bits - 8, t.code_lo, t.coarse_flat, t.cum_bytes,
                          t.cum.shape[1], LUTS, self.lo, self.hi, pl, rs, row, state, flat,
                          out_off, bad)

@@ -200,17 +200,31 @@ def _emit(typingctx, state, pl, row, c0, stride, i, w, nplanes, colour, maxv):
 
 
 @njit(cache=True, nogil=True)
-def decode_lanes(rec, offsets, rows, nplanes, h, w, colour, maxv, shift, code_lo, coarse, cum,
-                 tstride, luts, lo, hi, pl, rs, row, state, out, out_off, bad):
-    """Decode the 16 coded records ``rows`` (shard rows, one shape (P, H, W), each at least
-    4 bytes) into ``out`` at ``out_off``; ``bad[l]`` is set for a lane whose record is not sound.
+def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse, cum, tstride,
+                 luts, lo, hi, pl, rs, row, state, out, out_off, bad):
+    """Decode groups of 16 coded records: group ``g`` is shard rows ``rows[g]``, all of shape
+    ``dims[g]`` (P, H, W) and each at least 4 bytes, into ``out`` at ``out_off[g]``;
+    ``bad[g, l]`` is set for a lane whose record is not sound.
 
     Args:
+        rows, out_off, bad: (G, 16); ``dims``: (G, 3); ``colour``: 3- and 4-plane samples are
+            YCoCg-R.
         coarse: the (contexts * 256 + 4,) uint8 slot-bucket table, flat and padded;
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes.
         pl, rs: (>= P * 2 * (W + 2) * 16,) int32 lane rings; ``row``: (>= P * W * 16,)
             int32; ``state``: (STATE,) int32.
     """
+    for g in range(rows.shape[0]):
+        p, h, w = dims[g, 0], dims[g, 1], dims[g, 2]
+        _decode_group(rec, offsets, rows[g], p, h, w, colour and (p == 3 or p == 4), maxv, shift,
+                      code_lo, coarse, cum, tstride, luts, lo, hi, pl, rs, row, state, out,
+                      out_off[g], bad[g])
+
+
+@njit(cache=True, nogil=True)
+def _decode_group(rec, offsets, rows, nplanes, h, w, colour, maxv, shift, code_lo, coarse, cum,
+                  tstride, luts, lo, hi, pl, rs, row, state, out, out_off, bad):
+    """One group of :func:`decode_lanes`."""
     w2 = w + 2
     hw = h * w
     for k in range(STATE):  # plain loops: slice assignments cost seconds of compile
