@@ -214,56 +214,48 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
         pl, rs: (>= P * 2 * (W + 2) * 16,) int32 lane rings; ``row``: (>= P * W * 16,)
             int32; ``state``: (STATE,) int32.
     """
-    for g in range(rows.shape[0]):
-        p, h, w = dims[g, 0], dims[g, 1], dims[g, 2]
-        _decode_group(rec, offsets, rows[g], p, h, w, colour and (p == 3 or p == 4), maxv, shift,
-                      code_lo, coarse, cum, tstride, luts, lo, hi, pl, rs, row, state, out,
-                      out_off[g], bad[g])
-
-
-@njit(cache=True, nogil=True)
-def _decode_group(rec, offsets, rows, nplanes, h, w, colour, maxv, shift, code_lo, coarse, cum,
-                  tstride, luts, lo, hi, pl, rs, row, state, out, out_off, bad):
-    """One group of :func:`decode_lanes`."""
-    w2 = w + 2
-    hw = h * w
-    for k in range(STATE):  # plain loops: slice assignments cost seconds of compile
-        state[k] = 0
-    for lane in range(LANES):
-        s, e = offsets[rows[lane]], offsets[rows[lane] + 1]
-        x = (np.int64(rec[s]) | (np.int64(rec[s + 1]) << 8) | (np.int64(rec[s + 2]) << 16)
-             | (np.int64(rec[s + 3]) << 24))
-        state[_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
-        state[_POS + lane] = s + 4
-        state[_BAD + lane] = x < RANS_L
-        state[_END + lane] = e
-    for k in range(nplanes * 2 * w2 * LANES):
-        pl[k] = 0
-        rs[k] = 0
-    for y in range(h):
-        cur = (y + 1) & 1
-        prv = y & 1
-        for p in range(nplanes):  # column 0 takes the pixel above the row's first pixel
-            d, a = (2 * p + cur) * w2 * LANES, ((2 * p + prv) * w2 + 1) * LANES
-            for k in range(LANES):
-                pl[d + k] = pl[a + k]
-        for i in range(w):
-            for k in range(LANES):
-                state[_PREV + k] = 0
+    for g in range(rows.shape[0]):  # one function, not a callee per group: half the compile
+        nplanes, h, w = dims[g, 0], dims[g, 1], dims[g, 2]
+        colour_g = colour and (nplanes == 3 or nplanes == 4)
+        w2 = w + 2
+        hw = h * w
+        for k in range(STATE):  # plain loops: slice assignments cost seconds of compile
+            state[k] = 0
+        for lane in range(LANES):
+            s, e = offsets[rows[g, lane]], offsets[rows[g, lane] + 1]
+            x = (np.int64(rec[s]) | (np.int64(rec[s + 1]) << 8) | (np.int64(rec[s + 2]) << 16)
+                 | (np.int64(rec[s + 3]) << 24))
+            state[_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
+            state[_POS + lane] = s + 4
+            state[_BAD + lane] = x < RANS_L
+            state[_END + lane] = e
+        for k in range(nplanes * 2 * w2 * LANES):
+            pl[k] = 0
+            rs[k] = 0
+        for y in range(h):
+            cur = (y + 1) & 1
+            prv = y & 1
+            for p in range(nplanes):  # column 0 takes the pixel above the row's first pixel
+                d, a = (2 * p + cur) * w2 * LANES, ((2 * p + prv) * w2 + 1) * LANES
+                for k in range(LANES):
+                    pl[d + k] = pl[a + k]
+            for i in range(w):
+                for k in range(LANES):
+                    state[_PREV + k] = 0
+                for p in range(nplanes):
+                    _step(state, pl, rs, rec, coarse, cum, luts, (2 * p + cur) * w2 + i + 1,
+                          (2 * p + prv) * w2 + i + 1, p, shift, tstride, lo[p], hi[p])
+                _emit(state, pl, row, cur * w2 + i + 1, 2 * w2, i, w, nplanes, colour_g, maxv)
             for p in range(nplanes):
-                _step(state, pl, rs, rec, coarse, cum, luts, (2 * p + cur) * w2 + i + 1,
-                      (2 * p + prv) * w2 + i + 1, p, shift, tstride, lo[p], hi[p])
-            _emit(state, pl, row, cur * w2 + i + 1, 2 * w2, i, w, nplanes, colour, maxv)
-        for p in range(nplanes):
-            base = (2 * p + cur) * w2 * LANES  # the last column repeats the row's last pixel
-            for k in range(LANES):
-                pl[base + (w2 - 1) * LANES + k] = pl[base + (w2 - 2) * LANES + k]
-            for lane in range(LANES):
-                o = out_off[lane] + p * hw + y * w
-                r = p * w * LANES + lane
-                for i in range(w):
-                    out[o + i] = row[r + i * LANES] + code_lo
-    for lane in range(LANES):
-        if (state[_X + lane] != RANS_L or state[_POS + lane] != state[_END + lane]
-                or state[_BAD + lane]):
-            bad[lane] = 1
+                base = (2 * p + cur) * w2 * LANES  # the last column repeats the row's last pixel
+                for k in range(LANES):
+                    pl[base + (w2 - 1) * LANES + k] = pl[base + (w2 - 2) * LANES + k]
+                for lane in range(LANES):
+                    o = out_off[g, lane] + p * hw + y * w
+                    r = p * w * LANES + lane
+                    for i in range(w):
+                        out[o + i] = row[r + i * LANES] + code_lo
+        for lane in range(LANES):
+            if (state[_X + lane] != RANS_L or state[_POS + lane] != state[_END + lane]
+                    or state[_BAD + lane]):
+                bad[g, lane] = 1
