@@ -218,6 +218,8 @@ class LosslessShard:
             return [], np.arange(len(rows))
         dims = self.dims[rows]
         length = self.offsets[rows + 1] - self.offsets[rows]
+        # decode_rows' rule: a record of exactly the raw size is stored raw (if the two ever
+        # disagreed, the lane would flag the record and it would be decoded alone)
         coded = (length != dims.prod(axis=1) * ((self.tables.bits + 7) // 8)) & (length >= 4)
         return lane_groups(dims, coded)
 
