@@ -30,12 +30,12 @@ def _encode(x, **params):
     return codec, codec.encode_dataset(x, np.zeros(len(x), dtype=np.int64))
 
 
-def _decode(codec, enc, x):
+def _decode(codec, enc, x, dtype=np.uint8):
     shapes = [np.asarray(s).shape for s in x]
     shape = tuple(d[0] if len(set(d)) == 1 else None for d in zip(*shapes))
     dec = tc.format.ArchiveDecoder.from_encoded(codec, enc, np.zeros(len(x), np.int64), [0, len(x)],
                                                 shape, np.dtype(np.uint8))
-    return dec.decode(np.arange(len(x), dtype=np.int64), np.uint8)
+    return dec.decode(np.arange(len(x), dtype=np.int64), dtype)
 
 
 def _psnr(a, b):
@@ -113,6 +113,16 @@ def test_any_shape_round_trips_within_budget(name, bits):
         assert p > 45  # flat images are (nearly) free
     elif bits == 8.0:
         assert p > 40
+
+
+@pytest.mark.parametrize("name", ["rgb", "grey"])
+def test_float32_output_is_the_uint8_output_before_rounding(name):
+    x = _photos(np.random.default_rng(10), 6, (3, 20, 28) if name == "rgb" else (1, 13, 9))
+    codec, enc = _encode(x, bits=1.0)
+    u8, f32 = _decode(codec, enc, x), _decode(codec, enc, x, np.float32)
+    assert f32.dtype == np.float32 and f32.shape == x.shape
+    assert np.abs(np.clip(f32, 0, 255) - u8).max() <= 0.5 + 1e-3
+    assert np.abs(f32 - x).mean() < np.abs(f32 - x[::-1]).mean()  # each sample its own pixels
 
 
 def test_mixed_shapes_in_one_archive(tmp_path):
