@@ -69,8 +69,10 @@ def _train(x: np.ndarray, y: np.ndarray, xt: np.ndarray, yt: np.ndarray, epochs:
     torch.manual_seed(0)
     xb_all = torch.from_numpy(x).float() / 255
     yb_all = torch.from_numpy(y)
-    net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    # stride-2 convolutions, not max-pooling: torch's CPU max_pool2d was two thirds of the
+    # training time (1.55 -> 0.55 s per model, and 0.956 -> 0.969 on the raw digits)
+    net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, stride=2), nn.ReLU(),
+                        nn.Conv2d(16, 32, 3, padding=1, stride=2), nn.ReLU(),
                         nn.Flatten(), nn.Linear(32 * 64, 10))
     opt = torch.optim.Adam(net.parameters(), 3e-3)
     g = torch.Generator().manual_seed(0)
