@@ -33,6 +33,19 @@ def test_batches_are_whole_tensors_equal_to_getitems(lossless_archive, images):
     assert len(ds.loader(16, drop_last=True)) == 2
 
 
+@pytest.mark.parametrize("targets", ["int64", "float64"])
+def test_labels_from_workers_are_tensors_of_the_archive_dtype(tmp_path, images, targets):
+    """Workers send a batch's labels inside the batch message, not as a tensor of their own;
+    the loop still gets tensors of the stored dtype, in order, as without workers."""
+    y = images[1].astype(targets) + (0.5 if targets == "float64" else 0)
+    tc.compress((images[0], y), tmp_path / "r.tcz", progress=False)
+    ds = tc.open(tmp_path / "r.tcz")
+    for workers in (0, 2):
+        ys = [b[1] for b in ds.loader(16, num_workers=workers)]
+        assert all(isinstance(t, torch.Tensor) and t.dtype == ds.targets.dtype for t in ys)
+        np.testing.assert_array_equal(torch.cat(ys).numpy(), y.astype(ds.targets.numpy().dtype))
+
+
 def test_transform_applies_per_sample(lossless_archive, images):
     ds = tc.open(lossless_archive, transform=lambda t: t.float().mean().reshape(1))
     x, _ = next(iter(ds.loader(4)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numbers
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from .._validation import check_positive_int
 from ..samplers._base import EpochSampler, check_seed
@@ -21,8 +21,18 @@ from ..samplers._base import EpochSampler, check_seed
 __all__ = ["ResumableLoader", "make_loader"]
 
 
+class _Labels:
+    """A worker's batch labels as a plain array: pickled with the batch message, where a
+    tensor would travel as its own shared-memory file and file descriptor (ready batches
+    of 256 CIFAR images through 2 workers: 99-139k -> 167-208k samples/s on 2 cores)."""
+
+    def __init__(self, array):
+        self.array = array
+
+
 class _Batches(Dataset):
-    """Items are whole batches: ``view[indices] == (x, y)`` with ``x`` (B, ...) or a list."""
+    """Items are whole batches: ``view[indices] == (x, y)`` with ``x`` (B, ...) or a list;
+    in a worker process a label tensor ``y`` comes back as :class:`_Labels`."""
 
     def __init__(self, ds):
         self.ds = ds
@@ -31,7 +41,21 @@ class _Batches(Dataset):
         return len(self.ds)
 
     def __getitem__(self, indices):
-        return self.ds.batch(indices)
+        x, y = self.ds.batch(indices)
+        if isinstance(y, torch.Tensor) and get_worker_info() is not None:
+            return x, _Labels(y.numpy())
+        return x, y
+
+
+def _labels_back(batch):
+    """The training process's side of :class:`_Labels`: the label tensor again (pinned when
+    the loader pinned the batch)."""
+    x, y = batch
+    if isinstance(y, _Labels):
+        y = torch.from_numpy(y.array)
+        if isinstance(x, torch.Tensor) and x.is_pinned():
+            y = y.pin_memory()
+    return x, y
 
 
 class EpochBatches(Sampler):
@@ -105,7 +129,7 @@ class ResumableLoader(DataLoader):
         self.batches.skip = self._consumed
         for batch in super().__iter__():
             self._consumed += 1
-            yield batch
+            yield _labels_back(batch)
         self.batches.set_epoch(self.batches.epoch + 1)
         self._consumed = 0
 
