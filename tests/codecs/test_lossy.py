@@ -1,6 +1,7 @@
 """The lossy codec: an exact byte budget, quality that rises with it, any image shape, the
 same bytes every run, and kernels checked against plain numpy."""
 
+import numba
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,7 @@ import torch
 import torchcompress as tc
 from torchcompress.codecs import LossyCodec, LossyParams
 from torchcompress.codecs._kernels.block_model import ZIGZAG
-from torchcompress.codecs._kernels.lossy_decode import _idct_block
+from torchcompress.codecs._kernels.idct8 import idct8x8
 from torchcompress.codecs.lossy_tables import dct_basis
 from torchcompress.codecs.lossy_transform import block_coefficients, colour_basis
 from torchcompress.errors import CodecError
@@ -154,10 +155,12 @@ def test_idct_kernel_matches_numpy():
     basis = dct_basis()
     blk = rng.normal(0, 50, 64).astype(np.float32)
     out = np.zeros(8 * 11 + 3, dtype=np.float32)
-    _idct_block(blk, basis.astype(np.float32), 8, 8, out, 3, 11, np.empty(64, np.float32))
+    idct8x8(blk, basis.astype(np.float32), out, 3, 11)
     want = basis.T @ blk.reshape(8, 8).astype(np.float64) @ basis
     np.testing.assert_allclose(out[3:].reshape(8, 11)[:, :8], want, atol=1e-3)
     assert not out[:3].any() and not out[3:].reshape(8, 11)[:, 8:].any()  # stays in its block
+    with pytest.raises(numba.core.errors.TypingError, match="blk must be a C-contiguous float32"):
+        idct8x8(np.zeros(128, np.float32)[::2], basis.astype(np.float32), out, 3, 11)
     # and the forward transform is its inverse, block by block in zigzag order
     img = rng.integers(0, 256, (1, 8, 8)).astype(np.uint8)
     coef = block_coefficients(img, np.ones((1, 1), np.float32), np.zeros(1, np.float32))[0]
