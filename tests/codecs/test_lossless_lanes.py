@@ -59,8 +59,10 @@ def _kinds():
         "rgb-with-raw-rows": rgb,
         "grey-hw": _structured(rng, (40, 13, 5)),
         "rgba": _structured(rng, (40, 4, 6, 8)),
-        "uint16-wide-residuals": (_structured(rng, (40, 3, 8, 9), np.float64, 1e9, 60.0) * 97).astype(np.uint16),
-        "int8": (_structured(rng, (40, 3, 4, 4), np.int16, 255, 20.0) - 128).astype(np.int8),
+        "uint16-wide-residuals": (_structured(rng, (40, 3, 5, 21), np.float64, 1e9, 60.0) * 97).astype(np.uint16),
+        "int8": (_structured(rng, (40, 3, 4, 18), np.int16, 255, 20.0) - 128).astype(np.int8),
+        "rgb-rows-of-40": _structured(rng, (40, 3, 6, 40)),
+        "grey-rows-of-16": _structured(rng, (40, 7, 16)),
         "1xN": _structured(rng, (40, 1, 1, 33)),
         "Nx1": _structured(rng, (40, 2, 19, 1)),
         "six-planes": _structured(rng, (40, 6, 3, 5)),
@@ -76,6 +78,18 @@ def test_lanes_give_the_same_values(monkeypatch, name):
         on, off = _both_ways(monkeypatch, dec, idx.astype(np.int64), x.dtype)
         np.testing.assert_array_equal(on, off)
         np.testing.assert_array_equal(on, x[idx])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int16])
+def test_lanes_write_any_output_dtype(monkeypatch, dtype):
+    """Rows of 16 values go out in one vector store, converted to the output's dtype."""
+    x = _kinds()["rgb-rows-of-40"]
+    dec = _decoder(x)
+    idx = np.arange(40, dtype=np.int64)
+    on, off = _both_ways(monkeypatch, dec, idx, dtype)
+    assert on.dtype == dtype
+    np.testing.assert_array_equal(on, off)
+    np.testing.assert_array_equal(on, x.astype(dtype))
 
 
 def test_lanes_group_by_shape(monkeypatch):
