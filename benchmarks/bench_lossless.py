@@ -4,13 +4,15 @@
     python benchmarks/bench_lossless.py --data ../shared/data/mnist_t10k.npz
     python benchmarks/bench_lossless.py --data ../shared/data/hymenoptera/train   # photos
 
-Single-threaded (torch and numba on one core). Every rate is the median of
-``--repeats`` runs within this one process. ``size % raw`` is of the decoded
-uint8 pixels; torchcompress sizes are whole archives (records, lengths,
-shapes, tables, manifest) without the labels. "ds[i]" decodes one random
-sample at a time, "batched" is ``ds.__getitems__`` of ``--batch`` random
-indices; the per-image codecs (imagecodecs' lean decoders, zstandard) have no
-batch call, so both columns time one image at a time. For folders of photos
+Single-threaded (torch and numba on one core). Every decoder is timed in turn
+within each of ``--repeats`` repeats, and each rate is the median over them;
+"x PNG" is the median of the repeats' ratios to PNG, so a host that slows down
+mid-run slows both sides. ``size % raw`` is of the decoded uint8 pixels;
+torchcompress sizes are whole archives (records, lengths, shapes, tables,
+manifest) without the labels. "batched" is ``ds.__getitems__`` of two batches
+of ``--batch`` random indices, "ds[i]" the same samples one at a time; the
+per-image codecs (imagecodecs' lean decoders, zstandard) have no batch call,
+so both columns time them one image at a time. For folders of photos
 the rates are also given per megapixel. Encode is images/s of the whole
 ``tc.compress`` call (model fit and verification included) or of the
 per-image encoder.
@@ -28,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torchcompress as tc  # noqa: E402
-from torchcompress._timing import median_rate  # noqa: E402
+from torchcompress._timing import median_rate, paired_rates  # noqa: E402
 from common import ListSource, archive_bytes_without_labels, load_samples, raw_memmap  # noqa: E402
 
 
@@ -76,27 +78,24 @@ def main() -> None:
     raw_bytes = sum(a.size for a in x)
     mpix = raw_bytes / x[0].shape[0] / 1e6 / n  # megapixels per image
     rng = np.random.default_rng(0)
-    batch = rng.integers(0, n, min(args.batch, n)).tolist()
-    singles = rng.integers(0, n, min(512, 4 * n)).tolist()
+    batches = [rng.integers(0, n, min(args.batch, n)).tolist() for _ in range(2)]
+    singles = [i for bt in batches for i in bt]  # the same samples, one call each
 
-    def rate(fn, items):
-        return median_rate(fn, items, repeats=args.repeats)
-
-    rows = []  # label, size %, ds[i]/s, batched/s, encode/s
+    rows = []  # label, size %, ds[i] decode fn, batched decode fn, encode/s
     hwc, anchors = _anchors(x)
     with tempfile.TemporaryDirectory() as tmp:
         if len({a.shape for a in x}) == 1:
             raw = raw_memmap(np.stack(x), f"{tmp}/raw.u8")
             rows.append(("raw uint8 memmap gather (limit)", 100.0,
-                         rate(lambda: [raw[i] for i in singles], len(singles)),
-                         rate(lambda: raw[np.sort(batch)], len(batch)), None))
+                         lambda: [raw[i] for i in singles],
+                         lambda: [raw[np.sort(bt)] for bt in batches], None))
         for label, enc, dec, *extra in anchors:
             few = hwc[: min(n, 50)]
             enc_rate = median_rate(lambda: [enc(a) for a in few], len(few), repeats=3)
             blobs = [enc(a) for a in hwc]
             size = sum(map(len, blobs)) + (extra[0] if extra else 0)
-            r = rate(lambda: [dec(blobs[i]) for i in singles], len(singles))
-            rows.append((label, 100.0 * size / raw_bytes, r, r, enc_rate))
+            one = (lambda blobs, dec: lambda: [dec(blobs[i]) for i in singles])(blobs, dec)
+            rows.append((label, 100.0 * size / raw_bytes, one, one, enc_rate))
         for codec, params in (("lossless", {}), ("gede", {"mode": "lossless"})):
             if codec == "gede" and len({a.shape for a in x}) > 1:
                 continue  # GeDe stores one shape per archive
@@ -114,17 +113,24 @@ def main() -> None:
             ds = tc.open(path, output="uint8")
             rows.append((f"torchcompress {codec}" + (" (lifting)" if codec == "gede" else ""),
                          100.0 * size / raw_bytes,
-                         rate(lambda: [ds[i] for i in singles], len(singles)),
-                         rate(lambda: ds.__getitems__(batch), len(batch)),
+                         (lambda ds: lambda: [ds[i] for i in singles])(ds),
+                         (lambda ds: lambda: [ds.__getitems__(bt) for bt in batches])(ds),
                          float(np.median(enc_rates))))
-    png = next(r for r in rows if r[0].startswith("PNG"))
+        # every decoder timed in turn within each repeat (PNG's first): a host that slows
+        # down mid-run slows all of them, and "x PNG" is the median of the paired ratios
+        k = next(i for i, r in enumerate(rows) if r[0].startswith("PNG"))
+        fns = [rows[k][2]] + [f for r in rows for f in (r[2], r[3])]
+        rates, ratios = paired_rates(fns, len(singles), repeats=args.repeats)
+        rows = [(r[0], r[1], rates[1 + 2 * i], rates[2 + 2 * i], ratios[2 + 2 * i], r[4])
+                for i, r in enumerate(rows)]
     print(f"Lossless benchmark: {name}, {n} images, {raw_bytes:,} raw bytes, "
-          f"{mpix:.3f} MP per image, batch {len(batch)}, 1 core, median of {args.repeats}")
+          f"{mpix:.3f} MP per image, 2 batches of {len(batches[0])} (the same samples one at a "
+          f"time for ds[i]), 1 core, median of {args.repeats} paired repeats")
     print("| method | size % raw | ds[i]/s | batched/s | batched x PNG | MP/s batched | encode img/s |")
     print("|---|---|---|---|---|---|---|")
-    for label, pct, single, batched, enc in rows:
+    for label, pct, single, batched, x_png, enc in rows:
         e = "-" if enc is None else f"{enc:,.0f}"
-        print(f"| {label} | {pct:.1f} | {single:,.0f} | {batched:,.0f} | {batched / png[3]:.2f} | "
+        print(f"| {label} | {pct:.1f} | {single:,.0f} | {batched:,.0f} | {x_png:.2f} | "
               f"{batched * mpix:,.2f} | {e} |")
 
 
