@@ -9,7 +9,7 @@ import torch
 import torchcompress as tc
 from torchcompress.codecs import LossyCodec, LossyParams
 from torchcompress.codecs._kernels.block_model import ZIGZAG
-from torchcompress.codecs._kernels.idct8 import idct8x8
+from torchcompress.codecs._kernels.lossy_vectors import idct8x8
 from torchcompress.codecs.lossy_tables import dct_basis
 from torchcompress.codecs.lossy_transform import block_coefficients, colour_basis
 from torchcompress.errors import CodecError

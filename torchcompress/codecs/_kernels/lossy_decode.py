@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from .block_model import ZIGZAG, ac_context, dc_context, dc_predict, last_context, signed_value
-from .idct8 import idct8x8
+from .lossy_vectors import colour_row8, idct8x8
 from .rans import RANS_L, get_code
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_lossy_rows"]
@@ -19,7 +19,8 @@ OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _planes_to_pixels(plane, psize, wp, nplanes, h, w, mat, mean, out, o, rnd):
-    """Colour transform, crop and (with ``rnd``) round and clamp: row slices, so it vectorises."""
+    """Colour transform, crop and (with ``rnd``) round and clamp; rows of at least 8 pixels go
+    8 at a time through :func:`colour_row8` (the last 8 overlapping the ones before)."""
     hw = h * w
     row = np.empty(w, dtype=np.float32)
     for c in range(nplanes):
@@ -29,22 +30,25 @@ def _planes_to_pixels(plane, psize, wp, nplanes, h, w, mat, mean, out, o, rnd):
         bias = mean[c] + (np.float32(0.5) if rnd else np.float32(0.0))
         for y in range(h):
             src = y * wp
-            a = plane[src:src + w]
-            if nplanes == 3:
-                b = plane[psize + src:psize + src + w]
-                d = plane[2 * psize + src:2 * psize + src + w]
-                for i in range(w):
-                    row[i] = bias + m0 * a[i] + m1 * b[i] + m2 * d[i]
-            else:
-                for i in range(w):
-                    row[i] = bias + m0 * a[i]
-            dst = out[o + c * hw + y * w:o + c * hw + (y + 1) * w]
+            d = o + c * hw + y * w
+            if w >= 8:
+                s1 = psize + src if nplanes == 3 else src  # one plane: zero weights
+                s2 = 2 * psize + src if nplanes == 3 else src
+                for i in range(0, w - 8, 8):
+                    colour_row8(plane, src, s1, s2, i, (m0, m1, m2), bias, out, d)
+                colour_row8(plane, src, s1, s2, w - 8, (m0, m1, m2), bias, out, d)
+                continue
+            for i in range(w):
+                v = bias + m0 * plane[src + i]
+                if nplanes == 3:
+                    v += m1 * plane[psize + src + i] + m2 * plane[2 * psize + src + i]
+                row[i] = v
             if rnd:
                 for i in range(w):
-                    dst[i] = np.int32(min(max(row[i], np.float32(0.0)), np.float32(255.0)))
+                    out[d + i] = np.int32(min(max(row[i], np.float32(0.0)), np.float32(255.0)))
             else:
                 for i in range(w):
-                    dst[i] = row[i]
+                    out[d + i] = row[i]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
