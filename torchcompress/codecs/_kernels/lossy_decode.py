@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from .block_model import ZIGZAG, ac_context, dc_context, dc_predict, last_context, signed_value
-from .lossy_vectors import colour_row8, idct8x8
+from .lossy_vectors import colour_row8, fill8x8, idct8x8
 from .rans import RANS_L, get_code
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_lossy_rows"]
@@ -124,10 +124,8 @@ def _decode_blocks(rec, start, end, nplanes, h, w, ladder, qmul, pcls, cum, coar
                     return BAD_RANGE
                 off = p * psize + by * 8 * wp + bx * 8
                 if nnz == 0:  # the DC alone: a flat block
-                    v0 = qc[b, 0] * delta * qmul[p, 0] * np.float32(0.125)
-                    for i in range(8):
-                        for j in range(8):
-                            plane[off + i * wp + j] = v0
+                    v0 = np.float32(qc[b, 0] * delta * qmul[p, 0] * np.float32(0.125))
+                    fill8x8(plane, off, wp, v0)
                 else:
                     for z in range(64):
                         blk[z] = 0.0

@@ -13,7 +13,7 @@ from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-__all__ = ["colour_row8", "idct8x8"]
+__all__ = ["colour_row8", "fill8x8", "idct8x8"]
 
 _F32 = ir.FloatType()
 _V8 = ir.VectorType(_F32, 8)
@@ -23,7 +23,8 @@ _I64 = ir.IntType(64)
 
 def _splat(b, s):
     v = b.insert_element(ir.Constant(_V8, ir.Undefined), s, ir.Constant(_I32, 0))
-    return b.shuffle_vector(v, ir.Constant(_V8, ir.Undefined), ir.Constant(ir.VectorType(_I32, 8), [0] * 8))
+    zeros = ir.Constant(ir.VectorType(_I32, 8), [0] * 8)
+    return b.shuffle_vector(v, ir.Constant(_V8, ir.Undefined), zeros)
 
 
 def _row(b, ptr, k):
@@ -75,6 +76,29 @@ def idct8x8(blk, basis, plane, off, stride):
             inside it).
     """
     _idct8x8(blk, basis, plane, off, stride)
+
+
+@intrinsic
+def _fill8x8(typingctx, plane, off, stride, v):
+    if not (isinstance(plane, types.Array) and plane.dtype == types.float32 and v == types.float32):
+        raise TypingError(f"fill8x8: a float32 plane and value, got {plane} and {v}")
+    sig = types.void(plane, off, stride, v)
+
+    def codegen(context, b, sig, args):
+        pout = context.make_array(sig.args[0])(context, b, args[0]).data
+        off, stride, v = args[1:]
+        row = _splat(b, v)
+        for i in range(8):
+            dst = b.add(off, b.mul(stride, ir.Constant(_I64, i)))
+            b.store(row, b.bitcast(b.gep(pout, [dst]), _V8.as_pointer()), align=4)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def fill8x8(plane, off, stride, v):
+    """``plane[off + i * stride + j] = v`` for i, j < 8 (a flat block)."""
+    _fill8x8(plane, off, stride, v)
 
 
 @intrinsic
