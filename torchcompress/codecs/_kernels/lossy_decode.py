@@ -20,7 +20,8 @@ OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 @njit(cache=True, nogil=True, fastmath=True)
 def _planes_to_pixels(plane, psize, wp, nplanes, h, w, mat, mean, out, o, rnd):
     """Colour transform, crop and (with ``rnd``) round and clamp; rows of at least 8 pixels go
-    8 at a time through :func:`colour_row8` (the last 8 overlapping the ones before)."""
+    8 at a time through :func:`colour_row8` (the last 8 overlapping the ones before), which
+    rounds and clamps by the output's dtype: ``rnd`` is True exactly for a uint8 ``out``."""
     hw = h * w
     row = np.empty(w, dtype=np.float32)
     for c in range(nplanes):
