@@ -25,8 +25,8 @@ from numba.extending import intrinsic
 
 from .pixel_model import ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, RES_LUT
 from .rans import COARSE_SHIFT, PROB_BITS, RANS_L
-from .simd import (I32, I64, LANES, any_true, at, const, gather, load, smax, smin, splat, store,
-                   vabs)
+from .simd import (I64, LANES, V32, any_true, at, const, gather, load, smax, smin, splat,
+                   store, vabs)
 
 __all__ = ["LUTS", "STATE", "decode_lanes"]
 
@@ -208,7 +208,7 @@ def _lane_row16(typingctx, row, k, code_lo, out, o):
     def codegen(context, b, sig, args):
         prow, pout = (context.make_array(sig.args[j])(context, b, args[j]).data for j in (0, 3))
         k, code_lo, o = args[1], args[2], args[4]
-        step = ir.Constant(ir.VectorType(I32, LANES), [4 * LANES * i for i in range(LANES)])
+        step = ir.Constant(V32, [4 * LANES * i for i in range(LANES)])
         base = b.bitcast(b.gep(prow, [k]), ir.IntType(8).as_pointer())
         v = b.add(gather(b, base, step), splat(b, code_lo))
         elt = context.get_data_type(sig.args[3].dtype)

@@ -13,23 +13,21 @@ from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
+from .simd import I32 as _I32, I64 as _I64, load, splat
+
 __all__ = ["colour_row8", "fill8x8", "idct8x8"]
 
 _F32 = ir.FloatType()
 _V8 = ir.VectorType(_F32, 8)
-_I32 = ir.IntType(32)
-_I64 = ir.IntType(64)
 
 
 def _splat(b, s):
-    v = b.insert_element(ir.Constant(_V8, ir.Undefined), s, ir.Constant(_I32, 0))
-    zeros = ir.Constant(ir.VectorType(_I32, 8), [0] * 8)
-    return b.shuffle_vector(v, ir.Constant(_V8, ir.Undefined), zeros)
+    return splat(b, s, _V8)
 
 
 def _row(b, ptr, k):
     """The 8 floats at ``ptr[k : k + 8]`` (``k`` an i64)."""
-    return b.load(b.bitcast(b.gep(ptr, [k]), _V8.as_pointer()), align=4)
+    return load(b, ptr, k, _V8)
 
 
 def _combine(b, weights, rows):

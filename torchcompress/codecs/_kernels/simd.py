@@ -10,14 +10,15 @@ LLVM does not vectorize such loops by itself, so the kernels that need it
 LLVM lowers them to scalar loads: slower, but the same results.
 
 Every helper takes an ``llvmlite.ir.IRBuilder`` ``b``; vectors are
-``<16 x i32>``.
+``<16 x i32>`` unless a helper is given another vector type (``lossy_vectors``
+uses ``splat`` and ``load`` on ``<8 x float>``).
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
 
-__all__ = ["I64", "LANES", "any_true", "at", "const", "gather", "load", "smax", "smin", "splat",
+__all__ = ["I32", "I64", "LANES", "V32", "any_true", "at", "const", "gather", "load", "smax", "smin", "splat",
            "store", "vabs", "vector_gathers"]
 
 LANES = 16
@@ -47,17 +48,20 @@ def at(k: int) -> ir.Constant:
     return ir.Constant(I64, k)
 
 
-def splat(b, s) -> ir.Value:
-    """A vector of the integer scalar ``s`` (truncated or sign-extended to 32 bits)."""
-    if s.type != I32:
-        s = b.trunc(s, I32) if s.type.width > 32 else b.sext(s, I32)
-    v = b.insert_element(ir.Constant(V32, ir.Undefined), s, ir.Constant(I32, 0))
-    return b.shuffle_vector(v, ir.Constant(V32, ir.Undefined), ir.Constant(V32, [0] * LANES))
+def splat(b, s, vtype=V32) -> ir.Value:
+    """A ``vtype`` vector of the scalar ``s``: an integer is truncated or sign-extended to the
+    lanes' width, a float must already be of the lanes' type."""
+    elt = vtype.element
+    if isinstance(elt, ir.IntType) and s.type != elt:
+        s = b.trunc(s, elt) if s.type.width > elt.width else b.sext(s, elt)
+    v = b.insert_element(ir.Constant(vtype, ir.Undefined), s, ir.Constant(I32, 0))
+    zeros = ir.Constant(ir.VectorType(I32, vtype.count), [0] * vtype.count)
+    return b.shuffle_vector(v, ir.Constant(vtype, ir.Undefined), zeros)
 
 
-def load(b, ptr, idx) -> ir.Value:
-    """The 16 int32 at ``ptr[idx : idx + 16]`` (``idx`` an i64 element index)."""
-    return b.load(b.bitcast(b.gep(ptr, [idx]), V32.as_pointer()), align=4)
+def load(b, ptr, idx, vtype=V32) -> ir.Value:
+    """The ``vtype`` vector at ``ptr[idx : idx + lanes]`` (``idx`` an i64 element index)."""
+    return b.load(b.bitcast(b.gep(ptr, [idx]), vtype.as_pointer()), align=4)
 
 
 def store(b, v, ptr, idx) -> None:
