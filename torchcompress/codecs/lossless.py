@@ -213,7 +213,8 @@ class LosslessShard:
         return status
 
     def _lane_groups(self, rows: np.ndarray) -> tuple[list, np.ndarray]:
-        """(index arrays of 16 coded rows of one shape, the indices decoded one at a time)."""
+        """(index arrays of 16 coded rows of one plane count, the indices decoded one at a
+        time)."""
         if len(rows) < LANES_MIN or len(self.records) >= 1 << 31:  # int32 stream positions
             return [], np.arange(len(rows))
         dims = self.dims[rows]
@@ -224,8 +225,8 @@ class LosslessShard:
         return lane_groups(dims, coded)
 
     def _decode_lanes(self, rows: np.ndarray, flat: np.ndarray, out_off: np.ndarray) -> np.ndarray:
-        """Decode (G, 16) coded rows, each group of one shape; returns which lanes were not
-        sound."""
+        """Decode (G, 16) coded rows, each group of one plane count; returns which lanes were
+        not sound."""
         t = self.tables
         if self._lanes is None:
             pm, wm = int(self.dims[:, 0].max()), int(self.dims[:, 2].max())
@@ -235,7 +236,7 @@ class LosslessShard:
         pl, rs, row, state = self._lanes
         bad = np.zeros(rows.shape, dtype=np.int64)
         try:
-            decode_lanes(self.records, self.offsets, rows, self.dims[rows[:, 0]], t.colour,
+            decode_lanes(self.records, self.offsets, rows, self.dims[rows], t.colour,
                          (1 << t.bits) - 1, t.bits - 8, t.code_lo, t.coarse_flat, t.cum_bytes,
                          t.cum.shape[1], LUTS, self.lo, self.hi, pl, rs, row, state, flat,
                          out_off, bad)

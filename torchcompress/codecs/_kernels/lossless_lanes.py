@@ -1,4 +1,5 @@
-"""Lossless decoder in 16 lanes: sixteen coded records of one shape decoded in lockstep.
+"""Lossless decoder in 16 lanes: sixteen coded records with the same number of planes decoded in
+lockstep.
 
 The scalar decoder (``lossless_decode``) is one serial chain per value: the
 rANS state, then the context, which needs the value just decoded. Here lane
@@ -8,8 +9,17 @@ once for all sixteen, with AVX-512 gathers for the table loads (see
 
 Layout: the two-row rings ``pl``/``rs`` of ``pixel_model`` with every entry
 widened to 16 lanes (entry ``k`` of lane ``l`` at ``k * 16 + l``), and the
-per-lane ``state`` (80,) int32: rANS states (as uint32 bits), stream
-positions, the previous plane's absolute residuals, bad flags, record ends.
+per-lane ``state`` (STATE,) int32: rANS states (as uint32 bits), stream
+positions, the previous plane's absolute residuals, bad flags, record ends,
+widths, heights and whether the lane's record holds the current pixel.
+
+Records of different heights and widths share a group (photos): the group
+runs over its widest and tallest record, and a lane outside its own record
+steps along without moving its stream (its ``x``, position and bad flag
+keep their values) or writing out. Its ring entries then hold values of no
+record; the entries its next row reads are set at the end of each row (the
+last column repeats the row's last pixel, its residual is 0), as the scalar
+decoder has them.
 
 Safety: every stream read is clamped inside the record (the caller passes
 records of at least 4 bytes, in a payload under 2 GiB). A lane that runs past
@@ -32,8 +42,8 @@ __all__ = ["LUTS", "STATE", "decode_lanes"]
 
 #: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read)
 LUTS = np.concatenate([ACT_LUT, LEVEL_LUT, RES_LUT]).astype(np.int32)
-_X, _POS, _PREV, _BAD, _END = (k * LANES for k in range(5))
-STATE = 5 * LANES
+_X, _POS, _PREV, _BAD, _END, _W, _H, _ACT = (k * LANES for k in range(8))
+STATE = 8 * LANES
 _MASK = (1 << PROB_BITS) - 1
 
 
@@ -124,6 +134,7 @@ def _step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift, ts
         ci, pi, p, shift, tstride, lo, hi = args[7:]
         x, pos, prevr = load(b, st, at(_X)), load(b, st, at(_POS)), load(b, st, at(_PREV))
         bad, end = load(b, st, at(_BAD)), load(b, st, at(_END))
+        x0, pos0, bad0 = x, pos, bad
         c16, p16 = b.mul(ci, at(LANES)), b.mul(pi, at(LANES))
         prev_entry, next_entry = (lambda k: b.sub(k, at(LANES))), (lambda k: b.add(k, at(LANES)))
         w, n = load(b, ppl, prev_entry(c16)), load(b, ppl, p16)
@@ -148,8 +159,12 @@ def _step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift, ts
         out = b.or_(b.icmp_signed("<", val, splat(b, lo)), b.icmp_signed(">", val, splat(b, hi)))
         bad = b.or_(bad, b.zext(out, x.type))
         ar = vabs(b, r)
-        store(b, val, ppl, c16)
+        # a value out of range is kept in range: a lane past its record (or in a corrupt one)
+        # decodes on, and its ring must not grow towards int32 overflow (negative LUT indices)
+        store(b, smax(b, smin(b, val, splat(b, hi)), splat(b, lo)), ppl, c16)
         store(b, ar, prs, c16)
+        live = b.icmp_signed("!=", load(b, st, at(_ACT)), const(0))
+        x, pos, bad = (b.select(live, v, v0) for v, v0 in ((x, x0), (pos, pos0), (bad, bad0)))
         for k, v in ((_X, x), (_POS, pos), (_PREV, ar), (_BAD, bad)):
             store(b, v, st, at(k))
         return context.get_dummy_value()
@@ -180,6 +195,7 @@ def _emit(typingctx, state, pl, row, c0, stride, i, w, nplanes, colour, maxv):
             for v in (red, g, blue):
                 o = b.or_(b.icmp_signed("<", v, const(0)), b.icmp_signed(">", v, vmax))
                 out = b.or_(out, b.zext(o, v.type))
+            out = b.and_(out, load(b, st, at(_ACT)))  # only inside the lane's record
             store(b, b.or_(load(b, st, at(_BAD)), out), st, at(_BAD))
             for p, v in enumerate((red, g, blue)):
                 store(b, v, prow, dst(at(p)))
@@ -195,6 +211,20 @@ def _emit(typingctx, state, pl, row, c0, stride, i, w, nplanes, colour, maxv):
         p.add_incoming(b.add(p, at(1)), body)
         b.branch(test)
         b.position_at_end(done)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@intrinsic
+def _active(typingctx, state, i, y):
+    """Mark the lanes whose record holds pixel ``(y, i)``: 1 in ``state[_ACT:]``, else 0."""
+    sig = types.void(state, i, y)
+
+    def codegen(context, b, sig, args):
+        st = context.make_array(sig.args[0])(context, b, args[0]).data
+        inside = b.and_(b.icmp_signed("<", splat(b, args[1]), load(b, st, at(_W))),
+                        b.icmp_signed("<", splat(b, args[2]), load(b, st, at(_H))))
+        store(b, b.zext(inside, V32), st, at(_ACT))
         return context.get_dummy_value()
     return sig, codegen
 
@@ -225,23 +255,27 @@ def _lane_row16(typingctx, row, k, code_lo, out, o):
 @njit(cache=True, nogil=True)
 def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse, cum, tstride,
                  luts, lo, hi, pl, rs, row, state, out, out_off, bad):
-    """Decode groups of 16 coded records: group ``g`` is shard rows ``rows[g]``, all of shape
-    ``dims[g]`` (P, H, W) and each at least 4 bytes, into ``out`` at ``out_off[g]``;
+    """Decode groups of 16 coded records: group ``g`` is shard rows ``rows[g]``, of shapes
+    ``dims[g]`` (P, H, W) with one P, each at least 4 bytes, into ``out`` at ``out_off[g]``;
     ``bad[g, l]`` is set for a lane whose record is not sound.
 
     Args:
-        rows, out_off, bad: (G, 16); ``dims``: (G, 3); ``colour``: 3- and 4-plane samples are
-            YCoCg-R.
+        rows, out_off, bad: (G, 16); ``dims``: (G, 16, 3); ``colour``: 3- and 4-plane samples
+            are YCoCg-R.
         coarse: the (contexts * 256 + 4,) uint8 slot-bucket table, flat and padded;
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes.
         pl, rs: (>= P * 2 * (W + 2) * 16,) int32 lane rings; ``row``: (>= P * W * 16,)
             int32; ``state``: (STATE,) int32.
     """
     for g in range(rows.shape[0]):  # one function, not a callee per group: half the compile
-        nplanes, h, w = dims[g, 0], dims[g, 1], dims[g, 2]
+        nplanes, h, w = dims[g, 0, 0], dims[g, 0, 1], dims[g, 0, 2]
+        mixed = False
+        for lane in range(1, LANES):
+            mixed |= dims[g, lane, 1] != h or dims[g, lane, 2] != w
+            h = max(h, dims[g, lane, 1])
+            w = max(w, dims[g, lane, 2])
         colour_g = colour and (nplanes == 3 or nplanes == 4)
         w2 = w + 2
-        hw = h * w
         for k in range(STATE):  # plain loops: slice assignments cost seconds of compile
             state[k] = 0
         for lane in range(LANES):
@@ -252,6 +286,9 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
             state[_POS + lane] = s + 4
             state[_BAD + lane] = x < RANS_L
             state[_END + lane] = e
+            state[_H + lane] = dims[g, lane, 1]
+            state[_W + lane] = dims[g, lane, 2]
+            state[_ACT + lane] = 1  # one shape: every lane inside its record throughout
         for k in range(nplanes * 2 * w2 * LANES):
             pl[k] = 0
             rs[k] = 0
@@ -263,6 +300,8 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                 for k in range(LANES):
                     pl[d + k] = pl[a + k]
             for i in range(w):
+                if mixed:
+                    _active(state, i, y)
                 for k in range(LANES):
                     state[_PREV + k] = 0
                 for p in range(nplanes):
@@ -270,19 +309,27 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                           (2 * p + prv) * w2 + i + 1, p, shift, tstride, lo[p], hi[p])
                 _emit(state, pl, row, cur * w2 + i + 1, 2 * w2, i, w, nplanes, colour_g, maxv)
             for p in range(nplanes):
-                base = (2 * p + cur) * w2 * LANES  # the last column repeats the row's last pixel
-                for k in range(LANES):
-                    pl[base + (w2 - 1) * LANES + k] = pl[base + (w2 - 2) * LANES + k]
+                base = (2 * p + cur) * w2 * LANES
+                if not mixed:  # the last column repeats the row's last pixel
+                    for k in range(LANES):
+                        pl[base + (w2 - 1) * LANES + k] = pl[base + (w2 - 2) * LANES + k]
+                for lane in range(LANES if mixed else 0):  # each lane's, with residual 0
+                    wl = dims[g, lane, 2]
+                    pl[base + (wl + 1) * LANES + lane] = pl[base + wl * LANES + lane]
+                    rs[base + (wl + 1) * LANES + lane] = 0
                 for lane in range(LANES):
-                    o = out_off[g, lane] + p * hw + y * w
+                    hl, wl = dims[g, lane, 1], dims[g, lane, 2]
+                    if y >= hl:
+                        continue
+                    o = out_off[g, lane] + p * hl * wl + y * wl
                     r = p * w * LANES + lane
-                    if w < LANES:
-                        for i in range(w):
+                    if wl < LANES:
+                        for i in range(wl):
                             out[o + i] = row[r + i * LANES] + code_lo
                         continue
-                    for i in range(0, w - LANES, LANES):
+                    for i in range(0, wl - LANES, LANES):
                         _lane_row16(row, r + i * LANES, code_lo, out, o + i)
-                    i = w - LANES  # the last 16, overlapping the chunk before: same values
+                    i = wl - LANES  # the last 16, overlapping the chunk before: same values
                     _lane_row16(row, r + i * LANES, code_lo, out, o + i)
         for lane in range(LANES):
             if (state[_X + lane] != RANS_L or state[_POS + lane] != state[_END + lane]
