@@ -6,6 +6,7 @@ hardware gathers LLVM lowers them to scalar loads, with the same results.
 
 import numpy as np
 import pytest
+import torch
 
 import torchcompress as tc
 from torchcompress import FormatError
@@ -183,12 +184,25 @@ def test_raw_rows_never_go_to_lanes():
     assert not any(np.isin([5, 11], g).any() for g in groups)
 
 
+class _Images(torch.utils.data.Dataset):
+    def __init__(self, imgs):
+        self.imgs = imgs
+
+    def __len__(self):
+        return len(self.imgs)
+
+    def __getitem__(self, i):
+        return torch.from_numpy(self.imgs[i]), 0
+
+
+@pytest.mark.parametrize("sizes", ["one", "mixed"])
 @pytest.mark.parametrize("seed", range(3))
-def test_a_corrupt_lane_names_the_same_record(tmp_path, monkeypatch, seed):
+def test_a_corrupt_lane_names_the_same_record(tmp_path, monkeypatch, seed, sizes):
     rng = np.random.default_rng(seed)
-    x = _structured(rng, (32, 3, 8, 8), noise=8.0)
+    hw = [(8, 8)] * 32 if sizes == "one" else [(5 + k % 4, 12 - k % 5) for k in range(32)]
     path = tmp_path / "l.tcz"
-    tc.compress((x, np.zeros(32, dtype=np.int64)), path, progress=False)
+    tc.compress(_Images([_structured(rng, (3, h, w), noise=8.0) for h, w in hw]), path,
+                progress=False)
     shard = path / "shard-00000.safetensors"
     from torchcompress.format.safetensors_io import read_header
 
