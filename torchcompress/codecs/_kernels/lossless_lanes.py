@@ -34,17 +34,19 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from .pixel_model import ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, RES_LUT
-from .rans import COARSE_SHIFT, PROB_BITS, RANS_L
+from .rans import PROB_BITS, RANS_L
 from .simd import (I64, LANES, V32, any_true, at, const, gather, load, smax, smin, splat,
                    store, vabs)
 
-__all__ = ["LUTS", "STATE", "decode_lanes"]
+__all__ = ["LANE_SHIFT", "LUTS", "STATE", "decode_lanes"]
 
 #: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read)
 LUTS = np.concatenate([ACT_LUT, LEVEL_LUT, RES_LUT]).astype(np.int32)
 _X, _POS, _PREV, _BAD, _END, _W, _H, _ACT = (k * LANES for k in range(8))
 STATE = 8 * LANES
 _MASK = (1 << PROB_BITS) - 1
+#: the lane decoder's slot -> token buckets hold 2**LANE_SHIFT slots (the scalar decoders' 16)
+LANE_SHIFT = 3
 
 
 def _data(context, b, sig, args, k):
@@ -75,8 +77,8 @@ def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, lut, p, shift):
 def _token(b, x, c, coarse, cum, tstride):
     """rANS-decode one token in context ``c``: (token, state before renormalisation)."""
     slot = b.and_(x, const(_MASK))
-    t0 = b.and_(gather(b, coarse, b.add(b.shl(c, const(8)), b.lshr(slot, const(COARSE_SHIFT)))),
-                const(255))
+    t0 = b.and_(gather(b, coarse, b.add(b.shl(c, const(PROB_BITS - LANE_SHIFT)),
+                                        b.lshr(slot, const(LANE_SHIFT)))), const(255))
     row = b.mul(c, splat(b, tstride))
     pre = b.block
     up, found = b.append_basic_block("up"), b.append_basic_block("found")
@@ -262,7 +264,8 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
     Args:
         rows, out_off, bad: (G, 16); ``dims``: (G, 16, 3); ``colour``: 3- and 4-plane samples
             are YCoCg-R.
-        coarse: the (contexts * 256 + 4,) uint8 slot-bucket table, flat and padded;
+        coarse: the (contexts * (4096 >> LANE_SHIFT) + 4,) uint8 slot-bucket table, flat and
+            padded;
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes.
         pl, rs: (>= P * 2 * (W + 2) * 16,) int32 lane rings; ``row``: (>= P * W * 16,)
             int32; ``state``: (STATE,) int32.
