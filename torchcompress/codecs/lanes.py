@@ -33,17 +33,24 @@ def lane_groups(dims: np.ndarray, coded: np.ndarray) -> tuple[list, np.ndarray]:
     """
     idx = np.flatnonzero(coded)
     groups, alone = [], [np.flatnonzero(~coded)]
-    for planes in np.unique(dims[idx, 0]):
-        ix = idx[dims[idx, 0] == planes]
+    if len(idx) and (dims[idx] == dims[idx[0]]).all():  # one shape: every full group, in order
+        full = len(idx) - len(idx) % LANES
+        groups = [idx[k:k + LANES] for k in range(0, full, LANES)]
+        by_planes = [idx[full:]]
+    else:
+        by_planes = [idx[dims[idx, 0] == p] for p in np.unique(dims[idx, 0])]
+    for ix in by_planes:
         ix = ix[np.lexsort((-dims[ix, 1], -dims[ix, 2]))]  # stable: one shape keeps its order
+        area = (dims[ix, 1] * dims[ix, 2]).tolist()
+        hs, ws = dims[ix, 1].tolist(), dims[ix, 2].tolist()
         k = 0
-        while k < len(ix):
-            g = ix[k:k + LANES]
-            h, w = dims[g, 1], dims[g, 2]
-            if (h * w).sum() >= LANES_MIN * h.max() * w.max():  # LANES_MIN of 16 lanes filled
+        while k < len(ix):  # plain Python on lists: a batch has tens of groups
+            end = min(k + LANES, len(ix))
+            if sum(area[k:end]) >= LANES_MIN * max(hs[k:end]) * max(ws[k:end]):  # filled
+                g = ix[k:end]
                 groups.append(np.concatenate([g, np.full(LANES - len(g), g[0])]))
-                k += LANES
+                k = end
             else:  # its first record, the widest, is too big for the rest: decoded alone
-                alone.append(g[:1])
+                alone.append(ix[k:k + 1])
                 k += 1
     return groups, np.sort(np.concatenate(alone))
