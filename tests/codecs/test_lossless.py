@@ -234,3 +234,41 @@ def test_coded_size_within_one_percent_of_cross_entropy():
             bits += extra - math.log2(t.freq[c, tok] / 4096)
     coded = enc.offsets[-1] - 4 * 24  # less each stream's final state
     assert bits / 8 <= coded + 24 * 2 and coded <= 1.01 * bits / 8
+
+
+def _settle_one_at_a_time(freq):
+    """The rounding fix-up as first written: one unit per entry in turn, largest first."""
+    freq = freq.copy()
+    for k in range(freq.shape[0]):
+        diff = (1 << PROB_BITS) - int(freq[k].sum())
+        order = np.argsort(-freq[k], kind="stable")
+        j = 0
+        while diff != 0:
+            i = order[j % freq.shape[1]]
+            step = 1 if diff > 0 else -1
+            if freq[k, i] + step >= 1:
+                freq[k, i] += step
+                diff -= step
+            j += 1
+    return freq
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_normalized_counts_settle_as_one_unit_at_a_time(seed):
+    """The vectorised fix-up gives the loop's tables exactly (archives keep their bytes), on
+    rows with a rounding surplus, a deficit, and a deficit larger than the entries above 1."""
+    from torchcompress.codecs.lossless_tables import normalize_counts
+
+    rng = np.random.default_rng(seed)
+    t = 40
+    counts = rng.integers(0, 300, (64, t)) * (rng.random((64, t)) < 0.5)
+    counts[:8] = 0
+    counts[:8, 0] = 10**6  # one token holds nearly all: 39 entries at the floor of 1
+    counts[8:16, :3] = rng.integers(1, 4, (8, 3))  # tiny counts: large rounding errors
+    counts[16] = 0  # empty: takes its group's pooled counts
+    counts[24:28] = 1  # 4096 / 40 = 102.4 each: a surplus of 16
+    freq = normalize_counts(counts, group=16)
+    want = np.maximum(1, np.rint(counts * (4096 / np.maximum(1, counts.sum(axis=1, keepdims=True)))))
+    want[16] = np.maximum(1, np.rint(counts[16:32].sum(axis=0) * 4096 / counts[16:32].sum()))
+    np.testing.assert_array_equal(freq, _settle_one_at_a_time(want.astype(np.int64)))
+    assert (freq.sum(axis=1) == 4096).all() and (freq >= 1).all()

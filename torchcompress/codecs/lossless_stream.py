@@ -7,6 +7,8 @@ the two write the same bytes.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import CodecError
@@ -47,7 +49,7 @@ def planes_of(shape: tuple) -> tuple[int, int, int]:
         return 1, 1, int(shape[0])
     if len(shape) == 2:
         return 1, int(shape[0]), int(shape[1])
-    return int(np.prod(shape[:-2])), int(shape[-2]), int(shape[-1])
+    return math.prod(int(d) for d in shape[:-2]), int(shape[-2]), int(shape[-1])
 
 
 def common_shape(shapes: np.ndarray) -> tuple:

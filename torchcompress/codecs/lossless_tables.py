@@ -27,19 +27,34 @@ def normalize_counts(counts: np.ndarray, group: int = CTX_PER_CLASS) -> np.ndarr
         counts[k] = pooled[k // group]
     counts[counts.sum(axis=1) == 0] = 1.0
     freq = np.maximum(1, np.rint(counts * (PROB_SCALE / counts.sum(axis=1, keepdims=True))))
-    freq = freq.astype(np.int64)
-    for k in range(ctx):  # move the rounding surplus or deficit to the largest entries
-        diff = PROB_SCALE - int(freq[k].sum())
-        order = np.argsort(-freq[k], kind="stable")
-        j = 0
-        while diff != 0:
-            i = order[j % t]
-            step = 1 if diff > 0 else -1
-            if freq[k, i] + step >= 1:
-                freq[k, i] += step
-                diff -= step
-            j += 1
-    return freq.astype(np.uint16)
+    return _settle(freq.astype(np.int64)).astype(np.uint16)
+
+
+def _settle(freq: np.ndarray) -> np.ndarray:
+    """Move each row's rounding surplus or deficit onto its largest entries, one unit per entry
+    in turn (largest first, ties by position, round and round), never below 1; computed per
+    row in closed form (the test checks it against that loop)."""
+    ctx, t = freq.shape
+    diff = PROB_SCALE - freq.sum(axis=1)
+    order = np.argsort(-freq, axis=1, kind="stable")
+    ranked = np.take_along_axis(freq, order, axis=1)  # each row descending
+    rank = np.arange(t)
+    # a surplus: the entry of rank k gets one unit per round that reaches it
+    up = np.maximum(0, (diff[:, None] - rank + t - 1) // t)
+    # a deficit d: r full rounds take min(r, f - 1) from each entry; r is the most rounds
+    # whose total stays <= d, and the rest comes off the first entries still above 1
+    room = ranked - 1
+    asc = room[:, ::-1]
+    before = np.zeros((ctx, t + 1), dtype=np.int64)
+    np.cumsum(asc, axis=1, out=before[:, 1:])
+    floor = np.concatenate([np.zeros((ctx, 1), dtype=np.int64), asc[:, :-1]], axis=1)
+    d = np.maximum(0, -diff)
+    seg = (before[:, :t] + floor * (t - rank) <= d[:, None]).sum(axis=1) - 1
+    rounds = (d - before[np.arange(ctx), seg]) // (t - seg)
+    taken = np.minimum(rounds[:, None], room)
+    down = taken + (rank < (d - taken.sum(axis=1))[:, None])
+    np.put_along_axis(freq, order, ranked + up - down, axis=1)
+    return freq
 
 
 def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
