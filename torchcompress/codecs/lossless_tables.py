@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ._kernels import readonly
-from ._kernels.lossless_lanes import LANE_SHIFT
+from ._kernels.lane_steps import LANE_SHIFT
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from ._kernels.rans import COARSE_SHIFT, PROB_SCALE, num_tokens
 

@@ -1,0 +1,240 @@
+"""The lossless lane decoder's steps: numba intrinsics over sixteen records at once.
+
+Each builds ``<16 x i32>`` LLVM IR (see ``simd``): lane ``l`` of every vector
+belongs to record ``l``. ``lossless_lanes.decode_lanes`` drives them.
+
+Layout: the two-row rings ``pl``/``rs`` of ``pixel_model`` with every entry
+widened to 16 lanes (entry ``k`` of lane ``l`` at ``k * 16 + l``), and the
+per-lane ``state`` (STATE,) int32 at offsets ``ST_*``: rANS states (as
+uint32 bits), stream positions, the previous plane's absolute residuals, bad
+flags, record ends, widths, heights and whether the lane's record holds the
+current pixel (``lane_active``). A lane outside its record steps along
+without moving its stream: its ``x``, position and bad flag keep their
+values, and the values it stores are kept inside the plane's range.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from .pixel_model import ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, RES_LUT
+from .rans import PROB_BITS, RANS_L
+from .simd import (I64, LANES, V32, any_true, at, const, gather, load, smax, smin, splat,
+                   store, vabs)
+
+__all__ = ["LANE_SHIFT", "LUTS", "STATE", "ST_ACT", "ST_BAD", "ST_END", "ST_H", "ST_POS",
+           "ST_PREV", "ST_W", "ST_X", "lane_active", "lane_emit", "lane_row16", "lane_step"]
+
+#: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read)
+LUTS = np.concatenate([ACT_LUT, LEVEL_LUT, RES_LUT]).astype(np.int32)
+ST_X, ST_POS, ST_PREV, ST_BAD, ST_END, ST_W, ST_H, ST_ACT = (k * LANES for k in range(8))
+STATE = 8 * LANES
+_MASK = (1 << PROB_BITS) - 1
+#: the lane decoder's slot -> token buckets hold 2**LANE_SHIFT slots (the scalar decoders' 16)
+LANE_SHIFT = 3
+
+
+def _data(context, b, sig, args, k):
+    return [context.make_array(t)(context, b, a).data for t, a in zip(sig.args[:k], args[:k])]
+
+
+def _read_word(b, rec, pos, end):
+    """Each lane's 16-bit word at ``min(pos, end - 2)``: the 32 bits two bytes earlier, shifted
+    (``pos >= start + 4``, so the four bytes read lie inside the record)."""
+    q = smin(b, pos, b.sub(end, const(2)))
+    return b.lshr(gather(b, rec, b.sub(q, const(2))), const(16))
+
+
+def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, lut, p, shift):
+    """``pixel_model.context`` in every lane."""
+    grad = b.add(b.add(vabs(b, b.sub(w, nw)), vabs(b, b.sub(n, nw))), vabs(b, b.sub(n, ne)))
+    act = b.add(b.add(rw, rn), b.add(b.ashr(b.add(rnw, rne), const(1)), b.ashr(grad, const(1))))
+    act = smin(b, b.ashr(act, shift), const(255))
+    a = b.shl(gather(b, lut, b.shl(act, const(2))), const(3))
+    first = b.icmp_signed("==", p, at(0))
+    level = b.add(const(256), smax(b, smin(b, b.ashr(pred, shift), const(255)), const(0)))
+    res = b.add(const(512), smin(b, b.ashr(prevr, shift), const(255)))
+    second = gather(b, lut, b.shl(b.select(first, level, res), const(2)))
+    cls = splat(b, b.mul(b.select(b.icmp_signed("<", p, at(3)), p, at(3)), at(CTX_PER_CLASS)))
+    return b.add(b.add(cls, a), second)  # plane 0: class 0
+
+
+def _token(b, x, c, coarse, cum, tstride):
+    """rANS-decode one token in context ``c``: (token, state before renormalisation)."""
+    slot = b.and_(x, const(_MASK))
+    t0 = b.and_(gather(b, coarse, b.add(b.shl(c, const(PROB_BITS - LANE_SHIFT)),
+                                        b.lshr(slot, const(LANE_SHIFT)))), const(255))
+    row = b.mul(c, splat(b, tstride))
+    pre = b.block
+    up, found = b.append_basic_block("up"), b.append_basic_block("found")
+    b.branch(up)
+    b.position_at_end(up)  # while slot >= cum[t + 1]: t += 1, in the lanes that need it
+    t = b.phi(t0.type)
+    t.add_incoming(t0, pre)
+    pair = gather(b, cum, b.shl(b.add(row, t), const(1)))  # cum[t] and cum[t + 1]
+    lo, hi = b.and_(pair, const(0xFFFF)), b.lshr(pair, const(16))
+    adv = b.icmp_unsigned(">=", slot, hi)
+    t.add_incoming(b.add(t, b.zext(adv, t0.type)), up)
+    b.cbranch(any_true(b, adv), up, found)
+    b.position_at_end(found)
+    return t, b.add(b.mul(b.sub(hi, lo), b.lshr(x, const(PROB_BITS))), b.sub(slot, lo))
+
+
+def _extra_bits(b, x, pos, v, ne, bad, rec, end):
+    """Read the ``ne`` uniform low bits of each lane's value, in chunks of at most 8."""
+    pre = b.block
+    test, body, done = (b.append_basic_block(s) for s in ("extra?", "extra", "value"))
+    b.branch(test)
+    b.position_at_end(test)
+    phis = [b.phi(x.type) for _ in range(5)]
+    for ph, val in zip(phis, (x, pos, v, ne, bad)):
+        ph.add_incoming(val, pre)
+    x, pos, v, ne, bad = phis
+    live = b.icmp_signed(">", ne, const(0))
+    b.cbranch(any_true(b, live), body, done)
+    b.position_at_end(body)
+    nb = smin(b, ne, const(8))
+    f = b.shl(const(1), b.sub(const(PROB_BITS), nb))
+    slot = b.and_(x, const(_MASK))
+    x2 = b.add(b.mul(f, b.lshr(x, const(PROB_BITS))), b.and_(slot, b.sub(f, const(1))))
+    need = b.icmp_unsigned("<", x2, const(RANS_L))
+    over = b.and_(b.and_(live, need), b.icmp_signed(">", b.add(pos, const(2)), end))
+    x2 = b.select(need, b.or_(b.shl(x2, const(16)), _read_word(b, rec, pos, end)), x2)
+    pos2 = b.add(pos, b.shl(b.zext(need, x.type), const(1)))
+    ne2 = b.sub(ne, nb)
+    v2 = b.or_(v, b.shl(b.lshr(slot, b.sub(const(PROB_BITS), nb)), ne2))
+    for ph, new in zip(phis, (x2, pos2, v2, ne2)):
+        ph.add_incoming(b.select(live, new, ph), body)
+    bad.add_incoming(b.or_(bad, b.zext(over, x.type)), body)
+    b.branch(test)
+    b.position_at_end(done)
+    return x, pos, v, bad
+
+
+@intrinsic
+def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift, tstride, lo, hi):
+    """Decode plane ``p``'s value at ring entry ``ci`` (the entry above: ``pi``) in every lane."""
+    sig = types.void(state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift, tstride, lo, hi)
+
+    def codegen(context, b, sig, args):
+        st, ppl, prs, prec, pco, pcum, plut = _data(context, b, sig, args, 7)
+        ci, pi, p, shift, tstride, lo, hi = args[7:]
+        x, pos, prevr = load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_PREV))
+        bad, end = load(b, st, at(ST_BAD)), load(b, st, at(ST_END))
+        x0, pos0, bad0 = x, pos, bad
+        c16, p16 = b.mul(ci, at(LANES)), b.mul(pi, at(LANES))
+        prev_entry, next_entry = (lambda k: b.sub(k, at(LANES))), (lambda k: b.add(k, at(LANES)))
+        w, n = load(b, ppl, prev_entry(c16)), load(b, ppl, p16)
+        nw, ne = load(b, ppl, prev_entry(p16)), load(b, ppl, next_entry(p16))
+        rw, rn = load(b, prs, prev_entry(c16)), load(b, prs, p16)
+        rnw, rne = load(b, prs, prev_entry(p16)), load(b, prs, next_entry(p16))
+        pred = smax(b, smin(b, w, n), smin(b, smax(b, w, n), b.sub(b.add(w, n), nw)))  # MED
+        c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, plut, p, splat(b, shift))
+        t, x = _token(b, x, c, pco, pcum, tstride)
+        need = b.icmp_unsigned("<", x, const(RANS_L))  # one word always suffices here
+        x = b.select(need, b.or_(b.shl(x, const(16)), _read_word(b, prec, pos, end)), x)
+        pos = b.add(pos, b.shl(b.zext(need, x.type), const(1)))
+        bad = b.or_(bad, b.zext(b.icmp_signed(">", pos, end), x.type))
+        # rans.token_base: tokens >= 16 are an exponent and two bits, then extra bits
+        small = b.icmp_signed("<", t, const(16))
+        tt = smax(b, b.sub(t, const(16)), const(0))
+        e2 = b.add(b.ashr(tt, const(2)), const(2))
+        v = b.select(small, t, b.shl(b.or_(b.and_(tt, const(3)), const(4)), e2))
+        x, pos, v, bad = _extra_bits(b, x, pos, v, b.select(small, const(0), e2), bad, prec, end)
+        r = b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))  # un-zigzag
+        val = b.add(pred, r)
+        out = b.or_(b.icmp_signed("<", val, splat(b, lo)), b.icmp_signed(">", val, splat(b, hi)))
+        bad = b.or_(bad, b.zext(out, x.type))
+        ar = vabs(b, r)
+        # a value out of range is kept in range: a lane past its record (or in a corrupt one)
+        # decodes on, and its ring must not grow towards int32 overflow (negative LUT indices)
+        store(b, smax(b, smin(b, val, splat(b, hi)), splat(b, lo)), ppl, c16)
+        store(b, ar, prs, c16)
+        live = b.icmp_signed("!=", load(b, st, at(ST_ACT)), const(0))
+        x, pos, bad = (b.select(live, v, v0) for v, v0 in ((x, x0), (pos, pos0), (bad, bad0)))
+        for k, v in ((ST_X, x), (ST_POS, pos), (ST_PREV, ar), (ST_BAD, bad)):
+            store(b, v, st, at(k))
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@intrinsic
+def lane_emit(typingctx, state, pl, row, c0, stride, i, w, nplanes, colour, maxv):
+    """Pixel ``i`` of the current row, every lane, into ``row`` ((P, W, 16) int32): planes at
+    ring entries ``c0 + p * stride``, YCoCg-R undone when ``colour`` (a lane whose pixel leaves
+    ``[0, maxv]`` gets its bad flag)."""
+    sig = types.void(state, pl, row, c0, stride, i, w, nplanes, colour, maxv)
+
+    def codegen(context, b, sig, args):
+        st, ppl, prow = _data(context, b, sig, args, 3)
+        c0, stride, i, w, nplanes, colour, maxv = args[3:]
+        src = lambda p: b.mul(b.add(c0, b.mul(p, stride)), at(LANES))
+        dst = lambda p: b.mul(b.add(b.mul(p, w), i), at(LANES))
+        is_colour = b.icmp_signed("!=", colour, ir.Constant(colour.type, 0))
+        first = b.select(is_colour, at(3), at(0))
+        with b.if_then(is_colour):
+            yv, co, cg = (load(b, ppl, src(at(p))) for p in range(3))
+            t = b.sub(yv, b.ashr(cg, const(1)))
+            g = b.add(cg, t)
+            blue = b.sub(t, b.ashr(co, const(1)))
+            red = b.add(blue, co)
+            vmax, out = splat(b, maxv), const(0)
+            for v in (red, g, blue):
+                o = b.or_(b.icmp_signed("<", v, const(0)), b.icmp_signed(">", v, vmax))
+                out = b.or_(out, b.zext(o, v.type))
+            out = b.and_(out, load(b, st, at(ST_ACT)))  # only inside the lane's record
+            store(b, b.or_(load(b, st, at(ST_BAD)), out), st, at(ST_BAD))
+            for p, v in enumerate((red, g, blue)):
+                store(b, v, prow, dst(at(p)))
+        pre = b.block  # the planes not in colour: copied
+        test, body, done = (b.append_basic_block(s) for s in ("plane?", "plane", "planes_done"))
+        b.branch(test)
+        b.position_at_end(test)
+        p = b.phi(I64)
+        p.add_incoming(first, pre)
+        b.cbranch(b.icmp_signed("<", p, nplanes), body, done)
+        b.position_at_end(body)
+        store(b, load(b, ppl, src(p)), prow, dst(p))
+        p.add_incoming(b.add(p, at(1)), body)
+        b.branch(test)
+        b.position_at_end(done)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@intrinsic
+def lane_active(typingctx, state, i, y):
+    """Mark the lanes whose record holds pixel ``(y, i)``: 1 in ``state[ST_ACT:]``, else 0."""
+    sig = types.void(state, i, y)
+
+    def codegen(context, b, sig, args):
+        st = context.make_array(sig.args[0])(context, b, args[0]).data
+        inside = b.and_(b.icmp_signed("<", splat(b, args[1]), load(b, st, at(ST_W))),
+                        b.icmp_signed("<", splat(b, args[2]), load(b, st, at(ST_H))))
+        store(b, b.zext(inside, V32), st, at(ST_ACT))
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@intrinsic
+def lane_row16(typingctx, row, k, code_lo, out, o):
+    """``out[o + i] = row[k + i * 16] + code_lo`` for i < 16: sixteen of one lane's values in
+    one gather and one store (the scalar copy was a sixth of the lane decoder's time)."""
+    sig = types.void(row, k, code_lo, out, o)
+
+    def codegen(context, b, sig, args):
+        prow, pout = (context.make_array(sig.args[j])(context, b, args[j]).data for j in (0, 3))
+        k, code_lo, o = args[1], args[2], args[4]
+        step = ir.Constant(V32, [4 * LANES * i for i in range(LANES)])
+        base = b.bitcast(b.gep(prow, [k]), ir.IntType(8).as_pointer())
+        v = b.add(gather(b, base, step), splat(b, code_lo))
+        elt = context.get_data_type(sig.args[3].dtype)
+        vt = ir.VectorType(elt, LANES)
+        if isinstance(elt, ir.IntType):
+            v = b.trunc(v, vt) if elt.width < 32 else b.sext(v, vt) if elt.width > 32 else v
+        else:
+            v = b.sitofp(v, vt)
+        b.store(v, b.bitcast(b.gep(pout, [o]), vt.as_pointer()), align=1)
+        return context.get_dummy_value()
+    return sig, codegen
