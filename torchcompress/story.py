@@ -110,7 +110,7 @@ def warm_lossy(folder: str, bits: float = 0.5) -> None:
 def _start_warming(folder: str, bits: float):
     """On two or more cores, :func:`warm_lossy` in a second process while this one runs the
     lossless codec: on a first run, compiling the kernels is most of the story's time, and
-    numba's on-disk cache hands this process what the other compiled (story 21–26 s -> 19–20
+    numba's on-disk cache hands this process what the other compiled (story 20–26 s -> 15–20
     s, alternating runs on this 2-core machine). Its archives go into ``folder``, which the
     caller removes after stopping it."""
     if (os.cpu_count() or 1) < 2 or _lossy_cached():
