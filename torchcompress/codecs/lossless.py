@@ -34,8 +34,9 @@ __all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of", "shard
 
 _ERRORS = {OVERRUN: "its stream ends early", BAD_STATE: "its stream does not end in the start state",
            BAD_RANGE: "it decodes to a value outside its range"}
-#: batches decode 16 records of one shape at a time in vector lanes where the CPU gathers in
-#: hardware (``_kernels.lossless_lanes``; the same values as one at a time, about 3x faster)
+#: batches decode 16 records (of one plane count) at a time in vector lanes where the CPU
+#: gathers in hardware (``_kernels.lossless_lanes``; the same values as one at a time, about
+#: 3x faster)
 USE_LANES = vector_gathers()
 
 
