@@ -87,17 +87,18 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                     state[ST_PREV + k] = 0
                 for p in range(nplanes):
                     lane_step(state, pl, rs, rec, coarse, cum, luts, (2 * p + cur) * w2 + i + 1,
-                          (2 * p + prv) * w2 + i + 1, p, shift, tstride, lo[p], hi[p])
+                              (2 * p + prv) * w2 + i + 1, p, shift, tstride, lo[p], hi[p])
                 lane_emit(state, pl, row, cur * w2 + i + 1, 2 * w2, i, w, nplanes, colour_g, maxv)
             for p in range(nplanes):
                 base = (2 * p + cur) * w2 * LANES
-                if not mixed:  # the last column repeats the row's last pixel
+                if mixed:  # each lane's last column + 1 repeats its last pixel, residual 0
+                    for lane in range(LANES):
+                        wl = dims[g, lane, 2]
+                        pl[base + (wl + 1) * LANES + lane] = pl[base + wl * LANES + lane]
+                        rs[base + (wl + 1) * LANES + lane] = 0
+                else:  # the last column repeats the row's last pixel
                     for k in range(LANES):
                         pl[base + (w2 - 1) * LANES + k] = pl[base + (w2 - 2) * LANES + k]
-                for lane in range(LANES if mixed else 0):  # each lane's, with residual 0
-                    wl = dims[g, lane, 2]
-                    pl[base + (wl + 1) * LANES + lane] = pl[base + wl * LANES + lane]
-                    rs[base + (wl + 1) * LANES + lane] = 0
                 for lane in range(LANES):
                     hl, wl = dims[g, lane, 1], dims[g, lane, 2]
                     if y >= hl:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-__all__ = ["I32", "I64", "LANES", "V32", "any_true", "at", "const", "gather", "load", "smax", "smin", "splat",
-           "store", "vabs", "vector_gathers"]
+__all__ = ["I32", "I64", "LANES", "V32", "any_true", "at", "const", "gather", "load", "smax",
+           "smin", "splat", "store", "vabs", "vector_gathers"]
 
 LANES = 16
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
