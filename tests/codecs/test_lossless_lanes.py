@@ -262,3 +262,40 @@ def test_a_numba_that_cannot_build_the_lanes_falls_back(monkeypatch):
         out = dec.decode(np.arange(20, dtype=np.int64), np.uint8)
     np.testing.assert_array_equal(out, x)
     assert lossless_mod.USE_LANES is False  # (monkeypatch restores it)
+
+
+def test_the_bins_past_127_follow_the_tables():
+    """With byte permutes the lanes look the activity and residual bins up in 128 entries:
+    ACT_LUT keeps its bin at 127 until ``ACT_TOP``, RES_LUT from 127 on."""
+    from torchcompress.codecs._kernels.lane_steps import ACT_TOP
+    from torchcompress.codecs._kernels.pixel_model import ACT_LUT, RES_LUT
+
+    v = np.arange(256)
+    np.testing.assert_array_equal(ACT_LUT[np.minimum(v, 127)] + (v >= ACT_TOP), ACT_LUT)
+    np.testing.assert_array_equal(RES_LUT[np.minimum(v, 127)], RES_LUT)
+
+
+@pytest.mark.parametrize("permutes", [False, True])
+def test_lanes_with_and_without_byte_permutes(monkeypatch, permutes):
+    """The lane kernel built with the bins gathered from ``LUTS`` (CPUs without AVX512-VBMI)
+    or permuted in registers gives the scalar decoder's values, activity up to its top bin."""
+    from numba import njit
+
+    from torchcompress.codecs._kernels import lane_steps, lossless_lanes, simd
+
+    if permutes and not simd.byte_permutes():
+        pytest.skip("this CPU has no AVX512-VBMI byte permutes")
+    monkeypatch.setattr(lane_steps, "PERMUTES", permutes)  # read when the kernel compiles
+    fresh = njit(nogil=True)(lossless_lanes.decode_lanes.py_func)
+    monkeypatch.setattr(lossless_mod, "decode_lanes", fresh)
+    rng = np.random.default_rng(8)
+    x = _structured(rng, (40, 3, 9, 20), noise=40.0)  # activity past ACT_TOP
+    x[::5, :, 2:6, 3:9] = rng.integers(0, 256, (8, 3, 4, 6))
+    grey = _structured(rng, (40, 11, 13), noise=12.0)
+    for imgs in (x, grey):
+        dec = _decoder(imgs)
+        idx = np.arange(40, dtype=np.int64)
+        on, off = _both_ways(monkeypatch, dec, idx, imgs.dtype)
+        np.testing.assert_array_equal(on, off)
+        np.testing.assert_array_equal(on, imgs)
+    assert fresh.signatures  # the fresh kernel (built with this PERMUTES) did the decoding

@@ -7,7 +7,9 @@ then runs once for all sixteen, with hardware gathers for the table loads.
 LLVM does not vectorize such loops by itself, so the kernels that need it
 (``lossless_lanes``) build the vector code with these helpers inside
 ``numba.extending.intrinsic`` functions. On CPUs without vector gathers
-LLVM lowers them to scalar loads: slower, but the same results.
+LLVM lowers them to scalar loads: slower, but the same results. Small
+tables (up to 128 byte values) can instead be looked up in registers with
+AVX512-VBMI's byte permute (:func:`lookup128`), where the CPU has it.
 
 Every helper takes an ``llvmlite.ir.IRBuilder`` ``b``; vectors are
 ``<16 x i32>`` unless a helper is given another vector type (``lossy_vectors``
@@ -18,14 +20,16 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-__all__ = ["I32", "I64", "LANES", "V32", "any_true", "at", "const", "gather", "load", "smax",
-           "smin", "splat", "store", "vabs", "vector_gathers"]
+__all__ = ["I32", "I64", "LANES", "V32", "any_true", "at", "byte_permutes", "const", "gather",
+           "load", "lookup128", "smax", "smin", "splat", "store", "vabs", "vector_gathers"]
 
 LANES = 16
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 V32 = ir.VectorType(I32, LANES)
 _VB = ir.VectorType(I1, LANES)
 _GATHER = "llvm.masked.gather.v16i32.v16p0"
+_V8 = ir.VectorType(I8, 64)
+_PERMUTE = "llvm.x86.avx512.vpermi2var.qi.512"
 
 
 def vector_gathers() -> bool:
@@ -37,6 +41,36 @@ def vector_gathers() -> bool:
     except RuntimeError:  # not an x86 CPU: llvmlite reports no feature map
         return False
     return bool(features.get("avx512f") or features.get("avx2"))
+
+
+def byte_permutes() -> bool:
+    """Whether numba builds for this CPU and it permutes bytes across two registers (x86
+    AVX512-VBMI's ``vpermi2b``): :func:`lookup128` may then be used."""
+    from llvmlite import binding
+    from numba.core import config
+
+    if config.CPU_NAME is not None and config.CPU_NAME != "host":
+        return False  # numba targets another CPU: only generic IR
+    try:
+        return bool(binding.get_host_cpu_features().get("avx512vbmi"))
+    except RuntimeError:
+        return False
+
+
+def lookup128(b, idx, table) -> ir.Value:
+    """``table[idx]`` in every lane, ``idx`` in [0, 128) and ``table`` up to 128 byte values,
+    in registers: one ``vpermi2b`` over the table as two 64-byte constants, where a
+    :func:`gather` would load sixteen words. Only where :func:`byte_permutes`."""
+    t = [int(v) for v in table] + [0] * (128 - len(table))
+    fn = b.module.globals.get(_PERMUTE) or ir.Function(
+        b.module, ir.FunctionType(_V8, [_V8, _V8, _V8]), name=_PERMUTE)
+    v16 = ir.VectorType(I8, LANES)
+    wide = b.shuffle_vector(b.trunc(idx, v16), ir.Constant(v16, ir.Undefined),
+                            ir.Constant(ir.VectorType(I32, 64), list(range(LANES)) * 4))
+    got = b.call(fn, [ir.Constant(_V8, t[:64]), wide, ir.Constant(_V8, t[64:])])
+    low = b.shuffle_vector(got, ir.Constant(_V8, ir.Undefined),
+                           ir.Constant(ir.VectorType(I32, LANES), list(range(LANES))))
+    return b.zext(low, V32)
 
 
 def const(v: int) -> ir.Constant:
