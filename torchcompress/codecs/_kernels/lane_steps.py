@@ -110,32 +110,59 @@ def _token(b, x, c, coarse, cum, tstride):
     return t, b.add(b.mul(b.sub(hi, lo), b.lshr(x, const(PROB_BITS))), b.sub(slot, lo))
 
 
-def _extra_bits(b, x, pos, v, ne, bad, rec, end):
-    """Read the ``ne`` uniform low bits of each lane's value, in chunks of at most 8."""
-    pre = b.block
-    test, body, done = (b.append_basic_block(s) for s in ("extra?", "extra", "value"))
-    b.branch(test)
-    b.position_at_end(test)
-    phis = [b.phi(x.type) for _ in range(5)]
-    for ph, val in zip(phis, (x, pos, v, ne, bad)):
-        ph.add_incoming(val, pre)
-    x, pos, v, ne, bad = phis
+def _read_words(b, rec, pos, end):
+    """(the word :func:`_read_word` reads at ``pos``, the one it would read at ``pos + 2``)
+    from one gather of the four bytes at ``min(pos, end - 4)`` (records hold 4 bytes or more)."""
+    q = smin(b, pos, b.sub(end, const(4)))
+    bits = gather(b, rec, q)
+    d = b.shl(smin(b, b.sub(pos, q), const(2)), const(3))
+    return b.and_(b.lshr(bits, d), const(0xFFFF)), b.lshr(bits, const(16))
+
+
+def _extra_chunk(b, x, pos, v, ne, bad, word, end):
+    """Up to 8 of each live lane's ``ne`` uniform low bits, renormalising with ``word``."""
     live = b.icmp_signed(">", ne, const(0))
-    b.cbranch(any_true(b, live), body, done)
-    b.position_at_end(body)
     nb = smin(b, ne, const(8))
     f = b.shl(const(1), b.sub(const(PROB_BITS), nb))
     slot = b.and_(x, const(_MASK))
     x2 = b.add(b.mul(f, b.lshr(x, const(PROB_BITS))), b.and_(slot, b.sub(f, const(1))))
     need = b.icmp_unsigned("<", x2, const(RANS_L))
     over = b.and_(b.and_(live, need), b.icmp_signed(">", b.add(pos, const(2)), end))
-    x2 = b.select(need, b.or_(b.shl(x2, const(16)), _read_word(b, rec, pos, end)), x2)
+    x2 = b.select(need, b.or_(b.shl(x2, const(16)), word), x2)
     pos2 = b.add(pos, b.shl(b.zext(need, x.type), const(1)))
     ne2 = b.sub(ne, nb)
     v2 = b.or_(v, b.shl(b.lshr(slot, b.sub(const(PROB_BITS), nb)), ne2))
-    for ph, new in zip(phis, (x2, pos2, v2, ne2)):
-        ph.add_incoming(b.select(live, new, ph), body)
-    bad.add_incoming(b.or_(bad, b.zext(over, x.type)), body)
+    new = [b.select(live, n, o) for n, o in zip((x2, pos2, v2, ne2), (x, pos, v, ne))]
+    return new + [b.or_(bad, b.zext(over, x.type))]
+
+
+def _extra_bits(b, x, pos, v, ne, bad, rec, end, word):
+    """Read the ``ne`` uniform low bits of each lane's value, in chunks of at most 8; the first
+    chunk renormalises with ``word`` (the word at ``pos``, already read), the others read."""
+    vals = [x, pos, v, ne, bad]
+    pre = b.block
+    with b.if_then(any_true(b, b.icmp_signed(">", ne, const(0)))):
+        first = _extra_chunk(b, x, pos, v, ne, bad, word, end)
+        after = b.block
+    merged = []
+    for old, new in zip(vals, first):
+        ph = b.phi(x.type)
+        ph.add_incoming(old, pre)
+        ph.add_incoming(new, after)
+        merged.append(ph)
+    pre = b.block
+    test, body, done = (b.append_basic_block(s) for s in ("extra?", "extra", "value"))
+    b.branch(test)
+    b.position_at_end(test)
+    phis = [b.phi(x.type) for _ in range(5)]
+    for ph, val in zip(phis, merged):
+        ph.add_incoming(val, pre)
+    x, pos, v, ne, bad = phis
+    b.cbranch(any_true(b, b.icmp_signed(">", ne, const(0))), body, done)
+    b.position_at_end(body)
+    new = _extra_chunk(b, x, pos, v, ne, bad, _read_word(b, rec, pos, end), end)
+    for ph, n in zip(phis, new):
+        ph.add_incoming(n, body)
     b.branch(test)
     b.position_at_end(done)
     return x, pos, v, bad
@@ -162,7 +189,9 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
         c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, plut, p, splat(b, shift))
         t, x = _token(b, x, c, pco, pcum, tstride)
         need = b.icmp_unsigned("<", x, const(RANS_L))  # one word always suffices here
-        x = b.select(need, b.or_(b.shl(x, const(16)), _read_word(b, prec, pos, end)), x)
+        w0, w1 = _read_words(b, prec, pos, end)
+        x = b.select(need, b.or_(b.shl(x, const(16)), w0), x)
+        nxt = b.select(need, w1, w0)  # the word at the new position
         pos = b.add(pos, b.shl(b.zext(need, x.type), const(1)))
         bad = b.or_(bad, b.zext(b.icmp_signed(">", pos, end), x.type))
         # rans.token_base: tokens >= 16 are an exponent and two bits, then extra bits
@@ -170,7 +199,8 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
         tt = smax(b, b.sub(t, const(16)), const(0))
         e2 = b.add(b.ashr(tt, const(2)), const(2))
         v = b.select(small, t, b.shl(b.or_(b.and_(tt, const(3)), const(4)), e2))
-        x, pos, v, bad = _extra_bits(b, x, pos, v, b.select(small, const(0), e2), bad, prec, end)
+        x, pos, v, bad = _extra_bits(b, x, pos, v, b.select(small, const(0), e2), bad, prec, end,
+                                     nxt)
         r = b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))  # un-zigzag
         val = b.add(pred, r)
         vlo, vhi = splat(b, lo), splat(b, hi)
