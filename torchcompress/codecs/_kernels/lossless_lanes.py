@@ -87,7 +87,8 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                     state[ST_PREV + k] = 0
                 for p in range(nplanes):
                     lane_step(state, pl, rs, rec, coarse, cum, luts, (2 * p + cur) * w2 + i + 1,
-                              (2 * p + prv) * w2 + i + 1, p, shift, tstride, lo[p], hi[p])
+                              (2 * p + prv) * w2 + i + 1, p, shift, tstride, lo[p], hi[p],
+                              nplanes == 1)
                 lane_emit(state, pl, row, cur * w2 + i + 1, 2 * w2, i, w, nplanes, colour_g, maxv)
             for p in range(nplanes):
                 base = (2 * p + cur) * w2 * LANES
