@@ -24,7 +24,8 @@ from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gat
                    lookup128, smax, smin, splat, store, vabs)
 
 __all__ = ["LANE_SHIFT", "LUTS", "STATE", "ST_ACT", "ST_BAD", "ST_END", "ST_H", "ST_POS",
-           "ST_PREV", "ST_W", "ST_X", "lane_active", "lane_emit", "lane_row16", "lane_step"]
+           "ST_PREV", "ST_W", "ST_X", "lane_active", "lane_block16", "lane_emit", "lane_row16",
+           "lane_step"]
 
 #: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -313,6 +314,54 @@ def lane_active(typingctx, state, i, y):
     return sig, codegen
 
 
+def _to_output(context, b, v, dtype):
+    """``<16 x i32>`` values as a vector of the output array's element type."""
+    elt = context.get_data_type(dtype)
+    vt = ir.VectorType(elt, LANES)
+    if isinstance(elt, ir.IntType):
+        return (b.trunc(v, vt) if elt.width < 32 else b.sext(v, vt) if elt.width > 32 else v), vt
+    return b.sitofp(v, vt), vt
+
+
+def _transpose16(b, rows):
+    """Sixteen ``<16 x i32>`` rows of a 16 x 16 matrix, transposed: at each of four steps the
+    off-diagonal blocks of size 8, 4, 2, 1 swap between row pairs (64 two-vector shuffles)."""
+    rows = list(rows)
+    for s in (8, 4, 2, 1):
+        lo = ir.Constant(ir.VectorType(I32, LANES), [c if not c & s else LANES + c - s
+                                                    for c in range(LANES)])
+        hi = ir.Constant(ir.VectorType(I32, LANES), [c + s if not c & s else LANES + c
+                                                    for c in range(LANES)])
+        for r in range(LANES):
+            if not r & s:
+                a, c = rows[r], rows[r + s]
+                rows[r], rows[r + s] = b.shuffle_vector(a, c, lo), b.shuffle_vector(a, c, hi)
+    return rows
+
+
+@intrinsic
+def lane_block16(typingctx, row, k, code_lo, out, offs, g, add, i):
+    """For every lane ``l``: ``out[offs[g, l] + add + i + j] = row[k + j * 16 + l] + code_lo``
+    for j < 16, i.e. sixteen values of each of the sixteen lanes' rows, transposed in
+    registers (a group of one shape; :func:`lane_row16` gathers one lane at a time). Kernel
+    time x0.85 on MNIST and x0.94 on CIFAR against the gathers (paired runs)."""
+    sig = types.void(row, k, code_lo, out, offs, g, add, i)
+
+    def codegen(context, b, sig, args):
+        prow, pout, poff = (context.make_array(sig.args[j])(context, b, args[j]).data
+                            for j in (0, 3, 4))
+        k, code_lo, g, add, i = args[1], args[2], args[5], args[6], args[7]
+        cl = splat(b, code_lo)
+        rows = [b.add(load(b, prow, b.add(k, at(LANES * j))), cl) for j in range(LANES)]
+        base = b.add(add, i)
+        for lane, v in enumerate(_transpose16(b, rows)):
+            o = b.add(b.load(b.gep(poff, [b.add(b.mul(g, at(LANES)), at(lane))])), base)
+            v, vt = _to_output(context, b, v, sig.args[3].dtype)
+            b.store(v, b.bitcast(b.gep(pout, [o]), vt.as_pointer()), align=1)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
 @intrinsic
 def lane_row16(typingctx, row, k, code_lo, out, o):
     """``out[o + i] = row[k + i * 16] + code_lo`` for i < 16: sixteen of one lane's values in
@@ -324,13 +373,8 @@ def lane_row16(typingctx, row, k, code_lo, out, o):
         k, code_lo, o = args[1], args[2], args[4]
         step = ir.Constant(V32, [4 * LANES * i for i in range(LANES)])
         base = b.bitcast(b.gep(prow, [k]), ir.IntType(8).as_pointer())
-        v = b.add(gather(b, base, step), splat(b, code_lo))
-        elt = context.get_data_type(sig.args[3].dtype)
-        vt = ir.VectorType(elt, LANES)
-        if isinstance(elt, ir.IntType):
-            v = b.trunc(v, vt) if elt.width < 32 else b.sext(v, vt) if elt.width > 32 else v
-        else:
-            v = b.sitofp(v, vt)
+        v, vt = _to_output(context, b, b.add(gather(b, base, step), splat(b, code_lo)),
+                           sig.args[3].dtype)
         b.store(v, b.bitcast(b.gep(pout, [o]), vt.as_pointer()), align=1)
         return context.get_dummy_value()
     return sig, codegen

@@ -25,7 +25,8 @@ import numpy as np
 from numba import njit
 
 from .lane_steps import (LANE_SHIFT, LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
-                         ST_W, ST_X, lane_active, lane_emit, lane_row16, lane_step)
+                         ST_W, ST_X, lane_active, lane_block16, lane_emit, lane_row16,
+                         lane_step)
 from .rans import RANS_L
 from .simd import LANES
 
@@ -100,6 +101,14 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                 else:  # the last column repeats the row's last pixel
                     for k in range(LANES):
                         pl[base + (w2 - 1) * LANES + k] = pl[base + (w2 - 2) * LANES + k]
+                if not mixed and w >= LANES:  # one shape: sixteen lanes at a time
+                    add = p * h * w + y * w
+                    r = p * w * LANES
+                    for i in range(0, w - LANES, LANES):
+                        lane_block16(row, r + i * LANES, code_lo, out, out_off, g, add, i)
+                    i = w - LANES  # the last 16, overlapping the block before: same values
+                    lane_block16(row, r + i * LANES, code_lo, out, out_off, g, add, i)
+                    continue
                 for lane in range(LANES):
                     hl, wl = dims[g, lane, 1], dims[g, lane, 2]
                     if y >= hl:
