@@ -24,8 +24,8 @@ from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gat
                    lookup128, smax, smin, splat, store, vabs)
 
 __all__ = ["LANE_SHIFT", "LUTS", "STATE", "ST_ACT", "ST_BAD", "ST_END", "ST_H", "ST_POS",
-           "ST_PREV", "ST_W", "ST_X", "lane_active", "lane_block16", "lane_emit", "lane_row16",
-           "lane_step"]
+           "ST_PREV", "ST_W", "ST_X", "lane_active", "lane_block16", "lane_block16_mixed",
+           "lane_emit", "lane_row16", "lane_step"]
 
 #: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -358,6 +358,33 @@ def lane_block16(typingctx, row, k, code_lo, out, offs, g, add, i):
             o = b.add(b.load(b.gep(poff, [b.add(b.mul(g, at(LANES)), at(lane))])), base)
             v, vt = _to_output(context, b, v, sig.args[3].dtype)
             b.store(v, b.bitcast(b.gep(pout, [o]), vt.as_pointer()), align=1)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@intrinsic
+def lane_block16_mixed(typingctx, row, k, code_lo, out, offs, dims, g, p, y, i):
+    """:func:`lane_block16` for a group of mixed shapes (``dims`` (G, 16, 3)): a lane gets its
+    sixteen values of plane ``p``'s row ``y`` when its record has that row and all sixteen
+    columns ``i .. i + 15``."""
+    sig = types.void(row, k, code_lo, out, offs, dims, g, p, y, i)
+
+    def codegen(context, b, sig, args):
+        prow, pout, poff, pdims = (context.make_array(sig.args[j])(context, b, args[j]).data
+                                   for j in (0, 3, 4, 5))
+        k, code_lo, g, p, y, i = args[1], args[2], args[6], args[7], args[8], args[9]
+        cl = splat(b, code_lo)
+        rows = [b.add(load(b, prow, b.add(k, at(LANES * j))), cl) for j in range(LANES)]
+        for lane, v in enumerate(_transpose16(b, rows)):
+            at_lane = b.add(b.mul(g, at(LANES)), at(lane))
+            hl, wl = (b.load(b.gep(pdims, [b.add(b.mul(at_lane, at(3)), at(d))])) for d in (1, 2))
+            inside = b.and_(b.icmp_signed("<", y, hl),
+                            b.icmp_signed("<=", b.add(i, at(LANES)), wl))
+            with b.if_then(inside):
+                o = b.add(b.load(b.gep(poff, [at_lane])),
+                          b.add(b.mul(b.add(b.mul(p, hl), y), wl), i))
+                v, vt = _to_output(context, b, v, sig.args[3].dtype)
+                b.store(v, b.bitcast(b.gep(pout, [o]), vt.as_pointer()), align=1)
         return context.get_dummy_value()
     return sig, codegen
 

@@ -25,8 +25,8 @@ import numpy as np
 from numba import njit
 
 from .lane_steps import (LANE_SHIFT, LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
-                         ST_W, ST_X, lane_active, lane_block16, lane_emit, lane_row16,
-                         lane_step)
+                         ST_W, ST_X, lane_active, lane_block16, lane_block16_mixed,
+                         lane_emit, lane_row16, lane_step)
 from .rans import RANS_L
 from .simd import LANES
 
@@ -109,7 +109,10 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                     i = w - LANES  # the last 16, overlapping the block before: same values
                     lane_block16(row, r + i * LANES, code_lo, out, out_off, g, add, i)
                     continue
-                for lane in range(LANES):
+                for i in range(0, w - LANES + 1, LANES):  # whole blocks, where lanes have them
+                    lane_block16_mixed(row, p * w * LANES + i * LANES, code_lo, out, out_off,
+                                       dims, g, p, y, i)
+                for lane in range(LANES):  # the rest of each lane's row
                     hl, wl = dims[g, lane, 1], dims[g, lane, 2]
                     if y >= hl:
                         continue
@@ -118,11 +121,8 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                     if wl < LANES:
                         for i in range(wl):
                             out[o + i] = row[r + i * LANES] + code_lo
-                        continue
-                    for i in range(0, wl - LANES, LANES):
-                        lane_row16(row, r + i * LANES, code_lo, out, o + i)
-                    i = wl - LANES  # the last 16, overlapping the chunk before: same values
-                    lane_row16(row, r + i * LANES, code_lo, out, o + i)
+                    elif wl % LANES:  # its last 16, overlapping the block before: same values
+                        lane_row16(row, r + (wl - LANES) * LANES, code_lo, out, o + wl - LANES)
         for lane in range(LANES):
             if (state[ST_X + lane] != RANS_L or state[ST_POS + lane] != state[ST_END + lane]
                     or state[ST_BAD + lane]):
