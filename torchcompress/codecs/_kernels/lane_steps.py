@@ -161,13 +161,12 @@ def _extra_chunk(b, x, pos, v, ne, bad, word, end):
     slot = b.and_(x, const(_MASK))
     x2 = b.add(b.mul(f, b.lshr(x, const(PROB_BITS))), b.and_(slot, b.sub(f, const(1))))
     need = b.icmp_unsigned("<", x2, const(RANS_L))
-    over = b.and_(b.and_(live, need), b.icmp_signed(">", b.add(pos, const(2)), end))
     x2 = b.select(need, b.or_(b.shl(x2, const(16)), word), x2)
-    pos2 = b.add(pos, b.shl(b.zext(need, x.type), const(1)))
+    pos2 = smin(b, b.add(pos, b.shl(b.zext(need, x.type), const(1))), b.add(end, const(2)))
     ne2 = b.sub(ne, nb)
     v2 = b.or_(v, b.shl(b.lshr(slot, b.sub(const(PROB_BITS), nb)), ne2))
     new = [b.select(live, n, o) for n, o in zip((x2, pos2, v2, ne2), (x, pos, v, ne))]
-    return new + [b.or_(bad, b.zext(over, x.type))]
+    return new + [bad]
 
 
 def _extra_bits(b, x, pos, v, ne, bad, rec, end, word):
@@ -229,8 +228,8 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
         w0, w1 = _read_words(b, prec, pos, end)
         x = b.select(need, b.or_(b.shl(x, const(16)), w0), x)
         nxt = b.select(need, w1, w0)  # the word at the new position
-        pos = b.add(pos, b.shl(b.zext(need, x.type), const(1)))
-        bad = b.or_(bad, b.zext(b.icmp_signed(">", pos, end), x.type))
+        # an overrun stays at ``end + 2``: the group's final check (position == end) flags it
+        pos = smin(b, b.add(pos, b.shl(b.zext(need, x.type), const(1))), b.add(end, const(2)))
         # rans.token_base: tokens >= 16 are an exponent and two bits, then extra bits
         small = b.icmp_signed("<", t, const(16))
         tt = smax(b, b.sub(t, const(16)), const(0))

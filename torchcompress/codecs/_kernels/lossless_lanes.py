@@ -15,10 +15,12 @@ of each row (the last column repeats the row's last pixel, its residual is
 0), as the scalar decoder has them.
 
 Safety: every stream read is clamped inside the record (the caller passes
-records of at least 4 bytes, in a payload under 2 GiB). A lane that runs past
-its end, decodes a value out of range or does not end in the start state only
-gets its bad flag; the caller decodes such a record alone with the scalar
-decoder, which names the error.
+records of at least 4 bytes, in a payload under 2 GiB), and a lane's position
+stops at its record's end + 2, so however long a corrupt lane decodes on, its
+int32 position cannot overflow. A lane that does not end exactly at its end, in
+the start state, or that decodes a value out of range gets its bad flag; the
+caller decodes such a record alone with the scalar decoder, which names the
+error.
 """
 
 import numpy as np
