@@ -23,9 +23,9 @@ from .rans import PROB_BITS, RANS_L
 from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gather, load,
                    lookup128, smax, smin, splat, store, vabs)
 
-__all__ = ["LANE_SHIFT", "LUTS", "STATE", "ST_ACT", "ST_BAD", "ST_END", "ST_H", "ST_POS",
-           "ST_PREV", "ST_W", "ST_X", "lane_active", "lane_block16", "lane_block16_mixed",
-           "lane_emit", "lane_row16", "lane_step"]
+__all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END",
+           "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "data_pointers", "lane_active",
+           "lane_step"]
 
 #: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -44,7 +44,8 @@ PERMUTES = byte_permutes()
 ACT_TOP = int(np.flatnonzero(ACT_LUT == ACT_LUT[-1])[0])
 
 
-def _data(context, b, sig, args, k):
+def data_pointers(context, b, sig, args, k):
+    """The data pointers of an intrinsic's first ``k`` array arguments."""
     return [context.make_array(t)(context, b, a).data for t, a in zip(sig.args[:k], args[:k])]
 
 
@@ -210,7 +211,7 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
                      uniform)
 
     def codegen(context, b, sig, args):
-        st, ppl, prs, prec, pco, pcum, plut = _data(context, b, sig, args, 7)
+        st, ppl, prs, prec, pco, pcum, plut = data_pointers(context, b, sig, args, 7)
         ci, pi, p, shift, tstride, lo, hi, uniform = args[7:]
         x, pos, prevr = load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_PREV))
         bad, end = load(b, st, at(ST_BAD)), load(b, st, at(ST_END))
@@ -256,50 +257,6 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
 
 
 @intrinsic
-def lane_emit(typingctx, state, pl, row, c0, stride, i, w, nplanes, colour, maxv):
-    """Pixel ``i`` of the current row, every lane, into ``row`` ((P, W, 16) int32): planes at
-    ring entries ``c0 + p * stride``, YCoCg-R undone when ``colour`` (a lane whose pixel leaves
-    ``[0, maxv]`` gets its bad flag)."""
-    sig = types.void(state, pl, row, c0, stride, i, w, nplanes, colour, maxv)
-
-    def codegen(context, b, sig, args):
-        st, ppl, prow = _data(context, b, sig, args, 3)
-        c0, stride, i, w, nplanes, colour, maxv = args[3:]
-        src = lambda p: b.mul(b.add(c0, b.mul(p, stride)), at(LANES))
-        dst = lambda p: b.mul(b.add(b.mul(p, w), i), at(LANES))
-        is_colour = b.icmp_signed("!=", colour, ir.Constant(colour.type, 0))
-        first = b.select(is_colour, at(3), at(0))
-        with b.if_then(is_colour):
-            yv, co, cg = (load(b, ppl, src(at(p))) for p in range(3))
-            t = b.sub(yv, b.ashr(cg, const(1)))
-            g = b.add(cg, t)
-            blue = b.sub(t, b.ashr(co, const(1)))
-            red = b.add(blue, co)
-            vmax, out = splat(b, maxv), const(0)
-            for v in (red, g, blue):
-                o = b.or_(b.icmp_signed("<", v, const(0)), b.icmp_signed(">", v, vmax))
-                out = b.or_(out, b.zext(o, v.type))
-            out = b.and_(out, load(b, st, at(ST_ACT)))  # only inside the lane's record
-            store(b, b.or_(load(b, st, at(ST_BAD)), out), st, at(ST_BAD))
-            for p, v in enumerate((red, g, blue)):
-                store(b, v, prow, dst(at(p)))
-        pre = b.block  # the planes not in colour: copied
-        test, body, done = (b.append_basic_block(s) for s in ("plane?", "plane", "planes_done"))
-        b.branch(test)
-        b.position_at_end(test)
-        p = b.phi(I64)
-        p.add_incoming(first, pre)
-        b.cbranch(b.icmp_signed("<", p, nplanes), body, done)
-        b.position_at_end(body)
-        store(b, load(b, ppl, src(p)), prow, dst(p))
-        p.add_incoming(b.add(p, at(1)), body)
-        b.branch(test)
-        b.position_at_end(done)
-        return context.get_dummy_value()
-    return sig, codegen
-
-
-@intrinsic
 def lane_active(typingctx, state, i, y):
     """Mark the lanes whose record holds pixel ``(y, i)``: 1 in ``state[ST_ACT:]``, else 0."""
     sig = types.void(state, i, y)
@@ -309,98 +266,5 @@ def lane_active(typingctx, state, i, y):
         inside = b.and_(b.icmp_signed("<", splat(b, args[1]), load(b, st, at(ST_W))),
                         b.icmp_signed("<", splat(b, args[2]), load(b, st, at(ST_H))))
         store(b, b.zext(inside, V32), st, at(ST_ACT))
-        return context.get_dummy_value()
-    return sig, codegen
-
-
-def _to_output(context, b, v, dtype):
-    """``<16 x i32>`` values as a vector of the output array's element type."""
-    elt = context.get_data_type(dtype)
-    vt = ir.VectorType(elt, LANES)
-    if isinstance(elt, ir.IntType):
-        return (b.trunc(v, vt) if elt.width < 32 else b.sext(v, vt) if elt.width > 32 else v), vt
-    return b.sitofp(v, vt), vt
-
-
-def _transpose16(b, rows):
-    """Sixteen ``<16 x i32>`` rows of a 16 x 16 matrix, transposed: at each of four steps the
-    off-diagonal blocks of size 8, 4, 2, 1 swap between row pairs (64 two-vector shuffles)."""
-    rows = list(rows)
-    for s in (8, 4, 2, 1):
-        lo = ir.Constant(ir.VectorType(I32, LANES), [c if not c & s else LANES + c - s
-                                                    for c in range(LANES)])
-        hi = ir.Constant(ir.VectorType(I32, LANES), [c + s if not c & s else LANES + c
-                                                    for c in range(LANES)])
-        for r in range(LANES):
-            if not r & s:
-                a, c = rows[r], rows[r + s]
-                rows[r], rows[r + s] = b.shuffle_vector(a, c, lo), b.shuffle_vector(a, c, hi)
-    return rows
-
-
-@intrinsic
-def lane_block16(typingctx, row, k, code_lo, out, offs, g, add, i):
-    """For every lane ``l``: ``out[offs[g, l] + add + i + j] = row[k + j * 16 + l] + code_lo``
-    for j < 16, i.e. sixteen values of each of the sixteen lanes' rows, transposed in
-    registers (a group of one shape; :func:`lane_row16` gathers one lane at a time). Kernel
-    time x0.85 on MNIST and x0.94 on CIFAR against the gathers (paired runs)."""
-    sig = types.void(row, k, code_lo, out, offs, g, add, i)
-
-    def codegen(context, b, sig, args):
-        prow, pout, poff = (context.make_array(sig.args[j])(context, b, args[j]).data
-                            for j in (0, 3, 4))
-        k, code_lo, g, add, i = args[1], args[2], args[5], args[6], args[7]
-        cl = splat(b, code_lo)
-        rows = [b.add(load(b, prow, b.add(k, at(LANES * j))), cl) for j in range(LANES)]
-        base = b.add(add, i)
-        for lane, v in enumerate(_transpose16(b, rows)):
-            o = b.add(b.load(b.gep(poff, [b.add(b.mul(g, at(LANES)), at(lane))])), base)
-            v, vt = _to_output(context, b, v, sig.args[3].dtype)
-            b.store(v, b.bitcast(b.gep(pout, [o]), vt.as_pointer()), align=1)
-        return context.get_dummy_value()
-    return sig, codegen
-
-
-@intrinsic
-def lane_block16_mixed(typingctx, row, k, code_lo, out, offs, dims, g, p, y, i):
-    """:func:`lane_block16` for a group of mixed shapes (``dims`` (G, 16, 3)): a lane gets its
-    sixteen values of plane ``p``'s row ``y`` when its record has that row and all sixteen
-    columns ``i .. i + 15``."""
-    sig = types.void(row, k, code_lo, out, offs, dims, g, p, y, i)
-
-    def codegen(context, b, sig, args):
-        prow, pout, poff, pdims = (context.make_array(sig.args[j])(context, b, args[j]).data
-                                   for j in (0, 3, 4, 5))
-        k, code_lo, g, p, y, i = args[1], args[2], args[6], args[7], args[8], args[9]
-        cl = splat(b, code_lo)
-        rows = [b.add(load(b, prow, b.add(k, at(LANES * j))), cl) for j in range(LANES)]
-        for lane, v in enumerate(_transpose16(b, rows)):
-            at_lane = b.add(b.mul(g, at(LANES)), at(lane))
-            hl, wl = (b.load(b.gep(pdims, [b.add(b.mul(at_lane, at(3)), at(d))])) for d in (1, 2))
-            inside = b.and_(b.icmp_signed("<", y, hl),
-                            b.icmp_signed("<=", b.add(i, at(LANES)), wl))
-            with b.if_then(inside):
-                o = b.add(b.load(b.gep(poff, [at_lane])),
-                          b.add(b.mul(b.add(b.mul(p, hl), y), wl), i))
-                v, vt = _to_output(context, b, v, sig.args[3].dtype)
-                b.store(v, b.bitcast(b.gep(pout, [o]), vt.as_pointer()), align=1)
-        return context.get_dummy_value()
-    return sig, codegen
-
-
-@intrinsic
-def lane_row16(typingctx, row, k, code_lo, out, o):
-    """``out[o + i] = row[k + i * 16] + code_lo`` for i < 16: sixteen of one lane's values in
-    one gather and one store (the scalar copy was a sixth of the lane decoder's time)."""
-    sig = types.void(row, k, code_lo, out, o)
-
-    def codegen(context, b, sig, args):
-        prow, pout = (context.make_array(sig.args[j])(context, b, args[j]).data for j in (0, 3))
-        k, code_lo, o = args[1], args[2], args[4]
-        step = ir.Constant(V32, [4 * LANES * i for i in range(LANES)])
-        base = b.bitcast(b.gep(prow, [k]), ir.IntType(8).as_pointer())
-        v, vt = _to_output(context, b, b.add(gather(b, base, step), splat(b, code_lo)),
-                           sig.args[3].dtype)
-        b.store(v, b.bitcast(b.gep(pout, [o]), vt.as_pointer()), align=1)
         return context.get_dummy_value()
     return sig, codegen

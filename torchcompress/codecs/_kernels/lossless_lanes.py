@@ -5,7 +5,8 @@ The scalar decoder (``lossless_decode``) is one serial chain per value: the
 rANS state, then the context, which needs the value just decoded. Here lane
 ``l`` of every vector belongs to record ``l``, so each step of the chain runs
 once for all sixteen, with AVX-512 gathers for the table loads (the steps are
-``lane_steps``' intrinsics). The results are the scalar decoder's, bit for bit.
+``lane_steps``' intrinsics, the write-out ``lane_output``'s). The results are
+the scalar decoder's, bit for bit.
 
 Records of different heights and widths share a group (photos): the group
 runs over its widest and tallest record, and a lane outside its own record
@@ -26,9 +27,9 @@ error.
 import numpy as np
 from numba import njit
 
+from .lane_output import lane_block16, lane_block16_mixed, lane_emit, lane_row16
 from .lane_steps import (LANE_SHIFT, LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
-                         ST_W, ST_X, lane_active, lane_block16, lane_block16_mixed,
-                         lane_emit, lane_row16, lane_step)
+                         ST_W, ST_X, lane_active, lane_step)
 from .rans import RANS_L
 from .simd import LANES
 
