@@ -154,7 +154,7 @@ def _token_maybe_uniform(b, x, c, coarse, cum, tstride, uniform):
     return tp, xp
 
 
-def _extra_chunk(b, x, pos, v, ne, bad, word, end):
+def _extra_chunk(b, x, pos, v, ne, word, end):
     """Up to 8 of each live lane's ``ne`` uniform low bits, renormalising with ``word``."""
     live = b.icmp_signed(">", ne, const(0))
     nb = smin(b, ne, const(8))
@@ -166,17 +166,16 @@ def _extra_chunk(b, x, pos, v, ne, bad, word, end):
     pos2 = smin(b, b.add(pos, b.shl(b.zext(need, x.type), const(1))), b.add(end, const(2)))
     ne2 = b.sub(ne, nb)
     v2 = b.or_(v, b.shl(b.lshr(slot, b.sub(const(PROB_BITS), nb)), ne2))
-    new = [b.select(live, n, o) for n, o in zip((x2, pos2, v2, ne2), (x, pos, v, ne))]
-    return new + [bad]
+    return [b.select(live, n, o) for n, o in zip((x2, pos2, v2, ne2), (x, pos, v, ne))]
 
 
-def _extra_bits(b, x, pos, v, ne, bad, rec, end, word):
+def _extra_bits(b, x, pos, v, ne, rec, end, word):
     """Read the ``ne`` uniform low bits of each lane's value, in chunks of at most 8; the first
     chunk renormalises with ``word`` (the word at ``pos``, already read), the others read."""
-    vals = [x, pos, v, ne, bad]
+    vals = [x, pos, v, ne]
     pre = b.block
     with b.if_then(any_true(b, b.icmp_signed(">", ne, const(0)))):
-        first = _extra_chunk(b, x, pos, v, ne, bad, word, end)
+        first = _extra_chunk(b, x, pos, v, ne, word, end)
         after = b.block
     merged = []
     for old, new in zip(vals, first):
@@ -188,18 +187,18 @@ def _extra_bits(b, x, pos, v, ne, bad, rec, end, word):
     test, body, done = (b.append_basic_block(s) for s in ("extra?", "extra", "value"))
     b.branch(test)
     b.position_at_end(test)
-    phis = [b.phi(x.type) for _ in range(5)]
+    phis = [b.phi(x.type) for _ in range(4)]
     for ph, val in zip(phis, merged):
         ph.add_incoming(val, pre)
-    x, pos, v, ne, bad = phis
+    x, pos, v, ne = phis
     b.cbranch(any_true(b, b.icmp_signed(">", ne, const(0))), body, done)
     b.position_at_end(body)
-    new = _extra_chunk(b, x, pos, v, ne, bad, _read_word(b, rec, pos, end), end)
+    new = _extra_chunk(b, x, pos, v, ne, _read_word(b, rec, pos, end), end)
     for ph, n in zip(phis, new):
         ph.add_incoming(n, body)
     b.branch(test)
     b.position_at_end(done)
-    return x, pos, v, bad
+    return x, pos, v
 
 
 @intrinsic
@@ -236,8 +235,7 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
         tt = smax(b, b.sub(t, const(16)), const(0))
         e2 = b.add(b.ashr(tt, const(2)), const(2))
         v = b.select(small, t, b.shl(b.or_(b.and_(tt, const(3)), const(4)), e2))
-        x, pos, v, bad = _extra_bits(b, x, pos, v, b.select(small, const(0), e2), bad, prec, end,
-                                     nxt)
+        x, pos, v = _extra_bits(b, x, pos, v, b.select(small, const(0), e2), prec, end, nxt)
         r = b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))  # un-zigzag
         val = b.add(pred, r)
         vlo, vhi = splat(b, lo), splat(b, hi)
