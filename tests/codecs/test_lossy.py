@@ -219,3 +219,18 @@ def test_a_batch_decodes_as_each_sample_alone(tmp_path):
     for i, (got, _) in zip(order, ds.__getitems__(order)):
         np.testing.assert_array_equal(got.numpy(), alone[i])
 
+
+
+def test_ac_contexts_follow_the_format():
+    """FORMAT.md's AC context: ``28 + ((7·pc + band(z))·5 + m)·3 + min(nb, 2)``, ``m`` = 0, 1,
+    2, 3, 3, 4, 4, ... for the two previous magnitudes' sum (both codec directions use it)."""
+    from torchcompress.codecs._kernels.block_model import ac_context
+
+    bands = [0, 0, 0] + [1] * 3 + [2] * 4 + [3] * 5 + [4] * 6 + [5] * 15 + [6] * 28
+    for pc in (0, 1):
+        for z in range(1, 64):
+            for prev in range(40):
+                m = [0, 1, 2, 3, 3][prev] if prev < 5 else 4
+                for nb in range(5):
+                    want = 28 + ((7 * pc + bands[z]) * 5 + m) * 3 + min(nb, 2)
+                    assert ac_context(pc, z, prev, nb) == want, (pc, z, prev, nb)

@@ -114,11 +114,11 @@ def _decode_blocks(rec, start, end, nplanes, h, w, ladder, qmul, pcls, cum, coar
                         nbm = abs(qc[lb, z]) + abs(qc[ab, z])
                         code, x, pos = get_code(rec, pos, end, x, ac_context(pc, z, prev1 + prev2, nbm),
                                                 cum, coarse)
-                        v = signed_value(code + (z == last - 1))
-                        qc[b, z] = v
+                        code += z == last - 1
+                        qc[b, z] = signed_value(code)
                         prev2 = prev1
-                        prev1 = abs(v)
-                        nnz += v != 0
+                        prev1 = (code + 1) >> 1  # |v|, straight from the code
+                        nnz += code != 0
                     if pos > end:  # reads past the end stay inside the record and are caught here
                         return OVERRUN
                 if abs(qc[b, 0]) > maxq:
