@@ -59,11 +59,13 @@ def _settle(freq: np.ndarray) -> np.ndarray:
 
 def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The decoder's arrays for (contexts, T) uint16 frequencies: (contexts, T + 1) uint16
-    cumulative frequencies and the (contexts, 256) uint8 slot-bucket -> first token table."""
+    cumulative frequencies and the slot-bucket -> first token table, (contexts * 256,) uint8
+    flat (context ``c``'s row at ``c << 8``: a shift, not a multiply, on the decoders' chain
+    from context to token)."""
     f = freq.astype(np.int64)
     cum = np.zeros((f.shape[0], f.shape[1] + 1), dtype=np.int64)
     np.cumsum(f, axis=1, out=cum[:, 1:])
-    return cum.astype(np.uint16), slot_buckets(cum, COARSE_SHIFT)  # 4096 fits: cache-small
+    return cum.astype(np.uint16), slot_buckets(cum, COARSE_SHIFT).reshape(-1)  # cache-small
 
 
 def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:

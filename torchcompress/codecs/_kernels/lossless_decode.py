@@ -45,7 +45,7 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
                 pred = med(pl[ci - 1], pl[pi], pl[pi - 1])
                 c = context(pl, rs, p, ci, pi, pred, prev_r, shift, ACT_LUT, RES_LUT, LEVEL_LUT)
                 slot = x & _MASK
-                t = np.int64(coarse[c, slot >> COARSE_SHIFT])
+                t = np.int64(coarse[(c << (PROB_BITS - COARSE_SHIFT)) + (slot >> COARSE_SHIFT)])
                 c_hi = np.int64(cum[c, t + 1])
                 while slot >= c_hi:
                     t += 1
@@ -121,8 +121,8 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
         rows: (B,) int64 shard rows (in range).
         colour: 3- and 4-plane samples are YCoCg-R; ``bits`` per code; ``code_lo`` is added
             to each code (the source dtype's offset, e.g. -128 for int8).
-        cum, coarse: (contexts, T + 1) uint16 cumulative frequencies and the
-            (contexts, 256) uint8 slot-bucket -> first token rANS tables.
+        cum, coarse: (contexts, T + 1) uint16 cumulative frequencies and the flat
+            (contexts * 256,) uint8 slot-bucket -> first token rANS tables.
         lo, hi: (P,) int64 plane ranges; pl, rs: flat int32 ring scratch of at
             least P * 2 * (W + 2) entries.
         out: (total,) output values; ``out_off`` (B,) where each row starts.

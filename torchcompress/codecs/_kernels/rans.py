@@ -72,7 +72,8 @@ def put_symbol(x, f, c, words, nw):
 
 @njit(cache=True, nogil=True, inline="always")
 def get_code(rec, pos, end, x, c, cum, coarse):
-    """Decode one hybrid-token value in context ``c`` from the stream ``rec[:end]``.
+    """Decode one hybrid-token value in context ``c`` from the stream ``rec[:end]`` (``coarse``:
+    the flat slot-bucket table of ``lossless_tables.rans_lookup``).
 
     Returns (value, state, position); the position is past ``end`` when the
     stream ran out (the caller reports it). ``rec[end - 2 : end]`` must lie
@@ -81,7 +82,7 @@ def get_code(rec, pos, end, x, c, cum, coarse):
     """
     mask = PROB_SCALE - 1
     slot = x & mask
-    t = np.int64(coarse[c, slot >> COARSE_SHIFT])
+    t = np.int64(coarse[(c << (PROB_BITS - COARSE_SHIFT)) + (slot >> COARSE_SHIFT)])
     hi = np.int64(cum[c, t + 1])
     while slot >= hi:
         t += 1
