@@ -253,7 +253,7 @@ def test_lanes_flag_pixels_outside_the_colour_range():
     for maxv, want in ((255, np.zeros(16, bool)), (200, over)):
         bad = np.zeros((1, 16), dtype=np.int64)
         decode_lanes(shard.records, shard.offsets, rows[None], dims, True, maxv,
-                     0, 0, t.coarse_flat, t.cum_bytes, t.cum.shape[1], LUTS, shard.lo, shard.hi,
+                     0, 0, t.lane_coarse, t.cum_bytes, t.cum.shape[1], LUTS, shard.lo, shard.hi,
                      np.zeros(3 * 2 * 8 * 16, np.int32), np.zeros(3 * 2 * 8 * 16, np.int32),
                      np.zeros(3 * 6 * 16, np.int32), np.zeros(STATE, np.int32), flat,
                      (rows * x[0].size)[None], bad)

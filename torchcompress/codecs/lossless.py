@@ -238,7 +238,7 @@ class LosslessShard:
         bad = np.zeros(rows.shape, dtype=np.int64)
         try:
             decode_lanes(self.records, self.offsets, rows, self.dims[rows], t.colour,
-                         (1 << t.bits) - 1, t.bits - 8, t.code_lo, t.coarse_flat, t.cum_bytes,
+                         (1 << t.bits) - 1, t.bits - 8, t.code_lo, t.lane_coarse, t.cum_bytes,
                          t.cum.shape[1], LUTS, self.lo, self.hi, pl, rs, row, state, flat,
                          out_off, bad)
         except NumbaError as e:  # a numba/llvmlite that cannot build the vector code

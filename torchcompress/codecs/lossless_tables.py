@@ -93,11 +93,11 @@ class LosslessTables:
             self._check(where)
         self.classes = self.freq.shape[0] // CTX_PER_CLASS
         self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
-        # the lane decoder's flat views: it gathers 4 bytes at a time (3 spare after coarse).
-        # Its buckets are finer (8 slots): the fewer of its 16 lanes that must step past a
-        # bucket's first token, the less often the step runs its search loop again (-3 to
-        # -12% of the lane decoder's time on CIFAR and MNIST, paired; 4 slots: mixed)
-        self.coarse_flat = readonly(np.concatenate([slot_buckets(self.cum, LANE_SHIFT).reshape(-1),
+        # the lane decoder's own flat tables: it gathers 4 bytes at a time (3 spare after its
+        # buckets). Its buckets are finer (8 slots): the fewer of its 16 lanes that must step
+        # past a bucket's first token, the less often the step runs its search loop again (-3
+        # to -12% of the lane decoder's time on CIFAR and MNIST, paired; 4 slots: mixed)
+        self.lane_coarse = readonly(np.concatenate([slot_buckets(self.cum, LANE_SHIFT).reshape(-1),
                                                     np.zeros(4, dtype=np.uint8)]))
         self.cum_bytes = readonly(np.ascontiguousarray(self.cum).reshape(-1).view(np.uint8))
 
