@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torchcompress.codecs import GeDeParams, make_codec
-from torchcompress.codecs._kernels.gede import eq1_size, refine_groups
+from torchcompress.codecs._kernels.gede import bit_counts, eq1_size, refine_groups
 from torchcompress.codecs._kernels.gede_decode import decode_gede_rows
 from torchcompress.codecs.gede_model import bit_entropy, column_codes, fit_model
 from torchcompress.codecs.gede_tables import GeDeTables
@@ -103,6 +103,19 @@ def test_fixed_point_roundtrip_property(n, d, seed, p):
     x = np.round(x, 2)
     _, out = roundtrip(x, np.zeros(n, dtype=int), precision=2, classwise=False)
     np.testing.assert_allclose(out, x, atol=0.005 + 1e-5 * np.abs(x).max())
+
+
+@pytest.mark.parametrize("n, d", [(1, 1), (3, 5), (37, 300), (200, 17)])
+def test_bit_counts_count_every_bit_of_every_column(n, d):
+    rng = np.random.default_rng(n * d)
+    u = rng.integers(0, 1 << 16, (n, d)).astype(np.uint16)
+    u[:, ::2] >>= np.uint16(rng.integers(1, 16))  # narrow columns too
+    out = np.zeros((d, 16), dtype=np.int64)
+    bit_counts(u, out)
+    expect = np.stack([((u.astype(np.int64) >> k) & 1).sum(axis=0) for k in range(16)], axis=1)
+    np.testing.assert_array_equal(out, expect)
+    bit_counts(u, out)  # it adds to ``out``
+    np.testing.assert_array_equal(out, 2 * expect)
 
 
 def test_incremental_base_count_equals_np_unique():

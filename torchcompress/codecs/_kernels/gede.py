@@ -30,25 +30,29 @@ __all__ = ["PAD_BYTES", "bit_counts", "clog2", "eq1_size", "pack_records", "pack
 def bit_counts(u, out):
     """Count ones per position: ``out[j, k] = sum_i bit k of u[i, j]``.
 
-    The 16-step inner loop has a fixed trip count, so it vectorizes; counts
-    go through int32 accumulators in chunks small enough never to overflow.
+    For each row and bit, the inner loop runs along the row's columns (contiguous
+    in ``u`` and in the ``(16, D)`` accumulator), so it vectorizes: 1.2 ms against
+    25.5 ms for columns outermost on one CIFAR class (546 x 3,072 codes), 3.3 against
+    51 ms on 5,000 x 784. Counts go through int32 accumulators in chunks small enough
+    never to overflow.
 
     Args:
         u: (N, D) uint16 codes.
         out: (D, 16) int64, zero-filled by the caller.
     """
     n, d = u.shape
-    acc = np.zeros((d, 16), dtype=np.int32)
+    acc = np.zeros((16, d), dtype=np.int32)
     for s in range(0, n, 1 << 30):
         for i in range(s, min(n, s + (1 << 30))):
-            for j in range(d):
-                v = np.int32(u[i, j])
-                for k in range(16):
-                    acc[j, k] += (v >> k) & 1
-        for j in range(d):
+            row = u[i]
             for k in range(16):
-                out[j, k] += acc[j, k]
-                acc[j, k] = 0
+                a = acc[k]
+                for j in range(d):
+                    a[j] += (np.int32(row[j]) >> k) & 1
+        for k in range(16):
+            for j in range(d):
+                out[j, k] += acc[k, j]
+                acc[k, j] = 0
 
 
 @njit(cache=True, nogil=True)
