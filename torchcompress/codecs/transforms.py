@@ -20,7 +20,8 @@ from ..errors import CodecError
 from .precision import check_precision
 from ._kernels.color import ycc_to_pixels
 from ._kernels.idct import idct_plan
-from ._kernels.lifting import wavelet53_forward, wavelet53_inverse, ycocg_forward, ycocg_inverse
+from ._kernels.lifting import (wavelet53_forward, wavelet53_inverse, wavelet_scratch, ycocg_forward,
+                               ycocg_inverse)
 
 __all__ = ["DCTTransform", "IdentityTransform", "TRANSFORMS", "WaveletTransform", "dct_matrix",
            "make_transform"]
@@ -197,8 +198,7 @@ class WaveletTransform:
         self.columns = self.size = self.c * self.h * self.w
 
     def _scratch(self):
-        n = max(self.h, self.w)
-        return np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32)
+        return wavelet_scratch(self.h, self.w)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         img = np.ascontiguousarray(x.reshape(-1, self.c, self.h, self.w), dtype=np.int32)
