@@ -18,7 +18,10 @@ import numpy as np
 __all__ = ["Runner", "Shipped", "job", "landed", "probe_first", "ship"]
 
 _JOB = None  # (reader, codec, stream encoder, extras, flags): what forked workers inherit
-_POOL_WORTH = 0.5  # seconds of remaining work that pay for starting worker processes
+#: seconds of remaining work that pay for starting worker processes: a pass's workers start
+#: 0.03-0.05 s after it begins, so two pay from about 0.1 s of work (GeDe's scan of 30k CIFAR
+#: images, 0.45-0.55 s of work since its wavelet got faster, ran inline below 0.5 s)
+_POOL_WORTH = 0.25
 #: a worker's result array larger than this comes back through a file, not the pipe: 46 MB
 #: of results took 0.05 s through files against 0.15 s pickled (a /tmp harness, 2 workers)
 _SHIP_BYTES = 1 << 20
