@@ -23,21 +23,25 @@ __all__ = ["LANES_MIN", "lane_groups"]
 LANES_MIN = 6
 
 
-def lane_groups(dims: np.ndarray, coded: np.ndarray) -> tuple[list, np.ndarray]:
-    """(index arrays of ``LANES`` rows of one plane count, the sorted indices decoded one at
-    a time).
+def lane_groups(dims: np.ndarray, coded: np.ndarray,
+                one_shape: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """((G, LANES) indices, each row a group of one plane count; the sorted indices decoded
+    one at a time).
 
     Args:
         dims: (B, 3) each row's (planes, height, width); ``coded``: (B,) bool, the rows a lane
-            may take.
+            may take; ``one_shape``: every row has the same dims (the caller knows).
     """
     idx = np.flatnonzero(coded)
-    groups, alone = [], [np.flatnonzero(~coded)]
-    if len(idx) and (dims[idx] == dims[idx[0]]).all():  # one shape: every full group, in order
-        full = len(idx) - len(idx) % LANES
-        groups = [idx[k:k + LANES] for k in range(0, full, LANES)]
-        by_planes = [idx[full:]]
+    alone = [np.flatnonzero(~coded)]
+    if one_shape or (len(idx) and (dims[idx] == dims[idx[0]]).all()):
+        full = len(idx) - len(idx) % LANES  # one shape: every full group, in order
+        first = idx[:full].reshape(-1, LANES)
+        if full == len(idx) == len(coded):  # a whole batch of coded records: nothing else
+            return first, alone[0]
+        groups, by_planes = [first], [idx[full:]]
     else:
+        groups = [np.empty((0, LANES), dtype=np.int64)]
         by_planes = [idx[dims[idx, 0] == p] for p in np.unique(dims[idx, 0])]
     for ix in by_planes:
         ix = ix[np.lexsort((-dims[ix, 1], -dims[ix, 2]))]  # stable: one shape keeps its order
@@ -48,9 +52,9 @@ def lane_groups(dims: np.ndarray, coded: np.ndarray) -> tuple[list, np.ndarray]:
             end = min(k + LANES, len(ix))
             if sum(area[k:end]) >= LANES_MIN * max(hs[k:end]) * max(ws[k:end]):  # filled
                 g = ix[k:end]
-                groups.append(np.concatenate([g, np.full(LANES - len(g), g[0])]))
+                groups.append(np.concatenate([g, np.full(LANES - len(g), g[0])])[None])
                 k = end
             else:  # its first record, the widest, is too big for the rest: decoded alone
                 alone.append(ix[k:k + 1])
                 k += 1
-    return groups, np.sort(np.concatenate(alone))
+    return np.concatenate(groups).astype(np.int64, copy=False), np.sort(np.concatenate(alone))

@@ -175,6 +175,11 @@ class LosslessShard:
             raise FormatError(f"{where}: a sample has {int(self.dims[:, 0].max())} planes, but the "
                               f"tables model {tables.classes}")
         self.records, self.tables, self.where = readonly(arrays["records"]), tables, where
+        # decode_rows' rule: a record of exactly the raw size is stored raw (if the two ever
+        # disagreed, the lane would flag the record and it would be decoded alone)
+        length = np.diff(self.offsets)
+        self.coded = (length != self.dims.prod(axis=1) * ((tables.bits + 7) // 8)) & (length >= 4)
+        self.one_shape = bool((self.dims == self.dims[:1]).all())
         p, w = int(self.dims[:, 0].max()), int(self.dims[:, 2].max())
         self.pl = np.zeros(p * 2 * (w + 2), dtype=np.int32)
         self.rs = np.zeros(p * 2 * (w + 2), dtype=np.int32)
@@ -194,14 +199,13 @@ class LosslessShard:
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
         """Decode shard ``rows`` into ``out``: (B, D) for one shape, or flat with ``out_off``."""
         flat, out_off, status = flat_rows(out, rows, out_off)
-        groups, rest = self._lane_groups(rows) if USE_LANES else ([], np.arange(len(rows)))
+        groups, rest = self._lane_groups(rows) if USE_LANES else ((), np.arange(len(rows)))
         if len(rest) == len(rows):
             self._decode_each(rows, flat, out_off, status)
         else:
             if len(rest):
                 status[rest] = self._decode_each(rows[rest], flat, out_off[rest])
-            lanes = np.stack(groups)  # (G, 16) indices into rows
-            bad = lanes[self._decode_lanes(rows[lanes], flat, out_off[lanes])]
+            bad = groups[self._decode_lanes(rows[groups], flat, out_off[groups])]
             if len(bad):  # decoded alone, for the error
                 status[bad] = self._decode_each(rows[bad], flat, out_off[bad])
         raise_corrupt(status, rows, self.where, _ERRORS)
@@ -213,17 +217,12 @@ class LosslessShard:
                     t.cum, t.coarse, self.lo, self.hi, self.pl, self.rs, flat, out_off, status)
         return status
 
-    def _lane_groups(self, rows: np.ndarray) -> tuple[list, np.ndarray]:
-        """(index arrays of 16 coded rows of one plane count, the indices decoded one at a
-        time)."""
+    def _lane_groups(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """((G, 16) indices of coded rows, each group of one plane count; the indices decoded
+        one at a time)."""
         if len(rows) < LANES_MIN or len(self.records) >= 1 << 31:  # int32 stream positions
-            return [], np.arange(len(rows))
-        dims = self.dims[rows]
-        length = self.offsets[rows + 1] - self.offsets[rows]
-        # decode_rows' rule: a record of exactly the raw size is stored raw (if the two ever
-        # disagreed, the lane would flag the record and it would be decoded alone)
-        coded = (length != dims.prod(axis=1) * ((self.tables.bits + 7) // 8)) & (length >= 4)
-        return lane_groups(dims, coded)
+            return np.empty((0, LANES), dtype=np.int64), np.arange(len(rows))
+        return lane_groups(self.dims[rows], self.coded[rows], self.one_shape)
 
     def _decode_lanes(self, rows: np.ndarray, flat: np.ndarray, out_off: np.ndarray) -> np.ndarray:
         """Decode (G, 16) coded rows, each group of one plane count; returns which lanes were
