@@ -7,7 +7,7 @@
 Single-threaded (torch and numba on one core). Every decoder is timed in turn
 within each of ``--repeats`` repeats, and each rate is the median over them;
 "x PNG" is the median of the repeats' ratios to PNG, so a host that slows down
-mid-run slows both sides. ``size % raw`` is of the decoded uint8 pixels;
+mid-run slows both sides, and "x zstd" the same against zstd-19 per image. ``size % raw`` is of the decoded uint8 pixels;
 torchcompress sizes are whole archives (records, lengths, shapes, tables,
 manifest) without the labels. "batched" is ``ds.__getitems__`` of two batches
 of ``--batch`` random indices, "ds[i]" the same samples one at a time; the
@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torchcompress as tc  # noqa: E402
-from torchcompress._timing import median_rate, paired_rates  # noqa: E402
+from torchcompress._timing import median_rate, paired_ratios, paired_runs  # noqa: E402
 from common import ListSource, archive_bytes_without_labels, load_samples, raw_memmap  # noqa: E402
 
 
@@ -117,21 +117,25 @@ def main() -> None:
                          (lambda ds: lambda: [ds.__getitems__(bt) for bt in batches])(ds),
                          float(np.median(enc_rates))))
         # every decoder timed in turn within each repeat (PNG's first): a host that slows
-        # down mid-run slows all of them, and "x PNG" is the median of the paired ratios
+        # down mid-run slows all of them, and "x PNG" / "x zstd" are medians of paired ratios
         k = next(i for i, r in enumerate(rows) if r[0].startswith("PNG"))
+        z = next(i for i, r in enumerate(rows) if r[0] == "zstd-19 per image")
         fns = [rows[k][2]] + [f for r in rows for f in (r[2], r[3])]
-        rates, ratios = paired_rates(fns, len(singles), repeats=args.repeats)
-        rows = [(r[0], r[1], rates[1 + 2 * i], rates[2 + 2 * i], ratios[2 + 2 * i], r[4])
-                for i, r in enumerate(rows)]
+        runs = paired_runs(fns, len(singles), repeats=args.repeats)
+        rates = [float(np.median([r[j] for r in runs])) for j in range(len(fns))]
+        x_png, x_zstd = paired_ratios(runs, 0), paired_ratios(runs, 2 + 2 * z)
+        rows = [(r[0], r[1], rates[1 + 2 * i], rates[2 + 2 * i], x_png[2 + 2 * i],
+                 x_zstd[2 + 2 * i], r[4]) for i, r in enumerate(rows)]
     print(f"Lossless benchmark: {name}, {n} images, {raw_bytes:,} raw bytes, "
           f"{mpix:.3f} MP per image, 2 batches of {len(batches[0])} (the same samples one at a "
           f"time for ds[i]), 1 core, median of {args.repeats} paired repeats")
-    print("| method | size % raw | ds[i]/s | batched/s | batched x PNG | MP/s batched | encode img/s |")
-    print("|---|---|---|---|---|---|---|")
-    for label, pct, single, batched, x_png, enc in rows:
+    print("| method | size % raw | ds[i]/s | batched/s | batched x PNG | batched x zstd | "
+          "MP/s batched | encode img/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, pct, single, batched, x_png, x_zstd, enc in rows:
         e = "-" if enc is None else f"{enc:,.0f}"
         print(f"| {label} | {pct:.1f} | {single:,.0f} | {batched:,.0f} | {x_png:.2f} | "
-              f"{batched * mpix:,.2f} | {e} |")
+              f"{x_zstd:.2f} | {batched * mpix:,.2f} | {e} |")
 
 
 if __name__ == "__main__":

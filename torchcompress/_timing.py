@@ -6,7 +6,7 @@ import statistics
 import time
 from typing import Callable
 
-__all__ = ["median_rate", "paired_rates"]
+__all__ = ["median_rate", "paired_rates", "paired_runs"]
 
 
 def median_rate(fn: Callable[[], object], items_per_call: int, *, repeats: int = 5,
@@ -20,12 +20,22 @@ def paired_rates(fns: list, items_per_call: int, *, repeats: int = 5,
                  min_seconds: float = 0.05) -> tuple[list, list]:
     """Median items/s of each of ``fns``, timed in turn within each repeat, and the median
     ratio of each to the first: a machine that slows down mid-run slows all of them."""
+    runs = paired_runs(fns, items_per_call, repeats=repeats, min_seconds=min_seconds)
+    rates = [statistics.median(r[k] for r in runs) for k in range(len(fns))]
+    return rates, paired_ratios(runs, 0)
+
+
+def paired_runs(fns: list, items_per_call: int, *, repeats: int = 5,
+                min_seconds: float = 0.05) -> list:
+    """``repeats`` lists of items/s, one per fn, each timed in turn (after one warm-up call)."""
     for fn in fns:
         fn()
-    runs = [[_rate(fn, items_per_call, min_seconds) for fn in fns] for _ in range(repeats)]
-    rates = [statistics.median(r[k] for r in runs) for k in range(len(fns))]
-    ratios = [statistics.median(r[k] / r[0] for r in runs) for k in range(len(fns))]
-    return rates, ratios
+    return [[_rate(fn, items_per_call, min_seconds) for fn in fns] for _ in range(repeats)]
+
+
+def paired_ratios(runs: list, base: int) -> list:
+    """The median over ``runs`` of each fn's rate divided by fn ``base``'s in the same run."""
+    return [statistics.median(r[k] / r[base] for r in runs) for k in range(len(runs[0]))]
 
 
 def _rate(fn: Callable[[], object], items_per_call: int, min_seconds: float) -> float:
