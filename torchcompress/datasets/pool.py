@@ -22,6 +22,8 @@ _JOB = None  # (reader, codec, stream encoder, extras, flags): what forked worke
 #: 0.03-0.05 s after it begins, so two pay from about 0.1 s of work (GeDe's scan of 30k CIFAR
 #: images, 0.45-0.55 s of work since its wavelet got faster, ran inline below 0.5 s)
 _POOL_WORTH = 0.25
+#: a first probe that points to less than this much work is checked by a second one
+_PROBE_AGAIN = 2.0
 #: a worker's result array larger than this comes back through a file, not the pipe: 46 MB
 #: of results took 0.05 s through files against 0.15 s pickled (a /tmp harness, 2 workers)
 _SHIP_BYTES = 1 << 20
@@ -35,7 +37,10 @@ class Runner:
     Jobs are ``(first, stop)`` row ranges, or tuples that start with one. The first job
     is a probe (see :func:`probe_first`): it runs inline, and its time per row times the
     rows left decides whether the processes (about 0.1 s to start) pay off; a small
-    probe keeps the serial part of a parallel pass short."""
+    probe keeps the serial part of a parallel pass short. A probe also pays what a
+    process pays once (numba kernels loaded from the cache: 20-30 ms), which on a pass of
+    a few dozen rows outweighs the rows themselves; so where it points to a pass under
+    ``_PROBE_AGAIN`` seconds, the next job runs inline too and decides instead."""
 
     def __init__(self, workers: int, job: tuple):
         import multiprocessing as mp
@@ -54,13 +59,17 @@ class Runner:
         return self._adaptive(fn, items)
 
     def _adaptive(self, fn, items):
-        t0 = time.perf_counter()
-        yield fn(items[0])
-        rest = items[1:]
-        per_row = (time.perf_counter() - t0) / max(_rows(items[0]), 1)
-        if per_row * sum(_rows(r) for r in rest) < _POOL_WORTH:
-            yield from map(fn, rest)
-            return
+        rest = items
+        for _ in range(2):  # the probe, and where it points to a short pass, the next job
+            probe, rest = rest[0], rest[1:]
+            t0 = time.perf_counter()
+            yield fn(probe)
+            left = (time.perf_counter() - t0) / max(_rows(probe), 1) * sum(_rows(r) for r in rest)
+            if left < _POOL_WORTH:
+                yield from map(fn, rest)
+                return
+            if left >= _PROBE_AGAIN or len(rest) <= 1:
+                break
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 

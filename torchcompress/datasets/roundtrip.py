@@ -16,7 +16,7 @@ _BATCH = 256  # samples compared at a time (float64 differences: bounded memory)
 
 
 def check_roundtrip(codec, encoded, x, y: np.ndarray, bounds: list[int], *, sample_shape: tuple,
-                    exact: bool, tolerance: float = 0.0, workers: int = 1) -> dict:
+                    exact: bool, tolerance: float = 0.0, workers: int = 1, tables=None) -> dict:
     """Decode every sample from the shard arrays about to be written.
 
     Args:
@@ -27,6 +27,8 @@ def check_roundtrip(codec, encoded, x, y: np.ndarray, bounds: list[int], *, samp
         sample_shape: the manifest's shape (``None`` where samples differ).
         exact: raise CodecError when a sample differs by more than ``tolerance``.
         workers: threads that decode and compare (each with its own decoder).
+        tables: ``codec.open_tables(encoded.extras(), ...)``, when the caller has them (a
+            compress checks chunk after chunk against the same tables).
 
     Returns:
         ``{"exact_fraction", "max_abs_error"}`` over all values.
@@ -35,7 +37,8 @@ def check_roundtrip(codec, encoded, x, y: np.ndarray, bounds: list[int], *, samp
     dtype = x.dtype if isinstance(x, np.ndarray) else x[0].dtype
     # compare in the source's dtype where the codec writes it (wide integers stay exact)
     out_dtype = dtype if codec.output_dtypes is None or dtype in codec.output_dtypes else np.float32
-    tables = codec.open_tables(encoded.extras(), "memory")  # opened and validated once
+    if tables is None:  # opened and validated once
+        tables = codec.open_tables(encoded.extras(), "memory")
     local = threading.local()  # one decoder per thread: each shard validated once per thread
 
     def check(a: int, b: int) -> tuple[int, int, float, int]:

@@ -196,7 +196,10 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
                                  for c in range(bounds[k], bounds[k + 1], chunk_rows)], workers)
         per_shard = Counter(j[2] for j in jobs)  # chunks per shard
         out = []
-        with pool.Runner(workers, (reader, enc, st, extras, (check, verify, folder))) as run:
+        # the tables every chunk's check decodes with, opened once for the pass (8 ms a chunk
+        # for lossless), and let go with it
+        flags = (check, verify, folder, enc.open_tables(extras, "memory") if check else None)
+        with pool.Runner(workers, (reader, enc, st, extras, flags)) as run:
             results = iter(run.map(_encode_chunk, jobs))
             for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False):
                 out.append(_write_shard(folder, k, bounds[k], bounds[k + 1],
@@ -263,7 +266,7 @@ def _summarize_chunk(ab: tuple) -> np.ndarray:
 
 def _encode_chunk(job: tuple) -> dict:
     """Read, encode and (when verifying) decode-and-compare samples ``[c, d)``."""
-    reader, enc, st, extras, (check, verify, folder) = pool.job()
+    reader, enc, st, extras, (check, verify, folder, tables) = pool.job()
     c, d, _ = job  # rows [c, d) of shard job[2]
     x, y = reader.read(np.arange(c, d))
     enc.check_targets(y)
@@ -275,7 +278,8 @@ def _encode_chunk(job: tuple) -> dict:
         xs = np.stack(x) if same else x
         tol = enc.tolerance(xs.reshape(len(xs), -1)) if isinstance(xs, np.ndarray) else 0.0
         r = check_roundtrip(enc, ce, xs, y, [0, d - c], sample_shape=common_shape(chunk.shapes),
-                            exact=verify, tolerance=tol, workers=getattr(st, "workers", 1))
+                            exact=verify, tolerance=tol, workers=getattr(st, "workers", 1),
+                            tables=tables)
         exact = round(r["exact_fraction"] * int(chunk.shapes.prod(axis=1).sum()))
         worst = r["max_abs_error"]
     return {"arrays": pool.ship(chunk.arrays, folder), "shapes": chunk.shapes,
