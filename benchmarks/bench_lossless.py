@@ -7,7 +7,8 @@
 Single-threaded (torch and numba on one core). Every decoder is timed in turn
 within each of ``--repeats`` repeats, and each rate is the median over them;
 "x PNG" is the median of the repeats' ratios to PNG, so a host that slows down
-mid-run slows both sides, and "x zstd" the same against zstd-19 per image. ``size % raw`` is of the decoded uint8 pixels;
+mid-run slows both sides, and "x zstd" the same against zstd-19 per image.
+``size % raw`` is of the decoded uint8 pixels;
 torchcompress sizes are whole archives (records, lengths, shapes, tables,
 manifest) without the labels. "batched" is ``ds.__getitems__`` of two batches
 of ``--batch`` random indices, "ds[i]" the same samples one at a time; the

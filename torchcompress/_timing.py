@@ -6,7 +6,7 @@ import statistics
 import time
 from typing import Callable
 
-__all__ = ["median_rate", "paired_rates", "paired_runs"]
+__all__ = ["median_rate", "paired_ratios", "paired_rates", "paired_runs"]
 
 
 def median_rate(fn: Callable[[], object], items_per_call: int, *, repeats: int = 5,
