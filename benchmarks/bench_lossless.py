@@ -31,7 +31,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torchcompress as tc  # noqa: E402
-from torchcompress._timing import median_rate, paired_ratios, paired_runs  # noqa: E402
+from torchcompress._timing import (median_rate, median_rates, paired_ratios,  # noqa: E402
+                                   paired_runs)
 from common import ListSource, archive_bytes_without_labels, load_samples, raw_memmap  # noqa: E402
 
 
@@ -123,7 +124,7 @@ def main() -> None:
         z = next(i for i, r in enumerate(rows) if r[0] == "zstd-19 per image")
         fns = [rows[k][2]] + [f for r in rows for f in (r[2], r[3])]
         runs = paired_runs(fns, len(singles), repeats=args.repeats)
-        rates = [float(np.median([r[j] for r in runs])) for j in range(len(fns))]
+        rates = median_rates(runs)
         x_png, x_zstd = paired_ratios(runs, 0), paired_ratios(runs, 2 + 2 * z)
         rows = [(r[0], r[1], rates[1 + 2 * i], rates[2 + 2 * i], x_png[2 + 2 * i],
                  x_zstd[2 + 2 * i], r[4]) for i, r in enumerate(rows)]

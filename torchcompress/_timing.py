@@ -6,7 +6,7 @@ import statistics
 import time
 from typing import Callable
 
-__all__ = ["median_rate", "paired_ratios", "paired_rates", "paired_runs"]
+__all__ = ["median_rate", "median_rates", "paired_ratios", "paired_rates", "paired_runs"]
 
 
 def median_rate(fn: Callable[[], object], items_per_call: int, *, repeats: int = 5,
@@ -21,8 +21,7 @@ def paired_rates(fns: list, items_per_call: int, *, repeats: int = 5,
     """Median items/s of each of ``fns``, timed in turn within each repeat, and the median
     ratio of each to the first: a machine that slows down mid-run slows all of them."""
     runs = paired_runs(fns, items_per_call, repeats=repeats, min_seconds=min_seconds)
-    rates = [statistics.median(r[k] for r in runs) for k in range(len(fns))]
-    return rates, paired_ratios(runs, 0)
+    return median_rates(runs), paired_ratios(runs, 0)
 
 
 def paired_runs(fns: list, items_per_call: int, *, repeats: int = 5,
@@ -31,6 +30,11 @@ def paired_runs(fns: list, items_per_call: int, *, repeats: int = 5,
     for fn in fns:
         fn()
     return [[_rate(fn, items_per_call, min_seconds) for fn in fns] for _ in range(repeats)]
+
+
+def median_rates(runs: list) -> list:
+    """The median over ``runs`` of each fn's items/s."""
+    return [statistics.median(r[k] for r in runs) for k in range(len(runs[0]))]
 
 
 def paired_ratios(runs: list, base: int) -> list:
