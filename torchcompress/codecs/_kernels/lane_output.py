@@ -15,7 +15,21 @@ from numba.extending import intrinsic
 from .lane_steps import ST_ACT, ST_BAD, data_pointers
 from .simd import I32, I64, LANES, V32, at, const, gather, load, splat, store
 
-__all__ = ["lane_block16", "lane_block16_mixed", "lane_emit", "lane_row16"]
+__all__ = ["lane_block16", "lane_block16_mixed", "lane_emit", "lane_row16", "ycocg_inverse"]
+
+
+def ycocg_inverse(b, yv, co, cg, maxv):
+    """YCoCg-R undone in every lane: ((red, green, blue), 1 in the lanes where one of them
+    leaves ``[0, maxv]``, else 0)."""
+    t = b.sub(yv, b.ashr(cg, const(1)))
+    g = b.add(cg, t)
+    blue = b.sub(t, b.ashr(co, const(1)))
+    red = b.add(blue, co)
+    vmax, out = splat(b, maxv), const(0)
+    for v in (red, g, blue):
+        o = b.or_(b.icmp_signed("<", v, const(0)), b.icmp_signed(">", v, vmax))
+        out = b.or_(out, b.zext(o, v.type))
+    return (red, g, blue), out
 
 
 @intrinsic
@@ -33,18 +47,10 @@ def lane_emit(typingctx, state, pl, row, c0, stride, i, w, nplanes, colour, maxv
         is_colour = b.icmp_signed("!=", colour, ir.Constant(colour.type, 0))
         first = b.select(is_colour, at(3), at(0))
         with b.if_then(is_colour):
-            yv, co, cg = (load(b, ppl, src(at(p))) for p in range(3))
-            t = b.sub(yv, b.ashr(cg, const(1)))
-            g = b.add(cg, t)
-            blue = b.sub(t, b.ashr(co, const(1)))
-            red = b.add(blue, co)
-            vmax, out = splat(b, maxv), const(0)
-            for v in (red, g, blue):
-                o = b.or_(b.icmp_signed("<", v, const(0)), b.icmp_signed(">", v, vmax))
-                out = b.or_(out, b.zext(o, v.type))
+            rgb, out = ycocg_inverse(b, *(load(b, ppl, src(at(p))) for p in range(3)), maxv)
             out = b.and_(out, load(b, st, at(ST_ACT)))  # only inside the lane's record
             store(b, b.or_(load(b, st, at(ST_BAD)), out), st, at(ST_BAD))
-            for p, v in enumerate((red, g, blue)):
+            for p, v in enumerate(rgb):
                 store(b, v, prow, dst(at(p)))
         pre = b.block  # the planes not in colour: copied
         test, body, done = (b.append_basic_block(s) for s in ("plane?", "plane", "planes_done"))

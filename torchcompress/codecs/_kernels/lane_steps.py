@@ -25,7 +25,7 @@ from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gat
 
 __all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END",
            "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "data_pointers", "lane_active",
-           "lane_step"]
+           "lane_state", "lane_step", "plane_step", "store_state"]
 
 #: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -70,25 +70,37 @@ def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, lut, p, shift):
     # plane 0 bins the prediction by LEVEL_LUT's arithmetic (0; 1 + 6v / 256 for 0 < v < 255;
     # 7), the others the previous plane's residual by RES_LUT: one gather fewer on plane 0
     # (kernel time x0.89-1.00 on MNIST, x0.96-0.99 on CIFAR and x0.94 on photos, paired runs)
+    if isinstance(p, int):  # a plane known when the kernel compiles: no branch
+        second = _level_bin(b, pred, shift) if p == 0 else _res_bin(b, prevr, lut, shift)
+        return b.add(b.add(const(min(p, 3) * CTX_PER_CLASS), a), second)
     with b.if_else(b.icmp_signed("==", p, at(0))) as (then, otherwise):
         with then:
-            v = smax(b, smin(b, b.ashr(pred, shift), const(255)), const(0))
-            lv = b.add(const(1), b.ashr(b.mul(v, const(6)), const(8)))
-            lv = b.select(b.icmp_signed("==", v, const(0)), const(0), lv)
-            lv = b.select(b.icmp_signed("==", v, const(255)), const(7), lv)
+            lv = _level_bin(b, pred, shift)
             b_then = b.block
         with otherwise:
-            res = smin(b, b.ashr(prevr, shift), const(255))
-            if PERMUTES:
-                rv = lookup128(b, smin(b, res, const(127)), RES_LUT[:128])
-            else:
-                rv = gather(b, lut, b.shl(b.add(res, const(512)), const(2)))
+            rv = _res_bin(b, prevr, lut, shift)
             b_else = b.block
     second = b.phi(lv.type)
     second.add_incoming(lv, b_then)
     second.add_incoming(rv, b_else)
     cls = splat(b, b.mul(b.select(b.icmp_signed("<", p, at(3)), p, at(3)), at(CTX_PER_CLASS)))
     return b.add(b.add(cls, a), second)  # plane 0: class 0
+
+
+def _level_bin(b, pred, shift):
+    """LEVEL_LUT's bin of the prediction, by arithmetic."""
+    v = smax(b, smin(b, b.ashr(pred, shift), const(255)), const(0))
+    lv = b.add(const(1), b.ashr(b.mul(v, const(6)), const(8)))
+    lv = b.select(b.icmp_signed("==", v, const(0)), const(0), lv)
+    return b.select(b.icmp_signed("==", v, const(255)), const(7), lv)
+
+
+def _res_bin(b, prevr, lut, shift):
+    """RES_LUT's bin of the previous plane's absolute residual."""
+    res = smin(b, b.ashr(prevr, shift), const(255))
+    if PERMUTES:
+        return lookup128(b, smin(b, res, const(127)), RES_LUT[:128])
+    return gather(b, lut, b.shl(b.add(res, const(512)), const(2)))
 
 
 def _token(b, x, c, coarse, cum, tstride):
@@ -201,6 +213,71 @@ def _extra_bits(b, x, pos, v, ne, rec, end, word):
     return x, pos, v
 
 
+def plane_step(b, ptrs, x, pos, prevr, bad, end, live, ci, pi, p, shift, tstride, lo, hi,
+               uniform):
+    """Plane ``p``'s value at ring entry ``ci`` (the entry above: ``pi``) in every lane, as IR:
+    stores the value and its absolute residual in the rings and returns the lanes' new
+    ``(x, pos, |residual|, bad)`` (lanes not ``live`` keep their ``x``, ``pos`` and ``bad``)
+    and the value stored.
+
+    ``ptrs``: the data pointers of ``pl``, ``rs``, ``rec``, ``coarse``, ``cum`` and ``luts``;
+    ``p``: an i64 value, or a Python int when the plane is known as the kernel compiles (its
+    bins then take no branch); ``uniform``: an i1 value asking for
+    :func:`_token_maybe_uniform`'s short cut, or None (never)."""
+    ppl, prs, prec, pco, pcum, plut = ptrs
+    x0, pos0, bad0 = x, pos, bad
+    c16, p16 = b.mul(ci, at(LANES)), b.mul(pi, at(LANES))
+    prev_entry, next_entry = (lambda k: b.sub(k, at(LANES))), (lambda k: b.add(k, at(LANES)))
+    w, n = load(b, ppl, prev_entry(c16)), load(b, ppl, p16)
+    nw, ne = load(b, ppl, prev_entry(p16)), load(b, ppl, next_entry(p16))
+    rw, rn = load(b, prs, prev_entry(c16)), load(b, prs, p16)
+    rnw, rne = load(b, prs, prev_entry(p16)), load(b, prs, next_entry(p16))
+    pred = smax(b, smin(b, w, n), smin(b, smax(b, w, n), b.sub(b.add(w, n), nw)))  # MED
+    c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, plut, p, splat(b, shift))
+    if uniform is None:
+        t, x = _token(b, x, c, pco, pcum, tstride)
+    else:
+        t, x = _token_maybe_uniform(b, x, c, pco, pcum, tstride, uniform)
+    need = b.icmp_unsigned("<", x, const(RANS_L))  # one word always suffices here
+    w0, w1 = _read_words(b, prec, pos, end)
+    x = b.select(need, b.or_(b.shl(x, const(16)), w0), x)
+    nxt = b.select(need, w1, w0)  # the word at the new position
+    # an overrun stays at ``end + 2``: the group's final check (position == end) flags it
+    pos = smin(b, b.add(pos, b.shl(b.zext(need, x.type), const(1))), b.add(end, const(2)))
+    # rans.token_base: tokens >= 16 are an exponent and two bits, then extra bits
+    small = b.icmp_signed("<", t, const(16))
+    tt = smax(b, b.sub(t, const(16)), const(0))
+    e2 = b.add(b.ashr(tt, const(2)), const(2))
+    v = b.select(small, t, b.shl(b.or_(b.and_(tt, const(3)), const(4)), e2))
+    x, pos, v = _extra_bits(b, x, pos, v, b.select(small, const(0), e2), prec, end, nxt)
+    r = b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))  # un-zigzag
+    val = b.add(pred, r)
+    vlo, vhi = splat(b, lo), splat(b, hi)
+    out = b.or_(b.icmp_signed("<", val, vlo), b.icmp_signed(">", val, vhi))
+    bad = b.or_(bad, b.zext(out, x.type))
+    ar = vabs(b, r)
+    # a value out of range is kept in range: a lane past its record (or in a corrupt one)
+    # decodes on, and its ring must not grow towards int32 overflow (negative LUT indices)
+    kept = smax(b, smin(b, val, vhi), vlo)
+    store(b, kept, ppl, c16)
+    store(b, ar, prs, c16)
+    x, pos, bad = (b.select(live, v, v0) for v, v0 in ((x, x0), (pos, pos0), (bad, bad0)))
+    return x, pos, ar, bad, kept
+
+
+def lane_state(b, st):
+    """The lanes' (x, pos, previous residual, bad, end, live) from ``state``."""
+    live = b.icmp_signed("!=", load(b, st, at(ST_ACT)), const(0))
+    return (load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_PREV)),
+            load(b, st, at(ST_BAD)), load(b, st, at(ST_END)), live)
+
+
+def store_state(b, st, x, pos, prevr, bad):
+    """Back into ``state``: what :func:`lane_state` read, less the ends and ``live``."""
+    for k, v in ((ST_X, x), (ST_POS, pos), (ST_PREV, prevr), (ST_BAD, bad)):
+        store(b, v, st, at(k))
+
+
 @intrinsic
 def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift, tstride, lo, hi,
               uniform):
@@ -210,46 +287,12 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
                      uniform)
 
     def codegen(context, b, sig, args):
-        st, ppl, prs, prec, pco, pcum, plut = data_pointers(context, b, sig, args, 7)
+        st, *ptrs = data_pointers(context, b, sig, args, 7)
         ci, pi, p, shift, tstride, lo, hi, uniform = args[7:]
-        x, pos, prevr = load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_PREV))
-        bad, end = load(b, st, at(ST_BAD)), load(b, st, at(ST_END))
-        x0, pos0, bad0 = x, pos, bad
-        c16, p16 = b.mul(ci, at(LANES)), b.mul(pi, at(LANES))
-        prev_entry, next_entry = (lambda k: b.sub(k, at(LANES))), (lambda k: b.add(k, at(LANES)))
-        w, n = load(b, ppl, prev_entry(c16)), load(b, ppl, p16)
-        nw, ne = load(b, ppl, prev_entry(p16)), load(b, ppl, next_entry(p16))
-        rw, rn = load(b, prs, prev_entry(c16)), load(b, prs, p16)
-        rnw, rne = load(b, prs, prev_entry(p16)), load(b, prs, next_entry(p16))
-        pred = smax(b, smin(b, w, n), smin(b, smax(b, w, n), b.sub(b.add(w, n), nw)))  # MED
-        c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, plut, p, splat(b, shift))
-        t, x = _token_maybe_uniform(b, x, c, pco, pcum, tstride, uniform)
-        need = b.icmp_unsigned("<", x, const(RANS_L))  # one word always suffices here
-        w0, w1 = _read_words(b, prec, pos, end)
-        x = b.select(need, b.or_(b.shl(x, const(16)), w0), x)
-        nxt = b.select(need, w1, w0)  # the word at the new position
-        # an overrun stays at ``end + 2``: the group's final check (position == end) flags it
-        pos = smin(b, b.add(pos, b.shl(b.zext(need, x.type), const(1))), b.add(end, const(2)))
-        # rans.token_base: tokens >= 16 are an exponent and two bits, then extra bits
-        small = b.icmp_signed("<", t, const(16))
-        tt = smax(b, b.sub(t, const(16)), const(0))
-        e2 = b.add(b.ashr(tt, const(2)), const(2))
-        v = b.select(small, t, b.shl(b.or_(b.and_(tt, const(3)), const(4)), e2))
-        x, pos, v = _extra_bits(b, x, pos, v, b.select(small, const(0), e2), prec, end, nxt)
-        r = b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))  # un-zigzag
-        val = b.add(pred, r)
-        vlo, vhi = splat(b, lo), splat(b, hi)
-        out = b.or_(b.icmp_signed("<", val, vlo), b.icmp_signed(">", val, vhi))
-        bad = b.or_(bad, b.zext(out, x.type))
-        ar = vabs(b, r)
-        # a value out of range is kept in range: a lane past its record (or in a corrupt one)
-        # decodes on, and its ring must not grow towards int32 overflow (negative LUT indices)
-        store(b, smax(b, smin(b, val, vhi), vlo), ppl, c16)
-        store(b, ar, prs, c16)
-        live = b.icmp_signed("!=", load(b, st, at(ST_ACT)), const(0))
-        x, pos, bad = (b.select(live, v, v0) for v, v0 in ((x, x0), (pos, pos0), (bad, bad0)))
-        for k, v in ((ST_X, x), (ST_POS, pos), (ST_PREV, ar), (ST_BAD, bad)):
-            store(b, v, st, at(k))
+        x, pos, prevr, bad, end, live = lane_state(b, st)
+        x, pos, ar, bad, _ = plane_step(b, ptrs, x, pos, prevr, bad, end, live, ci, pi, p,
+                                        shift, tstride, lo, hi, uniform)
+        store_state(b, st, x, pos, ar, bad)
         return context.get_dummy_value()
     return sig, codegen
 

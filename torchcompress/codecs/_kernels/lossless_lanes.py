@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from .lane_output import lane_block16, lane_block16_mixed, lane_emit, lane_row16
+from .lane_pixel import lane_pixel3
 from .lane_steps import (LANE_SHIFT, LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
                          ST_W, ST_X, lane_active, lane_step)
 from .rans import RANS_L
@@ -87,6 +88,11 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
             for i in range(w):
                 if mixed:
                     lane_active(state, i, y)
+                if nplanes == 3:  # RGB: the three steps and the write-out in one
+                    lane_pixel3(state, pl, rs, rec, coarse, cum, luts, lo, hi, row,
+                                cur * w2 + i + 1, prv * w2 + i + 1, 2 * w2, shift, tstride, i, w,
+                                colour_g, maxv)
+                    continue
                 for k in range(LANES):
                     state[ST_PREV + k] = 0
                 for p in range(nplanes):
