@@ -25,7 +25,7 @@ from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gat
 
 __all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END",
            "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "data_pointers", "lane_active",
-           "lane_state", "lane_step", "plane_step", "store_state"]
+           "lane_state", "lane_step", "plane_step", "plane_value", "store_state"]
 
 #: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -216,22 +216,31 @@ def _extra_bits(b, x, pos, v, ne, rec, end, word):
 def plane_step(b, ptrs, x, pos, prevr, bad, end, live, ci, pi, p, shift, tstride, lo, hi,
                uniform):
     """Plane ``p``'s value at ring entry ``ci`` (the entry above: ``pi``) in every lane, as IR:
-    stores the value and its absolute residual in the rings and returns the lanes' new
-    ``(x, pos, |residual|, bad)`` (lanes not ``live`` keep their ``x``, ``pos`` and ``bad``)
-    and the value stored.
+    :func:`plane_value` with the neighbours loaded from the rings."""
+    ppl, prs = ptrs[:2]
+    c16, p16 = b.mul(ci, at(LANES)), b.mul(pi, at(LANES))
+    prev_entry, next_entry = (lambda k: b.sub(k, at(LANES))), (lambda k: b.add(k, at(LANES)))
+    nbrs = (load(b, ppl, prev_entry(c16)), load(b, ppl, p16), load(b, ppl, prev_entry(p16)),
+            load(b, ppl, next_entry(p16)), load(b, prs, prev_entry(c16)), load(b, prs, p16),
+            load(b, prs, prev_entry(p16)), load(b, prs, next_entry(p16)))
+    return plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tstride,
+                       lo, hi, uniform)
+
+
+def plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tstride, lo, hi,
+                uniform):
+    """Plane ``p``'s value in every lane, its neighbours ``nbrs`` given (the values W, N, NW,
+    NE, then their absolute residuals); stores the value and its absolute residual at element
+    ``c16`` of the rings and returns the lanes' new ``(x, pos, |residual|, bad)`` (lanes not
+    ``live`` keep their ``x``, ``pos`` and ``bad``) and the value stored.
 
     ``ptrs``: the data pointers of ``pl``, ``rs``, ``rec``, ``coarse``, ``cum`` and ``luts``;
     ``p``: an i64 value, or a Python int when the plane is known as the kernel compiles (its
     bins then take no branch); ``uniform``: an i1 value asking for
     :func:`_token_maybe_uniform`'s short cut, or None (never)."""
     ppl, prs, prec, pco, pcum, plut = ptrs
+    w, n, nw, ne, rw, rn, rnw, rne = nbrs
     x0, pos0, bad0 = x, pos, bad
-    c16, p16 = b.mul(ci, at(LANES)), b.mul(pi, at(LANES))
-    prev_entry, next_entry = (lambda k: b.sub(k, at(LANES))), (lambda k: b.add(k, at(LANES)))
-    w, n = load(b, ppl, prev_entry(c16)), load(b, ppl, p16)
-    nw, ne = load(b, ppl, prev_entry(p16)), load(b, ppl, next_entry(p16))
-    rw, rn = load(b, prs, prev_entry(c16)), load(b, prs, p16)
-    rnw, rne = load(b, prs, prev_entry(p16)), load(b, prs, next_entry(p16))
     pred = smax(b, smin(b, w, n), smin(b, smax(b, w, n), b.sub(b.add(w, n), nw)))  # MED
     c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, plut, p, splat(b, shift))
     if uniform is None:

@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from .lane_output import lane_block16, lane_block16_mixed, lane_emit, lane_row16
-from .lane_pixel import lane_pixel3
+from .lane_row import lane_row1, lane_row3
 from .lane_steps import (LANE_SHIFT, LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
                          ST_W, ST_X, lane_active, lane_step)
 from .rans import RANS_L
@@ -85,21 +85,24 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                 d, a = (2 * p + cur) * w2 * LANES, ((2 * p + prv) * w2 + 1) * LANES
                 for k in range(LANES):
                     pl[d + k] = pl[a + k]
-            for i in range(w):
-                if mixed:
-                    lane_active(state, i, y)
-                if nplanes == 3:  # RGB: the three steps and the write-out in one
-                    lane_pixel3(state, pl, rs, rec, coarse, cum, luts, lo, hi, row,
-                                cur * w2 + i + 1, prv * w2 + i + 1, 2 * w2, shift, tstride, i, w,
-                                colour_g, maxv)
-                    continue
-                for k in range(LANES):
-                    state[ST_PREV + k] = 0
-                for p in range(nplanes):
-                    lane_step(state, pl, rs, rec, coarse, cum, luts, (2 * p + cur) * w2 + i + 1,
-                              (2 * p + prv) * w2 + i + 1, p, shift, tstride, lo[p], hi[p],
-                              nplanes == 1)
-                lane_emit(state, pl, row, cur * w2 + i + 1, 2 * w2, i, w, nplanes, colour_g, maxv)
+            if nplanes == 3:  # RGB and one plane: the whole row in one loop of vector IR
+                lane_row3(state, pl, rs, rec, coarse, cum, luts, lo, hi, row, cur * w2 + 1,
+                          prv * w2 + 1, 2 * w2, shift, tstride, w, y, colour_g, maxv)
+            elif nplanes == 1:
+                lane_row1(state, pl, rs, rec, coarse, cum, luts, lo, hi, row, cur * w2 + 1,
+                          prv * w2 + 1, 2 * w2, shift, tstride, w, y, colour_g, maxv)
+            else:
+                for i in range(w):
+                    if mixed:
+                        lane_active(state, i, y)
+                    for k in range(LANES):
+                        state[ST_PREV + k] = 0
+                    for p in range(nplanes):
+                        lane_step(state, pl, rs, rec, coarse, cum, luts,
+                                  (2 * p + cur) * w2 + i + 1, (2 * p + prv) * w2 + i + 1, p,
+                                  shift, tstride, lo[p], hi[p], nplanes == 1)
+                    lane_emit(state, pl, row, cur * w2 + i + 1, 2 * w2, i, w, nplanes, colour_g,
+                              maxv)
             for p in range(nplanes):
                 base = (2 * p + cur) * w2 * LANES
                 if mixed:  # each lane's last column + 1 repeats its last pixel, residual 0

@@ -1,0 +1,110 @@
+"""The lossless lane decoder's rows for one- and three-plane records: a whole row in one loop.
+
+``lane_step`` decodes one plane's value and goes through ``state`` and the
+rings in memory between calls. For the usual images (one plane, or RGB) these
+intrinsics run a whole row of every lane as one loop of vector IR: the lanes'
+rANS states, stream positions and bad flags stay in registers, and so do each
+plane's neighbours (the value just decoded is the next pixel's W, the row
+above's N and NE become the next pixel's NW and N), so a step loads only the
+NE entries of the row above. Each plane's context bins are fixed as the kernel
+compiles, and the pixel goes into ``row`` from the values just decoded
+(YCoCg-R undone for colour records), as ``lane_emit`` would write it.
+"""
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from .lane_output import ycocg_inverse
+from .lane_steps import ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, data_pointers, plane_value
+from .simd import I32, I64, LANES, V32, at, const, load, splat, store
+
+I1 = ir.IntType(1)
+
+__all__ = ["lane_row1", "lane_row3"]
+
+
+def _row_intrinsic(planes: int):
+    """The row intrinsic for records of ``planes`` planes (see the module docstring)."""
+
+    def lane_row(typingctx, state, pl, rs, rec, coarse, cum, luts, lo, hi, row, cb, pb, stride,
+                 shift, tstride, w, y, colour, maxv):
+        sig = types.void(state, pl, rs, rec, coarse, cum, luts, lo, hi, row, cb, pb, stride,
+                         shift, tstride, w, y, colour, maxv)
+
+        def codegen(context, b, sig, args):
+            st, *ptrs, plo, phi, prow = data_pointers(context, b, sig, args, 10)
+            cb, pb, stride, shift, tstride, w, y, colour, maxv = args[10:]
+            ppl, prs = ptrs[:2]
+            end, wv = load(b, st, at(ST_END)), load(b, st, at(ST_W))
+            in_rows = b.icmp_signed("<", splat(b, y), load(b, st, at(ST_H)))
+            bounds = [(b.load(b.gep(plo, [at(p)])), b.load(b.gep(phi, [at(p)])))
+                      for p in range(planes)]
+            is_colour = b.icmp_signed("!=", colour, ir.Constant(colour.type, 0))
+            uniform = ir.Constant(I1, 1) if planes == 1 else None
+            # what the loop carries: x, pos, bad, then per plane W, N, NW, |W|, |N|, |NW| residuals
+            first = [load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_BAD))]
+            for p in range(planes):
+                c16 = b.mul(b.add(cb, b.mul(stride, at(p))), at(LANES))
+                p16 = b.mul(b.add(pb, b.mul(stride, at(p))), at(LANES))
+                west, nw = b.sub(c16, at(LANES)), b.sub(p16, at(LANES))
+                first += [load(b, ppl, west), load(b, ppl, p16), load(b, ppl, nw),
+                          load(b, prs, west), load(b, prs, p16), load(b, prs, nw)]
+            pre = b.block
+            loop, done = b.append_basic_block("row"), b.append_basic_block("row_done")
+            b.branch(loop)
+            b.position_at_end(loop)
+            i = b.phi(I64)
+            i.add_incoming(ir.Constant(I64, 0), pre)
+            carried = [b.phi(V32) for _ in first]
+            for ph, v in zip(carried, first):
+                ph.add_incoming(v, pre)
+            x, pos, bad = carried[:3]
+            live = b.and_(in_rows, b.icmp_signed("<", splat(b, i), wv))
+            prevr, after, vals = const(0), [], []
+            for p in range(planes):
+                w0, n0, nw0, rw0, rn0, rnw0 = carried[3 + 6 * p:9 + 6 * p]
+                step = b.add(b.mul(stride, at(p)), i)
+                c16 = b.mul(b.add(cb, step), at(LANES))
+                ne16 = b.mul(b.add(b.add(pb, step), at(1)), at(LANES))
+                ne, rne = load(b, ppl, ne16), load(b, prs, ne16)
+                lo, hi = bounds[p]
+                x, pos, prevr, bad, v = plane_value(
+                    b, ptrs, (w0, n0, nw0, ne, rw0, rn0, rnw0, rne), x, pos, prevr, bad, end,
+                    live, c16, p, shift, tstride, lo, hi, uniform)
+                after += [v, ne, n0, prevr, rne, rn0]  # the next pixel's W, N, NW and residuals
+                vals.append(v)
+            dst = [b.mul(b.add(b.mul(at(p), w), i), at(LANES)) for p in range(planes)]
+            if planes == 3:  # YCoCg-R undone for colour records, else the planes as they are
+                rgb, out = ycocg_inverse(b, *vals, maxv)
+                vals = [b.select(is_colour, c, v) for c, v in zip(rgb, vals)]
+                # a live lane whose pixel leaves [0, maxv] gets its bad flag
+                bad = b.or_(bad, b.select(b.and_(live, _splat_bool(b, is_colour)), out, const(0)))
+            for p in range(planes):
+                store(b, vals[p], prow, dst[p])
+            nxt = b.add(i, at(1))
+            latch = b.block
+            i.add_incoming(nxt, latch)
+            for ph, v in zip(carried, [x, pos, bad] + after):
+                ph.add_incoming(v, latch)
+            b.cbranch(b.icmp_signed("<", nxt, w), loop, done)
+            b.position_at_end(done)
+            for k, v in ((ST_X, x), (ST_POS, pos), (ST_BAD, bad)):
+                store(b, v, st, at(k))
+            return context.get_dummy_value()
+        return sig, codegen
+    lane_row.__name__ = f"lane_row{planes}"
+    lane_row.__qualname__ = lane_row.__name__
+    return intrinsic(lane_row)
+
+
+def _splat_bool(b, flag):
+    """An i1 scalar in every lane of a ``<16 x i1>`` mask."""
+    vt = ir.VectorType(I1, LANES)
+    v = b.insert_element(ir.Constant(vt, ir.Undefined), flag, ir.Constant(I32, 0))
+    return b.shuffle_vector(v, ir.Constant(vt, ir.Undefined),
+                            ir.Constant(ir.VectorType(I32, LANES), [0] * LANES))
+
+
+lane_row1 = _row_intrinsic(1)
+lane_row3 = _row_intrinsic(3)
