@@ -125,7 +125,8 @@ class Drifting(Generated):
 
 
 def test_a_source_that_changes_between_passes_is_refused(tmp_path):
-    with pytest.raises(tc.CodecError, match="same samples on every pass"):
+    with pytest.raises(tc.CodecError, match="holds values outside the ranges the scan of the "
+                       "source found; the source must yield the same samples on every pass"):
         tc.compress(Drifting(40), tmp_path / "d", codec="gede", fit_samples=5, progress=False)
     assert os.listdir(tmp_path) == []
 

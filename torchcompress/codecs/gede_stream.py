@@ -31,14 +31,14 @@ import numpy as np
 import xxhash
 
 from ..errors import CodecError
-from ._kernels.gede import PAD_BYTES, eq1_size, pack_records, pack_table
+from ._kernels.gede import PAD_BYTES, checked_codes, class_ranges, eq1_size, pack_records, pack_table
 from .gede_model import MAX_WIDTH, column_codes, fit_model, widths_of
 from .gede_ranges import code_ranges, settle_params, zigzag_top
 from .gede_tables import GeDeTables
 from .lossless_stream import fit_rows
 from .parallel import map_ranges
 from .precision import exact_digits
-from .protocol import Chunk, merge_scans
+from .protocol import Chunk
 
 __all__ = ["FIT_BYTES", "GeDeStream"]
 
@@ -88,9 +88,11 @@ class GeDeStream:
         p = self.codec.params
         flat = x.reshape(len(x), -1)
         wide = np.float64 if flat.dtype.kind == "f" else np.int64
-        model = self._model_of(labels)
+        keys, group = np.unique(self._model_of(labels), return_inverse=True)
         t = None if p.mode == "none" else self.codec.transform(x.shape[1:], x.dtype)
-        out = {}
+        top = np.finfo(wide).max if wide is np.float64 else np.iinfo(wide).max
+        hi = np.full((len(keys), flat.shape[1] if t is None else t.columns), -top, dtype=wide)
+        lo = np.full_like(hi, top)
         for a, b in _blocks(x):
             if t is None:
                 v = flat[a:b]
@@ -100,11 +102,8 @@ class GeDeStream:
                                      "values only")
             else:
                 v = t.forward(x[a:b])
-            for g in np.unique(model[a:b]):
-                rows = v[model[a:b] == g]
-                part = {f"model:{int(g)}": np.stack([rows.max(axis=0).astype(wide),
-                                                      -rows.min(axis=0).astype(wide)])}
-                out = merge_scans([out, part])
+            class_ranges(np.ascontiguousarray(v), group[a:b].astype(np.int64), hi, lo)
+        out = {f"model:{int(g)}": np.stack([hi[j], -lo[j]]) for j, g in enumerate(keys)}
         if p.precision == "auto" and flat.dtype.kind == "f":
             out["digits"] = exact_digits(flat)
         return out
@@ -177,16 +176,12 @@ class GeDeStream:
         u = np.empty((len(x), self.top.shape[1]), dtype=np.uint16)
         t = self.codec.transform(x.shape[1:], x.dtype)  # precision and wide columns settled
         for a, b in _blocks(x):
-            v = t.forward(x[a:b])
-            for g in np.unique(model[a:b]):
-                rows = np.flatnonzero(model[a:b] == g)
-                vg = v[rows]
-                out = ((vg < self.lo[g]) | (vg > self.hi[g])).any(axis=1)
-                if out.any():
-                    raise CodecError(f"sample {start + a + int(rows[np.argmax(out)])} holds "
-                                     "values outside the ranges the scan of the source found; "
-                                     "the source must yield the same samples on every pass")
-                u[a + rows] = column_codes(vg, self.signed[g])[0]
+            bad = checked_codes(np.ascontiguousarray(t.forward(x[a:b])), model[a:b], self.lo,
+                                self.hi, self.signed, u, a)
+            if bad >= 0:
+                raise CodecError(f"sample {start + a + bad} holds values outside the ranges "
+                                 "the scan of the source found; the source must yield the "
+                                 "same samples on every pass")
         return u, model
 
     def summarize(self, samples, start: int, labels=None) -> np.ndarray:
