@@ -31,8 +31,9 @@ import numpy as np
 import xxhash
 
 from ..errors import CodecError
-from ._kernels.gede import PAD_BYTES, checked_codes, class_ranges, eq1_size, pack_records, pack_table
-from .gede_model import MAX_WIDTH, column_codes, fit_model, widths_of
+from ._kernels.gede import (PAD_BYTES, checked_codes, class_ranges, clipped_codes, eq1_size,
+                           pack_records, pack_table)
+from .gede_model import MAX_WIDTH, fit_model, widths_of
 from .gede_ranges import code_ranges, settle_params, zigzag_top
 from .gede_tables import GeDeTables
 from .lossless_stream import fit_rows
@@ -139,8 +140,8 @@ class GeDeStream:
             rows = np.flatnonzero(model == g)
             if rows.size == 0:
                 rows = np.arange(len(v))
-            u, _ = column_codes(v[rows], self.signed[g])
-            u = np.minimum(u, self.top[g]).astype(np.uint16)  # another class's rows: clip
+            u = np.empty((len(rows), v.shape[1]), dtype=np.uint16)
+            clipped_codes(v, rows, self.signed[g], self.top[g], u)
             return fit_model(u, self.signed[g], tau=self.codec.params.tau,
                              top=self.top[g]).base_mask
         self.bmask = np.stack(map_ranges(mask_of, len(self.top), self.workers, 1))

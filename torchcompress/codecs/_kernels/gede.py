@@ -22,7 +22,7 @@ from numba import njit
 
 PAD_BYTES = 3  # spare bytes after records and tables: the decoder reads 24-bit windows
 
-__all__ = ["PAD_BYTES", "bit_counts", "checked_codes", "class_ranges", "clog2", "eq1_size", "pack_records",
+__all__ = ["PAD_BYTES", "bit_counts", "checked_codes", "class_ranges", "clipped_codes", "clog2", "eq1_size", "pack_records",
            "pack_table", "pdep", "refine_groups", "search_base"]
 
 
@@ -39,6 +39,19 @@ def class_ranges(v, group, hi, lo):
                 hi[g, k] = x
             if x < lo[g, k]:
                 lo[g, k] = x
+
+
+@njit(cache=True, nogil=True)
+def clipped_codes(v, rows, signed, top, u):
+    """``u[i]`` (uint16) = the column codes of row ``rows[i]`` of ``v`` (N, D) by zigzag flags
+    ``signed`` (D,), each as uint16 and then at most ``top`` (D,): a model fit on another
+    class's rows sees their values clipped into its own widths."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for k in range(v.shape[1]):
+            x = np.int64(v[r, k])
+            z = ((x << 1) ^ (x >> 63) if signed[k] else x) & 0xFFFF
+            u[i, k] = min(z, top[k])
 
 
 @njit(cache=True, nogil=True)
