@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torchcompress.codecs import GeDeParams, make_codec
-from torchcompress.codecs._kernels.gede import bit_counts, eq1_size, refine_groups
+from torchcompress.codecs._kernels.gede import (bit_counts, checked_codes, class_ranges,
+                                                clipped_codes, eq1_size, refine_groups)
 from torchcompress.codecs._kernels.gede_decode import decode_gede_rows
 from torchcompress.codecs.gede_model import bit_entropy, column_codes, fit_model
 from torchcompress.codecs.gede_tables import GeDeTables
@@ -116,6 +117,53 @@ def test_bit_counts_count_every_bit_of_every_column(n, d):
     np.testing.assert_array_equal(out, expect)
     bit_counts(u, out)  # it adds to ``out``
     np.testing.assert_array_equal(out, 2 * expect)
+
+
+def _stream_columns(seed, n=40, d=23, groups=3):
+    """Integer columns of both signs, each row in one of ``groups`` models, with per-model
+    ranges and zigzag flags that hold them."""
+    rng = np.random.default_rng(seed)
+    v = rng.integers(-300, 300, (n, d)).astype(np.int32)
+    v[:, ::3] = np.abs(v[:, ::3])  # columns without negative values
+    model = rng.integers(0, groups, n).astype(np.int64)
+    lo = np.stack([v[model == g].min(axis=0) for g in range(groups)]).astype(np.int64)
+    hi = np.stack([v[model == g].max(axis=0) for g in range(groups)]).astype(np.int64)
+    return v, model, lo, hi, (lo < 0).astype(np.uint8)
+
+
+def test_class_ranges_fold_each_models_rows():
+    v, model, lo, hi, _ = _stream_columns(1)
+    top = np.iinfo(np.int64).max
+    got_hi, got_lo = np.full(hi.shape, -top), np.full(lo.shape, top)
+    class_ranges(v[:25], model[:25], got_hi, got_lo)
+    class_ranges(v[25:], model[25:], got_hi, got_lo)  # folds into what is there
+    np.testing.assert_array_equal(got_hi, hi)
+    np.testing.assert_array_equal(got_lo, lo)
+
+
+def test_checked_codes_are_column_codes_and_name_the_first_row_out_of_range():
+    v, model, lo, hi, signed = _stream_columns(2)
+    u = np.zeros((5 + len(v), v.shape[1]), dtype=np.uint16)
+    assert checked_codes(v, model, lo, hi, signed, u, 5) == -1
+    for g in range(lo.shape[0]):
+        rows = np.flatnonzero(model == g)
+        np.testing.assert_array_equal(u[5 + rows], column_codes(v[rows], signed[g])[0])
+    v[17, 4] = hi[model[17], 4] + 1
+    v[30, 0] = lo[model[30], 0] - 1
+    assert checked_codes(v, model, lo, hi, signed, u, 5) == 17
+    assert checked_codes(v[18:], model[18:], lo, hi, signed, u, 0) == 30 - 18
+
+
+def test_clipped_codes_wrap_to_16_bits_then_clip_to_the_models_top():
+    rng = np.random.default_rng(3)
+    v = rng.integers(-(1 << 17), 1 << 17, (30, 9)).astype(np.int64)
+    signed = (np.arange(9) % 2).astype(np.uint8)
+    top = rng.integers(0, 1 << 16, 9).astype(np.int64)
+    rows = np.array([4, 0, 29, 4, 11], dtype=np.int64)
+    u = np.empty((len(rows), 9), dtype=np.uint16)
+    clipped_codes(v, rows, signed, top, u)
+    expect = np.minimum(column_codes(v[rows], signed)[0], top)  # uint16 first, then the clip
+    np.testing.assert_array_equal(u, expect)
 
 
 def test_incremental_base_count_equals_np_unique():
