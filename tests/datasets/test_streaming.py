@@ -179,8 +179,10 @@ def test_the_fit_reads_a_bounded_number_of_bytes(tmp_path, monkeypatch, codec):
         assert np.array_equal(have[key], v), key
 
 
-def test_the_pools_probe_is_an_eighth_of_the_first_range():
-    assert pool.probe_first([(0, 16, 3), (16, 20, 4)], 2) == [(0, 2, 3), (2, 16, 3), (16, 20, 4)]
-    assert pool.probe_first([(5, 9), (9, 12)], 2) == [(5, 6), (6, 9), (9, 12)]
+def test_the_pools_probes_are_eighths_of_the_first_range():
+    assert pool.probe_first([(0, 16, 3), (16, 20, 4)], 2) == [(0, 2, 3), (2, 4, 3), (4, 16, 3),
+                                                              (16, 20, 4)]
+    assert pool.probe_first([(5, 9), (9, 12)], 2) == [(5, 6), (6, 7), (7, 9), (9, 12)]
+    assert pool.probe_first([(5, 7)], 2) == [(5, 6), (6, 7)]  # two rows: one probe each
     assert pool.probe_first([(0, 16)], 1) == [(0, 16)]  # one worker: nothing to decide
     assert pool.probe_first([(4, 5)], 2) == [(4, 5)]  # one row cannot be split

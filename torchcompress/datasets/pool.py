@@ -92,14 +92,17 @@ def _rows(item: tuple) -> int:
 
 
 def probe_first(ranges: list, workers: int) -> list:
-    """``ranges`` ((a, b, ...) tuples) with the first split in two when ``workers > 1``:
-    an eighth of it (at least one row) to probe with, then the rest, which keeps the first
-    range's other fields."""
+    """``ranges`` ((a, b, ...) tuples) with the first split when ``workers > 1``: two
+    eighths of it (at least one row each) for :class:`Runner`'s probes, then the rest; each
+    part keeps the first range's other fields. (A second probe of the whole rest ran 7/8 of
+    a chunk inline in every pass: 13-41 ms each of GeDe's three passes over 30k CIFAR
+    images at 2 workers.)"""
     if workers <= 1 or not ranges or _rows(ranges[0]) < 2:
         return list(ranges)
     a, b, *more = ranges[0]
-    cut = a + max(1, (b - a) // 8)
-    return [(a, cut, *more), (cut, b, *more)] + list(ranges[1:])
+    step = max(1, (b - a) // 8)
+    cuts = [a] + [c for c in (a + step, a + 2 * step) if c < b] + [b]
+    return [(c, d, *more) for c, d in zip(cuts, cuts[1:])] + list(ranges[1:])
 
 
 def _ahead(pool, fn, items, window: int):
