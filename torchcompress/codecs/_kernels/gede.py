@@ -22,8 +22,8 @@ from numba import njit
 
 PAD_BYTES = 3  # spare bytes after records and tables: the decoder reads 24-bit windows
 
-__all__ = ["PAD_BYTES", "bit_counts", "checked_codes", "class_ranges", "clipped_codes", "clog2", "eq1_size", "pack_records",
-           "pack_table", "pdep", "refine_groups", "search_base"]
+__all__ = ["PAD_BYTES", "bit_counts", "checked_codes", "class_ranges", "clipped_codes", "clog2",
+           "eq1_size", "pack_records", "pack_table", "pdep", "refine_groups", "search_base"]
 
 
 @njit(cache=True, nogil=True)

@@ -25,7 +25,7 @@ from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gat
 
 __all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END",
            "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "data_pointers", "lane_active",
-           "lane_state", "lane_step", "plane_step", "plane_value", "store_state"]
+           "lane_step", "plane_value"]
 
 #: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -213,8 +213,8 @@ def _extra_bits(b, x, pos, v, ne, rec, end, word):
     return x, pos, v
 
 
-def plane_step(b, ptrs, x, pos, prevr, bad, end, live, ci, pi, p, shift, tstride, lo, hi,
-               uniform):
+def _plane_step(b, ptrs, x, pos, prevr, bad, end, live, ci, pi, p, shift, tstride, lo, hi,
+                uniform):
     """Plane ``p``'s value at ring entry ``ci`` (the entry above: ``pi``) in every lane, as IR:
     :func:`plane_value` with the neighbours loaded from the rings."""
     ppl, prs = ptrs[:2]
@@ -274,15 +274,15 @@ def plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tst
     return x, pos, ar, bad, kept
 
 
-def lane_state(b, st):
+def _lane_state(b, st):
     """The lanes' (x, pos, previous residual, bad, end, live) from ``state``."""
     live = b.icmp_signed("!=", load(b, st, at(ST_ACT)), const(0))
     return (load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_PREV)),
             load(b, st, at(ST_BAD)), load(b, st, at(ST_END)), live)
 
 
-def store_state(b, st, x, pos, prevr, bad):
-    """Back into ``state``: what :func:`lane_state` read, less the ends and ``live``."""
+def _store_state(b, st, x, pos, prevr, bad):
+    """Back into ``state``: what :func:`_lane_state` read, less the ends and ``live``."""
     for k, v in ((ST_X, x), (ST_POS, pos), (ST_PREV, prevr), (ST_BAD, bad)):
         store(b, v, st, at(k))
 
@@ -298,10 +298,10 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
     def codegen(context, b, sig, args):
         st, *ptrs = data_pointers(context, b, sig, args, 7)
         ci, pi, p, shift, tstride, lo, hi, uniform = args[7:]
-        x, pos, prevr, bad, end, live = lane_state(b, st)
-        x, pos, ar, bad, _ = plane_step(b, ptrs, x, pos, prevr, bad, end, live, ci, pi, p,
-                                        shift, tstride, lo, hi, uniform)
-        store_state(b, st, x, pos, ar, bad)
+        x, pos, prevr, bad, end, live = _lane_state(b, st)
+        x, pos, ar, bad, _ = _plane_step(b, ptrs, x, pos, prevr, bad, end, live, ci, pi, p,
+                                         shift, tstride, lo, hi, uniform)
+        _store_state(b, st, x, pos, ar, bad)
         return context.get_dummy_value()
     return sig, codegen
 

@@ -5,8 +5,9 @@ The scalar decoder (``lossless_decode``) is one serial chain per value: the
 rANS state, then the context, which needs the value just decoded. Here lane
 ``l`` of every vector belongs to record ``l``, so each step of the chain runs
 once for all sixteen, with AVX-512 gathers for the table loads (the steps are
-``lane_steps``' intrinsics, the write-out ``lane_output``'s). The results are
-the scalar decoder's, bit for bit.
+``lane_steps``' intrinsics, the write-out ``lane_output``'s; one- and three-plane
+records go a whole row at a time through ``lane_row``'s). The results are the
+scalar decoder's, bit for bit.
 
 Records of different heights and widths share a group (photos): the group
 runs over its widest and tallest record, and a lane outside its own record
