@@ -261,6 +261,34 @@ def test_lanes_flag_pixels_outside_the_colour_range():
     assert over.sum() >= 2
 
 
+@pytest.mark.parametrize("planes", [3, 1])
+def test_one_at_a_time_flags_values_outside_the_output_range(planes):
+    """The one-at-a-time decoder's rows (grey, and RGB with YCoCg-R undone) refuse a value
+    outside ``[0, maxv]`` in any channel (here by calling it with a lower ``maxv`` or a lower
+    plane range), and decode every other record."""
+    from torchcompress.codecs._kernels import lossless_decode as ld
+
+    rng = np.random.default_rng(6)
+    x = _structured(rng, (12, planes, 5, 7), noise=4.0)
+    x = np.minimum(x, 180).astype(np.uint8)
+    for k in range(3 * planes):  # records 0-2: channel 0 over 200; 3-5: channel 1; 6-8: channel 2
+        x[k, k // 3, 2 + k % 3, 4] = 230
+    over = (x.reshape(12, -1) > 200).any(axis=1)
+    shard = _decoder(x if planes == 3 else x[:, 0]).shard(0)
+    t = shard.tables
+    assert (np.diff(shard.offsets) != x[0].size).all()  # every record coded
+    hi = shard.hi.copy() if planes == 3 else np.full_like(shard.hi, 200)
+    out = np.zeros(x[0].size, dtype=np.uint8)
+    for k in range(12):
+        status = ld._decode_sample(shard.records, shard.offsets[k], shard.offsets[k + 1], planes, 5,
+                                   7, planes == 3, 200, 0, 0, t.cum, t.coarse, shard.lo, hi,
+                                   shard.pl, shard.rs, out, 0)
+        assert status == (ld.BAD_RANGE if over[k] else ld.OK), k
+        if not over[k]:
+            np.testing.assert_array_equal(out, x[k].reshape(-1))
+    assert over.sum() == 3 * planes
+
+
 def test_a_numba_that_cannot_build_the_lanes_falls_back(monkeypatch):
     from numba.core.errors import LoweringError
 

@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["ACT_LUT", "CTX_PER_CLASS", "LEVEL_LUT", "NUM_CLASSES", "RES_LUT", "colour_forward",
-           "colour_inverse", "context", "med", "pad_row_end", "pad_row_start"]
+           "colour_inverse", "context", "context_of", "med", "pad_row_end", "pad_row_start"]
 
 CTX_PER_CLASS = 128
 NUM_CLASSES = 4
@@ -51,12 +51,16 @@ def context(pl, rs, p, ci, pi, pred, prev_r, shift, act_lut, res_lut, level_lut)
 
     ``prev_r`` is the previous plane's absolute residual at this pixel.
     """
-    w = pl[ci - 1]
-    n = pl[pi]
-    nw = pl[pi - 1]
-    ne = pl[pi + 1]
-    act = (rs[ci - 1] + rs[pi] + ((rs[pi - 1] + rs[pi + 1]) >> 1)
-           + ((abs(w - nw) + abs(n - nw) + abs(n - ne)) >> 1)) >> shift
+    return context_of(p, pl[ci - 1], pl[pi], pl[pi - 1], pl[pi + 1], rs[ci - 1], rs[pi],
+                      rs[pi - 1], rs[pi + 1], pred, prev_r, shift, act_lut, res_lut, level_lut)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_r, shift, act_lut, res_lut,
+               level_lut):
+    """:func:`context` from the neighbours' values ``w``, ``n``, ``nw``, ``ne`` and absolute
+    residuals ``rw``, ``rn``, ``rnw``, ``rne``."""
+    act = (rw + rn + ((rnw + rne) >> 1) + ((abs(w - nw) + abs(n - nw) + abs(n - ne)) >> 1)) >> shift
     a = act_lut[min(act, 255)] * 8
     if p == 0:
         return a + level_lut[min(max(pred >> shift, 0), 255)]
