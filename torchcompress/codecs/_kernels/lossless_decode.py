@@ -8,14 +8,13 @@ reading outside the payload or writing outside the sample.
 import numpy as np
 from numba import njit
 
-from .pixel_model import (ACT_LUT, LEVEL_LUT, RES_LUT, colour_inverse, context, context_of, med,
-                          pad_row_end, pad_row_start)
-from .rans import COARSE_SHIFT, PROB_BITS, RANS_L, get_code, token_base
+from .pixel_model import (ACT_LUT, LEVEL_LUT, RES_LUT, colour_inverse, context_of, med, pad_row_end,
+                          pad_row_start)
+from .rans import RANS_L, get_code
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
 
 OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
-_MASK = (1 << PROB_BITS) - 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -34,8 +33,8 @@ def _value(rec, pos, end, x, cum, coarse, p, w, n, nw, ne, rw, rn, rnw, rne, pre
 @njit(cache=True, nogil=True)
 def _grey_row(rec, pos, end, x, w, shift, lo, hi, cum, coarse, pl, rs, bc, bp, code_lo, out, o):
     """One row of a one-plane record, its neighbours carried in registers from pixel to pixel
-    (the generic loop below reads them back from the rings: MNIST one record at a time x0.63 to
-    x0.67, paired); returns (state, position, status)."""
+    (the loop for other plane counts reads them back from the rings: MNIST one record at a
+    time x0.63 to x0.67, paired); returns (state, position, status)."""
     wv, rwv = np.int64(pl[bc - 1]), np.int64(rs[bc - 1])
     nv, rnv = np.int64(pl[bp]), np.int64(rs[bp])
     nwv, rnwv = np.int64(pl[bp - 1]), np.int64(rs[bp - 1])
@@ -138,44 +137,18 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
             for p in range(nplanes):
                 ci = (2 * p + cur) * w2 + i + 1
                 pi = (2 * p + prv) * w2 + i + 1
-                pred = med(pl[ci - 1], pl[pi], pl[pi - 1])
-                c = context(pl, rs, p, ci, pi, pred, prev_r, shift, ACT_LUT, RES_LUT, LEVEL_LUT)
-                slot = x & _MASK
-                t = np.int64(coarse[(c << (PROB_BITS - COARSE_SHIFT)) + (slot >> COARSE_SHIFT)])
-                c_hi = np.int64(cum[c, t + 1])
-                while slot >= c_hi:
-                    t += 1
-                    c_hi = np.int64(cum[c, t + 1])
-                c_lo = np.int64(cum[c, t])
-                x = (c_hi - c_lo) * (x >> PROB_BITS) + slot - c_lo  # frequency: cum's difference
-                # one word always suffices for a sound stream; read it without a branch
-                need = x < RANS_L
-                q = min(pos, end - 2)
-                word = np.int64(rec[q]) | (np.int64(rec[q + 1]) << 8)
-                x = (x << 16) | word if need else x
-                pos += 2 * need
+                val, ar, x, pos = _value(rec, pos, end, x, cum, coarse, p, np.int64(pl[ci - 1]),
+                                         np.int64(pl[pi]), np.int64(pl[pi - 1]),
+                                         np.int64(pl[pi + 1]), np.int64(rs[ci - 1]),
+                                         np.int64(rs[pi]), np.int64(rs[pi - 1]),
+                                         np.int64(rs[pi + 1]), prev_r, shift)
                 if pos > end:
                     return OVERRUN
-                v, ne = token_base(t)
-                while ne > 0:
-                    nb = min(ne, 8)
-                    f = 1 << (PROB_BITS - nb)
-                    slot = x & _MASK
-                    x = f * (x >> PROB_BITS) + (slot & (f - 1))
-                    if x < RANS_L:
-                        if pos + 2 > end:
-                            return OVERRUN
-                        x = (x << 16) | np.int64(rec[pos]) | (np.int64(rec[pos + 1]) << 8)
-                        pos += 2
-                    ne -= nb
-                    v |= (slot >> (PROB_BITS - nb)) << ne
-                r = (v >> 1) ^ -(v & 1)
-                val = pred + r
                 if val < lo[p] or val > hi[p]:
                     return BAD_RANGE
                 pl[ci] = val
-                prev_r = abs(r)
-                rs[ci] = prev_r
+                prev_r = ar
+                rs[ci] = ar
             j = o + y * w + i
             c0 = cur * w2 + i + 1
             if colour:
