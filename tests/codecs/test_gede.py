@@ -176,7 +176,7 @@ def test_incremental_base_count_equals_np_unique():
     child = np.full(400, -1, dtype=np.int64)
     nb = 1
     for t, (j, k) in enumerate(order):
-        nb = refine_groups(u, j, k, group, nb, child)
+        nb = refine_groups(u[:, j], k, group, nb, child)
         bits = np.stack([(u[:, jj] >> kk) & 1 for jj, kk in order[:t + 1]], axis=1)
         uniq, inverse = np.unique(bits, axis=0, return_inverse=True)
         assert nb == len(uniq)

@@ -79,8 +79,9 @@ def condense_rows(values: np.ndarray, v: np.ndarray, y: np.ndarray, beta: int, *
     if start_groups is None and y.dtype.kind != "f":
         start_groups = y
     pos = cluster_positions(v, beta)
-    u = np.ascontiguousarray((v - v.min(axis=0))[:, pos[:, 0]] if len(pos) else np.zeros((n, 0)),
-                             dtype=np.uint16)
+    # a row per position: each split reads one, contiguous
+    ut = np.ascontiguousarray(((v - v.min(axis=0))[:, pos[:, 0]]).T if len(pos) else
+                              np.zeros((0, n)), dtype=np.uint16)
     if start_groups is None:
         group = np.zeros(n, dtype=np.int64)
         nb = 1
@@ -90,7 +91,7 @@ def condense_rows(values: np.ndarray, v: np.ndarray, y: np.ndarray, beta: int, *
         nb = int(group.max()) + 1
     child = np.full(2 * max(n, 1), -1, dtype=np.int64)
     for t in range(len(pos)):
-        nb = refine_groups(u, t, int(pos[t, 1]), group, nb, child)
+        nb = refine_groups(ut[t], int(pos[t, 1]), group, nb, child)
     weight = np.bincount(group, minlength=nb).astype(np.int64)
     sums = np.zeros((nb, values.shape[1]), dtype=np.float64)
     np.add.at(sums, group, values)

@@ -117,7 +117,8 @@ def fit_model(u: np.ndarray, signed: np.ndarray, *, tau: int, m: int = 0,
     group = np.zeros(n, dtype=np.int64)
     base_id = np.zeros(n, dtype=np.int64)
     child = np.full(2 * max(n, 1), -1, dtype=np.int64)
-    best_len, _, best = search_base(u, cols, bits, l_const, l_total, m, tau, group, base_id, child)
+    ut = np.ascontiguousarray(u.T)  # the search reads one column at a time
+    best_len, _, best = search_base(ut, cols, bits, l_const, l_total, m, tau, group, base_id, child)
     in_base = constant.copy()
     in_base[cols[:best_len], bits[:best_len]] = True
     base_mask = (in_base.astype(np.int64) << np.arange(MAX_WIDTH)).sum(axis=1).astype(np.uint16)

@@ -122,16 +122,17 @@ def eq1_size(nb, lb, ld, n, m):
 
 
 @njit(cache=True, nogil=True)
-def refine_groups(u, col, bit, group, nb, child):
-    """Split every group by bit ``bit`` of column ``col``; returns the new group count.
+def refine_groups(v, bit, group, nb, child):
+    """Split every group by bit ``bit`` of ``v`` ((N,) the codes of one column); returns the
+    new group count.
 
     New ids are dense, in order of first appearance. ``child`` is (2 * N,)
     int64 filled with -1; it is left filled with -1 again.
     """
-    n = u.shape[0]
+    n = v.shape[0]
     count = 0
     for i in range(n):
-        key = 2 * group[i] + ((u[i, col] >> bit) & 1)
+        key = 2 * group[i] + ((v[i] >> bit) & 1)
         c = child[key]
         if c < 0:
             c = count
@@ -144,14 +145,16 @@ def refine_groups(u, col, bit, group, nb, child):
 
 
 @njit(cache=True, nogil=True)
-def search_base(u, pos_col, pos_bit, l_const, l_total, m, tau, group, best_group, child):
+def search_base(ut, pos_col, pos_bit, l_const, l_total, m, tau, group, best_group, child):
     """EntroGeDe compression phase (Algorithm 1, lines 10-27), incremental.
 
     Positions are added in the given order (increasing entropy); each step
     refines the groups in O(N) instead of recounting unique rows.
 
     Args:
-        u: (N, D) uint16 codes of one model.
+        ut: (D, N) uint16 codes of one model, a column per row: each step reads one
+            column, contiguous (on 10 CIFAR classes of 560 samples, the search took 0.40 s
+            over (N, D) rows, a cache line per sample per step, and 0.20 s this way).
         pos_col, pos_bit: (P,) candidate positions, in order.
         l_const: constant bits, in the base from the start.
         l_total: all bits per sample.
@@ -164,7 +167,7 @@ def search_base(u, pos_col, pos_bit, l_const, l_total, m, tau, group, best_group
     Returns:
         (best prefix length, bases at the best prefix, Eq. 1 size at the best).
     """
-    n = u.shape[0]
+    n = ut.shape[1]
     nb = 1
     lb = l_const
     best = eq1_size(1, lb, l_total - lb, n, m)
@@ -174,7 +177,7 @@ def search_base(u, pos_col, pos_bit, l_const, l_total, m, tau, group, best_group
         best_group[i] = 0
     c = 0
     for t in range(pos_col.shape[0]):
-        nb = refine_groups(u, pos_col[t], pos_bit[t], group, nb, child)
+        nb = refine_groups(ut[pos_col[t]], pos_bit[t], group, nb, child)
         lb += 1
         s = eq1_size(nb, lb, l_total - lb, n, m)
         if s < best:
