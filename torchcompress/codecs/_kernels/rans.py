@@ -82,23 +82,26 @@ def get_code(rec, pos, end, x, c, cum, coarse):
     """
     mask = PROB_SCALE - 1
     slot = x & mask
-    t = np.int64(coarse[(c << (PROB_BITS - COARSE_SHIFT)) + (slot >> COARSE_SHIFT)])
-    hi = np.int64(cum[c, t + 1])
+    # unsigned indices (every one is >= 0): numba then emits no negative-index wraparound,
+    # and LLVM reads the word below as one 16-bit load (lossy decode x0.94-0.95, paired runs)
+    cu = np.uint64(c)
+    t = np.uint64(coarse[(cu << np.uint64(PROB_BITS - COARSE_SHIFT)) + np.uint64(slot >> COARSE_SHIFT)])
+    hi = np.int64(cum[cu, t + np.uint64(1)])
     while slot >= hi:
-        t += 1
-        hi = np.int64(cum[c, t + 1])
-    lo = np.int64(cum[c, t])
+        t += np.uint64(1)
+        hi = np.int64(cum[cu, t + np.uint64(1)])
+    lo = np.int64(cum[cu, t])
     # the frequency is the difference of the cumulative entries already loaded: one table
     # load fewer per symbol (measured 1.5-3.5% off the lossy decode)
     x = (hi - lo) * (x >> PROB_BITS) + slot - lo
     # one word always suffices; read it without a branch (``end - 2`` is inside the record,
     # whose stream starts with a 4-byte state) and let the caller see ``pos > end``
     need = x < RANS_L
-    q = min(pos, end - 2)
-    word = np.int64(rec[q]) | (np.int64(rec[q + 1]) << 8)
+    q = np.uint64(min(pos, end - 2))
+    word = np.int64(rec[q]) | (np.int64(rec[q + np.uint64(1)]) << 8)
     x = (x << 16) | word if need else x
     pos += 2 * need
-    v, ne = token_base(t)
+    v, ne = token_base(np.int64(t))
     while ne > 0:
         nb = min(ne, EXTRA_CHUNK)
         f = 1 << (PROB_BITS - nb)
