@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from torchcompress.codecs import GeDeParams, make_codec
 from torchcompress.codecs._kernels.gede import (bit_counts, checked_codes, class_ranges,
-                                                clipped_codes, eq1_size, refine_groups)
+                                                clipped_codes, eq1_size, refine_groups,
+                                                transpose_codes)
 from torchcompress.codecs._kernels.gede_decode import decode_gede_rows
 from torchcompress.codecs.gede_model import bit_entropy, column_codes, fit_model
 from torchcompress.codecs.gede_tables import GeDeTables
@@ -164,6 +165,14 @@ def test_clipped_codes_wrap_to_16_bits_then_clip_to_the_models_top():
     clipped_codes(v, rows, signed, top, u)
     expect = np.minimum(column_codes(v[rows], signed)[0], top)  # uint16 first, then the clip
     np.testing.assert_array_equal(u, expect)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (17, 65), (40, 3)])
+def test_transpose_codes_matches_numpy(shape):
+    u = np.random.default_rng(4).integers(0, 1 << 16, shape).astype(np.uint16)
+    out = np.zeros(shape[::-1], dtype=np.uint16)
+    transpose_codes(u, out)
+    np.testing.assert_array_equal(out, u.T)
 
 
 def test_incremental_base_count_equals_np_unique():

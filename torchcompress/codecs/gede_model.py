@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels.gede import bit_counts, search_base
+from ._kernels.gede import bit_counts, search_base, transpose_codes
 
 __all__ = ["GeDeModel", "MAX_WIDTH", "bit_entropy", "column_codes", "fit_model", "mask_layout",
            "widths_of"]
@@ -114,11 +114,15 @@ def fit_model(u: np.ndarray, signed: np.ndarray, *, tau: int, m: int = 0,
     order = np.argsort(bit_entropy(ones[cols, bits], n), kind="stable")
     cols, bits = cols[order].astype(np.int64), bits[order].astype(np.int64)
     l_total, l_const = int(widths.sum()), int(constant.sum())
-    group = np.zeros(n, dtype=np.int64)
-    base_id = np.zeros(n, dtype=np.int64)
-    child = np.full(2 * max(n, 1), -1, dtype=np.int64)
-    ut = np.ascontiguousarray(u.T)  # the search reads one column at a time
+    # 32-bit scratch, half the cache of 64-bit (the search over 10 CIFAR classes of 560
+    # samples: 0.158 -> 0.148 s)
+    group = np.zeros(n, dtype=np.int32)
+    base_id = np.zeros(n, dtype=np.int32)
+    child = np.full(2 * max(n, 1), -1, dtype=np.int32)
+    ut = np.empty((d, n), dtype=np.uint16)  # the search reads one column at a time
+    transpose_codes(np.ascontiguousarray(u), ut)
     best_len, _, best = search_base(ut, cols, bits, l_const, l_total, m, tau, group, base_id, child)
+    base_id = base_id.astype(np.int64)
     in_base = constant.copy()
     in_base[cols[:best_len], bits[:best_len]] = True
     base_mask = (in_base.astype(np.int64) << np.arange(MAX_WIDTH)).sum(axis=1).astype(np.uint16)
