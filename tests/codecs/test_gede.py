@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from torchcompress.codecs import GeDeParams, make_codec
 from torchcompress.codecs._kernels.gede import (bit_counts, checked_codes, class_ranges,
-                                                clipped_codes, eq1_size, refine_groups,
-                                                transpose_codes)
+                                                clipped_codes, eq1_size, refine_groups)
+from torchcompress.codecs._kernels.idct import transpose_tiles
 from torchcompress.codecs._kernels.gede_decode import decode_gede_rows
 from torchcompress.codecs.gede_model import bit_entropy, column_codes, fit_model
 from torchcompress.codecs.gede_tables import GeDeTables
@@ -168,10 +168,10 @@ def test_clipped_codes_wrap_to_16_bits_then_clip_to_the_models_top():
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (17, 65), (40, 3)])
-def test_transpose_codes_matches_numpy(shape):
+def test_fit_transposes_codes_like_numpy(shape):
     u = np.random.default_rng(4).integers(0, 1 << 16, shape).astype(np.uint16)
     out = np.zeros(shape[::-1], dtype=np.uint16)
-    transpose_codes(u, out)
+    transpose_tiles(u.reshape(-1), out.reshape(-1), 1, shape[1], shape[0])  # as fit_model does
     np.testing.assert_array_equal(out, u.T)
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels.gede import bit_counts, search_base, transpose_codes
+from ._kernels.gede import bit_counts, search_base
+from ._kernels.idct import transpose_tiles
 
 __all__ = ["GeDeModel", "MAX_WIDTH", "bit_entropy", "column_codes", "fit_model", "mask_layout",
            "widths_of"]
@@ -120,7 +121,7 @@ def fit_model(u: np.ndarray, signed: np.ndarray, *, tau: int, m: int = 0,
     base_id = np.zeros(n, dtype=np.int32)
     child = np.full(2 * max(n, 1), -1, dtype=np.int32)
     ut = np.empty((d, n), dtype=np.uint16)  # the search reads one column at a time
-    transpose_codes(np.ascontiguousarray(u), ut)
+    transpose_tiles(np.ascontiguousarray(u).reshape(-1), ut.reshape(-1), 1, d, n)
     best_len, _, best = search_base(ut, cols, bits, l_const, l_total, m, tau, group, base_id, child)
     base_id = base_id.astype(np.int64)
     in_base = constant.copy()

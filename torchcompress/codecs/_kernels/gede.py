@@ -23,8 +23,7 @@ from numba import njit
 PAD_BYTES = 3  # spare bytes after records and tables: the decoder reads 24-bit windows
 
 __all__ = ["PAD_BYTES", "bit_counts", "checked_codes", "class_ranges", "clipped_codes", "clog2",
-           "eq1_size", "pack_records", "pack_table", "pdep", "refine_groups", "search_base",
-           "transpose_codes"]
+           "eq1_size", "pack_records", "pack_table", "pdep", "refine_groups", "search_base"]
 
 
 @njit(cache=True, nogil=True)
@@ -123,26 +122,12 @@ def eq1_size(nb, lb, ld, n, m):
 
 
 @njit(cache=True, nogil=True)
-def transpose_codes(u, out):
-    """``out[j, i] = u[i, j]`` for (N, D) codes, in 16 x 64 tiles (1.2 ms against numpy's
-    3.4-4.6 ms on 560 x 3,072 uint16)."""
-    n, d = u.shape
-    for i0 in range(0, n, 16):
-        i1 = min(i0 + 16, n)
-        for j0 in range(0, d, 64):
-            j1 = min(j0 + 64, d)
-            for i in range(i0, i1):
-                for j in range(j0, j1):
-                    out[j, i] = u[i, j]
-
-
-@njit(cache=True, nogil=True)
 def refine_groups(v, bit, group, nb, child):
     """Split every group by bit ``bit`` of ``v`` ((N,) the codes of one column); returns the
     new group count.
 
     New ids are dense, in order of first appearance. ``child`` is (2 * N,)
-    int64 filled with -1; it is left filled with -1 again.
+    int32 or int64 filled with -1; it is left filled with -1 again.
     """
     n = v.shape[0]
     count = np.int32(0)  # N < 2**31 rows

@@ -14,7 +14,7 @@ from numba import njit
 from .color import ycc_to_pixels
 from .gede_decode import decode_gede_row, row_start, scratch_words
 
-__all__ = ["chunk_to_pixels", "decode_gede_dct", "idct_axis0", "idct_plan"]
+__all__ = ["chunk_to_pixels", "decode_gede_dct", "idct_axis0", "idct_plan", "transpose_tiles"]
 
 
 def idct_plan(c: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -109,8 +109,10 @@ def idct_axis0(src, dst, plan, s1, s2, s3, n, vw, sw):
 
 
 @njit(cache=True, nogil=True)
-def _transpose(src, dst, c, h, w):
-    """(w, c, h) -> (h, c, w) in 8 x 8 tiles, with unsigned indices (no wraparound checks).
+def transpose_tiles(src, dst, c, h, w):
+    """(w, c, h) -> (h, c, w) in 8 x 8 tiles, with unsigned indices (no wraparound checks);
+    flat ``src`` and ``dst`` of any dtype (``c = 1``: an (N, D) matrix -> (D, N), as GeDe's fit
+    reads its codes).
 
     A tile's eight source rows stay in cache while it is written; whole tiles
     are unrolled by hand (numba leaves the bounded loops rolled, which costs
@@ -192,6 +194,6 @@ def chunk_to_pixels(xt, t1, s1, s2, s3, k, chunk, c, h, w, plan_h, plan_w, ycc2r
     (each chunk * c * h * w floats).
     """
     idct_axis0(xt, t1, plan_w, s1, s2, s3, w, k * c * h, chunk * c * h)
-    _transpose(t1, xt, k * c, h, w)
+    transpose_tiles(t1, xt, k * c, h, w)
     idct_axis0(xt, t1, plan_h, s1, s2, s3, h, k * c * w, k * c * w)
     ycc_to_pixels(t1[:k * c * h * w].reshape(h, k, c, w), ycc2rgb, out)
