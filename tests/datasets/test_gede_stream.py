@@ -116,6 +116,30 @@ def test_a_class_without_fit_samples_is_still_exact(tmp_path):
     assert t["model_labels"].tolist() == [0, 1, 2, 3, 9]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_model_is_fit_on_its_own_codes(tmp_path, workers):
+    """Every model's mask is Algorithm 1 on its class's fit rows; a model whose class has no
+    fit row is fit on all of them, clipped into its own (here narrower) widths."""
+    from torchcompress.codecs.gede_model import fit_model
+
+    x, y = _data(60)
+    y[[5, 32]] = 9
+    x[[5, 32]] //= 4  # class 9's widths are narrower than the other classes' values
+    st = GeDeStream(make_codec("gede", {"mode": "none"}), len(x), fit_samples=20, workers=workers)
+    st.use_folder(str(tmp_path))
+    st.load_scan(st.scan(x, 0, y), x.dtype)
+    rows = st.fit_rows(x[0].nbytes)
+    assert not np.isin([5, 32], rows).any()
+    st.fit(x[rows], y[rows])
+    flat, tau = x[rows].reshape(len(rows), -1).astype(np.uint16), st.codec.params.tau
+    for g, label in enumerate(st.keys):
+        mine = flat[y[rows] == label] if label != 9 else np.minimum(flat, st.top[g])
+        want = fit_model(mine.astype(np.uint16), st.signed[g], tau=tau, top=st.top[g])
+        assert np.array_equal(st.bmask[g], want.base_mask), label
+    assert not np.array_equal(st.bmask[-1], fit_model(flat, st.signed[-1], tau=tau,
+                                                       top=st.top[-1]).base_mask)
+
+
 class Drifting(Generated):
     """Returns brighter images once read more than once: not the same source on every pass."""
 
