@@ -45,7 +45,7 @@ class Runner:
     def __init__(self, workers: int, job: tuple):
         import multiprocessing as mp
 
-        self.job, self.workers, self.pool = job, workers, None
+        self.job, self.workers, self.pool, self._saved = job, workers, None, []
         # fork only on Linux (macOS's system libraries are not fork-safe once threads run)
         self.forks = workers > 1 and sys.platform.startswith("linux") and \
             "fork" in mp.get_all_start_methods()
@@ -73,9 +73,12 @@ class Runner:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"),
+        # the calling process is one of the workers: it runs a job itself whenever the next
+        # result is not back yet (one fork fewer, and its jobs' results need no pickle)
+        self.pool = ProcessPoolExecutor(self.workers - 1, mp_context=mp.get_context("fork"),
                                         initializer=_one_thread)
-        yield from _ahead(self.pool, fn, rest, 2 * self.workers)
+        self._saved = _single_threaded(self.job)
+        yield from _shared(self.pool, fn, rest, 2 * (self.workers - 1))
 
     def __enter__(self) -> "Runner":
         return self
@@ -84,7 +87,10 @@ class Runner:
         global _JOB
         _JOB = None
         if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+            _restore(self._saved)
+            # after a clean pass every job is done: the idle workers exit in the background
+            # (11 ms a pass of waiting); after a failure, wait until none can still write
+            self.pool.shutdown(wait=exc[0] is not None, cancel_futures=True)
 
 
 def _rows(item: tuple) -> int:
@@ -105,17 +111,42 @@ def probe_first(ranges: list, workers: int) -> list:
     return [(c, d, *more) for c, d in zip(cuts, cuts[1:])] + list(ranges[1:])
 
 
-def _ahead(pool, fn, items, window: int):
-    """``map(fn, items)`` on ``pool``, in order, with at most ``window`` jobs in flight."""
+class _Done:
+    """A job the calling process ran itself, queued among the workers' futures."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _shared(pool, fn, items, window: int):
+    """``map(fn, items)`` in order, on ``pool`` (at most ``window`` jobs in flight) and on the
+    calling process, which runs the next job itself whenever the oldest is not back yet."""
     from collections import deque
 
-    items, queue = iter(items), deque()
-    for item in items:
-        queue.append(pool.submit(fn, item))
-        if len(queue) >= window:
-            yield queue.popleft().result()
-    while queue:
-        yield queue.popleft().result()
+    items, queue, flying = iter(items), deque(), 0
+    more = True
+    while True:
+        while more and flying < window:
+            item = next(items, _Done)
+            more = item is not _Done
+            if more:
+                queue.append(pool.submit(fn, item))
+                flying += 1
+        if not queue:
+            return
+        head = queue[0]
+        if not isinstance(head, _Done) and not head.done() and more:
+            item = next(items, _Done)
+            more = item is not _Done
+            if more:
+                queue.append(_Done(fn(item)))
+                continue
+        queue.popleft()
+        flying -= not isinstance(head, _Done)
+        yield head.result()
 
 
 def _one_thread() -> None:
@@ -129,10 +160,22 @@ def _one_thread() -> None:
     _IN_WORKER = True
     torch.set_num_threads(1)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    reader, _, st, _, _ = _JOB
-    for obj in (reader, st):
-        if hasattr(obj, "workers"):
-            obj.workers = 1
+    _single_threaded(_JOB)
+
+
+def _single_threaded(job: tuple) -> list:
+    """Give the job's reader and encoder one thread each (the processes are the parallelism);
+    returns what :func:`_restore` puts back."""
+    reader, _, st, _, _ = job
+    saved = [(obj, obj.workers) for obj in (reader, st) if hasattr(obj, "workers")]
+    for obj, _ in saved:
+        obj.workers = 1
+    return saved
+
+
+def _restore(saved: list) -> None:
+    for obj, workers in saved:
+        obj.workers = workers
 
 
 def _exit_with_parent(parent: int) -> None:
