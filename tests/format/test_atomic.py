@@ -76,3 +76,23 @@ def test_error_during_compress_cleans_up(tmp_path):
     with pytest.raises(ValueError, match="sample 1 contains NaN"):
         tc.compress((x, np.zeros(3, dtype=np.int64)), tmp_path / "n.tcz", codec="adq", progress=False)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names fsync'd files via /proc")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_shard_is_on_disk_before_the_manifest(tmp_path, monkeypatch, workers):
+    from torchcompress.datasets import pool
+
+    monkeypatch.setattr(pool, "_POOL_WORTH", 0.0)
+    synced, real = [], os.fsync
+
+    def recording(fd):  # the shards' syncs run on a thread while the next shard encodes
+        synced.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+    monkeypatch.setattr(os, "fsync", recording)
+    x = np.random.default_rng(2).integers(0, 256, (50, 3, 8, 8), dtype=np.uint8)
+    tc.compress([(img, 0) for img in x], tmp_path / "a", codec="lossless", shard_size=10,
+                progress=False, num_workers=workers)
+    shards = sorted(f for f in os.listdir(tmp_path / "a") if f.startswith("shard-"))
+    assert len(shards) == 5
+    assert set(shards) <= set(synced[:synced.index("manifest.json")])

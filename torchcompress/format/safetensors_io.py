@@ -102,8 +102,10 @@ _RANK = ["BOOL", "U8", "I8", "I16", "U16", "F16", "I32", "U32", "F32", "F64", "I
 _NAMES = {np.dtype(v): k for k, v in DTYPES.items()}
 
 
-def write_tensors(path: str, tensors: dict, metadata: dict | None = None) -> tuple[int, str]:
-    """Write ``tensors`` to ``path`` in safetensors format and fsync it.
+def write_tensors(path: str, tensors: dict, metadata: dict | None = None, *,
+                  fsync: bool = True) -> tuple[int, str]:
+    """Write ``tensors`` to ``path`` in safetensors format and fsync it (``fsync=False``: the
+    caller syncs it before it counts as written).
 
     A tensor may be given as a list of 1-D pieces of one dtype, written one
     after the other (the shard writer joins chunks this way without a second
@@ -141,5 +143,6 @@ def write_tensors(path: str, tensors: dict, metadata: dict | None = None) -> tup
             digest.update(block)
             f.write(block)
         f.flush()
-        os.fsync(f.fileno())
+        if fsync:
+            os.fsync(f.fileno())
     return 8 + len(head) + offset, digest.hexdigest()

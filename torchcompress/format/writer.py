@@ -10,7 +10,7 @@ import shutil
 from .manifest import MANIFEST_FILE, ExtraInfo, Manifest, ShardInfo
 from .safetensors_io import write_tensors
 
-__all__ = ["ArchiveWriter", "shard_file_name", "write_shard_file"]
+__all__ = ["ArchiveWriter", "fsync_path", "shard_file_name", "write_shard_file"]
 
 
 def shard_file_name(index: int) -> str:
@@ -18,19 +18,22 @@ def shard_file_name(index: int) -> str:
 
 
 def write_shard_file(folder: str, index: int, tensors: dict, start: int, stop: int,
-                     metadata: dict | None = None) -> ShardInfo:
+                     metadata: dict | None = None, *, fsync: bool = True) -> ShardInfo:
     """Write shard ``index`` (samples ``[start, stop)``) into ``folder``; replaces one there.
 
     Several processes may write different shards of one archive into the
     writer's folder (``ArchiveWriter.folder``); the writer then takes their
-    infos (``ArchiveWriter.shards``).
+    infos (``ArchiveWriter.shards``). ``fsync=False``: the caller syncs the file
+    (:func:`fsync_path`) before the archive is committed.
     """
     file = shard_file_name(index)
-    size, digest = write_tensors(os.path.join(folder, file), tensors, metadata)
+    size, digest = write_tensors(os.path.join(folder, file), tensors, metadata, fsync=fsync)
     return ShardInfo(file, start, stop, size, digest)
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_path(path: str) -> None:
+    """Flush a file's data, or a directory's entries, to disk (through a read-only descriptor,
+    which Linux accepts for both)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -123,7 +126,7 @@ class ArchiveWriter:
             f.write(manifest.to_json())
             f.flush()
             os.fsync(f.fileno())
-        _fsync_dir(self._tmp)
+        fsync_path(self._tmp)
         parent = os.path.dirname(self.path)
         if os.path.isdir(self.path):
             if _exchange(self._tmp, self.path):
@@ -135,7 +138,7 @@ class ArchiveWriter:
                 shutil.rmtree(old)
         else:
             os.rename(self._tmp, self.path)
-        _fsync_dir(parent)
+        fsync_path(parent)
         self._tmp = None
         return self.path
 
