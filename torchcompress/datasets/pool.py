@@ -73,6 +73,7 @@ class Runner:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
+        _trim_heap()
         # the calling process is one of the workers: it runs a job itself whenever the next
         # result is not back yet (one fork fewer, and its jobs' results need no pickle)
         self.pool = ProcessPoolExecutor(self.workers - 1, mp_context=mp.get_context("fork"),
@@ -91,6 +92,20 @@ class Runner:
             # after a clean pass every job is done: the idle workers exit in the background
             # (11 ms a pass of waiting); after a failure, wait until none can still write
             self.pool.shutdown(wait=exc[0] is not None, cancel_futures=True)
+
+
+def _trim_heap() -> None:
+    """Hand the C heap's free pages back before a fork (glibc's ``malloc_trim``). Pages the
+    parent keeps are shared with the child, and the first write to each in either process
+    copies it; returned pages come back zeroed instead, without a copy. Free heap is
+    there because numpy's freed arrays are reused (30k CIFAR images at 2 workers, GeDe:
+    1.34 -> 1.30 s, in three alternating pairs of runs)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+        pass
 
 
 def _rows(item: tuple) -> int:
