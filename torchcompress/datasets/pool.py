@@ -1,4 +1,5 @@
-"""Chunk jobs mapped in order: inline, or on forked worker processes that inherit the job.
+"""Chunk jobs mapped in order: inline, or on forked worker processes that inherit the job
+and on the calling process beside them.
 
 The job (reader, codec, stream encoder, extras, flags) is set while a
 :class:`Runner` maps it, so forked workers inherit it instead of receiving
@@ -31,12 +32,14 @@ _IN_WORKER = False
 
 
 class Runner:
-    """Maps chunk jobs in order: inline, or on ``workers`` forked processes (Linux), which
-    inherit the job's reader and fitted encoder; elsewhere the codec's threads do it.
+    """Maps chunk jobs in order: inline, or on ``workers - 1`` forked processes (Linux), which
+    inherit the job's reader and fitted encoder, and the calling process, which runs the next
+    job itself whenever the oldest is not back yet (on one thread, as the workers do);
+    elsewhere the codec's threads do it.
 
     Jobs are ``(first, stop)`` row ranges, or tuples that start with one. The first job
     is a probe (see :func:`probe_first`): it runs inline, and its time per row times the
-    rows left decides whether the processes (about 0.1 s to start) pay off; a small
+    rows left decides whether the processes pay off; a small
     probe keeps the serial part of a parallel pass short. A probe also pays what a
     process pays once (numba kernels loaded from the cache: 20-30 ms), which on a pass of
     a few dozen rows outweighs the rows themselves; so where it points to a pass under
