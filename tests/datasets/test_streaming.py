@@ -186,3 +186,24 @@ def test_the_pools_probes_are_eighths_of_the_first_range():
     assert pool.probe_first([(5, 7)], 2) == [(5, 6), (6, 7)]  # two rows: one probe each
     assert pool.probe_first([(0, 16)], 1) == [(0, 16)]  # one worker: nothing to decide
     assert pool.probe_first([(4, 5)], 2) == [(4, 5)]  # one row cannot be split
+
+
+_RAN = []  # (pid, first row) of each job the calling process ran
+
+
+def _record(ab):
+    _RAN.append((os.getpid(), ab[0]))
+    return ab[0]
+
+
+def test_passes_after_a_forked_one_start_their_workers_without_probes(monkeypatch):
+    monkeypatch.setattr(pool, "_POOL_WORTH", 0.0)
+    passes, ranges = pool.Passes(2), [(a, a + 1) for a in range(12)]
+    for k in range(2):
+        _RAN.clear()
+        with passes.runner((None, None, None, None, None)) as run:
+            assert list(run.map(_record, ranges)) == list(range(12))  # in order, either way
+        mine = [a for pid, a in _RAN if pid == os.getpid()]
+        # the first pass probes rows 0 and 1 here; the second hands them to its worker first
+        assert (mine[:2] == [0, 1]) if k == 0 else (0 not in mine and 1 not in mine), mine
+    assert passes.forked

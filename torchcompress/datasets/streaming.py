@@ -158,9 +158,10 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
     """The passes of :func:`stream_archive` once the archive's folder exists: scan, fit,
     summaries and allocation, shards, commit."""
     world, rank = _world()
+    passes = pool.Passes(workers)
     if hasattr(st, "scan"):  # a first pass for what the fit must know of every sample
         def scan_slice():
-            with pool.Runner(workers, (reader, enc, st, None, False)) as run:
+            with passes.runner((reader, enc, st, None, False)) as run:
                 ranges = _slice_ranges(n, chunk_rows, workers)
                 return merge_scans(tqdm(run.map(_scan_chunk, ranges), total=len(ranges),
                                         desc="scanning", disable=not show, leave=False))
@@ -179,7 +180,7 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
         def summarize_slice():
             out = None  # filled in place (in the encoder's dtype): one copy
             ranges = _slice_ranges(n, chunk_rows, workers)
-            with pool.Runner(workers, (reader, enc, st, None, False)) as run:
+            with passes.runner((reader, enc, st, None, False)) as run:
                 for (a, b), part in tqdm(zip(ranges, run.map(_summarize_chunk, ranges)),
                                          total=len(ranges), desc="summarising", disable=not show,
                                          leave=False):
@@ -206,7 +207,7 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
         flags = (check, verify, folder, enc.open_tables(extras, "memory") if check else None)
         # each shard's fsync (disk time, 0.06-0.1 s for a 67 MB shard) runs on a thread while
         # the next shard encodes; every one is done before this rank reports its shards
-        with pool.Runner(workers, (reader, enc, st, extras, flags)) as run, \
+        with passes.runner((reader, enc, st, extras, flags)) as run, \
                 ThreadPoolExecutor(1) as syncs:
             results = iter(run.map(_encode_chunk, jobs))
             synced = []
