@@ -67,9 +67,10 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         length: how many pairs an iterable source yields (for the progress bar).
         resize: ``(height, width)``: resize the images of a dataset or folder
             source as they are read (antialiased), e.g. photos for ADQ or GeDe.
-        num_workers: worker processes (forked, on Linux; elsewhere threads) that
-            read and encode chunks (GeDe: when it streams; in memory it encodes
-            on one). The archive's bytes are the same for any number.
+        num_workers: processes that read and encode chunks: the calling one and
+            ``num_workers - 1`` forked workers (Linux; elsewhere threads) (GeDe: when
+            it streams; in memory it encodes on one). The archive's bytes are the
+            same for any number.
         verify: decode every sample before committing and fail unless it is
             identical (within half a fixed-point step for floats). Default:
             on for lossless codecs and GeDe modes; lossy codecs reject ``True``.
