@@ -289,8 +289,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--resize", type=int, nargs=2, metavar=("H", "W"),
                    help="resize folder images to H x W as they are read (e.g. for adq, gede)")
     c.add_argument("--num-workers", type=int, default=1,
-                   help="worker processes that read and encode (lossless, adq, original; "
-                        "threads for lossy); the bytes do not depend on it")
+                   help="processes that read and encode chunks: this one and N-1 forked "
+                        "workers; the bytes do not depend on it")
     c.add_argument("--overwrite", action="store_true")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(fn=_compress)
