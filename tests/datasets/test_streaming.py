@@ -1,6 +1,7 @@
 """Bounded-memory compress: chunked reads, shards equal to the in-memory encoder's, mixed shapes."""
 
 import os
+import time
 import tracemalloc
 
 import numpy as np
@@ -207,3 +208,21 @@ def test_passes_after_a_forked_one_start_their_workers_without_probes(monkeypatc
         # the first pass probes rows 0 and 1 here; the second hands them to its worker first
         assert (mine[:2] == [0, 1]) if k == 0 else (0 not in mine and 1 not in mine), mine
     assert passes.forked
+
+
+def _slow_first(ab):
+    if ab[0] == 0:  # the worker's first job: the calling process must not run far ahead
+        time.sleep(0.5)
+    _RAN.append((os.getpid(), ab[0], time.monotonic()))
+    return ab[0]
+
+
+def test_the_calling_process_runs_a_bounded_way_ahead_of_a_slow_worker(monkeypatch):
+    passes = pool.Passes(2)
+    passes.forked = True  # no probes: rows 0 and 1 go to the worker first
+    _RAN.clear()
+    t0 = time.monotonic()
+    with passes.runner((None, None, None, None, None)) as run:
+        assert list(run.map(_slow_first, [(a, a + 1) for a in range(30)])) == list(range(30))
+    early = [a for pid, a, t in _RAN if pid == os.getpid() and t - t0 < 0.4]
+    assert 1 <= len(early) <= 2, early  # its results wait behind row 0 (2 * window - 2 of them)

@@ -157,7 +157,8 @@ class _Done:
 
 def _shared(pool, fn, items, window: int):
     """``map(fn, items)`` in order, on ``pool`` (at most ``window`` jobs in flight) and on the
-    calling process, which runs the next job itself whenever the oldest is not back yet."""
+    calling process, which runs the next job itself whenever the oldest is not back yet (at
+    most ``window`` of its results wait behind a slow one: memory stays bounded)."""
     from collections import deque
 
     items, queue, flying = iter(items), deque(), 0
@@ -172,7 +173,8 @@ def _shared(pool, fn, items, window: int):
         if not queue:
             return
         head = queue[0]
-        if not isinstance(head, _Done) and not head.done() and more:
+        if not isinstance(head, _Done) and not head.done() and more and \
+                len(queue) < 2 * window:
             item = next(items, _Done)
             more = item is not _Done
             if more:
