@@ -217,7 +217,7 @@ def _slow_first(ab):
     return ab[0]
 
 
-def test_the_calling_process_runs_a_bounded_way_ahead_of_a_slow_worker(monkeypatch):
+def test_the_calling_process_runs_a_bounded_way_ahead_of_a_slow_worker():
     passes = pool.Passes(2)
     passes.forked = True  # no probes: rows 0 and 1 go to the worker first
     _RAN.clear()
