@@ -19,9 +19,9 @@ import numpy as np
 __all__ = ["Passes", "Runner", "Shipped", "job", "landed", "probe_first", "ship"]
 
 _JOB = None  # (reader, codec, stream encoder, extras, flags): what forked workers inherit
-#: seconds of remaining work that pay for starting worker processes: a pass's workers start
-#: 0.03-0.05 s after it begins, so two pay from about 0.1 s of work (GeDe's scan of 30k CIFAR
-#: images, 0.45-0.55 s of work since its wavelet got faster, ran inline below 0.5 s)
+#: seconds of remaining work that pay for starting worker processes: a pass's worker starts
+#: 12-20 ms after it begins (0.03-0.05 s when both workers were forked; GeDe's scan of 30k
+#: CIFAR images, 0.45-0.55 s of work since its wavelet got faster, ran inline below 0.5 s)
 _POOL_WORTH = 0.25
 #: a first probe that points to less than this much work is checked by a second one
 _PROBE_AGAIN = 2.0
@@ -43,7 +43,8 @@ class Runner:
     probe keeps the serial part of a parallel pass short. A probe also pays what a
     process pays once (numba kernels loaded from the cache: 20-30 ms), which on a pass of
     a few dozen rows outweighs the rows themselves; so where it points to a pass under
-    ``_PROBE_AGAIN`` seconds, the next job runs inline too and decides instead."""
+    ``_PROBE_AGAIN`` seconds, the next job runs inline too and decides instead. A runner of
+    :class:`Passes` whose earlier pass forked skips the probes."""
 
     def __init__(self, workers: int, job: tuple, passes: "Passes | None" = None):
         import multiprocessing as mp
