@@ -127,6 +127,12 @@ class Passes:
     def runner(self, job: tuple) -> Runner:
         return Runner(self.workers, job, self)
 
+    def probe_first(self, ranges: list) -> list:
+        """:func:`probe_first` for the next pass: its ranges as they are once a pass forked
+        (no probes to split off: the eighths went to the worker first, which then waited
+        17 ms for more while the calling process ran a whole chunk)."""
+        return list(ranges) if self.forked else probe_first(ranges, self.workers)
+
 
 def _rows(item: tuple) -> int:
     return item[1] - item[0]
@@ -159,7 +165,9 @@ class _Done:
 def _shared(pool, fn, items, window: int):
     """``map(fn, items)`` in order, on ``pool`` (at most ``window`` jobs in flight) and on the
     calling process, which runs the next job itself whenever the oldest is not back yet (at
-    most ``window`` of its results wait behind a slow one: memory stays bounded)."""
+    most ``2 * window`` of its results wait behind a slow one: memory stays bounded; with
+    ``window`` of them, it waited 10-30 ms a pass for a worker's first jobs, slowed by the
+    pages both processes copy after the fork)."""
     from collections import deque
 
     items, queue, flying = iter(items), deque(), 0
@@ -175,7 +183,7 @@ def _shared(pool, fn, items, window: int):
             return
         head = queue[0]
         if not isinstance(head, _Done) and not head.done() and more and \
-                len(queue) < 2 * window:
+                len(queue) < 3 * window:
             item = next(items, _Done)
             more = item is not _Done
             if more:

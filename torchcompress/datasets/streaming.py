@@ -144,13 +144,12 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         raise
 
 
-def _slice_ranges(n: int, chunk_rows: int, workers: int) -> list[tuple[int, int]]:
+def _slice_ranges(n: int, chunk_rows: int, passes: pool.Passes) -> list[tuple[int, int]]:
     """This rank's share of ``[0, n)`` in chunks of ``chunk_rows`` (the first split off as
-    the pool's probe, see :func:`pool.probe_first`)."""
+    the pool's probe, see :meth:`pool.Passes.probe_first`)."""
     world, rank = _world()
     lo, hi = rank * n // world, (rank + 1) * n // world
-    return pool.probe_first([(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)],
-                            workers)
+    return passes.probe_first([(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)])
 
 
 def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show, shard_size,
@@ -162,7 +161,7 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
     if hasattr(st, "scan"):  # a first pass for what the fit must know of every sample
         def scan_slice():
             with passes.runner((reader, enc, st, None, False)) as run:
-                ranges = _slice_ranges(n, chunk_rows, workers)
+                ranges = _slice_ranges(n, chunk_rows, passes)
                 return merge_scans(tqdm(run.map(_scan_chunk, ranges), total=len(ranges),
                                         desc="scanning", disable=not show, leave=False))
         st.load_scan(merge_scans(on_every_rank(scan_slice)), np.dtype(first_dtype))
@@ -179,7 +178,7 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
 
         def summarize_slice():
             out = None  # filled in place (in the encoder's dtype): one copy
-            ranges = _slice_ranges(n, chunk_rows, workers)
+            ranges = _slice_ranges(n, chunk_rows, passes)
             with passes.runner((reader, enc, st, None, False)) as run:
                 for (a, b), part in tqdm(zip(ranges, run.map(_summarize_chunk, ranges)),
                                          total=len(ranges), desc="summarising", disable=not show,
@@ -198,8 +197,8 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
     extras = st.extras()
 
     def encode_shards():
-        jobs = pool.probe_first([(c, min(c + chunk_rows, bounds[k + 1]), k) for k in mine
-                                 for c in range(bounds[k], bounds[k + 1], chunk_rows)], workers)
+        jobs = passes.probe_first([(c, min(c + chunk_rows, bounds[k + 1]), k) for k in mine
+                                   for c in range(bounds[k], bounds[k + 1], chunk_rows)])
         per_shard = Counter(j[2] for j in jobs)  # chunks per shard
         out = []
         # the tables every chunk's check decodes with, opened once for the pass (8 ms a chunk
