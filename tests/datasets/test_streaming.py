@@ -230,3 +230,38 @@ def test_the_calling_process_runs_a_bounded_way_ahead_of_a_slow_worker():
         assert list(run.map(_slow_first, [(a, a + 1) for a in range(30)])) == list(range(30))
     early = [a for pid, a, t in _RAN if pid == os.getpid() and t - t0 < 0.4]
     assert 1 <= len(early) <= 4, early  # its results wait behind row 0 (3 * window - 2 of them)
+
+
+def _slow_in_worker(ab):
+    if os.getpid() != _PARENT:  # a worker far slower than the caller
+        time.sleep(0.3)
+    return os.getpid(), ab[0]
+
+
+_PARENT = os.getpid()
+
+
+def test_a_worker_is_handed_no_job_the_calling_process_could_run():
+    # near the end of a pass no job waits in a busy worker's queue: the caller claims it
+    passes = pool.Passes(2)
+    passes.forked = True
+    with passes.runner((None, None, None, None, None)) as run:
+        got = list(run.map(_slow_in_worker, [(a, a + 1) for a in range(8)]))
+    assert [a for _, a in got] == list(range(8))
+    assert [a for pid, a in got if pid != _PARENT] == [0, 1], got  # before: 0, 1, 6 and 7
+
+
+def test_shared_map_keeps_order_and_raises_a_jobs_error():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from torchcompress.datasets.sharing import shared_map
+
+    def job(k):
+        time.sleep(0.002 * (k % 3))
+        if k == 13:
+            raise ValueError("job 13")
+        return k * k
+    with ThreadPoolExecutor(2) as ex:
+        assert list(shared_map(ex, job, list(range(13)), 2)) == [k * k for k in range(13)]
+        with pytest.raises(ValueError, match="job 13"):
+            list(shared_map(ex, job, list(range(20)), 2))

@@ -16,6 +16,8 @@ import uuid
 
 import numpy as np
 
+from .sharing import shared_map
+
 __all__ = ["Passes", "Runner", "Shipped", "job", "landed", "probe_first", "ship"]
 
 _JOB = None  # (reader, codec, stream encoder, extras, flags): what forked workers inherit
@@ -87,7 +89,7 @@ class Runner:
         self.pool = ProcessPoolExecutor(self.workers - 1, mp_context=mp.get_context("fork"),
                                         initializer=_one_thread)
         self._saved = _single_threaded(self.job)
-        yield from _shared(self.pool, fn, rest, 2 * (self.workers - 1))
+        yield from shared_map(self.pool, fn, rest, self.workers - 1)
 
     def __enter__(self) -> "Runner":
         return self
@@ -150,48 +152,6 @@ def probe_first(ranges: list, workers: int) -> list:
     step = max(1, (b - a) // 8)
     cuts = [a] + [c for c in (a + step, a + 2 * step) if c < b] + [b]
     return [(c, d, *more) for c, d in zip(cuts, cuts[1:])] + list(ranges[1:])
-
-
-class _Done:
-    """A job the calling process ran itself, queued among the workers' futures."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def result(self):
-        return self.value
-
-
-def _shared(pool, fn, items, window: int):
-    """``map(fn, items)`` in order, on ``pool`` (at most ``window`` jobs in flight) and on the
-    calling process, which runs the next job itself whenever the oldest is not back yet (at
-    most ``2 * window`` of its results wait behind a slow one: memory stays bounded; with
-    ``window`` of them, it waited 10-30 ms a pass for a worker's first jobs, slowed by the
-    pages both processes copy after the fork)."""
-    from collections import deque
-
-    items, queue, flying = iter(items), deque(), 0
-    more = True
-    while True:
-        while more and flying < window:
-            item = next(items, _Done)
-            more = item is not _Done
-            if more:
-                queue.append(pool.submit(fn, item))
-                flying += 1
-        if not queue:
-            return
-        head = queue[0]
-        if not isinstance(head, _Done) and not head.done() and more and \
-                len(queue) < 3 * window:
-            item = next(items, _Done)
-            more = item is not _Done
-            if more:
-                queue.append(_Done(fn(item)))
-                continue
-        queue.popleft()
-        flying -= not isinstance(head, _Done)
-        yield head.result()
 
 
 def _one_thread() -> None:
