@@ -265,3 +265,6 @@ def test_shared_map_keeps_order_and_raises_a_jobs_error():
         assert list(shared_map(ex, job, list(range(13)), 2)) == [k * k for k in range(13)]
         with pytest.raises(ValueError, match="job 13"):
             list(shared_map(ex, job, list(range(20)), 2))
+    # a pool shut down under the map (a failure elsewhere): its error, not a hang
+    with pytest.raises(RuntimeError, match="shutdown"):
+        list(shared_map(ex, job, list(range(20)), 2))

@@ -55,9 +55,8 @@ def _top_up(pool, fn, items: list, procs: int, c: _Claims, flying: dict) -> None
         try:
             flying[pool.submit(fn, items[i])] = i
         except BaseException as e:  # noqa: BLE001 - the pool shut down: a failure elsewhere
-            c.ready[i] = (False, e)
             c.stop = True
-            c.cond.notify_all()
+            c.put(i, False, e)  # ``cond`` is re-entrant
 
 
 def _feed(pool, fn, items: list, procs: int, c: _Claims, flying: dict) -> None:
