@@ -272,3 +272,32 @@ def test_normalized_counts_settle_as_one_unit_at_a_time(seed):
     want[16] = np.maximum(1, np.rint(counts[16:32].sum(axis=0) * 4096 / counts[16:32].sum()))
     np.testing.assert_array_equal(freq, _settle_one_at_a_time(want.astype(np.int64)))
     assert (freq.sum(axis=1) == 4096).all() and (freq >= 1).all()
+
+
+def test_packed_tables_round_trip_and_pool_unseen_contexts_by_class():
+    """The stored form (lens, logf) rebuilds the very frequencies the encoder coded with; a
+    context the fit never saw takes the pooled rows of its plane class's seen contexts, or of
+    all seen contexts when its class saw none."""
+    from torchcompress.codecs.lossless_tables import LosslessTables, normalize_counts
+
+    rng = np.random.default_rng(0)
+    t = LosslessTables.tokens_for(8, True)
+    counts = rng.integers(0, 500, (3 * 128, t)) * (rng.random((3 * 128, t)) < 0.3)
+    counts[:, 0] += 1  # every context seen ...
+    counts[5] = 0  # ... but one of class 0
+    counts[128:256] = 0  # and all of class 1
+    tables = LosslessTables.fit(8, 0, True, counts)
+    again = LosslessTables.from_tensors(tables.to_tensors(), "test")
+    np.testing.assert_array_equal(again.freq, tables.freq)
+    assert (tables.freq.sum(axis=1) == 4096).all() and (tables.freq >= 1).all()
+    seen = np.ones(3 * 128, bool)
+    seen[5] = False
+    seen[128:256] = False
+    rows = tables.freq.astype(np.float64)
+    class0 = normalize_counts(rows[:128][seen[:128]].sum(axis=0, keepdims=True), group=1)[0]
+    everyone = normalize_counts(rows[seen].sum(axis=0, keepdims=True), group=1)[0]
+    np.testing.assert_array_equal(tables.freq[5], class0)
+    np.testing.assert_array_equal(tables.freq[128:256], np.tile(everyone, (128, 1)))
+    packed = tables.to_tensors()
+    assert packed["lens"][5] == 0 and (packed["lens"][128:256] == 0).all()
+    assert packed["lens"].nbytes + packed["logf"].nbytes < tables.freq.nbytes / 2

@@ -62,8 +62,8 @@ def test_missing_shard(archive):
 
 
 def test_newer_format_version(archive):
-    edit_manifest(archive, lambda m: m.update(format_version=4))
-    with pytest.raises(FormatError, match="format_version 4 is newer .* upgrade torchcompress"):
+    edit_manifest(archive, lambda m: m.update(format_version=5))
+    with pytest.raises(FormatError, match="format_version 5 is newer .* upgrade torchcompress"):
         tc.open(archive)
 
 

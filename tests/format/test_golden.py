@@ -46,7 +46,7 @@ def test_golden_manifest(tmp_path):
     assert m == {
         "classes": ["even", "odd"], "codec": "adq",
         "codec_params": {"allocation": "adaptive", "bits": 2.0},
-        "format": "torchcompress", "format_version": 3, "num_samples": 4,
+        "format": "torchcompress", "format_version": 4, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
             {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
@@ -114,8 +114,12 @@ def test_golden_lossless_archive(tmp_path):
     assert body[16:20] == bytes([4, 0, 4, 0])
     assert [int.from_bytes(body[a:a + 4], "little") for a in (20, 24)] == [0x10D1C05F, 0x00043CFB]
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format_version"] == 3 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
-    assert m["extras"]["tables"]["xxh3_64"] == "da6fa0c966be594e"
+    assert m["format_version"] == 4 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
+    assert m["extras"]["tables"]["xxh3_64"] == "a36f7334c6fd9df5"
+    # tables (format 4): per context, its stored token count, then those tokens' log-weights
+    t = load_file(str(path / "tables.safetensors"))
+    assert sorted(t) == ["lens", "logf", "meta"] and t["meta"].tolist() == [8, 0, 0]
+    assert t["lens"].shape == (128,) and int(t["lens"].sum()) == t["logf"].size
     ds = tc.open(path, output="uint8")
     np.testing.assert_array_equal(ds[0][0].numpy(), LOSSLESS_X[0])
     np.testing.assert_array_equal(ds[1][0].numpy(), LOSSLESS_X[1])

@@ -16,7 +16,7 @@ from ._kernels.lossless_encode import (count_samples, count_tokens, encode_sampl
                                        model_sample)
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from ._kernels.rans import PROB_SCALE
-from .lossless_tables import LosslessTables, normalize_counts
+from .lossless_tables import LosslessTables
 from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
 
@@ -149,7 +149,7 @@ class LosslessStream(WithoutBudget):
             return counts
 
         counts = sum(map_ranges(count_range, len(samples), self.workers))
-        self.tables = LosslessTables(bits, code_lo, colour, normalize_counts(counts))
+        self.tables = LosslessTables.fit(bits, code_lo, colour, counts)
         f = self.tables.freq.astype(np.float64)
         self._estimate = float((counts * -np.log2(f / PROB_SCALE)).sum() / 8 / len(samples))
 

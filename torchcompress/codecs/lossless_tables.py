@@ -10,7 +10,14 @@ from ._kernels.lane_steps import LANE_SHIFT
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from ._kernels.rans import COARSE_SHIFT, PROB_SCALE, num_tokens
 
-__all__ = ["LosslessTables", "normalize_counts", "rans_lookup", "slot_buckets"]
+__all__ = ["LOG_STEPS", "LosslessTables", "normalize_counts", "pack_freq", "rans_lookup",
+           "slot_buckets", "unpack_freq"]
+
+#: a packed frequency is the byte round(LOG_STEPS * log2(f))
+LOG_STEPS = 16
+#: stored byte -> integer weight 1024 * 2**(q / 16); integers, so that the reader's normalisation
+#: is exact float arithmetic and every machine rebuilds the same frequencies
+_WEIGHTS = np.rint(1024.0 * np.exp2(np.arange(256) / LOG_STEPS)).astype(np.float64)
 
 
 def normalize_counts(counts: np.ndarray, group: int = CTX_PER_CLASS) -> np.ndarray:
@@ -57,6 +64,44 @@ def _settle(freq: np.ndarray) -> np.ndarray:
     return freq
 
 
+def pack_freq(freq: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(contexts, T) 12-bit frequencies in their stored form: per context, how many leading
+    tokens are stored (up to its last token above the minimum of 1; 0 for a context the fit
+    never saw, ``seen`` False) and each one's byte ``round(16 * log2(f))``. About a third of
+    the bytes of the uint16 rows (CIFAR: a 30,880-byte tables file becomes 9,819)."""
+    used = freq > 1
+    lens = np.where(used.any(axis=1), freq.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
+    lens = np.where(seen, np.maximum(lens, 1), 0)
+    logs = np.rint(LOG_STEPS * np.log2(freq.astype(np.float64))).astype(np.uint8)
+    parts = [logs[c, :n] for c, n in enumerate(lens)]
+    return lens.astype(np.uint8), np.concatenate(parts) if parts else np.zeros(0, np.uint8)
+
+
+def unpack_freq(lens: np.ndarray, logf: np.ndarray, tokens: int, group: int) -> np.ndarray:
+    """(contexts, ``tokens``) 12-bit frequencies from :func:`pack_freq`'s form (the caller has
+    checked that ``logf`` holds ``sum(lens)`` bytes): weights ``1024 * 2**(b / 16)``, the
+    minimum for unstored tokens, normalised as :func:`normalize_counts` does. A context never
+    seen takes the pooled frequencies of the seen ones in its ``group`` of contexts (all
+    contexts' where its group saw none)."""
+    f = np.full((len(lens), tokens), _WEIGHTS[0])
+    pos = 0
+    for c, n in enumerate(lens.astype(np.int64)):
+        f[c, :n] = _WEIGHTS[logf[pos:pos + n]]
+        pos += n
+    freq = normalize_counts(f, group=len(lens))
+    seen = lens > 0
+    if seen.any() and not seen.all():
+        rows = freq.astype(np.float64) * seen[:, None]
+        everyone = rows.sum(axis=0)
+        for g in range(0, len(lens), group):
+            if seen[g:g + group].all():
+                continue
+            pool = rows[g:g + group].sum(axis=0) if seen[g:g + group].any() else everyone
+            pooled = normalize_counts(pool[None], group=1)
+            freq[g:g + group][~seen[g:g + group]] = pooled[0]
+    return freq
+
+
 def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The decoder's arrays for (contexts, T) uint16 frequencies: (contexts, T + 1) uint16
     cumulative frequencies and the slot-bucket -> first token table, (contexts * 256,) uint8
@@ -83,12 +128,16 @@ class LosslessTables:
         bits: bits per code (8 or 16). ``code_lo``: what a code adds back to
             become the source value (e.g. -128 for int8). ``colour``: 3- and
             4-plane samples use YCoCg-R. ``freq``: (classes * 128, T) uint16.
+        packed: ``freq``'s stored form, (lens, logf) of :func:`pack_freq`;
+            None for the uint16 rows of a format-3 archive, stored as they are.
     """
 
-    def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, where: str = ""):
+    def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, where: str = "",
+                 packed: tuple | None = None):
         self.bits, self.code_lo, self.colour = int(bits), int(code_lo), bool(colour)
         # sums to 4096 per row; read-only, as an archive's tensors are (one kernel compile)
         self.freq = readonly(np.ascontiguousarray(freq, dtype=np.uint16))
+        self.packed = packed
         if where:
             self._check(where)
         self.classes = self.freq.shape[0] // CTX_PER_CLASS
@@ -100,6 +149,35 @@ class LosslessTables:
         self.lane_coarse = readonly(np.concatenate([slot_buckets(self.cum, LANE_SHIFT).reshape(-1),
                                                     np.zeros(4, dtype=np.uint8)]))
         self.cum_bytes = readonly(np.ascontiguousarray(self.cum).reshape(-1).view(np.uint8))
+
+    @classmethod
+    def fit(cls, bits: int, code_lo: int, colour: bool, counts: np.ndarray) -> "LosslessTables":
+        """Tables from (classes * 128, T) token counts, as they will be stored (packed), so the
+        encoder codes with the frequencies the reader rebuilds."""
+        return cls.from_packed(bits, code_lo, colour,
+                               *pack_freq(normalize_counts(counts), counts.sum(axis=1) > 0))
+
+    @classmethod
+    def from_packed(cls, bits: int, code_lo: int, colour: bool, lens: np.ndarray,
+                    logf: np.ndarray, where: str = "") -> "LosslessTables":
+        lens = np.ascontiguousarray(lens, dtype=np.uint8)
+        logf = np.ascontiguousarray(logf, dtype=np.uint8)
+        tokens = cls.tokens_for(bits, colour) if bits in (8, 16) else 0
+        if where:  # checked before unpacking: the rows' shape comes from here
+            k = len(lens) // CTX_PER_CLASS
+            if lens.ndim != 1 or len(lens) % CTX_PER_CLASS or not 1 <= k <= NUM_CLASSES \
+                    or logf.ndim != 1 or int(lens.astype(np.int64).sum()) != len(logf) \
+                    or (lens > tokens).any():
+                raise FormatError(f"{where}: tensors 'lens' and 'logf' should be k * "
+                                  f"{CTX_PER_CLASS} lengths (k in 1..{NUM_CLASSES}) of at most "
+                                  f"{tokens} tokens and their bytes, found {lens.shape[0]} "
+                                  f"lengths summing to {int(lens.astype(np.int64).sum())} and "
+                                  f"{logf.shape[0]} bytes; the tables are corrupt")
+            if (logf > LOG_STEPS * 12).any():
+                raise FormatError(f"{where}: tensor 'logf' holds a frequency above {PROB_SCALE}; "
+                                  "the tables are corrupt")
+        freq = unpack_freq(lens, logf, tokens, group=CTX_PER_CLASS)
+        return cls(bits, code_lo, colour, freq, where, packed=(lens, logf))
 
     @staticmethod
     def tokens_for(bits: int, colour: bool) -> int:
@@ -125,11 +203,18 @@ class LosslessTables:
 
     def to_tensors(self) -> dict[str, np.ndarray]:
         meta = np.array([self.bits, self.code_lo, int(self.colour)], dtype=np.int64)
-        return {"meta": meta, "freq": self.freq}
+        if self.packed is None:  # a format-3 archive's rows
+            return {"meta": meta, "freq": self.freq}
+        return {"meta": meta, "lens": self.packed[0], "logf": self.packed[1]}
 
     @classmethod
     def from_tensors(cls, t: dict, where: str) -> "LosslessTables":
-        for name, dtype, ndim in (("meta", np.int64, 1), ("freq", np.uint16, 2)):
+        """Tables from an archive's tensors: ``meta`` with ``lens`` and ``logf`` (format 4), or
+        with ``freq``, the uint16 rows of format 3."""
+        names = ("lens", "logf") if "freq" not in t else ("freq",)
+        for name, dtype, ndim in (("meta", np.int64, 1),
+                                  *((n, np.uint16 if n == "freq" else np.uint8,
+                                     2 if n == "freq" else 1) for n in names)):
             a = t.get(name)
             if a is None or a.dtype != dtype or a.ndim != ndim:
                 raise FormatError(f"{where}: tensor {name!r} should be {ndim}-D {np.dtype(dtype)}"
@@ -138,4 +223,10 @@ class LosslessTables:
         if meta.shape != (3,) or meta[2] not in (0, 1) or not -(1 << 15) <= meta[1] <= 0:
             raise FormatError(f"{where}: tensor 'meta' should be [bits, code_lo, colour] with "
                               f"code_lo in [-32768, 0] and colour 0 or 1, found {meta.tolist()}")
-        return cls(int(meta[0]), int(meta[1]), bool(meta[2]), np.asarray(t["freq"]), where)
+        bits, code_lo, colour = int(meta[0]), int(meta[1]), bool(meta[2])
+        if bits not in (8, 16):
+            raise FormatError(f"{where}: bits should be 8 or 16, found {bits}")
+        if "freq" in t:
+            return cls(bits, code_lo, colour, np.asarray(t["freq"]), where)
+        return cls.from_packed(bits, code_lo, colour, np.asarray(t["lens"]),
+                               np.asarray(t["logf"]), where)

@@ -1,12 +1,8 @@
 """The lossy codec's dataset-wide model: colour transform, quantiser, rANS tables, and their checks.
 
-The rANS tables are stored compactly, since a CIFAR-size archive spends only a
-few hundred bytes per image: per context, the tokens up to the last one seen
-in the fit, each as a byte ``round(16 * log2(freq))`` (none for a context
-the fit never saw: it codes with the seen contexts' pooled distribution);
-the reader rebuilds the 12-bit frequencies (unstored tokens get the minimum
-of 1) with the same normalisation the encoder used, so both sides code with
-identical tables.
+The rANS tables are stored packed (``lossless_tables.pack_freq``), since a
+CIFAR-size archive spends only a few hundred bytes per image; a context the
+fit never saw codes with the seen contexts' pooled distribution.
 """
 
 from __future__ import annotations
@@ -17,7 +13,7 @@ from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.block_model import NUM_CONTEXTS
 from ._kernels.rans import PROB_SCALE, num_tokens
-from .lossless_tables import normalize_counts, rans_lookup
+from .lossless_tables import LOG_STEPS, normalize_counts, pack_freq, rans_lookup, unpack_freq
 
 __all__ = ["LADDER", "LossyTables", "MAX_Q", "QMUL_RANGE", "TOKENS", "dct_basis"]
 
@@ -29,12 +25,6 @@ QMUL_RANGE = (0.25, 16.0)
 MAX_Q = 1 << 15
 #: tokens covering every symbol code (DC residuals reach 2 * MAX_Q)
 TOKENS = num_tokens(4 * MAX_Q + 1)
-_LOG_STEPS = 16
-#: stored byte -> integer weight 1024 * 2**(q / 16); integers, so that the reader's normalisation
-#: is exact float arithmetic and every machine rebuilds the same frequencies
-_WEIGHTS = np.rint(1024.0 * np.exp2(np.arange(256) / _LOG_STEPS)).astype(np.float64)
-
-
 def dct_basis() -> np.ndarray:
     """(8, 8) float64 orthonormal DCT-II matrix: ``basis[u, i]``."""
     u = np.arange(8)[:, None]
@@ -42,33 +32,6 @@ def dct_basis() -> np.ndarray:
     c = np.cos((2 * i + 1) * u * np.pi / 16) * np.sqrt(2 / 8)
     c[0] /= np.sqrt(2)
     return c
-
-
-def _pack(freq: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per context: how many leading tokens are stored (0 for a context the fit never saw)
-    and their log-weights."""
-    used = freq > 1
-    lens = np.where(used.any(axis=1), freq.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
-    lens = np.where(seen, np.maximum(lens, 1), 0)
-    logs = np.rint(_LOG_STEPS * np.log2(freq.astype(np.float64))).astype(np.uint8)
-    parts = [logs[c, :n] for c, n in enumerate(lens)]
-    return lens.astype(np.uint8), np.concatenate(parts) if parts else np.zeros(0, np.uint8)
-
-
-def _unpack(lens: np.ndarray, logf: np.ndarray, tokens: int) -> np.ndarray:
-    """12-bit frequencies from the stored form; an unseen context takes the sum of the seen
-    ones (the dataset's overall token distribution)."""
-    f = np.full((len(lens), tokens), _WEIGHTS[0])
-    pos = 0
-    for c, n in enumerate(lens.astype(np.int64)):
-        f[c, :n] = _WEIGHTS[logf[pos:pos + n]]
-        pos += n
-    seen = lens > 0
-    freq = normalize_counts(f, group=len(lens))
-    if seen.any() and not seen.all():
-        pooled = normalize_counts(freq[seen].astype(np.float64).sum(axis=0, keepdims=True), group=1)
-        freq[~seen] = pooled[0]
-    return freq
 
 
 class LossyTables:
@@ -92,7 +55,7 @@ class LossyTables:
             self._check(where)
         self.planes = self.mat.shape[0]
         self.pcls = np.minimum(np.arange(self.planes), 1).astype(np.int64)
-        self.freq = _unpack(self.lens, self.logf, TOKENS)
+        self.freq = unpack_freq(self.lens, self.logf, TOKENS, group=NUM_CONTEXTS)
         self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
         self.cost = np.log2(PROB_SCALE / self.freq.astype(np.float64)).astype(np.float32)
         self.ladder = LADDER
@@ -101,7 +64,8 @@ class LossyTables:
     @classmethod
     def fit(cls, counts: np.ndarray, qmul, mat, mean) -> "LossyTables":
         """Tables from (contexts, T) token counts, packed as they will be stored."""
-        lens, logf = _pack(normalize_counts(counts, group=counts.shape[0]), counts.sum(axis=1) > 0)
+        lens, logf = pack_freq(normalize_counts(counts, group=counts.shape[0]),
+                               counts.sum(axis=1) > 0)
         return cls(qmul, mat, mean, lens, logf)
 
     def _check(self, where: str) -> None:
@@ -122,7 +86,7 @@ class LossyTables:
                 or self.logf.ndim != 1 or int(self.lens.astype(np.int64).sum()) != self.logf.shape[0]:
             raise FormatError(f"{where}: tensors 'lens' and 'logf' should be {NUM_CONTEXTS} lengths "
                               f"of at most {TOKENS} and their bytes; the tables are corrupt")
-        if (self.logf > _LOG_STEPS * 12).any():
+        if (self.logf > LOG_STEPS * 12).any():
             raise FormatError(f"{where}: tensor 'logf' holds a frequency above {PROB_SCALE}")
 
     def to_tensors(self) -> dict[str, np.ndarray]:
