@@ -211,10 +211,9 @@ class LosslessTables:
     def from_tensors(cls, t: dict, where: str) -> "LosslessTables":
         """Tables from an archive's tensors: ``meta`` with ``lens`` and ``logf`` (format 4), or
         with ``freq``, the uint16 rows of format 3."""
-        names = ("lens", "logf") if "freq" not in t else ("freq",)
-        for name, dtype, ndim in (("meta", np.int64, 1),
-                                  *((n, np.uint16 if n == "freq" else np.uint8,
-                                     2 if n == "freq" else 1) for n in names)):
+        rows = [("freq", np.uint16, 2)] if "freq" in t else [("lens", np.uint8, 1),
+                                                              ("logf", np.uint8, 1)]
+        for name, dtype, ndim in [("meta", np.int64, 1)] + rows:
             a = t.get(name)
             if a is None or a.dtype != dtype or a.ndim != ndim:
                 raise FormatError(f"{where}: tensor {name!r} should be {ndim}-D {np.dtype(dtype)}"
