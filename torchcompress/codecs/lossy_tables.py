@@ -25,6 +25,8 @@ QMUL_RANGE = (0.25, 16.0)
 MAX_Q = 1 << 15
 #: tokens covering every symbol code (DC residuals reach 2 * MAX_Q)
 TOKENS = num_tokens(4 * MAX_Q + 1)
+
+
 def dct_basis() -> np.ndarray:
     """(8, 8) float64 orthonormal DCT-II matrix: ``basis[u, i]``."""
     u = np.arange(8)[:, None]
