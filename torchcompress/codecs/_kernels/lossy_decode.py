@@ -12,13 +12,13 @@ from .block_model import ZIGZAG, ac_context, dc_context, dc_predict, last_contex
 from .lossy_vectors import colour_row8, fill8x8, idct8x8
 from .rans import RANS_L, get_code
 
-__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_lossy_rows"]
+__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_lossy_rows", "planes_to_pixels"]
 
 OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _planes_to_pixels(plane, psize, wp, nplanes, h, w, mat, mean, out, o, rnd):
+def planes_to_pixels(plane, psize, wp, nplanes, h, w, mat, mean, out, o, rnd):
     """Colour transform, crop and (with ``rnd``) round and clamp; rows of at least 8 pixels go
     8 at a time through :func:`colour_row8` (the last 8 overlapping the ones before), which
     rounds and clamps by the output's dtype: ``rnd`` is True exactly for a uint8 ``out``."""
@@ -130,10 +130,8 @@ def _decode_blocks(rec, start, end, nplanes, h, w, ladder, qmul, pcls, cum, coar
                 else:
                     for z in range(64):
                         blk[z] = 0.0
-                    for z in range(last):
-                        q = qc[b, z]
-                        if q != 0:
-                            blk[ZIGZAG[z]] = q * delta * qmul[p, z]
+                    for z in range(last):  # no branch on zeros: it mispredicted (lanes x0.78)
+                        blk[ZIGZAG[z]] = qc[b, z] * delta * qmul[p, z]
                     idct8x8(blk, basis, plane, off, wp)
     if x != RANS_L or pos != end:
         return BAD_STATE
@@ -172,5 +170,5 @@ def decode_lossy_rows(payload, offsets, dims, rows, ladder, qmul, pcls, cum, coa
                                    pcls, cum, coarse, maxq, basis, qc, lastc, blk, plane)
         if status[b] == OK:
             wp = ((w + 7) >> 3) * 8
-            _planes_to_pixels(plane, ((h + 7) >> 3) * 8 * wp, wp, p, h, w, mat, mean, out,
+            planes_to_pixels(plane, ((h + 7) >> 3) * 8 * wp, wp, p, h, w, mat, mean, out,
                               out_off[b], rnd)
