@@ -10,8 +10,8 @@ from ._kernels.lane_steps import LANE_SHIFT
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
 from ._kernels.rans import COARSE_SHIFT, PROB_SCALE, num_tokens
 
-__all__ = ["LOG_STEPS", "LosslessTables", "normalize_counts", "pack_freq", "rans_lookup",
-           "slot_buckets", "unpack_freq"]
+__all__ = ["LOG_STEPS", "LosslessTables", "lane_lookup", "normalize_counts", "pack_freq",
+           "rans_lookup", "slot_buckets", "unpack_freq"]
 
 #: a packed frequency is the byte round(LOG_STEPS * log2(f))
 LOG_STEPS = 16
@@ -113,6 +113,14 @@ def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cum.astype(np.uint16), slot_buckets(cum, COARSE_SHIFT).reshape(-1)  # cache-small
 
 
+def lane_lookup(cum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lane decoders' flat tables for (contexts, T + 1) cumulative frequencies: the slot
+    buckets of ``2**LANE_SHIFT`` slots, padded by 4 bytes (a lane gathers 4 bytes at a time),
+    and the cumulative frequencies as bytes, both read-only."""
+    coarse = np.concatenate([slot_buckets(cum, LANE_SHIFT).reshape(-1), np.zeros(4, np.uint8)])
+    return readonly(coarse), readonly(np.ascontiguousarray(cum).reshape(-1).view(np.uint8))
+
+
 def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
     """(contexts, 4096 >> shift) uint8: the token at the start of each ``2**shift``-slot bucket
     of (contexts, T + 1) cumulative frequencies."""
@@ -146,9 +154,7 @@ class LosslessTables:
         # buckets). Its buckets are finer (8 slots): the fewer of its 16 lanes that must step
         # past a bucket's first token, the less often the step runs its search loop again (-3
         # to -12% of the lane decoder's time on CIFAR and MNIST, paired; 4 slots: mixed)
-        self.lane_coarse = readonly(np.concatenate([slot_buckets(self.cum, LANE_SHIFT).reshape(-1),
-                                                    np.zeros(4, dtype=np.uint8)]))
-        self.cum_bytes = readonly(np.ascontiguousarray(self.cum).reshape(-1).view(np.uint8))
+        self.lane_coarse, self.cum_bytes = lane_lookup(self.cum)
 
     @classmethod
     def fit(cls, bits: int, code_lo: int, colour: bool, counts: np.ndarray) -> "LosslessTables":

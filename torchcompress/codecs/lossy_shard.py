@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from numba.core.errors import NumbaError
 
 from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.lossy_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_lossy_rows
+from ._kernels.lossy_lanes import LANE_STATE, ROW, decode_lossy_lanes
+from ._kernels.simd import LANES, vector_gathers
+from .lanes import LANES_MIN, length_groups
 from .lossless import flat_rows, raise_corrupt, shard_records
 from .lossy_tables import MAX_Q, LossyTables
 from .lossy_transform import block_counts
 
-__all__ = ["LossyShard"]
+__all__ = ["LANE_BLOCKS", "LossyShard"]
 
 _ERRORS = {OVERRUN: "its stream ends early", BAD_STATE: "its stream does not end in the start state",
            BAD_RANGE: "it holds a scale, block length or coefficient outside its range"}
+#: records of at most this many 8x8 blocks (a 128x128 RGB image) go through the 16 lanes, whose
+#: scratch holds 16 of them; larger ones are decoded one at a time
+LANE_BLOCKS = 768
+USE_LANES = vector_gathers()
 
 
 class LossyShard:
@@ -29,19 +39,67 @@ class LossyShard:
             raise FormatError(f"{where}: a sample has a plane count other than the tables' "
                               f"{tables.planes}")
         self.records, self.tables, self.where = readonly(arrays["records"]), tables, where
-        blocks = int(block_counts(self.dims).max()) if num_samples else 1
+        self.blocks = block_counts(self.dims) if num_samples else np.zeros(0, dtype=np.int64)
+        blocks = int(self.blocks.max()) if num_samples else 1
         self.qc = np.zeros((blocks + 1, 64), dtype=np.int64)  # the last row stays zero
         self.lastc = np.zeros(blocks, dtype=np.int64)
         self.plane = np.zeros(blocks * 64, dtype=np.float32)
+        self._lanes = None  # the lane decoder's scratch, made on its first use
 
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
         """Decode shard ``rows`` into ``out``: (B, D) for one shape, or flat with ``out_off``."""
-        t = self.tables
         flat, out_off, status = flat_rows(out, rows, out_off)
+        groups, rest = self._lane_groups(rows)
+        if len(groups):
+            # the records not sound are decoded alone, for the error
+            rest = np.union1d(rest, self._decode_lanes(rows, groups, flat, out_off))
+        if len(rest):
+            status[rest] = self._decode_each(rows[rest], flat, out_off[rest])
+        raise_corrupt(status, rows, self.where, _ERRORS)
+
+    def _decode_each(self, rows, flat, out_off) -> np.ndarray:
+        t = self.tables
+        status = np.zeros(len(rows), dtype=np.int64)
         decode_lossy_rows(self.records, self.offsets, self.dims, rows, t.ladder, t.qmul, t.pcls,
                           t.cum, t.coarse, MAX_Q, t.basis, t.mat, t.mean, self.qc,
                           self.lastc, self.plane, flat, out_off, flat.dtype == np.uint8, status)
-        raise_corrupt(status, rows, self.where, _ERRORS)
+        return status
+
+    def _lane_groups(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """((G, 16) indices into ``rows``, -1 in spare lanes; the indices decoded one at a
+        time)."""
+        if not USE_LANES or len(rows) < LANES_MIN or len(self.records) >= 1 << 31:
+            return np.empty((0, LANES), dtype=np.int64), np.arange(len(rows))
+        lengths = self.offsets[rows + 1] - self.offsets[rows]
+        return length_groups(lengths, (lengths >= 5) & (self.blocks[rows] <= LANE_BLOCKS))
+
+    def _decode_lanes(self, rows, groups, flat, out_off) -> np.ndarray:
+        """Decode the (G, 16) groups of ``rows``; returns the group entries not sound."""
+        t = self.tables
+        if self._lanes is None:
+            region = (int(min(self.blocks.max(), LANE_BLOCKS)) + 1) * ROW
+            self._lanes = (np.zeros(LANES * region, dtype=np.int32), region,
+                           np.zeros(LANE_STATE, dtype=np.int32))
+        qc, region, state = self._lanes
+        spare = groups < 0
+        shard_rows = np.where(spare, -1, rows[groups])
+        bad = np.zeros(groups.shape, dtype=np.int64)
+        try:
+            decode_lossy_lanes(self.records, self.offsets, self.dims, shard_rows, t.ladder,
+                               t.qmul, t.lane_coarse, t.cum_bytes, t.cum.shape[1], MAX_Q,
+                               t.basis, t.mat, t.mean, qc, region, state, self.plane, flat,
+                               np.where(spare, 0, out_off[groups]), flat.dtype == np.uint8, bad)
+        except NumbaError as e:  # a numba/llvmlite that cannot build the vector code
+            _lanes_off(e)
+            bad[~spare] = 1  # every record decoded again, one at a time
+        return groups[bad.astype(bool)]
 
     def sample_shapes(self, rows: np.ndarray) -> np.ndarray:
         return self.shapes[rows]
+
+
+def _lanes_off(err: Exception) -> None:
+    global USE_LANES
+    USE_LANES = False
+    warnings.warn(f"torchcompress: the 16-lane lossy decoder does not compile here ({err}); "
+                  "decoding one record at a time", RuntimeWarning, stacklevel=3)

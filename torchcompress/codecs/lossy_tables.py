@@ -13,7 +13,8 @@ from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.block_model import NUM_CONTEXTS
 from ._kernels.rans import PROB_SCALE, num_tokens
-from .lossless_tables import LOG_STEPS, normalize_counts, pack_freq, rans_lookup, unpack_freq
+from .lossless_tables import (LOG_STEPS, lane_lookup, normalize_counts, pack_freq, rans_lookup,
+                              unpack_freq)
 
 __all__ = ["LADDER", "LossyTables", "MAX_Q", "QMUL_RANGE", "TOKENS", "dct_basis"]
 
@@ -59,6 +60,7 @@ class LossyTables:
         self.pcls = np.minimum(np.arange(self.planes), 1).astype(np.int64)
         self.freq = unpack_freq(self.lens, self.logf, TOKENS, group=NUM_CONTEXTS)
         self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
+        self.lane_coarse, self.cum_bytes = lane_lookup(self.cum)
         self.cost = np.log2(PROB_SCALE / self.freq.astype(np.float64)).astype(np.float32)
         self.ladder = LADDER
         self.basis = dct_basis().astype(np.float32)

@@ -25,7 +25,7 @@ from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gat
 
 __all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END",
            "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "data_pointers", "lane_active",
-           "lane_step", "plane_value"]
+           "lane_step", "lane_token", "plane_value", "token_value"]
 
 #: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -103,7 +103,7 @@ def _res_bin(b, prevr, lut, shift):
     return gather(b, lut, b.shl(b.add(res, const(512)), const(2)))
 
 
-def _token(b, x, c, coarse, cum, tstride):
+def lane_token(b, x, c, coarse, cum, tstride):
     """rANS-decode one token in context ``c``: (token, state before renormalisation)."""
     slot = b.and_(x, const(_MASK))
     t0 = b.and_(gather(b, coarse, b.add(b.shl(c, const(PROB_BITS - LANE_SHIFT)),
@@ -134,7 +134,7 @@ def _read_words(b, rec, pos, end):
 
 
 def _token_maybe_uniform(b, x, c, coarse, cum, tstride, uniform):
-    """:func:`_token`, or where ``uniform`` and every lane is in one context and decodes its
+    """:func:`lane_token`, or where ``uniform`` and every lane is in one context and decodes its
     token 0 (a flat background), that token from one scalar load of the context's row instead
     of two gathers. Asked for one-plane groups only: on MNIST kernel time x0.93 (paired runs),
     where on RGB the lanes' contexts almost never agree and the check alone costs."""
@@ -154,7 +154,7 @@ def _token_maybe_uniform(b, x, c, coarse, cum, tstride, uniform):
     x0 = b.add(b.mul(f0, b.lshr(x, const(PROB_BITS))), slot)
     b.branch(join)
     b.position_at_end(general)
-    t1, x1 = _token(b, x, c, coarse, cum, tstride)
+    t1, x1 = lane_token(b, x, c, coarse, cum, tstride)
     done = b.block
     b.branch(join)
     b.position_at_end(join)
@@ -244,21 +244,10 @@ def plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tst
     pred = smax(b, smin(b, w, n), smin(b, smax(b, w, n), b.sub(b.add(w, n), nw)))  # MED
     c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, plut, p, splat(b, shift))
     if uniform is None:
-        t, x = _token(b, x, c, pco, pcum, tstride)
+        t, x = lane_token(b, x, c, pco, pcum, tstride)
     else:
         t, x = _token_maybe_uniform(b, x, c, pco, pcum, tstride, uniform)
-    need = b.icmp_unsigned("<", x, const(RANS_L))  # one word always suffices here
-    w0, w1 = _read_words(b, prec, pos, end)
-    x = b.select(need, b.or_(b.shl(x, const(16)), w0), x)
-    nxt = b.select(need, w1, w0)  # the word at the new position
-    # an overrun stays at ``end + 2``: the group's final check (position == end) flags it
-    pos = smin(b, b.add(pos, b.shl(b.zext(need, x.type), const(1))), b.add(end, const(2)))
-    # rans.token_base: tokens >= 16 are an exponent and two bits, then extra bits
-    small = b.icmp_signed("<", t, const(16))
-    tt = smax(b, b.sub(t, const(16)), const(0))
-    e2 = b.add(b.ashr(tt, const(2)), const(2))
-    v = b.select(small, t, b.shl(b.or_(b.and_(tt, const(3)), const(4)), e2))
-    x, pos, v = _extra_bits(b, x, pos, v, b.select(small, const(0), e2), prec, end, nxt)
+    x, pos, v = token_value(b, t, x, pos, prec, end)
     r = b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))  # un-zigzag
     val = b.add(pred, r)
     vlo, vhi = splat(b, lo), splat(b, hi)
@@ -272,6 +261,26 @@ def plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tst
     store(b, ar, prs, c16)
     x, pos, bad = (b.select(live, v, v0) for v, v0 in ((x, x0), (pos, pos0), (bad, bad0)))
     return x, pos, ar, bad, kept
+
+
+def token_value(b, t, x, pos, rec, end, live=None):
+    """Each lane's value of token ``t`` (``x``: the state after :func:`lane_token`): renormalise,
+    then read the token's extra bits (lanes off in ``live``, when given, read none). Returns
+    the new ``(x, pos, value)``."""
+    need = b.icmp_unsigned("<", x, const(RANS_L))  # one word always suffices here
+    w0, w1 = _read_words(b, rec, pos, end)
+    x = b.select(need, b.or_(b.shl(x, const(16)), w0), x)
+    nxt = b.select(need, w1, w0)  # the word at the new position
+    # an overrun stays at ``end + 2``: the group's final check (position == end) flags it
+    pos = smin(b, b.add(pos, b.shl(b.zext(need, x.type), const(1))), b.add(end, const(2)))
+    # rans.token_base: tokens >= 16 are an exponent and two bits, then extra bits
+    small = b.icmp_signed("<", t, const(16))
+    if live is not None:
+        small = b.or_(small, b.not_(live))
+    tt = smax(b, b.sub(t, const(16)), const(0))
+    e2 = b.add(b.ashr(tt, const(2)), const(2))
+    v = b.select(small, t, b.shl(b.or_(b.and_(tt, const(3)), const(4)), e2))
+    return _extra_bits(b, x, pos, v, b.select(small, const(0), e2), rec, end, nxt)
 
 
 def _lane_state(b, st):

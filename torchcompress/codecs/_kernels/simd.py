@@ -21,13 +21,15 @@ from __future__ import annotations
 from llvmlite import ir
 
 __all__ = ["I32", "I64", "LANES", "V32", "any_true", "at", "byte_permutes", "const", "gather",
-           "load", "lookup128", "smax", "smin", "splat", "store", "vabs", "vector_gathers"]
+           "load", "lookup128", "scatter", "smax", "smin", "splat", "store", "vabs",
+           "vector_gathers"]
 
 LANES = 16
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
 V32 = ir.VectorType(I32, LANES)
 _VB = ir.VectorType(I1, LANES)
 _GATHER = "llvm.masked.gather.v16i32.v16p0"
+_SCATTER = "llvm.masked.scatter.v16i32.v16p0"
 _V8 = ir.VectorType(I8, 64)
 _PERMUTE = "llvm.x86.avx512.vpermi2var.qi.512"
 
@@ -107,15 +109,29 @@ def gather(b, base, byte_idx, mask=None) -> ir.Value:
     """Each lane's little-endian 32-bit word at byte offset ``byte_idx`` from ``base`` (lanes
     off in ``mask`` read nothing and give 0). The caller keeps all four bytes inside the array."""
     mod = b.module
-    base = b.bitcast(base, I8.as_pointer())
-    vp = ir.VectorType(base.type, LANES)
-    fn = mod.globals.get(_GATHER) or ir.Function(mod, ir.FunctionType(V32, [vp, I32, _VB, V32]),
-                                                 name=_GATHER)
-    ptrs = b.gep(base, [byte_idx], inbounds=True, source_etype=I8)
-    ptrs.type = vp  # a GEP over a vector of offsets gives a vector of pointers; llvmlite types it scalar
+    ptrs = _lane_pointers(b, base, byte_idx)
+    fn = mod.globals.get(_GATHER) or ir.Function(
+        mod, ir.FunctionType(V32, [ptrs.type, I32, _VB, V32]), name=_GATHER)
     if mask is None:
         mask = ir.Constant(_VB, [1] * LANES)
     return b.call(fn, [ptrs, ir.Constant(I32, 1), mask, const(0)])
+
+
+def _lane_pointers(b, base, byte_idx):
+    base = b.bitcast(base, I8.as_pointer())
+    ptrs = b.gep(base, [byte_idx], inbounds=True, source_etype=I8)
+    ptrs.type = ir.VectorType(base.type, LANES)  # llvmlite types a GEP over a vector scalar
+    return ptrs
+
+
+def scatter(b, v, base, byte_idx, mask) -> None:
+    """Each lane of ``mask`` stores its 32-bit ``v`` at byte offset ``byte_idx`` from ``base``
+    (lanes that share an address: the highest lane's value is kept)."""
+    mod = b.module
+    ptrs = _lane_pointers(b, base, byte_idx)
+    fn = mod.globals.get(_SCATTER) or ir.Function(
+        mod, ir.FunctionType(ir.VoidType(), [V32, ptrs.type, I32, _VB]), name=_SCATTER)
+    b.call(fn, [v, ptrs, ir.Constant(I32, 4), mask])
 
 
 def smin(b, x, y) -> ir.Value:
