@@ -10,7 +10,7 @@ from numba.core.errors import NumbaError
 from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.lossy_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_lossy_rows
-from ._kernels.lossy_lanes import LANE_STATE, ROW, decode_lossy_lanes
+from ._kernels.lossy_lanes import LANE_STATE, LUTS, ROW, decode_lossy_lanes
 from ._kernels.simd import LANES, vector_gathers
 from .lanes import LANES_MIN, length_groups
 from .lossless import flat_rows, raise_corrupt, shard_records
@@ -86,8 +86,9 @@ class LossyShard:
         bad = np.zeros(groups.shape, dtype=np.int64)
         try:
             decode_lossy_lanes(self.records, self.offsets, self.dims, shard_rows, t.ladder,
-                               t.qmul, t.lane_coarse, t.cum_bytes, t.cum.shape[1], MAX_Q,
-                               t.basis, t.mat, t.mean, qc, region, state, self.plane, flat,
+                               t.qmul, t.qmul_raster, t.lane_coarse, t.cum_bytes, LUTS,
+                               t.cum.shape[1], MAX_Q, t.basis, t.mat, t.mean, qc, region, state,
+                               self.plane, flat,
                                np.where(spare, 0, out_off[groups]), flat.dtype == np.uint8, bad)
         except NumbaError as e:  # a numba/llvmlite that cannot build the vector code
             _lanes_off(e)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import FormatError
 from ._kernels import readonly
-from ._kernels.block_model import NUM_CONTEXTS
+from ._kernels.block_model import NUM_CONTEXTS, ZIGZAG
 from ._kernels.rans import PROB_SCALE, num_tokens
 from .lossless_tables import (LOG_STEPS, lane_lookup, normalize_counts, pack_freq, rans_lookup,
                               unpack_freq)
@@ -62,6 +62,9 @@ class LossyTables:
         self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
         self.lane_coarse, self.cum_bytes = lane_lookup(self.cum)
         self.cost = np.log2(PROB_SCALE / self.freq.astype(np.float64)).astype(np.float32)
+        self.qmul_raster = np.empty_like(self.qmul)  # the lane decoder's, by raster position
+        self.qmul_raster[:, ZIGZAG] = self.qmul
+        self.qmul_raster = readonly(self.qmul_raster)
         self.ladder = LADDER
         self.basis = dct_basis().astype(np.float32)
 

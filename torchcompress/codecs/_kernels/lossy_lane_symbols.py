@@ -10,9 +10,10 @@ vector IR; the quantised blocks go to each lane's region of ``qc``, and the
 caller (``lossy_lanes``) dequantises and inverse-transforms them.
 
 A lane's region holds rows of ``ROW`` int32: the 64 quantised coefficients in
-zigzag order and the block's ``last``; row 0 stays zero (a missing neighbour)
-and block ``k`` of the record is row ``k + 1``. Positions at or after a row's
-``last`` must be zero when the record starts (the caller clears each block's
+raster order (row * 8 + column, so the caller dequantises a block as one
+vector loop) and the block's ``last``; row 0 stays zero (a missing neighbour)
+and block ``k`` of the record is row ``k + 1``. Coefficients at zigzag
+positions at or after a row's ``last`` must be zero when the record starts (the caller clears each block's
 coefficients once it has used them), as the scalar decoder's stale clearing
 keeps them.
 
@@ -29,12 +30,12 @@ from numba import types
 from numba.extending import intrinsic
 
 from .block_model import (_BAND_LUT, _BANDS, _DC_BINS, _LAST_BINS, _MAG_BINS, _NB_BINS, AC_BASE,
-                          DC_BASE)
-from .lane_steps import data_pointers, lane_token, token_value
-from .simd import (LANES, V32, any_true, at, const, gather, load, scatter, smax, smin, splat,
-                   store, vabs)
+                          DC_BASE, ZIGZAG)
+from .lane_steps import PERMUTES, data_pointers, lane_token, token_value
+from .simd import (LANES, V32, any_true, at, const, gather, load, lookup128, scatter, smax, smin,
+                   splat, store, vabs)
 
-__all__ = ["LANE_STATE", "ROW", "SL_BAD", "SL_BASE", "SL_END", "SL_NBT", "SL_NBX", "SL_NBY",
+__all__ = ["LANE_STATE", "LUTS", "ROW", "SL_BAD", "SL_BASE", "SL_END", "SL_NBT", "SL_NBX", "SL_NBY",
            "SL_POS", "SL_X", "lossy_lane_symbols"]
 
 #: a block's row in a lane's region: 64 coefficients, then its ``last``
@@ -44,8 +45,9 @@ SL_X, SL_POS, SL_END, SL_BAD, SL_BASE, SL_NBX, SL_NBY, SL_NBT = (k * LANES for k
 #: flags, region starts (in elements of ``qc``), blocks per row and column, blocks in all
 LANE_STATE = 8 * LANES
 _LAST, _DC, _AC, _DONE = 0, 1, 2, 3
-#: zigzag positions where the AC band goes up by one (3, 6, 10, 15, 21, 36)
-_BAND_STARTS = [int(z) for z in np.flatnonzero(np.diff(_BAND_LUT)) + 1]
+#: ZIGZAG, then each zigzag position's AC band, as int32: what the steps gather where the CPU
+#: has no byte permutes
+LUTS = np.concatenate([ZIGZAG, _BAND_LUT]).astype(np.int32)
 
 
 def _ctlz(b, v):
@@ -71,9 +73,18 @@ def _med(b, left, above, above_left):
     return smax(b, lo, smin(b, hi, b.sub(b.add(left, above), above_left)))
 
 
+def _lookup64(b, z, table, plut, at_entry):
+    """``table[min(z, 63)]`` in every lane: a byte permute in registers where the CPU has one,
+    else a gather from ``LUTS`` (which holds ``table`` from entry ``at_entry``)."""
+    z = smin(b, z, const(63))  # a LAST step carries the block before's last, up to 64
+    if PERMUTES:
+        return lookup128(b, z, table)
+    return gather(b, plut, b.shl(b.add(z, const(at_entry)), const(2)))
+
+
 def _step(b, ptrs, lanes, carried, tstride, maxq):
     """One symbol in every live lane: returns the carried vectors after it."""
-    pqc, prec, pco, pcum = ptrs
+    pqc, prec, pco, pcum, plut = ptrs
     end, base, nbx, nby, nbt = lanes
     x, pos, bad, ph, blk, bx, by, p, z, last, prev1, prev2 = carried
     sel = b.select
@@ -85,7 +96,7 @@ def _step(b, ptrs, lanes, carried, tstride, maxq):
     lrow = sel(has_l, b.sub(row, const(1)), const(0))
     arow = sel(has_a, b.sub(row, nbx), const(0))
     alrow = sel(b.and_(has_l, has_a), b.sub(b.sub(row, nbx), const(1)), const(0))
-    col = sel(is_l, const(ROW - 1), sel(is_a, z, const(0)))
+    col = sel(is_l, const(ROW - 1), sel(is_a, _lookup64(b, z, ZIGZAG, plut, 0), const(0)))
 
     def at_row(r, c):  # byte offset of element (r, c) of the lane's region
         return b.shl(b.add(base, b.add(b.mul(r, const(ROW)), c)), const(2))
@@ -101,9 +112,7 @@ def _step(b, ptrs, lanes, carried, tstride, maxq):
     s = b.add(prev1, prev2)
     m = b.add(smin(b, s, const(3)), b.zext(b.icmp_signed(">=", s, const(5)), V32))
     nbm = smin(b, b.add(vabs(b, nl), vabs(b, na)), const(_NB_BINS - 1))
-    band = const(0)
-    for start in _BAND_STARTS:
-        band = b.add(band, b.zext(b.icmp_signed(">=", z, const(start)), V32))
+    band = _lookup64(b, z, _BAND_LUT, plut, 64)
     c_ac = b.add(b.mul(b.add(b.mul(pc, const(_BANDS)), band), const(_MAG_BINS)), m)
     c_ac = b.add(const(AC_BASE), b.add(b.mul(c_ac, const(_NB_BINS)), nbm))
     c = sel(is_l, c_last, sel(is_d, c_dc, c_ac))
@@ -143,14 +152,14 @@ def _step(b, ptrs, lanes, carried, tstride, maxq):
 
 
 @intrinsic
-def lossy_lane_symbols(typingctx, state, qc, rec, coarse, cum, tstride, maxq):
+def lossy_lane_symbols(typingctx, state, qc, rec, coarse, cum, luts, tstride, maxq):
     """Decode every symbol of the sixteen records ``state`` describes into their regions of
     ``qc`` (see the module docstring); ``state``'s x, position and bad flag are updated."""
-    sig = types.void(state, qc, rec, coarse, cum, tstride, maxq)
+    sig = types.void(state, qc, rec, coarse, cum, luts, tstride, maxq)
 
     def codegen(context, b, sig, args):
-        st, *ptrs = data_pointers(context, b, sig, args, 5)
-        tstride, maxq = args[5:]
+        st, *ptrs = data_pointers(context, b, sig, args, 6)
+        tstride, maxq = args[6:]
         lanes = [load(b, st, at(k)) for k in (SL_END, SL_BASE, SL_NBX, SL_NBY, SL_NBT)]
         nbt = lanes[-1]
         first = [load(b, st, at(SL_X)), load(b, st, at(SL_POS)), load(b, st, at(SL_BAD)),

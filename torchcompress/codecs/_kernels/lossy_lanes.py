@@ -11,27 +11,29 @@ the start state) is left to the caller, who decodes it alone for the error.
 import numpy as np
 from numba import njit
 
-from .block_model import ZIGZAG
 from .lossy_decode import planes_to_pixels
-from .lossy_lane_symbols import (LANE_STATE, ROW, SL_BAD, SL_BASE, SL_END, SL_NBT, SL_NBX,
+from .lossy_lane_symbols import (LANE_STATE, LUTS, ROW, SL_BAD, SL_BASE, SL_END, SL_NBT, SL_NBX,
                                  SL_NBY, SL_POS, SL_X, lossy_lane_symbols)
 from .lossy_vectors import fill8x8, idct8x8
 from .rans import RANS_L
 from .simd import LANES
 
-__all__ = ["LANE_STATE", "ROW", "decode_lossy_lanes"]
+__all__ = ["LANE_STATE", "LUTS", "ROW", "decode_lossy_lanes"]
 
 
 @njit(cache=True, nogil=True)
-def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, coarse, cum, tstride, maxq,
-                       basis, mat, mean, qc, region, state, plane, out, out_off, rnd, bad):
+def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, qmul_raster, coarse, cum, luts,
+                       tstride, maxq, basis, mat, mean, qc, region, state, plane, out, out_off,
+                       rnd, bad):
     """Decode groups of 16 lossy records into ``out``.
 
     Args:
         groups: (G, 16) int64 shard rows, -1 for a spare lane; each record at least 5 bytes,
             of at most ``region // ROW - 1`` blocks. ``out_off``: (G, 16) their output starts.
+        qmul_raster: ``qmul`` in raster order (entry ``ZIGZAG[z]`` is ``qmul``'s ``z``).
         coarse: the lane tables' (contexts * 512 + 4,) uint8 slot buckets (8 slots each);
-            ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes.
+            ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes;
+            ``luts``: ``lossy_lane_symbols.LUTS``.
         qc: (16 * region,) int32, zero on the first call; each call leaves it so.
         state: (LANE_STATE,) int32 scratch; ``plane``: the scalar decoder's padded planes.
         bad: (G, 16) int64, set for a lane whose record is not sound (its pixels not written).
@@ -58,7 +60,7 @@ def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, coarse, cum, ts
             state[SL_NBX + lane] = nbx
             state[SL_NBY + lane] = nby
             state[SL_NBT + lane] = dims[i, 0] * nby * nbx
-        lossy_lane_symbols(state, qc, rec, coarse, cum, tstride, maxq)
+        lossy_lane_symbols(state, qc, rec, coarse, cum, luts, tstride, maxq)
         for lane in range(LANES):
             i = groups[g, lane]
             if i < 0:
@@ -85,12 +87,12 @@ def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, coarse, cum, ts
                             fill8x8(plane, off, wp,
                                     np.float32(qc[r] * delta * qmul[p, 0] * np.float32(0.125)))
                         else:
-                            for z in range(64):
-                                blk[z] = 0.0
-                            for z in range(last):
-                                blk[ZIGZAG[z]] = qc[r + z] * delta * qmul[p, z]
-                            for z in range(1, last):
-                                qc[r + z] = 0
+                            q = qc[r:r + 64]  # a view: indices from 0, so vector loads
+                            qm = qmul_raster[p]
+                            for k in range(64):  # raster order: one vector loop
+                                blk[k] = q[k] * delta * qm[k]
+                            for k in range(64):
+                                q[k] = 0
                             idct8x8(blk, basis, plane, off, wp)
                         r += ROW
             planes_to_pixels(plane, psize, wp, nplanes, h, w, mat, mean, out, out_off[g, lane],
