@@ -60,16 +60,17 @@ def lane_groups(dims: np.ndarray, coded: np.ndarray,
     return np.concatenate(groups).astype(np.int64, copy=False), np.sort(np.concatenate(alone))
 
 
-def length_groups(lengths: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def length_groups(lengths: np.ndarray, ok: np.ndarray,
+                  min_fill: int = LANES_MIN) -> tuple[np.ndarray, np.ndarray]:
     """((G, LANES) indices, -1 in spare lanes; the sorted indices decoded one at a time) for a
     lane decoder whose lanes each walk their own record to its end (the lossy codec's): the
     rows ``ok`` allows, longest ``lengths`` first, in groups of 16, so a group's records end
-    at about the same step. A last group of fewer than ``LANES_MIN`` is decoded one at a time.
+    at about the same step. A last group of fewer than ``min_fill`` is decoded one at a time.
     """
     idx = np.flatnonzero(ok)
     idx = idx[np.argsort(-lengths[idx], kind="stable")]
     full = len(idx) - len(idx) % LANES
-    keep = full + (len(idx) - full if len(idx) - full >= LANES_MIN else 0)
+    keep = full + (len(idx) - full if len(idx) - full >= min_fill else 0)
     groups = np.full(-(-keep // LANES) * LANES, -1, dtype=np.int64)
     groups[:keep] = idx[:keep]
     alone = np.ones(len(lengths), dtype=bool)
