@@ -1,6 +1,7 @@
-"""Which rows of a batch a lane decoder takes: groups of 16 coded records of one plane count.
+"""Which rows of a batch a lane decoder takes, in groups of 16.
 
-A group runs over its widest and tallest record, so a record smaller than
+The lossless lanes (:func:`lane_groups`) take coded records of one plane
+count. A group runs over its widest and tallest record, so a record smaller than
 that leaves its lane idle for the rest (see ``lossless_lanes``). Records of
 one plane count are taken widest first, then tallest, and cut into groups of
 16: photos of one width and similar heights fill a group. A group is kept
@@ -8,6 +9,9 @@ when its records fill at least ``LANES_MIN`` of its 16 lanes' steps; else
 its first record, too big for the others, is decoded one at a time and the
 group starts at the next (the lanes cost a third of the one-at-a-time
 decoder per value on real photos, so a group pays from about 5 of 16 lanes).
+
+The lossy lanes (:func:`length_groups`) walk each record's symbols to its
+own end, so they take records longest first.
 """
 
 from __future__ import annotations
