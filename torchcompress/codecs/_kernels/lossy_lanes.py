@@ -28,8 +28,8 @@ def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, qmul_raster, co
     """Decode groups of 16 lossy records into ``out``.
 
     Args:
-        groups: (G, 16) int64 shard rows, -1 for a spare lane; each record at least 5 bytes,
-            of at most ``region // ROW - 1`` blocks. ``out_off``: (G, 16) their output starts.
+        groups: (G, 16) int64 shard rows, -1 for a spare lane; each record at least 5 bytes
+            (so ``rec`` holds at least 5), of at most ``region // ROW - 1`` blocks. ``out_off``: (G, 16) their output starts.
         qmul_raster: ``qmul`` in raster order (entry ``ZIGZAG[z]`` is ``qmul``'s ``z``).
         coarse: the lane tables' (contexts * 512 + 4,) uint8 slot buckets (8 slots each);
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes;
@@ -46,8 +46,10 @@ def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, qmul_raster, co
         for lane in range(LANES):
             i = groups[g, lane]
             state[SL_BASE + lane] = lane * region
-            if i < 0:  # a spare lane: no blocks, done from the start
-                state[SL_X + lane] = RANS_L
+            if i < 0:  # a spare lane: no blocks, done from the start; the steps still read a
+                state[SL_X + lane] = RANS_L  # word in every lane, here inside the first record
+                state[SL_POS + lane] = 4
+                state[SL_END + lane] = 4
                 continue
             s, e = offsets[i], offsets[i + 1]
             x = (np.int64(rec[s + 1]) | (np.int64(rec[s + 2]) << 8) | (np.int64(rec[s + 3]) << 16)
