@@ -339,3 +339,38 @@ def test_lanes_with_and_without_byte_permutes(monkeypatch, permutes):
         np.testing.assert_array_equal(on, off)
         np.testing.assert_array_equal(on, imgs)
     assert fresh.signatures  # the fresh kernel (built with this PERMUTES) did the decoding
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="mprotect")
+@pytest.mark.parametrize("at_end", [False, True], ids=["page-before", "page-after"])
+def test_lanes_read_nothing_outside_the_payload(monkeypatch, at_end):
+    """The payload between unreadable pages: the lanes read only inside it, corrupt records
+    too (a read outside would kill the test process)."""
+    from .test_lossy_lanes import _guarded_copy
+
+    x = _kinds()["rgb-rows-of-40"][:28]
+    dec = _decoder(x)
+    shard = dec.shard(0)
+    idx = np.arange(28, dtype=np.int64)
+    good = dec.decode(idx, x.dtype)
+    monkeypatch.setattr(lossless_mod, "USE_LANES", True)
+    rng = np.random.default_rng(9)
+    clean = shard.records
+    for trial in range(6):
+        data = np.array(clean)
+        if trial:  # flips in a random record, and in the first and last ones' ends
+            for row in (int(rng.integers(28)), 0, 27):
+                s, e = int(shard.offsets[row]), int(shard.offsets[row + 1])
+                data[rng.integers(s + 4, e, 3)] ^= rng.integers(1, 256, 3).astype(np.uint8)
+                data[e - 2:e] ^= 0x5A
+        arr, mm = _guarded_copy(data, at_end)
+        shard.records = arr
+        try:
+            out = dec.decode(idx, x.dtype)
+            assert trial > 0 or (out == good).all()
+        except FormatError:
+            assert trial > 0
+        finally:
+            shard.records = clean
+        del arr
+        mm.close()

@@ -175,3 +175,56 @@ def test_short_and_bad_scale_records_are_named(monkeypatch):
     shard.records = rec
     with pytest.raises(FormatError, match=r"record 7 is corrupt \(it holds a scale"):
         dec.decode(np.arange(40, dtype=np.int64), np.uint8)
+
+
+def _guarded_copy(data: np.ndarray, at_end: bool):
+    """A read-only copy of ``data`` next to an unreadable page: starting right after one, or
+    ending right before one (Linux: an anonymous map with pages protected by ``mprotect``).
+    Returns (array, map), the map kept alive by the caller."""
+    import ctypes
+    import mmap
+
+    page = mmap.PAGESIZE
+    n = len(data)
+    pages = -(-n // page) + 2
+    mm = mmap.mmap(-1, pages * page)
+    start = (pages - 1) * page - n if at_end else page
+    mm[start:start + n] = data.tobytes()
+    base = ctypes.addressof(ctypes.c_char.from_buffer(mm))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    for p in (0, pages - 1):
+        assert libc.mprotect(base + p * page, page, 0) == 0  # PROT_NONE
+    a = np.frombuffer(mm, dtype=np.uint8, count=n, offset=start)
+    a.flags.writeable = False
+    return a, mm
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="mprotect")
+@pytest.mark.parametrize("at_end", [False, True], ids=["page-before", "page-after"])
+def test_lanes_read_nothing_outside_the_payload(monkeypatch, at_end):
+    """The payload between unreadable pages: the lanes (spare lanes included) and corrupt
+    records read only inside it (a read outside would kill the test process)."""
+    x = _kinds()["grey-odd"][:28]  # one full group and one of 12 with 4 spare lanes
+    dec = _decoder(x, 1.0)
+    shard = dec.shard(0)
+    idx = np.arange(28, dtype=np.int64)
+    good = dec.decode(idx, np.uint8)
+    monkeypatch.setattr(shard_mod, "USE_LANES", True)
+    rng = np.random.default_rng(9)
+    for trial in range(6):
+        data = np.array(shard.records) if trial == 0 else _corrupt(shard, int(rng.integers(28)), rng)
+        if trial:  # the first and last records' ends too
+            for row in (0, 27):
+                data[int(shard.offsets[row]) + 5:int(shard.offsets[row + 1])] ^= 0x5A
+        arr, mm = _guarded_copy(data, at_end)
+        clean, shard.records = shard.records, arr
+        try:
+            out = dec.decode(idx, np.uint8)
+            assert trial > 0 or (out == good).all()
+        except FormatError:
+            assert trial > 0
+        finally:
+            shard.records = clean
+        del arr
+        mm.close()
