@@ -39,16 +39,18 @@ def _grey_row(rec, pos, end, x, w, shift, lo, hi, cum, coarse, pl, rs, bc, bp, c
     nv, rnv = np.int64(pl[bp]), np.int64(rs[bp])
     nwv, rnwv = np.int64(pl[bp - 1]), np.int64(rs[bp - 1])
     for i in range(w):
-        ne, rne = np.int64(pl[bp + i + 1]), np.int64(rs[bp + i + 1])
+        k = np.uint64(bp + i + 1)  # unsigned: no negative-index wraparound on the loads
+        ne, rne = np.int64(pl[k]), np.int64(rs[k])
         val, ar, x, pos = _value(rec, pos, end, x, cum, coarse, 0, wv, nv, nwv, ne, rwv, rnv,
                                  rnwv, rne, 0, shift)
         if pos > end:
             return x, pos, OVERRUN
         if val < lo or val > hi:
             return x, pos, BAD_RANGE
-        pl[bc + i] = val
-        rs[bc + i] = ar
-        out[o + i] = val + code_lo
+        c = np.uint64(bc + i)
+        pl[c] = val
+        rs[c] = ar
+        out[np.uint64(o + i)] = val + code_lo
         nwv, rnwv, nv, rnv, wv, rwv = nv, rnv, ne, rne, val, ar
     return x, pos, OK
 
@@ -69,10 +71,11 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, lo, hi, cum, coarse, pl, rs, bc, bp
     n2, rn2 = np.int64(pl[s2 + bp]), np.int64(rs[s2 + bp])
     nw2, rnw2 = np.int64(pl[s2 + bp - 1]), np.int64(rs[s2 + bp - 1])
     for i in range(w):
-        k = bp + i + 1
+        k = np.uint64(bp + i + 1)  # unsigned: no negative-index wraparound on the loads
+        k1, k2 = k + np.uint64(s1), k + np.uint64(s2)
         ne0, rne0 = np.int64(pl[k]), np.int64(rs[k])
-        ne1, rne1 = np.int64(pl[s1 + k]), np.int64(rs[s1 + k])
-        ne2, rne2 = np.int64(pl[s2 + k]), np.int64(rs[s2 + k])
+        ne1, rne1 = np.int64(pl[k1]), np.int64(rs[k1])
+        ne2, rne2 = np.int64(pl[k2]), np.int64(rs[k2])
         v0, a0, x, pos = _value(rec, pos, end, x, cum, coarse, 0, w0, n0, nw0, ne0, rw0, rn0,
                                 rnw0, rne0, 0, shift)
         v1, a1, x, pos = _value(rec, pos, end, x, cum, coarse, 1, w1, n1, nw1, ne1, rw1, rn1,
@@ -84,17 +87,19 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, lo, hi, cum, coarse, pl, rs, bc, bp
         if (v0 < lo[0] or v0 > hi[0] or v1 < lo[1] or v1 > hi[1] or v2 < lo[2]
                 or v2 > hi[2]):
             return x, pos, BAD_RANGE
-        c = bc + i
-        pl[c], pl[s1 + c], pl[s2 + c] = v0, v1, v2
-        rs[c], rs[s1 + c], rs[s2 + c] = a0, a1, a2
-        j = o + i
+        c = np.uint64(bc + i)
+        c1, c2 = c + np.uint64(s1), c + np.uint64(s2)
+        pl[c], pl[c1], pl[c2] = v0, v1, v2
+        rs[c], rs[c1], rs[c2] = a0, a1, a2
+        j = np.uint64(o + i)
+        hwu = np.uint64(hw)
         if colour:
             rr, gg, bb = colour_inverse(v0, v1, v2)
             if rr < 0 or rr > maxv or gg < 0 or gg > maxv or bb < 0 or bb > maxv:
                 return x, pos, BAD_RANGE
-            out[j], out[j + hw], out[j + 2 * hw] = rr + code_lo, gg + code_lo, bb + code_lo
+            out[j], out[j + hwu], out[j + 2 * hwu] = rr + code_lo, gg + code_lo, bb + code_lo
         else:
-            out[j], out[j + hw], out[j + 2 * hw] = v0 + code_lo, v1 + code_lo, v2 + code_lo
+            out[j], out[j + hwu], out[j + 2 * hwu] = v0 + code_lo, v1 + code_lo, v2 + code_lo
         nw0, rnw0, n0, rn0, w0, rw0 = n0, rn0, ne0, rne0, v0, a0
         nw1, rnw1, n1, rn1, w1, rw1 = n1, rn1, ne1, rne1, v1, a1
         nw2, rnw2, n2, rn2, w2v, rw2 = n2, rn2, ne2, rne2, v2, a2

@@ -61,10 +61,11 @@ def context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_r, shift, act_lut, 
     """:func:`context` from the neighbours' values ``w``, ``n``, ``nw``, ``ne`` and absolute
     residuals ``rw``, ``rn``, ``rnw``, ``rne``."""
     act = (rw + rn + ((rnw + rne) >> 1) + ((abs(w - nw) + abs(n - nw) + abs(n - ne)) >> 1)) >> shift
-    a = act_lut[min(act, 255)] * 8
+    # unsigned indices (each is >= 0): numba then emits no negative-index wraparound
+    a = act_lut[np.uint64(min(act, 255))] * 8
     if p == 0:
-        return a + level_lut[min(max(pred >> shift, 0), 255)]
-    return min(p, 3) * CTX_PER_CLASS + a + res_lut[min(prev_r >> shift, 255)]
+        return a + level_lut[np.uint64(min(max(pred >> shift, 0), 255))]
+    return min(p, 3) * CTX_PER_CLASS + a + res_lut[np.uint64(min(prev_r >> shift, 255))]
 
 
 @njit(cache=True, nogil=True, inline="always")
