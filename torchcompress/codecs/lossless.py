@@ -184,6 +184,7 @@ class LosslessShard:
         self.pl = np.zeros(p * 2 * (w + 2), dtype=np.int32)
         self.rs = np.zeros(p * 2 * (w + 2), dtype=np.int32)
         self._lanes = None  # the lane decoder's scratch, made on first use
+        self._one_off, self._one_status = np.zeros(1, np.int64), np.zeros(1, np.int64)
         t = tables
         self.lo = np.zeros(p, dtype=np.int64)
         self.hi = np.zeros(p, dtype=np.int64)
@@ -198,6 +199,14 @@ class LosslessShard:
 
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
         """Decode shard ``rows`` into ``out``: (B, D) for one shape, or flat with ``out_off``."""
+        if len(rows) == 1 and out_off is None:  # ds[i]: 2 us of numpy calls fewer (of ~40)
+            t, status = self.tables, self._one_status
+            decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
+                        t.cum, t.coarse, self.lo, self.hi, self.pl, self.rs, out.reshape(-1),
+                        self._one_off, status)
+            if status[0]:
+                raise_corrupt(status, rows, self.where, _ERRORS)
+            return
         flat, out_off, status = flat_rows(out, rows, out_off)
         groups, rest = self._lane_groups(rows) if USE_LANES else ((), np.arange(len(rows)))
         if len(rest) == len(rows):

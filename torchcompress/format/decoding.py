@@ -6,6 +6,8 @@ Used by ``tc.open`` (through the dataset), the round-trip check of
 
 from __future__ import annotations
 
+import bisect
+
 import os
 from typing import Callable
 
@@ -38,6 +40,7 @@ class ArchiveDecoder:
                  where: Callable[[int], str]):
         self.codec, self.tables = codec, tables
         self.starts = np.asarray(starts, dtype=np.int64)
+        self._starts = self.starts.tolist()  # for bisect: one sample's lookup in 0.1 us, not 1
         self.stops = np.append(self.starts[1:], num_samples)
         self.num_samples = num_samples
         self.sample_shape = tuple(sample_shape)
@@ -100,8 +103,8 @@ class ArchiveDecoder:
 
     def locate(self, i: int) -> tuple[int, int]:
         """(shard, row) of global index ``i`` (in range)."""
-        k = int(np.searchsorted(self.starts, i, side="right")) - 1
-        return k, i - int(self.starts[k])
+        k = bisect.bisect_right(self._starts, i) - 1
+        return k, i - self._starts[k]
 
     def decode_one(self, i: int, dtype, planes: int | None = None) -> np.ndarray:
         """Sample ``i`` as an array of its own shape."""
