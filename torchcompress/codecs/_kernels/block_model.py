@@ -18,7 +18,8 @@ blocks.
 import numpy as np
 from numba import njit
 
-__all__ = ["AC_BASE", "DC_BASE", "NUM_CONTEXTS", "ZIGZAG", "ac_context", "dc_context", "dc_predict",
+__all__ = ["AC_BASE", "BANDS", "BAND_LUT", "DC_BASE", "DC_BINS", "LAST_BINS", "MAG_BINS",
+           "NB_BINS", "NUM_CONTEXTS", "ZIGZAG", "ac_context", "dc_context", "dc_predict",
            "last_context", "signed_code", "signed_value"]
 
 
@@ -31,20 +32,20 @@ def _zigzag() -> np.ndarray:
 #: zigzag position -> raster index (row * 8 + column) in an 8x8 block
 ZIGZAG = _zigzag()
 
-_LAST_BINS = 8   # mean neighbour ``last``: 0, 1, 2, 3-4, 5-8, 9-16, 17-32, 33-64
-_DC_BINS = 6     # DC gradient: 0, 1, 2, 3-4, 5-8, 9+
-_BANDS = 7       # zigzag 1-2, 3-5, 6-9, 10-14, 15-20, 21-35, 36-63
-_MAG_BINS = 5    # |previous two symbols|: 0, 1, 2, 3-4, 5+
-_NB_BINS = 3     # |left| + |above| at the same position: 0, 1, 2+
+LAST_BINS = 8   # mean neighbour ``last``: 0, 1, 2, 3-4, 5-8, 9-16, 17-32, 33-64
+DC_BINS = 6     # DC gradient: 0, 1, 2, 3-4, 5-8, 9+
+BANDS = 7       # zigzag 1-2, 3-5, 6-9, 10-14, 15-20, 21-35, 36-63
+MAG_BINS = 5    # |previous two symbols|: 0, 1, 2, 3-4, 5+
+NB_BINS = 3     # |left| + |above| at the same position: 0, 1, 2+
 CLASSES = 2
 
-DC_BASE = CLASSES * _LAST_BINS
-AC_BASE = DC_BASE + CLASSES * _DC_BINS
-NUM_CONTEXTS = AC_BASE + CLASSES * _BANDS * _MAG_BINS * _NB_BINS
+DC_BASE = CLASSES * LAST_BINS
+AC_BASE = DC_BASE + CLASSES * DC_BINS
+NUM_CONTEXTS = AC_BASE + CLASSES * BANDS * MAG_BINS * NB_BINS
 
 _LAST_LUT = np.array([0, 1, 2, 3, 3] + [4] * 4 + [5] * 8 + [6] * 16 + [7] * 32, dtype=np.int64)
-_BAND_LUT = np.array([0, 0, 0] + [1] * 3 + [2] * 4 + [3] * 5 + [4] * 6 + [5] * 15 + [6] * 28,
-                     dtype=np.int64)
+BAND_LUT = np.array([0, 0, 0] + [1] * 3 + [2] * 4 + [3] * 5 + [4] * 6 + [5] * 15 + [6] * 28,
+                    dtype=np.int64)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -71,7 +72,7 @@ def signed_value(c):
 
 @njit(cache=True, nogil=True, inline="always")
 def last_context(pc, last_left, last_above):
-    return pc * _LAST_BINS + _LAST_LUT[(last_left + last_above + 1) >> 1]
+    return pc * LAST_BINS + _LAST_LUT[(last_left + last_above + 1) >> 1]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -95,7 +96,7 @@ def dc_predict(has_left, has_above, left, above, above_left):
 @njit(cache=True, nogil=True, inline="always")
 def dc_context(pc, left, above, above_left):
     g = abs(left - above_left) + abs(above - above_left)
-    return DC_BASE + pc * _DC_BINS + _bin_log(g, _DC_BINS - 1)
+    return DC_BASE + pc * DC_BINS + _bin_log(g, DC_BINS - 1)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -105,4 +106,4 @@ def ac_context(pc, z, prev_mag, nb_mag):
     # from one value to the next context (lossy decode x0.95 with the decoder's change, paired)
     m = min(prev_mag, 3) + (prev_mag >= 5)
     nb = min(nb_mag, 2)
-    return AC_BASE + ((pc * _BANDS + _BAND_LUT[z]) * _MAG_BINS + m) * _NB_BINS + nb
+    return AC_BASE + ((pc * BANDS + BAND_LUT[z]) * MAG_BINS + m) * NB_BINS + nb

@@ -25,7 +25,7 @@ from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gat
 
 __all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END",
            "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "data_pointers", "lane_active",
-           "lane_step", "lane_token", "plane_value", "token_value"]
+           "lane_step", "lane_token", "plane_value", "token_value", "unzigzag", "vmed"]
 
 #: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -241,14 +241,14 @@ def plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tst
     ppl, prs, prec, pco, pcum, plut = ptrs
     w, n, nw, ne, rw, rn, rnw, rne = nbrs
     x0, pos0, bad0 = x, pos, bad
-    pred = smax(b, smin(b, w, n), smin(b, smax(b, w, n), b.sub(b.add(w, n), nw)))  # MED
+    pred = vmed(b, w, n, nw)
     c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, plut, p, splat(b, shift))
     if uniform is None:
         t, x = lane_token(b, x, c, pco, pcum, tstride)
     else:
         t, x = _token_maybe_uniform(b, x, c, pco, pcum, tstride, uniform)
     x, pos, v = token_value(b, t, x, pos, prec, end)
-    r = b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))  # un-zigzag
+    r = unzigzag(b, v)
     val = b.add(pred, r)
     vlo, vhi = splat(b, lo), splat(b, hi)
     out = b.or_(b.icmp_signed("<", val, vlo), b.icmp_signed(">", val, vhi))
@@ -261,6 +261,16 @@ def plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tst
     store(b, ar, prs, c16)
     x, pos, bad = (b.select(live, v, v0) for v, v0 in ((x, x0), (pos, pos0), (bad, bad0)))
     return x, pos, ar, bad, kept
+
+
+def vmed(b, w, n, nw):
+    """MED in every lane: the median of ``w``, ``n`` and ``w + n - nw``."""
+    return smax(b, smin(b, w, n), smin(b, smax(b, w, n), b.sub(b.add(w, n), nw)))
+
+
+def unzigzag(b, v):
+    """Each lane's code ``v >= 0`` back to its signed value: 0, 1, 2, 3, ... -> 0, -1, 1, -2."""
+    return b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))
 
 
 def token_value(b, t, x, pos, rec, end, live=None):

@@ -13,9 +13,9 @@ A lane's region holds rows of ``ROW`` int32: the 64 quantised coefficients in
 raster order (row * 8 + column, so the caller dequantises a block as one
 vector loop) and the block's ``last``; row 0 stays zero (a missing neighbour)
 and block ``k`` of the record is row ``k + 1``. Coefficients at zigzag
-positions at or after a row's ``last`` must be zero when the record starts (the caller clears each block's
-coefficients once it has used them), as the scalar decoder's stale clearing
-keeps them.
+positions at or after a row's ``last`` must be zero when the record starts
+(the caller clears each block's coefficients once it has used them), as the
+scalar decoder's stale clearing keeps them.
 
 Safety: every stream read is clamped inside the record (records of 5 bytes or
 more, in a payload under 2 GiB), a lane's position stops at its end + 2,
@@ -29,9 +29,9 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .block_model import (_BAND_LUT, _BANDS, _DC_BINS, _LAST_BINS, _MAG_BINS, _NB_BINS, AC_BASE,
-                          DC_BASE, ZIGZAG)
-from .lane_steps import PERMUTES, data_pointers, lane_token, token_value
+from .block_model import (AC_BASE, BAND_LUT, BANDS, DC_BASE, DC_BINS, LAST_BINS, MAG_BINS,
+                          NB_BINS, ZIGZAG)
+from .lane_steps import PERMUTES, data_pointers, lane_token, token_value, unzigzag, vmed
 from .simd import (LANES, V32, any_true, at, const, gather, load, lookup128, scatter, smax, smin,
                    splat, store, vabs)
 
@@ -47,7 +47,7 @@ LANE_STATE = 8 * LANES
 _LAST, _DC, _AC, _DONE = 0, 1, 2, 3
 #: ZIGZAG, then each zigzag position's AC band, as int32: what the steps gather where the CPU
 #: has no byte permutes
-LUTS = np.concatenate([ZIGZAG, _BAND_LUT]).astype(np.int32)
+LUTS = np.concatenate([ZIGZAG, BAND_LUT]).astype(np.int32)
 
 
 def _ctlz(b, v):
@@ -61,16 +61,6 @@ def _bin_log(b, v, top):
     """``block_model._bin_log``: 0 for 0, else 1 + ceil(log2 v), capped at ``top``."""
     bins = b.sub(const(33), _ctlz(b, b.sub(v, const(1))))
     return b.select(b.icmp_signed("<=", v, const(0)), const(0), smin(b, bins, const(top)))
-
-
-def _signed(b, c):
-    """``block_model.signed_value``: 0, 1, 2, 3, ... -> 0, -1, 1, -2, ..."""
-    return b.xor(b.ashr(c, const(1)), b.sub(const(0), b.and_(c, const(1))))
-
-
-def _med(b, left, above, above_left):
-    hi, lo = smax(b, left, above), smin(b, left, above)
-    return smax(b, lo, smin(b, hi, b.sub(b.add(left, above), above_left)))
 
 
 def _lookup64(b, z, table, plut, at_entry):
@@ -105,16 +95,16 @@ def _step(b, ptrs, lanes, carried, tstride, maxq):
     nal = gather(b, pqc, at_row(alrow, const(0)), is_d)
     pc = b.zext(b.icmp_signed(">", p, const(0)), V32)  # plane class: 0 first plane, 1 others
     # block_model.last_context, dc_context and ac_context, every lane all three
-    c_last = b.add(b.mul(pc, const(_LAST_BINS)),
-                   _bin_log(b, b.ashr(b.add(b.add(nl, na), const(1)), const(1)), _LAST_BINS - 1))
+    c_last = b.add(b.mul(pc, const(LAST_BINS)),
+                   _bin_log(b, b.ashr(b.add(b.add(nl, na), const(1)), const(1)), LAST_BINS - 1))
     g = b.add(vabs(b, b.sub(nl, nal)), vabs(b, b.sub(na, nal)))
-    c_dc = b.add(const(DC_BASE), b.add(b.mul(pc, const(_DC_BINS)), _bin_log(b, g, _DC_BINS - 1)))
+    c_dc = b.add(const(DC_BASE), b.add(b.mul(pc, const(DC_BINS)), _bin_log(b, g, DC_BINS - 1)))
     s = b.add(prev1, prev2)
     m = b.add(smin(b, s, const(3)), b.zext(b.icmp_signed(">=", s, const(5)), V32))
-    nbm = smin(b, b.add(vabs(b, nl), vabs(b, na)), const(_NB_BINS - 1))
-    band = _lookup64(b, z, _BAND_LUT, plut, 64)
-    c_ac = b.add(b.mul(b.add(b.mul(pc, const(_BANDS)), band), const(_MAG_BINS)), m)
-    c_ac = b.add(const(AC_BASE), b.add(b.mul(c_ac, const(_NB_BINS)), nbm))
+    nbm = smin(b, b.add(vabs(b, nl), vabs(b, na)), const(NB_BINS - 1))
+    band = _lookup64(b, z, BAND_LUT, plut, 64)
+    c_ac = b.add(b.mul(b.add(b.mul(pc, const(BANDS)), band), const(MAG_BINS)), m)
+    c_ac = b.add(const(AC_BASE), b.add(b.mul(c_ac, const(NB_BINS)), nbm))
     c = sel(is_l, c_last, sel(is_d, c_dc, c_ac))
     # a block with last == 0 sends no DC: its DC step takes the prediction and reads nothing
     takes = b.and_(active, b.not_(b.and_(is_d, eq(last, const(0)))))
@@ -123,15 +113,15 @@ def _step(b, ptrs, lanes, carried, tstride, maxq):
     x, pos = sel(takes, x1, x), sel(takes, pos1, pos)
     # the symbol's value, by phase
     last_v = smin(b, code, const(64))
-    dc = b.add(_med(b, nl, na, nal),
+    dc = b.add(vmed(b, nl, na, nal),
                sel(eq(last, const(0)), const(0),
-                   _signed(b, b.add(code, b.zext(eq(last, const(1)), V32)))))
+                   unzigzag(b, b.add(code, b.zext(eq(last, const(1)), V32)))))
     dc_out = b.or_(b.icmp_signed(">", dc, splat(b, maxq)),
                    b.icmp_signed("<", dc, b.sub(const(0), splat(b, maxq))))
     dc = smax(b, smin(b, dc, splat(b, maxq)), b.sub(const(0), splat(b, maxq)))
     final = eq(b.add(z, const(1)), last)
     ca = b.add(code, b.zext(final, V32))
-    val = sel(is_l, last_v, sel(is_d, dc, _signed(b, ca)))
+    val = sel(is_l, last_v, sel(is_d, dc, unzigzag(b, ca)))
     scatter(b, val, pqc, at_row(row, col), active)
     flag = b.or_(b.and_(is_l, b.icmp_signed(">", code, const(64))), b.and_(is_d, dc_out))
     bad = b.or_(bad, b.zext(b.and_(active, flag), V32))
