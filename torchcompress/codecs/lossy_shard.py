@@ -87,14 +87,13 @@ class LossyShard:
                            np.zeros(LANE_STATE, dtype=np.int32))
         qc, region, state = self._lanes
         spare = groups < 0
-        shard_rows = np.where(spare, -1, rows[groups])
+        shard_rows, starts = np.where(spare, -1, rows[groups]), np.where(spare, 0, out_off[groups])
         bad = np.zeros(groups.shape, dtype=np.int64)
         try:
             decode_lossy_lanes(self.records, self.offsets, self.dims, shard_rows, t.ladder,
                                t.qmul, t.qmul_raster, t.lane_coarse, t.cum_bytes, LUTS,
                                t.cum.shape[1], MAX_Q, t.basis, t.mat, t.mean, qc, region, state,
-                               self.plane, flat,
-                               np.where(spare, 0, out_off[groups]), flat.dtype == np.uint8, bad)
+                               self.plane, flat, starts, flat.dtype == np.uint8, bad)
         except NumbaError as e:  # a numba/llvmlite that cannot build the vector code
             _lanes_off(e)
             bad[~spare] = 1  # every record decoded again, one at a time
