@@ -7,7 +7,6 @@ Used by ``tc.open`` (through the dataset), the round-trip check of
 from __future__ import annotations
 
 import bisect
-
 import os
 from typing import Callable
 
