@@ -10,7 +10,7 @@ from numba import njit
 
 from .pixel_model import (ACT_LUT, LEVEL_LUT, RES_LUT, colour_inverse, context_of, med, pad_row_end,
                           pad_row_start)
-from .rans import RANS_L, get_code
+from .rans import RANS_L, get_code, read_state
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
 
@@ -112,8 +112,7 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
     """Decode one coded record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
     if end - start < 4:
         return OVERRUN
-    x = (np.int64(rec[start]) | (np.int64(rec[start + 1]) << 8) | (np.int64(rec[start + 2]) << 16)
-         | (np.int64(rec[start + 3]) << 24))
+    x = read_state(rec, start)
     if x < RANS_L:
         return BAD_STATE
     pos = start + 4

@@ -25,14 +25,13 @@ caller decodes such a record alone with the scalar decoder, which names the
 error.
 """
 
-import numpy as np
 from numba import njit
 
 from .lane_output import lane_block16, lane_block16_mixed, lane_emit, lane_row16
 from .lane_row import lane_row1, lane_row3
 from .lane_steps import (LANE_SHIFT, LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
                          ST_W, ST_X, lane_active, lane_step)
-from .rans import RANS_L
+from .rans import RANS_L, read_state
 from .simd import LANES
 
 __all__ = ["LANE_SHIFT", "LUTS", "STATE", "decode_lanes"]
@@ -67,8 +66,7 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
             state[k] = 0
         for lane in range(LANES):
             s, e = offsets[rows[g, lane]], offsets[rows[g, lane] + 1]
-            x = (np.int64(rec[s]) | (np.int64(rec[s + 1]) << 8) | (np.int64(rec[s + 2]) << 16)
-                 | (np.int64(rec[s + 3]) << 24))
+            x = read_state(rec, s)
             state[ST_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
             state[ST_POS + lane] = s + 4
             state[ST_BAD + lane] = x < RANS_L

@@ -10,7 +10,7 @@ from numba import njit
 
 from .block_model import ZIGZAG, ac_context, dc_context, dc_predict, last_context, signed_value
 from .lossy_vectors import colour_row8, fill8x8, idct8x8
-from .rans import RANS_L, get_code
+from .rans import RANS_L, get_code, read_state
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_lossy_rows", "planes_to_pixels"]
 
@@ -67,8 +67,7 @@ def _decode_blocks(rec, start, end, nplanes, h, w, ladder, qmul, pcls, cum, coar
     if s >= ladder.shape[0]:
         return BAD_RANGE
     delta = ladder[s]
-    x = (np.int64(rec[start + 1]) | (np.int64(rec[start + 2]) << 8)
-         | (np.int64(rec[start + 3]) << 16) | (np.int64(rec[start + 4]) << 24))
+    x = read_state(rec, start + 1)
     if x < RANS_L:
         return BAD_STATE
     pos = start + 5

@@ -15,7 +15,7 @@ from .lossy_decode import planes_to_pixels
 from .lossy_lane_symbols import (LANE_STATE, LUTS, ROW, SL_BAD, SL_BASE, SL_END, SL_NBT, SL_NBX,
                                  SL_NBY, SL_POS, SL_X, lossy_lane_symbols)
 from .lossy_vectors import fill8x8, idct8x8
-from .rans import RANS_L
+from .rans import RANS_L, read_state
 from .simd import LANES
 
 __all__ = ["LANE_STATE", "LUTS", "ROW", "decode_lossy_lanes"]
@@ -29,7 +29,8 @@ def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, qmul_raster, co
 
     Args:
         groups: (G, 16) int64 shard rows, -1 for a spare lane; each record at least 5 bytes
-            (so ``rec`` holds at least 5), of at most ``region // ROW - 1`` blocks. ``out_off``: (G, 16) their output starts.
+            (so ``rec`` holds at least 5), of at most ``region // ROW - 1`` blocks.
+            ``out_off``: (G, 16) their output starts.
         qmul_raster: ``qmul`` in raster order (entry ``ZIGZAG[z]`` is ``qmul``'s ``z``).
         coarse: the lane tables' (contexts * 512 + 4,) uint8 slot buckets (8 slots each);
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes;
@@ -52,8 +53,7 @@ def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, qmul_raster, co
                 state[SL_END + lane] = 4
                 continue
             s, e = offsets[i], offsets[i + 1]
-            x = (np.int64(rec[s + 1]) | (np.int64(rec[s + 2]) << 8) | (np.int64(rec[s + 3]) << 16)
-                 | (np.int64(rec[s + 4]) << 24))
+            x = read_state(rec, s + 1)
             state[SL_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
             state[SL_POS + lane] = s + 5
             state[SL_END + lane] = e

@@ -15,8 +15,8 @@ of at most 8 bits).
 import numpy as np
 from numba import njit
 
-__all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "PROB_BITS", "PROB_SCALE", "RANS_L", "get_code", "num_tokens", "put_symbol",
-           "token_of", "token_base"]
+__all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "PROB_BITS", "PROB_SCALE", "RANS_L", "get_code",
+           "num_tokens", "put_symbol", "read_state", "token_of", "token_base"]
 
 PROB_BITS = 12
 COARSE_SHIFT = 4  # the decoder's slot -> token table has 16-slot buckets
@@ -56,6 +56,14 @@ def token_base(tok):
     e = 4 + ((tok - _DIRECT) >> 2)
     m = (tok - _DIRECT) & 3
     return (4 | m) << (e - 2), e - 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def read_state(rec, s):
+    """The stream's opening state: the 4 bytes at ``rec[s]``, little-endian (the caller keeps
+    them inside the record)."""
+    return (np.int64(rec[s]) | (np.int64(rec[s + 1]) << 8) | (np.int64(rec[s + 2]) << 16)
+            | (np.int64(rec[s + 3]) << 24))
 
 
 @njit(cache=True, nogil=True, inline="always")
