@@ -234,3 +234,21 @@ def test_lanes_read_nothing_outside_the_payload(monkeypatch, at_end):
                 data[int(shard.offsets[row]) + 5:int(shard.offsets[row + 1])] ^= 0x5A
         out = decode_guarded(dec, shard, idx, np.uint8, data, at_end)
         assert trial > 0 or (out is not None and (out == good).all())
+
+
+def test_a_numba_that_cannot_build_the_lanes_falls_back(monkeypatch):
+    from numba.core.errors import LoweringError
+
+    def broken(*a):
+        raise LoweringError("no vector GEP here")
+    x = _kinds()["rgb"]
+    dec = _decoder(x, 1.0)
+    idx = np.arange(40, dtype=np.int64)
+    monkeypatch.setattr(shard_mod, "USE_LANES", False)
+    want = dec.decode(idx, np.uint8)
+    monkeypatch.setattr(shard_mod, "decode_lossy_lanes", broken)
+    monkeypatch.setattr(shard_mod, "USE_LANES", True)
+    with pytest.warns(RuntimeWarning, match="16-lane lossy decoder does not compile here"):
+        out = dec.decode(idx, np.uint8)
+    np.testing.assert_array_equal(out, want)
+    assert shard_mod.USE_LANES is False  # (monkeypatch restores it)

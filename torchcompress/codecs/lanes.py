@@ -16,11 +16,13 @@ own end, so they take records longest first.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ._kernels.simd import LANES
 
-__all__ = ["LANES_MIN", "lane_groups", "length_groups"]
+__all__ = ["LANES_MIN", "lane_groups", "lanes_unavailable", "length_groups"]
 
 #: a group is decoded in lanes when its records fill at least this many of its 16 lanes'
 #: steps (a group of fewer than 16 records repeats one in the spare lanes)
@@ -80,3 +82,10 @@ def length_groups(lengths: np.ndarray, ok: np.ndarray,
     alone = np.ones(len(lengths), dtype=bool)
     alone[idx[:keep]] = False
     return groups.reshape(-1, LANES), np.flatnonzero(alone)
+
+
+def lanes_unavailable(codec: str, err: Exception) -> None:
+    """Warn that ``codec``'s lane decoder does not compile here (the caller then turns its lanes
+    off and decodes one record at a time)."""
+    warnings.warn(f"torchcompress: the 16-lane {codec} decoder does not compile here ({err}); "
+                  "decoding one record at a time", RuntimeWarning, stacklevel=4)

@@ -13,7 +13,6 @@ equals the raw size).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -26,7 +25,7 @@ from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
 from ._kernels.lossless_lanes import LUTS, STATE, decode_lanes
 from ._kernels.pixel_model import NUM_CLASSES
 from ._kernels.simd import LANES, vector_gathers
-from .lanes import LANES_MIN, lane_groups
+from .lanes import LANES_MIN, lane_groups, lanes_unavailable
 from .lossless_stream import LosslessStream, code_layout, planes_of
 from .lossless_tables import LosslessTables
 
@@ -200,10 +199,7 @@ class LosslessShard:
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
         """Decode shard ``rows`` into ``out``: (B, D) for one shape, or flat with ``out_off``."""
         if len(rows) == 1 and out_off is None:  # ds[i]: 2 us of numpy calls fewer (of ~40)
-            t, status = self.tables, self._one_status
-            decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
-                        t.cum, t.coarse, self.lo, self.hi, self.pl, self.rs, out.reshape(-1),
-                        self._one_off, status)
+            status = self._decode_each(rows, out.reshape(-1), self._one_off, self._one_status)
             if status[0]:
                 raise_corrupt(status, rows, self.where, _ERRORS)
             return
@@ -261,8 +257,7 @@ class LosslessShard:
 def _lanes_off(err: Exception) -> None:
     global USE_LANES
     USE_LANES = False
-    warnings.warn(f"torchcompress: the 16-lane lossless decoder does not compile here ({err}); "
-                  "decoding one record at a time", RuntimeWarning, stacklevel=3)
+    lanes_unavailable("lossless", err)
 
 
 def flat_rows(out: np.ndarray, rows: np.ndarray, out_off) -> tuple:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from numba.core.errors import NumbaError
 
@@ -12,7 +10,7 @@ from ._kernels import readonly
 from ._kernels.lossy_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_lossy_rows
 from ._kernels.lossy_lanes import LANE_STATE, LUTS, ROW, decode_lossy_lanes
 from ._kernels.simd import LANES, vector_gathers
-from .lanes import length_groups
+from .lanes import lanes_unavailable, length_groups
 from .lossless import flat_rows, raise_corrupt, shard_records
 from .lossy_tables import MAX_Q, LossyTables
 from .lossy_transform import block_counts
@@ -106,5 +104,4 @@ class LossyShard:
 def _lanes_off(err: Exception) -> None:
     global USE_LANES
     USE_LANES = False
-    warnings.warn(f"torchcompress: the 16-lane lossy decoder does not compile here ({err}); "
-                  "decoding one record at a time", RuntimeWarning, stacklevel=3)
+    lanes_unavailable("lossy", err)
