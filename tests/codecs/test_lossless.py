@@ -10,7 +10,8 @@ import torch
 import torchcompress as tc
 from torchcompress.codecs import LosslessCodec, LosslessParams
 from torchcompress.codecs._kernels.lossless_encode import encode_sample
-from torchcompress.codecs._kernels.rans import PROB_BITS, RANS_L, token_of
+from torchcompress.codecs._kernels.rans import (LOSSLESS_DIRECT, LOSSY_DIRECT, PROB_BITS, RANS_L,
+                                                num_tokens, token_base, token_of)
 from torchcompress.codecs.lossless_stream import Scratch as _Scratch
 from torchcompress.errors import CodecError
 
@@ -187,10 +188,11 @@ def _reference_decode(data, n, freq, cum):
     return out
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_rans_kernel_matches_reference_and_entropy(seed):
+@pytest.mark.parametrize("seed, direct", [(0, LOSSY_DIRECT), (1, LOSSY_DIRECT),
+                                          (2, LOSSLESS_DIRECT)])
+def test_rans_kernel_matches_reference_and_entropy(seed, direct):
     rng = np.random.default_rng(seed)
-    t = 16  # direct tokens only: no extra bits
+    t = 1 << direct  # direct tokens only: no extra bits
     freq = np.zeros((1, t), dtype=np.uint16)
     raw = rng.dirichlet(np.full(t, 0.3)) * (4096 - t)
     freq[0] = 1 + np.floor(raw).astype(np.uint16)
@@ -202,7 +204,7 @@ def test_rans_kernel_matches_reference_and_entropy(seed):
     ctx = np.zeros_like(sym)
     words = np.empty(3 * len(sym) + 2, dtype=np.int64)
     out = np.empty(4 * len(sym) + 8, dtype=np.uint8)
-    size = encode_sample(ctx, sym, len(sym), freq, cum, words, out, 0, out.size)
+    size = encode_sample(ctx, sym, len(sym), freq, cum, words, out, 0, out.size, direct)
     ref = _reference_rans(sym.tolist(), freq[0], cum[0])
     assert out[:size].tobytes() == ref
     assert _reference_decode(ref, len(sym), freq[0], cum[0]) == sym.tolist()
@@ -210,14 +212,18 @@ def test_rans_kernel_matches_reference_and_entropy(seed):
     assert ideal <= size <= 1.01 * ideal + 8
 
 
-def test_hybrid_tokens_cover_every_value():
-    seen = set()
-    for v in list(range(300)) + [1023, 1024, 65535, 262140]:
-        tok, extra = token_of(v)
-        seen.add(tok)
-        base = (4 | ((tok - 16) & 3)) << (4 + ((tok - 16) >> 2) - 2) if tok >= 16 else tok
+@pytest.mark.parametrize("direct", [LOSSY_DIRECT, LOSSLESS_DIRECT])
+def test_hybrid_tokens_cover_every_value(direct):
+    d = 1 << direct
+    last = -1
+    for v in list(range(600)) + [1023, 1024, 65535, 262140]:
+        tok, extra = token_of(v, direct)
+        assert tok < num_tokens(max(v, 1), direct)
+        base = (4 | ((tok - d) & 3)) << (direct + ((tok - d) >> 2) - 2) if tok >= d else tok
         assert base <= v < base + (1 << extra)
-    assert len(seen) == len(set(seen))
+        assert token_base(tok, direct) == (base, extra)
+        assert tok >= last and (tok == v if v < d else extra == v.bit_length() - 3)
+        last = tok
 
 
 def test_coded_size_within_one_percent_of_cross_entropy():
@@ -230,7 +236,7 @@ def test_coded_size_within_one_percent_of_cross_entropy():
     for i in range(24):
         k = s.model(x[i], dims[i], True, 8, 0)
         for c, v in zip(s.ctx[:k], s.val[:k]):
-            tok, extra = token_of(int(v))
+            tok, extra = token_of(int(v), LOSSLESS_DIRECT)
             bits += extra - math.log2(t.freq[c, tok] / 4096)
     coded = enc.offsets[-1] - 4 * 24  # less each stream's final state
     assert bits / 8 <= coded + 24 * 2 and coded <= 1.01 * bits / 8

@@ -7,6 +7,7 @@ import pytest
 
 import torchcompress as tc
 from torchcompress import FormatError
+from torchcompress.format import FORMAT_VERSION
 
 from .edits import edit_manifest, flip_byte
 
@@ -62,8 +63,9 @@ def test_missing_shard(archive):
 
 
 def test_newer_format_version(archive):
-    edit_manifest(archive, lambda m: m.update(format_version=5))
-    with pytest.raises(FormatError, match="format_version 5 is newer .* upgrade torchcompress"):
+    edit_manifest(archive, lambda m: m.update(format_version=FORMAT_VERSION + 1))
+    with pytest.raises(FormatError, match=f"format_version {FORMAT_VERSION + 1} is newer .* "
+                                          "upgrade torchcompress"):
         tc.open(archive)
 
 

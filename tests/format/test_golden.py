@@ -46,7 +46,7 @@ def test_golden_manifest(tmp_path):
     assert m == {
         "classes": ["even", "odd"], "codec": "adq",
         "codec_params": {"allocation": "adaptive", "bits": 2.0},
-        "format": "torchcompress", "format_version": 4, "num_samples": 4,
+        "format": "torchcompress", "format_version": 5, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
             {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
@@ -99,8 +99,8 @@ LOSSLESS_SHARD_HEX = (
     "b8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
     "22646174615f6f666673657473223a5b302c31365d7d2c226c656e67746873223a7b226474797065223a225531"
     "36222c227368617065223a5b325d2c22646174615f6f666673657473223a5b31362c32305d7d2c227265636f72"
-    "6473223a7b226474797065223a225538222c227368617065223a5b385d2c22646174615f6f6666736574732"
-    "23a5b32302c32385d7d7d20202000000000000000000100000000000000040004005fc0d110fb3c0400")
+    "6473223a7b226474797065223a225538222c227368617065223a5b385d2c22646174615f6f666673657473223a"
+    "5b32302c32385d7d7d202020000000000000000001000000000000000400040050a11e11864d0400")
 LOSSLESS_X = np.array([[[[0, 1, 2], [3, 4, 250]]], [[[7, 7, 7], [7, 7, 7]]]], dtype=np.uint8)
 
 
@@ -112,11 +112,12 @@ def test_golden_lossless_archive(tmp_path):
     # data section: labels I64 [0, 1], lengths U16 [4, 4], records: two 4-byte LE states
     body = data[8 + int.from_bytes(data[:8], "little"):]
     assert body[16:20] == bytes([4, 0, 4, 0])
-    assert [int.from_bytes(body[a:a + 4], "little") for a in (20, 24)] == [0x10D1C05F, 0x00043CFB]
+    assert [int.from_bytes(body[a:a + 4], "little") for a in (20, 24)] == [0x111EA150, 0x00044D86]
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format_version"] == 4 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
-    assert m["extras"]["tables"]["xxh3_64"] == "a36f7334c6fd9df5"
-    # tables (format 4): per context, its stored token count, then those tokens' log-weights
+    assert m["format_version"] == 5 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
+    assert m["extras"]["tables"]["xxh3_64"] == "e10a3f889f73f2c7"
+    # tables (format 5, packed since 4): per context, its stored token count, then those
+    # tokens' log-weights
     t = load_file(str(path / "tables.safetensors"))
     assert sorted(t) == ["lens", "logf", "meta"] and t["meta"].tolist() == [8, 0, 0]
     assert t["lens"].shape == (128,) and int(t["lens"].sum()) == t["logf"].size

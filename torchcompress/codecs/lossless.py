@@ -112,7 +112,7 @@ class LosslessCodec:
     variable_shapes = True
     output_dtypes = None  # writes any numeric dtype
     max_planes = None
-    min_format_version = 3
+    min_format_version = 5  # version 5: 32 direct tokens, the previous plane binned by token
 
     def __init__(self, params: LosslessParams):
         self.params = params

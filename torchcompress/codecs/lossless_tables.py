@@ -8,7 +8,7 @@ from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.lane_steps import LANE_SHIFT
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
-from ._kernels.rans import COARSE_SHIFT, PROB_SCALE, num_tokens
+from ._kernels.rans import COARSE_SHIFT, LOSSLESS_DIRECT, PROB_SCALE, num_tokens
 
 __all__ = ["LOG_STEPS", "LosslessTables", "lane_lookup", "normalize_counts", "pack_freq",
            "rans_lookup", "slot_buckets", "unpack_freq"]
@@ -136,12 +136,11 @@ class LosslessTables:
         bits: bits per code (8 or 16). ``code_lo``: what a code adds back to
             become the source value (e.g. -128 for int8). ``colour``: 3- and
             4-plane samples use YCoCg-R. ``freq``: (classes * 128, T) uint16.
-        packed: ``freq``'s stored form, (lens, logf) of :func:`pack_freq`;
-            None for the uint16 rows of a format-3 archive, stored as they are.
+        packed: ``freq``'s stored form, (lens, logf) of :func:`pack_freq`.
     """
 
-    def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, where: str = "",
-                 packed: tuple | None = None):
+    def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, packed: tuple,
+                 where: str = ""):
         self.bits, self.code_lo, self.colour = int(bits), int(code_lo), bool(colour)
         # sums to 4096 per row; read-only, as an archive's tensors are (one kernel compile)
         self.freq = readonly(np.ascontiguousarray(freq, dtype=np.uint16))
@@ -183,13 +182,13 @@ class LosslessTables:
                 raise FormatError(f"{where}: tensor 'logf' holds a frequency above {PROB_SCALE}; "
                                   "the tables are corrupt")
         freq = unpack_freq(lens, logf, tokens, group=CTX_PER_CLASS)
-        return cls(bits, code_lo, colour, freq, where, packed=(lens, logf))
+        return cls(bits, code_lo, colour, freq, (lens, logf), where)
 
     @staticmethod
     def tokens_for(bits: int, colour: bool) -> int:
         """Tokens covering every zigzag residual: |r| <= 2 * maxv with signed chroma."""
         maxv = (1 << bits) - 1
-        return num_tokens(2 * (2 * maxv if colour else maxv))
+        return num_tokens(2 * (2 * maxv if colour else maxv), LOSSLESS_DIRECT)
 
     def _check(self, where: str) -> None:
         if self.bits not in (8, 16):
@@ -209,17 +208,13 @@ class LosslessTables:
 
     def to_tensors(self) -> dict[str, np.ndarray]:
         meta = np.array([self.bits, self.code_lo, int(self.colour)], dtype=np.int64)
-        if self.packed is None:  # a format-3 archive's rows
-            return {"meta": meta, "freq": self.freq}
         return {"meta": meta, "lens": self.packed[0], "logf": self.packed[1]}
 
     @classmethod
     def from_tensors(cls, t: dict, where: str) -> "LosslessTables":
-        """Tables from an archive's tensors: ``meta`` with ``lens`` and ``logf`` (format 4), or
-        with ``freq``, the uint16 rows of format 3."""
-        rows = [("freq", np.uint16, 2)] if "freq" in t else [("lens", np.uint8, 1),
-                                                              ("logf", np.uint8, 1)]
-        for name, dtype, ndim in [("meta", np.int64, 1)] + rows:
+        """Tables from an archive's tensors: ``meta``, ``lens`` and ``logf``."""
+        for name, dtype, ndim in [("meta", np.int64, 1), ("lens", np.uint8, 1),
+                                  ("logf", np.uint8, 1)]:
             a = t.get(name)
             if a is None or a.dtype != dtype or a.ndim != ndim:
                 raise FormatError(f"{where}: tensor {name!r} should be {ndim}-D {np.dtype(dtype)}"
@@ -231,7 +226,5 @@ class LosslessTables:
         bits, code_lo, colour = int(meta[0]), int(meta[1]), bool(meta[2])
         if bits not in (8, 16):
             raise FormatError(f"{where}: bits should be 8 or 16, found {bits}")
-        if "freq" in t:
-            return cls(bits, code_lo, colour, np.asarray(t["freq"]), where)
         return cls.from_packed(bits, code_lo, colour, np.asarray(t["lens"]),
                                np.asarray(t["logf"]), where)

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import CodecError
 from ._kernels.block_model import NUM_CONTEXTS
 from ._kernels.lossy_encode import count_many, curves_many, sized_curve
-from ._kernels.rans import token_base
+from ._kernels.rans import LOSSY_DIRECT, token_base
 from .lossy_tables import LADDER, TOKENS, LossyTables
 from .lossy_transform import block_coefficients, block_counts
 from .parallel import map_ranges
@@ -31,7 +31,7 @@ _PICK_ROWS = 1 << 16
 
 def _extra_bits() -> np.ndarray:
     """Extra (uniform) bits each token carries."""
-    return np.array([token_base(t)[1] for t in range(TOKENS)], dtype=np.float64)
+    return np.array([token_base(t, LOSSY_DIRECT)[1] for t in range(TOKENS)], dtype=np.float64)
 
 
 _EXTRA = _extra_bits()

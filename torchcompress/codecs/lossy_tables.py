@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.block_model import NUM_CONTEXTS, ZIGZAG
-from ._kernels.rans import PROB_SCALE, num_tokens
+from ._kernels.rans import LOSSY_DIRECT, PROB_SCALE, num_tokens
 from .lossless_tables import (LOG_STEPS, lane_lookup, normalize_counts, pack_freq, rans_lookup,
                               unpack_freq)
 
@@ -25,7 +25,7 @@ QMUL_RANGE = (0.25, 16.0)
 #: bound on a quantised coefficient: |coef| <= 8 * 255 * sqrt(3) < 3600, step >= 0.5 * 0.25
 MAX_Q = 1 << 15
 #: tokens covering every symbol code (DC residuals reach 2 * MAX_Q)
-TOKENS = num_tokens(4 * MAX_Q + 1)
+TOKENS = num_tokens(4 * MAX_Q + 1, LOSSY_DIRECT)
 
 
 def dct_basis() -> np.ndarray:

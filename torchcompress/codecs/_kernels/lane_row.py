@@ -61,7 +61,7 @@ def _row_intrinsic(planes: int):
                 ph.add_incoming(v, pre)
             x, pos, bad = carried[:3]
             live = b.and_(in_rows, b.icmp_signed("<", splat(b, i), wv))
-            prevr, after, vals = const(0), [], []
+            prevt, after, vals = const(0), [], []
             for p in range(planes):
                 w0, n0, nw0, rw0, rn0, rnw0 = carried[3 + 6 * p:9 + 6 * p]
                 step = b.add(b.mul(stride, at(p)), i)
@@ -69,10 +69,10 @@ def _row_intrinsic(planes: int):
                 ne16 = b.mul(b.add(b.add(pb, step), at(1)), at(LANES))
                 ne, rne = load(b, ppl, ne16), load(b, prs, ne16)
                 lo, hi = bounds[p]
-                x, pos, prevr, bad, v = plane_value(
-                    b, ptrs, (w0, n0, nw0, ne, rw0, rn0, rnw0, rne), x, pos, prevr, bad, end,
+                x, pos, ar, prevt, bad, v = plane_value(
+                    b, ptrs, (w0, n0, nw0, ne, rw0, rn0, rnw0, rne), x, pos, prevt, bad, end,
                     live, c16, p, shift, tstride, lo, hi, uniform)
-                after += [v, ne, n0, prevr, rne, rn0]  # the next pixel's W, N, NW and residuals
+                after += [v, ne, n0, ar, rne, rn0]  # the next pixel's W, N, NW and residuals
                 vals.append(v)
             dst = [b.mul(b.add(b.mul(at(p), w), i), at(LANES)) for p in range(planes)]
             if planes == 3:  # YCoCg-R undone for colour records, else the planes as they are

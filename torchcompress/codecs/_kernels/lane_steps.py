@@ -6,7 +6,7 @@ belongs to record ``l``. ``lossless_lanes.decode_lanes`` drives them.
 Layout: the two-row rings ``pl``/``rs`` of ``pixel_model`` with every entry
 widened to 16 lanes (entry ``k`` of lane ``l`` at ``k * 16 + l``), and the
 per-lane ``state`` (STATE,) int32 at offsets ``ST_*``: rANS states (as
-uint32 bits), stream positions, the previous plane's absolute residuals, bad
+uint32 bits), stream positions, the tokens of the previous plane's residuals, bad
 flags, record ends, widths, heights and whether the lane's record holds the
 current pixel (``lane_active``). A lane outside its record steps along
 without moving its stream: its ``x``, position and bad flag keep their
@@ -18,8 +18,8 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .pixel_model import ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, RES_LUT
-from .rans import PROB_BITS, RANS_L
+from .pixel_model import ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT
+from .rans import LOSSLESS_DIRECT, PROB_BITS, RANS_L
 from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gather, load,
                    lookup128, smax, smin, splat, store, vabs)
 
@@ -27,9 +27,9 @@ __all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_B
            "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "data_pointers", "lane_active",
            "lane_step", "lane_token", "plane_value", "token_value", "unzigzag", "vmed"]
 
-#: ACT_LUT, LEVEL_LUT and RES_LUT end to end, as int32 (what the gathers read where the CPU
+#: ACT_LUT, LEVEL_LUT and Q_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
-LUTS = np.concatenate([ACT_LUT, LEVEL_LUT, RES_LUT]).astype(np.int32)
+LUTS = np.concatenate([ACT_LUT, LEVEL_LUT, Q_LUT]).astype(np.int32)
 ST_X, ST_POS, ST_PREV, ST_BAD, ST_END, ST_W, ST_H, ST_ACT = (k * LANES for k in range(8))
 STATE = 8 * LANES
 _MASK = (1 << PROB_BITS) - 1
@@ -39,8 +39,8 @@ LANE_SHIFT = 3
 #: (kernel time x0.88-0.94 on CIFAR, x0.97-0.99 on MNIST in paired runs); decided when the
 #: kernel compiles
 PERMUTES = byte_permutes()
-#: where ACT_LUT takes its last bin; from 127 up to there it keeps its bin at 127 (and RES_LUT
-#: keeps its bin at 127 from there on), so 128-entry tables and one compare give both
+#: where ACT_LUT takes its last bin; from 127 up to there it keeps its bin at 127, so a
+#: 128-entry table and one compare give it
 ACT_TOP = int(np.flatnonzero(ACT_LUT == ACT_LUT[-1])[0])
 
 
@@ -56,7 +56,7 @@ def _read_word(b, rec, pos, end):
     return b.lshr(gather(b, rec, b.sub(q, const(2))), const(16))
 
 
-def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, lut, p, shift):
+def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift):
     """``pixel_model.context`` in every lane."""
     grad = b.add(b.add(vabs(b, b.sub(w, nw)), vabs(b, b.sub(n, nw))), vabs(b, b.sub(n, ne)))
     act = b.add(b.add(rw, rn), b.add(b.ashr(b.add(rnw, rne), const(1)), b.ashr(grad, const(1))))
@@ -68,17 +68,17 @@ def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, lut, p, shift):
         a = gather(b, lut, b.shl(act, const(2)))
     a = b.shl(a, const(3))
     # plane 0 bins the prediction by LEVEL_LUT's arithmetic (0; 1 + 6v / 256 for 0 < v < 255;
-    # 7), the others the previous plane's residual by RES_LUT: one gather fewer on plane 0
+    # 7), the others the previous plane's residual by Q_LUT: one gather fewer on plane 0
     # (kernel time x0.89-1.00 on MNIST, x0.96-0.99 on CIFAR and x0.94 on photos, paired runs)
     if isinstance(p, int):  # a plane known when the kernel compiles: no branch
-        second = _level_bin(b, pred, shift) if p == 0 else _res_bin(b, prevr, lut, shift)
+        second = _level_bin(b, pred, shift) if p == 0 else _res_bin(b, prevt, lut, shift)
         return b.add(b.add(const(min(p, 3) * CTX_PER_CLASS), a), second)
     with b.if_else(b.icmp_signed("==", p, at(0))) as (then, otherwise):
         with then:
             lv = _level_bin(b, pred, shift)
             b_then = b.block
         with otherwise:
-            rv = _res_bin(b, prevr, lut, shift)
+            rv = _res_bin(b, prevt, lut, shift)
             b_else = b.block
     second = b.phi(lv.type)
     second.add_incoming(lv, b_then)
@@ -95,12 +95,14 @@ def _level_bin(b, pred, shift):
     return b.select(b.icmp_signed("==", v, const(255)), const(7), lv)
 
 
-def _res_bin(b, prevr, lut, shift):
-    """RES_LUT's bin of the previous plane's absolute residual."""
-    res = smin(b, b.ashr(prevr, shift), const(255))
+def _res_bin(b, prevt, lut, shift):
+    """Q_LUT's bin of the token of the previous plane's residual (its row by ``shift``)."""
+    t = smin(b, prevt, const(127))
     if PERMUTES:
-        return lookup128(b, smin(b, res, const(127)), RES_LUT[:128])
-    return gather(b, lut, b.shl(b.add(res, const(512)), const(2)))
+        wide = b.icmp_signed("!=", shift, const(0))
+        return b.select(wide, lookup128(b, t, Q_LUT[128:]), lookup128(b, t, Q_LUT[:128]))
+    row = b.shl(b.lshr(shift, const(3)), const(7))
+    return gather(b, lut, b.shl(b.add(b.add(t, row), const(512)), const(2)))
 
 
 def lane_token(b, x, c, coarse, cum, tstride):
@@ -213,7 +215,7 @@ def _extra_bits(b, x, pos, v, ne, rec, end, word):
     return x, pos, v
 
 
-def _plane_step(b, ptrs, x, pos, prevr, bad, end, live, ci, pi, p, shift, tstride, lo, hi,
+def _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p, shift, tstride, lo, hi,
                 uniform):
     """Plane ``p``'s value at ring entry ``ci`` (the entry above: ``pi``) in every lane, as IR:
     :func:`plane_value` with the neighbours loaded from the rings."""
@@ -223,16 +225,17 @@ def _plane_step(b, ptrs, x, pos, prevr, bad, end, live, ci, pi, p, shift, tstrid
     nbrs = (load(b, ppl, prev_entry(c16)), load(b, ppl, p16), load(b, ppl, prev_entry(p16)),
             load(b, ppl, next_entry(p16)), load(b, prs, prev_entry(c16)), load(b, prs, p16),
             load(b, prs, prev_entry(p16)), load(b, prs, next_entry(p16)))
-    return plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tstride,
+    return plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride,
                        lo, hi, uniform)
 
 
-def plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tstride, lo, hi,
+def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride, lo, hi,
                 uniform):
     """Plane ``p``'s value in every lane, its neighbours ``nbrs`` given (the values W, N, NW,
-    NE, then their absolute residuals); stores the value and its absolute residual at element
-    ``c16`` of the rings and returns the lanes' new ``(x, pos, |residual|, bad)`` (lanes not
-    ``live`` keep their ``x``, ``pos`` and ``bad``) and the value stored.
+    NE, then their absolute residuals; ``prevt``: the previous plane's tokens); stores the value
+    and its absolute residual at element ``c16`` of the rings and returns the lanes' new ``(x,
+    pos, |residual|, token, bad)`` (lanes not ``live`` keep their ``x``, ``pos`` and ``bad``)
+    and the value stored.
 
     ``ptrs``: the data pointers of ``pl``, ``rs``, ``rec``, ``coarse``, ``cum`` and ``luts``;
     ``p``: an i64 value, or a Python int when the plane is known as the kernel compiles (its
@@ -242,12 +245,12 @@ def plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tst
     w, n, nw, ne, rw, rn, rnw, rne = nbrs
     x0, pos0, bad0 = x, pos, bad
     pred = vmed(b, w, n, nw)
-    c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevr, pred, plut, p, splat(b, shift))
+    c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, plut, p, splat(b, shift))
     if uniform is None:
         t, x = lane_token(b, x, c, pco, pcum, tstride)
     else:
         t, x = _token_maybe_uniform(b, x, c, pco, pcum, tstride, uniform)
-    x, pos, v = token_value(b, t, x, pos, prec, end)
+    x, pos, v = token_value(b, t, x, pos, prec, end, LOSSLESS_DIRECT)
     r = unzigzag(b, v)
     val = b.add(pred, r)
     vlo, vhi = splat(b, lo), splat(b, hi)
@@ -260,7 +263,7 @@ def plane_value(b, ptrs, nbrs, x, pos, prevr, bad, end, live, c16, p, shift, tst
     store(b, kept, ppl, c16)
     store(b, ar, prs, c16)
     x, pos, bad = (b.select(live, v, v0) for v, v0 in ((x, x0), (pos, pos0), (bad, bad0)))
-    return x, pos, ar, bad, kept
+    return x, pos, ar, t, bad, kept
 
 
 def vmed(b, w, n, nw):
@@ -273,36 +276,36 @@ def unzigzag(b, v):
     return b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))
 
 
-def token_value(b, t, x, pos, rec, end, live=None):
-    """Each lane's value of token ``t`` (``x``: the state after :func:`lane_token`): renormalise,
-    then read the token's extra bits (lanes off in ``live``, when given, read none). Returns
-    the new ``(x, pos, value)``."""
+def token_value(b, t, x, pos, rec, end, direct, live=None):
+    """Each lane's value of token ``t`` (``x``: the state after :func:`lane_token`; ``direct``:
+    the tokens' ``d`` in ``rans``): renormalise, then read the token's extra bits (lanes off in
+    ``live``, when given, read none). Returns the new ``(x, pos, value)``."""
     need = b.icmp_unsigned("<", x, const(RANS_L))  # one word always suffices here
     w0, w1 = _read_words(b, rec, pos, end)
     x = b.select(need, b.or_(b.shl(x, const(16)), w0), x)
     nxt = b.select(need, w1, w0)  # the word at the new position
     # an overrun stays at ``end + 2``: the group's final check (position == end) flags it
     pos = smin(b, b.add(pos, b.shl(b.zext(need, x.type), const(1))), b.add(end, const(2)))
-    # rans.token_base: tokens >= 16 are an exponent and two bits, then extra bits
-    small = b.icmp_signed("<", t, const(16))
+    # rans.token_base: tokens >= 2**direct are an exponent and two bits, then extra bits
+    small = b.icmp_signed("<", t, const(1 << direct))
     if live is not None:
         small = b.or_(small, b.not_(live))
-    tt = smax(b, b.sub(t, const(16)), const(0))
-    e2 = b.add(b.ashr(tt, const(2)), const(2))
+    tt = smax(b, b.sub(t, const(1 << direct)), const(0))
+    e2 = b.add(b.ashr(tt, const(2)), const(direct - 2))
     v = b.select(small, t, b.shl(b.or_(b.and_(tt, const(3)), const(4)), e2))
     return _extra_bits(b, x, pos, v, b.select(small, const(0), e2), rec, end, nxt)
 
 
 def _lane_state(b, st):
-    """The lanes' (x, pos, previous residual, bad, end, live) from ``state``."""
+    """The lanes' (x, pos, previous plane's token, bad, end, live) from ``state``."""
     live = b.icmp_signed("!=", load(b, st, at(ST_ACT)), const(0))
     return (load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_PREV)),
             load(b, st, at(ST_BAD)), load(b, st, at(ST_END)), live)
 
 
-def _store_state(b, st, x, pos, prevr, bad):
+def _store_state(b, st, x, pos, prevt, bad):
     """Back into ``state``: what :func:`_lane_state` read, less the ends and ``live``."""
-    for k, v in ((ST_X, x), (ST_POS, pos), (ST_PREV, prevr), (ST_BAD, bad)):
+    for k, v in ((ST_X, x), (ST_POS, pos), (ST_PREV, prevt), (ST_BAD, bad)):
         store(b, v, st, at(k))
 
 
@@ -317,10 +320,10 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
     def codegen(context, b, sig, args):
         st, *ptrs = data_pointers(context, b, sig, args, 7)
         ci, pi, p, shift, tstride, lo, hi, uniform = args[7:]
-        x, pos, prevr, bad, end, live = _lane_state(b, st)
-        x, pos, ar, bad, _ = _plane_step(b, ptrs, x, pos, prevr, bad, end, live, ci, pi, p,
-                                         shift, tstride, lo, hi, uniform)
-        _store_state(b, st, x, pos, ar, bad)
+        x, pos, prevt, bad, end, live = _lane_state(b, st)
+        x, pos, _, t, bad, _ = _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p,
+                                           shift, tstride, lo, hi, uniform)
+        _store_state(b, st, x, pos, t, bad)
         return context.get_dummy_value()
     return sig, codegen
 

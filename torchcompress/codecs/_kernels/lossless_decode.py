@@ -8,9 +8,9 @@ reading outside the payload or writing outside the sample.
 import numpy as np
 from numba import njit
 
-from .pixel_model import (ACT_LUT, LEVEL_LUT, RES_LUT, colour_inverse, context_of, med, pad_row_end,
+from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_inverse, context_of, med, pad_row_end,
                           pad_row_start)
-from .rans import RANS_L, get_code, read_state
+from .rans import LOSSLESS_DIRECT, RANS_L, get_code, read_state
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
 
@@ -18,16 +18,16 @@ OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _value(rec, pos, end, x, cum, coarse, p, w, n, nw, ne, rw, rn, rnw, rne, prev_r, shift):
+def _value(rec, pos, end, x, cum, coarse, p, w, n, nw, ne, rw, rn, rnw, rne, prev_t, shift):
     """Plane ``p``'s value from its neighbours (as ``pixel_model.context`` reads them from the
-    rings): (value, |residual|, state, position); the position is past ``end`` when the stream
-    ran out (``rans.get_code``)."""
+    rings): (value, |residual|, token, state, position); the position is past ``end`` when the
+    stream ran out (``rans.get_code``)."""
     pred = med(w, n, nw)
-    c = context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_r, shift, ACT_LUT, RES_LUT,
+    c = context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, ACT_LUT, Q_LUT,
                    LEVEL_LUT)
-    v, x, pos = get_code(rec, pos, end, x, c, cum, coarse)
+    v, t, x, pos = get_code(rec, pos, end, x, c, cum, coarse, LOSSLESS_DIRECT)
     r = (v >> 1) ^ -(v & 1)
-    return pred + r, abs(r), x, pos
+    return pred + r, abs(r), t, x, pos
 
 
 @njit(cache=True, nogil=True)
@@ -41,8 +41,8 @@ def _grey_row(rec, pos, end, x, w, shift, lo, hi, cum, coarse, pl, rs, bc, bp, c
     for i in range(w):
         k = np.uint64(bp + i + 1)  # unsigned: no negative-index wraparound on the loads
         ne, rne = np.int64(pl[k]), np.int64(rs[k])
-        val, ar, x, pos = _value(rec, pos, end, x, cum, coarse, 0, wv, nv, nwv, ne, rwv, rnv,
-                                 rnwv, rne, 0, shift)
+        val, ar, _, x, pos = _value(rec, pos, end, x, cum, coarse, 0, wv, nv, nwv, ne, rwv,
+                                    rnv, rnwv, rne, 0, shift)
         if pos > end:
             return x, pos, OVERRUN
         if val < lo or val > hi:
@@ -76,12 +76,12 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, lo, hi, cum, coarse, pl, rs, bc, bp
         ne0, rne0 = np.int64(pl[k]), np.int64(rs[k])
         ne1, rne1 = np.int64(pl[k1]), np.int64(rs[k1])
         ne2, rne2 = np.int64(pl[k2]), np.int64(rs[k2])
-        v0, a0, x, pos = _value(rec, pos, end, x, cum, coarse, 0, w0, n0, nw0, ne0, rw0, rn0,
-                                rnw0, rne0, 0, shift)
-        v1, a1, x, pos = _value(rec, pos, end, x, cum, coarse, 1, w1, n1, nw1, ne1, rw1, rn1,
-                                rnw1, rne1, a0, shift)
-        v2, a2, x, pos = _value(rec, pos, end, x, cum, coarse, 2, w2v, n2, nw2, ne2, rw2, rn2,
-                                rnw2, rne2, a1, shift)
+        v0, a0, t0, x, pos = _value(rec, pos, end, x, cum, coarse, 0, w0, n0, nw0, ne0, rw0,
+                                    rn0, rnw0, rne0, 0, shift)
+        v1, a1, t1, x, pos = _value(rec, pos, end, x, cum, coarse, 1, w1, n1, nw1, ne1, rw1,
+                                    rn1, rnw1, rne1, t0, shift)
+        v2, a2, _, x, pos = _value(rec, pos, end, x, cum, coarse, 2, w2v, n2, nw2, ne2, rw2,
+                                   rn2, rnw2, rne2, t1, shift)
         if pos > end:
             return x, pos, OVERRUN
         if (v0 < lo[0] or v0 > hi[0] or v1 < lo[1] or v1 > hi[1] or v2 < lo[2]
@@ -137,21 +137,19 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
             pad_row_end(pl, nplanes, w2, cur)
             continue
         for i in range(w):
-            prev_r = 0
+            prev_t = 0
             for p in range(nplanes):
                 ci = (2 * p + cur) * w2 + i + 1
                 pi = (2 * p + prv) * w2 + i + 1
-                val, ar, x, pos = _value(rec, pos, end, x, cum, coarse, p, np.int64(pl[ci - 1]),
-                                         np.int64(pl[pi]), np.int64(pl[pi - 1]),
-                                         np.int64(pl[pi + 1]), np.int64(rs[ci - 1]),
-                                         np.int64(rs[pi]), np.int64(rs[pi - 1]),
-                                         np.int64(rs[pi + 1]), prev_r, shift)
+                val, ar, prev_t, x, pos = _value(
+                    rec, pos, end, x, cum, coarse, p, np.int64(pl[ci - 1]), np.int64(pl[pi]),
+                    np.int64(pl[pi - 1]), np.int64(pl[pi + 1]), np.int64(rs[ci - 1]),
+                    np.int64(rs[pi]), np.int64(rs[pi - 1]), np.int64(rs[pi + 1]), prev_t, shift)
                 if pos > end:
                     return OVERRUN
                 if val < lo[p] or val > hi[p]:
                     return BAD_RANGE
                 pl[ci] = val
-                prev_r = ar
                 rs[ci] = ar
             j = o + y * w + i
             c0 = cur * w2 + i + 1

@@ -3,9 +3,9 @@
 import numpy as np
 from numba import njit
 
-from .pixel_model import (ACT_LUT, LEVEL_LUT, RES_LUT, colour_forward, context, med, pad_row_end,
+from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_forward, context, med, pad_row_end,
                           pad_row_start)
-from .rans import PROB_BITS, RANS_L, put_symbol, token_of
+from .rans import LOSSLESS_DIRECT, PROB_BITS, RANS_L, put_symbol, token_of
 
 __all__ = ["count_samples", "count_tokens", "encode_sample", "encode_samples", "model_sample"]
 
@@ -42,32 +42,34 @@ def model_sample(x, colour, shift, pl, rs, ctx, val):
                 first = 3
             for p in range(first, nplanes):
                 pl[(2 * p + cur) * w2 + i + 1] = x[p, y, i]
-            prev_r = 0
+            prev_t = 0
             for p in range(nplanes):
                 ci = (2 * p + cur) * w2 + i + 1
                 pi = (2 * p + prv) * w2 + i + 1
                 pred = med(pl[ci - 1], pl[pi], pl[pi - 1])
-                ctx[k] = context(pl, rs, p, ci, pi, pred, prev_r, shift, ACT_LUT, RES_LUT, LEVEL_LUT)
+                ctx[k] = context(pl, rs, p, ci, pi, pred, prev_t, shift, ACT_LUT, Q_LUT, LEVEL_LUT)
                 r = pl[ci] - pred
-                prev_r = abs(r)
-                rs[ci] = prev_r
+                rs[ci] = abs(r)
                 val[k] = (r << 1) ^ (r >> 31)
+                prev_t, _ = token_of(val[k], LOSSLESS_DIRECT)
                 k += 1
         pad_row_end(pl, nplanes, w2, cur)
     return k
 
 
 @njit(cache=True, nogil=True)
-def count_tokens(ctx, val, n, counts):
-    """Add the tokens of ``n`` (context, value) pairs to ``counts`` (contexts, tokens) int64."""
+def count_tokens(ctx, val, n, counts, direct):
+    """Add the tokens of ``n`` (context, value) pairs to ``counts`` (contexts, tokens) int64
+    (``direct``: the codec's tokens, see ``rans``)."""
     for k in range(n):
-        t, _ = token_of(val[k])
+        t, _ = token_of(val[k], direct)
         counts[ctx[k], t] += 1
 
 
 @njit(cache=True, nogil=True)
-def encode_sample(ctx, val, n, freq, cum, words, out, pos, cap):
-    """rANS-code ``n`` values into ``out[pos:]``; returns the byte length, or -1 past ``cap``.
+def encode_sample(ctx, val, n, freq, cum, words, out, pos, cap, direct):
+    """rANS-code ``n`` values into ``out[pos:]`` (tokens with ``direct``, see ``rans``); returns
+    the byte length, or -1 past ``cap``.
 
     The stream is the final state (4 bytes LE) and then 16-bit LE words in
     decoding order. Values are encoded last to first; a value's extra bits are
@@ -79,7 +81,7 @@ def encode_sample(ctx, val, n, freq, cum, words, out, pos, cap):
     for k in range(n - 1, -1, -1):
         v = val[k]
         c = ctx[k]
-        tok, ne = token_of(v)
+        tok, ne = token_of(v, direct)
         if ne > 0:
             nch = (ne + 7) // 8
             for j in range(nch - 1, -1, -1):
@@ -113,7 +115,7 @@ def encode_samples(codes, colour, shift, freq, cum, pl, rs, ctx, val, words, out
     cap = out.shape[1] - 1
     for b in range(codes.shape[0]):
         k = model_sample(codes[b], colour, shift, pl, rs, ctx, val)
-        sizes[b] = encode_sample(ctx, val, k, freq, cum, words, out[b], 0, cap)
+        sizes[b] = encode_sample(ctx, val, k, freq, cum, words, out[b], 0, cap, LOSSLESS_DIRECT)
 
 
 @njit(cache=True, nogil=True)
@@ -121,4 +123,4 @@ def count_samples(codes, colour, shift, pl, rs, ctx, val, counts):
     """Add the tokens of every sample of ``codes`` (B, P, H, W) int32 to ``counts``."""
     for b in range(codes.shape[0]):
         k = model_sample(codes[b], colour, shift, pl, rs, ctx, val)
-        count_tokens(ctx, val, k, counts)
+        count_tokens(ctx, val, k, counts, LOSSLESS_DIRECT)

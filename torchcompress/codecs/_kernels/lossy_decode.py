@@ -10,7 +10,7 @@ from numba import njit
 
 from .block_model import ZIGZAG, ac_context, dc_context, dc_predict, last_context, signed_value
 from .lossy_vectors import colour_row8, fill8x8, idct8x8
-from .rans import RANS_L, get_code, read_state
+from .rans import LOSSY_DIRECT, RANS_L, get_code, read_state
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_lossy_rows", "planes_to_pixels"]
 
@@ -86,7 +86,8 @@ def _decode_blocks(rec, start, end, nplanes, h, w, ladder, qmul, pcls, cum, coar
                 has_a = by > 0
                 ll = lastc[b - 1] if has_l else 0
                 la = lastc[b - nbx] if has_a else 0
-                last, x, pos = get_code(rec, pos, end, x, last_context(pc, ll, la), cum, coarse)
+                last, _, x, pos = get_code(rec, pos, end, x, last_context(pc, ll, la), cum, coarse,
+                                         LOSSY_DIRECT)
                 if pos > end:
                     return OVERRUN
                 if last > 64:
@@ -104,15 +105,16 @@ def _decode_blocks(rec, start, end, nplanes, h, w, ladder, qmul, pcls, cum, coar
                     qc[b, z] = 0
                 nnz = 0
                 if last > 0:
-                    code, x, pos = get_code(rec, pos, end, x, dc_context(pc, dl, da, dal), cum,
-                                            coarse)
+                    code, _, x, pos = get_code(rec, pos, end, x, dc_context(pc, dl, da, dal), cum,
+                                               coarse, LOSSY_DIRECT)
                     qc[b, 0] = pred + signed_value(code + (last == 1))
                     prev1 = 0
                     prev2 = 0
                     for z in range(1, last):
                         nbm = abs(qc[lb, z]) + abs(qc[ab, z])
-                        code, x, pos = get_code(rec, pos, end, x, ac_context(pc, z, prev1 + prev2, nbm),
-                                                cum, coarse)
+                        code, _, x, pos = get_code(rec, pos, end, x,
+                                                   ac_context(pc, z, prev1 + prev2, nbm), cum,
+                                                   coarse, LOSSY_DIRECT)
                         code += z == last - 1
                         qc[b, z] = signed_value(code)
                         prev2 = prev1

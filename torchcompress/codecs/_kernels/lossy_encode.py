@@ -9,7 +9,7 @@ from numba import njit
 
 from .block_model import ac_context, dc_context, dc_predict, last_context, signed_code
 from .lossless_encode import count_tokens, encode_sample
-from .rans import token_of
+from .rans import LOSSY_DIRECT, token_of
 
 __all__ = ["count_many", "curve_blocks", "curves_many", "model_blocks", "price_symbols",
            "sized_curve"]
@@ -112,7 +112,7 @@ def price_symbols(ctx, val, n, cost):
     """Bits ``n`` symbols cost under ``cost`` (contexts, T) token prices, extra bits included."""
     bits = 0.0
     for k in range(n):
-        t, ne = token_of(val[k])
+        t, ne = token_of(val[k], LOSSY_DIRECT)
         bits += cost[ctx[k], t] + ne
     return bits
 
@@ -164,7 +164,7 @@ def sized_curve(coef, nplanes, nby, nbx, pcls, qmul, ladder, window, deadzone, l
     for j in range(window.shape[0]):
         k, err = _model_at(ladder[window[j]], coef, nplanes, nby, nbx, pcls, qmul, deadzone, lam,
                            cost, qc, lastc, ctx, val, steps, inv)
-        n = encode_sample(ctx, val, k, freq, cum, words, buf, 1, buf.shape[0] - 1)
+        n = encode_sample(ctx, val, k, freq, cum, words, buf, 1, buf.shape[0] - 1, LOSSY_DIRECT)
         if n < 0:
             return False
         size[j] = n + 1
@@ -184,7 +184,7 @@ def count_many(coef, block_off, dims, scales, pcls, qmul, ladder, deadzone, lam,
         k, _ = model_blocks(coef[block_off[i]:block_off[i + 1]], dims[i, 0], (dims[i, 1] + 7) >> 3,
                             (dims[i, 2] + 7) >> 3, pcls, steps, inv, deadzone, lam, cost, qc, lastc,
                             ctx, val)
-        count_tokens(ctx, val, k, counts)
+        count_tokens(ctx, val, k, counts, LOSSY_DIRECT)
 
 
 @njit(cache=True, nogil=True)

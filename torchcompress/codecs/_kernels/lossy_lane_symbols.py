@@ -32,6 +32,7 @@ from numba.extending import intrinsic
 from .block_model import (AC_BASE, BAND_LUT, BANDS, DC_BASE, DC_BINS, LAST_BINS, MAG_BINS,
                           NB_BINS, ZIGZAG)
 from .lane_steps import PERMUTES, data_pointers, lane_token, token_value, unzigzag, vmed
+from .rans import LOSSY_DIRECT
 from .simd import (LANES, V32, any_true, at, const, gather, load, lookup128, scatter, smax, smin,
                    splat, store, vabs)
 
@@ -109,7 +110,7 @@ def _step(b, ptrs, lanes, carried, tstride, maxq):
     # a block with last == 0 sends no DC: its DC step takes the prediction and reads nothing
     takes = b.and_(active, b.not_(b.and_(is_d, eq(last, const(0)))))
     t, x1 = lane_token(b, x, c, pco, pcum, tstride)
-    x1, pos1, code = token_value(b, t, x1, pos, prec, end, takes)
+    x1, pos1, code = token_value(b, t, x1, pos, prec, end, LOSSY_DIRECT, takes)
     x, pos = sel(takes, x1, x), sel(takes, pos1, pos)
     # the symbol's value, by phase
     last_v = smin(b, code, const(64))

@@ -13,15 +13,20 @@ of a value is ``a * 8 + level`` on plane 0 and ``min(p, 3) * 128 + a * 8 + q``
 on plane p > 0, where ``a`` bins the activity
 ``|r_W| + |r_N| + (|r_NW| + |r_NE|) / 2 + (|W-NW| + |N-NW| + |N-NE|) / 2``
 (scaled to 8 bits) into 16, ``level`` bins the prediction into 8 and ``q``
-bins the previous plane's absolute residual at the same pixel into 8.
-Planes 0..2 of RGB(A) samples are YCoCg-R.
+bins the previous plane's residual at the same pixel into 8, by its token
+(``Q_LUT``: the bin of the token's smallest absolute residual, so the next
+context waits on the token alone, not on the value built from it). Planes
+0..2 of RGB(A) samples are YCoCg-R.
 """
 
 import numpy as np
 from numba import njit
 
-__all__ = ["ACT_LUT", "CTX_PER_CLASS", "LEVEL_LUT", "NUM_CLASSES", "RES_LUT", "colour_forward",
-           "colour_inverse", "context", "context_of", "med", "pad_row_end", "pad_row_start"]
+from .rans import LOSSLESS_DIRECT, token_base
+
+__all__ = ["ACT_LUT", "CTX_PER_CLASS", "LEVEL_LUT", "NUM_CLASSES", "Q_LUT", "RES_LUT",
+           "colour_forward", "colour_inverse", "context", "context_of", "med", "pad_row_end",
+           "pad_row_start"]
 
 CTX_PER_CLASS = 128
 NUM_CLASSES = 4
@@ -35,6 +40,11 @@ def _lut(edges) -> np.ndarray:
 ACT_LUT = _lut([0, 1, 2, 3, 4, 6, 8, 11, 15, 20, 27, 36, 50, 70, 100, 140])
 #: previous plane's absolute residual 0..255 -> bin 0..7
 RES_LUT = _lut([0, 1, 2, 4, 7, 12, 20, 32])
+#: token of the previous plane's residual -> its bin: entry ``128 * (shift > 0) + t`` is
+#: RES_LUT's bin of the token's smallest absolute residual (shifted to 8 bits); lossless tokens
+#: stay below 128 (at most 84, for 16-bit colour)
+Q_LUT = np.array([RES_LUT[min((token_base(t, LOSSLESS_DIRECT)[0] + 1) >> 1 >> s, 255)]
+                  for s in (0, 8) for t in range(128)], dtype=np.int32)
 #: predicted level (top 8 bits) -> bin 0..7: 0, six bands, 255
 LEVEL_LUT = np.array([0] + [1 + (v * 6) // 256 for v in range(1, 255)] + [7], dtype=np.int32)
 
@@ -46,17 +56,17 @@ def med(w, n, nw):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def context(pl, rs, p, ci, pi, pred, prev_r, shift, act_lut, res_lut, level_lut):
+def context(pl, rs, p, ci, pi, pred, prev_t, shift, act_lut, q_lut, level_lut):
     """Context of plane ``p``'s value at flat index ``ci`` (``pi``: the same column one row up).
 
-    ``prev_r`` is the previous plane's absolute residual at this pixel.
+    ``prev_t`` is the token of the previous plane's residual at this pixel.
     """
     return context_of(p, pl[ci - 1], pl[pi], pl[pi - 1], pl[pi + 1], rs[ci - 1], rs[pi],
-                      rs[pi - 1], rs[pi + 1], pred, prev_r, shift, act_lut, res_lut, level_lut)
+                      rs[pi - 1], rs[pi + 1], pred, prev_t, shift, act_lut, q_lut, level_lut)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_r, shift, act_lut, res_lut,
+def context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, act_lut, q_lut,
                level_lut):
     """:func:`context` from the neighbours' values ``w``, ``n``, ``nw``, ``ne`` and absolute
     residuals ``rw``, ``rn``, ``rnw``, ``rne``."""
@@ -65,7 +75,7 @@ def context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_r, shift, act_lut, 
     a = act_lut[np.uint64(min(act, 255))] * 8
     if p == 0:
         return a + level_lut[np.uint64(min(max(pred >> shift, 0), 255))]
-    return min(p, 3) * CTX_PER_CLASS + a + res_lut[np.uint64(min(prev_r >> shift, 255))]
+    return min(p, 3) * CTX_PER_CLASS + a + q_lut[np.uint64(((shift >> 3) << 7) + min(prev_t, 127))]
 
 
 @njit(cache=True, nogil=True, inline="always")
