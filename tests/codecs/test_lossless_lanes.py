@@ -164,22 +164,39 @@ def test_lanes_decode_records_of_different_sizes(name):
     assert raw.sum() <= 2
 
 
-@pytest.mark.parametrize("plane", [0, 1])
-def test_lanes_flag_values_out_of_range(monkeypatch, plane):
+def test_lanes_flag_values_out_of_range(monkeypatch):
     """A stream that decodes to values outside its plane's range is flagged in its lane (and
     then named by the one-at-a-time decoder), as if the tables allowed less than they do."""
     rng = np.random.default_rng(4)
-    x = _structured(rng, (16, 3, 8, 8), noise=6.0)
+    x = _structured(rng, (16, 1, 8, 8), noise=6.0)
     x[3, :, 4, 4] = 255  # bright pixels where the range is cut
-    shard = _decoder(x).shard(0)
+    shard = _decoder(x[:, 0]).shard(0)
     shard.hi = shard.hi.copy()
-    shard.hi[plane] = 200 if plane == 0 else 20  # Y (0..255) or Co (+-255): cut
+    shard.hi[0] = 200
     flags = _watch_lanes(monkeypatch)
     for lanes in (True, False):
         monkeypatch.setattr(lossless_mod, "USE_LANES", lanes)
         with pytest.raises(FormatError, match=r"record \d+ is corrupt \(it decodes to a value "
                                               r"outside its range\)"):
             shard.decode(np.arange(16, dtype=np.int64), np.empty((16, x[0].size), np.uint8))
+    assert len(flags) == 1 and flags[0].any()
+
+
+def test_colour_pixels_are_checked_as_rgb(monkeypatch):
+    """The one-at-a-time decoder tests a colour pixel once, as RGB: a sound pixel's YCoCg-R
+    values lie inside their planes' ranges. Cutting the Co plane's range below what the data
+    uses makes the lanes flag those records (they test each plane), and the decoder then
+    takes them one at a time, whose RGB test passes: the exact pixels come back."""
+    rng = np.random.default_rng(4)
+    x = _structured(rng, (16, 3, 8, 8), noise=6.0)
+    x[3, 0, 4, 4], x[3, 2, 4, 4] = 255, 0  # Co = R - B = 255
+    shard = _decoder(x).shard(0)
+    shard.hi = shard.hi.copy()
+    shard.hi[1] = 20
+    flags = _watch_lanes(monkeypatch)
+    out = np.empty((16, x[0].size), np.uint8)
+    shard.decode(np.arange(16, dtype=np.int64), out)
+    np.testing.assert_array_equal(out, x.reshape(16, -1))
     assert len(flags) == 1 and flags[0].any()
 
 
@@ -264,24 +281,24 @@ def test_lanes_flag_pixels_outside_the_colour_range():
 @pytest.mark.parametrize("planes", [3, 1])
 def test_one_at_a_time_flags_values_outside_the_output_range(planes):
     """The one-at-a-time decoder's rows (grey, and RGB with YCoCg-R undone) refuse a value
-    outside ``[0, maxv]`` in any channel (here by calling it with a lower ``maxv`` or a lower
-    plane range), and decode every other record."""
+    outside ``[0, maxv]`` in any channel (here by calling it with a lower ``maxv``, which is
+    ``2**bits - 1`` for the RGB test, or a lower plane range), and decode every other record."""
     from torchcompress.codecs._kernels import lossless_decode as ld
 
     rng = np.random.default_rng(6)
     x = _structured(rng, (12, planes, 5, 7), noise=4.0)
-    x = np.minimum(x, 180).astype(np.uint8)
-    for k in range(3 * planes):  # records 0-2: channel 0 over 200; 3-5: channel 1; 6-8: channel 2
+    x = np.minimum(x, 120).astype(np.uint8)
+    for k in range(3 * planes):  # records 0-2: channel 0 over 127; 3-5: channel 1; 6-8: channel 2
         x[k, k // 3, 2 + k % 3, 4] = 230
-    over = (x.reshape(12, -1) > 200).any(axis=1)
+    over = (x.reshape(12, -1) > 127).any(axis=1)
     shard = _decoder(x if planes == 3 else x[:, 0]).shard(0)
     t = shard.tables
     assert (np.diff(shard.offsets) != x[0].size).all()  # every record coded
-    hi = shard.hi.copy() if planes == 3 else np.full_like(shard.hi, 200)
+    hi = shard.hi.copy() if planes == 3 else np.full_like(shard.hi, 127)
     out = np.zeros(x[0].size, dtype=np.uint8)
     for k in range(12):
         status = ld._decode_sample(shard.records, shard.offsets[k], shard.offsets[k + 1], planes, 5,
-                                   7, planes == 3, 200, 0, 0, t.cum, t.coarse, shard.lo, hi,
+                                   7, planes == 3, 127, 0, 0, t.cum, t.coarse, shard.lo, hi,
                                    shard.pl, shard.rs, out, 0)
         assert status == (ld.BAD_RANGE if over[k] else ld.OK), k
         if not over[k]:

@@ -84,22 +84,24 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, lo, hi, cum, coarse, pl, rs, bc, bp
                                    rn2, rnw2, rne2, t1, shift)
         if pos > end:
             return x, pos, OVERRUN
-        if (v0 < lo[0] or v0 > hi[0] or v1 < lo[1] or v1 > hi[1] or v2 < lo[2]
-                or v2 > hi[2]):
-            return x, pos, BAD_RANGE
-        c = np.uint64(bc + i)
-        c1, c2 = c + np.uint64(s1), c + np.uint64(s2)
-        pl[c], pl[c1], pl[c2] = v0, v1, v2
-        rs[c], rs[c1], rs[c2] = a0, a1, a2
         j = np.uint64(o + i)
         hwu = np.uint64(hw)
         if colour:
             rr, gg, bb = colour_inverse(v0, v1, v2)
-            if rr < 0 or rr > maxv or gg < 0 or gg > maxv or bb < 0 or bb > maxv:
+            # one test for the pixel (maxv is 2**bits - 1): a sound RGB pixel also puts its
+            # YCoCg-R values inside their planes' ranges (the transform is a bijection)
+            if (rr | gg | bb) & ~maxv:
                 return x, pos, BAD_RANGE
             out[j], out[j + hwu], out[j + 2 * hwu] = rr + code_lo, gg + code_lo, bb + code_lo
         else:
+            if (v0 < lo[0] or v0 > hi[0] or v1 < lo[1] or v1 > hi[1] or v2 < lo[2]
+                    or v2 > hi[2]):
+                return x, pos, BAD_RANGE
             out[j], out[j + hwu], out[j + 2 * hwu] = v0 + code_lo, v1 + code_lo, v2 + code_lo
+        c = np.uint64(bc + i)
+        c1, c2 = c + np.uint64(s1), c + np.uint64(s2)
+        pl[c], pl[c1], pl[c2] = v0, v1, v2
+        rs[c], rs[c1], rs[c2] = a0, a1, a2
         nw0, rnw0, n0, rn0, w0, rw0 = n0, rn0, ne0, rne0, v0, a0
         nw1, rnw1, n1, rn1, w1, rw1 = n1, rn1, ne1, rne1, v1, a1
         nw2, rnw2, n2, rn2, w2v, rw2 = n2, rn2, ne2, rne2, v2, a2
