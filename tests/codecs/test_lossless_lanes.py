@@ -323,13 +323,18 @@ def test_a_numba_that_cannot_build_the_lanes_falls_back(monkeypatch):
 
 def test_the_bins_past_127_follow_the_tables():
     """With byte permutes the lanes look the activity and residual bins up in 128 entries:
-    ACT_LUT keeps its bin at 127 until ``ACT_TOP``, RES_LUT from 127 on."""
+    ACT_LUT keeps its bin at 127 until ``ACT_TOP``, and Q_LUT's rows hold every token a
+    lossless table has (16-bit colour the most)."""
     from torchcompress.codecs._kernels.lane_steps import ACT_TOP
-    from torchcompress.codecs._kernels.pixel_model import ACT_LUT, RES_LUT
+    from torchcompress.codecs._kernels.pixel_model import ACT_LUT, Q_LUT, RES_LUT
+    from torchcompress.codecs.lossless_tables import LosslessTables
 
     v = np.arange(256)
     np.testing.assert_array_equal(ACT_LUT[np.minimum(v, 127)] + (v >= ACT_TOP), ACT_LUT)
-    np.testing.assert_array_equal(RES_LUT[np.minimum(v, 127)], RES_LUT)
+    assert max(LosslessTables.tokens_for(b, c) for b in (8, 16) for c in (False, True)) <= 128
+    # the direct tokens are the zigzag values themselves: bins of their exact |residual|
+    np.testing.assert_array_equal(Q_LUT[:32], RES_LUT[(np.arange(32) + 1) >> 1])
+    assert (np.diff(Q_LUT[:128]) >= 0).all() and (np.diff(Q_LUT[128:]) >= 0).all()
 
 
 @pytest.mark.parametrize("permutes", [False, True])
@@ -349,7 +354,8 @@ def test_lanes_with_and_without_byte_permutes(monkeypatch, permutes):
     x = _structured(rng, (40, 3, 9, 20), noise=40.0)  # activity past ACT_TOP
     x[::5, :, 2:6, 3:9] = rng.integers(0, 256, (8, 3, 4, 6))
     grey = _structured(rng, (40, 11, 13), noise=12.0)
-    for imgs in (x, grey):
+    wide = (_structured(rng, (40, 3, 6, 17), np.float64, 1e9, 60.0) * 97).astype(np.uint16)
+    for imgs in (x, grey, wide):  # 8-bit and 16-bit rows of Q_LUT
         dec = _decoder(imgs)
         idx = np.arange(40, dtype=np.int64)
         on, off = _both_ways(monkeypatch, dec, idx, imgs.dtype)
