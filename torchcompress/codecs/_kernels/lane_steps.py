@@ -71,14 +71,14 @@ def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift):
     # 7), the others the previous plane's residual by Q_LUT: one gather fewer on plane 0
     # (kernel time x0.89-1.00 on MNIST, x0.96-0.99 on CIFAR and x0.94 on photos, paired runs)
     if isinstance(p, int):  # a plane known when the kernel compiles: no branch
-        second = _level_bin(b, pred, shift) if p == 0 else _res_bin(b, prevt, lut, shift)
+        second = _level_bin(b, pred, shift) if p == 0 else _prev_bin(b, prevt, lut, shift)
         return b.add(b.add(const(min(p, 3) * CTX_PER_CLASS), a), second)
     with b.if_else(b.icmp_signed("==", p, at(0))) as (then, otherwise):
         with then:
             lv = _level_bin(b, pred, shift)
             b_then = b.block
         with otherwise:
-            rv = _res_bin(b, prevt, lut, shift)
+            rv = _prev_bin(b, prevt, lut, shift)
             b_else = b.block
     second = b.phi(lv.type)
     second.add_incoming(lv, b_then)
@@ -95,7 +95,7 @@ def _level_bin(b, pred, shift):
     return b.select(b.icmp_signed("==", v, const(255)), const(7), lv)
 
 
-def _res_bin(b, prevt, lut, shift):
+def _prev_bin(b, prevt, lut, shift):
     """Q_LUT's bin of the token of the previous plane's residual (its row by ``shift``)."""
     t = smin(b, prevt, const(127))
     if PERMUTES:
