@@ -126,6 +126,30 @@ def test_golden_lossless_archive(tmp_path):
     np.testing.assert_array_equal(ds[1][0].numpy(), LOSSLESS_X[1])
 
 
+# Two 3x6x8 RGB patterns: YCoCg-R, format 5's plane contexts (the previous plane binned by its
+# token) and its 32 direct tokens all shape these records (a Q_LUT one residual off changed
+# both records and the tables).
+_Y, _X = np.mgrid[0:6, 0:8]
+_RGB = np.stack([(_Y * 20 + _X * 9) % 256, (_Y * 13 + _X * 15 + 40) % 256, (_X * _Y * 7 + 3) % 256])
+LOSSLESS_RGB_X = np.stack([_RGB, (_RGB * 3 + 17) % 256]).astype(np.uint8)
+LOSSLESS_RGB_RECORDS = (
+    "78739644a3e15e8ac311585c066107ff3e833226099604d47d35edce7d77198ba2a93472c77b49e0bb1ea2f0e6e7"
+    "b8bbfebb25d0bfb276940d28dd18d4d85948554c3321cd012d57f0ac2c9cdb1a8d28a0da01ff452d685aa8f1f0e1"
+    "2297723e1edb8591de414399f2c5aeadac52c3894084c82083c288ca3e65bd5712573f7a")
+
+
+def test_golden_lossless_rgb_records(tmp_path):
+    path = tmp_path / "c.tcz"
+    tc.compress((LOSSLESS_RGB_X, np.array([0, 1])), path, shard_size=2, progress=False)
+    t = load_file(str(path / "shard-00000.safetensors"))
+    assert t["lengths"].tolist() == [32, 96]  # coded: under the 144 raw bytes
+    assert bytes(t["records"]).hex() == LOSSLESS_RGB_RECORDS
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["extras"]["tables"]["xxh3_64"] == "85c525e162796884"
+    ds = tc.open(path, output="uint8")
+    np.testing.assert_array_equal(np.stack([ds[i][0].numpy() for i in range(2)]), LOSSLESS_RGB_X)
+
+
 # A two-sample lossy archive at bits=2: an 8x8 flat grey image and an 8x8 ramp, one shard.
 LOSSY_SHARD_HEX = (
     "b8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
