@@ -139,14 +139,11 @@ class LosslessTables:
         packed: ``freq``'s stored form, (lens, logf) of :func:`pack_freq`.
     """
 
-    def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, packed: tuple,
-                 where: str = ""):
+    def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, packed: tuple):
         self.bits, self.code_lo, self.colour = int(bits), int(code_lo), bool(colour)
         # sums to 4096 per row; read-only, as an archive's tensors are (one kernel compile)
         self.freq = readonly(np.ascontiguousarray(freq, dtype=np.uint16))
         self.packed = packed
-        if where:
-            self._check(where)
         self.classes = self.freq.shape[0] // CTX_PER_CLASS
         self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
         # the lane decoder's own flat tables: it gathers 4 bytes at a time (3 spare after its
@@ -182,29 +179,13 @@ class LosslessTables:
                 raise FormatError(f"{where}: tensor 'logf' holds a frequency above {PROB_SCALE}; "
                                   "the tables are corrupt")
         freq = unpack_freq(lens, logf, tokens, group=CTX_PER_CLASS)
-        return cls(bits, code_lo, colour, freq, (lens, logf), where)
+        return cls(bits, code_lo, colour, freq, (lens, logf))
 
     @staticmethod
     def tokens_for(bits: int, colour: bool) -> int:
         """Tokens covering every zigzag residual: |r| <= 2 * maxv with signed chroma."""
         maxv = (1 << bits) - 1
         return num_tokens(2 * (2 * maxv if colour else maxv), LOSSLESS_DIRECT)
-
-    def _check(self, where: str) -> None:
-        if self.bits not in (8, 16):
-            raise FormatError(f"{where}: bits should be 8 or 16, found {self.bits}")
-        f = self.freq
-        if f.ndim != 2 or f.shape[0] % CTX_PER_CLASS or not 1 <= f.shape[0] // CTX_PER_CLASS <= NUM_CLASSES:
-            raise FormatError(f"{where}: tensor 'freq' should be (k * {CTX_PER_CLASS}, T) with k in "
-                              f"1..{NUM_CLASSES}, found shape {list(f.shape)}")
-        want = self.tokens_for(self.bits, self.colour)
-        if f.shape[1] != want:
-            raise FormatError(f"{where}: tensor 'freq' has {f.shape[1]} tokens per context, "
-                              f"{self.bits}-bit codes need {want}")
-        sums = f.astype(np.int64).sum(axis=1)
-        if (f == 0).any() or (sums != PROB_SCALE).any():
-            raise FormatError(f"{where}: tensor 'freq' needs every entry >= 1 and every row summing "
-                              f"to {PROB_SCALE}; the tables are corrupt")
 
     def to_tensors(self) -> dict[str, np.ndarray]:
         meta = np.array([self.bits, self.code_lo, int(self.colour)], dtype=np.int64)
