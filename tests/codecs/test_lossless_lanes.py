@@ -296,10 +296,11 @@ def test_one_at_a_time_flags_values_outside_the_output_range(planes):
     assert (np.diff(shard.offsets) != x[0].size).all()  # every record coded
     hi = shard.hi.copy() if planes == 3 else np.full_like(shard.hi, 127)
     out = np.zeros(x[0].size, dtype=np.uint8)
+    pl, rs = np.zeros(planes * 2 * 9, np.int32), np.zeros(planes * 2 * 9, np.int32)
     for k in range(12):
         status = ld._decode_sample(shard.records, shard.offsets[k], shard.offsets[k + 1], planes, 5,
                                    7, planes == 3, 127, 0, 0, t.cum, t.coarse, shard.lo, hi,
-                                   shard.pl, shard.rs, out, 0)
+                                   pl, rs, out, 0)
         assert status == (ld.BAD_RANGE if over[k] else ld.OK), k
         if not over[k]:
             np.testing.assert_array_equal(out, x[k].reshape(-1))

@@ -28,6 +28,7 @@ from ._kernels.simd import LANES, vector_gathers
 from .lanes import LANES_MIN, lane_groups, lanes_unavailable
 from .lossless_stream import LosslessStream, code_layout, planes_of
 from .lossless_tables import LosslessTables
+from .scratch import PerThread
 
 __all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of", "shard_records"]
 
@@ -180,10 +181,14 @@ class LosslessShard:
         self.coded = (length != self.dims.prod(axis=1) * ((tables.bits + 7) // 8)) & (length >= 4)
         self.one_shape = bool((self.dims == self.dims[:1]).all())
         p, w = int(self.dims[:, 0].max()), int(self.dims[:, 2].max())
-        self.pl = np.zeros(p * 2 * (w + 2), dtype=np.int32)
-        self.rs = np.zeros(p * 2 * (w + 2), dtype=np.int32)
-        self._lanes = None  # the lane decoder's scratch, made on first use
-        self._one_off, self._one_status = np.zeros(1, np.int64), np.zeros(1, np.int64)
+        ring = p * 2 * (w + 2)
+        # the one-at-a-time decoder's rings (pl, rs) and the one-row path's offset and status;
+        # the lane decoder's rings, row and state: each thread its own
+        self._scratch = PerThread(lambda: (np.zeros(ring, np.int32), np.zeros(ring, np.int32),
+                                           np.zeros(1, np.int64), np.zeros(1, np.int64)))
+        self._lane_scratch = PerThread(lambda: (
+            np.zeros(ring * LANES, np.int32), np.zeros(ring * LANES, np.int32),
+            np.zeros(p * w * LANES, np.int32), np.zeros(STATE, np.int32)))
         t = tables
         self.lo = np.zeros(p, dtype=np.int64)
         self.hi = np.zeros(p, dtype=np.int64)
@@ -199,7 +204,8 @@ class LosslessShard:
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
         """Decode shard ``rows`` into ``out``: (B, D) for one shape, or flat with ``out_off``."""
         if len(rows) == 1 and out_off is None:  # ds[i]: 2 us of numpy calls fewer (of ~40)
-            status = self._decode_each(rows, out.reshape(-1), self._one_off, self._one_status)
+            _, _, one_off, one_status = self._scratch.get()
+            status = self._decode_each(rows, out.reshape(-1), one_off, one_status)
             if status[0]:
                 raise_corrupt(status, rows, self.where, _ERRORS)
             return
@@ -218,8 +224,9 @@ class LosslessShard:
     def _decode_each(self, rows, flat, out_off, status=None) -> np.ndarray:
         t = self.tables
         status = np.zeros(len(rows), dtype=np.int64) if status is None else status
+        pl, rs, _, _ = self._scratch.get()
         decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
-                    t.cum, t.coarse, self.lo, self.hi, self.pl, self.rs, flat, out_off, status)
+                    t.cum, t.coarse, self.lo, self.hi, pl, rs, flat, out_off, status)
         return status
 
     def _lane_groups(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,12 +240,7 @@ class LosslessShard:
         """Decode (G, 16) coded rows, each group of one plane count; returns which lanes were
         not sound."""
         t = self.tables
-        if self._lanes is None:
-            pm, wm = int(self.dims[:, 0].max()), int(self.dims[:, 2].max())
-            self._lanes = (np.zeros(pm * 2 * (wm + 2) * LANES, dtype=np.int32),
-                           np.zeros(pm * 2 * (wm + 2) * LANES, dtype=np.int32),
-                           np.zeros(pm * wm * LANES, dtype=np.int32), np.zeros(STATE, dtype=np.int32))
-        pl, rs, row, state = self._lanes
+        pl, rs, row, state = self._lane_scratch.get()
         bad = np.zeros(rows.shape, dtype=np.int64)
         try:
             decode_lanes(self.records, self.offsets, rows, self.dims[rows], t.colour,

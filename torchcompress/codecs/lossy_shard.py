@@ -14,6 +14,7 @@ from .lanes import lanes_unavailable, length_groups
 from .lossless import flat_rows, raise_corrupt, shard_records
 from .lossy_tables import MAX_Q, LossyTables
 from .lossy_transform import block_counts
+from .scratch import PerThread
 
 __all__ = ["LANE_BLOCKS", "LANES_MIN", "LossyShard"]
 
@@ -43,10 +44,14 @@ class LossyShard:
         self.records, self.tables, self.where = readonly(arrays["records"]), tables, where
         self.blocks = block_counts(self.dims) if num_samples else np.zeros(0, dtype=np.int64)
         blocks = int(self.blocks.max()) if num_samples else 1
-        self.qc = np.zeros((blocks + 1, 64), dtype=np.int64)  # the last row stays zero
-        self.lastc = np.zeros(blocks, dtype=np.int64)
-        self.plane = np.zeros(blocks * 64, dtype=np.float32)
-        self._lanes = None  # the lane decoder's scratch, made on its first use
+        # each thread its own: the quantised blocks (the last row stays zero), their lengths
+        # (what the next image must clear) and a plane's samples; the lanes' block rows and state
+        self._scratch = PerThread(lambda: (np.zeros((blocks + 1, 64), np.int64),
+                                           np.zeros(blocks, np.int64),
+                                           np.zeros(blocks * 64, np.float32)))
+        region = (min(blocks, LANE_BLOCKS) + 1) * ROW
+        self._lane_scratch = PerThread(lambda: (np.zeros(LANES * region, np.int32), region,
+                                                np.zeros(LANE_STATE, np.int32)))
 
     def decode(self, rows: np.ndarray, out: np.ndarray, *, planes=None, out_off=None) -> None:
         """Decode shard ``rows`` into ``out``: (B, D) for one shape, or flat with ``out_off``."""
@@ -62,9 +67,10 @@ class LossyShard:
     def _decode_each(self, rows, flat, out_off) -> np.ndarray:
         t = self.tables
         status = np.zeros(len(rows), dtype=np.int64)
+        qc, lastc, plane = self._scratch.get()
         decode_lossy_rows(self.records, self.offsets, self.dims, rows, t.ladder, t.qmul, t.pcls,
-                          t.cum, t.coarse, MAX_Q, t.basis, t.mat, t.mean, self.qc,
-                          self.lastc, self.plane, flat, out_off, flat.dtype == np.uint8, status)
+                          t.cum, t.coarse, MAX_Q, t.basis, t.mat, t.mean, qc, lastc, plane, flat,
+                          out_off, flat.dtype == np.uint8, status)
         return status
 
     def _lane_groups(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,11 +85,8 @@ class LossyShard:
     def _decode_lanes(self, rows, groups, flat, out_off) -> np.ndarray:
         """Decode the (G, 16) groups of ``rows``; returns the group entries not sound."""
         t = self.tables
-        if self._lanes is None:
-            region = (int(min(self.blocks.max(), LANE_BLOCKS)) + 1) * ROW
-            self._lanes = (np.zeros(LANES * region, dtype=np.int32), region,
-                           np.zeros(LANE_STATE, dtype=np.int32))
-        qc, region, state = self._lanes
+        qc, region, state = self._lane_scratch.get()
+        plane = self._scratch.get()[2]
         spare = groups < 0
         shard_rows, starts = np.where(spare, -1, rows[groups]), np.where(spare, 0, out_off[groups])
         bad = np.zeros(groups.shape, dtype=np.int64)
@@ -91,7 +94,7 @@ class LossyShard:
             decode_lossy_lanes(self.records, self.offsets, self.dims, shard_rows, t.ladder,
                                t.qmul, t.qmul_raster, t.lane_coarse, t.cum_bytes, LUTS,
                                t.cum.shape[1], MAX_Q, t.basis, t.mat, t.mean, qc, region, state,
-                               self.plane, flat, starts, flat.dtype == np.uint8, bad)
+                               plane, flat, starts, flat.dtype == np.uint8, bad)
         except NumbaError as e:  # a numba/llvmlite that cannot build the vector code
             _lanes_off(e)
             bad[~spare] = 1  # every record decoded again, one at a time
