@@ -16,7 +16,8 @@ def _images(n, rng):
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("codec, params", [("lossless", {}), ("lossy", {"bits": 2.0})])
+@pytest.mark.parametrize("codec, params", [("lossless", {}), ("lossy", {"bits": 2.0}), ("adq", {"bits": 2.0}),
+                                          ("gede", {"mode": "lossless"})])
 def test_threads_decode_what_one_thread_decodes(tmp_path, codec, params):
     rng = np.random.default_rng(0)
     x = _images(64, rng)
@@ -24,7 +25,7 @@ def test_threads_decode_what_one_thread_decodes(tmp_path, codec, params):
     tc.compress((x, np.zeros(len(x), np.int64)), path, codec=codec, progress=False, **params)
     ds = tc.open(path, output="uint8")
     want = np.stack([ds[i][0].numpy() for i in range(len(ds))])  # one thread
-    if codec == "lossless":
+    if codec in ("lossless", "gede"):
         np.testing.assert_array_equal(want, x)
     errors, wrong = [], []
 
