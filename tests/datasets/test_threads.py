@@ -16,8 +16,8 @@ def _images(n, rng):
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
-@pytest.mark.parametrize("codec, params", [("lossless", {}), ("lossy", {"bits": 2.0}), ("adq", {"bits": 2.0}),
-                                          ("gede", {"mode": "lossless"})])
+@pytest.mark.parametrize("codec, params", [("lossless", {}), ("lossy", {"bits": 2.0}),
+                                          ("adq", {"bits": 2.0}), ("gede", {"mode": "lossless"})])
 def test_threads_decode_what_one_thread_decodes(tmp_path, codec, params):
     rng = np.random.default_rng(0)
     x = _images(64, rng)
