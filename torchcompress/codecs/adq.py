@@ -17,6 +17,7 @@ from ..errors import FormatError
 from ._kernels.bitplanes import SPREAD_LUT, decode_adq_rows
 from .adq_stream import ADQStream, adq_stats
 from .allocation import MAX_BITS
+from .protocol import RowsDecoder
 
 __all__ = ["ADQCodec", "ADQEncoded", "ADQParams", "ADQShard"]
 
@@ -77,7 +78,7 @@ class ADQEncoded:
         return adq_stats(self.bits, self.sq_error, self.sample_size, self.peak)
 
 
-class ADQShard:
+class ADQShard(RowsDecoder):
     """Validated views of one shard's ADQ arrays; decodes rows on demand."""
 
     def __init__(self, arrays: dict, *, num_samples: int, sample_size: int, where: str):
@@ -113,10 +114,12 @@ class ADQShard:
     def sample_shapes(self, rows: np.ndarray) -> None:
         return None  # one shape per archive
 
-    def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int = MAX_BITS) -> None:
-        """Decode shard rows ``rows`` (int64, in range) into ``out`` (B, D) float32 or uint8."""
+    def decode(self, rows: np.ndarray, out: np.ndarray, *, planes: int | None = None) -> None:
+        """Decode shard rows ``rows`` (int64, in range) into ``out`` (B, D) float32 or uint8,
+        from the top ``planes`` bit-planes (None: all)."""
         decode_adq_rows(self.payload, self.offsets, self.bits, self.scale, self.center, rows,
-                        planes, out.dtype.itemsize == 1, SPREAD_LUT, out)
+                        MAX_BITS if planes is None else planes, out.dtype.itemsize == 1,
+                        SPREAD_LUT, out)
 
 
 class ADQCodec:

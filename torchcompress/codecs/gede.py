@@ -26,6 +26,7 @@ from .gede_ranges import zigzag_top
 from .gede_stream import GeDeStream
 from .gede_tables import GeDeShard, GeDeTables
 from .precision import WIDE_BITS, auto_precision
+from .protocol import RowsDecoder
 from .transforms import TRANSFORMS, make_transform
 
 __all__ = ["GeDeCodec", "GeDeEncoded", "GeDeParams", "IN_MEMORY_BYTES", "check_code_widths"]
@@ -289,7 +290,7 @@ class GeDeCodec:
         return GeDeShardDecoder(shard, self.transform(tuple(sample_shape), sample_dtype))
 
 
-class GeDeShardDecoder:
+class GeDeShardDecoder(RowsDecoder):
     """Decodes rows of one shard: GeDe kernel, then the inverse transform (fused for DCT)."""
 
     def __init__(self, shard: GeDeShard, transform):

@@ -14,6 +14,7 @@ from .lanes import lanes_unavailable, length_groups
 from .lossless import flat_rows, raise_corrupt, shard_records
 from .lossy_tables import MAX_Q, LossyTables
 from .lossy_transform import block_counts
+from .protocol import RowsDecoder
 from .scratch import PerThread
 
 __all__ = ["LANE_BLOCKS", "LANES_MIN", "LossyShard"]
@@ -30,7 +31,7 @@ LANES_MIN = 11
 USE_LANES = vector_gathers()
 
 
-class LossyShard:
+class LossyShard(RowsDecoder):
     """Validated views of one shard's records; decodes rows on demand."""
 
     def __init__(self, arrays: dict, tables: LossyTables, *, num_samples: int, sample_shape: tuple,

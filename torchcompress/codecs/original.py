@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CodecError, FormatError
 from .lossless import LosslessEncoded, shard_records
 from .lossless_stream import common_shape, fit_rows
-from .protocol import Chunk, WithoutBudget
+from .protocol import Chunk, RowsDecoder, WithoutBudget
 
 __all__ = ["OriginalCodec", "OriginalParams", "file_shape"]
 
@@ -154,7 +154,7 @@ class OriginalStream(WithoutBudget):
         return {k: sum(p[k] for p in parts) for k in ("original_files", "payload_bytes")}
 
 
-class OriginalShard:
+class OriginalShard(RowsDecoder):
     """Validated views of one shard's files."""
 
     def __init__(self, arrays: dict, *, num_samples: int, sample_shape: tuple, where: str):

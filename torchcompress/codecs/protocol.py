@@ -12,8 +12,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Chunk", "Codec", "Encoded", "ShardDecoder", "StreamEncoder", "WithoutBudget",
-           "merge_scans"]
+__all__ = ["Chunk", "Codec", "Encoded", "RowsDecoder", "ShardDecoder", "StreamEncoder",
+           "WithoutBudget", "merge_scans"]
 
 
 @runtime_checkable
@@ -41,8 +41,20 @@ class ShardDecoder(Protocol):
         (B,) int64 start offsets. Corrupt records raise FormatError.
         """
 
+    def decode_one(self, row: int, out: np.ndarray, *, planes: int | None = None) -> None:
+        """Fill ``out`` (the sample's own shape, C-contiguous, a dtype ``decode`` takes) with
+        row ``row``: ``ds[i]``'s path. :class:`RowsDecoder` gives it through ``decode``."""
+
     def sample_shapes(self, rows: np.ndarray) -> np.ndarray | None:
         """(B, ndim) int64 shapes of ``rows`` for variable-shape codecs, else None."""
+
+
+class RowsDecoder:
+    """:meth:`ShardDecoder.decode_one` through ``decode`` with a one-row batch, for decoders
+    without a faster one-sample path of their own."""
+
+    def decode_one(self, row: int, out: np.ndarray, *, planes: int | None = None) -> None:
+        self.decode(np.array([row], dtype=np.int64), out.reshape(1, -1), planes=planes)
 
 
 @runtime_checkable

@@ -74,6 +74,7 @@ class CompressedDataset(Dataset):
         self.transform = transform
         self.target_transform = target_transform
         self._labels = self.reader.labels
+        self._n = len(self._labels)
         self._label = int if self._labels.dtype.kind in "iu" else float
         self.decoder.check_all()  # validate every shard before any kernel runs
         self.reader.release()
@@ -93,12 +94,6 @@ class CompressedDataset(Dataset):
     @property
     def info(self) -> dict:
         return summarize(self.reader)
-
-    def _index(self, i) -> int:
-        n = len(self._labels)
-        if type(i) is int and 0 <= i < n:  # the common case, without ABC checks
-            return i
-        return check_index(i, n, f"a dataset of {n} samples")
 
     def _indices(self, indices) -> np.ndarray:
         idx = np.asarray(indices)
@@ -120,12 +115,17 @@ class CompressedDataset(Dataset):
         return x, y
 
     def __getitem__(self, i):
-        i = self._index(i)
+        if type(i) is not int or not 0 <= i < self._n:  # the common case without ABC checks
+            i = check_index(i, self._n, f"a dataset of {self._n} samples")
         if self._files is not None:
             x = self._files.decode(np.array([i], dtype=np.int64))[0]
             return self._finish(x, self._label(self._labels[i]))
-        x = self._out.finish(self.decoder.decode_one(i, self._out.dtype, self.planes))
-        return self._finish(torch.from_numpy(x), self._label(self._labels[i]))
+        x = self.decoder.decode_one(i, self._out.dtype, self.planes)
+        x, y = torch.from_numpy(x if self._out.identity else self._out.finish(x)), \
+            self._label(self._labels[i])
+        if self.transform is None and self.target_transform is None:
+            return x, y
+        return self._finish(x, y)
 
     def _decode(self, idx: np.ndarray):
         """Rows ``idx`` as one (B, *shape) tensor, or a list of tensors for mixed shapes."""

@@ -107,12 +107,13 @@ class ArchiveDecoder:
 
     def decode_one(self, i: int, dtype, planes: int | None = None) -> np.ndarray:
         """Sample ``i`` as an array of its own shape."""
-        k, row = self.locate(i)
-        rows = np.array([row], dtype=np.int64)
-        dec = self.shard(k)
-        shape = self.sample_shape if self.fixed else tuple(dec.sample_shapes(rows)[0])
-        out = np.empty(shape, dtype=dtype)
-        dec.decode(rows, out.reshape(1, -1), planes=planes)
+        k, row = (0, i) if len(self._starts) == 1 else self.locate(i)
+        dec = self._decoders.get(k) or self.shard(k)
+        if self.fixed:
+            out = np.empty(self.sample_shape, dtype=dtype)
+        else:
+            out = np.empty(tuple(dec.sample_shapes(np.array([row], dtype=np.int64))[0]), dtype)
+        dec.decode_one(row, out, planes=planes)
         return out
 
     def decode(self, idx: np.ndarray, dtype, planes: int | None = None):

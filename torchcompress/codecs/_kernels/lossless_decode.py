@@ -12,7 +12,7 @@ from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_inverse, context_of,
                           pad_row_start)
 from .rans import LOSSLESS_DIRECT, RANS_L, get_code, read_state
 
-__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
+__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_row", "decode_rows"]
 
 OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 
@@ -201,18 +201,31 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
         out: (total,) output values; ``out_off`` (B,) where each row starts.
         status: (B,) int64, set per row to OK or an error code.
     """
-    maxv = (1 << bits) - 1
-    shift = bits - 8
-    value_bytes = (bits + 7) // 8
     for b in range(len(rows)):
-        i = rows[b]
-        nplanes, h, w = shapes[i, 0], shapes[i, 1], shapes[i, 2]
-        start, end = offsets[i], offsets[i + 1]
-        n = nplanes * h * w
-        if end - start == n * value_bytes:
-            _copy_raw(payload, start, n, value_bytes, code_lo, out, out_off[b])
-            status[b] = OK
-        else:
-            status[b] = _decode_sample(payload, start, end, nplanes, h, w,
-                                       colour and (nplanes == 3 or nplanes == 4), maxv, shift,
-                                       code_lo, cum, coarse, lo, hi, pl, rs, out, out_off[b])
+        status[b] = _decode_record(payload, offsets, shapes, rows[b], colour, bits, code_lo, cum,
+                                   coarse, lo, hi, pl, rs, out, out_off[b])
+
+
+@njit(cache=True, nogil=True)
+def decode_row(payload, offsets, shapes, row, colour, bits, code_lo, cum, coarse, lo, hi, pl, rs,
+               out):
+    """:func:`decode_rows` for the one shard row ``row`` into ``out`` (its values, from 0):
+    ``ds[i]``'s call, with three arrays fewer for numba to type; returns the status."""
+    return _decode_record(payload, offsets, shapes, row, colour, bits, code_lo, cum, coarse, lo,
+                          hi, pl, rs, out, 0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _decode_record(payload, offsets, shapes, i, colour, bits, code_lo, cum, coarse, lo, hi, pl,
+                   rs, out, o):
+    """Row ``i`` into ``out[o:]``, raw or coded; returns its status."""
+    nplanes, h, w = shapes[i, 0], shapes[i, 1], shapes[i, 2]
+    start, end = offsets[i], offsets[i + 1]
+    n = nplanes * h * w
+    value_bytes = (bits + 7) // 8
+    if end - start == n * value_bytes:
+        _copy_raw(payload, start, n, value_bytes, code_lo, out, o)
+        return OK
+    return _decode_sample(payload, start, end, nplanes, h, w,
+                          colour and (nplanes == 3 or nplanes == 4), (1 << bits) - 1, bits - 8,
+                          code_lo, cum, coarse, lo, hi, pl, rs, out, o)
