@@ -224,7 +224,7 @@ class LosslessShard:
         t = self.tables
         pl, rs = self._scratch.get()
         st = decode_row(self.records, self.offsets, self.dims, row, t.colour, t.bits, t.code_lo,
-                        t.cum, t.coarse, self.lo, self.hi, pl, rs, out.reshape(-1))
+                        t.cum, t.coarse, pl, rs, out.reshape(-1))
         if st:
             raise_corrupt(np.array([st]), np.array([row]), self.where, _ERRORS)
 
@@ -233,7 +233,7 @@ class LosslessShard:
         status = np.zeros(len(rows), dtype=np.int64) if status is None else status
         pl, rs = self._scratch.get()
         decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
-                    t.cum, t.coarse, self.lo, self.hi, pl, rs, flat, out_off, status)
+                    t.cum, t.coarse, pl, rs, flat, out_off, status)
         return status
 
     def _lane_groups(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

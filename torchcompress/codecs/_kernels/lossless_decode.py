@@ -31,7 +31,7 @@ def _value(rec, pos, end, x, cum, coarse, p, w, n, nw, ne, rw, rn, rnw, rne, pre
 
 
 @njit(cache=True, nogil=True)
-def _grey_row(rec, pos, end, x, w, shift, lo, hi, cum, coarse, pl, rs, bc, bp, code_lo, out, o):
+def _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, pl, rs, bc, bp, code_lo, out, o):
     """One row of a one-plane record, its neighbours carried in registers from pixel to pixel
     (the loop for other plane counts reads them back from the rings: MNIST one record at a
     time x0.63 to x0.67, paired); returns (state, position, status)."""
@@ -45,7 +45,7 @@ def _grey_row(rec, pos, end, x, w, shift, lo, hi, cum, coarse, pl, rs, bc, bp, c
                                     rnv, rnwv, rne, 0, shift)
         if pos > end:
             return x, pos, OVERRUN
-        if val < lo or val > hi:
+        if val & ~maxv:  # outside [0, maxv] (maxv is 2**bits - 1)
             return x, pos, BAD_RANGE
         c = np.uint64(bc + i)
         pl[c] = val
@@ -56,8 +56,8 @@ def _grey_row(rec, pos, end, x, w, shift, lo, hi, cum, coarse, pl, rs, bc, bp, c
 
 
 @njit(cache=True, nogil=True)
-def _rgb_row(rec, pos, end, x, w, w2, shift, lo, hi, cum, coarse, pl, rs, bc, bp, colour, maxv,
-             code_lo, out, o, hw):
+def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour, maxv, code_lo,
+             out, o, hw):
     """One row of a three-plane record, as :func:`_grey_row` (CIFAR one record at a time
     x0.77); colour records are YCoCg-R undone; returns (state, position, status)."""
     s1, s2 = 2 * w2, 4 * w2  # planes 1 and 2 in the rings
@@ -86,18 +86,12 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, lo, hi, cum, coarse, pl, rs, bc, bp
             return x, pos, OVERRUN
         j = np.uint64(o + i)
         hwu = np.uint64(hw)
-        if colour:
-            rr, gg, bb = colour_inverse(v0, v1, v2)
-            # one test for the pixel (maxv is 2**bits - 1): a sound RGB pixel also puts its
-            # YCoCg-R values inside their planes' ranges (the transform is a bijection)
-            if (rr | gg | bb) & ~maxv:
-                return x, pos, BAD_RANGE
-            out[j], out[j + hwu], out[j + 2 * hwu] = rr + code_lo, gg + code_lo, bb + code_lo
-        else:
-            if (v0 < lo[0] or v0 > hi[0] or v1 < lo[1] or v1 > hi[1] or v2 < lo[2]
-                    or v2 > hi[2]):
-                return x, pos, BAD_RANGE
-            out[j], out[j + hwu], out[j + 2 * hwu] = v0 + code_lo, v1 + code_lo, v2 + code_lo
+        # one test for the pixel (maxv is 2**bits - 1); for colour as RGB: a sound RGB pixel
+        # also puts its YCoCg-R values inside their planes' ranges (the transform is a bijection)
+        rr, gg, bb = colour_inverse(v0, v1, v2) if colour else (v0, v1, v2)
+        if (rr | gg | bb) & ~maxv:
+            return x, pos, BAD_RANGE
+        out[j], out[j + hwu], out[j + 2 * hwu] = rr + code_lo, gg + code_lo, bb + code_lo
         c = np.uint64(bc + i)
         c1, c2 = c + np.uint64(s1), c + np.uint64(s2)
         pl[c], pl[c1], pl[c2] = v0, v1, v2
@@ -110,7 +104,7 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, lo, hi, cum, coarse, pl, rs, bc, bp
 
 @njit(cache=True, nogil=True)
 def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo, cum, coarse,
-                   lo, hi, pl, rs, out, o):
+                   pl, rs, out, o):
     """Decode one coded record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
     if end - start < 4:
         return OVERRUN
@@ -129,11 +123,11 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
         if nplanes == 1 or nplanes == 3:  # grey and RGB: neighbours carried in registers
             bc, bp = cur * w2 + 1, prv * w2 + 1
             if nplanes == 1:
-                x, pos, st = _grey_row(rec, pos, end, x, w, shift, lo[0], hi[0], cum, coarse,
-                                       pl, rs, bc, bp, code_lo, out, o + y * w)
+                x, pos, st = _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, pl, rs,
+                                       bc, bp, code_lo, out, o + y * w)
             else:
-                x, pos, st = _rgb_row(rec, pos, end, x, w, w2, shift, lo, hi, cum, coarse, pl,
-                                      rs, bc, bp, colour, maxv, code_lo, out, o + y * w, hw)
+                x, pos, st = _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc,
+                                      bp, colour, maxv, code_lo, out, o + y * w, hw)
             if st != OK:
                 return st
             pad_row_end(pl, nplanes, w2, cur)
@@ -149,7 +143,8 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
                     np.int64(rs[pi]), np.int64(rs[pi - 1]), np.int64(rs[pi + 1]), prev_t, shift)
                 if pos > end:
                     return OVERRUN
-                if val < lo[p] or val > hi[p]:
+                # YCoCg-R's Co and Cg lie in [-maxv, maxv], every other plane in [0, maxv]
+                if val > maxv or val < (-maxv if colour and (p == 1 or p == 2) else 0):
                     return BAD_RANGE
                 pl[ci] = val
                 rs[ci] = ar
@@ -184,8 +179,8 @@ def _copy_raw(rec, start, n, value_bytes, code_lo, out, o):
 
 
 @njit(cache=True, nogil=True)
-def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, lo, hi,
-                pl, rs, out, out_off, status):
+def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, pl, rs, out,
+                out_off, status):
     """Decode shard rows into a flat output.
 
     Args:
@@ -196,28 +191,26 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
             to each code (the source dtype's offset, e.g. -128 for int8).
         cum, coarse: (contexts, T + 1) uint16 cumulative frequencies and the flat
             (contexts * 256,) uint8 slot-bucket -> first token rANS tables.
-        lo, hi: (P,) int64 plane ranges; pl, rs: flat int32 ring scratch of at
-            least P * 2 * (W + 2) entries.
+        pl, rs: flat int32 ring scratch of at least P * 2 * (W + 2) entries.
         out: (total,) output values; ``out_off`` (B,) where each row starts.
         status: (B,) int64, set per row to OK or an error code.
     """
     for b in range(len(rows)):
         status[b] = _decode_record(payload, offsets, shapes, rows[b], colour, bits, code_lo, cum,
-                                   coarse, lo, hi, pl, rs, out, out_off[b])
+                                   coarse, pl, rs, out, out_off[b])
 
 
 @njit(cache=True, nogil=True)
-def decode_row(payload, offsets, shapes, row, colour, bits, code_lo, cum, coarse, lo, hi, pl, rs,
-               out):
+def decode_row(payload, offsets, shapes, row, colour, bits, code_lo, cum, coarse, pl, rs, out):
     """:func:`decode_rows` for the one shard row ``row`` into ``out`` (its values, from 0):
     ``ds[i]``'s call, with three arrays fewer for numba to type; returns the status."""
-    return _decode_record(payload, offsets, shapes, row, colour, bits, code_lo, cum, coarse, lo,
-                          hi, pl, rs, out, 0)
+    return _decode_record(payload, offsets, shapes, row, colour, bits, code_lo, cum, coarse, pl,
+                          rs, out, 0)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _decode_record(payload, offsets, shapes, i, colour, bits, code_lo, cum, coarse, lo, hi, pl,
-                   rs, out, o):
+def _decode_record(payload, offsets, shapes, i, colour, bits, code_lo, cum, coarse, pl, rs, out,
+                   o):
     """Row ``i`` into ``out[o:]``, raw or coded; returns its status."""
     nplanes, h, w = shapes[i, 0], shapes[i, 1], shapes[i, 2]
     start, end = offsets[i], offsets[i + 1]
@@ -228,4 +221,4 @@ def _decode_record(payload, offsets, shapes, i, colour, bits, code_lo, cum, coar
         return OK
     return _decode_sample(payload, start, end, nplanes, h, w,
                           colour and (nplanes == 3 or nplanes == 4), (1 << bits) - 1, bits - 8,
-                          code_lo, cum, coarse, lo, hi, pl, rs, out, o)
+                          code_lo, cum, coarse, pl, rs, out, o)

@@ -69,13 +69,18 @@ def context(pl, rs, p, ci, pi, pred, prev_t, shift, act_lut, q_lut, level_lut):
 def context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, act_lut, q_lut,
                level_lut):
     """:func:`context` from the neighbours' values ``w``, ``n``, ``nw``, ``ne`` and absolute
-    residuals ``rw``, ``rn``, ``rnw``, ``rne``."""
+    residuals ``rw``, ``rn``, ``rnw``, ``rne``.
+
+    Needs no clamps but the activity's: plane 0's values lie in ``[0, 2**bits)`` (the
+    encoder's codes; the decoders store a value in the rings only once it passed its range
+    test), so MED's ``pred >> shift`` is in 0..255; ``prev_t`` is a token, below 85 (the
+    decoders' search stops at a table's last token)."""
     act = (rw + rn + ((rnw + rne) >> 1) + ((abs(w - nw) + abs(n - nw) + abs(n - ne)) >> 1)) >> shift
     # unsigned indices (each is >= 0): numba then emits no negative-index wraparound
     a = act_lut[np.uint64(min(act, 255))] * 8
     if p == 0:
-        return a + level_lut[np.uint64(min(max(pred >> shift, 0), 255))]
-    return min(p, 3) * CTX_PER_CLASS + a + q_lut[np.uint64(((shift >> 3) << 7) + min(prev_t, 127))]
+        return a + level_lut[np.uint64(pred >> shift)]
+    return min(p, 3) * CTX_PER_CLASS + a + q_lut[np.uint64(((shift >> 3) << 7) + prev_t)]
 
 
 @njit(cache=True, nogil=True, inline="always")
