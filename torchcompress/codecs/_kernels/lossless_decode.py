@@ -59,7 +59,21 @@ def _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, pl, rs, bc, bp, cod
 def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour, maxv, code_lo,
              out, o, hw):
     """One row of a three-plane record, as :func:`_grey_row` (CIFAR one record at a time
-    x0.77); colour records are YCoCg-R undone; returns (state, position, status)."""
+    x0.77); colour records are YCoCg-R undone; returns (state, position, status).
+
+    8-bit codes get their own copy of the loop, with the shift and range as constants (one
+    CIFAR record at a time x0.99, ds[i] against PNG 0.976 -> 0.987, paired `/tmp` runs)."""
+    if shift == 0:
+        return _rgb_row_of(rec, pos, end, x, w, w2, 0, cum, coarse, pl, rs, bc, bp, colour, 255,
+                           code_lo, out, o, hw)
+    return _rgb_row_of(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour, maxv,
+                       code_lo, out, o, hw)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rgb_row_of(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour, maxv,
+                code_lo, out, o, hw):
+    """:func:`_rgb_row`'s loop."""
     s1, s2 = 2 * w2, 4 * w2  # planes 1 and 2 in the rings
     w0, rw0 = np.int64(pl[bc - 1]), np.int64(rs[bc - 1])
     n0, rn0 = np.int64(pl[bp]), np.int64(rs[bp])
@@ -91,7 +105,8 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour
         rr, gg, bb = colour_inverse(v0, v1, v2) if colour else (v0, v1, v2)
         if (rr | gg | bb) & ~maxv:
             return x, pos, BAD_RANGE
-        out[j], out[j + hwu], out[j + 2 * hwu] = rr + code_lo, gg + code_lo, bb + code_lo
+        j2 = j + np.uint64(2) * hwu  # unsigned: no negative-index wraparound on the store
+        out[j], out[j + hwu], out[j2] = rr + code_lo, gg + code_lo, bb + code_lo
         c = np.uint64(bc + i)
         c1, c2 = c + np.uint64(s1), c + np.uint64(s2)
         pl[c], pl[c1], pl[c2] = v0, v1, v2
