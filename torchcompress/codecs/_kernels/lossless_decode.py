@@ -61,10 +61,10 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour
     """One row of a three-plane record, as :func:`_grey_row` (CIFAR one record at a time
     x0.77); colour records are YCoCg-R undone; returns (state, position, status).
 
-    8-bit codes get their own copy of the loop, with the shift and range as constants (one
-    CIFAR record at a time x0.99, ds[i] against PNG 0.976 -> 0.987, paired `/tmp` runs)."""
+    8-bit codes get their own copy of the loop, with the shift a constant (ds[i] against PNG
+    0.976 -> 0.987, paired `/tmp` runs)."""
     if shift == 0:
-        return _rgb_row_of(rec, pos, end, x, w, w2, 0, cum, coarse, pl, rs, bc, bp, colour, 255,
+        return _rgb_row_of(rec, pos, end, x, w, w2, 0, cum, coarse, pl, rs, bc, bp, colour, maxv,
                            code_lo, out, o, hw)
     return _rgb_row_of(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour, maxv,
                        code_lo, out, o, hw)
