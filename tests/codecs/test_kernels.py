@@ -123,7 +123,7 @@ import sys
 import numpy as np
 import torchcompress as tc
 from torchcompress.codecs._kernels.gede_decode import decode_gede_rows
-from torchcompress.codecs._kernels.lossless_decode import decode_row, decode_rows
+from torchcompress.codecs._kernels.lossless_decode import decode_rows
 from torchcompress.codecs._kernels.lossy_decode import decode_lossy_rows
 from torchcompress.codecs._kernels.lossy_lanes import decode_lossy_lanes
 
@@ -132,12 +132,11 @@ for codec, params in (("lossless", {}), ("lossy", {"bits": 2.0}), ("gede", {"mod
     path = f"{sys.argv[1]}/{codec}"
     tc.compress((x, np.arange(24) % 2), path, codec=codec, progress=False, **params)
     tc.open(path).__getitems__([0, 5])
-    tc.open(path)[3]  # lossless: ds[i]'s own kernel
+    tc.open(path)[3]  # ds[i]: the same kernels
     tc.open(path).__getitems__(list(range(24)))  # lossy: a group of 16 through the lanes
 # (kernel, positions of the records and of the archive-wide tables among its arguments)
-for kernel, args in ((decode_rows, (0, 7)), (decode_row, (0, 7)),
-                     (decode_lossy_rows, (0, 5, 11, 12)), (decode_gede_rows, (0, 4)),
-                     (decode_lossy_lanes, (0, 5, 6, 7, 8))):
+for kernel, args in ((decode_rows, (0, 7)), (decode_lossy_rows, (0, 5, 11, 12)),
+                     (decode_gede_rows, (0, 4)), (decode_lossy_lanes, (0, 5, 6, 7, 8))):
     print(kernel.__name__, len(kernel.signatures),
           any(sig[k].mutable for sig in kernel.signatures for k in args))
 """
@@ -154,6 +153,6 @@ def test_fresh_and_stored_records_share_one_decoder_compile(tmp_path):
     r = subprocess.run([sys.executable, "-c", _ONE_COMPILE, str(tmp_path)], capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split("\n")[:5] == ["decode_rows 1 False", "decode_row 1 False",
-                                         "decode_lossy_rows 1 False", "decode_gede_rows 1 False",
+    assert r.stdout.split("\n")[:4] == ["decode_rows 1 False", "decode_lossy_rows 1 False",
+                                         "decode_gede_rows 1 False",
                                          "decode_lossy_lanes 1 False"], r.stdout

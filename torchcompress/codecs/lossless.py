@@ -21,7 +21,7 @@ from numba.core.errors import NumbaError
 from .._validation import check_positive_int
 from ..errors import FormatError
 from ._kernels import readonly
-from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_row, decode_rows
+from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
 from ._kernels.lossless_lanes import LUTS, STATE, decode_lanes
 from ._kernels.pixel_model import NUM_CLASSES
 from ._kernels.simd import LANES, vector_gathers
@@ -182,9 +182,10 @@ class LosslessShard:
         self.one_shape = bool((self.dims == self.dims[:1]).all())
         p, w = int(self.dims[:, 0].max()), int(self.dims[:, 2].max())
         ring = p * 2 * (w + 2)
-        # the one-at-a-time decoder's rings (pl, rs); the lane decoder's rings, row and state:
-        # each thread its own
-        self._scratch = PerThread(lambda: (np.zeros(ring, np.int32), np.zeros(ring, np.int32)))
+        # the one-at-a-time decoder's rings (pl, rs) and decode_one's row, offset and status;
+        # the lane decoder's rings, row and state: each thread its own
+        self._scratch = PerThread(lambda: (np.zeros(ring, np.int32), np.zeros(ring, np.int32),
+                                           *(np.zeros(1, np.int64) for _ in range(3))))
         self._lane_scratch = PerThread(lambda: (
             np.zeros(ring * LANES, np.int32), np.zeros(ring * LANES, np.int32),
             np.zeros(p * w * LANES, np.int32), np.zeros(STATE, np.int32)))
@@ -218,20 +219,22 @@ class LosslessShard:
         raise_corrupt(status, rows, self.where, _ERRORS)
 
     def decode_one(self, row: int, out: np.ndarray, *, planes=None) -> None:
-        """Row ``row`` into ``out`` (its values, C-contiguous): ``ds[i]``, in one kernel call
-        with no rows, offsets or status arrays (with the archive's and dataset's side of it,
-        CIFAR ``ds[i]`` 32.3-33.0 -> 30.6-31.0 us, `/tmp` harness)."""
+        """Row ``row`` into ``out`` (its values, C-contiguous): ``ds[i]``, through the batch
+        kernel with this thread's one-element rows, offset and status arrays (none made per
+        call; with the archive's and dataset's side of it, CIFAR ``ds[i]`` 32.3-33.0 ->
+        30.6-31.0 us, `/tmp` harness)."""
         t = self.tables
-        pl, rs = self._scratch.get()
-        st = decode_row(self.records, self.offsets, self.dims, row, t.colour, t.bits, t.code_lo,
-                        t.cum, t.coarse, pl, rs, out.reshape(-1))
-        if st:
-            raise_corrupt(np.array([st]), np.array([row]), self.where, _ERRORS)
+        pl, rs, one, off, status = self._scratch.get()
+        one[0] = row
+        decode_rows(self.records, self.offsets, self.dims, one, t.colour, t.bits, t.code_lo,
+                    t.cum, t.coarse, pl, rs, out.reshape(-1), off, status)
+        if status[0]:
+            raise_corrupt(status.copy(), one.copy(), self.where, _ERRORS)
 
     def _decode_each(self, rows, flat, out_off, status=None) -> np.ndarray:
         t = self.tables
         status = np.zeros(len(rows), dtype=np.int64) if status is None else status
-        pl, rs = self._scratch.get()
+        pl, rs = self._scratch.get()[:2]
         decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
                     t.cum, t.coarse, pl, rs, flat, out_off, status)
         return status

@@ -12,7 +12,7 @@ from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_inverse, context_of,
                           pad_row_start)
 from .rans import LOSSLESS_DIRECT, RANS_L, get_code, read_state
 
-__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_row", "decode_rows"]
+__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
 
 OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 
@@ -61,19 +61,9 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour
     """One row of a three-plane record, as :func:`_grey_row` (CIFAR one record at a time
     x0.77); colour records are YCoCg-R undone; returns (state, position, status).
 
-    8-bit codes get their own copy of the loop, with the shift a constant (ds[i] against PNG
-    0.976 -> 0.987, paired `/tmp` runs)."""
-    if shift == 0:
-        return _rgb_row_of(rec, pos, end, x, w, w2, 0, cum, coarse, pl, rs, bc, bp, colour, maxv,
-                           code_lo, out, o, hw)
-    return _rgb_row_of(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour, maxv,
-                       code_lo, out, o, hw)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _rgb_row_of(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour, maxv,
-                code_lo, out, o, hw):
-    """:func:`_rgb_row`'s loop."""
+    (A second copy of the loop for 8-bit codes, the shift a constant, measured ds[i] against PNG
+    0.976 -> 0.987 in paired `/tmp` runs, but took a cold first ``compress`` from 8 to 16 s of
+    numba compiling: left out.)"""
     s1, s2 = 2 * w2, 4 * w2  # planes 1 and 2 in the rings
     w0, rw0 = np.int64(pl[bc - 1]), np.int64(rs[bc - 1])
     n0, rn0 = np.int64(pl[bp]), np.int64(rs[bp])
@@ -210,30 +200,18 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
         out: (total,) output values; ``out_off`` (B,) where each row starts.
         status: (B,) int64, set per row to OK or an error code.
     """
-    for b in range(len(rows)):
-        status[b] = _decode_record(payload, offsets, shapes, rows[b], colour, bits, code_lo, cum,
-                                   coarse, pl, rs, out, out_off[b])
-
-
-@njit(cache=True, nogil=True)
-def decode_row(payload, offsets, shapes, row, colour, bits, code_lo, cum, coarse, pl, rs, out):
-    """:func:`decode_rows` for the one shard row ``row`` into ``out`` (its values, from 0):
-    ``ds[i]``'s call, with three arrays fewer for numba to type; returns the status."""
-    return _decode_record(payload, offsets, shapes, row, colour, bits, code_lo, cum, coarse, pl,
-                          rs, out, 0)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _decode_record(payload, offsets, shapes, i, colour, bits, code_lo, cum, coarse, pl, rs, out,
-                   o):
-    """Row ``i`` into ``out[o:]``, raw or coded; returns its status."""
-    nplanes, h, w = shapes[i, 0], shapes[i, 1], shapes[i, 2]
-    start, end = offsets[i], offsets[i + 1]
-    n = nplanes * h * w
+    maxv = (1 << bits) - 1
+    shift = bits - 8
     value_bytes = (bits + 7) // 8
-    if end - start == n * value_bytes:
-        _copy_raw(payload, start, n, value_bytes, code_lo, out, o)
-        return OK
-    return _decode_sample(payload, start, end, nplanes, h, w,
-                          colour and (nplanes == 3 or nplanes == 4), (1 << bits) - 1, bits - 8,
-                          code_lo, cum, coarse, pl, rs, out, o)
+    for b in range(len(rows)):
+        i = rows[b]
+        nplanes, h, w = shapes[i, 0], shapes[i, 1], shapes[i, 2]
+        start, end = offsets[i], offsets[i + 1]
+        n = nplanes * h * w
+        if end - start == n * value_bytes:
+            _copy_raw(payload, start, n, value_bytes, code_lo, out, out_off[b])
+            status[b] = OK
+        else:
+            status[b] = _decode_sample(payload, start, end, nplanes, h, w,
+                                       colour and (nplanes == 3 or nplanes == 4), maxv, shift,
+                                       code_lo, cum, coarse, pl, rs, out, out_off[b])
