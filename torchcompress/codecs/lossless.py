@@ -190,6 +190,7 @@ class LosslessShard:
             np.zeros(ring * LANES, np.int32), np.zeros(ring * LANES, np.int32),
             np.zeros(p * w * LANES, np.int32), np.zeros(STATE, np.int32)))
         t = tables
+        # the lanes' plane ranges (the one-at-a-time decoder takes them from the codes' bits)
         self.lo = np.zeros(p, dtype=np.int64)
         self.hi = np.zeros(p, dtype=np.int64)
         maxv = (1 << t.bits) - 1
