@@ -33,8 +33,8 @@ def test_streaming_codecs_give_a_stream_encoder(name):
 
 @pytest.mark.parametrize("name", ["adq", "lossy", "gede", "lossless"])
 def test_decode_one_is_decode_of_one_row(name, tmp_path):
-    """``ds[i]`` goes through ``ShardDecoder.decode_one`` (the lossless codec's own kernel call,
-    the others' through ``decode``): the same values as the batch path, for every row."""
+    """``ds[i]`` goes through ``ShardDecoder.decode_one`` (the lossless codec's one-row call with
+    its thread's scratch, the others' ``RowsDecoder``): the same values as the batch path."""
     import torchcompress as tc
     from torchcompress.codecs.protocol import ShardDecoder
     from torchcompress.format import ArchiveDecoder, ArchiveReader

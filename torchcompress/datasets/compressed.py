@@ -121,8 +121,8 @@ class CompressedDataset(Dataset):
             x = self._files.decode(np.array([i], dtype=np.int64))[0]
             return self._finish(x, self._label(self._labels[i]))
         x = self.decoder.decode_one(i, self._out.dtype, self.planes)
-        x, y = torch.from_numpy(x if self._out.identity else self._out.finish(x)), \
-            self._label(self._labels[i])
+        x = torch.from_numpy(x if self._out.identity else self._out.finish(x))
+        y = self._label(self._labels[i])
         if self.transform is None and self.target_transform is None:
             return x, y
         return self._finish(x, y)

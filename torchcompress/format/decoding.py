@@ -108,7 +108,7 @@ class ArchiveDecoder:
     def decode_one(self, i: int, dtype, planes: int | None = None) -> np.ndarray:
         """Sample ``i`` as an array of its own shape."""
         k, row = (0, i) if len(self._starts) == 1 else self.locate(i)
-        dec = self._decoders.get(k) or self.shard(k)
+        dec = self.shard(k)
         if self.fixed:
             out = np.empty(self.sample_shape, dtype=dtype)
         else:
