@@ -46,7 +46,7 @@ def test_golden_manifest(tmp_path):
     assert m == {
         "classes": ["even", "odd"], "codec": "adq",
         "codec_params": {"allocation": "adaptive", "bits": 2.0},
-        "format": "torchcompress", "format_version": 5, "num_samples": 4,
+        "format": "torchcompress", "format_version": 6, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
             {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
@@ -94,13 +94,14 @@ def torch_stack_uint8(ds):
 
 
 # A two-sample lossless archive: (1, 2, 3) uint8 samples, one shard. Both streams are short
-# enough that each record is only the final rANS state (4 bytes, no 16-bit words).
+# enough that each record is only the final rANS state (3 bytes: format 6's streams start in
+# state 1, no 16-bit words).
 LOSSLESS_SHARD_HEX = (
     "b8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
     "22646174615f6f666673657473223a5b302c31365d7d2c226c656e67746873223a7b226474797065223a225531"
     "36222c227368617065223a5b325d2c22646174615f6f666673657473223a5b31362c32305d7d2c227265636f72"
-    "6473223a7b226474797065223a225538222c227368617065223a5b385d2c22646174615f6f666673657473223a"
-    "5b32302c32385d7d7d202020000000000000000001000000000000000400040050a11e11864d0400")
+    "6473223a7b226474797065223a225538222c227368617065223a5b365d2c22646174615f6f666673657473223a"
+    "5b32302c32365d7d7d2020200000000000000000010000000000000003000300f4d102eb0b00")
 LOSSLESS_X = np.array([[[[0, 1, 2], [3, 4, 250]]], [[[7, 7, 7], [7, 7, 7]]]], dtype=np.uint8)
 
 
@@ -109,12 +110,13 @@ def test_golden_lossless_archive(tmp_path):
     tc.compress((LOSSLESS_X, np.array([0, 1])), path, shard_size=2, progress=False)
     data = (path / "shard-00000.safetensors").read_bytes()
     assert data.hex() == LOSSLESS_SHARD_HEX
-    # data section: labels I64 [0, 1], lengths U16 [4, 4], records: two 4-byte LE states
+    # data section: labels I64 [0, 1], lengths U16 [3, 3] (odd: 3 bytes of state), records:
+    # two 3-byte LE states (under 2**24)
     body = data[8 + int.from_bytes(data[:8], "little"):]
-    assert body[16:20] == bytes([4, 0, 4, 0])
-    assert [int.from_bytes(body[a:a + 4], "little") for a in (20, 24)] == [0x111EA150, 0x00044D86]
+    assert body[16:20] == bytes([3, 0, 3, 0])
+    assert [int.from_bytes(body[a:a + 3], "little") for a in (20, 23)] == [0x02D1F4, 0x000BEB]
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format_version"] == 5 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
+    assert m["format_version"] == 6 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
     assert m["extras"]["tables"]["xxh3_64"] == "e10a3f889f73f2c7"
     # tables (format 5, packed since 4): per context, its stored token count, then those
     # tokens' log-weights
@@ -127,22 +129,22 @@ def test_golden_lossless_archive(tmp_path):
 
 
 # Two 3x6x8 RGB patterns: YCoCg-R, format 5's plane contexts (the previous plane binned by its
-# token) and its 32 direct tokens all shape these records (a Q_LUT one residual off changed
-# both records and the tables).
+# token) and its 32 direct tokens, and format 6's start state (1) and 3-byte states all shape
+# these records (a Q_LUT one residual off changed both records and the tables).
 _Y, _X = np.mgrid[0:6, 0:8]
 _RGB = np.stack([(_Y * 20 + _X * 9) % 256, (_Y * 13 + _X * 15 + 40) % 256, (_X * _Y * 7 + 3) % 256])
 LOSSLESS_RGB_X = np.stack([_RGB, (_RGB * 3 + 17) % 256]).astype(np.uint8)
 LOSSLESS_RGB_RECORDS = (
-    "78739644a3e15e8ac311585c066107ff3e833226099604d47d35edce7d77198ba2a93472c77b49e0bb1ea2f0e6e7"
-    "b8bbfebb25d0bfb276940d28dd18d4d85948554c3321cd012d57f0ac2c9cdb1a8d28a0da01ff452d685aa8f1f0e1"
-    "2297723e1edb8591de414399f2c5aeadac52c3894084c82083c288ca3e65bd5712573f7a")
+    "f1f3399fa8061459384462f15350fb5270ed2e3416a5163c01a258b6e55b1b81dc1c3a8f0affaa01b603998fe5"
+    "74a9ecb012c18c3ed438dbf5e21bf588dbdf72bb0ddd65c75d599f82459c74d03441b3963337fb222c81ea6a67"
+    "6b7de6a3c78eeb565c5e9e55da8f30165a55c102b1a2eb289203069a1d138624efc20beb")
 
 
 def test_golden_lossless_rgb_records(tmp_path):
     path = tmp_path / "c.tcz"
     tc.compress((LOSSLESS_RGB_X, np.array([0, 1])), path, shard_size=2, progress=False)
     t = load_file(str(path / "shard-00000.safetensors"))
-    assert t["lengths"].tolist() == [32, 96]  # coded: under the 144 raw bytes
+    assert t["lengths"].tolist() == [31, 95]  # coded: under the 144 raw bytes; 3 bytes of state
     assert bytes(t["records"]).hex() == LOSSLESS_RGB_RECORDS
     m = json.loads((path / "manifest.json").read_text())
     assert m["extras"]["tables"]["xxh3_64"] == "85c525e162796884"

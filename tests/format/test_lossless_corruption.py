@@ -91,6 +91,16 @@ def test_truncated_stream_raises(lossless_archive):
         tc.open(lossless_archive)[3]
 
 
+def test_record_too_short_for_a_stream_raises(lossless_archive):
+    def shorten(t):
+        t["lengths"][4] += int(t["lengths"][3]) - 2
+        t["lengths"][3] = 2  # a coded record (not raw-sized) of 2 bytes
+    rewrite_tensors(lossless_archive / SHARD, shorten)
+    with pytest.raises(FormatError, match=r"record 3 is corrupt \(it is too short for a "
+                                          r"stream's 3 bytes of state"):
+        tc.open(lossless_archive)[3]
+
+
 def test_lengths_that_do_not_add_up(lossless_archive):
     rewrite_tensors(lossless_archive / SHARD, lambda t: t["lengths"].__setitem__(0, t["lengths"][0] + 1))
     with pytest.raises(FormatError, match=r"records hold \d+ bytes, but the lengths add up to"):
@@ -125,13 +135,14 @@ def test_crafted_tables_raise_at_open(lossless_archive, fn, match):
         tc.open(lossless_archive)
 
 
-@pytest.mark.parametrize("version", [3, 4])
-def test_lossless_archive_before_format5_is_refused(lossless_archive, version):
-    """Versions 3 and 4 coded 16 direct tokens and binned the previous plane by its residual:
-    their records would decode to other values, so the reader refuses them by name."""
+@pytest.mark.parametrize("version", [3, 4, 5])
+def test_lossless_archive_before_format6_is_refused(lossless_archive, version):
+    """Versions 3 and 4 coded 16 direct tokens and binned the previous plane by its residual,
+    and up to 5 streams started in state 2**16 with 4 bytes of state: their records would
+    decode to other values, so the reader refuses them by name."""
     edit_manifest(lossless_archive, lambda m: m.update(format_version=version))
     with pytest.raises(FormatError, match=rf"format_version {version} is older than the "
-                                          r"'lossless' record layout .* \(version 5\); compress "
+                                          r"'lossless' record layout .* \(version 6\); compress "
                                           r"the source again"):
         tc.open(lossless_archive)
 
@@ -162,7 +173,7 @@ def test_shape_grown_past_its_record_raises_at_decode(mixed_archive):
 def test_older_format_version_is_refused(lossless_archive):
     edit_manifest(lossless_archive, lambda m: m.update(format_version=2))
     with pytest.raises(FormatError, match=r"format_version 2 is older than the 'lossless' record "
-                                          r"layout .* \(version 5\); compress the source again"):
+                                          r"layout .* \(version 6\); compress the source again"):
         tc.open(lossless_archive)
 
 

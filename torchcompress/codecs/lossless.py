@@ -32,7 +32,8 @@ from .scratch import PerThread
 
 __all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of", "shard_records"]
 
-_ERRORS = {OVERRUN: "its stream ends early", BAD_STATE: "its stream does not end in the start state",
+_ERRORS = {OVERRUN: "it is too short for a stream's 3 bytes of state",
+           BAD_STATE: "its stream does not end in the start state at the record's end",
            BAD_RANGE: "it decodes to a value outside its range"}
 #: batches decode 16 records (of one plane count) at a time in vector lanes where the CPU
 #: gathers in hardware (``_kernels.lossless_lanes``; the same values as one at a time, about
@@ -113,7 +114,8 @@ class LosslessCodec:
     variable_shapes = True
     output_dtypes = None  # writes any numeric dtype
     max_planes = None
-    min_format_version = 5  # version 5: 32 direct tokens, the previous plane binned by token
+    # version 5: 32 direct tokens, the previous plane binned by token; 6: streams start in state 1
+    min_format_version = 6
 
     def __init__(self, params: LosslessParams):
         self.params = params

@@ -15,7 +15,7 @@ from ..errors import CodecError
 from ._kernels.lossless_encode import (count_samples, count_tokens, encode_sample, encode_samples,
                                        model_sample)
 from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
-from ._kernels.rans import LOSSLESS_DIRECT, PROB_SCALE
+from ._kernels.rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE
 from .lossless_tables import LosslessTables
 from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
@@ -208,7 +208,8 @@ class LosslessStream(WithoutBudget):
                     buf = np.empty(raw, dtype=np.uint8)
                 k = scratch.model(samples[i], dims[i], t.colour, t.bits, t.code_lo)
                 size = encode_sample(scratch.ctx, scratch.val, k, t.freq, t.cum,
-                                     scratch.words, buf, 0, raw - 1, LOSSLESS_DIRECT)
+                                     scratch.words, buf, 0, raw - 1, LOSSLESS_DIRECT,
+                                     LOSSLESS_START)
                 # never expand: store the raw codes
                 out.append(_raw_record(samples[i], t.code_lo, value_bytes) if size < 0
                            else buf[:size].copy())

@@ -19,7 +19,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from .pixel_model import ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT
-from .rans import LOSSLESS_DIRECT, PROB_BITS, RANS_L
+from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS, RANS_L
 from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gather, load,
                    lookup128, smax, smin, splat, store, vabs)
 
@@ -168,28 +168,39 @@ def _token_maybe_uniform(b, x, c, coarse, cum, tstride, uniform):
     return tp, xp
 
 
-def _extra_chunk(b, x, pos, v, ne, word, end):
+def _renormalise(b, x, pos, word, end, start):
+    """Each lane's ``(x, pos)`` after reading ``word`` where ``x`` is below ``2**16``: from
+    ``RANS_L`` a position past the end stays at ``end + 2`` (the group's final check, position
+    == end, flags it); from ``LOSSLESS_START`` a lane reads only while its record has a word."""
+    lim = const(RANS_L)
+    if start != RANS_L:  # the bound from ``pos`` alone, off the state's chain (``rans.get_code``)
+        lim = b.select(b.icmp_signed("<=", b.add(pos, const(2)), end), lim, const(0))
+    need = b.icmp_unsigned("<", x, lim)
+    x = b.select(need, b.or_(b.shl(x, const(16)), word), x)
+    pos2 = b.add(pos, b.shl(b.zext(need, x.type), const(1)))
+    return x, (pos2 if start != RANS_L else smin(b, pos2, b.add(end, const(2)))), need
+
+
+def _extra_chunk(b, x, pos, v, ne, word, end, start):
     """Up to 8 of each live lane's ``ne`` uniform low bits, renormalising with ``word``."""
     live = b.icmp_signed(">", ne, const(0))
     nb = smin(b, ne, const(8))
     f = b.shl(const(1), b.sub(const(PROB_BITS), nb))
     slot = b.and_(x, const(_MASK))
     x2 = b.add(b.mul(f, b.lshr(x, const(PROB_BITS))), b.and_(slot, b.sub(f, const(1))))
-    need = b.icmp_unsigned("<", x2, const(RANS_L))
-    x2 = b.select(need, b.or_(b.shl(x2, const(16)), word), x2)
-    pos2 = smin(b, b.add(pos, b.shl(b.zext(need, x.type), const(1))), b.add(end, const(2)))
+    x2, pos2, _ = _renormalise(b, x2, pos, word, end, start)
     ne2 = b.sub(ne, nb)
     v2 = b.or_(v, b.shl(b.lshr(slot, b.sub(const(PROB_BITS), nb)), ne2))
     return [b.select(live, n, o) for n, o in zip((x2, pos2, v2, ne2), (x, pos, v, ne))]
 
 
-def _extra_bits(b, x, pos, v, ne, rec, end, word):
+def _extra_bits(b, x, pos, v, ne, rec, end, word, start):
     """Read the ``ne`` uniform low bits of each lane's value, in chunks of at most 8; the first
     chunk renormalises with ``word`` (the word at ``pos``, already read), the others read."""
     vals = [x, pos, v, ne]
     pre = b.block
     with b.if_then(any_true(b, b.icmp_signed(">", ne, const(0)))):
-        first = _extra_chunk(b, x, pos, v, ne, word, end)
+        first = _extra_chunk(b, x, pos, v, ne, word, end, start)
         after = b.block
     merged = []
     for old, new in zip(vals, first):
@@ -207,7 +218,7 @@ def _extra_bits(b, x, pos, v, ne, rec, end, word):
     x, pos, v, ne = phis
     b.cbranch(any_true(b, b.icmp_signed(">", ne, const(0))), body, done)
     b.position_at_end(body)
-    new = _extra_chunk(b, x, pos, v, ne, _read_word(b, rec, pos, end), end)
+    new = _extra_chunk(b, x, pos, v, ne, _read_word(b, rec, pos, end), end, start)
     for ph, n in zip(phis, new):
         ph.add_incoming(n, body)
     b.branch(test)
@@ -250,7 +261,7 @@ def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tst
         t, x = lane_token(b, x, c, pco, pcum, tstride)
     else:
         t, x = _token_maybe_uniform(b, x, c, pco, pcum, tstride, uniform)
-    x, pos, v = token_value(b, t, x, pos, prec, end, LOSSLESS_DIRECT)
+    x, pos, v = token_value(b, t, x, pos, prec, end, LOSSLESS_DIRECT, start=LOSSLESS_START)
     r = unzigzag(b, v)
     val = b.add(pred, r)
     vlo, vhi = splat(b, lo), splat(b, hi)
@@ -276,16 +287,14 @@ def unzigzag(b, v):
     return b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))
 
 
-def token_value(b, t, x, pos, rec, end, direct, live=None):
+def token_value(b, t, x, pos, rec, end, direct, live=None, start=RANS_L):
     """Each lane's value of token ``t`` (``x``: the state after :func:`lane_token`; ``direct``:
-    the tokens' ``d`` in ``rans``): renormalise, then read the token's extra bits (lanes off in
-    ``live``, when given, read none). Returns the new ``(x, pos, value)``."""
-    need = b.icmp_unsigned("<", x, const(RANS_L))  # one word always suffices here
+    the tokens' ``d`` and ``start`` the encoder's start state, as in ``rans``): renormalise,
+    then read the token's extra bits (lanes off in ``live``, when given, read none). Returns
+    the new ``(x, pos, value)``."""
     w0, w1 = _read_words(b, rec, pos, end)
-    x = b.select(need, b.or_(b.shl(x, const(16)), w0), x)
+    x, pos, need = _renormalise(b, x, pos, w0, end, start)  # one word always suffices here
     nxt = b.select(need, w1, w0)  # the word at the new position
-    # an overrun stays at ``end + 2``: the group's final check (position == end) flags it
-    pos = smin(b, b.add(pos, b.shl(b.zext(need, x.type), const(1))), b.add(end, const(2)))
     # rans.token_base: tokens >= 2**direct are an exponent and two bits, then extra bits
     small = b.icmp_signed("<", t, const(1 << direct))
     if live is not None:
@@ -293,7 +302,7 @@ def token_value(b, t, x, pos, rec, end, direct, live=None):
     tt = smax(b, b.sub(t, const(1 << direct)), const(0))
     e2 = b.add(b.ashr(tt, const(2)), const(direct - 2))
     v = b.select(small, t, b.shl(b.or_(b.and_(tt, const(3)), const(4)), e2))
-    return _extra_bits(b, x, pos, v, b.select(small, const(0), e2), rec, end, nxt)
+    return _extra_bits(b, x, pos, v, b.select(small, const(0), e2), rec, end, nxt, start)
 
 
 def _lane_state(b, st):

@@ -10,7 +10,7 @@ from numba import njit
 
 from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_inverse, context_of, med, pad_row_end,
                           pad_row_start)
-from .rans import LOSSLESS_DIRECT, RANS_L, get_code, read_state
+from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, read_state, state_bytes
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
 
@@ -20,12 +20,13 @@ OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 @njit(cache=True, nogil=True, inline="always")
 def _value(rec, pos, end, x, cum, coarse, p, w, n, nw, ne, rw, rn, rnw, rne, prev_t, shift):
     """Plane ``p``'s value from its neighbours (as ``pixel_model.context`` reads them from the
-    rings): (value, |residual|, token, state, position); the position is past ``end`` when the
-    stream ran out (``rans.get_code``)."""
+    rings): (value, |residual|, token, state, position); the position never passes ``end``
+    (``rans.get_code`` from ``LOSSLESS_START``: a stream that runs out ends in the wrong
+    state)."""
     pred = med(w, n, nw)
     c = context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, ACT_LUT, Q_LUT,
                    LEVEL_LUT)
-    v, t, x, pos = get_code(rec, pos, end, x, c, cum, coarse, LOSSLESS_DIRECT)
+    v, t, x, pos = get_code(rec, pos, end, x, c, cum, coarse, LOSSLESS_DIRECT, LOSSLESS_START)
     r = (v >> 1) ^ -(v & 1)
     return pred + r, abs(r), t, x, pos
 
@@ -43,8 +44,6 @@ def _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, pl, rs, bc, bp, cod
         ne, rne = np.int64(pl[k]), np.int64(rs[k])
         val, ar, _, x, pos = _value(rec, pos, end, x, cum, coarse, 0, wv, nv, nwv, ne, rwv,
                                     rnv, rnwv, rne, 0, shift)
-        if pos > end:
-            return x, pos, OVERRUN
         if val & ~maxv:  # outside [0, maxv] (maxv is 2**bits - 1)
             return x, pos, BAD_RANGE
         c = np.uint64(bc + i)
@@ -86,8 +85,6 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour
                                     rn1, rnw1, rne1, t0, shift)
         v2, a2, _, x, pos = _value(rec, pos, end, x, cum, coarse, 2, w2v, n2, nw2, ne2, rw2,
                                    rn2, rnw2, rne2, t1, shift)
-        if pos > end:
-            return x, pos, OVERRUN
         j = np.uint64(o + i)
         hwu = np.uint64(hw)
         # one test for the pixel (maxv is 2**bits - 1); for colour as RGB: a sound RGB pixel
@@ -111,12 +108,11 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour
 def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo, cum, coarse,
                    pl, rs, out, o):
     """Decode one coded record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
-    if end - start < 4:
+    if end - start < 3:
         return OVERRUN
-    x = read_state(rec, start)
-    if x < RANS_L:
-        return BAD_STATE
-    pos = start + 4
+    nbytes = state_bytes(end - start, LOSSLESS_START)
+    x = read_state(rec, start, nbytes)
+    pos = start + nbytes
     hw = h * w
     w2 = w + 2
     pl[:nplanes * 2 * w2] = 0
@@ -146,8 +142,6 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
                     rec, pos, end, x, cum, coarse, p, np.int64(pl[ci - 1]), np.int64(pl[pi]),
                     np.int64(pl[pi - 1]), np.int64(pl[pi + 1]), np.int64(rs[ci - 1]),
                     np.int64(rs[pi]), np.int64(rs[pi - 1]), np.int64(rs[pi + 1]), prev_t, shift)
-                if pos > end:
-                    return OVERRUN
                 # YCoCg-R's Co and Cg lie in [-maxv, maxv], every other plane in [0, maxv]
                 if val > maxv or val < (-maxv if colour and (p == 1 or p == 2) else 0):
                     return BAD_RANGE
@@ -168,7 +162,7 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
             for p in range(first, nplanes):
                 out[j + p * hw] = pl[c0 + 2 * p * w2] + code_lo
         pad_row_end(pl, nplanes, w2, cur)
-    if x != RANS_L or pos != end:
+    if x != LOSSLESS_START or pos != end:
         return BAD_STATE
     return OK
 

@@ -5,7 +5,7 @@ from numba import njit
 
 from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_forward, context, med, pad_row_end,
                           pad_row_start)
-from .rans import LOSSLESS_DIRECT, PROB_BITS, RANS_L, put_symbol, token_of
+from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS, RANS_L, put_symbol, token_of
 
 __all__ = ["count_samples", "count_tokens", "encode_sample", "encode_samples", "model_sample"]
 
@@ -67,17 +67,17 @@ def count_tokens(ctx, val, n, counts, direct):
 
 
 @njit(cache=True, nogil=True)
-def encode_sample(ctx, val, n, freq, cum, words, out, pos, cap, direct):
-    """rANS-code ``n`` values into ``out[pos:]`` (tokens with ``direct``, see ``rans``); returns
-    the byte length, or -1 past ``cap``.
+def encode_sample(ctx, val, n, freq, cum, words, out, pos, cap, direct, start=RANS_L):
+    """rANS-code ``n`` values into ``out[pos:]`` (tokens with ``direct``, from state ``start``,
+    see ``rans``); returns the byte length, or -1 past ``cap``.
 
-    The stream is the final state (4 bytes LE) and then 16-bit LE words in
-    decoding order. Values are encoded last to first; a value's extra bits are
-    put before its token, so the decoder reads the token first.
+    The stream is the final state (LE: 4 bytes, or from ``LOSSLESS_START`` 3 where they hold
+    it) and then 16-bit LE words in decoding order. Values are encoded last to first; a
+    value's extra bits are put before its token, so the decoder reads the token first.
     """
-    x = np.int64(RANS_L)
+    x = np.int64(start)
     nw = 0
-    limit = (cap - 4) // 2
+    limit = (cap - 3) // 2
     for k in range(n - 1, -1, -1):
         v = val[k]
         c = ctx[k]
@@ -92,12 +92,13 @@ def encode_sample(ctx, val, n, freq, cum, words, out, pos, cap, direct):
         x, nw = put_symbol(x, np.int64(freq[c, tok]), np.int64(cum[c, tok]), words, nw)
         if nw > limit:
             return -1
-    total = 4 + 2 * nw
+    nbytes = 4 if start == RANS_L or x >= 1 << 24 else 3
+    total = nbytes + 2 * nw
     if total > cap:
         return -1
-    for b in range(4):
+    for b in range(nbytes):
         out[pos + b] = (x >> (8 * b)) & 0xFF
-    o = pos + 4
+    o = pos + nbytes
     for j in range(nw - 1, -1, -1):
         out[o] = words[j] & 0xFF
         out[o + 1] = words[j] >> 8
@@ -115,7 +116,8 @@ def encode_samples(codes, colour, shift, freq, cum, pl, rs, ctx, val, words, out
     cap = out.shape[1] - 1
     for b in range(codes.shape[0]):
         k = model_sample(codes[b], colour, shift, pl, rs, ctx, val)
-        sizes[b] = encode_sample(ctx, val, k, freq, cum, words, out[b], 0, cap, LOSSLESS_DIRECT)
+        sizes[b] = encode_sample(ctx, val, k, freq, cum, words, out[b], 0, cap, LOSSLESS_DIRECT,
+                                 LOSSLESS_START)
 
 
 @njit(cache=True, nogil=True)

@@ -17,10 +17,10 @@ of each row (the last column repeats the row's last pixel, its residual is
 0), as the scalar decoder has them.
 
 Safety: every stream read is clamped inside the record (the caller passes
-records of at least 4 bytes, in a payload under 2 GiB), and a lane's position
-stops at its record's end + 2, so however long a corrupt lane decodes on, its
-int32 position cannot overflow. A lane that does not end exactly at its end, in
-the start state, or that decodes a value out of range gets its bad flag; the
+records of at least 4 bytes, in a payload under 2 GiB), and a lane reads a
+word only while its record has one, so however long a corrupt lane decodes on,
+its int32 position stays inside the record. A lane that does not end exactly at
+its end, in the start state, or that decodes a value out of range gets its bad flag; the
 caller decodes such a record alone with the scalar decoder, which names the
 error.
 """
@@ -31,7 +31,7 @@ from .lane_output import lane_block16, lane_block16_mixed, lane_emit, lane_row16
 from .lane_row import lane_row1, lane_row3
 from .lane_steps import (LANE_SHIFT, LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
                          ST_W, ST_X, lane_active, lane_step)
-from .rans import RANS_L, read_state
+from .rans import LOSSLESS_START, read_state, state_bytes
 from .simd import LANES
 
 __all__ = ["LANE_SHIFT", "LUTS", "STATE", "decode_lanes"]
@@ -66,10 +66,10 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
             state[k] = 0
         for lane in range(LANES):
             s, e = offsets[rows[g, lane]], offsets[rows[g, lane] + 1]
-            x = read_state(rec, s)
+            nbytes = state_bytes(e - s, LOSSLESS_START)
+            x = read_state(rec, s, nbytes)
             state[ST_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
-            state[ST_POS + lane] = s + 4
-            state[ST_BAD + lane] = x < RANS_L
+            state[ST_POS + lane] = s + nbytes
             state[ST_END + lane] = e
             state[ST_H + lane] = dims[g, lane, 1]
             state[ST_W + lane] = dims[g, lane, 2]
@@ -135,6 +135,7 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                     elif wl % LANES:  # its last 16, overlapping the block before: same values
                         lane_row16(row, r + (wl - LANES) * LANES, code_lo, out, o + wl - LANES)
         for lane in range(LANES):
-            if (state[ST_X + lane] != RANS_L or state[ST_POS + lane] != state[ST_END + lane]
+            if (state[ST_X + lane] != LOSSLESS_START
+                    or state[ST_POS + lane] != state[ST_END + lane]
                     or state[ST_BAD + lane]):
                 bad[g, lane] = 1

@@ -2,9 +2,15 @@
 
 The coder keeps a 32-bit state in ``[2**16, 2**32)``, renormalises by 16-bit
 words and codes symbols with 12-bit frequencies (they sum to 4096 per
-context). A stream is the final encoder state (4 bytes, little-endian) and
-then the words in the order the decoder reads them; the decoder ends where it
-started, in state ``RANS_L``, which doubles as an integrity check.
+context). A stream is the final encoder state (little-endian) and then the
+words in the order the decoder reads them; the decoder ends where the encoder
+started, which doubles as an integrity check. The lossy codec's streams start
+in state ``RANS_L`` and store 4 bytes of state. The lossless codec's (format 6)
+start in state ``LOSSLESS_START`` = 1, since a state that starts at ``2**16``
+carries 16 bits that say nothing (2 bytes a record, MNIST 0.26 points), and
+store 3 bytes of state where it fits them (an odd stream length says so): its
+decoder reads a word only while the record has one, because its states sit
+below ``2**16`` until the encoder's first word.
 
 Values are coded as hybrid tokens: ``v < 2**d`` is its own token; larger values
 send their exponent and the two bits below the leading one as the token, and
@@ -17,13 +23,16 @@ import numpy as np
 from numba import njit
 
 __all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "LOSSLESS_DIRECT", "LOSSY_DIRECT", "PROB_BITS",
-           "PROB_SCALE", "RANS_L", "get_code", "num_tokens", "put_symbol", "read_state",
+           "LOSSLESS_START", "PROB_SCALE", "RANS_L", "get_code", "num_tokens", "put_symbol",
+           "read_state", "state_bytes",
            "token_of", "token_base"]
 
 PROB_BITS = 12
 COARSE_SHIFT = 4  # the decoder's slot -> token table has 16-slot buckets
 PROB_SCALE = 1 << PROB_BITS
 RANS_L = 1 << 16
+#: the lossless codec's start state (format 6; ``RANS_L`` before)
+LOSSLESS_START = 1
 EXTRA_CHUNK = 8
 #: values below ``2**d`` are their own token: ``d`` of the lossy codec's tokens
 LOSSY_DIRECT = 4
@@ -67,11 +76,19 @@ def token_base(tok, direct):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def read_state(rec, s):
-    """The stream's opening state: the 4 bytes at ``rec[s]``, little-endian (the caller keeps
-    them inside the record)."""
-    return (np.int64(rec[s]) | (np.int64(rec[s + 1]) << 8) | (np.int64(rec[s + 2]) << 16)
-            | (np.int64(rec[s + 3]) << 24))
+def state_bytes(length, start):
+    """Bytes of state that open a stream of ``length`` bytes whose encoder started in state
+    ``start``: 4 from ``RANS_L``; from ``LOSSLESS_START`` 3 when the length is odd (the words
+    that follow are 2 bytes each), else 4."""
+    return 4 if start == RANS_L else 4 - (length & 1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def read_state(rec, s, nbytes=4):
+    """The stream's opening state: the ``nbytes`` (3 or 4) bytes at ``rec[s]``, little-endian
+    (the caller keeps them inside the record)."""
+    x = np.int64(rec[s]) | (np.int64(rec[s + 1]) << 8) | (np.int64(rec[s + 2]) << 16)
+    return x | (np.int64(rec[s + 3]) << 24) if nbytes == 4 else x
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -87,15 +104,17 @@ def put_symbol(x, f, c, words, nw):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def get_code(rec, pos, end, x, c, cum, coarse, direct):
+def get_code(rec, pos, end, x, c, cum, coarse, direct, start=RANS_L):
     """Decode one hybrid-token value in context ``c`` from the stream ``rec[:end]`` (``coarse``:
     the flat slot-bucket table of ``lossless_tables.rans_lookup``; ``direct``: the tokens'
-    ``d``, a constant of the caller's codec).
+    ``d``, and ``start``: the encoder's start state, constants of the caller's codec).
 
-    Returns (value, token, state, position); the position is past ``end`` when the
-    stream ran out (the caller reports it). ``rec[end - 2 : end]`` must lie
-    inside the record (its stream opens with the 4-byte state). Mirrors ``put_symbol`` and the
-    token layout of :func:`token_of`.
+    Returns (value, token, state, position); from ``RANS_L`` the position is past ``end`` when
+    the stream ran out (the caller reports it); from ``LOSSLESS_START`` it never passes
+    ``end`` (a word is read only while the record has one; a stream that runs out ends in
+    the wrong state). ``rec[end - 2 : end]`` must lie inside the record (its stream opens
+    with 3 or 4 bytes of state). Mirrors ``put_symbol`` and the token layout of
+    :func:`token_of`.
     """
     mask = PROB_SCALE - 1
     slot = x & mask
@@ -112,8 +131,14 @@ def get_code(rec, pos, end, x, c, cum, coarse, direct):
     # load fewer per symbol (measured 1.5-3.5% off the lossy decode)
     x = (hi - lo) * (x >> PROB_BITS) + slot - lo
     # one word always suffices; read it without a branch (``end - 2`` is inside the record,
-    # whose stream starts with a 4-byte state) and let the caller see ``pos > end``
-    need = x < RANS_L
+    # whose stream starts with 3 or 4 bytes of state) and, from ``RANS_L``, let the caller
+    # see ``pos > end``
+    lim = RANS_L
+    if start != RANS_L:  # no word left: no read; the bound depends on ``pos`` alone, so the
+        # state's chain keeps its one compare (``x < RANS_L and pos + 2 <= end``: one record
+        # x1.04; this x1.01, `/tmp` harness)
+        lim = np.int64(pos + 2 <= end) << 16
+    need = x < lim
     q = np.uint64(min(pos, end - 2))
     word = np.int64(rec[q]) | (np.int64(rec[q + np.uint64(1)]) << 8)
     x = (x << 16) | word if need else x
@@ -127,9 +152,11 @@ def get_code(rec, pos, end, x, c, cum, coarse, direct):
         x = f * (x >> PROB_BITS) + (slot & (f - 1))
         if x < RANS_L:
             if pos + 2 > end:
-                return 0, tok, x, end + 1
-            x = (x << 16) | np.int64(rec[pos]) | (np.int64(rec[pos + 1]) << 8)
-            pos += 2
+                if start == RANS_L:
+                    return 0, tok, x, end + 1
+            else:
+                x = (x << 16) | np.int64(rec[pos]) | (np.int64(rec[pos + 1]) << 8)
+                pos += 2
         ne -= nb
         v |= (slot >> (PROB_BITS - nb)) << ne
     return v, tok, x, pos
