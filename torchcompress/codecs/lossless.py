@@ -178,7 +178,8 @@ class LosslessShard:
                               f"tables model {tables.classes}")
         self.records, self.tables, self.where = readonly(arrays["records"]), tables, where
         # decode_rows' rule: a record of exactly the raw size is stored raw (if the two ever
-        # disagreed, the lane would flag the record and it would be decoded alone)
+        # disagreed, the lane would flag the record and it would be decoded alone); the lanes
+        # read 4 bytes at a time, so a 3-byte record (its state alone) is decoded alone
         length = np.diff(self.offsets)
         self.coded = (length != self.dims.prod(axis=1) * ((tables.bits + 7) // 8)) & (length >= 4)
         self.one_shape = bool((self.dims == self.dims[:1]).all())

@@ -169,9 +169,10 @@ def _token_maybe_uniform(b, x, c, coarse, cum, tstride, uniform):
 
 
 def _renormalise(b, x, pos, word, end, start):
-    """Each lane's ``(x, pos)`` after reading ``word`` where ``x`` is below ``2**16``: from
-    ``RANS_L`` a position past the end stays at ``end + 2`` (the group's final check, position
-    == end, flags it); from ``LOSSLESS_START`` a lane reads only while its record has a word."""
+    """Each lane's ``(x, pos, whether it read)`` after reading ``word`` where ``x`` is below
+    ``2**16``: from ``RANS_L`` a position past the end stays at ``end + 2`` (the group's final
+    check, position == end, flags it); from ``LOSSLESS_START`` a lane reads only while its
+    record has a word."""
     lim = const(RANS_L)
     if start != RANS_L:  # the bound from ``pos`` alone, off the state's chain (``rans.get_code``)
         lim = b.select(b.icmp_signed("<=", b.add(pos, const(2)), end), lim, const(0))

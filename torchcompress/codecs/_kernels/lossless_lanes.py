@@ -17,10 +17,11 @@ of each row (the last column repeats the row's last pixel, its residual is
 0), as the scalar decoder has them.
 
 Safety: every stream read is clamped inside the record (the caller passes
-records of at least 4 bytes, in a payload under 2 GiB), and a lane reads a
-word only while its record has one, so however long a corrupt lane decodes on,
-its int32 position stays inside the record. A lane that does not end exactly at
-its end, in the start state, or that decodes a value out of range gets its bad flag; the
+records of at least 4 bytes, in a payload under 2 GiB; a 3-byte record, its
+state alone, is decoded one at a time), and a lane reads a word only while its
+record has one, so however long a corrupt lane decodes on, its int32 position
+stays inside the record. A lane that does not end exactly at its end, in the
+start state, or that decodes a value out of range gets its bad flag; the
 caller decodes such a record alone with the scalar decoder, which names the
 error.
 """

@@ -1,8 +1,9 @@
 """rANS primitives and the hybrid integer tokens shared by the lossless encoder and decoder.
 
-The coder keeps a 32-bit state in ``[2**16, 2**32)``, renormalises by 16-bit
-words and codes symbols with 12-bit frequencies (they sum to 4096 per
-context). A stream is the final encoder state (little-endian) and then the
+The coder keeps a 32-bit state in ``[2**16, 2**32)`` between symbols (a
+lossless stream's lies below ``2**16`` until its encoder's first word),
+renormalises by 16-bit words and codes symbols with 12-bit frequencies (they
+sum to 4096 per context). A stream is the final encoder state (little-endian) and then the
 words in the order the decoder reads them; the decoder ends where the encoder
 started, which doubles as an integrity check. The lossy codec's streams start
 in state ``RANS_L`` and store 4 bytes of state. The lossless codec's (format 6)
@@ -22,10 +23,9 @@ the lossless codec's ``d = 5`` (``LOSSLESS_DIRECT``, format 5; 4 before).
 import numpy as np
 from numba import njit
 
-__all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "LOSSLESS_DIRECT", "LOSSY_DIRECT", "PROB_BITS",
-           "LOSSLESS_START", "PROB_SCALE", "RANS_L", "get_code", "num_tokens", "put_symbol",
-           "read_state", "state_bytes",
-           "token_of", "token_base"]
+__all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "LOSSLESS_DIRECT", "LOSSLESS_START", "LOSSY_DIRECT",
+           "PROB_BITS", "PROB_SCALE", "RANS_L", "get_code", "num_tokens", "put_symbol",
+           "read_state", "state_bytes", "token_of", "token_base"]
 
 PROB_BITS = 12
 COARSE_SHIFT = 4  # the decoder's slot -> token table has 16-slot buckets
