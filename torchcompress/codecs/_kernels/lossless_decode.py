@@ -110,7 +110,7 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
     """Decode one coded record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
     if end - start < 3:
         return OVERRUN
-    nbytes = state_bytes(end - start, LOSSLESS_START)
+    nbytes = state_bytes(end - start)
     x = read_state(rec, start, nbytes)
     pos = start + nbytes
     hw = h * w

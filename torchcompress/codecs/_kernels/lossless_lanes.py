@@ -67,7 +67,7 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
             state[k] = 0
         for lane in range(LANES):
             s, e = offsets[rows[g, lane]], offsets[rows[g, lane] + 1]
-            nbytes = state_bytes(e - s, LOSSLESS_START)
+            nbytes = state_bytes(e - s)
             x = read_state(rec, s, nbytes)
             state[ST_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
             state[ST_POS + lane] = s + nbytes

@@ -76,11 +76,11 @@ def token_base(tok, direct):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def state_bytes(length, start):
-    """Bytes of state that open a stream of ``length`` bytes whose encoder started in state
-    ``start``: 4 from ``RANS_L``; from ``LOSSLESS_START`` 3 when the length is odd (the words
-    that follow are 2 bytes each), else 4."""
-    return 4 if start == RANS_L else 4 - (length & 1)
+def state_bytes(length):
+    """Bytes of state that open a lossless stream (from ``LOSSLESS_START``) of ``length``
+    bytes: 3 when the length is odd (the words that follow are 2 bytes each), else 4 (a stream
+    from ``RANS_L`` always opens with 4)."""
+    return 4 - (length & 1)
 
 
 @njit(cache=True, nogil=True, inline="always")
