@@ -10,6 +10,7 @@ import torch
 import torchcompress as tc
 from torchcompress.codecs import LosslessCodec, LosslessParams
 from torchcompress.codecs._kernels.lossless_encode import encode_sample
+from torchcompress.codecs._kernels.pixel_model import fold, unfold
 from torchcompress.codecs._kernels.rans import (LOSSLESS_DIRECT, LOSSLESS_START, LOSSY_DIRECT,
                                                 PROB_BITS, RANS_L, num_tokens, token_base,
                                                 token_of)
@@ -237,6 +238,24 @@ def test_hybrid_tokens_cover_every_value(direct):
         assert token_base(tok, direct) == (base, extra)
         assert tok >= last and (tok == v if v < d else extra == v.bit_length() - 3)
         last = tok
+
+
+@pytest.mark.parametrize("maxv", [255, 65535])
+def test_fold_maps_each_prediction_onto_the_range(maxv):
+    """Format 7 codes a residual of a plane in [0, maxv] by its fold: for every prediction the
+    codes of the values in range are 0..maxv, each once (zigzag's up to 2 * maxv would
+    overflow the tables' tokens), zigzag's while both signs are possible, and unfold inverts
+    them."""
+    preds = range(256) if maxv == 255 else [0, 1, 2, 300, 32767, 32768, 65000, 65534, 65535]
+    for pred in preds:
+        vals = np.arange(maxv + 1)
+        r = vals - pred
+        codes = np.array([fold(int(v), pred, maxv) for v in r])
+        assert np.array_equal(np.sort(codes), vals)
+        k = min(pred, maxv - pred)
+        near = np.abs(r) <= k
+        assert np.array_equal(codes[near], (2 * np.abs(r) - (r < 0))[near])
+        assert all(unfold(int(c), pred, maxv) == v for c, v in zip(codes, r))
 
 
 def test_coded_size_within_one_percent_of_cross_entropy():

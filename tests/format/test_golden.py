@@ -46,7 +46,7 @@ def test_golden_manifest(tmp_path):
     assert m == {
         "classes": ["even", "odd"], "codec": "adq",
         "codec_params": {"allocation": "adaptive", "bits": 2.0},
-        "format": "torchcompress", "format_version": 6, "num_samples": 4,
+        "format": "torchcompress", "format_version": 7, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
             {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
@@ -95,13 +95,14 @@ def torch_stack_uint8(ds):
 
 # A two-sample lossless archive: (1, 2, 3) uint8 samples, one shard. Both streams are short
 # enough that each record is only the final rANS state (3 bytes: format 6's streams start in
-# state 1, no 16-bit words).
+# state 1, no 16-bit words). The 250 after a prediction of 4 is coded as format 7's fold, 250
+# (zigzag's 492 before).
 LOSSLESS_SHARD_HEX = (
     "b8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
     "22646174615f6f666673657473223a5b302c31365d7d2c226c656e67746873223a7b226474797065223a225531"
     "36222c227368617065223a5b325d2c22646174615f6f666673657473223a5b31362c32305d7d2c227265636f72"
     "6473223a7b226474797065223a225538222c227368617065223a5b365d2c22646174615f6f666673657473223a"
-    "5b32302c32365d7d7d2020200000000000000000010000000000000003000300f4d102eb0b00")
+    "5b32302c32365d7d7d202020000000000000000001000000000000000300030082a003e70b00")
 LOSSLESS_X = np.array([[[[0, 1, 2], [3, 4, 250]]], [[[7, 7, 7], [7, 7, 7]]]], dtype=np.uint8)
 
 
@@ -114,10 +115,10 @@ def test_golden_lossless_archive(tmp_path):
     # two 3-byte LE states (under 2**24)
     body = data[8 + int.from_bytes(data[:8], "little"):]
     assert body[16:20] == bytes([3, 0, 3, 0])
-    assert [int.from_bytes(body[a:a + 3], "little") for a in (20, 23)] == [0x02D1F4, 0x000BEB]
+    assert [int.from_bytes(body[a:a + 3], "little") for a in (20, 23)] == [0x03A082, 0x000BE7]
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format_version"] == 6 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
-    assert m["extras"]["tables"]["xxh3_64"] == "e10a3f889f73f2c7"
+    assert m["format_version"] == 7 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
+    assert m["extras"]["tables"]["xxh3_64"] == "eddfa5d895ab66a8"
     # tables (format 5, packed since 4): per context, its stored token count, then those
     # tokens' log-weights
     t = load_file(str(path / "tables.safetensors"))
@@ -130,7 +131,8 @@ def test_golden_lossless_archive(tmp_path):
 
 # Two 3x6x8 RGB patterns: YCoCg-R, format 5's plane contexts (the previous plane binned by its
 # token) and its 32 direct tokens, and format 6's start state (1) and 3-byte states all shape
-# these records (a Q_LUT one residual off changed both records and the tables).
+# these records (a Q_LUT one residual off changed both records and the tables). Format 7 left
+# them as they were: YCoCg-R's planes stay zigzag-coded.
 _Y, _X = np.mgrid[0:6, 0:8]
 _RGB = np.stack([(_Y * 20 + _X * 9) % 256, (_Y * 13 + _X * 15 + 40) % 256, (_X * _Y * 7 + 3) % 256])
 LOSSLESS_RGB_X = np.stack([_RGB, (_RGB * 3 + 17) % 256]).astype(np.uint8)

@@ -135,14 +135,15 @@ def test_crafted_tables_raise_at_open(lossless_archive, fn, match):
         tc.open(lossless_archive)
 
 
-@pytest.mark.parametrize("version", [3, 4, 5])
-def test_lossless_archive_before_format6_is_refused(lossless_archive, version):
+@pytest.mark.parametrize("version", [3, 4, 5, 6])
+def test_lossless_archive_before_format7_is_refused(lossless_archive, version):
     """Versions 3 and 4 coded 16 direct tokens and binned the previous plane by its residual,
-    and up to 5 streams started in state 2**16 with 4 bytes of state: their records would
-    decode to other values, so the reader refuses them by name."""
+    up to 5 streams started in state 2**16 with 4 bytes of state, and up to 6 every residual
+    was zigzag-coded: their records would decode to other values, so the reader refuses them
+    by name."""
     edit_manifest(lossless_archive, lambda m: m.update(format_version=version))
     with pytest.raises(FormatError, match=rf"format_version {version} is older than the "
-                                          r"'lossless' record layout .* \(version 6\); compress "
+                                          r"'lossless' record layout .* \(version 7\); compress "
                                           r"the source again"):
         tc.open(lossless_archive)
 
@@ -173,7 +174,7 @@ def test_shape_grown_past_its_record_raises_at_decode(mixed_archive):
 def test_older_format_version_is_refused(lossless_archive):
     edit_manifest(lossless_archive, lambda m: m.update(format_version=2))
     with pytest.raises(FormatError, match=r"format_version 2 is older than the 'lossless' record "
-                                          r"layout .* \(version 6\); compress the source again"):
+                                          r"layout .* \(version 7\); compress the source again"):
         tc.open(lossless_archive)
 
 

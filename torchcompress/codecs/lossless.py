@@ -114,8 +114,9 @@ class LosslessCodec:
     variable_shapes = True
     output_dtypes = None  # writes any numeric dtype
     max_planes = None
-    # version 5: 32 direct tokens, the previous plane binned by token; 6: streams start in state 1
-    min_format_version = 6
+    # version 5: 32 direct tokens, the previous plane binned by token; 6: streams start in state 1;
+    # 7: residuals folded over their plane's range
+    min_format_version = 7
 
     def __init__(self, params: LosslessParams):
         self.params = params

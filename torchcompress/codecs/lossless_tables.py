@@ -183,9 +183,10 @@ class LosslessTables:
 
     @staticmethod
     def tokens_for(bits: int, colour: bool) -> int:
-        """Tokens covering every zigzag residual: |r| <= 2 * maxv with signed chroma."""
+        """Tokens covering every code: zigzag residuals of signed chroma (|r| <= 2 * maxv) with
+        colour, else folded residuals (``pixel_model.fold``: at most maxv)."""
         maxv = (1 << bits) - 1
-        return num_tokens(2 * (2 * maxv if colour else maxv), LOSSLESS_DIRECT)
+        return num_tokens(4 * maxv if colour else maxv, LOSSLESS_DIRECT)
 
     def to_tensors(self) -> dict[str, np.ndarray]:
         meta = np.array([self.bits, self.code_lo, int(self.colour)], dtype=np.int64)

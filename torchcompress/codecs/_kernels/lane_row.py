@@ -71,7 +71,7 @@ def _row_intrinsic(planes: int):
                 lo, hi = bounds[p]
                 x, pos, ar, prevt, bad, v = plane_value(
                     b, ptrs, (w0, n0, nw0, ne, rw0, rn0, rnw0, rne), x, pos, prevt, bad, end,
-                    live, c16, p, shift, tstride, lo, hi, uniform)
+                    live, c16, p, shift, tstride, lo, hi, uniform, b.not_(is_colour))
                 after += [v, ne, n0, ar, rne, rn0]  # the next pixel's W, N, NW and residuals
                 vals.append(v)
             dst = [b.mul(b.add(b.mul(at(p), w), i), at(LANES)) for p in range(planes)]

@@ -25,7 +25,7 @@ from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gat
 
 __all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END",
            "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "data_pointers", "lane_active",
-           "lane_step", "lane_token", "plane_value", "token_value", "unzigzag", "vmed"]
+           "lane_step", "lane_token", "plane_value", "token_value", "unfold", "unzigzag", "vmed"]
 
 #: ACT_LUT, LEVEL_LUT and Q_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -228,7 +228,7 @@ def _extra_bits(b, x, pos, v, ne, rec, end, word, start):
 
 
 def _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p, shift, tstride, lo, hi,
-                uniform):
+                uniform, folds):
     """Plane ``p``'s value at ring entry ``ci`` (the entry above: ``pi``) in every lane, as IR:
     :func:`plane_value` with the neighbours loaded from the rings."""
     ppl, prs = ptrs[:2]
@@ -238,11 +238,11 @@ def _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p, shift, tstrid
             load(b, ppl, next_entry(p16)), load(b, prs, prev_entry(c16)), load(b, prs, p16),
             load(b, prs, prev_entry(p16)), load(b, prs, next_entry(p16)))
     return plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride,
-                       lo, hi, uniform)
+                       lo, hi, uniform, folds)
 
 
 def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride, lo, hi,
-                uniform):
+                uniform, folds):
     """Plane ``p``'s value in every lane, its neighbours ``nbrs`` given (the values W, N, NW,
     NE, then their absolute residuals; ``prevt``: the previous plane's tokens); stores the value
     and its absolute residual at element ``c16`` of the rings and returns the lanes' new ``(x,
@@ -252,7 +252,8 @@ def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tst
     ``ptrs``: the data pointers of ``pl``, ``rs``, ``rec``, ``coarse``, ``cum`` and ``luts``;
     ``p``: an i64 value, or a Python int when the plane is known as the kernel compiles (its
     bins then take no branch); ``uniform``: an i1 value asking for
-    :func:`_token_maybe_uniform`'s short cut, or None (never)."""
+    :func:`_token_maybe_uniform`'s short cut, or None (never); ``folds``: an i1, the plane's
+    codes are folded (:func:`unfold`)."""
     ppl, prs, prec, pco, pcum, plut = ptrs
     w, n, nw, ne, rw, rn, rnw, rne = nbrs
     x0, pos0, bad0 = x, pos, bad
@@ -263,9 +264,9 @@ def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tst
     else:
         t, x = _token_maybe_uniform(b, x, c, pco, pcum, tstride, uniform)
     x, pos, v = token_value(b, t, x, pos, prec, end, LOSSLESS_DIRECT, start=LOSSLESS_START)
-    r = unzigzag(b, v)
-    val = b.add(pred, r)
     vlo, vhi = splat(b, lo), splat(b, hi)
+    r = unfold(b, v, pred, folds, vhi)
+    val = b.add(pred, r)
     out = b.or_(b.icmp_signed("<", val, vlo), b.icmp_signed(">", val, vhi))
     bad = b.or_(bad, b.zext(out, x.type))
     ar = vabs(b, r)
@@ -286,6 +287,16 @@ def vmed(b, w, n, nw):
 def unzigzag(b, v):
     """Each lane's code ``v >= 0`` back to its signed value: 0, 1, 2, 3, ... -> 0, -1, 1, -2."""
     return b.xor(b.lshr(v, const(1)), b.sub(const(0), b.and_(v, const(1))))
+
+
+def unfold(b, v, pred, folds, hi):
+    """Each lane's residual of code ``v`` predicted as ``pred``: ``pixel_model.unfold`` over
+    ``[0, hi]`` where ``folds`` (an i1: the plane is not YCoCg-R's), else zigzag."""
+    room = b.sub(hi, pred)
+    k = b.select(folds, smin(b, pred, room), const(1 << 29))  # 2k > any code: zigzag alone
+    far = b.sub(v, k)
+    far = b.select(b.icmp_signed("<", pred, room), far, b.sub(const(0), far))
+    return b.select(b.icmp_signed("<=", v, b.add(k, k)), unzigzag(b, v), far)
 
 
 def token_value(b, t, x, pos, rec, end, direct, live=None, start=RANS_L):
@@ -321,18 +332,19 @@ def _store_state(b, st, x, pos, prevt, bad):
 
 @intrinsic
 def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift, tstride, lo, hi,
-              uniform):
+              uniform, folds):
     """Decode plane ``p``'s value at ring entry ``ci`` (the entry above: ``pi``) in every lane
-    (``uniform``: try :func:`_token_maybe_uniform`'s short cut)."""
+    (``uniform``: try :func:`_token_maybe_uniform`'s short cut; ``folds``: the plane's codes
+    are folded)."""
     sig = types.void(state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift, tstride, lo, hi,
-                     uniform)
+                     uniform, folds)
 
     def codegen(context, b, sig, args):
         st, *ptrs = data_pointers(context, b, sig, args, 7)
-        ci, pi, p, shift, tstride, lo, hi, uniform = args[7:]
+        ci, pi, p, shift, tstride, lo, hi, uniform, folds = args[7:]
         x, pos, prevt, bad, end, live = _lane_state(b, st)
         x, pos, _, t, bad, _ = _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p,
-                                           shift, tstride, lo, hi, uniform)
+                                           shift, tstride, lo, hi, uniform, folds)
         _store_state(b, st, x, pos, t, bad)
         return context.get_dummy_value()
     return sig, codegen

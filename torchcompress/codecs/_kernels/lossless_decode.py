@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_inverse, context_of, med, pad_row_end,
-                          pad_row_start)
+                          pad_row_start, unfold)
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, read_state, state_bytes
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
@@ -18,16 +18,18 @@ OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _value(rec, pos, end, x, cum, coarse, p, w, n, nw, ne, rw, rn, rnw, rne, prev_t, shift):
+def _value(rec, pos, end, x, cum, coarse, p, w, n, nw, ne, rw, rn, rnw, rne, prev_t, shift,
+           folded, maxv):
     """Plane ``p``'s value from its neighbours (as ``pixel_model.context`` reads them from the
     rings): (value, |residual|, token, state, position); the position never passes ``end``
     (``rans.get_code`` from ``LOSSLESS_START``: a stream that runs out ends in the wrong
-    state)."""
+    state). ``folded``: the plane's codes are ``pixel_model.fold``'s over ``[0, maxv]``, else
+    zigzag."""
     pred = med(w, n, nw)
     c = context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, ACT_LUT, Q_LUT,
                    LEVEL_LUT)
     v, t, x, pos = get_code(rec, pos, end, x, c, cum, coarse, LOSSLESS_DIRECT, LOSSLESS_START)
-    r = (v >> 1) ^ -(v & 1)
+    r = unfold(v, pred, maxv) if folded else (v >> 1) ^ -(v & 1)
     return pred + r, abs(r), t, x, pos
 
 
@@ -43,7 +45,7 @@ def _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, pl, rs, bc, bp, cod
         k = np.uint64(bp + i + 1)  # unsigned: no negative-index wraparound on the loads
         ne, rne = np.int64(pl[k]), np.int64(rs[k])
         val, ar, _, x, pos = _value(rec, pos, end, x, cum, coarse, 0, wv, nv, nwv, ne, rwv,
-                                    rnv, rnwv, rne, 0, shift)
+                                    rnv, rnwv, rne, 0, shift, True, maxv)
         if val & ~maxv:  # outside [0, maxv] (maxv is 2**bits - 1)
             return x, pos, BAD_RANGE
         c = np.uint64(bc + i)
@@ -80,11 +82,11 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour
         ne1, rne1 = np.int64(pl[k1]), np.int64(rs[k1])
         ne2, rne2 = np.int64(pl[k2]), np.int64(rs[k2])
         v0, a0, t0, x, pos = _value(rec, pos, end, x, cum, coarse, 0, w0, n0, nw0, ne0, rw0,
-                                    rn0, rnw0, rne0, 0, shift)
+                                    rn0, rnw0, rne0, 0, shift, not colour, maxv)
         v1, a1, t1, x, pos = _value(rec, pos, end, x, cum, coarse, 1, w1, n1, nw1, ne1, rw1,
-                                    rn1, rnw1, rne1, t0, shift)
+                                    rn1, rnw1, rne1, t0, shift, not colour, maxv)
         v2, a2, _, x, pos = _value(rec, pos, end, x, cum, coarse, 2, w2v, n2, nw2, ne2, rw2,
-                                   rn2, rnw2, rne2, t1, shift)
+                                   rn2, rnw2, rne2, t1, shift, not colour, maxv)
         j = np.uint64(o + i)
         hwu = np.uint64(hw)
         # one test for the pixel (maxv is 2**bits - 1); for colour as RGB: a sound RGB pixel
@@ -141,7 +143,8 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
                 val, ar, prev_t, x, pos = _value(
                     rec, pos, end, x, cum, coarse, p, np.int64(pl[ci - 1]), np.int64(pl[pi]),
                     np.int64(pl[pi - 1]), np.int64(pl[pi + 1]), np.int64(rs[ci - 1]),
-                    np.int64(rs[pi]), np.int64(rs[pi - 1]), np.int64(rs[pi + 1]), prev_t, shift)
+                    np.int64(rs[pi]), np.int64(rs[pi - 1]), np.int64(rs[pi + 1]), prev_t, shift,
+                    not (colour and p < 3), maxv)
                 # YCoCg-R's Co and Cg lie in [-maxv, maxv], every other plane in [0, maxv]
                 if val > maxv or val < (-maxv if colour and (p == 1 or p == 2) else 0):
                     return BAD_RANGE

@@ -3,8 +3,8 @@
 import numpy as np
 from numba import njit
 
-from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_forward, context, med, pad_row_end,
-                          pad_row_start)
+from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_forward, context, fold, med,
+                          pad_row_end, pad_row_start)
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS, RANS_L, put_symbol, token_of
 
 __all__ = ["count_samples", "count_tokens", "encode_sample", "encode_samples", "model_sample"]
@@ -12,7 +12,8 @@ __all__ = ["count_samples", "count_tokens", "encode_sample", "encode_samples", "
 
 @njit(cache=True, nogil=True)
 def model_sample(x, colour, shift, pl, rs, ctx, val):
-    """Context and zigzag residual of every value of one sample, in coding order.
+    """Context and coded residual (zigzag on YCoCg-R's planes, else ``pixel_model.fold``) of
+    every value of one sample, in coding order.
 
     Coding order is row by row, pixel by pixel, and the planes of a pixel in
     turn (YCoCg-R planes first when ``colour``).
@@ -25,6 +26,7 @@ def model_sample(x, colour, shift, pl, rs, ctx, val):
     """
     nplanes, h, w = x.shape
     w2 = w + 2
+    maxv = (1 << (shift + 8)) - 1
     pl[:nplanes * 2 * w2] = 0
     rs[:nplanes * 2 * w2] = 0
     k = 0
@@ -50,7 +52,10 @@ def model_sample(x, colour, shift, pl, rs, ctx, val):
                 ctx[k] = context(pl, rs, p, ci, pi, pred, prev_t, shift, ACT_LUT, Q_LUT, LEVEL_LUT)
                 r = pl[ci] - pred
                 rs[ci] = abs(r)
-                val[k] = (r << 1) ^ (r >> 31)
+                if colour and p < 3:  # YCoCg-R
+                    val[k] = (r << 1) ^ (r >> 31)
+                else:
+                    val[k] = fold(r, pred, maxv)
                 prev_t, _ = token_of(val[k], LOSSLESS_DIRECT)
                 k += 1
         pad_row_end(pl, nplanes, w2, cur)

@@ -14,9 +14,17 @@ on plane p > 0, where ``a`` bins the activity
 ``|r_W| + |r_N| + (|r_NW| + |r_NE|) / 2 + (|W-NW| + |N-NW| + |N-NE|) / 2``
 (scaled to 8 bits) into 16, ``level`` bins the prediction into 8 and ``q``
 bins the previous plane's residual at the same pixel into 8, by its token
-(``Q_LUT``: the bin of the token's smallest absolute residual, so the next
-context waits on the token alone, not on the value built from it). Planes
-0..2 of RGB(A) samples are YCoCg-R.
+(``Q_LUT``: the bin of the token's smallest code, halved, so the next context
+waits on the token alone, not on the value built from it). Planes 0..2 of
+RGB(A) samples are YCoCg-R.
+
+A residual is coded as a non-negative code: zigzag (0, -1, 1, -2, ...) on
+the YCoCg-R planes, and :func:`fold` on every other plane (its values lie in
+``[0, maxv]``): zigzag while both signs are possible, then the distances on
+the one side the range leaves (format 7: a prediction of 0 on MNIST's
+background spent a bit on a sign it knew, MNIST 20.3 -> 19.1%). Y would fold
+too, but gains 0.04 points on CIFAR and photos for 2% of the one-record
+decoder's time.
 """
 
 import numpy as np
@@ -25,8 +33,8 @@ from numba import njit
 from .rans import LOSSLESS_DIRECT, token_base
 
 __all__ = ["ACT_LUT", "CTX_PER_CLASS", "LEVEL_LUT", "NUM_CLASSES", "Q_LUT", "RES_LUT",
-           "colour_forward", "colour_inverse", "context", "context_of", "med", "pad_row_end",
-           "pad_row_start"]
+           "colour_forward", "colour_inverse", "context", "context_of", "fold", "med",
+           "pad_row_end", "pad_row_start", "unfold"]
 
 CTX_PER_CLASS = 128
 NUM_CLASSES = 4
@@ -41,7 +49,8 @@ ACT_LUT = _lut([0, 1, 2, 3, 4, 6, 8, 11, 15, 20, 27, 36, 50, 70, 100, 140])
 #: previous plane's absolute residual 0..255 -> bin 0..7
 RES_LUT = _lut([0, 1, 2, 4, 7, 12, 20, 32])
 #: token of the previous plane's residual -> its bin: entry ``128 * (shift > 0) + t`` is
-#: RES_LUT's bin of the token's smallest absolute residual (shifted to 8 bits); lossless tokens
+#: RES_LUT's bin of the token's smallest code, halved (its smallest absolute residual under
+#: zigzag, at most that under :func:`fold`; shifted to 8 bits); lossless tokens
 #: stay below 128 (at most 84, for 16-bit colour)
 Q_LUT = np.array([RES_LUT[min((token_base(t, LOSSLESS_DIRECT)[0] + 1) >> 1 >> s, 255)]
                   for s in (0, 8) for t in range(128)], dtype=np.int32)
@@ -53,6 +62,26 @@ LEVEL_LUT = np.array([0] + [1 + (v * 6) // 256 for v in range(1, 255)] + [7], dt
 def med(w, n, nw):
     """Median edge detector: the median of W, N and W + N - NW, without branches."""
     return max(min(w, n), min(max(w, n), w + n - nw))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def fold(r, pred, maxv):
+    """The code in ``[0, maxv]`` of residual ``r`` of a value in ``[0, maxv]`` predicted as
+    ``pred`` (in the same range): zigzag while ``|r|`` is at most ``k``, the prediction's
+    distance to the nearer end of the range, then ``k + |r|`` (only one sign is left)."""
+    k = min(pred, maxv - pred)
+    a = abs(r)
+    return 2 * a - (r < 0) if a <= k else k + a
+
+
+@njit(cache=True, nogil=True, inline="always")
+def unfold(v, pred, maxv):
+    """The residual of code ``v`` (:func:`fold`'s inverse); a code above ``maxv`` gives a value
+    outside the range (the decoders' range test reports it)."""
+    k = min(pred, maxv - pred)
+    if v <= 2 * k:
+        return (v >> 1) ^ -(v & 1)
+    return v - k if pred < maxv - pred else k - v
 
 
 @njit(cache=True, nogil=True, inline="always")
