@@ -135,7 +135,7 @@ for codec, params in (("lossless", {}), ("lossy", {"bits": 2.0}), ("gede", {"mod
     tc.open(path)[3]  # ds[i]: the same kernels
     tc.open(path).__getitems__(list(range(24)))  # lossy: a group of 16 through the lanes
 # (kernel, positions of the records and of the archive-wide tables among its arguments)
-for kernel, args in ((decode_rows, (0, 7)), (decode_lossy_rows, (0, 5, 11, 12)),
+for kernel, args in ((decode_rows, (0, 7, 9)), (decode_lossy_rows, (0, 5, 11, 12)),
                      (decode_gede_rows, (0, 4)), (decode_lossy_lanes, (0, 5, 6, 7, 8))):
     print(kernel.__name__, len(kernel.signatures),
           any(sig[k].mutable for sig in kernel.signatures for k in args))

@@ -9,7 +9,9 @@ import torch
 
 import torchcompress as tc
 from torchcompress.codecs import LosslessCodec, LosslessParams
-from torchcompress.codecs._kernels.lossless_encode import encode_sample
+from torchcompress.codecs._kernels.lossless_encode import count_samples, encode_sample
+from torchcompress.codecs._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS
+from torchcompress.codecs.context_map import cluster_contexts
 from torchcompress.codecs._kernels.pixel_model import fold, unfold
 from torchcompress.codecs._kernels.rans import (LOSSLESS_DIRECT, LOSSLESS_START, LOSSY_DIRECT,
                                                 PROB_BITS, RANS_L, num_tokens, token_base,
@@ -258,6 +260,46 @@ def test_fold_maps_each_prediction_onto_the_range(maxv):
         assert all(unfold(int(c), pred, maxv) == v for c, v in zip(codes, r))
 
 
+def _blank_digits(rng, n=60):
+    """Grey strokes on zeros, as MNIST: the neighbours' levels tell much about the value."""
+    x = np.zeros((n, 16, 16), dtype=np.uint8)
+    for k in range(n):
+        y0, x0 = rng.integers(1, 9, 2)
+        x[k, y0:y0 + 6, x0:x0 + 2] = 255
+        x[k, y0:y0 + 6, x0 - 1] = rng.integers(20, 200, 6)  # anti-aliased edges
+        x[k, y0:y0 + 6, x0 + 2] = rng.integers(20, 200, 6)
+    return x
+
+
+def test_context_map_codes_smaller_and_settles():
+    """The fit's map of plane 0's fine contexts (``context_map``): every fine context ends in
+    the context that codes it cheapest, the pooled counts are the fine ones summed, and the
+    tables' cross-entropy is below that of the contexts without the patterns."""
+    x = _blank_digits(np.random.default_rng(3)).astype(np.int32)[:, None]
+    fine = np.zeros((CTX_PER_CLASS + FINE_CONTEXTS, 44), dtype=np.int64)
+    rows = np.arange(CTX_PER_CLASS, CTX_PER_CLASS + FINE_CONTEXTS, dtype=np.int32)
+    s = _Scratch(np.tile([1, 16, 16], (1, 1)))
+    count_samples(x, False, 0, rows, s.pl, s.rs, s.ctx, s.val, fine)
+    fine = fine[CTX_PER_CLASS:]
+    cmap, pooled = cluster_contexts(fine)
+    assert np.array_equal(cmap, cluster_contexts(fine)[0])  # deterministic
+    summed = np.zeros_like(pooled)
+    np.add.at(summed, cmap.astype(np.int64), fine)
+    assert np.array_equal(pooled, summed)
+
+    def bits(counts):
+        p = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        return -(counts[counts > 0] * np.log2(p[counts > 0])).sum()
+    coarse = np.zeros_like(pooled)
+    np.add.at(coarse, np.arange(FINE_CONTEXTS) % CTX_PER_CLASS, fine)
+    assert bits(pooled) < 0.97 * bits(coarse)
+    seen = np.flatnonzero(fine.sum(axis=1))
+    logp = np.log2((pooled + 0.05) / (pooled + 0.05).sum(axis=1, keepdims=True))
+    cost = -(fine[seen] @ logp.T)
+    here = cost[np.arange(len(seen)), cmap[seen]]
+    assert (here <= cost.min(axis=1) + 1e-6 * np.maximum(here, 1)).all()
+
+
 def test_coded_size_within_one_percent_of_cross_entropy():
     x = _structured(np.random.default_rng(0), (24, 3, 16, 16))
     enc, _ = _roundtrip(x)
@@ -266,7 +308,7 @@ def test_coded_size_within_one_percent_of_cross_entropy():
     s = _Scratch(dims)
     bits = 0.0
     for i in range(24):
-        k = s.model(x[i], dims[i], True, 8, 0)
+        k = s.model(x[i], dims[i], True, 8, 0, t.cmap32)
         for c, v in zip(s.ctx[:k], s.val[:k]):
             tok, extra = token_of(int(v), LOSSLESS_DIRECT)
             bits += extra - math.log2(t.freq[c, tok] / 4096)

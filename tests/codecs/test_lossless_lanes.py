@@ -67,6 +67,9 @@ def _kinds():
         "1xN": _structured(rng, (40, 1, 1, 33)),
         "Nx1": _structured(rng, (40, 2, 19, 1)),
         "six-planes": _structured(rng, (40, 6, 3, 5)),
+        # (1, 3, H, W) samples: three planes without colour, so plane 0 goes through the map
+        # (the lanes' and the one-at-a-time decoder's loops for any plane count)
+        "three-planes-without-colour": _structured(rng, (40, 3, 5, 9)).reshape(40, 1, 3, 5, 9),
         "grey-blank-background": _blank_background(rng),
     }
 
@@ -300,7 +303,8 @@ def test_one_at_a_time_flags_values_outside_the_output_range(planes):
     pl, rs = np.zeros(planes * 2 * 9, np.int32), np.zeros(planes * 2 * 9, np.int32)
     for k in range(12):
         status = ld._decode_sample(shard.records, shard.offsets[k], shard.offsets[k + 1], planes, 5,
-                                   7, planes == 3, 127, 0, 0, t.cum, t.coarse, pl, rs, out, 0)
+                                   7, planes == 3, 127, 0, 0, t.cum, t.coarse, t.cmap32, pl, rs,
+                                   out, 0)
         assert status == (ld.BAD_RANGE if over[k] else ld.OK), k
         if not over[k]:
             np.testing.assert_array_equal(out, x[k].reshape(-1))

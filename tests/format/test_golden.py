@@ -118,11 +118,12 @@ def test_golden_lossless_archive(tmp_path):
     assert [int.from_bytes(body[a:a + 3], "little") for a in (20, 23)] == [0x03A082, 0x000BE7]
     m = json.loads((path / "manifest.json").read_text())
     assert m["format_version"] == 7 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
-    assert m["extras"]["tables"]["xxh3_64"] == "eddfa5d895ab66a8"
+    assert m["extras"]["tables"]["xxh3_64"] == "b677c39f29d34299"
     # tables (format 5, packed since 4): per context, its stored token count, then those
-    # tokens' log-weights
+    # tokens' log-weights; without colour (format 7) plane 0's map of fine contexts
     t = load_file(str(path / "tables.safetensors"))
-    assert sorted(t) == ["lens", "logf", "meta"] and t["meta"].tolist() == [8, 0, 0]
+    assert sorted(t) == ["cmap", "lens", "logf", "meta"] and t["meta"].tolist() == [8, 0, 0]
+    assert t["cmap"].shape == (3456,) and int(t["cmap"].max()) < 128
     assert t["lens"].shape == (128,) and int(t["lens"].sum()) == t["logf"].size
     ds = tc.open(path, output="uint8")
     np.testing.assert_array_equal(ds[0][0].numpy(), LOSSLESS_X[0])

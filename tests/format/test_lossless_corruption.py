@@ -135,6 +135,32 @@ def test_crafted_tables_raise_at_open(lossless_archive, fn, match):
         tc.open(lossless_archive)
 
 
+def _cmap_of(t, cmap):
+    if cmap is None:
+        del t["cmap"]
+    else:
+        t["cmap"] = cmap
+
+
+@pytest.mark.parametrize("fn, match", [
+    (lambda t: t["cmap"].__setitem__(5, 128), r"'cmap' should be U8 \(3456,\) with values below "
+                                              r"128 in an archive without colour, found uint8"),
+    (lambda t: _cmap_of(t, t["cmap"][:100]), r"found uint8 of shape \[100\]"),
+    (lambda t: _cmap_of(t, t["cmap"].astype(np.uint16)), r"found uint16 of shape \[3456\]"),
+    (lambda t: _cmap_of(t, None), r"'cmap' should be .* found none"),
+    (lambda t: t["meta"].__setitem__(2, 1), r"'cmap' is only for archives without colour"),
+], ids=["value", "length", "dtype", "missing", "with-colour"])
+def test_crafted_context_map_raises_at_open(tmp_path, fn, match):
+    """A grey archive's map of plane 0's fine contexts is checked at open: a context past the
+    class's 128 would index the tables out of bounds."""
+    path = tmp_path / "g.tcz"
+    tc.compress((_images()[:, 0], np.arange(24) % 3), path, progress=False)
+    rewrite_tensors(path / TABLES, fn)
+    rerecord_extra(path, "tables")
+    with pytest.raises(FormatError, match=match):
+        tc.open(path)
+
+
 @pytest.mark.parametrize("version", [3, 4, 5, 6])
 def test_lossless_archive_before_format7_is_refused(lossless_archive, version):
     """Versions 3 and 4 coded 16 direct tokens and binned the previous plane by its residual,

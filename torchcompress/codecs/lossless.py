@@ -22,7 +22,7 @@ from .._validation import check_positive_int
 from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
-from ._kernels.lossless_lanes import LUTS, STATE, decode_lanes
+from ._kernels.lossless_lanes import STATE, decode_lanes
 from ._kernels.pixel_model import NUM_CLASSES
 from ._kernels.simd import LANES, vector_gathers
 from .lanes import LANES_MIN, lane_groups, lanes_unavailable
@@ -232,7 +232,7 @@ class LosslessShard:
         pl, rs, one, off, status = self._scratch.get()
         one[0] = row
         decode_rows(self.records, self.offsets, self.dims, one, t.colour, t.bits, t.code_lo,
-                    t.cum, t.coarse, pl, rs, out.reshape(-1), off, status)
+                    t.cum, t.coarse, t.cmap32, pl, rs, out.reshape(-1), off, status)
         if status[0]:
             raise_corrupt(status.copy(), one.copy(), self.where, _ERRORS)
 
@@ -241,7 +241,7 @@ class LosslessShard:
         status = np.zeros(len(rows), dtype=np.int64) if status is None else status
         pl, rs = self._scratch.get()[:2]
         decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
-                    t.cum, t.coarse, pl, rs, flat, out_off, status)
+                    t.cum, t.coarse, t.cmap32, pl, rs, flat, out_off, status)
         return status
 
     def _lane_groups(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -260,7 +260,7 @@ class LosslessShard:
         try:
             decode_lanes(self.records, self.offsets, rows, self.dims[rows], t.colour,
                          (1 << t.bits) - 1, t.bits - 8, t.code_lo, t.lane_coarse, t.cum_bytes,
-                         t.cum.shape[1], LUTS, self.lo, self.hi, pl, rs, row, state, flat,
+                         t.cum.shape[1], t.lane_luts, self.lo, self.hi, pl, rs, row, state, flat,
                          out_off, bad)
         except NumbaError as e:  # a numba/llvmlite that cannot build the vector code
             _lanes_off(e)

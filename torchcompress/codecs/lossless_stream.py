@@ -14,8 +14,9 @@ import numpy as np
 from ..errors import CodecError
 from ._kernels.lossless_encode import (count_samples, count_tokens, encode_sample, encode_samples,
                                        model_sample)
-from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
+from ._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS, NUM_CLASSES
 from ._kernels.rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE
+from .context_map import cluster_contexts
 from .lossless_tables import LosslessTables
 from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
@@ -97,11 +98,12 @@ class Scratch:
         self.val = np.empty(size, dtype=np.int32)
         self.words = np.empty(3 * size + 2, dtype=np.int64)
 
-    def model(self, sample, dims, colour, bits, code_lo) -> int:
+    def model(self, sample, dims, colour, bits, code_lo, cmap) -> int:
         p, h, w = (int(v) for v in dims)
         codes = np.ascontiguousarray(sample).reshape(p, h, w).astype(np.int32) - np.int32(code_lo)
         colour_here = colour and p in (3, 4)
-        return model_sample(codes, colour_here, bits - 8, self.pl, self.rs, self.ctx, self.val)
+        return model_sample(codes, colour_here, bits - 8, self.pl, self.rs, self.ctx, self.val,
+                            cmap)
 
 
 def _uniform(samples) -> bool:
@@ -133,23 +135,32 @@ class LosslessStream(WithoutBudget):
         classes = min(int(dims[:, 0].max()), NUM_CLASSES)
         t = LosslessTables.tokens_for(bits, colour)
         uniform = _uniform(samples)
+        rows = classes * CTX_PER_CLASS
+        # without colour, plane 0 is counted per fine context, in rows of their own after the
+        # contexts' (clustered into class 0's below)
+        fine = np.zeros(0, np.int32) if colour else np.arange(rows, rows + FINE_CONTEXTS,
+                                                               dtype=np.int32)
 
         def count_range(a: int, b: int) -> np.ndarray:  # integer counts: their sum is exact
             scratch = Scratch(dims[a:b])
-            counts = np.zeros((classes * CTX_PER_CLASS, t), dtype=np.int64)
+            counts = np.zeros((rows + len(fine), t), dtype=np.int64)
             if uniform:
                 p, h, w = (int(v) for v in dims[0])
                 codes = np.stack(samples[a:b]).reshape(b - a, p, h, w).astype(np.int32) - np.int32(code_lo)
-                count_samples(codes, colour and p in (3, 4), bits - 8, scratch.pl, scratch.rs,
-                              scratch.ctx, scratch.val, counts)
+                count_samples(codes, colour and p in (3, 4), bits - 8, fine, scratch.pl,
+                              scratch.rs, scratch.ctx, scratch.val, counts)
                 return counts
             for i in range(a, b):
-                k = scratch.model(samples[i], dims[i], colour, bits, code_lo)
+                k = scratch.model(samples[i], dims[i], colour, bits, code_lo, fine)
                 count_tokens(scratch.ctx, scratch.val, k, counts, LOSSLESS_DIRECT)
             return counts
 
         counts = sum(map_ranges(count_range, len(samples), self.workers))
-        self.tables = LosslessTables.fit(bits, code_lo, colour, counts)
+        cmap = None
+        if not colour:
+            cmap, counts[:CTX_PER_CLASS] = cluster_contexts(counts[rows:])
+            counts = counts[:rows]
+        self.tables = LosslessTables.fit(bits, code_lo, colour, counts, cmap)
         f = self.tables.freq.astype(np.float64)
         self._estimate = float((counts * -np.log2(f / PROB_SCALE)).sum() / 8 / len(samples))
 
@@ -196,8 +207,8 @@ class LosslessStream(WithoutBudget):
                 out = np.empty((b - a, p * h * w * value_bytes), dtype=np.uint8)
                 sizes = np.empty(b - a, dtype=np.int64)
                 encode_samples(codes, t.colour and p in (3, 4), t.bits - 8, t.freq, t.cum,
-                               scratch.pl, scratch.rs, scratch.ctx, scratch.val, scratch.words,
-                               out, sizes)
+                               t.cmap32, scratch.pl, scratch.rs, scratch.ctx, scratch.val,
+                               scratch.words, out, sizes)
                 return [out[j, :s].copy() if s >= 0 else _raw_record(block[j], t.code_lo, value_bytes)
                         for j, s in enumerate(sizes.tolist())]
             buf = np.empty(0, dtype=np.uint8)
@@ -206,7 +217,7 @@ class LosslessStream(WithoutBudget):
                 raw = int(dims[i].prod()) * value_bytes
                 if buf.size < raw:
                     buf = np.empty(raw, dtype=np.uint8)
-                k = scratch.model(samples[i], dims[i], t.colour, t.bits, t.code_lo)
+                k = scratch.model(samples[i], dims[i], t.colour, t.bits, t.code_lo, t.cmap32)
                 size = encode_sample(scratch.ctx, scratch.val, k, t.freq, t.cum,
                                      scratch.words, buf, 0, raw - 1, LOSSLESS_DIRECT,
                                      LOSSLESS_START)

@@ -6,8 +6,8 @@ import numpy as np
 
 from ..errors import FormatError
 from ._kernels import readonly
-from ._kernels.lane_steps import LANE_SHIFT
-from ._kernels.pixel_model import CTX_PER_CLASS, NUM_CLASSES
+from ._kernels.lane_steps import LANE_SHIFT, LUTS
+from ._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS, NUM_CLASSES
 from ._kernels.rans import COARSE_SHIFT, LOSSLESS_DIRECT, PROB_SCALE, num_tokens
 
 __all__ = ["LOG_STEPS", "LosslessTables", "lane_lookup", "normalize_counts", "pack_freq",
@@ -139,8 +139,17 @@ class LosslessTables:
         packed: ``freq``'s stored form, (lens, logf) of :func:`pack_freq`.
     """
 
-    def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, packed: tuple):
+    def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, packed: tuple,
+                 cmap: np.ndarray | None = None):
         self.bits, self.code_lo, self.colour = int(bits), int(code_lo), bool(colour)
+        # plane 0's map of fine contexts (``pixel_model``): (FINE_CONTEXTS,) uint8 without
+        # colour (by default each to its coarse context), else none; the decoders take it as
+        # int32 (empty: no map), and the lanes after their LUTs
+        if not colour and cmap is None:
+            cmap = np.arange(FINE_CONTEXTS) % CTX_PER_CLASS
+        self.cmap = None if colour else np.ascontiguousarray(cmap, dtype=np.uint8)
+        self.cmap32 = readonly(np.zeros(0, np.int32) if colour else self.cmap.astype(np.int32))
+        self.lane_luts = readonly(np.concatenate([LUTS, self.cmap32]).astype(np.int32))
         # sums to 4096 per row; read-only, as an archive's tensors are (one kernel compile)
         self.freq = readonly(np.ascontiguousarray(freq, dtype=np.uint16))
         self.packed = packed
@@ -153,15 +162,18 @@ class LosslessTables:
         self.lane_coarse, self.cum_bytes = lane_lookup(self.cum)
 
     @classmethod
-    def fit(cls, bits: int, code_lo: int, colour: bool, counts: np.ndarray) -> "LosslessTables":
-        """Tables from (classes * 128, T) token counts, as they will be stored (packed), so the
-        encoder codes with the frequencies the reader rebuilds."""
+    def fit(cls, bits: int, code_lo: int, colour: bool, counts: np.ndarray,
+            cmap: np.ndarray | None = None) -> "LosslessTables":
+        """Tables from (classes * 128, T) token counts (and, without colour, plane 0's map of
+        fine contexts), as they will be stored (packed), so the encoder codes with the
+        frequencies the reader rebuilds."""
         return cls.from_packed(bits, code_lo, colour,
-                               *pack_freq(normalize_counts(counts), counts.sum(axis=1) > 0))
+                               *pack_freq(normalize_counts(counts), counts.sum(axis=1) > 0),
+                               cmap=cmap)
 
     @classmethod
     def from_packed(cls, bits: int, code_lo: int, colour: bool, lens: np.ndarray,
-                    logf: np.ndarray, where: str = "") -> "LosslessTables":
+                    logf: np.ndarray, where: str = "", cmap=None) -> "LosslessTables":
         lens = np.ascontiguousarray(lens, dtype=np.uint8)
         logf = np.ascontiguousarray(logf, dtype=np.uint8)
         tokens = cls.tokens_for(bits, colour) if bits in (8, 16) else 0
@@ -179,7 +191,7 @@ class LosslessTables:
                 raise FormatError(f"{where}: tensor 'logf' holds a frequency above {PROB_SCALE}; "
                                   "the tables are corrupt")
         freq = unpack_freq(lens, logf, tokens, group=CTX_PER_CLASS)
-        return cls(bits, code_lo, colour, freq, (lens, logf))
+        return cls(bits, code_lo, colour, freq, (lens, logf), cmap)
 
     @staticmethod
     def tokens_for(bits: int, colour: bool) -> int:
@@ -190,11 +202,13 @@ class LosslessTables:
 
     def to_tensors(self) -> dict[str, np.ndarray]:
         meta = np.array([self.bits, self.code_lo, int(self.colour)], dtype=np.int64)
-        return {"meta": meta, "lens": self.packed[0], "logf": self.packed[1]}
+        t = {"meta": meta, "lens": self.packed[0], "logf": self.packed[1]}
+        return t if self.colour else {**t, "cmap": self.cmap}
 
     @classmethod
     def from_tensors(cls, t: dict, where: str) -> "LosslessTables":
-        """Tables from an archive's tensors: ``meta``, ``lens`` and ``logf``."""
+        """Tables from an archive's tensors: ``meta``, ``lens``, ``logf`` and, without colour,
+        ``cmap``."""
         for name, dtype, ndim in [("meta", np.int64, 1), ("lens", np.uint8, 1),
                                   ("logf", np.uint8, 1)]:
             a = t.get(name)
@@ -208,5 +222,15 @@ class LosslessTables:
         bits, code_lo, colour = int(meta[0]), int(meta[1]), bool(meta[2])
         if bits not in (8, 16):
             raise FormatError(f"{where}: bits should be 8 or 16, found {bits}")
+        cmap = t.get("cmap")
+        if colour and cmap is not None:
+            raise FormatError(f"{where}: tensor 'cmap' is only for archives without colour "
+                              "(meta's colour is 1); the tables are corrupt")
+        if not colour and (cmap is None or cmap.dtype != np.uint8 or cmap.shape != (FINE_CONTEXTS,)
+                           or int(np.asarray(cmap).max()) >= CTX_PER_CLASS):
+            found = "none" if cmap is None else f"{cmap.dtype} of shape {list(cmap.shape)}"
+            raise FormatError(f"{where}: tensor 'cmap' should be U8 ({FINE_CONTEXTS},) with "
+                              f"values below {CTX_PER_CLASS} in an archive without colour, found "
+                              f"{found}; the tables are corrupt")
         return cls.from_packed(bits, code_lo, colour, np.asarray(t["lens"]),
-                               np.asarray(t["logf"]), where)
+                               np.asarray(t["logf"]), where, cmap=cmap)

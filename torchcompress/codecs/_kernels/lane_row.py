@@ -16,7 +16,8 @@ from numba import types
 from numba.extending import intrinsic
 
 from .lane_output import ycocg_inverse
-from .lane_steps import ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, data_pointers, plane_value
+from .lane_steps import (ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, data_pointers, lut_mapped,
+                         plane_value)
 from .simd import I32, I64, LANES, V32, at, const, load, splat, store
 
 I1 = ir.IntType(1)
@@ -41,6 +42,9 @@ def _row_intrinsic(planes: int):
             bounds = [(b.load(b.gep(plo, [at(p)])), b.load(b.gep(phi, [at(p)])))
                       for p in range(planes)]
             is_colour = b.icmp_signed("!=", colour, ir.Constant(colour.type, 0))
+            # one plane: plane 0's map, where the LUTs carry one; three: never (they go the
+            # other way with a map)
+            mapped = lut_mapped(context, b, sig, args, 6) if planes == 1 else None
             uniform = ir.Constant(I1, 1) if planes == 1 else None
             # what the loop carries: x, pos, bad, then per plane W, N, NW, |W|, |N|, |NW| residuals
             first = [load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_BAD))]
@@ -71,7 +75,7 @@ def _row_intrinsic(planes: int):
                 lo, hi = bounds[p]
                 x, pos, ar, prevt, bad, v = plane_value(
                     b, ptrs, (w0, n0, nw0, ne, rw0, rn0, rnw0, rne), x, pos, prevt, bad, end,
-                    live, c16, p, shift, tstride, lo, hi, uniform, b.not_(is_colour))
+                    live, c16, p, shift, tstride, lo, hi, uniform, b.not_(is_colour), mapped)
                 after += [v, ne, n0, ar, rne, rn0]  # the next pixel's W, N, NW and residuals
                 vals.append(v)
             dst = [b.mul(b.add(b.mul(at(p), w), i), at(LANES)) for p in range(planes)]

@@ -25,7 +25,8 @@ from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gat
 
 __all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END",
            "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "data_pointers", "lane_active",
-           "lane_step", "lane_token", "plane_value", "token_value", "unfold", "unzigzag", "vmed"]
+           "lane_step", "lane_token", "lut_mapped", "plane_value", "token_value", "unfold",
+           "unzigzag", "vmed"]
 
 #: ACT_LUT, LEVEL_LUT and Q_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -56,8 +57,9 @@ def _read_word(b, rec, pos, end):
     return b.lshr(gather(b, rec, b.sub(q, const(2))), const(16))
 
 
-def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift):
-    """``pixel_model.context`` in every lane."""
+def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift, mapped):
+    """``pixel_model.context`` in every lane (``mapped``: an i1, ``lut`` carries the archive's
+    map of plane 0's fine contexts after ``LUTS``)."""
     grad = b.add(b.add(vabs(b, b.sub(w, nw)), vabs(b, b.sub(n, nw))), vabs(b, b.sub(n, ne)))
     act = b.add(b.add(rw, rn), b.add(b.ashr(b.add(rnw, rne), const(1)), b.ashr(grad, const(1))))
     act = smin(b, b.ashr(act, shift), const(255))
@@ -71,20 +73,50 @@ def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift):
     # 7), the others the previous plane's residual by Q_LUT: one gather fewer on plane 0
     # (kernel time x0.89-1.00 on MNIST, x0.96-0.99 on CIFAR and x0.94 on photos, paired runs)
     if isinstance(p, int):  # a plane known when the kernel compiles: no branch
-        second = _level_bin(b, pred, shift) if p == 0 else _prev_bin(b, prevt, lut, shift)
-        return b.add(b.add(const(min(p, 3) * CTX_PER_CLASS), a), second)
+        if p == 0:
+            return _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, shift, lut, mapped)
+        return b.add(b.add(const(min(p, 3) * CTX_PER_CLASS), a), _prev_bin(b, prevt, lut, shift))
     with b.if_else(b.icmp_signed("==", p, at(0))) as (then, otherwise):
-        with then:
-            lv = _level_bin(b, pred, shift)
+        with then:  # plane 0: class 0
+            c0 = _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, shift, lut, mapped)
             b_then = b.block
         with otherwise:
-            rv = _prev_bin(b, prevt, lut, shift)
+            cls = splat(b, b.mul(b.select(b.icmp_signed("<", p, at(3)), p, at(3)),
+                                 at(CTX_PER_CLASS)))
+            c1 = b.add(b.add(cls, a), _prev_bin(b, prevt, lut, shift))
             b_else = b.block
-    second = b.phi(lv.type)
-    second.add_incoming(lv, b_then)
-    second.add_incoming(rv, b_else)
-    cls = splat(b, b.mul(b.select(b.icmp_signed("<", p, at(3)), p, at(3)), at(CTX_PER_CLASS)))
-    return b.add(b.add(cls, a), second)  # plane 0: class 0
+    c = b.phi(c0.type)
+    c.add_incoming(c0, b_then)
+    c.add_incoming(c1, b_else)
+    return c
+
+
+def _mapped(b, c, w, n, ne, shift, lut, mapped):
+    """Plane 0's context ``c`` through the archive's map, where ``mapped``
+    (``pixel_model.pattern_of``: the pattern of W, N and NE); else (or ``mapped`` None) ``c``."""
+    if mapped is None:
+        return c
+    pre = b.block
+    with b.if_then(mapped):
+        pattern = const(0)
+        for v, weight in ((w, 9), (n, 3), (ne, 1)):
+            u = b.ashr(v, shift)
+            q = b.add(b.zext(b.icmp_signed(">", u, const(0)), V32),
+                      b.zext(b.icmp_signed(">", u, const(191)), V32))
+            pattern = b.add(pattern, b.mul(q, const(weight)))
+        fine = b.add(b.add(b.mul(pattern, const(CTX_PER_CLASS)), c), const(len(LUTS)))
+        m = gather(b, lut, b.shl(fine, const(2)))
+        b_map = b.block
+    out = b.phi(c.type)
+    out.add_incoming(m, b_map)
+    out.add_incoming(c, pre)
+    return out
+
+
+def lut_mapped(context, b, sig, args, k):
+    """An i1: the intrinsic's ``k``-th argument, the LUTs, carries a map after ``LUTS``."""
+    n = context.make_array(sig.args[k])(context, b, args[k]).nitems
+    return b.icmp_signed(">", n, ir.Constant(n.type, len(LUTS)))
 
 
 def _level_bin(b, pred, shift):
@@ -228,7 +260,7 @@ def _extra_bits(b, x, pos, v, ne, rec, end, word, start):
 
 
 def _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p, shift, tstride, lo, hi,
-                uniform, folds):
+                uniform, folds, mapped):
     """Plane ``p``'s value at ring entry ``ci`` (the entry above: ``pi``) in every lane, as IR:
     :func:`plane_value` with the neighbours loaded from the rings."""
     ppl, prs = ptrs[:2]
@@ -238,11 +270,11 @@ def _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p, shift, tstrid
             load(b, ppl, next_entry(p16)), load(b, prs, prev_entry(c16)), load(b, prs, p16),
             load(b, prs, prev_entry(p16)), load(b, prs, next_entry(p16)))
     return plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride,
-                       lo, hi, uniform, folds)
+                       lo, hi, uniform, folds, mapped)
 
 
 def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride, lo, hi,
-                uniform, folds):
+                uniform, folds, mapped):
     """Plane ``p``'s value in every lane, its neighbours ``nbrs`` given (the values W, N, NW,
     NE, then their absolute residuals; ``prevt``: the previous plane's tokens); stores the value
     and its absolute residual at element ``c16`` of the rings and returns the lanes' new ``(x,
@@ -253,12 +285,13 @@ def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tst
     ``p``: an i64 value, or a Python int when the plane is known as the kernel compiles (its
     bins then take no branch); ``uniform``: an i1 value asking for
     :func:`_token_maybe_uniform`'s short cut, or None (never); ``folds``: an i1, the plane's
-    codes are folded (:func:`unfold`)."""
+    codes are folded (:func:`unfold`); ``mapped``: an i1 from :func:`lut_mapped`."""
     ppl, prs, prec, pco, pcum, plut = ptrs
     w, n, nw, ne, rw, rn, rnw, rne = nbrs
     x0, pos0, bad0 = x, pos, bad
     pred = vmed(b, w, n, nw)
-    c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, plut, p, splat(b, shift))
+    c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, plut, p, splat(b, shift),
+                 mapped)
     if uniform is None:
         t, x = lane_token(b, x, c, pco, pcum, tstride)
     else:
@@ -344,7 +377,8 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
         ci, pi, p, shift, tstride, lo, hi, uniform, folds = args[7:]
         x, pos, prevt, bad, end, live = _lane_state(b, st)
         x, pos, _, t, bad, _ = _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p,
-                                           shift, tstride, lo, hi, uniform, folds)
+                                           shift, tstride, lo, hi, uniform, folds,
+                                           lut_mapped(context, b, sig, args, 6))
         _store_state(b, st, x, pos, t, bad)
         return context.get_dummy_value()
     return sig, codegen

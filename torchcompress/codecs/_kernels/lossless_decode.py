@@ -8,8 +8,8 @@ reading outside the payload or writing outside the sample.
 import numpy as np
 from numba import njit
 
-from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_inverse, context_of, med, pad_row_end,
-                          pad_row_start, unfold)
+from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, colour_inverse, context_of,
+                          med, pad_row_end, pad_row_start, pattern_of, unfold)
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, read_state, state_bytes
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
@@ -18,34 +18,43 @@ OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _value(rec, pos, end, x, cum, coarse, p, w, n, nw, ne, rw, rn, rnw, rne, prev_t, shift,
-           folded, maxv):
-    """Plane ``p``'s value from its neighbours (as ``pixel_model.context`` reads them from the
-    rings): (value, |residual|, token, state, position); the position never passes ``end``
-    (``rans.get_code`` from ``LOSSLESS_START``: a stream that runs out ends in the wrong
-    state). ``folded``: the plane's codes are ``pixel_model.fold``'s over ``[0, maxv]``, else
-    zigzag."""
+def _context(p, w, n, nw, ne, rw, rn, rnw, rne, prev_t, shift):
+    """(prediction, context) of plane ``p``'s value from its neighbours (as
+    ``pixel_model.context`` reads them from the rings), before plane 0's map (the caller
+    looks it up in its own loop: see ``pixel_model.pattern_of``)."""
     pred = med(w, n, nw)
-    c = context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, ACT_LUT, Q_LUT,
-                   LEVEL_LUT)
+    return pred, context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, ACT_LUT,
+                            Q_LUT, LEVEL_LUT)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _value(rec, pos, end, x, cum, coarse, c, pred, folded, maxv):
+    """The value in context ``c`` predicted as ``pred``: (value, |residual|, token, state,
+    position); the position never passes ``end`` (``rans.get_code`` from ``LOSSLESS_START``:
+    a stream that runs out ends in the wrong state). ``folded``: the plane's codes are
+    ``pixel_model.fold``'s over ``[0, maxv]``, else zigzag."""
     v, t, x, pos = get_code(rec, pos, end, x, c, cum, coarse, LOSSLESS_DIRECT, LOSSLESS_START)
     r = unfold(v, pred, maxv) if folded else (v >> 1) ^ -(v & 1)
     return pred + r, abs(r), t, x, pos
 
 
 @njit(cache=True, nogil=True)
-def _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, pl, rs, bc, bp, code_lo, out, o):
+def _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, cmap, pl, rs, bc, bp, code_lo, out,
+              o):
     """One row of a one-plane record, its neighbours carried in registers from pixel to pixel
     (the loop for other plane counts reads them back from the rings: MNIST one record at a
     time x0.63 to x0.67, paired); returns (state, position, status)."""
     wv, rwv = np.int64(pl[bc - 1]), np.int64(rs[bc - 1])
     nv, rnv = np.int64(pl[bp]), np.int64(rs[bp])
     nwv, rnwv = np.int64(pl[bp - 1]), np.int64(rs[bp - 1])
+    mapped = cmap.shape[0] > 0
     for i in range(w):
         k = np.uint64(bp + i + 1)  # unsigned: no negative-index wraparound on the loads
         ne, rne = np.int64(pl[k]), np.int64(rs[k])
-        val, ar, _, x, pos = _value(rec, pos, end, x, cum, coarse, 0, wv, nv, nwv, ne, rwv,
-                                    rnv, rnwv, rne, 0, shift, True, maxv)
+        pred, c = _context(0, wv, nv, nwv, ne, rwv, rnv, rnwv, rne, 0, shift)
+        if mapped:
+            c = cmap[np.uint64(pattern_of(wv, nv, ne, shift) * CTX_PER_CLASS + c)]
+        val, ar, _, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, True, maxv)
         if val & ~maxv:  # outside [0, maxv] (maxv is 2**bits - 1)
             return x, pos, BAD_RANGE
         c = np.uint64(bc + i)
@@ -81,12 +90,12 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour
         ne0, rne0 = np.int64(pl[k]), np.int64(rs[k])
         ne1, rne1 = np.int64(pl[k1]), np.int64(rs[k1])
         ne2, rne2 = np.int64(pl[k2]), np.int64(rs[k2])
-        v0, a0, t0, x, pos = _value(rec, pos, end, x, cum, coarse, 0, w0, n0, nw0, ne0, rw0,
-                                    rn0, rnw0, rne0, 0, shift, not colour, maxv)
-        v1, a1, t1, x, pos = _value(rec, pos, end, x, cum, coarse, 1, w1, n1, nw1, ne1, rw1,
-                                    rn1, rnw1, rne1, t0, shift, not colour, maxv)
-        v2, a2, _, x, pos = _value(rec, pos, end, x, cum, coarse, 2, w2v, n2, nw2, ne2, rw2,
-                                   rn2, rnw2, rne2, t1, shift, not colour, maxv)
+        pred, c = _context(0, w0, n0, nw0, ne0, rw0, rn0, rnw0, rne0, 0, shift)
+        v0, a0, t0, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, not colour, maxv)
+        pred, c = _context(1, w1, n1, nw1, ne1, rw1, rn1, rnw1, rne1, t0, shift)
+        v1, a1, t1, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, not colour, maxv)
+        pred, c = _context(2, w2v, n2, nw2, ne2, rw2, rn2, rnw2, rne2, t1, shift)
+        v2, a2, _, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, not colour, maxv)
         j = np.uint64(o + i)
         hwu = np.uint64(hw)
         # one test for the pixel (maxv is 2**bits - 1); for colour as RGB: a sound RGB pixel
@@ -108,7 +117,7 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour
 
 @njit(cache=True, nogil=True)
 def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo, cum, coarse,
-                   pl, rs, out, o):
+                   cmap, pl, rs, out, o):
     """Decode one coded record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
     if end - start < 3:
         return OVERRUN
@@ -123,11 +132,14 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
         cur = (y + 1) & 1
         prv = y & 1
         pad_row_start(pl, nplanes, w2, cur, prv)
-        if nplanes == 1 or nplanes == 3:  # grey and RGB: neighbours carried in registers
+        # grey and RGB: neighbours carried in registers (three planes with a map, which only
+        # archives without colour have, take the loop below: the map in the RGB rows cost
+        # CIFAR one record x1.02)
+        if nplanes == 1 or (nplanes == 3 and cmap.shape[0] == 0):
             bc, bp = cur * w2 + 1, prv * w2 + 1
             if nplanes == 1:
-                x, pos, st = _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, pl, rs,
-                                       bc, bp, code_lo, out, o + y * w)
+                x, pos, st = _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, cmap, pl,
+                                       rs, bc, bp, code_lo, out, o + y * w)
             else:
                 x, pos, st = _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc,
                                       bp, colour, maxv, code_lo, out, o + y * w, hw)
@@ -140,11 +152,14 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
             for p in range(nplanes):
                 ci = (2 * p + cur) * w2 + i + 1
                 pi = (2 * p + prv) * w2 + i + 1
-                val, ar, prev_t, x, pos = _value(
-                    rec, pos, end, x, cum, coarse, p, np.int64(pl[ci - 1]), np.int64(pl[pi]),
-                    np.int64(pl[pi - 1]), np.int64(pl[pi + 1]), np.int64(rs[ci - 1]),
-                    np.int64(rs[pi]), np.int64(rs[pi - 1]), np.int64(rs[pi + 1]), prev_t, shift,
-                    not (colour and p < 3), maxv)
+                wv, nv, nev = np.int64(pl[ci - 1]), np.int64(pl[pi]), np.int64(pl[pi + 1])
+                pred, c = _context(p, wv, nv, np.int64(pl[pi - 1]), nev, np.int64(rs[ci - 1]),
+                                   np.int64(rs[pi]), np.int64(rs[pi - 1]), np.int64(rs[pi + 1]),
+                                   prev_t, shift)
+                if p == 0 and cmap.shape[0]:
+                    c = cmap[np.uint64(pattern_of(wv, nv, nev, shift) * CTX_PER_CLASS + c)]
+                val, ar, prev_t, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred,
+                                                 not (colour and p < 3), maxv)
                 # YCoCg-R's Co and Cg lie in [-maxv, maxv], every other plane in [0, maxv]
                 if val > maxv or val < (-maxv if colour and (p == 1 or p == 2) else 0):
                     return BAD_RANGE
@@ -181,8 +196,8 @@ def _copy_raw(rec, start, n, value_bytes, code_lo, out, o):
 
 
 @njit(cache=True, nogil=True)
-def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, pl, rs, out,
-                out_off, status):
+def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl, rs,
+                out, out_off, status):
     """Decode shard rows into a flat output.
 
     Args:
@@ -193,6 +208,8 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
             to each code (the source dtype's offset, e.g. -128 for int8).
         cum, coarse: (contexts, T + 1) uint16 cumulative frequencies and the flat
             (contexts * 256,) uint8 slot-bucket -> first token rANS tables.
+        cmap: (``pixel_model.FINE_CONTEXTS``,) int32 map of plane 0's fine contexts, or
+            empty (a colour archive).
         pl, rs: flat int32 ring scratch of at least P * 2 * (W + 2) entries.
         out: (total,) output values; ``out_off`` (B,) where each row starts.
         status: (B,) int64, set per row to OK or an error code.
@@ -211,4 +228,4 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
         else:
             status[b] = _decode_sample(payload, start, end, nplanes, h, w,
                                        colour and (nplanes == 3 or nplanes == 4), maxv, shift,
-                                       code_lo, cum, coarse, pl, rs, out, out_off[b])
+                                       code_lo, cum, coarse, cmap, pl, rs, out, out_off[b])

@@ -3,15 +3,15 @@
 import numpy as np
 from numba import njit
 
-from .pixel_model import (ACT_LUT, LEVEL_LUT, Q_LUT, colour_forward, context, fold, med,
-                          pad_row_end, pad_row_start)
+from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, colour_forward, context,
+                          fold, med, pad_row_end, pad_row_start, pattern_of)
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS, RANS_L, put_symbol, token_of
 
 __all__ = ["count_samples", "count_tokens", "encode_sample", "encode_samples", "model_sample"]
 
 
 @njit(cache=True, nogil=True)
-def model_sample(x, colour, shift, pl, rs, ctx, val):
+def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
     """Context and coded residual (zigzag on YCoCg-R's planes, else ``pixel_model.fold``) of
     every value of one sample, in coding order.
 
@@ -20,13 +20,16 @@ def model_sample(x, colour, shift, pl, rs, ctx, val):
 
     Args:
         x: (P, H, W) int32 codes in ``[0, 2**bits)``; ``shift`` = bits - 8.
-        colour: code planes 0..2 as YCoCg-R.
+        colour: code planes 0..2 as YCoCg-R. ``cmap``: plane 0's map of fine contexts
+            (``pixel_model``; empty: none); the fit counts with one that maps each fine
+            context to a row of its own.
         pl, rs: (>= P * 2 * (W + 2),) int32 ring scratch (zeroed here).
         ctx, val: (>= P*H*W,) int32 outputs.
     """
     nplanes, h, w = x.shape
     w2 = w + 2
     maxv = (1 << (shift + 8)) - 1
+    mapped = cmap.shape[0] > 0
     pl[:nplanes * 2 * w2] = 0
     rs[:nplanes * 2 * w2] = 0
     k = 0
@@ -49,7 +52,10 @@ def model_sample(x, colour, shift, pl, rs, ctx, val):
                 ci = (2 * p + cur) * w2 + i + 1
                 pi = (2 * p + prv) * w2 + i + 1
                 pred = med(pl[ci - 1], pl[pi], pl[pi - 1])
-                ctx[k] = context(pl, rs, p, ci, pi, pred, prev_t, shift, ACT_LUT, Q_LUT, LEVEL_LUT)
+                c = context(pl, rs, p, ci, pi, pred, prev_t, shift, ACT_LUT, Q_LUT, LEVEL_LUT)
+                if p == 0 and mapped:
+                    c = cmap[pattern_of(pl[ci - 1], pl[pi], pl[pi + 1], shift) * CTX_PER_CLASS + c]
+                ctx[k] = c
                 r = pl[ci] - pred
                 rs[ci] = abs(r)
                 if colour and p < 3:  # YCoCg-R
@@ -112,7 +118,7 @@ def encode_sample(ctx, val, n, freq, cum, words, out, pos, cap, direct, start=RA
 
 
 @njit(cache=True, nogil=True)
-def encode_samples(codes, colour, shift, freq, cum, pl, rs, ctx, val, words, out, sizes):
+def encode_samples(codes, colour, shift, freq, cum, cmap, pl, rs, ctx, val, words, out, sizes):
     """Model and code each sample of ``codes`` (B, P, H, W) int32 in one call (no GIL held).
 
     Record b goes to ``out[b]`` ((B, raw bytes) uint8) and ``sizes[b]`` is its
@@ -120,14 +126,14 @@ def encode_samples(codes, colour, shift, freq, cum, pl, rs, ctx, val, words, out
     """
     cap = out.shape[1] - 1
     for b in range(codes.shape[0]):
-        k = model_sample(codes[b], colour, shift, pl, rs, ctx, val)
+        k = model_sample(codes[b], colour, shift, pl, rs, ctx, val, cmap)
         sizes[b] = encode_sample(ctx, val, k, freq, cum, words, out[b], 0, cap, LOSSLESS_DIRECT,
                                  LOSSLESS_START)
 
 
 @njit(cache=True, nogil=True)
-def count_samples(codes, colour, shift, pl, rs, ctx, val, counts):
+def count_samples(codes, colour, shift, cmap, pl, rs, ctx, val, counts):
     """Add the tokens of every sample of ``codes`` (B, P, H, W) int32 to ``counts``."""
     for b in range(codes.shape[0]):
-        k = model_sample(codes[b], colour, shift, pl, rs, ctx, val)
+        k = model_sample(codes[b], colour, shift, pl, rs, ctx, val, cmap)
         count_tokens(ctx, val, k, counts, LOSSLESS_DIRECT)

@@ -85,7 +85,9 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                 d, a = (2 * p + cur) * w2 * LANES, ((2 * p + prv) * w2 + 1) * LANES
                 for k in range(LANES):
                     pl[d + k] = pl[a + k]
-            if nplanes == 3:  # RGB and one plane: the whole row in one loop of vector IR
+            # RGB and one plane: the whole row in one loop of vector IR (three planes with a map,
+            # which only archives without colour have, take the steps below)
+            if nplanes == 3 and luts.shape[0] == len(LUTS):
                 lane_row3(state, pl, rs, rec, coarse, cum, luts, lo, hi, row, cur * w2 + 1,
                           prv * w2 + 1, 2 * w2, shift, tstride, w, y, colour_g, maxv)
             elif nplanes == 1:
