@@ -6,9 +6,10 @@ the map sends each of these fine contexts to one of class 0's 128 contexts.
 The fit starts each fine context in its own coarse context and moves it, round
 by round, to the context whose pooled token counts code it in the fewest bits,
 until none moves: fine contexts that code alike share one set of tables, so
-the refinement costs no more table bytes than today's contexts. Out of sample
-on MNIST (tables fit on the even-numbered images, measured on the odd ones,
-`/tmp` prototype): 18.76 -> 18.23% of raw for payload and tables.
+the refinement costs no more table bytes than today's contexts, and the map
+3,456 bytes. Out of sample on MNIST (tables fit on the even-numbered images,
+measured on the odd ones, `/tmp` prototype): 18.76 -> 18.23% of raw for
+payload, tables and map; the archive (all 10,000 images): 19.149 -> 18.655%.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ class LosslessCodec:
     output_dtypes = None  # writes any numeric dtype
     max_planes = None
     # version 5: 32 direct tokens, the previous plane binned by token; 6: streams start in state 1;
-    # 7: residuals folded over their plane's range
+    # 7: residuals folded over their plane's range, plane 0's map of fine contexts without colour
     min_format_version = 7
 
     def __init__(self, params: LosslessParams):

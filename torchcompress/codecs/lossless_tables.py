@@ -228,7 +228,8 @@ class LosslessTables:
                               "(meta's colour is 1); the tables are corrupt")
         if not colour and (cmap is None or cmap.dtype != np.uint8 or cmap.shape != (FINE_CONTEXTS,)
                            or int(np.asarray(cmap).max()) >= CTX_PER_CLASS):
-            found = "none" if cmap is None else f"{cmap.dtype} of shape {list(cmap.shape)}"
+            found = "none" if cmap is None else f"{cmap.dtype} of shape {list(cmap.shape)}" + (
+                f", largest value {int(cmap.max())}" if cmap.size else "")
             raise FormatError(f"{where}: tensor 'cmap' should be U8 ({FINE_CONTEXTS},) with "
                               f"values below {CTX_PER_CLASS} in an archive without colour, found "
                               f"{found}; the tables are corrupt")
