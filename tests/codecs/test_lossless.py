@@ -11,7 +11,7 @@ import torchcompress as tc
 from torchcompress.codecs import LosslessCodec, LosslessParams
 from torchcompress.codecs._kernels.lossless_encode import count_samples, encode_sample
 from torchcompress.codecs._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS
-from torchcompress.codecs.context_map import cluster_contexts
+from torchcompress.codecs.context_map import ENTRY_BITS, cluster_contexts
 from torchcompress.codecs._kernels.pixel_model import fold, unfold
 from torchcompress.codecs._kernels.rans import (LOSSLESS_DIRECT, LOSSLESS_START, LOSSY_DIRECT,
                                                 PROB_BITS, RANS_L, num_tokens, token_base,
@@ -273,8 +273,9 @@ def _blank_digits(rng, n=60):
 
 def test_context_map_codes_smaller_and_settles():
     """The fit's map of plane 0's fine contexts (``context_map``): every fine context ends in
-    the context that codes it cheapest, the pooled counts are the fine ones summed, and the
-    tables' cross-entropy is below that of the contexts without the patterns."""
+    the context that codes it cheapest, its map entry counted, the pooled counts are the fine
+    ones summed, and the tables' cross-entropy plus the map's entries is below that of the
+    contexts without the patterns."""
     x = _blank_digits(np.random.default_rng(3)).astype(np.int32)[:, None]
     fine = np.zeros((CTX_PER_CLASS + FINE_CONTEXTS, 44), dtype=np.int64)
     rows = np.arange(CTX_PER_CLASS, CTX_PER_CLASS + FINE_CONTEXTS, dtype=np.int32)
@@ -290,12 +291,15 @@ def test_context_map_codes_smaller_and_settles():
     def bits(counts):
         p = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         return -(counts[counts > 0] * np.log2(p[counts > 0])).sum()
+    home = np.arange(FINE_CONTEXTS) % CTX_PER_CLASS
     coarse = np.zeros_like(pooled)
-    np.add.at(coarse, np.arange(FINE_CONTEXTS) % CTX_PER_CLASS, fine)
-    assert bits(pooled) < 0.97 * bits(coarse)
+    np.add.at(coarse, home, fine)
+    entries = int((cmap != home).sum())
+    assert entries and bits(pooled) + ENTRY_BITS * entries < 0.99 * bits(coarse)
     seen = np.flatnonzero(fine.sum(axis=1))
     logp = np.log2((pooled + 0.05) / (pooled + 0.05).sum(axis=1, keepdims=True))
-    cost = -(fine[seen] @ logp.T)
+    cost = -(fine[seen] @ logp.T) + ENTRY_BITS
+    cost[np.arange(len(seen)), home[seen]] -= ENTRY_BITS
     here = cost[np.arange(len(seen)), cmap[seen]]
     assert (here <= cost.min(axis=1) + 1e-6 * np.maximum(here, 1)).all()
 

@@ -46,7 +46,7 @@ def test_golden_manifest(tmp_path):
     assert m == {
         "classes": ["even", "odd"], "codec": "adq",
         "codec_params": {"allocation": "adaptive", "bits": 2.0},
-        "format": "torchcompress", "format_version": 7, "num_samples": 4,
+        "format": "torchcompress", "format_version": 8, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
             {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
@@ -117,13 +117,15 @@ def test_golden_lossless_archive(tmp_path):
     assert body[16:20] == bytes([3, 0, 3, 0])
     assert [int.from_bytes(body[a:a + 3], "little") for a in (20, 23)] == [0x03A082, 0x000BE7]
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format_version"] == 7 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
-    assert m["extras"]["tables"]["xxh3_64"] == "b677c39f29d34299"
+    assert m["format_version"] == 8 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
+    assert m["extras"]["tables"]["xxh3_64"] == "8865011f26ed002e"
     # tables (format 5, packed since 4): per context, its stored token count, then those
-    # tokens' log-weights; without colour (format 7) plane 0's map of fine contexts
+    # tokens' log-weights; without colour (format 7) plane 0's map of fine contexts, stored as
+    # its entries (format 8): none for two images
     t = load_file(str(path / "tables.safetensors"))
-    assert sorted(t) == ["cmap", "lens", "logf", "meta"] and t["meta"].tolist() == [8, 0, 0]
-    assert t["cmap"].shape == (3456,) and int(t["cmap"].max()) < 128
+    assert sorted(t) == ["cmap", "cmap_at", "lens", "logf", "meta"]
+    assert t["meta"].tolist() == [8, 0, 0]
+    assert t["cmap_at"].dtype == np.uint16 and t["cmap_at"].shape == t["cmap"].shape == (0,)
     assert t["lens"].shape == (128,) and int(t["lens"].sum()) == t["logf"].size
     ds = tc.open(path, output="uint8")
     np.testing.assert_array_equal(ds[0][0].numpy(), LOSSLESS_X[0])

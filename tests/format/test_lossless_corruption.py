@@ -135,42 +135,53 @@ def test_crafted_tables_raise_at_open(lossless_archive, fn, match):
         tc.open(lossless_archive)
 
 
-def _cmap_of(t, cmap):
-    if cmap is None:
-        del t["cmap"]
-    else:
-        t["cmap"] = cmap
+def _cmap_of(t, at, values):
+    for key, v in (("cmap_at", at), ("cmap", values)):
+        if v is None:
+            del t[key]
+        else:
+            t[key] = v
 
 
 @pytest.mark.parametrize("fn, match", [
-    (lambda t: t["cmap"].__setitem__(5, 128), r"'cmap' should be U8 \(3456,\) with values below "
-                                              r"128 .* found uint8 of shape \[3456\], largest "
-                                              r"value 128"),
-    (lambda t: _cmap_of(t, t["cmap"][:100]), r"found uint8 of shape \[100\]"),
-    (lambda t: _cmap_of(t, t["cmap"].astype(np.uint16)), r"found uint16 of shape \[3456\]"),
-    (lambda t: _cmap_of(t, None), r"'cmap' should be .* found none"),
-    (lambda t: t["meta"].__setitem__(2, 1), r"'cmap' is only for archives without colour"),
-], ids=["value", "length", "dtype", "missing", "with-colour"])
+    (lambda t: t["cmap"].__setitem__(0, 128), r"'cmap_at' should hold increasing fine contexts "
+                                              r"below 32768 and 'cmap' contexts below 128, found "
+                                              r"fine contexts up to \d+ and contexts up to 128"),
+    (lambda t: t["cmap_at"].__setitem__(-1, 40000), r"found fine contexts up to 40000"),
+    (lambda t: t["cmap_at"].__setitem__(1, t["cmap_at"][0]), r"should hold increasing fine "),
+    (lambda t: _cmap_of(t, t["cmap_at"], t["cmap"][:1]), r"'cmap_at' \(U16\) and 'cmap' \(U8\) "
+                                                         r"should be two 1-D arrays of one length"),
+    (lambda t: _cmap_of(t, t["cmap_at"].astype(np.uint32), t["cmap"]), r"found uint32 of shape"),
+    (lambda t: _cmap_of(t, None, None), r"'cmap' \(U8\) should be .* found none"),
+    (lambda t: t["meta"].__setitem__(2, 1), r"'cmap_at' and 'cmap' are only for archives without "
+                                            r"colour"),
+], ids=["value", "past-fine", "not-increasing", "length", "dtype", "missing", "with-colour"])
 def test_crafted_context_map_raises_at_open(tmp_path, fn, match):
     """A grey archive's map of plane 0's fine contexts is checked at open: a context past the
-    class's 128 would index the tables out of bounds."""
+    class's 128 would index the tables out of bounds, and a fine context past the map the map
+    itself."""
     path = tmp_path / "g.tcz"
     tc.compress((_images()[:, 0], np.arange(24) % 3), path, progress=False)
+    # a sound map of two entries opens; each case then spoils it
+    rewrite_tensors(path / TABLES, lambda t: _cmap_of(t, np.array([5, 9000], np.uint16),
+                                                      np.array([3, 127], np.uint8)))
+    rerecord_extra(path, "tables")
+    tc.open(path)
     rewrite_tensors(path / TABLES, fn)
     rerecord_extra(path, "tables")
     with pytest.raises(FormatError, match=match):
         tc.open(path)
 
 
-@pytest.mark.parametrize("version", [3, 4, 5, 6])
-def test_lossless_archive_before_format7_is_refused(lossless_archive, version):
+@pytest.mark.parametrize("version", [3, 4, 5, 6, 7])
+def test_lossless_archive_before_format8_is_refused(lossless_archive, version):
     """Versions 3 and 4 coded 16 direct tokens and binned the previous plane by its residual,
-    up to 5 streams started in state 2**16 with 4 bytes of state, and up to 6 every residual
-    was zigzag-coded: their records would decode to other values, so the reader refuses them
-    by name."""
+    up to 5 streams started in state 2**16 with 4 bytes of state, up to 6 every residual was
+    zigzag-coded and 7 mapped plane 0's contexts by W, N and NE in three levels: their records
+    would decode to other values, so the reader refuses them by name."""
     edit_manifest(lossless_archive, lambda m: m.update(format_version=version))
     with pytest.raises(FormatError, match=rf"format_version {version} is older than the "
-                                          r"'lossless' record layout .* \(version 7\); compress "
+                                          r"'lossless' record layout .* \(version 8\); compress "
                                           r"the source again"):
         tc.open(lossless_archive)
 
@@ -201,7 +212,7 @@ def test_shape_grown_past_its_record_raises_at_decode(mixed_archive):
 def test_older_format_version_is_refused(lossless_archive):
     edit_manifest(lossless_archive, lambda m: m.update(format_version=2))
     with pytest.raises(FormatError, match=r"format_version 2 is older than the 'lossless' record "
-                                          r"layout .* \(version 7\); compress the source again"):
+                                          r"layout .* \(version 8\); compress the source again"):
         tc.open(lossless_archive)
 
 

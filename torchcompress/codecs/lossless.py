@@ -115,8 +115,9 @@ class LosslessCodec:
     output_dtypes = None  # writes any numeric dtype
     max_planes = None
     # version 5: 32 direct tokens, the previous plane binned by token; 6: streams start in state 1;
-    # 7: residuals folded over their plane's range, plane 0's map of fine contexts without colour
-    min_format_version = 7
+    # 7: residuals folded over their plane's range, plane 0's map of fine contexts without colour;
+    # 8: that map over W, N, NE and NW in four levels, stored as its entries
+    min_format_version = 8
 
     def __init__(self, params: LosslessParams):
         self.params = params

@@ -203,12 +203,16 @@ class LosslessTables:
     def to_tensors(self) -> dict[str, np.ndarray]:
         meta = np.array([self.bits, self.code_lo, int(self.colour)], dtype=np.int64)
         t = {"meta": meta, "lens": self.packed[0], "logf": self.packed[1]}
-        return t if self.colour else {**t, "cmap": self.cmap}
+        if self.colour:
+            return t
+        # the map's entries that leave their coarse context, by fine context
+        at = np.flatnonzero(self.cmap != np.arange(FINE_CONTEXTS) % CTX_PER_CLASS)
+        return {**t, "cmap_at": at.astype(np.uint16), "cmap": self.cmap[at]}
 
     @classmethod
     def from_tensors(cls, t: dict, where: str) -> "LosslessTables":
         """Tables from an archive's tensors: ``meta``, ``lens``, ``logf`` and, without colour,
-        ``cmap``."""
+        the map's entries ``cmap_at`` and ``cmap``."""
         for name, dtype, ndim in [("meta", np.int64, 1), ("lens", np.uint8, 1),
                                   ("logf", np.uint8, 1)]:
             a = t.get(name)
@@ -222,16 +226,34 @@ class LosslessTables:
         bits, code_lo, colour = int(meta[0]), int(meta[1]), bool(meta[2])
         if bits not in (8, 16):
             raise FormatError(f"{where}: bits should be 8 or 16, found {bits}")
-        cmap = t.get("cmap")
-        if colour and cmap is not None:
-            raise FormatError(f"{where}: tensor 'cmap' is only for archives without colour "
-                              "(meta's colour is 1); the tables are corrupt")
-        if not colour and (cmap is None or cmap.dtype != np.uint8 or cmap.shape != (FINE_CONTEXTS,)
-                           or int(np.asarray(cmap).max()) >= CTX_PER_CLASS):
-            found = "none" if cmap is None else f"{cmap.dtype} of shape {list(cmap.shape)}" + (
-                f", largest value {int(cmap.max())}" if cmap.size else "")
-            raise FormatError(f"{where}: tensor 'cmap' should be U8 ({FINE_CONTEXTS},) with "
-                              f"values below {CTX_PER_CLASS} in an archive without colour, found "
-                              f"{found}; the tables are corrupt")
+        cmap = _map_of(t.get("cmap_at"), t.get("cmap"), colour, where)
         return cls.from_packed(bits, code_lo, colour, np.asarray(t["lens"]),
                                np.asarray(t["logf"]), where, cmap=cmap)
+
+
+def _map_of(at, values, colour: bool, where: str) -> np.ndarray | None:
+    """The dense (FINE_CONTEXTS,) map from its stored entries (fine contexts ``at``, strictly
+    increasing, and their ``values``; every other fine context keeps its coarse context), or
+    None for a colour archive."""
+    if colour:
+        if at is not None or values is not None:
+            raise FormatError(f"{where}: tensors 'cmap_at' and 'cmap' are only for archives "
+                              "without colour (meta's colour is 1); the tables are corrupt")
+        return None
+    found = "none" if at is None or values is None else (
+        f"{at.dtype} of shape {list(at.shape)} and {values.dtype} of shape {list(values.shape)}")
+    if found == "none" or at.dtype != np.uint16 or values.dtype != np.uint8 or at.ndim != 1 \
+            or values.shape != at.shape:
+        raise FormatError(f"{where}: tensors 'cmap_at' (U16) and 'cmap' (U8) should be two 1-D "
+                          f"arrays of one length in an archive without colour, found {found}; "
+                          "the tables are corrupt")
+    at, values = np.asarray(at).astype(np.int64), np.asarray(values)
+    if at.size and (at[-1] >= FINE_CONTEXTS or (np.diff(at) <= 0).any()
+                    or int(values.max()) >= CTX_PER_CLASS):
+        raise FormatError(f"{where}: tensor 'cmap_at' should hold increasing fine contexts below "
+                          f"{FINE_CONTEXTS} and 'cmap' contexts below {CTX_PER_CLASS}, found "
+                          f"fine contexts up to {int(at.max())} and contexts up to "
+                          f"{int(values.max())}; the tables are corrupt")
+    cmap = np.arange(FINE_CONTEXTS) % CTX_PER_CLASS
+    cmap[at] = values
+    return cmap

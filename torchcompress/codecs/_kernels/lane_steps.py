@@ -74,11 +74,13 @@ def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift, mapp
     # (kernel time x0.89-1.00 on MNIST, x0.96-0.99 on CIFAR and x0.94 on photos, paired runs)
     if isinstance(p, int):  # a plane known when the kernel compiles: no branch
         if p == 0:
-            return _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, shift, lut, mapped)
+            return _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, nw, shift, lut,
+                           mapped)
         return b.add(b.add(const(min(p, 3) * CTX_PER_CLASS), a), _prev_bin(b, prevt, lut, shift))
     with b.if_else(b.icmp_signed("==", p, at(0))) as (then, otherwise):
         with then:  # plane 0: class 0
-            c0 = _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, shift, lut, mapped)
+            c0 = _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, nw, shift, lut,
+                         mapped)
             b_then = b.block
         with otherwise:
             cls = splat(b, b.mul(b.select(b.icmp_signed("<", p, at(3)), p, at(3)),
@@ -91,18 +93,20 @@ def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift, mapp
     return c
 
 
-def _mapped(b, c, w, n, ne, shift, lut, mapped):
+def _mapped(b, c, w, n, ne, nw, shift, lut, mapped):
     """Plane 0's context ``c`` through the archive's map, where ``mapped``
-    (``pixel_model.pattern_of``: the pattern of W, N and NE); else (or ``mapped`` None) ``c``."""
+    (``pixel_model.pattern_of``: the pattern of W, N, NE and NW); else (or ``mapped`` None)
+    ``c``."""
     if mapped is None:
         return c
     pre = b.block
     with b.if_then(mapped):
         pattern = const(0)
-        for v, weight in ((w, 9), (n, 3), (ne, 1)):
+        for v, weight in ((w, 64), (n, 16), (ne, 4), (nw, 1)):
             u = b.ashr(v, shift)
-            q = b.add(b.zext(b.icmp_signed(">", u, const(0)), V32),
-                      b.zext(b.icmp_signed(">", u, const(191)), V32))
+            q = b.add(b.add(b.zext(b.icmp_signed(">", u, const(0)), V32),
+                            b.zext(b.icmp_signed(">", u, const(95)), V32)),
+                      b.zext(b.icmp_signed(">", u, const(223)), V32))
             pattern = b.add(pattern, b.mul(q, const(weight)))
         fine = b.add(b.add(b.mul(pattern, const(CTX_PER_CLASS)), c), const(len(LUTS)))
         m = gather(b, lut, b.shl(fine, const(2)))

@@ -53,7 +53,7 @@ def _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, cmap, pl, rs, bc, b
         ne, rne = np.int64(pl[k]), np.int64(rs[k])
         pred, c = _context(0, wv, nv, nwv, ne, rwv, rnv, rnwv, rne, 0, shift)
         if mapped:
-            c = cmap[np.uint64(pattern_of(wv, nv, ne, shift) * CTX_PER_CLASS + c)]
+            c = cmap[np.uint64(pattern_of(wv, nv, ne, nwv, shift) * CTX_PER_CLASS + c)]
         val, ar, _, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, True, maxv)
         if val & ~maxv:  # outside [0, maxv] (maxv is 2**bits - 1)
             return x, pos, BAD_RANGE
@@ -153,11 +153,12 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
                 ci = (2 * p + cur) * w2 + i + 1
                 pi = (2 * p + prv) * w2 + i + 1
                 wv, nv, nev = np.int64(pl[ci - 1]), np.int64(pl[pi]), np.int64(pl[pi + 1])
-                pred, c = _context(p, wv, nv, np.int64(pl[pi - 1]), nev, np.int64(rs[ci - 1]),
+                nwv = np.int64(pl[pi - 1])
+                pred, c = _context(p, wv, nv, nwv, nev, np.int64(rs[ci - 1]),
                                    np.int64(rs[pi]), np.int64(rs[pi - 1]), np.int64(rs[pi + 1]),
                                    prev_t, shift)
                 if p == 0 and cmap.shape[0]:
-                    c = cmap[np.uint64(pattern_of(wv, nv, nev, shift) * CTX_PER_CLASS + c)]
+                    c = cmap[np.uint64(pattern_of(wv, nv, nev, nwv, shift) * CTX_PER_CLASS + c)]
                 val, ar, prev_t, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred,
                                                  not (colour and p < 3), maxv)
                 # YCoCg-R's Co and Cg lie in [-maxv, maxv], every other plane in [0, maxv]

@@ -54,7 +54,8 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
                 pred = med(pl[ci - 1], pl[pi], pl[pi - 1])
                 c = context(pl, rs, p, ci, pi, pred, prev_t, shift, ACT_LUT, Q_LUT, LEVEL_LUT)
                 if p == 0 and mapped:
-                    c = cmap[pattern_of(pl[ci - 1], pl[pi], pl[pi + 1], shift) * CTX_PER_CLASS + c]
+                    c = cmap[pattern_of(pl[ci - 1], pl[pi], pl[pi + 1], pl[pi - 1], shift)
+                             * CTX_PER_CLASS + c]
                 ctx[k] = c
                 r = pl[ci] - pred
                 rs[ci] = abs(r)
