@@ -149,7 +149,10 @@ class LosslessTables:
             cmap = np.arange(FINE_CONTEXTS) % CTX_PER_CLASS
         self.cmap = None if colour else np.ascontiguousarray(cmap, dtype=np.uint8)
         self.cmap32 = readonly(np.zeros(0, np.int32) if colour else self.cmap.astype(np.int32))
-        self.lane_luts = readonly(np.concatenate([LUTS, self.cmap32]).astype(np.int32))
+        # the lanes' LUTS words, then the map a byte each (and 4 bytes spare for their gathers)
+        self.lane_luts = readonly(np.concatenate([
+            LUTS.view(np.uint8), self.cmap if self.cmap is not None else np.zeros(0, np.uint8),
+            np.zeros(0 if colour else 4, np.uint8)]).view(np.int32))
         # sums to 4096 per row; read-only, as an archive's tensors are (one kernel compile)
         self.freq = readonly(np.ascontiguousarray(freq, dtype=np.uint16))
         self.packed = packed

@@ -102,14 +102,13 @@ def _mapped(b, c, w, n, ne, nw, shift, lut, mapped):
     pre = b.block
     with b.if_then(mapped):
         pattern = const(0)
-        for v, weight in ((w, 64), (n, 16), (ne, 4), (nw, 1)):
+        for v, at_bit in ((w, 6), (n, 4), (ne, 2), (nw, 0)):  # pixel_model.level4's arithmetic
             u = b.ashr(v, shift)
-            q = b.add(b.add(b.zext(b.icmp_signed(">", u, const(0)), V32),
-                            b.zext(b.icmp_signed(">", u, const(95)), V32)),
-                      b.zext(b.icmp_signed(">", u, const(223)), V32))
-            pattern = b.add(pattern, b.mul(q, const(weight)))
-        fine = b.add(b.add(b.mul(pattern, const(CTX_PER_CLASS)), c), const(len(LUTS)))
-        m = gather(b, lut, b.shl(fine, const(2)))
+            q = b.add(b.ashr(b.add(u, const(32)), const(7)), smin(b, u, const(1)))
+            pattern = b.or_(pattern, b.shl(q, const(at_bit)))
+        # the map's bytes follow the LUTS' words: a byte each (32 KB, not 128: L1, not L2)
+        fine = b.add(b.mul(pattern, const(CTX_PER_CLASS)), c)
+        m = b.and_(gather(b, lut, b.add(fine, const(4 * len(LUTS)))), const(0xFF))
         b_map = b.block
     out = b.phi(c.type)
     out.add_incoming(m, b_map)
