@@ -8,10 +8,11 @@ import pytest
 import torch
 
 import torchcompress as tc
-from torchcompress.codecs import LosslessCodec, LosslessParams
+from torchcompress.codecs import LosslessCodec, LosslessParams, lossless_stream
 from torchcompress.codecs._kernels.lossless_encode import count_samples, encode_sample
 from torchcompress.codecs._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS
 from torchcompress.codecs.context_map import ENTRY_BITS, cluster_contexts
+from torchcompress.codecs.lossless_tables import map_home
 from torchcompress.codecs._kernels.pixel_model import fold, unfold
 from torchcompress.codecs._kernels.rans import (LOSSLESS_DIRECT, LOSSLESS_START, LOSSY_DIRECT,
                                                 PROB_BITS, RANS_L, num_tokens, token_base,
@@ -271,19 +272,35 @@ def _blank_digits(rng, n=60):
     return x
 
 
+def _soft_digits(rng, n=200):
+    """Blurred strokes on zeros, as MNIST's pen: values rise and fall across each stroke."""
+    x = np.zeros((n, 20, 20))
+    for k in range(n):
+        for _ in range(2):
+            (y0, x0), (y1, x1) = rng.integers(3, 17, (2, 2))
+            t = np.linspace(0, 1, 40)
+            ys, xs = np.rint(y0 + t * (y1 - y0)), np.rint(x0 + t * (x1 - x0))
+            x[k, ys.astype(int), xs.astype(int)] = 1
+    for axis in (1, 2):  # a [1, 2, 1] blur along each axis, twice
+        for _ in range(2):
+            x = (np.roll(x, 1, axis) + 2 * x + np.roll(x, -1, axis)) / 4
+    return np.clip(np.rint(x * 600), 0, 255).astype(np.uint8)
+
+
 def test_context_map_codes_smaller_and_settles():
-    """The fit's map of plane 0's fine contexts (``context_map``): every fine context ends in
-    the context that codes it cheapest, its map entry counted, the pooled counts are the fine
-    ones summed, and the tables' cross-entropy plus the map's entries is below that of the
-    contexts without the patterns."""
+    """The fit's map of plane 0's fine contexts (``context_map``, its first stage): every fine
+    context ends in the context that codes it cheapest, its map entry counted, the pooled
+    counts are the fine ones summed, and the tables' cross-entropy plus the map's entries is
+    below that of the contexts without the patterns."""
     x = _blank_digits(np.random.default_rng(3)).astype(np.int32)[:, None]
     fine = np.zeros((CTX_PER_CLASS + FINE_CONTEXTS, 44), dtype=np.int64)
     rows = np.arange(CTX_PER_CLASS, CTX_PER_CLASS + FINE_CONTEXTS, dtype=np.int32)
     s = _Scratch(np.tile([1, 16, 16], (1, 1)))
     count_samples(x, False, 0, rows, s.pl, s.rs, s.ctx, s.val, fine)
     fine = fine[CTX_PER_CLASS:]
-    cmap, pooled = cluster_contexts(fine)
-    assert np.array_equal(cmap, cluster_contexts(fine)[0])  # deterministic
+    home = map_home()[:FINE_CONTEXTS]
+    cmap, pooled = cluster_contexts(fine, home)
+    assert np.array_equal(cmap, cluster_contexts(fine, home)[0])  # deterministic
     summed = np.zeros_like(pooled)
     np.add.at(summed, cmap.astype(np.int64), fine)
     assert np.array_equal(pooled, summed)
@@ -291,7 +308,6 @@ def test_context_map_codes_smaller_and_settles():
     def bits(counts):
         p = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         return -(counts[counts > 0] * np.log2(p[counts > 0])).sum()
-    home = np.arange(FINE_CONTEXTS) % CTX_PER_CLASS
     coarse = np.zeros_like(pooled)
     np.add.at(coarse, home, fine)
     entries = int((cmap != home).sum())
@@ -302,6 +318,34 @@ def test_context_map_codes_smaller_and_settles():
     cost[np.arange(len(seen)), home[seen]] -= ENTRY_BITS
     here = cost[np.arange(len(seen)), cmap[seen]]
     assert (here <= cost.min(axis=1) + 1e-6 * np.maximum(here, 1)).all()
+
+
+def test_context_map_second_stage_codes_smaller(monkeypatch):
+    """Both stages of the map (``pixel_model``: the pattern of W, N, NE and NW, then W, N, NW
+    and NE against the prediction) each make digits on a blank background smaller, their
+    entries counted, and decode back exactly."""
+    x = _soft_digits(np.random.default_rng(4))
+    real = lossless_stream.cluster_contexts
+
+    def stages(*fit):
+        def cluster(fine, home):
+            if (1 if len(home) == FINE_CONTEXTS else 2) in fit:
+                return real(fine, home)
+            pooled = np.zeros((CTX_PER_CLASS, fine.shape[1]), dtype=np.int64)
+            np.add.at(pooled, home, fine)
+            return home.astype(np.uint8), pooled
+        return cluster
+    sizes = []
+    for fit in ((), (1,), (1, 2)):
+        monkeypatch.setattr(lossless_stream, "cluster_contexts", stages(*fit))
+        for lanes in (True, False):  # the 16-lane decoder and the one-record loops
+            monkeypatch.setattr(tc.codecs.lossless, "USE_LANES", lanes)
+            enc, out = _roundtrip(x)
+            np.testing.assert_array_equal(out, x)
+        t = enc.tables
+        sizes.append(int(enc.offsets[-1]) + 3 * len(t.to_tensors()["cmap_at"]))
+        assert (len(t.to_tensors()["cmap_at"]) > 0) == bool(fit)
+    assert sizes[2] < sizes[1] < sizes[0]
 
 
 def test_coded_size_within_one_percent_of_cross_entropy():

@@ -1,25 +1,25 @@
 """The lossless codec's map of plane 0's fine contexts, fit on the data (context quantisation).
 
 In an archive without colour, plane 0's context ``a * 8 + level`` is refined
-by the pattern of its neighbours W, N, NE and NW (``pixel_model.PATTERNS``),
-and the map sends each of these fine contexts to one of class 0's 128
-contexts.
-The fit starts each fine context in its own coarse context and moves it, round
-by round, to the context whose pooled token counts code it in the fewest bits,
-its entry in the map counted (``ENTRY_BITS``), until none moves: fine contexts
-that code alike share one set of tables, so the refinement costs no more table
-bytes than the coarse contexts, and the archive stores only the entries that
-moved. MNIST's archive (``tc.compress`` of all 10,000 images, labels left out):
-18.644% of raw with format 7's dense map over W, N and NE in three levels, 18.304% with
-this one (format 8; 18.324% without the entries' cost in the fit, 18.299% at
-12 bits an entry).
+in two stages (``pixel_model``): by the pattern of W, N, NE and NW, then by
+their texture against the prediction. Each stage sends its fine contexts to
+class 0's 128 contexts. The fit starts each fine context in its own coarse
+context and moves it, round by round, to the context whose pooled token counts
+code it in the fewest bits, its entry in the map counted (``ENTRY_BITS``),
+until none moves: fine contexts that code alike share one set of tables, so
+the refinement costs no more table bytes than the coarse contexts, and the
+archive stores only the entries that moved. MNIST's archive (``tc.compress``
+of all 10,000 images, labels left out): 18.644% of raw with format 7's dense
+one-stage map over W, N and NE in three levels; the first stage 18.304%
+(18.324% without the entries' cost in the fit, 18.299% at 12 bits an entry);
+both 18.030%.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS
+from ._kernels.pixel_model import CTX_PER_CLASS
 
 __all__ = ["ENTRY_BITS", "ROUNDS", "cluster_contexts"]
 
@@ -33,28 +33,29 @@ _PRIOR = 0.05
 ENTRY_BITS = 24
 
 
-def cluster_contexts(fine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(map, counts) of (FINE_CONTEXTS, T) int64 token counts per fine context: the (FINE_CONTEXTS,)
-    uint8 context (0..127) each fine context joins, and the (128, T) int64 counts pooled by it.
+def cluster_contexts(fine: np.ndarray, home: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(map, counts) of (F, T) int64 token counts per fine context and each one's coarse
+    context ``home`` (F,): the (F,) uint8 context (0..127) each fine context joins, and the
+    (128, T) int64 counts pooled by it.
 
-    Deterministic for given counts; a fine context with no counts stays in its coarse context,
-    and one moves out of it only where the move saves more than the map's entry
-    (``ENTRY_BITS``).
+    Deterministic for given counts; a fine context with no counts stays home, and one moves
+    out only where the move saves more than the map's entry (``ENTRY_BITS``).
     """
     fine = np.asarray(fine, dtype=np.int64)
-    if fine.shape[0] != FINE_CONTEXTS:
-        raise ValueError(f"fine counts should have {FINE_CONTEXTS} rows, found {fine.shape[0]}")
-    cmap = np.arange(FINE_CONTEXTS) % CTX_PER_CLASS
+    cmap = np.asarray(home, dtype=np.int64).copy()
+    if cmap.shape != fine.shape[:1] or (cmap.size and not 0 <= cmap.min() <= cmap.max() < 128):
+        raise ValueError(f"home should hold a context below {CTX_PER_CLASS} for each of the "
+                         f"{fine.shape[0]} fine contexts, found shape {cmap.shape}")
     seen = np.flatnonzero(fine.sum(axis=1))
     counts = fine[seen].astype(np.float64)
-    at = home = cmap[seen]
+    at = start = cmap[seen]
     rows = np.arange(len(at))
     for _ in range(ROUNDS):
         pooled = np.zeros((CTX_PER_CLASS, fine.shape[1])) + _PRIOR
         np.add.at(pooled, at, counts)
         logp = np.log2(pooled / pooled.sum(axis=1, keepdims=True))
         cost = -(counts @ logp.T) + ENTRY_BITS  # bits each fine context would take in each
-        cost[rows, home] -= ENTRY_BITS  # context, with its entry in the map (none at home)
+        cost[rows, start] -= ENTRY_BITS  # context, with its entry in the map (none at home)
         # a fine context moves only where it codes strictly smaller (no ties: deterministic)
         best = np.argmin(cost, axis=1)
         here = cost[rows, at]

@@ -14,10 +14,10 @@ import numpy as np
 from ..errors import CodecError
 from ._kernels.lossless_encode import (count_samples, count_tokens, encode_sample, encode_samples,
                                        model_sample)
-from ._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS, NUM_CLASSES
+from ._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE, NUM_CLASSES
 from ._kernels.rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE
 from .context_map import cluster_contexts
-from .lossless_tables import LosslessTables
+from .lossless_tables import LosslessTables, map_home
 from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
 
@@ -136,30 +136,40 @@ class LosslessStream(WithoutBudget):
         t = LosslessTables.tokens_for(bits, colour)
         uniform = _uniform(samples)
         rows = classes * CTX_PER_CLASS
-        # without colour, plane 0 is counted per fine context, in rows of their own after the
-        # contexts' (clustered into class 0's below)
-        fine = np.zeros(0, np.int32) if colour else np.arange(rows, rows + FINE_CONTEXTS,
-                                                               dtype=np.int32)
 
-        def count_range(a: int, b: int) -> np.ndarray:  # integer counts: their sum is exact
-            scratch = Scratch(dims[a:b])
-            counts = np.zeros((rows + len(fine), t), dtype=np.int64)
-            if uniform:
-                p, h, w = (int(v) for v in dims[0])
-                codes = np.stack(samples[a:b]).reshape(b - a, p, h, w).astype(np.int32) - np.int32(code_lo)
-                count_samples(codes, colour and p in (3, 4), bits - 8, fine, scratch.pl,
-                              scratch.rs, scratch.ctx, scratch.val, counts)
+        def count(cmap: np.ndarray, extra: int) -> np.ndarray:
+            """Token counts of ``rows`` contexts and ``extra`` rows after them (``cmap``'s)."""
+            def count_range(a: int, b: int) -> np.ndarray:  # integer counts: exact sums
+                scratch = Scratch(dims[a:b])
+                counts = np.zeros((rows + extra, t), dtype=np.int64)
+                if uniform:
+                    p, h, w = (int(v) for v in dims[0])
+                    codes = np.stack(samples[a:b]).reshape(b - a, p, h, w).astype(np.int32) \
+                        - np.int32(code_lo)
+                    count_samples(codes, colour and p in (3, 4), bits - 8, cmap, scratch.pl,
+                                  scratch.rs, scratch.ctx, scratch.val, counts)
+                    return counts
+                for i in range(a, b):
+                    k = scratch.model(samples[i], dims[i], colour, bits, code_lo, cmap)
+                    count_tokens(scratch.ctx, scratch.val, k, counts, LOSSLESS_DIRECT)
                 return counts
-            for i in range(a, b):
-                k = scratch.model(samples[i], dims[i], colour, bits, code_lo, fine)
-                count_tokens(scratch.ctx, scratch.val, k, counts, LOSSLESS_DIRECT)
-            return counts
+            return sum(map_ranges(count_range, len(samples), self.workers))
 
-        counts = sum(map_ranges(count_range, len(samples), self.workers))
         cmap = None
-        if not colour:
-            cmap, counts[:CTX_PER_CLASS] = cluster_contexts(counts[rows:])
+        if colour:
+            counts = count(np.zeros(0, np.int32), 0)
+        else:
+            # plane 0's map, stage by stage: each fine context counted in a row of its own
+            # after the contexts', then clustered into class 0's (``context_map``)
+            home = map_home()
+            first = count(np.arange(rows, rows + FINE_CONTEXTS, dtype=np.int32), FINE_CONTEXTS)
+            stage1, _ = cluster_contexts(first[rows:], home[:FINE_CONTEXTS])
+            second = MAP_SIZE - FINE_CONTEXTS
+            counts = count(np.concatenate([stage1, np.arange(rows, rows + second)]).astype(
+                np.int32), second)
+            stage2, counts[:CTX_PER_CLASS] = cluster_contexts(counts[rows:], home[FINE_CONTEXTS:])
             counts = counts[:rows]
+            cmap = np.concatenate([stage1, stage2])
         self.tables = LosslessTables.fit(bits, code_lo, colour, counts, cmap)
         f = self.tables.freq.astype(np.float64)
         self._estimate = float((counts * -np.log2(f / PROB_SCALE)).sum() / 8 / len(samples))

@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.lane_steps import LANE_SHIFT, LUTS
-from ._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS, NUM_CLASSES
+from ._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE, NUM_CLASSES, TEXTURES
 from ._kernels.rans import COARSE_SHIFT, LOSSLESS_DIRECT, PROB_SCALE, num_tokens
 
 __all__ = ["LOG_STEPS", "LosslessTables", "lane_lookup", "normalize_counts", "pack_freq",
@@ -142,11 +142,13 @@ class LosslessTables:
     def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, packed: tuple,
                  cmap: np.ndarray | None = None):
         self.bits, self.code_lo, self.colour = int(bits), int(code_lo), bool(colour)
-        # plane 0's map of fine contexts (``pixel_model``): (FINE_CONTEXTS,) uint8 without
-        # colour (by default each to its coarse context), else none; the decoders take it as
-        # int32 (empty: no map), and the lanes after their LUTs
+        # plane 0's map of fine contexts (``pixel_model``), both stages: (MAP_SIZE,) uint8
+        # without colour (by default each to its coarse context), else none; the decoders
+        # take it as int32 (empty: no map), and the lanes after their LUTs
         if not colour and cmap is None:
-            cmap = np.arange(FINE_CONTEXTS) % CTX_PER_CLASS
+            cmap = map_home()
+        if not colour and np.shape(cmap) != (MAP_SIZE,):
+            raise ValueError(f"the map should have {MAP_SIZE} entries, found {np.shape(cmap)}")
         self.cmap = None if colour else np.ascontiguousarray(cmap, dtype=np.uint8)
         self.cmap32 = readonly(np.zeros(0, np.int32) if colour else self.cmap.astype(np.int32))
         # the lanes' LUTS words, then the map a byte each (and 4 bytes spare for their gathers)
@@ -209,7 +211,7 @@ class LosslessTables:
         if self.colour:
             return t
         # the map's entries that leave their coarse context, by fine context
-        at = np.flatnonzero(self.cmap != np.arange(FINE_CONTEXTS) % CTX_PER_CLASS)
+        at = np.flatnonzero(self.cmap != map_home())
         return {**t, "cmap_at": at.astype(np.uint16), "cmap": self.cmap[at]}
 
     @classmethod
@@ -235,7 +237,7 @@ class LosslessTables:
 
 
 def _map_of(at, values, colour: bool, where: str) -> np.ndarray | None:
-    """The dense (FINE_CONTEXTS,) map from its stored entries (fine contexts ``at``, strictly
+    """The dense (MAP_SIZE,) map from its stored entries (fine contexts ``at``, strictly
     increasing, and their ``values``; every other fine context keeps its coarse context), or
     None for a colour archive."""
     if colour:
@@ -251,12 +253,19 @@ def _map_of(at, values, colour: bool, where: str) -> np.ndarray | None:
                           f"arrays of one length in an archive without colour, found {found}; "
                           "the tables are corrupt")
     at, values = np.asarray(at).astype(np.int64), np.asarray(values)
-    if at.size and (at[-1] >= FINE_CONTEXTS or (np.diff(at) <= 0).any()
+    if at.size and (at[-1] >= MAP_SIZE or (np.diff(at) <= 0).any()
                     or int(values.max()) >= CTX_PER_CLASS):
         raise FormatError(f"{where}: tensor 'cmap_at' should hold increasing fine contexts below "
-                          f"{FINE_CONTEXTS} and 'cmap' contexts below {CTX_PER_CLASS}, found "
+                          f"{MAP_SIZE} and 'cmap' contexts below {CTX_PER_CLASS}, found "
                           f"fine contexts up to {int(at.max())} and contexts up to "
                           f"{int(values.max())}; the tables are corrupt")
-    cmap = np.arange(FINE_CONTEXTS) % CTX_PER_CLASS
+    cmap = map_home()
     cmap[at] = values
     return cmap
+
+
+def map_home() -> np.ndarray:
+    """(MAP_SIZE,) int64: each entry's coarse context, where it stays unless the map moves it
+    (first stage ``pattern * 128 + c``: c; second stage ``c * TEXTURES + texture``: c)."""
+    k = np.arange(MAP_SIZE)
+    return np.where(k < FINE_CONTEXTS, k % CTX_PER_CLASS, (k - FINE_CONTEXTS) // TEXTURES)

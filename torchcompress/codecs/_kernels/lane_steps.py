@@ -18,7 +18,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .pixel_model import ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT
+from .pixel_model import ACT_LUT, CTX_PER_CLASS, FINE_CONTEXTS, LEVEL_LUT, Q_LUT, TEXTURES
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS, RANS_L
 from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gather, load,
                    lookup128, smax, smin, splat, store, vabs)
@@ -74,13 +74,13 @@ def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift, mapp
     # (kernel time x0.89-1.00 on MNIST, x0.96-0.99 on CIFAR and x0.94 on photos, paired runs)
     if isinstance(p, int):  # a plane known when the kernel compiles: no branch
         if p == 0:
-            return _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, nw, shift, lut,
-                           mapped)
+            return _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, nw, pred, shift,
+                           lut, mapped)
         return b.add(b.add(const(min(p, 3) * CTX_PER_CLASS), a), _prev_bin(b, prevt, lut, shift))
     with b.if_else(b.icmp_signed("==", p, at(0))) as (then, otherwise):
         with then:  # plane 0: class 0
-            c0 = _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, nw, shift, lut,
-                         mapped)
+            c0 = _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, nw, pred, shift,
+                         lut, mapped)
             b_then = b.block
         with otherwise:
             cls = splat(b, b.mul(b.select(b.icmp_signed("<", p, at(3)), p, at(3)),
@@ -93,10 +93,9 @@ def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift, mapp
     return c
 
 
-def _mapped(b, c, w, n, ne, nw, shift, lut, mapped):
-    """Plane 0's context ``c`` through the archive's map, where ``mapped``
-    (``pixel_model.pattern_of``: the pattern of W, N, NE and NW); else (or ``mapped`` None)
-    ``c``."""
+def _mapped(b, c, w, n, ne, nw, pred, shift, lut, mapped):
+    """Plane 0's context ``c`` through the archive's map, both stages, where ``mapped``
+    (``pixel_model.pattern_of`` and ``texture_of``); else (or ``mapped`` None) ``c``."""
     if mapped is None:
         return c
     pre = b.block
@@ -106,9 +105,17 @@ def _mapped(b, c, w, n, ne, nw, shift, lut, mapped):
             u = b.ashr(v, shift)
             q = b.add(b.ashr(b.add(u, const(32)), const(7)), smin(b, u, const(1)))
             pattern = b.or_(pattern, b.shl(q, const(at_bit)))
+        texture = const(0)
+        for v in (w, n, nw, ne):  # 1 + (v > pred) - (v < pred), in base 3
+            side = b.sub(b.zext(b.icmp_signed(">", v, pred), V32),
+                         b.zext(b.icmp_signed("<", v, pred), V32))
+            texture = b.add(b.mul(texture, const(3)), b.add(side, const(1)))
         # the map's bytes follow the LUTS' words: a byte each (32 KB, not 128: L1, not L2)
+        base = 4 * len(LUTS)
         fine = b.add(b.mul(pattern, const(CTX_PER_CLASS)), c)
-        m = b.and_(gather(b, lut, b.add(fine, const(4 * len(LUTS)))), const(0xFF))
+        m = b.and_(gather(b, lut, b.add(fine, const(base))), const(0xFF))
+        fine2 = b.add(b.mul(m, const(TEXTURES)), texture)
+        m = b.and_(gather(b, lut, b.add(fine2, const(base + FINE_CONTEXTS))), const(0xFF))
         b_map = b.block
     out = b.phi(c.type)
     out.add_incoming(m, b_map)

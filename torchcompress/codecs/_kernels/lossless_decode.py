@@ -8,8 +8,9 @@ reading outside the payload or writing outside the sample.
 import numpy as np
 from numba import njit
 
-from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, colour_inverse, context_of,
-                          med, pad_row_end, pad_row_start, pattern_of, unfold)
+from .pixel_model import (ACT_LUT, CTX_PER_CLASS, FINE_CONTEXTS, LEVEL_LUT, Q_LUT, TEXTURES,
+                          colour_inverse, context_of, med, pad_row_end, pad_row_start, pattern_of,
+                          texture_of, unfold)
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, read_state, state_bytes
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
@@ -52,8 +53,9 @@ def _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, cmap, pl, rs, bc, b
         k = np.uint64(bp + i + 1)  # unsigned: no negative-index wraparound on the loads
         ne, rne = np.int64(pl[k]), np.int64(rs[k])
         pred, c = _context(0, wv, nv, nwv, ne, rwv, rnv, rnwv, rne, 0, shift)
-        if mapped:
+        if mapped:  # both stages (``pixel_model``)
             c = cmap[np.uint64(pattern_of(wv, nv, ne, nwv, shift) * CTX_PER_CLASS + c)]
+            c = cmap[np.uint64(FINE_CONTEXTS + c * TEXTURES + texture_of(wv, nv, nwv, ne, pred))]
         val, ar, _, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, True, maxv)
         if val & ~maxv:  # outside [0, maxv] (maxv is 2**bits - 1)
             return x, pos, BAD_RANGE
@@ -159,6 +161,8 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
                                    prev_t, shift)
                 if p == 0 and cmap.shape[0]:
                     c = cmap[np.uint64(pattern_of(wv, nv, nev, nwv, shift) * CTX_PER_CLASS + c)]
+                    c = cmap[np.uint64(FINE_CONTEXTS + c * TEXTURES
+                                       + texture_of(wv, nv, nwv, nev, pred))]
                 val, ar, prev_t, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred,
                                                  not (colour and p < 3), maxv)
                 # YCoCg-R's Co and Cg lie in [-maxv, maxv], every other plane in [0, maxv]
@@ -209,8 +213,8 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
             to each code (the source dtype's offset, e.g. -128 for int8).
         cum, coarse: (contexts, T + 1) uint16 cumulative frequencies and the flat
             (contexts * 256,) uint8 slot-bucket -> first token rANS tables.
-        cmap: (``pixel_model.FINE_CONTEXTS``,) int32 map of plane 0's fine contexts, or
-            empty (a colour archive).
+        cmap: (``pixel_model.MAP_SIZE``,) int32 map of plane 0's fine contexts, both stages,
+            or empty (a colour archive).
         pl, rs: flat int32 ring scratch of at least P * 2 * (W + 2) entries.
         out: (total,) output values; ``out_off`` (B,) where each row starts.
         status: (B,) int64, set per row to OK or an error code.

@@ -3,8 +3,9 @@
 import numpy as np
 from numba import njit
 
-from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, colour_forward, context,
-                          fold, med, pad_row_end, pad_row_start, pattern_of)
+from .pixel_model import (ACT_LUT, CTX_PER_CLASS, FINE_CONTEXTS, LEVEL_LUT, Q_LUT, TEXTURES,
+                          colour_forward, context, fold, med, pad_row_end, pad_row_start,
+                          pattern_of, texture_of)
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS, RANS_L, put_symbol, token_of
 
 __all__ = ["count_samples", "count_tokens", "encode_sample", "encode_samples", "model_sample"]
@@ -21,8 +22,8 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
     Args:
         x: (P, H, W) int32 codes in ``[0, 2**bits)``; ``shift`` = bits - 8.
         colour: code planes 0..2 as YCoCg-R. ``cmap``: plane 0's map of fine contexts
-            (``pixel_model``; empty: none); the fit counts with one that maps each fine
-            context to a row of its own.
+            (``pixel_model``; empty: none; only its first stage: ``FINE_CONTEXTS`` entries);
+            the fit counts with one that maps each fine context to a row of its own.
         pl, rs: (>= P * 2 * (W + 2),) int32 ring scratch (zeroed here).
         ctx, val: (>= P*H*W,) int32 outputs.
     """
@@ -30,6 +31,7 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
     w2 = w + 2
     maxv = (1 << (shift + 8)) - 1
     mapped = cmap.shape[0] > 0
+    staged = cmap.shape[0] > FINE_CONTEXTS
     pl[:nplanes * 2 * w2] = 0
     rs[:nplanes * 2 * w2] = 0
     k = 0
@@ -54,8 +56,10 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
                 pred = med(pl[ci - 1], pl[pi], pl[pi - 1])
                 c = context(pl, rs, p, ci, pi, pred, prev_t, shift, ACT_LUT, Q_LUT, LEVEL_LUT)
                 if p == 0 and mapped:
-                    c = cmap[pattern_of(pl[ci - 1], pl[pi], pl[pi + 1], pl[pi - 1], shift)
-                             * CTX_PER_CLASS + c]
+                    wv, nv, ne, nw = pl[ci - 1], pl[pi], pl[pi + 1], pl[pi - 1]
+                    c = cmap[pattern_of(wv, nv, ne, nw, shift) * CTX_PER_CLASS + c]
+                    if staged:
+                        c = cmap[FINE_CONTEXTS + c * TEXTURES + texture_of(wv, nv, nw, ne, pred)]
                 ctx[k] = c
                 r = pl[ci] - pred
                 rs[ci] = abs(r)
