@@ -27,6 +27,14 @@ def rerecord_extra(archive, name):
         bytes=len(data), xxh3_64=xxhash.xxh3_64_hexdigest(data)))
 
 
+def rerecord_shard(archive, k=0):
+    """Record the current size and hash of shard ``k``, as a crafted archive would."""
+    m = json.loads((archive / "manifest.json").read_text())
+    data = (archive / m["shards"][k]["file"]).read_bytes()
+    edit_manifest(archive, lambda m: m["shards"][k].update(
+        bytes=len(data), xxh3_64=xxhash.xxh3_64_hexdigest(data)))
+
+
 def rewrite_tensors(path, fn):
     """Apply ``fn`` to the tensors of the safetensors file ``path`` and save them back (a crafted
     file: the archive's recorded hash is left as it was)."""

@@ -98,11 +98,13 @@ def torch_stack_uint8(ds):
 # state 1, no 16-bit words). The 250 after a prediction of 4 is coded as format 7's fold, 250
 # (zigzag's 492 before).
 LOSSLESS_SHARD_HEX = (
-    "b8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
-    "22646174615f6f666673657473223a5b302c31365d7d2c226c656e67746873223a7b226474797065223a225531"
-    "36222c227368617065223a5b325d2c22646174615f6f666673657473223a5b31362c32305d7d2c227265636f72"
-    "6473223a7b226474797065223a225538222c227368617065223a5b365d2c22646174615f6f666673657473223a"
-    "5b32302c32365d7d7d202020000000000000000001000000000000000300030082a003e70b00")
+    "f8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
+    "22646174615f6f666673657473223a5b302c31365d7d2c226c656e6774685f62617365223a7b22647479706522"
+    "3a22553332222c227368617065223a5b315d2c22646174615f6f666673657473223a5b31362c32305d7d2c226c"
+    "656e67746873223a7b226474797065223a225538222c227368617065223a5b325d2c22646174615f6f66667365"
+    "7473223a5b32302c32325d7d2c227265636f726473223a7b226474797065223a225538222c227368617065223a"
+    "5b365d2c22646174615f6f666673657473223a5b32322c32385d7d7d2020200000000000000000010000000000"
+    "000003000000000082a003e70b00")
 LOSSLESS_X = np.array([[[[0, 1, 2], [3, 4, 250]]], [[[7, 7, 7], [7, 7, 7]]]], dtype=np.uint8)
 
 
@@ -111,11 +113,12 @@ def test_golden_lossless_archive(tmp_path):
     tc.compress((LOSSLESS_X, np.array([0, 1])), path, shard_size=2, progress=False)
     data = (path / "shard-00000.safetensors").read_bytes()
     assert data.hex() == LOSSLESS_SHARD_HEX
-    # data section: labels I64 [0, 1], lengths U16 [3, 3] (odd: 3 bytes of state), records:
-    # two 3-byte LE states (under 2**24)
+    # data section: labels I64 [0, 1], length_base U32 [3] and lengths U8 [0, 0] (format 8:
+    # a byte a record over the base where they span less than 256; odd: 3 bytes of state),
+    # records: two 3-byte LE states (under 2**24)
     body = data[8 + int.from_bytes(data[:8], "little"):]
-    assert body[16:20] == bytes([3, 0, 3, 0])
-    assert [int.from_bytes(body[a:a + 3], "little") for a in (20, 23)] == [0x03A082, 0x000BE7]
+    assert body[16:22] == bytes([3, 0, 0, 0, 0, 0])
+    assert [int.from_bytes(body[a:a + 3], "little") for a in (22, 25)] == [0x03A082, 0x000BE7]
     m = json.loads((path / "manifest.json").read_text())
     assert m["format_version"] == 8 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
     assert m["extras"]["tables"]["xxh3_64"] == "8865011f26ed002e"
@@ -149,7 +152,8 @@ def test_golden_lossless_rgb_records(tmp_path):
     path = tmp_path / "c.tcz"
     tc.compress((LOSSLESS_RGB_X, np.array([0, 1])), path, shard_size=2, progress=False)
     t = load_file(str(path / "shard-00000.safetensors"))
-    assert t["lengths"].tolist() == [31, 95]  # coded: under the 144 raw bytes; 3 bytes of state
+    # coded: under the 144 raw bytes; 3 bytes of state; U8 over a base of 31
+    assert t["length_base"].tolist() == [31] and t["lengths"].tolist() == [0, 64]
     assert bytes(t["records"]).hex() == LOSSLESS_RGB_RECORDS
     m = json.loads((path / "manifest.json").read_text())
     assert m["extras"]["tables"]["xxh3_64"] == "85c525e162796884"
@@ -159,12 +163,13 @@ def test_golden_lossless_rgb_records(tmp_path):
 
 # A two-sample lossy archive at bits=2: an 8x8 flat grey image and an 8x8 ramp, one shard.
 LOSSY_SHARD_HEX = (
-    "b8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
-    "22646174615f6f666673657473223a5b302c31365d7d2c226c656e67746873223a7b226474797065223a225531"
-    "36222c227368617065223a5b325d2c22646174615f6f666673657473223a5b31362c32305d7d2c227265636f72"
-    "6473223a7b226474797065223a225538222c227368617065223a5b31365d2c22646174615f6f66667365747322"
-    "3a5b32302c33365d7d7d20200000000000000000010000000000000005000b0000d5a784000075385700ff6c06"
-    "91f282")
+    "f8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
+    "22646174615f6f666673657473223a5b302c31365d7d2c226c656e6774685f62617365223a7b22647479706522"
+    "3a22553332222c227368617065223a5b315d2c22646174615f6f666673657473223a5b31362c32305d7d2c226c"
+    "656e67746873223a7b226474797065223a225538222c227368617065223a5b325d2c22646174615f6f66667365"
+    "7473223a5b32302c32325d7d2c227265636f726473223a7b226474797065223a225538222c227368617065223a"
+    "5b31365d2c22646174615f6f666673657473223a5b32322c33385d7d7d20200000000000000000010000000000"
+    "000005000000000600d5a784000075385700ff6c0691f282")
 LOSSY_X = np.stack([np.full((8, 8), 100, np.uint8),
                     np.add.outer(np.arange(8), np.arange(8)).astype(np.uint8) * 16])
 
@@ -175,12 +180,13 @@ def test_golden_lossy_archive(tmp_path):
                 progress=False)
     data = (path / "shard-00000.safetensors").read_bytes()
     assert data.hex() == LOSSY_SHARD_HEX
-    # data section: labels I64 [0, 1], lengths U16 [5, 11], then the records: a scale byte
-    # (< 128) and an rANS stream that opens with its 4-byte LE state (>= 2**16)
+    # data section: labels I64 [0, 1], length_base U32 [5] and lengths U8 [0, 6] (format 8's
+    # byte lengths), then the records: a scale byte (< 128) and an rANS stream that opens
+    # with its 4-byte LE state (>= 2**16)
     body = data[8 + int.from_bytes(data[:8], "little"):]
-    assert body[16:20] == bytes([5, 0, 11, 0])
-    assert body[20] == 0 and int.from_bytes(body[21:25], "little") == 0x0084A7D5
-    assert body[25] == 0 and int.from_bytes(body[26:30], "little") >= 1 << 16
+    assert body[16:22] == bytes([5, 0, 0, 0, 0, 6])
+    assert body[22] == 0 and int.from_bytes(body[23:27], "little") == 0x0084A7D5
+    assert body[27] == 0 and int.from_bytes(body[28:32], "little") >= 1 << 16
     m = json.loads((path / "manifest.json").read_text())
     assert m["codec"] == "lossy" and m["sample_shape"] == [8, 8]
     assert m["extras"]["tables"]["xxh3_64"] == "e6adad6d30250d88"

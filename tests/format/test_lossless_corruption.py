@@ -10,8 +10,9 @@ import torchcompress as tc
 from torchcompress import FormatError
 
 from torchcompress.format.safetensors_io import read_header
+from safetensors.numpy import load_file
 
-from .edits import edit_manifest, flip_byte, rerecord_extra, rewrite_tensors
+from .edits import edit_manifest, flip_byte, rerecord_extra, rerecord_shard, rewrite_tensors
 
 SHARD = "shard-00000.safetensors"
 TABLES = "tables.safetensors"
@@ -82,20 +83,58 @@ def test_flipped_record_bytes_raise_at_decode(lossless_archive, seed):
         tc.verify(lossless_archive)
 
 
+def _lengths(edit):
+    """A shard edit of the records' whole lengths (stored back as U16, without a base)."""
+    def apply(t):
+        n = t["lengths"].astype(np.int64) + int(t.pop("length_base", [0])[0])
+        edit(n)
+        t["lengths"] = n.astype(np.uint16)
+    return apply
+
+
+def test_archive_stores_byte_lengths(lossless_archive):
+    """Lengths spanning less than 256 are a byte each over ``length_base``; the same lengths
+    stored as U16 without a base decode alike."""
+    t = load_file(str(lossless_archive / SHARD))
+    assert t["lengths"].dtype == np.uint8 and t["length_base"].dtype == np.uint32
+    before = torch.stack([tc.open(lossless_archive)[i][0] for i in range(24)])
+    rewrite_tensors(lossless_archive / SHARD, _lengths(lambda n: None))
+    rerecord_shard(lossless_archive)
+    assert torch.equal(torch.stack([tc.open(lossless_archive)[i][0] for i in range(24)]), before)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda t: t.pop("length_base"), r"'length_base' \(U32, one entry\) goes with U8 'lengths' "
+                                     r"and only with them, found lengths uint8 and no length_base"),
+    (lambda t: t.__setitem__("length_base", t["length_base"].astype(np.uint16)),
+     r"found lengths uint8 and length_base uint16 of shape \[1\]"),
+    (lambda t: t.__setitem__("lengths", t["lengths"].astype(np.uint16)),
+     r"found lengths uint16 and length_base uint32"),
+    (lambda t: t["length_base"].__setitem__(0, 9), r"records hold \d+ bytes, but the lengths add "),
+], ids=["missing", "dtype", "with-u16", "base"])
+def test_crafted_length_base_raises_at_open(lossless_archive, edit, match):
+    rewrite_tensors(lossless_archive / SHARD, edit)
+    rerecord_shard(lossless_archive)
+    with pytest.raises(FormatError, match=match):
+        tc.open(lossless_archive)
+
+
 def test_truncated_stream_raises(lossless_archive):
-    def shorten(t):
-        t["lengths"][3] -= 2
-        t["lengths"][4] += 2  # same total: record 3 ends early, record 4 starts early
-    rewrite_tensors(lossless_archive / SHARD, shorten)
+    def shorten(n):
+        n[3] -= 2
+        n[4] += 2  # same total: record 3 ends early, record 4 starts early
+    rewrite_tensors(lossless_archive / SHARD, _lengths(shorten))
+    rerecord_shard(lossless_archive)
     with pytest.raises(FormatError, match=r"record 3 is corrupt \(its stream"):
         tc.open(lossless_archive)[3]
 
 
 def test_record_too_short_for_a_stream_raises(lossless_archive):
-    def shorten(t):
-        t["lengths"][4] += int(t["lengths"][3]) - 2
-        t["lengths"][3] = 2  # a coded record (not raw-sized) of 2 bytes
-    rewrite_tensors(lossless_archive / SHARD, shorten)
+    def shorten(n):
+        n[4] += n[3] - 2
+        n[3] = 2  # a coded record (not raw-sized) of 2 bytes
+    rewrite_tensors(lossless_archive / SHARD, _lengths(shorten))
+    rerecord_shard(lossless_archive)
     with pytest.raises(FormatError, match=r"record 3 is corrupt \(it is too short for a "
                                           r"stream's 3 bytes of state"):
         tc.open(lossless_archive)[3]
@@ -111,7 +150,8 @@ def test_lengths_of_wrong_dtype(lossless_archive):
     def to_int16(t):
         t["lengths"] = t["lengths"].astype(np.int16)
     rewrite_tensors(lossless_archive / SHARD, to_int16)
-    with pytest.raises(FormatError, match=r"tensor 'lengths' should be 1-D U16 or U32"):
+    rerecord_shard(lossless_archive)
+    with pytest.raises(FormatError, match=r"tensor 'lengths' should be 1-D U8, U16 or U32"):
         tc.open(lossless_archive)
 
 

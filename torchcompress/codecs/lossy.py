@@ -55,17 +55,14 @@ class LossyParams:
 
 
 class LossyEncoded(LosslessEncoded):
-    """Records as the lossless codec's (lengths as wide as the encoder chose), with the
-    encoder's statistics."""
+    """Records as the lossless codec's (lengths stored as ``lossless.pack_lengths`` packs
+    them: never wider than the budget counted), with the encoder's statistics."""
 
     @classmethod
     def of(cls, tables, chunk, stats: dict) -> "LossyEncoded":
         enc = cls.from_chunk(tables, chunk, raw_count=0)
-        enc.lengths, enc._stats = chunk.arrays["lengths"], stats
+        enc._stats = stats
         return enc
-
-    def shard(self, start: int, stop: int) -> dict[str, np.ndarray]:
-        return {**super().shard(start, stop), "lengths": self.lengths[start:stop]}
 
     def stats(self) -> dict:
         return dict(self._stats)

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from .._distributed import replica_info
+from ..codecs.lossless import pack_lengths
 from ..codecs.lossless_stream import common_shape
 from ..codecs.protocol import merge_scans
 from ..format import ArchiveReader, ArchiveWriter, Manifest
@@ -305,11 +306,14 @@ def _write_shard(folder: str, k: int, a: int, b: int, chunks: list, pad: dict) -
     # 1-D pieces, written one after the other: no joined copy of the shard
     arrays = [pool.landed(c["arrays"]) for c in chunks]
     tensors = {key: [a[key] for a in arrays] for key in arrays[0]}
-    for key, parts in tensors.items():  # lengths: U16 unless some chunk needed U32
+    for key, parts in tensors.items():
         wide = np.result_type(*parts)
         tensors[key] = [p.astype(wide, copy=False) for p in parts]
         if pad.get(key):
             tensors[key].append(np.zeros(pad[key], dtype=wide))
+    if "lengths" in tensors:  # record lengths (a byte each where the shard's span allows)
+        packed = pack_lengths(np.concatenate(tensors["lengths"]))
+        tensors.update({key: [v] for key, v in packed.items()})
     shapes = np.concatenate([c["shapes"] for c in chunks])
     uniform = bool((shapes == shapes[0]).all())
     if not uniform:
