@@ -28,10 +28,10 @@ from ._kernels.simd import LANES, vector_gathers
 from .lanes import LANES_MIN, lane_groups, lanes_unavailable
 from .lossless_stream import LosslessStream, code_layout, planes_of
 from .lossless_tables import LosslessTables
+from .record_lengths import pack_lengths
 from .scratch import PerThread
 
-__all__ = ["LosslessCodec", "LosslessParams", "code_layout", "pack_lengths", "planes_of",
-           "shard_records"]
+__all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of", "shard_records"]
 
 _ERRORS = {OVERRUN: "it is too short for a stream's 3 bytes of state",
            BAD_STATE: "its stream does not end in the start state at the record's end",
@@ -292,24 +292,11 @@ def raise_corrupt(status: np.ndarray, rows: np.ndarray, where: str, errors: dict
                           f"({errors[int(status[b])]}); run tc.verify to find the damaged file")
 
 
-def pack_lengths(lengths: np.ndarray) -> dict[str, np.ndarray]:
-    """A shard's record lengths as stored: ``lengths`` U8 over a ``length_base`` (U32, (1,))
-    when they span less than 256 (MNIST's: a byte a record fewer, -0.13 points), else U16
-    when each is below 65,536, else U32."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    if lengths.size and int(lengths.max() - lengths.min()) < 256:
-        base = int(lengths.min())
-        return {"lengths": (lengths - base).astype(np.uint8),
-                "length_base": np.array([base], dtype=np.uint32)}
-    return {"lengths": lengths.astype(np.uint16 if not lengths.size or lengths.max() < 1 << 16
-                                      else np.uint32)}
-
-
 def shard_records(arrays: dict, sample_shape: tuple, n: int, where: str, codec: str):
     """Validated (offsets (n + 1,), shapes (n, ndim), dims (n, 3)) of a shard of records.
 
     The shard holds ``lengths`` (U8 over ``length_base``, U16 or U32 per sample, see
-    :func:`pack_lengths`), ``records`` (the bytes, U8) and, in a mixed-shape archive,
+    ``record_lengths``), ``records`` (the bytes, U8) and, in a mixed-shape archive,
     ``shapes`` (U32 (n, ndim)).
     """
     lengths = arrays.get("lengths")

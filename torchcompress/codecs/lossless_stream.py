@@ -20,6 +20,7 @@ from .context_map import cluster_contexts
 from .lossless_tables import LosslessTables, map_home
 from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
+from .record_lengths import pack_shard_lengths
 
 __all__ = ["LosslessStream", "Scratch", "common_shape", "dims_of", "fit_rows", "planes_of"]
 
@@ -117,6 +118,7 @@ class LosslessStream(WithoutBudget):
     fit samples decide it, and a later sample outside it is refused.
     """
 
+    shard_tensors = staticmethod(pack_shard_lengths)
 
     def __init__(self, fit_samples: int, n: int, *, workers: int = 1, layout=None):
         self.n, self.workers, self.layout = n, workers, layout

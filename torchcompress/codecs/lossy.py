@@ -55,7 +55,7 @@ class LossyParams:
 
 
 class LossyEncoded(LosslessEncoded):
-    """Records as the lossless codec's (lengths stored as ``lossless.pack_lengths`` packs
+    """Records as the lossless codec's (lengths stored as ``record_lengths.pack_lengths`` packs
     them: never wider than the budget counted), with the encoder's statistics."""
 
     @classmethod

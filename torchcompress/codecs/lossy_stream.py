@@ -30,6 +30,7 @@ from .lossy_transform import colour_basis
 from .parallel import map_ranges
 from .precision import round_up_f32
 from .protocol import Chunk
+from .record_lengths import pack_shard_lengths
 
 __all__ = ["DEADZONE", "LossyStream", "RDO_LAMBDA", "as_planes"]
 
@@ -65,6 +66,8 @@ def as_planes(x, planes: int | None = None, start: int = 0) -> list:
 
 class LossyStream:
     """The lossy codec's ``protocol.StreamEncoder`` (see the module docstring)."""
+
+    shard_tensors = staticmethod(pack_shard_lengths)
 
     def __init__(self, bits: float, fit_samples: int, n: int, *, workers: int = 1):
         self.bits, self.n, self.workers = bits, n, workers

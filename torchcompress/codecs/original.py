@@ -22,6 +22,7 @@ from ..errors import CodecError, FormatError
 from .lossless import LosslessEncoded, shard_records
 from .lossless_stream import common_shape, fit_rows
 from .protocol import Chunk, RowsDecoder, WithoutBudget
+from .record_lengths import pack_shard_lengths
 
 __all__ = ["OriginalCodec", "OriginalParams", "file_shape"]
 
@@ -121,6 +122,7 @@ class OriginalCodec:
 class OriginalStream(WithoutBudget):
     """``protocol.StreamEncoder`` for files: no model, no budget; the fit rows only size shards."""
 
+    shard_tensors = staticmethod(pack_shard_lengths)
 
     def __init__(self, n: int):
         self.n, self._estimate = n, 0.0

@@ -146,7 +146,10 @@ class StreamEncoder(Protocol):
     folder (shared by every rank) for the encoder's scratch files; ``scan(samples,
     start, labels) -> dict`` of arrays per chunk, joined by :func:`merge_scans`
     and handed to ``load_scan(scan, dtype)`` on every rank before the fit;
-    ``shard_pad`` ({tensor: bytes}) zero bytes that end each shard's tensor; and
+    ``shard_pad`` ({tensor: bytes}) zero bytes that end each shard's tensor;
+    ``shard_tensors(parts) -> parts``, a streamed shard's tensors (each a list of
+    the chunks' parts, joined) as the shard stores them (the record codecs pack
+    their lengths: ``record_lengths``); and
     ``close()`` on every rank once all ranks have encoded (rank 0: after the
     archive-wide tensors are written)."""
 

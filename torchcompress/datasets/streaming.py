@@ -28,7 +28,6 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from .._distributed import replica_info
-from ..codecs.lossless import pack_lengths
 from ..codecs.lossless_stream import common_shape
 from ..codecs.protocol import merge_scans
 from ..format import ArchiveReader, ArchiveWriter, Manifest
@@ -194,6 +193,7 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
     bounds = shard_bounds(n, st.bytes_per_sample(values), shard_size)
     mine = list(range(rank, len(bounds) - 1, world))
     pad = getattr(st, "shard_pad", {})
+    finish = getattr(st, "shard_tensors", None)
     close = getattr(st, "close", lambda: None)
     extras = st.extras()
 
@@ -213,7 +213,8 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
             synced = []
             for k in tqdm(mine, desc="encoding shards", disable=not show, leave=False):
                 out.append(_write_shard(folder, k, bounds[k], bounds[k + 1],
-                                        [next(results) for _ in range(per_shard[k])], pad))
+                                        [next(results) for _ in range(per_shard[k])], pad,
+                                        finish))
                 synced.append(syncs.submit(fsync_path, os.path.join(folder, out[-1]["info"].file)))
             for f in synced:
                 f.result()
@@ -300,9 +301,10 @@ def _encode_chunk(job: tuple) -> dict:
             "exact": exact, "worst": worst, "dtype": str(x[0].dtype)}
 
 
-def _write_shard(folder: str, k: int, a: int, b: int, chunks: list, pad: dict) -> dict:
+def _write_shard(folder: str, k: int, a: int, b: int, chunks: list, pad: dict,
+                 finish=None) -> dict:
     """Join the encoded chunks of samples ``[a, b)`` into shard file ``k`` (then ``pad``:
-    trailing zero bytes per tensor)."""
+    trailing zero bytes per tensor, and ``finish``: the stream encoder's ``shard_tensors``)."""
     # 1-D pieces, written one after the other: no joined copy of the shard
     arrays = [pool.landed(c["arrays"]) for c in chunks]
     tensors = {key: [a[key] for a in arrays] for key in arrays[0]}
@@ -311,9 +313,8 @@ def _write_shard(folder: str, k: int, a: int, b: int, chunks: list, pad: dict) -
         tensors[key] = [p.astype(wide, copy=False) for p in parts]
         if pad.get(key):
             tensors[key].append(np.zeros(pad[key], dtype=wide))
-    if "lengths" in tensors:  # record lengths (a byte each where the shard's span allows)
-        packed = pack_lengths(np.concatenate(tensors["lengths"]))
-        tensors.update({key: [v] for key, v in packed.items()})
+    if finish is not None:  # the codec's own packing (e.g. record lengths)
+        tensors = finish(tensors)
     shapes = np.concatenate([c["shapes"] for c in chunks])
     uniform = bool((shapes == shapes[0]).all())
     if not uniform:
