@@ -114,7 +114,8 @@ class LosslessCodec:
     max_planes = None
     # version 5: 32 direct tokens, the previous plane binned by token; 6: streams start in state 1;
     # 7: residuals folded over their plane's range, plane 0's map of fine contexts without colour;
-    # 8: that map over W, N, NE and NW in four levels, stored as its entries
+    # 8: that map over W, N, NE and NW in four levels, then their texture against the
+    # prediction, stored as its moved entries; record lengths a byte each where they fit
     min_format_version = 8
 
     def __init__(self, params: LosslessParams):
