@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CodecError, FormatError
-from .lossless import LosslessEncoded, shard_records
+from .lossless import LosslessEncoded
+from .record_shard import shard_records
 from .lossless_stream import common_shape, fit_rows
 from .protocol import Chunk, RowsDecoder, WithoutBudget
 from .record_lengths import pack_shard_lengths
