@@ -59,10 +59,10 @@ def test_mapped_outputs_decode_bit_exact(tmp_path, monkeypatch):
     fixed = np.stack(_images(rng, [(6, 6)] * 20))
     for name, x in (("mixed", mixed), ("fixed", fixed)):
         src = _Listed(x) if name == "mixed" else (x, np.arange(len(x)) % 2)
-        tc.compress(src, tmp_path / f"{name}.tcz", progress=False)
+        tc.compress(src, tmp_path / f"{name}.tcz", progress=False, shard_size=3)
         ds = tc.open(tmp_path / f"{name}.tcz", output="uint8")
         one = ds.decoder.decode_one(3, np.uint8)
-        many = ds.decoder.decode(np.array([4, 0, 3, 4]), np.uint8)
+        many = ds.decoder.decode(np.array([4, 0, 3, 4]), np.uint8)  # two shards
         assert all(isinstance(_root(a), mmap.mmap) for a in [one, *many])
         np.testing.assert_array_equal(ds[3][0].numpy(), x[3])
         batch = ds.__getitems__([4, 0, 3, 4])

@@ -146,7 +146,7 @@ class ArchiveDecoder:
             groups[0][2].decode(groups[0][1], out, planes=planes)
         else:
             for pos, rows, dec in groups:
-                tmp = np.empty((len(pos), self.sample_size), dtype=dtype)
+                tmp = empty_output((len(pos), self.sample_size), dtype)
                 dec.decode(rows, tmp, planes=planes)
                 out[pos] = tmp
         return out.reshape(len(idx), *self.sample_shape)
