@@ -11,10 +11,10 @@ from ._kernels.lossy_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_lossy_r
 from ._kernels.lossy_lanes import LANE_STATE, LUTS, ROW, decode_lossy_lanes
 from ._kernels.simd import LANES, vector_gathers
 from .lanes import lanes_unavailable, length_groups
-from .record_shard import flat_rows, raise_corrupt, shard_records
 from .lossy_tables import MAX_Q, LossyTables
 from .lossy_transform import block_counts
 from .protocol import RowsDecoder
+from .record_shard import flat_rows, raise_corrupt, shard_records
 from .scratch import PerThread
 
 __all__ = ["LANE_BLOCKS", "LANES_MIN", "LossyShard"]

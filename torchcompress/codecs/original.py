@@ -20,10 +20,10 @@ import numpy as np
 
 from ..errors import CodecError, FormatError
 from .lossless import LosslessEncoded
-from .record_shard import shard_records
 from .lossless_stream import common_shape, fit_rows
 from .protocol import Chunk, RowsDecoder, WithoutBudget
 from .record_lengths import pack_shard_lengths
+from .record_shard import shard_records
 
 __all__ = ["OriginalCodec", "OriginalParams", "file_shape"]
 
