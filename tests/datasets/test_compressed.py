@@ -57,6 +57,15 @@ def test_index_errors(archive):
         ds.__getitems__([0.5])
 
 
+def test_batch_takes_negative_indices(archive):
+    ds = tc.open(archive)
+    got = ds.__getitems__([-1, 0, -40, 39])
+    want = [ds[39], ds[0], ds[0], ds[39]]
+    assert [y for _, y in got] == [y for _, y in want]
+    assert all(torch.equal(a, b) for (a, _), (b, _) in zip(got, want))
+    assert torch.equal(ds.batch(np.array([-2, 5]))[0], torch.stack([ds[38][0], ds[5][0]]))
+
+
 def test_open_argument_errors(archive, tmp_path):
     with pytest.raises(ValueError, match="planes should be in 1..8, but got planes=9"):
         tc.open(archive, planes=9)

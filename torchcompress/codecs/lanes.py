@@ -38,8 +38,10 @@ def lane_groups(dims: np.ndarray, coded: np.ndarray,
         dims: (B, 3) each row's (planes, height, width); ``coded``: (B,) bool, the rows a lane
             may take; ``one_shape``: every row has the same dims (the caller knows).
     """
-    idx = np.flatnonzero(coded)
-    alone = [np.flatnonzero(~coded)]
+    if coded.all():  # the usual batch (two flatnonzero calls fewer)
+        idx, alone = np.arange(len(coded)), [np.empty(0, dtype=np.int64)]
+    else:
+        idx, alone = np.flatnonzero(coded), [np.flatnonzero(~coded)]
     if one_shape or (len(idx) and (dims[idx] == dims[idx[0]]).all()):
         full = len(idx) - len(idx) % LANES  # one shape: every full group, in order
         first = idx[:full].reshape(-1, LANES)

@@ -250,7 +250,9 @@ class LosslessShard:
         one at a time)."""
         if len(rows) < LANES_MIN or len(self.records) >= 1 << 31:  # int32 stream positions
             return np.empty((0, LANES), dtype=np.int64), np.arange(len(rows))
-        return lane_groups(self.dims[rows], self.coded[rows], self.one_shape)
+        # one shape: every row's dims are the first's (a view, not a gather of B rows)
+        dims = np.broadcast_to(self.dims[:1], (len(rows), 3)) if self.one_shape else self.dims[rows]
+        return lane_groups(dims, self.coded[rows], self.one_shape)
 
     def _decode_lanes(self, rows: np.ndarray, flat: np.ndarray, out_off: np.ndarray) -> np.ndarray:
         """Decode (G, 16) coded rows, each group of one plane count; returns which lanes were
