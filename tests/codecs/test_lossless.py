@@ -66,11 +66,49 @@ def test_roundtrip_is_bit_exact(name):
     assert out.dtype == x.dtype
 
 
-def test_extreme_values_of_16_bit_codes():
+@pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
+@pytest.mark.parametrize("name", ["zeros", "all-255", "1x1", "rgba", "uint16", "int8"])
+def test_roundtrip_under_each_colour_transform(name, colour):
+    x = CASES[name]
+    enc, out = _roundtrip(x, colour=colour)
+    assert enc.tables.colour == {"ycocg": 1, "subtract_green": 2}[colour]
+    np.testing.assert_array_equal(out, x)
+
+
+@pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
+def test_extreme_values_of_16_bit_codes(colour):
     x = np.array([[[0, 65535, 0], [65535, 0, 65535]]] * 3, dtype=np.uint16)[:, None]
     x = np.concatenate([x, x, x], axis=1)  # RGB: chroma spans the full signed range
-    _, out = _roundtrip(x)
+    _, out = _roundtrip(x, colour=colour)
     np.testing.assert_array_equal(out, x)
+    y = x.copy()
+    y[:, 1] = 65535 - y[:, 1]  # green against red and blue: B - G and R - G at both ends
+    _, out = _roundtrip(y, colour=colour)
+    np.testing.assert_array_equal(out, y)
+
+
+def _colour_images(kind):
+    """RGB images that code smaller under one colour transform: red equal to green and blue
+    a step from it (subtract green leaves one plane of texture), or a grey pattern with its
+    own noise in each channel (YCoCg-R's Y averages the noise)."""
+    rng = np.random.default_rng(0)
+    if kind == "green-like":
+        g = _structured(rng, (24, 1, 12, 12), np.int16, 200, noise=10.0)
+        x = np.concatenate([g, g, g + rng.integers(-2, 3, g.shape)], axis=1)
+        return np.clip(x, 0, 255).astype(np.uint8)
+    base = _structured(rng, (24, 1, 12, 12), np.float64, 200, noise=0.0)
+    return np.clip(base + rng.normal(0, 3, (24, 3, 12, 12)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("kind, best", [("green-like", "subtract_green"), ("noisy", "ycocg")])
+def test_auto_keeps_the_smaller_colour_transform(kind, best):
+    x = _colour_images(kind)
+    size = {c: int(_roundtrip(x, colour=c)[0].offsets[-1]) for c in ("ycocg", "subtract_green")}
+    enc, out = _roundtrip(x)  # colour="auto"
+    np.testing.assert_array_equal(out, x)
+    assert min(size, key=size.get) == best and size[best] < 0.97 * max(size.values())
+    assert enc.tables.colour == {"ycocg": 1, "subtract_green": 2}[best]
+    assert enc.offsets[-1] == size[best]
 
 
 def test_noise_is_stored_raw_and_never_expands():
@@ -154,6 +192,9 @@ def test_bad_input(x, err, match):
 def test_bad_params(tmp_path):
     with pytest.raises(ValueError, match="fit_samples should be a positive integer value, but got fit_samples=0"):
         LosslessParams(fit_samples=0)
+    with pytest.raises(ValueError, match="colour='rgb' is not a colour transform; pass one of "
+                                         "'auto', 'ycocg', 'subtract_green'"):
+        LosslessParams(colour="rgb")
     with pytest.raises(ValueError, match="importance= applies to the lossy 'adq' codec"):
         tc.compress((np.zeros((2, 4, 4), np.uint8), np.zeros(2, dtype=int)), tmp_path / "x.tcz",
                     importance=np.ones(2), progress=False)
@@ -356,7 +397,7 @@ def test_coded_size_within_one_percent_of_cross_entropy():
     s = _Scratch(dims)
     bits = 0.0
     for i in range(24):
-        k = s.model(x[i], dims[i], True, 8, 0, t.cmap32)
+        k = s.model(x[i], dims[i], t.colour, 8, 0, t.cmap32)
         for c, v in zip(s.ctx[:k], s.val[:k]):
             tok, extra = token_of(int(v), LOSSLESS_DIRECT)
             bits += extra - math.log2(t.freq[c, tok] / 4096)

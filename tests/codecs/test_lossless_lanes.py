@@ -102,6 +102,19 @@ def test_lanes_give_the_same_values(monkeypatch, name):
         np.testing.assert_array_equal(on, x[idx])
 
 
+@pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
+@pytest.mark.parametrize("name", ["rgb-with-raw-rows", "rgba", "uint16-wide-residuals", "int8",
+                                  "rgb-rows-of-40"])
+def test_lanes_undo_each_colour_transform(monkeypatch, name, colour):
+    x = _kinds()[name]
+    dec = _decoder(x, LosslessParams(colour=colour))
+    assert dec.shard(0).tables.colour == {"ycocg": 1, "subtract_green": 2}[colour]
+    idx = np.arange(40, dtype=np.int64)[::-1].copy()
+    on, off = _both_ways(monkeypatch, dec, idx, x.dtype)
+    np.testing.assert_array_equal(on, off)
+    np.testing.assert_array_equal(on, x[idx])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int16])
 def test_lanes_write_any_output_dtype(monkeypatch, dtype):
     """Rows of 16 values go out in one vector store, converted to the output's dtype."""
@@ -191,17 +204,18 @@ def test_lanes_flag_values_out_of_range(monkeypatch):
     assert len(flags) == 1 and np.flatnonzero(flags[0]).tolist() == [3]
 
 
-def test_colour_pixels_are_checked_as_rgb(monkeypatch):
-    """The one-at-a-time decoder tests a colour pixel once, as RGB: a sound pixel's YCoCg-R
-    values lie inside their planes' ranges. Cutting the Co plane's range below what the data
-    uses makes the lanes flag those records (they test each plane), and the decoder then
+@pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
+def test_colour_pixels_are_checked_as_rgb(monkeypatch, colour):
+    """The one-at-a-time decoder tests a colour pixel once, as RGB: a sound pixel's transform
+    values lie inside their planes' ranges. Cutting the chroma planes' ranges below what the
+    data uses makes the lanes flag those records (they test each plane), and the decoder then
     takes them one at a time, whose RGB test passes: the exact pixels come back."""
     rng = np.random.default_rng(4)
     x = _structured(rng, (16, 3, 8, 8), noise=6.0)
-    x[3, 0, 4, 4], x[3, 2, 4, 4] = 255, 0  # Co = R - B = 255
-    shard = _decoder(x).shard(0)
+    x[3, 0, 4, 4], x[3, 2, 4, 4] = 255, 0  # Co = R - B = 255; R - G over 200
+    shard = _decoder(x, LosslessParams(colour=colour)).shard(0)
     shard.hi = shard.hi.copy()
-    shard.hi[1] = 20
+    shard.hi[1:3] = 20
     flags = _watch_lanes(monkeypatch)
     out = np.empty((16, x[0].size), np.uint8)
     shard.decode(np.arange(16, dtype=np.int64), out)
@@ -263,16 +277,17 @@ def test_a_corrupt_lane_names_the_same_record(tmp_path, monkeypatch, seed, sizes
     assert messages[True] is not None and "is corrupt" in messages[True]
 
 
-def test_lanes_flag_pixels_outside_the_colour_range():
-    """YCoCg-R planes in range can still give R, G or B outside ``[0, maxv]``: the lane
-    decoder flags such a pixel (here by calling the kernel with a lower ``maxv``)."""
+@pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
+def test_lanes_flag_pixels_outside_the_colour_range(colour):
+    """A colour transform's planes in range can still give R, G or B outside ``[0, maxv]``:
+    the lane decoder flags such a pixel (here by calling the kernel with a lower ``maxv``)."""
     from torchcompress.codecs._kernels.lossless_lanes import LUTS, STATE, decode_lanes
 
     rng = np.random.default_rng(5)
     x = _structured(rng, (16, 3, 6, 6), noise=4.0)
     x[[2, 9], 1, 3, 3] = 250  # one green pixel over 200 in lanes 2 and 9
     over = (x.reshape(16, -1) > 200).any(axis=1)
-    shard = _decoder(x).shard(0)
+    shard = _decoder(x, LosslessParams(colour=colour)).shard(0)
     t = shard.tables
     rows = np.arange(16, dtype=np.int64)
     assert (np.diff(shard.offsets) != x[0].size).all()  # every record coded
@@ -280,7 +295,7 @@ def test_lanes_flag_pixels_outside_the_colour_range():
     dims = np.tile(np.array([3, 6, 6]), (1, 16, 1))
     for maxv, want in ((255, np.zeros(16, bool)), (200, over)):
         bad = np.zeros((1, 16), dtype=np.int64)
-        decode_lanes(shard.records, shard.offsets, rows[None], dims, True, maxv,
+        decode_lanes(shard.records, shard.offsets, rows[None], dims, t.colour, maxv,
                      0, 0, t.lane_coarse, t.cum_bytes, t.cum.shape[1], LUTS, shard.lo, shard.hi,
                      np.zeros(3 * 2 * 8 * 16, np.int32), np.zeros(3 * 2 * 8 * 16, np.int32),
                      np.zeros(3 * 6 * 16, np.int32), np.zeros(STATE, np.int32), flat,
@@ -289,9 +304,9 @@ def test_lanes_flag_pixels_outside_the_colour_range():
     assert over.sum() >= 2
 
 
-@pytest.mark.parametrize("planes", [3, 1])
-def test_one_at_a_time_flags_values_outside_the_output_range(planes):
-    """The one-at-a-time decoder's rows (grey, and RGB with YCoCg-R undone) refuse a value
+@pytest.mark.parametrize("planes, colour", [(3, "ycocg"), (3, "subtract_green"), (1, "auto")])
+def test_one_at_a_time_flags_values_outside_the_output_range(planes, colour):
+    """The one-at-a-time decoder's rows (grey, and RGB with its transform undone) refuse a value
     outside ``[0, maxv]`` in any channel (here by calling it with a lower ``maxv``, which is
     ``2**bits - 1``), and decode every other record."""
     from torchcompress.codecs._kernels import lossless_decode as ld
@@ -302,14 +317,14 @@ def test_one_at_a_time_flags_values_outside_the_output_range(planes):
     for k in range(3 * planes):  # records 0-2: channel 0 over 127; 3-5: channel 1; 6-8: channel 2
         x[k, k // 3, 2 + k % 3, 4] = 230
     over = (x.reshape(12, -1) > 127).any(axis=1)
-    shard = _decoder(x if planes == 3 else x[:, 0]).shard(0)
+    shard = _decoder(x if planes == 3 else x[:, 0], LosslessParams(colour=colour)).shard(0)
     t = shard.tables
     assert (np.diff(shard.offsets) != x[0].size).all()  # every record coded
     out = np.zeros(x[0].size, dtype=np.uint8)
     pl, rs = np.zeros(planes * 2 * 9, np.int32), np.zeros(planes * 2 * 9, np.int32)
     for k in range(12):
         status = ld._decode_sample(shard.records, shard.offsets[k], shard.offsets[k + 1], planes, 5,
-                                   7, planes == 3, 127, 0, 0, t.cum, t.coarse, t.cmap32, pl, rs,
+                                   7, t.colour, 127, 0, 0, t.cum, t.coarse, t.cmap32, pl, rs,
                                    out, 0)
         assert status == (ld.BAD_RANGE if over[k] else ld.OK), k
         if not over[k]:

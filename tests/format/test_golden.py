@@ -4,6 +4,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 from safetensors.numpy import load_file
 
 import torchcompress as tc
@@ -46,7 +47,7 @@ def test_golden_manifest(tmp_path):
     assert m == {
         "classes": ["even", "odd"], "codec": "adq",
         "codec_params": {"allocation": "adaptive", "bits": 2.0},
-        "format": "torchcompress", "format_version": 8, "num_samples": 4,
+        "format": "torchcompress", "format_version": 9, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
             {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
@@ -120,7 +121,7 @@ def test_golden_lossless_archive(tmp_path):
     assert body[16:22] == bytes([3, 0, 0, 0, 0, 0])
     assert [int.from_bytes(body[a:a + 3], "little") for a in (22, 25)] == [0x03A082, 0x000BE7]
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format_version"] == 8 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
+    assert m["format_version"] == 9 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
     assert m["extras"]["tables"]["xxh3_64"] == "8865011f26ed002e"
     # tables (format 5, packed since 4): per context, its stored token count, then those
     # tokens' log-weights; without colour (format 7) plane 0's map of fine contexts, stored as
@@ -138,25 +139,39 @@ def test_golden_lossless_archive(tmp_path):
 # Two 3x6x8 RGB patterns: YCoCg-R, format 5's plane contexts (the previous plane binned by its
 # token) and its 32 direct tokens, and format 6's start state (1) and 3-byte states all shape
 # these records (a Q_LUT one residual off changed both records and the tables). Format 7 left
-# them as they were: YCoCg-R's planes stay zigzag-coded.
+# them as they were: the colour transform's planes stay zigzag-coded. Format 9 added subtract
+# green (G, B - G, R - G), which codes these two smaller, so the fit's default picks it.
 _Y, _X = np.mgrid[0:6, 0:8]
 _RGB = np.stack([(_Y * 20 + _X * 9) % 256, (_Y * 13 + _X * 15 + 40) % 256, (_X * _Y * 7 + 3) % 256])
 LOSSLESS_RGB_X = np.stack([_RGB, (_RGB * 3 + 17) % 256]).astype(np.uint8)
-LOSSLESS_RGB_RECORDS = (
-    "f1f3399fa8061459384462f15350fb5270ed2e3416a5163c01a258b6e55b1b81dc1c3a8f0affaa01b603998fe5"
-    "74a9ecb012c18c3ed438dbf5e21bf588dbdf72bb0ddd65c75d599f82459c74d03441b3963337fb222c81ea6a67"
-    "6b7de6a3c78eeb565c5e9e55da8f30165a55c102b1a2eb289203069a1d138624efc20beb")
+LOSSLESS_RGB_RECORDS = {
+    # colour -> (length_base, lengths, records, the tables file's xxh3_64, meta's colour)
+    "ycocg": (31, [0, 64], (
+        "f1f3399fa8061459384462f15350fb5270ed2e3416a5163c01a258b6e55b1b81dc1c3a8f0affaa01b603998fe5"
+        "74a9ecb012c18c3ed438dbf5e21bf588dbdf72bb0ddd65c75d599f82459c74d03441b3963337fb222c81ea6a67"
+        "6b7de6a3c78eeb565c5e9e55da8f30165a55c102b1a2eb289203069a1d138624efc20beb"),
+        "85c525e162796884", 1),
+    "auto": (18, [0, 79], (
+        "cc86d0010ea308dc8f240927c694e0f82a2afcb8028579573ecff7cbff06abe8592036ab7ae8878f74ed2e09"
+        "501c5d0837bf184a56d9ec03002338c2244ee74c048dce158eae05d2c11f344175f048bd6f829e3a266d6955"
+        "4ecce4f103181aa84e1b13dc534f8e011733635b6e046054f35707"),
+        "64a28d86cc36cd00", 2),
+}
 
 
-def test_golden_lossless_rgb_records(tmp_path):
+@pytest.mark.parametrize("colour", sorted(LOSSLESS_RGB_RECORDS))
+def test_golden_lossless_rgb_records(tmp_path, colour):
+    base, lengths, records, tables_hash, meta_colour = LOSSLESS_RGB_RECORDS[colour]
     path = tmp_path / "c.tcz"
-    tc.compress((LOSSLESS_RGB_X, np.array([0, 1])), path, shard_size=2, progress=False)
+    tc.compress((LOSSLESS_RGB_X, np.array([0, 1])), path, shard_size=2, progress=False,
+                colour=colour)
     t = load_file(str(path / "shard-00000.safetensors"))
-    # coded: under the 144 raw bytes; 3 bytes of state; U8 over a base of 31
-    assert t["length_base"].tolist() == [31] and t["lengths"].tolist() == [0, 64]
-    assert bytes(t["records"]).hex() == LOSSLESS_RGB_RECORDS
+    # coded: under the 144 raw bytes; 3 bytes of state; U8 over a base
+    assert t["length_base"].tolist() == [base] and t["lengths"].tolist() == lengths
+    assert bytes(t["records"]).hex() == records
     m = json.loads((path / "manifest.json").read_text())
-    assert m["extras"]["tables"]["xxh3_64"] == "85c525e162796884"
+    assert m["extras"]["tables"]["xxh3_64"] == tables_hash
+    assert load_file(str(path / "tables.safetensors"))["meta"].tolist() == [8, 0, meta_colour]
     ds = tc.open(path, output="uint8")
     np.testing.assert_array_equal(np.stack([ds[i][0].numpy() for i in range(2)]), LOSSLESS_RGB_X)
 

@@ -7,7 +7,8 @@ import numpy as np
 from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.lane_steps import LANE_SHIFT, LUTS
-from ._kernels.pixel_model import CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE, NUM_CLASSES, TEXTURES
+from ._kernels.pixel_model import (COLOUR_SUBTRACT_GREEN, CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE,
+                                   NUM_CLASSES, TEXTURES)
 from ._kernels.rans import COARSE_SHIFT, LOSSLESS_DIRECT, PROB_SCALE, num_tokens
 
 __all__ = ["LOG_STEPS", "LosslessTables", "lane_lookup", "normalize_counts", "pack_freq",
@@ -134,14 +135,15 @@ class LosslessTables:
 
     Args:
         bits: bits per code (8 or 16). ``code_lo``: what a code adds back to
-            become the source value (e.g. -128 for int8). ``colour``: 3- and
-            4-plane samples use YCoCg-R. ``freq``: (classes * 128, T) uint16.
+            become the source value (e.g. -128 for int8). ``colour``: the transform of 3- and
+            4-plane samples' planes 0..2 (``pixel_model.COLOUR_*``: 0 none, 1 YCoCg-R,
+            2 subtract green). ``freq``: (classes * 128, T) uint16.
         packed: ``freq``'s stored form, (lens, logf) of :func:`pack_freq`.
     """
 
-    def __init__(self, bits: int, code_lo: int, colour: bool, freq: np.ndarray, packed: tuple,
+    def __init__(self, bits: int, code_lo: int, colour: int, freq: np.ndarray, packed: tuple,
                  cmap: np.ndarray | None = None):
-        self.bits, self.code_lo, self.colour = int(bits), int(code_lo), bool(colour)
+        self.bits, self.code_lo, self.colour = int(bits), int(code_lo), int(colour)
         # plane 0's map of fine contexts (``pixel_model``), both stages: (MAP_SIZE,) uint8
         # without colour (by default each to its coarse context), else none; the decoders
         # take it as int32 (empty: no map), and the lanes after their LUTs
@@ -167,7 +169,7 @@ class LosslessTables:
         self.lane_coarse, self.cum_bytes = lane_lookup(self.cum)
 
     @classmethod
-    def fit(cls, bits: int, code_lo: int, colour: bool, counts: np.ndarray,
+    def fit(cls, bits: int, code_lo: int, colour: int, counts: np.ndarray,
             cmap: np.ndarray | None = None) -> "LosslessTables":
         """Tables from (classes * 128, T) token counts (and, without colour, plane 0's map of
         fine contexts), as they will be stored (packed), so the encoder codes with the
@@ -177,7 +179,7 @@ class LosslessTables:
                                cmap=cmap)
 
     @classmethod
-    def from_packed(cls, bits: int, code_lo: int, colour: bool, lens: np.ndarray,
+    def from_packed(cls, bits: int, code_lo: int, colour: int, lens: np.ndarray,
                     logf: np.ndarray, where: str = "", cmap=None) -> "LosslessTables":
         lens = np.ascontiguousarray(lens, dtype=np.uint8)
         logf = np.ascontiguousarray(logf, dtype=np.uint8)
@@ -199,14 +201,14 @@ class LosslessTables:
         return cls(bits, code_lo, colour, freq, (lens, logf), cmap)
 
     @staticmethod
-    def tokens_for(bits: int, colour: bool) -> int:
+    def tokens_for(bits: int, colour: int) -> int:
         """Tokens covering every code: zigzag residuals of signed chroma (|r| <= 2 * maxv) with
         colour, else folded residuals (``pixel_model.fold``: at most maxv)."""
         maxv = (1 << bits) - 1
         return num_tokens(4 * maxv if colour else maxv, LOSSLESS_DIRECT)
 
     def to_tensors(self) -> dict[str, np.ndarray]:
-        meta = np.array([self.bits, self.code_lo, int(self.colour)], dtype=np.int64)
+        meta = np.array([self.bits, self.code_lo, self.colour], dtype=np.int64)
         t = {"meta": meta, "lens": self.packed[0], "logf": self.packed[1]}
         if self.colour:
             return t
@@ -225,10 +227,12 @@ class LosslessTables:
                 raise FormatError(f"{where}: tensor {name!r} should be {ndim}-D {np.dtype(dtype)}"
                                   + ("" if a is None else f", found {a.ndim}-D {a.dtype}"))
         meta = np.asarray(t["meta"])
-        if meta.shape != (3,) or meta[2] not in (0, 1) or not -(1 << 15) <= meta[1] <= 0:
+        if meta.shape != (3,) or not 0 <= meta[2] <= COLOUR_SUBTRACT_GREEN \
+                or not -(1 << 15) <= meta[1] <= 0:
             raise FormatError(f"{where}: tensor 'meta' should be [bits, code_lo, colour] with "
-                              f"code_lo in [-32768, 0] and colour 0 or 1, found {meta.tolist()}")
-        bits, code_lo, colour = int(meta[0]), int(meta[1]), bool(meta[2])
+                              f"code_lo in [-32768, 0] and colour 0, 1 or 2, found "
+                              f"{meta.tolist()}")
+        bits, code_lo, colour = int(meta[0]), int(meta[1]), int(meta[2])
         if bits not in (8, 16):
             raise FormatError(f"{where}: bits should be 8 or 16, found {bits}")
         cmap = _map_of(t.get("cmap_at"), t.get("cmap"), colour, where)
@@ -236,14 +240,14 @@ class LosslessTables:
                                np.asarray(t["logf"]), where, cmap=cmap)
 
 
-def _map_of(at, values, colour: bool, where: str) -> np.ndarray | None:
+def _map_of(at, values, colour: int, where: str) -> np.ndarray | None:
     """The dense (MAP_SIZE,) map from its stored entries (fine contexts ``at``, strictly
     increasing, and their ``values``; every other fine context keeps its coarse context), or
     None for a colour archive."""
     if colour:
         if at is not None or values is not None:
             raise FormatError(f"{where}: tensors 'cmap_at' and 'cmap' are only for archives "
-                              "without colour (meta's colour is 1); the tables are corrupt")
+                              "without colour (meta's colour is not 0); the tables are corrupt")
         return None
     found = "none" if at is None or values is None else (
         f"{at.dtype} of shape {list(at.shape)} and {values.dtype} of shape {list(values.shape)}")

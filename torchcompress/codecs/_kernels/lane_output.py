@@ -1,6 +1,6 @@
 """The lossless lane decoder's output: sixteen lanes' pixels into each record's rows.
 
-``lane_emit`` undoes YCoCg-R for one pixel of every lane into the row buffer
+``lane_emit`` undoes the colour transform for one pixel of every lane into the row buffer
 ``row`` ((P, W, 16) int32, lane ``l`` of pixel ``i`` of plane ``p`` at
 ``(p * W + i) * 16 + l``); at the end of a row the ``lane_block16`` intrinsics
 write sixteen pixels of all sixteen lanes at a time, transposed in registers,
@@ -13,18 +13,24 @@ from numba import types
 from numba.extending import intrinsic
 
 from .lane_steps import ST_ACT, ST_BAD, data_pointers
+from .pixel_model import COLOUR_SUBTRACT_GREEN
 from .simd import I32, I64, LANES, V32, at, const, gather, load, splat, store
 
-__all__ = ["lane_block16", "lane_block16_mixed", "lane_emit", "lane_row16", "ycocg_inverse"]
+__all__ = ["lane_block16", "lane_block16_mixed", "lane_emit", "lane_row16", "colour_inverse"]
 
 
-def ycocg_inverse(b, yv, co, cg, maxv):
-    """YCoCg-R undone in every lane: ((red, green, blue), 1 in the lanes where one of them
-    leaves ``[0, maxv]``, else 0)."""
+def colour_inverse(b, yv, co, cg, colour, maxv):
+    """The colour transform ``colour`` (an i64, ``pixel_model.COLOUR_*``, one for all lanes)
+    undone in every lane: YCoCg-R, or subtract green (``yv, co, cg`` are then G, B - G and
+    R - G); returns ((red, green, blue), 1 in the lanes where one of them leaves
+    ``[0, maxv]``, else 0)."""
     t = b.sub(yv, b.ashr(cg, const(1)))
-    g = b.add(cg, t)
+    green = b.add(cg, t)
     blue = b.sub(t, b.ashr(co, const(1)))
     red = b.add(blue, co)
+    sg = b.icmp_signed("==", colour, ir.Constant(colour.type, COLOUR_SUBTRACT_GREEN))
+    red, g, blue = (b.select(sg, v, c) for v, c in
+                    ((b.add(cg, yv), red), (yv, green), (b.add(co, yv), blue)))
     vmax, out = splat(b, maxv), const(0)
     for v in (red, g, blue):
         o = b.or_(b.icmp_signed("<", v, const(0)), b.icmp_signed(">", v, vmax))
@@ -35,8 +41,8 @@ def ycocg_inverse(b, yv, co, cg, maxv):
 @intrinsic
 def lane_emit(typingctx, state, pl, row, c0, stride, i, w, nplanes, colour, maxv):
     """Pixel ``i`` of the current row, every lane, into ``row`` ((P, W, 16) int32): planes at
-    ring entries ``c0 + p * stride``, YCoCg-R undone when ``colour`` (a lane whose pixel leaves
-    ``[0, maxv]`` gets its bad flag)."""
+    ring entries ``c0 + p * stride``, the colour transform undone when ``colour`` (a lane
+    whose pixel leaves ``[0, maxv]`` gets its bad flag)."""
     sig = types.void(state, pl, row, c0, stride, i, w, nplanes, colour, maxv)
 
     def codegen(context, b, sig, args):
@@ -47,7 +53,8 @@ def lane_emit(typingctx, state, pl, row, c0, stride, i, w, nplanes, colour, maxv
         is_colour = b.icmp_signed("!=", colour, ir.Constant(colour.type, 0))
         first = b.select(is_colour, at(3), at(0))
         with b.if_then(is_colour):
-            rgb, out = ycocg_inverse(b, *(load(b, ppl, src(at(p))) for p in range(3)), maxv)
+            rgb, out = colour_inverse(b, *(load(b, ppl, src(at(p))) for p in range(3)), colour,
+                                      maxv)
             out = b.and_(out, load(b, st, at(ST_ACT)))  # only inside the lane's record
             store(b, b.or_(load(b, st, at(ST_BAD)), out), st, at(ST_BAD))
             for p, v in enumerate(rgb):

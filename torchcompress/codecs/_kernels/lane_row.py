@@ -8,14 +8,14 @@ plane's neighbours (the value just decoded is the next pixel's W, the row
 above's N and NE become the next pixel's NW and N), so a step loads only the
 NE entries of the row above. Each plane's context bins are fixed as the kernel
 compiles, and the pixel goes into ``row`` from the values just decoded
-(YCoCg-R undone for colour records), as ``lane_emit`` would write it.
+(the colour transform undone for colour records), as ``lane_emit`` would write it.
 """
 
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .lane_output import ycocg_inverse
+from .lane_output import colour_inverse
 from .lane_steps import (ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, data_pointers, lut_mapped,
                          plane_value)
 from .simd import I32, I64, LANES, V32, at, const, load, splat, store
@@ -79,8 +79,8 @@ def _row_intrinsic(planes: int):
                 after += [v, ne, n0, ar, rne, rn0]  # the next pixel's W, N, NW and residuals
                 vals.append(v)
             dst = [b.mul(b.add(b.mul(at(p), w), i), at(LANES)) for p in range(planes)]
-            if planes == 3:  # YCoCg-R undone for colour records, else the planes as they are
-                rgb, out = ycocg_inverse(b, *vals, maxv)
+            if planes == 3:  # the colour transform undone for colour records, else the planes
+                rgb, out = colour_inverse(b, *vals, colour, maxv)
                 vals = [b.select(is_colour, c, v) for c, v in zip(rgb, vals)]
                 # a live lane whose pixel leaves [0, maxv] gets its bad flag
                 bad = b.or_(bad, b.select(b.and_(live, _splat_bool(b, is_colour)), out, const(0)))

@@ -71,7 +71,7 @@ def _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, cmap, pl, rs, bc, b
 def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour, maxv, code_lo,
              out, o, hw):
     """One row of a three-plane record, as :func:`_grey_row` (CIFAR one record at a time
-    x0.77); colour records are YCoCg-R undone; returns (state, position, status).
+    x0.77); colour records have their transform undone; returns (state, position, status).
 
     (A second copy of the loop for 8-bit codes, the shift a constant, measured ds[i] against PNG
     0.976 -> 0.987 in paired `/tmp` runs, but took a cold first ``compress`` from 8 to 16 s of
@@ -93,16 +93,16 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour
         ne1, rne1 = np.int64(pl[k1]), np.int64(rs[k1])
         ne2, rne2 = np.int64(pl[k2]), np.int64(rs[k2])
         pred, c = _context(0, w0, n0, nw0, ne0, rw0, rn0, rnw0, rne0, 0, shift)
-        v0, a0, t0, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, not colour, maxv)
+        v0, a0, t0, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, colour == 0, maxv)
         pred, c = _context(1, w1, n1, nw1, ne1, rw1, rn1, rnw1, rne1, t0, shift)
-        v1, a1, t1, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, not colour, maxv)
+        v1, a1, t1, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, colour == 0, maxv)
         pred, c = _context(2, w2v, n2, nw2, ne2, rw2, rn2, rnw2, rne2, t1, shift)
-        v2, a2, _, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, not colour, maxv)
+        v2, a2, _, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, colour == 0, maxv)
         j = np.uint64(o + i)
         hwu = np.uint64(hw)
         # one test for the pixel (maxv is 2**bits - 1); for colour as RGB: a sound RGB pixel
-        # also puts its YCoCg-R values inside their planes' ranges (the transform is a bijection)
-        rr, gg, bb = colour_inverse(v0, v1, v2) if colour else (v0, v1, v2)
+        # also puts its transform's values inside their planes' ranges (a bijection)
+        rr, gg, bb = colour_inverse(v0, v1, v2, colour) if colour else (v0, v1, v2)
         if (rr | gg | bb) & ~maxv:
             return x, pos, BAD_RANGE
         j2 = j + np.uint64(2) * hwu  # unsigned: no negative-index wraparound on the store
@@ -164,16 +164,16 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
                     c = cmap[np.uint64(FINE_CONTEXTS + c * TEXTURES
                                        + texture_of(wv, nv, nwv, nev, pred))]
                 val, ar, prev_t, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred,
-                                                 not (colour and p < 3), maxv)
-                # YCoCg-R's Co and Cg lie in [-maxv, maxv], every other plane in [0, maxv]
-                if val > maxv or val < (-maxv if colour and (p == 1 or p == 2) else 0):
+                                                 colour == 0 or p >= 3, maxv)
+                # the colour transform's planes 1 and 2 lie in [-maxv, maxv], every other in [0, maxv]
+                if val > maxv or val < (-maxv if colour != 0 and (p == 1 or p == 2) else 0):
                     return BAD_RANGE
                 pl[ci] = val
                 rs[ci] = ar
             j = o + y * w + i
             c0 = cur * w2 + i + 1
             if colour:
-                rr, gg, bb = colour_inverse(pl[c0], pl[c0 + 2 * w2], pl[c0 + 4 * w2])
+                rr, gg, bb = colour_inverse(pl[c0], pl[c0 + 2 * w2], pl[c0 + 4 * w2], colour)
                 if rr < 0 or rr > maxv or gg < 0 or gg > maxv or bb < 0 or bb > maxv:
                     return BAD_RANGE
                 out[j] = rr + code_lo
@@ -209,7 +209,8 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
         payload: (P,) uint8 records; ``offsets`` (n + 1,) int64 record bounds.
         shapes: (n, 3) int64 (planes, height, width) of each sample.
         rows: (B,) int64 shard rows (in range).
-        colour: 3- and 4-plane samples are YCoCg-R; ``bits`` per code; ``code_lo`` is added
+        colour: the transform of 3- and 4-plane samples' planes 0..2
+            (``pixel_model.COLOUR_*``); ``bits`` per code; ``code_lo`` is added
             to each code (the source dtype's offset, e.g. -128 for int8).
         cum, coarse: (contexts, T + 1) uint16 cumulative frequencies and the flat
             (contexts * 256,) uint8 slot-bucket -> first token rANS tables.
@@ -232,5 +233,5 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
             status[b] = OK
         else:
             status[b] = _decode_sample(payload, start, end, nplanes, h, w,
-                                       colour and (nplanes == 3 or nplanes == 4), maxv, shift,
+                                       colour if nplanes == 3 or nplanes == 4 else 0, maxv, shift,
                                        code_lo, cum, coarse, cmap, pl, rs, out, out_off[b])

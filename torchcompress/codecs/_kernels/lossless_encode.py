@@ -17,11 +17,12 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
     every value of one sample, in coding order.
 
     Coding order is row by row, pixel by pixel, and the planes of a pixel in
-    turn (YCoCg-R planes first when ``colour``).
+    turn (the colour transform's planes first when ``colour``).
 
     Args:
         x: (P, H, W) int32 codes in ``[0, 2**bits)``; ``shift`` = bits - 8.
-        colour: code planes 0..2 as YCoCg-R. ``cmap``: plane 0's map of fine contexts
+        colour: code planes 0..2 through that transform
+            (``pixel_model.COLOUR_*``; 0: none). ``cmap``: plane 0's map of fine contexts
             (``pixel_model``; empty: none; only its first stage: ``FINE_CONTEXTS`` entries);
             the fit counts with one that maps each fine context to a row of its own.
         pl, rs: (>= P * 2 * (W + 2),) int32 ring scratch (zeroed here).
@@ -42,7 +43,7 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
         for i in range(w):
             first = 0
             if colour:
-                yv, co, cg = colour_forward(x[0, y, i], x[1, y, i], x[2, y, i])
+                yv, co, cg = colour_forward(x[0, y, i], x[1, y, i], x[2, y, i], colour)
                 pl[cur * w2 + i + 1] = yv
                 pl[(2 + cur) * w2 + i + 1] = co
                 pl[(4 + cur) * w2 + i + 1] = cg
@@ -63,7 +64,7 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
                 ctx[k] = c
                 r = pl[ci] - pred
                 rs[ci] = abs(r)
-                if colour and p < 3:  # YCoCg-R
+                if colour != 0 and p < 3:  # the colour transform's planes
                     val[k] = (r << 1) ^ (r >> 31)
                 else:
                     val[k] = fold(r, pred, maxv)

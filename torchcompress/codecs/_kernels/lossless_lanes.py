@@ -46,8 +46,8 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
     ``bad[g, l]`` is set for a lane whose record is not sound.
 
     Args:
-        rows, out_off, bad: (G, 16); ``dims``: (G, 16, 3); ``colour``: 3- and 4-plane samples
-            are YCoCg-R.
+        rows, out_off, bad: (G, 16); ``dims``: (G, 16, 3); ``colour``: the transform of 3- and
+            4-plane samples' planes 0..2 (``pixel_model.COLOUR_*``).
         coarse: the (contexts * (4096 >> LANE_SHIFT) + 4,) uint8 slot-bucket table, flat and
             padded;
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes.
@@ -61,7 +61,7 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
             mixed |= dims[g, lane, 1] != h or dims[g, lane, 2] != w
             h = max(h, dims[g, lane, 1])
             w = max(w, dims[g, lane, 2])
-        colour_g = colour and (nplanes == 3 or nplanes == 4)
+        colour_g = colour if nplanes == 3 or nplanes == 4 else 0
         w2 = w + 2
         for k in range(STATE):  # plain loops: slice assignments cost seconds of compile
             state[k] = 0
@@ -103,7 +103,7 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                         lane_step(state, pl, rs, rec, coarse, cum, luts,
                                   (2 * p + cur) * w2 + i + 1, (2 * p + prv) * w2 + i + 1, p,
                                   shift, tstride, lo[p], hi[p], nplanes == 1,
-                                  not (colour_g and p < 3))
+                                  colour_g == 0 or p >= 3)
                     lane_emit(state, pl, row, cur * w2 + i + 1, 2 * w2, i, w, nplanes, colour_g,
                               maxv)
             for p in range(nplanes):
