@@ -90,7 +90,10 @@ def _run(argv, capsys):
     (["--codec", "adq", "--mode", "dct"], "--mode does not apply to --codec adq"),
     (["--codec", "lossy", "--allocation", "uniform"],
      "--allocation does not apply to --codec lossy; its flags are --fit-samples, --bits"),
-], ids=["bits-lossless", "tau-adq", "two-gede", "one-model", "mode-adq", "allocation-lossy"])
+    (["--codec", "lossy", "--colour", "ycocg"],
+     "--colour does not apply to --codec lossy; its flags are --fit-samples, --bits"),
+], ids=["bits-lossless", "tau-adq", "two-gede", "one-model", "mode-adq", "allocation-lossy",
+        "colour-lossy"])
 def test_cli_flag_of_another_codec_exits_2(tmp_path, capsys, flags, match):
     np.savez(tmp_path / "d.npz", x=np.zeros((4, 3, 4, 4), np.uint8), y=np.zeros(4, dtype=int))
     code, err = _run(["compress", str(tmp_path / "d.npz"), str(tmp_path / "o.tcz"), *flags], capsys)
@@ -128,6 +131,22 @@ def test_cli_user_errors_are_one_line_naming_flags(tmp_path, capsys):
 def test_module_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "torchcompress", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "compress" in r.stdout and "demo" in r.stdout
+
+
+@pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
+def test_cli_compress_lossless_colour(tmp_path, capsys, colour):
+    x = np.clip(np.add.outer(np.arange(8), np.arange(8)) * 9
+                + np.random.default_rng(0).integers(0, 20, (6, 3, 8, 8)), 0, 255).astype(np.uint8)
+    np.savez(tmp_path / "c.npz", x=x, y=np.arange(6) % 2)
+    out = tmp_path / "c.tcz"
+    assert main(["compress", str(tmp_path / "c.npz"), str(out), "--colour", colour,
+                 "--quiet"]) == 0
+    assert f"colour={colour}" in capsys.readouterr().out
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["codec_params"]["colour"] == colour and info["lossless"]["colour"] == colour
+    ds = tc.open(out, output="uint8")
+    np.testing.assert_array_equal(np.stack([ds[i][0].numpy() for i in range(6)]), x)
 
 
 def test_cli_compress_gede_lossless(tmp_path, capsys):

@@ -128,6 +128,7 @@ def _demo_gede(src) -> None:
 #: flags that belong to some codecs: flag -> (argparse dest, codecs)
 _CODEC_FLAGS = {
     "--fit-samples": ("fit_samples", ("lossless", "lossy", "gede")),
+    "--colour": ("colour", ("lossless",)),
     "--bits": ("bits", ("adq", "lossy")), "--allocation": ("allocation", ("adq",)),
     "--mode": ("mode", ("gede",)), "--tau": ("tau", ("gede",)), "--one-model": ("one_model", ("gede",)),
 }
@@ -278,6 +279,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--codec", default="lossless", choices=["lossless", "lossy", "original", "adq", "gede"])
     c.add_argument("--fit-samples", type=int,
                    help="lossless, lossy: samples that fit the model (4096); gede: streams above it (16384)")
+    c.add_argument("--colour", choices=["auto", "ycocg", "subtract_green"],
+                   help="lossless: colour transform of RGB(A) images (auto: the smaller)")
     c.add_argument("--bits", type=float, help="lossy: average bits per value (0.5); adq: (2)")
     c.add_argument("--allocation", choices=["adaptive", "uniform"], help="adq: (adaptive)")
     c.add_argument("--mode", choices=["none", "dct", "lossless"],

@@ -27,7 +27,7 @@ from ._kernels.lossless_lanes import STATE, decode_lanes
 from ._kernels.pixel_model import NUM_CLASSES
 from ._kernels.simd import LANES, vector_gathers
 from .lanes import LANES_MIN, lane_groups, lanes_unavailable
-from .lossless_stream import COLOURS, LosslessStream, code_layout, planes_of
+from .lossless_stream import COLOURS, LosslessStream, code_layout, colour_name, planes_of
 from .lossless_tables import LosslessTables
 from .record_lengths import pack_lengths
 from .record_shard import flat_rows, raise_corrupt, shard_records
@@ -108,7 +108,8 @@ class LosslessEncoded:
     def stats(self) -> dict:
         n = len(self.offsets) - 1
         return {"raw_samples": self.raw_count, "payload_bytes": int(self.offsets[-1]),
-                "bits_per_sample": float(8 * self.offsets[-1] / n)}
+                "bits_per_sample": float(8 * self.offsets[-1] / n),
+                "colour": colour_name(self.tables.colour)}
 
 
 class LosslessCodec:

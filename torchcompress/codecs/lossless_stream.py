@@ -23,8 +23,8 @@ from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
 from .record_lengths import pack_shard_lengths
 
-__all__ = ["COLOURS", "LosslessStream", "Scratch", "common_shape", "dims_of", "fit_rows",
-           "planes_of"]
+__all__ = ["COLOURS", "LosslessStream", "Scratch", "colour_name", "common_shape", "dims_of",
+           "fit_rows", "planes_of"]
 
 #: ``LosslessParams.colour`` -> the colour transforms the fit tries (it keeps the one whose
 #: tables code the fit samples in fewer bits, tables included)
@@ -111,6 +111,13 @@ class Scratch:
         codes = np.ascontiguousarray(sample).reshape(p, h, w).astype(np.int32) - np.int32(code_lo)
         return model_sample(codes, colour if p in (3, 4) else COLOUR_NONE, bits - 8, self.pl,
                             self.rs, self.ctx, self.val, cmap)
+
+
+def colour_name(colour: int) -> str:
+    """The transform an archive's tables name (``pixel_model.COLOUR_*``), as ``colour=`` spells
+    it; ``"none"`` without 3- or 4-plane samples."""
+    return {COLOUR_NONE: "none", COLOUR_YCOCG: "ycocg", COLOUR_SUBTRACT_GREEN: "subtract_green"}[
+        colour]
 
 
 def _coded_bits(tables: LosslessTables, counts: np.ndarray) -> float:
@@ -277,4 +284,5 @@ class LosslessStream(WithoutBudget):
         payload = sum(p["payload_bytes"] for p in parts)
         n = max(sum(p["samples"] for p in parts), 1)
         return {"raw_samples": sum(p["raw_samples"] for p in parts), "payload_bytes": payload,
-                "bits_per_sample": float(8 * payload / n)}
+                "bits_per_sample": float(8 * payload / n),
+                "colour": colour_name(self.tables.colour)}
