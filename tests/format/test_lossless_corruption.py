@@ -226,6 +226,21 @@ def test_lossless_archive_before_format8_is_refused(lossless_archive, version):
         tc.open(lossless_archive)
 
 
+def test_format8_archive_still_decodes(tmp_path):
+    """Format 9 added subtract green (``colour`` 2); a version 8 archive (YCoCg-R, its
+    manifest without ``colour=``) decodes as it did."""
+    path, x = tmp_path / "v8.tcz", _images()
+    tc.compress((x, np.arange(24) % 3), path, progress=False, colour="ycocg")
+
+    def as_version8(m):
+        m.update(format_version=8)
+        del m["codec_params"]["colour"]
+    edit_manifest(path, as_version8)
+    ds = tc.open(path, output="uint8")
+    assert ds.decoder.shard(0).tables.colour == 1
+    np.testing.assert_array_equal(np.stack([b[0].numpy() for b in ds.__getitems__(range(24))]), x)
+
+
 def test_flipped_table_byte_fails_the_hash(lossless_archive):
     flip_byte(lossless_archive / TABLES, -3, 0x10)
     with pytest.raises(FormatError, match=r"tables.safetensors: xxh3-64 is"):
