@@ -16,7 +16,7 @@ from .lane_steps import ST_ACT, ST_BAD, data_pointers
 from .pixel_model import COLOUR_SUBTRACT_GREEN
 from .simd import I32, I64, LANES, V32, at, const, gather, load, splat, store
 
-__all__ = ["lane_block16", "lane_block16_mixed", "lane_emit", "lane_row16", "colour_inverse"]
+__all__ = ["colour_inverse", "lane_block16", "lane_block16_mixed", "lane_emit", "lane_row16"]
 
 
 def colour_inverse(b, yv, co, cg, colour, maxv):

@@ -165,7 +165,8 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
                                        + texture_of(wv, nv, nwv, nev, pred))]
                 val, ar, prev_t, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred,
                                                  colour == 0 or p >= 3, maxv)
-                # the colour transform's planes 1 and 2 lie in [-maxv, maxv], every other in [0, maxv]
+                # the colour transform's planes 1 and 2 lie in [-maxv, maxv], the rest in
+                # [0, maxv]
                 if val > maxv or val < (-maxv if colour != 0 and (p == 1 or p == 2) else 0):
                     return BAD_RANGE
                 pl[ci] = val

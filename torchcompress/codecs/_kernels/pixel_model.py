@@ -48,9 +48,8 @@ from numba import njit
 
 from .rans import LOSSLESS_DIRECT, token_base
 
-__all__ = ["ACT_LUT", "CTX_PER_CLASS", "FINE_CONTEXTS", "LEVEL_LUT", "MAP_SIZE", "NUM_CLASSES",
-           "PATTERNS", "TEXTURES",
-           "COLOUR_NONE", "COLOUR_SUBTRACT_GREEN", "COLOUR_YCOCG",
+__all__ = ["ACT_LUT", "COLOUR_NONE", "COLOUR_SUBTRACT_GREEN", "COLOUR_YCOCG", "CTX_PER_CLASS",
+           "FINE_CONTEXTS", "LEVEL_LUT", "MAP_SIZE", "NUM_CLASSES", "PATTERNS", "TEXTURES",
            "Q_LUT", "RES_LUT", "colour_forward", "colour_inverse", "context", "context_of", "fold",
            "level4", "med", "pad_row_end", "pad_row_start", "pattern_of", "texture_of", "unfold"]
 
