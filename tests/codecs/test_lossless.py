@@ -17,6 +17,7 @@ from torchcompress.codecs._kernels.pixel_model import fold, unfold
 from torchcompress.codecs._kernels.rans import (LOSSLESS_DIRECT, LOSSLESS_START, LOSSY_DIRECT,
                                                 PROB_BITS, RANS_L, num_tokens, token_base,
                                                 token_of)
+from torchcompress.codecs import lossless_stream
 from torchcompress.codecs.lossless_stream import Scratch as _Scratch
 from torchcompress.errors import CodecError
 
@@ -73,6 +74,21 @@ def test_roundtrip_under_each_colour_transform(name, colour):
     enc, out = _roundtrip(x, colour=colour)
     assert enc.tables.colour == {"ycocg": 1, "subtract_green": 2}[colour]
     np.testing.assert_array_equal(out, x)
+
+
+@pytest.mark.parametrize("kind, best", [("green-like", "subtract_green"), ("noisy", "ycocg")])
+def test_auto_tries_the_transforms_on_every_fourth_sample(monkeypatch, kind, best):
+    """Past PROBE * PROBE_MIN fit samples the transforms are tried on every PROBE-th; the
+    winner's counts over the rest join, so the archive is the forced transform's, byte for
+    byte."""
+    monkeypatch.setattr(lossless_stream, "PROBE_MIN", 2)  # 24 samples: every 4th tried
+    x = _colour_images(kind)
+    forced, _ = _roundtrip(x, colour=best)
+    enc, out = _roundtrip(x)
+    np.testing.assert_array_equal(out, x)
+    assert enc.tables.colour == forced.tables.colour
+    np.testing.assert_array_equal(enc.tables.freq, forced.tables.freq)
+    assert bytes(enc.payload) == bytes(forced.payload)
 
 
 @pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
