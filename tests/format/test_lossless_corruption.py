@@ -167,7 +167,9 @@ def _lens_of(t, lens):
     (lambda t: t["logf"].__setitem__(0, 250), r"'logf' holds a frequency above 4096"),
     (lambda t: t["meta"].__setitem__(0, 12), r"bits should be 8 or 16, found 12"),
     (lambda t: t["meta"].__setitem__(2, 7), r"\[bits, code_lo, colour\] .* found \[8, 0, 7\]"),
-], ids=["lens-sum", "lens-past-tokens", "lens-count", "logf-range", "bits", "colour-flag"])
+    (lambda t: t["meta"].__setitem__(2, 3), r"colour 0, 1 or 2, found \[8, 0, 3\]"),
+], ids=["lens-sum", "lens-past-tokens", "lens-count", "logf-range", "bits", "colour-flag",
+        "colour-past-2"])
 def test_crafted_tables_raise_at_open(lossless_archive, fn, match):
     rewrite_tensors(lossless_archive / TABLES, fn)
     rerecord_extra(lossless_archive, "tables")
