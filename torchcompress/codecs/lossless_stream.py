@@ -16,7 +16,7 @@ from ._kernels.lossless_encode import (count_samples, count_tokens, encode_sampl
                                        model_sample)
 from ._kernels.pixel_model import (COLOUR_NONE, COLOUR_SUBTRACT_GREEN, COLOUR_YCOCG,
                                    CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE, NUM_CLASSES)
-from ._kernels.rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE
+from ._kernels.rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE, token_base
 from .context_map import cluster_contexts
 from .lossless_tables import LosslessTables, map_home
 from .parallel import map_ranges
@@ -116,8 +116,7 @@ class Scratch:
 def colour_name(colour: int) -> str:
     """The transform an archive's tables name (``pixel_model.COLOUR_*``), as ``colour=`` spells
     it; ``"none"`` without 3- or 4-plane samples."""
-    return {COLOUR_NONE: "none", COLOUR_YCOCG: "ycocg", COLOUR_SUBTRACT_GREEN: "subtract_green"}[
-        colour]
+    return ("none", "ycocg", "subtract_green")[colour]
 
 
 #: with more than one colour transform to try, the fit tries them on every PROBE-th of its
@@ -128,9 +127,7 @@ PROBE, PROBE_MIN = 4, 256
 def _coded_bits(tables: LosslessTables, counts: np.ndarray) -> float:
     """Bits the fit samples' ``counts`` code to under ``tables``: their tokens, the tokens'
     extra bits, and the tables' stored bytes."""
-    tok = np.arange(counts.shape[1])
-    direct = 1 << LOSSLESS_DIRECT  # tokens past the direct ones: 4 a power of two, 2 bits each
-    extra = np.where(tok < direct, 0, LOSSLESS_DIRECT - 2 + (tok - direct) // 4)
+    extra = np.array([token_base(t, LOSSLESS_DIRECT)[1] for t in range(counts.shape[1])])
     f = tables.freq.astype(np.float64)
     return float((counts * (extra - np.log2(f / PROB_SCALE))).sum()
                  + 8 * sum(a.nbytes for a in tables.packed))
