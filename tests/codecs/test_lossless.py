@@ -76,15 +76,16 @@ def test_roundtrip_under_each_colour_transform(name, colour):
     np.testing.assert_array_equal(out, x)
 
 
+@pytest.mark.parametrize("as_list", [False, True])
 @pytest.mark.parametrize("kind, best", [("green-like", "subtract_green"), ("noisy", "ycocg")])
-def test_auto_tries_the_transforms_on_every_fourth_sample(monkeypatch, kind, best):
+def test_auto_tries_the_transforms_on_every_fourth_sample(monkeypatch, kind, best, as_list):
     """Past PROBE * PROBE_MIN fit samples the transforms are tried on every PROBE-th; the
     winner's counts over the rest join, so the archive is the forced transform's, byte for
-    byte."""
+    byte (samples in one array, or a list as a folder of photos gives)."""
     monkeypatch.setattr(lossless_stream, "PROBE_MIN", 2)  # 24 samples: every 4th tried
     x = _colour_images(kind)
     forced, _ = _roundtrip(x, colour=best)
-    enc, out = _roundtrip(x)
+    enc, out = _roundtrip(list(x) if as_list else x)
     np.testing.assert_array_equal(out, x)
     assert enc.tables.colour == forced.tables.colour
     np.testing.assert_array_equal(enc.tables.freq, forced.tables.freq)
