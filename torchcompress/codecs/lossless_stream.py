@@ -193,8 +193,8 @@ class LosslessStream(WithoutBudget):
         cmap = None
         if colour:
             # each transform's counts and tables on every PROBE-th fit sample; the fewest bits
-            # wins (subtract green on CIFAR, 49.15% of raw against YCoCg-R's 49.36, and on the
-            # photos), then its counts over the rest join (the tables of all the counts, as
+            # wins (subtract green on CIFAR, 49.15% of raw against YCoCg-R's 49.36; YCoCg-R on
+            # the photos), then its counts over the rest join (the tables of all the counts, as
             # for one transform; encode_dataset on CIFAR 5,300 -> 7,200 images/s)
             nofit = np.zeros(0, np.int32)
             n = len(samples)
