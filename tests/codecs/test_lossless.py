@@ -17,7 +17,6 @@ from torchcompress.codecs._kernels.pixel_model import fold, unfold
 from torchcompress.codecs._kernels.rans import (LOSSLESS_DIRECT, LOSSLESS_START, LOSSY_DIRECT,
                                                 PROB_BITS, RANS_L, num_tokens, token_base,
                                                 token_of)
-from torchcompress.codecs import lossless_stream
 from torchcompress.codecs.lossless_stream import Scratch as _Scratch
 from torchcompress.errors import CodecError
 
