@@ -121,7 +121,7 @@ def colour_name(colour: int) -> str:
 
 #: with more than one colour transform to try, the fit tries them on every PROBE-th of its
 #: samples (where that leaves at least PROBE_MIN) and counts only the winner on the rest
-PROBE, PROBE_MIN = 4, 256
+PROBE, PROBE_MIN = 4, 16
 
 
 def _coded_bits(tables: LosslessTables, counts: np.ndarray) -> float:
