@@ -16,10 +16,11 @@ from .lane_steps import ST_ACT, ST_BAD, data_pointers
 from .pixel_model import COLOUR_SUBTRACT_GREEN
 from .simd import I32, I64, LANES, V32, at, const, gather, load, splat, store
 
-__all__ = ["colour_inverse", "lane_block16", "lane_block16_mixed", "lane_emit", "lane_row16"]
+__all__ = ["lane_block16", "lane_block16_mixed", "lane_colour_inverse", "lane_emit",
+           "lane_row16"]
 
 
-def colour_inverse(b, yv, co, cg, colour, maxv):
+def lane_colour_inverse(b, yv, co, cg, colour, maxv):
     """The colour transform ``colour`` (an i64, ``pixel_model.COLOUR_*``, one for all lanes)
     undone in every lane: YCoCg-R, or subtract green (``yv, co, cg`` are then G, B - G and
     R - G); returns ((red, green, blue), 1 in the lanes where one of them leaves
@@ -53,8 +54,8 @@ def lane_emit(typingctx, state, pl, row, c0, stride, i, w, nplanes, colour, maxv
         is_colour = b.icmp_signed("!=", colour, ir.Constant(colour.type, 0))
         first = b.select(is_colour, at(3), at(0))
         with b.if_then(is_colour):
-            rgb, out = colour_inverse(b, *(load(b, ppl, src(at(p))) for p in range(3)), colour,
-                                      maxv)
+            rgb, out = lane_colour_inverse(b, *(load(b, ppl, src(at(p))) for p in range(3)),
+                                           colour, maxv)
             out = b.and_(out, load(b, st, at(ST_ACT)))  # only inside the lane's record
             store(b, b.or_(load(b, st, at(ST_BAD)), out), st, at(ST_BAD))
             for p, v in enumerate(rgb):

@@ -15,7 +15,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .lane_output import colour_inverse
+from .lane_output import lane_colour_inverse
 from .lane_steps import (ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, data_pointers, lut_mapped,
                          plane_value)
 from .simd import I32, I64, LANES, V32, at, const, load, splat, store
@@ -80,7 +80,7 @@ def _row_intrinsic(planes: int):
                 vals.append(v)
             dst = [b.mul(b.add(b.mul(at(p), w), i), at(LANES)) for p in range(planes)]
             if planes == 3:  # the colour transform undone for colour records, else the planes
-                rgb, out = colour_inverse(b, *vals, colour, maxv)
+                rgb, out = lane_colour_inverse(b, *vals, colour, maxv)
                 vals = [b.select(is_colour, c, v) for c, v in zip(rgb, vals)]
                 # a live lane whose pixel leaves [0, maxv] gets its bad flag
                 bad = b.or_(bad, b.select(b.and_(live, _splat_bool(b, is_colour)), out, const(0)))
