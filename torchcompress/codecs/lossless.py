@@ -27,7 +27,9 @@ from ._kernels.lossless_lanes import STATE, decode_lanes
 from ._kernels.pixel_model import NUM_CLASSES
 from ._kernels.simd import LANES, vector_gathers
 from .lanes import LANES_MIN, lane_groups, lanes_unavailable
-from .lossless_stream import COLOURS, LosslessStream, code_layout, colour_name, planes_of
+from ._kernels.ls_model import ls_ring_size
+from .lossless_stream import (COLOURS, PREDICTORS, LosslessStream, code_layout, colour_name,
+                              planes_of)
 from .lossless_tables import LosslessTables
 from .record_lengths import pack_lengths
 from .record_shard import flat_rows, raise_corrupt, shard_records
@@ -56,16 +58,23 @@ class LosslessParams:
             ``"ycocg"`` (YCoCg-R), ``"subtract_green"`` (G, B - G, R - G) or ``"auto"``,
             whichever codes the fit samples in fewer bits (subtract green on CIFAR, 0.21
             points smaller; YCoCg-R on the photos of ``benchmarks/``, 0.06).
+        predictor: ``"med"`` (the median edge detector) or ``"least_squares"``: for 8-bit RGB(A)
+            images, linear predictors over MED and ten neighbours fit on the data per plane and
+            activity, and a bias per texture (smaller, slower to decode: see README).
     """
 
     fit_samples: int = 4096
     colour: str = "auto"
+    predictor: str = "med"
 
     def __post_init__(self) -> None:
         check_positive_int("fit_samples", self.fit_samples)
         if self.colour not in COLOURS:
             raise ValueError(f"colour={self.colour!r} is not a colour transform; pass one of "
                              f"{', '.join(map(repr, COLOURS))}")
+        if self.predictor not in PREDICTORS:
+            raise ValueError(f"predictor={self.predictor!r} is not a predictor; pass one of "
+                             f"{', '.join(map(repr, PREDICTORS))}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,7 +118,8 @@ class LosslessEncoded:
         n = len(self.offsets) - 1
         return {"raw_samples": self.raw_count, "payload_bytes": int(self.offsets[-1]),
                 "bits_per_sample": float(8 * self.offsets[-1] / n),
-                "colour": colour_name(self.tables.colour)}
+                "colour": colour_name(self.tables.colour),
+                "predictor": PREDICTORS[self.tables.ls is not None]}
 
 
 class LosslessCodec:
@@ -149,7 +159,7 @@ class LosslessCodec:
         if importance is not None:
             raise ValueError("importance= applies to the lossy 'adq' codec; lossless keeps every value")
         return LosslessStream(self.params.fit_samples, n, workers=workers,
-                              colour=self.params.colour)
+                              colour=self.params.colour, predictor=self.params.predictor)
 
     def encode_dataset(self, x, labels, *, importance=None, workers: int = 1) -> LosslessEncoded:
         """Fit the model on up to ``fit_samples`` samples, then code every sample.
@@ -197,7 +207,7 @@ class LosslessShard:
         self.coded = (length != self.dims.prod(axis=1) * ((tables.bits + 7) // 8)) & (length >= 4)
         self.one_shape = bool((self.dims == self.dims[:1]).all())
         p, w = int(self.dims[:, 0].max()), int(self.dims[:, 2].max())
-        ring = p * 2 * (w + 2)
+        ring = max(p * 2 * (w + 2), ls_ring_size(p, w) if tables.ls is not None else 0)
         # the one-at-a-time decoder's rings (pl, rs) and decode_one's row, offset and status;
         # the lane decoder's rings, row and state: each thread its own
         self._scratch = PerThread(lambda: (np.zeros(ring, np.int32), np.zeros(ring, np.int32),
@@ -224,7 +234,9 @@ class LosslessShard:
             self.decode_one(int(rows[0]), out)
             return
         flat, out_off, status = flat_rows(out, rows, out_off)
-        groups, rest = self._lane_groups(rows) if USE_LANES else ((), np.arange(len(rows)))
+        # the lanes model MED: the least-squares model decodes one record at a time
+        lanes = USE_LANES and self.tables.ls is None
+        groups, rest = self._lane_groups(rows) if lanes else ((), np.arange(len(rows)))
         if len(rest) == len(rows):
             self._decode_each(rows, flat, out_off, status)
         else:
@@ -244,7 +256,8 @@ class LosslessShard:
         pl, rs, one, off, status = self._scratch.get()
         one[0] = row
         decode_rows(self.records, self.offsets, self.dims, one, t.colour, t.bits, t.code_lo,
-                    t.cum, t.coarse, t.cmap32, pl, rs, out.reshape(-1), off, status)
+                    t.cum, t.coarse, t.cmap32, t.wts, t.bias, pl, rs, out.reshape(-1), off,
+                    status)
         if status[0]:
             raise_corrupt(status.copy(), one.copy(), self.where, _ERRORS)
 
@@ -253,7 +266,7 @@ class LosslessShard:
         status = np.zeros(len(rows), dtype=np.int64) if status is None else status
         pl, rs = self._scratch.get()[:2]
         decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
-                    t.cum, t.coarse, t.cmap32, pl, rs, flat, out_off, status)
+                    t.cum, t.coarse, t.cmap32, t.wts, t.bias, pl, rs, flat, out_off, status)
         return status
 
     def _lane_groups(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,17 +19,22 @@ from ._kernels.pixel_model import (COLOUR_NONE, COLOUR_SUBTRACT_GREEN, COLOUR_YC
 from ._kernels.rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE, token_base
 from .context_map import cluster_contexts
 from .lossless_tables import LosslessTables, map_home
+from .ls_fit import LsScratch, fit_ls, ls_code, sample_codes
 from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
 from .record_lengths import pack_shard_lengths
 
-__all__ = ["COLOURS", "LosslessStream", "Scratch", "colour_name", "common_shape", "dims_of",
+__all__ = ["COLOURS", "PREDICTORS", "LosslessStream", "Scratch", "colour_name", "common_shape", "dims_of",
            "fit_rows", "planes_of"]
 
 #: ``LosslessParams.colour`` -> the colour transforms the fit tries (it keeps the one whose
 #: tables code the fit samples in fewer bits, tables included)
 COLOURS = {"auto": (COLOUR_YCOCG, COLOUR_SUBTRACT_GREEN), "ycocg": (COLOUR_YCOCG,),
            "subtract_green": (COLOUR_SUBTRACT_GREEN,)}
+
+#: ``LosslessParams.predictor``: MED, or the slower least-squares model of 8-bit RGB(A)
+#: archives (``_kernels.ls_model``)
+PREDICTORS = ("med", "least_squares")
 
 _SOURCE_DTYPES = {np.dtype(np.uint8): (8, 0), np.dtype(np.int8): (8, -128),
                   np.dtype(np.uint16): (16, 0), np.dtype(np.int16): (16, -32768)}
@@ -107,9 +112,8 @@ class Scratch:
         self.words = np.empty(3 * size + 2, dtype=np.int64)
 
     def model(self, sample, dims, colour, bits, code_lo, cmap) -> int:
-        p, h, w = (int(v) for v in dims)
-        codes = np.ascontiguousarray(sample).reshape(p, h, w).astype(np.int32) - np.int32(code_lo)
-        return model_sample(codes, colour if p in (3, 4) else COLOUR_NONE, bits - 8, self.pl,
+        codes = sample_codes(sample, dims, code_lo)
+        return model_sample(codes, colour if dims[0] in (3, 4) else COLOUR_NONE, bits - 8, self.pl,
                             self.rs, self.ctx, self.val, cmap)
 
 
@@ -147,9 +151,10 @@ class LosslessStream(WithoutBudget):
     shard_tensors = staticmethod(pack_shard_lengths)
 
     def __init__(self, fit_samples: int, n: int, *, workers: int = 1, layout=None,
-                 colour: str = "auto"):
+                 colour: str = "auto", predictor: str = "med"):
         self.n, self.workers, self.layout = n, workers, layout
         self.fit_samples, self.colours = fit_samples, COLOURS[colour]
+        self.predictor = predictor
         self.tables: LosslessTables | None = None
         self._estimate = 0.0
 
@@ -203,10 +208,17 @@ class LosslessStream(WithoutBudget):
             fits = [(count(nofit, 0, c, probe), c) for c in self.colours]
             counts, colour = min(fits, key=lambda f: _coded_bits(
                 LosslessTables.fit(bits, code_lo, f[1], f[0]), f[0]))
-            if len(probe) < n:
-                counts = counts + count(nofit, 0, colour, np.setdiff1d(np.arange(n), probe))
-            self.tables = LosslessTables.fit(bits, code_lo, colour, counts)
+            if self.predictor == "least_squares":
+                self._check_ls(bits)
+                counts, ls = self._fit_ls(samples, dims, colour, bits, code_lo, rows, t)
+                self.tables = LosslessTables.fit(bits, code_lo, colour, counts, ls=ls)
+            else:
+                if len(probe) < n:
+                    counts = counts + count(nofit, 0, colour, np.setdiff1d(np.arange(n), probe))
+                self.tables = LosslessTables.fit(bits, code_lo, colour, counts)
         else:
+            if self.predictor == "least_squares":
+                self._check_ls(bits, grey=True)
             # plane 0's map, stage by stage: each fine context counted in a row of its own
             # after the contexts', then clustered into class 0's (``context_map``)
             home = map_home()
@@ -221,6 +233,35 @@ class LosslessStream(WithoutBudget):
             self.tables = LosslessTables.fit(bits, code_lo, colour, counts, cmap)
         f = self.tables.freq.astype(np.float64)
         self._estimate = float((counts * -np.log2(f / PROB_SCALE)).sum() / 8 / len(samples))
+
+    def _check_ls(self, bits: int, grey: bool = False) -> None:
+        if grey or bits != 8:
+            what = "no 3- or 4-channel samples" if grey else f"{bits}-bit codes"
+            raise CodecError(f"predictor='least_squares' codes 8-bit RGB or RGBA images, but the "
+                             f"fit samples have {what}; use predictor='med'")
+
+    def _fit_ls(self, samples, dims, colour: int, bits: int, code_lo: int, rows: int,
+                tokens: int) -> tuple[np.ndarray, tuple]:
+        """Token counts of the fit samples under the least-squares model fit on them (other
+        plane counts under MED), and that model's (weights, biases)."""
+        wts, bias = fit_ls(samples, dims, colour, code_lo, self.workers)
+        w64, b64 = wts.reshape(-1, wts.shape[-1]).astype(np.int64), bias.reshape(-1).astype(
+            np.int64)
+
+        def count_range(a: int, b: int) -> np.ndarray:
+            counts = np.zeros((rows, tokens), dtype=np.int64)
+            scratch, ls_scratch = Scratch(dims[a:b]), LsScratch(dims[a:b])
+            for i in range(a, b):
+                if dims[i, 0] in (3, 4):
+                    k = ls_code(sample_codes(samples[i], dims[i], code_lo), colour, w64, b64,
+                                ls_scratch)
+                    count_tokens(ls_scratch.ctx, ls_scratch.val, k, counts, LOSSLESS_DIRECT)
+                else:
+                    k = scratch.model(samples[i], dims[i], colour, bits, code_lo,
+                                      np.zeros(0, np.int32))
+                    count_tokens(scratch.ctx, scratch.val, k, counts, LOSSLESS_DIRECT)
+            return counts
+        return sum(map_ranges(count_range, len(samples), self.workers)), (wts, bias)
 
     def model(self) -> dict:
         return {**self.tables.to_tensors(), "estimate": np.array([self._estimate])}
@@ -258,7 +299,8 @@ class LosslessStream(WithoutBudget):
 
         def encode_range(a: int, b: int) -> list:
             scratch = Scratch(dims[a:b])
-            if uniform:  # one shape: the whole range in one kernel call
+            ls_scratch = LsScratch(dims[a:b]) if t.ls is not None else None
+            if uniform and t.ls is None:  # one shape: the whole range in one kernel call
                 p, h, w = (int(v) for v in dims[0])
                 block = samples[a:b] if isinstance(samples, np.ndarray) else np.stack(samples[a:b])
                 codes = block.reshape(b - a, p, h, w).astype(np.int32) - np.int32(t.code_lo)
@@ -275,10 +317,15 @@ class LosslessStream(WithoutBudget):
                 raw = int(dims[i].prod()) * value_bytes
                 if buf.size < raw:
                     buf = np.empty(raw, dtype=np.uint8)
-                k = scratch.model(samples[i], dims[i], t.colour, t.bits, t.code_lo, t.cmap32)
-                size = encode_sample(scratch.ctx, scratch.val, k, t.freq, t.cum,
-                                     scratch.words, buf, 0, raw - 1, LOSSLESS_DIRECT,
-                                     LOSSLESS_START)
+                ctx, val = scratch.ctx, scratch.val
+                if ls_scratch is not None and dims[i, 0] in (3, 4):
+                    ctx, val = ls_scratch.ctx, ls_scratch.val
+                    k = ls_code(sample_codes(samples[i], dims[i], t.code_lo), t.colour, t.wts,
+                                t.bias, ls_scratch)
+                else:
+                    k = scratch.model(samples[i], dims[i], t.colour, t.bits, t.code_lo, t.cmap32)
+                size = encode_sample(ctx, val, k, t.freq, t.cum, scratch.words, buf, 0, raw - 1,
+                                     LOSSLESS_DIRECT, LOSSLESS_START)
                 # never expand: store the raw codes
                 out.append(_raw_record(samples[i], t.code_lo, value_bytes) if size < 0
                            else buf[:size].copy())
@@ -301,4 +348,5 @@ class LosslessStream(WithoutBudget):
         n = max(sum(p["samples"] for p in parts), 1)
         return {"raw_samples": sum(p["raw_samples"] for p in parts), "payload_bytes": payload,
                 "bits_per_sample": float(8 * payload / n),
-                "colour": colour_name(self.tables.colour)}
+                "colour": colour_name(self.tables.colour),
+                "predictor": PREDICTORS[self.tables.ls is not None]}

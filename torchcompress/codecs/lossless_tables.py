@@ -7,6 +7,7 @@ import numpy as np
 from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.lane_steps import LANE_SHIFT, LUTS
+from ._kernels.ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES
 from ._kernels.pixel_model import (COLOUR_SUBTRACT_GREEN, CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE,
                                    NUM_CLASSES, TEXTURES)
 from ._kernels.rans import COARSE_SHIFT, LOSSLESS_DIRECT, PROB_SCALE, num_tokens
@@ -139,11 +140,22 @@ class LosslessTables:
             4-plane samples' planes 0..2 (``pixel_model.COLOUR_*``: 0 none, 1 YCoCg-R,
             2 subtract green). ``freq``: (classes * 128, T) uint16.
         packed: ``freq``'s stored form, (lens, logf) of :func:`pack_freq`.
+        ls: the least-squares model of an 8-bit colour archive (``ls_model``): (3, 16, 11)
+            int16 weights and (3, 1024) int8 biases, or None (MED).
     """
 
     def __init__(self, bits: int, code_lo: int, colour: int, freq: np.ndarray, packed: tuple,
-                 cmap: np.ndarray | None = None):
+                 cmap: np.ndarray | None = None, ls: tuple | None = None):
         self.bits, self.code_lo, self.colour = int(bits), int(code_lo), int(colour)
+        if ls is not None and (not colour or bits != 8):
+            raise ValueError("the least-squares model codes 8-bit colour archives only")
+        self.ls = None if ls is None else (np.asarray(ls[0], np.int16).reshape(LS_SHAPES[0]),
+                                           np.asarray(ls[1], np.int8).reshape(LS_SHAPES[1]))
+        # the decoders' flat int64 weights and biases (empty: MED)
+        self.wts = readonly(np.zeros((0, FEATURES), np.int64) if ls is None
+                            else self.ls[0].reshape(-1, FEATURES).astype(np.int64))
+        self.bias = readonly(np.zeros(0, np.int64) if ls is None
+                             else self.ls[1].reshape(-1).astype(np.int64))
         # plane 0's map of fine contexts (``pixel_model``), both stages: (MAP_SIZE,) uint8
         # without colour (by default each to its coarse context), else none; the decoders
         # take it as int32 (empty: no map), and the lanes after their LUTs
@@ -170,17 +182,17 @@ class LosslessTables:
 
     @classmethod
     def fit(cls, bits: int, code_lo: int, colour: int, counts: np.ndarray,
-            cmap: np.ndarray | None = None) -> "LosslessTables":
+            cmap: np.ndarray | None = None, ls: tuple | None = None) -> "LosslessTables":
         """Tables from (classes * 128, T) token counts (and, without colour, plane 0's map of
         fine contexts), as they will be stored (packed), so the encoder codes with the
         frequencies the reader rebuilds."""
         return cls.from_packed(bits, code_lo, colour,
                                *pack_freq(normalize_counts(counts), counts.sum(axis=1) > 0),
-                               cmap=cmap)
+                               cmap=cmap, ls=ls)
 
     @classmethod
     def from_packed(cls, bits: int, code_lo: int, colour: int, lens: np.ndarray,
-                    logf: np.ndarray, where: str = "", cmap=None) -> "LosslessTables":
+                    logf: np.ndarray, where: str = "", cmap=None, ls=None) -> "LosslessTables":
         lens = np.ascontiguousarray(lens, dtype=np.uint8)
         logf = np.ascontiguousarray(logf, dtype=np.uint8)
         tokens = cls.tokens_for(bits, colour) if bits in (8, 16) else 0
@@ -198,7 +210,7 @@ class LosslessTables:
                 raise FormatError(f"{where}: tensor 'logf' holds a frequency above {PROB_SCALE}; "
                                   "the tables are corrupt")
         freq = unpack_freq(lens, logf, tokens, group=CTX_PER_CLASS)
-        return cls(bits, code_lo, colour, freq, (lens, logf), cmap)
+        return cls(bits, code_lo, colour, freq, (lens, logf), cmap, ls)
 
     @staticmethod
     def tokens_for(bits: int, colour: int) -> int:
@@ -211,7 +223,7 @@ class LosslessTables:
         meta = np.array([self.bits, self.code_lo, self.colour], dtype=np.int64)
         t = {"meta": meta, "lens": self.packed[0], "logf": self.packed[1]}
         if self.colour:
-            return t
+            return t if self.ls is None else {**t, "lsw": self.ls[0], "lsb": self.ls[1]}
         # the map's entries that leave their coarse context, by fine context
         at = np.flatnonzero(self.cmap != map_home())
         return {**t, "cmap_at": at.astype(np.uint16), "cmap": self.cmap[at]}
@@ -219,7 +231,8 @@ class LosslessTables:
     @classmethod
     def from_tensors(cls, t: dict, where: str) -> "LosslessTables":
         """Tables from an archive's tensors: ``meta``, ``lens``, ``logf`` and, without colour,
-        the map's entries ``cmap_at`` and ``cmap``."""
+        the map's entries ``cmap_at`` and ``cmap``; with the least-squares model (format 10),
+        its weights ``lsw`` and biases ``lsb``."""
         for name, dtype, ndim in [("meta", np.int64, 1), ("lens", np.uint8, 1),
                                   ("logf", np.uint8, 1)]:
             a = t.get(name)
@@ -237,7 +250,31 @@ class LosslessTables:
             raise FormatError(f"{where}: bits should be 8 or 16, found {bits}")
         cmap = _map_of(t.get("cmap_at"), t.get("cmap"), colour, where)
         return cls.from_packed(bits, code_lo, colour, np.asarray(t["lens"]),
-                               np.asarray(t["logf"]), where, cmap=cmap)
+                               np.asarray(t["logf"]), where, cmap=cmap,
+                               ls=_ls_of(t.get("lsw"), t.get("lsb"), bits, colour, where))
+
+
+#: the least-squares model's stored weights and biases: (planes, bins, features) int16 and
+#: (planes, bias keys) int8
+LS_SHAPES = ((LS_PLANES, LS_BINS, FEATURES), (LS_PLANES, BIAS_KEYS))
+
+
+def _ls_of(wts, bias, bits: int, colour: int, where: str) -> tuple | None:
+    """The least-squares model's (weights, biases) as stored, checked, or None (MED). Any
+    values are sound: the decoders clip every prediction to its plane's range."""
+    if wts is None and bias is None:
+        return None
+    found = [None if a is None else f"{a.dtype} of shape {list(a.shape)}" for a in (wts, bias)]
+    if wts is None or bias is None or wts.dtype != np.int16 or bias.dtype != np.int8 \
+            or wts.shape != LS_SHAPES[0] or bias.shape != LS_SHAPES[1]:
+        raise FormatError(f"{where}: tensors 'lsw' and 'lsb' should be int16 weights of shape "
+                          f"{list(LS_SHAPES[0])} and int8 biases of shape {list(LS_SHAPES[1])}, "
+                          f"found {found[0]} and {found[1]}; the tables are corrupt")
+    if not colour or bits != 8:
+        raise FormatError(f"{where}: the least-squares model ('lsw', 'lsb') codes 8-bit colour "
+                          f"archives only, but meta says bits={bits}, colour={colour}; the tables "
+                          "are corrupt")
+    return np.asarray(wts), np.asarray(bias)
 
 
 def _map_of(at, values, colour: int, where: str) -> np.ndarray | None:

@@ -11,6 +11,7 @@ from numba import njit
 from .pixel_model import (ACT_LUT, CTX_PER_CLASS, FINE_CONTEXTS, LEVEL_LUT, Q_LUT, TEXTURES,
                           colour_inverse, context_of, med, pad_row_end, pad_row_start, pattern_of,
                           texture_of, unfold)
+from .ls_decode import decode_ls_sample
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, read_state, state_bytes
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
@@ -202,8 +203,8 @@ def _copy_raw(rec, start, n, value_bytes, code_lo, out, o):
 
 
 @njit(cache=True, nogil=True)
-def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl, rs,
-                out, out_off, status):
+def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, wts,
+                bias, pl, rs, out, out_off, status):
     """Decode shard rows into a flat output.
 
     Args:
@@ -217,7 +218,10 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
             (contexts * 256,) uint8 slot-bucket -> first token rANS tables.
         cmap: (``pixel_model.MAP_SIZE``,) int32 map of plane 0's fine contexts, both stages,
             or empty (a colour archive).
-        pl, rs: flat int32 ring scratch of at least P * 2 * (W + 2) entries.
+        wts, bias: the least-squares model's flat (48, 11) int64 weights and (3072,) int64
+            biases (``ls_model``), which 3- and 4-plane samples then take, or empty (MED).
+        pl, rs: flat int32 ring scratch of at least P * 2 * (W + 2) entries
+            (``ls_model.ls_ring_size`` with weights).
         out: (total,) output values; ``out_off`` (B,) where each row starts.
         status: (B,) int64, set per row to OK or an error code.
     """
@@ -232,6 +236,9 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
         if end - start == n * value_bytes:
             _copy_raw(payload, start, n, value_bytes, code_lo, out, out_off[b])
             status[b] = OK
+        elif wts.shape[0] > 0 and (nplanes == 3 or nplanes == 4):
+            status[b] = decode_ls_sample(payload, start, end, nplanes, h, w, colour, code_lo, cum,
+                                         coarse, wts, bias, pl, rs, out, out_off[b])
         else:
             status[b] = _decode_sample(payload, start, end, nplanes, h, w,
                                        colour if nplanes == 3 or nplanes == 4 else 0, maxv, shift,

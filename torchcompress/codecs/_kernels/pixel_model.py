@@ -49,9 +49,10 @@ from numba import njit
 from .rans import LOSSLESS_DIRECT, token_base
 
 __all__ = ["ACT_LUT", "COLOUR_NONE", "COLOUR_SUBTRACT_GREEN", "COLOUR_YCOCG", "CTX_PER_CLASS",
-           "FINE_CONTEXTS", "LEVEL_LUT", "MAP_SIZE", "NUM_CLASSES", "PATTERNS", "TEXTURES",
-           "Q_LUT", "RES_LUT", "colour_forward", "colour_inverse", "context", "context_of", "fold",
-           "level4", "med", "pad_row_end", "pad_row_start", "pattern_of", "texture_of", "unfold"]
+           "FINE_CONTEXTS", "LEVEL_LUT", "MAP_SIZE", "NUM_CLASSES", "PATTERNS", "Q_LUT", "RES_LUT",
+           "TEXTURES", "activity", "colour_forward", "colour_inverse", "context", "context_of",
+           "fold", "level4", "med", "pad_row_end", "pad_row_start", "pattern_of", "texture_of",
+           "unfold"]
 
 CTX_PER_CLASS = 128
 NUM_CLASSES = 4
@@ -169,12 +170,18 @@ def context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, act_lut, 
     test), so MED's ``pred >> shift`` is in 0..255 (and plane 0's fine context below
     ``FINE_CONTEXTS``); ``prev_t`` is a token, below 85 (the decoders' search stops at a
     table's last token)."""
-    act = (rw + rn + ((rnw + rne) >> 1) + ((abs(w - nw) + abs(n - nw) + abs(n - ne)) >> 1)) >> shift
-    # unsigned indices (each is >= 0): numba then emits no negative-index wraparound
-    a = act_lut[np.uint64(min(act, 255))] * 8
+    a = activity(w, n, nw, ne, rw, rn, rnw, rne, shift, act_lut) * 8
     if p == 0:
         return a + level_lut[np.uint64(pred >> shift)]
     return min(p, 3) * CTX_PER_CLASS + a + q_lut[np.uint64(((shift >> 3) << 7) + prev_t)]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def activity(w, n, nw, ne, rw, rn, rnw, rne, shift, act_lut):
+    """The activity bin (0..15) of a value from its neighbours and their absolute residuals."""
+    act = (rw + rn + ((rnw + rne) >> 1) + ((abs(w - nw) + abs(n - nw) + abs(n - ne)) >> 1)) >> shift
+    # unsigned indices (each is >= 0): numba then emits no negative-index wraparound
+    return act_lut[np.uint64(min(act, 255))]
 
 
 @njit(cache=True, nogil=True, inline="always")

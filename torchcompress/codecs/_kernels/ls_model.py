@@ -1,0 +1,169 @@
+"""The lossless codec's least-squares pixel model (``predictor="least_squares"``, format 10).
+
+An opt-in, slower model for 8-bit RGB(A) archives. Planes 0..2 (after the archive's colour
+transform) are predicted by a linear predictor fit on the dataset per plane and activity bin,
+over MED and ten causal neighbours (:data:`FEATURES`), plus a static bias per texture; plane 3
+(alpha) keeps MED. The contexts are the MED model's (``pixel_model.context_of``): the
+activity comes from the MED residuals of the neighbours (kept beside the values), so the
+predictor's bin does not wait on its own residuals.
+
+Three rows of each plane live in a ring of flat int32 scratch ``v``: entry
+``(p * 3 + row) * (W + 4) + x + 2`` holds pixel x of plane p in ring row ``row`` (image row y
+uses ring row ``y % 3``). The rows above the image are zero; columns 0 and 1 of a row hold the
+pixel above the row's first pixel, columns W + 2 and W + 3 repeat the row's last pixel (as
+``pixel_model``'s ring, two deep). ``am`` has the same layout and holds the absolute MED
+residuals (its padding stays zero).
+
+The base prediction of plane p < 3 at activity bin a is
+``clip((sum_j wts[p * 16 + a, j] * f_j + 128) >> 8)`` over the features f; the bias key is
+``p * 1024 + (texture * 8 + a // 2) * 2 + (W's base residual < 0)``, the texture the six bits
+of N, W, NW, NE, NN and WW below the base, and the prediction ``clip(base + bias[key])``
+(clipped to the plane's range). Residuals are zigzag coded, as the colour planes' are under MED.
+"""
+
+import numpy as np
+from numba import njit
+
+from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, activity, colour_forward,
+                          context_of, fold, med)
+from .rans import LOSSLESS_DIRECT, token_of
+
+__all__ = ["BIAS_KEYS", "FEATURES", "LS_BINS", "LS_PLANES", "LS_SHIFT", "MODE_BIAS", "MODE_CODE",
+           "MODE_NORMAL", "ls_model_sample", "ls_predict", "ls_ring_size", "ls_row_end",
+           "ls_row_start"]
+
+#: the features, in the weights' order: MED, W, N, NW, NE, WW, NN, NNE, NNW, NWW, NEE
+FEATURES = 11
+#: planes with a least-squares predictor, and activity bins (``pixel_model.ACT_LUT``'s) each
+LS_PLANES, LS_BINS = 3, 16
+#: the weights are integers in units of 2**-LS_SHIFT
+LS_SHIFT = 8
+#: bias keys per plane: 64 textures x 8 activity levels x W's residual sign
+BIAS_KEYS = 1024
+#: :func:`ls_model_sample`'s passes: the normal equations, the bias sums, the coded values
+MODE_NORMAL, MODE_BIAS, MODE_CODE = 0, 1, 2
+
+
+def ls_ring_size(planes: int, width: int) -> int:
+    """Entries of each ring (``v`` and ``am``) for samples of up to ``planes`` and ``width``."""
+    return planes * 3 * (width + 4)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def ls_row_start(v, nplanes, w4, cur, prv):
+    """Columns 0 and 1 of the new row take the pixel above its first pixel."""
+    for p in range(nplanes):
+        above = v[(3 * p + prv) * w4 + 2]
+        v[(3 * p + cur) * w4] = above
+        v[(3 * p + cur) * w4 + 1] = above
+
+
+@njit(cache=True, nogil=True, inline="always")
+def ls_row_end(v, nplanes, w4, cur):
+    """The last two columns repeat the row's last pixel."""
+    for p in range(nplanes):
+        base = (3 * p + cur) * w4
+        v[base + w4 - 2] = v[base + w4 - 3]
+        v[base + w4 - 1] = v[base + w4 - 3]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _below(a, base):
+    return np.int64(a < base)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def ls_predict(v, p, ci, pi, qi, m, a, neg, wts, bias, lo, hi):
+    """(prediction, base, bias key) of plane ``p`` (< 3) at flat index ``ci`` (``pi``, ``qi``: the same
+    column one and two rows up) with MED ``m``, activity bin ``a`` and W's base residual sign
+    ``neg`` (1 when negative), under flat (48, 11) int64 weights and (3072,) int64 biases;
+    both are clipped to ``[lo, hi]``."""
+    k = np.uint64(p * LS_BINS + a)
+    wv, nv, nw, ne = np.int64(v[ci - 1]), np.int64(v[pi]), np.int64(v[pi - 1]), np.int64(v[pi + 1])
+    ww, nn = np.int64(v[ci - 2]), np.int64(v[qi])
+    s = (wts[k, 0] * m + wts[k, 1] * wv + wts[k, 2] * nv + wts[k, 3] * nw + wts[k, 4] * ne
+         + wts[k, 5] * ww + wts[k, 6] * nn + wts[k, 7] * np.int64(v[qi + 1])
+         + wts[k, 8] * np.int64(v[qi - 1]) + wts[k, 9] * np.int64(v[pi - 2])
+         + wts[k, 10] * np.int64(v[pi + 2]))
+    base = min(max((s + (1 << (LS_SHIFT - 1))) >> LS_SHIFT, lo), hi)
+    tex = (_below(nv, base) | (_below(wv, base) << 1) | (_below(nw, base) << 2)
+           | (_below(ne, base) << 3) | (_below(nn, base) << 4) | (_below(ww, base) << 5))
+    key = np.uint64(p * BIAS_KEYS + ((tex * 8 + (a >> 1)) << 1) + neg)
+    return min(max(base + bias[key], lo), hi), base, key
+
+
+@njit(cache=True, nogil=True)
+def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, xtx, xty, bsum, bcnt):
+    """One 8-bit RGB(A) sample ``x`` (P, H, W) int32 through the least-squares model.
+
+    ``mode`` ``MODE_NORMAL`` adds each value of planes 0..2 to the normal equations ``xtx``
+    (48, 11, 11) (upper triangle) and ``xty`` (48, 11) float64 of its (plane, activity bin),
+    and counts it in ``bcnt``; ``MODE_BIAS`` adds
+    its base residual under ``wts`` to ``bsum`` and ``bcnt`` (3072,) int64 of its bias key;
+    ``MODE_CODE`` writes every value's context and code to ``ctx`` and ``val`` in coding order
+    (as ``lossless_encode.model_sample``) and returns their number. ``v``, ``am``: rings of
+    :func:`ls_ring_size` (zeroed here).
+    """
+    nplanes, h, w = x.shape
+    w4 = w + 4
+    v[:nplanes * 3 * w4] = 0
+    am[:nplanes * 3 * w4] = 0
+    f = np.zeros(FEATURES, dtype=np.float64)
+    neg = np.zeros(LS_PLANES, dtype=np.int64)
+    k = 0
+    for y in range(h):
+        cur, prv, pp = y % 3, (y + 2) % 3, (y + 1) % 3
+        ls_row_start(v, nplanes, w4, cur, prv)
+        neg[:] = 0
+        for i in range(w):
+            yv, co, cg = colour_forward(x[0, y, i], x[1, y, i], x[2, y, i], colour)
+            v[cur * w4 + i + 2] = yv
+            v[(3 + cur) * w4 + i + 2] = co
+            v[(6 + cur) * w4 + i + 2] = cg
+            for p in range(3, nplanes):
+                v[(3 * p + cur) * w4 + i + 2] = x[p, y, i]
+            prev_t = 0
+            for p in range(nplanes):
+                ci = (3 * p + cur) * w4 + i + 2
+                pi = (3 * p + prv) * w4 + i + 2
+                qi = (3 * p + pp) * w4 + i + 2
+                wv, nv, nw, ne = v[ci - 1], v[pi], v[pi - 1], v[pi + 1]
+                m = med(wv, nv, nw)
+                xv = v[ci]
+                am[ci] = abs(xv - m)
+                if p >= LS_PLANES:  # alpha: the MED model's context and code
+                    c = context_of(p, wv, nv, nw, ne, am[ci - 1], am[pi], am[pi - 1],
+                                   am[pi + 1], m, prev_t, 0, ACT_LUT, Q_LUT, LEVEL_LUT)
+                    code = fold(xv - m, m, 255)
+                else:
+                    a = activity(wv, nv, nw, ne, am[ci - 1], am[pi], am[pi - 1], am[pi + 1], 0,
+                                 ACT_LUT)
+                    if mode == MODE_NORMAL:
+                        f[0], f[1], f[2], f[3], f[4] = m, wv, nv, nw, ne
+                        f[5], f[6], f[7], f[8] = v[ci - 2], v[qi], v[qi + 1], v[qi - 1]
+                        f[9], f[10] = v[pi - 2], v[pi + 2]
+                        kk = p * LS_BINS + a
+                        bcnt[kk] += 1
+                        for r in range(FEATURES):
+                            xty[kk, r] += f[r] * xv
+                            for s in range(r, FEATURES):
+                                xtx[kk, r, s] += f[r] * f[s]
+                        continue
+                    lo = 0 if p == 0 else -255
+                    pred, base, key = ls_predict(v, p, ci, pi, qi, m, a, neg[p], wts, bias, lo,
+                                                 255)
+                    if mode == MODE_BIAS:
+                        bsum[key] += xv - base
+                        bcnt[key] += 1
+                    neg[p] = xv < base
+                    r = xv - pred
+                    code = (r << 1) ^ (r >> 31)
+                    c = a * 8 + LEVEL_LUT[pred] if p == 0 else \
+                        p * CTX_PER_CLASS + a * 8 + Q_LUT[prev_t]
+                if mode == MODE_CODE:
+                    ctx[k] = c
+                    val[k] = code
+                    prev_t, _ = token_of(code, LOSSLESS_DIRECT)
+                k += 1
+        ls_row_end(v, nplanes, w4, cur)
+    return k

@@ -1,0 +1,95 @@
+"""Fit the lossless codec's least-squares model (``_kernels.ls_model``) on the fit samples.
+
+Two passes over the 8-bit RGB(A) fit samples: the normal equations of each (plane, activity
+bin)'s predictor over MED and ten neighbours, solved and rounded to ``2**-8`` units; then the
+mean base residual of each bias key under those weights, rounded. Both passes sum over sample
+ranges in any order (float sums of integers below 2**53, and integer sums), so the model does
+not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels.ls_model import (BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES, LS_SHIFT, MODE_BIAS,
+                                MODE_CODE, MODE_NORMAL, ls_model_sample, ls_ring_size)
+from .parallel import map_ranges
+
+__all__ = ["LS_MIN_VALUES", "LsScratch", "fit_ls", "ls_code", "sample_codes"]
+
+#: a (plane, activity bin) with fewer fit values keeps MED alone (weight 1 on MED)
+LS_MIN_VALUES = 64
+_KEYS = LS_PLANES * LS_BINS
+_EMPTY_W, _EMPTY_B = np.zeros((0, FEATURES), np.int64), np.zeros(0, np.int64)
+
+
+class LsScratch:
+    """Rings and outputs of :func:`ls_model_sample` for samples of up to these dims."""
+
+    def __init__(self, dims: np.ndarray):
+        p, w = int(dims[:, 0].max()), int(dims[:, 2].max())
+        size = int(dims.prod(axis=1).max())
+        self.v = np.zeros(ls_ring_size(p, w), np.int32)
+        self.am = np.zeros(ls_ring_size(p, w), np.int32)
+        self.ctx = np.empty(size, np.int32)
+        self.val = np.empty(size, np.int32)
+
+
+def sample_codes(sample, dims, code_lo: int) -> np.ndarray:
+    """One sample as (P, H, W) int32 codes (its values less ``code_lo``)."""
+    p, h, w = (int(d) for d in dims)
+    return np.ascontiguousarray(sample).reshape(p, h, w).astype(np.int32) - np.int32(code_lo)
+
+
+def _pass(samples, dims, colour: int, code_lo: int, mode: int, wts, bias, workers: int):
+    """Sum one pass's accumulators over the colour samples."""
+    rows = np.flatnonzero(np.isin(dims[:, 0], (3, 4)))
+
+    def run(a: int, b: int):
+        s = LsScratch(dims[rows[a:b]])
+        xtx = np.zeros((_KEYS, FEATURES, FEATURES) if mode == MODE_NORMAL else (0, 0, 0))
+        xty = np.zeros((_KEYS, FEATURES) if mode == MODE_NORMAL else (0, 0))
+        bsum = np.zeros(LS_PLANES * BIAS_KEYS, np.int64)
+        bcnt = np.zeros(LS_PLANES * BIAS_KEYS, np.int64)
+        for i in rows[a:b]:
+            ls_model_sample(sample_codes(samples[i], dims[i], code_lo), colour, wts, bias, mode, s.v,
+                            s.am, s.ctx, s.val, xtx, xty, bsum, bcnt)
+        return xtx, xty, bsum, bcnt
+
+    parts = map_ranges(run, len(rows), workers)
+    return [sum(p[j] for p in parts) for j in range(4)]
+
+
+def fit_ls(samples, dims: np.ndarray, colour: int, code_lo: int,
+           workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(weights (3, 16, 11) int16, biases (3, 1024) int8) fit on the 3- and 4-plane
+    ``samples`` (8-bit codes after ``code_lo``) under colour transform ``colour``."""
+    xtx, xty, _, n = _pass(samples, dims, colour, code_lo, MODE_NORMAL, _EMPTY_W, _EMPTY_B,
+                           workers)
+    wts = np.zeros((_KEYS, FEATURES))
+    wts[:, 0] = 1.0  # MED alone where a bin saw too few values
+    for k in range(_KEYS):
+        if n[k] < LS_MIN_VALUES:
+            continue
+        a = np.triu(xtx[k]) + np.triu(xtx[k], 1).T
+        # a touch of ridge: neighbours that are equal on every fit value (flat images) leave
+        # the equations singular
+        a += np.eye(FEATURES) * (1e-6 * np.trace(a) / FEATURES + 1e-9)
+        wts[k] = np.linalg.solve(a, xty[k])
+    q = np.clip(np.rint(wts * (1 << LS_SHIFT)), -(1 << 15), (1 << 15) - 1).astype(np.int16)
+    _, _, bsum, bcnt = _pass(samples, dims, colour, code_lo, MODE_BIAS,
+                             q.reshape(_KEYS, FEATURES).astype(np.int64),
+                             np.zeros(LS_PLANES * BIAS_KEYS, np.int64), workers)
+    bias = np.clip(np.rint(bsum / np.maximum(bcnt, 1)), -127, 127).astype(np.int8)
+    return q.reshape(LS_PLANES, LS_BINS, FEATURES), bias.reshape(LS_PLANES, BIAS_KEYS)
+
+
+def ls_code(codes: np.ndarray, colour: int, wts: np.ndarray, bias: np.ndarray,
+            scratch: LsScratch) -> int:
+    """Contexts and codes of one 3- or 4-plane sample's ``codes`` (P, H, W) int32 into
+    ``scratch.ctx`` and ``scratch.val``; returns their number."""
+    return ls_model_sample(codes, colour, wts, bias, MODE_CODE, scratch.v, scratch.am,
+                           scratch.ctx, scratch.val, _NO_XTX, _NO_XTY, _EMPTY_B, _EMPTY_B)
+
+
+_NO_XTX, _NO_XTY = np.zeros((0, 0, 0)), np.zeros((0, 0))
