@@ -29,7 +29,7 @@ from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, activity, co
 from .rans import LOSSLESS_DIRECT, token_of
 
 __all__ = ["BIAS_KEYS", "FEATURES", "LS_BINS", "LS_PLANES", "LS_SHIFT", "MODE_BIAS", "MODE_CODE",
-           "MODE_NORMAL", "ls_model_sample", "ls_predict", "ls_ring_size", "ls_row_end",
+           "MODE_NORMAL", "ls_model_sample", "ls_predict", "ls_predict_at", "ls_ring_size", "ls_row_end",
            "ls_row_start"]
 
 #: the features, in the weights' order: MED, W, N, NW, NE, WW, NN, NNE, NNW, NWW, NEE
@@ -73,23 +73,29 @@ def _below(a, base):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def ls_predict(v, p, ci, pi, qi, m, a, neg, wts, bias, lo, hi):
-    """(prediction, base, bias key) of plane ``p`` (< 3) at flat index ``ci`` (``pi``, ``qi``: the same
-    column one and two rows up) with MED ``m``, activity bin ``a`` and W's base residual sign
-    ``neg`` (1 when negative), under flat (48, 11) int64 weights and (3072,) int64 biases;
-    both are clipped to ``[lo, hi]``."""
+def ls_predict(p, wv, nv, nw, ne, ww, nn, nne, nnw, nww, nee, m, a, neg, wts, bias, lo, hi):
+    """(prediction, base, bias key) of plane ``p`` (< 3) from its neighbours (int64), MED
+    ``m``, activity bin ``a`` and W's base residual sign ``neg`` (1 when negative), under flat
+    (48, 11) int64 weights and (3072,) int64 biases; both are clipped to ``[lo, hi]``."""
     k = np.uint64(p * LS_BINS + a)
-    wv, nv, nw, ne = np.int64(v[ci - 1]), np.int64(v[pi]), np.int64(v[pi - 1]), np.int64(v[pi + 1])
-    ww, nn = np.int64(v[ci - 2]), np.int64(v[qi])
     s = (wts[k, 0] * m + wts[k, 1] * wv + wts[k, 2] * nv + wts[k, 3] * nw + wts[k, 4] * ne
-         + wts[k, 5] * ww + wts[k, 6] * nn + wts[k, 7] * np.int64(v[qi + 1])
-         + wts[k, 8] * np.int64(v[qi - 1]) + wts[k, 9] * np.int64(v[pi - 2])
-         + wts[k, 10] * np.int64(v[pi + 2]))
+         + wts[k, 5] * ww + wts[k, 6] * nn + wts[k, 7] * nne + wts[k, 8] * nnw
+         + wts[k, 9] * nww + wts[k, 10] * nee)
     base = min(max((s + (1 << (LS_SHIFT - 1))) >> LS_SHIFT, lo), hi)
     tex = (_below(nv, base) | (_below(wv, base) << 1) | (_below(nw, base) << 2)
            | (_below(ne, base) << 3) | (_below(nn, base) << 4) | (_below(ww, base) << 5))
     key = np.uint64(p * BIAS_KEYS + ((tex * 8 + (a >> 1)) << 1) + neg)
     return min(max(base + bias[key], lo), hi), base, key
+
+
+@njit(cache=True, nogil=True, inline="always")
+def ls_predict_at(v, p, ci, pi, qi, m, a, neg, wts, bias, lo, hi):
+    """:func:`ls_predict` with the neighbours read from the ring ``v`` at flat index ``ci``
+    (``pi``, ``qi``: the same column one and two rows up)."""
+    return ls_predict(p, np.int64(v[ci - 1]), np.int64(v[pi]), np.int64(v[pi - 1]),
+                      np.int64(v[pi + 1]), np.int64(v[ci - 2]), np.int64(v[qi]),
+                      np.int64(v[qi + 1]), np.int64(v[qi - 1]), np.int64(v[pi - 2]),
+                      np.int64(v[pi + 2]), m, a, neg, wts, bias, lo, hi)
 
 
 @njit(cache=True, nogil=True)
@@ -150,8 +156,8 @@ def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, xtx, xty, bsum,
                                 xtx[kk, r, s] += f[r] * f[s]
                         continue
                     lo = 0 if p == 0 else -255
-                    pred, base, key = ls_predict(v, p, ci, pi, qi, m, a, neg[p], wts, bias, lo,
-                                                 255)
+                    pred, base, key = ls_predict_at(v, p, ci, pi, qi, m, a, neg[p], wts, bias,
+                                                    lo, 255)
                     if mode == MODE_BIAS:
                         bsum[key] += xv - base
                         bcnt[key] += 1
