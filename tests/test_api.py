@@ -133,6 +133,25 @@ def test_module_entry_point_runs():
     assert r.returncode == 0 and "compress" in r.stdout and "demo" in r.stdout
 
 
+def test_cli_compress_lossless_least_squares(tmp_path, capsys):
+    x = np.clip(np.add.outer(np.arange(8), np.arange(8)) * 9
+                + np.random.default_rng(0).integers(0, 20, (6, 3, 8, 8)), 0, 255).astype(np.uint8)
+    np.savez(tmp_path / "c.npz", x=x, y=np.arange(6) % 2)
+    out = tmp_path / "c.tcz"
+    assert main(["compress", str(tmp_path / "c.npz"), str(out), "--predictor", "least_squares",
+                 "--quiet"]) == 0
+    assert "predictor=least_squares" in capsys.readouterr().out
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["codec_params"]["predictor"] == "least_squares"
+    assert info["lossless"]["predictor"] == "least_squares"
+    ds = tc.open(out, output="uint8")
+    np.testing.assert_array_equal(np.stack([ds[i][0].numpy() for i in range(6)]), x)
+    code, err = _run(["compress", str(tmp_path / "c.npz"), str(tmp_path / "o.tcz"), "--codec",
+                      "lossy", "--predictor", "med"], capsys)
+    assert code == 2 and "--predictor does not apply to --codec lossy" in err
+
+
 @pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
 def test_cli_compress_lossless_colour(tmp_path, capsys, colour):
     x = np.clip(np.add.outer(np.arange(8), np.arange(8)) * 9

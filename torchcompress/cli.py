@@ -128,7 +128,7 @@ def _demo_gede(src) -> None:
 #: flags that belong to some codecs: flag -> (argparse dest, codecs)
 _CODEC_FLAGS = {
     "--fit-samples": ("fit_samples", ("lossless", "lossy", "gede")),
-    "--colour": ("colour", ("lossless",)),
+    "--colour": ("colour", ("lossless",)), "--predictor": ("predictor", ("lossless",)),
     "--bits": ("bits", ("adq", "lossy")), "--allocation": ("allocation", ("adq",)),
     "--mode": ("mode", ("gede",)), "--tau": ("tau", ("gede",)), "--one-model": ("one_model", ("gede",)),
 }
@@ -281,6 +281,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="lossless, lossy: samples that fit the model (4096); gede: streams above it (16384)")
     c.add_argument("--colour", choices=["auto", "ycocg", "subtract_green"],
                    help="lossless: colour transform of RGB(A) images (auto: the smaller)")
+    c.add_argument("--predictor", choices=["med", "least_squares"],
+                   help="lossless: least_squares fits linear predictors for 8-bit RGB(A) images: "
+                        "smaller, slower to decode (med)")
     c.add_argument("--bits", type=float, help="lossy: average bits per value (0.5); adq: (2)")
     c.add_argument("--allocation", choices=["adaptive", "uniform"], help="adq: (adaptive)")
     c.add_argument("--mode", choices=["none", "dct", "lossless"],

@@ -47,7 +47,7 @@ def test_golden_manifest(tmp_path):
     assert m == {
         "classes": ["even", "odd"], "codec": "adq",
         "codec_params": {"allocation": "adaptive", "bits": 2.0},
-        "format": "torchcompress", "format_version": 9, "num_samples": 4,
+        "format": "torchcompress", "format_version": 10, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
             {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
@@ -121,7 +121,7 @@ def test_golden_lossless_archive(tmp_path):
     assert body[16:22] == bytes([3, 0, 0, 0, 0, 0])
     assert [int.from_bytes(body[a:a + 3], "little") for a in (22, 25)] == [0x03A082, 0x000BE7]
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format_version"] == 9 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
+    assert m["format_version"] == 10 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
     assert m["extras"]["tables"]["xxh3_64"] == "8865011f26ed002e"
     # tables (format 5, packed since 4): per context, its stored token count, then those
     # tokens' log-weights; without colour (format 7) plane 0's map of fine contexts, stored as
@@ -156,6 +156,12 @@ LOSSLESS_RGB_RECORDS = {
         "501c5d0837bf184a56d9ec03002338c2244ee74c048dce158eae05d2c11f344175f048bd6f829e3a266d6955"
         "4ecce4f103181aa84e1b13dc534f8e011733635b6e046054f35707"),
         "64a28d86cc36cd00", 2),
+    # format 10: the least-squares model (its weights stay on MED alone here: each bin saw
+    # fewer than 64 values; the biases move the predictions)
+    "least_squares": (12, [0, 54], (
+        "1972583e197e9fc36885ea6910ab140b68d8697edcc61fb3a03bb0261e965137f97a87861b180bd35e8c22"
+        "581318d33c871ab9bf6be19508167f50e0c81f965512223bc91f4ea444f6b70d77eaa5"),
+        "bfe683aefa4a269c", 2),
 }
 
 
@@ -163,15 +169,18 @@ LOSSLESS_RGB_RECORDS = {
 def test_golden_lossless_rgb_records(tmp_path, colour):
     base, lengths, records, tables_hash, meta_colour = LOSSLESS_RGB_RECORDS[colour]
     path = tmp_path / "c.tcz"
+    params = {"predictor": colour} if colour == "least_squares" else {"colour": colour}
     tc.compress((LOSSLESS_RGB_X, np.array([0, 1])), path, shard_size=2, progress=False,
-                colour=colour)
+                **params)
     t = load_file(str(path / "shard-00000.safetensors"))
     # coded: under the 144 raw bytes; 3 bytes of state; U8 over a base
     assert t["length_base"].tolist() == [base] and t["lengths"].tolist() == lengths
     assert bytes(t["records"]).hex() == records
     m = json.loads((path / "manifest.json").read_text())
     assert m["extras"]["tables"]["xxh3_64"] == tables_hash
-    assert load_file(str(path / "tables.safetensors"))["meta"].tolist() == [8, 0, meta_colour]
+    tables = load_file(str(path / "tables.safetensors"))
+    assert tables["meta"].tolist() == [8, 0, meta_colour]
+    assert ("lsw" in tables) == ("lsb" in tables) == (colour == "least_squares")
     ds = tc.open(path, output="uint8")
     np.testing.assert_array_equal(np.stack([ds[i][0].numpy() for i in range(2)]), LOSSLESS_RGB_X)
 

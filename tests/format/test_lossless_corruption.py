@@ -61,10 +61,20 @@ def test_clean_archive_decodes(lossless_archive):
     assert tc.verify(lossless_archive)["num_samples"] == 24
 
 
+@pytest.fixture
+def ls_archive(tmp_path):
+    """The same images under the least-squares predictor (format 10)."""
+    path = tmp_path / "ls.tcz"
+    tc.compress((_images(), np.arange(24) % 3), path, progress=False, predictor="least_squares")
+    return path
+
+
 @pytest.mark.parametrize("seed", range(4))
-def test_flipped_record_bytes_raise_at_decode(lossless_archive, seed):
+@pytest.mark.parametrize("predictor", ["med", "least_squares"])
+def test_flipped_record_bytes_raise_at_decode(lossless_archive, ls_archive, seed, predictor):
     """Every flip inside the records either raises FormatError or leaves sample values that
     are still in range: no out-of-bounds read, no hang (the kernel checks every read)."""
+    lossless_archive = ls_archive if predictor == "least_squares" else lossless_archive
     rng = np.random.default_rng(seed)
     specs, data_start, _ = read_header(str(lossless_archive / SHARD))
     begin, end = specs["records"][2:]
@@ -119,7 +129,10 @@ def test_crafted_length_base_raises_at_open(lossless_archive, edit, match):
         tc.open(lossless_archive)
 
 
-def test_truncated_stream_raises(lossless_archive):
+@pytest.mark.parametrize("predictor", ["med", "least_squares"])
+def test_truncated_stream_raises(lossless_archive, ls_archive, predictor):
+    lossless_archive = ls_archive if predictor == "least_squares" else lossless_archive
+
     def shorten(n):
         n[3] -= 2
         n[4] += 2  # same total: record 3 ends early, record 4 starts early
@@ -177,6 +190,55 @@ def test_crafted_tables_raise_at_open(lossless_archive, fn, match):
         tc.open(lossless_archive)
 
 
+@pytest.mark.parametrize("fn, match", [
+    (lambda t: t.__setitem__("lsw", t["lsw"].astype(np.int32)),
+     r"tensors 'lsw' and 'lsb' should be int16 weights of shape \[3, 16, 11\] and int8 biases "
+     r"of shape \[3, 1024\], found int32 of shape \[3, 16, 11\] and int8 of shape \[3, 1024\]"),
+    (lambda t: t.__setitem__("lsb", t["lsb"][:2]), r"found int16 of shape \[3, 16, 11\] and "
+                                                   r"int8 of shape \[2, 1024\]"),
+    (lambda t: t.pop("lsb"), r"found int16 of shape \[3, 16, 11\] and None"),
+    (lambda t: t.pop("lsw"), r"found None and int8 of shape \[3, 1024\]"),
+    (lambda t: t["meta"].__setitem__(0, 16), r"the least-squares model \('lsw', 'lsb'\) codes "
+                                             r"8-bit colour archives only, but meta says "
+                                             r"bits=16, colour=\d"),
+], ids=["lsw-dtype", "lsb-shape", "lsb-missing", "lsw-missing", "16-bit"])
+def test_crafted_least_squares_tables_raise_at_open(ls_archive, fn, match):
+    rewrite_tensors(ls_archive / TABLES, fn)
+    rerecord_extra(ls_archive, "tables")
+    with pytest.raises(FormatError, match=match):
+        tc.open(ls_archive)
+
+
+def test_least_squares_tensors_in_a_grey_archive_raise_at_open(tmp_path, ls_archive):
+    path = tmp_path / "g.tcz"
+    tc.compress((_images()[:, 0], np.arange(24) % 3), path, progress=False)
+    ls = load_file(str(ls_archive / TABLES))
+    rewrite_tensors(path / TABLES, lambda t: t.update(lsw=ls["lsw"], lsb=ls["lsb"]))
+    rerecord_extra(path, "tables")
+    with pytest.raises(FormatError, match=r"codes 8-bit colour archives only, but meta says "
+                                          r"bits=8, colour=0"):
+        tc.open(path)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_any_least_squares_weights_decode_safely(ls_archive, seed):
+    """Weights and biases are not range-checked at open: any values give predictions inside
+    their planes' ranges (the decoders clip them). Wrong ones decode to other values or raise
+    FormatError, never read outside the record or hang."""
+    rng = np.random.default_rng(seed)
+
+    def spoil(t):
+        t["lsw"] = rng.integers(-32768, 32768, t["lsw"].shape).astype(np.int16)
+        t["lsb"] = rng.integers(-128, 128, t["lsb"].shape).astype(np.int8)
+    rewrite_tensors(ls_archive / TABLES, spoil)
+    rerecord_extra(ls_archive, "tables")
+    ds = tc.open(ls_archive, output="uint8")
+    with pytest.raises(FormatError, match=r"record \d+ is corrupt"):
+        ds.__getitems__(list(range(len(ds))))
+    with pytest.raises(FormatError, match=r"record 0 is corrupt"):
+        ds[0]
+
+
 def _cmap_of(t, at, values):
     for key, v in (("cmap_at", at), ("cmap", values)):
         if v is None:
@@ -228,16 +290,20 @@ def test_lossless_archive_before_format8_is_refused(lossless_archive, version):
         tc.open(lossless_archive)
 
 
-def test_format8_archive_still_decodes(tmp_path):
-    """Format 9 added subtract green (``colour`` 2); a version 8 archive (YCoCg-R, its
-    manifest without ``colour=``) decodes as it did."""
+@pytest.mark.parametrize("version", [8, 9])
+def test_format8_and_9_archives_still_decode(tmp_path, version):
+    """Format 9 added subtract green (``colour`` 2), format 10 the least-squares model; a
+    version 8 archive (YCoCg-R, its manifest without ``colour=`` or ``predictor=``) and a
+    version 9 one (without ``predictor=``) decode as they did."""
     path, x = tmp_path / "v8.tcz", _images()
     tc.compress((x, np.arange(24) % 3), path, progress=False, colour="ycocg")
 
-    def as_version8(m):
-        m.update(format_version=8)
-        del m["codec_params"]["colour"]
-    edit_manifest(path, as_version8)
+    def as_older(m):
+        m.update(format_version=version)
+        del m["codec_params"]["predictor"]
+        if version == 8:
+            del m["codec_params"]["colour"]
+    edit_manifest(path, as_older)
     ds = tc.open(path, output="uint8")
     assert ds.decoder.shard(0).tables.colour == 1
     np.testing.assert_array_equal(np.stack([b[0].numpy() for b in ds.__getitems__(range(24))]), x)

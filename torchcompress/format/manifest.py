@@ -14,7 +14,7 @@ __all__ = ["ExtraInfo", "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "Manif
            "load_manifest"]
 
 FORMAT_NAME = "torchcompress"
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 MANIFEST_FILE = "manifest.json"
 
 

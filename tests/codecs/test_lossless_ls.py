@@ -1,0 +1,214 @@
+"""The lossless codec's least-squares predictor (``predictor="least_squares"``): bit-exact
+round trips, the model FORMAT.md describes, a fit that codes smaller than MED, and clear
+errors where it does not apply."""
+
+import numpy as np
+import pytest
+
+import torchcompress as tc
+from torchcompress.codecs import LosslessCodec, LosslessParams
+from torchcompress.codecs._kernels.ls_model import FEATURES
+from torchcompress.codecs._kernels.pixel_model import ACT_LUT, LEVEL_LUT, Q_LUT
+from torchcompress.codecs._kernels.rans import LOSSLESS_DIRECT, token_of
+from torchcompress.codecs.ls_fit import LS_MIN_VALUES, LsScratch, fit_ls, ls_code
+from torchcompress.errors import CodecError
+
+from .test_lossless import _roundtrip, _structured
+
+
+def _textured(rng, n, h=16, w=16, planes=3):
+    """Smooth colour images with a texture a linear predictor follows better than MED: a
+    diagonal sinusoid per plane plus a little noise."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = np.empty((n, planes, h, w))
+    for i in range(n):
+        f, ph = rng.uniform(0.3, 0.9), rng.uniform(0, 6)
+        base = 128 + 90 * np.sin(f * (xx + 0.7 * yy) + ph)
+        for p in range(planes):
+            out[i, p] = base * (0.6 + 0.2 * p) + 30 * p + rng.normal(0, 2, (h, w))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+LS_CASES = {
+    "zeros": np.zeros((4, 3, 8, 8), np.uint8),
+    "all-255": np.full((4, 3, 8, 8), 255, np.uint8),
+    "1x1": np.random.default_rng(1).integers(0, 256, (5, 3, 1, 1), dtype=np.uint8),
+    "1xN": np.random.default_rng(2).integers(0, 256, (5, 3, 1, 37), dtype=np.uint8),
+    "Nx1": np.random.default_rng(3).integers(0, 256, (5, 3, 29, 1), dtype=np.uint8),
+    "odd-7x5": _structured(np.random.default_rng(4), (6, 3, 7, 5)),
+    "rgba": _structured(np.random.default_rng(5), (6, 4, 9, 6)),
+    "noise": np.random.default_rng(6).integers(0, 256, (4, 3, 12, 12), dtype=np.uint8),
+    "textured": _textured(np.random.default_rng(7), 40),
+    "int8": (_structured(np.random.default_rng(8), (5, 3, 6, 6), np.int16, 255)
+             - 128).astype(np.int8),
+}
+
+
+@pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
+@pytest.mark.parametrize("name", list(LS_CASES))
+def test_least_squares_roundtrip_is_bit_exact(name, colour):
+    x = LS_CASES[name]
+    enc, out = _roundtrip(x, colour=colour, predictor="least_squares")
+    np.testing.assert_array_equal(out, x)
+    assert enc.tables.ls is not None and enc.stats()["predictor"] == "least_squares"
+
+
+def test_least_squares_mixed_shapes_and_planes(tmp_path):
+    """RGB of several sizes, RGBA and grey samples in one archive: 3- and 4-plane samples take
+    the least-squares model, grey ones MED; a batch (past the lanes' minimum) equals ``ds[i]``."""
+    rng = np.random.default_rng(0)
+    base = _textured(rng, 40, 20, 24, planes=4)
+    samples = []
+    for i in range(40):
+        k = i % 4
+        s = base[i, :3, : 5 + i % 13, : 3 + i % 17] if k < 2 else \
+            base[i, :, : 9 + i % 5, :11] if k == 2 else base[i, :1, :7, : 4 + i % 9]
+        samples.append(np.ascontiguousarray(s))
+    enc, out = _roundtrip(samples, predictor="least_squares")
+    for s, o in zip(samples, out):
+        np.testing.assert_array_equal(o, s)
+
+
+def test_least_squares_codes_textures_smaller_than_med():
+    x = LS_CASES["textured"]
+    med, _ = _roundtrip(x, predictor="med")
+    ls, _ = _roundtrip(x, predictor="least_squares")
+    assert ls.offsets[-1] < 0.95 * med.offsets[-1], (ls.offsets[-1], med.offsets[-1])
+
+
+def test_least_squares_archive_through_compress_and_open(tmp_path):
+    x = _textured(np.random.default_rng(1), 48)
+    path = tmp_path / "ls.tcz"
+    info = tc.compress((x, np.arange(48) % 3), path, progress=False, predictor="least_squares")
+    assert info["codec_params"]["predictor"] == "least_squares"
+    ds = tc.open(path, output="uint8")
+    np.testing.assert_array_equal(np.stack([b[0].numpy() for b in ds.__getitems__(range(48))]),
+                                  x)
+    np.testing.assert_array_equal(ds[17][0].numpy(), x[17])
+    assert tc.verify(path)["num_samples"] == 48
+
+
+def test_least_squares_bytes_are_deterministic_and_do_not_depend_on_workers():
+    x = _textured(np.random.default_rng(2), 64)
+    codec = LosslessCodec(LosslessParams(predictor="least_squares"))
+    a = codec.encode_dataset(x, None)
+    b = codec.encode_dataset(x, None, workers=2)
+    assert np.array_equal(a.payload, b.payload) and np.array_equal(a.offsets, b.offsets)
+    for name in ("lsw", "lsb", "lens", "logf"):
+        assert np.array_equal(a.tables.to_tensors()[name], b.tables.to_tensors()[name])
+
+
+def test_fit_keeps_med_where_a_bin_saw_too_few_values():
+    """A (plane, bin) with fewer than LS_MIN_VALUES fit values keeps weight 1 (256) on MED
+    alone: one 4 x 4 image has 16 values a plane; forty 16 x 16 ones fit weights of their own."""
+    x = _textured(np.random.default_rng(3), 40)
+    small = x[:1, :, :4, :4]
+    assert small[0, 0].size < LS_MIN_VALUES
+    wts, bias = fit_ls(small, np.array([s.shape for s in small]), 2, 0)
+    assert wts.shape == (3, 16, FEATURES) and bias.shape == (3, 1024)
+    assert wts.dtype == np.int16 and bias.dtype == np.int8
+    np.testing.assert_array_equal(wts[..., 0], 256)
+    np.testing.assert_array_equal(wts[..., 1:], 0)
+    wts, bias = fit_ls(x, np.array([s.shape for s in x]), 2, 0)
+    assert (wts[..., 1:] != 0).any(axis=-1).sum() >= 6 and (bias != 0).sum() > 50
+
+
+def _reference_codes(x, colour, wts, bias):
+    """Contexts and codes of one RGB sample (3, H, W) int, written from FORMAT.md's text
+    (plain Python, no ring): the least-squares prediction of planes 0..2 and their contexts."""
+    r, g, b = (x[c].astype(np.int64) for c in range(3))
+    if colour == 2:
+        planes = [g, b - g, r - g]
+    else:
+        co = r - b
+        t = b + (co >> 1)
+        cg = g - t
+        planes = [t + (cg >> 1), co, cg]
+    _, h, w = x.shape
+
+    def at(p, yy, xx):
+        """The value at (yy, xx) of plane p, with FORMAT.md's padding."""
+        if yy < 0:
+            return 0
+        if xx < 0:
+            return 0 if yy == 0 else int(planes[p][yy - 1, 0])
+        if xx >= w:
+            return int(planes[p][yy, w - 1])
+        return int(planes[p][yy, xx])
+
+    def med_at(p, yy, xx):
+        wv, nv, nw = at(p, yy, xx - 1), at(p, yy - 1, xx), at(p, yy - 1, xx - 1)
+        return max(min(wv, nv), min(max(wv, nv), wv + nv - nw))
+
+    def res_at(p, yy, xx):  # |X - m_X|, 0 outside the image
+        if yy < 0 or xx < 0 or xx >= w:
+            return 0
+        return abs(at(p, yy, xx) - med_at(p, yy, xx))
+
+    def base_at(p, yy, xx):
+        lo = 0 if p == 0 else -255
+        f = [med_at(p, yy, xx)] + [at(p, yy + dy, xx + dx) for dy, dx in
+                                   [(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0),
+                                    (-2, 1), (-2, -1), (-1, -2), (-1, 2)]]
+        a = ACT_LUT[min(255, res_at(p, yy, xx - 1) + res_at(p, yy - 1, xx)
+                        + ((res_at(p, yy - 1, xx - 1) + res_at(p, yy - 1, xx + 1)) >> 1)
+                        + ((abs(f[1] - f[3]) + abs(f[2] - f[3]) + abs(f[2] - f[4])) >> 1))]
+        s = sum(int(wts[p, a, j]) * f[j] for j in range(FEATURES))
+        return min(max((s + 128) >> 8, lo), 255), a, f
+
+    ctx, val = [], []
+    for yy in range(h):
+        for xx in range(w):
+            prev_t = 0
+            for p in range(3):
+                lo = 0 if p == 0 else -255
+                bse, a, f = base_at(p, yy, xx)
+                u = sum(int(f[k] < bse) << bit for bit, k in enumerate([2, 1, 3, 4, 6, 5]))
+                n = 0 if xx == 0 else int(at(p, yy, xx - 1) < base_at(p, yy, xx - 1)[0])
+                pred = min(max(bse + int(bias[p, 2 * (8 * u + (a >> 1)) + n]), lo), 255)
+                res = int(planes[p][yy, xx]) - pred
+                code = 2 * res if res >= 0 else -2 * res - 1
+                ctx.append(8 * a + LEVEL_LUT[pred] if p == 0 else 128 * p + 8 * a + Q_LUT[prev_t])
+                val.append(code)
+                prev_t = token_of(code, LOSSLESS_DIRECT)[0]
+    return np.array(ctx), np.array(val)
+
+
+@pytest.mark.parametrize("colour", [1, 2])
+def test_model_follows_format_md(colour):
+    """The encoder's contexts and codes equal a plain-Python reading of FORMAT.md's least-
+    squares section, under fitted weights and under random ones (every weight and bias in
+    play, and predictions clipped at both ends)."""
+    rng = np.random.default_rng(colour)
+    x = _textured(rng, 24, 7, 9)
+    dims = np.array([s.shape for s in x])
+    fitted = fit_ls(x, dims, colour, 0)
+    wild = (rng.integers(-700, 700, (3, 16, FEATURES)).astype(np.int16),
+            rng.integers(-128, 128, (3, 1024)).astype(np.int8))
+    scratch = LsScratch(dims)
+    for wts, bias in (fitted, wild):
+        for i in (0, 5):
+            codes = x[i].astype(np.int32)
+            k = ls_code(codes, colour, wts.reshape(-1, FEATURES).astype(np.int64),
+                        bias.reshape(-1).astype(np.int64), scratch)
+            ctx, val = _reference_codes(codes, colour, wts, bias)
+            np.testing.assert_array_equal(scratch.ctx[:k], ctx)
+            np.testing.assert_array_equal(scratch.val[:k], val)
+
+
+@pytest.mark.parametrize("x, match", [
+    (_structured(np.random.default_rng(0), (4, 1, 8, 8)), "no 3- or 4-channel samples"),
+    (_structured(np.random.default_rng(0), (4, 3, 8, 8), np.uint16, 65535) * 200,
+     "16-bit codes"),
+], ids=["grey", "uint16"])
+def test_least_squares_where_it_does_not_apply(x, match):
+    with pytest.raises(CodecError, match=rf"predictor='least_squares' codes 8-bit RGB or RGBA "
+                                         rf"images, but the fit samples have {match}; use "
+                                         r"predictor='med'"):
+        _roundtrip(x, predictor="least_squares")
+
+
+def test_bad_predictor_names_the_choices():
+    with pytest.raises(ValueError, match="predictor='ls' is not a predictor; pass one of 'med', "
+                                         "'least_squares'"):
+        LosslessParams(predictor="ls")
