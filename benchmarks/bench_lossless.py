@@ -99,9 +99,13 @@ def main() -> None:
             size = sum(map(len, blobs)) + (extra[0] if extra else 0)
             one = (lambda blobs, dec: lambda: [dec(blobs[i]) for i in singles])(blobs, dec)
             rows.append((label, 100.0 * size / raw_bytes, one, one, enc_rate))
-        for codec, params in (("lossless", {}), ("gede", {"mode": "lossless"})):
+        colour = x[0].ndim == 3 and x[0].shape[0] in (3, 4) and x[0].dtype == np.uint8
+        for codec, params in (("lossless", {}), ("lossless", {"predictor": "least_squares"}),
+                              ("gede", {"mode": "lossless"})):
             if codec == "gede" and len({a.shape for a in x}) > 1:
                 continue  # GeDe stores one shape per archive
+            if params.get("predictor") and not colour:
+                continue  # the least-squares predictor codes 8-bit RGB(A)
             path = f"{tmp}/{codec}.tcz"
             src = (np.stack(x), y) if codec == "gede" else (x, y)
 
@@ -114,7 +118,8 @@ def main() -> None:
             enc_rates = [n / compress()["seconds"] for _ in range(2)]
             size = archive_bytes_without_labels(path)
             ds = tc.open(path, output="uint8")
-            rows.append((f"torchcompress {codec}" + (" (lifting)" if codec == "gede" else ""),
+            kind = " (lifting)" if codec == "gede" else " (least squares)" if params else ""
+            rows.append((f"torchcompress {codec}{kind}",
                          100.0 * size / raw_bytes,
                          (lambda ds: lambda: [ds[i] for i in singles])(ds),
                          (lambda ds: lambda: [ds.__getitems__(bt) for bt in batches])(ds),
@@ -137,7 +142,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for label, pct, single, one_png, batched, x_png, x_zstd, enc in rows:
         e = "-" if enc is None else f"{enc:,.0f}"
-        print(f"| {label} | {pct:.1f} | {single:,.0f} | {one_png:.2f} | {batched:,.0f} | "
+        print(f"| {label} | {pct:.2f} | {single:,.0f} | {one_png:.2f} | {batched:,.0f} | "
               f"{x_png:.2f} | {x_zstd:.2f} | {batched * mpix:,.2f} | {e} |")
 
 
