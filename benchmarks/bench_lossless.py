@@ -106,7 +106,7 @@ def main() -> None:
                 continue  # GeDe stores one shape per archive
             if params.get("predictor") and not colour:
                 continue  # the least-squares predictor codes 8-bit RGB(A)
-            path = f"{tmp}/{codec}.tcz"
+            path = f"{tmp}/{codec}-{len(rows)}.tcz"  # each archive its own (ds stay open)
             src = (np.stack(x), y) if codec == "gede" else (x, y)
 
             def compress():
