@@ -2,7 +2,9 @@
 
 Each sample becomes planes (C, H, W) of unsigned codes (int8/int16 are offset;
 RGB and RGBA go through YCoCg-R or subtract green, whichever codes the fit
-smaller), predicted by MED from causal neighbours and coded by rANS under
+smaller), predicted by MED from causal neighbours (or, with ``predictor="least_squares"`` for
+8-bit RGB(A), by linear predictors and biases fit on the data: ``_kernels/ls_model.py``) and
+coded by rANS under
 static 12-bit tables, one per context (local activity x predicted level, or x
 the previous plane's residual). The tables are fit once
 on (up to ``fit_samples`` of) the data and stored once in the archive, so a
