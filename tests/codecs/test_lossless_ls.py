@@ -212,3 +212,19 @@ def test_bad_predictor_names_the_choices():
     with pytest.raises(ValueError, match="predictor='ls' is not a predictor; pass one of 'med', "
                                          "'least_squares'"):
         LosslessParams(predictor="ls")
+
+
+def test_broadcast_model_carries_the_least_squares_model():
+    """Under torchrun rank 0 fits and broadcasts ``model()``; a rank that loads it codes the
+    same bytes (its weights and biases included)."""
+    from torchcompress.codecs.lossless_stream import LosslessStream
+
+    x = _textured(np.random.default_rng(4), 32)
+    fitted = LosslessStream(32, 32, predictor="least_squares")
+    fitted.fit(x)
+    loaded = LosslessStream(32, 32, predictor="least_squares")
+    loaded.load_model(fitted.model())
+    assert np.array_equal(loaded.tables.ls[0], fitted.tables.ls[0])
+    assert np.array_equal(loaded.tables.ls[1], fitted.tables.ls[1])
+    a, b = fitted.encode(x), loaded.encode(x)
+    assert np.array_equal(a.arrays["records"], b.arrays["records"])
