@@ -34,68 +34,60 @@ def _step(p, rec, pos, end, x, cum, coarse, wts, bias, prev_t, wv, nv, nw, ne, w
     return val, abs(val - m), t, x, pos, np.int64(val < base)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _plane(p, k, kq, rec, pos, end, x, cum, coarse, wts, bias, prev_t, v, am, wv, ww, rw, g):
+    """:func:`_step` of plane ``p`` at ring index ``k`` of the row above (``kq``: two rows
+    above), the row above's values loaded from the rings (off the chain from W to W)."""
+    one, two = np.uint64(1), np.uint64(2)
+    return _step(p, rec, pos, end, x, cum, coarse, wts, bias, prev_t, wv, np.int64(v[k]),
+                 np.int64(v[k - one]), np.int64(v[k + one]), ww, np.int64(v[kq]),
+                 np.int64(v[kq + one]), np.int64(v[kq - one]), np.int64(v[k - two]),
+                 np.int64(v[k + two]), rw, np.int64(am[k]), np.int64(am[k - one]),
+                 np.int64(am[k + one]), g)
+
+
 @njit(cache=True, nogil=True)
 def _rgb_row(rec, pos, end, x, w, w4, colour, code_lo, cum, coarse, wts, bias, v, am, bc, bp, bq,
              out, o, hw):
-    """One row of a three-plane record, its neighbours carried in registers from pixel to pixel
-    (``bc``, ``bp``, ``bq``: plane 0's pixel 0 in the ring rows of this row and the two above;
-    CIFAR one record at a time 121 -> 73 us, against the loop below); returns (state,
-    position, status)."""
-    s1, s2 = 3 * w4, 6 * w4  # planes 1 and 2 in the rings
-    # plane p's window: row y - 2 (NNW, NN; NNE loaded per pixel), row y - 1 (NWW, NW, N, NE;
-    # NEE), this row (WW, W) and the MED residuals (NW, N; NE) and W's
-    nnw0, nn0, nww0, nw0, n0, ne0 = v[bq - 1], v[bq], v[bp - 2], v[bp - 1], v[bp], v[bp + 1]
-    ww0, w0, rnw0, rn0, rw0 = v[bc - 2], v[bc - 1], am[bp - 1], am[bp], am[bc - 1]
-    nnw1, nn1, nww1, nw1 = v[s1 + bq - 1], v[s1 + bq], v[s1 + bp - 2], v[s1 + bp - 1]
-    n1, ne1, ww1, w1 = v[s1 + bp], v[s1 + bp + 1], v[s1 + bc - 2], v[s1 + bc - 1]
-    rnw1, rn1, rw1 = am[s1 + bp - 1], am[s1 + bp], am[s1 + bc - 1]
-    nnw2, nn2, nww2, nw2 = v[s2 + bq - 1], v[s2 + bq], v[s2 + bp - 2], v[s2 + bp - 1]
-    n2, ne2, ww2, w2 = v[s2 + bp], v[s2 + bp + 1], v[s2 + bc - 2], v[s2 + bc - 1]
-    rnw2, rn2, rw2 = am[s2 + bp - 1], am[s2 + bp], am[s2 + bc - 1]
+    """One row of a three-plane record (``bc``, ``bp``, ``bq``: plane 0's pixel 0 in the ring
+    rows of this row and the two above). Each plane's W, WW, W's MED residual and base
+    residual sign stay in registers from pixel to pixel; the rows above are loaded from the
+    rings, off the chain; returns (state, position, status).
+
+    CIFAR one record at a time: every neighbour from the rings (the loop below) 121 us; every
+    one carried in registers (spilled to the stack as they shift) 73; these alone 71 (min of
+    15 alternating runs of 512 records: 69.5 against 69.1). The least-squares arithmetic is
+    throughput, not latency: with MED-only weights (the same values as MED's), computing the
+    prediction off the chain took 64 us and leaving it out 35 (same harness), so interleaving
+    records would not hide it; 16 lanes (as ``lossless_lanes`` for MED) would share it."""
+    s1, s2 = np.uint64(3 * w4), np.uint64(6 * w4)  # planes 1 and 2 in the rings
+    w0, ww0, rw0 = np.int64(v[bc - 1]), np.int64(v[bc - 2]), np.int64(am[bc - 1])
+    w1, ww1, rw1 = np.int64(v[s1 + bc - 1]), np.int64(v[s1 + bc - 2]), np.int64(am[s1 + bc - 1])
+    w2, ww2, rw2 = np.int64(v[s2 + bc - 1]), np.int64(v[s2 + bc - 2]), np.int64(am[s2 + bc - 1])
     g0 = g1 = g2 = np.int64(0)  # W's base residual signs
+    hwu = np.uint64(hw)
     for i in range(w):
         k = np.uint64(bp + i)  # unsigned: no negative-index wraparound on the loads
         kq = np.uint64(bq + i)
-        nne0, nee0, rne0 = v[kq + np.uint64(1)], v[k + np.uint64(2)], am[k + np.uint64(1)]
-        k1, kq1 = k + np.uint64(s1), kq + np.uint64(s1)
-        nne1, nee1, rne1 = v[kq1 + np.uint64(1)], v[k1 + np.uint64(2)], am[k1 + np.uint64(1)]
-        k2, kq2 = k + np.uint64(s2), kq + np.uint64(s2)
-        nne2, nee2, rne2 = v[kq2 + np.uint64(1)], v[k2 + np.uint64(2)], am[k2 + np.uint64(1)]
-        v0, a0, t0, x, pos, g0 = _step(0, rec, pos, end, x, cum, coarse, wts, bias, 0,
-                                       np.int64(w0), np.int64(n0), np.int64(nw0),
-                                       np.int64(ne0), np.int64(ww0), np.int64(nn0),
-                                       np.int64(nne0), np.int64(nnw0), np.int64(nww0),
-                                       np.int64(nee0), np.int64(rw0), np.int64(rn0),
-                                       np.int64(rnw0), np.int64(rne0), g0)
-        v1, a1, t1, x, pos, g1 = _step(1, rec, pos, end, x, cum, coarse, wts, bias, t0,
-                                       np.int64(w1), np.int64(n1), np.int64(nw1),
-                                       np.int64(ne1), np.int64(ww1), np.int64(nn1),
-                                       np.int64(nne1), np.int64(nnw1), np.int64(nww1),
-                                       np.int64(nee1), np.int64(rw1), np.int64(rn1),
-                                       np.int64(rnw1), np.int64(rne1), g1)
-        v2, a2, _, x, pos, g2 = _step(2, rec, pos, end, x, cum, coarse, wts, bias, t1,
-                                      np.int64(w2), np.int64(n2), np.int64(nw2),
-                                      np.int64(ne2), np.int64(ww2), np.int64(nn2),
-                                      np.int64(nne2), np.int64(nnw2), np.int64(nww2),
-                                      np.int64(nee2), np.int64(rw2), np.int64(rn2),
-                                      np.int64(rnw2), np.int64(rne2), g2)
+        v0, a0, t0, x, pos, g0 = _plane(0, k, kq, rec, pos, end, x, cum, coarse, wts, bias, 0,
+                                        v, am, w0, ww0, rw0, g0)
+        v1, a1, t1, x, pos, g1 = _plane(1, k + s1, kq + s1, rec, pos, end, x, cum, coarse, wts,
+                                        bias, t0, v, am, w1, ww1, rw1, g1)
+        v2, a2, _, x, pos, g2 = _plane(2, k + s2, kq + s2, rec, pos, end, x, cum, coarse, wts,
+                                       bias, t1, v, am, w2, ww2, rw2, g2)
         # one test for the pixel: a sound RGB pixel puts its transform's values inside their
         # planes' ranges (a bijection)
         rr, gg, bb = colour_inverse(v0, v1, v2, colour)
         if (rr | gg | bb) & ~255:
             return x, pos, BAD_RANGE
         j = np.uint64(o + i)
-        hwu = np.uint64(hw)
         out[j], out[j + hwu], out[j + np.uint64(2) * hwu] = rr + code_lo, gg + code_lo, bb + code_lo
         c = np.uint64(bc + i)
-        v[c], v[c + np.uint64(s1)], v[c + np.uint64(s2)] = v0, v1, v2
-        am[c], am[c + np.uint64(s1)], am[c + np.uint64(s2)] = a0, a1, a2
-        nnw0, nn0, nww0, nw0, n0, ne0, ww0, w0 = nn0, nne0, nw0, n0, ne0, nee0, w0, v0
-        nnw1, nn1, nww1, nw1, n1, ne1, ww1, w1 = nn1, nne1, nw1, n1, ne1, nee1, w1, v1
-        nnw2, nn2, nww2, nw2, n2, ne2, ww2, w2 = nn2, nne2, nw2, n2, ne2, nee2, w2, v2
-        rnw0, rn0, rw0 = rn0, rne0, a0
-        rnw1, rn1, rw1 = rn1, rne1, a1
-        rnw2, rn2, rw2 = rn2, rne2, a2
+        v[c], v[c + s1], v[c + s2] = v0, v1, v2
+        am[c], am[c + s1], am[c + s2] = a0, a1, a2
+        ww0, w0, rw0 = w0, v0, a0
+        ww1, w1, rw1 = w1, v1, a1
+        ww2, w2, rw2 = w2, v2, a2
     return x, pos, OK
 
 
