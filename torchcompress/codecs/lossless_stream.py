@@ -24,8 +24,8 @@ from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
 from .record_lengths import pack_shard_lengths
 
-__all__ = ["COLOURS", "PREDICTORS", "LosslessStream", "Scratch", "colour_name", "common_shape", "dims_of",
-           "fit_rows", "planes_of"]
+__all__ = ["COLOURS", "PREDICTORS", "LosslessStream", "Scratch", "colour_name", "common_shape",
+           "dims_of", "fit_rows", "planes_of"]
 
 #: ``LosslessParams.colour`` -> the colour transforms the fit tries (it keeps the one whose
 #: tables code the fit samples in fewer bits, tables included)
@@ -245,8 +245,9 @@ class LosslessStream(WithoutBudget):
         """Token counts of the fit samples under the least-squares model fit on them (other
         plane counts under MED), and that model's (weights, biases)."""
         wts, bias = fit_ls(samples, dims, colour, code_lo, self.workers)
-        w64, b64 = wts.reshape(-1, wts.shape[-1]).astype(np.int64), bias.reshape(-1).astype(
-            np.int64)
+        # the kernels' flat int64 forms (as ``LosslessTables.wts`` and ``.bias``)
+        w64 = wts.reshape(-1, wts.shape[-1]).astype(np.int64)
+        b64 = bias.reshape(-1).astype(np.int64)
 
         def count_range(a: int, b: int) -> np.ndarray:
             counts = np.zeros((rows, tokens), dtype=np.int64)

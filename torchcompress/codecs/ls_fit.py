@@ -64,8 +64,8 @@ def _pass(samples, dims, colour: int, code_lo: int, mode: int, wts, bias, worker
         bsum = np.zeros(LS_PLANES * BIAS_KEYS, np.int64)
         bcnt = np.zeros(LS_PLANES * BIAS_KEYS, np.int64)
         for i in rows[a:b]:
-            ls_model_sample(sample_codes(samples[i], dims[i], code_lo), colour, wts, bias, mode, s.v,
-                            s.am, s.ctx, s.val, xtx, xty, bsum, bcnt)
+            ls_model_sample(sample_codes(samples[i], dims[i], code_lo), colour, wts, bias, mode,
+                            s.v, s.am, s.ctx, s.val, xtx, xty, bsum, bcnt)
         return xtx, xty, bsum, bcnt
 
     parts = map_ranges(run, len(rows), workers)

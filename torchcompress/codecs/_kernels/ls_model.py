@@ -29,8 +29,8 @@ from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, activity, co
 from .rans import LOSSLESS_DIRECT, token_of
 
 __all__ = ["BIAS_KEYS", "FEATURES", "LS_BINS", "LS_PLANES", "LS_SHIFT", "MODE_BIAS", "MODE_CODE",
-           "MODE_NORMAL", "ls_model_sample", "ls_predict", "ls_predict_at", "ls_ring_size", "ls_row_end",
-           "ls_row_start"]
+           "MODE_NORMAL", "ls_model_sample", "ls_predict", "ls_predict_at", "ls_ring_size",
+           "ls_row_end", "ls_row_start"]
 
 #: the features, in the weights' order: MED, W, N, NW, NE, WW, NN, NNE, NNW, NWW, NEE
 FEATURES = 11
@@ -104,11 +104,10 @@ def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, xtx, xty, bsum,
 
     ``mode`` ``MODE_NORMAL`` adds each value of planes 0..2 to the normal equations ``xtx``
     (48, 11, 11) (upper triangle) and ``xty`` (48, 11) float64 of its (plane, activity bin),
-    and counts it in ``bcnt``; ``MODE_BIAS`` adds
-    its base residual under ``wts`` to ``bsum`` and ``bcnt`` (3072,) int64 of its bias key;
-    ``MODE_CODE`` writes every value's context and code to ``ctx`` and ``val`` in coding order
-    (as ``lossless_encode.model_sample``) and returns their number. ``v``, ``am``: rings of
-    :func:`ls_ring_size` (zeroed here).
+    and counts it in ``bcnt``; ``MODE_BIAS`` adds its base residual under ``wts`` to ``bsum``
+    and ``bcnt`` (3072,) int64 of its bias key; ``MODE_CODE`` writes every value's context
+    and code to ``ctx`` and ``val`` in coding order (as ``lossless_encode.model_sample``) and
+    returns their number. ``v``, ``am``: rings of :func:`ls_ring_size` (zeroed here).
     """
     nplanes, h, w = x.shape
     w4 = w + 4
