@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 import torchcompress as tc
@@ -60,6 +61,25 @@ def test_missing_shard(archive):
     os.remove(archive / SHARD)
     with pytest.raises(FormatError, match=f"{SHARD}: shard file is missing"):
         tc.open(archive)
+
+
+def test_archive_replaced_after_open_raises_at_first_use(tmp_path):
+    """Shards are mapped on first use: an archive compressed again at the same path after
+    ``tc.open`` (before its first ``ds[i]``) raises a FormatError that says so, instead of
+    decoding the new shards under the old manifest and tables."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "r.tcz"
+    x = rng.integers(0, 256, (40, 3, 8, 8)).astype(np.uint8)
+    tc.compress((x, np.arange(40) % 2), path, progress=False)
+    ds = tc.open(path, output="uint8")
+    smooth = np.clip(np.add.outer(np.arange(8), np.arange(8)) * 9
+                     + rng.integers(0, 5, (40, 3, 8, 8)), 0, 255).astype(np.uint8)
+    tc.compress((smooth, np.arange(40) % 2), path, progress=False, overwrite=True)
+    with pytest.raises(FormatError, match=r"shard-00000.safetensors: size is \d+ bytes, the "
+                                          r"manifest records \d+; the shard is truncated or was "
+                                          r"replaced after the archive was opened .* open it again"):
+        ds[0]
+    np.testing.assert_array_equal(tc.open(path, output="uint8")[3][0].numpy(), smooth[3])
 
 
 def test_newer_format_version(archive):

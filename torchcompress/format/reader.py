@@ -20,11 +20,18 @@ def _checked_header(file: str, recorded: int, what: str, noun: str) -> dict:
     """The tensor specs of ``file`` once it exists with the manifest's size and a sound header."""
     if not os.path.isfile(file):
         raise FormatError(f"{file}: {what} is missing; the archive is incomplete")
-    size = os.path.getsize(file)
-    if size != recorded:
-        raise FormatError(f"{file}: size is {size} bytes, the manifest records {recorded}; "
-                          f"the {noun} is truncated or was replaced")
+    _check_size(file, recorded, noun)
     return read_header(file)[0]
+
+
+def _check_size(file: str, recorded: int, noun: str, later: bool = False) -> None:
+    size = os.path.getsize(file) if os.path.isfile(file) else -1
+    if size != recorded:
+        found = "it is missing" if size < 0 else f"size is {size} bytes"
+        raise FormatError(f"{file}: {found}, the manifest records {recorded}; the {noun} is "
+                          "truncated or was replaced" + (
+                              " after the archive was opened (e.g. compressed again with "
+                              "overwrite=True): open it again" if later else ""))
 
 
 def check_file_hash(file: str, recorded: str) -> None:
@@ -92,7 +99,11 @@ class ArchiveReader:
         """Memory-mapped tensors of shard ``k`` (opened once per process)."""
         t = self._cache.get(k)
         if t is None:
-            t = open_tensors(self.shard_path(self.manifest.shards[k].file))
+            s = self.manifest.shards[k]
+            # mapped lazily (and again in every worker): a file replaced since the manifest was
+            # read would decode under the old manifest and tables
+            _check_size(self.shard_path(s.file), s.bytes, "shard", later=True)
+            t = open_tensors(self.shard_path(s.file))
             self._cache[k] = t
         return t
 
@@ -102,6 +113,7 @@ class ArchiveReader:
         for name, e in self.manifest.extras.items():
             key = f"extra:{name}"
             if key not in self._cache:
+                _check_size(self.shard_path(e.file), e.bytes, "file", later=True)
                 self._cache[key] = open_tensors(self.shard_path(e.file))
             out[name] = self._cache[key]
         return out
