@@ -12,7 +12,7 @@ from .pixel_model import (ACT_LUT, CTX_PER_CLASS, FINE_CONTEXTS, LEVEL_LUT, Q_LU
                           colour_inverse, context_of, med, pad_row_end, pad_row_start, pattern_of,
                           texture_of, unfold)
 from .ls_decode import decode_ls_sample
-from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, read_state, state_bytes
+from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, open_lossless
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
 
@@ -124,9 +124,7 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
     """Decode one coded record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
     if end - start < 3:
         return OVERRUN
-    nbytes = state_bytes(end - start)
-    x = read_state(rec, start, nbytes)
-    pos = start + nbytes
+    x, pos = open_lossless(rec, start, end)
     hw = h * w
     w2 = w + 2
     pl[:nplanes * 2 * w2] = 0

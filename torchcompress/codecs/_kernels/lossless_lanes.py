@@ -32,7 +32,7 @@ from .lane_output import lane_block16, lane_block16_mixed, lane_emit, lane_row16
 from .lane_row import lane_row1, lane_row3
 from .lane_steps import (LANE_SHIFT, LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
                          ST_W, ST_X, lane_active, lane_step)
-from .rans import LOSSLESS_START, read_state, state_bytes
+from .rans import LOSSLESS_START, open_lossless
 from .simd import LANES
 
 __all__ = ["LANE_SHIFT", "LUTS", "STATE", "decode_lanes"]
@@ -67,10 +67,9 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
             state[k] = 0
         for lane in range(LANES):
             s, e = offsets[rows[g, lane]], offsets[rows[g, lane] + 1]
-            nbytes = state_bytes(e - s)
-            x = read_state(rec, s, nbytes)
+            x, pos = open_lossless(rec, s, e)
             state[ST_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
-            state[ST_POS + lane] = s + nbytes
+            state[ST_POS + lane] = pos
             state[ST_END + lane] = e
             state[ST_H + lane] = dims[g, lane, 1]
             state[ST_W + lane] = dims[g, lane, 2]

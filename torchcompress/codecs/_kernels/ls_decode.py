@@ -11,7 +11,7 @@ from numba import njit
 from .ls_model import LS_PLANES, ls_predict, ls_predict_at, ls_row_end, ls_row_start
 from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, activity, colour_inverse,
                           context_of, med, unfold)
-from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, read_state, state_bytes
+from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, open_lossless
 
 __all__ = ["decode_ls_sample"]
 
@@ -98,9 +98,7 @@ def decode_ls_sample(rec, start, end, nplanes, h, w, colour, code_lo, cum, coars
     into ``out[o : o + P*H*W]``; returns a status (``lossless_decode``'s codes)."""
     if end - start < 3:
         return OVERRUN
-    nbytes = state_bytes(end - start)
-    x = read_state(rec, start, nbytes)
-    pos = start + nbytes
+    x, pos = open_lossless(rec, start, end)
     hw = h * w
     w4 = w + 4
     v[:nplanes * 3 * w4] = 0

@@ -24,8 +24,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "LOSSLESS_DIRECT", "LOSSLESS_START", "LOSSY_DIRECT",
-           "PROB_BITS", "PROB_SCALE", "RANS_L", "get_code", "num_tokens", "put_symbol",
-           "read_state", "state_bytes", "token_of", "token_base"]
+           "PROB_BITS", "PROB_SCALE", "RANS_L", "get_code", "num_tokens", "open_lossless",
+           "put_symbol", "read_state", "state_bytes", "token_of", "token_base"]
 
 PROB_BITS = 12
 COARSE_SHIFT = 4  # the decoder's slot -> token table has 16-slot buckets
@@ -89,6 +89,14 @@ def read_state(rec, s, nbytes=4):
     (the caller keeps them inside the record)."""
     x = np.int64(rec[s]) | (np.int64(rec[s + 1]) << 8) | (np.int64(rec[s + 2]) << 16)
     return x | (np.int64(rec[s + 3]) << 24) if nbytes == 4 else x
+
+
+@njit(cache=True, nogil=True, inline="always")
+def open_lossless(rec, start, end):
+    """(state, position after it) of the lossless stream ``rec[start:end]``, whose 3 or 4
+    bytes of state (:func:`state_bytes`) the caller has checked the record holds."""
+    nbytes = state_bytes(end - start)
+    return read_state(rec, start, nbytes), start + nbytes
 
 
 @njit(cache=True, nogil=True, inline="always")
