@@ -29,6 +29,7 @@ from ._kernels.lossless_lanes import STATE, decode_lanes
 from ._kernels.pixel_model import NUM_CLASSES
 from ._kernels.simd import LANES, vector_gathers
 from .lanes import LANES_MIN, lane_groups, lanes_unavailable
+from ._kernels.ls_lanes import decode_ls_lanes
 from ._kernels.ls_model import ls_ring_size
 from .lossless_stream import (COLOURS, PREDICTORS, LosslessStream, code_layout, colour_name,
                               planes_of)
@@ -236,8 +237,9 @@ class LosslessShard:
             self.decode_one(int(rows[0]), out)
             return
         flat, out_off, status = flat_rows(out, rows, out_off)
-        # the lanes model MED: the least-squares model decodes one record at a time
-        lanes = USE_LANES and self.tables.ls is None
+        # the least-squares model's lanes take RGB records of one shape; others one at a time
+        lanes = USE_LANES and (self.tables.ls is None
+                               or (self.one_shape and int(self.dims[0, 0]) == 3))
         groups, rest = self._lane_groups(rows) if lanes else ((), np.arange(len(rows)))
         if len(rest) == len(rows):
             self._decode_each(rows, flat, out_off, status)
@@ -287,6 +289,12 @@ class LosslessShard:
         pl, rs, row, state = self._lane_scratch.get()
         bad = np.zeros(rows.shape, dtype=np.int64)
         try:
+            if t.ls is not None:
+                decode_ls_lanes(self.records, self.offsets, rows, self.dims[rows], t.colour,
+                                t.code_lo, t.lane_coarse, t.cum_bytes, t.cum.shape[1],
+                                t.lane_luts, t.lane_wts, t.lane_bias, pl, rs, row, state, flat,
+                                out_off, bad)
+                return bad.astype(bool)
             decode_lanes(self.records, self.offsets, rows, self.dims[rows], t.colour,
                          (1 << t.bits) - 1, t.bits - 8, t.code_lo, t.lane_coarse, t.cum_bytes,
                          t.cum.shape[1], t.lane_luts, self.lo, self.hi, pl, rs, row, state, flat,

@@ -7,6 +7,7 @@ import numpy as np
 from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.lane_steps import LANE_SHIFT, LUTS
+from ._kernels.ls_lanes import lane_weights
 from ._kernels.ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES
 from ._kernels.pixel_model import (COLOUR_SUBTRACT_GREEN, CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE,
                                    NUM_CLASSES, TEXTURES)
@@ -156,6 +157,9 @@ class LosslessTables:
                             else self.ls[0].reshape(-1, FEATURES).astype(np.int64))
         self.bias = readonly(np.zeros(0, np.int64) if ls is None
                              else self.ls[1].reshape(-1).astype(np.int64))
+        # and the lanes' (int32, the weights by plane, feature and bin: ``ls_lanes``)
+        self.lane_wts = readonly(np.zeros(0, np.int32) if ls is None else lane_weights(self.ls[0]))
+        self.lane_bias = readonly(self.bias.astype(np.int32))
         # plane 0's map of fine contexts (``pixel_model``), both stages: (MAP_SIZE,) uint8
         # without colour (by default each to its coarse context), else none; the decoders
         # take it as int32 (empty: no map), and the lanes after their LUTs

@@ -24,9 +24,9 @@ from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gat
                    lookup128, smax, smin, splat, store, vabs)
 
 __all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END",
-           "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "data_pointers", "lane_active",
-           "lane_step", "lane_token", "lut_mapped", "plane_value", "token_value", "unfold",
-           "unzigzag", "vmed"]
+           "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "activity_bin", "data_pointers",
+           "lane_active", "lane_step", "lane_token", "level_bin", "lut_mapped", "plane_value",
+           "prev_bin", "token_value", "unfold", "unzigzag", "vmed"]
 
 #: ACT_LUT, LEVEL_LUT and Q_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -60,37 +60,40 @@ def _read_word(b, rec, pos, end):
 def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift, mapped):
     """``pixel_model.context`` in every lane (``mapped``: an i1, ``lut`` carries the archive's
     map of plane 0's fine contexts after ``LUTS``)."""
-    grad = b.add(b.add(vabs(b, b.sub(w, nw)), vabs(b, b.sub(n, nw))), vabs(b, b.sub(n, ne)))
-    act = b.add(b.add(rw, rn), b.add(b.ashr(b.add(rnw, rne), const(1)), b.ashr(grad, const(1))))
-    act = smin(b, b.ashr(act, shift), const(255))
-    if PERMUTES:
-        a = b.add(lookup128(b, smin(b, act, const(127)), ACT_LUT[:128]),
-                  b.zext(b.icmp_signed(">=", act, const(ACT_TOP)), V32))
-    else:
-        a = gather(b, lut, b.shl(act, const(2)))
-    a = b.shl(a, const(3))
+    a = b.shl(activity_bin(b, w, n, nw, ne, rw, rn, rnw, rne, lut, shift), const(3))
     # plane 0 bins the prediction by LEVEL_LUT's arithmetic (0; 1 + 6v / 256 for 0 < v < 255;
     # 7), the others the previous plane's residual by Q_LUT: one gather fewer on plane 0
     # (kernel time x0.89-1.00 on MNIST, x0.96-0.99 on CIFAR and x0.94 on photos, paired runs)
     if isinstance(p, int):  # a plane known when the kernel compiles: no branch
         if p == 0:
-            return _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, nw, pred, shift,
+            return _mapped(b, b.add(a, level_bin(b, pred, shift)), w, n, ne, nw, pred, shift,
                            lut, mapped)
-        return b.add(b.add(const(min(p, 3) * CTX_PER_CLASS), a), _prev_bin(b, prevt, lut, shift))
+        return b.add(b.add(const(min(p, 3) * CTX_PER_CLASS), a), prev_bin(b, prevt, lut, shift))
     with b.if_else(b.icmp_signed("==", p, at(0))) as (then, otherwise):
         with then:  # plane 0: class 0
-            c0 = _mapped(b, b.add(a, _level_bin(b, pred, shift)), w, n, ne, nw, pred, shift,
+            c0 = _mapped(b, b.add(a, level_bin(b, pred, shift)), w, n, ne, nw, pred, shift,
                          lut, mapped)
             b_then = b.block
         with otherwise:
             cls = splat(b, b.mul(b.select(b.icmp_signed("<", p, at(3)), p, at(3)),
                                  at(CTX_PER_CLASS)))
-            c1 = b.add(b.add(cls, a), _prev_bin(b, prevt, lut, shift))
+            c1 = b.add(b.add(cls, a), prev_bin(b, prevt, lut, shift))
             b_else = b.block
     c = b.phi(c0.type)
     c.add_incoming(c0, b_then)
     c.add_incoming(c1, b_else)
     return c
+
+
+def activity_bin(b, w, n, nw, ne, rw, rn, rnw, rne, lut, shift):
+    """``pixel_model.activity`` in every lane (0..15)."""
+    grad = b.add(b.add(vabs(b, b.sub(w, nw)), vabs(b, b.sub(n, nw))), vabs(b, b.sub(n, ne)))
+    act = b.add(b.add(rw, rn), b.add(b.ashr(b.add(rnw, rne), const(1)), b.ashr(grad, const(1))))
+    act = smin(b, b.ashr(act, shift), const(255))
+    if PERMUTES:
+        return b.add(lookup128(b, smin(b, act, const(127)), ACT_LUT[:128]),
+                     b.zext(b.icmp_signed(">=", act, const(ACT_TOP)), V32))
+    return gather(b, lut, b.shl(act, const(2)))
 
 
 def _mapped(b, c, w, n, ne, nw, pred, shift, lut, mapped):
@@ -129,7 +132,7 @@ def lut_mapped(context, b, sig, args, k):
     return b.icmp_signed(">", n, ir.Constant(n.type, len(LUTS)))
 
 
-def _level_bin(b, pred, shift):
+def level_bin(b, pred, shift):
     """LEVEL_LUT's bin of the prediction, by arithmetic."""
     v = smax(b, smin(b, b.ashr(pred, shift), const(255)), const(0))
     lv = b.add(const(1), b.ashr(b.mul(v, const(6)), const(8)))
@@ -137,7 +140,7 @@ def _level_bin(b, pred, shift):
     return b.select(b.icmp_signed("==", v, const(255)), const(7), lv)
 
 
-def _prev_bin(b, prevt, lut, shift):
+def prev_bin(b, prevt, lut, shift):
     """Q_LUT's bin of the token of the previous plane's residual (its row by ``shift``)."""
     t = smin(b, prevt, const(127))
     if PERMUTES:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-__all__ = ["I32", "I64", "LANES", "V32", "any_true", "at", "byte_permutes", "const", "gather",
-           "load", "lookup128", "scatter", "smax", "smin", "splat", "store", "vabs",
-           "vector_gathers"]
+__all__ = ["I32", "I64", "LANES", "V32", "any_true", "at", "byte_permutes", "const",
+           "dword_permutes", "gather", "load", "lookup128", "permute16", "scatter", "smax", "smin",
+           "splat", "store", "vabs", "vector_gathers"]
 
 LANES = 16
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
@@ -32,6 +32,7 @@ _GATHER = "llvm.masked.gather.v16i32.v16p0"
 _SCATTER = "llvm.masked.scatter.v16i32.v16p0"
 _V8 = ir.VectorType(I8, 64)
 _PERMUTE = "llvm.x86.avx512.vpermi2var.qi.512"
+_PERMUTE_D = "llvm.x86.avx512.permvar.si.512"
 
 
 def vector_gathers() -> bool:
@@ -57,6 +58,29 @@ def byte_permutes() -> bool:
         return bool(binding.get_host_cpu_features().get("avx512vbmi"))
     except RuntimeError:
         return False
+
+
+def dword_permutes() -> bool:
+    """Whether numba builds for this CPU and it permutes 32-bit words across a 512-bit register
+    (x86 AVX-512F's ``vpermd``): :func:`permute16` may then be used."""
+    from llvmlite import binding
+    from numba.core import config
+
+    if config.CPU_NAME is not None and config.CPU_NAME != "host":
+        return False  # numba targets another CPU: only generic IR
+    try:
+        return bool(binding.get_host_cpu_features().get("avx512f"))
+    except RuntimeError:
+        return False
+
+
+def permute16(b, table, idx) -> ir.Value:
+    """``table[idx]`` in every lane, ``table`` a ``<16 x i32>`` vector and ``idx`` in [0, 16):
+    one ``vpermd`` in registers, where a :func:`gather` would load sixteen words. Only where
+    :func:`dword_permutes`."""
+    fn = b.module.globals.get(_PERMUTE_D) or ir.Function(
+        b.module, ir.FunctionType(V32, [V32, V32]), name=_PERMUTE_D)
+    return b.call(fn, [table, idx])
 
 
 def lookup128(b, idx, table) -> ir.Value:

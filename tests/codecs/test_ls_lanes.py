@@ -1,0 +1,134 @@
+"""The least-squares model's 16-lane decoder gives the one-at-a-time decoder's values and
+errors, bit for bit (the lanes forced on, as in ``test_lossless_lanes``)."""
+
+import numpy as np
+import pytest
+
+import torchcompress as tc
+from torchcompress import FormatError
+from torchcompress.codecs import LosslessParams
+from torchcompress.codecs import lossless as lossless_mod
+
+from .test_lossless import _structured
+from .test_lossless_lanes import _both_ways, _decoder, _Images, _watch_lanes
+from .test_lossless_ls import _textured
+
+LS = LosslessParams(predictor="least_squares")
+
+
+def _rgb(rng, n, h, w, raw_every=7):
+    x = _textured(rng, n, h, w)
+    x[::raw_every] = rng.integers(0, 256, x[::raw_every].shape)  # noise: stored raw
+    return x
+
+
+@pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
+@pytest.mark.parametrize("h, w", [(8, 8), (9, 20), (1, 37), (5, 16)],
+                         ids=["narrow", "wide", "one-row", "sixteen"])
+def test_least_squares_lanes_give_the_same_values(monkeypatch, colour, h, w):
+    """Rows narrower than 16 (written lane by lane), wider ones (16 at a time, the last block
+    overlapping) and records stored raw (never in a lane) among the coded ones."""
+    x = _rgb(np.random.default_rng(h * w), 40, h, w)
+    dec = _decoder(x, LosslessParams(colour=colour, predictor="least_squares"))
+    idx = np.random.default_rng(1).permutation(40).astype(np.int64)
+    on, off = _both_ways(monkeypatch, dec, idx, np.uint8)
+    np.testing.assert_array_equal(on, off)
+    np.testing.assert_array_equal(on, x[idx])
+
+
+def test_least_squares_lanes_write_int8(monkeypatch):
+    x = (_textured(np.random.default_rng(3), 40, 7, 18).astype(np.int16) - 128).astype(np.int8)
+    dec = _decoder(x, LS)
+    on, off = _both_ways(monkeypatch, dec, np.arange(40, dtype=np.int64), np.int8)
+    np.testing.assert_array_equal(on, x)
+    np.testing.assert_array_equal(off, x)
+
+
+def test_least_squares_lanes_take_rgb_of_one_shape_only(monkeypatch):
+    """RGBA, and RGB of several shapes, decode one record at a time (the lanes model three
+    planes of one shape)."""
+    flags = _watch_lanes(monkeypatch)
+    monkeypatch.setattr(lossless_mod, "USE_LANES", True)
+    rng = np.random.default_rng(4)
+    rgba = _structured(rng, (40, 4, 9, 6))
+    dec = _decoder(rgba, LS)
+    np.testing.assert_array_equal(dec.decode(np.arange(40, dtype=np.int64), np.uint8), rgba)
+    mixed = [np.ascontiguousarray(_textured(rng, 1, 6 + k % 3, 7)[0]) for k in range(40)]
+    dec = _decoder(mixed, LS)
+    out = dec.decode(np.arange(40, dtype=np.int64), np.uint8)
+    for o, m in zip(out, mixed):
+        np.testing.assert_array_equal(o, m)
+    assert not flags
+
+
+@pytest.mark.parametrize("permutes", [False, True])
+def test_least_squares_lanes_with_and_without_word_permutes(monkeypatch, permutes):
+    """The weights gathered per lane (CPUs without AVX-512) or permuted in registers give the
+    scalar decoder's values."""
+    from numba import njit
+
+    from torchcompress.codecs._kernels import ls_lanes, simd
+
+    if permutes and not simd.dword_permutes():
+        pytest.skip("this CPU has no AVX-512 word permutes")
+    monkeypatch.setattr(ls_lanes, "PERMUTES", permutes)  # read when the kernel compiles
+    fresh = njit(nogil=True)(ls_lanes.decode_ls_lanes.py_func)
+    monkeypatch.setattr(lossless_mod, "decode_ls_lanes", fresh)
+    x = _rgb(np.random.default_rng(5), 40, 6, 17)
+    dec = _decoder(x, LS)
+    on, off = _both_ways(monkeypatch, dec, np.arange(40, dtype=np.int64), np.uint8)
+    np.testing.assert_array_equal(on, x)
+    np.testing.assert_array_equal(off, x)
+    assert fresh.signatures  # the fresh kernel (built with this PERMUTES) did the decoding
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_corrupt_least_squares_lane_names_the_same_record(tmp_path, monkeypatch, seed):
+    rng = np.random.default_rng(seed)
+    path = tmp_path / "l.tcz"
+    tc.compress(_Images(list(_textured(rng, 32, 8, 8))), path, progress=False,
+                predictor="least_squares")
+    shard = path / "shard-00000.safetensors"
+    from torchcompress.format.safetensors_io import read_header
+
+    from ..format.edits import flip_byte
+    specs, data_start, _ = read_header(str(shard))
+    begin, end = specs["records"][2:]
+    messages = {}
+    for _ in range(12):
+        flip_byte(shard, data_start + int(rng.integers(begin, end)), int(rng.integers(1, 256)))
+        for lanes in (True, False):
+            monkeypatch.setattr(lossless_mod, "USE_LANES", lanes)
+            try:
+                tc.open(path).__getitems__(list(range(32)))
+                messages[lanes] = None
+            except FormatError as e:
+                messages[lanes] = str(e)
+        assert messages[True] == messages[False]
+    assert messages[True] is not None and "is corrupt" in messages[True]
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="mprotect")
+@pytest.mark.parametrize("at_end", [False, True], ids=["page-before", "page-after"])
+def test_least_squares_lanes_read_nothing_outside_the_payload(monkeypatch, at_end):
+    """The payload between unreadable pages: the lanes read only inside it, corrupt records
+    too (a read outside would kill the test process)."""
+    from .test_lossy_lanes import decode_guarded
+
+    x = _textured(np.random.default_rng(6), 28, 7, 18)
+    dec = _decoder(x, LS)
+    shard = dec.shard(0)
+    idx = np.arange(28, dtype=np.int64)
+    good = dec.decode(idx, x.dtype)
+    monkeypatch.setattr(lossless_mod, "USE_LANES", True)
+    rng = np.random.default_rng(9)
+    clean = shard.records
+    for trial in range(6):
+        data = np.array(clean)
+        if trial:  # flips in a random record, and in the first and last ones' ends
+            for row in (int(rng.integers(28)), 0, 27):
+                s, e = int(shard.offsets[row]), int(shard.offsets[row + 1])
+                data[rng.integers(s + 4, e, 3)] ^= rng.integers(1, 256, 3).astype(np.uint8)
+                data[e - 2:e] ^= 0x5A
+        out = decode_guarded(dec, shard, idx, x.dtype, data, at_end)
+        assert trial > 0 or (out is not None and (out == good).all())

@@ -1,0 +1,206 @@
+"""The least-squares model's decoder (``ls_model``) in 16 lanes: sixteen coded RGB records of
+one shape decoded in lockstep, as ``lossless_lanes`` does for MED.
+
+The rings are ``ls_model``'s three rows (two columns of padding each side) with every entry
+widened to 16 lanes (entry ``k`` of lane ``l`` at ``k * 16 + l``); ``state`` is
+``lane_steps``'. A row is one loop of vector IR (:func:`ls_lane_row3`): the lanes' rANS states,
+positions and bad flags and each plane's W, WW, W's MED residual and base residual sign stay
+in registers; the rows above are vector loads. Each lane's weights and bias are gathered from
+the flat int32 tables by its activity bin and bias key. The results are the scalar decoder's,
+bit for bit: a lane whose record is not sound (a value out of its plane's range, a read past
+its end, a stream that does not end in the start state) gets its bad flag, and the caller
+decodes that record alone, which names the error. Values kept in the rings are clamped to their
+plane's range, so a corrupt lane's table indices stay in bounds.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+from .lane_output import lane_block16, lane_colour_inverse
+from .lane_steps import (ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, activity_bin,
+                         data_pointers, lane_token, level_bin, prev_bin, token_value, unzigzag,
+                         vmed)
+from .ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_SHIFT
+from .pixel_model import CTX_PER_CLASS
+from .rans import LOSSLESS_DIRECT, LOSSLESS_START, open_lossless
+from .simd import (LANES, at, const, dword_permutes, gather, load, permute16, smax, smin, store,
+                   vabs)
+
+__all__ = ["PERMUTES", "decode_ls_lanes", "lane_weights", "ls_lane_row3"]
+
+#: each lane's weights by a ``vpermd`` of feature j's 16 bins, not a gather (decided when the
+#: kernel compiles)
+PERMUTES = dword_permutes()
+
+
+def lane_weights(wts):
+    """The (3, 16, 11) weights as the lanes read them: int32, (plane, feature, bin), flat."""
+    return np.ascontiguousarray(np.asarray(wts, np.int32).transpose(0, 2, 1)).reshape(-1)
+
+
+def _below(b, v, base):
+    return b.zext(b.icmp_signed("<", v, base), v.type)
+
+
+def _predict(b, p, f, a, g, pw, pbias):
+    """(prediction, base) of plane ``p`` in every lane: ``f`` the features in
+    ``ls_model.FEATURES``' order, ``a`` the activity bins, ``g`` W's base residual signs;
+    ``pw`` the weights as ``lane_weights`` lays them out."""
+    s = const(1 << (LS_SHIFT - 1))
+    for j, v in enumerate(f):
+        if PERMUTES:  # feature j's weights of the 16 bins, one vector, each lane's by its bin
+            wj = permute16(b, load(b, pw, at((p * FEATURES + j) * LS_BINS)), a)
+        else:
+            wj = gather(b, pw, b.shl(b.add(a, const((p * FEATURES + j) * LS_BINS)), const(2)))
+        s = b.add(s, b.mul(wj, v))
+    lo, hi = const(0 if p == 0 else -255), const(255)
+    base = smax(b, smin(b, b.ashr(s, const(LS_SHIFT)), hi), lo)
+    m, w, n, nw, ne, ww, nn = f[:7]
+    tex = _below(b, n, base)
+    for bit, v in enumerate((w, nw, ne, nn, ww), start=1):
+        tex = b.or_(tex, b.shl(_below(b, v, base), const(bit)))
+    key = b.add(b.shl(b.add(b.shl(tex, const(3)), b.ashr(a, const(1))), const(1)), g)
+    key = b.add(key, const(p * BIAS_KEYS))
+    pred = b.add(base, gather(b, pbias, b.shl(key, const(2))))
+    return smax(b, smin(b, pred, hi), lo), base
+
+
+@intrinsic
+def ls_lane_row3(typingctx, state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb,
+                 stride, tstride, w, colour):
+    """One row of sixteen three-plane records of one width ``w`` (``cb``, ``pb``, ``qb``: plane
+    0's pixel 0 in the ring rows of this row and the two above; ``stride``: entries between
+    planes); the pixels (colour undone) go to ``row`` ((3, W, 16) int32)."""
+    sig = types.void(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb, stride,
+                     tstride, w, colour)
+
+    def codegen(context, b, sig, args):
+        st, ppl, prs, prec, pco, pcum, plut, pw, pbias, prow = data_pointers(
+            context, b, sig, args, 10)
+        cb, pb, qb, stride, tstride, w, colour = args[10:]
+        end = load(b, st, at(ST_END))
+        first = [load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_BAD))]
+        for p in range(3):  # W, WW, |W - MED|, W's base residual sign
+            c16 = b.mul(b.add(cb, b.mul(stride, at(p))), at(LANES))
+            first += [load(b, ppl, b.sub(c16, at(LANES))), load(b, ppl, b.sub(c16, at(2 * LANES))),
+                      load(b, prs, b.sub(c16, at(LANES))), const(0)]
+        pre = b.block
+        loop, done = b.append_basic_block("ls_row"), b.append_basic_block("ls_row_done")
+        b.branch(loop)
+        b.position_at_end(loop)
+        i = b.phi(ir.IntType(64))
+        i.add_incoming(at(0), pre)
+        carried = [b.phi(v.type) for v in first]
+        for ph, v in zip(carried, first):
+            ph.add_incoming(v, pre)
+        x, pos, bad = carried[:3]
+        prevt, after, vals = const(0), [], []
+        for p in range(3):
+            wv, ww, rw, g = carried[3 + 4 * p:7 + 4 * p]
+            step = b.add(b.mul(stride, at(p)), i)
+            c16 = b.mul(b.add(cb, step), at(LANES))
+            p16 = b.mul(b.add(pb, step), at(LANES))
+            q16 = b.mul(b.add(qb, step), at(LANES))
+            above = lambda ptr, base, k: load(b, ptr, b.add(base, at(k * LANES)))  # noqa: E731
+            nww, nw, n, ne, nee = (above(ppl, p16, k) for k in (-2, -1, 0, 1, 2))
+            nnw, nn, nne = (above(ppl, q16, k) for k in (-1, 0, 1))
+            rnw, rn, rne = (above(prs, p16, k) for k in (-1, 0, 1))
+            m = vmed(b, wv, n, nw)
+            a = activity_bin(b, wv, n, nw, ne, rw, rn, rnw, rne, plut, const(0))
+            pred, base = _predict(b, p, (m, wv, n, nw, ne, ww, nn, nne, nnw, nww, nee), a, g, pw,
+                                  pbias)
+            a8 = b.shl(a, const(3))
+            c = b.add(a8, level_bin(b, pred, const(0))) if p == 0 else \
+                b.add(b.add(const(p * CTX_PER_CLASS), a8), prev_bin(b, prevt, plut, const(0)))
+            t, x = lane_token(b, x, c, pco, pcum, tstride)
+            x, pos, v = token_value(b, t, x, pos, prec, end, LOSSLESS_DIRECT,
+                                    start=LOSSLESS_START)
+            val = b.add(pred, unzigzag(b, v))
+            lo, hi = const(0 if p == 0 else -255), const(255)
+            kept = smax(b, smin(b, val, hi), lo)  # in range, whatever a corrupt lane decodes
+            bad = b.or_(bad, b.zext(b.icmp_signed("!=", val, kept), val.type))
+            ar = vabs(b, b.sub(kept, m))
+            store(b, kept, ppl, c16)
+            store(b, ar, prs, c16)
+            after += [kept, wv, ar, _below(b, kept, base)]
+            vals.append(kept)
+            prevt = t
+        rgb, out = lane_colour_inverse(b, *vals, colour, ir.Constant(colour.type, 255))
+        bad = b.or_(bad, out)
+        for p in range(3):
+            store(b, rgb[p], prow, b.mul(b.add(b.mul(at(p), w), i), at(LANES)))
+        nxt = b.add(i, at(1))
+        latch = b.block
+        i.add_incoming(nxt, latch)
+        for ph, v in zip(carried, [x, pos, bad] + after):
+            ph.add_incoming(v, latch)
+        b.cbranch(b.icmp_signed("<", nxt, w), loop, done)
+        b.position_at_end(done)
+        for k, v in ((ST_X, x), (ST_POS, pos), (ST_BAD, bad)):
+            store(b, v, st, at(k))
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstride, luts, wtab,
+                    btab, pl, rs, row, state, out, out_off, bad):
+    """Decode groups of 16 coded three-plane records of one shape (``dims`` (G, 16, 3), each
+    record at least 4 bytes) into ``out`` at ``out_off[g]``; ``bad[g, l]`` is set for a lane
+    whose record is not sound (as ``lossless_lanes.decode_lanes``).
+
+    ``coarse``, ``cum``, ``tstride``, ``luts``: the lane tables of ``LosslessTables``;
+    ``wtab`` (48 * 11,) and ``btab`` (3072,) int32: the weights and biases; ``pl``, ``rs``:
+    (>= 3 * 3 * (W + 4) * 16,) int32 lane rings; ``row``: (>= 3 * W * 16,) int32.
+    """
+    for g in range(rows.shape[0]):
+        h, w = dims[g, 0, 1], dims[g, 0, 2]
+        w4 = w + 4
+        for k in range(state.shape[0]):  # plain loops: slice assignments cost compile time
+            state[k] = 0
+        for lane in range(LANES):
+            s, e = offsets[rows[g, lane]], offsets[rows[g, lane] + 1]
+            x, pos = open_lossless(rec, s, e)
+            state[ST_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
+            state[ST_POS + lane] = pos
+            state[ST_END + lane] = e
+            state[ST_H + lane] = h
+            state[ST_W + lane] = w
+            state[ST_ACT + lane] = 1
+        for k in range(3 * 3 * w4 * LANES):
+            pl[k] = 0
+            rs[k] = 0
+        for y in range(h):
+            cur, prv, pp = y % 3, (y + 2) % 3, (y + 1) % 3
+            for p in range(3):  # columns 0 and 1 take the pixel above the row's first pixel
+                d, src = (3 * p + cur) * w4 * LANES, ((3 * p + prv) * w4 + 2) * LANES
+                for k in range(LANES):
+                    pl[d + k] = pl[src + k]
+                    pl[d + LANES + k] = pl[src + k]
+            ls_lane_row3(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cur * w4 + 2,
+                         prv * w4 + 2, pp * w4 + 2, 3 * w4, tstride, w, colour)
+            for p in range(3):
+                base = (3 * p + cur) * w4 * LANES
+                for k in range(LANES):  # the last two columns repeat the row's last pixel
+                    v = pl[base + (w4 - 3) * LANES + k]
+                    pl[base + (w4 - 2) * LANES + k] = v
+                    pl[base + (w4 - 1) * LANES + k] = v
+                add = p * h * w + y * w
+                r = p * w * LANES
+                if w >= LANES:  # sixteen lanes at a time, transposed in registers
+                    for i in range(0, w - LANES, LANES):
+                        lane_block16(row, r + i * LANES, code_lo, out, out_off, g, add, i)
+                    i = w - LANES  # the last 16, overlapping the block before: same values
+                    lane_block16(row, r + i * LANES, code_lo, out, out_off, g, add, i)
+                    continue
+                for lane in range(LANES):
+                    o = out_off[g, lane] + add
+                    for i in range(w):
+                        out[o + i] = row[r + i * LANES + lane] + code_lo
+        for lane in range(LANES):
+            if (state[ST_X + lane] != LOSSLESS_START
+                    or state[ST_POS + lane] != state[ST_END + lane]
+                    or state[ST_BAD + lane]):
+                bad[g, lane] = 1
