@@ -59,7 +59,7 @@ def _rgb_row(rec, pos, end, x, w, w4, colour, code_lo, cum, coarse, wts, bias, v
     15 alternating runs of 512 records: 69.5 against 69.1). The least-squares arithmetic is
     throughput, not latency: with MED-only weights (the same values as MED's), computing the
     prediction off the chain took 64 us and leaving it out 35 (same harness), so interleaving
-    records would not hide it; 16 lanes (as ``lossless_lanes`` for MED) would share it."""
+    records would not hide it; the 16 lanes (``ls_lanes``) share it among sixteen records."""
     s1, s2 = np.uint64(3 * w4), np.uint64(6 * w4)  # planes 1 and 2 in the rings
     w0, ww0, rw0 = np.int64(v[bc - 1]), np.int64(v[bc - 2]), np.int64(am[bc - 1])
     w1, ww1, rw1 = np.int64(v[s1 + bc - 1]), np.int64(v[s1 + bc - 2]), np.int64(am[s1 + bc - 1])
