@@ -257,6 +257,13 @@ def test_a_corrupt_lane_names_the_same_record(tmp_path, monkeypatch, seed, sizes
     path = tmp_path / "l.tcz"
     tc.compress(_Images([_structured(rng, (3, h, w), noise=8.0) for h, w in hw]), path,
                 progress=False)
+    assert_corrupt_lanes_name_the_same_record(path, monkeypatch, rng, 32)
+
+
+def assert_corrupt_lanes_name_the_same_record(path, monkeypatch, rng, n):
+    """Twelve flips in the records of ``path``'s first shard, one after the other: after each,
+    the lanes and the one-at-a-time decoder raise the same FormatError (or none) for a batch of
+    all ``n`` samples, and at the end one that says a record is corrupt."""
     shard = path / "shard-00000.safetensors"
     from torchcompress.format.safetensors_io import read_header
 
@@ -269,7 +276,7 @@ def test_a_corrupt_lane_names_the_same_record(tmp_path, monkeypatch, seed, sizes
         for lanes in (True, False):
             monkeypatch.setattr(lossless_mod, "USE_LANES", lanes)
             try:
-                tc.open(path).__getitems__(list(range(32)))
+                tc.open(path).__getitems__(list(range(n)))
                 messages[lanes] = None
             except FormatError as e:
                 messages[lanes] = str(e)
@@ -402,22 +409,28 @@ def test_lanes_with_and_without_byte_permutes(monkeypatch, permutes):
 def test_lanes_read_nothing_outside_the_payload(monkeypatch, at_end):
     """The payload between unreadable pages: the lanes read only inside it, corrupt records
     too (a read outside would kill the test process)."""
+    assert_lanes_read_inside(_decoder(_kinds()["rgb-rows-of-40"][:28]), 28, np.uint8,
+                             monkeypatch, at_end)
+
+
+def assert_lanes_read_inside(dec, n, dtype, monkeypatch, at_end):
+    """``dec``'s ``n`` records between unreadable pages, clean and then with flips in a random
+    record and in the first and last ones' ends (5 times): the lanes decode the clean ones as
+    before and read nothing outside (a read outside would kill the test process)."""
     from .test_lossy_lanes import decode_guarded
 
-    x = _kinds()["rgb-rows-of-40"][:28]
-    dec = _decoder(x)
     shard = dec.shard(0)
-    idx = np.arange(28, dtype=np.int64)
-    good = dec.decode(idx, x.dtype)
+    idx = np.arange(n, dtype=np.int64)
+    good = dec.decode(idx, dtype)
     monkeypatch.setattr(lossless_mod, "USE_LANES", True)
     rng = np.random.default_rng(9)
     clean = shard.records
     for trial in range(6):
         data = np.array(clean)
-        if trial:  # flips in a random record, and in the first and last ones' ends
-            for row in (int(rng.integers(28)), 0, 27):
+        if trial:
+            for row in (int(rng.integers(n)), 0, n - 1):
                 s, e = int(shard.offsets[row]), int(shard.offsets[row + 1])
                 data[rng.integers(s + 4, e, 3)] ^= rng.integers(1, 256, 3).astype(np.uint8)
                 data[e - 2:e] ^= 0x5A
-        out = decode_guarded(dec, shard, idx, x.dtype, data, at_end)
+        out = decode_guarded(dec, shard, idx, dtype, data, at_end)
         assert trial > 0 or (out is not None and (out == good).all())

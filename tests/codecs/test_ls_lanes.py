@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 import torchcompress as tc
-from torchcompress import FormatError
 from torchcompress.codecs import LosslessParams
 from torchcompress.codecs import lossless as lossless_mod
 
 from .test_lossless import _structured
-from .test_lossless_lanes import _both_ways, _decoder, _Images, _watch_lanes
+from .test_lossless_lanes import (_both_ways, _decoder, _Images, _watch_lanes,
+                                  assert_corrupt_lanes_name_the_same_record,
+                                  assert_lanes_read_inside)
 from .test_lossless_ls import _textured
 
 LS = LosslessParams(predictor="least_squares")
@@ -88,47 +89,11 @@ def test_a_corrupt_least_squares_lane_names_the_same_record(tmp_path, monkeypatc
     path = tmp_path / "l.tcz"
     tc.compress(_Images(list(_textured(rng, 32, 8, 8))), path, progress=False,
                 predictor="least_squares")
-    shard = path / "shard-00000.safetensors"
-    from torchcompress.format.safetensors_io import read_header
-
-    from ..format.edits import flip_byte
-    specs, data_start, _ = read_header(str(shard))
-    begin, end = specs["records"][2:]
-    messages = {}
-    for _ in range(12):
-        flip_byte(shard, data_start + int(rng.integers(begin, end)), int(rng.integers(1, 256)))
-        for lanes in (True, False):
-            monkeypatch.setattr(lossless_mod, "USE_LANES", lanes)
-            try:
-                tc.open(path).__getitems__(list(range(32)))
-                messages[lanes] = None
-            except FormatError as e:
-                messages[lanes] = str(e)
-        assert messages[True] == messages[False]
-    assert messages[True] is not None and "is corrupt" in messages[True]
+    assert_corrupt_lanes_name_the_same_record(path, monkeypatch, rng, 32)
 
 
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="mprotect")
 @pytest.mark.parametrize("at_end", [False, True], ids=["page-before", "page-after"])
 def test_least_squares_lanes_read_nothing_outside_the_payload(monkeypatch, at_end):
-    """The payload between unreadable pages: the lanes read only inside it, corrupt records
-    too (a read outside would kill the test process)."""
-    from .test_lossy_lanes import decode_guarded
-
     x = _textured(np.random.default_rng(6), 28, 7, 18)
-    dec = _decoder(x, LS)
-    shard = dec.shard(0)
-    idx = np.arange(28, dtype=np.int64)
-    good = dec.decode(idx, x.dtype)
-    monkeypatch.setattr(lossless_mod, "USE_LANES", True)
-    rng = np.random.default_rng(9)
-    clean = shard.records
-    for trial in range(6):
-        data = np.array(clean)
-        if trial:  # flips in a random record, and in the first and last ones' ends
-            for row in (int(rng.integers(28)), 0, 27):
-                s, e = int(shard.offsets[row]), int(shard.offsets[row + 1])
-                data[rng.integers(s + 4, e, 3)] ^= rng.integers(1, 256, 3).astype(np.uint8)
-                data[e - 2:e] ^= 0x5A
-        out = decode_guarded(dec, shard, idx, x.dtype, data, at_end)
-        assert trial > 0 or (out is not None and (out == good).all())
+    assert_lanes_read_inside(_decoder(x, LS), 28, np.uint8, monkeypatch, at_end)

@@ -18,11 +18,11 @@ from numba.extending import intrinsic
 from .lane_output import lane_colour_inverse
 from .lane_steps import (ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, data_pointers, lut_mapped,
                          plane_value)
-from .simd import I32, I64, LANES, V32, at, const, load, splat, store
+from .simd import I32, I64, LANES, at, const, load, splat, store
 
 I1 = ir.IntType(1)
 
-__all__ = ["lane_row1", "lane_row3"]
+__all__ = ["close_row_loop", "lane_row1", "lane_row3", "open_row_loop"]
 
 
 def _row_intrinsic(planes: int):
@@ -54,15 +54,7 @@ def _row_intrinsic(planes: int):
                 west, nw = b.sub(c16, at(LANES)), b.sub(p16, at(LANES))
                 first += [load(b, ppl, west), load(b, ppl, p16), load(b, ppl, nw),
                           load(b, prs, west), load(b, prs, p16), load(b, prs, nw)]
-            pre = b.block
-            loop, done = b.append_basic_block("row"), b.append_basic_block("row_done")
-            b.branch(loop)
-            b.position_at_end(loop)
-            i = b.phi(I64)
-            i.add_incoming(ir.Constant(I64, 0), pre)
-            carried = [b.phi(V32) for _ in first]
-            for ph, v in zip(carried, first):
-                ph.add_incoming(v, pre)
+            i, carried, loop, done = open_row_loop(b, first)
             x, pos, bad = carried[:3]
             live = b.and_(in_rows, b.icmp_signed("<", splat(b, i), wv))
             prevt, after, vals = const(0), [], []
@@ -86,20 +78,42 @@ def _row_intrinsic(planes: int):
                 bad = b.or_(bad, b.select(b.and_(live, _splat_bool(b, is_colour)), out, const(0)))
             for p in range(planes):
                 store(b, vals[p], prow, dst[p])
-            nxt = b.add(i, at(1))
-            latch = b.block
-            i.add_incoming(nxt, latch)
-            for ph, v in zip(carried, [x, pos, bad] + after):
-                ph.add_incoming(v, latch)
-            b.cbranch(b.icmp_signed("<", nxt, w), loop, done)
-            b.position_at_end(done)
-            for k, v in ((ST_X, x), (ST_POS, pos), (ST_BAD, bad)):
-                store(b, v, st, at(k))
+            close_row_loop(b, st, i, carried, [x, pos, bad] + after, w, loop, done)
             return context.get_dummy_value()
         return sig, codegen
     lane_row.__name__ = f"lane_row{planes}"
     lane_row.__qualname__ = lane_row.__name__
     return intrinsic(lane_row)
+
+
+def open_row_loop(b, first):
+    """Start a loop over a row's pixels ``i`` (an i64 from 0) that carries ``first``: the lanes'
+    state, position and bad flags, then whatever the row keeps in registers; returns (``i``,
+    the carried values' phis, the loop block, the block after it)."""
+    pre = b.block
+    loop, done = b.append_basic_block("row"), b.append_basic_block("row_done")
+    b.branch(loop)
+    b.position_at_end(loop)
+    i = b.phi(I64)
+    i.add_incoming(ir.Constant(I64, 0), pre)
+    carried = [b.phi(v.type) for v in first]
+    for ph, v in zip(carried, first):
+        ph.add_incoming(v, pre)
+    return i, carried, loop, done
+
+
+def close_row_loop(b, st, i, carried, values, w, loop, done):
+    """Close :func:`open_row_loop`'s loop: ``values`` for the next pixel while ``i + 1 < w``,
+    then the lanes' state, position and bad flags (``values[:3]``) back into ``state``."""
+    nxt = b.add(i, at(1))
+    latch = b.block
+    i.add_incoming(nxt, latch)
+    for ph, v in zip(carried, values):
+        ph.add_incoming(v, latch)
+    b.cbranch(b.icmp_signed("<", nxt, w), loop, done)
+    b.position_at_end(done)
+    for k, v in zip((ST_X, ST_POS, ST_BAD), values[:3]):
+        store(b, v, st, at(k))
 
 
 def _splat_bool(b, flag):

@@ -35,7 +35,34 @@ from .lane_steps import (LANE_SHIFT, LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, 
 from .rans import LOSSLESS_START, open_lossless
 from .simd import LANES
 
-__all__ = ["LANE_SHIFT", "LUTS", "STATE", "decode_lanes"]
+__all__ = ["LANE_SHIFT", "LUTS", "STATE", "decode_lanes", "lane_verdicts", "open_lanes"]
+
+
+@njit(cache=True, nogil=True)
+def open_lanes(state, rec, offsets, rows, dims, g):
+    """``state`` for group ``g``: each lane's stream opened (state, position, end), its
+    record's height and width, and every lane active."""
+    for k in range(STATE):  # plain loops: slice assignments cost seconds of compile
+        state[k] = 0
+    for lane in range(LANES):
+        s, e = offsets[rows[g, lane]], offsets[rows[g, lane] + 1]
+        x, pos = open_lossless(rec, s, e)
+        state[ST_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
+        state[ST_POS + lane] = pos
+        state[ST_END + lane] = e
+        state[ST_H + lane] = dims[g, lane, 1]
+        state[ST_W + lane] = dims[g, lane, 2]
+        state[ST_ACT + lane] = 1  # one shape: every lane inside its record throughout
+
+
+@njit(cache=True, nogil=True)
+def lane_verdicts(state, bad, g):
+    """``bad[g, l]`` set for each lane that did not end exactly at its record's end, in the
+    start state, without a value out of range."""
+    for lane in range(LANES):
+        if (state[ST_X + lane] != LOSSLESS_START or state[ST_POS + lane] != state[ST_END + lane]
+                or state[ST_BAD + lane]):
+            bad[g, lane] = 1
 
 
 @njit(cache=True, nogil=True)
@@ -63,17 +90,7 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
             w = max(w, dims[g, lane, 2])
         colour_g = colour if nplanes == 3 or nplanes == 4 else 0
         w2 = w + 2
-        for k in range(STATE):  # plain loops: slice assignments cost seconds of compile
-            state[k] = 0
-        for lane in range(LANES):
-            s, e = offsets[rows[g, lane]], offsets[rows[g, lane] + 1]
-            x, pos = open_lossless(rec, s, e)
-            state[ST_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
-            state[ST_POS + lane] = pos
-            state[ST_END + lane] = e
-            state[ST_H + lane] = dims[g, lane, 1]
-            state[ST_W + lane] = dims[g, lane, 2]
-            state[ST_ACT + lane] = 1  # one shape: every lane inside its record throughout
+        open_lanes(state, rec, offsets, rows, dims, g)
         for k in range(nplanes * 2 * w2 * LANES):
             pl[k] = 0
             rs[k] = 0
@@ -137,8 +154,4 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                             out[o + i] = row[r + i * LANES] + code_lo
                     elif wl % LANES:  # its last 16, overlapping the block before: same values
                         lane_row16(row, r + (wl - LANES) * LANES, code_lo, out, o + wl - LANES)
-        for lane in range(LANES):
-            if (state[ST_X + lane] != LOSSLESS_START
-                    or state[ST_POS + lane] != state[ST_END + lane]
-                    or state[ST_BAD + lane]):
-                bad[g, lane] = 1
+        lane_verdicts(state, bad, g)

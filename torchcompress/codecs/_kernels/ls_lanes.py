@@ -19,12 +19,13 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from .lane_output import lane_block16, lane_colour_inverse
-from .lane_steps import (ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, activity_bin,
-                         data_pointers, lane_token, level_bin, prev_bin, token_value, unzigzag,
-                         vmed)
+from .lane_row import close_row_loop, open_row_loop
+from .lane_steps import (ST_BAD, ST_END, ST_POS, ST_X, activity_bin, data_pointers, lane_token,
+                         level_bin, prev_bin, token_value, unzigzag, vmed)
+from .lossless_lanes import lane_verdicts, open_lanes
 from .ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_SHIFT
 from .pixel_model import CTX_PER_CLASS
-from .rans import LOSSLESS_DIRECT, LOSSLESS_START, open_lossless
+from .rans import LOSSLESS_DIRECT, LOSSLESS_START
 from .simd import (LANES, at, const, dword_permutes, gather, load, permute16, smax, smin, store,
                    vabs)
 
@@ -86,15 +87,7 @@ def ls_lane_row3(typingctx, state, pl, rs, rec, coarse, cum, luts, wtab, btab, r
             c16 = b.mul(b.add(cb, b.mul(stride, at(p))), at(LANES))
             first += [load(b, ppl, b.sub(c16, at(LANES))), load(b, ppl, b.sub(c16, at(2 * LANES))),
                       load(b, prs, b.sub(c16, at(LANES))), const(0)]
-        pre = b.block
-        loop, done = b.append_basic_block("ls_row"), b.append_basic_block("ls_row_done")
-        b.branch(loop)
-        b.position_at_end(loop)
-        i = b.phi(ir.IntType(64))
-        i.add_incoming(at(0), pre)
-        carried = [b.phi(v.type) for v in first]
-        for ph, v in zip(carried, first):
-            ph.add_incoming(v, pre)
+        i, carried, loop, done = open_row_loop(b, first)
         x, pos, bad = carried[:3]
         prevt, after, vals = const(0), [], []
         for p in range(3):
@@ -131,15 +124,7 @@ def ls_lane_row3(typingctx, state, pl, rs, rec, coarse, cum, luts, wtab, btab, r
         bad = b.or_(bad, out)
         for p in range(3):
             store(b, rgb[p], prow, b.mul(b.add(b.mul(at(p), w), i), at(LANES)))
-        nxt = b.add(i, at(1))
-        latch = b.block
-        i.add_incoming(nxt, latch)
-        for ph, v in zip(carried, [x, pos, bad] + after):
-            ph.add_incoming(v, latch)
-        b.cbranch(b.icmp_signed("<", nxt, w), loop, done)
-        b.position_at_end(done)
-        for k, v in ((ST_X, x), (ST_POS, pos), (ST_BAD, bad)):
-            store(b, v, st, at(k))
+        close_row_loop(b, st, i, carried, [x, pos, bad] + after, w, loop, done)
         return context.get_dummy_value()
     return sig, codegen
 
@@ -158,17 +143,7 @@ def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstr
     for g in range(rows.shape[0]):
         h, w = dims[g, 0, 1], dims[g, 0, 2]
         w4 = w + 4
-        for k in range(state.shape[0]):  # plain loops: slice assignments cost compile time
-            state[k] = 0
-        for lane in range(LANES):
-            s, e = offsets[rows[g, lane]], offsets[rows[g, lane] + 1]
-            x, pos = open_lossless(rec, s, e)
-            state[ST_X + lane] = x - (1 << 32) if x >= 1 << 31 else x  # the uint32 bits
-            state[ST_POS + lane] = pos
-            state[ST_END + lane] = e
-            state[ST_H + lane] = h
-            state[ST_W + lane] = w
-            state[ST_ACT + lane] = 1
+        open_lanes(state, rec, offsets, rows, dims, g)
         for k in range(3 * 3 * w4 * LANES):
             pl[k] = 0
             rs[k] = 0
@@ -199,8 +174,4 @@ def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstr
                     o = out_off[g, lane] + add
                     for i in range(w):
                         out[o + i] = row[r + i * LANES + lane] + code_lo
-        for lane in range(LANES):
-            if (state[ST_X + lane] != LOSSLESS_START
-                    or state[ST_POS + lane] != state[ST_END + lane]
-                    or state[ST_BAD + lane]):
-                bad[g, lane] = 1
+        lane_verdicts(state, bad, g)

@@ -49,27 +49,23 @@ def vector_gathers() -> bool:
 def byte_permutes() -> bool:
     """Whether numba builds for this CPU and it permutes bytes across two registers (x86
     AVX512-VBMI's ``vpermi2b``): :func:`lookup128` may then be used."""
-    from llvmlite import binding
-    from numba.core import config
-
-    if config.CPU_NAME is not None and config.CPU_NAME != "host":
-        return False  # numba targets another CPU: only generic IR
-    try:
-        return bool(binding.get_host_cpu_features().get("avx512vbmi"))
-    except RuntimeError:
-        return False
+    return _builds_for("avx512vbmi")
 
 
 def dword_permutes() -> bool:
     """Whether numba builds for this CPU and it permutes 32-bit words across a 512-bit register
     (x86 AVX-512F's ``vpermd``): :func:`permute16` may then be used."""
+    return _builds_for("avx512f")
+
+
+def _builds_for(feature: str) -> bool:
     from llvmlite import binding
     from numba.core import config
 
     if config.CPU_NAME is not None and config.CPU_NAME != "host":
         return False  # numba targets another CPU: only generic IR
     try:
-        return bool(binding.get_host_cpu_features().get("avx512f"))
+        return bool(binding.get_host_cpu_features().get(feature))
     except RuntimeError:
         return False
 
