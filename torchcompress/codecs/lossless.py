@@ -2,11 +2,11 @@
 
 Each sample becomes planes (C, H, W) of unsigned codes (int8/int16 are offset;
 RGB and RGBA go through YCoCg-R or subtract green, whichever codes the fit
-smaller), predicted by MED from causal neighbours (or, with ``predictor="least_squares"`` for
-8-bit RGB(A), by linear predictors and biases fit on the data: ``_kernels/ls_model.py``) and
-coded by rANS under
-static 12-bit tables, one per context (local activity x predicted level, or x
-the previous plane's residual). The tables are fit once
+smaller), predicted by MED from causal neighbours (or, with
+``predictor="least_squares"`` for 8-bit RGB(A), by linear predictors and biases
+fit on the data: ``_kernels/ls_model.py``) and coded by rANS under static
+12-bit tables, one per context (local activity x predicted level, or x the
+previous plane's residual). The tables are fit once
 on (up to ``fit_samples`` of) the data and stored once in the archive, so a
 small image pays no header and no learning cost. Each sample is its own
 stream: O(1) random access through the shard's offsets. A sample whose stream
@@ -28,10 +28,10 @@ from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
 from ._kernels.lossless_lanes import STATE, decode_lanes
 from ._kernels.pixel_model import NUM_CLASSES
 from ._kernels.simd import LANES, vector_gathers
-from .lanes import LANES_MIN, lane_groups, lanes_unavailable
 from ._kernels.ls_lanes import decode_ls_lanes
 from ._kernels.ls_model import ls_ring_size
-from .lossless_stream import (COLOURS, PREDICTORS, LosslessStream, code_layout, colour_name,
+from .lanes import LANES_MIN, lane_groups, lanes_unavailable
+from .lossless_stream import (COLOURS, PREDICTORS, LosslessStream, code_layout, model_stats,
                               planes_of)
 from .lossless_tables import LosslessTables
 from .record_lengths import pack_lengths
@@ -120,9 +120,7 @@ class LosslessEncoded:
     def stats(self) -> dict:
         n = len(self.offsets) - 1
         return {"raw_samples": self.raw_count, "payload_bytes": int(self.offsets[-1]),
-                "bits_per_sample": float(8 * self.offsets[-1] / n),
-                "colour": colour_name(self.tables.colour),
-                "predictor": PREDICTORS[self.tables.ls is not None]}
+                "bits_per_sample": float(8 * self.offsets[-1] / n), **model_stats(self.tables)}
 
 
 class LosslessCodec:

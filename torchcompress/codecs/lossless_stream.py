@@ -24,8 +24,8 @@ from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
 from .record_lengths import pack_shard_lengths
 
-__all__ = ["COLOURS", "PREDICTORS", "LosslessStream", "Scratch", "colour_name", "common_shape",
-           "dims_of", "fit_rows", "planes_of"]
+__all__ = ["COLOURS", "PREDICTORS", "LosslessStream", "Scratch", "common_shape",
+           "dims_of", "fit_rows", "model_stats", "planes_of"]
 
 #: ``LosslessParams.colour`` -> the colour transforms the fit tries (it keeps the one whose
 #: tables code the fit samples in fewer bits, tables included)
@@ -117,10 +117,11 @@ class Scratch:
                             self.rs, self.ctx, self.val, cmap)
 
 
-def colour_name(colour: int) -> str:
-    """The transform an archive's tables name (``pixel_model.COLOUR_*``), as ``colour=`` spells
-    it; ``"none"`` without 3- or 4-plane samples."""
-    return ("none", "ycocg", "subtract_green")[colour]
+def model_stats(tables: LosslessTables) -> dict:
+    """The manifest's words for an archive's model: its colour transform (``"none"`` without 3-
+    or 4-plane samples, else as ``colour=`` spells it) and its predictor."""
+    return {"colour": ("none", "ycocg", "subtract_green")[tables.colour],
+            "predictor": PREDICTORS[tables.ls is not None]}
 
 
 #: with more than one colour transform to try, the fit tries them on every PROBE-th of its
@@ -348,6 +349,4 @@ class LosslessStream(WithoutBudget):
         payload = sum(p["payload_bytes"] for p in parts)
         n = max(sum(p["samples"] for p in parts), 1)
         return {"raw_samples": sum(p["raw_samples"] for p in parts), "payload_bytes": payload,
-                "bits_per_sample": float(8 * payload / n),
-                "colour": colour_name(self.tables.colour),
-                "predictor": PREDICTORS[self.tables.ls is not None]}
+                "bits_per_sample": float(8 * payload / n), **model_stats(self.tables)}
