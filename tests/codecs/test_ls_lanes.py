@@ -12,7 +12,7 @@ from .test_lossless import _structured
 from .test_lossless_lanes import (_both_ways, _decoder, _Images, _watch_lanes,
                                   assert_corrupt_lanes_name_the_same_record,
                                   assert_lanes_read_inside)
-from .test_lossless_ls import _textured
+from .test_lossless_ls import _textured, with_biases
 
 LS = LosslessParams(predictor="least_squares")
 
@@ -35,6 +35,18 @@ def test_least_squares_lanes_give_the_same_values(monkeypatch, colour, h, w):
     on, off = _both_ways(monkeypatch, dec, idx, np.uint8)
     np.testing.assert_array_equal(on, off)
     np.testing.assert_array_equal(on, x[idx])
+
+
+@pytest.mark.parametrize("colour", ["ycocg", "subtract_green"])
+def test_least_squares_lanes_add_the_biases_of_archives_that_have_them(monkeypatch, colour):
+    """Archives written before the fit left the biases at zero: the lanes' biased row."""
+    with_biases(monkeypatch, seed=len(colour))
+    x = _rgb(np.random.default_rng(8), 40, 7, 19)
+    dec = _decoder(x, LosslessParams(colour=colour, predictor="least_squares"))
+    assert dec.shard(0).tables.bias.shape == (3 * 1024,)
+    on, off = _both_ways(monkeypatch, dec, np.arange(40, dtype=np.int64), np.uint8)
+    np.testing.assert_array_equal(on, x)
+    np.testing.assert_array_equal(off, x)
 
 
 def test_least_squares_lanes_write_int8(monkeypatch):

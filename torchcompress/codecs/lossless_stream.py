@@ -249,9 +249,9 @@ class LosslessStream(WithoutBudget):
         """Token counts of the fit samples under the least-squares model fit on them (other
         plane counts under MED), and that model's (weights, biases)."""
         wts, bias = fit_ls(samples, dims, colour, code_lo, self.workers)
-        # the kernels' flat int64 forms (as ``LosslessTables.wts`` and ``.bias``)
+        # the kernels' flat int64 forms (as ``LosslessTables.wts`` and ``.bias``: none when zero)
         w64 = wts.reshape(-1, wts.shape[-1]).astype(np.int64)
-        b64 = bias.reshape(-1).astype(np.int64)
+        b64 = bias.reshape(-1).astype(np.int64) if bias.any() else np.zeros(0, np.int64)
 
         def count_range(a: int, b: int) -> np.ndarray:
             counts = np.zeros((rows, tokens), dtype=np.int64)

@@ -152,10 +152,11 @@ class LosslessTables:
             raise ValueError("the least-squares model codes 8-bit colour archives only")
         self.ls = None if ls is None else (np.asarray(ls[0], np.int16).reshape(LS_SHAPES[0]),
                                            np.asarray(ls[1], np.int8).reshape(LS_SHAPES[1]))
-        # the decoders' flat int64 weights and biases (empty: MED)
+        # the decoders' flat int64 weights (empty: MED) and biases (empty: none, or all zero,
+        # as ``ls_fit`` leaves them: the kernels then skip the bias work)
         self.wts = readonly(np.zeros((0, FEATURES), np.int64) if ls is None
                             else self.ls[0].reshape(-1, FEATURES).astype(np.int64))
-        self.bias = readonly(np.zeros(0, np.int64) if ls is None
+        self.bias = readonly(np.zeros(0, np.int64) if ls is None or not self.ls[1].any()
                              else self.ls[1].reshape(-1).astype(np.int64))
         # and the lanes' (int32, the weights by plane, feature and bin: ``ls_lanes``)
         self.lane_wts = readonly(np.zeros(0, np.int32) if ls is None else lane_weights(self.ls[0]))

@@ -1,32 +1,34 @@
 """Fit the lossless codec's least-squares model (``_kernels.ls_model``) on the fit samples.
 
-Two passes over the 8-bit RGB(A) fit samples (or a quarter and a half of them): the normal
-equations of each (plane, activity bin)'s predictor over MED and ten neighbours, solved and
-rounded to ``2**-8`` units; then the mean base residual of each bias key under those weights,
-rounded. Both passes sum over sample
-ranges in any order (float sums of integers below 2**53, and integer sums), so the model does
-not depend on the number of workers.
+One pass over the 8-bit RGB(A) fit samples (or every fourth of them): the normal equations of
+each (plane, activity bin)'s predictor over MED and ten neighbours, solved and rounded to
+``2**-8`` units. The pass sums over sample ranges in any order (float sums of integers below
+2**53), so the model does not depend on the number of workers.
+
+The biases format 10 stores beside the weights are left at zero: fit (each bias key's mean
+base residual) they took CIFAR from 47.797 to 47.725% of raw (`encode_dataset`, payload and
+tables), and they cost the decoders a texture, a key and a lookup on every value, which they
+skip when every bias is zero (see README for the decode times).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.ls_model import (BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES, LS_SHIFT, MODE_BIAS,
-                                MODE_CODE, MODE_NORMAL, ls_model_sample, ls_ring_size)
+from ._kernels.ls_model import (BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES, LS_SHIFT, MODE_CODE,
+                                MODE_NORMAL, ls_model_sample, ls_ring_size)
 from .parallel import map_ranges
 
 __all__ = ["LS_MIN_VALUES", "LsScratch", "fit_ls", "ls_code", "sample_codes"]
 
 #: a (plane, activity bin) with fewer fit values keeps MED alone (weight 1 on MED)
 LS_MIN_VALUES = 64
-#: the normal equations sum over every NORMAL_STEP-th fit sample and the biases over every
-#: BIAS_STEP-th, where that leaves at least STEP_MIN: on CIFAR (3,051 fit samples) the normal
-#: equations over every sample 47.750% of raw, every 2nd 47.753, every 4th 47.718, every 8th
-#: 47.725; then the biases over every 2nd 47.725, every 4th 47.734. The passes took 180 and
-#: 99 us an image over every sample (`tc.compress` about 1,850 images/s in all). The photos'
-#: fit (64 photos) with STEP_MIN 16 (16 and 32 of them): 41.41% against 41.21 over all 64
-NORMAL_STEP, BIAS_STEP, STEP_MIN = 4, 2, 256
+#: the normal equations sum over every NORMAL_STEP-th fit sample where that leaves at least
+#: STEP_MIN: on CIFAR (3,051 fit samples, with the biases then fit) every sample 47.750% of
+#: raw, every 2nd 47.753, every 4th 47.718, every 8th 47.725. The pass took 180 us an image
+#: over every sample. The photos' fit (64 photos) over 16 of them: 41.41% against 41.21 over
+#: all 64
+NORMAL_STEP, STEP_MIN = 4, 256
 _KEYS = LS_PLANES * LS_BINS
 _EMPTY_W, _EMPTY_B = np.zeros((0, FEATURES), np.int64), np.zeros(0, np.int64)
 
@@ -49,36 +51,32 @@ def sample_codes(sample, dims, code_lo: int) -> np.ndarray:
     return np.ascontiguousarray(sample).reshape(p, h, w).astype(np.int32) - np.int32(code_lo)
 
 
-def _pass(samples, dims, colour: int, code_lo: int, mode: int, wts, bias, workers: int):
-    """Sum one pass's accumulators over the colour samples (the normal equations over every
-    ``NORMAL_STEP``-th of them and the biases over every ``BIAS_STEP``-th, where that leaves
-    at least ``STEP_MIN``)."""
+def _normal_equations(samples, dims, colour: int, code_lo: int, workers: int):
+    """The normal equations (xtx, xty) and value counts of each (plane, activity bin), summed
+    over every ``NORMAL_STEP``-th colour sample (every one where that leaves fewer than
+    ``STEP_MIN``)."""
     rows = np.flatnonzero(np.isin(dims[:, 0], (3, 4)))
-    step = NORMAL_STEP if mode == MODE_NORMAL else BIAS_STEP
-    if len(rows) >= step * STEP_MIN:
-        rows = rows[::step]
+    if len(rows) >= NORMAL_STEP * STEP_MIN:
+        rows = rows[::NORMAL_STEP]
 
     def run(a: int, b: int):
         s = LsScratch(dims[rows[a:b]])
-        xtx = np.zeros((_KEYS, FEATURES, FEATURES) if mode == MODE_NORMAL else (0, 0, 0))
-        xty = np.zeros((_KEYS, FEATURES) if mode == MODE_NORMAL else (0, 0))
-        bsum = np.zeros(LS_PLANES * BIAS_KEYS, np.int64)
-        bcnt = np.zeros(LS_PLANES * BIAS_KEYS, np.int64)
+        xtx, xty = np.zeros((_KEYS, FEATURES, FEATURES)), np.zeros((_KEYS, FEATURES))
+        cnt = np.zeros(_KEYS, np.int64)
         for i in rows[a:b]:
-            ls_model_sample(sample_codes(samples[i], dims[i], code_lo), colour, wts, bias, mode,
-                            s.v, s.am, s.ctx, s.val, xtx, xty, bsum, bcnt)
-        return xtx, xty, bsum, bcnt
+            ls_model_sample(sample_codes(samples[i], dims[i], code_lo), colour, _EMPTY_W,
+                            _EMPTY_B, MODE_NORMAL, s.v, s.am, s.ctx, s.val, xtx, xty, cnt)
+        return xtx, xty, cnt
 
     parts = map_ranges(run, len(rows), workers)
-    return [sum(p[j] for p in parts) for j in range(4)]
+    return [sum(p[j] for p in parts) for j in range(3)]
 
 
 def fit_ls(samples, dims: np.ndarray, colour: int, code_lo: int,
            workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """(weights (3, 16, 11) int16, biases (3, 1024) int8) fit on the 3- and 4-plane
+    """(weights (3, 16, 11) int16, biases (3, 1024) int8, all zero) fit on the 3- and 4-plane
     ``samples`` (8-bit codes after ``code_lo``) under colour transform ``colour``."""
-    xtx, xty, _, n = _pass(samples, dims, colour, code_lo, MODE_NORMAL, _EMPTY_W, _EMPTY_B,
-                           workers)
+    xtx, xty, n = _normal_equations(samples, dims, colour, code_lo, workers)
     wts = np.zeros((_KEYS, FEATURES))
     wts[:, 0] = 1.0  # MED alone where a bin saw too few values
     for k in range(_KEYS):
@@ -90,11 +88,7 @@ def fit_ls(samples, dims: np.ndarray, colour: int, code_lo: int,
         a += np.eye(FEATURES) * (1e-6 * np.trace(a) / FEATURES + 1e-9)
         wts[k] = np.linalg.solve(a, xty[k])
     q = np.clip(np.rint(wts * (1 << LS_SHIFT)), -(1 << 15), (1 << 15) - 1).astype(np.int16)
-    _, _, bsum, bcnt = _pass(samples, dims, colour, code_lo, MODE_BIAS,
-                             q.reshape(_KEYS, FEATURES).astype(np.int64),
-                             np.zeros(LS_PLANES * BIAS_KEYS, np.int64), workers)
-    bias = np.clip(np.rint(bsum / np.maximum(bcnt, 1)), -127, 127).astype(np.int8)
-    return q.reshape(LS_PLANES, LS_BINS, FEATURES), bias.reshape(LS_PLANES, BIAS_KEYS)
+    return q.reshape(LS_PLANES, LS_BINS, FEATURES), np.zeros((LS_PLANES, BIAS_KEYS), np.int8)
 
 
 def ls_code(codes: np.ndarray, colour: int, wts: np.ndarray, bias: np.ndarray,
@@ -102,7 +96,7 @@ def ls_code(codes: np.ndarray, colour: int, wts: np.ndarray, bias: np.ndarray,
     """Contexts and codes of one 3- or 4-plane sample's ``codes`` (P, H, W) int32 into
     ``scratch.ctx`` and ``scratch.val``; returns their number."""
     return ls_model_sample(codes, colour, wts, bias, MODE_CODE, scratch.v, scratch.am,
-                           scratch.ctx, scratch.val, _NO_XTX, _NO_XTY, _EMPTY_B, _EMPTY_B)
+                           scratch.ctx, scratch.val, _NO_XTX, _NO_XTY, _EMPTY_B)
 
 
 _NO_XTX, _NO_XTY = np.zeros((0, 0, 0)), np.zeros((0, 0))

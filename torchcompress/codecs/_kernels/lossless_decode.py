@@ -217,7 +217,8 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
         cmap: (``pixel_model.MAP_SIZE``,) int32 map of plane 0's fine contexts, both stages,
             or empty (a colour archive).
         wts, bias: the least-squares model's flat (48, 11) int64 weights and (3072,) int64
-            biases (``ls_model``), which 3- and 4-plane samples then take, or empty (MED).
+            biases (``ls_model``; empty: none), which 3- and 4-plane samples then take, or
+            empty weights (MED).
         pl, rs: flat int32 ring scratch of at least P * 2 * (W + 2) entries
             (``ls_model.ls_ring_size`` with weights).
         out: (total,) output values; ``out_off`` (B,) where each row starts.

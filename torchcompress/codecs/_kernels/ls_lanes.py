@@ -31,7 +31,8 @@ from .rans import LOSSLESS_DIRECT, LOSSLESS_START
 from .simd import (LANES, at, const, dword_permutes, gather, load, permute16, smax, smin, store,
                    vabs)
 
-__all__ = ["PERMUTES", "decode_ls_lanes", "lane_weights", "ls_lane_row3"]
+__all__ = ["PERMUTES", "decode_ls_lanes", "lane_weights", "ls_lane_row3",
+           "ls_lane_row3_flat"]
 
 #: each lane's weights by a ``vpermd`` of feature j's 16 bins, not a gather (decided when the
 #: kernel compiles)
@@ -50,7 +51,7 @@ def _below(b, v, base):
 def _predict(b, p, f, a, g, pw, pbias):
     """(prediction, base) of plane ``p`` in every lane: ``f`` the features in
     ``ls_model.FEATURES``' order, ``a`` the activity bins, ``g`` W's base residual signs;
-    ``pw`` the weights as ``lane_weights`` lays them out."""
+    ``pw`` the weights as ``lane_weights`` lays them out, ``pbias`` the biases (None: none)."""
     s = const(1 << (LS_SHIFT - 1))
     for j, v in enumerate(f):
         if PERMUTES:  # feature j's weights of the 16 bins, one vector, each lane's by its bin
@@ -60,6 +61,8 @@ def _predict(b, p, f, a, g, pw, pbias):
         s = b.add(s, b.mul(wj, v))
     lo, hi = const(0 if p == 0 else -255), const(255)
     base = smax(b, smin(b, b.ashr(s, const(LS_SHIFT)), hi), lo)
+    if pbias is None:
+        return base, base
     _, w, n, nw, ne, ww, nn = f[:7]
     tex = _below(b, n, base)
     for bit, v in enumerate((w, nw, ne, nn, ww), start=1):
@@ -70,14 +73,23 @@ def _predict(b, p, f, a, g, pw, pbias):
     return smax(b, smin(b, pred, hi), lo), base
 
 
-@intrinsic
-def ls_lane_row3(typingctx, state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb,
-                 stride, tstride, w, colour):
-    """One row of sixteen three-plane records of one width ``w`` (``cb``, ``pb``, ``qb``: plane
-    0's pixel 0 in the ring rows of this row and the two above; ``stride``: entries between
-    planes); the pixels (colour undone) go to ``row`` ((3, W, 16) int32)."""
-    sig = types.void(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb, stride,
-                     tstride, w, colour)
+def _row3(biased: bool):
+    """:func:`ls_lane_row3` (``biased``: with the biases ``btab``) or
+    :func:`ls_lane_row3_flat` (without: ``btab`` is not read)."""
+
+    def row3(typingctx, state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb,
+             stride, tstride, w, colour):
+        sig = types.void(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb,
+                         stride, tstride, w, colour)
+        return sig, _row3_codegen(biased)
+    row3.__name__ = row3.__qualname__ = "ls_lane_row3" if biased else "ls_lane_row3_flat"
+    return intrinsic(row3)
+
+
+def _row3_codegen(biased: bool):
+    """One row of sixteen three-plane records of one width ``w`` (``cb``, ``pb``, ``qb``:
+    plane 0's pixel 0 in the ring rows of this row and the two above; ``stride``: entries
+    between planes); the pixels (colour undone) go to ``row`` ((3, W, 16) int32)."""
 
     def codegen(context, b, sig, args):
         st, ppl, prs, prec, pco, pcum, plut, pw, pbias, prow = data_pointers(
@@ -105,7 +117,7 @@ def ls_lane_row3(typingctx, state, pl, rs, rec, coarse, cum, luts, wtab, btab, r
             m = vmed(b, wv, n, nw)
             a = activity_bin(b, wv, n, nw, ne, rw, rn, rnw, rne, plut, const(0))
             pred, base = _predict(b, p, (m, wv, n, nw, ne, ww, nn, nne, nnw, nww, nee), a, g, pw,
-                                  pbias)
+                                  pbias if biased else None)
             a8 = b.shl(a, const(3))
             c = b.add(a8, level_bin(b, pred, const(0))) if p == 0 else \
                 b.add(b.add(const(p * CTX_PER_CLASS), a8), prev_bin(b, prevt, plut, const(0)))
@@ -128,7 +140,11 @@ def ls_lane_row3(typingctx, state, pl, rs, rec, coarse, cum, luts, wtab, btab, r
             store(b, rgb[p], prow, b.mul(b.add(b.mul(at(p), w), i), at(LANES)))
         close_row_loop(b, st, i, carried, [x, pos, bad] + after, w, loop, done)
         return context.get_dummy_value()
-    return sig, codegen
+    return codegen
+
+
+#: a row of the lanes with the biases, and without them (all zero: ``ls_fit`` leaves them so)
+ls_lane_row3, ls_lane_row3_flat = _row3(True), _row3(False)
 
 
 @njit(cache=True, nogil=True)
@@ -139,7 +155,8 @@ def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstr
     whose record is not sound (as ``lossless_lanes.decode_lanes``).
 
     ``coarse``, ``cum``, ``tstride``, ``luts``: the lane tables of ``LosslessTables``;
-    ``wtab`` (48 * 11,) and ``btab`` (3072,) int32: the weights and biases; ``pl``, ``rs``:
+    ``wtab`` (48 * 11,) and ``btab`` (3072,) int32: the weights and biases (``btab`` empty:
+    none); ``pl``, ``rs``:
     (>= 3 * 3 * (W + 4) * 16,) int32 lane rings; ``row``: (>= 3 * W * 16,) int32.
     """
     for g in range(rows.shape[0]):
@@ -156,8 +173,13 @@ def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstr
                 for k in range(LANES):
                     pl[d + k] = pl[src + k]
                     pl[d + LANES + k] = pl[src + k]
-            ls_lane_row3(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cur * w4 + 2,
-                         prv * w4 + 2, pp * w4 + 2, 3 * w4, tstride, w, colour)
+            if btab.shape[0]:
+                ls_lane_row3(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row,
+                             cur * w4 + 2, prv * w4 + 2, pp * w4 + 2, 3 * w4, tstride, w, colour)
+            else:
+                ls_lane_row3_flat(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row,
+                                  cur * w4 + 2, prv * w4 + 2, pp * w4 + 2, 3 * w4, tstride, w,
+                                  colour)
             for p in range(3):
                 base = (3 * p + cur) * w4 * LANES
                 for k in range(LANES):  # the last two columns repeat the row's last pixel

@@ -28,9 +28,9 @@ from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, activity, co
                           context_of, fold, med)
 from .rans import LOSSLESS_DIRECT, token_of
 
-__all__ = ["BIAS_KEYS", "FEATURES", "LS_BINS", "LS_PLANES", "LS_SHIFT", "MODE_BIAS", "MODE_CODE",
-           "MODE_NORMAL", "ls_model_sample", "ls_predict", "ls_predict_at", "ls_ring_size",
-           "ls_row_end", "ls_row_start"]
+__all__ = ["BIAS_KEYS", "FEATURES", "LS_BINS", "LS_PLANES", "LS_SHIFT", "MODE_CODE",
+           "MODE_NORMAL", "ls_base", "ls_model_sample", "ls_predict", "ls_predict_at",
+           "ls_ring_size", "ls_row_end", "ls_row_start"]
 
 #: the features, in the weights' order: MED, W, N, NW, NE, WW, NN, NNE, NNW, NWW, NEE
 FEATURES = 11
@@ -40,8 +40,8 @@ LS_PLANES, LS_BINS = 3, 16
 LS_SHIFT = 8
 #: bias keys per plane: 64 textures x 8 activity levels x W's residual sign
 BIAS_KEYS = 1024
-#: :func:`ls_model_sample`'s passes: the normal equations, the bias sums, the coded values
-MODE_NORMAL, MODE_BIAS, MODE_CODE = 0, 1, 2
+#: :func:`ls_model_sample`'s passes: the normal equations, the coded values
+MODE_NORMAL, MODE_CODE = 0, 1
 
 
 def ls_ring_size(planes: int, width: int) -> int:
@@ -73,15 +73,25 @@ def _below(a, base):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def ls_predict(p, wv, nv, nw, ne, ww, nn, nne, nnw, nww, nee, m, a, neg, wts, bias, lo, hi):
-    """(prediction, base, bias key) of plane ``p`` (< 3) from its neighbours (int64), MED
-    ``m``, activity bin ``a`` and W's base residual sign ``neg`` (1 when negative), under flat
-    (48, 11) int64 weights and (3072,) int64 biases; both are clipped to ``[lo, hi]``."""
+def ls_base(p, wv, nv, nw, ne, ww, nn, nne, nnw, nww, nee, m, a, wts, lo, hi):
+    """The base prediction of plane ``p`` (< 3) from its neighbours (int64), MED ``m`` and
+    activity bin ``a`` under flat (48, 11) int64 weights, clipped to ``[lo, hi]``."""
     k = np.uint64(p * LS_BINS + a)
     s = (wts[k, 0] * m + wts[k, 1] * wv + wts[k, 2] * nv + wts[k, 3] * nw + wts[k, 4] * ne
          + wts[k, 5] * ww + wts[k, 6] * nn + wts[k, 7] * nne + wts[k, 8] * nnw
          + wts[k, 9] * nww + wts[k, 10] * nee)
-    base = min(max((s + (1 << (LS_SHIFT - 1))) >> LS_SHIFT, lo), hi)
+    return min(max((s + (1 << (LS_SHIFT - 1))) >> LS_SHIFT, lo), hi)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def ls_predict(p, wv, nv, nw, ne, ww, nn, nne, nnw, nww, nee, m, a, neg, wts, bias, lo, hi):
+    """(prediction, base, bias key) of plane ``p`` (< 3): :func:`ls_base` plus the bias of its
+    key (``neg``: W's base residual sign, 1 when negative) from (3072,) int64 ``bias``, or no
+    bias when ``bias`` is empty (all zero: then no texture or key work); clipped to
+    ``[lo, hi]``."""
+    base = ls_base(p, wv, nv, nw, ne, ww, nn, nne, nnw, nww, nee, m, a, wts, lo, hi)
+    if bias.shape[0] == 0:
+        return base, base, np.uint64(0)
     tex = (_below(nv, base) | (_below(wv, base) << 1) | (_below(nw, base) << 2)
            | (_below(ne, base) << 3) | (_below(nn, base) << 4) | (_below(ww, base) << 5))
     key = np.uint64(p * BIAS_KEYS + ((tex * 8 + (a >> 1)) << 1) + neg)
@@ -99,15 +109,14 @@ def ls_predict_at(v, p, ci, pi, qi, m, a, neg, wts, bias, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, xtx, xty, bsum, bcnt):
+def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, xtx, xty, cnt):
     """One 8-bit RGB(A) sample ``x`` (P, H, W) int32 through the least-squares model.
 
     ``mode`` ``MODE_NORMAL`` adds each value of planes 0..2 to the normal equations ``xtx``
     (48, 11, 11) (upper triangle) and ``xty`` (48, 11) float64 of its (plane, activity bin),
-    and counts it in ``bcnt``; ``MODE_BIAS`` adds its base residual under ``wts`` to ``bsum``
-    and ``bcnt`` (3072,) int64 of its bias key; ``MODE_CODE`` writes every value's context
-    and code to ``ctx`` and ``val`` in coding order (as ``lossless_encode.model_sample``) and
-    returns their number. ``v``, ``am``: rings of :func:`ls_ring_size` (zeroed here).
+    and counts it in ``cnt`` (48,) int64; ``MODE_CODE`` writes every value's context and
+    code under ``wts`` and ``bias`` (:func:`ls_predict`'s) to ``ctx`` and ``val`` in coding
+    order (as ``lossless_encode.model_sample``) and returns their number. ``v``, ``am``: rings of :func:`ls_ring_size` (zeroed here).
     """
     nplanes, h, w = x.shape
     w4 = w + 4
@@ -148,18 +157,15 @@ def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, xtx, xty, bsum,
                         f[5], f[6], f[7], f[8] = v[ci - 2], v[qi], v[qi + 1], v[qi - 1]
                         f[9], f[10] = v[pi - 2], v[pi + 2]
                         kk = p * LS_BINS + a
-                        bcnt[kk] += 1
+                        cnt[kk] += 1
                         for r in range(FEATURES):
                             xty[kk, r] += f[r] * xv
                             for s in range(r, FEATURES):
                                 xtx[kk, r, s] += f[r] * f[s]
                         continue
                     lo = 0 if p == 0 else -255
-                    pred, base, key = ls_predict_at(v, p, ci, pi, qi, m, a, neg[p], wts, bias,
-                                                    lo, 255)
-                    if mode == MODE_BIAS:
-                        bsum[key] += xv - base
-                        bcnt[key] += 1
+                    pred, base, _ = ls_predict_at(v, p, ci, pi, qi, m, a, neg[p], wts, bias,
+                                                  lo, 255)
                     neg[p] = xv < base
                     r = xv - pred
                     code = (r << 1) ^ (r >> 31)
