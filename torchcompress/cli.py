@@ -283,7 +283,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="lossless: colour transform of RGB(A) images (auto: the smaller)")
     c.add_argument("--predictor", choices=["med", "least_squares"],
                    help="lossless: least_squares fits linear predictors for 8-bit RGB(A) images: "
-                        "smaller, slower to decode (med)")
+                        "smaller, slower to decode one at a time (med)")
     c.add_argument("--bits", type=float, help="lossy: average bits per value (0.5); adq: (2)")
     c.add_argument("--allocation", choices=["adaptive", "uniform"], help="adq: (adaptive)")
     c.add_argument("--mode", choices=["none", "dct", "lossless"],

@@ -3,8 +3,8 @@
 Each sample becomes planes (C, H, W) of unsigned codes (int8/int16 are offset;
 RGB and RGBA go through YCoCg-R or subtract green, whichever codes the fit
 smaller), predicted by MED from causal neighbours (or, with
-``predictor="least_squares"`` for 8-bit RGB(A), by linear predictors and biases
-fit on the data: ``_kernels/ls_model.py``) and coded by rANS under static
+``predictor="least_squares"`` for 8-bit RGB(A), by linear predictors fit on the
+data: ``_kernels/ls_model.py``) and coded by rANS under static
 12-bit tables, one per context (local activity x predicted level, or x the
 previous plane's residual). The tables are fit once
 on (up to ``fit_samples`` of) the data and stored once in the archive, so a
@@ -63,7 +63,8 @@ class LosslessParams:
             points smaller; YCoCg-R on the photos of ``benchmarks/``, 0.06).
         predictor: ``"med"`` (the median edge detector) or ``"least_squares"``: for 8-bit RGB(A)
             images, linear predictors over MED and ten neighbours fit on the data per plane and
-            activity, and a bias per texture (smaller, slower to decode: see README).
+            activity (CIFAR 1.3 points smaller; batches decode about as fast, one record at a
+            time slower: see README).
     """
 
     fit_samples: int = 4096
