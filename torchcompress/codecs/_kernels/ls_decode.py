@@ -65,9 +65,10 @@ def _rgb_row(rec, pos, end, x, w, w4, colour, code_lo, cum, coarse, wts, bias, v
 def _rgb_row_flat(rec, pos, end, x, w, w4, colour, code_lo, cum, coarse, wts, bias, v, am, bc,
                   bp, bq, out, o, hw):
     """:func:`_rgb_row_of` without biases (none, or all zero, as ``ls_fit`` leaves them): no
-    texture, key or bias lookup on the chain (CIFAR one record at a time 85.7 -> 56.6 us with
-    zero biases, against 69.8 for one loop testing for them on every value: min of 15
-    alternating runs of 512 records, `/tmp` harness)."""
+    texture, key or bias lookup on the chain (CIFAR one record at a time, an archive with zero
+    biases: 88.0 us through the row with them, 59.4 through this one, 69.8 through one loop
+    that tested for them on every value; min of 15 alternating runs of 512 records, `/tmp`
+    harness)."""
     return _rgb_row_of(rec, pos, end, x, w, w4, colour, code_lo, cum, coarse, wts, bias, False, v,
                        am, bc, bp, bq, out, o, hw)
 

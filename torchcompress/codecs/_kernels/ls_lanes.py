@@ -156,8 +156,8 @@ def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstr
 
     ``coarse``, ``cum``, ``tstride``, ``luts``: the lane tables of ``LosslessTables``;
     ``wtab`` (48 * 11,) and ``btab`` (3072,) int32: the weights and biases (``btab`` empty:
-    none); ``pl``, ``rs``:
-    (>= 3 * 3 * (W + 4) * 16,) int32 lane rings; ``row``: (>= 3 * W * 16,) int32.
+    none, and the row without them); ``pl``, ``rs``: (>= 3 * 3 * (W + 4) * 16,) int32 lane
+    rings; ``row``: (>= 3 * W * 16,) int32.
     """
     for g in range(rows.shape[0]):
         h, w = dims[g, 0, 1], dims[g, 0, 2]

@@ -117,7 +117,8 @@ def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, xtx, xty, cnt):
     (48, 11, 11) (upper triangle) and ``xty`` (48, 11) float64 of its (plane, activity bin),
     and counts it in ``cnt`` (48,) int64; ``MODE_CODE`` writes every value's context and
     code under ``wts`` and ``bias`` (:func:`ls_predict`'s) to ``ctx`` and ``val`` in coding
-    order (as ``lossless_encode.model_sample``) and returns their number. ``v``, ``am``: rings of :func:`ls_ring_size` (zeroed here).
+    order (as ``lossless_encode.model_sample``) and returns their number. ``v``, ``am``: rings
+    of :func:`ls_ring_size` (zeroed here).
     """
     nplanes, h, w = x.shape
     w4 = w + 4
