@@ -90,7 +90,7 @@ def test_least_squares_archive_through_compress_and_open(tmp_path):
 
 @pytest.mark.parametrize("n, side", [(64, 16), (1100, 6)], ids=["all", "subsampled"])
 def test_least_squares_bytes_are_deterministic_and_do_not_depend_on_workers(n, side):
-    """From 1,024 colour fit samples on the fit's passes take every 4th and every 2nd."""
+    """From 1,024 colour fit samples on the fit's pass takes every 4th."""
     x = _textured(np.random.default_rng(2), n, side, side)
     codec = LosslessCodec(LosslessParams(predictor="least_squares"))
     a = codec.encode_dataset(x, None)

@@ -7,8 +7,9 @@ each (plane, activity bin)'s predictor over MED and ten neighbours, solved and r
 
 The biases format 10 stores beside the weights are left at zero: fit (each bias key's mean
 base residual) they took CIFAR from 47.797 to 47.725% of raw (`encode_dataset`, payload and
-tables), and they cost the decoders a texture, a key and a lookup on every value, which they
-skip when every bias is zero (see README for the decode times).
+tables; the photos 41.43 -> 41.21% in the bench), and they cost the decoders a texture, a key
+and a lookup on every value, which they skip when every bias is zero (one CIFAR record 88 ->
+59 us: see README).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ LS_MIN_VALUES = 64
 #: the normal equations sum over every NORMAL_STEP-th fit sample where that leaves at least
 #: STEP_MIN: on CIFAR (3,051 fit samples, with the biases then fit) every sample 47.750% of
 #: raw, every 2nd 47.753, every 4th 47.718, every 8th 47.725. The pass took 180 us an image
-#: over every sample. The photos' fit (64 photos) over 16 of them: 41.41% against 41.21 over
-#: all 64
+#: over every sample. The photos' fit (64 photos, the biases then fit) over 16 of them: 41.41%
+#: against 41.21 over all 64
 NORMAL_STEP, STEP_MIN = 4, 256
 _KEYS = LS_PLANES * LS_BINS
 _EMPTY_W, _EMPTY_B = np.zeros((0, FEATURES), np.int64), np.zeros(0, np.int64)
