@@ -9,7 +9,7 @@ from torchcompress.codecs import LosslessParams
 from torchcompress.codecs import lossless as lossless_mod
 
 from .test_lossless import _structured
-from .test_lossless_lanes import (_both_ways, _decoder, _Images, _watch_lanes,
+from .test_lossless_lanes import (_both_ways, _decoder, _Images,
                                   assert_corrupt_lanes_name_the_same_record,
                                   assert_lanes_read_inside)
 from .test_lossless_ls import _textured, with_biases
@@ -57,21 +57,37 @@ def test_least_squares_lanes_write_int8(monkeypatch):
     np.testing.assert_array_equal(off, x)
 
 
-def test_least_squares_lanes_take_rgb_of_one_shape_only(monkeypatch):
-    """RGBA, and RGB of several shapes, decode one record at a time (the lanes model three
-    planes of one shape)."""
-    flags = _watch_lanes(monkeypatch)
+def test_least_squares_lanes_take_rgb_groups_of_one_shape(monkeypatch):
+    """RGBA decodes one record at a time; RGB of several shapes in lanes shape by shape (the
+    lanes model three planes of one shape a group), a shape's records too few for a group
+    one at a time."""
+    groups = []
+    real = lossless_mod.LosslessShard._decode_lanes
+
+    def watched(self, rows, *a):
+        bad = real(self, rows, *a)
+        groups.append((self.dims[rows], bad.copy()))
+        return bad
+    monkeypatch.setattr(lossless_mod.LosslessShard, "_decode_lanes", watched)
     monkeypatch.setattr(lossless_mod, "USE_LANES", True)
     rng = np.random.default_rng(4)
     rgba = _structured(rng, (40, 4, 9, 6))
     dec = _decoder(rgba, LS)
     np.testing.assert_array_equal(dec.decode(np.arange(40, dtype=np.int64), np.uint8), rgba)
-    mixed = [np.ascontiguousarray(_textured(rng, 1, 6 + k % 3, 7)[0]) for k in range(40)]
+    assert not groups
+    # 20 of 7 x 9 (a group and 4 alone), 17 of 8 x 7 (a group and 1 alone), 3 of 6 x 5 (alone)
+    shapes = [(7, 9)] * 20 + [(8, 7)] * 17 + [(6, 5)] * 3
+    order = rng.permutation(len(shapes))
+    mixed = [np.ascontiguousarray(_textured(rng, 1, *shapes[k])[0]) for k in order]
     dec = _decoder(mixed, LS)
-    out = dec.decode(np.arange(40, dtype=np.int64), np.uint8)
-    for o, m in zip(out, mixed):
-        np.testing.assert_array_equal(o, m)
-    assert not flags
+    idx = rng.permutation(len(mixed)).astype(np.int64)
+    out = dec.decode(idx, np.uint8)
+    for o, i in zip(out, idx):
+        np.testing.assert_array_equal(o, mixed[i])
+    (dims, bad), = groups
+    assert dims.shape == (2, 16, 3) and not bad.any()
+    assert sorted(tuple(d[0, 1:]) for d in dims) == [(7, 9), (8, 7)]
+    assert (dims == dims[:, :1]).all()  # each group one shape
 
 
 @pytest.mark.parametrize("permutes", [False, True])
@@ -113,3 +129,25 @@ def test_a_corrupt_least_squares_lane_names_the_same_record(tmp_path, monkeypatc
 def test_least_squares_lanes_read_nothing_outside_the_payload(monkeypatch, at_end):
     x = _textured(np.random.default_rng(6), 28, 7, 18)
     assert_lanes_read_inside(_decoder(x, LS), 28, np.uint8, monkeypatch, at_end)
+
+
+def test_shape_groups_take_each_row_once_and_only_coded_rgb_of_one_shape():
+    from torchcompress.codecs.lanes import shape_groups
+
+    rng = np.random.default_rng(9)
+    dims = np.array([(3, 8, 8)] * 23 + [(3, 8, 9)] * 7 + [(4, 8, 8)] * 16 + [(1, 8, 8)] * 16)
+    perm = rng.permutation(len(dims))
+    dims = dims[perm]
+    coded = np.ones(len(dims), dtype=bool)
+    coded[rng.choice(len(dims), 5, replace=False)] = False  # stored raw: never in a lane
+    groups, alone = shape_groups(dims, coded, 3)
+    taken = np.unique(groups)
+    assert np.array_equal(np.sort(np.concatenate([taken, alone])), np.arange(len(dims)))
+    assert not np.isin(alone, taken).any()
+    assert coded[groups].all() and (dims[groups][..., 0] == 3).all()
+    assert (dims[groups] == dims[groups][:, :1]).all()  # each group one shape
+    n88 = int((coded & (dims == (3, 8, 8)).all(axis=1)).sum())
+    n89 = int((coded & (dims == (3, 8, 9)).all(axis=1)).sum())
+    # a shape's full groups of 16, then its rest as one more group where that fills 6 lanes
+    expect = n88 // 16 + (n88 % 16 >= 6) + n89 // 16 + (n89 % 16 >= 6)
+    assert len(groups) == expect >= 2

@@ -22,7 +22,7 @@ import numpy as np
 
 from ._kernels.simd import LANES
 
-__all__ = ["LANES_MIN", "lane_groups", "lanes_unavailable", "length_groups"]
+__all__ = ["LANES_MIN", "lane_groups", "lanes_unavailable", "length_groups", "shape_groups"]
 
 #: a group is decoded in lanes when its records fill at least this many of its 16 lanes'
 #: steps (a group of fewer than 16 records repeats one in the spare lanes)
@@ -65,6 +65,25 @@ def lane_groups(dims: np.ndarray, coded: np.ndarray,
             else:  # its first record, the widest, is too big for the rest: decoded alone
                 alone.append(ix[k:k + 1])
                 k += 1
+    return np.concatenate(groups).astype(np.int64, copy=False), np.sort(np.concatenate(alone))
+
+
+def shape_groups(dims: np.ndarray, coded: np.ndarray,
+                 planes: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lane_groups` for lanes that take one shape a group (the least-squares lanes):
+    the rows ``coded`` of ``planes`` planes, shape by shape, each shape's groups as
+    :func:`lane_groups` cuts one shape; every other row is decoded one at a time."""
+    ok = coded & (dims[:, 0] == planes)
+    idx = np.flatnonzero(ok)
+    groups, alone = [np.empty((0, LANES), dtype=np.int64)], [np.flatnonzero(~ok)]
+    if len(idx):
+        _, which = np.unique(dims[idx], axis=0, return_inverse=True)
+        which = which.reshape(-1)
+        for s in range(int(which.max()) + 1):
+            ix = idx[which == s]
+            g, a = lane_groups(dims[ix], np.ones(len(ix), dtype=bool), one_shape=True)
+            groups.append(ix[g])
+            alone.append(ix[a])
     return np.concatenate(groups).astype(np.int64, copy=False), np.sort(np.concatenate(alone))
 
 

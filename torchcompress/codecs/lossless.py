@@ -30,7 +30,7 @@ from ._kernels.pixel_model import NUM_CLASSES
 from ._kernels.simd import LANES, vector_gathers
 from ._kernels.ls_lanes import decode_ls_lanes
 from ._kernels.ls_model import ls_ring_size
-from .lanes import LANES_MIN, lane_groups, lanes_unavailable
+from .lanes import LANES_MIN, lane_groups, lanes_unavailable, shape_groups
 from .lossless_stream import (COLOURS, PREDICTORS, LosslessStream, code_layout, model_stats,
                               planes_of)
 from .lossless_tables import LosslessTables
@@ -236,10 +236,7 @@ class LosslessShard:
             self.decode_one(int(rows[0]), out)
             return
         flat, out_off, status = flat_rows(out, rows, out_off)
-        # the least-squares model's lanes take RGB records of one shape; others one at a time
-        lanes = USE_LANES and (self.tables.ls is None
-                               or (self.one_shape and int(self.dims[0, 0]) == 3))
-        groups, rest = self._lane_groups(rows) if lanes else ((), np.arange(len(rows)))
+        groups, rest = self._lane_groups(rows) if USE_LANES else ((), np.arange(len(rows)))
         if len(rest) == len(rows):
             self._decode_each(rows, flat, out_off, status)
         else:
@@ -273,12 +270,16 @@ class LosslessShard:
         return status
 
     def _lane_groups(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """((G, 16) indices of coded rows, each group of one plane count; the indices decoded
-        one at a time)."""
+        """((G, 16) indices of coded rows, each group of one plane count (of one shape for the
+        least-squares lanes); the indices decoded one at a time)."""
         if len(rows) < LANES_MIN or len(self.records) >= 1 << 31:  # int32 stream positions
             return np.empty((0, LANES), dtype=np.int64), np.arange(len(rows))
         # one shape: every row's dims are the first's (a view, not a gather of B rows)
         dims = np.broadcast_to(self.dims[:1], (len(rows), 3)) if self.one_shape else self.dims[rows]
+        if self.tables.ls is not None and not (self.one_shape and int(self.dims[0, 0]) == 3):
+            # the least-squares lanes take RGB records of one shape a group; others one at a
+            # time
+            return shape_groups(dims, self.coded[rows], 3)
         return lane_groups(dims, self.coded[rows], self.one_shape)
 
     def _decode_lanes(self, rows: np.ndarray, flat: np.ndarray, out_off: np.ndarray) -> np.ndarray:
