@@ -10,6 +10,9 @@ its first record, too big for the others, is decoded one at a time and the
 group starts at the next (the lanes cost a third of the one-at-a-time
 decoder per value on real photos, so a group pays from about 5 of 16 lanes).
 
+The least-squares lanes (:func:`shape_groups`) model one shape a group: each
+shape's records are cut as :func:`lane_groups` cuts one shape.
+
 The lossy lanes (:func:`length_groups`) walk each record's symbols to its
 own end, so they take records longest first.
 """
