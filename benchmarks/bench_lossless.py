@@ -100,12 +100,14 @@ def main() -> None:
             one = (lambda blobs, dec: lambda: [dec(blobs[i]) for i in singles])(blobs, dec)
             rows.append((label, 100.0 * size / raw_bytes, one, one, enc_rate))
         colour = x[0].ndim == 3 and x[0].shape[0] in (3, 4) and x[0].dtype == np.uint8
-        for codec, params in (("lossless", {}), ("lossless", {"predictor": "least_squares"}),
+        chosen = None  # the default's predictor; the other one gets a row of its own
+        for codec, params in (("lossless", {}), ("lossless", {"predictor": "med"}),
+                              ("lossless", {"predictor": "least_squares"}),
                               ("gede", {"mode": "lossless"})):
             if codec == "gede" and len({a.shape for a in x}) > 1:
                 continue  # GeDe stores one shape per archive
-            if params.get("predictor") and not colour:
-                continue  # the least-squares predictor codes 8-bit RGB(A)
+            if params.get("predictor") and (not colour or params["predictor"] == chosen):
+                continue  # least squares codes 8-bit RGB(A); the default's choice has its row
             path = f"{tmp}/{codec}-{len(rows)}.tcz"  # each archive its own (ds stay open)
             src = (np.stack(x), y) if codec == "gede" else (x, y)
 
@@ -114,11 +116,15 @@ def main() -> None:
                     return tc.compress(ListSource(*src), path, codec=codec, overwrite=True,
                                        progress=False, **params)
                 return tc.compress(src, path, codec=codec, overwrite=True, progress=False, **params)
-            compress()  # numba compile and cache
+            info = compress()  # numba compile and cache
             enc_rates = [n / compress()["seconds"] for _ in range(2)]
             size = archive_bytes_without_labels(path)
             ds = tc.open(path, output="uint8")
-            kind = " (lifting)" if codec == "gede" else " (least squares)" if params else ""
+            predictor = info["lossless"]["predictor"] if codec == "lossless" else None
+            if codec == "lossless" and not params:
+                chosen = predictor
+            kind = " (lifting)" if codec == "gede" else (
+                " (" + ("default: " if not params else "") + predictor.replace("_", " ") + ")")
             rows.append((f"torchcompress {codec}{kind}",
                          100.0 * size / raw_bytes,
                          (lambda ds: lambda: [ds[i] for i in singles])(ds),

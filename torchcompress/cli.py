@@ -281,9 +281,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="lossless, lossy: samples that fit the model (4096); gede: streams above it (16384)")
     c.add_argument("--colour", choices=["auto", "ycocg", "subtract_green"],
                    help="lossless: colour transform of RGB(A) images (auto: the smaller)")
-    c.add_argument("--predictor", choices=["med", "least_squares"],
+    c.add_argument("--predictor", choices=["auto", "med", "least_squares"],
                    help="lossless: least_squares fits linear predictors for 8-bit RGB(A) images: "
-                        "smaller, slower to decode one at a time (med)")
+                        "smaller, slower to decode one at a time; auto: least squares where it "
+                        "codes 1%% smaller, else med (auto)")
     c.add_argument("--bits", type=float, help="lossy: average bits per value (0.5); adq: (2)")
     c.add_argument("--allocation", choices=["adaptive", "uniform"], help="adq: (adaptive)")
     c.add_argument("--mode", choices=["none", "dct", "lossless"],

@@ -10,6 +10,7 @@ from torchcompress.codecs import LosslessCodec, LosslessParams
 from torchcompress.codecs._kernels.ls_model import FEATURES
 from torchcompress.codecs._kernels.pixel_model import ACT_LUT, LEVEL_LUT, Q_LUT
 from torchcompress.codecs._kernels.rans import LOSSLESS_DIRECT, token_of
+from torchcompress.codecs.lossless_tables import LS_SHAPES
 from torchcompress.codecs.ls_fit import LS_MIN_VALUES, LsScratch, fit_ls, ls_code
 from torchcompress.errors import CodecError
 
@@ -239,8 +240,8 @@ def test_least_squares_where_it_does_not_apply(x, match):
 
 
 def test_bad_predictor_names_the_choices():
-    with pytest.raises(ValueError, match="predictor='ls' is not a predictor; pass one of 'med', "
-                                         "'least_squares'"):
+    with pytest.raises(ValueError, match="predictor='ls' is not a predictor; pass one of "
+                                         "'auto', 'med', 'least_squares'"):
         LosslessParams(predictor="ls")
 
 
@@ -258,3 +259,65 @@ def test_broadcast_model_carries_the_least_squares_model():
     assert np.array_equal(loaded.tables.ls[1], fitted.tables.ls[1])
     a, b = fitted.encode(x), loaded.encode(x)
     assert np.array_equal(a.arrays["records"], b.arrays["records"])
+
+
+def _coded(x, **params):
+    """(predictor the archive records, payload bytes, record offsets) of ``x`` encoded with
+    ``params``."""
+    enc = LosslessCodec(LosslessParams(**params)).encode_dataset(x, None)
+    return enc.stats()["predictor"], enc.payload, enc.offsets
+
+
+@pytest.mark.parametrize("n, side", [(40, 48), (200, 16)], ids=["all-fit", "probed"])
+def test_auto_takes_least_squares_where_it_codes_smaller(n, side):
+    """Textures a linear predictor follows (least squares 5% smaller than MED, above): the
+    default takes least squares and writes the bytes ``predictor="least_squares"`` writes,
+    whether it compares the two on every fit sample or on every 4th (from 64 on)."""
+    x = _textured(np.random.default_rng(11), n, side, side)
+    auto, ls = _coded(x), _coded(x, predictor="least_squares")
+    assert auto[0] == "least_squares"
+    assert np.array_equal(auto[1], ls[1]) and np.array_equal(auto[2], ls[2])
+
+
+def _blocks(rng, n, h=16, w=16, tile=4):
+    """Colour images of flat 4x4 tiles: MED predicts a tile's inside exactly."""
+    c = rng.integers(0, 256, (n, 3, h // tile + 1, w // tile + 1))
+    return np.repeat(np.repeat(c, tile, 2), tile, 3)[:, :, :h, :w].astype(np.uint8)
+
+
+@pytest.mark.parametrize("name, x", [
+    ("tiles", _blocks(np.random.default_rng(12), 200)),
+    ("noise", np.random.default_rng(13).integers(0, 256, (80, 3, 8, 8), dtype=np.uint8)),
+    ("few", _textured(np.random.default_rng(14), 6)),
+])
+def test_auto_keeps_med_where_least_squares_does_not_pay(name, x):
+    """Flat tiles, noise (stored raw either way), and a few textured samples whose records
+    cannot pay for the weights' and biases' 4 KB: the default keeps MED and writes the bytes
+    ``predictor="med"`` writes."""
+    auto, med = _coded(x), _coded(x, predictor="med")
+    assert auto[0] == "med"
+    assert np.array_equal(auto[1], med[1]) and np.array_equal(auto[2], med[2])
+    model = sum(int(np.prod(s)) * d for s, d in zip(LS_SHAPES, (2, 1)))  # int16, int8
+    assert len(_coded(x, predictor="least_squares")[1]) + model > 0.99 * len(med[1])
+
+
+@pytest.mark.parametrize("x", [
+    _structured(np.random.default_rng(15), (70, 1, 12, 12)),
+    _structured(np.random.default_rng(16), (70, 3, 12, 12), np.uint16, 4000),
+], ids=["grey", "uint16-rgb"])
+def test_auto_takes_med_where_least_squares_does_not_apply(x):
+    """Grey and 16-bit sources, which ``predictor="least_squares"`` refuses, take MED."""
+    assert _coded(x)[0] == "med"
+    with pytest.raises(CodecError, match="predictor='least_squares' codes 8-bit RGB"):
+        _coded(x, predictor="least_squares")
+
+
+def test_auto_through_compress_names_its_choice(tmp_path):
+    x = _textured(np.random.default_rng(17), 120)
+    info = tc.compress((x, np.arange(120) % 3), tmp_path / "a.tcz", progress=False)
+    assert info["codec_params"]["predictor"] == "auto"
+    assert info["lossless"]["predictor"] == "least_squares"
+    ds = tc.open(tmp_path / "a.tcz", output="uint8")
+    np.testing.assert_array_equal(np.stack([b[0].numpy() for b in ds.__getitems__(range(120))]),
+                                  x)
+

@@ -2,9 +2,10 @@
 
 Each sample becomes planes (C, H, W) of unsigned codes (int8/int16 are offset;
 RGB and RGBA go through YCoCg-R or subtract green, whichever codes the fit
-smaller), predicted by MED from causal neighbours (or, with
-``predictor="least_squares"`` for 8-bit RGB(A), by linear predictors fit on the
-data: ``_kernels/ls_model.py``) and coded by rANS under static
+smaller), predicted by MED from causal neighbours (or, for 8-bit RGB(A), by
+linear predictors fit on the data, ``_kernels/ls_model.py``: with
+``predictor="least_squares"``, or by default where they code the fit samples 1%
+smaller) and coded by rANS under static
 12-bit tables, one per context (local activity x predicted level, or x the
 previous plane's residual). The tables are fit once
 on (up to ``fit_samples`` of) the data and stored once in the archive, so a
@@ -31,7 +32,7 @@ from ._kernels.simd import LANES, vector_gathers
 from ._kernels.ls_lanes import decode_ls_lanes
 from ._kernels.ls_model import ls_ring_size
 from .lanes import LANES_MIN, lane_groups, lanes_unavailable, shape_groups
-from .lossless_stream import (COLOURS, PREDICTORS, LosslessStream, code_layout, model_stats,
+from .lossless_stream import (COLOURS, PREDICTOR_CHOICES, LosslessStream, code_layout, model_stats,
                               planes_of)
 from .lossless_tables import LosslessTables
 from .record_lengths import pack_lengths
@@ -61,24 +62,27 @@ class LosslessParams:
             ``"ycocg"`` (YCoCg-R), ``"subtract_green"`` (G, B - G, R - G) or ``"auto"``,
             whichever codes the fit samples in fewer bits (subtract green on CIFAR, 0.21
             points smaller; YCoCg-R on the photos of ``benchmarks/``, 0.06).
-        predictor: ``"med"`` (the median edge detector) or ``"least_squares"``: for 8-bit RGB(A)
+        predictor: ``"med"`` (the median edge detector), ``"least_squares"``: for 8-bit RGB(A)
             images, linear predictors over MED and ten neighbours fit on the data per plane and
             activity (CIFAR 1.3 points smaller; batches decode about as fast, one record at a
-            time slower: see README).
+            time slower: see README), or ``"auto"``: least squares where it codes the fit
+            samples of an 8-bit colour source at least 1% smaller (CIFAR), else MED (the
+            photos of ``benchmarks/``, grey and 16-bit sources). The archive's ``info``
+            names the one chosen.
     """
 
     fit_samples: int = 4096
     colour: str = "auto"
-    predictor: str = "med"
+    predictor: str = "auto"
 
     def __post_init__(self) -> None:
         check_positive_int("fit_samples", self.fit_samples)
         if self.colour not in COLOURS:
             raise ValueError(f"colour={self.colour!r} is not a colour transform; pass one of "
                              f"{', '.join(map(repr, COLOURS))}")
-        if self.predictor not in PREDICTORS:
+        if self.predictor not in PREDICTOR_CHOICES:
             raise ValueError(f"predictor={self.predictor!r} is not a predictor; pass one of "
-                             f"{', '.join(map(repr, PREDICTORS))}")
+                             f"{', '.join(map(repr, PREDICTOR_CHOICES))}")
 
     def to_dict(self) -> dict:
         return asdict(self)

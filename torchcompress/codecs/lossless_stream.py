@@ -24,17 +24,25 @@ from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
 from .record_lengths import pack_shard_lengths
 
-__all__ = ["COLOURS", "PREDICTORS", "LosslessStream", "Scratch", "common_shape",
-           "dims_of", "fit_rows", "model_stats", "planes_of"]
+__all__ = ["COLOURS", "LS_GAIN", "PREDICTORS", "PREDICTOR_CHOICES", "LosslessStream", "Scratch",
+           "common_shape", "dims_of", "fit_rows", "model_stats", "planes_of"]
 
 #: ``LosslessParams.colour`` -> the colour transforms the fit tries (it keeps the one whose
 #: tables code the fit samples in fewer bits, tables included)
 COLOURS = {"auto": (COLOUR_YCOCG, COLOUR_SUBTRACT_GREEN), "ycocg": (COLOUR_YCOCG,),
            "subtract_green": (COLOUR_SUBTRACT_GREEN,)}
 
-#: ``LosslessParams.predictor``: MED, or the slower least-squares model of 8-bit RGB(A)
+#: the predictors an archive records: MED, or the slower least-squares model of 8-bit RGB(A)
 #: archives (``_kernels.ls_model``)
 PREDICTORS = ("med", "least_squares")
+#: ``LosslessParams.predictor``: one of them, or ``"auto"``: least squares where it codes the fit
+#: samples of an 8-bit colour source at least ``LS_GAIN`` smaller than MED (its weights
+#: included), else MED
+PREDICTOR_CHOICES = ("auto",) + PREDICTORS
+#: least squares must save 1% of MED's bits to be chosen: it decodes one record at a time
+#: slower (CIFAR ds[i] 0.69-0.75 -> 0.50-0.66x PNG) and encodes slower (about 4,500 -> 3,000
+#: images/s); CIFAR saves 2.6%, the photos of ``benchmarks/`` none (README)
+LS_GAIN = 0.99
 
 _SOURCE_DTYPES = {np.dtype(np.uint8): (8, 0), np.dtype(np.int8): (8, -128),
                   np.dtype(np.uint16): (16, 0), np.dtype(np.int16): (16, -32768)}
@@ -129,13 +137,15 @@ def model_stats(tables: LosslessTables) -> dict:
 PROBE, PROBE_MIN = 4, 16
 
 
-def _coded_bits(tables: LosslessTables, counts: np.ndarray) -> float:
-    """Bits the fit samples' ``counts`` code to under ``tables``: their tokens, the tokens'
-    extra bits, and the tables' stored bytes."""
+def _coded_bits(tables: LosslessTables, counts: np.ndarray, scale: float = 1.0) -> float:
+    """Bits the fit samples' ``counts`` code to under ``tables``: their tokens and the tokens'
+    extra bits (times ``scale``: the fit samples they stand for), and the tables' stored bytes
+    (the least-squares model's included)."""
     extra = np.array([token_base(t, LOSSLESS_DIRECT)[1] for t in range(counts.shape[1])])
     f = tables.freq.astype(np.float64)
-    return float((counts * (extra - np.log2(f / PROB_SCALE))).sum()
-                 + 8 * sum(a.nbytes for a in tables.packed))
+    stored = sum(a.nbytes for a in tables.packed) + (
+        0 if tables.ls is None else sum(a.nbytes for a in tables.ls))
+    return float(scale * (counts * (extra - np.log2(f / PROB_SCALE))).sum() + 8 * stored)
 
 
 def _uniform(samples) -> bool:
@@ -152,7 +162,7 @@ class LosslessStream(WithoutBudget):
     shard_tensors = staticmethod(pack_shard_lengths)
 
     def __init__(self, fit_samples: int, n: int, *, workers: int = 1, layout=None,
-                 colour: str = "auto", predictor: str = "med"):
+                 colour: str = "auto", predictor: str = "auto"):
         self.n, self.workers, self.layout = n, workers, layout
         self.fit_samples, self.colours = fit_samples, COLOURS[colour]
         self.predictor = predictor
@@ -205,14 +215,18 @@ class LosslessStream(WithoutBudget):
             least_squares = self.predictor == "least_squares"
             if least_squares:
                 self._check_ls(bits)
+            auto = self.predictor == "auto" and bits == 8
             nofit = np.zeros(0, np.int32)
             n = len(samples)
-            step = PROBE if n >= PROBE * PROBE_MIN and len(self.colours) > 1 else 1
+            step = PROBE if n >= PROBE * PROBE_MIN and (len(self.colours) > 1 or auto) else 1
             probe = np.arange(0, n, step)
             if not least_squares or len(self.colours) > 1:  # least squares: MED only chooses
                 fits = [(count(nofit, 0, c, probe), c) for c in self.colours]
                 counts, colour = min(fits, key=lambda f: _coded_bits(
                     LosslessTables.fit(bits, code_lo, f[1], f[0]), f[0]))
+            if auto:  # least squares and MED on the same probe samples
+                least_squares = self._ls_pays(samples, dims, probe, counts, colour, bits,
+                                              code_lo, rows, t)
             if least_squares:
                 counts, ls = self._fit_ls(samples, dims, colour, bits, code_lo, rows, t)
                 self.tables = LosslessTables.fit(bits, code_lo, colour, counts, ls=ls)
@@ -243,6 +257,21 @@ class LosslessStream(WithoutBudget):
             what = "no 3- or 4-channel samples" if grey else f"{bits}-bit codes"
             raise CodecError(f"predictor='least_squares' codes 8-bit RGB or RGBA images, but the "
                              f"fit samples have {what}; use predictor='med'")
+
+    def _ls_pays(self, samples, dims, probe: np.ndarray, counts: np.ndarray, colour: int,
+                 bits: int, code_lo: int, rows: int, tokens: int) -> bool:
+        """Whether least squares, fit on the ``probe`` fit samples, codes them at least
+        ``LS_GAIN`` smaller than MED's ``counts`` of them, tables included (the payload's bits
+        scaled to all the fit samples, the tables' counted once)."""
+        if not (dims[probe, 0] >= 3).any():
+            return False
+        sub = samples[probe] if isinstance(samples, np.ndarray) else [samples[i] for i in probe]
+        ls_counts, ls = self._fit_ls(sub, dims[probe], colour, bits, code_lo, rows, tokens)
+        scale = len(samples) / len(probe)
+        med = _coded_bits(LosslessTables.fit(bits, code_lo, colour, counts), counts, scale)
+        least = _coded_bits(LosslessTables.fit(bits, code_lo, colour, ls_counts, ls=ls),
+                            ls_counts, scale)
+        return least <= LS_GAIN * med
 
     def _fit_ls(self, samples, dims, colour: int, bits: int, code_lo: int, rows: int,
                 tokens: int) -> tuple[np.ndarray, tuple]:
