@@ -224,11 +224,26 @@ class LosslessStream(WithoutBudget):
                 fits = [(count(nofit, 0, c, probe), c) for c in self.colours]
                 counts, colour = min(fits, key=lambda f: _coded_bits(
                     LosslessTables.fit(bits, code_lo, f[1], f[0]), f[0]))
-            if auto:  # least squares and MED on the same probe samples
-                least_squares = self._ls_pays(samples, dims, probe, counts, colour, bits,
-                                              code_lo, rows, t)
+            if least_squares or auto:
+                ls = fit_ls(samples, dims, colour, code_lo, self.workers)
+            if auto:  # least squares and MED on the same probe samples, then the winner's
+                # counts of the rest join (least squares: the counts, so the bytes, of
+                # predictor="least_squares")
+                ls_counts = self._ls_counts(samples, dims, colour, bits, code_lo, rows, t, ls,
+                                            probe)
+                scale = n / len(probe)
+                least_squares = _coded_bits(
+                    LosslessTables.fit(bits, code_lo, colour, ls_counts, ls=ls), ls_counts, scale
+                ) <= LS_GAIN * _coded_bits(LosslessTables.fit(bits, code_lo, colour, counts),
+                                           counts, scale)
+                if least_squares and len(probe) < n:
+                    ls_counts = ls_counts + self._ls_counts(
+                        samples, dims, colour, bits, code_lo, rows, t, ls,
+                        np.setdiff1d(np.arange(n), probe))
+            elif least_squares:
+                ls_counts = self._ls_counts(samples, dims, colour, bits, code_lo, rows, t, ls)
             if least_squares:
-                counts, ls = self._fit_ls(samples, dims, colour, bits, code_lo, rows, t)
+                counts = ls_counts
                 self.tables = LosslessTables.fit(bits, code_lo, colour, counts, ls=ls)
             else:
                 if len(probe) < n:
@@ -258,34 +273,20 @@ class LosslessStream(WithoutBudget):
             raise CodecError(f"predictor='least_squares' codes 8-bit RGB or RGBA images, but the "
                              f"fit samples have {what}; use predictor='med'")
 
-    def _ls_pays(self, samples, dims, probe: np.ndarray, counts: np.ndarray, colour: int,
-                 bits: int, code_lo: int, rows: int, tokens: int) -> bool:
-        """Whether least squares, fit on the ``probe`` fit samples, codes them at least
-        ``LS_GAIN`` smaller than MED's ``counts`` of them, tables included (the payload's bits
-        scaled to all the fit samples, the tables' counted once)."""
-        if not (dims[probe, 0] >= 3).any():
-            return False
-        sub = samples[probe] if isinstance(samples, np.ndarray) else [samples[i] for i in probe]
-        ls_counts, ls = self._fit_ls(sub, dims[probe], colour, bits, code_lo, rows, tokens)
-        scale = len(samples) / len(probe)
-        med = _coded_bits(LosslessTables.fit(bits, code_lo, colour, counts), counts, scale)
-        least = _coded_bits(LosslessTables.fit(bits, code_lo, colour, ls_counts, ls=ls),
-                            ls_counts, scale)
-        return least <= LS_GAIN * med
-
-    def _fit_ls(self, samples, dims, colour: int, bits: int, code_lo: int, rows: int,
-                tokens: int) -> tuple[np.ndarray, tuple]:
-        """Token counts of the fit samples under the least-squares model fit on them (other
-        plane counts under MED), and that model's (weights, biases)."""
-        wts, bias = fit_ls(samples, dims, colour, code_lo, self.workers)
+    def _ls_counts(self, samples, dims, colour: int, bits: int, code_lo: int, rows: int,
+                   tokens: int, ls: tuple, which: np.ndarray | None = None) -> np.ndarray:
+        """Token counts of the fit samples ``which`` (default: all) under the least-squares
+        model ``ls`` (weights, biases), other plane counts under MED."""
+        wts, bias = ls
         # the kernels' flat int64 forms (as ``LosslessTables.wts`` and ``.bias``: none when zero)
         w64 = wts.reshape(-1, wts.shape[-1]).astype(np.int64)
         b64 = bias.reshape(-1).astype(np.int64) if bias.any() else np.zeros(0, np.int64)
+        which = np.arange(len(samples)) if which is None else which
 
         def count_range(a: int, b: int) -> np.ndarray:
             counts = np.zeros((rows, tokens), dtype=np.int64)
-            scratch, ls_scratch = Scratch(dims[a:b]), LsScratch(dims[a:b])
-            for i in range(a, b):
+            scratch, ls_scratch = Scratch(dims[which[a:b]]), LsScratch(dims[which[a:b]])
+            for i in which[a:b]:
                 if dims[i, 0] in (3, 4):
                     k = ls_code(sample_codes(samples[i], dims[i], code_lo), colour, w64, b64,
                                 ls_scratch)
@@ -295,7 +296,7 @@ class LosslessStream(WithoutBudget):
                                       np.zeros(0, np.int32))
                     count_tokens(scratch.ctx, scratch.val, k, counts, LOSSLESS_DIRECT)
             return counts
-        return sum(map_ranges(count_range, len(samples), self.workers)), (wts, bias)
+        return sum(map_ranges(count_range, len(which), self.workers))
 
     def model(self) -> dict:
         return {**self.tables.to_tensors(), "estimate": np.array([self._estimate])}
