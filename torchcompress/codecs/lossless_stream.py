@@ -12,12 +12,12 @@ import math
 import numpy as np
 
 from ..errors import CodecError
-from ._kernels.lossless_encode import (count_samples, count_tokens, encode_sample, encode_samples,
-                                       model_sample)
+from ._kernels.lossless_encode import count_samples, count_tokens, encode_sample, encode_samples
 from ._kernels.pixel_model import (COLOUR_NONE, COLOUR_SUBTRACT_GREEN, COLOUR_YCOCG,
                                    CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE, NUM_CLASSES)
-from ._kernels.rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE, token_base
+from ._kernels.rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE
 from .context_map import cluster_contexts
+from .lossless_counts import Scratch, coded_bits, ls_counts
 from .lossless_tables import LosslessTables, map_home
 from .ls_fit import LsScratch, fit_ls, ls_code, sample_codes
 from .parallel import map_ranges
@@ -107,24 +107,6 @@ def _raw_record(sample: np.ndarray, code_lo: int, value_bytes: int) -> np.ndarra
     return codes.astype("<u1" if value_bytes == 1 else "<u2").view(np.uint8)
 
 
-class Scratch:
-    """Reusable model-pass buffers, sized for the largest sample."""
-
-    def __init__(self, dims: np.ndarray):
-        p, w = int(dims[:, 0].max()), int(dims[:, 2].max())
-        size = int(dims.prod(axis=1).max())
-        self.pl = np.zeros(p * 2 * (w + 2), dtype=np.int32)
-        self.rs = np.zeros(p * 2 * (w + 2), dtype=np.int32)
-        self.ctx = np.empty(size, dtype=np.int32)
-        self.val = np.empty(size, dtype=np.int32)
-        self.words = np.empty(3 * size + 2, dtype=np.int64)
-
-    def model(self, sample, dims, colour, bits, code_lo, cmap) -> int:
-        codes = sample_codes(sample, dims, code_lo)
-        return model_sample(codes, colour if dims[0] in (3, 4) else COLOUR_NONE, bits - 8, self.pl,
-                            self.rs, self.ctx, self.val, cmap)
-
-
 def model_stats(tables: LosslessTables) -> dict:
     """The manifest's words for an archive's model: its colour transform (``"none"`` without 3-
     or 4-plane samples, else as ``colour=`` spells it) and its predictor."""
@@ -135,17 +117,6 @@ def model_stats(tables: LosslessTables) -> dict:
 #: with more than one colour transform to try, the fit tries them on every PROBE-th of its
 #: samples (where that leaves at least PROBE_MIN) and counts only the winner on the rest
 PROBE, PROBE_MIN = 4, 16
-
-
-def _coded_bits(tables: LosslessTables, counts: np.ndarray, scale: float = 1.0) -> float:
-    """Bits the fit samples' ``counts`` code to under ``tables``: their tokens and the tokens'
-    extra bits (times ``scale``: the fit samples they stand for), and the tables' stored bytes
-    (the least-squares model's included)."""
-    extra = np.array([token_base(t, LOSSLESS_DIRECT)[1] for t in range(counts.shape[1])])
-    f = tables.freq.astype(np.float64)
-    stored = sum(a.nbytes for a in tables.packed) + (
-        0 if tables.ls is None else sum(a.nbytes for a in tables.ls))
-    return float(scale * (counts * (extra - np.log2(f / PROB_SCALE))).sum() + 8 * stored)
 
 
 def _uniform(samples) -> bool:
@@ -222,28 +193,26 @@ class LosslessStream(WithoutBudget):
             probe = np.arange(0, n, step)
             if not least_squares or len(self.colours) > 1:  # least squares: MED only chooses
                 fits = [(count(nofit, 0, c, probe), c) for c in self.colours]
-                counts, colour = min(fits, key=lambda f: _coded_bits(
+                counts, colour = min(fits, key=lambda f: coded_bits(
                     LosslessTables.fit(bits, code_lo, f[1], f[0]), f[0]))
             if least_squares or auto:
                 ls = fit_ls(samples, dims, colour, code_lo, self.workers)
+                ls_args = (samples, dims, colour, bits, code_lo, rows, t, ls, self.workers)
             if auto:  # least squares and MED on the same probe samples, then the winner's
                 # counts of the rest join (least squares: the counts, so the bytes, of
                 # predictor="least_squares")
-                ls_counts = self._ls_counts(samples, dims, colour, bits, code_lo, rows, t, ls,
-                                            probe)
+                probed = ls_counts(*ls_args, probe)
                 scale = n / len(probe)
-                least_squares = _coded_bits(
-                    LosslessTables.fit(bits, code_lo, colour, ls_counts, ls=ls), ls_counts, scale
-                ) <= LS_GAIN * _coded_bits(LosslessTables.fit(bits, code_lo, colour, counts),
-                                           counts, scale)
-                if least_squares and len(probe) < n:
-                    ls_counts = ls_counts + self._ls_counts(
-                        samples, dims, colour, bits, code_lo, rows, t, ls,
-                        np.setdiff1d(np.arange(n), probe))
+                least_squares = coded_bits(
+                    LosslessTables.fit(bits, code_lo, colour, probed, ls=ls), probed, scale
+                ) <= LS_GAIN * coded_bits(LosslessTables.fit(bits, code_lo, colour, counts),
+                                          counts, scale)
+                if least_squares:
+                    counts = probed + (ls_counts(*ls_args, np.setdiff1d(np.arange(n), probe))
+                                       if len(probe) < n else 0)
             elif least_squares:
-                ls_counts = self._ls_counts(samples, dims, colour, bits, code_lo, rows, t, ls)
+                counts = ls_counts(*ls_args)
             if least_squares:
-                counts = ls_counts
                 self.tables = LosslessTables.fit(bits, code_lo, colour, counts, ls=ls)
             else:
                 if len(probe) < n:
@@ -272,31 +241,6 @@ class LosslessStream(WithoutBudget):
             what = "no 3- or 4-channel samples" if grey else f"{bits}-bit codes"
             raise CodecError(f"predictor='least_squares' codes 8-bit RGB or RGBA images, but the "
                              f"fit samples have {what}; use predictor='med'")
-
-    def _ls_counts(self, samples, dims, colour: int, bits: int, code_lo: int, rows: int,
-                   tokens: int, ls: tuple, which: np.ndarray | None = None) -> np.ndarray:
-        """Token counts of the fit samples ``which`` (default: all) under the least-squares
-        model ``ls`` (weights, biases), other plane counts under MED."""
-        wts, bias = ls
-        # the kernels' flat int64 forms (as ``LosslessTables.wts`` and ``.bias``: none when zero)
-        w64 = wts.reshape(-1, wts.shape[-1]).astype(np.int64)
-        b64 = bias.reshape(-1).astype(np.int64) if bias.any() else np.zeros(0, np.int64)
-        which = np.arange(len(samples)) if which is None else which
-
-        def count_range(a: int, b: int) -> np.ndarray:
-            counts = np.zeros((rows, tokens), dtype=np.int64)
-            scratch, ls_scratch = Scratch(dims[which[a:b]]), LsScratch(dims[which[a:b]])
-            for i in which[a:b]:
-                if dims[i, 0] in (3, 4):
-                    k = ls_code(sample_codes(samples[i], dims[i], code_lo), colour, w64, b64,
-                                ls_scratch)
-                    count_tokens(ls_scratch.ctx, ls_scratch.val, k, counts, LOSSLESS_DIRECT)
-                else:
-                    k = scratch.model(samples[i], dims[i], colour, bits, code_lo,
-                                      np.zeros(0, np.int32))
-                    count_tokens(scratch.ctx, scratch.val, k, counts, LOSSLESS_DIRECT)
-            return counts
-        return sum(map_ranges(count_range, len(which), self.workers))
 
     def model(self) -> dict:
         return {**self.tables.to_tensors(), "estimate": np.array([self._estimate])}
