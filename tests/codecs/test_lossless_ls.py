@@ -89,11 +89,13 @@ def test_least_squares_archive_through_compress_and_open(tmp_path):
     assert tc.verify(path)["num_samples"] == 48
 
 
+@pytest.mark.parametrize("predictor", ["least_squares", "auto"])
 @pytest.mark.parametrize("n, side", [(64, 16), (1100, 6)], ids=["all", "subsampled"])
-def test_least_squares_bytes_are_deterministic_and_do_not_depend_on_workers(n, side):
-    """From 1,024 colour fit samples on the fit's pass takes every 4th."""
+def test_least_squares_bytes_are_deterministic_and_do_not_depend_on_workers(n, side, predictor):
+    """From 1,024 colour fit samples on the fit's pass takes every 4th; the default's choice
+    and counts do not depend on the workers either."""
     x = _textured(np.random.default_rng(2), n, side, side)
-    codec = LosslessCodec(LosslessParams(predictor="least_squares"))
+    codec = LosslessCodec(LosslessParams(predictor=predictor))
     a = codec.encode_dataset(x, None)
     b = codec.encode_dataset(x, None, workers=2)
     assert np.array_equal(a.payload, b.payload) and np.array_equal(a.offsets, b.offsets)
