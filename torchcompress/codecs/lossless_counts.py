@@ -8,7 +8,7 @@ import numpy as np
 from ._kernels.lossless_encode import count_tokens, model_sample
 from ._kernels.pixel_model import COLOUR_NONE
 from ._kernels.rans import LOSSLESS_DIRECT, PROB_SCALE, token_base
-from .lossless_tables import LosslessTables
+from .lossless_tables import LosslessTables, ls_kernel_arrays
 from .ls_fit import LsScratch, ls_code, sample_codes
 from .parallel import map_ranges
 
@@ -48,10 +48,7 @@ def ls_counts(samples, dims, colour: int, bits: int, code_lo: int, rows: int, to
               ls: tuple, workers: int = 1, which: np.ndarray | None = None) -> np.ndarray:
     """(``rows``, ``tokens``) token counts of the fit samples ``which`` (default: all) under
     the least-squares model ``ls`` (weights, biases); samples of other plane counts under MED."""
-    wts, bias = ls
-    # the kernels' flat int64 forms (as ``LosslessTables.wts`` and ``.bias``: none when zero)
-    w64 = wts.reshape(-1, wts.shape[-1]).astype(np.int64)
-    b64 = bias.reshape(-1).astype(np.int64) if bias.any() else np.zeros(0, np.int64)
+    w64, b64 = ls_kernel_arrays(ls)
     which = np.arange(len(samples)) if which is None else which
 
     def count_range(a: int, b: int) -> np.ndarray:

@@ -13,8 +13,8 @@ from ._kernels.pixel_model import (COLOUR_SUBTRACT_GREEN, CTX_PER_CLASS, FINE_CO
                                    NUM_CLASSES, TEXTURES)
 from ._kernels.rans import COARSE_SHIFT, LOSSLESS_DIRECT, PROB_SCALE, num_tokens
 
-__all__ = ["LOG_STEPS", "LosslessTables", "lane_lookup", "normalize_counts", "pack_freq",
-           "rans_lookup", "slot_buckets", "unpack_freq"]
+__all__ = ["LOG_STEPS", "LosslessTables", "lane_lookup", "ls_kernel_arrays", "normalize_counts",
+           "pack_freq", "rans_lookup", "slot_buckets", "unpack_freq"]
 
 #: a packed frequency is the byte round(LOG_STEPS * log2(f))
 LOG_STEPS = 16
@@ -124,6 +124,15 @@ def lane_lookup(cum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return readonly(coarse), readonly(np.ascontiguousarray(cum).reshape(-1).view(np.uint8))
 
 
+def ls_kernel_arrays(ls: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """The kernels' forms of a least-squares model (weights, biases): flat (48, 11) int64
+    weights and (3072,) int64 biases, or no biases when all are zero (as ``ls_fit`` leaves
+    them: the kernels then skip the bias work)."""
+    wts, bias = (np.asarray(a) for a in ls)
+    return (wts.reshape(-1, FEATURES).astype(np.int64),
+            bias.reshape(-1).astype(np.int64) if bias.any() else np.zeros(0, np.int64))
+
+
 def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
     """(contexts, 4096 >> shift) uint8: the token at the start of each ``2**shift``-slot bucket
     of (contexts, T + 1) cumulative frequencies."""
@@ -152,12 +161,10 @@ class LosslessTables:
             raise ValueError("the least-squares model codes 8-bit colour archives only")
         self.ls = None if ls is None else (np.asarray(ls[0], np.int16).reshape(LS_SHAPES[0]),
                                            np.asarray(ls[1], np.int8).reshape(LS_SHAPES[1]))
-        # the decoders' flat int64 weights (empty: MED) and biases (empty: none, or all zero,
-        # as ``ls_fit`` leaves them: the kernels then skip the bias work)
-        self.wts = readonly(np.zeros((0, FEATURES), np.int64) if ls is None
-                            else self.ls[0].reshape(-1, FEATURES).astype(np.int64))
-        self.bias = readonly(np.zeros(0, np.int64) if ls is None or not self.ls[1].any()
-                             else self.ls[1].reshape(-1).astype(np.int64))
+        # the decoders' flat int64 weights (empty: MED) and biases (empty: none, or all zero)
+        self.wts, self.bias = (readonly(a) for a in (
+            (np.zeros((0, FEATURES), np.int64), np.zeros(0, np.int64)) if ls is None
+            else ls_kernel_arrays(self.ls)))
         # and the lanes' (int32, the weights by plane, feature and bin: ``ls_lanes``)
         self.lane_wts = readonly(np.zeros(0, np.int32) if ls is None else lane_weights(self.ls[0]))
         self.lane_bias = readonly(self.bias.astype(np.int32))
