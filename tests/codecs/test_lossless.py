@@ -396,7 +396,7 @@ def test_context_map_second_stage_codes_smaller(monkeypatch):
     for fit in ((), (1,), (1, 2)):
         monkeypatch.setattr(lossless_stream, "cluster_contexts", stages(*fit))
         for lanes in (True, False):  # the 16-lane decoder and the one-record loops
-            monkeypatch.setattr(tc.codecs.lossless, "USE_LANES", lanes)
+            monkeypatch.setattr(tc.codecs.lossless_shard, "USE_LANES", lanes)
             enc, out = _roundtrip(x)
             np.testing.assert_array_equal(out, x)
         t = enc.tables

@@ -11,7 +11,7 @@ import torch
 import torchcompress as tc
 from torchcompress import FormatError
 from torchcompress.codecs import LosslessCodec, LosslessParams
-from torchcompress.codecs import context_map, lossless as lossless_mod
+from torchcompress.codecs import context_map, lossless_shard as lossless_mod
 
 from .test_lossless import _structured
 

@@ -6,7 +6,7 @@ import pytest
 
 import torchcompress as tc
 from torchcompress.codecs import LosslessParams
-from torchcompress.codecs import lossless as lossless_mod
+from torchcompress.codecs import lossless_shard as lossless_mod
 
 from .test_lossless import _structured
 from .test_lossless_lanes import (_both_ways, _decoder, _Images,
