@@ -165,10 +165,10 @@ def test_small_jobs_stay_in_the_process(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("codec", ["lossless", "lossy"])
 def test_the_fit_reads_a_bounded_number_of_bytes(tmp_path, monkeypatch, codec):
-    from torchcompress.codecs import lossless_stream
+    from torchcompress.codecs import sample_layout
 
     n, sample = 150, 3 * 12 * 10
-    monkeypatch.setattr(lossless_stream, "FIT_BYTES", 100 * sample)  # room for 100 samples
+    monkeypatch.setattr(sample_layout, "FIT_BYTES", 100 * sample)  # room for 100 samples
     ds = Generated(n)
     params = {"bits": 2.0} if codec == "lossy" else {}
     tc.compress(ds, tmp_path / "a", codec=codec, progress=False, **params)

@@ -36,7 +36,7 @@ from ._kernels.gede import (PAD_BYTES, checked_codes, class_ranges, clipped_code
 from .gede_model import MAX_WIDTH, fit_model, widths_of
 from .gede_ranges import code_ranges, settle_params, zigzag_top
 from .gede_tables import GeDeTables
-from .lossless_stream import fit_rows
+from .sample_layout import fit_rows
 from .parallel import map_ranges
 from .precision import exact_digits
 from .protocol import Chunk

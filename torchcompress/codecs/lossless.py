@@ -24,10 +24,10 @@ import numpy as np
 from .._validation import check_positive_int
 from ..errors import FormatError
 from .lossless_shard import LosslessShard
-from .lossless_stream import (COLOURS, PREDICTOR_CHOICES, LosslessStream, code_layout, model_stats,
-                              planes_of)
+from .lossless_stream import COLOURS, PREDICTOR_CHOICES, LosslessStream, code_layout, model_stats
 from .lossless_tables import LosslessTables
 from .record_lengths import pack_lengths
+from .sample_layout import planes_of
 
 __all__ = ["LosslessCodec", "LosslessParams", "code_layout", "planes_of"]
 

@@ -7,8 +7,6 @@ the two write the same bytes.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..errors import CodecError
@@ -23,9 +21,10 @@ from .ls_fit import LsScratch, fit_ls, ls_code, sample_codes
 from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
 from .record_lengths import pack_shard_lengths
+from .sample_layout import dims_of, fit_rows
 
 __all__ = ["COLOURS", "LS_GAIN", "PREDICTORS", "PREDICTOR_CHOICES", "LosslessStream", "Scratch",
-           "common_shape", "dims_of", "fit_rows", "model_stats", "planes_of"]
+           "code_layout", "model_stats"]
 
 #: ``LosslessParams.colour`` -> the colour transforms the fit tries (it keeps the one whose
 #: tables code the fit samples in fewer bits, tables included)
@@ -49,37 +48,6 @@ _SOURCE_DTYPES = {np.dtype(np.uint8): (8, 0), np.dtype(np.int8): (8, -128),
                   np.dtype(np.uint16): (16, 0), np.dtype(np.int16): (16, -32768)}
 
 
-#: the fit reads at most this many bytes of samples (counted by the first sample's size), so
-#: 4,096 large photos do not fill the memory; never fewer than ``FIT_MIN`` samples
-FIT_BYTES = 64 << 20
-FIT_MIN = 64
-
-
-def fit_rows(n: int, fit_samples: int, sample_bytes: int = 0,
-             cap_bytes: int | None = None) -> np.ndarray:
-    """At most ``fit_samples`` rows spread evenly over ``n`` samples, and at most
-    ``cap_bytes`` (default ``FIT_BYTES``) of samples of ``sample_bytes`` each (when given)."""
-    k = min(n, fit_samples)
-    if sample_bytes > 0:
-        k = min(k, max(FIT_MIN, (FIT_BYTES if cap_bytes is None else cap_bytes) // sample_bytes))
-    return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
-
-
-def planes_of(shape: tuple) -> tuple[int, int, int]:
-    """(planes, height, width) a sample of ``shape`` is coded as: (D,) -> (1, 1, D),
-    (H, W) -> (1, H, W), (C, H, W) as is, more axes fold into the planes."""
-    if len(shape) == 1:
-        return 1, 1, int(shape[0])
-    if len(shape) == 2:
-        return 1, int(shape[0]), int(shape[1])
-    return math.prod(int(d) for d in shape[:-2]), int(shape[-2]), int(shape[-1])
-
-
-def common_shape(shapes: np.ndarray) -> tuple:
-    """The manifest's sample shape of (N, ndim) shapes: ``None`` where samples differ."""
-    return tuple(int(c[0]) if (c == c[0]).all() else None for c in np.asarray(shapes).T)
-
-
 def code_layout(samples, dtype: np.dtype) -> tuple[int, int]:
     """(bits, code_lo) for samples of ``dtype``; wide integers must fit 16 bits."""
     dtype = np.dtype(dtype)
@@ -96,11 +64,6 @@ def code_layout(samples, dtype: np.dtype) -> tuple[int, int]:
         return 16, -(1 << 15)
     raise CodecError(f"codec='lossless' stores integers up to 16 bits, but these {dtype} samples "
                      f"hold values in [{lo}, {hi}]; rescale them or use codec='gede'")
-
-
-def dims_of(samples) -> np.ndarray:
-    """(N, 3) int64 (planes, height, width) each sample is coded as (see :func:`planes_of`)."""
-    return np.array([planes_of(s.shape) for s in samples], dtype=np.int64).reshape(len(samples), 3)
 
 
 def _raw_record(sample: np.ndarray, code_lo: int, value_bytes: int) -> np.ndarray:

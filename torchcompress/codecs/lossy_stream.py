@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodecError
-from .lossless_stream import dims_of, fit_rows, planes_of
+from .sample_layout import dims_of, fit_rows, planes_of
 from .lossy_rate import BlockCoder, FitSet, fit_tables, pick_scales
 from .lossy_shard import LossyShard
 from .lossy_tables import LADDER, LossyTables

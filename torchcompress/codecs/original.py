@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import CodecError, FormatError
 from .lossless import LosslessEncoded
-from .lossless_stream import common_shape, fit_rows
+from .sample_layout import common_shape, fit_rows
 from .protocol import Chunk, RowsDecoder, WithoutBudget
 from .record_lengths import pack_shard_lengths
 from .record_shard import shard_records

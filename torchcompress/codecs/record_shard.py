@@ -66,7 +66,7 @@ def shard_records(arrays: dict, sample_shape: tuple, n: int, where: str, codec: 
 
 def _dims(shapes: np.ndarray) -> np.ndarray:
     """(n, 3) int64 (planes, height, width) of (n, ndim) shapes, as
-    ``lossless_stream.planes_of``."""
+    ``sample_layout.planes_of``."""
     n, ndim = shapes.shape
     if ndim == 1:
         return np.stack([np.ones(n, np.int64), np.ones(n, np.int64), shapes[:, 0]], axis=1)

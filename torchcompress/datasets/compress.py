@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from .._validation import check_positive_int
 from ..codecs import make_codec
-from ..codecs.lossless_stream import common_shape
+from ..codecs.sample_layout import common_shape
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from .roundtrip import check_roundtrip
 from .reading import ArrayReader, open_reader

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from .._distributed import replica_info
-from ..codecs.lossless_stream import common_shape
+from ..codecs.sample_layout import common_shape
 from ..codecs.protocol import merge_scans
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from ..format.safetensors_io import open_tensors
