@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from ..errors import FormatError
 from ._kernels import readonly
-from ._kernels.lane_steps import (LANE_SHIFT, LUTS, PACKED_LO_BITS, PACKED_SHIFT,
-                                  PACKED_TOKEN_BITS)
+from ._kernels.lane_steps import LUTS, PACKED_LO_BITS, PACKED_SHIFT, PACKED_TOKEN_BITS
 from ._kernels.ls_lanes import lane_weights
 from ._kernels.ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES
 from ._kernels.pixel_model import (COLOUR_SUBTRACT_GREEN, CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE,
                                    NUM_CLASSES, TEXTURES)
 from ._kernels.rans import COARSE_SHIFT, LOSSLESS_DIRECT, PROB_SCALE, num_tokens
 
-__all__ = ["LOG_STEPS", "LosslessTables", "lane_lookup", "ls_kernel_arrays", "normalize_counts",
+__all__ = ["LOG_STEPS", "LaneTables", "LosslessTables", "ls_kernel_arrays", "normalize_counts",
            "pack_freq", "packed_buckets", "rans_lookup", "slot_buckets", "unpack_freq"]
 
 #: a packed frequency is the byte round(LOG_STEPS * log2(f))
@@ -117,16 +118,20 @@ def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cum.astype(np.uint16), slot_buckets(cum, COARSE_SHIFT).reshape(-1)  # cache-small
 
 
-def lane_lookup(cum: np.ndarray, packed: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The lane decoders' flat tables for (contexts, T + 1) cumulative frequencies: the slot
-    buckets (of ``2**LANE_SHIFT`` slots a byte each, padded by 4 bytes since a lane gathers 4
-    bytes at a time; or ``packed``: :func:`packed_buckets`) and the cumulative frequencies as
-    bytes, both read-only."""
-    if packed:
-        coarse = packed_buckets(cum).reshape(-1)
-    else:
-        coarse = np.concatenate([slot_buckets(cum, LANE_SHIFT).reshape(-1), np.zeros(4, np.uint8)])
-    return readonly(coarse), readonly(np.ascontiguousarray(cum).reshape(-1).view(np.uint8))
+class LaneTables:
+    """The lane decoders' flat tables of ``self.cum`` ((contexts, T + 1) cumulative
+    frequencies), built when a lane decoder first asks for them: the encoder's and the fit's
+    tables never do (the packed buckets take 4 KB a context)."""
+
+    @cached_property
+    def lane_coarse(self) -> np.ndarray:
+        """The packed slot buckets (:func:`packed_buckets`), flat and read-only."""
+        return readonly(packed_buckets(self.cum).reshape(-1))
+
+    @cached_property
+    def cum_bytes(self) -> np.ndarray:
+        """The cumulative frequencies as bytes (the lanes gather two at a time), read-only."""
+        return readonly(np.ascontiguousarray(self.cum).reshape(-1).view(np.uint8))
 
 
 def ls_kernel_arrays(ls: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -141,16 +146,19 @@ def ls_kernel_arrays(ls: tuple) -> tuple[np.ndarray, np.ndarray]:
 def packed_buckets(cum: np.ndarray) -> np.ndarray:
     """(contexts, 4096 >> PACKED_SHIFT) int32: each bucket's first token, the cumulative
     frequency below it and the one above it in one word (``lane_steps``' PACKED_* layout), for
-    (contexts, T + 1) cumulative frequencies of at most ``2**PACKED_TOKEN_BITS`` tokens."""
+    (contexts, T + 1) cumulative frequencies of at most ``2**PACKED_TOKEN_BITS`` tokens. Built
+    a block of contexts at a time, so its scratch stays small beside the table."""
     if cum.shape[1] - 1 > 1 << PACKED_TOKEN_BITS:
         raise ValueError(f"packed buckets hold tokens below {1 << PACKED_TOKEN_BITS}, "
                          f"but the tables have {cum.shape[1] - 1}")
-    first = slot_buckets(cum, PACKED_SHIFT).astype(np.int64)
-    rows = np.arange(cum.shape[0])[:, None]
-    c = cum.astype(np.int64)
-    e = (first | (c[rows, first] << PACKED_TOKEN_BITS)
-         | (c[rows, first + 1] << (PACKED_TOKEN_BITS + PACKED_LO_BITS)))
-    return e.astype(np.uint32).view(np.int32)
+    out = np.empty((cum.shape[0], PROB_SCALE >> PACKED_SHIFT), dtype=np.uint32)
+    for a in range(0, cum.shape[0], 16):
+        c = cum[a:a + 16].astype(np.int64)
+        first = slot_buckets(c, PACKED_SHIFT).astype(np.int64)
+        rows = np.arange(len(c))[:, None]
+        out[a:a + 16] = (first | (c[rows, first] << PACKED_TOKEN_BITS)
+                         | (c[rows, first + 1] << (PACKED_TOKEN_BITS + PACKED_LO_BITS)))
+    return out.view(np.int32)
 
 
 def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
@@ -161,7 +169,7 @@ def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
                      for c in cum.astype(np.int64)]).astype(np.uint8)
 
 
-class LosslessTables:
+class LosslessTables(LaneTables):
     """Validated model of a lossless archive, with the decoder's derived arrays.
 
     Args:
@@ -206,10 +214,6 @@ class LosslessTables:
         self.packed = packed
         self.classes = self.freq.shape[0] // CTX_PER_CLASS
         self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
-        # the lane decoders' own flat tables: packed buckets of 4 slots (``lane_steps``
-        # PACKED_SHIFT): a lane whose slot lies in its bucket's first token needs no other
-        # gather for the token (kernel time x0.89-0.91 against byte buckets of 8 slots)
-        self.lane_coarse, self.cum_bytes = lane_lookup(self.cum, packed=True)
 
     @classmethod
     def fit(cls, bits: int, code_lo: int, colour: int, counts: np.ndarray,

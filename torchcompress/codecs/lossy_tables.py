@@ -13,7 +13,7 @@ from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.block_model import NUM_CONTEXTS, ZIGZAG
 from ._kernels.rans import LOSSY_DIRECT, PROB_SCALE, num_tokens
-from .lossless_tables import (LOG_STEPS, lane_lookup, normalize_counts, pack_freq, rans_lookup,
+from .lossless_tables import (LOG_STEPS, LaneTables, normalize_counts, pack_freq, rans_lookup,
                               unpack_freq)
 
 __all__ = ["LADDER", "LossyTables", "MAX_Q", "QMUL_RANGE", "TOKENS", "dct_basis"]
@@ -37,7 +37,7 @@ def dct_basis() -> np.ndarray:
     return c
 
 
-class LossyTables:
+class LossyTables(LaneTables):
     """Validated model of a lossy archive, with the decoder's derived arrays.
 
     Args:
@@ -60,7 +60,6 @@ class LossyTables:
         self.pcls = np.minimum(np.arange(self.planes), 1).astype(np.int64)
         self.freq = unpack_freq(self.lens, self.logf, TOKENS, group=NUM_CONTEXTS)
         self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
-        self.lane_coarse, self.cum_bytes = lane_lookup(self.cum)
         self.cost = np.log2(PROB_SCALE / self.freq.astype(np.float64)).astype(np.float32)
         self.qmul_raster = np.empty_like(self.qmul)  # the lane decoder's, by raster position
         self.qmul_raster[:, ZIGZAG] = self.qmul

@@ -23,11 +23,10 @@ from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS, RANS_L
 from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gather, load,
                    lookup128, smax, smin, splat, store, vabs)
 
-__all__ = ["ACT_TOP", "LANE_SHIFT", "LUTS", "PACKED_SHIFT", "PERMUTES", "STATE", "ST_ACT",
-           "ST_BAD", "ST_END", "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X", "activity_bin",
-           "data_pointers", "lane_active", "lane_step", "lane_token", "level_bin", "lut_mapped",
-           "plane_value", "prev_bin", "token_value", "unfold", "unzigzag",
-           "vmed"]
+__all__ = ["ACT_TOP", "LUTS", "PACKED_LO_BITS", "PACKED_SHIFT", "PACKED_TOKEN_BITS", "PERMUTES",
+           "STATE", "ST_ACT", "ST_BAD", "ST_END", "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X",
+           "activity_bin", "data_pointers", "lane_active", "lane_step", "lane_token", "level_bin",
+           "lut_mapped", "plane_value", "prev_bin", "token_value", "unfold", "unzigzag", "vmed"]
 
 #: ACT_LUT, LEVEL_LUT and Q_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -35,15 +34,12 @@ LUTS = np.concatenate([ACT_LUT, LEVEL_LUT, Q_LUT]).astype(np.int32)
 ST_X, ST_POS, ST_PREV, ST_BAD, ST_END, ST_W, ST_H, ST_ACT = (k * LANES for k in range(8))
 STATE = 8 * LANES
 _MASK = (1 << PROB_BITS) - 1
-#: the lossy lane decoder's slot -> token buckets hold 2**LANE_SHIFT slots (the scalar decoders'
-#: 16), a byte each
-LANE_SHIFT = 3
-#: the lossless lanes' buckets hold 2**PACKED_SHIFT slots in a 32-bit entry each: the bucket's
-#: first token and its two cumulative frequencies (``lossless_tables.packed_buckets``), so a lane whose
-#: slot falls in that token gathers no cumulative frequencies. Against the byte buckets of 8
-#: slots, kernel time x0.91 on MNIST, x0.89 on CIFAR with MED and x0.91 with least squares
-#: (paired runs of 21-31 alternating calls); 8-slot packed buckets x0.93 / x0.96, 2-slot x0.94
-#: (MNIST), 16-slot x1.00; the lossy lanes keep their byte buckets
+#: the lane decoders' slot -> token buckets hold 2**PACKED_SHIFT slots in a 32-bit entry each:
+#: the bucket's first token and its two cumulative frequencies (``lossless_tables.
+#: packed_buckets``), so a lane whose slot falls in that token gathers no cumulative frequencies.
+#: Against byte buckets of 8 slots (the first token alone), kernel time x0.91 on MNIST, x0.89 on
+#: CIFAR with MED and x0.91 with least squares, lossy CIFAR batches x0.97 (paired runs of 21-41
+#: alternating calls); packed buckets of 8 slots x0.93 / x0.96, of 2 x0.94 and of 16 x1.00 (MNIST)
 PACKED_SHIFT = 2
 #: bits of a packed entry: the token, then the cumulative frequency below it (< 4096), then the
 #: one above it (<= 4096)
@@ -163,49 +159,26 @@ def prev_bin(b, prevt, lut, shift):
 
 
 def lane_token(b, x, c, coarse, cum, tstride):
-    """rANS-decode one token in context ``c``: (token, state before renormalisation).
-    ``coarse`` holds a byte per bucket (``LANE_SHIFT``) or, as a pointer to 32-bit words, the
-    packed buckets (``PACKED_SHIFT``): decided when the kernel compiles."""
+    """rANS-decode one token in context ``c`` through the packed buckets ``coarse``: (token,
+    state before renormalisation). A lane whose slot lies past its bucket's first token steps
+    on through ``cum``, in the lanes that need it, until its slot is below the next token's
+    cumulative frequency."""
     slot = b.and_(x, const(_MASK))
-    row = b.mul(c, splat(b, tstride))
-    if coarse.type.pointee.width == 32:
-        return _packed_token(b, x, slot, b.add(b.shl(c, const(PROB_BITS - PACKED_SHIFT)),
-                                                b.lshr(slot, const(PACKED_SHIFT))),
-                             coarse, cum, row)
-    t0 = b.and_(gather(b, coarse, b.add(b.shl(c, const(PROB_BITS - LANE_SHIFT)),
-                                        b.lshr(slot, const(LANE_SHIFT)))), const(255))
-    pre = b.block
-    up, found = b.append_basic_block("up"), b.append_basic_block("found")
-    b.branch(up)
-    b.position_at_end(up)  # while slot >= cum[t + 1]: t += 1, in the lanes that need it
-    t = b.phi(t0.type)
-    t.add_incoming(t0, pre)
-    pair = gather(b, cum, b.shl(b.add(row, t), const(1)))  # cum[t] and cum[t + 1]
-    lo, hi = b.and_(pair, const(0xFFFF)), b.lshr(pair, const(16))
-    adv = b.icmp_unsigned(">=", slot, hi)
-    t.add_incoming(b.add(t, b.zext(adv, t0.type)), up)
-    b.cbranch(any_true(b, adv), up, found)
-    b.position_at_end(found)
-    return t, b.add(b.mul(b.sub(hi, lo), b.lshr(x, const(PROB_BITS))), b.sub(slot, lo))
-
-
-def _packed_token(b, x, slot, bucket, coarse, cum, row):
-    """:func:`lane_token` from packed bucket ``bucket`` (``lossless_tables.packed_buckets``): the lanes
-    whose slot lies past the bucket's first token step on through ``cum`` as the byte buckets'
-    search does."""
+    bucket = b.add(b.shl(c, const(PROB_BITS - PACKED_SHIFT)), b.lshr(slot, const(PACKED_SHIFT)))
     e = gather(b, coarse, b.shl(bucket, const(2)))
     t0 = b.and_(e, const((1 << PACKED_TOKEN_BITS) - 1))
     lo0 = b.and_(b.lshr(e, const(PACKED_TOKEN_BITS)), const((1 << PACKED_LO_BITS) - 1))
     hi0 = b.lshr(e, const(PACKED_TOKEN_BITS + PACKED_LO_BITS))
     adv0 = b.icmp_unsigned(">=", slot, hi0)
     t1 = b.add(t0, b.zext(adv0, t0.type))
+    row = b.mul(c, splat(b, tstride))
     pre = b.block
     up, found = b.append_basic_block("up"), b.append_basic_block("found")
     b.cbranch(any_true(b, adv0), up, found)
-    b.position_at_end(up)
+    b.position_at_end(up)  # while slot >= cum[t + 1]: t += 1, in the lanes that need it
     t = b.phi(t0.type)
     t.add_incoming(t1, pre)
-    pair = gather(b, cum, b.shl(b.add(row, t), const(1)))
+    pair = gather(b, cum, b.shl(b.add(row, t), const(1)))  # cum[t] and cum[t + 1]
     lo, hi = b.and_(pair, const(0xFFFF)), b.lshr(pair, const(16))
     adv = b.icmp_unsigned(">=", slot, hi)
     t.add_incoming(b.add(t, b.zext(adv, t0.type)), up)
@@ -213,9 +186,9 @@ def _packed_token(b, x, slot, bucket, coarse, cum, row):
     b.cbranch(any_true(b, adv), up, found)
     b.position_at_end(found)
     tf, lof, hif = (b.phi(t0.type) for _ in range(3))
-    for ph, a, z in ((tf, t0, t), (lof, lo0, lo), (hif, hi0, hi)):
-        ph.add_incoming(a, pre)
-        ph.add_incoming(z, loop_end)
+    for ph, first, stepped in ((tf, t0, t), (lof, lo0, lo), (hif, hi0, hi)):
+        ph.add_incoming(first, pre)
+        ph.add_incoming(stepped, loop_end)
     return tf, b.add(b.mul(b.sub(hif, lof), b.lshr(x, const(PROB_BITS))), b.sub(slot, lof))
 
 

@@ -30,12 +30,12 @@ from numba import njit
 
 from .lane_output import lane_block16, lane_block16_mixed, lane_emit, lane_row16
 from .lane_row import lane_row1, lane_row3
-from .lane_steps import (LANE_SHIFT, LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
+from .lane_steps import (LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
                          ST_W, ST_X, lane_active, lane_step)
 from .rans import LOSSLESS_START, open_lossless
 from .simd import LANES
 
-__all__ = ["LANE_SHIFT", "LUTS", "STATE", "decode_lanes", "lane_verdicts", "open_lanes"]
+__all__ = ["LUTS", "STATE", "decode_lanes", "lane_verdicts", "open_lanes"]
 
 
 @njit(cache=True, nogil=True)
@@ -76,7 +76,7 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
         rows, out_off, bad: (G, 16); ``dims``: (G, 16, 3); ``colour``: the transform of 3- and
             4-plane samples' planes 0..2 (``pixel_model.COLOUR_*``).
         coarse: the (contexts * (4096 >> PACKED_SHIFT),) int32 packed buckets
-            (``lossless_tables.packed_buckets``; or the byte buckets of ``LANE_SHIFT``);
+            (``lossless_tables.packed_buckets``);
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes.
         pl, rs: (>= P * 2 * (W + 2) * 16,) int32 lane rings; ``row``: (>= P * W * 16,)
             int32; ``state``: (STATE,) int32.

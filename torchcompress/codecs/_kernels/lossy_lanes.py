@@ -32,7 +32,8 @@ def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, qmul_raster, co
             (so ``rec`` holds at least 5), of at most ``region // ROW - 1`` blocks.
             ``out_off``: (G, 16) their output starts.
         qmul_raster: ``qmul`` in raster order (entry ``ZIGZAG[z]`` is ``qmul``'s ``z``).
-        coarse: the lane tables' (contexts * 512 + 4,) uint8 slot buckets (8 slots each);
+        coarse: the lane tables' (contexts * 1024,) int32 packed slot buckets
+            (``lossless_tables.packed_buckets``);
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes;
             ``luts``: ``lossy_lane_symbols.LUTS``.
         qc: (16 * region,) int32, zero on the first call; each call leaves it so.
