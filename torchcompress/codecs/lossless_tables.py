@@ -205,15 +205,27 @@ class LosslessTables(LaneTables):
             raise ValueError(f"the map should have {MAP_SIZE} entries, found {np.shape(cmap)}")
         self.cmap = None if colour else np.ascontiguousarray(cmap, dtype=np.uint8)
         self.cmap32 = readonly(np.zeros(0, np.int32) if colour else self.cmap.astype(np.int32))
-        # the lanes' LUTS words, then the map a byte each (and 4 bytes spare for their gathers)
-        self.lane_luts = readonly(np.concatenate([
-            LUTS.view(np.uint8), self.cmap if self.cmap is not None else np.zeros(0, np.uint8),
-            np.zeros(0 if colour else 4, np.uint8)]).view(np.int32))
         # sums to 4096 per row; read-only, as an archive's tensors are (one kernel compile)
         self.freq = readonly(np.ascontiguousarray(freq, dtype=np.uint16))
         self.packed = packed
         self.classes = self.freq.shape[0] // CTX_PER_CLASS
         self.cum, self.coarse = (readonly(a) for a in rans_lookup(self.freq))  # one compile
+
+    @cached_property
+    def lane_luts(self) -> np.ndarray:
+        """The lanes' ``LUTS`` words, then, with a map, its two stages as one table (a byte for
+        each fine context and texture: the first stage's context through the second, 2.6 MB,
+        ``lane_steps._mapped``) and 4 bytes spare for the gathers; built when a lane decoder
+        first asks. int32, read-only."""
+        head = 4 * len(LUTS)
+        if self.cmap is None:
+            return readonly(LUTS.copy())
+        out = np.zeros(head + FINE_CONTEXTS * TEXTURES + 4, dtype=np.uint8)
+        out[:head] = LUTS.view(np.uint8)
+        second = self.cmap[FINE_CONTEXTS:].reshape(CTX_PER_CLASS, TEXTURES)
+        np.take(second, self.cmap[:FINE_CONTEXTS].astype(np.intp), axis=0,
+                out=out[head:-4].reshape(FINE_CONTEXTS, TEXTURES))
+        return readonly(out.view(np.int32))
 
     @classmethod
     def fit(cls, bits: int, code_lo: int, colour: int, counts: np.ndarray,
