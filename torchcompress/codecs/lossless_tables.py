@@ -154,7 +154,7 @@ def packed_buckets(cum: np.ndarray) -> np.ndarray:
     out = np.empty((cum.shape[0], PROB_SCALE >> PACKED_SHIFT), dtype=np.uint32)
     for a in range(0, cum.shape[0], 16):
         c = cum[a:a + 16].astype(np.int64)
-        first = slot_buckets(c, PACKED_SHIFT).astype(np.int64)
+        first = slot_buckets(c, PACKED_SHIFT).astype(np.intp)
         rows = np.arange(len(c))[:, None]
         out[a:a + 16] = (first | (c[rows, first] << PACKED_TOKEN_BITS)
                          | (c[rows, first + 1] << (PACKED_TOKEN_BITS + PACKED_LO_BITS)))
@@ -197,8 +197,8 @@ class LosslessTables(LaneTables):
         self.lane_wts = readonly(np.zeros(0, np.int32) if ls is None else lane_weights(self.ls[0]))
         self.lane_bias = readonly(self.bias.astype(np.int32))
         # plane 0's map of fine contexts (``pixel_model``), both stages: (MAP_SIZE,) uint8
-        # without colour (by default each to its coarse context), else none; the decoders
-        # take it as int32 (empty: no map), and the lanes after their LUTs
+        # without colour (by default each to its coarse context), else none; the one-at-a-time
+        # decoders take it as int32 (empty: no map), the lanes fused (``lane_luts``)
         if not colour and cmap is None:
             cmap = map_home()
         if not colour and np.shape(cmap) != (MAP_SIZE,):
@@ -217,9 +217,9 @@ class LosslessTables(LaneTables):
         each fine context and texture: the first stage's context through the second, 2.6 MB,
         ``lane_steps._mapped``) and 4 bytes spare for the gathers; built when a lane decoder
         first asks. int32, read-only."""
-        head = 4 * len(LUTS)
         if self.cmap is None:
-            return readonly(LUTS.copy())
+            return readonly(LUTS)
+        head = 4 * len(LUTS)
         out = np.zeros(head + FINE_CONTEXTS * TEXTURES + 4, dtype=np.uint8)
         out[:head] = LUTS.view(np.uint8)
         second = self.cmap[FINE_CONTEXTS:].reshape(CTX_PER_CLASS, TEXTURES)
