@@ -90,17 +90,21 @@ def test_least_squares_lanes_take_rgb_groups_of_one_shape(monkeypatch):
     assert (dims == dims[:, :1]).all()  # each group one shape
 
 
-@pytest.mark.parametrize("permutes", [False, True])
-def test_least_squares_lanes_with_and_without_word_permutes(monkeypatch, permutes):
-    """The weights gathered per lane (CPUs without AVX-512) or permuted in registers give the
-    scalar decoder's values."""
+@pytest.mark.parametrize("permutes, pairs", [(False, False), (True, False), (True, True)])
+def test_least_squares_lanes_with_and_without_word_permutes(monkeypatch, permutes, pairs):
+    """The weights gathered per lane (CPUs without AVX-512) or permuted in registers, and each
+    pair of features weighted by two multiplies or one ``vpmaddwd``, give the scalar decoder's
+    values."""
     from numba import njit
 
     from torchcompress.codecs._kernels import ls_lanes, simd
 
     if permutes and not simd.dword_permutes():
         pytest.skip("this CPU has no AVX-512 word permutes")
+    if pairs and not simd.word_products():
+        pytest.skip("this CPU has no AVX512-BW word products")
     monkeypatch.setattr(ls_lanes, "PERMUTES", permutes)  # read when the kernel compiles
+    monkeypatch.setattr(ls_lanes, "PAIRS", pairs)
     fresh = njit(nogil=True)(ls_lanes.decode_ls_lanes.py_func)
     monkeypatch.setattr(lossless_mod, "decode_ls_lanes", fresh)
     x = _rgb(np.random.default_rng(5), 40, 6, 17)

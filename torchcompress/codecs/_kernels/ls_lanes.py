@@ -6,9 +6,10 @@ widened to 16 lanes (entry ``k`` of lane ``l`` at ``k * 16 + l``); ``state`` is
 ``lane_steps``'. A row is one loop of vector IR (:func:`ls_lane_row3`): the lanes' rANS states,
 positions and bad flags and each plane's W, WW, W's MED residual and base residual sign stay
 in registers; the rows above are vector loads. Each lane's weights are picked from the 16
-bins' by one ``vpermd`` per feature (gathered on CPUs without AVX-512: :data:`PERMUTES`) and its
-bias gathered by its key (CIFAR batched 72 -> 30.7 us an image with the weights gathered, 23.5
-with the permutes). The results are the scalar decoder's,
+bins' by one ``vpermd`` per pair of features (gathered on CPUs without AVX-512:
+:data:`PERMUTES`) and its bias gathered by its key (CIFAR batched 72 -> 30.7 us an image with
+the weights gathered, 23.5 with the permutes). Each pair's two products and their sum are one
+``vpmaddwd`` (:data:`PAIRS`). The results are the scalar decoder's,
 bit for bit: a lane whose record is not sound (a value out of its plane's range, a read past
 its end, a stream that does not end in the start state) gets its bad flag, and the caller
 decodes that record alone, which names the error. Values kept in the rings are clamped to their
@@ -28,20 +29,42 @@ from .lossless_lanes import lane_verdicts, open_lanes
 from .ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_SHIFT
 from .pixel_model import CTX_PER_CLASS
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START
-from .simd import (LANES, at, const, dword_permutes, gather, load, permute16, smax, smin, store,
-                   vabs)
+from .simd import (LANES, at, const, dword_permutes, gather, load, madd16, permute16, smax, smin,
+                   store, vabs, word_products)
 
-__all__ = ["PERMUTES", "decode_ls_lanes", "lane_weights", "ls_lane_row3",
+__all__ = ["PAIRS", "PERMUTES", "WEIGHT_PAIRS", "decode_ls_lanes", "lane_weights", "ls_lane_row3",
            "ls_lane_row3_flat"]
 
 #: each lane's weights by a ``vpermd`` of feature j's 16 bins, not a gather (decided when the
 #: kernel compiles)
 PERMUTES = dword_permutes()
+#: each pair of features' two products and their sum as one ``vpmaddwd`` on 16-bit halves, not
+#: two multiplies and two adds (decided when the kernel compiles; CIFAR kernel x0.97 in paired
+#: runs, the row 804 -> 723 instructions a step with 108 -> 69 stack accesses)
+PAIRS = word_products()
+#: the features taken in pairs: 2k in a weight word's low half, 2k + 1 in its high half
+WEIGHT_PAIRS = (FEATURES + 1) // 2
 
 
 def lane_weights(wts):
-    """The (3, 16, 11) weights as the lanes read them: int32, (plane, feature, bin), flat."""
-    return np.ascontiguousarray(np.asarray(wts, np.int32).transpose(0, 2, 1)).reshape(-1)
+    """The (3, 16, 11) int16 weights as the lanes read them: (plane, pair of features, bin)
+    int32 words, features 2k's weight in the low 16 bits and 2k + 1's (0 past the last) in the
+    high ones, flat."""
+    w = np.asarray(wts, np.int64).transpose(0, 2, 1)  # (plane, feature, bin)
+    w = np.concatenate([w, np.zeros((w.shape[0], 2 * WEIGHT_PAIRS - FEATURES, w.shape[2]),
+                                    np.int64)], axis=1)
+    words = (w[:, 0::2] & 0xFFFF) | ((w[:, 1::2] & 0xFFFF) << 16)
+    return np.ascontiguousarray(words.astype(np.uint32).view(np.int32)).reshape(-1)
+
+
+def _weighted_pair(b, wk, u, v):
+    """``lo(wk) * u + hi(wk) * v`` in every lane (``v`` None: 0), the features ``u``, ``v``
+    within 16 signed bits."""
+    if PAIRS:
+        pair = u if v is None else b.or_(b.and_(u, const(0xFFFF)), b.shl(v, const(16)))
+        return madd16(b, pair, wk)  # v None: u's high half meets a zero weight
+    s = b.mul(b.ashr(b.shl(wk, const(16)), const(16)), u)
+    return s if v is None else b.add(s, b.mul(b.ashr(wk, const(16)), v))
 
 
 def _below(b, v, base):
@@ -53,12 +76,14 @@ def _predict(b, p, f, a, g, pw, pbias):
     ``ls_model.FEATURES``' order, ``a`` the activity bins, ``g`` W's base residual signs;
     ``pw`` the weights as ``lane_weights`` lays them out, ``pbias`` the biases (None: none)."""
     s = const(1 << (LS_SHIFT - 1))
-    for j, v in enumerate(f):
-        if PERMUTES:  # feature j's weights of the 16 bins, one vector, each lane's by its bin
-            wj = permute16(b, load(b, pw, at((p * FEATURES + j) * LS_BINS)), a)
+    for k in range(WEIGHT_PAIRS):
+        row = (p * WEIGHT_PAIRS + k) * LS_BINS
+        if PERMUTES:  # the pair's weights of the 16 bins, one vector, each lane's by its bin
+            wk = permute16(b, load(b, pw, at(row)), a)
         else:
-            wj = gather(b, pw, b.shl(b.add(a, const((p * FEATURES + j) * LS_BINS)), const(2)))
-        s = b.add(s, b.mul(wj, v))
+            wk = gather(b, pw, b.shl(b.add(a, const(row)), const(2)))
+        second = f[2 * k + 1] if 2 * k + 1 < len(f) else None
+        s = b.add(s, _weighted_pair(b, wk, f[2 * k], second))
     lo, hi = const(0 if p == 0 else -255), const(255)
     base = smax(b, smin(b, b.ashr(s, const(LS_SHIFT)), hi), lo)
     if pbias is None:
@@ -155,9 +180,9 @@ def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstr
     whose record is not sound (as ``lossless_lanes.decode_lanes``).
 
     ``coarse``, ``cum``, ``tstride``, ``luts``: the lane tables of ``LosslessTables``;
-    ``wtab`` (48 * 11,) and ``btab`` (3072,) int32: the weights and biases (``btab`` empty:
-    none, and the row without them); ``pl``, ``rs``: (>= 3 * 3 * (W + 4) * 16,) int32 lane
-    rings; ``row``: (>= 3 * W * 16,) int32.
+    ``wtab`` (3 * 6 * 16,) and ``btab`` (3072,) int32: the weights (:func:`lane_weights`) and
+    biases (``btab`` empty: none, and the row without them); ``pl``, ``rs``: (>= 3 * 3 * (W +
+    4) * 16,) int32 lane rings; ``row``: (>= 3 * W * 16,) int32.
     """
     for g in range(rows.shape[0]):
         h, w = dims[g, 0, 1], dims[g, 0, 2]

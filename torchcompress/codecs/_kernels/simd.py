@@ -21,8 +21,8 @@ from __future__ import annotations
 from llvmlite import ir
 
 __all__ = ["I32", "I64", "LANES", "V32", "any_true", "at", "byte_permutes", "const",
-           "dword_permutes", "gather", "load", "lookup128", "permute16", "scatter", "smax", "smin",
-           "splat", "store", "vabs", "vector_gathers"]
+           "dword_permutes", "gather", "load", "lookup128", "madd16", "permute16", "scatter",
+           "smax", "smin", "splat", "store", "vabs", "vector_gathers", "word_products"]
 
 LANES = 16
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
@@ -33,6 +33,8 @@ _SCATTER = "llvm.masked.scatter.v16i32.v16p0"
 _V8 = ir.VectorType(I8, 64)
 _PERMUTE = "llvm.x86.avx512.vpermi2var.qi.512"
 _PERMUTE_D = "llvm.x86.avx512.permvar.si.512"
+_MADD16 = "llvm.x86.avx512.pmaddw.d.512"
+_V16 = ir.VectorType(ir.IntType(16), 2 * LANES)
 
 
 def vector_gathers() -> bool:
@@ -56,6 +58,12 @@ def dword_permutes() -> bool:
     """Whether numba builds for this CPU and it permutes 32-bit words across a 512-bit register
     (x86 AVX-512F's ``vpermd``): :func:`permute16` may then be used."""
     return _builds_for("avx512f")
+
+
+def word_products() -> bool:
+    """Whether numba builds for this CPU and it multiplies 16-bit pairs and adds each pair's
+    products (x86 AVX512-BW's ``vpmaddwd``): :func:`madd16` may then be used."""
+    return _builds_for("avx512bw")
 
 
 def _builds_for(feature: str) -> bool:
@@ -93,6 +101,14 @@ def lookup128(b, idx, table) -> ir.Value:
     low = b.shuffle_vector(got, ir.Constant(_V8, ir.Undefined),
                            ir.Constant(ir.VectorType(I32, LANES), list(range(LANES))))
     return b.zext(low, V32)
+
+
+def madd16(b, x, y) -> ir.Value:
+    """Each lane's ``lo(x) * lo(y) + hi(x) * hi(y)``, ``lo`` and ``hi`` the signed 16-bit
+    halves of its word: one ``vpmaddwd``. Only where :func:`word_products`."""
+    fn = b.module.globals.get(_MADD16) or ir.Function(
+        b.module, ir.FunctionType(V32, [_V16, _V16]), name=_MADD16)
+    return b.call(fn, [b.bitcast(x, _V16), b.bitcast(y, _V16)])
 
 
 def const(v: int) -> ir.Constant:
