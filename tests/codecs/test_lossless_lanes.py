@@ -470,11 +470,12 @@ def assert_lanes_read_inside(dec, n, dtype, monkeypatch, at_end):
         assert trial > 0 or (out is not None and (out == good).all())
 
 
-def test_packed_buckets_hold_each_buckets_first_token_and_its_bounds():
+@pytest.mark.parametrize("shift", [2, 3])
+def test_packed_buckets_hold_each_buckets_first_token_and_its_bounds(shift):
     """Each packed entry unpacks to the token holding the bucket's first slot and that token's
-    cumulative frequencies; tables of more tokens than the entry holds are refused."""
-    from torchcompress.codecs._kernels.lane_steps import (PACKED_LO_BITS, PACKED_SHIFT,
-                                                          PACKED_TOKEN_BITS)
+    cumulative frequencies, the shift follows the entries; tables of more tokens than the entry
+    holds, or a shift the lanes do not take, are refused."""
+    from torchcompress.codecs._kernels.lane_steps import PACKED_LO_BITS, PACKED_TOKEN_BITS
     from torchcompress.codecs.lossless_tables import packed_buckets, rans_lookup
 
     rng = np.random.default_rng(0)
@@ -483,8 +484,10 @@ def test_packed_buckets_hold_each_buckets_first_token_and_its_bounds():
     freq = np.maximum(1, np.round(freq / freq.sum(axis=1, keepdims=True) * 4096)).astype(np.int64)
     freq[:, 0] += 4096 - freq.sum(axis=1)
     cum = rans_lookup(freq.astype(np.uint16))[0].astype(np.int64)
-    e = packed_buckets(cum).view(np.uint32).astype(np.int64)
-    slot = np.arange(4096 >> PACKED_SHIFT) << PACKED_SHIFT
+    flat = packed_buckets(cum, shift).view(np.uint32).astype(np.int64)
+    assert flat.shape == (5 * (4096 >> shift) + 1,) and flat[-1] == shift
+    e = flat[:-1].reshape(5, -1)
+    slot = np.arange(4096 >> shift) << shift
     token = e & ((1 << PACKED_TOKEN_BITS) - 1)
     lo = (e >> PACKED_TOKEN_BITS) & ((1 << PACKED_LO_BITS) - 1)
     hi = e >> (PACKED_TOKEN_BITS + PACKED_LO_BITS)
@@ -492,5 +495,7 @@ def test_packed_buckets_hold_each_buckets_first_token_and_its_bounds():
     assert ((cum[rows, token] <= slot) & (slot < cum[rows, token + 1])).all()
     assert np.array_equal(lo, cum[rows, token]) and np.array_equal(hi, cum[rows, token + 1])
     assert hi.max() == 4096  # the last token's upper bound needs the entry's top bit
+    with pytest.raises(ValueError, match="a shift in"):
+        packed_buckets(cum, 4)
     with pytest.raises(ValueError, match="packed buckets hold tokens below 128"):
-        packed_buckets(np.zeros((1, 130), np.int64))
+        packed_buckets(np.zeros((1, 130), np.int64), shift)

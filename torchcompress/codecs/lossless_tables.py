@@ -8,15 +8,16 @@ import numpy as np
 
 from ..errors import FormatError
 from ._kernels import readonly
-from ._kernels.lane_steps import LUTS, PACKED_LO_BITS, PACKED_SHIFT, PACKED_TOKEN_BITS
+from ._kernels.lane_steps import LUTS, PACKED_LO_BITS, PACKED_SHIFTS, PACKED_TOKEN_BITS
 from ._kernels.ls_lanes import lane_weights
 from ._kernels.ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES
 from ._kernels.pixel_model import (COLOUR_SUBTRACT_GREEN, CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE,
                                    NUM_CLASSES, TEXTURES)
 from ._kernels.rans import COARSE_SHIFT, LOSSLESS_DIRECT, PROB_SCALE, num_tokens
 
-__all__ = ["LOG_STEPS", "LaneTables", "LosslessTables", "ls_kernel_arrays", "normalize_counts",
-           "pack_freq", "packed_buckets", "rans_lookup", "slot_buckets", "unpack_freq"]
+__all__ = ["LOG_STEPS", "LaneTables", "LosslessTables", "SMALL_BUCKETS_BYTES", "bucket_shift",
+           "ls_kernel_arrays", "normalize_counts", "pack_freq", "packed_buckets", "rans_lookup",
+           "slot_buckets", "unpack_freq"]
 
 #: a packed frequency is the byte round(LOG_STEPS * log2(f))
 LOG_STEPS = 16
@@ -118,15 +119,29 @@ def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cum.astype(np.uint16), slot_buckets(cum, COARSE_SHIFT).reshape(-1)  # cache-small
 
 
+#: packed buckets of 4 slots (4 KB a context) up to this many bytes, else of 8 (2 KB a context).
+#: With the L2 cold, as the bench and a training loop leave it, a table past the AMD host's 1 MB
+#: L2 reads faster at half the size: CIFAR's 384 contexts, least squares x0.90-1.005 (six paired
+#: in-process runs, median x0.96), MED x0.94-1.015; MNIST's 128 (512 KB) x1.025 (warm x1.03):
+#: more lanes step on through ``cum``. The bench's spread hides it either way
+SMALL_BUCKETS_BYTES = 512 << 10
+
+
+def bucket_shift(contexts: int) -> int:
+    """The packed buckets' shift (``lane_steps.PACKED_SHIFTS``) for ``contexts`` contexts."""
+    small, large = PACKED_SHIFTS
+    return small if contexts * (PROB_SCALE >> small) * 4 <= SMALL_BUCKETS_BYTES else large
+
+
 class LaneTables:
     """The lane decoders' flat tables of ``self.cum`` ((contexts, T + 1) cumulative
     frequencies), built when a lane decoder first asks for them: the encoder's and the fit's
-    tables never do (the packed buckets take 4 KB a context)."""
+    tables never do (the packed buckets take 2 or 4 KB a context)."""
 
     @cached_property
     def lane_coarse(self) -> np.ndarray:
         """The packed slot buckets (:func:`packed_buckets`), flat and read-only."""
-        return readonly(packed_buckets(self.cum).reshape(-1))
+        return readonly(packed_buckets(self.cum, bucket_shift(self.cum.shape[0])))
 
     @cached_property
     def cum_bytes(self) -> np.ndarray:
@@ -143,22 +158,28 @@ def ls_kernel_arrays(ls: tuple) -> tuple[np.ndarray, np.ndarray]:
             bias.reshape(-1).astype(np.int64) if bias.any() else np.zeros(0, np.int64))
 
 
-def packed_buckets(cum: np.ndarray) -> np.ndarray:
-    """(contexts, 4096 >> PACKED_SHIFT) int32: each bucket's first token, the cumulative
-    frequency below it and the one above it in one word (``lane_steps``' PACKED_* layout), for
-    (contexts, T + 1) cumulative frequencies of at most ``2**PACKED_TOKEN_BITS`` tokens. Built
-    a block of contexts at a time, so its scratch stays small beside the table."""
+def packed_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
+    """(contexts * (4096 >> shift) + 1,) int32: for each ``2**shift``-slot bucket of each
+    context, the bucket's first token, the cumulative frequency below it and the one above it
+    in one word (``lane_steps``' PACKED_* layout), then ``shift`` (the lanes read it from there),
+    for (contexts, T + 1) cumulative frequencies of at most ``2**PACKED_TOKEN_BITS`` tokens.
+    Built a block of contexts at a time, so its scratch stays small beside the table."""
     if cum.shape[1] - 1 > 1 << PACKED_TOKEN_BITS:
         raise ValueError(f"packed buckets hold tokens below {1 << PACKED_TOKEN_BITS}, "
                          f"but the tables have {cum.shape[1] - 1}")
-    out = np.empty((cum.shape[0], PROB_SCALE >> PACKED_SHIFT), dtype=np.uint32)
+    if shift not in PACKED_SHIFTS:
+        raise ValueError(f"packed buckets have a shift in {PACKED_SHIFTS}, but got {shift}")
+    per = PROB_SCALE >> shift
+    flat = np.empty(cum.shape[0] * per + 1, dtype=np.uint32)
+    out = flat[:-1].reshape(cum.shape[0], per)
     for a in range(0, cum.shape[0], 16):
         c = cum[a:a + 16].astype(np.int64)
-        first = slot_buckets(c, PACKED_SHIFT).astype(np.intp)
+        first = slot_buckets(c, shift).astype(np.intp)
         rows = np.arange(len(c))[:, None]
         out[a:a + 16] = (first | (c[rows, first] << PACKED_TOKEN_BITS)
                          | (c[rows, first + 1] << (PACKED_TOKEN_BITS + PACKED_LO_BITS)))
-    return out.view(np.int32)
+    flat[-1] = shift
+    return flat.view(np.int32)
 
 
 def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:

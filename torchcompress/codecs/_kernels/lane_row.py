@@ -17,7 +17,7 @@ from numba.extending import intrinsic
 
 from .lane_output import lane_colour_inverse
 from .lane_steps import (ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, data_pointers, lut_mapped,
-                         plane_value)
+                         packed_arg, plane_value)
 from .simd import I32, I64, LANES, at, const, load, splat, store
 
 I1 = ir.IntType(1)
@@ -35,6 +35,7 @@ def _row_intrinsic(planes: int):
 
         def codegen(context, b, sig, args):
             st, *ptrs, plo, phi, prow = data_pointers(context, b, sig, args, 10)
+            ptrs[3] = packed_arg(context, b, sig, args, 4)
             cb, pb, stride, shift, tstride, w, y, colour, maxv = args[10:]
             ppl, prs = ptrs[:2]
             end, wv = load(b, st, at(ST_END)), load(b, st, at(ST_W))

@@ -13,6 +13,8 @@ without moving its stream: its ``x``, position and bad flag keep their
 values, and the values it stores are kept inside the plane's range.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -23,10 +25,11 @@ from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS, RANS_L
 from .simd import (I32, I64, LANES, V32, any_true, at, byte_permutes, const, gather, load,
                    lookup128, smax, smin, splat, store, vabs)
 
-__all__ = ["ACT_TOP", "LUTS", "PACKED_LO_BITS", "PACKED_SHIFT", "PACKED_TOKEN_BITS", "PERMUTES",
-           "STATE", "ST_ACT", "ST_BAD", "ST_END", "ST_H", "ST_POS", "ST_PREV", "ST_W", "ST_X",
-           "activity_bin", "data_pointers", "lane_active", "lane_step", "lane_token", "level_bin",
-           "lut_mapped", "plane_value", "prev_bin", "token_value", "unfold", "unzigzag", "vmed"]
+__all__ = ["ACT_TOP", "Buckets", "LUTS", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS",
+           "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END", "ST_H", "ST_POS", "ST_PREV", "ST_W",
+           "ST_X", "activity_bin", "data_pointers", "lane_active", "lane_step", "lane_token",
+           "level_bin", "lut_mapped", "packed_arg", "plane_value", "prev_bin", "token_value",
+           "unfold", "unzigzag", "vmed"]
 
 #: ACT_LUT, LEVEL_LUT and Q_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -34,13 +37,16 @@ LUTS = np.concatenate([ACT_LUT, LEVEL_LUT, Q_LUT]).astype(np.int32)
 ST_X, ST_POS, ST_PREV, ST_BAD, ST_END, ST_W, ST_H, ST_ACT = (k * LANES for k in range(8))
 STATE = 8 * LANES
 _MASK = (1 << PROB_BITS) - 1
-#: the lane decoders' slot -> token buckets hold 2**PACKED_SHIFT slots in a 32-bit entry each:
-#: the bucket's first token and its two cumulative frequencies (``lossless_tables.
-#: packed_buckets``), so a lane whose slot falls in that token gathers no cumulative frequencies.
-#: Against byte buckets of 8 slots (the first token alone), kernel time x0.91 on MNIST, x0.89 on
-#: CIFAR with MED and x0.91 with least squares, lossy CIFAR batches x0.97 (paired runs of 21-41
-#: alternating calls); packed buckets of 8 slots x0.93 / x0.96, of 2 x0.94 and of 16 x1.00 (MNIST)
-PACKED_SHIFT = 2
+#: the lane decoders' slot -> token buckets hold 2**shift slots in a 32-bit entry each: the
+#: bucket's first token and its two cumulative frequencies (``lossless_tables.packed_buckets``,
+#: whose last word is the shift), so a lane whose slot falls in that token gathers no cumulative
+#: frequencies. Against byte buckets of 8 slots (the first token alone), 4-slot packed buckets
+#: took kernel time x0.91 on MNIST, x0.89 on CIFAR with MED and x0.91 with least squares, lossy
+#: CIFAR batches x0.97 (paired runs of 21-41 alternating calls, tables in cache); 8-slot packed
+#: x0.93 / x0.96, 2-slot x0.94 and 16-slot x1.00 (MNIST). Tables past the L2 take 8 slots
+#: (``lossless_tables.bucket_shift``)
+PACKED_SHIFTS = (2, 3)
+Buckets = namedtuple("Buckets", "ptr shift")
 #: bits of a packed entry: the token, then the cumulative frequency below it (< 4096), then the
 #: one above it (<= 4096)
 PACKED_TOKEN_BITS, PACKED_LO_BITS = 7, 12
@@ -136,6 +142,14 @@ def _mapped(b, c, w, n, ne, nw, pred, shift, lut, mapped):
     return out
 
 
+def packed_arg(context, b, sig, args, k):
+    """The intrinsic's ``k``-th argument, packed buckets (``lossless_tables.packed_buckets``),
+    as :class:`Buckets`: its data and its buckets' shift (its last word) in every lane."""
+    arr = context.make_array(sig.args[k])(context, b, args[k])
+    last = b.load(b.gep(arr.data, [b.sub(arr.nitems, ir.Constant(arr.nitems.type, 1))]))
+    return Buckets(arr.data, splat(b, last))
+
+
 def lut_mapped(context, b, sig, args, k):
     """An i1: the intrinsic's ``k``-th argument, the LUTs, carries a map after ``LUTS``."""
     n = context.make_array(sig.args[k])(context, b, args[k]).nitems
@@ -161,13 +175,13 @@ def prev_bin(b, prevt, lut, shift):
 
 
 def lane_token(b, x, c, coarse, cum, tstride):
-    """rANS-decode one token in context ``c`` through the packed buckets ``coarse``: (token,
-    state before renormalisation). A lane whose slot lies past its bucket's first token steps
-    on through ``cum``, in the lanes that need it, until its slot is below the next token's
-    cumulative frequency."""
+    """rANS-decode one token in context ``c`` through the packed buckets ``coarse`` (a
+    :class:`Buckets`): (token, state before renormalisation). A lane whose slot lies past its
+    bucket's first token steps on through ``cum``, in the lanes that need it, until its slot is
+    below the next token's cumulative frequency."""
     slot = b.and_(x, const(_MASK))
-    bucket = b.add(b.shl(c, const(PROB_BITS - PACKED_SHIFT)), b.lshr(slot, const(PACKED_SHIFT)))
-    e = gather(b, coarse, b.shl(bucket, const(2)))
+    bucket = b.add(b.shl(c, b.sub(const(PROB_BITS), coarse.shift)), b.lshr(slot, coarse.shift))
+    e = gather(b, coarse.ptr, b.shl(bucket, const(2)))
     t0 = b.and_(e, const((1 << PACKED_TOKEN_BITS) - 1))
     lo0 = b.and_(b.lshr(e, const(PACKED_TOKEN_BITS)), const((1 << PACKED_LO_BITS) - 1))
     hi0 = b.lshr(e, const(PACKED_TOKEN_BITS + PACKED_LO_BITS))
@@ -317,7 +331,8 @@ def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tst
     pos, |residual|, token, bad)`` (lanes not ``live`` keep their ``x``, ``pos`` and ``bad``)
     and the value stored.
 
-    ``ptrs``: the data pointers of ``pl``, ``rs``, ``rec``, ``coarse``, ``cum`` and ``luts``;
+    ``ptrs``: the data pointers of ``pl``, ``rs``, ``rec``, ``coarse`` (a :class:`Buckets`),
+    ``cum`` and ``luts``;
     ``p``: an i64 value, or a Python int when the plane is known as the kernel compiles (its
     bins then take no branch); ``uniform``: an i1 value asking for
     :func:`_token_maybe_uniform`'s short cut, or None (never); ``folds``: an i1, the plane's
@@ -410,6 +425,7 @@ def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift
 
     def codegen(context, b, sig, args):
         st, *ptrs = data_pointers(context, b, sig, args, 7)
+        ptrs[3] = packed_arg(context, b, sig, args, 4)
         ci, pi, p, shift, tstride, lo, hi, uniform, folds = args[7:]
         x, pos, prevt, bad, end, live = _lane_state(b, st)
         x, pos, _, t, bad, _ = _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p,

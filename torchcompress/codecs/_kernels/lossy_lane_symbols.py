@@ -31,7 +31,8 @@ from numba.extending import intrinsic
 
 from .block_model import (AC_BASE, BAND_LUT, BANDS, DC_BASE, DC_BINS, LAST_BINS, MAG_BINS,
                           NB_BINS, ZIGZAG)
-from .lane_steps import PERMUTES, data_pointers, lane_token, token_value, unzigzag, vmed
+from .lane_steps import (PERMUTES, data_pointers, lane_token, packed_arg, token_value, unzigzag,
+                         vmed)
 from .rans import LOSSY_DIRECT
 from .simd import (LANES, V32, any_true, at, const, gather, load, lookup128, scatter, smax, smin,
                    splat, store, vabs)
@@ -150,6 +151,7 @@ def lossy_lane_symbols(typingctx, state, qc, rec, coarse, cum, luts, tstride, ma
 
     def codegen(context, b, sig, args):
         st, *ptrs = data_pointers(context, b, sig, args, 6)
+        ptrs[2] = packed_arg(context, b, sig, args, 3)
         tstride, maxq = args[6:]
         lanes = [load(b, st, at(k)) for k in (SL_END, SL_BASE, SL_NBX, SL_NBY, SL_NBT)]
         nbt = lanes[-1]

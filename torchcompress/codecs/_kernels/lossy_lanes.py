@@ -32,7 +32,7 @@ def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, qmul_raster, co
             (so ``rec`` holds at least 5), of at most ``region // ROW - 1`` blocks.
             ``out_off``: (G, 16) their output starts.
         qmul_raster: ``qmul`` in raster order (entry ``ZIGZAG[z]`` is ``qmul``'s ``z``).
-        coarse: the lane tables' (contexts * 1024,) int32 packed slot buckets
+        coarse: the lane tables' int32 packed slot buckets, their shift last
             (``lossless_tables.packed_buckets``);
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes;
             ``luts``: ``lossy_lane_symbols.LUTS``.

@@ -24,7 +24,7 @@ from numba.extending import intrinsic
 from .lane_output import lane_block16, lane_colour_inverse
 from .lane_row import close_row_loop, open_row_loop
 from .lane_steps import (ST_BAD, ST_END, ST_POS, ST_X, activity_bin, data_pointers, lane_token,
-                         level_bin, prev_bin, token_value, unzigzag, vmed)
+                         level_bin, packed_arg, prev_bin, token_value, unzigzag, vmed)
 from .lossless_lanes import lane_verdicts, open_lanes
 from .ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_SHIFT
 from .pixel_model import CTX_PER_CLASS
@@ -119,6 +119,7 @@ def _row3_codegen(biased: bool):
     def codegen(context, b, sig, args):
         st, ppl, prs, prec, pco, pcum, plut, pw, pbias, prow = data_pointers(
             context, b, sig, args, 10)
+        pco = packed_arg(context, b, sig, args, 4)
         cb, pb, qb, stride, tstride, w, colour = args[10:]
         end = load(b, st, at(ST_END))
         first = [load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_BAD))]
