@@ -35,8 +35,8 @@ from .simd import (LANES, at, const, dword_permutes, gather, load, madd16, permu
 __all__ = ["PAIRS", "PERMUTES", "WEIGHT_PAIRS", "decode_ls_lanes", "lane_weights", "ls_lane_row3",
            "ls_lane_row3_flat"]
 
-#: each lane's weights by a ``vpermd`` of feature j's 16 bins, not a gather (decided when the
-#: kernel compiles)
+#: each lane's weights by a ``vpermd`` of a pair of features' 16 bins, not a gather (decided
+#: when the kernel compiles)
 PERMUTES = dword_permutes()
 #: each pair of features' two products and their sum as one ``vpmaddwd`` on 16-bit halves, not
 #: two multiplies and two adds (decided when the kernel compiles; CIFAR kernel x0.97 in paired
