@@ -290,28 +290,33 @@ def test_lanes_flag_pixels_outside_the_colour_range(colour, planes):
     """A colour transform's planes in range can still give R, G or B outside ``[0, maxv]``:
     the lane decoder flags such a pixel (here by calling the kernel with a lower ``maxv``, 127
     where the archive's is 255)."""
-    from torchcompress.codecs._kernels.lossless_lanes import LUTS, STATE, decode_lanes
-
     rng = np.random.default_rng(5)
     x = _structured(rng, (16, planes, 6, 6), noise=4.0) // 2
     x[[2, 9], 1, 3, 3] = 250  # one green pixel over 127 in lanes 2 and 9
     x[[4, 12], 2, 1, 5] = 128  # and one blue pixel just over it in lanes 4 and 12
     over = (x.reshape(16, -1) > 127).any(axis=1)
     shard = _decoder(x, LosslessParams(colour=colour)).shard(0)
-    t = shard.tables
-    rows = np.arange(16, dtype=np.int64)
     assert (np.diff(shard.offsets) != x[0].size).all()  # every record coded
-    flat = np.zeros(16 * x[0].size, dtype=np.uint8)
-    dims = np.tile(np.array([planes, 6, 6]), (1, 16, 1))
     for maxv, want in ((255, np.zeros(16, bool)), (127, over)):
-        bad = np.zeros((1, 16), dtype=np.int64)
-        decode_lanes(shard.records, shard.offsets, rows[None], dims, t.colour, maxv,
-                     0, 0, t.lane_coarse, t.cum_bytes, t.cum.shape[1], LUTS, shard.lo, shard.hi,
-                     np.zeros(planes * 2 * 8 * 16, np.int32),
-                     np.zeros(planes * 2 * 8 * 16, np.int32), np.zeros(planes * 6 * 16, np.int32),
-                     np.zeros(STATE, np.int32), flat, (rows * x[0].size)[None], bad)
-        np.testing.assert_array_equal(bad[0].astype(bool), want)
+        np.testing.assert_array_equal(_group_verdicts(shard, x, maxv, shard.hi), want)
     assert over.sum() == 4
+
+
+def _group_verdicts(shard, x, maxv, hi):
+    """The lanes' bad flags for the 16 (planes, 6, 6) records ``x`` of ``shard`` decoded as
+    one group, with ``maxv`` and the planes' upper bounds ``hi`` given."""
+    from torchcompress.codecs._kernels.lossless_lanes import STATE, decode_lanes
+
+    t, planes = shard.tables, x.shape[1]
+    rows = np.arange(16, dtype=np.int64)
+    dims = np.tile(np.array([planes, 6, 6]), (1, 16, 1))
+    bad = np.zeros((1, 16), dtype=np.int64)
+    decode_lanes(shard.records, shard.offsets, rows[None], dims, t.colour, maxv, 0, 0,
+                 t.lane_coarse, t.cum_bytes, t.cum.shape[1], t.lane_luts, shard.lo, hi,
+                 np.zeros(planes * 2 * 8 * 16, np.int32), np.zeros(planes * 2 * 8 * 16, np.int32),
+                 np.zeros(planes * 6 * 16, np.int32), np.zeros(STATE, np.int32),
+                 np.zeros(16 * x[0].size, np.uint8), (rows * x[0].size)[None], bad)
+    return bad[0].astype(bool)
 
 
 @pytest.mark.parametrize("planes", [1, 3, 4], ids=["grey-row", "rgb-row", "rgba-steps"])
@@ -319,30 +324,18 @@ def test_lanes_flag_values_outside_their_planes_range(planes):
     """A value past its plane's range marks its lane bad (here the last plane's upper bound
     lowered to 127 and a value over it at the records' last pixel, which no later value depends
     on, so only the range check can see it)."""
-    from torchcompress.codecs._kernels.lossless_lanes import STATE, decode_lanes
-
     x = _structured(np.random.default_rng(6), (16, planes, 6, 6), noise=4.0) // 2
     # grey: the value; RGB: red, whose plane is R - G under subtract green; RGBA: alpha
     channel, q = {1: (0, 0), 3: (0, 2), 4: (3, 3)}[planes]
     x[[3, 11], channel, 5, 5] = 255
     shard = _decoder(x, LosslessParams(colour="subtract_green")).shard(0)
-    t = shard.tables
-    rows = np.arange(16, dtype=np.int64)
     assert (np.diff(shard.offsets) != x[0].size).all()  # every record coded
-    dims = np.tile(np.array([planes, 6, 6]), (1, 16, 1))
     want = np.zeros(16, bool)
     want[[3, 11]] = True
     for top, expect in ((shard.hi[q], np.zeros(16, bool)), (127, want)):
         hi = shard.hi.copy()
         hi[q] = top
-        bad = np.zeros((1, 16), dtype=np.int64)
-        decode_lanes(shard.records, shard.offsets, rows[None], dims, t.colour, 255, 0, 0,
-                     t.lane_coarse, t.cum_bytes, t.cum.shape[1], t.lane_luts, shard.lo, hi,
-                     np.zeros(planes * 2 * 8 * 16, np.int32),
-                     np.zeros(planes * 2 * 8 * 16, np.int32), np.zeros(planes * 6 * 16, np.int32),
-                     np.zeros(STATE, np.int32), np.zeros(16 * x[0].size, np.uint8),
-                     (rows * x[0].size)[None], bad)
-        np.testing.assert_array_equal(bad[0].astype(bool), expect)
+        np.testing.assert_array_equal(_group_verdicts(shard, x, 255, hi), expect)
 
 
 @pytest.mark.parametrize("planes, colour", [(3, "ycocg"), (3, "subtract_green"), (1, "auto")])
