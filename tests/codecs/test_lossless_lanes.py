@@ -468,7 +468,7 @@ def test_packed_buckets_hold_each_buckets_first_token_and_its_bounds(shift):
     """Each packed entry unpacks to the token holding the bucket's first slot and that token's
     cumulative frequencies, the shift follows the entries; tables of more tokens than the entry
     holds, or a shift the lanes do not take, are refused."""
-    from torchcompress.codecs._kernels.lane_steps import PACKED_LO_BITS, PACKED_TOKEN_BITS
+    from torchcompress.codecs._kernels.lane_coder import PACKED_LO_BITS, PACKED_TOKEN_BITS
     from torchcompress.codecs.lossless_tables import packed_buckets, rans_lookup
 
     rng = np.random.default_rng(0)

@@ -8,7 +8,8 @@ import numpy as np
 
 from ..errors import FormatError
 from ._kernels import readonly
-from ._kernels.lane_steps import LUTS, PACKED_LO_BITS, PACKED_SHIFTS, PACKED_TOKEN_BITS
+from ._kernels.lane_coder import PACKED_LO_BITS, PACKED_SHIFTS, PACKED_TOKEN_BITS
+from ._kernels.lane_steps import LUTS
 from ._kernels.ls_lanes import lane_weights
 from ._kernels.ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES
 from ._kernels.pixel_model import (COLOUR_SUBTRACT_GREEN, CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE,
@@ -128,7 +129,7 @@ SMALL_BUCKETS_BYTES = 512 << 10
 
 
 def bucket_shift(contexts: int) -> int:
-    """The packed buckets' shift (``lane_steps.PACKED_SHIFTS``) for ``contexts`` contexts."""
+    """The packed buckets' shift (``lane_coder.PACKED_SHIFTS``) for ``contexts`` contexts."""
     small, large = PACKED_SHIFTS
     return small if contexts * (PROB_SCALE >> small) * 4 <= SMALL_BUCKETS_BYTES else large
 
@@ -161,7 +162,7 @@ def ls_kernel_arrays(ls: tuple) -> tuple[np.ndarray, np.ndarray]:
 def packed_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
     """(contexts * (4096 >> shift) + 1,) int32: for each ``2**shift``-slot bucket of each
     context, the bucket's first token, the cumulative frequency below it and the one above it
-    in one word (``lane_steps``' PACKED_* layout), then ``shift`` (the lanes read it from there),
+    in one word (``lane_coder``'s PACKED_* layout), then ``shift`` (the lanes read it from there),
     for (contexts, T + 1) cumulative frequencies of at most ``2**PACKED_TOKEN_BITS`` tokens.
     Built a block of contexts at a time, so its scratch stays small beside the table."""
     if cum.shape[1] - 1 > 1 << PACKED_TOKEN_BITS:

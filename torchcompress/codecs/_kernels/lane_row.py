@@ -16,8 +16,9 @@ from numba import types
 from numba.extending import intrinsic
 
 from .lane_output import lane_colour_inverse
+from .lane_coder import packed_arg
 from .lane_steps import (ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, data_pointers, lut_mapped,
-                         packed_arg, plane_value)
+                         plane_value)
 from .simd import I32, I64, LANES, at, const, load, splat, store
 
 I1 = ir.IntType(1)

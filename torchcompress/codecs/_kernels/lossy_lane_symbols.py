@@ -31,8 +31,8 @@ from numba.extending import intrinsic
 
 from .block_model import (AC_BASE, BAND_LUT, BANDS, DC_BASE, DC_BINS, LAST_BINS, MAG_BINS,
                           NB_BINS, ZIGZAG)
-from .lane_steps import (PERMUTES, data_pointers, lane_token, packed_arg, token_value, unzigzag,
-                         vmed)
+from .lane_coder import lane_token, packed_arg, token_value
+from .lane_steps import PERMUTES, data_pointers, unzigzag, vmed
 from .rans import LOSSY_DIRECT
 from .simd import (LANES, V32, any_true, at, const, gather, load, lookup128, scatter, smax, smin,
                    splat, store, vabs)

@@ -23,8 +23,9 @@ from numba.extending import intrinsic
 
 from .lane_output import lane_block16, lane_colour_inverse
 from .lane_row import close_row_loop, open_row_loop
-from .lane_steps import (ST_BAD, ST_END, ST_POS, ST_X, activity_bin, data_pointers, lane_token,
-                         level_bin, packed_arg, prev_bin, token_value, unzigzag, vmed)
+from .lane_coder import lane_token, packed_arg, token_value
+from .lane_steps import (ST_BAD, ST_END, ST_POS, ST_X, activity_bin, data_pointers, level_bin,
+                         prev_bin, unzigzag, vmed)
 from .lossless_lanes import lane_verdicts, open_lanes
 from .ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_SHIFT
 from .pixel_model import CTX_PER_CLASS

@@ -1,0 +1,201 @@
+"""The lane decoders' rANS: each lane's token from the packed buckets, the renormalisation and
+the token's extra bits, as ``<16 x i32>`` LLVM IR (see ``simd``) inside the lane intrinsics
+(``lane_steps``, ``lane_row``, ``ls_lanes``, ``lossy_lane_symbols``).
+
+Each lane reads its own record's stream: a read is clamped inside the record (which holds 4
+bytes or more), and from ``LOSSLESS_START`` a lane reads only while its record has a word, so
+a corrupt lane's position stays inside its record.
+"""
+
+from collections import namedtuple
+
+from llvmlite import ir
+
+from .rans import PROB_BITS, RANS_L
+from .simd import I32, I64, any_true, at, const, gather, smax, smin, splat
+
+__all__ = ["Buckets", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS", "lane_token",
+           "packed_arg", "token_maybe_uniform", "token_value"]
+
+_MASK = (1 << PROB_BITS) - 1
+#: the lane decoders' slot -> token buckets hold 2**shift slots in a 32-bit entry each: the
+#: bucket's first token and its two cumulative frequencies (``lossless_tables.packed_buckets``,
+#: whose last word is the shift), so a lane whose slot falls in that token gathers no cumulative
+#: frequencies. Against byte buckets of 8 slots (the first token alone), 4-slot packed buckets
+#: took kernel time x0.91 on MNIST, x0.89 on CIFAR with MED and x0.91 with least squares, lossy
+#: CIFAR batches x0.97 (paired runs of 21-41 alternating calls, tables in cache); 8-slot packed
+#: x0.93 / x0.96, 2-slot x0.94 and 16-slot x1.00 (MNIST). Tables past the L2 take 8 slots
+#: (``lossless_tables.bucket_shift``)
+PACKED_SHIFTS = (2, 3)
+Buckets = namedtuple("Buckets", "ptr shift")
+#: bits of a packed entry: the token, then the cumulative frequency below it (< 4096), then the
+#: one above it (<= 4096)
+PACKED_TOKEN_BITS, PACKED_LO_BITS = 7, 12
+
+
+def packed_arg(context, b, sig, args, k):
+    """The intrinsic's ``k``-th argument, packed buckets (``lossless_tables.packed_buckets``),
+    as :class:`Buckets`: its data and its buckets' shift (its last word) in every lane."""
+    arr = context.make_array(sig.args[k])(context, b, args[k])
+    last = b.load(b.gep(arr.data, [b.sub(arr.nitems, ir.Constant(arr.nitems.type, 1))]))
+    return Buckets(arr.data, splat(b, last))
+
+
+def lane_token(b, x, c, coarse, cum, tstride):
+    """rANS-decode one token in context ``c`` through the packed buckets ``coarse`` (a
+    :class:`Buckets`): (token, state before renormalisation). A lane whose slot lies past its
+    bucket's first token steps on through ``cum``, in the lanes that need it, until its slot is
+    below the next token's cumulative frequency."""
+    slot = b.and_(x, const(_MASK))
+    bucket = b.add(b.shl(c, b.sub(const(PROB_BITS), coarse.shift)), b.lshr(slot, coarse.shift))
+    e = gather(b, coarse.ptr, b.shl(bucket, const(2)))
+    t0 = b.and_(e, const((1 << PACKED_TOKEN_BITS) - 1))
+    lo0 = b.and_(b.lshr(e, const(PACKED_TOKEN_BITS)), const((1 << PACKED_LO_BITS) - 1))
+    hi0 = b.lshr(e, const(PACKED_TOKEN_BITS + PACKED_LO_BITS))
+    adv0 = b.icmp_unsigned(">=", slot, hi0)
+    t1 = b.add(t0, b.zext(adv0, t0.type))
+    row = b.mul(c, splat(b, tstride))
+    pre = b.block
+    up, found = b.append_basic_block("up"), b.append_basic_block("found")
+    b.cbranch(any_true(b, adv0), up, found)
+    b.position_at_end(up)  # while slot >= cum[t + 1]: t += 1, in the lanes that need it
+    t = b.phi(t0.type)
+    t.add_incoming(t1, pre)
+    pair = gather(b, cum, b.shl(b.add(row, t), const(1)))  # cum[t] and cum[t + 1]
+    lo, hi = b.and_(pair, const(0xFFFF)), b.lshr(pair, const(16))
+    adv = b.icmp_unsigned(">=", slot, hi)
+    t.add_incoming(b.add(t, b.zext(adv, t0.type)), up)
+    loop_end = b.block
+    b.cbranch(any_true(b, adv), up, found)
+    b.position_at_end(found)
+    tf, lof, hif = (b.phi(t0.type) for _ in range(3))
+    for ph, first, stepped in ((tf, t0, t), (lof, lo0, lo), (hif, hi0, hi)):
+        ph.add_incoming(first, pre)
+        ph.add_incoming(stepped, loop_end)
+    return tf, b.add(b.mul(b.sub(hif, lof), b.lshr(x, const(PROB_BITS))), b.sub(slot, lof))
+
+
+def _read_word(b, rec, pos, end):
+    """Each lane's 16-bit word at ``min(pos, end - 2)``: the 32 bits two bytes earlier, shifted
+    (``pos >= start + 4``, so the four bytes read lie inside the record)."""
+    q = smin(b, pos, b.sub(end, const(2)))
+    return b.lshr(gather(b, rec, b.sub(q, const(2))), const(16))
+
+
+def _read_words(b, rec, pos, end):
+    """(the word :func:`_read_word` reads at ``pos``, the one it would read at ``pos + 2``)
+    from one gather of the four bytes at ``min(pos, end - 4)`` (records hold 4 bytes or more)."""
+    q = smin(b, pos, b.sub(end, const(4)))
+    bits = gather(b, rec, q)
+    d = b.shl(smin(b, b.sub(pos, q), const(2)), const(3))
+    return b.and_(b.lshr(bits, d), const(0xFFFF)), b.lshr(bits, const(16))
+
+
+def token_maybe_uniform(b, x, c, coarse, cum, tstride, uniform):
+    """:func:`lane_token`, or where ``uniform`` and every lane is in one context and decodes its
+    token 0 (a flat background), that token from one scalar load of the context's row instead
+    of two gathers. Asked for one-plane groups only: on MNIST kernel time x0.93 (paired runs),
+    where on RGB the lanes' contexts almost never agree and the check alone costs."""
+    slot = b.and_(x, const(_MASK))
+    c0 = b.extract_element(c, ir.Constant(I32, 0))
+    check, fast, general, join = (b.append_basic_block(s) for s in (
+        "uniform?", "token0", "gathered", "token"))
+    b.cbranch(b.icmp_unsigned("!=", uniform, ir.Constant(uniform.type, 0)), check, general)
+    b.position_at_end(check)
+    spread = b.icmp_signed("!=", c, splat(b, c0))
+    row = b.mul(b.sext(c0, I64), tstride)  # cum[c0, 0] = 0 and cum[c0, 1], as one 32-bit load
+    pair = b.load(b.bitcast(b.gep(cum, [b.shl(row, at(1))]), I32.as_pointer()), align=1)
+    f0 = splat(b, b.lshr(pair, ir.Constant(I32, 16)))
+    other = b.or_(spread, b.icmp_unsigned(">=", slot, f0))
+    b.cbranch(any_true(b, other), general, fast)
+    b.position_at_end(fast)
+    x0 = b.add(b.mul(f0, b.lshr(x, const(PROB_BITS))), slot)
+    b.branch(join)
+    b.position_at_end(general)
+    t1, x1 = lane_token(b, x, c, coarse, cum, tstride)
+    done = b.block
+    b.branch(join)
+    b.position_at_end(join)
+    tp, xp = b.phi(x.type), b.phi(x.type)
+    tp.add_incoming(const(0), fast)
+    xp.add_incoming(x0, fast)
+    tp.add_incoming(t1, done)
+    xp.add_incoming(x1, done)
+    return tp, xp
+
+
+def _renormalise(b, x, pos, word, end, start):
+    """Each lane's ``(x, pos, whether it read)`` after reading ``word`` where ``x`` is below
+    ``2**16``: from ``RANS_L`` a position past the end stays at ``end + 2`` (the group's final
+    check, position == end, flags it); from ``LOSSLESS_START`` a lane reads only while its
+    record has a word."""
+    lim = const(RANS_L)
+    if start != RANS_L:  # the bound from ``pos`` alone, off the state's chain (``rans.get_code``)
+        lim = b.select(b.icmp_signed("<=", b.add(pos, const(2)), end), lim, const(0))
+    need = b.icmp_unsigned("<", x, lim)
+    x = b.select(need, b.or_(b.shl(x, const(16)), word), x)
+    pos2 = b.add(pos, b.shl(b.zext(need, x.type), const(1)))
+    return x, (pos2 if start != RANS_L else smin(b, pos2, b.add(end, const(2)))), need
+
+
+def _extra_chunk(b, x, pos, v, ne, word, end, start):
+    """Up to 8 of each live lane's ``ne`` uniform low bits, renormalising with ``word``."""
+    live = b.icmp_signed(">", ne, const(0))
+    nb = smin(b, ne, const(8))
+    f = b.shl(const(1), b.sub(const(PROB_BITS), nb))
+    slot = b.and_(x, const(_MASK))
+    x2 = b.add(b.mul(f, b.lshr(x, const(PROB_BITS))), b.and_(slot, b.sub(f, const(1))))
+    x2, pos2, _ = _renormalise(b, x2, pos, word, end, start)
+    ne2 = b.sub(ne, nb)
+    v2 = b.or_(v, b.shl(b.lshr(slot, b.sub(const(PROB_BITS), nb)), ne2))
+    return [b.select(live, n, o) for n, o in zip((x2, pos2, v2, ne2), (x, pos, v, ne))]
+
+
+def _extra_bits(b, x, pos, v, ne, rec, end, word, start):
+    """Read the ``ne`` uniform low bits of each lane's value, in chunks of at most 8; the first
+    chunk renormalises with ``word`` (the word at ``pos``, already read), the others read."""
+    vals = [x, pos, v, ne]
+    pre = b.block
+    with b.if_then(any_true(b, b.icmp_signed(">", ne, const(0)))):
+        first = _extra_chunk(b, x, pos, v, ne, word, end, start)
+        after = b.block
+    merged = []
+    for old, new in zip(vals, first):
+        ph = b.phi(x.type)
+        ph.add_incoming(old, pre)
+        ph.add_incoming(new, after)
+        merged.append(ph)
+    pre = b.block
+    test, body, done = (b.append_basic_block(s) for s in ("extra?", "extra", "value"))
+    b.branch(test)
+    b.position_at_end(test)
+    phis = [b.phi(x.type) for _ in range(4)]
+    for ph, val in zip(phis, merged):
+        ph.add_incoming(val, pre)
+    x, pos, v, ne = phis
+    b.cbranch(any_true(b, b.icmp_signed(">", ne, const(0))), body, done)
+    b.position_at_end(body)
+    new = _extra_chunk(b, x, pos, v, ne, _read_word(b, rec, pos, end), end, start)
+    for ph, n in zip(phis, new):
+        ph.add_incoming(n, body)
+    b.branch(test)
+    b.position_at_end(done)
+    return x, pos, v
+
+
+def token_value(b, t, x, pos, rec, end, direct, live=None, start=RANS_L):
+    """Each lane's value of token ``t`` (``x``: the state after :func:`lane_token`; ``direct``:
+    the tokens' ``d`` and ``start`` the encoder's start state, as in ``rans``): renormalise,
+    then read the token's extra bits (lanes off in ``live``, when given, read none). Returns
+    the new ``(x, pos, value)``."""
+    w0, w1 = _read_words(b, rec, pos, end)
+    x, pos, need = _renormalise(b, x, pos, w0, end, start)  # one word always suffices here
+    nxt = b.select(need, w1, w0)  # the word at the new position
+    # rans.token_base: tokens >= 2**direct are an exponent and two bits, then extra bits
+    small = b.icmp_signed("<", t, const(1 << direct))
+    if live is not None:
+        small = b.or_(small, b.not_(live))
+    tt = smax(b, b.sub(t, const(1 << direct)), const(0))
+    e2 = b.add(b.ashr(tt, const(2)), const(direct - 2))
+    v = b.select(small, t, b.shl(b.or_(b.and_(tt, const(3)), const(4)), e2))
+    return _extra_bits(b, x, pos, v, b.select(small, const(0), e2), rec, end, nxt, start)
