@@ -444,7 +444,7 @@ def _settle_one_at_a_time(freq):
 def test_normalized_counts_settle_as_one_unit_at_a_time(seed):
     """The vectorised fix-up gives the loop's tables exactly (archives keep their bytes), on
     rows with a rounding surplus, a deficit, and a deficit larger than the entries above 1."""
-    from torchcompress.codecs.lossless_tables import normalize_counts
+    from torchcompress.codecs.rans_tables import normalize_counts
 
     rng = np.random.default_rng(seed)
     t = 40
@@ -465,7 +465,8 @@ def test_packed_tables_round_trip_and_pool_unseen_contexts_by_class():
     """The stored form (lens, logf) rebuilds the very frequencies the encoder coded with; a
     context the fit never saw takes the pooled rows of its plane class's seen contexts, or of
     all seen contexts when its class saw none."""
-    from torchcompress.codecs.lossless_tables import LosslessTables, normalize_counts
+    from torchcompress.codecs.lossless_tables import LosslessTables
+    from torchcompress.codecs.rans_tables import normalize_counts
 
     rng = np.random.default_rng(0)
     t = LosslessTables.tokens_for(8, True)

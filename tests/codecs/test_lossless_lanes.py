@@ -469,7 +469,7 @@ def test_packed_buckets_hold_each_buckets_first_token_and_its_bounds(shift):
     cumulative frequencies, the shift follows the entries; tables of more tokens than the entry
     holds, or a shift the lanes do not take, are refused."""
     from torchcompress.codecs._kernels.lane_coder import PACKED_LO_BITS, PACKED_TOKEN_BITS
-    from torchcompress.codecs.lossless_tables import packed_buckets, rans_lookup
+    from torchcompress.codecs.rans_tables import packed_buckets, rans_lookup
 
     rng = np.random.default_rng(0)
     freq = rng.integers(1, 200, (5, 84)).astype(np.float64)

@@ -8,146 +8,16 @@ import numpy as np
 
 from ..errors import FormatError
 from ._kernels import readonly
-from ._kernels.lane_coder import PACKED_LO_BITS, PACKED_SHIFTS, PACKED_TOKEN_BITS
 from ._kernels.lane_steps import LUTS
 from ._kernels.ls_lanes import lane_weights
 from ._kernels.ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES
 from ._kernels.pixel_model import (COLOUR_SUBTRACT_GREEN, CTX_PER_CLASS, FINE_CONTEXTS, MAP_SIZE,
                                    NUM_CLASSES, TEXTURES)
-from ._kernels.rans import COARSE_SHIFT, LOSSLESS_DIRECT, PROB_SCALE, num_tokens
+from ._kernels.rans import LOSSLESS_DIRECT, PROB_SCALE, num_tokens
+from .rans_tables import (LOG_STEPS, LaneTables, normalize_counts, pack_freq, rans_lookup,
+                          unpack_freq)
 
-__all__ = ["LOG_STEPS", "LaneTables", "LosslessTables", "SMALL_BUCKETS_BYTES", "bucket_shift",
-           "ls_kernel_arrays", "normalize_counts", "pack_freq", "packed_buckets", "rans_lookup",
-           "slot_buckets", "unpack_freq"]
-
-#: a packed frequency is the byte round(LOG_STEPS * log2(f))
-LOG_STEPS = 16
-#: stored byte -> integer weight 1024 * 2**(q / 16); integers, so that the reader's normalisation
-#: is exact float arithmetic and every machine rebuilds the same frequencies
-_WEIGHTS = np.rint(1024.0 * np.exp2(np.arange(256) / LOG_STEPS)).astype(np.float64)
-
-
-def normalize_counts(counts: np.ndarray, group: int = CTX_PER_CLASS) -> np.ndarray:
-    """(contexts, T) int64 counts -> uint16 frequencies, each >= 1, summing to 4096 per row.
-
-    Seen tokens get their share rounded; unseen ones the minimum of 1, since
-    any token can occur in a sample the fit did not see. An empty context
-    takes the pooled counts of its ``group`` of contexts (or a uniform row).
-    """
-    counts = np.asarray(counts, dtype=np.float64).copy()
-    ctx, t = counts.shape
-    pooled = counts.reshape(-1, group, t).sum(axis=1)
-    for k in np.flatnonzero(counts.sum(axis=1) == 0):
-        counts[k] = pooled[k // group]
-    counts[counts.sum(axis=1) == 0] = 1.0
-    freq = np.maximum(1, np.rint(counts * (PROB_SCALE / counts.sum(axis=1, keepdims=True))))
-    return _settle(freq.astype(np.int64)).astype(np.uint16)
-
-
-def _settle(freq: np.ndarray) -> np.ndarray:
-    """Move each row's rounding surplus or deficit onto its largest entries, one unit per entry
-    in turn (largest first, ties by position, round and round), never below 1; computed per
-    row in closed form (the test checks it against that loop)."""
-    ctx, t = freq.shape
-    diff = PROB_SCALE - freq.sum(axis=1)
-    order = np.argsort(-freq, axis=1, kind="stable")
-    ranked = np.take_along_axis(freq, order, axis=1)  # each row descending
-    rank = np.arange(t)
-    # a surplus: the entry of rank k gets one unit per round that reaches it
-    up = np.maximum(0, (diff[:, None] - rank + t - 1) // t)
-    # a deficit d: r full rounds take min(r, f - 1) from each entry; r is the most rounds
-    # whose total stays <= d, and the rest comes off the first entries still above 1
-    room = ranked - 1
-    asc = room[:, ::-1]
-    before = np.zeros((ctx, t + 1), dtype=np.int64)
-    np.cumsum(asc, axis=1, out=before[:, 1:])
-    floor = np.concatenate([np.zeros((ctx, 1), dtype=np.int64), asc[:, :-1]], axis=1)
-    d = np.maximum(0, -diff)
-    seg = (before[:, :t] + floor * (t - rank) <= d[:, None]).sum(axis=1) - 1
-    rounds = (d - before[np.arange(ctx), seg]) // (t - seg)
-    taken = np.minimum(rounds[:, None], room)
-    down = taken + (rank < (d - taken.sum(axis=1))[:, None])
-    np.put_along_axis(freq, order, ranked + up - down, axis=1)
-    return freq
-
-
-def pack_freq(freq: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(contexts, T) 12-bit frequencies in their stored form: per context, how many leading
-    tokens are stored (up to its last token above the minimum of 1; 0 for a context the fit
-    never saw, ``seen`` False) and each one's byte ``round(16 * log2(f))``. About a third of
-    the bytes of the uint16 rows (CIFAR: a 30,880-byte tables file becomes 9,819)."""
-    used = freq > 1
-    lens = np.where(used.any(axis=1), freq.shape[1] - np.argmax(used[:, ::-1], axis=1), 0)
-    lens = np.where(seen, np.maximum(lens, 1), 0)
-    logs = np.rint(LOG_STEPS * np.log2(freq.astype(np.float64))).astype(np.uint8)
-    parts = [logs[c, :n] for c, n in enumerate(lens)]
-    return lens.astype(np.uint8), np.concatenate(parts) if parts else np.zeros(0, np.uint8)
-
-
-def unpack_freq(lens: np.ndarray, logf: np.ndarray, tokens: int, group: int) -> np.ndarray:
-    """(contexts, ``tokens``) 12-bit frequencies from :func:`pack_freq`'s form (the caller has
-    checked that ``logf`` holds ``sum(lens)`` bytes): weights ``1024 * 2**(b / 16)``, the
-    minimum for unstored tokens, normalised as :func:`normalize_counts` does. A context never
-    seen takes the pooled frequencies of the seen ones in its ``group`` of contexts (all
-    contexts' where its group saw none)."""
-    f = np.full((len(lens), tokens), _WEIGHTS[0])
-    pos = 0
-    for c, n in enumerate(lens.astype(np.int64)):
-        f[c, :n] = _WEIGHTS[logf[pos:pos + n]]
-        pos += n
-    freq = normalize_counts(f, group=len(lens))
-    seen = lens > 0
-    if seen.any() and not seen.all():
-        rows = freq.astype(np.float64) * seen[:, None]
-        everyone = rows.sum(axis=0)
-        for g in range(0, len(lens), group):
-            if seen[g:g + group].all():
-                continue
-            pool = rows[g:g + group].sum(axis=0) if seen[g:g + group].any() else everyone
-            pooled = normalize_counts(pool[None], group=1)
-            freq[g:g + group][~seen[g:g + group]] = pooled[0]
-    return freq
-
-
-def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The decoder's arrays for (contexts, T) uint16 frequencies: (contexts, T + 1) uint16
-    cumulative frequencies and the slot-bucket -> first token table, (contexts * 256,) uint8
-    flat (context ``c``'s row at ``c << 8``: a shift, not a multiply, on the decoders' chain
-    from context to token)."""
-    f = freq.astype(np.int64)
-    cum = np.zeros((f.shape[0], f.shape[1] + 1), dtype=np.int64)
-    np.cumsum(f, axis=1, out=cum[:, 1:])
-    return cum.astype(np.uint16), slot_buckets(cum, COARSE_SHIFT).reshape(-1)  # cache-small
-
-
-#: packed buckets of 4 slots (4 KB a context) up to this many bytes, else of 8 (2 KB a context).
-#: With the L2 cold, as the bench and a training loop leave it, a table past the AMD host's 1 MB
-#: L2 reads faster at half the size: CIFAR's 384 contexts, least squares x0.90-1.005 (six paired
-#: in-process runs, median x0.96), MED x0.94-1.015; MNIST's 128 (512 KB) x1.025 (warm x1.03):
-#: more lanes step on through ``cum``. The bench's spread hides it either way
-SMALL_BUCKETS_BYTES = 512 << 10
-
-
-def bucket_shift(contexts: int) -> int:
-    """The packed buckets' shift (``lane_coder.PACKED_SHIFTS``) for ``contexts`` contexts."""
-    small, large = PACKED_SHIFTS
-    return small if contexts * (PROB_SCALE >> small) * 4 <= SMALL_BUCKETS_BYTES else large
-
-
-class LaneTables:
-    """The lane decoders' flat tables of ``self.cum`` ((contexts, T + 1) cumulative
-    frequencies), built when a lane decoder first asks for them: the encoder's and the fit's
-    tables never do (the packed buckets take 2 or 4 KB a context)."""
-
-    @cached_property
-    def lane_coarse(self) -> np.ndarray:
-        """The packed slot buckets (:func:`packed_buckets`), flat and read-only."""
-        return readonly(packed_buckets(self.cum, bucket_shift(self.cum.shape[0])))
-
-    @cached_property
-    def cum_bytes(self) -> np.ndarray:
-        """The cumulative frequencies as bytes (the lanes gather two at a time), read-only."""
-        return readonly(np.ascontiguousarray(self.cum).reshape(-1).view(np.uint8))
+__all__ = ["LosslessTables", "ls_kernel_arrays", "map_home"]
 
 
 def ls_kernel_arrays(ls: tuple) -> tuple[np.ndarray, np.ndarray]:
@@ -157,38 +27,6 @@ def ls_kernel_arrays(ls: tuple) -> tuple[np.ndarray, np.ndarray]:
     wts, bias = (np.asarray(a) for a in ls)
     return (wts.reshape(-1, FEATURES).astype(np.int64),
             bias.reshape(-1).astype(np.int64) if bias.any() else np.zeros(0, np.int64))
-
-
-def packed_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
-    """(contexts * (4096 >> shift) + 1,) int32: for each ``2**shift``-slot bucket of each
-    context, the bucket's first token, the cumulative frequency below it and the one above it
-    in one word (``lane_coder``'s PACKED_* layout), then ``shift`` (the lanes read it from there),
-    for (contexts, T + 1) cumulative frequencies of at most ``2**PACKED_TOKEN_BITS`` tokens.
-    Built a block of contexts at a time, so its scratch stays small beside the table."""
-    if cum.shape[1] - 1 > 1 << PACKED_TOKEN_BITS:
-        raise ValueError(f"packed buckets hold tokens below {1 << PACKED_TOKEN_BITS}, "
-                         f"but the tables have {cum.shape[1] - 1}")
-    if shift not in PACKED_SHIFTS:
-        raise ValueError(f"packed buckets have a shift in {PACKED_SHIFTS}, but got {shift}")
-    per = PROB_SCALE >> shift
-    flat = np.empty(cum.shape[0] * per + 1, dtype=np.uint32)
-    out = flat[:-1].reshape(cum.shape[0], per)
-    for a in range(0, cum.shape[0], 16):
-        c = cum[a:a + 16].astype(np.int64)
-        first = slot_buckets(c, shift).astype(np.intp)
-        rows = np.arange(len(c))[:, None]
-        out[a:a + 16] = (first | (c[rows, first] << PACKED_TOKEN_BITS)
-                         | (c[rows, first + 1] << (PACKED_TOKEN_BITS + PACKED_LO_BITS)))
-    flat[-1] = shift
-    return flat.view(np.int32)
-
-
-def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
-    """(contexts, 4096 >> shift) uint8: the token at the start of each ``2**shift``-slot bucket
-    of (contexts, T + 1) cumulative frequencies."""
-    slots = np.arange(PROB_SCALE >> shift, dtype=np.int64) << shift
-    return np.stack([np.searchsorted(c, slots, side="right") - 1
-                     for c in cum.astype(np.int64)]).astype(np.uint8)
 
 
 class LosslessTables(LaneTables):

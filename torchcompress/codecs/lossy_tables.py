@@ -1,6 +1,6 @@
 """The lossy codec's dataset-wide model: colour transform, quantiser, rANS tables, and their checks.
 
-The rANS tables are stored packed (``lossless_tables.pack_freq``), since a
+The rANS tables are stored packed (``rans_tables.pack_freq``), since a
 CIFAR-size archive spends only a few hundred bytes per image; a context the
 fit never saw codes with the seen contexts' pooled distribution.
 """
@@ -13,8 +13,8 @@ from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.block_model import NUM_CONTEXTS, ZIGZAG
 from ._kernels.rans import LOSSY_DIRECT, PROB_SCALE, num_tokens
-from .lossless_tables import (LOG_STEPS, LaneTables, normalize_counts, pack_freq, rans_lookup,
-                              unpack_freq)
+from .rans_tables import (LOG_STEPS, LaneTables, normalize_counts, pack_freq, rans_lookup,
+                          unpack_freq)
 
 __all__ = ["LADDER", "LossyTables", "MAX_Q", "QMUL_RANGE", "TOKENS", "dct_basis"]
 

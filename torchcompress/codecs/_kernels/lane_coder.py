@@ -19,13 +19,13 @@ __all__ = ["Buckets", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS", "l
 
 _MASK = (1 << PROB_BITS) - 1
 #: the lane decoders' slot -> token buckets hold 2**shift slots in a 32-bit entry each: the
-#: bucket's first token and its two cumulative frequencies (``lossless_tables.packed_buckets``,
+#: bucket's first token and its two cumulative frequencies (``rans_tables.packed_buckets``,
 #: whose last word is the shift), so a lane whose slot falls in that token gathers no cumulative
 #: frequencies. Against byte buckets of 8 slots (the first token alone), 4-slot packed buckets
 #: took kernel time x0.91 on MNIST, x0.89 on CIFAR with MED and x0.91 with least squares, lossy
 #: CIFAR batches x0.97 (paired runs of 21-41 alternating calls, tables in cache); 8-slot packed
 #: x0.93 / x0.96, 2-slot x0.94 and 16-slot x1.00 (MNIST). Tables past the L2 take 8 slots
-#: (``lossless_tables.bucket_shift``)
+#: (``rans_tables.bucket_shift``)
 PACKED_SHIFTS = (2, 3)
 Buckets = namedtuple("Buckets", "ptr shift")
 #: bits of a packed entry: the token, then the cumulative frequency below it (< 4096), then the
@@ -34,7 +34,7 @@ PACKED_TOKEN_BITS, PACKED_LO_BITS = 7, 12
 
 
 def packed_arg(context, b, sig, args, k):
-    """The intrinsic's ``k``-th argument, packed buckets (``lossless_tables.packed_buckets``),
+    """The intrinsic's ``k``-th argument, packed buckets (``rans_tables.packed_buckets``),
     as :class:`Buckets`: its data and its buckets' shift (its last word) in every lane."""
     arr = context.make_array(sig.args[k])(context, b, args[k])
     last = b.load(b.gep(arr.data, [b.sub(arr.nitems, ir.Constant(arr.nitems.type, 1))]))

@@ -114,7 +114,7 @@ def put_symbol(x, f, c, words, nw):
 @njit(cache=True, nogil=True, inline="always")
 def get_code(rec, pos, end, x, c, cum, coarse, direct, start=RANS_L):
     """Decode one hybrid-token value in context ``c`` from the stream ``rec[:end]`` (``coarse``:
-    the flat slot-bucket table of ``lossless_tables.rans_lookup``; ``direct``: the tokens'
+    the flat slot-bucket table of ``rans_tables.rans_lookup``; ``direct``: the tokens'
     ``d``, and ``start``: the encoder's start state, constants of the caller's codec).
 
     Returns (value, token, state, position); from ``RANS_L`` the position is past ``end`` when
