@@ -464,10 +464,10 @@ def assert_lanes_read_inside(dec, n, dtype, monkeypatch, at_end):
 
 
 @pytest.mark.parametrize("shift", [2, 3])
-def test_packed_buckets_hold_each_buckets_first_token_and_its_bounds(shift):
-    """Each packed entry unpacks to the token holding the bucket's first slot and that token's
-    cumulative frequencies, the shift follows the entries; tables of more tokens than the entry
-    holds, or a shift the lanes do not take, are refused."""
+def test_packed_buckets_hold_each_buckets_largest_token_and_its_bounds(shift):
+    """Each packed entry unpacks to the token covering the most slots of its bucket (the
+    earliest of a tie) and that token's cumulative frequencies, the shift follows the entries;
+    tables of more tokens than the entry holds, or a shift the lanes do not take, are refused."""
     from torchcompress.codecs._kernels.lane_coder import PACKED_LO_BITS, PACKED_TOKEN_BITS
     from torchcompress.codecs.rans_tables import packed_buckets, rans_lookup
 
@@ -480,13 +480,21 @@ def test_packed_buckets_hold_each_buckets_first_token_and_its_bounds(shift):
     flat = packed_buckets(cum, shift).view(np.uint32).astype(np.int64)
     assert flat.shape == (5 * (4096 >> shift) + 1,) and flat[-1] == shift
     e = flat[:-1].reshape(5, -1)
-    slot = np.arange(4096 >> shift) << shift
     token = e & ((1 << PACKED_TOKEN_BITS) - 1)
     lo = (e >> PACKED_TOKEN_BITS) & ((1 << PACKED_LO_BITS) - 1)
     hi = e >> (PACKED_TOKEN_BITS + PACKED_LO_BITS)
     rows = np.arange(5)[:, None]
-    assert ((cum[rows, token] <= slot) & (slot < cum[rows, token + 1])).all()
     assert np.array_equal(lo, cum[rows, token]) and np.array_equal(hi, cum[rows, token + 1])
+    # every slot's token, counted per bucket: the entry's token has the most slots, and a
+    # token before it in the bucket fewer
+    of_slot = np.stack([np.searchsorted(c, np.arange(4096), side="right") - 1 for c in cum])
+    in_bucket = of_slot.reshape(5, 4096 >> shift, 1 << shift)
+    count = (in_bucket[..., :, None] == in_bucket[..., None, :]).sum(axis=-1)
+    mine = (in_bucket == token[..., None]).sum(axis=-1)
+    assert (mine >= 1).all() and (mine == count.max(axis=-1)).all()
+    earlier = (in_bucket < token[..., None]) & (count == mine[..., None])
+    assert not earlier.any()
+    assert (token != in_bucket[..., 0]).any()  # some buckets hold a later token than their first
     assert hi.max() == 4096  # the last token's upper bound needs the entry's top bit
     with pytest.raises(ValueError, match="a shift in"):
         packed_buckets(cum, 4)

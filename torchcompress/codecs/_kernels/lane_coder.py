@@ -18,10 +18,10 @@ __all__ = ["Buckets", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS", "l
            "packed_arg", "token_maybe_uniform", "token_value"]
 
 _MASK = (1 << PROB_BITS) - 1
-#: the lane decoders' slot -> token buckets hold 2**shift slots in a 32-bit entry each: the
-#: bucket's first token and its two cumulative frequencies (``rans_tables.packed_buckets``,
-#: whose last word is the shift), so a lane whose slot falls in that token gathers no cumulative
-#: frequencies. Against byte buckets of 8 slots (the first token alone), 4-slot packed buckets
+#: the lane decoders' slot -> token buckets hold 2**shift slots in a 32-bit entry each: a token
+#: of the bucket (the one covering most of its slots, ``rans_tables.bucket_tokens``) and its two
+#: cumulative frequencies (``rans_tables.packed_buckets``, whose last word is the shift), so a
+#: lane whose slot falls in that token gathers no cumulative frequencies. Against byte buckets of 8 slots (the first token alone), 4-slot packed buckets
 #: took kernel time x0.91 on MNIST, x0.89 on CIFAR with MED and x0.91 with least squares, lossy
 #: CIFAR batches x0.97 (paired runs of 21-41 alternating calls, tables in cache); 8-slot packed
 #: x0.93 / x0.96, 2-slot x0.94 and 16-slot x1.00 (MNIST). Tables past the L2 take 8 slots
@@ -43,36 +43,44 @@ def packed_arg(context, b, sig, args, k):
 
 def lane_token(b, x, c, coarse, cum, tstride):
     """rANS-decode one token in context ``c`` through the packed buckets ``coarse`` (a
-    :class:`Buckets`): (token, state before renormalisation). A lane whose slot lies past its
-    bucket's first token steps on through ``cum``, in the lanes that need it, until its slot is
-    below the next token's cumulative frequency."""
+    :class:`Buckets`): (token, state before renormalisation). A lane whose slot lies outside
+    its bucket's token steps through ``cum``, up or down, in the lanes that need it, until its
+    slot lies within a token's cumulative frequencies (a corrupt lane's slot is still one of
+    the context's 4096, so it stops there too)."""
     slot = b.and_(x, const(_MASK))
     bucket = b.add(b.shl(c, b.sub(const(PROB_BITS), coarse.shift)), b.lshr(slot, coarse.shift))
     e = gather(b, coarse.ptr, b.shl(bucket, const(2)))
     t0 = b.and_(e, const((1 << PACKED_TOKEN_BITS) - 1))
     lo0 = b.and_(b.lshr(e, const(PACKED_TOKEN_BITS)), const((1 << PACKED_LO_BITS) - 1))
     hi0 = b.lshr(e, const(PACKED_TOKEN_BITS + PACKED_LO_BITS))
-    adv0 = b.icmp_unsigned(">=", slot, hi0)
-    t1 = b.add(t0, b.zext(adv0, t0.type))
+    t1, out0 = _step(b, t0, slot, lo0, hi0)
     row = b.mul(c, splat(b, tstride))
     pre = b.block
-    up, found = b.append_basic_block("up"), b.append_basic_block("found")
-    b.cbranch(any_true(b, adv0), up, found)
-    b.position_at_end(up)  # while slot >= cum[t + 1]: t += 1, in the lanes that need it
+    look, found = b.append_basic_block("step"), b.append_basic_block("found")
+    b.cbranch(any_true(b, out0), look, found)
+    b.position_at_end(look)  # while slot is outside [cum[t], cum[t + 1]): step towards it
     t = b.phi(t0.type)
     t.add_incoming(t1, pre)
     pair = gather(b, cum, b.shl(b.add(row, t), const(1)))  # cum[t] and cum[t + 1]
     lo, hi = b.and_(pair, const(0xFFFF)), b.lshr(pair, const(16))
-    adv = b.icmp_unsigned(">=", slot, hi)
-    t.add_incoming(b.add(t, b.zext(adv, t0.type)), up)
+    t_next, out = _step(b, t, slot, lo, hi)
+    t.add_incoming(t_next, look)
     loop_end = b.block
-    b.cbranch(any_true(b, adv), up, found)
+    b.cbranch(any_true(b, out), look, found)
     b.position_at_end(found)
     tf, lof, hif = (b.phi(t0.type) for _ in range(3))
     for ph, first, stepped in ((tf, t0, t), (lof, lo0, lo), (hif, hi0, hi)):
         ph.add_incoming(first, pre)
         ph.add_incoming(stepped, loop_end)
     return tf, b.add(b.mul(b.sub(hif, lof), b.lshr(x, const(PROB_BITS))), b.sub(slot, lof))
+
+
+def _step(b, t, slot, lo, hi):
+    """(``t`` moved one token towards each lane's slot, whether the slot lies outside ``[lo,
+    hi)``), ``lo`` and ``hi`` token ``t``'s cumulative frequencies. ``t`` stays a token: the
+    slot lies above the last one's ``hi`` (4096) or below the first one's ``lo`` (0) never."""
+    up, down = b.icmp_unsigned(">=", slot, hi), b.icmp_unsigned("<", slot, lo)
+    return b.sub(b.add(t, b.zext(up, t.type)), b.zext(down, t.type)), b.or_(up, down)
 
 
 def _read_word(b, rec, pos, end):
