@@ -500,3 +500,89 @@ def test_packed_buckets_hold_each_buckets_largest_token_and_its_bounds(shift):
         packed_buckets(cum, 4)
     with pytest.raises(ValueError, match="packed buckets hold tokens below 128"):
         packed_buckets(np.zeros((1, 130), np.int64), shift)
+
+
+def _skewed_cum(rng, contexts, tokens):
+    """(contexts, tokens + 1) cumulative 12-bit frequencies: one token takes most of the slots
+    (as on a background), some others a single slot, some none."""
+    from torchcompress.codecs.rans_tables import rans_lookup
+
+    freq = rng.integers(1, 200, (contexts, tokens)).astype(np.float64)
+    freq[:, 0] += 3000
+    freq[:, 5:9] = 0  # tokens that never occur
+    freq[:, -12:] = 1e-9  # rare tokens that keep one slot each
+    freq = np.maximum(freq > 0, np.round(freq / freq.sum(axis=1, keepdims=True) * 4096))
+    freq = freq.astype(np.int64)
+    freq[:, 0] += 4096 - freq.sum(axis=1)
+    return rans_lookup(freq.astype(np.uint16))[0].astype(np.int64)
+
+
+@pytest.mark.parametrize("shift", [4, 5])
+def test_wide_buckets_hold_the_window_of_three_tokens_that_covers_most_of_each_bucket(shift):
+    """Each wide bucket's first word is a narrow entry for the first token of the three
+    consecutive ones covering the most of its slots (the earliest of a tie), its second the
+    cumulative frequencies above the next two (4096 past the last token); wrong shifts or too
+    many tokens are refused."""
+    from torchcompress.codecs._kernels.lane_coder import (PACKED_LO_BITS, PACKED_TOKEN_BITS,
+                                                          WIDE_BITS)
+    from torchcompress.codecs.rans_tables import lane_buckets, wide_buckets
+
+    rng = np.random.default_rng(1)
+    tokens = 84
+    cum = _skewed_cum(rng, 5, tokens)
+    flat = wide_buckets(cum, shift).view(np.uint32).astype(np.int64)
+    assert flat.shape == (5 * (4096 >> shift) * 2 + 1,) and flat[-1] == shift
+    assert np.array_equal(lane_buckets(cum, shift).view(np.uint32), flat)
+    e = flat[:-1].reshape(5, -1, 2)
+    w = e[..., 0] & ((1 << PACKED_TOKEN_BITS) - 1)
+    bounds = [(e[..., 0] >> PACKED_TOKEN_BITS) & ((1 << PACKED_LO_BITS) - 1),
+              e[..., 0] >> (PACKED_TOKEN_BITS + PACKED_LO_BITS),
+              e[..., 1] & ((1 << WIDE_BITS) - 1), e[..., 1] >> WIDE_BITS]
+    rows = np.arange(5)[:, None]
+    for k, got in enumerate(bounds):
+        assert np.array_equal(got, cum[rows, np.minimum(w + k, tokens)]), k
+    of_slot = np.stack([np.searchsorted(c, np.arange(4096), side="right") - 1 for c in cum])
+    in_bucket = of_slot.reshape(5, 4096 >> shift, 1 << shift)
+    # brute force: how many of each bucket's slots every window start covers
+    starts = np.arange(tokens)
+    cover = ((in_bucket[..., None, :] >= starts[:, None])
+             & (in_bucket[..., None, :] < starts[:, None] + 3)).sum(axis=-1)
+    mine = np.take_along_axis(cover, w[..., None], axis=-1)[..., 0]
+    assert (mine == cover.max(axis=-1)).all()
+    # of the windows that start at one of the bucket's tokens, the earliest that covers as much
+    ties = (cover == mine[..., None]) & (starts >= in_bucket[..., :1])
+    assert (np.argmax(ties, axis=-1) == w).all()
+    assert (mine < 1 << shift).any() and (w != in_bucket[..., 0]).any()
+    # three tokens: the windows run past the last one, whose bounds read 4096
+    last = wide_buckets(np.array([[0, 1000, 4000, 4096]]), shift).view(np.uint32)[:-1]
+    last = last.reshape(-1, 2)[-1].astype(np.int64)
+    assert last[0] & 127 == 2 and (last[1] & 8191, last[1] >> WIDE_BITS) == (4096, 4096)
+    with pytest.raises(ValueError, match="a shift in"):
+        wide_buckets(cum, 3)
+    with pytest.raises(ValueError, match="wide buckets hold tokens below 128"):
+        wide_buckets(np.zeros((1, 130), np.int64), shift)
+
+
+def test_tables_take_narrow_buckets_up_to_512_kb_and_wide_ones_past_it():
+    from torchcompress.codecs.rans_tables import bucket_shift
+
+    assert [bucket_shift(c) for c in (1, 128, 129, 384, 4096)] == [2, 2, 5, 5, 5]
+
+
+@pytest.mark.parametrize("shift", [2, 3, 4, 5])
+@pytest.mark.parametrize("name,params", [
+    ("rgb-with-raw-rows", LosslessParams()), ("grey-blank-background", LosslessParams()),
+    ("uint16-wide-residuals", LosslessParams()),
+    ("rgb-rows-of-40", LosslessParams(predictor="least_squares"))])
+def test_lanes_decode_through_narrow_and_wide_buckets(monkeypatch, shift, name, params):
+    """Whichever form and size of buckets the tables take, the lanes give the values."""
+    from torchcompress.codecs import rans_tables
+
+    x = _kinds()[name]
+    monkeypatch.setattr(rans_tables, "bucket_shift", lambda contexts: shift)
+    dec = _decoder(x, params)
+    idx = np.random.default_rng(2).integers(0, len(x), 48).astype(np.int64)
+    on, off = _both_ways(monkeypatch, dec, idx, x.dtype)
+    assert dec.shard(0).tables.lane_coarse[-1] == shift
+    np.testing.assert_array_equal(on, x[idx])
+    np.testing.assert_array_equal(off, x[idx])

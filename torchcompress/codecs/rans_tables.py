@@ -9,13 +9,14 @@ from functools import cached_property
 import numpy as np
 
 from ._kernels import readonly
-from ._kernels.lane_coder import PACKED_LO_BITS, PACKED_SHIFTS, PACKED_TOKEN_BITS
+from ._kernels.lane_coder import (PACKED_LO_BITS, PACKED_SHIFTS, PACKED_TOKEN_BITS,
+                                 WIDE_BITS, WIDE_SHIFTS)
 from ._kernels.pixel_model import CTX_PER_CLASS
 from ._kernels.rans import COARSE_SHIFT, PROB_SCALE
 
 __all__ = ["LOG_STEPS", "LaneTables", "SMALL_BUCKETS_BYTES", "bucket_shift", "bucket_tokens",
-           "normalize_counts", "pack_freq", "packed_buckets", "rans_lookup", "slot_buckets",
-           "unpack_freq"]
+           "lane_buckets", "normalize_counts", "pack_freq", "packed_buckets", "rans_lookup",
+           "slot_buckets", "unpack_freq", "wide_buckets", "window_tokens"]
 
 #: a packed frequency is the byte round(LOG_STEPS * log2(f))
 LOG_STEPS = 16
@@ -117,29 +118,38 @@ def rans_lookup(freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cum.astype(np.uint16), slot_buckets(cum, COARSE_SHIFT).reshape(-1)  # cache-small
 
 
-#: packed buckets of 4 slots (4 KB a context) up to this many bytes, else of 8 (2 KB a context).
-#: With the L2 cold, as the bench and a training loop leave it, a table past the AMD host's 1 MB
-#: L2 reads faster at half the size: CIFAR's 384 contexts, least squares x0.90-1.005 (six paired
-#: in-process runs, median x0.96), MED x0.94-1.015; MNIST's 128 (512 KB) x1.025 (warm x1.03):
-#: more lanes step on through ``cum``. The bench's spread hides it either way
+#: narrow buckets of 4 slots (4 KB a context) up to this many bytes, else wide ones of 32 slots
+#: (2 KB a context, ``lane_coder.WIDE_SHIFTS``). With the L2 cold, as the bench and a training
+#: loop leave it, a table past the AMD host's 1 MB L2 read faster at half the size (CIFAR's 384
+#: contexts in 8-slot narrow buckets, least squares x0.90-1.005, median x0.96), and wide
+#: 32-slot buckets at a quarter of it faster again (x0.83-0.89 against 8-slot narrow ones);
+#: MNIST's 128 contexts (512 KB) read x1.03-1.14 wide, at any bucket size
 SMALL_BUCKETS_BYTES = 512 << 10
 
 
 def bucket_shift(contexts: int) -> int:
-    """The packed buckets' shift (``lane_coder.PACKED_SHIFTS``) for ``contexts`` contexts."""
-    small, large = PACKED_SHIFTS
-    return small if contexts * (PROB_SCALE >> small) * 4 <= SMALL_BUCKETS_BYTES else large
+    """The lanes' bucket shift for ``contexts`` contexts: narrow 4-slot buckets for small
+    tables, wide 32-slot ones past ``SMALL_BUCKETS_BYTES`` (:func:`lane_buckets`)."""
+    small = PACKED_SHIFTS[0]
+    return small if contexts * (PROB_SCALE >> small) * 4 <= SMALL_BUCKETS_BYTES else WIDE_SHIFTS[-1]
+
+
+def lane_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
+    """The lanes' buckets of (contexts, T + 1) cumulative frequencies: narrow
+    (:func:`packed_buckets`) for a shift in ``PACKED_SHIFTS``, wide (:func:`wide_buckets`) for
+    one in ``WIDE_SHIFTS``; the lanes tell them apart by the shift, the table's last word."""
+    return (wide_buckets if shift in WIDE_SHIFTS else packed_buckets)(cum, shift)
 
 
 class LaneTables:
     """The lane decoders' flat tables of ``self.cum`` ((contexts, T + 1) cumulative
     frequencies), built when a lane decoder first asks for them: the encoder's and the fit's
-    tables never do (the packed buckets take 2 or 4 KB a context)."""
+    tables never do (the buckets take 2 or 4 KB a context)."""
 
     @cached_property
     def lane_coarse(self) -> np.ndarray:
-        """The packed slot buckets (:func:`packed_buckets`), flat and read-only."""
-        return readonly(packed_buckets(self.cum, bucket_shift(self.cum.shape[0])))
+        """The lanes' slot buckets (:func:`lane_buckets`), flat and read-only."""
+        return readonly(lane_buckets(self.cum, bucket_shift(self.cum.shape[0])))
 
     @cached_property
     def cum_bytes(self) -> np.ndarray:
@@ -199,3 +209,50 @@ def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
     slots = np.arange(PROB_SCALE >> shift, dtype=np.int64) << shift
     return np.stack([np.searchsorted(c, slots, side="right") - 1
                      for c in cum.astype(np.int64)]).astype(np.uint8)
+
+
+
+def window_tokens(cum: np.ndarray, shift: int) -> np.ndarray:
+    """(contexts, 4096 >> shift) intp: for each ``2**shift``-slot bucket of (contexts, T + 1)
+    int64 cumulative frequencies, the first of the three consecutive tokens that cover most of
+    its slots (the earliest of a tie; near the last token, fewer than three)."""
+    size, tokens = 1 << shift, cum.shape[1] - 1
+    start = np.arange(PROB_SCALE >> shift, dtype=np.int64) << shift
+    rows = np.arange(len(cum))[:, None]
+    best = first = slot_buckets(cum, shift).astype(np.intp)
+    last = np.stack([np.searchsorted(c, start + size - 1, side="right") - 1 for c in cum])
+    cover = np.full(first.shape, -1, np.int64)
+    for k in range(int((last - first).max()) + 1):  # windows from each token in the bucket
+        w = np.minimum(first + k, tokens - 1)
+        lo = cum[rows, w]
+        c = np.where(lo < start + size, np.minimum(cum[rows, np.minimum(w + 3, tokens)],
+                                                  start + size) - np.maximum(lo, start), -1)
+        better = c > cover
+        best, cover = np.where(better, w, best), np.where(better, c, cover)
+    return best
+
+
+def wide_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
+    """(contexts * (4096 >> shift) * 2 + 1,) int32: for each ``2**shift``-slot bucket of each
+    context two words, the first of its window's tokens (:func:`window_tokens`) in a narrow
+    entry (the token and its two cumulative frequencies, :func:`packed_buckets`), then the
+    cumulative frequencies above the next two tokens (``WIDE_BITS`` each; 4096 past the last
+    token), then ``shift``. A lane picks its token of the three with two compares."""
+    if cum.shape[1] - 1 > 1 << PACKED_TOKEN_BITS:
+        raise ValueError(f"wide buckets hold tokens below {1 << PACKED_TOKEN_BITS}, "
+                         f"but the tables have {cum.shape[1] - 1}")
+    if shift not in WIDE_SHIFTS:
+        raise ValueError(f"wide buckets have a shift in {WIDE_SHIFTS}, but got {shift}")
+    per, tokens = PROB_SCALE >> shift, cum.shape[1] - 1
+    flat = np.empty(cum.shape[0] * per * 2 + 1, dtype=np.uint32)
+    out = flat[:-1].reshape(cum.shape[0], per, 2)
+    for a in range(0, cum.shape[0], 64):
+        c = cum[a:a + 64].astype(np.int64)
+        w = window_tokens(c, shift)
+        rows = np.arange(len(c))[:, None]
+        bound = [c[rows, np.minimum(w + k, tokens)] for k in range(4)]
+        out[a:a + 64, :, 0] = (w | (bound[0] << PACKED_TOKEN_BITS)
+                               | (bound[1] << (PACKED_TOKEN_BITS + PACKED_LO_BITS)))
+        out[a:a + 64, :, 1] = bound[2] | (bound[3] << WIDE_BITS)
+    flat[-1] = shift
+    return flat.view(np.int32)

@@ -1,4 +1,4 @@
-"""The lane decoders' rANS: each lane's token from the packed buckets, the renormalisation and
+"""The lane decoders' rANS: each lane's token from the slot buckets, the renormalisation and
 the token's extra bits, as ``<16 x i32>`` LLVM IR (see ``simd``) inside the lane intrinsics
 (``lane_steps``, ``lane_row``, ``ls_lanes``, ``lossy_lane_symbols``).
 
@@ -12,47 +12,74 @@ from collections import namedtuple
 from llvmlite import ir
 
 from .rans import PROB_BITS, RANS_L
-from .simd import I32, I64, any_true, at, const, gather, smax, smin, splat
+from .simd import I32, I64, V32, any_true, at, const, gather, smax, smin, splat
 
-__all__ = ["Buckets", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS", "lane_token",
+__all__ = ["Buckets", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS", "WIDE_BITS",
+           "WIDE_SHIFTS", "lane_token",
            "packed_arg", "token_maybe_uniform", "token_value"]
 
 _MASK = (1 << PROB_BITS) - 1
-#: the lane decoders' slot -> token buckets hold 2**shift slots in a 32-bit entry each: a token
-#: of the bucket (the one covering most of its slots, ``rans_tables.bucket_tokens``) and its two
-#: cumulative frequencies (``rans_tables.packed_buckets``, whose last word is the shift), so a
-#: lane whose slot falls in that token gathers no cumulative frequencies. Against byte buckets of 8 slots (the first token alone), 4-slot packed buckets
-#: took kernel time x0.91 on MNIST, x0.89 on CIFAR with MED and x0.91 with least squares, lossy
-#: CIFAR batches x0.97 (paired runs of 21-41 alternating calls, tables in cache); 8-slot packed
-#: x0.93 / x0.96, 2-slot x0.94 and 16-slot x1.00 (MNIST). Tables past the L2 take 8 slots
-#: (``rans_tables.bucket_shift``)
+#: the lane decoders' slot -> token buckets come in two forms, told apart by their shift (the
+#: table's last word). Narrow: 2**shift slots in a 32-bit entry each, a token of the bucket (the
+#: one covering most of its slots, ``rans_tables.bucket_tokens``) and its two cumulative
+#: frequencies (``rans_tables.packed_buckets``), so a lane whose slot falls in that token gathers
+#: no cumulative frequencies. Against byte buckets of 8 slots (the first token alone), 4-slot
+#: packed buckets took kernel time x0.91 on MNIST, x0.89 on CIFAR with MED and x0.91 with least
+#: squares, lossy CIFAR batches x0.97 (paired runs of 21-41 alternating calls, tables in cache);
+#: 8-slot packed x0.93 / x0.96, 2-slot x0.94 and 16-slot x1.00 (MNIST)
 PACKED_SHIFTS = (2, 3)
-Buckets = namedtuple("Buckets", "ptr shift")
+#: Wide: 2**shift slots in two words, the first of three consecutive tokens that cover most of
+#: the bucket (``rans_tables.window_tokens``) in the narrow entry's form, then the cumulative
+#: frequencies of the two tokens after it (``WIDE_BITS`` each; ``rans_tables.wide_buckets``).
+#: One more gather a plane, but 32-slot buckets where 8-slot ones took a lane through ``cum``
+#: in 21% of CIFAR's least-squares plane steps take 5%, in half the bytes (384 against 768 KB):
+#: kernel x0.83-0.89 (least squares), x0.85 (MED); 16-slot x0.90-0.95 / x0.92-0.97; on MNIST's
+#: 512 KB x1.03-1.14 at every size, so small tables stay narrow (``rans_tables.bucket_shift``)
+WIDE_SHIFTS = (4, 5)
+WIDE_BITS = 13
+Buckets = namedtuple("Buckets", "ptr shift wide")
 #: bits of a packed entry: the token, then the cumulative frequency below it (< 4096), then the
 #: one above it (<= 4096)
 PACKED_TOKEN_BITS, PACKED_LO_BITS = 7, 12
 
 
 def packed_arg(context, b, sig, args, k):
-    """The intrinsic's ``k``-th argument, packed buckets (``rans_tables.packed_buckets``),
-    as :class:`Buckets`: its data and its buckets' shift (its last word) in every lane."""
+    """The intrinsic's ``k``-th argument, narrow or wide buckets (``rans_tables.lane_buckets``),
+    as :class:`Buckets`: its data, its buckets' shift (its last word) in every lane and whether
+    they are wide."""
     arr = context.make_array(sig.args[k])(context, b, args[k])
     last = b.load(b.gep(arr.data, [b.sub(arr.nitems, ir.Constant(arr.nitems.type, 1))]))
-    return Buckets(arr.data, splat(b, last))
+    wide = b.icmp_signed(">=", last, ir.Constant(last.type, WIDE_SHIFTS[0]))
+    return Buckets(arr.data, splat(b, last), wide)
 
 
 def lane_token(b, x, c, coarse, cum, tstride):
-    """rANS-decode one token in context ``c`` through the packed buckets ``coarse`` (a
+    """rANS-decode one token in context ``c`` through the narrow or wide buckets ``coarse`` (a
     :class:`Buckets`): (token, state before renormalisation). A lane whose slot lies outside
-    its bucket's token steps through ``cum``, up or down, in the lanes that need it, until its
+    its bucket's tokens steps through ``cum``, up or down, in the lanes that need it, until its
     slot lies within a token's cumulative frequencies (a corrupt lane's slot is still one of
     the context's 4096, so it stops there too)."""
     slot = b.and_(x, const(_MASK))
     bucket = b.add(b.shl(c, b.sub(const(PROB_BITS), coarse.shift)), b.lshr(slot, coarse.shift))
-    e = gather(b, coarse.ptr, b.shl(bucket, const(2)))
-    t0 = b.and_(e, const((1 << PACKED_TOKEN_BITS) - 1))
-    lo0 = b.and_(b.lshr(e, const(PACKED_TOKEN_BITS)), const((1 << PACKED_LO_BITS) - 1))
-    hi0 = b.lshr(e, const(PACKED_TOKEN_BITS + PACKED_LO_BITS))
+    with b.if_else(coarse.wide) as (wide, narrow):
+        with wide:
+            at8 = b.shl(bucket, const(3))
+            tw, low, hiw = _unpack(b, gather(b, coarse.ptr, at8))
+            above = gather(b, coarse.ptr, b.add(at8, const(4)))
+            c2 = b.and_(above, const((1 << WIDE_BITS) - 1))
+            c3 = b.lshr(above, const(WIDE_BITS))
+            u1, u2 = b.icmp_unsigned(">=", slot, hiw), b.icmp_unsigned(">=", slot, c2)
+            tw = b.add(b.add(tw, b.zext(u1, tw.type)), b.zext(u2, tw.type))
+            low, hiw = (b.select(u2, c2, b.select(u1, hiw, low)),
+                        b.select(u2, c3, b.select(u1, c2, hiw)))
+            from_wide = b.block
+        with narrow:
+            tn, lon, hin = _unpack(b, gather(b, coarse.ptr, b.shl(bucket, const(2))))
+            from_narrow = b.block
+    t0, lo0, hi0 = (b.phi(V32) for _ in range(3))
+    for ph, w, n in ((t0, tw, tn), (lo0, low, lon), (hi0, hiw, hin)):
+        ph.add_incoming(w, from_wide)
+        ph.add_incoming(n, from_narrow)
     t1, out0 = _step(b, t0, slot, lo0, hi0)
     row = b.mul(c, splat(b, tstride))
     pre = b.block
@@ -73,6 +100,13 @@ def lane_token(b, x, c, coarse, cum, tstride):
         ph.add_incoming(first, pre)
         ph.add_incoming(stepped, loop_end)
     return tf, b.add(b.mul(b.sub(hif, lof), b.lshr(x, const(PROB_BITS))), b.sub(slot, lof))
+
+
+def _unpack(b, e):
+    """A narrow entry's (token, cumulative frequency below it, the one above it)."""
+    return (b.and_(e, const((1 << PACKED_TOKEN_BITS) - 1)),
+            b.and_(b.lshr(e, const(PACKED_TOKEN_BITS)), const((1 << PACKED_LO_BITS) - 1)),
+            b.lshr(e, const(PACKED_TOKEN_BITS + PACKED_LO_BITS)))
 
 
 def _step(b, t, slot, lo, hi):

@@ -75,7 +75,7 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
     Args:
         rows, out_off, bad: (G, 16); ``dims``: (G, 16, 3); ``colour``: the transform of 3- and
             4-plane samples' planes 0..2 (``pixel_model.COLOUR_*``).
-        coarse: the int32 packed buckets, their shift last (``rans_tables.packed_buckets``);
+        coarse: the int32 lane buckets, their shift last (``rans_tables.lane_buckets``);
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes.
         pl, rs: (>= P * 2 * (W + 2) * 16,) int32 lane rings; ``row``: (>= P * W * 16,)
             int32; ``state``: (STATE,) int32.

@@ -33,7 +33,7 @@ def decode_lossy_lanes(rec, offsets, dims, groups, ladder, qmul, qmul_raster, co
             ``out_off``: (G, 16) their output starts.
         qmul_raster: ``qmul`` in raster order (entry ``ZIGZAG[z]`` is ``qmul``'s ``z``).
         coarse: the lane tables' int32 packed slot buckets, their shift last
-            (``rans_tables.packed_buckets``);
+            (``rans_tables.lane_buckets``);
             ``cum``: the (contexts * tstride,) uint16 cumulative frequencies as bytes;
             ``luts``: ``lossy_lane_symbols.LUTS``.
         qc: (16 * region,) int32, zero on the first call; each call leaves it so.
