@@ -130,8 +130,8 @@ SMALL_BUCKETS_BYTES = 512 << 10
 def bucket_shift(contexts: int) -> int:
     """The lanes' bucket shift for ``contexts`` contexts: narrow 4-slot buckets for small
     tables, wide 32-slot ones past ``SMALL_BUCKETS_BYTES`` (:func:`lane_buckets`)."""
-    small = PACKED_SHIFTS[0]
-    return small if contexts * (PROB_SCALE >> small) * 4 <= SMALL_BUCKETS_BYTES else WIDE_SHIFTS[-1]
+    small, wide = PACKED_SHIFTS[0], WIDE_SHIFTS[-1]
+    return small if contexts * (PROB_SCALE >> small) * 4 <= SMALL_BUCKETS_BYTES else wide
 
 
 def lane_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
@@ -209,7 +209,6 @@ def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
     slots = np.arange(PROB_SCALE >> shift, dtype=np.int64) << shift
     return np.stack([np.searchsorted(c, slots, side="right") - 1
                      for c in cum.astype(np.int64)]).astype(np.uint8)
-
 
 
 def window_tokens(cum: np.ndarray, shift: int) -> np.ndarray:
