@@ -32,7 +32,7 @@ PACKED_SHIFTS = (2, 3)
 #: the bucket (``rans_tables.window_tokens``) in the narrow entry's form, then the cumulative
 #: frequencies of the two tokens after it (``WIDE_BITS`` each; ``rans_tables.wide_buckets``).
 #: One more gather a plane, but 32-slot buckets where 8-slot ones took a lane through ``cum``
-#: in 21% of CIFAR's least-squares plane steps take 5%, in half the bytes (384 against 768 KB):
+#: in 20% of CIFAR's least-squares plane steps take 5%, in half the bytes (384 against 768 KB):
 #: kernel x0.83-0.89 (least squares), x0.85 (MED); 16-slot x0.90-0.95 / x0.92-0.97; on MNIST's
 #: 512 KB x1.03-1.14 at every size, so small tables stay narrow (``rans_tables.bucket_shift``)
 WIDE_SHIFTS = (4, 5)
