@@ -14,9 +14,9 @@ from ._kernels.lane_coder import (PACKED_LO_BITS, PACKED_SHIFTS, PACKED_TOKEN_BI
 from ._kernels.pixel_model import CTX_PER_CLASS
 from ._kernels.rans import COARSE_SHIFT, PROB_SCALE
 
-__all__ = ["LOG_STEPS", "LaneTables", "SMALL_BUCKETS_BYTES", "bucket_shift", "bucket_tokens",
-           "lane_buckets", "normalize_counts", "pack_freq", "packed_buckets", "rans_lookup",
-           "slot_buckets", "unpack_freq", "wide_buckets", "window_tokens"]
+__all__ = ["LOG_STEPS", "LaneTables", "SMALL_BUCKETS_BYTES", "bucket_shift", "lane_buckets",
+           "normalize_counts", "pack_freq", "packed_buckets", "rans_lookup", "slot_buckets",
+           "unpack_freq", "wide_buckets", "window_tokens"]
 
 #: a packed frequency is the byte round(LOG_STEPS * log2(f))
 LOG_STEPS = 16
@@ -159,62 +159,67 @@ class LaneTables:
 
 def packed_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
     """(contexts * (4096 >> shift) + 1,) int32: for each ``2**shift``-slot bucket of each
-    context, the token that covers most of the bucket's slots (:func:`bucket_tokens`), the
-    cumulative frequency below it and the one above it in one word (``lane_coder``'s PACKED_*
-    layout), then ``shift`` (the lanes read it from there), for (contexts, T + 1) cumulative
-    frequencies of at most ``2**PACKED_TOKEN_BITS`` tokens. Built a block of contexts at a time,
-    so its scratch stays small beside the table."""
-    if cum.shape[1] - 1 > 1 << PACKED_TOKEN_BITS:
-        raise ValueError(f"packed buckets hold tokens below {1 << PACKED_TOKEN_BITS}, "
-                         f"but the tables have {cum.shape[1] - 1}")
-    if shift not in PACKED_SHIFTS:
-        raise ValueError(f"packed buckets have a shift in {PACKED_SHIFTS}, but got {shift}")
+    context, the token that covers most of the bucket's slots (:func:`window_tokens` of width
+    1), the cumulative frequency below it and the one above it in one word (``lane_coder``'s
+    PACKED_* layout), then ``shift`` (the lanes read it from there), for (contexts, T + 1)
+    cumulative frequencies of at most ``2**PACKED_TOKEN_BITS`` tokens. Built a block of
+    contexts at a time, so its scratch stays small beside the table. Against the bucket's
+    first token, the majority token takes CIFAR's least-squares lanes (8-slot buckets) from 31%
+    to 20% of plane steps through ``cum``: kernel time x0.93, MED x0.966, MNIST x0.99 (paired
+    in-process runs, bit-exact)."""
+    _check(cum, shift, PACKED_SHIFTS, "packed")
     per = PROB_SCALE >> shift
     flat = np.empty(cum.shape[0] * per + 1, dtype=np.uint32)
     out = flat[:-1].reshape(cum.shape[0], per)
     for a in range(0, cum.shape[0], 16):
         c = cum[a:a + 16].astype(np.int64)
-        tok = bucket_tokens(c, shift)
-        rows = np.arange(len(c))[:, None]
-        out[a:a + 16] = (tok | (c[rows, tok] << PACKED_TOKEN_BITS)
-                         | (c[rows, tok + 1] << (PACKED_TOKEN_BITS + PACKED_LO_BITS)))
+        out[a:a + 16] = _narrow_entries(c, window_tokens(c, shift, 1))
     flat[-1] = shift
     return flat.view(np.int32)
 
 
-def bucket_tokens(cum: np.ndarray, shift: int) -> np.ndarray:
-    """(contexts, 4096 >> shift) intp: the token that covers the most slots of each
-    ``2**shift``-slot bucket (the earliest of a tie) of (contexts, T + 1) int64 cumulative
-    frequencies. A lane whose slot lies in another token of its bucket steps through the
-    cumulative frequencies to it (``lane_coder.lane_token``); against the bucket's first token,
-    that takes CIFAR's least-squares lanes (8-slot buckets) from 31% to 20% of plane steps,
-    kernel time x0.93, MED x0.966, MNIST x0.99 (paired in-process runs, bit-exact)."""
-    size, tokens = 1 << shift, cum.shape[1] - 1
-    start = np.arange(PROB_SCALE >> shift, dtype=np.int64) << shift
+def wide_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
+    """(contexts * (4096 >> shift) * 2 + 1,) int32: for each ``2**shift``-slot bucket of each
+    context two words, the first of the three consecutive tokens that cover most of it
+    (:func:`window_tokens`) in a narrow entry (:func:`packed_buckets`), then the cumulative
+    frequencies above the next two tokens (``WIDE_BITS`` each; 4096 past the last token), then
+    ``shift``. A lane picks its token of the three with two compares."""
+    _check(cum, shift, WIDE_SHIFTS, "wide")
+    per, tokens = PROB_SCALE >> shift, cum.shape[1] - 1
+    flat = np.empty(cum.shape[0] * per * 2 + 1, dtype=np.uint32)
+    out = flat[:-1].reshape(cum.shape[0], per, 2)
+    for a in range(0, cum.shape[0], 64):
+        c = cum[a:a + 64].astype(np.int64)
+        w = window_tokens(c, shift, 3)
+        rows = np.arange(len(c))[:, None]
+        out[a:a + 64, :, 0] = _narrow_entries(c, w)
+        out[a:a + 64, :, 1] = (c[rows, np.minimum(w + 2, tokens)]
+                               | (c[rows, np.minimum(w + 3, tokens)] << WIDE_BITS))
+    flat[-1] = shift
+    return flat.view(np.int32)
+
+
+def _check(cum: np.ndarray, shift: int, shifts: tuple, form: str) -> None:
+    if cum.shape[1] - 1 > 1 << PACKED_TOKEN_BITS:
+        raise ValueError(f"{form} buckets hold tokens below {1 << PACKED_TOKEN_BITS}, "
+                         f"but the tables have {cum.shape[1] - 1}")
+    if shift not in shifts:
+        raise ValueError(f"{form} buckets have a shift in {shifts}, but got {shift}")
+
+
+def _narrow_entries(cum: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Narrow entries (``lane_coder``'s PACKED_* layout) of tokens ``t`` (contexts, buckets)
+    of (contexts, T + 1) int64 cumulative frequencies: the token, then its two bounds."""
     rows = np.arange(len(cum))[:, None]
-    first = best = slot_buckets(cum, shift).astype(np.intp)
-    cover = np.minimum(cum[rows, first + 1], start + size) - start  # it starts at or before
-    for k in range(1, size):  # the later tokens that start inside the bucket (each >= 1 slot)
-        t = np.minimum(first + k, tokens - 1)
-        lo = cum[rows, t]
-        c = np.where(lo < start + size, np.minimum(cum[rows, t + 1], start + size) - lo, 0)
-        better = c > cover
-        best, cover = np.where(better, t, best), np.where(better, c, cover)
-    return best
+    return (t | (cum[rows, t] << PACKED_TOKEN_BITS)
+            | (cum[rows, t + 1] << (PACKED_TOKEN_BITS + PACKED_LO_BITS)))
 
 
-def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
-    """(contexts, 4096 >> shift) uint8: the token at the start of each ``2**shift``-slot bucket
-    of (contexts, T + 1) cumulative frequencies."""
-    slots = np.arange(PROB_SCALE >> shift, dtype=np.int64) << shift
-    return np.stack([np.searchsorted(c, slots, side="right") - 1
-                     for c in cum.astype(np.int64)]).astype(np.uint8)
-
-
-def window_tokens(cum: np.ndarray, shift: int) -> np.ndarray:
+def window_tokens(cum: np.ndarray, shift: int, width: int) -> np.ndarray:
     """(contexts, 4096 >> shift) intp: for each ``2**shift``-slot bucket of (contexts, T + 1)
-    int64 cumulative frequencies, the first of the three consecutive tokens that cover most of
-    its slots (the earliest of a tie; near the last token, fewer than three)."""
+    int64 cumulative frequencies, the first of the ``width`` consecutive tokens that cover most
+    of its slots (the earliest of a tie, among windows starting at one of its tokens; near the
+    last token, fewer than ``width``). Width 1 is the bucket's majority token."""
     size, tokens = 1 << shift, cum.shape[1] - 1
     start = np.arange(PROB_SCALE >> shift, dtype=np.int64) << shift
     rows = np.arange(len(cum))[:, None]
@@ -224,34 +229,17 @@ def window_tokens(cum: np.ndarray, shift: int) -> np.ndarray:
     for k in range(int((last - first).max()) + 1):  # windows from each token in the bucket
         w = np.minimum(first + k, tokens - 1)
         lo = cum[rows, w]
-        c = np.where(lo < start + size, np.minimum(cum[rows, np.minimum(w + 3, tokens)],
-                                                  start + size) - np.maximum(lo, start), -1)
+        c = np.where(lo < start + size,
+                     np.minimum(cum[rows, np.minimum(w + width, tokens)], start + size)
+                     - np.maximum(lo, start), -1)
         better = c > cover
         best, cover = np.where(better, w, best), np.where(better, c, cover)
     return best
 
 
-def wide_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
-    """(contexts * (4096 >> shift) * 2 + 1,) int32: for each ``2**shift``-slot bucket of each
-    context two words, the first of its window's tokens (:func:`window_tokens`) in a narrow
-    entry (the token and its two cumulative frequencies, :func:`packed_buckets`), then the
-    cumulative frequencies above the next two tokens (``WIDE_BITS`` each; 4096 past the last
-    token), then ``shift``. A lane picks its token of the three with two compares."""
-    if cum.shape[1] - 1 > 1 << PACKED_TOKEN_BITS:
-        raise ValueError(f"wide buckets hold tokens below {1 << PACKED_TOKEN_BITS}, "
-                         f"but the tables have {cum.shape[1] - 1}")
-    if shift not in WIDE_SHIFTS:
-        raise ValueError(f"wide buckets have a shift in {WIDE_SHIFTS}, but got {shift}")
-    per, tokens = PROB_SCALE >> shift, cum.shape[1] - 1
-    flat = np.empty(cum.shape[0] * per * 2 + 1, dtype=np.uint32)
-    out = flat[:-1].reshape(cum.shape[0], per, 2)
-    for a in range(0, cum.shape[0], 64):
-        c = cum[a:a + 64].astype(np.int64)
-        w = window_tokens(c, shift)
-        rows = np.arange(len(c))[:, None]
-        bound = [c[rows, np.minimum(w + k, tokens)] for k in range(4)]
-        out[a:a + 64, :, 0] = (w | (bound[0] << PACKED_TOKEN_BITS)
-                               | (bound[1] << (PACKED_TOKEN_BITS + PACKED_LO_BITS)))
-        out[a:a + 64, :, 1] = bound[2] | (bound[3] << WIDE_BITS)
-    flat[-1] = shift
-    return flat.view(np.int32)
+def slot_buckets(cum: np.ndarray, shift: int) -> np.ndarray:
+    """(contexts, 4096 >> shift) uint8: the token at the start of each ``2**shift``-slot bucket
+    of (contexts, T + 1) cumulative frequencies."""
+    slots = np.arange(PROB_SCALE >> shift, dtype=np.int64) << shift
+    return np.stack([np.searchsorted(c, slots, side="right") - 1
+                     for c in cum.astype(np.int64)]).astype(np.uint8)

@@ -21,7 +21,7 @@ __all__ = ["Buckets", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS", "W
 _MASK = (1 << PROB_BITS) - 1
 #: the lane decoders' slot -> token buckets come in two forms, told apart by their shift (the
 #: table's last word). Narrow: 2**shift slots in a 32-bit entry each, a token of the bucket (the
-#: one covering most of its slots, ``rans_tables.bucket_tokens``) and its two cumulative
+#: one covering most of its slots, ``rans_tables.window_tokens``) and its two cumulative
 #: frequencies (``rans_tables.packed_buckets``), so a lane whose slot falls in that token gathers
 #: no cumulative frequencies. Against byte buckets of 8 slots (the first token alone), 4-slot
 #: packed buckets took kernel time x0.91 on MNIST, x0.89 on CIFAR with MED and x0.91 with least
