@@ -16,7 +16,7 @@ from .simd import I32, I64, V32, any_true, at, const, gather, smax, smin, splat
 
 __all__ = ["Buckets", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS", "WIDE_BITS",
            "WIDE_SHIFTS", "lane_token",
-           "packed_arg", "token_maybe_uniform", "token_value"]
+           "packed_arg", "token0_frequency", "token0_state", "token_value"]
 
 _MASK = (1 << PROB_BITS) - 1
 #: the lane decoders' slot -> token buckets come in two forms, told apart by their shift (the
@@ -133,37 +133,31 @@ def _read_words(b, rec, pos, end):
     return b.and_(b.lshr(bits, d), const(0xFFFF)), b.lshr(bits, const(16))
 
 
-def token_maybe_uniform(b, x, c, coarse, cum, tstride, uniform):
-    """:func:`lane_token`, or where ``uniform`` and every lane is in one context and decodes its
-    token 0 (a flat background), that token from one scalar load of the context's row instead
-    of two gathers. Asked for one-plane groups only: on MNIST kernel time x0.93 (paired runs),
-    where on RGB the lanes' contexts almost never agree and the check alone costs."""
-    slot = b.and_(x, const(_MASK))
-    c0 = b.extract_element(c, ir.Constant(I32, 0))
-    check, fast, general, join = (b.append_basic_block(s) for s in (
-        "uniform?", "token0", "gathered", "token"))
-    b.cbranch(b.icmp_unsigned("!=", uniform, ir.Constant(uniform.type, 0)), check, general)
-    b.position_at_end(check)
-    spread = b.icmp_signed("!=", c, splat(b, c0))
-    row = b.mul(b.sext(c0, I64), tstride)  # cum[c0, 0] = 0 and cum[c0, 1], as one 32-bit load
+def token0_frequency(b, c0, cum, tstride):
+    """Token 0's frequency in context ``c0`` (a scalar), in every lane: ``cum[c0, 0]`` (0) and
+    ``cum[c0, 1]`` as one 32-bit load."""
+    row = b.mul(b.sext(c0, I64), tstride)
     pair = b.load(b.bitcast(b.gep(cum, [b.shl(row, at(1))]), I32.as_pointer()), align=1)
-    f0 = splat(b, b.lshr(pair, ir.Constant(I32, 16)))
-    other = b.or_(spread, b.icmp_unsigned(">=", slot, f0))
-    b.cbranch(any_true(b, other), general, fast)
-    b.position_at_end(fast)
-    x0 = b.add(b.mul(f0, b.lshr(x, const(PROB_BITS))), slot)
-    b.branch(join)
-    b.position_at_end(general)
-    t1, x1 = lane_token(b, x, c, coarse, cum, tstride)
-    done = b.block
-    b.branch(join)
-    b.position_at_end(join)
-    tp, xp = b.phi(x.type), b.phi(x.type)
-    tp.add_incoming(const(0), fast)
-    xp.add_incoming(x0, fast)
-    tp.add_incoming(t1, done)
-    xp.add_incoming(x1, done)
-    return tp, xp
+    return splat(b, b.lshr(pair, ir.Constant(I32, 16)))
+
+
+def token0_state(b, x, f0, pos, rec, end, start=RANS_L):
+    """Each lane's ``(x, pos)`` after decoding token 0 (frequency ``f0``, the cumulative
+    frequency below it 0: every lane's slot must lie below ``f0``) and renormalising; token 0
+    has no extra bits."""
+    x = b.add(b.mul(f0, b.lshr(x, const(PROB_BITS))), b.and_(x, const(_MASK)))
+    # a frequent token shrinks the states little: where no lane renormalises (none is below
+    # RANS_L), no read (MNIST kernel x0.97-0.98, paired runs)
+    pre = b.block
+    with b.if_then(any_true(b, b.icmp_unsigned("<", x, const(RANS_L)))):
+        word, _ = _read_words(b, rec, pos, end)
+        x_read, pos_read, _ = _renormalise(b, x, pos, word, end, start)
+        read = b.block
+    out = b.phi(x.type), b.phi(pos.type)
+    for ph, v, v0 in zip(out, (x_read, pos_read), (x, pos)):
+        ph.add_incoming(v0, pre)
+        ph.add_incoming(v, read)
+    return out
 
 
 def _renormalise(b, x, pos, word, end, start):

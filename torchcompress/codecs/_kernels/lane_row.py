@@ -17,8 +17,8 @@ from numba.extending import intrinsic
 
 from .lane_output import lane_colour_inverse
 from .lane_coder import packed_arg
-from .lane_steps import (ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, data_pointers, lut_mapped,
-                         plane_value)
+from .lane_steps import (ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, data_pointers, flat_frequency,
+                         lut_mapped, plane_value)
 from .simd import I32, I64, LANES, at, const, load, splat, store
 
 I1 = ir.IntType(1)
@@ -47,7 +47,9 @@ def _row_intrinsic(planes: int):
             # one plane: plane 0's map, where the LUTs carry one; three: never (they go the
             # other way with a map)
             mapped = lut_mapped(context, b, sig, args, 6) if planes == 1 else None
-            uniform = ir.Constant(I1, 1) if planes == 1 else None
+            # one plane: blank backgrounds straight to 0 (``lane_steps._flat_step``)
+            flat = flat_frequency(b, ptrs, 0, shift, tstride, mapped) \
+                if planes == 1 else None
             # what the loop carries: x, pos, bad, then per plane W, N, NW, |W|, |N|, |NW| residuals
             first = [load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_BAD))]
             for p in range(planes):
@@ -69,7 +71,7 @@ def _row_intrinsic(planes: int):
                 lo, hi = bounds[p]
                 x, pos, ar, prevt, bad, v = plane_value(
                     b, ptrs, (w0, n0, nw0, ne, rw0, rn0, rnw0, rne), x, pos, prevt, bad, end,
-                    live, c16, p, shift, tstride, lo, hi, uniform, b.not_(is_colour), mapped)
+                    live, c16, p, shift, tstride, lo, hi, b.not_(is_colour), mapped, flat)
                 after += [v, ne, n0, ar, rne, rn0]  # the next pixel's W, N, NW and residuals
                 vals.append(v)
             dst = [b.mul(b.add(b.mul(at(p), w), i), at(LANES)) for p in range(planes)]

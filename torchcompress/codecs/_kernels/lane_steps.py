@@ -19,15 +19,16 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from .lane_coder import lane_token, packed_arg, token_maybe_uniform, token_value
+from .lane_coder import lane_token, packed_arg, token0_frequency, token0_state, token_value
 from .pixel_model import ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, TEXTURES
-from .rans import LOSSLESS_DIRECT, LOSSLESS_START
-from .simd import (LANES, V32, at, byte_permutes, const, gather, load, lookup128, smax, smin,
-                   splat, store, vabs)
+from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS
+from .simd import (I32, LANES, V32, any_true, at, byte_permutes, const, gather, load, lookup128,
+                   smax, smin, splat, store, vabs)
 
 __all__ = ["ACT_TOP", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END", "ST_H", "ST_POS",
            "ST_PREV", "ST_W", "ST_X", "activity_bin", "data_pointers", "lane_active", "lane_step",
-           "level_bin", "lut_mapped", "plane_value", "prev_bin", "unfold", "unzigzag", "vmed"]
+           "flat_frequency", "level_bin", "lut_mapped", "plane_value", "prev_bin", "unfold",
+           "unzigzag", "vmed"]
 
 #: ACT_LUT, LEVEL_LUT and Q_LUT end to end, as int32 (what the gathers read where the CPU
 #: has no byte permutes; LEVEL_LUT's bins are computed)
@@ -144,7 +145,7 @@ def prev_bin(b, prevt, lut, shift):
 
 
 def _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p, shift, tstride, lo, hi,
-                uniform, folds, mapped):
+                folds, mapped):
     """Plane ``p``'s value at ring entry ``ci`` (the entry above: ``pi``) in every lane, as IR:
     :func:`plane_value` with the neighbours loaded from the rings."""
     ppl, prs = ptrs[:2]
@@ -154,11 +155,11 @@ def _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p, shift, tstrid
             load(b, ppl, next_entry(p16)), load(b, prs, prev_entry(c16)), load(b, prs, p16),
             load(b, prs, prev_entry(p16)), load(b, prs, next_entry(p16)))
     return plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride,
-                       lo, hi, uniform, folds, mapped)
+                       lo, hi, folds, mapped)
 
 
 def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride, lo, hi,
-                uniform, folds, mapped):
+                folds, mapped, flat=None):
     """Plane ``p``'s value in every lane, its neighbours ``nbrs`` given (the values W, N, NW,
     NE, then their absolute residuals; ``prevt``: the previous plane's tokens); stores the value
     and its absolute residual at element ``c16`` of the rings and returns the lanes' new ``(x,
@@ -168,19 +169,19 @@ def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tst
     ``ptrs``: the data pointers of ``pl``, ``rs``, ``rec``, ``coarse`` (a :class:`Buckets`),
     ``cum`` and ``luts``;
     ``p``: an i64 value, or a Python int when the plane is known as the kernel compiles (its
-    bins then take no branch); ``uniform``: an i1 value asking for
-    :func:`token_maybe_uniform`'s short cut, or None (never); ``folds``: an i1, the plane's
-    codes are folded (:func:`unfold`); ``mapped``: an i1 from :func:`lut_mapped`."""
+    bins then take no branch); ``folds``: an i1, the plane's
+    codes are folded (:func:`unfold`); ``mapped``: an i1 from :func:`lut_mapped`; ``flat``:
+    :func:`flat_frequency`, for :func:`_flat_step`'s short cut, or None (never)."""
+    if flat is not None:
+        return _flat_step(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride,
+                          lo, hi, folds, mapped, flat)
     ppl, prs, prec, pco, pcum, plut = ptrs
     w, n, nw, ne, rw, rn, rnw, rne = nbrs
     x0, pos0, bad0 = x, pos, bad
     pred = vmed(b, w, n, nw)
     c = _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, plut, p, splat(b, shift),
                  mapped)
-    if uniform is None:
-        t, x = lane_token(b, x, c, pco, pcum, tstride)
-    else:
-        t, x = token_maybe_uniform(b, x, c, pco, pcum, tstride, uniform)
+    t, x = lane_token(b, x, c, pco, pcum, tstride)
     x, pos, v = token_value(b, t, x, pos, prec, end, LOSSLESS_DIRECT, start=LOSSLESS_START)
     vlo, vhi = splat(b, lo), splat(b, hi)
     r = unfold(b, v, pred, folds, vhi)
@@ -195,6 +196,62 @@ def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tst
     store(b, ar, prs, c16)
     x, pos, bad = (b.select(live, v, v0) for v, v0 in ((x, x0), (pos, pos0), (bad, bad0)))
     return x, pos, ar, t, bad, kept
+
+
+
+def flat_frequency(b, ptrs, p, shift, tstride, mapped):
+    """Token 0's frequency, in every lane, in plane ``p``'s context of a value whose neighbours
+    and their residuals are all 0 (its MED prediction 0): once per row, for
+    :func:`_flat_step`."""
+    z = const(0)
+    c = _context(b, z, z, z, z, z, z, z, z, z, z, ptrs[5], p, splat(b, shift), mapped)
+    return token0_frequency(b, b.extract_element(c, ir.Constant(I32, 0)), ptrs[4], tstride)
+
+
+def _flat_step(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride, lo, hi,
+               folds, mapped, f0):
+    """:func:`plane_value`; where every lane's neighbours and residuals are 0 (a blank
+    background) and every lane decodes token 0 of that context (its slot below ``f0``), the
+    value 0 (MED's prediction, and token 0's residual) with no MED, activity, map or token
+    work, and no read where no lane renormalises (a frequent token shrinks the states little).
+
+    On MNIST 34.5% of steps (groups of 16 random images) take it. Kernel time, two new random
+    batches of 256 a call with the L2 cold, 31 paired calls, bit-exact: x0.876-0.896 for the
+    context alone, x0.98-0.99 more for this token-0 step, x0.97-0.98 more without the reads;
+    x0.858 in all. The uniform short cut it replaces (one scalar load of token 0's
+    frequency where all 16 lanes shared a context) then read x0.97-1.02: removed."""
+    some = nbrs[0]
+    for v in nbrs[1:]:
+        some = b.or_(some, v)
+    away = b.or_(b.icmp_unsigned("!=", some, const(0)),
+                 b.icmp_unsigned(">=", b.and_(x, const((1 << PROB_BITS) - 1)), f0))
+    fast, slow, join = (b.append_basic_block(s) for s in ("flat", "general", "valued"))
+    b.cbranch(any_true(b, away), slow, fast)
+    b.position_at_end(fast)
+    ppl, prs, prec = ptrs[:3]
+    x1, pos1 = token0_state(b, x, f0, pos, prec, end, start=LOSSLESS_START)
+    vlo, vhi, zero = splat(b, lo), splat(b, hi), const(0)
+    out = b.or_(b.icmp_signed("<", zero, vlo), b.icmp_signed(">", zero, vhi))  # as the general
+    kept = smax(b, smin(b, zero, vhi), vlo)
+    store(b, kept, ppl, c16)
+    store(b, zero, prs, c16)
+    fast_out = [b.select(live, x1, x), b.select(live, pos1, pos), zero, zero,
+                b.select(live, b.or_(bad, b.zext(out, x.type)), bad), kept]
+    fast_end = b.block
+    b.branch(join)
+    b.position_at_end(slow)
+    slow_out = plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstride,
+                           lo, hi, folds, mapped)
+    slow_end = b.block
+    b.branch(join)
+    b.position_at_end(join)
+    merged = []
+    for f, g in zip(fast_out, slow_out):
+        ph = b.phi(f.type)
+        ph.add_incoming(f, fast_end)
+        ph.add_incoming(g, slow_end)
+        merged.append(ph)
+    return tuple(merged)
 
 
 def vmed(b, w, n, nw):
@@ -232,20 +289,19 @@ def _store_state(b, st, x, pos, prevt, bad):
 
 @intrinsic
 def lane_step(typingctx, state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift, tstride, lo, hi,
-              uniform, folds):
+              folds):
     """Decode plane ``p``'s value at ring entry ``ci`` (the entry above: ``pi``) in every lane
-    (``uniform``: try :func:`token_maybe_uniform`'s short cut; ``folds``: the plane's codes
-    are folded)."""
+    (``folds``: the plane's codes are folded)."""
     sig = types.void(state, pl, rs, rec, coarse, cum, luts, ci, pi, p, shift, tstride, lo, hi,
-                     uniform, folds)
+                     folds)
 
     def codegen(context, b, sig, args):
         st, *ptrs = data_pointers(context, b, sig, args, 7)
         ptrs[3] = packed_arg(context, b, sig, args, 4)
-        ci, pi, p, shift, tstride, lo, hi, uniform, folds = args[7:]
+        ci, pi, p, shift, tstride, lo, hi, folds = args[7:]
         x, pos, prevt, bad, end, live = _lane_state(b, st)
         x, pos, _, t, bad, _ = _plane_step(b, ptrs, x, pos, prevt, bad, end, live, ci, pi, p,
-                                           shift, tstride, lo, hi, uniform, folds,
+                                           shift, tstride, lo, hi, folds,
                                            lut_mapped(context, b, sig, args, 6))
         _store_state(b, st, x, pos, t, bad)
         return context.get_dummy_value()

@@ -117,8 +117,7 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                     for p in range(nplanes):
                         lane_step(state, pl, rs, rec, coarse, cum, luts,
                                   (2 * p + cur) * w2 + i + 1, (2 * p + prv) * w2 + i + 1, p,
-                                  shift, tstride, lo[p], hi[p], nplanes == 1,
-                                  colour_g == 0 or p >= 3)
+                                  shift, tstride, lo[p], hi[p], colour_g == 0 or p >= 3)
                     lane_emit(state, pl, row, cur * w2 + i + 1, 2 * w2, i, w, nplanes, colour_g,
                               maxv)
             for p in range(nplanes):
