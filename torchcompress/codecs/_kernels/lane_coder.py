@@ -12,7 +12,7 @@ from collections import namedtuple
 from llvmlite import ir
 
 from .rans import PROB_BITS, RANS_L
-from .simd import I32, I64, V32, any_true, at, const, gather, smax, smin, splat
+from .simd import I32, I64, V32, any_true, at, const, gather, merge, smax, smin, splat
 
 __all__ = ["Buckets", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS", "WIDE_BITS",
            "WIDE_SHIFTS", "lane_token",
@@ -153,11 +153,7 @@ def token0_state(b, x, f0, pos, rec, end, start=RANS_L):
         word, _ = _read_words(b, rec, pos, end)
         x_read, pos_read, _ = _renormalise(b, x, pos, word, end, start)
         read = b.block
-    out = b.phi(x.type), b.phi(pos.type)
-    for ph, v, v0 in zip(out, (x_read, pos_read), (x, pos)):
-        ph.add_incoming(v0, pre)
-        ph.add_incoming(v, read)
-    return out
+    return merge(b, (x, pos), pre, (x_read, pos_read), read)
 
 
 def _renormalise(b, x, pos, word, end, start):
@@ -195,12 +191,7 @@ def _extra_bits(b, x, pos, v, ne, rec, end, word, start):
     with b.if_then(any_true(b, b.icmp_signed(">", ne, const(0)))):
         first = _extra_chunk(b, x, pos, v, ne, word, end, start)
         after = b.block
-    merged = []
-    for old, new in zip(vals, first):
-        ph = b.phi(x.type)
-        ph.add_incoming(old, pre)
-        ph.add_incoming(new, after)
-        merged.append(ph)
+    merged = merge(b, vals, pre, first, after)
     pre = b.block
     test, body, done = (b.append_basic_block(s) for s in ("extra?", "extra", "value"))
     b.branch(test)

@@ -23,7 +23,7 @@ from .lane_coder import lane_token, packed_arg, token0_frequency, token0_state, 
 from .pixel_model import ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, TEXTURES
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS
 from .simd import (I32, LANES, V32, any_true, at, byte_permutes, const, gather, load, lookup128,
-                   smax, smin, splat, store, vabs)
+                   merge, smax, smin, splat, store, vabs)
 
 __all__ = ["ACT_TOP", "LUTS", "PERMUTES", "STATE", "ST_ACT", "ST_BAD", "ST_END", "ST_H", "ST_POS",
            "ST_PREV", "ST_W", "ST_X", "activity_bin", "data_pointers", "lane_active", "lane_step",
@@ -245,13 +245,7 @@ def _flat_step(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstr
     slow_end = b.block
     b.branch(join)
     b.position_at_end(join)
-    merged = []
-    for f, g in zip(fast_out, slow_out):
-        ph = b.phi(f.type)
-        ph.add_incoming(f, fast_end)
-        ph.add_incoming(g, slow_end)
-        merged.append(ph)
-    return tuple(merged)
+    return tuple(merge(b, fast_out, fast_end, slow_out, slow_end))
 
 
 def vmed(b, w, n, nw):

@@ -21,8 +21,8 @@ from __future__ import annotations
 from llvmlite import ir
 
 __all__ = ["I32", "I64", "LANES", "V32", "any_true", "at", "byte_permutes", "const",
-           "dword_permutes", "gather", "load", "lookup128", "madd16", "permute16", "scatter",
-           "smax", "smin", "splat", "store", "vabs", "vector_gathers", "word_products"]
+           "dword_permutes", "gather", "load", "lookup128", "madd16", "merge", "permute16",
+           "scatter", "smax", "smin", "splat", "store", "vabs", "vector_gathers", "word_products"]
 
 LANES = 16
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
@@ -185,3 +185,15 @@ def vabs(b, x) -> ir.Value:
 def any_true(b, m) -> ir.Value:
     """Whether any lane of the ``<16 x i1>`` mask ``m`` is set."""
     return b.icmp_unsigned("!=", b.bitcast(m, I16), ir.Constant(I16, 0))
+
+
+def merge(b, values, block, others, other_block) -> list:
+    """Phis where two blocks join: each of ``values`` from ``block`` or, in turn, of ``others``
+    from ``other_block``."""
+    out = []
+    for v, o in zip(values, others):
+        ph = b.phi(v.type)
+        ph.add_incoming(v, block)
+        ph.add_incoming(o, other_block)
+        out.append(ph)
+    return out
