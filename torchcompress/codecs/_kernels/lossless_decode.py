@@ -12,7 +12,8 @@ from .pixel_model import (ACT_LUT, CTX_PER_CLASS, FINE_CONTEXTS, LEVEL_LUT, Q_LU
                           colour_inverse, context_of, med, pad_row_end, pad_row_start, pattern_of,
                           texture_of, unfold)
 from .ls_decode import decode_ls_sample
-from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, open_lossless
+from .rans import (LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE, get_code, get_token0,
+                   open_lossless)
 
 __all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
 
@@ -27,6 +28,17 @@ def _context(p, w, n, nw, ne, rw, rn, rnw, rne, prev_t, shift):
     pred = med(w, n, nw)
     return pred, context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, ACT_LUT,
                             Q_LUT, LEVEL_LUT)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mapped_context(w, n, nw, ne, rw, rn, rnw, rne, shift, cmap, mapped):
+    """Plane 0's (prediction, context) of a one-plane record, through the map's two stages
+    where ``mapped`` (``pixel_model``)."""
+    pred, c = _context(0, w, n, nw, ne, rw, rn, rnw, rne, 0, shift)
+    if mapped:
+        c = cmap[np.uint64(pattern_of(w, n, ne, nw, shift) * CTX_PER_CLASS + c)]
+        c = cmap[np.uint64(FINE_CONTEXTS + c * TEXTURES + texture_of(w, n, nw, ne, pred))]
+    return pred, np.int64(c)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -45,19 +57,31 @@ def _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, cmap, pl, rs, bc, b
               o):
     """One row of a one-plane record, its neighbours carried in registers from pixel to pixel
     (the loop for other plane counts reads them back from the rings: MNIST one record at a
-    time x0.63 to x0.67, paired); returns (state, position, status)."""
+    time x0.63 to x0.67, paired); returns (state, position, status).
+
+    A value whose neighbours and their residuals are all 0 (a blank background: 69% of
+    MNIST's) takes that neighbourhood's context, found once a row, without the MED, activity
+    and map work (MNIST one record at a time x0.62 and x0.64, paired runs of 512 random
+    records, bit-exact), and where its slot falls in token 0, the value 0 without the token
+    search (x0.91 more)."""
     wv, rwv = np.int64(pl[bc - 1]), np.int64(rs[bc - 1])
     nv, rnv = np.int64(pl[bp]), np.int64(rs[bp])
     nwv, rnwv = np.int64(pl[bp - 1]), np.int64(rs[bp - 1])
     mapped = cmap.shape[0] > 0
+    flat = _mapped_context(0, 0, 0, 0, 0, 0, 0, 0, shift, cmap, mapped)[1]
+    f0 = np.int64(cum[np.uint64(flat), 1])
     for i in range(w):
         k = np.uint64(bp + i + 1)  # unsigned: no negative-index wraparound on the loads
         ne, rne = np.int64(pl[k]), np.int64(rs[k])
-        pred, c = _context(0, wv, nv, nwv, ne, rwv, rnv, rnwv, rne, 0, shift)
-        if mapped:  # both stages (``pixel_model``)
-            c = cmap[np.uint64(pattern_of(wv, nv, ne, nwv, shift) * CTX_PER_CLASS + c)]
-            c = cmap[np.uint64(FINE_CONTEXTS + c * TEXTURES + texture_of(wv, nv, nwv, ne, pred))]
-        val, ar, _, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, True, maxv)
+        if (wv | nv | nwv | ne | rwv | rnv | rnwv | rne) == 0:  # a blank neighbourhood
+            if (x & (PROB_SCALE - 1)) < f0:  # its token 0: the value 0
+                val, ar = 0, 0
+                x, pos = get_token0(rec, pos, end, x, f0, LOSSLESS_START)
+            else:
+                val, ar, _, x, pos = _value(rec, pos, end, x, cum, coarse, flat, 0, True, maxv)
+        else:
+            pred, c = _mapped_context(wv, nv, nwv, ne, rwv, rnv, rnwv, rne, shift, cmap, mapped)
+            val, ar, _, x, pos = _value(rec, pos, end, x, cum, coarse, c, pred, True, maxv)
         if val & ~maxv:  # outside [0, maxv] (maxv is 2**bits - 1)
             return x, pos, BAD_RANGE
         c = np.uint64(bc + i)

@@ -24,7 +24,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "LOSSLESS_DIRECT", "LOSSLESS_START", "LOSSY_DIRECT",
-           "PROB_BITS", "PROB_SCALE", "RANS_L", "get_code", "num_tokens", "open_lossless",
+           "PROB_BITS", "PROB_SCALE", "RANS_L", "get_code", "get_token0", "num_tokens",
+           "open_lossless",
            "put_symbol", "read_state", "state_bytes", "token_of", "token_base"]
 
 PROB_BITS = 12
@@ -112,6 +113,34 @@ def put_symbol(x, f, c, words, nw):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _renormalise(rec, pos, end, x, start):
+    """The state ``x`` after a symbol, with one word read where it fell below ``RANS_L``:
+    (state, position), as :func:`get_code` says."""
+    # one word always suffices; read it without a branch (``end - 2`` is inside the record,
+    # whose stream starts with 3 or 4 bytes of state) and, from ``RANS_L``, let the caller
+    # see ``pos > end``
+    lim = RANS_L
+    if start != RANS_L:  # no word left: no read; the bound depends on ``pos`` alone, so the
+        # state's chain keeps its one compare (``x < RANS_L and pos + 2 <= end``: one record
+        # x1.04; this x1.01, `/tmp` harness)
+        lim = np.int64(pos + 2 <= end) << 16
+    need = x < lim
+    q = np.uint64(min(pos, end - 2))
+    word = np.int64(rec[q]) | (np.int64(rec[q + np.uint64(1)]) << 8)
+    x = (x << 16) | word if need else x
+    pos += 2 * need
+    return x, pos
+
+
+@njit(cache=True, nogil=True, inline="always")
+def get_token0(rec, pos, end, x, f0, start=RANS_L):
+    """Decode token 0 of a context whose token 0 has frequency ``f0`` (its cumulative frequency
+    0; the caller has seen the state's slot below ``f0``): (state, position), as
+    :func:`get_code` says; token 0 is the value 0, with no extra bits."""
+    return _renormalise(rec, pos, end, f0 * (x >> PROB_BITS) + (x & (PROB_SCALE - 1)), start)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def get_code(rec, pos, end, x, c, cum, coarse, direct, start=RANS_L):
     """Decode one hybrid-token value in context ``c`` from the stream ``rec[:end]`` (``coarse``:
     the flat slot-bucket table of ``rans_tables.rans_lookup``; ``direct``: the tokens'
@@ -137,20 +166,7 @@ def get_code(rec, pos, end, x, c, cum, coarse, direct, start=RANS_L):
     lo = np.int64(cum[cu, t])
     # the frequency is the difference of the cumulative entries already loaded: one table
     # load fewer per symbol (measured 1.5-3.5% off the lossy decode)
-    x = (hi - lo) * (x >> PROB_BITS) + slot - lo
-    # one word always suffices; read it without a branch (``end - 2`` is inside the record,
-    # whose stream starts with 3 or 4 bytes of state) and, from ``RANS_L``, let the caller
-    # see ``pos > end``
-    lim = RANS_L
-    if start != RANS_L:  # no word left: no read; the bound depends on ``pos`` alone, so the
-        # state's chain keeps its one compare (``x < RANS_L and pos + 2 <= end``: one record
-        # x1.04; this x1.01, `/tmp` harness)
-        lim = np.int64(pos + 2 <= end) << 16
-    need = x < lim
-    q = np.uint64(min(pos, end - 2))
-    word = np.int64(rec[q]) | (np.int64(rec[q + np.uint64(1)]) << 8)
-    x = (x << 16) | word if need else x
-    pos += 2 * need
+    x, pos = _renormalise(rec, pos, end, (hi - lo) * (x >> PROB_BITS) + slot - lo, start)
     tok = np.int64(t)
     v, ne = token_base(tok, direct)
     while ne > 0:
