@@ -15,8 +15,8 @@ from .rans import PROB_BITS, RANS_L
 from .simd import I32, I64, V32, any_true, at, const, gather, merge, smax, smin, splat
 
 __all__ = ["Buckets", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS", "WIDE_BITS",
-           "WIDE_SHIFTS", "lane_token",
-           "packed_arg", "token0_frequency", "token0_state", "token_value"]
+           "WIDE_SHIFTS", "lane_token", "packed_arg", "token0_frequency", "token0_state",
+           "token_value"]
 
 _MASK = (1 << PROB_BITS) - 1
 #: the lane decoders' slot -> token buckets come in two forms, told apart by their shift (the

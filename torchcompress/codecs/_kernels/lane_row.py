@@ -48,8 +48,7 @@ def _row_intrinsic(planes: int):
             # other way with a map)
             mapped = lut_mapped(context, b, sig, args, 6) if planes == 1 else None
             # one plane: blank backgrounds straight to 0 (``lane_steps._flat_step``)
-            flat = flat_frequency(b, ptrs, 0, shift, tstride, mapped) \
-                if planes == 1 else None
+            flat = flat_frequency(b, ptrs, 0, shift, tstride, mapped) if planes == 1 else None
             # what the loop carries: x, pos, bad, then per plane W, N, NW, |W|, |N|, |NW| residuals
             first = [load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_BAD))]
             for p in range(planes):

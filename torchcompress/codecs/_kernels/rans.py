@@ -25,8 +25,7 @@ from numba import njit
 
 __all__ = ["COARSE_SHIFT", "EXTRA_CHUNK", "LOSSLESS_DIRECT", "LOSSLESS_START", "LOSSY_DIRECT",
            "PROB_BITS", "PROB_SCALE", "RANS_L", "get_code", "get_token0", "num_tokens",
-           "open_lossless",
-           "put_symbol", "read_state", "state_bytes", "token_of", "token_base"]
+           "open_lossless", "put_symbol", "read_state", "state_bytes", "token_of", "token_base"]
 
 PROB_BITS = 12
 COARSE_SHIFT = 4  # the decoder's slot -> token table has 16-slot buckets
