@@ -198,7 +198,6 @@ def plane_value(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tst
     return x, pos, ar, t, bad, kept
 
 
-
 def flat_frequency(b, ptrs, p, shift, tstride, mapped):
     """Token 0's frequency, in every lane, in plane ``p``'s context of a value whose neighbours
     and their residuals are all 0 (its MED prediction 0): once per row, for
@@ -231,7 +230,8 @@ def _flat_step(b, ptrs, nbrs, x, pos, prevt, bad, end, live, c16, p, shift, tstr
     ppl, prs, prec = ptrs[:3]
     x1, pos1 = token0_state(b, x, f0, pos, prec, end, start=LOSSLESS_START)
     vlo, vhi, zero = splat(b, lo), splat(b, hi), const(0)
-    out = b.or_(b.icmp_signed("<", zero, vlo), b.icmp_signed(">", zero, vhi))  # as the general
+    # the general path's range test, and its value kept in range
+    out = b.or_(b.icmp_signed("<", zero, vlo), b.icmp_signed(">", zero, vhi))
     kept = smax(b, smin(b, zero, vhi), vlo)
     store(b, kept, ppl, c16)
     store(b, zero, prs, c16)
