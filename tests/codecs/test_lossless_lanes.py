@@ -249,14 +249,25 @@ class _Images(torch.utils.data.Dataset):
         return torch.from_numpy(self.imgs[i]), 0
 
 
+def _blank_patch(rng, h, w):
+    """A grey (1, h, w) image of zeros with a 3x3 patch of random values: the lanes' flat steps
+    (every neighbour 0) around it."""
+    x = np.zeros((1, h, w), dtype=np.uint8)
+    y0, x0 = rng.integers(0, h - 2), rng.integers(0, w - 2)
+    x[0, y0:y0 + 3, x0:x0 + 3] = rng.integers(0, 256, (3, 3))
+    return x
+
+
+@pytest.mark.parametrize("kind", ["rgb", "grey-blank-background"])
 @pytest.mark.parametrize("sizes", ["one", "mixed"])
 @pytest.mark.parametrize("seed", range(3))
-def test_a_corrupt_lane_names_the_same_record(tmp_path, monkeypatch, seed, sizes):
+def test_a_corrupt_lane_names_the_same_record(tmp_path, monkeypatch, seed, sizes, kind):
     rng = np.random.default_rng(seed)
     hw = [(8, 8)] * 32 if sizes == "one" else [(5 + k % 4, 12 - k % 5) for k in range(32)]
+    make = (lambda h, w: _structured(rng, (3, h, w), noise=8.0)) if kind == "rgb" else \
+        (lambda h, w: _blank_patch(rng, h, w))
     path = tmp_path / "l.tcz"
-    tc.compress(_Images([_structured(rng, (3, h, w), noise=8.0) for h, w in hw]), path,
-                progress=False)
+    tc.compress(_Images([make(h, w) for h, w in hw]), path, progress=False)
     assert_corrupt_lanes_name_the_same_record(path, monkeypatch, rng, 32)
 
 
