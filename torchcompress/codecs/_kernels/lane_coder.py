@@ -12,7 +12,7 @@ from collections import namedtuple
 from llvmlite import ir
 
 from .rans import PROB_BITS, RANS_L
-from .simd import I32, I64, V32, any_true, at, const, gather, merge, smax, smin, splat
+from .simd import I32, I64, any_true, at, const, gather, merge, smax, smin, splat
 
 __all__ = ["Buckets", "PACKED_LO_BITS", "PACKED_SHIFTS", "PACKED_TOKEN_BITS", "WIDE_BITS",
            "WIDE_SHIFTS", "lane_token", "packed_arg", "token0_frequency", "token0_state",
@@ -76,10 +76,7 @@ def lane_token(b, x, c, coarse, cum, tstride):
         with narrow:
             tn, lon, hin = _unpack(b, gather(b, coarse.ptr, b.shl(bucket, const(2))))
             from_narrow = b.block
-    t0, lo0, hi0 = (b.phi(V32) for _ in range(3))
-    for ph, w, n in ((t0, tw, tn), (lo0, low, lon), (hi0, hiw, hin)):
-        ph.add_incoming(w, from_wide)
-        ph.add_incoming(n, from_narrow)
+    t0, lo0, hi0 = merge(b, (tw, low, hiw), from_wide, (tn, lon, hin), from_narrow)
     t1, out0 = _step(b, t0, slot, lo0, hi0)
     row = b.mul(c, splat(b, tstride))
     pre = b.block
