@@ -57,10 +57,10 @@ def test_least_squares_lanes_write_int8(monkeypatch):
     np.testing.assert_array_equal(off, x)
 
 
-def test_least_squares_lanes_take_rgb_groups_of_one_shape(monkeypatch):
-    """RGBA decodes one record at a time; RGB of several shapes in lanes shape by shape (the
-    lanes model three planes of one shape a group), a shape's records too few for a group
-    one at a time."""
+def test_least_squares_lanes_take_rgb_groups_of_any_shapes(monkeypatch):
+    """RGBA decodes one record at a time; RGB of several shapes shares lane groups, as MED's
+    lanes do (each lane steps along outside its own record), the values those of the
+    one-at-a-time decoder."""
     groups = []
     real = lossless_mod.LosslessShard._decode_lanes
 
@@ -75,19 +75,24 @@ def test_least_squares_lanes_take_rgb_groups_of_one_shape(monkeypatch):
     dec = _decoder(rgba, LS)
     np.testing.assert_array_equal(dec.decode(np.arange(40, dtype=np.int64), np.uint8), rgba)
     assert not groups
-    # 20 of 7 x 9 (a group and 4 alone), 17 of 8 x 7 (a group and 1 alone), 3 of 6 x 5 (alone)
-    shapes = [(7, 9)] * 20 + [(8, 7)] * 17 + [(6, 5)] * 3
-    order = rng.permutation(len(shapes))
-    mixed = [np.ascontiguousarray(_textured(rng, 1, *shapes[k])[0]) for k in order]
+    # heights 4 to 9 and widths 1 (narrower than the two padding columns) to 21 (a block of 16
+    # and a rest) in three groups: a lane leaves its record at the end of every row and of its
+    # rows
+    shapes = [(5 + k % 5, 8 + (5 * k) % 14) for k in range(44)] + [(6, 1), (7, 2), (9, 3), (4, 21)]
+    mixed = [np.ascontiguousarray(_textured(rng, 1, h, w)[0]) for h, w in shapes]
     dec = _decoder(mixed, LS)
     idx = rng.permutation(len(mixed)).astype(np.int64)
     out = dec.decode(idx, np.uint8)
     for o, i in zip(out, idx):
         np.testing.assert_array_equal(o, mixed[i])
-    (dims, bad), = groups
-    assert dims.shape == (2, 16, 3) and not bad.any()
-    assert sorted(tuple(d[0, 1:]) for d in dims) == [(7, 9), (8, 7)]
-    assert (dims == dims[:, :1]).all()  # each group one shape
+    dims = np.concatenate([d for d, bad in groups])
+    assert not any(bad.any() for _, bad in groups)
+    assert len(dims) == 3 and (dims[..., 0] == 3).all()
+    assert all(len(np.unique(d[:, 1:], axis=0)) > 4 for d in dims)  # groups of mixed shapes
+    assert dims[..., 2].min() == 1 and dims[..., 2].max() == 21
+    on, off = _both_ways(monkeypatch, dec, idx, np.uint8)
+    for a, b in zip(on, off):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("permutes, pairs", [(False, False), (True, False), (True, True)])
@@ -115,15 +120,18 @@ def test_least_squares_lanes_with_and_without_word_permutes(monkeypatch, permute
     assert fresh.signatures  # the fresh kernel (built with this PERMUTES) did the decoding
 
 
+@pytest.mark.parametrize("sizes", ["one", "mixed"])
 @pytest.mark.parametrize("seed, biased", [(0, False), (1, False), (2, False), (3, True)])
-def test_a_corrupt_least_squares_lane_names_the_same_record(tmp_path, monkeypatch, seed, biased):
+def test_a_corrupt_least_squares_lane_names_the_same_record(tmp_path, monkeypatch, seed, biased,
+                                                            sizes):
     """Both rows of the lanes (with biases: archives written before the fit left them at
-    zero)."""
+    zero), on one size and on mixed sizes in one group."""
     if biased:
         with_biases(monkeypatch, seed)
     rng = np.random.default_rng(seed)
+    hw = [(8, 8)] * 32 if sizes == "one" else [(5 + k % 4, 12 - k % 5) for k in range(32)]
     path = tmp_path / "l.tcz"
-    tc.compress(_Images(list(_textured(rng, 32, 8, 8))), path, progress=False,
+    tc.compress(_Images([_textured(rng, 1, h, w)[0] for h, w in hw]), path, progress=False,
                 predictor="least_squares")
     assert_corrupt_lanes_name_the_same_record(path, monkeypatch, rng, 32)
 
@@ -135,8 +143,8 @@ def test_least_squares_lanes_read_nothing_outside_the_payload(monkeypatch, at_en
     assert_lanes_read_inside(_decoder(x, LS), 28, np.uint8, monkeypatch, at_end)
 
 
-def test_shape_groups_take_each_row_once_and_only_coded_rgb_of_one_shape():
-    from torchcompress.codecs.lanes import shape_groups
+def test_plane_groups_take_each_row_once_and_only_coded_rgb():
+    from torchcompress.codecs.lanes import plane_groups
 
     rng = np.random.default_rng(9)
     dims = np.array([(3, 8, 8)] * 23 + [(3, 8, 9)] * 7 + [(4, 8, 8)] * 16 + [(1, 8, 8)] * 16)
@@ -144,14 +152,14 @@ def test_shape_groups_take_each_row_once_and_only_coded_rgb_of_one_shape():
     dims = dims[perm]
     coded = np.ones(len(dims), dtype=bool)
     coded[rng.choice(len(dims), 5, replace=False)] = False  # stored raw: never in a lane
-    groups, alone = shape_groups(dims, coded, 3)
+    groups, alone = plane_groups(dims, coded, 3)
     taken = np.unique(groups)
     assert np.array_equal(np.sort(np.concatenate([taken, alone])), np.arange(len(dims)))
     assert not np.isin(alone, taken).any()
     assert coded[groups].all() and (dims[groups][..., 0] == 3).all()
-    assert (dims[groups] == dims[groups][:, :1]).all()  # each group one shape
-    n88 = int((coded & (dims == (3, 8, 8)).all(axis=1)).sum())
-    n89 = int((coded & (dims == (3, 8, 9)).all(axis=1)).sum())
-    # a shape's full groups of 16, then its rest as one more group where that fills 6 lanes
-    expect = n88 // 16 + (n88 % 16 >= 6) + n89 // 16 + (n89 % 16 >= 6)
-    assert len(groups) == expect >= 2
+    rgb = int((coded & (dims[:, 0] == 3)).sum())
+    # the coded RGB rows, 8x8 and 8x9 together: full groups of 16, then the rest as one more
+    # group where it fills 6 lanes
+    assert len(groups) == rgb // 16 + (rgb % 16 >= 6) >= 2
+    assert len(taken) == rgb - (rgb % 16 if rgb % 16 < 6 else 0)
+    assert plane_groups(dims, np.zeros(len(dims), dtype=bool), 3)[0].shape == (0, 16)

@@ -10,8 +10,8 @@ its first record, too big for the others, is decoded one at a time and the
 group starts at the next (the lanes cost a third of the one-at-a-time
 decoder per value on real photos, so a group pays from about 5 of 16 lanes).
 
-The least-squares lanes (:func:`shape_groups`) model one shape a group: each
-shape's records are cut as :func:`lane_groups` cuts one shape.
+The least-squares lanes (:func:`plane_groups`) model three planes: they take the
+coded RGB records, of any shapes, as :func:`lane_groups` cuts them.
 
 The lossy lanes (:func:`length_groups`) walk each record's symbols to its
 own end, so they take records longest first.
@@ -25,7 +25,7 @@ import numpy as np
 
 from ._kernels.simd import LANES
 
-__all__ = ["LANES_MIN", "lane_groups", "lanes_unavailable", "length_groups", "shape_groups"]
+__all__ = ["LANES_MIN", "lane_groups", "lanes_unavailable", "length_groups", "plane_groups"]
 
 #: a group is decoded in lanes when its records fill at least this many of its 16 lanes'
 #: steps (a group of fewer than 16 records repeats one in the spare lanes)
@@ -71,23 +71,17 @@ def lane_groups(dims: np.ndarray, coded: np.ndarray,
     return np.concatenate(groups).astype(np.int64, copy=False), np.sort(np.concatenate(alone))
 
 
-def shape_groups(dims: np.ndarray, coded: np.ndarray,
+def plane_groups(dims: np.ndarray, coded: np.ndarray,
                  planes: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`lane_groups` for lanes that take one shape a group (the least-squares lanes):
-    the rows ``coded`` of ``planes`` planes, shape by shape, each shape's groups as
-    :func:`lane_groups` cuts one shape; every other row is decoded one at a time."""
+    """:func:`lane_groups` for lanes that model ``planes`` planes only (the least-squares lanes:
+    RGB): the rows ``coded`` of ``planes`` planes, of any shapes, in groups; every other row is
+    decoded one at a time."""
     ok = coded & (dims[:, 0] == planes)
     idx = np.flatnonzero(ok)
-    groups, alone = [np.empty((0, LANES), dtype=np.int64)], [np.flatnonzero(~ok)]
-    if len(idx):
-        _, which = np.unique(dims[idx], axis=0, return_inverse=True)
-        which = which.reshape(-1)
-        for s in range(int(which.max()) + 1):
-            ix = idx[which == s]
-            g, a = lane_groups(dims[ix], np.ones(len(ix), dtype=bool), one_shape=True)
-            groups.append(ix[g])
-            alone.append(ix[a])
-    return np.concatenate(groups).astype(np.int64, copy=False), np.sort(np.concatenate(alone))
+    if not len(idx):
+        return np.empty((0, LANES), dtype=np.int64), np.arange(len(coded))
+    groups, alone = lane_groups(dims[idx], np.ones(len(idx), dtype=bool))
+    return idx[groups], np.sort(np.concatenate([np.flatnonzero(~ok), idx[alone]]))
 
 
 def length_groups(lengths: np.ndarray, ok: np.ndarray,

@@ -14,7 +14,7 @@ from ._kernels.ls_lanes import decode_ls_lanes
 from ._kernels.ls_model import ls_ring_size
 from ._kernels.pixel_model import NUM_CLASSES
 from ._kernels.simd import LANES, vector_gathers
-from .lanes import LANES_MIN, lane_groups, lanes_unavailable, shape_groups
+from .lanes import LANES_MIN, lane_groups, lanes_unavailable, plane_groups
 from .lossless_tables import LosslessTables
 from .record_shard import flat_rows, raise_corrupt, shard_records
 from .scratch import PerThread
@@ -109,16 +109,15 @@ class LosslessShard:
         return status
 
     def _lane_groups(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """((G, 16) indices of coded rows, each group of one plane count (of one shape for the
+        """((G, 16) indices of coded rows, each group of one plane count (three for the
         least-squares lanes); the indices decoded one at a time)."""
         if len(rows) < LANES_MIN or len(self.records) >= 1 << 31:  # int32 stream positions
             return np.empty((0, LANES), dtype=np.int64), np.arange(len(rows))
         # one shape: every row's dims are the first's (a view, not a gather of B rows)
         dims = np.broadcast_to(self.dims[:1], (len(rows), 3)) if self.one_shape else self.dims[rows]
         if self.tables.ls is not None and not (self.one_shape and int(self.dims[0, 0]) == 3):
-            # the least-squares lanes take RGB records of one shape a group; others one at a
-            # time
-            return shape_groups(dims, self.coded[rows], 3)
+            # the least-squares lanes take RGB records (of any shapes); others one at a time
+            return plane_groups(dims, self.coded[rows], 3)
         return lane_groups(dims, self.coded[rows], self.one_shape)
 
     def _decode_lanes(self, rows: np.ndarray, flat: np.ndarray, out_off: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ error.
 
 from numba import njit
 
-from .lane_output import lane_block16, lane_block16_mixed, lane_emit, lane_row16
+from .lane_output import lane_emit, lane_plane_row
 from .lane_row import lane_row1, lane_row3
 from .lane_steps import (LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_PREV,
                          ST_W, ST_X, lane_active, lane_step)
@@ -130,26 +130,5 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
                 else:  # the last column repeats the row's last pixel
                     for k in range(LANES):
                         pl[base + (w2 - 1) * LANES + k] = pl[base + (w2 - 2) * LANES + k]
-                if not mixed and w >= LANES:  # one shape: sixteen lanes at a time
-                    add = p * h * w + y * w
-                    r = p * w * LANES
-                    for i in range(0, w - LANES, LANES):
-                        lane_block16(row, r + i * LANES, code_lo, out, out_off, g, add, i)
-                    i = w - LANES  # the last 16, overlapping the block before: same values
-                    lane_block16(row, r + i * LANES, code_lo, out, out_off, g, add, i)
-                    continue
-                for i in range(0, w - LANES + 1, LANES):  # whole blocks, where lanes have them
-                    lane_block16_mixed(row, p * w * LANES + i * LANES, code_lo, out, out_off,
-                                       dims, g, p, y, i)
-                for lane in range(LANES):  # the rest of each lane's row
-                    hl, wl = dims[g, lane, 1], dims[g, lane, 2]
-                    if y >= hl:
-                        continue
-                    o = out_off[g, lane] + p * hl * wl + y * wl
-                    r = p * w * LANES + lane
-                    if wl < LANES:
-                        for i in range(wl):
-                            out[o + i] = row[r + i * LANES] + code_lo
-                    elif wl % LANES:  # its last 16, overlapping the block before: same values
-                        lane_row16(row, r + (wl - LANES) * LANES, code_lo, out, o + wl - LANES)
+                lane_plane_row(row, p, y, h, w, mixed, dims, g, code_lo, out, out_off)
         lane_verdicts(state, bad, g)

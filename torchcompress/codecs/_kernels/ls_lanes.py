@@ -1,5 +1,7 @@
-"""The least-squares model's decoder (``ls_model``) in 16 lanes: sixteen coded RGB records of
-one shape decoded in lockstep, as ``lossless_lanes`` does for MED.
+"""The least-squares model's decoder (``ls_model``) in 16 lanes: sixteen coded RGB records
+decoded in lockstep, as ``lossless_lanes`` does for MED (records of different shapes share a
+group as there: it runs over its widest and tallest, a lane outside its own record stepping
+along without moving its stream).
 
 The rings are ``ls_model``'s three rows (two columns of padding each side) with every entry
 widened to 16 lanes (entry ``k`` of lane ``l`` at ``k * 16 + l``); ``state`` is
@@ -21,20 +23,20 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from .lane_output import lane_block16, lane_colour_inverse
+from .lane_output import lane_colour_inverse, lane_plane_row
 from .lane_row import close_row_loop, open_row_loop
 from .lane_coder import lane_token, packed_arg, token_value
-from .lane_steps import (ST_BAD, ST_END, ST_POS, ST_X, activity_bin, data_pointers, level_bin,
-                         prev_bin, unzigzag, vmed)
+from .lane_steps import (ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, activity_bin, data_pointers,
+                         level_bin, prev_bin, unzigzag, vmed)
 from .lossless_lanes import lane_verdicts, open_lanes
 from .ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_SHIFT
 from .pixel_model import CTX_PER_CLASS
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START
 from .simd import (LANES, at, const, dword_permutes, gather, load, madd16, permute16, smax, smin,
-                   store, vabs, word_products)
+                   splat, store, vabs, word_products)
 
 __all__ = ["PAIRS", "PERMUTES", "WEIGHT_PAIRS", "decode_ls_lanes", "lane_weights", "ls_lane_row3",
-           "ls_lane_row3_flat"]
+           "ls_lane_row3_flat", "ls_lane_row3_mixed"]
 
 #: each lane's weights by a ``vpermd`` of a pair of features' 16 bins, not a gather (decided
 #: when the kernel compiles)
@@ -99,30 +101,38 @@ def _predict(b, p, f, a, g, pw, pbias):
     return smax(b, smin(b, pred, hi), lo), base
 
 
-def _row3(biased: bool):
-    """:func:`ls_lane_row3` (``biased``: with the biases ``btab``) or
-    :func:`ls_lane_row3_flat` (without: ``btab`` is not read)."""
+def _row3(biased: bool, mixed: bool):
+    """:func:`ls_lane_row3` (``biased``: with the biases ``btab``; ``mixed``: lanes may leave
+    their records), :func:`ls_lane_row3_mixed` (no biases: ``btab`` is not read) or
+    :func:`ls_lane_row3_flat` (no biases, records of one shape)."""
 
     def row3(typingctx, state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb,
-             stride, tstride, w, colour):
+             stride, tstride, w, y, colour):
         sig = types.void(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb,
-                         stride, tstride, w, colour)
-        return sig, _row3_codegen(biased)
-    row3.__name__ = row3.__qualname__ = "ls_lane_row3" if biased else "ls_lane_row3_flat"
+                         stride, tstride, w, y, colour)
+        return sig, _row3_codegen(biased, mixed)
+    row3.__name__ = row3.__qualname__ = "ls_lane_row3" + ("" if biased else
+                                                           "_mixed" if mixed else "_flat")
     return intrinsic(row3)
 
 
-def _row3_codegen(biased: bool):
-    """One row of sixteen three-plane records of one width ``w`` (``cb``, ``pb``, ``qb``:
-    plane 0's pixel 0 in the ring rows of this row and the two above; ``stride``: entries
-    between planes); the pixels (colour undone) go to ``row`` ((3, W, 16) int32)."""
+def _row3_codegen(biased: bool, mixed: bool):
+    """Row ``y`` of sixteen three-plane records, ``w`` the group's widest (``cb``, ``pb``,
+    ``qb``: plane 0's pixel 0 in the ring rows of this row and the two above; ``stride``:
+    entries between planes); the pixels (colour undone) go to ``row`` ((3, W, 16) int32).
+    ``mixed``: a lane outside its record (``state``'s heights and widths) steps along without
+    moving its stream or its bad flag (a mask on every plane's step, which one shape does
+    without: CIFAR's lanes x1.03 and x1.04 with it, paired runs)."""
 
     def codegen(context, b, sig, args):
         st, ppl, prs, prec, pco, pcum, plut, pw, pbias, prow = data_pointers(
             context, b, sig, args, 10)
         pco = packed_arg(context, b, sig, args, 4)
-        cb, pb, qb, stride, tstride, w, colour = args[10:]
+        cb, pb, qb, stride, tstride, w, y, colour = args[10:]
         end = load(b, st, at(ST_END))
+        if mixed:  # the lanes whose record has row y, and each one's width
+            in_rows = b.icmp_signed("<", splat(b, y), load(b, st, at(ST_H)))
+            widths = load(b, st, at(ST_W))
         first = [load(b, st, at(ST_X)), load(b, st, at(ST_POS)), load(b, st, at(ST_BAD))]
         for p in range(3):  # W, WW, |W - MED|, W's base residual sign
             c16 = b.mul(b.add(cb, b.mul(stride, at(p))), at(LANES))
@@ -130,6 +140,7 @@ def _row3_codegen(biased: bool):
                       load(b, prs, b.sub(c16, at(LANES))), const(0)]
         i, carried, loop, done = open_row_loop(b, first)
         x, pos, bad = carried[:3]
+        live = b.and_(in_rows, b.icmp_signed("<", splat(b, i), widths)) if mixed else None
         prevt, after, vals = const(0), [], []
         for p in range(3):
             wv, ww, rw, g = carried[3 + 4 * p:7 + 4 * p]
@@ -148,13 +159,18 @@ def _row3_codegen(biased: bool):
             a8 = b.shl(a, const(3))
             c = b.add(a8, level_bin(b, pred, const(0))) if p == 0 else \
                 b.add(b.add(const(p * CTX_PER_CLASS), a8), prev_bin(b, prevt, plut, const(0)))
+            x0, pos0 = x, pos
             t, x = lane_token(b, x, c, pco, pcum, tstride)
-            x, pos, v = token_value(b, t, x, pos, prec, end, LOSSLESS_DIRECT,
+            x, pos, v = token_value(b, t, x, pos, prec, end, LOSSLESS_DIRECT, live=live,
                                     start=LOSSLESS_START)
             val = b.add(pred, unzigzag(b, v))
             lo, hi = const(0 if p == 0 else -255), const(255)
             kept = smax(b, smin(b, val, hi), lo)  # in range, whatever a corrupt lane decodes
-            bad = b.or_(bad, b.zext(b.icmp_signed("!=", val, kept), val.type))
+            clamped = b.icmp_signed("!=", val, kept)
+            if mixed:
+                x, pos = b.select(live, x, x0), b.select(live, pos, pos0)
+                clamped = b.and_(live, clamped)
+            bad = b.or_(bad, b.zext(clamped, val.type))
             ar = vabs(b, b.sub(kept, m))
             store(b, kept, ppl, c16)
             store(b, ar, prs, c16)
@@ -162,7 +178,7 @@ def _row3_codegen(biased: bool):
             vals.append(kept)
             prevt = t
         rgb, out = lane_colour_inverse(b, *vals, colour, ir.Constant(colour.type, 255))
-        bad = b.or_(bad, out)
+        bad = b.or_(bad, b.select(live, out, const(0)) if mixed else out)
         for p in range(3):
             store(b, rgb[p], prow, b.mul(b.add(b.mul(at(p), w), i), at(LANES)))
         close_row_loop(b, st, i, carried, [x, pos, bad] + after, w, loop, done)
@@ -170,16 +186,33 @@ def _row3_codegen(biased: bool):
     return codegen
 
 
-#: a row of the lanes with the biases, and without them (all zero: ``ls_fit`` leaves them so)
-ls_lane_row3, ls_lane_row3_flat = _row3(True), _row3(False)
+#: a row of the lanes with the biases (archives written before ``ls_fit`` left them at zero),
+#: and without them, for groups of mixed shapes and of one
+ls_lane_row3, ls_lane_row3_mixed, ls_lane_row3_flat = (_row3(True, True), _row3(False, True),
+                                                       _row3(False, False))
+
+
+@njit(cache=True, nogil=True)
+def _masked_row(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb, stride,
+                tstride, w, y, colour):
+    """A row of a group with the biases or of mixed shapes: :func:`ls_lane_row3` or
+    :func:`ls_lane_row3_mixed`, called, not inlined (inside ``decode_ls_lanes`` the mixed row's
+    code took the flat row x1.02, paired runs on CIFAR: one shape, no biases)."""
+    if btab.shape[0]:
+        ls_lane_row3(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb, stride,
+                     tstride, w, y, colour)
+    else:
+        ls_lane_row3_mixed(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row, cb, pb, qb,
+                           stride, tstride, w, y, colour)
 
 
 @njit(cache=True, nogil=True)
 def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstride, luts, wtab,
                     btab, pl, rs, row, state, out, out_off, bad):
-    """Decode groups of 16 coded three-plane records of one shape (``dims`` (G, 16, 3), each
-    record at least 4 bytes) into ``out`` at ``out_off[g]``; ``bad[g, l]`` is set for a lane
-    whose record is not sound (as ``lossless_lanes.decode_lanes``).
+    """Decode groups of 16 coded three-plane records (``dims`` (G, 16, 3), each record at least 4
+    bytes; a group's shapes may differ, as ``lossless_lanes.decode_lanes``' do) into ``out`` at
+    ``out_off[g]``; ``bad[g, l]`` is set for a lane whose record is not sound (as
+    ``lossless_lanes.decode_lanes``).
 
     ``coarse``, ``cum``, ``tstride``, ``luts``: the lane tables of ``LosslessTables``;
     ``wtab`` (3 * 6 * 16,) and ``btab`` (3072,) int32: the weights (:func:`lane_weights`) and
@@ -188,6 +221,11 @@ def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstr
     """
     for g in range(rows.shape[0]):
         h, w = dims[g, 0, 1], dims[g, 0, 2]
+        mixed = False
+        for lane in range(1, LANES):
+            mixed |= dims[g, lane, 1] != h or dims[g, lane, 2] != w
+            h = max(h, dims[g, lane, 1])
+            w = max(w, dims[g, lane, 2])
         w4 = w + 4
         open_lanes(state, rec, offsets, rows, dims, g)
         for k in range(3 * 3 * w4 * LANES):
@@ -200,29 +238,26 @@ def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstr
                 for k in range(LANES):
                     pl[d + k] = pl[src + k]
                     pl[d + LANES + k] = pl[src + k]
-            if btab.shape[0]:
-                ls_lane_row3(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row,
-                             cur * w4 + 2, prv * w4 + 2, pp * w4 + 2, 3 * w4, tstride, w, colour)
+            if btab.shape[0] or mixed:  # the rarer rows, each in a function of its own
+                _masked_row(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row,
+                            cur * w4 + 2, prv * w4 + 2, pp * w4 + 2, 3 * w4, tstride, w, y,
+                            colour)
             else:
                 ls_lane_row3_flat(state, pl, rs, rec, coarse, cum, luts, wtab, btab, row,
-                                  cur * w4 + 2, prv * w4 + 2, pp * w4 + 2, 3 * w4, tstride, w,
+                                  cur * w4 + 2, prv * w4 + 2, pp * w4 + 2, 3 * w4, tstride, w, y,
                                   colour)
             for p in range(3):
                 base = (3 * p + cur) * w4 * LANES
-                for k in range(LANES):  # the last two columns repeat the row's last pixel
-                    v = pl[base + (w4 - 3) * LANES + k]
-                    pl[base + (w4 - 2) * LANES + k] = v
-                    pl[base + (w4 - 1) * LANES + k] = v
-                add = p * h * w + y * w
-                r = p * w * LANES
-                if w >= LANES:  # sixteen lanes at a time, transposed in registers
-                    for i in range(0, w - LANES, LANES):
-                        lane_block16(row, r + i * LANES, code_lo, out, out_off, g, add, i)
-                    i = w - LANES  # the last 16, overlapping the block before: same values
-                    lane_block16(row, r + i * LANES, code_lo, out, out_off, g, add, i)
-                    continue
-                for lane in range(LANES):
-                    o = out_off[g, lane] + add
-                    for i in range(w):
-                        out[o + i] = row[r + i * LANES + lane] + code_lo
+                if mixed:  # each lane's two columns past its last pixel repeat it, residual 0
+                    # (the lane stepped on past its record there)
+                    for lane in range(LANES):
+                        last = base + (dims[g, lane, 2] + 1) * LANES + lane
+                        pl[last + LANES] = pl[last + 2 * LANES] = pl[last]
+                        rs[last + LANES] = rs[last + 2 * LANES] = 0
+                else:  # the last two columns repeat the row's last pixel
+                    for k in range(LANES):
+                        v = pl[base + (w4 - 3) * LANES + k]
+                        pl[base + (w4 - 2) * LANES + k] = v
+                        pl[base + (w4 - 1) * LANES + k] = v
+                lane_plane_row(row, p, y, h, w, mixed, dims, g, code_lo, out, out_off)
         lane_verdicts(state, bad, g)
