@@ -180,8 +180,8 @@ def lane_row16(typingctx, row, k, code_lo, out, o):
 def lane_plane_row(row, p, y, h, w, mixed, dims, g, code_lo, out, out_off):
     """Plane ``p``'s row ``y`` of group ``g``'s sixteen records from ``row`` ((P, W, 16), ``w``
     and ``h`` the group's widest and tallest; ``mixed``: its records' shapes differ, ``dims``
-    (G, 16, 3)) into each record's place in ``out`` (``out_off`` (G, 16)). Inlined: as a call
-    per row and plane it took CIFAR's least-squares lanes x1.03 (paired runs)."""
+    (G, 16, 3)) into each record's place in ``out`` (``out_off`` (G, 16)). Inlined into both
+    lane decoders, as the code was before they shared it."""
     if not mixed and w >= LANES:  # one shape: sixteen lanes at a time
         add = p * h * w + y * w
         r = p * w * LANES
