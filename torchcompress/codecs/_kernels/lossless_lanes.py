@@ -35,7 +35,7 @@ from .lane_steps import (LUTS, STATE, ST_ACT, ST_BAD, ST_END, ST_H, ST_POS, ST_P
 from .rans import LOSSLESS_START, open_lossless
 from .simd import LANES
 
-__all__ = ["LUTS", "STATE", "decode_lanes", "lane_verdicts", "open_lanes"]
+__all__ = ["LUTS", "STATE", "decode_lanes", "group_extent", "lane_verdicts", "open_lanes"]
 
 
 @njit(cache=True, nogil=True)
@@ -53,6 +53,19 @@ def open_lanes(state, rec, offsets, rows, dims, g):
         state[ST_H + lane] = dims[g, lane, 1]
         state[ST_W + lane] = dims[g, lane, 2]
         state[ST_ACT + lane] = 1  # one shape: every lane inside its record throughout
+
+
+@njit(cache=True, nogil=True, inline="always")
+def group_extent(dims, g):
+    """(tallest, widest, whether the shapes differ) of group ``g``'s records (``dims`` (G, 16,
+    3)): a group runs over its tallest and widest record."""
+    h, w = dims[g, 0, 1], dims[g, 0, 2]
+    mixed = False
+    for lane in range(1, LANES):
+        mixed |= dims[g, lane, 1] != h or dims[g, lane, 2] != w
+        h = max(h, dims[g, lane, 1])
+        w = max(w, dims[g, lane, 2])
+    return h, w, mixed
 
 
 @njit(cache=True, nogil=True)
@@ -81,12 +94,8 @@ def decode_lanes(rec, offsets, rows, dims, colour, maxv, shift, code_lo, coarse,
             int32; ``state``: (STATE,) int32.
     """
     for g in range(rows.shape[0]):  # one function, not a callee per group: half the compile
-        nplanes, h, w = dims[g, 0, 0], dims[g, 0, 1], dims[g, 0, 2]
-        mixed = False
-        for lane in range(1, LANES):
-            mixed |= dims[g, lane, 1] != h or dims[g, lane, 2] != w
-            h = max(h, dims[g, lane, 1])
-            w = max(w, dims[g, lane, 2])
+        nplanes = dims[g, 0, 0]
+        h, w, mixed = group_extent(dims, g)
         colour_g = colour if nplanes == 3 or nplanes == 4 else 0
         w2 = w + 2
         open_lanes(state, rec, offsets, rows, dims, g)

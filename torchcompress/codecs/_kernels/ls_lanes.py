@@ -28,7 +28,7 @@ from .lane_row import close_row_loop, open_row_loop
 from .lane_coder import lane_token, packed_arg, token_value
 from .lane_steps import (ST_BAD, ST_END, ST_H, ST_POS, ST_W, ST_X, activity_bin, data_pointers,
                          level_bin, prev_bin, unzigzag, vmed)
-from .lossless_lanes import lane_verdicts, open_lanes
+from .lossless_lanes import group_extent, lane_verdicts, open_lanes
 from .ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_SHIFT
 from .pixel_model import CTX_PER_CLASS
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START
@@ -220,12 +220,7 @@ def decode_ls_lanes(rec, offsets, rows, dims, colour, code_lo, coarse, cum, tstr
     4) * 16,) int32 lane rings; ``row``: (>= 3 * W * 16,) int32.
     """
     for g in range(rows.shape[0]):
-        h, w = dims[g, 0, 1], dims[g, 0, 2]
-        mixed = False
-        for lane in range(1, LANES):
-            mixed |= dims[g, lane, 1] != h or dims[g, lane, 2] != w
-            h = max(h, dims[g, lane, 1])
-            w = max(w, dims[g, lane, 2])
+        h, w, mixed = group_extent(dims, g)
         w4 = w + 4
         open_lanes(state, rec, offsets, rows, dims, g)
         for k in range(3 * 3 * w4 * LANES):
