@@ -11,7 +11,8 @@ from torchcompress.codecs._kernels.ls_model import FEATURES
 from torchcompress.codecs._kernels.pixel_model import ACT_LUT, LEVEL_LUT, Q_LUT
 from torchcompress.codecs._kernels.rans import LOSSLESS_DIRECT, token_of
 from torchcompress.codecs.lossless_tables import LS_SHAPES
-from torchcompress.codecs.ls_fit import LS_MIN_VALUES, LsScratch, fit_ls, ls_code
+from torchcompress.codecs.ls_fit import (LS_MIN_VALUES, LsScratch, _normal_equations, fit_ls,
+                                         ls_code)
 from torchcompress.errors import CodecError
 
 from .test_lossless import _roundtrip, _structured
@@ -146,9 +147,10 @@ def test_zero_biases_are_skipped_and_archives_with_biases_still_decode(monkeypat
     np.testing.assert_array_equal(out, x)
 
 
-def _reference_codes(x, colour, wts, bias):
-    """Contexts and codes of one RGB sample (3, H, W) int, written from FORMAT.md's text
-    (plain Python, no ring): the least-squares prediction of planes 0..2 and their contexts."""
+def _reference_model(x, colour):
+    """(planes, at, features) of one RGB(A) sample (P, H, W) int, written from FORMAT.md's
+    text (plain Python, no ring): the colour planes 0..2, ``at(p, y, x)`` with the padding, and
+    ``features(p, y, x)``: the least-squares features and the activity bin."""
     r, g, b = (x[c].astype(np.int64) for c in range(3))
     if colour == 2:
         planes = [g, b - g, r - g]
@@ -178,14 +180,28 @@ def _reference_codes(x, colour, wts, bias):
             return 0
         return abs(at(p, yy, xx) - med_at(p, yy, xx))
 
-    def base_at(p, yy, xx):
-        lo = 0 if p == 0 else -255
+    def features(p, yy, xx):
         f = [med_at(p, yy, xx)] + [at(p, yy + dy, xx + dx) for dy, dx in
                                    [(0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0),
                                     (-2, 1), (-2, -1), (-1, -2), (-1, 2)]]
         a = ACT_LUT[min(255, res_at(p, yy, xx - 1) + res_at(p, yy - 1, xx)
                         + ((res_at(p, yy - 1, xx - 1) + res_at(p, yy - 1, xx + 1)) >> 1)
                         + ((abs(f[1] - f[3]) + abs(f[2] - f[3]) + abs(f[2] - f[4])) >> 1))]
+        return f, a
+
+    return planes, at, features
+
+
+def _reference_codes(x, colour, wts, bias):
+    """Contexts and codes of one RGB sample (3, H, W) int under FORMAT.md's text (through
+    :func:`_reference_model`): the least-squares prediction of planes 0..2 and their
+    contexts."""
+    planes, at, features = _reference_model(x, colour)
+    _, h, w = x.shape
+
+    def base_at(p, yy, xx):
+        lo = 0 if p == 0 else -255
+        f, a = features(p, yy, xx)
         s = sum(int(wts[p, a, j]) * f[j] for j in range(FEATURES))
         return min(max((s + 128) >> 8, lo), 255), a, f
 
@@ -227,6 +243,34 @@ def test_model_follows_format_md(colour):
             ctx, val = _reference_codes(codes, colour, wts, bias)
             np.testing.assert_array_equal(scratch.ctx[:k], ctx)
             np.testing.assert_array_equal(scratch.val[:k], val)
+
+
+@pytest.mark.parametrize("colour", [1, 2])
+def test_normal_equations_follow_format_md(colour):
+    """The fit's normal equations (each plane and activity bin's X'X, whole, X'y and count)
+    equal sums over :func:`_reference_model`'s features, for RGB and RGBA samples of odd
+    sizes (1 to 3 columns: every padding rule in play); planes 0..2 only."""
+    rng = np.random.default_rng(10 + colour)
+    samples = [_textured(rng, 1, h, w, planes)[0].astype(np.int32) for h, w, planes in
+               [(5, 1, 3), (4, 2, 4), (6, 3, 3), (7, 9, 4), (9, 7, 3)]]
+    samples[2] = rng.integers(0, 256, samples[2].shape).astype(np.int32)  # wide residuals
+    dims = np.array([s.shape for s in samples])
+    xtx, xty, cnt = _normal_equations(samples, dims, colour, 0, 1)
+    want_xtx, want_xty = np.zeros((48, FEATURES, FEATURES)), np.zeros((48, FEATURES))
+    want_cnt = np.zeros(48, np.int64)
+    for x in samples:
+        planes, _, features = _reference_model(x, colour)
+        for yy in range(x.shape[1]):
+            for xx in range(x.shape[2]):
+                for p in range(3):
+                    f, a = features(p, yy, xx)
+                    f = np.array(f, dtype=np.float64)
+                    want_xtx[16 * p + a] += np.outer(f, f)
+                    want_xty[16 * p + a] += f * planes[p][yy, xx]
+                    want_cnt[16 * p + a] += 1
+    np.testing.assert_array_equal(cnt, want_cnt)
+    np.testing.assert_array_equal(xtx, want_xtx)
+    np.testing.assert_array_equal(xty, want_xty)
 
 
 @pytest.mark.parametrize("x, match", [

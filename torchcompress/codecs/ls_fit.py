@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels.ls_model import (BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES, LS_SHIFT, MODE_CODE,
-                                MODE_NORMAL, ls_model_sample, ls_ring_size)
+                                MODE_NORMAL, NORMAL_WIDTH, ls_model_sample, ls_ring_size)
 from .parallel import map_ranges
 
 __all__ = ["LS_MIN_VALUES", "LsScratch", "fit_ls", "ls_code", "sample_codes"]
@@ -53,24 +53,25 @@ def sample_codes(sample, dims, code_lo: int) -> np.ndarray:
 
 
 def _normal_equations(samples, dims, colour: int, code_lo: int, workers: int):
-    """The normal equations (xtx, xty) and value counts of each (plane, activity bin), summed
-    over every ``NORMAL_STEP``-th colour sample (every one where that leaves fewer than
-    ``STEP_MIN``)."""
+    """The normal equations (xtx, whole, and xty) and value counts of each (plane, activity
+    bin), summed over every ``NORMAL_STEP``-th colour sample (every one where that leaves
+    fewer than ``STEP_MIN``)."""
     rows = np.flatnonzero(np.isin(dims[:, 0], (3, 4)))
     if len(rows) >= NORMAL_STEP * STEP_MIN:
         rows = rows[::NORMAL_STEP]
 
     def run(a: int, b: int):
         s = LsScratch(dims[rows[a:b]])
-        xtx, xty = np.zeros((_KEYS, FEATURES, FEATURES)), np.zeros((_KEYS, FEATURES))
+        normal = np.zeros((_KEYS, FEATURES, NORMAL_WIDTH))
         cnt = np.zeros(_KEYS, np.int64)
         for i in rows[a:b]:
             ls_model_sample(sample_codes(samples[i], dims[i], code_lo), colour, _EMPTY_W,
-                            _EMPTY_B, MODE_NORMAL, s.v, s.am, s.ctx, s.val, xtx, xty, cnt)
-        return xtx, xty, cnt
+                            _EMPTY_B, MODE_NORMAL, s.v, s.am, s.ctx, s.val, normal, cnt)
+        return normal, cnt
 
     parts = map_ranges(run, len(rows), workers)
-    return [sum(p[j] for p in parts) for j in range(3)]
+    normal, cnt = (sum(p[j] for p in parts) for j in range(2))
+    return normal[:, :, :FEATURES], normal[:, :, FEATURES], cnt
 
 
 def fit_ls(samples, dims: np.ndarray, colour: int, code_lo: int,
@@ -83,7 +84,7 @@ def fit_ls(samples, dims: np.ndarray, colour: int, code_lo: int,
     for k in range(_KEYS):
         if n[k] < LS_MIN_VALUES:
             continue
-        a = np.triu(xtx[k]) + np.triu(xtx[k], 1).T
+        a = xtx[k].copy()
         # a touch of ridge: neighbours that are equal on every fit value (flat images) leave
         # the equations singular
         a += np.eye(FEATURES) * (1e-6 * np.trace(a) / FEATURES + 1e-9)
@@ -97,7 +98,7 @@ def ls_code(codes: np.ndarray, colour: int, wts: np.ndarray, bias: np.ndarray,
     """Contexts and codes of one 3- or 4-plane sample's ``codes`` (P, H, W) int32 into
     ``scratch.ctx`` and ``scratch.val``; returns their number."""
     return ls_model_sample(codes, colour, wts, bias, MODE_CODE, scratch.v, scratch.am,
-                           scratch.ctx, scratch.val, _NO_XTX, _NO_XTY, _EMPTY_B)
+                           scratch.ctx, scratch.val, _NO_NORMAL, _EMPTY_B)
 
 
-_NO_XTX, _NO_XTY = np.zeros((0, 0, 0)), np.zeros((0, 0))
+_NO_NORMAL = np.zeros((0, 0, 0))
