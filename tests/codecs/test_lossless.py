@@ -187,6 +187,35 @@ def test_deterministic_bytes(tmp_path):
         assert (tmp_path / "a.tcz" / f).read_bytes() == (tmp_path / "b.tcz" / f).read_bytes()
 
 
+@pytest.mark.parametrize("shapes", ["one", "mixed"])
+def test_verify_refuses_a_sample_that_decodes_wrong(tmp_path, monkeypatch, shapes):
+    """``verify=True`` (the default) compares every decoded sample with its source in the
+    source's dtype: one value off by one in the 14th sample stops the compress, and nothing is
+    written (one shape and mixed shapes take different comparison paths)."""
+    from torchcompress.codecs import lossless_shard
+
+    rng = np.random.default_rng(0)
+    x = _structured(rng, (20, 3, 8, 8))
+    src = (x, np.arange(20) % 3) if shapes == "one" else \
+        [(np.ascontiguousarray(s[:, : 5 + i % 3]), i % 3) for i, s in enumerate(x)]
+    real = lossless_shard.LosslessShard.decode
+
+    def off_by_one(self, rows, out, **kw):
+        real(self, rows, out, **kw)
+        k = np.flatnonzero(rows == 13)
+        if len(k):
+            if out.ndim == 2:
+                out[k[0], 7] += 1
+            else:
+                out[kw["out_off"][k[0]] + 7] += 1
+    monkeypatch.setattr(lossless_shard.LosslessShard, "decode", off_by_one)
+    path = tmp_path / "v.tcz"
+    with pytest.raises(CodecError, match=r"verify failed: sample 13 decodes with error 1 "
+                                         r"\(allowed 0\); nothing was written"):
+        tc.compress(src, path, progress=False)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
 def test_fit_samples_bounds_the_fit_and_stays_exact():
     x = _structured(np.random.default_rng(0), (30, 3, 8, 8))
     enc_all, _ = _roundtrip(x)

@@ -55,6 +55,12 @@ def check_roundtrip(codec, encoded, x, y: np.ndarray, bounds: list[int], *, samp
         same = total = 0
         worst, bad = 0.0, -1
         for first, got, want in pieces:
+            if got.dtype == want.dtype and np.array_equal(got, want):  # the usual lossless
+                # case, compared in its own dtype: no float64 copy (the 244 photos, 137 M values:
+                # 0.22-0.54 s -> 0.017 s)
+                same += got.size
+                total += got.size
+                continue
             err = np.abs(got.astype(np.float64) - want)
             same += int((err == 0).sum())
             total += err.size
