@@ -15,8 +15,8 @@ from torchcompress.codecs.context_map import ENTRY_BITS, cluster_contexts
 from torchcompress.codecs.lossless_tables import map_home
 from torchcompress.codecs._kernels.pixel_model import fold, unfold
 from torchcompress.codecs._kernels.rans import (LOSSLESS_DIRECT, LOSSLESS_START, LOSSY_DIRECT,
-                                                PROB_BITS, RANS_L, num_tokens, token_base,
-                                                token_of)
+                                                PROB_BITS, RANS_L, floor_log2, num_tokens,
+                                                token_base, token_of)
 from torchcompress.codecs.lossless_stream import Scratch as _Scratch
 from torchcompress.errors import CodecError
 
@@ -327,6 +327,17 @@ def test_hybrid_tokens_cover_every_value(direct):
         assert token_base(tok, direct) == (base, extra)
         assert tok >= last and (tok == v if v < d else extra == v.bit_length() - 3)
         last = tok
+
+
+def test_floor_log2_matches_bit_length():
+    """The encoders' branch-free ``floor_log2`` (their tokens) at every power of two's edges
+    below 2**32, and on random values."""
+    vals = [v for j in range(32) for v in ((1 << j) - 1, 1 << j, (1 << j) + 1) if v < 1 << 32]
+    vals += np.random.default_rng(0).integers(1, 1 << 32, 2000).tolist()
+    for v in vals:
+        assert floor_log2(v) == max(v.bit_length() - 1, 0), v
+        tok, extra = token_of(v, LOSSLESS_DIRECT)
+        assert extra == (v.bit_length() - 3 if v >= 32 else 0), v
 
 
 @pytest.mark.parametrize("maxv", [255, 65535])
