@@ -4,7 +4,7 @@ import numpy as np
 from numba import njit
 
 from .pixel_model import (ACT_LUT, CTX_PER_CLASS, FINE_CONTEXTS, LEVEL_LUT, Q_LUT, TEXTURES,
-                          colour_forward, context, fold, med, pad_row_end, pad_row_start,
+                          colour_forward, context_of, fold, med, pad_row_end, pad_row_start,
                           pattern_of, texture_of)
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS, RANS_L, put_symbol, token_of
 
@@ -17,7 +17,11 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
     every value of one sample, in coding order.
 
     Coding order is row by row, pixel by pixel, and the planes of a pixel in
-    turn (the colour transform's planes first when ``colour``).
+    turn (the colour transform's planes first when ``colour``). The encoder knows every value,
+    so it models a row a plane at a time, each step a loop over the row that LLVM vectorizes
+    (predictions, contexts, codes), and interleaves the planes at the end. Every 8th photo of
+    ``benchmarks/`` (31, RGB): 10.0 ns a value pixel by pixel, 5.3 by rows (`/tmp` harness,
+    medians of five, the same contexts and codes).
 
     Args:
         x: (P, H, W) int32 codes in ``[0, 2**bits)``; ``shift`` = bits - 8.
@@ -31,47 +35,107 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
     nplanes, h, w = x.shape
     w2 = w + 2
     maxv = (1 << (shift + 8)) - 1
-    mapped = cmap.shape[0] > 0
-    staged = cmap.shape[0] > FINE_CONTEXTS
     pl[:nplanes * 2 * w2] = 0
     rs[:nplanes * 2 * w2] = 0
+    pred = np.empty(nplanes * w, dtype=np.int32)  # a row's predictions, contexts and codes,
+    cx = np.empty(nplanes * w, dtype=np.int32)  # plane after plane
+    code = np.empty(nplanes * w, dtype=np.int32)
+    tok = np.zeros(w, dtype=np.int32)  # the previous plane's tokens
     k = 0
     for y in range(h):
         cur = (y + 1) & 1
         prv = y & 1
+        _row_values(x, y, colour, pl, w2, cur)
         pad_row_start(pl, nplanes, w2, cur, prv)
-        for i in range(w):
-            first = 0
-            if colour:
-                yv, co, cg = colour_forward(x[0, y, i], x[1, y, i], x[2, y, i], colour)
-                pl[cur * w2 + i + 1] = yv
-                pl[(2 + cur) * w2 + i + 1] = co
-                pl[(4 + cur) * w2 + i + 1] = cg
-                first = 3
-            for p in range(first, nplanes):
-                pl[(2 * p + cur) * w2 + i + 1] = x[p, y, i]
-            prev_t = 0
+        for p in range(nplanes):
+            _row_residuals(pl, rs, (2 * p + cur) * w2 + 1, (2 * p + prv) * w2 + 1, w,
+                           pred[p * w:(p + 1) * w])
+        for p in range(nplanes):
+            c0, p0 = (2 * p + cur) * w2 + 1, (2 * p + prv) * w2 + 1
+            o, e = p * w, (p + 1) * w
+            if p == 0:
+                _row_contexts0(pl, rs, c0, p0, w, pred[o:e], shift, cmap, cx[o:e])
+            else:
+                _row_contexts(pl, rs, p, c0, p0, w, shift, tok, cx[o:e])
+            _row_codes(pl, c0, w, pred[o:e], colour != 0 and p < 3, maxv, code[o:e], tok)
+        for i in range(w):  # the planes of a pixel in turn
             for p in range(nplanes):
-                ci = (2 * p + cur) * w2 + i + 1
-                pi = (2 * p + prv) * w2 + i + 1
-                pred = med(pl[ci - 1], pl[pi], pl[pi - 1])
-                c = context(pl, rs, p, ci, pi, pred, prev_t, shift, ACT_LUT, Q_LUT, LEVEL_LUT)
-                if p == 0 and mapped:
-                    wv, nv, ne, nw = pl[ci - 1], pl[pi], pl[pi + 1], pl[pi - 1]
-                    c = cmap[pattern_of(wv, nv, ne, nw, shift) * CTX_PER_CLASS + c]
-                    if staged:
-                        c = cmap[FINE_CONTEXTS + c * TEXTURES + texture_of(wv, nv, nw, ne, pred)]
-                ctx[k] = c
-                r = pl[ci] - pred
-                rs[ci] = abs(r)
-                if colour != 0 and p < 3:  # the colour transform's planes
-                    val[k] = (r << 1) ^ (r >> 31)
-                else:
-                    val[k] = fold(r, pred, maxv)
-                prev_t, _ = token_of(val[k], LOSSLESS_DIRECT)
+                ctx[k] = cx[p * w + i]
+                val[k] = code[p * w + i]
                 k += 1
         pad_row_end(pl, nplanes, w2, cur)
     return k
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_values(x, y, colour, pl, w2, cur):
+    """Row ``y`` of every plane into the ring row ``cur`` (planes 0..2 through ``colour``)."""
+    nplanes, _, w = x.shape
+    first = 0
+    if colour:
+        b0, b1, b2 = cur * w2 + 1, (2 + cur) * w2 + 1, (4 + cur) * w2 + 1
+        for i in range(w):
+            yv, co, cg = colour_forward(x[0, y, i], x[1, y, i], x[2, y, i], colour)
+            pl[b0 + i] = yv
+            pl[b1 + i] = co
+            pl[b2 + i] = cg
+        first = 3
+    for p in range(first, nplanes):
+        b = (2 * p + cur) * w2 + 1
+        for i in range(w):
+            pl[b + i] = x[p, y, i]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_residuals(pl, rs, c0, p0, w, pred):
+    """MED's prediction of a plane's row (``c0``, ``p0``: its first pixel and the one above in
+    the ring) into ``pred``, and its absolute residuals into the ring ``rs``."""
+    one = np.uint64(1)
+    for i in range(w):
+        ci, pi = np.uint64(c0 + i), np.uint64(p0 + i)
+        m = med(pl[ci - one], pl[pi], pl[pi - one])
+        pred[i] = m
+        rs[ci] = abs(pl[ci] - m)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_contexts0(pl, rs, c0, p0, w, pred, shift, cmap, cx):
+    """Plane 0's contexts of a row, through the map where there is one."""
+    one = np.uint64(1)
+    mapped = cmap.shape[0] > 0
+    staged = cmap.shape[0] > FINE_CONTEXTS
+    for i in range(w):
+        ci, pi = np.uint64(c0 + i), np.uint64(p0 + i)
+        wv, nv, nw, ne = pl[ci - one], pl[pi], pl[pi - one], pl[pi + one]
+        m = pred[i]
+        c = context_of(0, wv, nv, nw, ne, rs[ci - one], rs[pi], rs[pi - one], rs[pi + one], m,
+                       0, shift, ACT_LUT, Q_LUT, LEVEL_LUT)
+        if mapped:
+            c = cmap[np.uint64(pattern_of(wv, nv, ne, nw, shift) * CTX_PER_CLASS + c)]
+            if staged:
+                c = cmap[np.uint64(FINE_CONTEXTS + c * TEXTURES + texture_of(wv, nv, nw, ne, m))]
+        cx[i] = c
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_contexts(pl, rs, p, c0, p0, w, shift, tok, cx):
+    """Plane ``p`` (> 0)'s contexts of a row (``tok``: the previous plane's tokens)."""
+    one = np.uint64(1)
+    for i in range(w):
+        ci, pi = np.uint64(c0 + i), np.uint64(p0 + i)
+        cx[i] = context_of(p, pl[ci - one], pl[pi], pl[pi - one], pl[pi + one], rs[ci - one],
+                           rs[pi], rs[pi - one], rs[pi + one], 0, tok[i], shift, ACT_LUT, Q_LUT,
+                           LEVEL_LUT)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_codes(pl, c0, w, pred, zigzag, maxv, code, tok):
+    """A plane's codes of a row (zigzag, or folded over the range) and their tokens."""
+    for i in range(w):
+        r = pl[np.uint64(c0 + i)] - pred[i]
+        v = (r << 1) ^ (r >> 31) if zigzag else fold(r, pred[i], maxv)
+        code[i] = v
+        tok[i] = token_of(v, LOSSLESS_DIRECT)[0]
 
 
 @njit(cache=True, nogil=True)
