@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels.ls_model import (BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES, LS_SHIFT, MODE_CODE,
-                                MODE_NORMAL, NORMAL_WIDTH, ls_model_sample, ls_ring_size)
+from ._kernels.ls_encode import MODE_CODE, MODE_NORMAL, NORMAL_WIDTH, ls_model_sample
+from ._kernels.ls_model import BIAS_KEYS, FEATURES, LS_BINS, LS_PLANES, LS_SHIFT, ls_ring_size
 from .parallel import map_ranges
 
 __all__ = ["LS_MIN_VALUES", "LsScratch", "fit_ls", "ls_code", "sample_codes"]
