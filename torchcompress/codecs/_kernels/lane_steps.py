@@ -50,7 +50,7 @@ def data_pointers(context, b, sig, args, k):
 
 
 def _context(b, w, n, nw, ne, rw, rn, rnw, rne, prevt, pred, lut, p, shift, mapped):
-    """``pixel_model.context`` in every lane (``mapped``: an i1, ``lut`` carries the archive's
+    """``pixel_model.context_of`` in every lane (``mapped``: an i1, ``lut`` carries the archive's
     map of plane 0's fine contexts after ``LUTS``)."""
     a = b.shl(activity_bin(b, w, n, nw, ne, rw, rn, rnw, rne, lut, shift), const(3))
     # plane 0 bins the prediction by LEVEL_LUT's arithmetic (0; 1 + 6v / 256 for 0 < v < 255;

@@ -23,7 +23,7 @@ OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 @njit(cache=True, nogil=True, inline="always")
 def _context(p, w, n, nw, ne, rw, rn, rnw, rne, prev_t, shift):
     """(prediction, context) of plane ``p``'s value from its neighbours (as
-    ``pixel_model.context`` reads them from the rings), before plane 0's map (the caller
+    ``pixel_model``'s rings hold them), before plane 0's map (the caller
     looks it up in its own loop: see ``pixel_model.pattern_of``)."""
     pred = med(w, n, nw)
     return pred, context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, ACT_LUT,

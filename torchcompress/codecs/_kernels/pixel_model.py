@@ -50,7 +50,7 @@ from .rans import LOSSLESS_DIRECT, token_base
 
 __all__ = ["ACT_LUT", "COLOUR_NONE", "COLOUR_SUBTRACT_GREEN", "COLOUR_YCOCG", "CTX_PER_CLASS",
            "FINE_CONTEXTS", "LEVEL_LUT", "MAP_SIZE", "NUM_CLASSES", "PATTERNS", "Q_LUT", "RES_LUT",
-           "TEXTURES", "activity", "colour_forward", "colour_inverse", "context", "context_of",
+           "TEXTURES", "activity", "colour_forward", "colour_inverse", "context_of",
            "fold", "level4", "med", "pad_row_end", "pad_row_start", "pattern_of", "texture_of",
            "unfold"]
 
@@ -117,17 +117,6 @@ def unfold(v, pred, maxv):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def context(pl, rs, p, ci, pi, pred, prev_t, shift, act_lut, q_lut, level_lut):
-    """Context of plane ``p``'s value at flat index ``ci`` (``pi``: the same column one row up),
-    before the map of plane 0's fine contexts (:func:`pattern_of`).
-
-    ``prev_t`` is the token of the previous plane's residual at this pixel.
-    """
-    return context_of(p, pl[ci - 1], pl[pi], pl[pi - 1], pl[pi + 1], rs[ci - 1], rs[pi],
-                      rs[pi - 1], rs[pi + 1], pred, prev_t, shift, act_lut, q_lut, level_lut)
-
-
-@njit(cache=True, nogil=True, inline="always")
 def pattern_of(w, n, ne, nw, shift):
     """Plane 0's pattern (0..255) of W, N, NE and NW: each 0, 1..95, 96..223 or 224..255 (top 8
     bits). With a map, plane 0's context ``c`` becomes ``cmap[pattern * CTX_PER_CLASS + c]``
@@ -162,8 +151,10 @@ def level4(v):
 @njit(cache=True, nogil=True, inline="always")
 def context_of(p, w, n, nw, ne, rw, rn, rnw, rne, pred, prev_t, shift, act_lut, q_lut,
                level_lut):
-    """:func:`context` from the neighbours' values ``w``, ``n``, ``nw``, ``ne`` and absolute
-    residuals ``rw``, ``rn``, ``rnw``, ``rne``.
+    """Context of plane ``p``'s value, before the map of plane 0's fine contexts
+    (:func:`pattern_of`), from the neighbours' values ``w``, ``n``, ``nw``, ``ne``, their
+    absolute residuals ``rw``, ``rn``, ``rnw``, ``rne`` and MED's prediction ``pred``
+    (``prev_t``: the token of the previous plane's residual at this pixel).
 
     Needs no clamps but the activity's: plane 0's values lie in ``[0, 2**bits)`` (the
     encoder's codes; the decoders store a value in the rings only once it passed its range
