@@ -4,8 +4,8 @@ import numpy as np
 from numba import njit
 
 from .pixel_model import (ACT_LUT, CTX_PER_CLASS, FINE_CONTEXTS, LEVEL_LUT, Q_LUT, TEXTURES,
-                          colour_forward, context_of, fold, med, pad_row_end, pad_row_start,
-                          pattern_of, texture_of)
+                          context_of, fold, med, pad_row_end, pad_row_start, pattern_of,
+                          ring_row_in, texture_of)
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, PROB_BITS, RANS_L, put_symbol, token_of
 
 __all__ = ["count_samples", "count_tokens", "encode_sample", "encode_samples", "model_sample"]
@@ -45,7 +45,7 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
     for y in range(h):
         cur = (y + 1) & 1
         prv = y & 1
-        _row_values(x, y, colour, pl, w2, cur)
+        ring_row_in(x, y, colour, pl, 2, w2, 1, cur)
         pad_row_start(pl, nplanes, w2, cur, prv)
         for p in range(nplanes):
             _row_residuals(pl, rs, (2 * p + cur) * w2 + 1, (2 * p + prv) * w2 + 1, w,
@@ -65,25 +65,6 @@ def model_sample(x, colour, shift, pl, rs, ctx, val, cmap):
                 k += 1
         pad_row_end(pl, nplanes, w2, cur)
     return k
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _row_values(x, y, colour, pl, w2, cur):
-    """Row ``y`` of every plane into the ring row ``cur`` (planes 0..2 through ``colour``)."""
-    nplanes, _, w = x.shape
-    first = 0
-    if colour:
-        b0, b1, b2 = cur * w2 + 1, (2 + cur) * w2 + 1, (4 + cur) * w2 + 1
-        for i in range(w):
-            yv, co, cg = colour_forward(x[0, y, i], x[1, y, i], x[2, y, i], colour)
-            pl[b0 + i] = yv
-            pl[b1 + i] = co
-            pl[b2 + i] = cg
-        first = 3
-    for p in range(first, nplanes):
-        b = (2 * p + cur) * w2 + 1
-        for i in range(w):
-            pl[b + i] = x[p, y, i]
 
 
 @njit(cache=True, nogil=True, inline="always")

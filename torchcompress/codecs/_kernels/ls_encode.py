@@ -18,8 +18,8 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 from .ls_model import FEATURES, LS_BINS, LS_PLANES, ls_base, ls_biased, ls_row_end, ls_row_start
-from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, activity, colour_forward,
-                          context_of, fold, med)
+from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, activity, context_of, fold,
+                          med, ring_row_in)
 from .rans import LOSSLESS_DIRECT, token_of
 from .simd import splat
 
@@ -60,7 +60,7 @@ def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, normal, cnt):
     for y in range(h):
         cur, prv, pp = y % 3, (y + 2) % 3, (y + 1) % 3
         ls_row_start(v, nplanes, w4, cur, prv)
-        _row_values(x, y, colour, v, w4, cur)
+        ring_row_in(x, y, colour, v, 3, w4, 2, cur)
         for p in range(nplanes):
             c0, p0 = (3 * p + cur) * w4 + 2, (3 * p + prv) * w4 + 2
             _row_med(v, am, c0, p0, w, m[p * w:(p + 1) * w], act[p * w:(p + 1) * w])
@@ -85,22 +85,6 @@ def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, normal, cnt):
                 val[k] = code[p * w + i]
                 k += 1
     return k
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _row_values(x, y, colour, v, w4, cur):
-    """Row ``y`` of every plane into ring row ``cur`` (planes 0..2 through ``colour``)."""
-    nplanes, _, w = x.shape
-    b0, b1, b2 = cur * w4 + 2, (3 + cur) * w4 + 2, (6 + cur) * w4 + 2
-    for i in range(w):
-        yv, co, cg = colour_forward(x[0, y, i], x[1, y, i], x[2, y, i], colour)
-        v[b0 + i] = yv
-        v[b1 + i] = co
-        v[b2 + i] = cg
-    for p in range(3, nplanes):
-        b = (3 * p + cur) * w4 + 2
-        for i in range(w):
-            v[b + i] = x[p, y, i]
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -51,7 +51,8 @@ from .rans import LOSSLESS_DIRECT, token_base
 __all__ = ["ACT_LUT", "COLOUR_NONE", "COLOUR_SUBTRACT_GREEN", "COLOUR_YCOCG", "CTX_PER_CLASS",
            "FINE_CONTEXTS", "LEVEL_LUT", "MAP_SIZE", "NUM_CLASSES", "PATTERNS", "Q_LUT", "RES_LUT",
            "TEXTURES", "activity", "colour_forward", "colour_inverse", "context_of",
-           "fold", "level4", "med", "pad_row_end", "pad_row_start", "pattern_of", "texture_of",
+           "fold", "level4", "med", "pad_row_end", "pad_row_start", "pattern_of", "ring_row_in",
+           "texture_of",
            "unfold"]
 
 CTX_PER_CLASS = 128
@@ -173,6 +174,29 @@ def activity(w, n, nw, ne, rw, rn, rnw, rne, shift, act_lut):
     act = (rw + rn + ((rnw + rne) >> 1) + ((abs(w - nw) + abs(n - nw) + abs(n - ne)) >> 1)) >> shift
     # unsigned indices (each is >= 0): numba then emits no negative-index wraparound
     return act_lut[np.uint64(min(act, 255))]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def ring_row_in(x, y, colour, ring, depth, stride, pad, cur):
+    """Row ``y`` of every plane of ``x`` (P, H, W) into ring row ``cur`` of an encoder's ring
+    (``depth`` rows a plane of ``stride`` entries, ``pad`` columns before the first pixel):
+    plane p's pixel i at ``(depth * p + cur) * stride + pad + i``, planes 0..2 through the
+    colour transform ``colour`` (none: 0)."""
+    nplanes, _, w = x.shape
+    first = 0
+    if colour:
+        b0, b1 = cur * stride + pad, (depth + cur) * stride + pad
+        b2 = (2 * depth + cur) * stride + pad
+        for i in range(w):
+            yv, co, cg = colour_forward(x[0, y, i], x[1, y, i], x[2, y, i], colour)
+            ring[b0 + i] = yv
+            ring[b1 + i] = co
+            ring[b2 + i] = cg
+        first = 3
+    for p in range(first, nplanes):
+        b = (depth * p + cur) * stride + pad
+        for i in range(w):
+            ring[b + i] = x[p, y, i]
 
 
 @njit(cache=True, nogil=True, inline="always")
