@@ -17,7 +17,8 @@ from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from .ls_model import FEATURES, LS_BINS, LS_PLANES, ls_base, ls_biased, ls_row_end, ls_row_start
+from .ls_model import (FEATURES, LS_BINS, LS_PLANES, ls_base, ls_biased, ls_neighbours,
+                       ls_row_end, ls_row_start)
 from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, activity, context_of, fold,
                           med, ring_row_in)
 from .rans import LOSSLESS_DIRECT, token_of
@@ -30,7 +31,7 @@ NORMAL_WIDTH = FEATURES + 1
 _V8D, _V4D = ir.VectorType(ir.DoubleType(), 8), ir.VectorType(ir.DoubleType(), 4)
 #: :func:`ls_model_sample`'s passes: the normal equations, the coded values
 MODE_NORMAL, MODE_CODE = 0, 1
-_ONE, _TWO = np.uint64(1), np.uint64(2)
+_ONE = np.uint64(1)
 
 
 @njit(cache=True, nogil=True)
@@ -51,7 +52,7 @@ def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, normal, cnt):
     am[:nplanes * 3 * w4] = 0
     flat = normal.reshape(normal.size)
     m = np.empty(nplanes * w, dtype=np.int64)  # a row's MED predictions, activity bins,
-    act = np.empty(nplanes * w, dtype=np.int64)  # base predictions, contexts and codes,
+    act = np.empty(LS_PLANES * w, dtype=np.int64)  # base predictions, contexts and codes,
     base = np.empty(w, dtype=np.int64)  # plane after plane
     cx = np.empty(nplanes * w, dtype=np.int32)
     code = np.empty(nplanes * w, dtype=np.int32)
@@ -62,11 +63,12 @@ def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, normal, cnt):
         ls_row_start(v, nplanes, w4, cur, prv)
         ring_row_in(x, y, colour, v, 3, w4, 2, cur)
         for p in range(nplanes):
-            c0, p0 = (3 * p + cur) * w4 + 2, (3 * p + prv) * w4 + 2
-            _row_med(v, am, c0, p0, w, m[p * w:(p + 1) * w], act[p * w:(p + 1) * w])
+            _row_med(v, am, (3 * p + cur) * w4 + 2, (3 * p + prv) * w4 + 2, w,
+                     m[p * w:(p + 1) * w])
         for p in range(min(nplanes, LS_PLANES)):
             c0, p0, q0 = (3 * p + cur) * w4 + 2, (3 * p + prv) * w4 + 2, (3 * p + pp) * w4 + 2
             o, e = p * w, (p + 1) * w
+            _row_activity(v, am, c0, p0, w, act[o:e])
             if mode == MODE_NORMAL:
                 _row_normal(v, p, c0, p0, q0, w, m[o:e], act[o:e], flat, cnt)
                 continue
@@ -88,14 +90,19 @@ def ls_model_sample(x, colour, wts, bias, mode, v, am, ctx, val, normal, cnt):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _row_med(v, am, c0, p0, w, m, act):
-    """A plane's row: MED into ``m``, its absolute residuals into the ring ``am``, and then
-    the activity bins into ``act`` (they read W's residual)."""
+def _row_med(v, am, c0, p0, w, m):
+    """A plane's row: MED into ``m``, its absolute residuals into the ring ``am``."""
     for i in range(w):
         ci, pi = np.uint64(c0 + i), np.uint64(p0 + i)
         mi = med(np.int64(v[ci - _ONE]), np.int64(v[pi]), np.int64(v[pi - _ONE]))
         m[i] = mi
         am[ci] = abs(v[ci] - mi)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_activity(v, am, c0, p0, w, act):
+    """A least-squares plane's activity bins of a row into ``act`` (after :func:`_row_med`:
+    they read W's residual)."""
     for i in range(w):
         ci, pi = np.uint64(c0 + i), np.uint64(p0 + i)
         act[i] = activity(np.int64(v[ci - _ONE]), np.int64(v[pi]), np.int64(v[pi - _ONE]),
@@ -108,12 +115,9 @@ def _row_base(v, p, c0, p0, q0, w, m, act, wts, base):
     """Plane ``p``'s base predictions of a row into ``base``."""
     lo = 0 if p == 0 else -255
     for i in range(w):
-        ci, pi, qi = np.uint64(c0 + i), np.uint64(p0 + i), np.uint64(q0 + i)
-        base[i] = ls_base(p, np.int64(v[ci - _ONE]), np.int64(v[pi]), np.int64(v[pi - _ONE]),
-                          np.int64(v[pi + _ONE]), np.int64(v[ci - _TWO]), np.int64(v[qi]),
-                          np.int64(v[qi + _ONE]), np.int64(v[qi - _ONE]),
-                          np.int64(v[pi - _TWO]), np.int64(v[pi + _TWO]), m[i], act[i], wts,
-                          lo, 255)
+        wv, nv, nw, ne, ww, nn, nne, nnw, nww, nee = ls_neighbours(v, c0 + i, p0 + i, q0 + i)
+        base[i] = ls_base(p, wv, nv, nw, ne, ww, nn, nne, nnw, nww, nee, m[i], act[i], wts, lo,
+                          255)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -123,15 +127,12 @@ def _row_codes(v, p, c0, p0, q0, w, act, base, bias, tok, cx, code):
     lo = 0 if p == 0 else -255
     biased = bias.shape[0] > 0
     for i in range(w):
-        ci, pi = np.uint64(c0 + i), np.uint64(p0 + i)
         pred = base[i]
         if biased:
-            neg = np.int64(i > 0 and v[ci - _ONE] < base[i - 1])
-            pred, _ = ls_biased(p, pred, np.int64(v[ci - _ONE]), np.int64(v[pi]),
-                                np.int64(v[pi - _ONE]), np.int64(v[pi + _ONE]),
-                                np.int64(v[ci - _TWO]), np.int64(v[np.uint64(q0 + i)]), act[i],
-                                neg, bias, lo, 255)
-        r = np.int64(v[ci]) - pred
+            wv, nv, nw, ne, ww, nn, _, _, _, _ = ls_neighbours(v, c0 + i, p0 + i, q0 + i)
+            neg = np.int64(i > 0 and wv < base[i - 1])
+            pred, _ = ls_biased(p, pred, wv, nv, nw, ne, ww, nn, act[i], neg, bias, lo, 255)
+        r = np.int64(v[np.uint64(c0 + i)]) - pred
         c = (act[i] * 8 + LEVEL_LUT[np.uint64(pred)]) if p == 0 else \
             p * CTX_PER_CLASS + act[i] * 8 + Q_LUT[np.uint64(tok[i])]
         cv = (r << 1) ^ (r >> 63)
@@ -158,14 +159,13 @@ def _row_alpha(v, am, p, c0, p0, w, m, tok, cx, code):
 def _row_normal(v, p, c0, p0, q0, w, m, act, flat, cnt):
     """Plane ``p``'s values of a row added to the normal equations of their (plane, bin)."""
     for i in range(w):
-        ci, pi, qi = np.uint64(c0 + i), np.uint64(p0 + i), np.uint64(q0 + i)
+        wv, nv, nw, ne, ww, nn, nne, nnw, nww, nee = ls_neighbours(v, c0 + i, p0 + i, q0 + i)
         kk = p * LS_BINS + act[i]
         cnt[kk] += 1
         _add_value(flat, np.int64(kk * FEATURES * NORMAL_WIDTH), np.float64(m[i]),
-                   np.float64(v[ci - _ONE]), np.float64(v[pi]), np.float64(v[pi - _ONE]),
-                   np.float64(v[pi + _ONE]), np.float64(v[ci - _TWO]), np.float64(v[qi]),
-                   np.float64(v[qi + _ONE]), np.float64(v[qi - _ONE]), np.float64(v[pi - _TWO]),
-                   np.float64(v[pi + _TWO]), np.float64(v[ci]))
+                   np.float64(wv), np.float64(nv), np.float64(nw), np.float64(ne),
+                   np.float64(ww), np.float64(nn), np.float64(nne), np.float64(nnw),
+                   np.float64(nww), np.float64(nee), np.float64(v[np.uint64(c0 + i)]))
 
 
 @intrinsic

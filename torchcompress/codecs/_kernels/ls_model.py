@@ -4,9 +4,10 @@ A model for 8-bit RGB(A) archives (the default where the fit finds it 1% smaller
 one record at a time. Planes 0..2 (after the archive's colour transform) are predicted by a
 linear predictor fit on the dataset per plane and activity bin, over MED and ten causal
 neighbours (:data:`FEATURES`), plus a static bias per texture (which ``ls_fit`` leaves at
-zero; with none, :func:`ls_predict` skips it); plane 3 (alpha) keeps MED. The contexts are the MED model's (``pixel_model.context_of``): the
-activity comes from the MED residuals of the neighbours (kept beside the values), so the
-predictor's bin does not wait on its own residuals.
+zero; with none, :func:`ls_predict` skips it); plane 3 (alpha) keeps MED. The contexts are
+the MED model's (``pixel_model.context_of``): the activity comes from the MED residuals of
+the neighbours (kept beside the values), so the predictor's bin does not wait on its own
+residuals.
 
 Three rows of each plane live in a ring of flat int32 scratch ``v``: entry
 ``(p * 3 + row) * (W + 4) + x + 2`` holds pixel x of plane p in ring row ``row`` (image row y
@@ -28,7 +29,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["BIAS_KEYS", "FEATURES", "LS_BINS", "LS_PLANES", "LS_SHIFT", "ls_base", "ls_biased",
-           "ls_predict", "ls_predict_at", "ls_ring_size", "ls_row_end", "ls_row_start"]
+           "ls_neighbours", "ls_predict", "ls_predict_at", "ls_ring_size", "ls_row_end",
+           "ls_row_start"]
 
 #: the features, in the weights' order: MED, W, N, NW, NE, WW, NN, NNE, NNW, NWW, NEE
 FEATURES = 11
@@ -102,10 +104,20 @@ def ls_biased(p, base, wv, nv, nw, ne, ww, nn, a, neg, bias, lo, hi):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def ls_neighbours(v, ci, pi, qi):
+    """The ten neighbours of :data:`FEATURES`' order (W, N, NW, NE, WW, NN, NNE, NNW, NWW, NEE;
+    int64) of the value at flat index ``ci`` of the ring ``v`` (``pi``, ``qi``: the same column
+    one and two rows up; unsigned indices give no negative-index wraparound)."""
+    one, two = np.uint64(1), np.uint64(2)
+    ci, pi, qi = np.uint64(ci), np.uint64(pi), np.uint64(qi)
+    return (np.int64(v[ci - one]), np.int64(v[pi]), np.int64(v[pi - one]), np.int64(v[pi + one]),
+            np.int64(v[ci - two]), np.int64(v[qi]), np.int64(v[qi + one]), np.int64(v[qi - one]),
+            np.int64(v[pi - two]), np.int64(v[pi + two]))
+
+
+@njit(cache=True, nogil=True, inline="always")
 def ls_predict_at(v, p, ci, pi, qi, m, a, neg, wts, bias, lo, hi):
     """:func:`ls_predict` with the neighbours read from the ring ``v`` at flat index ``ci``
     (``pi``, ``qi``: the same column one and two rows up)."""
-    return ls_predict(p, np.int64(v[ci - 1]), np.int64(v[pi]), np.int64(v[pi - 1]),
-                      np.int64(v[pi + 1]), np.int64(v[ci - 2]), np.int64(v[qi]),
-                      np.int64(v[qi + 1]), np.int64(v[qi - 1]), np.int64(v[pi - 2]),
-                      np.int64(v[pi + 2]), m, a, neg, wts, bias, lo, hi)
+    wv, nv, nw, ne, ww, nn, nne, nnw, nww, nee = ls_neighbours(v, ci, pi, qi)
+    return ls_predict(p, wv, nv, nw, ne, ww, nn, nne, nnw, nww, nee, m, a, neg, wts, bias, lo, hi)
