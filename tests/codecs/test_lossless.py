@@ -225,7 +225,9 @@ def test_fit_samples_bounds_the_fit_and_stays_exact():
 
 
 @pytest.mark.parametrize("x, err, match", [
-    (np.zeros((2, 4, 4), np.float32), CodecError, r"stores integer samples .* got dtype float32"),
+    (np.zeros((2, 4, 4), np.float32), CodecError,
+     r"stores integer samples .* got dtype float32; float images usually come from a ToTensor\(\)"
+     r".* pass that transform to tc.open\(transform=...\); for other floats use codec='gede'"),
     (np.full((2, 4, 4), 70000, np.int64), CodecError,
      r"integers up to 16 bits, but these int64 samples hold values in \[70000, 70000\]"),
 ], ids=["float", "too-wide"])

@@ -184,10 +184,14 @@ def test_colour_basis_is_orthonormal_around_the_mean_pixel():
 
 
 @pytest.mark.parametrize("x, match", [
-    (np.zeros((2, 3, 4, 4), np.int16), r"codec='lossy' stores uint8 images, but got dtype int16"),
+    (np.zeros((2, 3, 4, 4), np.int16),
+     r"codec='lossy' stores uint8 images, but got dtype int16; use codec='lossless'"),
+    (np.zeros((2, 3, 4, 4), np.float32), r"got dtype float32; float images usually come from a "
+     r"ToTensor\(\) .* PILToTensor\(\)\) and pass that transform to tc.open\(transform=...\); "
+     r"use codec='lossless'"),
     (np.zeros((2, 4, 4, 4), np.uint8), r"1 or 3 channels, but got a sample of shape \[4, 4, 4\]"),
     (np.zeros((2, 40), np.uint8), r"1 or 3 channels, but got a sample of shape \[40\]"),
-], ids=["int16", "rgba", "vector"])
+], ids=["int16", "float", "rgba", "vector"])
 def test_bad_input(x, match):
     with pytest.raises(CodecError, match=match):
         _encode(x)

@@ -21,7 +21,7 @@ from .ls_fit import LsScratch, fit_ls, ls_code, sample_codes
 from .parallel import map_ranges
 from .protocol import Chunk, WithoutBudget
 from .record_lengths import pack_shard_lengths
-from .sample_layout import dims_of, fit_rows
+from .sample_layout import FLOAT_IMAGES, dims_of, fit_rows
 
 __all__ = ["COLOURS", "LS_GAIN", "PREDICTORS", "PREDICTOR_CHOICES", "LosslessStream", "Scratch",
            "code_layout", "model_stats"]
@@ -55,7 +55,8 @@ def code_layout(samples, dtype: np.dtype) -> tuple[int, int]:
         return _SOURCE_DTYPES[dtype]
     if dtype.kind not in "iu":
         raise CodecError(f"codec='lossless' stores integer samples (uint8, int8, uint16, int16), "
-                         f"but got dtype {dtype}; use codec='gede' with precision= for floats")
+                         f"but got dtype {dtype}; {FLOAT_IMAGES}; for other floats use "
+                         "codec='gede' with precision=")
     lo = min(int(s.min()) for s in samples)
     hi = max(int(s.max()) for s in samples)
     if 0 <= lo and hi <= 0xFFFF:

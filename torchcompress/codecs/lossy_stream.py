@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CodecError
-from .sample_layout import dims_of, fit_rows, planes_of
+from .sample_layout import FLOAT_IMAGES, dims_of, fit_rows, planes_of
 from .lossy_rate import BlockCoder, FitSet, fit_tables, pick_scales
 from .lossy_shard import LossyShard
 from .lossy_tables import LADDER, LossyTables
@@ -49,8 +49,9 @@ def as_planes(x, planes: int | None = None, start: int = 0) -> list:
     for i, a in enumerate(x):
         a = np.asarray(a)
         if a.dtype != np.uint8:
-            raise CodecError(f"codec='lossy' stores uint8 images, but got dtype {a.dtype}; use "
-                             "codec='lossless' for other integers or codec='adq' for floats")
+            hint = f"{FLOAT_IMAGES}; " if a.dtype.kind == "f" else ""
+            raise CodecError(f"codec='lossy' stores uint8 images, but got dtype {a.dtype}; {hint}"
+                             "use codec='lossless' for other integers or codec='adq' for floats")
         if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[0] not in (1, 3)):
             raise CodecError(f"codec='lossy' stores (H, W) or (C, H, W) images with 1 or 3 "
                              f"channels, but got a sample of shape {list(a.shape)}; use "

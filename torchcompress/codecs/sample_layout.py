@@ -7,13 +7,20 @@ import math
 
 import numpy as np
 
-__all__ = ["FIT_BYTES", "FIT_MIN", "common_shape", "dims_of", "fit_rows", "planes_of"]
+__all__ = ["FIT_BYTES", "FIT_MIN", "FLOAT_IMAGES", "common_shape", "dims_of", "fit_rows",
+           "planes_of"]
 
 
 #: the fit reads at most this many bytes of samples (counted by the first sample's size), so
 #: 4,096 large photos do not fill the memory; never fewer than ``FIT_MIN`` samples
 FIT_BYTES = 64 << 20
 FIT_MIN = 64
+
+#: what the image codecs add when refusing floats: float images are nearly always a transform's
+#: output, and the archive should hold the integers the transform started from
+FLOAT_IMAGES = ("float images usually come from a ToTensor() or ToDtype(torch.float32, "
+                "scale=True) transform on the source: compress its integer images (no "
+                "transform, or PILToTensor()) and pass that transform to tc.open(transform=...)")
 
 
 def fit_rows(n: int, fit_samples: int, sample_bytes: int = 0,
