@@ -186,3 +186,31 @@ def test_resize_gives_photos_one_shape_for_adq(tmp_path):
         tc.compress((np.zeros((2, 3, 4, 4), np.uint8), np.zeros(2, int)), tmp_path / "b.tcz",
                     resize=(2, 2), progress=False)
     assert not (tmp_path / "b.tcz").exists()
+
+
+def test_list_of_images_with_labels_is_a_source(tmp_path):
+    """(images, labels) with the images in a list of any shapes reads as the dataset it is."""
+    rng = np.random.default_rng(5)
+    xs = [rng.integers(0, 256, (3, h, w), dtype=np.uint8) for h, w in ((4, 6), (7, 3), (1, 1))]
+    labels = [2, 0, 1]
+    info = tc.compress((xs, labels), tmp_path / "l.tcz", progress=False)
+    assert info["source"] == "ListOfImages"
+    ds = tc.open(tmp_path / "l.tcz")
+    for i, a in enumerate(xs):
+        x, y = ds[i]
+        assert torch.equal(x, torch.from_numpy(a)) and y == labels[i]
+    # tensors and a tensor of labels; a tuple of images
+    tc.compress((tuple(torch.from_numpy(a) for a in xs), torch.tensor(labels)), tmp_path / "t.tcz",
+                progress=False)
+    assert [tc.open(tmp_path / "t.tcz")[i][1] for i in range(3)] == labels
+
+
+def test_two_pairs_stay_a_dataset_of_pairs(tmp_path):
+    """A list of two (image, label) pairs is not an (images, labels) pair, whatever the labels."""
+    rng = np.random.default_rng(6)
+    a, b = (rng.integers(0, 256, (1, 4, 4), dtype=np.uint8) for _ in range(2))
+    for pairs in ([(a, 1), (b, 0)], [(torch.from_numpy(a), torch.tensor(1)),
+                                      (torch.from_numpy(b), torch.tensor(0))]):
+        tc.compress(pairs, tmp_path / "p.tcz", progress=False, overwrite=True)
+        ds = tc.open(tmp_path / "p.tcz")
+        assert [ds[0][1], ds[1][1]] == [1, 0] and torch.equal(ds[1][0], torch.from_numpy(b))

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from .sources import (Source, _HFPairs, _image_folder, _is_hf_dataset, check_agrees, check_layout,
-                      check_resize, load_source, read_pair, stored_dtype)
+from .sources import (Source, _image_folder, as_pairs, check_agrees, check_layout, check_resize,
+                      load_source, read_pair, stored_dtype)
 
 __all__ = ["ArrayReader", "DatasetReader", "FilesReader", "open_reader"]
 
@@ -119,8 +119,7 @@ def open_reader(source, *, files: bool, layout, resize, mixed_ok: bool, progress
     if resize is not None and layout == "HWC":
         raise ValueError("resize= works on (C, H, W) samples as read; it cannot be combined with "
                          "layout='HWC' (convert the arrays first)")
-    if _is_hf_dataset(source):
-        source = _HFPairs(source)
+    source = as_pairs(source)
     if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
         source = _image_folder(os.fspath(source))
     pair = isinstance(source, (tuple, list)) and len(source) == 2 and \

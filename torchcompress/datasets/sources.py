@@ -207,6 +207,46 @@ def _is_hf_dataset(source) -> bool:
         and hasattr(source, "features")
 
 
+class ListOfImages:
+    """An ``(images, labels)`` pair whose images are a list (of any shapes), seen as a map-style
+    dataset of (image, label)."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return self.images[i], self.labels[i]
+
+
+def _is_list_pair(source) -> bool:
+    """``(images, labels)`` with the images a list or tuple of arrays or tensors (each at least
+    1-D) and one scalar label each: a dataset of two (image, label) pairs has an image where
+    this wants a label, so the two never read alike."""
+    if not (isinstance(source, (tuple, list)) and len(source) == 2):
+        return False
+    images, labels = source
+    if not isinstance(images, (tuple, list)) or not images or \
+            not all(isinstance(a, (np.ndarray, torch.Tensor)) and a.ndim >= 1 for a in images):
+        return False
+    try:
+        return len(labels) == len(images) and all(np.ndim(v) == 0 for v in labels)
+    except TypeError:  # labels without a length, or not iterable
+        return False
+
+
+def as_pairs(source):
+    """``source`` as a dataset of (image, label) where it is one in another form: a Hugging Face
+    ``datasets.Dataset``, or an ``(images, labels)`` pair with the images in a list."""
+    if _is_hf_dataset(source):
+        return _HFPairs(source)
+    if _is_list_pair(source):
+        return ListOfImages(*source)
+    return source
+
+
 def _image_folder(path: str):
     """torchvision's ImageFolder over ``path``, or a ValueError saying why it is not one."""
     from torchvision.datasets import ImageFolder
@@ -221,8 +261,9 @@ def _image_folder(path: str):
 
 _KINDS = ("a map-style Dataset of (image, label) (e.g. torchvision's ImageFolder), an iterable "
           "of (image, label) pairs (with length= for the progress bar), an (x, y) pair of "
-          "arrays or tensors, a path to an .npz holding x and y, a folder of class "
-          "subfolders of images, or a Hugging Face datasets.Dataset with image and label columns")
+          "arrays or tensors (x may be a list of arrays of any shapes), a path to an .npz "
+          "holding x and y, a folder of class subfolders of images, or a Hugging Face "
+          "datasets.Dataset with image and label columns")
 
 
 def load_source(source, *, layout: str | None = None, progress: bool = True,
@@ -254,8 +295,7 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         raise ValueError("resize= works on (C, H, W) samples as read; it cannot be combined with "
                          "layout='HWC' (convert the arrays first)")
     classes = None
-    if _is_hf_dataset(source):
-        source = _HFPairs(source)
+    source = as_pairs(source)
     if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
         source = _image_folder(os.fspath(source))
     if isinstance(source, (str, os.PathLike)):
