@@ -219,6 +219,7 @@ def test_cli_folder_and_torchvision_sources(tmp_path, capsys):
         assert "labels     2 classes (ants: 3, bees: 3)" in text and "of shape (3, any, 7)" in text
         ds = tc.open(out)
         assert ds.classes == ["ants", "bees"] and ds[4][0].shape == (3, 6, 7)
+        assert ds.class_to_idx == {"ants": 0, "bees": 1}  # as torchvision's ImageFolder
     assert main(["compress", str(tmp_path / "photos"), str(tmp_path / "r.tcz"), "--codec", "adq",
                  "--resize", "4", "5", "--quiet"]) == 0
     assert "of shape (3, 4, 5)" in capsys.readouterr().out

@@ -185,3 +185,13 @@ def test_auto_precision_names_columns_too_wide_even_as_integers(tmp_path):
     with pytest.raises(tc.CodecError, match=r"precision='auto' found no precision that fits 32-bit "
                                             r"codes: column 1 holds values in \[14999, 5e\+09\]"):
         tc.condense((x, np.zeros(50, dtype=int)), tmp_path / "w.tcz", progress=False)
+
+
+def test_class_names_and_index(tmp_path, images):
+    x, y = images
+    tc.condense((x, y), tmp_path / "n.tcz", beta=3, progress=False, classes=list("abcd"))
+    ds = tc.open(tmp_path / "n.tcz")
+    assert ds.classes == list("abcd") and ds.class_to_idx == {"a": 0, "b": 1, "c": 2, "d": 3}
+    assert ds.full.class_to_idx == ds.class_to_idx
+    tc.condense((x, y), tmp_path / "u.tcz", beta=3, progress=False)
+    assert tc.open(tmp_path / "u.tcz").class_to_idx is None  # no names, as the archive has none

@@ -16,7 +16,13 @@ from .files import FileImages
 from .output import OutputPlan
 from .summary import summarize
 
-__all__ = ["CompressedDataset", "verify"]
+__all__ = ["CompressedDataset", "class_index", "verify"]
+
+
+def class_index(classes: list | None) -> dict | None:
+    """``{name: label}`` of an archive's class names (None without them)."""
+    return {c: k for k, c in enumerate(classes)} if classes else None
+
 
 class CompressedDataset(Dataset):
     """Map-style dataset over a torchcompress archive.
@@ -90,6 +96,11 @@ class CompressedDataset(Dataset):
     @property
     def classes(self) -> list | None:
         return self.reader.manifest.classes
+
+    @property
+    def class_to_idx(self) -> dict | None:
+        """``{class name: label}``, as torchvision's datasets give it (None without names)."""
+        return class_index(self.classes)
 
     @property
     def info(self) -> dict:

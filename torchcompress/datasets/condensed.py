@@ -22,7 +22,7 @@ from ..codecs.condense import condense_rows
 from ..errors import FormatError
 from ..format import ArchiveReader
 from .compress import refuse_existing, write_archive
-from .compressed import CompressedDataset
+from .compressed import CompressedDataset, class_index
 from .sources import load_source
 from .summary import summarize
 
@@ -117,6 +117,7 @@ class CondensedDataset(Dataset):
         self._y = np.array(y)
         self._w = torch.from_numpy(np.array(w, dtype=np.float32))
         self.classes = reader.manifest.classes
+        self.class_to_idx = class_index(self.classes)
 
     def __len__(self) -> int:
         return len(self._w)
