@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from typing import Any, Iterable
 
 __all__ = ["check_choice", "check_fraction", "check_index", "check_positive_int", "check_range"]
@@ -51,7 +52,19 @@ def check_index(i: Any, n: int, what: str) -> int:
     """``i`` as an index in ``[0, n)`` (negative ones count from the end) into ``what``
     (e.g. "a dataset of 40 samples"), or a TypeError/IndexError saying so."""
     if isinstance(i, bool) or not isinstance(i, numbers.Integral):
-        raise TypeError(f"index should be an int, but got {type(i).__name__}")
+        # a one-element integer tensor or array (a sampler's torch.randint, say) is an index, as
+        # for TensorDataset and torchvision's datasets; floats, bools and the rest are not
+        dtype = getattr(i, "dtype", None)
+        try:
+            if "int" not in str(dtype):
+                raise TypeError
+            i = operator.index(i)
+        except (TypeError, RuntimeError):
+            what = type(i).__name__ if dtype is None else \
+                f"{type(i).__name__} of dtype {dtype} and shape {tuple(i.shape)}"
+            many = "; decode several with ds.__getitems__(indices)" \
+                if "int" in str(dtype) and math.prod(i.shape) > 1 else ""
+            raise TypeError(f"index should be an int, but got {what}{many}") from None
     if not -n <= i < n:
         raise IndexError(f"index {i} is out of range for {what}")
     return int(i) % n

@@ -53,8 +53,25 @@ def test_index_errors(archive):
         ds.__getitems__([0, -41])
     with pytest.raises(TypeError, match="index should be an int, but got str"):
         ds["3"]
+    with pytest.raises(TypeError, match=r"but got Tensor of dtype torch.float32 and shape \(\)$"):
+        ds[torch.tensor(3.0)]
+    with pytest.raises(TypeError, match=r"but got Tensor of dtype torch.bool and shape \(\)$"):
+        ds[torch.tensor(True)]
+    with pytest.raises(TypeError, match=r"dtype torch.int64 and shape \(2,\); decode several with "
+                                        r"ds.__getitems__\(indices\)"):
+        ds[torch.tensor([3, 4])]
     with pytest.raises(TypeError, match="indices should be a 1-D sequence of ints"):
         ds.__getitems__([0.5])
+
+
+def test_integer_tensor_and_array_indices(archive):
+    """A one-element integer tensor or array indexes as its int, as in TensorDataset."""
+    ds = tc.open(archive)
+    want = ds[6]
+    for i in (torch.tensor(6), torch.tensor([6]), torch.tensor(6, dtype=torch.uint8), np.array(6),
+              np.int32(6), torch.tensor(-34)):
+        x, y = ds[i]
+        assert torch.equal(x, want[0]) and y == want[1]
 
 
 def test_batch_takes_negative_indices(archive):
