@@ -8,6 +8,7 @@ import json
 import re
 import sys
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -166,16 +167,24 @@ def _codec_params(args) -> dict:
 
 def _compress(args) -> int:
     import torchcompress as tc
+    from torchcompress.errors import LargerThanFilesWarning
 
     params = _codec_params(args)
     source = _torchvision_source(args.source) if args.source.startswith("torchvision:") \
         else args.source
-    with _torchrun_group() as rank:
+    with _torchrun_group() as rank, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LargerThanFilesWarning)
         info = tc.compress(source, args.out, codec=args.codec, layout=args.layout,
                            overwrite=args.overwrite, progress=not args.quiet,
                            num_workers=args.num_workers, resize=args.resize, **params)
         if rank is None or rank == 0:
             print(tc.datasets.describe(info))
+    for w in caught:  # ours as a note in the flags typed; any other warning as Python shows it
+        if issubclass(w.category, LargerThanFilesWarning):
+            if rank is None or rank == 0:
+                print(f"note: {_as_flags(str(w.message))}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return 0
 
 

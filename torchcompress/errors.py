@@ -4,7 +4,7 @@ Every error names the argument or file it is about, the rule that was broken,
 the value that broke it, and what to do instead.
 """
 
-__all__ = ["CodecError", "FormatError"]
+__all__ = ["CodecError", "FormatError", "LargerThanFilesWarning"]
 
 
 class FormatError(ValueError):
@@ -13,3 +13,8 @@ class FormatError(ValueError):
 
 class CodecError(ValueError):
     """A codec cannot encode the given data with the given parameters."""
+
+
+class LargerThanFilesWarning(UserWarning):
+    """An archive takes more bytes than the image files it was made from (e.g. a lossless
+    archive of JPEGs' pixels): ``codec="original"`` keeps the files."""

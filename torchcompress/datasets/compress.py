@@ -15,6 +15,7 @@ from ..codecs.sample_layout import common_shape
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from .roundtrip import check_roundtrip
 from .reading import ArrayReader, open_reader
+from .source_files import warn_if_larger
 from .sources import load_source
 from .streaming import on_every_rank, shard_bounds, stream_archive, utc_now
 from .summary import summarize
@@ -106,9 +107,11 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         st = enc.stream_encoder(reader.n, importance=importance, workers=num_workers,
                                 sample_bytes=first[0].nbytes)
         if st is not None:
-            return stream_archive(reader, path, enc, st, overwrite=overwrite, progress=progress,
+            info = stream_archive(reader, path, enc, st, overwrite=overwrite, progress=progress,
                                   shard_size=shard_size, verify=verify, t0=t0, workers=num_workers,
                                   first=first)
+            warn_if_larger(getattr(reader, "ds", source), info, enc.name)
+            return info
 
     def whole() -> dict:  # codecs that need every sample at once (one process writes)
         if isinstance(reader, ArrayReader):  # already in memory (an iterable is read once)
@@ -119,7 +122,9 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
                              shard_size=shard_size, importance=importance, classes=classes,
                              verify=verify, t0=t0, workers=num_workers)
-    return on_every_rank(whole, src=0)
+    info = on_every_rank(whole, src=0)
+    warn_if_larger(getattr(reader, "ds", source), info, enc.name)
+    return info
 
 
 def refuse_existing(path, overwrite: bool) -> None:

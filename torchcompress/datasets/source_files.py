@@ -1,0 +1,64 @@
+"""When a source is a folder of image files: how many bytes the files take, and a warning when
+the archive takes more (a folder of JPEGs is smaller than any exact copy of its pixels)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from ..errors import LargerThanFilesWarning
+
+__all__ = ["file_bytes", "warn_if_larger"]
+
+#: at most this many files are measured; a larger folder's total is extrapolated from them
+MEASURED = 4096
+
+
+def _paths(source) -> list | None:
+    """The image paths a source lists as ``.samples`` of ``(path, label)`` (torchvision's
+    ImageFolder, or our reader of a folder), else None."""
+    samples = getattr(source, "samples", None)
+    if not isinstance(samples, (list, tuple)) or not samples:
+        return None
+    first = samples[0]
+    if not (isinstance(first, (tuple, list)) and len(first) == 2
+            and isinstance(first[0], (str, os.PathLike))):
+        return None
+    return [s[0] for s in samples]
+
+
+def file_bytes(source) -> tuple[int, bool] | None:
+    """(bytes of the source's image files, whether counted exactly), or None when the source
+    lists no files. Above ``MEASURED`` files, an even sample of them is measured and scaled."""
+    paths = _paths(source)
+    if paths is None:
+        return None
+    n = len(paths)
+    rows = np.unique(np.linspace(0, n - 1, min(n, MEASURED)).round().astype(np.int64))
+    try:
+        sizes = [os.path.getsize(paths[int(i)]) for i in rows]
+    except OSError:  # a file gone since it was read: no note rather than a wrong one
+        return None
+    return int(round(sum(sizes) * n / len(rows))), len(rows) == n
+
+
+def warn_if_larger(source, info: dict, codec: str) -> None:
+    """Put the source files' bytes in ``info`` (``source_file_bytes``) and warn when the archive
+    (``info["bytes"]``) is larger than they are."""
+    counted = file_bytes(source)
+    if counted is None or codec == "original":
+        return
+    total, exact = counted
+    info["source_file_bytes"] = total
+    if info["bytes"] <= total:
+        return
+    about = "" if exact else "about "
+    warnings.warn(
+        f"the archive ({info['bytes'] / 1e6:,.1f} MB) is {info['bytes'] / total:.2f}x the "
+        f"source's image files ({about}{total / 1e6:,.1f} MB): compressed files such as JPEGs are "
+        f"smaller than any exact copy of their decoded pixels, which codec={codec!r} stores. "
+        "To keep them smaller, codec='original' stores the files as they are (decoded by "
+        "torchvision.io, on a GPU with tc.open(..., device='cuda')), or codec='lossy' with "
+        "bits= stores a budgeted approximation", LargerThanFilesWarning, stacklevel=3)
