@@ -47,8 +47,8 @@ def file_bytes(source) -> tuple[int, bool] | None:
 def warn_if_larger(source, info: dict, codec: str) -> None:
     """Put the source files' bytes in ``info`` (``source_file_bytes``) and warn when the archive
     (``info["bytes"]``) is larger than they are."""
-    counted = file_bytes(source)
-    if counted is None or codec == "original":
+    counted = None if codec == "original" else file_bytes(source)
+    if counted is None:
         return
     total, exact = counted
     info["source_file_bytes"] = total
