@@ -38,15 +38,27 @@ def test_files_are_stored_byte_for_byte_and_decode_as_torchvision(tmp_path, fold
         raw = open(path, "rb").read()
         assert bytes(stored[i]) == raw
         x, y = ds[i]
-        grey = path.endswith(".png")
+        # greyscale PNGs among colour JPEGs: every file decodes as RGB, as ImageFolder gives it
         want = decode_image(torch.frombuffer(bytearray(raw), dtype=torch.uint8),
-                            mode=ImageReadMode.GRAY if grey else ImageReadMode.RGB)
+                            mode=ImageReadMode.RGB)
         assert y == label and x.dtype == torch.uint8 and torch.equal(x, want)
+        if path.endswith(".png"):
+            assert torch.equal(x, torch.from_numpy(np.asarray(ref[i][0])).permute(2, 0, 1))
     batch = ds.__getitems__([3, 0])
     assert torch.equal(batch[0][0], ds[3][0]) and torch.equal(batch[1][0], ds[0][0])
     f = tc.open(tmp_path / "o.tcz", output="float")[1][0]
     torch.testing.assert_close(f, ds[1][0].float() / 255)
     assert "byte for byte" in tc.datasets.describe(info)
+
+
+def test_greyscale_files_alone_decode_as_one_plane(tmp_path, folder):
+    ref = ImageFolder(folder, is_valid_file=lambda p: p.endswith(".png"))
+    info = tc.compress(ref, tmp_path / "g.tcz", codec="original", progress=False)
+    assert info["sample_shape"] == [1, 19, 24]
+    ds = tc.open(tmp_path / "g.tcz")
+    xs, _ = ds.batch([0, 1])
+    assert xs.shape == (2, 1, 19, 24)
+    assert torch.equal(xs[1, 0], torch.from_numpy(np.asarray(ref[1][0].convert("L"))))
 
 
 def test_imagefolder_dataset_source_and_same_shapes(tmp_path, folder):

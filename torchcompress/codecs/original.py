@@ -4,7 +4,9 @@ For a folder of JPEGs the smallest storage that is lossless to the source is
 the files themselves: no re-encoding, no generation loss. Records are the
 lossless codec's (``lengths``, ``records``, per-sample ``shapes``), one file
 each. Shapes come from the file headers at compress time: (1, H, W) for
-greyscale files, (3, H, W) for everything else (decoded as RGB).
+greyscale files, (3, H, W) for everything else (decoded as RGB). An archive
+that holds both decodes every file as RGB (its manifest's channel count is
+``None``), as torchvision's ImageFolder does.
 
 The dataset layer decodes records with ``torchvision.io`` (batched, and on
 the GPU with ``tc.open(path, device="cuda")``); this module's own decoder
@@ -166,6 +168,12 @@ class OriginalShard(RowsDecoder):
                               f"manifest's sample_shape is {list(sample_shape)}")
         self.offsets, self.shapes, _ = shard_records(arrays, sample_shape, num_samples, where,
                                                      "original")
+        if sample_shape[0] is None:
+            # files of both kinds (ImageNet holds a few greyscale JPEGs among colour ones):
+            # every file decodes as RGB, as ImageFolder's loader gives it, so no batch mixes
+            # channel counts; an archive of greyscale files alone decodes them as (1, H, W)
+            self.shapes = self.shapes.copy()
+            self.shapes[:, 0] = 3
         self.records, self.where = arrays["records"], where
 
     def records_of(self, rows: np.ndarray) -> list:
