@@ -56,8 +56,8 @@ def warn_if_larger(source, info: dict, codec: str) -> None:
         return
     about = "" if exact else "about "
     warnings.warn(
-        f"the archive ({info['bytes'] / 1e6:,.1f} MB) is {info['bytes'] / total:.2f}x the "
-        f"source's image files ({about}{total / 1e6:,.1f} MB): compressed files such as JPEGs are "
+        f"the archive ({info['bytes']:,} bytes) is {info['bytes'] / total:.2f}x the source's "
+        f"image files ({about}{total:,} bytes): compressed files such as JPEGs are "
         f"smaller than any exact copy of their decoded pixels, which codec={codec!r} stores. "
         "To keep them smaller, codec='original' stores the files as they are (decoded by "
         "torchvision.io, on a GPU with tc.open(..., device='cuda')), or codec='lossy' with "
