@@ -4,6 +4,9 @@
     python benchmarks/bench_lossless.py --data ../shared/data/mnist_t10k.npz
     python benchmarks/bench_lossless.py --data ../shared/data/hymenoptera/train   # photos
 
+A folder of photos also gets a ``codec="original"`` row: its files as they are, with how many
+decode (torchvision.io) to exactly the pixels the lossless rows code (Pillow's).
+
 Single-threaded (torch and numba on one core). Every decoder is timed in turn
 within each of ``--repeats`` repeats, and each rate is the median over them;
 "x PNG" is the median of the repeats' ratios to PNG (ds[i] and batched each
@@ -64,6 +67,19 @@ def _anchors(x):
     except zstandard.ZstdError:
         pass  # too few samples to train a dictionary
     return hwc, out
+
+
+def _original_row(folder, x, path, raw_bytes, singles, batches):
+    """``codec="original"`` on the folder itself: the files as they are, decoded by
+    torchvision.io; the label counts the photos whose decode equals the pixels above (PIL's)."""
+    n = len(x)
+    info = tc.compress(folder, path, codec="original", progress=False, overwrite=True)
+    ds = tc.open(path, output="uint8")
+    exact = sum(np.array_equal(ds[i][0].numpy(), x[i]) for i in range(n))
+    return (f"torchcompress original (the files; {exact} of {n} decode to the pixels above)",
+            100.0 * archive_bytes_without_labels(path) / raw_bytes,
+            lambda: [ds[i] for i in singles], lambda: [ds.__getitems__(bt) for bt in batches],
+            n / info["seconds"])
 
 
 def main() -> None:
@@ -130,6 +146,9 @@ def main() -> None:
                          (lambda ds: lambda: [ds[i] for i in singles])(ds),
                          (lambda ds: lambda: [ds.__getitems__(bt) for bt in batches])(ds),
                          float(np.median(enc_rates))))
+        if os.path.isdir(args.data) and args.limit is None:
+            rows.append(_original_row(args.data, x, f"{tmp}/original.tcz", raw_bytes, singles,
+                                      batches))
         # every decoder timed in turn within each repeat (PNG's first): a host that slows
         # down mid-run slows all of them, and "x PNG" / "x zstd" are medians of paired ratios
         k = next(i for i, r in enumerate(rows) if r[0].startswith("PNG"))
