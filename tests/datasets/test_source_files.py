@@ -72,3 +72,14 @@ def test_cli_prints_the_note_in_flags(tmp_path, capsys):
     assert err.startswith("note: the archive (") and err.count("\n") == 1
     assert "which --codec lossless stores. To keep them smaller, --codec original" in err
     assert "or --codec lossy with --bits stores" in err
+
+
+def test_a_lossy_archive_larger_than_the_files_points_to_fewer_bits(tmp_path):
+    root, files = _folder(tmp_path / "jpegs", "JPEG", quality=30)
+    with pytest.warns(tc.LargerThanFilesWarning) as caught:
+        info = tc.compress(root, tmp_path / "l.tcz", codec="lossy", bits=8.0, progress=False)
+    assert info["bytes"] > files
+    message = str(caught[0].message)
+    assert "codec='lossy' at these settings keeps more than the files do" in message
+    assert "exact copy" not in message and message.endswith("a smaller bits= (or another mode) "
+                                                            "shrinks this archive")

@@ -110,7 +110,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
             info = stream_archive(reader, path, enc, st, overwrite=overwrite, progress=progress,
                                   shard_size=shard_size, verify=verify, t0=t0, workers=num_workers,
                                   first=first)
-            warn_if_larger(getattr(reader, "ds", source), info, enc.name)
+            warn_if_larger(getattr(reader, "ds", source), info, enc.name, enc.lossless)
             return info
 
     def whole() -> dict:  # codecs that need every sample at once (one process writes)
@@ -123,7 +123,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
                              shard_size=shard_size, importance=importance, classes=classes,
                              verify=verify, t0=t0, workers=num_workers)
     info = on_every_rank(whole, src=0)
-    warn_if_larger(getattr(reader, "ds", source), info, enc.name)
+    warn_if_larger(getattr(reader, "ds", source), info, enc.name, enc.lossless)
     return info
 
 

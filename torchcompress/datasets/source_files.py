@@ -44,9 +44,9 @@ def file_bytes(source) -> tuple[int, bool] | None:
     return int(round(sum(sizes) * n / len(rows))), len(rows) == n
 
 
-def warn_if_larger(source, info: dict, codec: str) -> None:
+def warn_if_larger(source, info: dict, codec: str, lossless: bool = True) -> None:
     """Put the source files' bytes in ``info`` (``source_file_bytes``) and warn when the archive
-    (``info["bytes"]``) is larger than they are."""
+    (``info["bytes"]``) of codec ``codec`` (``lossless`` or not) is larger than they are."""
     counted = None if codec == "original" else file_bytes(source)
     if counted is None:
         return
@@ -55,10 +55,14 @@ def warn_if_larger(source, info: dict, codec: str) -> None:
     if info["bytes"] <= total:
         return
     about = "" if exact else "about "
+    why = (f"compressed files such as JPEGs are smaller than any exact copy of their decoded "
+           f"pixels, which codec={codec!r} stores. To keep them smaller, " if lossless else
+           f"codec={codec!r} at these settings keeps more than the files do. To keep them "
+           "smaller, ")
+    other = ("codec='lossy' with bits= stores a budgeted approximation" if lossless else
+             "a smaller bits= (or another mode) shrinks this archive")
     warnings.warn(
         f"the archive ({info['bytes']:,} bytes) is {info['bytes'] / total:.2f}x the source's "
-        f"image files ({about}{total:,} bytes): compressed files such as JPEGs are "
-        f"smaller than any exact copy of their decoded pixels, which codec={codec!r} stores. "
-        "To keep them smaller, codec='original' stores the files as they are (decoded by "
-        "torchvision.io, on a GPU with tc.open(..., device='cuda')), or codec='lossy' with "
-        "bits= stores a budgeted approximation", LargerThanFilesWarning, stacklevel=3)
+        f"image files ({about}{total:,} bytes): {why}codec='original' stores the files as they "
+        "are (decoded by torchvision.io, on a GPU with tc.open(..., device='cuda')), or "
+        f"{other}", LargerThanFilesWarning, stacklevel=3)
