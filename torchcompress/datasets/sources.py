@@ -232,9 +232,13 @@ def _is_list_pair(source) -> bool:
             not all(isinstance(a, (np.ndarray, torch.Tensor)) and a.ndim >= 1 for a in images):
         return False
     try:
-        return len(labels) == len(images) and all(np.ndim(v) == 0 for v in labels)
-    except TypeError:  # labels without a length, or not iterable
+        if len(labels) != len(images):
+            return False
+    except TypeError:  # labels without a length
         return False
+    if isinstance(labels, (np.ndarray, torch.Tensor)):  # one check, not one per label
+        return labels.ndim == 1
+    return all(np.ndim(v) == 0 for v in labels)
 
 
 def as_pairs(source):
