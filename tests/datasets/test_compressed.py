@@ -100,3 +100,21 @@ def test_pickles_by_path_cheaply(archive):
     assert len(blob) < 600 and b"payload" not in blob
     back = pickle.loads(blob)
     assert torch.equal(back[7][0], ds[7][0]) and back.planes == 1
+
+
+def test_batch_of_mixed_shapes_stacks_after_a_resizing_transform(tmp_path):
+    """Photos of several sizes: a transform that gives one shape yields one (B, ...) tensor,
+    as DataLoader's collate would; the target transform applies on every path."""
+    rng = np.random.default_rng(3)
+    xs = [rng.integers(0, 256, (3, h, w), dtype=np.uint8) for h, w in ((5, 7), (9, 4), (6, 6))]
+    tc.compress((xs, [0, 1, 2]), tmp_path / "m.tcz", progress=False)
+    crop = lambda t: t[:, :4, :4].float()  # noqa: E731
+    ds = tc.open(tmp_path / "m.tcz", transform=crop, target_transform=lambda c: c + 100)
+    x, y = ds.batch([2, 0])
+    assert isinstance(x, torch.Tensor) and x.shape == (2, 3, 4, 4) and y == [102, 100]
+    assert torch.equal(x[1], crop(torch.from_numpy(xs[0])))
+    xb, yb = next(iter(ds.loader(3)))
+    assert xb.shape == (3, 3, 4, 4) and yb == [100, 101, 102]
+    plain = tc.open(tmp_path / "m.tcz", target_transform=lambda c: -c)
+    x, y = plain.batch([1, 2])  # shapes still differ: a list
+    assert isinstance(x, list) and [t.shape for t in x] == [(3, 9, 4), (3, 6, 6)] and y == [-1, -2]

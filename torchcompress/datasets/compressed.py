@@ -162,15 +162,18 @@ class CompressedDataset(Dataset):
 
     def batch(self, indices) -> tuple:
         """Decode ``indices`` as one batch: ``(x, y)`` with ``x`` (B, *shape) and ``y`` (B,)
-        tensors (``x`` a list when the samples differ in shape). The transforms apply per
-        sample, as in ``__getitem__``; without them nothing is split and stacked again."""
+        tensors (``x`` a list when the samples differ in shape, and still do after the
+        transform). The transforms apply per sample, as in ``__getitem__``; without them
+        nothing is split and stacked again."""
         idx = self._indices(indices)
         x = self._decode(idx)
         y = torch.from_numpy(self._labels[idx])
-        if isinstance(x, list):
-            return ([self.transform(t) for t in x] if self.transform is not None else x), y
         if self.transform is not None:
-            x = torch.stack([self.transform(t) for t in x.unbind(0)])
+            x = [self.transform(t) for t in (x if isinstance(x, list) else x.unbind(0))]
+            # one shape after the transform (a crop or resize of photos): one tensor, as
+            # DataLoader's collate stacks them
+            if x and all(isinstance(t, torch.Tensor) and t.shape == x[0].shape for t in x):
+                x = torch.stack(x)
         if self.target_transform is not None:
             y = [self.target_transform(v) for v in y.tolist()]
         return x, y
