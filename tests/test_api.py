@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 import torchcompress as tc
 from torchcompress.cli import main
@@ -261,3 +262,21 @@ def test_cli_lossy_compress_and_info(tmp_path, capsys):
     code, err = _run(["compress", str(tmp_path / "d.npz"), str(tmp_path / "w.tcz"), "--num-workers",
                       "0", "--layout", "HWC"], capsys)
     assert code == 2 and "num_workers should be a positive integer value, but got --num-workers 0" in err
+
+
+def test_paths_expand_the_home_directory(tmp_path, monkeypatch):
+    """'~' in a source or archive path means the home directory, as in torchvision's roots;
+    nothing named '~' is made in the working directory."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    x = np.random.default_rng(0).integers(0, 256, (6, 1, 4, 4), dtype=np.uint8)
+    np.savez(tmp_path / "home" / "d.npz", x=x, y=np.arange(6) % 2)
+    tc.compress("~/d.npz", "~/a.tcz", progress=False)
+    assert (tmp_path / "home" / "a.tcz" / "manifest.json").exists()
+    ds = tc.open("~/a.tcz")
+    assert torch.equal(ds[5][0], torch.from_numpy(x[5])) and tc.verify("~/a.tcz")["num_samples"] == 6
+    tc.condense((x.reshape(6, -1).astype(np.float32), np.arange(6) % 2), "~/c.tcz", progress=False)
+    assert len(tc.open("~/c.tcz").full) == 6
+    assert list((tmp_path / "cwd").iterdir()) == []

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 from typing import Any, Iterable
 
-__all__ = ["check_choice", "check_fraction", "check_index", "check_positive_int", "check_range"]
+__all__ = ["check_choice", "check_fraction", "check_index", "check_positive_int", "check_range",
+           "expand_path"]
 
 
 def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
@@ -68,3 +70,9 @@ def check_index(i: Any, n: int, what: str) -> int:
     if not -n <= i < n:
         raise IndexError(f"index {i} is out of range for {what}")
     return int(i) % n
+
+
+def expand_path(p: Any) -> Any:
+    """A path argument with ``~`` expanded, as torchvision's dataset roots are (a str or
+    PathLike; anything else, e.g. a dataset, unchanged)."""
+    return os.path.expanduser(os.fspath(p)) if isinstance(p, (str, os.PathLike)) else p

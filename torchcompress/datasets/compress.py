@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .._validation import check_positive_int
+from .._validation import check_positive_int, expand_path
 from ..codecs import make_codec
 from ..codecs.sample_layout import common_shape
 from ..format import ArchiveReader, ArchiveWriter, Manifest
@@ -86,6 +86,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         A dict summary: sizes, ratios, achieved bits, mean PSNR, seconds.
     """
     t0 = time.perf_counter()
+    source, path = expand_path(source), expand_path(path)
     enc = make_codec(codec, codec_params)
     if shard_size is not None:
         shard_size = check_positive_int("shard_size", shard_size)

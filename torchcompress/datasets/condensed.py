@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._validation import check_index, check_positive_int
+from .._validation import check_index, check_positive_int, expand_path
 from ..codecs import make_codec
 from ..codecs.condense import condense_rows
 from ..errors import FormatError
@@ -57,6 +57,7 @@ def condense(source, path, *, beta: int = DEFAULT_BETA, precision="auto",
         The ``info`` summary, with ``num_condensed`` and ``condensed_bytes``.
     """
     t0 = time.perf_counter()
+    source, path = expand_path(source), expand_path(path)
     beta = check_positive_int("beta", beta)
     refuse_existing(path, overwrite)
     src = load_source(source, layout=layout, progress=progress)

@@ -60,7 +60,7 @@ class ArchiveReader:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = os.fspath(path)
+        self.path = os.path.expanduser(os.fspath(path))
         self.manifest: Manifest = load_manifest(self.path)
         m = self.manifest
         labels = []

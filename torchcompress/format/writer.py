@@ -84,7 +84,7 @@ class ArchiveWriter:
     """
 
     def __init__(self, path: str | os.PathLike, *, overwrite: bool = False):
-        self.path = os.path.abspath(os.fspath(path))
+        self.path = os.path.abspath(os.path.expanduser(os.fspath(path)))
         parent, name = os.path.split(self.path)
         if not name:
             raise ValueError(f"path should name an archive directory, but got path={path!r}")
