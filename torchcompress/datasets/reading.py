@@ -120,8 +120,6 @@ def open_reader(source, *, files: bool, layout, resize, mixed_ok: bool, progress
         raise ValueError("resize= works on (C, H, W) samples as read; it cannot be combined with "
                          "layout='HWC' (convert the arrays first)")
     source = as_pairs(source)
-    if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
-        source = _image_folder(os.fspath(source))
     pair = isinstance(source, (tuple, list)) and len(source) == 2 and \
         isinstance(source[0], (np.ndarray, torch.Tensor))
     if not pair and not isinstance(source, (str, os.PathLike, tuple, list, dict)) and \

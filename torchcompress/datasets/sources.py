@@ -243,11 +243,14 @@ def _is_list_pair(source) -> bool:
 
 def as_pairs(source):
     """``source`` as a dataset of (image, label) where it is one in another form: a Hugging Face
-    ``datasets.Dataset``, or an ``(images, labels)`` pair with the images in a list."""
+    ``datasets.Dataset``, an ``(images, labels)`` pair with the images in a list, or a folder
+    path (torchvision's ImageFolder over it)."""
     if _is_hf_dataset(source):
         return _HFPairs(source)
     if _is_list_pair(source):
         return ListOfImages(*source)
+    if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
+        return _image_folder(os.fspath(source))
     return source
 
 
@@ -300,8 +303,6 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
                          "layout='HWC' (convert the arrays first)")
     classes = None
     source = as_pairs(source)
-    if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
-        source = _image_folder(os.fspath(source))
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if not os.path.exists(path):
