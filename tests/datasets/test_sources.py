@@ -86,6 +86,23 @@ def test_bad_sources(tmp_path, source, err, match):
         tc.compress(source, tmp_path / "b.tcz", codec="adq", progress=False)
 
 
+@pytest.mark.parametrize("codec", ["lossless", "lossy", "adq", "gede"])
+@pytest.mark.parametrize("source, match", [
+    ((np.arange(6, dtype=np.uint8), np.arange(6)),
+     r"each sample of x \(6,\) is a scalar \(shape \(\)\); .* pass x.reshape\(-1, 1\)"),
+    ((np.zeros((4, 3, 0, 5), np.uint8), np.arange(4)),
+     r"each sample of x \(4, 3, 0, 5\) has shape \(3, 0, 5\), with a zero dimension"),
+    (([np.zeros((3, 4, 5), np.uint8), np.zeros((3, 0, 5), np.uint8)], [0, 1]),
+     r"source sample 1 has shape \(3, 0, 5\), with a zero dimension, so it holds no values"),
+], ids=["scalars", "zero-height", "one-empty-image"])
+def test_samples_without_values_are_refused(tmp_path, codec, source, match):
+    # they used to crash in a codec (IndexError, numpy's reduction error), or to commit an
+    # archive that tc.open then refused
+    with pytest.raises(ValueError, match=match):
+        tc.compress(source, tmp_path / "e.tcz", codec=codec, progress=False)
+    assert not (tmp_path / "e.tcz").exists()
+
+
 def test_bad_npz_and_layout(tmp_path):
     with pytest.raises(FileNotFoundError, match="source .*nope.npz' does not exist"):
         tc.compress(str(tmp_path / "nope.npz"), tmp_path / "b.tcz", codec="adq", progress=False)

@@ -96,3 +96,14 @@ def test_every_shard_is_on_disk_before_the_manifest(tmp_path, monkeypatch, worke
     shards = sorted(f for f in os.listdir(tmp_path / "a") if f.startswith("shard-"))
     assert len(shards) == 5
     assert set(shards) <= set(synced[:synced.index("manifest.json")])
+
+
+def test_commit_refuses_a_manifest_its_reader_would_refuse(tmp_path):
+    from torchcompress.format import ArchiveWriter, Manifest
+    target = tmp_path / "bad.tcz"
+    with pytest.raises(ValueError, match=r"refusing to commit .*bad.tcz'.*sample_shape \[3, 0, 4\]"):
+        with ArchiveWriter(target) as w:
+            w.write_shard({"labels": np.zeros(2, dtype=np.int64)}, 0, 2)
+            w.commit(Manifest(codec="adq", codec_params={}, sample_shape=(3, 0, 4),
+                              sample_dtype="uint8", num_samples=2, shards=w.shards))
+    assert os.listdir(tmp_path) == []  # nothing at the path, and the hidden folder removed

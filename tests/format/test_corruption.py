@@ -170,4 +170,7 @@ def test_not_an_archive(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FormatError, match="manifest.json: missing"):
         tc.open(tmp_path / "empty")
+    (tmp_path / "x.npz").write_bytes(b"not an archive")
+    with pytest.raises(NotADirectoryError, match=r"x.npz' is a file, but an archive is a directory"):
+        tc.open(tmp_path / "x.npz")
 

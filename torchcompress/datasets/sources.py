@@ -63,6 +63,16 @@ def check_layout(shape: tuple, layout: str | None, what: str) -> None:
                          "them as they are")
 
 
+def check_values(shape: tuple, what: str) -> None:
+    """Refuse a sample that holds no values: a scalar (shape ``()``) or a zero dimension."""
+    if len(shape) == 0:
+        raise ValueError(f"{what} is a scalar (shape ()); a sample needs at least one dimension: "
+                         "pass x.reshape(-1, 1) for one value per sample")
+    if 0 in shape:
+        raise ValueError(f"{what} has shape {tuple(shape)}, with a zero dimension, so it holds no "
+                         "values; drop empty samples from the source")
+
+
 def check_resize(resize) -> tuple[int, int] | None:
     """``resize=`` as (height, width) positive ints, or None."""
     if resize is None:
@@ -90,6 +100,7 @@ def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray,
         raise TypeError(f"source[{i}] should be an (image, label) pair, "
                         f"but got {type(item).__name__}")
     img = _to_numpy(item[0], f"source[{i}][0]")
+    check_values(img.shape, f"source sample {i}")
     if resize is not None:
         img = _resized(img, resize, i)
     label = item[1]
@@ -355,6 +366,7 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
     elif y.dtype.kind not in "iub":
         raise TypeError(f"labels should be integers (classes) or floats (regression targets), "
                         f"but got dtype {y.dtype}")
+    check_values(x.shape[1:], f"each sample of x {tuple(x.shape)}")
     x = stored_dtype(x, "samples")
     check_layout(x.shape[1:], layout, "the samples")
     if layout == "HWC":

@@ -155,6 +155,10 @@ def _unique_keys(pairs: list) -> dict:
 def load_manifest(root: str) -> Manifest:
     """Read and validate ``root/manifest.json``."""
     path = os.path.join(root, MANIFEST_FILE)
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise NotADirectoryError(f"archive {root!r} is a file, but an archive is a directory with "
+                                 f"{MANIFEST_FILE} (as tc.compress writes it); to compress this "
+                                 "file, pass it to tc.compress as the source")
     if not os.path.isdir(root):
         raise FileNotFoundError(f"archive {root!r} does not exist (expected a directory "
                                 f"with {MANIFEST_FILE})")

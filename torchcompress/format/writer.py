@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 
+from ..errors import FormatError
 from .manifest import MANIFEST_FILE, ExtraInfo, Manifest, ShardInfo
 from .safetensors_io import write_tensors
 
@@ -121,9 +122,18 @@ class ArchiveWriter:
         return self.extras[name]
 
     def commit(self, manifest: Manifest) -> str:
-        """Write the manifest and move the archive into place; returns the path."""
+        """Write the manifest and move the archive into place; returns the path.
+
+        The manifest is read back first, as ``tc.open`` reads it: a manifest the
+        reader would refuse raises ``ValueError`` here, and nothing is moved."""
+        text = manifest.to_json()
+        try:
+            Manifest.from_json(text, MANIFEST_FILE)
+        except FormatError as e:
+            raise ValueError(f"refusing to commit {os.fspath(self.path)!r}: its reader would "
+                             f"refuse it ({e})") from None
         with open(os.path.join(self._tmp, MANIFEST_FILE), "w", encoding="utf-8") as f:
-            f.write(manifest.to_json())
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         fsync_path(self._tmp)
