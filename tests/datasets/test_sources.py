@@ -231,3 +231,22 @@ def test_two_pairs_stay_a_dataset_of_pairs(tmp_path):
         tc.compress(pairs, tmp_path / "p.tcz", progress=False, overwrite=True)
         ds = tc.open(tmp_path / "p.tcz")
         assert [ds[0][1], ds[1][1]] == [1, 0] and torch.equal(ds[1][0], torch.from_numpy(b))
+
+
+@pytest.mark.parametrize("kind", ["pair", "dataset", "list"])
+def test_big_endian_samples_round_trip(tmp_path, kind):
+    # FITS and other scientific files give big-endian arrays; the kernels read native integers
+    # (a big-endian pair used to fail in numba's typing)
+    x = np.random.default_rng(3).integers(-300, 300, (4, 1, 6, 5)).astype(">i2")
+    source = {"pair": (x, np.arange(4)), "dataset": list(zip(x, range(4))),
+              "list": ([x[0], x[1, :, :4]], [0, 1])}[kind]
+    tc.compress(source, tmp_path / "b.tcz", progress=False)
+    ds = tc.open(tmp_path / "b.tcz")
+    assert ds[0][0].dtype == torch.int16
+    assert np.array_equal(ds[1][0].numpy(), x[1] if kind != "list" else x[1, :, :4])
+
+
+def test_dtype_checked_in_an_iterable_of_images_of_several_shapes(tmp_path):
+    x = [np.ones((1, 3, 4), np.complex64), np.ones((1, 5, 4), np.complex64)]
+    with pytest.raises(TypeError, match=r"source\[0\]\[0\] should have dtype .* but got complex64"):
+        tc.compress(iter(zip(x, [0, 1])), tmp_path / "c.tcz", progress=False)

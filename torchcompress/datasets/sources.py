@@ -45,7 +45,10 @@ _CHANNELS = (1, 3, 4)
 
 
 def stored_dtype(x: np.ndarray, what: str) -> np.ndarray:
-    """``x`` in a dtype archives store: bool becomes uint8 and float16 float32; others refused."""
+    """``x`` in a dtype archives store: bool becomes uint8, float16 float32 and a big-endian
+    dtype its native twin (the kernels read native integers); others refused."""
+    if not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
     if x.dtype == np.bool_:
         x = x.astype(np.uint8)
     if x.dtype == np.float16:
@@ -341,6 +344,7 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         is_dataset = True
         check_layout(x[0].shape, layout, "the dataset's samples")
         if isinstance(x, list):
+            x = [stored_dtype(a, f"source[{i}][0]") for i, a in enumerate(x)]
             if layout == "HWC":
                 x = [np.ascontiguousarray(a.transpose(2, 0, 1)) for a in x]
             return Source(x, y, list(getattr(source, "classes", None) or []) or None,
