@@ -250,3 +250,40 @@ def test_dtype_checked_in_an_iterable_of_images_of_several_shapes(tmp_path):
     x = [np.ones((1, 3, 4), np.complex64), np.ones((1, 5, 4), np.complex64)]
     with pytest.raises(TypeError, match=r"source\[0\]\[0\] should have dtype .* but got complex64"):
         tc.compress(iter(zip(x, [0, 1])), tmp_path / "c.tcz", progress=False)
+
+
+def _folder(root, arrays):
+    for i, a in enumerate(arrays):
+        (root / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(a).save(root / f"c{i % 2}" / f"{i}.png")
+    return root
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_damaged_file_is_named(tmp_path, workers):
+    rng = np.random.default_rng(0)
+    root = _folder(tmp_path / "f", [rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+                                    for _ in range(4)])
+    (root / "c1" / "3.png").write_bytes((root / "c1" / "3.png").read_bytes()[:40])  # truncated
+    with pytest.raises(OSError, match=r"source sample 3 \(file '.*c1/3.png'\) could not be read "
+                                      r"\(\w*Error: .*\); repair or remove the file"):
+        tc.compress(str(root), tmp_path / "a.tcz", progress=False, num_workers=workers)
+    assert not (tmp_path / "a.tcz").exists()
+
+
+def test_a_folder_of_16_bit_images_is_not_clipped_to_8_bits(tmp_path):
+    # ImageFolder's loader converts to RGB, which clips 16-bit values to 255: a folder path
+    # compressed "losslessly" came back all 255
+    import torchvision
+
+    rng = np.random.default_rng(0)
+    scans = [rng.integers(0, 65536, (6, 7)).astype(np.uint16) for _ in range(3)]
+    root = _folder(tmp_path / "scans", scans)
+    with pytest.raises(ValueError, match=r"0.png' has 'I;16' pixels \(more than 8 bits\); .* "
+                                         r"loader=torchvision.io.decode_image"):
+        tc.compress(str(root), tmp_path / "a.tcz", progress=False)
+    source = torchvision.datasets.ImageFolder(str(root), loader=torchvision.io.decode_image)
+    tc.compress(source, tmp_path / "b.tcz", progress=False)  # the way the message points to
+    ds = tc.open(tmp_path / "b.tcz")
+    assert ds[0][0].dtype == torch.uint16
+    assert all(np.array_equal(ds[i][0][0].numpy(), source[i][0][0].numpy()) for i in range(3))

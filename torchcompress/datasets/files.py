@@ -56,7 +56,9 @@ class FileImages:
                     out[j] = x if self.device is None else x.to(self.device)
         except RuntimeError as e:
             raise FormatError(f"{self.decoder.where_of(int(idx[0]))}: a stored file does not decode "
-                              f"({e}); run tc.verify to find the damaged file") from None
+                              f"({e}); run tc.verify: if it passes, the file was already damaged "
+                              "in the source (codec='original' stores files as they are), so "
+                              "repair or remove it there and compress again") from None
         for j, x in enumerate(out):
             if tuple(x.shape) != tuple(shapes[j]):
                 raise FormatError(f"sample {int(idx[j])} decodes to shape {tuple(x.shape)}, but the "

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .sources import (Source, _image_folder, as_pairs, check_agrees, check_layout, check_resize,
-                      load_source, read_pair, stored_dtype)
+                      load_source, read_pair, source_item, stored_dtype)
 
 __all__ = ["ArrayReader", "DatasetReader", "FilesReader", "open_reader"]
 
@@ -64,7 +64,7 @@ class DatasetReader:
         self.slow = False  # samples cost over half a millisecond (decoding files): use threads
 
     def _sample(self, i: int) -> tuple[np.ndarray, int]:
-        img, label = read_pair(self.ds[i], i, self.resize)
+        img, label = read_pair(source_item(self.ds, i), i, self.resize)
         img = stored_dtype(img, f"source[{i}][0]")
         if self.layout == "HWC":
             if img.ndim != 3:

@@ -97,6 +97,26 @@ def _resized(img: np.ndarray, size: tuple[int, int], i: int) -> np.ndarray:
     return (t[0] if img.ndim == 2 else t).numpy()
 
 
+def source_item(ds, i: int):
+    """``ds[i]``; an ``OSError`` (a damaged or unreadable file) names the sample and its file."""
+    try:
+        return ds[i]
+    except OSError as e:
+        samples = getattr(ds, "samples", None)
+        file = ""
+        if isinstance(samples, (list, tuple)) and 0 <= i < len(samples) and \
+                isinstance(samples[i], (tuple, list)) and samples[i]:
+            file = f" (file {os.fspath(samples[i][0])!r})"
+        msg = (f"source sample {i}{file} could not be read ({type(e).__name__}: {e}); repair "
+               "or remove the file (torchvision's ImageFolder skips files its is_valid_file= "
+               "refuses)")
+        try:
+            err = type(e)(msg)
+        except Exception:  # an OSError subclass with another constructor
+            err = OSError(msg)
+        raise err from e
+
+
 def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray, int]:
     """Source item ``i`` as (image array, resized when asked; integer class label)."""
     if not isinstance(item, (tuple, list)) or len(item) < 2:
@@ -138,7 +158,7 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
     codec takes that (``mixed_ok``)."""
     if hasattr(ds, "__getitem__") and hasattr(ds, "__len__"):
         n = len(ds)
-        items = (ds[i] for i in range(n))
+        items = (source_item(ds, i) for i in range(n))
     else:
         n, items = length, iter(ds)
     if n == 0:
@@ -268,12 +288,32 @@ def as_pairs(source):
     return source
 
 
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # Pillow's modes past 8 bits
+
+
+def folder_loader(path: str):
+    """ImageFolder's loader (the file as 8-bit RGB), refusing images of more than 8 bits, whose
+    conversion to RGB would clip them."""
+    from PIL import Image
+
+    with open(path, "rb") as f:
+        img = Image.open(f)
+        if img.mode in _WIDE_MODES:
+            raise ValueError(
+                f"image file {path!r} has {img.mode!r} pixels (more than 8 bits); a folder path "
+                "reads images as torchvision's ImageFolder does, as 8-bit RGB, which would clip "
+                "them: to keep every bit pass torchvision.datasets.ImageFolder(root, "
+                "loader=torchvision.io.decode_image) as the source (codec='lossless' stores "
+                "16-bit images), or ImageFolder(root) to accept 8-bit RGB")
+        return img.convert("RGB")
+
+
 def _image_folder(path: str):
     """torchvision's ImageFolder over ``path``, or a ValueError saying why it is not one."""
     from torchvision.datasets import ImageFolder
 
     try:
-        return ImageFolder(path)
+        return ImageFolder(path, loader=folder_loader)
     except (FileNotFoundError, RuntimeError) as e:
         raise ValueError(f"source {path!r} is a directory but not an image folder ({e}); pass an "
                          ".npz, or a folder of class subfolders of images as torchvision's "
