@@ -50,6 +50,14 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     return value
 
 
+def check_callable(name: str, value: Any) -> Any:
+    """``value`` when it is None or callable; else a TypeError naming ``name``."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} should be callable (e.g. a torchvision transform) or None, but "
+                        f"got {name}={value!r} ({type(value).__name__})")
+    return value
+
+
 def check_index(i: Any, n: int, what: str) -> int:
     """``i`` as an index in ``[0, n)`` (negative ones count from the end) into ``what``
     (e.g. "a dataset of 40 samples"), or a TypeError/IndexError saying so."""

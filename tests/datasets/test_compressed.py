@@ -88,6 +88,11 @@ def test_open_argument_errors(archive, tmp_path):
         tc.open(archive, planes=9)
     with pytest.raises(ValueError, match="output should be one of 'source', 'float', 'raw', 'uint8', 'float32', but got output='f16'"):
         tc.open(archive, output="f16")
+    with pytest.raises(TypeError, match=r"transform should be callable .* but got transform=3 \(int\)"):
+        tc.open(archive, transform=3)  # it failed on the first ds[i], far from the mistake
+    with pytest.raises(TypeError, match=r"target_transform should be callable .* got "
+                                        r"target_transform=\[0, 1\] \(list\)"):
+        tc.open(archive, target_transform=[0, 1])
     tc.compress((np.random.rand(4, 6).astype(np.float32), np.zeros(4, dtype=int)),
                 tmp_path / "f.tcz", codec="adq", progress=False)
     with pytest.raises(ValueError, match="output='uint8' needs a uint8 \\(image\\) source, but this archive stores float32; use output='source'"):

@@ -29,6 +29,8 @@ def test_regression_condense_weights_and_means(tmp_path):
     # weighted means of the condensed samples equal the means of the data
     np.testing.assert_allclose((wb[:, None] * xb).sum(0).numpy() / len(x), x.mean(0), atol=1e-4)
     np.testing.assert_allclose(float((wb * yb).sum()) / len(x), t.mean(), atol=1e-4)
+    with pytest.raises(TypeError, match=r"transform should be callable"):
+        tc.open(path, transform="normalize")
     full = ds.full  # the lossless part of the same archive
     np.testing.assert_allclose(torch.stack([full[i][0] for i in range(len(x))]).numpy(), x, atol=6e-3)
 

@@ -68,6 +68,11 @@ def test_any_sampler_and_errors(lossless_archive):
         ds.loader(8, collate_fn=list)
     with pytest.raises(ValueError, match=r"batch_size should be a positive integer value"):
         ds.loader(0)
+    with pytest.raises(TypeError, match=r"batch_sampler= is set by ds.loader .* use "
+                                        r"DataLoader\(ds, batch_sampler=...\)"):
+        ds.loader(None, batch_sampler=[[0, 1]])  # refused for what it is, not for batch_size=None
+    (x, y), = torch.utils.data.DataLoader(ds, batch_sampler=[[2, 0]])  # the way it points to
+    assert x.shape[0] == 2 and y.tolist() == [ds[2][1], ds[0][1]]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")

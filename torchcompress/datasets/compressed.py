@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._validation import check_index, check_positive_int
+from .._validation import check_callable, check_index, check_positive_int
 from ..format import ArchiveDecoder, ArchiveReader
 from ..format import verify as verify_hashes
 from .loading import make_loader
@@ -77,8 +77,8 @@ class CompressedDataset(Dataset):
             if planes > codec.max_planes:
                 raise ValueError(f"planes should be in 1..{codec.max_planes}, but got planes={planes}")
         self.planes = codec.max_planes if planes is None else planes
-        self.transform = transform
-        self.target_transform = target_transform
+        self.transform = check_callable("transform", transform)
+        self.target_transform = check_callable("target_transform", target_transform)
         self._labels = self.reader.labels
         self._n = len(self._labels)
         self._label = int if self._labels.dtype.kind in "iu" else float

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._validation import check_index, check_positive_int, expand_path
+from .._validation import check_callable, check_index, check_positive_int, expand_path
 from ..codecs import make_codec
 from ..codecs.condense import condense_rows
 from ..errors import FormatError
@@ -94,7 +94,8 @@ class CondensedDataset(Dataset):
 
     def __init__(self, path: str | os.PathLike, *, transform=None, target_transform=None):
         self.path = os.fspath(path)
-        self.transform, self.target_transform = transform, target_transform
+        self.transform = check_callable("transform", transform)
+        self.target_transform = check_callable("target_transform", target_transform)
         reader = ArchiveReader(self.path)
         where = reader.shard_path("condensed.safetensors")
         t = reader.extras().get("condensed")

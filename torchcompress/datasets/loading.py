@@ -160,13 +160,18 @@ class ResumableLoader(DataLoader):
 def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num_workers: int = 0,
                 drop_last: bool = False, seed: int = 0, **dataloader_kwargs) -> ResumableLoader:
     """The loader behind ``CompressedDataset.loader``; see there."""
-    batch_size = check_positive_int("batch_size", batch_size)
-    if sampler is not None and shuffle:
-        raise ValueError("sampler= and shuffle=True both choose the order; pass one of them")
-    for bad in ("batch_size", "batch_sampler", "collate_fn"):
+    if "batch_sampler" in dataloader_kwargs:
+        raise TypeError("batch_sampler= is set by ds.loader (its batches resume exactly); for "
+                        "batches of your own (e.g. grouped by image shape) use "
+                        "DataLoader(ds, batch_sampler=...), which still decodes each batch in "
+                        "one ds.__getitems__ call, without ds.loader's exact resume")
+    for bad in ("batch_size", "collate_fn"):
         if bad in dataloader_kwargs:
             raise TypeError(f"{bad}= is set by ds.loader (it decodes whole batches); pass "
                             "batch_size as the first argument and leave the others out")
+    batch_size = check_positive_int("batch_size", batch_size)
+    if sampler is not None and shuffle:
+        raise ValueError("sampler= and shuffle=True both choose the order; pass one of them")
     batches = EpochBatches(len(ds), batch_size, sampler=sampler, shuffle=shuffle,
                            drop_last=drop_last, seed=check_seed(seed))
     return ResumableLoader(ds, batches, num_workers=num_workers, **dataloader_kwargs)
