@@ -107,3 +107,29 @@ def test_commit_refuses_a_manifest_its_reader_would_refuse(tmp_path):
             w.commit(Manifest(codec="adq", codec_params={}, sample_shape=(3, 0, 4),
                               sample_dtype="uint8", num_samples=2, shards=w.shards))
     assert os.listdir(tmp_path) == []  # nothing at the path, and the hidden folder removed
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_archive_written_meanwhile_is_replaced_only_with_overwrite(tmp_path, images, overwrite):
+    # two processes compressing to one path: both passed the check at the start, and the later
+    # commit swapped the earlier archive out although overwrite=False
+    from torchcompress.format import ArchiveWriter, Manifest
+    target = tmp_path / "a.tcz"
+    w = ArchiveWriter(target, overwrite=overwrite)
+    tc.compress(images, target, codec="adq", bits=2.0, progress=False)  # the other process
+    theirs = tc.open(target).info["created"]
+    w.write_shard({"labels": np.zeros(2, dtype=np.int64)}, 0, 2)
+    manifest = Manifest(codec="adq", codec_params={}, sample_shape=(4,), sample_dtype="uint8",
+                        num_samples=2, shards=w.shards)
+    if overwrite:
+        w.commit(manifest)
+        assert len(tc.format.ArchiveReader(target).manifest.shards) == 1
+        assert tc.format.ArchiveReader(target).manifest.num_samples == 2
+    else:
+        with pytest.raises(FileExistsError, match=r"a.tcz appeared while this archive was being "
+                                                  r"written .* pass overwrite=True"):
+            with w:
+                w.commit(manifest)
+        assert tc.open(target).info["created"] == theirs
+        assert len(tc.open(target)) == len(images[0])
+    assert sorted(os.listdir(tmp_path)) == ["a.tcz"]  # no hidden folder left

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import secrets
 import shutil
@@ -52,6 +53,31 @@ def _exchange(a: str, b: str) -> bool:
     return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
+def _rename_noreplace(a: str, b: str) -> bool:
+    """Move ``a`` to ``b`` unless ``b`` exists (then False), atomically where Linux's renameat2
+    RENAME_NOREPLACE is there; elsewhere ``os.rename``, which keeps a non-empty ``b``."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        fn = None
+    if fn is not None:
+        at_fdcwd, rename_noreplace = -100, 1
+        if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_noreplace) == 0:
+            return True
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            return False
+        if err not in (errno.EINVAL, errno.ENOSYS):  # not the flag's lack of support
+            raise OSError(err, os.strerror(err), b)
+    try:
+        os.rename(a, b)
+    except OSError as e:
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            return False
+        raise
+    return True
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -98,6 +124,7 @@ class ArchiveWriter:
         _remove_stale(parent, name)
         self._tmp = os.path.join(parent, f".{name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
         os.mkdir(self._tmp)
+        self.overwrite = bool(overwrite)
         self.shards: list[ShardInfo] = []
         self.extras: dict[str, ExtraInfo] = {}
 
@@ -138,16 +165,26 @@ class ArchiveWriter:
             os.fsync(f.fileno())
         fsync_path(self._tmp)
         parent = os.path.dirname(self.path)
-        if os.path.isdir(self.path):
+        # another process may write the same path meanwhile: without overwrite, never replace
+        # what it committed; with it, the last commit wins
+        while not _rename_noreplace(self._tmp, self.path):
+            if not self.overwrite:
+                raise FileExistsError(f"{self.path} appeared while this archive was being "
+                                      "written (another process wrote it); it was left as it "
+                                      "is: pass overwrite=True to replace it")
             if _exchange(self._tmp, self.path):
                 shutil.rmtree(self._tmp)  # now holds the old archive
-            else:
+                break
+            if os.path.exists(self.path) and not os.path.isdir(self.path):
+                raise FileExistsError(f"{self.path} appeared as a file while this archive was "
+                                      "being written; remove it or choose another path")
+            if os.path.isdir(self.path):
                 old = self._tmp + "-old"
                 os.rename(self.path, old)
-                os.rename(self._tmp, self.path)
+                if _rename_noreplace(self._tmp, self.path):
+                    shutil.rmtree(old)
+                    break
                 shutil.rmtree(old)
-        else:
-            os.rename(self._tmp, self.path)
         fsync_path(parent)
         self._tmp = None
         return self.path
