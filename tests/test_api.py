@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import torchcompress as tc
 from torchcompress.cli import main
@@ -106,6 +107,9 @@ def test_cli_user_errors_are_one_line_naming_flags(tmp_path, capsys):
     np.savez(tmp_path / "hwc.npz", x=np.zeros((4, 8, 8, 3), np.uint8), y=np.zeros(4, dtype=int))
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "sizes" / "a").mkdir(parents=True)
+    for i, w in enumerate((5, 6)):
+        Image.fromarray(np.zeros((4, w, 3), np.uint8)).save(tmp_path / "sizes" / "a" / f"{i}.png")
     out = str(tmp_path / "o.tcz")
     cases = [
         (["compress", str(tmp_path / "nope.npz"), out], "does not exist"),
@@ -116,6 +120,10 @@ def test_cli_user_errors_are_one_line_naming_flags(tmp_path, capsys):
          "bits should be in [1, 8], but got --bits 9"),
         (["info", str(tmp_path / "missing.tcz")], "missing.tcz' does not exist"),
         (["compress", "--codec", "zip", "a", "b"], "invalid choice: 'zip'"),
+        (["compress", str(tmp_path / "sizes"), out, "--codec", "adq"],
+         "use --codec lossless or lossy (any shape), or pass --resize H W to give them one"),
+        (["compress", str(tmp_path / "sizes"), out, "--codec", "adq", "--resize", "0", "4"],
+         "resize[0] should be a positive integer value, but got --resize 0"),
     ]
     for argv, match in cases:
         code, err = _run(argv, capsys)

@@ -140,7 +140,10 @@ _FLAG_NAMES = [(re.compile(r"\boverwrite=True\b"), "--overwrite"),
                (re.compile(r"\bnum_workers=(-?[0-9.e+]+)"), r"--num-workers \1"),
                (re.compile(r"\b(bits|tau)=(-?[0-9.e+]+)"), r"--\1 \2"),
                (re.compile(r"\b(layout|codec|mode|allocation|bits|tau|overwrite)=(?=[ ;,)])"), r"--\1"),
-               (re.compile(r"\bfit_samples=(?=[ ;,)])"), "--fit-samples")]
+               (re.compile(r"\bfit_samples=(?=[ ;,)])"), "--fit-samples"),
+               (re.compile(r"\bresize=\(height, width\)"), "--resize H W"),
+               (re.compile(r"\bresize\[[01]\]=(-?[0-9]+)"), r"--resize \1"),
+               (re.compile(r"--codec (\w+) or '(\w+)'"), r"--codec \1 or \2")]
 
 
 def _as_flags(message: str) -> str:
