@@ -35,8 +35,11 @@ def check_range(name: str, value: Any, lo: float, hi: float) -> float:
 
 def check_fraction(name: str, value: Any) -> float:
     """Return ``value`` as float if ``0 < value <= 1``."""
-    v = check_range(name, value, 0.0, 1.0)
-    if v == 0.0:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} should be a number in (0, 1], but got {name}={value!r}") from None
+    if not (math.isfinite(v) and 0.0 < v <= 1.0):
         raise ValueError(f"{name} should be in (0, 1], but got {name}={value}")
     return v
 

@@ -132,9 +132,23 @@ def test_subsets_differ_across_epochs():
     assert len(set(subsets)) == 4
 
 
+def test_class_balanced_through_random_split_and_concat():
+    # random_split gives a Subset, which has no .targets: class_balanced=True refused it
+    from torch.utils.data import ConcatDataset, random_split
+    part, _ = random_split(Labelled(), [0.6, 0.4], generator=torch.Generator().manual_seed(0))
+    both = ConcatDataset([part, Labelled()])
+    for ds, y in [(part, LABELS[part.indices]), (both, np.concatenate([LABELS[part.indices],
+                                                                          LABELS]))]:
+        s = RandomSubsetSampler(ds, num_samples=20, class_balanced=True, seed=0)
+        got = np.bincount(y[list(s)], minlength=4)
+        assert got.sum() == 20 and (np.abs(got - 20 * np.bincount(y, minlength=4) / len(y)) < 1).all()
+
+
 @pytest.mark.parametrize("make, err, match", [
     (lambda: RandomSubsetSampler(range(10), fraction=0.0), ValueError, r"fraction should be in \(0, 1\], but got fraction=0.0"),
     (lambda: RandomSubsetSampler(range(10)), ValueError, r"pass exactly one of fraction= or num_samples="),
+    (lambda: RandomSubsetSampler(range(10), fraction=1.5), ValueError, r"fraction should be in \(0, 1\], but got fraction=1.5"),
+    (lambda: RandomSubsetSampler(range(10), fraction="half"), TypeError, r"fraction should be a number in \(0, 1\], but got fraction='half'"),
     (lambda: RandomSubsetSampler(range(10), num_samples=11), ValueError, r"num_samples should be at most the dataset size 10"),
     (lambda: RandomSubsetSampler(range(10), 0.5, class_balanced=True), ValueError, r"class_balanced=True needs labels"),
     (lambda: SubsetSampler([1, 2], num_replicas=2, rank=2), ValueError, r"Invalid rank 2, rank should be in the interval \[0, 1\]"),
@@ -142,8 +156,8 @@ def test_subsets_differ_across_epochs():
     (lambda: WeightedSubsetSampler([1.0, -1.0], 3), ValueError, r"weights should be finite and non-negative"),
     (lambda: WeightedSubsetSampler([1.0, 0.0], 2, replacement=False), ValueError, r"only 1 are non-zero"),
     (lambda: SubsetSampler([1], seed=1.5), TypeError, r"seed should be an int, but got seed=1.5"),
-], ids=["fraction-0", "neither", "too-many", "no-labels", "rank", "float-indices", "neg-weight",
-        "no-replacement", "seed"])
+], ids=["fraction-0", "neither", "fraction-1.5", "fraction-str", "too-many", "no-labels", "rank",
+        "float-indices", "neg-weight", "no-replacement", "seed"])
 def test_bad_arguments(make, err, match):
     with pytest.raises(err, match=match):
         make()

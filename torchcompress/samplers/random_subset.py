@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.utils.data import ConcatDataset, Subset
 
 from ._base import EpochSampler, as_index_array
 from ._quota import apportion, group_members, subset_count
@@ -11,13 +12,29 @@ from ._quota import apportion, group_members, subset_count
 __all__ = ["RandomSubsetSampler", "class_labels"]
 
 
+def dataset_targets(ds):
+    """``ds.targets``, also through ``Subset`` (``random_split``) and ``ConcatDataset`` of
+    datasets that have them; None where a dataset has none."""
+    if getattr(ds, "targets", None) is not None:
+        return ds.targets
+    if isinstance(ds, Subset):
+        inner = dataset_targets(ds.dataset)
+        return None if inner is None else np.asarray(inner)[np.asarray(ds.indices, dtype=np.int64)]
+    if isinstance(ds, ConcatDataset):
+        parts = [dataset_targets(d) for d in ds.datasets]
+        return None if any(p is None for p in parts) else np.concatenate(
+            [np.asarray(p) for p in parts])
+    return None
+
+
 def class_labels(data_source, labels, n: int) -> np.ndarray:
-    """(n,) int64 labels: explicit ``labels``, else ``data_source.targets``."""
+    """(n,) int64 labels: explicit ``labels``, else the dataset's (:func:`dataset_targets`)."""
     if labels is None:
-        labels = getattr(data_source, "targets", None)
+        labels = dataset_targets(data_source)
         if labels is None:
             raise ValueError("class_balanced=True needs labels: pass labels=, or a dataset with a "
-                             ".targets attribute (torchvision datasets and tc.open archives have one)")
+                             ".targets attribute (torchvision datasets and tc.open archives have "
+                             "one; so do Subset and ConcatDataset of them)")
     y = as_index_array("labels", labels)
     if len(y) != n:
         raise ValueError(f"labels should have one entry per sample ({n}), but got {len(y)}")
