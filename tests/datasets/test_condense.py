@@ -90,10 +90,16 @@ def test_condense_rows_matches_a_direct_grouping():
 @pytest.mark.parametrize("kwargs, err, match", [
     ({"beta": 0}, ValueError, r"beta should be a positive integer value, but got beta=0"),
     ({"beta": 4, "precision": None}, tc.CodecError, r"float samples need precision="),
-], ids=["beta", "no-precision"])
+    ({"nan_at": (3, 1)}, tc.CodecError,
+     r"column 1 of the samples holds NaN or inf .* GeDe stores finite values only"),
+], ids=["beta", "no-precision", "nan"])
 def test_bad_condense_arguments(tmp_path, kwargs, err, match):
+    x, t = _table()
+    if "nan_at" in kwargs:  # was told "column 1 holds values in [nan, nan]; rescale" it
+        x = x.copy()
+        x[kwargs.pop("nan_at")] = np.nan
     with pytest.raises(err, match=match):
-        tc.condense(_table(), tmp_path / "x.tcz", progress=False, **kwargs)
+        tc.condense((x, t), tmp_path / "x.tcz", progress=False, **kwargs)
     assert not (tmp_path / "x.tcz").exists()
 
 

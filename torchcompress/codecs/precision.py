@@ -71,6 +71,12 @@ def auto_precision(flat: np.ndarray) -> list[int]:
 
 def auto_in_range(lo: np.ndarray, hi: np.ndarray, digits: np.ndarray) -> list[int]:
     """:func:`auto_precision` of columns with values in ``[lo, hi]`` that need ``digits``."""
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    bad = np.flatnonzero(~(np.isfinite(lo) & np.isfinite(hi)))
+    if bad.size:
+        raise CodecError(f"column {int(bad[0])} of the samples holds NaN or inf ({bad.size} "
+                         "column(s) do); GeDe stores finite values only: replace or drop those "
+                         "samples before compressing")
     usable = usable_in_range(lo, hi)
     best = np.where(usable < 0, -1, np.minimum(usable, digits))
     bad = np.flatnonzero(best < 0)
