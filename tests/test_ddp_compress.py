@@ -96,7 +96,8 @@ def test_two_gloo_ranks_write_the_single_process_shards(tmp_path):
     for i in (0, 33, 44):
         assert torch.equal(ddp[i][0], Images()[i][0])
     # sample 41 is in shard 5, rank 1's: both ranks fail and nothing is left
-    assert results[1]["error"].startswith("OSError: cannot read image 41")
+    assert results[1]["error"].startswith("OSError: source sample 41 could not be read "
+                                          "(OSError: cannot read image 41)")
     assert results[0]["error"].startswith("RuntimeError: compress failed on rank 1: OSError")
     assert sorted(os.listdir(tmp_path / "ddp")) == ["adq", "gede", "lossless", "lossy",
                                                     "rank0.json", "rank1.json"]

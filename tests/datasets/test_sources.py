@@ -287,3 +287,35 @@ def test_a_folder_of_16_bit_images_is_not_clipped_to_8_bits(tmp_path):
     ds = tc.open(tmp_path / "b.tcz")
     assert ds[0][0].dtype == torch.uint16
     assert all(np.array_equal(ds[i][0][0].numpy(), source[i][0][0].numpy()) for i in range(3))
+
+
+@pytest.mark.parametrize("codec", ["lossless", "gede"])  # the streamed and the in-memory writer
+@pytest.mark.parametrize("classes, labels, err, match", [
+    (["a"], np.arange(6) % 4, ValueError, r"the labels run from 0 to 3, but there are 1 class "
+                                          r"names; every label should index them \(0 to 0\)"),
+    (list("abcd"), np.arange(6) % 4 - 1, ValueError, r"labels run from -1 to 2"),
+    (["a", "b", "a"], np.arange(6) % 3, ValueError,
+     r"classes should be distinct, but classes\[0\] and classes\[2\] are both 'a'"),
+    ("abcd", np.arange(6) % 4, TypeError, r"classes should be a list of class names, but got "
+                                          r"classes='abcd' \(str\)"),
+    (["a"], np.linspace(0, 1, 6), ValueError,  # (GeDe's classwise check speaks first)
+     r"labels are real-valued regression targets|targets are real numbers"),
+], ids=["too-few", "negative", "duplicate", "string", "regression"])
+def test_class_names_must_fit_the_labels(tmp_path, codec, classes, labels, err, match):
+    # ds.classes[y] raised IndexError (or named the wrong class) in training, and
+    # ds.class_to_idx silently lost a duplicate
+    x = np.random.default_rng(0).integers(0, 256, (6, 3, 4, 4), dtype=np.uint8)
+    with pytest.raises(err, match=match):
+        tc.compress((x, labels), tmp_path / "c.tcz", classes=classes, codec=codec, progress=False)
+    assert not (tmp_path / "c.tcz").exists()
+
+
+def test_class_names_are_checked_before_a_folder_is_encoded(tmp_path, monkeypatch):
+    from torchcompress.datasets import streaming
+    rng = np.random.default_rng(0)
+    root = _folder(tmp_path / "f", [rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+                                    for _ in range(4)])
+    monkeypatch.setattr(streaming, "stream_archive", None)  # the encode must not start
+    with pytest.raises(ValueError, match=r"the source's targets run from 0 to 1, but there "
+                                         r"are 1 class names"):
+        tc.compress(str(root), tmp_path / "c.tcz", classes=["only"], progress=False)

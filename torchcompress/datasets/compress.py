@@ -16,7 +16,7 @@ from ..format import ArchiveReader, ArchiveWriter, Manifest
 from .roundtrip import check_roundtrip
 from .reading import ArrayReader, open_reader
 from .source_files import warn_if_larger
-from .sources import load_source
+from .sources import check_class_names, check_labels_name_classes, load_source
 from .streaming import on_every_rank, shard_bounds, stream_archive, utc_now
 from .summary import summarize
 
@@ -93,6 +93,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     verify = _verify_default(enc, verify)
     refuse_existing(path, overwrite)
     num_workers = check_positive_int("num_workers", num_workers)
+    classes = check_class_names(classes)
     files = getattr(enc, "stores_files", False)
     if files and (resize is not None or layout is not None):
         raise ValueError("codec='original' keeps the files as they are; resize= and layout= "
@@ -104,6 +105,9 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
                              workers=num_workers)
         if classes is not None:
             reader.classes = classes
+        targets = getattr(getattr(reader, "ds", None), "targets", None)
+        if reader.classes is not None and targets is not None:  # before the encode, not after
+            check_labels_name_classes(reader.classes, np.asarray(targets), "the source's targets")
         first, _ = reader.read(np.zeros(1, dtype=np.int64))  # sizes chunks, and GeDe's choice
         st = enc.stream_encoder(reader.n, importance=importance, workers=num_workers,
                                 sample_bytes=first[0].nbytes)
@@ -159,6 +163,7 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     condensed samples of ``tc.condense``.
     """
     enc.check_targets(src.y)
+    check_labels_name_classes(classes if classes is not None else src.classes, src.y)
     n = len(src.x)
     flat = src.x.reshape(n, -1) if isinstance(src.x, np.ndarray) else None
     encoded = enc.encode_dataset(src.x, src.y, importance=importance, workers=workers)

@@ -76,6 +76,40 @@ def check_values(shape: tuple, what: str) -> None:
                          "values; drop empty samples from the source")
 
 
+def check_class_names(classes) -> list | None:
+    """``classes=`` as a list of distinct names (ints become their text), or None."""
+    if classes is None:
+        return None
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise TypeError(f"classes should be a list of class names, but got "
+                        f"classes={reprlib.repr(classes)} ({type(classes).__name__})")
+    names = [str(c) for c in classes]
+    if not names:
+        raise ValueError("classes should name at least one class, but got an empty list; "
+                         "leave classes=None when there are none")
+    seen = {}
+    for i, c in enumerate(names):
+        if c in seen:
+            raise ValueError(f"classes should be distinct, but classes[{seen[c]}] and "
+                             f"classes[{i}] are both {c!r}")
+        seen[c] = i
+    return names
+
+
+def check_labels_name_classes(classes, labels: np.ndarray, where: str = "the labels") -> None:
+    """Labels must index ``classes`` (when there are names): ints in ``[0, len(classes))``."""
+    if classes is None or labels.size == 0:
+        return
+    if labels.dtype.kind == "f":
+        raise ValueError(f"classes= names {len(classes)} classes, but {where} are real-valued "
+                         "regression targets; leave classes=None")
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= len(classes):
+        raise ValueError(f"{where} run from {lo} to {hi}, but there are {len(classes)} class "
+                         f"names; every label should index them (0 to {len(classes) - 1}): pass "
+                         "one name per class, in label order")
+
+
 def check_resize(resize) -> tuple[int, int] | None:
     """``resize=`` as (height, width) positive ints, or None."""
     if resize is None:
@@ -103,13 +137,12 @@ def source_item(ds, i: int):
         return ds[i]
     except OSError as e:
         samples = getattr(ds, "samples", None)
-        file = ""
+        msg = f"source sample {i} could not be read ({type(e).__name__}: {e})"
         if isinstance(samples, (list, tuple)) and 0 <= i < len(samples) and \
                 isinstance(samples[i], (tuple, list)) and samples[i]:
-            file = f" (file {os.fspath(samples[i][0])!r})"
-        msg = (f"source sample {i}{file} could not be read ({type(e).__name__}: {e}); repair "
-               "or remove the file (torchvision's ImageFolder skips files its is_valid_file= "
-               "refuses)")
+            msg = (f"source sample {i} (file {os.fspath(samples[i][0])!r}) could not be read "
+                   f"({type(e).__name__}: {e}); repair or remove the file (torchvision's "
+                   "ImageFolder skips files its is_valid_file= refuses)")
         try:
             err = type(e)(msg)
         except Exception:  # an OSError subclass with another constructor

@@ -35,6 +35,7 @@ from ..format.safetensors_io import open_tensors
 from ..format.writer import fsync_path, write_shard_file
 from . import pool
 from .roundtrip import check_roundtrip
+from .sources import check_labels_name_classes
 from .summary import summarize
 
 __all__ = ["CHUNK_BYTES", "on_every_rank", "shard_bounds", "stream_archive", "utc_now"]
@@ -240,6 +241,8 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
         stats["max_abs_error"] = max(s["worst"] for s in done)
         stats["verified"] = bool(verify)
 
+    check_labels_name_classes(reader.classes, np.concatenate([s["labels"] for s in done]))
+
     def commit():
         writer.shards = [s["info"] for s in done]
         for name, tensors in extras.items():
@@ -320,12 +323,13 @@ def _write_shard(folder: str, k: int, a: int, b: int, chunks: list, pad: dict,
     if not uniform:
         tensors["shapes"] = shapes.astype(np.uint32)
     tensors["labels"] = [c["labels"] for c in chunks]
+    labels = np.concatenate(tensors["labels"])
     info = write_shard_file(folder, k, tensors, a, b, fsync=False)  # the caller syncs it
     return {"index": k, "info": info, "has_shapes": not uniform, "lo": shapes.min(axis=0),
             "hi": shapes.max(axis=0), "shape": shapes[0], "rows": b - a,
             "stats": [c["stats"] for c in chunks], "values": int(shapes.prod(axis=1).sum()),
             "exact": sum(c["exact"] for c in chunks), "worst": max(c["worst"] for c in chunks),
-            "dtype": chunks[0]["dtype"]}
+            "dtype": chunks[0]["dtype"], "labels": labels[[labels.argmin(), labels.argmax()]]}
 
 
 def _with_shapes(folder: str, s: dict):
