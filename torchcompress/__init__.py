@@ -12,12 +12,13 @@ from .datasets import (CompressedDataset, CondensedDataset, compress, condense, 
                        open_archive, verify)
 from .dynamics import with_indices  # noqa: E402
 from .losses import weighted_loss  # noqa: E402
-from .errors import CodecError, FormatError, LargerThanFilesWarning  # noqa: E402
+from .errors import (AugmentedSourceWarning, CodecError, FormatError,  # noqa: E402
+                     LargerThanFilesWarning)
 
 open = open_archive  # noqa: A001  (tc.open, like torchvision's dataset constructors)
 
 __all__ = sorted([
-    "CodecError", "CompressedDataset", "CondensedDataset", "FormatError", "LargerThanFilesWarning",
+    "AugmentedSourceWarning", "CodecError", "CompressedDataset", "CondensedDataset", "FormatError", "LargerThanFilesWarning",
     "__version__", "codecs",
     "compress", "condense", "dynamics", "evaluate", "format", "open", "open_archive", "samplers",
     "selection", "verify", "weighted_loss", "with_indices",

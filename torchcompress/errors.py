@@ -4,7 +4,7 @@ Every error names the argument or file it is about, the rule that was broken,
 the value that broke it, and what to do instead.
 """
 
-__all__ = ["CodecError", "FormatError", "LargerThanFilesWarning"]
+__all__ = ["AugmentedSourceWarning", "CodecError", "FormatError", "LargerThanFilesWarning"]
 
 
 class FormatError(ValueError):
@@ -18,3 +18,9 @@ class CodecError(ValueError):
 class LargerThanFilesWarning(UserWarning):
     """An archive takes more bytes than the image files it was made from (e.g. a lossless
     archive of JPEGs' pixels): ``codec="original"`` keeps the files."""
+
+
+class AugmentedSourceWarning(UserWarning):
+    """The source given to ``tc.compress`` transforms its samples at random (e.g.
+    ``RandomResizedCrop``): the archive would store one draw; pass augmentations to
+    ``tc.open(transform=...)`` instead."""

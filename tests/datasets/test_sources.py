@@ -1,5 +1,7 @@
 """What compress accepts: datasets of PIL/ndarray/tensor, (x, y) pairs, .npz paths."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -319,3 +321,48 @@ def test_class_names_are_checked_before_a_folder_is_encoded(tmp_path, monkeypatc
     with pytest.raises(ValueError, match=r"the source's targets run from 0 to 1, but there "
                                          r"are 1 class names"):
         tc.compress(str(root), tmp_path / "c.tcz", classes=["only"], progress=False)
+
+
+class _Noisy(torch.utils.data.Dataset):
+    """A new random draw on every read, as a dataset with a random transform gives."""
+
+    def __len__(self):
+        return 40
+
+    def __getitem__(self, i):
+        ramp = np.linspace(0, 200, 256).reshape(1, 16, 16).repeat(3, 0)
+        return (ramp + np.random.randint(0, 30, (3, 16, 16))).astype(np.uint8), i % 2
+
+
+def test_augmented_source_is_warned_about(tmp_path):
+    # the usual mistake: the training dataset, augmentations included, as the source
+    from torchvision.transforms import v2
+    from torchvision import transforms as v1
+    rng = np.random.default_rng(0)
+    root = _folder(tmp_path / "f", [rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+                                    for _ in range(4)])
+    import torchvision
+    aug = torchvision.datasets.ImageFolder(str(root), transform=v2.Compose([
+        v2.RandomApply([v2.ColorJitter(0.2)], p=0.5), v2.RandomResizedCrop(4), v2.PILToTensor()]))
+    with pytest.warns(tc.AugmentedSourceWarning, match=r"holds ColorJitter, RandomApply, "
+                                                       r"RandomResizedCrop: the archive stores "
+                                                       r"one random draw .* tc.open\(path, "
+                                                       r"transform=...\)"):
+        tc.compress(aug, tmp_path / "a.tcz", progress=False)
+    flip = torchvision.datasets.ImageFolder(str(root), transform=v1.Compose([
+        v1.RandomHorizontalFlip(), v1.PILToTensor()]))
+    with pytest.warns(tc.AugmentedSourceWarning, match=r"holds RandomHorizontalFlip:"):
+        tc.compress(torch.utils.data.Subset(flip, [0, 1]), tmp_path / "b.tcz", progress=False)
+    plain = torchvision.datasets.ImageFolder(str(root), transform=v2.PILToTensor())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tc.AugmentedSourceWarning)
+        tc.compress(plain, tmp_path / "c.tcz", progress=False)
+
+
+def test_lossy_names_a_source_that_changes_between_reads(tmp_path):
+    # it said "internal error ... please report"
+    with pytest.raises(tc.CodecError, match=r"source sample \d+ coded to \d+ bytes, but its first "
+                                            r"read sized it at \d+: the source gave other values "
+                                            r"when read again"):
+        tc.compress(_Noisy(), tmp_path / "n.tcz", codec="lossy", progress=False)
+    assert not (tmp_path / "n.tcz").exists()

@@ -170,9 +170,13 @@ class LossyStream:
             for i in range(a, b):
                 rec = coder.encode(i - a, int(self.scale[start + i]), self.tables)
                 if rec.size > self.size[start + i]:
-                    raise CodecError(f"internal error: sample {start + i} coded to {rec.size} "
-                                     f"bytes, but was sized at {self.size[start + i]}; please "
-                                     "report this with the data that triggers it")
+                    raise CodecError(
+                        f"source sample {start + i} coded to {rec.size} bytes, but its first "
+                        f"read sized it at {self.size[start + i]}: the source gave other values "
+                        "when read again (a random transform such as RandomCrop or ColorJitter "
+                        "on the dataset?); codec='lossy' reads a source twice, so compress its "
+                        "samples without augmentations and pass them to tc.open(transform=...). "
+                        "If the source gives the same values every time, please report this")
                 records[i] = rec
 
         map_ranges(encode_range, m, self.workers)

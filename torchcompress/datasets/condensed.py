@@ -23,6 +23,7 @@ from ..errors import FormatError
 from ..format import ArchiveReader
 from .compress import refuse_existing, write_archive
 from .compressed import CompressedDataset, class_index
+from .source_checks import warn_if_augmented
 from .sources import load_source
 from .summary import summarize
 
@@ -60,6 +61,7 @@ def condense(source, path, *, beta: int = DEFAULT_BETA, precision="auto",
     source, path = expand_path(source), expand_path(path)
     beta = check_positive_int("beta", beta)
     refuse_existing(path, overwrite)
+    warn_if_augmented(source)
     src = load_source(source, layout=layout, progress=progress)
     regression = src.y.dtype.kind == "f"
     if classwise is None:

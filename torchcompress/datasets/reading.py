@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from .sources import (Source, _image_folder, as_pairs, check_agrees, check_layout, check_resize,
-                      load_source, read_pair, source_item, stored_dtype)
+from .source_checks import check_agrees, check_layout, check_resize, stored_dtype
+from .sources import Source, _image_folder, as_pairs, load_source, read_pair, source_item
 
 __all__ = ["ArrayReader", "DatasetReader", "FilesReader", "open_reader"]
 

@@ -35,7 +35,7 @@ from ..format.safetensors_io import open_tensors
 from ..format.writer import fsync_path, write_shard_file
 from . import pool
 from .roundtrip import check_roundtrip
-from .sources import check_labels_name_classes
+from .source_checks import check_labels_name_classes
 from .summary import summarize
 
 __all__ = ["CHUNK_BYTES", "on_every_rank", "shard_bounds", "stream_archive", "utc_now"]

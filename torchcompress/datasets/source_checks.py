@@ -1,0 +1,153 @@
+"""Rules a source's samples, labels and class names must meet, checked as they are read; and a
+warning for a source whose transform augments at random."""
+
+from __future__ import annotations
+
+import reprlib
+import warnings
+
+import numpy as np
+
+from .._validation import check_positive_int
+from ..errors import AugmentedSourceWarning
+
+__all__ = ["check_agrees", "check_class_names", "check_labels_name_classes", "check_layout",
+           "check_resize", "check_values", "stored_dtype", "warn_if_augmented"]
+
+_ALLOWED = "uint8, int8, uint16, int16, int32, int64, float16, float32 or float64"
+
+
+_CHANNELS = (1, 3, 4)
+
+
+def stored_dtype(x: np.ndarray, what: str) -> np.ndarray:
+    """``x`` in a dtype archives store: bool becomes uint8, float16 float32 and a big-endian
+    dtype its native twin (the kernels read native integers); others refused."""
+    if not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
+    if x.dtype == np.bool_:
+        x = x.astype(np.uint8)
+    if x.dtype == np.float16:
+        x = x.astype(np.float32)
+    if x.dtype.kind not in "iuf" or x.dtype.itemsize > 8 or x.dtype in (np.uint32, np.uint64):
+        raise TypeError(f"{what} should have dtype {_ALLOWED}, but got {x.dtype}")
+    return x
+
+
+def check_layout(shape: tuple, layout: str | None, what: str) -> None:
+    """Refuse a sample shape that looks channels-last when ``layout`` was not given."""
+    if layout is None and len(shape) == 3 and shape[-1] in _CHANNELS and shape[0] not in _CHANNELS:
+        raise ValueError(f"{what} have shape {tuple(shape)}, which looks channels-last (H, W, C); "
+                         "pass layout='HWC' to convert them to (C, H, W), or layout='CHW' to keep "
+                         "them as they are")
+
+
+def check_values(shape: tuple, what: str) -> None:
+    """Refuse a sample that holds no values: a scalar (shape ``()``) or a zero dimension."""
+    if len(shape) == 0:
+        raise ValueError(f"{what} is a scalar (shape ()); a sample needs at least one dimension: "
+                         "pass x.reshape(-1, 1) for one value per sample")
+    if 0 in shape:
+        raise ValueError(f"{what} has shape {tuple(shape)}, with a zero dimension, so it holds no "
+                         "values; drop empty samples from the source")
+
+
+def check_class_names(classes) -> list | None:
+    """``classes=`` as a list of distinct names (ints become their text), or None."""
+    if classes is None:
+        return None
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise TypeError(f"classes should be a list of class names, but got "
+                        f"classes={reprlib.repr(classes)} ({type(classes).__name__})")
+    names = [str(c) for c in classes]
+    if not names:
+        raise ValueError("classes should name at least one class, but got an empty list; "
+                         "leave classes=None when there are none")
+    seen = {}
+    for i, c in enumerate(names):
+        if c in seen:
+            raise ValueError(f"classes should be distinct, but classes[{seen[c]}] and "
+                             f"classes[{i}] are both {c!r}")
+        seen[c] = i
+    return names
+
+
+def check_labels_name_classes(classes, labels: np.ndarray, where: str = "the labels") -> None:
+    """Labels must index ``classes`` (when there are names): ints in ``[0, len(classes))``."""
+    if classes is None or labels.size == 0:
+        return
+    if labels.dtype.kind == "f":
+        raise ValueError(f"classes= names {len(classes)} classes, but {where} are real-valued "
+                         "regression targets; leave classes=None")
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= len(classes):
+        raise ValueError(f"{where} run from {lo} to {hi}, but there are {len(classes)} class "
+                         f"names; every label should index them (0 to {len(classes) - 1}): pass "
+                         "one name per class, in label order")
+
+
+def check_resize(resize) -> tuple[int, int] | None:
+    """``resize=`` as (height, width) positive ints, or None."""
+    if resize is None:
+        return None
+    if isinstance(resize, (str, bytes)) or not hasattr(resize, "__len__") or len(resize) != 2:
+        raise TypeError(f"resize should be a (height, width) pair, but got resize={resize!r}")
+    return tuple(check_positive_int(f"resize[{k}]", v) for k, v in enumerate(resize))
+
+
+def check_agrees(i: int, img: np.ndarray, j: int, ref: np.ndarray, mixed_ok: bool) -> None:
+    """Sample ``i`` must have sample ``j``'s dtype and ndim, and its shape unless ``mixed_ok``."""
+    if img.dtype != ref.dtype or img.ndim != ref.ndim:
+        raise ValueError(f"source sample {i} is {img.ndim}-D {img.dtype}, but sample {j} is "
+                         f"{ref.ndim}-D {ref.dtype}; every sample needs one dtype and "
+                         "number of dimensions")
+    if img.shape != ref.shape and not mixed_ok:
+        raise ValueError(f"source sample {i} has shape {tuple(img.shape)}, but sample {j} has "
+                         f"{tuple(ref.shape)}; this codec stores one shape per archive: "
+                         "use codec='lossless' or 'lossy' (any shape), or pass "
+                         "resize=(height, width) to give them one")
+
+
+#: transforms that draw at random on every call (torchvision's, v1 and v2), besides Random*
+_RANDOM = ("ColorJitter", "RandAugment", "AutoAugment", "TrivialAugmentWide", "AugMix",
+           "ElasticTransform", "MixUp", "CutMix", "ScaleJitter")
+
+
+def _random_in(t, depth: int = 0) -> list[str]:
+    """Names of the random transforms inside transform ``t`` (through Compose, RandomApply,
+    StandardTransform and the like)."""
+    if t is None or depth > 8:
+        return []
+    name = type(t).__name__
+    found = [name] if name.startswith("Random") or name in _RANDOM else []
+    for attr in ("transforms", "transform", "target_transform"):
+        inner = getattr(t, attr, None)
+        if isinstance(inner, (list, tuple)):
+            for u in inner:
+                found += _random_in(u, depth + 1)
+        elif inner is not None and inner is not t and callable(inner):
+            found += _random_in(inner, depth + 1)
+    return found
+
+
+def warn_if_augmented(source) -> list[str]:
+    """Warn (``AugmentedSourceWarning``) when the source dataset, or one it wraps (``Subset``),
+    transforms its samples at random; returns the random transforms' names."""
+    names, ds = [], source
+    for _ in range(4):
+        for attr in ("transform", "transforms", "target_transform"):
+            t = getattr(ds, attr, None)
+            if t is not None and not isinstance(t, (list, tuple, str)) and callable(t):
+                names += _random_in(t)
+        ds = getattr(ds, "dataset", None)
+        if ds is None:
+            break
+    names = sorted(set(names))
+    if names:
+        warnings.warn(
+            f"the source's transform holds {', '.join(names)}: the archive stores one random "
+            "draw of each sample, so every epoch would see the same augmentation (and a codec "
+            "that reads the source twice sees two draws). Compress the samples without "
+            "augmentations (transform=None, or PILToTensor()) and pass them to "
+            "tc.open(path, transform=...)", AugmentedSourceWarning, stacklevel=3)
+    return names
