@@ -116,10 +116,19 @@ def test_batch_of_mixed_shapes_stacks_after_a_resizing_transform(tmp_path):
     crop = lambda t: t[:, :4, :4].float()  # noqa: E731
     ds = tc.open(tmp_path / "m.tcz", transform=crop, target_transform=lambda c: c + 100)
     x, y = ds.batch([2, 0])
-    assert isinstance(x, torch.Tensor) and x.shape == (2, 3, 4, 4) and y == [102, 100]
+    assert isinstance(x, torch.Tensor) and x.shape == (2, 3, 4, 4)
+    assert isinstance(y, torch.Tensor) and y.tolist() == [102, 100]  # collated, as DataLoader
     assert torch.equal(x[1], crop(torch.from_numpy(xs[0])))
     xb, yb = next(iter(ds.loader(3)))
-    assert xb.shape == (3, 3, 4, 4) and yb == [100, 101, 102]
+    assert xb.shape == (3, 3, 4, 4) and yb.tolist() == [100, 101, 102]
     plain = tc.open(tmp_path / "m.tcz", target_transform=lambda c: -c)
     x, y = plain.batch([1, 2])  # shapes still differ: a list
-    assert isinstance(x, list) and [t.shape for t in x] == [(3, 9, 4), (3, 6, 6)] and y == [-1, -2]
+    assert isinstance(x, list) and [t.shape for t in x] == [(3, 9, 4), (3, 6, 6)]
+    assert y.tolist() == [-1, -2]
+    # a target transform that gives tensors (one-hot, soft labels): one (B, C) tensor, as the
+    # default collate stacks them (it was a list of tensors)
+    onehot = tc.open(tmp_path / "m.tcz", target_transform=lambda c: torch.eye(3)[c])
+    x, y = onehot.batch([2, 0])
+    assert isinstance(y, torch.Tensor) and torch.equal(y, torch.eye(3)[[2, 0]])
+    _, yb = next(iter(onehot.loader(3, num_workers=0)))
+    assert torch.equal(yb, torch.eye(3))

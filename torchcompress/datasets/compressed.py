@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from .._validation import check_callable, check_index, check_positive_int
 from ..format import ArchiveDecoder, ArchiveReader
@@ -163,8 +163,8 @@ class CompressedDataset(Dataset):
     def batch(self, indices) -> tuple:
         """Decode ``indices`` as one batch: ``(x, y)`` with ``x`` (B, *shape) and ``y`` (B,)
         tensors (``x`` a list when the samples differ in shape, and still do after the
-        transform). The transforms apply per sample, as in ``__getitem__``; without them
-        nothing is split and stacked again."""
+        transform; transformed labels collated as DataLoader does). The transforms apply per
+        sample, as in ``__getitem__``; without them nothing is split and stacked again."""
         idx = self._indices(indices)
         x = self._decode(idx)
         y = torch.from_numpy(self._labels[idx])
@@ -174,8 +174,8 @@ class CompressedDataset(Dataset):
             # DataLoader's collate stacks them
             if x and all(isinstance(t, torch.Tensor) and t.shape == x[0].shape for t in x):
                 x = torch.stack(x)
-        if self.target_transform is not None:
-            y = [self.target_transform(v) for v in y.tolist()]
+        if self.target_transform is not None:  # collated as DataLoader's default collate does
+            y = default_collate([self.target_transform(v) for v in y.tolist()])
         return x, y
 
     def loader(self, batch_size: int, *, shuffle: bool = False, sampler=None, num_workers: int = 0,
