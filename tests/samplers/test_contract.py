@@ -151,12 +151,14 @@ def test_class_balanced_through_random_split_and_concat():
     (lambda: RandomSubsetSampler(range(10), fraction="half"), TypeError, r"fraction should be a number in \(0, 1\], but got fraction='half'"),
     (lambda: RandomSubsetSampler(range(10), num_samples=11), ValueError, r"num_samples should be at most the dataset size 10"),
     (lambda: RandomSubsetSampler(range(10), 0.5, class_balanced=True), ValueError, r"class_balanced=True needs labels"),
+    (lambda: RandomSubsetSampler(range(4), 0.5, class_balanced=True, labels=[0.5, 1, 2, 3]),
+     ValueError, r"class_balanced=True needs class labels, but the labels are real-valued"),
     (lambda: SubsetSampler([1, 2], num_replicas=2, rank=2), ValueError, r"Invalid rank 2, rank should be in the interval \[0, 1\]"),
     (lambda: SubsetSampler([0.5]), TypeError, r"indices should be a 1-D sequence of ints"),
     (lambda: WeightedSubsetSampler([1.0, -1.0], 3), ValueError, r"weights should be finite and non-negative"),
     (lambda: WeightedSubsetSampler([1.0, 0.0], 2, replacement=False), ValueError, r"only 1 are non-zero"),
     (lambda: SubsetSampler([1], seed=1.5), TypeError, r"seed should be an int, but got seed=1.5"),
-], ids=["fraction-0", "neither", "fraction-1.5", "fraction-str", "too-many", "no-labels", "rank",
+], ids=["fraction-0", "neither", "fraction-1.5", "fraction-str", "too-many", "no-labels", "real-labels", "rank",
         "float-indices", "neg-weight", "no-replacement", "seed"])
 def test_bad_arguments(make, err, match):
     with pytest.raises(err, match=match):

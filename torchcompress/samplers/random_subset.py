@@ -35,6 +35,9 @@ def class_labels(data_source, labels, n: int) -> np.ndarray:
             raise ValueError("class_balanced=True needs labels: pass labels=, or a dataset with a "
                              ".targets attribute (torchvision datasets and tc.open archives have "
                              "one; so do Subset and ConcatDataset of them)")
+    if torch.as_tensor(np.asarray(labels)).is_floating_point():
+        raise ValueError("class_balanced=True needs class labels, but the labels are real-valued "
+                         "(regression targets); use class_balanced=False")
     y = as_index_array("labels", labels)
     if len(y) != n:
         raise ValueError(f"labels should have one entry per sample ({n}), but got {len(y)}")
