@@ -109,11 +109,15 @@ def test_commit_refuses_a_manifest_its_reader_would_refuse(tmp_path):
     assert os.listdir(tmp_path) == []  # nothing at the path, and the hidden folder removed
 
 
+@pytest.mark.parametrize("renameat2", [True, False], ids=["renameat2", "os.rename"])
 @pytest.mark.parametrize("overwrite", [False, True])
-def test_an_archive_written_meanwhile_is_replaced_only_with_overwrite(tmp_path, images, overwrite):
+def test_an_archive_written_meanwhile_is_replaced_only_with_overwrite(tmp_path, images, overwrite,
+                                                                      renameat2, monkeypatch):
     # two processes compressing to one path: both passed the check at the start, and the later
     # commit swapped the earlier archive out although overwrite=False
-    from torchcompress.format import ArchiveWriter, Manifest
+    from torchcompress.format import ArchiveWriter, Manifest, writer
+    if not renameat2:  # a libc or filesystem without it
+        monkeypatch.setattr(writer, "_renameat2", lambda a, b, flag: None)
     target = tmp_path / "a.tcz"
     w = ArchiveWriter(target, overwrite=overwrite)
     tc.compress(images, target, codec="adq", bits=2.0, progress=False)  # the other process

@@ -15,8 +15,6 @@ __all__ = ["check_agrees", "check_class_names", "check_labels_name_classes", "ch
            "check_resize", "check_values", "stored_dtype", "warn_if_augmented"]
 
 _ALLOWED = "uint8, int8, uint16, int16, int32, int64, float16, float32 or float64"
-
-
 _CHANNELS = (1, 3, 4)
 
 

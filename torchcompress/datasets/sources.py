@@ -15,6 +15,7 @@ from .source_checks import check_agrees, check_layout, check_resize, check_value
 
 __all__ = ["Source", "load_files", "load_source"]
 
+
 @dataclass
 class Source:
     """A materialised source: samples, labels and what is known about them."""

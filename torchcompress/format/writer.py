@@ -43,32 +43,33 @@ def fsync_path(path: str) -> None:
         os.close(fd)
 
 
-def _exchange(a: str, b: str) -> bool:
-    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+def _renameat2(a: str, b: str, flag: int) -> int | None:
+    """Linux's renameat2 with ``flag``: 0 when done, else the errno; None where libc lacks it."""
     try:
         fn = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+        return None
+    at_fdcwd = -100
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), flag) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Atomically swap two paths (renameat2 RENAME_EXCHANGE); False if unsupported."""
+    return _renameat2(a, b, 2) == 0
 
 
 def _rename_noreplace(a: str, b: str) -> bool:
-    """Move ``a`` to ``b`` unless ``b`` exists (then False), atomically where Linux's renameat2
+    """Move ``a`` to ``b`` unless ``b`` exists (then False), atomically where renameat2's
     RENAME_NOREPLACE is there; elsewhere ``os.rename``, which keeps a non-empty ``b``."""
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        fn = None
-    if fn is not None:
-        at_fdcwd, rename_noreplace = -100, 1
-        if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_noreplace) == 0:
-            return True
-        err = ctypes.get_errno()
-        if err == errno.EEXIST:
-            return False
-        if err not in (errno.EINVAL, errno.ENOSYS):  # not the flag's lack of support
-            raise OSError(err, os.strerror(err), b)
+    err = _renameat2(a, b, 1)
+    if err == 0:
+        return True
+    if err == errno.EEXIST:
+        return False
+    if err is not None and err not in (errno.EINVAL, errno.ENOSYS):  # not the flag's support
+        raise OSError(err, os.strerror(err), b)
     try:
         os.rename(a, b)
     except OSError as e:
