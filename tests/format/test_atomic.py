@@ -137,3 +137,20 @@ def test_an_archive_written_meanwhile_is_replaced_only_with_overwrite(tmp_path, 
         assert tc.open(target).info["created"] == theirs
         assert len(tc.open(target)) == len(images[0])
     assert sorted(os.listdir(tmp_path)) == ["a.tcz"]  # no hidden folder left
+
+
+def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path, images, monkeypatch):
+    import errno
+    import io
+    from torchcompress.format import safetensors_io
+
+    class Full(io.BytesIO):
+        def write(self, b):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors_io, "open", lambda path, mode: Full(), raising=False)
+    with pytest.raises(OSError, match=r"no space left on the device \([0-9,]+ bytes to write\); "
+                                      r"free space there or write the archive to another disk: "
+                                      r"'.*shard-00000.safetensors'"):
+        tc.compress(images, tmp_path / "a.tcz", progress=False)
+    assert os.listdir(tmp_path) == []

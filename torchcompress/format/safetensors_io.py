@@ -7,6 +7,7 @@ made, and a bad file raises :class:`FormatError` naming it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import struct
@@ -137,12 +138,19 @@ def write_tensors(path: str, tensors: dict, metadata: dict | None = None, *,
     head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
     head += b" " * (-len(head) % 8)
     digest = xxhash.xxh3_64()
-    with open(path, "wb") as f:
-        for block in [struct.pack("<Q", len(head)), head] + \
-                [p.reshape(-1).view(np.uint8) for _, name, _, _ in specs for p in pieces[name]]:
-            digest.update(block)
-            f.write(block)
-        f.flush()
-        if fsync:
-            os.fsync(f.fileno())
+    try:
+        with open(path, "wb") as f:
+            for block in [struct.pack("<Q", len(head)), head] + \
+                    [p.reshape(-1).view(np.uint8) for _, name, _, _ in specs for p in pieces[name]]:
+                digest.update(block)
+                f.write(block)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        raise OSError(e.errno, f"no space left on the device ({8 + len(head) + offset:,} bytes "
+                               "to write); free space there or write the archive to another disk",
+                      path) from e
     return 8 + len(head) + offset, digest.hexdigest()
