@@ -77,9 +77,25 @@ def test_sources_without_files_are_refused(tmp_path, folder):
     with pytest.raises(ValueError, match=r"source .* is not a directory"):
         tc.compress(str(tmp_path / "missing"), tmp_path / "a.tcz", codec="original", progress=False)
     (folder / "ants" / "9.jpg").write_bytes(b"not an image")
-    with pytest.raises(ValueError):  # ImageFolder lists it; Pillow cannot read it
+    with pytest.raises(ValueError, match=r"source file '.*ants/9.jpg' \(sample 4\) is not a JPEG, "
+                                         r"PNG or WebP file \(it starts with b'not an i'\)"):
         tc.compress(folder, tmp_path / "a.tcz", codec="original", progress=False)
     assert not (tmp_path / "a.tcz").exists()
+
+
+@pytest.mark.parametrize("ext", ["bmp", "tiff", "ppm"])
+def test_files_torchvision_cannot_decode_are_refused(tmp_path, folder, ext):
+    # ImageFolder lists BMP, TIFF, PPM and PGM files, which torchvision.io does not decode: the
+    # archive was written, and every such sample failed to decode in training
+    Image.fromarray(np.zeros((5, 6, 3), np.uint8)).save(folder / "bees" / f"x.{ext}")
+    with pytest.raises(ValueError, match=rf"x.{ext}' \(sample \d+\) is not a JPEG, PNG or WebP "
+                                         r"file .* or use codec='lossless'"):
+        tc.compress(folder, tmp_path / "a.tcz", codec="original", progress=False)
+    assert not (tmp_path / "a.tcz").exists()
+    tc.compress(folder, tmp_path / "b.tcz", progress=False)  # the way the message points to
+    ref = ImageFolder(str(folder))
+    k = [p for p, _ in ref.samples].index(str(folder / "bees" / f"x.{ext}"))
+    assert torch.equal(tc.open(tmp_path / "b.tcz")[k][0], torch.zeros(3, 5, 6, dtype=torch.uint8))
 
 
 def test_corrupt_file_raises_format_error(tmp_path, folder):

@@ -7,9 +7,32 @@ import torch
 
 from ..errors import FormatError
 
-__all__ = ["FileImages"]
+__all__ = ["FileImages", "check_decodable"]
 
 _JPEG = b"\xff\xd8"
+#: files ``torchvision.io.decode_image`` decodes to one image, by their first bytes (and WebP)
+_FORMATS = {"JPEG": (b"\xff\xd8\xff",), "PNG": (b"\x89PNG\r\n\x1a\n",)}
+
+
+def _format_of(head: bytes) -> str | None:
+    for name, magics in _FORMATS.items():
+        if head.startswith(magics):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
+def check_decodable(data: np.ndarray, path, i: int) -> None:
+    """A ValueError naming the file unless its bytes start as a JPEG, PNG or WebP file, which
+    ``torchvision.io`` decodes (ImageFolder also lists BMP, TIFF, PPM and PGM)."""
+    head = data[:16].tobytes()
+    if _format_of(head) is None:
+        raise ValueError(
+            f"source file {path!r} (sample {i}) is not a JPEG, PNG or WebP file (it starts "
+            f"with {head[:8]!r}); codec='original' stores files that torchvision.io decodes: "
+            "convert such files (e.g. BMP or TIFF to PNG), or use codec='lossless', which reads "
+            "them with Pillow as ImageFolder does")
 
 
 class FileImages:

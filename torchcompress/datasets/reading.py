@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from .files import check_decodable
 from .source_checks import check_agrees, check_layout, check_resize, stored_dtype
 from .sources import Source, _image_folder, as_pairs, load_source, read_pair, source_item
 
@@ -46,6 +47,8 @@ class FilesReader:
 
     def read(self, rows: np.ndarray):
         files = [np.fromfile(self.samples[int(i)][0], dtype=np.uint8) for i in rows]
+        for i, f in zip(rows, files):
+            check_decodable(f, self.samples[int(i)][0], int(i))
         return files, np.array([int(self.samples[int(i)][1]) for i in rows], dtype=np.int64)
 
 
