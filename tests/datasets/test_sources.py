@@ -180,6 +180,19 @@ def test_hugging_face_dataset_source(tmp_path):
     with pytest.raises(ValueError, match=r"needs an 'image' \(or 'img'\) and a 'label' .* but it has "
                                          r"\['pixels', 'label'\]"):
         tc.compress(bad, tmp_path / "bad.tcz", progress=False)
+    # streaming (an IterableDataset): read once, as other iterables; it failed on len()
+    tc.compress(hf.to_iterable_dataset(), tmp_path / "it.tcz", progress=False)
+    it = tc.open(tmp_path / "it.tcz")
+    assert it.classes == ["ants", "bees", "wasps"]
+    assert all(torch.equal(it[i][0], ds[i][0]) and it[i][1] == ds[i][1] for i in range(9))
+    with pytest.raises(TypeError, match=r"a Hugging Face DatasetDict holds the splits "
+                                        r"\['test', 'train'\]; pass one of them, e.g. ds\['test'\]"):
+        tc.compress(datasets.DatasetDict({"train": hf, "test": hf}), tmp_path / "dd.tcz",
+                    progress=False)  # it was a KeyError from inside datasets
+    words = datasets.Dataset.from_dict({"image": [Image.fromarray(imgs[0])], "label": ["ant"]})
+    with pytest.raises(TypeError, match=r"'label' column holds strings; encode it as class ids "
+                                        r"first: ds = ds.class_encode_column\('label'\)"):
+        tc.compress(words, tmp_path / "w.tcz", progress=False)
 
 
 def test_resize_gives_photos_one_shape_for_adq(tmp_path):

@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._validation import check_choice
+from .hf_source import hf_pairs, is_hf_dataset
 from .source_checks import check_agrees, check_layout, check_resize, check_values, stored_dtype
 
 __all__ = ["Source", "load_files", "load_source"]
@@ -130,29 +131,6 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
     return xs, y
 
 
-class _HFPairs:
-    """A Hugging Face ``datasets.Dataset`` seen as (image, label) pairs, with its class names."""
-
-    def __init__(self, ds):
-        cols = list(ds.column_names)
-        img = next((c for c in ("image", "img") if c in cols), None)
-        lab = next((c for c in ("label", "labels") if c in cols), None)
-        if img is None or lab is None:
-            raise ValueError(f"a Hugging Face dataset source needs an 'image' (or 'img') and a "
-                             f"'label' (or 'labels') column, but it has {cols}; rename them with "
-                             "ds.rename_column(old, new)")
-        self.ds, self.img, self.lab = ds, img, lab
-        names = getattr(ds.features[lab], "names", None)
-        self.classes = list(names) if names else None
-
-    def __len__(self) -> int:
-        return len(self.ds)
-
-    def __getitem__(self, i: int):
-        row = self.ds[int(i)]
-        return row[self.img], row[self.lab]
-
-
 def load_files(source, *, progress: bool = True) -> Source:
     """The image files of ``source`` as byte arrays: a folder in ImageFolder layout, or a dataset
     that lists its files as ``.samples`` of ``(path, label)`` (torchvision's ImageFolder)."""
@@ -175,11 +153,6 @@ def load_files(source, *, progress: bool = True) -> Source:
         ys.append(int(label))
     classes = list(getattr(source, "classes", None) or []) or None
     return Source(xs, np.array(ys, dtype=np.int64), classes, type(source).__name__)
-
-
-def _is_hf_dataset(source) -> bool:
-    return type(source).__module__.startswith("datasets.") and hasattr(source, "column_names") \
-        and hasattr(source, "features")
 
 
 class ListOfImages:
@@ -220,8 +193,8 @@ def as_pairs(source):
     """``source`` as a dataset of (image, label) where it is one in another form: a Hugging Face
     ``datasets.Dataset``, an ``(images, labels)`` pair with the images in a list, or a folder
     path (torchvision's ImageFolder over it)."""
-    if _is_hf_dataset(source):
-        return _HFPairs(source)
+    if is_hf_dataset(source):
+        return hf_pairs(source)
     if _is_list_pair(source):
         return ListOfImages(*source)
     if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
