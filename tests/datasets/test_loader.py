@@ -102,6 +102,39 @@ def test_resume_mid_epoch_and_across_the_epoch_boundary(lossless_archive, worker
     assert [y.tolist() for _, y in d] == full[1]
 
 
+@pytest.mark.parametrize("workers", [0, 2], ids=["main-process", "2-workers"])
+def test_resume_with_torchs_random_sampler_and_a_seeded_generator(lossless_archive, workers):
+    # RandomSampler has no set_epoch: its order comes from its generator, which the loader
+    # now saves as each epoch begins; a resumed epoch 1 used to start from a fresh generator
+    ds = tc.open(lossless_archive)
+
+    def sampler():
+        return torch.utils.data.RandomSampler(ds, generator=torch.Generator().manual_seed(4))
+
+    a = ds.loader(6, sampler=sampler(), num_workers=workers)
+    full = [[y.tolist() for _, y in a] for _ in range(3)]
+    assert full[0] != full[1] != full[2]
+    b = ds.loader(6, sampler=sampler(), num_workers=workers)
+    assert len(b) == len(full[0])  # len() draws nothing (it used to move the generator)
+    [y for _, y in b]  # epoch 0
+    it = iter(b)
+    head = [next(it)[1].tolist() for _ in range(2)]
+    state = b.state_dict()
+    c = ds.loader(6, sampler=sampler(), num_workers=workers)
+    c.load_state_dict(state)
+    assert head + [y.tolist() for _, y in c] == full[1]
+    assert [y.tolist() for _, y in c] == full[2]
+
+
+def test_resume_warns_for_a_sampler_on_the_global_random_state(lossless_archive):
+    ds = tc.open(lossless_archive)
+    a = ds.loader(6, sampler=torch.utils.data.RandomSampler(ds))
+    next(iter(a))
+    with pytest.warns(UserWarning, match=r"RandomSampler without a generator draws its order from "
+                                         r"torch's global random state.*\(generator=torch"):
+        a.state_dict()
+
+
 def test_adaptive_sampler_state_travels_with_the_loader(lossless_archive):
     ds = tc.open(lossless_archive)
     labels = ds.targets.numpy()

@@ -11,6 +11,7 @@ replays the same epoch order and skips those batches without decoding them.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
@@ -69,6 +70,13 @@ class EpochBatches(Sampler):
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         epoch = getattr(sampler, "epoch", 0)  # start where the sampler is
         self.epoch, self.skip = epoch if isinstance(epoch, int) else 0, 0
+        self.started = None  # (epoch, the sampler's generator state as that epoch began)
+
+    @property
+    def generator(self):
+        """The torch sampler's own generator (RandomSampler and the like), else None."""
+        g = getattr(self.sampler, "generator", None)
+        return g if isinstance(g, torch.Generator) else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch, self.skip = epoch, 0
@@ -79,6 +87,8 @@ class EpochBatches(Sampler):
         if isinstance(self.sampler, EpochSampler):
             return self.sampler.indices()  # the whole epoch, whatever its own position
         if self.sampler is not None:
+            if self.generator is not None:  # a resumed epoch replays it from this state
+                self.started = (self.epoch, self.generator.get_state())
             return list(iter(self.sampler))
         if self.shuffle:
             g = torch.Generator()
@@ -98,7 +108,12 @@ class EpochBatches(Sampler):
         yield from self._batches()[self.skip:]
 
     def __len__(self) -> int:
-        return max(0, len(self._batches()) - self.skip)
+        if self.sampler is not None and not isinstance(self.sampler, EpochSampler):
+            n = len(self.sampler)  # not drawn: drawing would move a random sampler's generator
+        else:
+            n = len(self._indices())
+        batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return max(0, batches - self.skip)
 
 
 class ResumableLoader(DataLoader):
@@ -113,6 +128,7 @@ class ResumableLoader(DataLoader):
         super().__init__(_Batches(ds), sampler=batches, batch_size=None, **kwargs)
         self.batches = batches
         self._consumed = 0
+        self._warned = False
 
     def set_epoch(self, epoch: int) -> None:
         if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
@@ -139,6 +155,18 @@ class ResumableLoader(DataLoader):
                  "batch_size": self.batches.batch_size, "seed": self.batches.seed}
         if hasattr(self.batches.sampler, "state_dict"):
             state["sampler"] = self.batches.sampler.state_dict()
+        g, started = self.batches.generator, self.batches.started
+        if g is not None:  # the generator as the current epoch began (or begins)
+            begun = started is not None and started[0] == self.batches.epoch
+            state["generator"] = started[1].clone() if begun else g.get_state()
+        elif self.batches.sampler is not None and \
+                getattr(self.batches.sampler, "generator", False) is None and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"{type(self.batches.sampler).__name__} without a generator draws its order from "
+                "torch's global random state, which the loader cannot replay: a resumed epoch "
+                "would repeat some samples and skip others. Pass it a seeded generator ("
+                "generator=torch.Generator().manual_seed(0)), or use shuffle=True", stacklevel=2)
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -152,6 +180,8 @@ class ResumableLoader(DataLoader):
                              f"loader has batch_size={self.batches.batch_size}")
         if "sampler" in state and hasattr(self.batches.sampler, "load_state_dict"):
             self.batches.sampler.load_state_dict(state["sampler"])
+        if "generator" in state and self.batches.generator is not None:
+            self.batches.generator.set_state(state["generator"])
         self.batches.seed = check_seed(state.get("seed", self.batches.seed))
         self.batches.set_epoch(int(state["epoch"]))
         self._consumed = int(state["consumed"])
