@@ -379,3 +379,23 @@ def test_lossy_names_a_source_that_changes_between_reads(tmp_path):
                                             r"when read again"):
         tc.compress(_Noisy(), tmp_path / "n.tcz", codec="lossy", progress=False)
     assert not (tmp_path / "n.tcz").exists()
+
+
+def test_an_archive_inside_the_source_folder_is_refused(tmp_path):
+    # the first run worked; the next one (overwrite=True) found a class folder 'train.tcz'
+    # without images and failed inside ImageFolder
+    import torchvision
+    rng = np.random.default_rng(0)
+    root = _folder(tmp_path / "f", [rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+                                    for _ in range(4)])
+    for source in (str(root), torchvision.datasets.ImageFolder(str(root))):
+        with pytest.raises(ValueError, match=r"the archive path '.*f/train.tcz' is inside the "
+                                             r"source folder .* write the archive outside"):
+            tc.compress(source, root / "train.tcz", progress=False)
+        assert sorted(p.name for p in root.iterdir()) == ["c0", "c1"]
+    tc.compress(str(root), tmp_path / "f.tcz", progress=False)  # a sibling named like it is fine
+    # a dataset whose root is a download folder, not class folders, may hold its archive
+    dl = torch.utils.data.TensorDataset(torch.zeros(2, 1, 2, 2, dtype=torch.uint8),
+                                        torch.tensor([0, 1]))
+    dl.root = str(root)
+    tc.compress(dl, root / "d.tcz", progress=False)

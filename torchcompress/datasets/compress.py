@@ -16,7 +16,8 @@ from ..format import ArchiveReader, ArchiveWriter, Manifest
 from .roundtrip import check_roundtrip
 from .reading import ArrayReader, open_reader
 from .source_files import warn_if_larger
-from .source_checks import check_class_names, check_labels_name_classes, warn_if_augmented
+from .source_checks import (check_archive_outside, check_class_names, check_labels_name_classes,
+                            warn_if_augmented)
 from .sources import load_source
 from .streaming import on_every_rank, shard_bounds, stream_archive, utc_now
 from .summary import summarize
@@ -96,6 +97,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     num_workers = check_positive_int("num_workers", num_workers)
     classes = check_class_names(classes)
     warn_if_augmented(source)
+    check_archive_outside(source, path)
     files = getattr(enc, "stores_files", False)
     if files and (resize is not None or layout is not None):
         raise ValueError("codec='original' keeps the files as they are; resize= and layout= "

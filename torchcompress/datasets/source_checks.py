@@ -3,6 +3,7 @@ warning for a source whose transform augments at random."""
 
 from __future__ import annotations
 
+import os
 import reprlib
 import warnings
 
@@ -11,8 +12,9 @@ import numpy as np
 from .._validation import check_positive_int
 from ..errors import AugmentedSourceWarning
 
-__all__ = ["check_agrees", "check_class_names", "check_labels_name_classes", "check_layout",
-           "check_resize", "check_values", "stored_dtype", "warn_if_augmented"]
+__all__ = ["check_agrees", "check_archive_outside", "check_class_names",
+           "check_labels_name_classes", "check_layout", "check_resize", "check_values",
+           "stored_dtype", "warn_if_augmented"]
 
 _ALLOWED = "uint8, int8, uint16, int16, int32, int64, float16, float32 or float64"
 _CHANNELS = (1, 3, 4)
@@ -149,3 +151,18 @@ def warn_if_augmented(source) -> list[str]:
             "augmentations (transform=None, or PILToTensor()) and pass them to "
             "tc.open(path, transform=...)", AugmentedSourceWarning, stacklevel=3)
     return names
+
+
+def check_archive_outside(source, path) -> None:
+    """Refuse an archive path inside the image folder being compressed (a folder path, or an
+    ImageFolder's ``root``): the folder's next read would take the archive for a class. (Other
+    datasets' ``root``, such as CIFAR10's download folder, may hold it.)"""
+    root = source if isinstance(source, (str, os.PathLike)) else \
+        getattr(source, "root", None) if hasattr(source, "samples") else None  # DatasetFolder
+    if not isinstance(root, (str, os.PathLike)) or not os.path.isdir(root):
+        return
+    root, target = os.path.realpath(root), os.path.realpath(path)
+    if os.path.commonpath([root, target]) == root:
+        raise ValueError(f"the archive path {os.fspath(path)!r} is inside the source folder "
+                         f"{root!r}, where ImageFolder would take it for a class folder the next "
+                         "time the folder is read; write the archive outside the folder")
