@@ -47,7 +47,7 @@ def _renameat2(a: str, b: str, flag: int) -> int | None:
     """Linux's renameat2 with ``flag``: 0 when done, else the errno; None where libc lacks it."""
     try:
         fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows has no CDLL(None)
         return None
     at_fdcwd = -100
     if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), flag) == 0:
