@@ -31,6 +31,8 @@ def test_regression_condense_weights_and_means(tmp_path):
     np.testing.assert_allclose(float((wb * yb).sum()) / len(x), t.mean(), atol=1e-4)
     with pytest.raises(TypeError, match=r"transform should be callable"):
         tc.open(path, transform="normalize")
+    text = tc.datasets.describe(ds.info)  # torchcompress info: what the archive is for
+    assert f"condensed  {len(ds)} weighted samples (beta=5" in text and "WARNING" not in text
     full = ds.full  # the lossless part of the same archive
     np.testing.assert_allclose(torch.stack([full[i][0] for i in range(len(x))]).numpy(), x, atol=6e-3)
 

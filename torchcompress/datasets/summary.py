@@ -102,11 +102,15 @@ def describe(info: dict) -> str:
         + (f" on {info['created']}" if info.get("created") else "")
         + (f" from {info['source']}" if info.get("source") else ""),
     ]
+    if "num_condensed" in info:
+        lines.append(f"condensed  {info['num_condensed']:,} weighted samples (beta="
+                     f"{info.get('beta')}, {info.get('condensed_bytes', 0):,} bytes): tc.open "
+                     "gives (x, y, w), its .full the exact samples")
     extra = info.get(info["codec"]) or {}
     if extra:
         lines.append(f"{info['codec']} details (use --json for all): "
                      + ", ".join(f"{k}={_short(v)}" for k, v in sorted(extra.items())))
-    if info["pct_of_source"] > 100.0:
+    if info["pct_of_source"] > 100.0 and "num_condensed" not in info:  # condensed: by design
         lines.append(f"WARNING: the archive is larger than its source ({info['pct_of_source']:.1f}%); "
                      "another codec or mode would store it smaller")
     return "\n".join(lines)
