@@ -399,3 +399,16 @@ def test_an_archive_inside_the_source_folder_is_refused(tmp_path):
                                         torch.tensor([0, 1]))
     dl.root = str(root)
     tc.compress(dl, root / "d.tcz", progress=False)
+
+
+def test_a_large_iterable_source_is_warned_about(tmp_path, monkeypatch):
+    # an iterable (a generator, a streaming Hugging Face dataset) is held in memory whole
+    from torchcompress.datasets import sources
+    monkeypatch.setattr(sources, "HELD_WARNING", 1000)
+    pairs = [(np.zeros((3, 10, 10), np.uint8), 0)] * 4  # 300 bytes each
+    with pytest.warns(UserWarning, match=r"an iterable source is held in memory to be compressed "
+                                         r"\(over .* GiB so far, at sample 3\); a map-style"):
+        tc.compress(iter(pairs), tmp_path / "a.tcz", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tc.compress(pairs, tmp_path / "b.tcz", progress=False)  # a list has a length: no warning

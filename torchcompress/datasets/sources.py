@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import reprlib
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,10 @@ def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray,
                         "(e.g. with target_transform)") from None
 
 
+#: bytes of an iterable source held in memory past which compress warns
+HELD_WARNING = 2 << 30
+
+
 def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
                   resize: tuple[int, int] | None = None):
     """(samples, labels) of a map-style dataset, or of an iterable of pairs (``length`` only
@@ -107,9 +112,17 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
         raise ValueError("source is empty (len(source) == 0); pass at least one sample")
     xs, ys = [], []
     block = None  # with a known length, one (n, *shape) array filled in place (no second copy)
+    held, iterable = 0, not hasattr(ds, "__len__")
     for i, item in enumerate(tqdm(items, total=n, desc="reading source", disable=not progress,
                                   leave=False)):
         img, label = read_pair(item, i, resize)
+        if iterable and held <= HELD_WARNING < held + img.nbytes:
+            warnings.warn(f"an iterable source is held in memory to be compressed (over "
+                          f"{HELD_WARNING / 2**30:g} GiB so far, at sample {i}); a map-style "
+                          "dataset (with __len__ and __getitem__, e.g. a Hugging Face dataset "
+                          "loaded without streaming=True) is read in chunks of about 16 MiB "
+                          "instead", stacklevel=4)
+        held += img.nbytes
         if xs and (img.shape != xs[0].shape or img.dtype != xs[0].dtype):
             check_agrees(i, img, 0, xs[0], mixed_ok)
             if block is not None:  # the first other shape: copy out the rows read so far
