@@ -1,5 +1,6 @@
 """What compress accepts: datasets of PIL/ndarray/tensor, (x, y) pairs, .npz paths."""
 
+import os
 import warnings
 
 import numpy as np
@@ -401,14 +402,45 @@ def test_an_archive_inside_the_source_folder_is_refused(tmp_path):
     tc.compress(dl, root / "d.tcz", progress=False)
 
 
-def test_a_large_iterable_source_is_warned_about(tmp_path, monkeypatch):
-    # an iterable (a generator, a streaming Hugging Face dataset) is held in memory whole
+def test_a_large_iterable_source_is_warned_about_where_it_is_held(tmp_path, monkeypatch):
+    # tc.condense holds its source in memory; an iterable (a generator, a streaming Hugging Face
+    # dataset) has no size to check beforehand
     from torchcompress.datasets import sources
     monkeypatch.setattr(sources, "HELD_WARNING", 1000)
     pairs = [(np.zeros((3, 10, 10), np.uint8), 0)] * 4  # 300 bytes each
     with pytest.warns(UserWarning, match=r"an iterable source is held in memory to be compressed "
                                          r"\(over .* GiB so far, at sample 3\); a map-style"):
-        tc.compress(iter(pairs), tmp_path / "a.tcz", progress=False)
+        tc.condense(iter(pairs), tmp_path / "a.tcz", progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        tc.compress(pairs, tmp_path / "b.tcz", progress=False)  # a list has a length: no warning
+        tc.condense(pairs, tmp_path / "b.tcz", progress=False)  # a list has a length: no warning
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_iterable_source_is_spooled_beside_the_archive_not_held(tmp_path, workers):
+    # compress read a generator (or a streaming dataset) into memory whole; it is now read once
+    # into a file beside the archive and memory-mapped, then removed
+    from torchcompress.datasets.reading import open_reader
+    from torchcompress.datasets.spool import Spool
+    rng = np.random.default_rng(0)
+    xs = [rng.integers(0, 256, (3, 5 + i % 4, 7), dtype=np.uint8) for i in range(30)]
+    with Spool(tmp_path / "r.tcz") as spool:
+        reader = open_reader(((x, i % 3) for i, x in enumerate(xs)), files=False, layout=None,
+                             resize=None, mixed_ok=True, progress=False, length=None,
+                             spool=spool)
+        assert isinstance(reader.src.x[0].base, np.memmap)
+        assert os.path.getsize(spool.file) == sum(x.nbytes for x in xs)
+        assert [a.shape for a in reader.read(np.array([4, 5]))[0]] == [xs[4].shape, xs[5].shape]
+    assert os.listdir(tmp_path) == []  # the spool is gone with the block
+    tc.compress(((x, i % 3) for i, x in enumerate(xs)), tmp_path / "a.tcz", progress=False,
+                num_workers=workers)
+    ds = tc.open(tmp_path / "a.tcz")
+    assert all(torch.equal(ds[i][0], torch.from_numpy(xs[i])) for i in range(30))
+    assert os.listdir(tmp_path) == ["a.tcz"]
+
+    def broken():
+        yield xs[0], 0
+        raise RuntimeError("the stream broke")
+    with pytest.raises(RuntimeError, match="the stream broke"):
+        tc.compress(broken(), tmp_path / "b.tcz", progress=False)
+    assert os.listdir(tmp_path) == ["a.tcz"]

@@ -19,6 +19,7 @@ from .source_files import warn_if_larger
 from .source_checks import (check_archive_outside, check_class_names, check_labels_name_classes,
                             warn_if_augmented)
 from .sources import load_source
+from .spool import Spool
 from .streaming import on_every_rank, shard_bounds, stream_archive, utc_now
 from .summary import summarize
 
@@ -39,9 +40,11 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     between their passes; GeDe, above its ``fit_samples``, runs Algorithm 1 on
     that many samples and keeps 48 bytes per sample, its base rows spooled to
     the archive's temporary folder), so memory stays bounded however many
-    samples there are. Arrays, ``.npz`` files and iterables are held in memory,
-    and so is a GeDe source of at most ``fit_samples`` samples and 64 MiB
-    (Algorithm 1 on every sample, as in the paper).
+    samples there are. An iterable is read once into a hidden file beside the
+    archive (removed when the call returns or fails) and read in chunks from it.
+    Arrays and ``.npz`` files are held in memory, and so is a GeDe source of at
+    most ``fit_samples`` samples and 64 MiB (Algorithm 1 on every sample, as in
+    the paper).
 
     Under ``torchrun`` (an initialised ``torch.distributed`` process group),
     call it with the same arguments on every rank: each rank encodes its
@@ -102,11 +105,23 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     if files and (resize is not None or layout is not None):
         raise ValueError("codec='original' keeps the files as they are; resize= and layout= "
                          "do not apply")
+    with Spool(path) as spool:  # an iterable source is read once into it (if at all)
+        info, read = _compress(source, path, enc, files=files, layout=layout, resize=resize,
+                               progress=progress, length=length, num_workers=num_workers,
+                               classes=classes, importance=importance, overwrite=overwrite,
+                               shard_size=shard_size, verify=verify, t0=t0, spool=spool)
+    warn_if_larger(read, info, enc.name, enc.lossless)
+    return info
+
+
+def _compress(source, path, enc, *, files, layout, resize, progress, length, num_workers,
+              classes, importance, overwrite, shard_size, verify, t0, spool) -> tuple:
+    """``compress`` once its arguments are checked: (the info, the source as read)."""
     reader = None
     if hasattr(enc, "stream_encoder"):
         reader = open_reader(source, files=files, layout=layout, resize=resize,
                              mixed_ok=enc.variable_shapes, progress=progress, length=length,
-                             workers=num_workers)
+                             workers=num_workers, spool=spool)
         if classes is not None:
             reader.classes = classes
         targets = getattr(getattr(reader, "ds", None), "targets", None)
@@ -119,8 +134,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
             info = stream_archive(reader, path, enc, st, overwrite=overwrite, progress=progress,
                                   shard_size=shard_size, verify=verify, t0=t0, workers=num_workers,
                                   first=first)
-            warn_if_larger(getattr(reader, "ds", source), info, enc.name, enc.lossless)
-            return info
+            return info, getattr(reader, "ds", source)
 
     def whole() -> dict:  # codecs that need every sample at once (one process writes)
         if isinstance(reader, ArrayReader):  # already in memory (an iterable is read once)
@@ -131,9 +145,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
                              shard_size=shard_size, importance=importance, classes=classes,
                              verify=verify, t0=t0, workers=num_workers)
-    info = on_every_rank(whole, src=0)
-    warn_if_larger(getattr(reader, "ds", source), info, enc.name, enc.lossless)
-    return info
+    return on_every_rank(whole, src=0), getattr(reader, "ds", source)
 
 
 def refuse_existing(path, overwrite: bool) -> None:

@@ -103,8 +103,10 @@ class DatasetReader:
 
 
 def open_reader(source, *, files: bool, layout, resize, mixed_ok: bool, progress: bool,
-                length, workers: int = 1):
-    """A reader of ``source``: rows on demand for datasets and folders, else from memory.
+                length, workers: int = 1, spool=None):
+    """A reader of ``source``: rows on demand for datasets and folders, else from memory; an
+    iterable, given a :class:`~.spool.Spool`, from the file it is read into once (the caller
+    closes the spool).
 
     ``files``: the codec stores image files (``codec="original"``).
     """
@@ -129,6 +131,14 @@ def open_reader(source, *, files: bool, layout, resize, mixed_ok: bool, progress
             hasattr(source, "__getitem__") and hasattr(source, "__len__"):
         return DatasetReader(source, layout=layout, resize=resize, mixed_ok=mixed_ok,
                              workers=workers)
+    if spool is not None and hasattr(source, "__iter__") and not pair and \
+            not isinstance(source, (str, bytes, os.PathLike, tuple, list, dict)):
+        from .spool import spool_iterable
+
+        return ArrayReader(spool_iterable(
+            iter(source), spool, layout=layout, resize=check_resize(resize), mixed_ok=mixed_ok,
+            progress=progress, length=length, name=type(source).__name__,
+            classes=list(getattr(source, "classes", None) or []) or None))
     return ArrayReader(load_source(source, layout=layout, progress=progress, mixed_ok=mixed_ok,
                                    length=length, resize=resize))
 
