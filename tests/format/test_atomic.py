@@ -154,3 +154,25 @@ def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path, images, monkeyp
                                       r"'.*shard-00000.safetensors'"):
         tc.compress(images, tmp_path / "a.tcz", progress=False)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_killed_compress_of_an_iterable_leaves_its_spool_to_the_next_writer(tmp_path, images):
+    code = textwrap.dedent("""
+        import os, signal, sys
+        import numpy as np
+        import torchcompress as tc
+
+        def stream():  # killed while the iterable is being spooled beside the archive
+            for i in range(10):
+                if i == 3:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                yield np.zeros((3, 4, 4), np.uint8), 0
+        tc.compress(stream(), sys.argv[1], progress=False)
+    """)
+    target = tmp_path / "s.tcz"
+    r = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, timeout=120)
+    assert r.returncode == -9, r.stderr.decode()
+    left = os.listdir(tmp_path)
+    assert len(left) == 1 and left[0].startswith(".s.tcz.partial-") and "spool" in left[0]
+    tc.compress(images, target, codec="adq", bits=2.0, progress=False)
+    assert os.listdir(tmp_path) == ["s.tcz"]
