@@ -108,9 +108,13 @@ class EpochBatches(Sampler):
         yield from self._batches()[self.skip:]
 
     def __len__(self) -> int:
+        n = None
         if self.sampler is not None and not isinstance(self.sampler, EpochSampler):
-            n = len(self.sampler)  # not drawn: drawing would move a random sampler's generator
-        else:
+            try:  # not drawn: drawing would move a random sampler's generator
+                n = len(self.sampler)
+            except TypeError:  # a sampler without a length
+                pass
+        if n is None:
             n = len(self._indices())
         batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return max(0, batches - self.skip)
