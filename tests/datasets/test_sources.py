@@ -444,3 +444,21 @@ def test_an_iterable_source_is_spooled_beside_the_archive_not_held(tmp_path, wor
     with pytest.raises(RuntimeError, match="the stream broke"):
         tc.compress(broken(), tmp_path / "b.tcz", progress=False)
     assert os.listdir(tmp_path) == ["a.tcz"]
+
+
+@pytest.mark.parametrize("codec", ["lossless", "gede"])
+def test_tuples_of_class_names_are_joined(tmp_path, codec):
+    # torchvision's ImageNet gives each class a tuple of names; they were stored as the text of
+    # a Python list ("['tench', 'Tinca tinca']")
+    class Named(torch.utils.data.Dataset):
+        classes = [("tench", "Tinca tinca"), ("goldfish", "Carassius auratus")]
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return np.full((1, 2, 2), i, np.uint8), i % 2
+    tc.compress(Named(), tmp_path / "n.tcz", codec=codec, progress=False)
+    ds = tc.open(tmp_path / "n.tcz")
+    assert ds.classes == ["tench, Tinca tinca", "goldfish, Carassius auratus"]
+    assert ds.class_to_idx["goldfish, Carassius auratus"] == 1

@@ -122,8 +122,7 @@ def _compress(source, path, enc, *, files, layout, resize, progress, length, num
         reader = open_reader(source, files=files, layout=layout, resize=resize,
                              mixed_ok=enc.variable_shapes, progress=progress, length=length,
                              workers=num_workers, spool=spool)
-        if classes is not None:
-            reader.classes = classes
+        reader.classes = classes if classes is not None else check_class_names(reader.classes)
         targets = getattr(getattr(reader, "ds", None), "targets", None)
         if reader.classes is not None and targets is not None:  # before the encode, not after
             check_labels_name_classes(reader.classes, np.asarray(targets), "the source's targets")
@@ -179,7 +178,8 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     condensed samples of ``tc.condense``.
     """
     enc.check_targets(src.y)
-    check_labels_name_classes(classes if classes is not None else src.classes, src.y)
+    classes = check_class_names(classes if classes is not None else src.classes)
+    check_labels_name_classes(classes, src.y)
     n = len(src.x)
     flat = src.x.reshape(n, -1) if isinstance(src.x, np.ndarray) else None
     encoded = enc.encode_dataset(src.x, src.y, importance=importance, workers=workers)
@@ -207,7 +207,7 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
         manifest = Manifest(
             codec=enc.name, codec_params=enc.params.to_dict(), sample_shape=shape,
             sample_dtype=str(src.x[0].dtype), num_samples=n, shards=w.shards,
-            classes=classes if classes is not None else src.classes,
+            classes=classes,
             provenance={"source": src.name, "writer": f"torchcompress {__version__}",
                         "created": utc_now()},
             stats=stats, extras=dict(w.extras),

@@ -53,13 +53,14 @@ def check_values(shape: tuple, what: str) -> None:
 
 
 def check_class_names(classes) -> list | None:
-    """``classes=`` as a list of distinct names (ints become their text), or None."""
+    """Class names as a list of distinct strings, or None: ints become their text, and a tuple
+    of names for one class (torchvision's ImageNet) is joined with ", "."""
     if classes is None:
         return None
     if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
         raise TypeError(f"classes should be a list of class names, but got "
                         f"classes={reprlib.repr(classes)} ({type(classes).__name__})")
-    names = [str(c) for c in classes]
+    names = [", ".join(map(str, c)) if isinstance(c, (tuple, list)) else str(c) for c in classes]
     if not names:
         raise ValueError("classes should name at least one class, but got an empty list; "
                          "leave classes=None when there are none")
