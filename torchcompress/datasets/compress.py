@@ -136,7 +136,7 @@ def _compress(source, path, enc, *, files, layout, resize, progress, length, num
             return info, getattr(reader, "ds", source)
 
     def whole() -> dict:  # codecs that need every sample at once (one process writes)
-        if isinstance(reader, ArrayReader):  # already in memory (an iterable is read once)
+        if isinstance(reader, ArrayReader):  # already read (an iterable once, into the spool)
             src = reader.src
         else:
             src = load_source(source, layout=layout, progress=progress,
