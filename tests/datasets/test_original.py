@@ -69,6 +69,21 @@ def test_imagefolder_dataset_source_and_same_shapes(tmp_path, folder):
     assert xs.shape == (2, 3, 16, 24) and ys.tolist() == [0, 1]
 
 
+def test_a_random_split_part_of_an_image_folder(tmp_path, folder):
+    # random_split gives a Subset, which has no .samples: codec='original' refused it
+    ref = ImageFolder(str(folder))
+    part, _ = torch.utils.data.random_split(ref, [0.5, 0.5],
+                                            generator=torch.Generator().manual_seed(0))
+    tc.compress(part, tmp_path / "p.tcz", codec="original", progress=False)
+    ds = tc.open(tmp_path / "p.tcz")
+    assert len(ds) == len(part) and ds.classes == ["ants", "bees"]
+    for i, k in enumerate(part.indices):
+        path, label = ref.samples[k]
+        assert ds[i][1] == label
+        # grey and colour files in one archive: all decode as RGB, as ImageFolder gives them
+        assert torch.equal(ds[i][0], decode_image(path, mode=ImageReadMode.RGB))
+
+
 def test_sources_without_files_are_refused(tmp_path, folder):
     x = np.zeros((2, 3, 4, 4), np.uint8)
     with pytest.raises(TypeError, match=r"codec='original' stores image files, so the source must say "

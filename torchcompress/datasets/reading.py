@@ -15,9 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from torch.utils.data import Subset
 
 from .files import check_decodable
 from .source_checks import check_agrees, check_layout, check_resize, stored_dtype
+from .source_files import listed_files
 from .sources import Source, _image_folder, as_pairs, load_source, read_pair, source_item
 
 __all__ = ["ArrayReader", "DatasetReader", "FilesReader", "open_reader"]
@@ -115,10 +117,12 @@ def open_reader(source, *, files: bool, layout, resize, mixed_ok: bool, progress
 
         if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
             source = _image_folder(os.fspath(source))
-        samples = getattr(source, "samples", None)
-        if isinstance(samples, (list, tuple)) and samples and \
-                all(isinstance(s, (tuple, list)) and len(s) == 2 for s in samples[:1]):
-            classes = list(getattr(source, "classes", None) or []) or None
+        samples = listed_files(source)
+        if samples is not None:
+            named = source
+            while isinstance(named, Subset):  # the class names of the dataset it selects from
+                named = named.dataset
+            classes = list(getattr(named, "classes", None) or []) or None
             return FilesReader(samples, classes, type(source).__name__)
         return ArrayReader(load_files(source, progress=progress))  # raises why it cannot
     if resize is not None and layout == "HWC":

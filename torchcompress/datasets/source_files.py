@@ -10,15 +10,20 @@ import numpy as np
 
 from ..errors import LargerThanFilesWarning
 
-__all__ = ["file_bytes", "warn_if_larger"]
+__all__ = ["file_bytes", "listed_files", "warn_if_larger"]
 
 #: at most this many files are measured; a larger folder's total is extrapolated from them
 MEASURED = 4096
 
 
-def _paths(source) -> list | None:
-    """The image paths a source lists as ``.samples`` of ``(path, label)`` (torchvision's
-    ImageFolder, or our reader of a folder), else None."""
+def listed_files(source) -> list | None:
+    """The ``(path, label)`` pairs a source lists as ``.samples`` (torchvision's ImageFolder,
+    or our reader of a folder), also through ``Subset`` (``random_split``); else None."""
+    from torch.utils.data import Subset
+
+    if isinstance(source, Subset):
+        inner = listed_files(source.dataset)
+        return None if inner is None else [inner[int(i)] for i in source.indices]
     samples = getattr(source, "samples", None)
     if not isinstance(samples, (list, tuple)) or not samples:
         return None
@@ -26,7 +31,12 @@ def _paths(source) -> list | None:
     if not (isinstance(first, (tuple, list)) and len(first) == 2
             and isinstance(first[0], (str, os.PathLike))):
         return None
-    return [s[0] for s in samples]
+    return list(samples)
+
+
+def _paths(source) -> list | None:
+    files = listed_files(source)
+    return None if files is None else [f[0] for f in files]
 
 
 def file_bytes(source) -> tuple[int, bool] | None:
