@@ -126,6 +126,14 @@ def test_resume_with_torchs_random_sampler_and_a_seeded_generator(lossless_archi
     assert [y.tolist() for _, y in c] == full[2]
 
 
+def test_len_of_a_loader_over_a_sampler_without_a_length(lossless_archive):
+    class Order:  # iterable only, as some samplers are
+        def __iter__(self):
+            return iter([5, 3, 1, 0, 2])
+    loader = tc.open(lossless_archive).loader(2, sampler=Order())
+    assert len(loader) == 3 and [y.tolist() for _, y in loader] == [[1, 3], [1, 0], [2]]
+
+
 def test_resume_warns_for_a_sampler_on_the_global_random_state(lossless_archive):
     ds = tc.open(lossless_archive)
     a = ds.loader(6, sampler=torch.utils.data.RandomSampler(ds))
