@@ -8,8 +8,8 @@ import operator
 import os
 from typing import Any, Iterable
 
-__all__ = ["check_choice", "check_fraction", "check_index", "check_positive_int", "check_range",
-           "expand_path"]
+__all__ = ["check_callable", "check_choice", "check_fraction", "check_index", "check_positive_int",
+           "check_range", "expand_path"]
 
 
 def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:

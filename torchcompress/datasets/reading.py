@@ -18,9 +18,9 @@ import torch
 from torch.utils.data import Subset
 
 from .files import check_decodable
-from .source_checks import check_agrees, check_layout, check_resize, stored_dtype
+from .source_checks import agree, check_resize
 from .source_files import listed_files
-from .sources import Source, _image_folder, as_pairs, load_source, read_pair, source_item
+from .sources import Source, _image_folder, as_pairs, load_source, source_item, stored_pair
 
 __all__ = ["ArrayReader", "DatasetReader", "FilesReader", "open_reader"]
 
@@ -69,22 +69,7 @@ class DatasetReader:
         self.slow = False  # samples cost over half a millisecond (decoding files): use threads
 
     def _sample(self, i: int) -> tuple[np.ndarray, int]:
-        img, label = read_pair(source_item(self.ds, i), i, self.resize)
-        img = stored_dtype(img, f"source[{i}][0]")
-        if self.layout == "HWC":
-            if img.ndim != 3:
-                raise ValueError(f"layout='HWC' needs (H, W, C) samples, but source sample {i} has "
-                                 f"shape {tuple(img.shape)}")
-            img = img.transpose(2, 0, 1)
-        return np.ascontiguousarray(img), label
-
-    def _agree(self, i: int, img: np.ndarray) -> None:
-        if self.first is None:
-            check_layout(img.shape, None if self.layout == "HWC" else self.layout,
-                         "the dataset's samples")
-            self.first = (i, img)
-            return
-        check_agrees(i, img, *self.first, self.mixed_ok)
+        return stored_pair(source_item(self.ds, i), i, self.resize, self.layout)
 
     def read(self, rows: np.ndarray):
         rows = [int(i) for i in rows]
@@ -100,7 +85,7 @@ class DatasetReader:
         else:
             pairs += [self._sample(i) for i in rest]
         for i, (img, _) in zip(rows, pairs):
-            self._agree(i, img)
+            self.first = agree(self.first, i, img, self.layout, self.mixed_ok)
         return [p[0] for p in pairs], np.array([p[1] for p in pairs], dtype=np.int64)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from .._validation import check_positive_int
 from ..errors import AugmentedSourceWarning
 
-__all__ = ["check_agrees", "check_archive_outside", "check_class_names",
+__all__ = ["agree", "check_agrees", "check_archive_outside", "check_class_names",
            "check_labels_name_classes", "check_layout", "check_resize", "check_values",
            "stored_dtype", "warn_if_augmented"]
 
@@ -107,6 +107,16 @@ def check_agrees(i: int, img: np.ndarray, j: int, ref: np.ndarray, mixed_ok: boo
                          f"{tuple(ref.shape)}; this codec stores one shape per archive: "
                          "use codec='lossless' or 'lossy' (any shape), or pass "
                          "resize=(height, width) to give them one")
+
+
+def agree(first, i: int, img: np.ndarray, layout, mixed_ok: bool) -> tuple:
+    """The first ``(index, sample)`` read, once sample ``i`` is checked against it (the first
+    one against the channels-last rule)."""
+    if first is None:
+        check_layout(img.shape, None if layout == "HWC" else layout, "the dataset's samples")
+        return i, img
+    check_agrees(i, img, *first, mixed_ok)
+    return first
 
 
 #: transforms that draw at random on every call (torchvision's, v1 and v2), besides Random*

@@ -94,6 +94,19 @@ def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray,
                         "(e.g. with target_transform)") from None
 
 
+def stored_pair(item, i: int, resize, layout) -> tuple[np.ndarray, int]:
+    """Source item ``i`` as a reader stores it: (contiguous C-first array of a stored dtype,
+    resized when asked; integer label)."""
+    img, label = read_pair(item, i, resize)
+    img = stored_dtype(img, f"source[{i}][0]")
+    if layout == "HWC":
+        if img.ndim != 3:
+            raise ValueError(f"layout='HWC' needs (H, W, C) samples, but source sample {i} has "
+                             f"shape {tuple(img.shape)}")
+        img = img.transpose(2, 0, 1)
+    return np.ascontiguousarray(img), label
+
+
 #: bytes of an iterable source held in memory past which compress warns
 HELD_WARNING = 2 << 30
 

@@ -11,8 +11,8 @@ import shutil
 import numpy as np
 from tqdm.auto import tqdm
 
-from .source_checks import check_agrees, check_layout, stored_dtype
-from .sources import Source, read_pair
+from .source_checks import agree
+from .sources import Source, stored_pair
 
 __all__ = ["Spool", "spool_iterable"]
 
@@ -70,26 +70,15 @@ def spool_iterable(items, spool: Spool, *, layout, resize, mixed_ok: bool, progr
     with spool.open() as f:
         for i, item in enumerate(tqdm(items, total=length, desc="reading source",
                                       disable=not progress, leave=False)):
-            img, label = read_pair(item, i, resize)
-            img = stored_dtype(img, f"source[{i}][0]")
-            if layout == "HWC":
-                if img.ndim != 3:
-                    raise ValueError(f"layout='HWC' needs (H, W, C) samples, but source sample "
-                                     f"{i} has shape {tuple(img.shape)}")
-                img = img.transpose(2, 0, 1)
-            img = np.ascontiguousarray(img)
-            if first is None:
-                check_layout(img.shape, None if layout == "HWC" else layout,
-                             "the dataset's samples")
-                first = img
-            elif img.shape != first.shape or img.dtype != first.dtype:
-                check_agrees(i, img, 0, first, mixed_ok)
+            img, label = stored_pair(item, i, resize, layout)
+            first = agree(first, i, img, layout, mixed_ok)
             f.write(img.tobytes())
             offsets.append(offsets[-1] + img.nbytes)
             shapes.append(img.shape)
             labels.append(label)
     if first is None:
         raise ValueError("source is empty (it yielded no samples); pass at least one sample")
+    first = first[1]
     data = np.memmap(spool.file, dtype=np.uint8, mode="r")  # samples hold values: not empty
     y = np.array(labels, dtype=np.int64)
     shape_arr = np.array(shapes, dtype=np.int64)
