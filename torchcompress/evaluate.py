@@ -19,9 +19,12 @@ def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
     Batches are ``(x, y, ...)``; extra items (weights, indices) are ignored.
     Under DDP the correct and total counts are summed over ranks, so every rank
     gets the same accuracies (feed them to ``ClassRatioSampler.update``).
-    The model's train/eval mode is restored afterwards.
+    The model's train/eval mode is restored afterwards. ``device``: where the
+    inputs go; by default the device of the model's first parameter.
     """
     num_classes = check_positive_int("num_classes", num_classes)
+    if device is None:
+        device = next((p.device for p in model.parameters()), None)
     was_training = model.training
     model.eval()
     counts = torch.zeros(2, num_classes, dtype=torch.float64)
@@ -32,6 +35,10 @@ def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
                 x = x.to(device)
             pred = model(x).argmax(1).cpu()
             y = y.cpu().long()
+            if len(y) and (y.min() < 0 or y.max() >= num_classes):
+                raise ValueError(f"the loader's labels should be class ids in [0, {num_classes}) "
+                                 f"(num_classes={num_classes}), but a batch holds "
+                                 f"{int(y.min())}..{int(y.max())}")
             counts[0] += torch.bincount(y[pred == y], minlength=num_classes)[:num_classes].double()
             counts[1] += torch.bincount(y, minlength=num_classes)[:num_classes].double()
     finally:

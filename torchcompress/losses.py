@@ -33,7 +33,9 @@ def weighted_loss(per_sample_loss: torch.Tensor, w: torch.Tensor, normalize: str
     """Weighted reduction of ``per_sample_loss`` (B,) with weights ``w`` (B,).
 
     Args:
-        per_sample_loss: (B,) losses, e.g. ``F.cross_entropy(..., reduction="none")``.
+        per_sample_loss: (B,) losses, e.g. ``F.cross_entropy(..., reduction="none")``;
+            (B, ...) losses (``F.mse_loss`` of (B, 1) outputs, per-pixel losses) are
+            averaged over their other dimensions first, as ``reduction="mean"`` does.
         w: (B,) non-negative weights (cast to the loss dtype).
         normalize: ``"sum"``, ``"mean"`` or ``"unbiased"`` (see the module doc).
         mean_weight: the dataset-wide mean weight; required for ``"unbiased"``.
@@ -42,10 +44,12 @@ def weighted_loss(per_sample_loss: torch.Tensor, w: torch.Tensor, normalize: str
         A scalar tensor.
     """
     check_choice("normalize", normalize, ("sum", "mean", "unbiased"))
-    if not isinstance(per_sample_loss, torch.Tensor) or per_sample_loss.ndim != 1:
-        raise ValueError("per_sample_loss should be a 1-D tensor of per-sample losses (use "
-                         "reduction='none'), but got "
+    if not isinstance(per_sample_loss, torch.Tensor) or per_sample_loss.ndim == 0:
+        raise ValueError("per_sample_loss should be a tensor of per-sample losses, (B,) or (B, ...) "
+                         "(use reduction='none'), but got "
                          f"{getattr(per_sample_loss, 'shape', type(per_sample_loss).__name__)}")
+    if per_sample_loss.ndim > 1:  # e.g. MSELoss(reduction='none') of (B, 1) outputs
+        per_sample_loss = per_sample_loss.flatten(1).mean(1)
     w = torch.as_tensor(w, device=per_sample_loss.device).to(per_sample_loss.dtype)
     if w.shape != per_sample_loss.shape:
         raise ValueError(f"w should have one weight per sample, shape {tuple(per_sample_loss.shape)}, "

@@ -116,6 +116,16 @@ def test_weighted_loss_conventions():
         assert tc.weighted_loss(loss, torch.ones(3), mode).item() == pytest.approx(7 / 3)
 
 
+def test_weighted_loss_averages_each_sample_over_its_other_dimensions():
+    """MSELoss(reduction='none') of (B, 1) outputs gives (B, 1); per-pixel losses (B, H, W)."""
+    loss = torch.tensor([[1.0, 3.0], [2.0, 2.0], [4.0, 8.0]])
+    w = torch.tensor([1.0, 1.0, 2.0])
+    for mode in ("sum", "mean"):
+        assert tc.weighted_loss(loss, w, mode).item() == pytest.approx(
+            tc.weighted_loss(torch.tensor([2.0, 2.0, 6.0]), w, mode).item())
+    assert tc.weighted_loss(loss[:, :1], w).item() == pytest.approx(11 / 4)
+
+
 def test_weighted_loss_unbiased_estimates_the_weighted_mean():
     g = torch.Generator().manual_seed(0)
     loss = torch.rand(50, generator=g)
@@ -128,7 +138,8 @@ def test_weighted_loss_unbiased_estimates_the_weighted_mean():
 
 @pytest.mark.parametrize("args, kwargs, match", [
     ((torch.ones(3), torch.ones(2)), {}, r"w should have one weight per sample, shape \(3,\), but got shape \(2,\)"),
-    ((torch.ones(3, 2), torch.ones(3)), {}, r"per_sample_loss should be a 1-D tensor"),
+    ((torch.tensor(1.0), torch.ones(3)), {}, r"per_sample_loss should be a tensor of per-sample "
+                                              r"losses, \(B,\) or \(B, ...\)"),
     ((torch.ones(3), torch.ones(3), "unbiased"), {}, r"normalize='unbiased' needs mean_weight"),
     ((torch.ones(3), torch.ones(3), "avg"), {}, r"normalize should be one of 'sum', 'mean', 'unbiased'"),
 ], ids=["shape", "ndim", "no-mean-weight", "mode"])

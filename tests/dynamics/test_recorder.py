@@ -121,10 +121,42 @@ def test_with_indices_through_a_dataloader():
     (lambda d: (d.set_epoch(0), d.record(torch.tensor([0, 12]), torch.zeros(2, 3), torch.zeros(2))),
      IndexError, r"indices should be in \[0, 12\)"),
     (lambda d: (d.set_epoch(2), d.set_epoch(1)), ValueError, r"epoch should increase"),
-], ids=["no-epoch", "classes", "index", "backwards"])
+    (lambda d: (d.set_epoch(0), d.record(torch.arange(2), torch.zeros(2, 3), torch.eye(3)[:2])),
+     ValueError, r"targets should be class ids \(B,\), but got shape \(2, 3\): soft labels "
+                 r"\(MixUp, CutMix\) or one-hot"),
+    (lambda d: (d.set_epoch(0), d.record(torch.arange(2), torch.zeros(2, 3),
+                                         torch.tensor([0.5, 1.0]))),
+     ValueError, r"targets should be integer class ids, but got dtype float32 \(e.g. \[0.5, 1.0\]\)"),
+    (lambda d: (d.set_epoch(0), d.record(torch.tensor([0.5, 1.0]), torch.zeros(2, 3),
+                                         torch.zeros(2))),
+     TypeError, r"indices should be a 1-D sequence of ints, but got dtype float32"),
+], ids=["no-epoch", "classes", "index", "backwards", "soft-labels", "fractional-targets",
+        "float-indices"])
 def test_bad_calls(call, err, match):
     with pytest.raises(err, match=match):
         call(TrainingDynamics(N, C, windows=WINDOWS))
+
+
+def test_autocast_logits_and_numpy_arrays_are_recorded_as_float32():
+    """bfloat16 logits (CPU autocast; numpy has no such dtype) and numpy inputs record what
+    their float32 values record; integral float targets are class ids."""
+    rng = np.random.default_rng(3)
+    z = torch.from_numpy(rng.normal(0, 2, (N, C)).astype(np.float32)).bfloat16()
+    y = torch.arange(N) % C
+    a, b = TrainingDynamics(N, C, windows=(0, 1)), TrainingDynamics(N, C, windows=(0, 1))
+    a.set_epoch(0)
+    b.set_epoch(0)
+    a.record(torch.arange(N), z, y)
+    b.record(np.arange(N), z.float().numpy(), y.float())
+    np.testing.assert_array_equal(eva_scores(a), eva_scores(b))
+    assert not np.isnan(eva_scores(a)).any()
+
+
+def test_one_pair_is_one_window_and_one_logit_is_refused():
+    assert TrainingDynamics(N, C, windows=(1, 4)).windows == [(1, 4)]
+    with pytest.raises(ValueError, match=r"num_classes should be at least 2 .* pass num_classes=2 "
+                                         r"and torch.cat\(\[torch.zeros_like\(z\), z\], 1\)"):
+        TrainingDynamics(N, 1, windows=(1, 4))
 
 
 @pytest.mark.parametrize("windows", [[(3, 3)], [(0, 5), (4, 8)], []], ids=["empty", "overlap", "none"])

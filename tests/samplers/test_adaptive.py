@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
 
+import torchcompress as tc
 from torchcompress.samplers import BinSampler, ClassRatioSampler, coreset
 from torchcompress.samplers._quota import apportion
 
@@ -191,3 +194,20 @@ def test_stratified_class_balanced_keeps_class_shares():
     picked = coreset(rng.random(1000), 0.1, strategy="stratified", class_balanced=True,
                      labels=labels)
     assert np.bincount(labels[picked]).tolist() == [50, 30, 20]
+
+
+def test_per_class_accuracy_by_hand_and_labels_past_num_classes_are_refused():
+    """Inputs go to the model's device by default; a label past num_classes is an error, not a
+    sample left out of every class."""
+    model = nn.Linear(2, 3, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]]))
+    x = torch.tensor([[2.0, 0.0], [0.0, 2.0], [0.0, 2.0], [-1.0, -1.0], [2.0, 0.0]])
+    y = torch.tensor([0, 1, 0, 2, 0])  # predictions 0, 1, 1, 2, 0
+    model.train()
+    acc = tc.evaluate.per_class_accuracy(model, DataLoader(TensorDataset(x, y), batch_size=2), 4)
+    np.testing.assert_allclose(acc, [2 / 3, 1.0, 1.0, np.nan])
+    assert model.training
+    with pytest.raises(ValueError, match=r"labels should be class ids in \[0, 2\) \(num_classes=2\), "
+                                         r"but a batch holds 0..2"):
+        tc.evaluate.per_class_accuracy(model, DataLoader(TensorDataset(x, y), batch_size=5), 2)

@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from torchcompress.samplers import (BinSampler, ClassRatioSampler, RandomSubsetSampler,
-                                    SubsetSampler, WeightedSubsetSampler)
+                                    SubsetSampler, WeightedSubsetSampler, coreset)
 
 N = 103
 LABELS = np.arange(N) % 4
@@ -158,8 +158,16 @@ def test_class_balanced_through_random_split_and_concat():
     (lambda: WeightedSubsetSampler([1.0, -1.0], 3), ValueError, r"weights should be finite and non-negative"),
     (lambda: WeightedSubsetSampler([1.0, 0.0], 2, replacement=False), ValueError, r"only 1 are non-zero"),
     (lambda: SubsetSampler([1], seed=1.5), TypeError, r"seed should be an int, but got seed=1.5"),
+    (lambda: SubsetSampler([3, -1]), ValueError, r"indices should be dataset indices >= 0, but got -1"),
+    (lambda: SubsetSampler(torch.tensor([True, False])), TypeError,
+     r"dtype bool, shape \(2,\); for a boolean mask pass its indices, mask.nonzero\(\)"),
+    (lambda: RandomSubsetSampler(50, fraction=0.1), TypeError,
+     r"data_source should be a map-style dataset with a length .*, but got int"),
+    (lambda: ClassRatioSampler([-1, 0, 1, 1], 0.5), ValueError,
+     r"labels should be class ids >= 0, but got -1 \(some datasets mark unlabelled samples -1\)"),
 ], ids=["fraction-0", "neither", "fraction-1.5", "fraction-str", "too-many", "no-labels", "real-labels", "rank",
-        "float-indices", "neg-weight", "no-replacement", "seed"])
+        "float-indices", "neg-weight", "no-replacement", "seed", "negative-index", "mask", "int-source",
+        "unlabelled"])
 def test_bad_arguments(make, err, match):
     with pytest.raises(err, match=match):
         make()
@@ -169,3 +177,70 @@ def test_resume_with_another_world_size_is_refused():
     s = SubsetSampler(range(10), num_replicas=2, rank=0)
     with pytest.raises(ValueError, match=r"saved with num_replicas=2, but this sampler has num_replicas=1"):
         SubsetSampler(range(10)).load_state_dict(s.state_dict())
+
+
+def test_resume_with_another_subset_or_dataset_is_refused():
+    s = RandomSubsetSampler(range(50), fraction=0.5)
+    with pytest.raises(ValueError, match=r"saved by a sampler of 25 samples an epoch, but this one "
+                                         r"draws 5; resume with the same dataset and fraction"):
+        RandomSubsetSampler(range(50), fraction=0.1).load_state_dict(s.state_dict())
+    with pytest.raises(ValueError, match=r"saved for a dataset of 50 samples, but this sampler's "
+                                         r"has 60"):
+        RandomSubsetSampler(range(60), num_samples=25).load_state_dict(s.state_dict())
+    old = {k: v for k, v in s.state_dict().items() if k not in ("subset_size", "dataset_size")}
+    RandomSubsetSampler(range(50), fraction=0.5).load_state_dict(old)  # states saved before
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64 - 1, 2**70], ids=["negative", "top", "past-2**64"])
+def test_any_int_seed_gives_a_stream(seed):
+    """torch.Generator.manual_seed raises past 2**64 (here seed + epoch, or ClassRatioSampler's
+    seed * 1_000_003); every sampler takes the seed modulo 2**64, the stream manual_seed gives
+    where it takes the value."""
+    for make in FACTORIES.values():
+        s = make(seed=seed)
+        s.set_epoch(3)
+        assert len(list(s)) == len(s)
+    g = torch.Generator()
+    g.manual_seed(2**64 - 1)
+    want = torch.randperm(N, generator=g)[:30].tolist()
+    got = RandomSubsetSampler(Labelled(), num_samples=30, seed=-1)
+    assert list(got) == want
+    assert list(coreset(np.arange(10.0), 0.5, strategy="stratified", seed=-1)) == \
+        list(coreset(np.arange(10.0), 0.5, strategy="stratified", seed=2**64 - 1))
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+def test_weights_past_torch_multinomial_limit(monkeypatch, replacement):
+    """torch.multinomial takes at most 2**24 categories; past that the sampler draws the same
+    distribution itself (the limit lowered here, so the test stays small)."""
+    import torchcompress.samplers.weighted as weighted
+    w = np.linspace(0, 1, 40) ** 2  # weight 0 at index 0
+    monkeypatch.setattr(weighted, "MULTINOMIAL_MAX", 10)
+    monkeypatch.setattr(torch, "multinomial", None)  # never reached
+    counts = np.zeros(40)
+    for e in range(3000):
+        s = WeightedSubsetSampler(w, 8, replacement=replacement, seed=5)
+        s.set_epoch(e)
+        got = list(s)
+        assert len(got) == 8 and 0 not in got
+        if not replacement:
+            assert len(set(got)) == 8
+        counts[got[0]] += 1  # the first draw is w-proportional either way
+    expected = 3000 * w / w.sum()
+    chi2 = ((counts[1:] - expected[1:]) ** 2 / expected[1:]).sum()
+    assert chi2 < 80, chi2  # 38 degrees of freedom: p < 1e-4 above 80
+
+
+def test_class_ratio_takes_accuracies_indexed_by_class_id():
+    """tc.evaluate.per_class_accuracy gives num_classes entries, NaN for classes not seen; a
+    sampler over labels {0, 5, 7} takes them as well as its own three."""
+    y = np.array([0, 5, 5, 0, 7] * 10)
+    by_id = np.full(10, np.nan)
+    by_id[[0, 5, 7]] = [0.9, 0.2, 0.6]
+    a, b = ClassRatioSampler(y, 0.5), ClassRatioSampler(y, 0.5)
+    for _ in range(3):
+        np.testing.assert_array_equal(a.update(by_id), b.update([0.9, 0.2, 0.6]))
+    with pytest.raises(ValueError, match=r"should have 3 entries \(one per class in the labels, in "
+                                         r"sorted order\) or at least 8 \(indexed by class id\), "
+                                         r"but got shape \(5,\)"):
+        a.update(np.zeros(5))

@@ -42,8 +42,28 @@ def test_graphcut_bins_have_equal_sizes_and_bad_input_is_named():
     assert np.bincount(bins).tolist() == [11] * 3 + [10] * 7
     with pytest.raises(ValueError, match=r"num_bins should be at most the number of samples 3"):
         graphcut_bins(np.zeros((3, 2)), 4)
-    with pytest.raises(ValueError, match=r"features should be a finite \(N, d\) array"):
-        graphcut_bins(np.full((3, 2), np.nan), 2)
+    with pytest.raises(ValueError, match=r"features should be a finite \(N, d\) array, but 1 of 3 "
+                                         r"rows hold NaN or inf \(the first: row 1\)"):
+        graphcut_bins(np.array([[0.0, 1.0], [np.inf, 0.0], [1.0, 1.0]]), 2)
+
+
+def test_features_of_any_tensor_dtype_and_indices_are_checked():
+    """Embeddings from an autocast model are bfloat16 (numpy has no such dtype); a boolean mask
+    or an index past N for ``selected`` raised from numpy or torch, or was taken as indices."""
+    f, y = _blobs(n=60)
+    t = torch.from_numpy(f).bfloat16()
+    np.testing.assert_array_equal(graphcut_bins(t, 4), graphcut_bins(t.float().numpy(), 4))
+    got = expected_error_reduction(t, y, np.arange(20), 5, num_classes=3)
+    np.testing.assert_array_equal(got, expected_error_reduction(t.float().numpy(), y, np.arange(20),
+                                                                5, num_classes=3))
+    with pytest.raises(TypeError, match=r"selected should be a 1-D sequence of ints, but got dtype "
+                                        r"bool, shape \(60,\); for a boolean mask pass its indices"):
+        expected_error_reduction(f, y, np.arange(60) < 20, 5, num_classes=3)
+    with pytest.raises(ValueError, match=r"selected holds 60, outside \[0, 60\)"):
+        expected_error_reduction(f, y, [1, 60], 5, num_classes=3)
+    with pytest.raises(ValueError, match=r"labels should be class ids in \[0, 2\) "
+                                         r"\(num_classes=2\), but got 0..2"):
+        expected_error_reduction(f, y, np.arange(20), 5, num_classes=2)
 
 
 def _blobs(seed=0, n=240, d=5, c=3):

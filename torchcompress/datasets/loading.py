@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from .._validation import check_positive_int
-from ..samplers._base import EpochSampler, check_seed
+from ..samplers._base import EpochSampler, check_seed, seeded
 
 __all__ = ["ResumableLoader", "make_loader"]
 
@@ -91,9 +91,7 @@ class EpochBatches(Sampler):
                 self.started = (self.epoch, self.generator.get_state())
             return list(iter(self.sampler))
         if self.shuffle:
-            g = torch.Generator()
-            g.manual_seed(self.seed + self.epoch)
-            return torch.randperm(self.n, generator=g).tolist()
+            return torch.randperm(self.n, generator=seeded(self.seed + self.epoch)).tolist()
         return list(range(self.n))
 
     def _batches(self) -> list[list[int]]:

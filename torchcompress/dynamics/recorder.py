@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .._arrays import as_index_array, to_numpy
 from .._distributed import all_reduce_sum
 from .._validation import check_positive_int
 from ._kernels import accumulate_batch
@@ -49,7 +50,24 @@ def with_indices(dataset) -> IndexedDataset:
     return IndexedDataset(dataset)
 
 
+def _class_ids(t: np.ndarray, num_classes: int) -> np.ndarray:
+    """``targets`` as (B,) int64 class ids, or a ValueError saying what they are instead."""
+    if t.ndim == 2 and t.shape[1] == num_classes:
+        raise ValueError(f"targets should be class ids (B,), but got shape {t.shape}: soft labels "
+                         "(MixUp, CutMix) or one-hot. A mixed sample's error belongs to neither "
+                         "sample; record a pass without mixing, or the labels before it "
+                         "(targets.argmax(1) only for one-hot)")
+    y = t.reshape(-1)
+    if y.size and y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not
+                                                np.array_equal(y, np.round(y))):
+        raise ValueError(f"targets should be integer class ids, but got dtype {y.dtype} "
+                         f"(e.g. {y[:3].tolist()})")
+    return np.ascontiguousarray(y, dtype=np.int64)
+
+
 def _check_windows(windows) -> list[tuple[int, int]]:
+    if len(windows) == 2 and all(isinstance(v, numbers.Integral) for v in windows):
+        windows = [windows]  # one (start, stop) pair
     out = []
     for w in windows:
         if len(w) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in w) \
@@ -84,12 +102,18 @@ class TrainingDynamics:
         num_samples: dataset size N.
         num_classes: C.
         windows: ``(start, stop)`` epoch ranges, stop exclusive, e.g. EVA's
-            early and late windows ``[(0, 10), (100, 110)]``.
+            early and late windows ``[(0, 10), (100, 110)]``; one pair alone,
+            ``(1, 11)``, is one window.
     """
 
     def __init__(self, num_samples: int, num_classes: int, *, windows=((0, 10), (100, 110))):
         self.num_samples = check_positive_int("num_samples", num_samples)
         self.num_classes = check_positive_int("num_classes", num_classes)
+        if self.num_classes == 1:
+            raise ValueError("num_classes should be at least 2 (the error is softmax - one-hot); "
+                             "for a binary classifier with one logit z, pass num_classes=2 and "
+                             "torch.cat([torch.zeros_like(z), z], 1) as the logits, whose "
+                             "softmax is (1 - sigmoid(z), sigmoid(z))")
         self.windows = _check_windows(windows)
         self.window_epochs = [e for a, b in self.windows for e in range(a, b)]
         self._column = {e: k for k, e in enumerate(self.window_epochs)}
@@ -141,9 +165,9 @@ class TrainingDynamics:
         """Add one batch: ``indices`` (B,) dataset indices, ``logits`` (B, C), ``targets`` (B,)."""
         if not self._open:
             raise RuntimeError("call dyn.set_epoch(epoch) at the start of every epoch before record()")
-        idx = np.ascontiguousarray(torch.as_tensor(indices).reshape(-1).cpu().numpy(), dtype=np.int64)
-        y = np.ascontiguousarray(torch.as_tensor(targets).reshape(-1).cpu().numpy(), dtype=np.int64)
-        z = np.ascontiguousarray(logits.detach().cpu().numpy(), dtype=np.float32)
+        idx = np.ascontiguousarray(as_index_array("indices", to_numpy(indices).reshape(-1)))
+        y = _class_ids(to_numpy(targets), self.num_classes)
+        z = np.ascontiguousarray(to_numpy(logits, np.float32))  # bfloat16 (autocast) widened
         b = len(idx)
         if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] != b or len(y) != b:
             raise ValueError(f"record expects indices (B,), logits (B, {self.num_classes}) and targets "

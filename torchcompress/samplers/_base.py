@@ -15,13 +15,12 @@ import math
 import numbers
 from abc import ABC, abstractmethod
 
-import numpy as np
 import torch
 from torch.utils.data import Sampler
 
 from .._distributed import replica_info
 
-__all__ = ["EpochSampler", "as_index_array", "check_seed"]
+__all__ = ["EpochSampler", "check_seed", "seeded"]
 
 
 def check_seed(seed) -> int:
@@ -30,17 +29,13 @@ def check_seed(seed) -> int:
     return int(seed)
 
 
-def as_index_array(name: str, values, n: int | None = None) -> np.ndarray:
-    """A 1-D int64 array of indices (``< n`` when given), or a TypeError/ValueError naming ``name``."""
-    a = values.numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
-    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
-        raise TypeError(f"{name} should be a 1-D sequence of ints, but got dtype {a.dtype}, "
-                        f"shape {a.shape}")
-    a = a.astype(np.int64, copy=False)
-    if n is not None and a.size and (a.min() < 0 or a.max() >= n):
-        bad = int(a[(a < 0) | (a >= n)][0])
-        raise ValueError(f"{name} holds {bad}, outside [0, {n}) for a dataset of {n} samples")
-    return a
+def seeded(value: int) -> torch.Generator:
+    """A CPU generator seeded with ``value`` modulo 2**64: any int (a negative seed, or a large
+    one plus the epoch) gives a stream, the same one ``manual_seed`` gives where it takes the
+    value (it raises past 2**64)."""
+    g = torch.Generator()
+    g.manual_seed(int(value) % (1 << 64))
+    return g
 
 
 class EpochSampler(Sampler[int], ABC):
@@ -90,9 +85,7 @@ class EpochSampler(Sampler[int], ABC):
         self.epoch = int(epoch)
 
     def generator(self) -> torch.Generator:
-        g = torch.Generator()
-        g.manual_seed(self.seed + self.epoch)
-        return g
+        return seeded(self.seed + self.epoch)
 
     def indices(self) -> list[int]:
         """This rank's whole index list for the current epoch."""
@@ -115,7 +108,8 @@ class EpochSampler(Sampler[int], ABC):
     def state_dict(self) -> dict:
         """Epoch, seed, position inside the epoch, and any adaptive state."""
         return {"epoch": self.epoch, "seed": self.seed, "position": self._position,
-                "num_replicas": self.num_replicas, **self._extra_state()}
+                "num_replicas": self.num_replicas, "subset_size": self.subset_size(),
+                **self._extra_state()}
 
     def load_state_dict(self, state: dict) -> None:
         """Resume: the next iteration yields exactly the rest of the saved epoch."""
@@ -125,8 +119,13 @@ class EpochSampler(Sampler[int], ABC):
         if state.get("num_replicas", self.num_replicas) != self.num_replicas:
             raise ValueError(f"the state was saved with num_replicas={state['num_replicas']}, but this "
                              f"sampler has num_replicas={self.num_replicas}; resume with the same world size")
-        self.epoch, self.seed = int(state["epoch"]), int(state["seed"])
         self._load_extra_state(state)
+        size = state.get("subset_size", self.subset_size())  # older states did not say
+        if size != self.subset_size():
+            raise ValueError(f"the state was saved by a sampler of {size} samples an epoch, but "
+                             f"this one draws {self.subset_size()}; resume with the same dataset "
+                             "and fraction (or num_samples)")
+        self.epoch, self.seed = int(state["epoch"]), int(state["seed"])
         position = int(state["position"])
         if not 0 <= position <= self.num_samples:
             raise ValueError(f"position should be in [0, {self.num_samples}], but got position={position}")

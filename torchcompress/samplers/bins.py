@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._base import EpochSampler, as_index_array
+from .._arrays import as_index_array
+from ._base import EpochSampler, seeded
 from ._quota import apportion, group_members, subset_count
 from .random_subset import balanced_draw
 
@@ -47,7 +48,5 @@ class BinSampler(EpochSampler):
     def _order(self, g: torch.Generator) -> torch.Tensor:
         if self.resample:
             return balanced_draw(self.groups, self.counts, g)
-        fixed = torch.Generator()
-        fixed.manual_seed(self.seed)
-        subset = balanced_draw(self.groups, self.counts, fixed)
+        subset = balanced_draw(self.groups, self.counts, seeded(self.seed))
         return subset[torch.randperm(len(subset), generator=g)]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._arrays import as_index_array, to_numpy
 from .._distributed import broadcast
 from .._validation import check_range
-from ._base import EpochSampler, as_index_array
+from ._base import EpochSampler, seeded
 from ._quota import apportion, group_members, subset_count
 from .random_subset import balanced_draw
 
@@ -46,7 +47,9 @@ class ClassRatioSampler(EpochSampler):
         lower_bound: the accuracy ``lb`` under which a class's ratio is redrawn.
         initial_accuracy: (C,) per-class accuracies in [0, 1] of a model trained
             on the evenly distributed subset (Algorithm 1 line 2), classes in
-            sorted label order; ``None``: the first update only records them.
+            sorted label order (or indexed by class id, as ``per_class_accuracy``
+            gives them, where some ids have no samples); ``None``: the first
+            update only records them.
         bins: (N,) DQ bin id of every sample (``tc.selection.graphcut_bins``).
         seed, num_replicas, rank, drop_last: as ``DistributedSampler``.
 
@@ -63,6 +66,10 @@ class ClassRatioSampler(EpochSampler):
         y = as_index_array("labels", labels)
         if len(y) == 0:
             raise ValueError("labels should hold at least one label, but got an empty sequence")
+        if y.min() < 0:
+            raise ValueError(f"labels should be class ids >= 0, but got {int(y.min())} (some "
+                             "datasets mark unlabelled samples -1); leave those samples out, e.g. "
+                             "with torch.utils.data.Subset")
         self.classes, self.groups = group_members(y)
         self.sizes = np.array([len(m) for m in self.groups], dtype=np.int64)
         self.k = subset_count(len(y), fraction, None)
@@ -84,15 +91,17 @@ class ClassRatioSampler(EpochSampler):
         self._set_ratios(torch.rand(len(self.classes), generator=self._update_generator()).numpy())
 
     def _update_generator(self) -> torch.Generator:
-        g = torch.Generator()
-        g.manual_seed(self.seed * 1_000_003 + 7919 * self.updates + 1)
-        return g
+        return seeded(self.seed * 1_000_003 + 7919 * self.updates + 1)
 
     def _check_accuracy(self, name: str, values) -> np.ndarray:
-        acc = np.asarray(values, dtype=np.float64)
+        acc = to_numpy(values, np.float64)
+        top = int(self.classes[-1]) + 1
+        if acc.ndim == 1 and len(acc) >= top and len(acc) != len(self.classes):
+            acc = acc[self.classes]  # indexed by class id (per_class_accuracy's num_classes)
         if acc.shape != (len(self.classes),):
-            raise ValueError(f"{name} should have {len(self.classes)} entries (one per "
-                             f"class), but got shape {acc.shape}")
+            raise ValueError(f"{name} should have {len(self.classes)} entries (one per class in "
+                             f"the labels, in sorted order) or at least {top} (indexed by class "
+                             f"id), but got shape {acc.shape}")
         if ((acc < 0) | (acc > 1)).any():
             raise ValueError(f"{name} should be in [0, 1], but got {acc.tolist()}")
         return acc
@@ -111,7 +120,9 @@ class ClassRatioSampler(EpochSampler):
 
         Args:
             per_class_accuracy: (C,) accuracies in [0, 1], classes in sorted
-                label order; NaN (class not evaluated) leaves that class alone.
+                label order, or indexed by class id (``tc.evaluate.per_class_accuracy``
+                with ``num_classes`` past the labels' classes); NaN (class not
+                evaluated) leaves that class alone.
         """
         if self._position:
             raise RuntimeError("update() changes the sampling ratios; call it between epochs, not "

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Subset
 
-from ._base import EpochSampler, as_index_array
+from .._arrays import as_index_array
+from ._base import EpochSampler
 from ._quota import apportion, group_members, subset_count
 
 __all__ = ["RandomSubsetSampler", "class_labels"]
@@ -73,7 +74,12 @@ class RandomSubsetSampler(EpochSampler):
                  *, class_balanced: bool = False, labels=None, seed: int = 0,
                  num_replicas: int | None = None, rank: int | None = None, drop_last: bool = False):
         super().__init__(seed=seed, num_replicas=num_replicas, rank=rank, drop_last=drop_last)
-        self.n = len(data_source)
+        try:
+            self.n = len(data_source)
+        except TypeError:
+            raise TypeError("data_source should be a map-style dataset with a length (a torchvision "
+                            "dataset, a TensorDataset, a tc.open archive), but got "
+                            f"{type(data_source).__name__}") from None
         self.k = subset_count(self.n, fraction, num_samples)
         self.class_balanced = bool(class_balanced)
         if self.class_balanced:
@@ -83,6 +89,15 @@ class RandomSubsetSampler(EpochSampler):
 
     def subset_size(self) -> int:
         return self.k
+
+    def _extra_state(self) -> dict:
+        return {"dataset_size": self.n}
+
+    def _load_extra_state(self, state: dict) -> None:
+        n = state.get("dataset_size", self.n)  # older states did not say
+        if n != self.n:
+            raise ValueError(f"the state was saved for a dataset of {n} samples, but this sampler's "
+                             f"has {self.n}; resume over the same dataset")
 
     def _order(self, g: torch.Generator) -> torch.Tensor:
         if self.class_balanced:

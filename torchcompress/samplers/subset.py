@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._arrays import as_index_array, to_numpy
 from .._validation import check_choice, check_fraction, check_positive_int, check_range
-from ._base import EpochSampler, as_index_array
+from ._base import EpochSampler, check_seed
 from ._quota import apportion
 
 __all__ = ["SubsetSampler", "coreset"]
@@ -46,7 +47,7 @@ def coreset(scores, fraction: float, *, strategy: str = "top", prune_hardest: fl
         by decreasing importance for ``"stratified"``.
     """
     check_choice("strategy", strategy, STRATEGIES)
-    s = np.asarray(scores.numpy() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64)
+    s = to_numpy(scores, np.float64)
     if s.ndim != 1 or len(s) == 0:
         raise ValueError(f"scores should be a non-empty 1-D array, but got shape {s.shape}")
     m = max(1, int(round(check_fraction("fraction", fraction) * len(s))))
@@ -74,7 +75,7 @@ def coreset(scores, fraction: float, *, strategy: str = "top", prune_hardest: fl
         groups = [order[inverse[order] == c] for c in range(len(classes))]
     else:
         classes, counts, groups = [None], [m], [order]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed) % (1 << 64))
     keep = np.zeros(len(s), dtype=bool)
     for c, members, k in zip(classes, groups, counts):
         members = members[~np.isnan(s[members])]
@@ -132,6 +133,9 @@ class SubsetSampler(EpochSampler):
         self.subset = torch.from_numpy(as_index_array("indices", indices).copy())
         if len(self.subset) == 0:
             raise ValueError("indices should hold at least one index, but got an empty list")
+        if self.subset.min() < 0:  # a dataset would take it from its end, silently
+            raise ValueError(f"indices should be dataset indices >= 0, but got "
+                             f"{int(self.subset.min())}; for a count from the end use len(ds) - k")
         self.shuffle = bool(shuffle)
 
     def subset_size(self) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._arrays import as_index_array, to_numpy
 from .._validation import check_positive_int
 
 __all__ = ["LinearHead", "expected_error_reduction"]
@@ -83,19 +84,24 @@ def expected_error_reduction(features, labels, selected, k: int, *, num_classes:
     Returns:
         (k,) int64 indices from the pool, best first.
     """
-    phi = torch.as_tensor(np.asarray(features), dtype=torch.float64)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
-    sel = torch.as_tensor(np.asarray(selected), dtype=torch.int64)
+    num_classes = check_positive_int("num_classes", num_classes)
+    phi = torch.from_numpy(to_numpy(features, np.float64))
     n = len(phi)
+    y = as_index_array("labels", labels)
     if phi.ndim != 2 or len(y) != n:
         raise ValueError(f"features should be (N, d) with one label each, but got {tuple(phi.shape)} "
                          f"and {tuple(y.shape)} labels")
+    if len(y) and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"labels should be class ids in [0, {num_classes}) (num_classes="
+                         f"{num_classes}), but got {int(y.min())}..{int(y.max())}")
+    y = torch.from_numpy(y)
+    sel = torch.from_numpy(as_index_array("selected", selected, n))
     if pool is None:
         mask = torch.ones(n, dtype=torch.bool)
         mask[sel] = False
         pool_idx = torch.nonzero(mask)[:, 0]
     else:
-        pool_idx = torch.as_tensor(np.asarray(pool), dtype=torch.int64)
+        pool_idx = torch.from_numpy(as_index_array("pool", pool, n))
     k = check_positive_int("k", k)
     if k > len(pool_idx):
         raise ValueError(f"k should be at most the pool size {len(pool_idx)}, but got k={k}")

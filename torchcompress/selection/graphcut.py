@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._arrays import to_numpy
 from .._validation import check_positive_int
 
 __all__ = ["graphcut_bins", "graphcut_gain"]
@@ -36,10 +37,14 @@ def graphcut_bins(features, num_bins: int) -> np.ndarray:
     Returns:
         (N,) int64 bin id of every sample.
     """
-    f = np.asarray(features, dtype=np.float64)
-    if f.ndim != 2 or len(f) == 0 or not np.isfinite(f).all():
+    f = to_numpy(features, np.float64)
+    if f.ndim != 2 or len(f) == 0:
         raise ValueError(f"features should be a finite (N, d) array with N >= 1, but got shape "
                          f"{f.shape}")
+    bad = ~np.isfinite(f).all(1)
+    if bad.any():
+        raise ValueError(f"features should be a finite (N, d) array, but {int(bad.sum())} of "
+                         f"{len(f)} rows hold NaN or inf (the first: row {int(np.argmax(bad))})")
     n = len(f)
     num_bins = check_positive_int("num_bins", num_bins)
     if num_bins > n:
