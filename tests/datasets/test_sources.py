@@ -82,8 +82,10 @@ def test_mixed_shapes_named(tmp_path):
     ((np.zeros((3, 4), dtype=np.complex64), np.zeros(3, dtype=int)), TypeError,
      "samples should have dtype .* but got complex64"),
     (42, TypeError, "source should be a map-style Dataset of \\(image, label\\).*an iterable of \\(image, label\\) pairs.*but got int"),
+    (np.zeros((3, 4, 5), np.uint8), TypeError,
+     r"source is one array of shape \(3, 4, 5\), with no labels; pass \(x, y\)"),
 ], ids=["empty-arrays", "empty-dataset", "label-count", "string-labels", "nan-target", "complex",
-                                  "int"])
+                                  "int", "array-alone"])
 def test_bad_sources(tmp_path, source, err, match):
     with pytest.raises(err, match=match):
         tc.compress(source, tmp_path / "b.tcz", codec="adq", progress=False)
@@ -462,3 +464,36 @@ def test_tuples_of_class_names_are_joined(tmp_path, codec):
     ds = tc.open(tmp_path / "n.tcz")
     assert ds.classes == ["tench, Tinca tinca", "goldfish, Carassius auratus"]
     assert ds.class_to_idx["goldfish, Carassius auratus"] == 1
+
+
+def test_a_tensor_dataset_is_read_as_its_pair_and_labels_may_be_a_column(tmp_path):
+    """A TensorDataset of real-valued targets was refused item by item ("should be an integer
+    class label"), though the same tensors as a pair make a regression set; (N, 1) labels, as
+    a table's column gives them, were refused as a pair but taken item by item."""
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.normal(size=(60, 4)))
+    y = torch.from_numpy(rng.normal(size=60))
+    a = tc.condense(torch.utils.data.TensorDataset(x, y), tmp_path / "a.tcz", progress=False)
+    b = tc.condense((x, y[:, None]), tmp_path / "b.tcz", progress=False)
+    assert a["num_condensed"] == b["num_condensed"]
+    fa, fb = tc.open(tmp_path / "a.tcz").full, tc.open(tmp_path / "b.tcz").full
+    np.testing.assert_array_equal(fa.targets.numpy(), y.numpy().astype(np.float32))
+    np.testing.assert_array_equal(fb.targets.numpy(), y.numpy().astype(np.float32))
+    for i in range(60):
+        torch.testing.assert_close(fa[i][0], fb[i][0], rtol=0, atol=0)
+        torch.testing.assert_close(fa[i][0], x[i], rtol=0, atol=1e-4)  # precision='auto'
+    ints = torch.from_numpy(rng.integers(0, 256, (5, 3, 4, 4), dtype=np.uint8))
+    tc.compress(torch.utils.data.TensorDataset(ints, torch.arange(5)[:, None]), tmp_path / "c.tcz",
+                progress=False)
+    ds = tc.open(tmp_path / "c.tcz")
+    assert [ds[i][1] for i in range(5)] == list(range(5))
+
+
+def test_bfloat16_samples_are_read_as_float32(tmp_path):
+    x = torch.linspace(-2, 2, 40, dtype=torch.bfloat16).reshape(10, 4)
+    y = torch.arange(10) % 2
+    tc.compress((x, y), tmp_path / "h.tcz", codec="gede", precision=3, progress=False)
+    tc.compress((x.float(), y), tmp_path / "f.tcz", codec="gede", precision=3, progress=False)
+    h, f = tc.open(tmp_path / "h.tcz"), tc.open(tmp_path / "f.tcz")
+    for i in range(10):
+        torch.testing.assert_close(h[i][0], f[i][0], rtol=0, atol=0)

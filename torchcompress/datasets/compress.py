@@ -56,9 +56,10 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     Args:
         source: a map-style dataset of ``(image, label)`` (PIL images become
             CHW uint8; with ``codec="lossless"`` their shapes may differ), a
-            pair ``(x, y)`` of arrays/tensors, an ``.npz`` path holding ``x``
-            and ``y``, a folder in ImageFolder layout, or an iterable of
-            ``(image, label)`` pairs.
+            pair ``(x, y)`` of arrays/tensors (``y`` (N,) or (N, 1); a
+            ``TensorDataset`` of two tensors reads as that pair), an ``.npz``
+            path holding ``x`` and ``y``, a folder in ImageFolder layout, or an
+            iterable of ``(image, label)`` pairs.
         path: the archive directory to create.
         codec: codec name (see ``tc.codecs.CODECS``): ``"lossless"`` (default,
             bit-exact, any shape), ``"lossy"`` (DCT, ``bits=`` per value under an

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
+from .._arrays import to_numpy
 from .._validation import check_choice
 from .hf_source import hf_pairs, is_hf_dataset
 from .source_checks import check_agrees, check_layout, check_resize, check_values, stored_dtype
@@ -30,7 +32,7 @@ class Source:
 
 def _to_numpy(a, what: str) -> np.ndarray:
     if isinstance(a, torch.Tensor):
-        return a.detach().cpu().numpy()
+        return to_numpy(a)  # bfloat16 widened to float32
     if hasattr(a, "mode") and hasattr(a, "size") and hasattr(a, "getbands"):  # PIL image
         arr = np.asarray(a)
         return arr[None] if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
@@ -219,10 +221,16 @@ def as_pairs(source):
     """``source`` as a dataset of (image, label) where it is one in another form: a Hugging Face
     ``datasets.Dataset``, an ``(images, labels)`` pair with the images in a list, or a folder
     path (torchvision's ImageFolder over it)."""
+    if isinstance(source, (np.ndarray, torch.Tensor)):
+        raise TypeError(f"source is one array of shape {tuple(source.shape)}, with no labels; "
+                        "pass (x, y) with one label per sample (for unlabelled data, e.g. "
+                        "y = np.zeros(len(x), dtype=int))")
     if is_hf_dataset(source):
         return hf_pairs(source)
     if _is_list_pair(source):
         return ListOfImages(*source)
+    if type(source) is TensorDataset and len(source.tensors) == 2:  # its own two tensors, read
+        return source.tensors  # as one pair (real-valued targets too), not item by item
     if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
         return _image_folder(os.fspath(source))
     return source
@@ -337,6 +345,8 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         raise ValueError(f"resize= applies to datasets and image folders (images of any size); "
                          f"this {name} source already has one shape {tuple(x.shape[1:])}")
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:  # (N, 1), as a column of a table gives them
+        y = y[:, 0]
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError("source is empty (0 samples); pass at least one sample")
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
