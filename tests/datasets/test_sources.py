@@ -132,6 +132,23 @@ def test_non_integer_label_named(tmp_path):
     assert not (tmp_path / "l.tcz").exists()
 
 
+@pytest.mark.parametrize("target, what", [
+    (Image.fromarray(np.zeros((5, 7), np.uint8)), r"Image of shape \(5, 7\)"),
+    (np.zeros((5, 7), np.uint8), r"ndarray of shape \(5, 7\)"),
+    (torch.zeros(2, 4), r"Tensor of shape \(2, 4\)"),  # .item() raised torch's RuntimeError
+    ({"boxes": torch.zeros(1, 4), "labels": torch.ones(1)}, r"a dict"),
+], ids=["pil-mask", "array-mask", "boxes", "dict"])
+def test_a_segmentation_or_detection_target_is_named(tmp_path, target, what):
+    class Segmentation(PILDataset):
+        def __getitem__(self, i):
+            return super().__getitem__(i)[0], target
+
+    with pytest.raises(TypeError, match=r"source\[0\]\[1\] should be one integer class label, "
+                                        rf"but got {what}: a per-pixel mask or a detection target "
+                                        r"is not a label. Compress .* a second archive"):
+        tc.compress(Segmentation(), tmp_path / "s.tcz", progress=False)
+
+
 @pytest.mark.parametrize("kind", ["pair", "npz", "dataset"])
 def test_channels_last_without_layout_is_refused(tmp_path, kind):
     x = np.zeros((4, 32, 32, 3), np.uint8)

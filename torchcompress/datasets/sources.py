@@ -90,10 +90,23 @@ def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray,
         if isinstance(value, float) and not value.is_integer():  # int() would truncate it
             raise ValueError(value)
         return img, int(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"source[{i}][1] should be an integer class label, but got "
-                        f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
-                        "(e.g. with target_transform)") from None
+    except (TypeError, ValueError, RuntimeError):  # RuntimeError: .item() of a larger tensor
+        raise _label_error(label, i) from None
+
+
+def _label_error(label, i: int) -> TypeError:
+    """Why source item ``i``'s ``label`` is not a class label, and what to do instead."""
+    shape = np.shape(label) if isinstance(label, (np.ndarray, torch.Tensor)) else \
+        label.size[::-1] if hasattr(label, "getbands") else None  # PIL: (W, H)
+    if shape is None and not isinstance(label, dict):
+        return TypeError(f"source[{i}][1] should be an integer class label, but got "
+                         f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
+                         "(e.g. with target_transform)")
+    what = f"{type(label).__name__} of shape {tuple(shape)}" if shape is not None else "a dict"
+    return TypeError(f"source[{i}][1] should be one integer class label, but got {what}: a "
+                     "per-pixel mask or a detection target is not a label. Compress the images "
+                     "with a class (or 0) and the masks as a second archive of (mask, 0) pairs, "
+                     "read together with the same indices")
 
 
 def stored_pair(item, i: int, resize, layout) -> tuple[np.ndarray, int]:
