@@ -84,6 +84,6 @@ def check_index(i: Any, n: int, what: str) -> int:
 
 
 def expand_path(p: Any) -> Any:
-    """A path argument with ``~`` expanded, as torchvision's dataset roots are (a str or
-    PathLike; anything else, e.g. a dataset, unchanged)."""
-    return os.path.expanduser(os.fspath(p)) if isinstance(p, (str, os.PathLike)) else p
+    """A path argument with ``~`` expanded, as torchvision's dataset roots are (a str, bytes or
+    PathLike, as a str; anything else, e.g. a dataset, unchanged)."""
+    return os.path.expanduser(os.fsdecode(p)) if isinstance(p, (str, bytes, os.PathLike)) else p

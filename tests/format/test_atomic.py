@@ -176,3 +176,35 @@ def test_a_killed_compress_of_an_iterable_leaves_its_spool_to_the_next_writer(tm
     assert len(left) == 1 and left[0].startswith(".s.tcz.partial-") and "spool" in left[0]
     tc.compress(images, target, codec="adq", bits=2.0, progress=False)
     assert os.listdir(tmp_path) == ["s.tcz"]
+
+
+@pytest.mark.parametrize("codec", ["lossless", "gede"])
+def test_overwrite_replaces_archives_never_a_folder_of_other_files(tmp_path, images, codec,
+                                                                   monkeypatch):
+    """overwrite=True swapped out whatever directory the path named: path='' (the working
+    directory), or a project folder, deleted with everything in it."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("important")
+    x, y = images
+    go = (lambda p: tc.compress(images, p, codec=codec, overwrite=True, progress=False)) \
+        if codec == "lossless" else \
+        (lambda p: tc.condense((x.reshape(len(x), -1).astype(float), y), p, overwrite=True,
+                               progress=False))
+    with pytest.raises(FileExistsError, match=r"project is a directory but not an archive \(it "
+                                              r"holds 'keep.txt', among 1 entries\); overwrite=True "
+                                              r"replaces archives only, so nothing was touched"):
+        go(folder)
+    monkeypatch.chdir(folder)
+    with pytest.raises(ValueError, match=r"got path='' \(that is the working directory\)"):
+        go("")
+    assert os.listdir(folder) == ["keep.txt"]
+    assert (folder / "keep.txt").read_text() == "important"
+    (tmp_path / "empty").mkdir()
+    go(tmp_path / "empty")  # an empty directory, and an archive, are replaced
+    go(tmp_path / "empty")
+    assert len(tc.open(tmp_path / "empty").full if codec == "gede" else
+               tc.open(tmp_path / "empty")) == len(x)
+    with pytest.raises(TypeError, match=r"path should be a str or os.PathLike naming the archive "
+                                        r"directory, but got NoneType"):
+        go(None)

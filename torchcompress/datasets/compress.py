@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -13,6 +12,7 @@ from .._validation import check_positive_int, expand_path
 from ..codecs import make_codec
 from ..codecs.sample_layout import common_shape
 from ..format import ArchiveReader, ArchiveWriter, Manifest
+from ..format.writer import check_target
 from .roundtrip import check_roundtrip
 from .reading import ArrayReader, open_reader
 from .source_files import warn_if_larger
@@ -149,9 +149,9 @@ def _compress(source, path, enc, *, files, layout, resize, progress, length, num
 
 
 def refuse_existing(path, overwrite: bool) -> None:
-    """FileExistsError before any work when ``path`` exists and ``overwrite`` is False."""
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{os.fspath(path)} already exists; pass overwrite=True to replace it")
+    """Before any work: FileExistsError when ``path`` exists and ``overwrite`` is False, or is
+    not an archive that ``overwrite`` may replace (``format.writer.check_target``)."""
+    check_target(path, overwrite)
 
 
 def sample_shape_of(x) -> tuple:

@@ -79,6 +79,36 @@ def _rename_noreplace(a: str, b: str) -> bool:
     return True
 
 
+def check_target(path: str | os.PathLike, overwrite: bool) -> str:
+    """The absolute archive path ``path`` names, or an error before any work: ``path`` empty,
+    existing without ``overwrite``, a file, or a directory that is not an archive (``overwrite``
+    replaces archives, never a folder of other files: ``path=""`` named the working directory)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path should be a str or os.PathLike naming the archive directory, but "
+                        f"got {type(path).__name__}")
+    if not os.fsdecode(path):
+        raise ValueError("path should name an archive directory, but got path='' (that is the "
+                         "working directory); pass e.g. 'train.tcz'")
+    full = os.path.abspath(os.path.expanduser(os.fsdecode(path)))
+    if not os.path.exists(full):
+        return full
+    if not overwrite:
+        raise FileExistsError(f"{full} already exists; pass overwrite=True to replace it")
+    if not os.path.isdir(full):
+        raise FileExistsError(f"{full} exists and is not an archive directory; remove it or "
+                              "choose another path")
+    entries = os.listdir(full)
+    other = [e for e in entries if e != MANIFEST_FILE and not
+             (e.endswith(".safetensors") and os.path.isfile(os.path.join(full, e)))]
+    if other or (entries and MANIFEST_FILE not in entries):
+        what = f"it holds {other[0]!r}" if other else f"it has no {MANIFEST_FILE}"
+        raise FileExistsError(f"{full} is a directory but not an archive ({what}, among "
+                              f"{len(entries)} entries); overwrite=True replaces archives only, "
+                              "so nothing was touched: choose another path, or remove the "
+                              "directory yourself")
+    return full
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -112,15 +142,10 @@ class ArchiveWriter:
     """
 
     def __init__(self, path: str | os.PathLike, *, overwrite: bool = False):
-        self.path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        self.path = check_target(path, overwrite)
         parent, name = os.path.split(self.path)
         if not name:
             raise ValueError(f"path should name an archive directory, but got path={path!r}")
-        if os.path.exists(self.path) and not overwrite:
-            raise FileExistsError(f"{self.path} already exists; pass overwrite=True to replace it")
-        if os.path.exists(self.path) and not os.path.isdir(self.path):
-            raise FileExistsError(f"{self.path} exists and is not an archive directory; "
-                                  "remove it or choose another path")
         os.makedirs(parent, exist_ok=True)
         _remove_stale(parent, name)
         self._tmp = os.path.join(parent, f".{name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
