@@ -174,3 +174,12 @@ def test_not_an_archive(tmp_path):
     with pytest.raises(NotADirectoryError, match=r"x.npz' is a file, but an archive is a directory"):
         tc.open(tmp_path / "x.npz")
 
+
+
+def test_a_path_of_bytes_opens_and_none_is_named(archive):
+    for opener in (tc.open, tc.verify, tc.CompressedDataset):
+        with pytest.raises(TypeError, match=r"path should be a str or os.PathLike naming an archive "
+                                            r"directory, but got NoneType"):
+            opener(None)
+    assert len(tc.open(os.fsencode(archive))) == 40
+    assert tc.verify(os.fsencode(archive))["num_samples"] == 40

@@ -55,10 +55,10 @@ class CompressedDataset(Dataset):
 
     def __init__(self, path: str | os.PathLike, *, transform=None, target_transform=None,
                  planes: int | None = None, output: str = "source", device=None):
-        self._args = dict(path=os.fspath(path), transform=transform,
+        self.reader = ArchiveReader(path)
+        self._args = dict(path=self.reader.path, transform=transform,
                           target_transform=target_transform, planes=planes, output=output,
                           device=device)
-        self.reader = ArchiveReader(path)
         m = self.reader.manifest
         self.decoder = ArchiveDecoder.from_reader(self.reader)
         codec = self.decoder.codec

@@ -95,10 +95,10 @@ class CondensedDataset(Dataset):
     """
 
     def __init__(self, path: str | os.PathLike, *, transform=None, target_transform=None):
-        self.path = os.fspath(path)
+        reader = ArchiveReader(path)
+        self.path = reader.path
         self.transform = check_callable("transform", transform)
         self.target_transform = check_callable("target_transform", target_transform)
-        reader = ArchiveReader(self.path)
         where = reader.shard_path("condensed.safetensors")
         t = reader.extras().get("condensed")
         if t is None:

@@ -60,7 +60,10 @@ class ArchiveReader:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = os.path.expanduser(os.fspath(path))
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise TypeError(f"path should be a str or os.PathLike naming an archive directory, "
+                            f"but got {type(path).__name__}")
+        self.path = os.path.expanduser(os.fsdecode(path))
         self.manifest: Manifest = load_manifest(self.path)
         m = self.manifest
         labels = []
