@@ -74,6 +74,9 @@ def main():
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--resume", action="store_true")
     a = p.parse_args()
+    if "RANK" not in os.environ:
+        p.error("run it under torchrun, which starts the ranks and sets RANK, e.g. "
+                "torchrun --nproc_per_node=2 examples/ddp_train.py --data DATA.npz")
     cuda = torch.cuda.is_available() and torch.cuda.device_count() >= int(os.environ.get("WORLD_SIZE", 1))
     dist.init_process_group("nccl" if cuda else "gloo")
     rank = dist.get_rank()
