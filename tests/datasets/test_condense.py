@@ -37,6 +37,22 @@ def test_regression_condense_weights_and_means(tmp_path):
     np.testing.assert_allclose(torch.stack([full[i][0] for i in range(len(x))]).numpy(), x, atol=6e-3)
 
 
+def test_in_place_ops_on_a_sample_leave_the_stored_samples_alone(tmp_path):
+    """ds[i] handed out views of the stored samples and weights: an in-place transform
+    (Normalize(inplace=True), x.mul_) changed them for the rest of training."""
+    x, t = _table()
+    tc.condense((x, t), tmp_path / "c.tcz", beta=5, precision=2, progress=False)
+    ds = tc.open(tmp_path / "c.tcz")
+    x0, y0, w0 = (v.clone() if torch.is_tensor(v) else v for v in ds[0])
+    for v in ds[0]:
+        if torch.is_tensor(v):
+            v.mul_(0)
+    assert torch.equal(ds[0][0], x0) and torch.equal(ds[0][1], y0) and torch.equal(ds[0][2], w0)
+    ds.weights.mul_(0)
+    ds.targets.mul_(0)
+    assert torch.equal(ds.weights[:1], w0[None]) and torch.equal(ds.targets[:1], y0[None])
+
+
 def test_classification_clusters_stay_inside_classes(tmp_path, images):
     x, y = images
     tc.condense((x, y), tmp_path / "k.tcz", beta=3, progress=False)

@@ -147,14 +147,15 @@ class CondensedDataset(Dataset):
 
     def __getitem__(self, i):
         i = check_index(i, len(self), f"{len(self)} condensed samples")
-        x = self._x[i]
+        x = self._x[i].clone()  # the caller's own, as torchvision's: an in-place transform or
+        # op (x.mul_, Normalize(inplace=True)) must not change the stored samples or weights
         y = self._y[i]
         y = torch.tensor(y) if self._y.dtype.kind == "f" else int(y)
         if self.transform is not None:
             x = self.transform(x)
         if self.target_transform is not None:
             y = self.target_transform(y)
-        return x, y, self._w[i]
+        return x, y, self._w[i].clone()
 
     def __repr__(self) -> str:
         return f"CondensedDataset(path={self.path!r}, num_condensed={len(self)})"
