@@ -3,7 +3,8 @@
 Libraries disagree on how a weighted batch loss is normalised, and the choice
 changes the effective learning rate and what the loss estimates:
 
-- ``"sum"`` (default): ``sum(w * l) / sum(w)``, the weighted mean of the batch.
+- ``"sum"`` (default): ``sum(w * l) / sum(w)``, the weighted mean of the batch
+  (0 for a batch whose weights are all zero).
   Independent of the weights' scale; torch's ``CrossEntropyLoss(weight=...)``
   reduces this way. On a full batch of condensed samples it is exactly the
   full-data mean loss of the cluster means (EntroGeDe Eq. 4, times 2).
@@ -55,8 +56,9 @@ def weighted_loss(per_sample_loss: torch.Tensor, w: torch.Tensor, normalize: str
         raise ValueError(f"w should have one weight per sample, shape {tuple(per_sample_loss.shape)}, "
                          f"but got shape {tuple(w.shape)}")
     total = (w * per_sample_loss).sum()
-    if normalize == "sum":
-        return total / w.sum()
+    if normalize == "sum":  # a batch whose weights are all zero contributes 0, not 0/0 = NaN
+        ws = w.sum()
+        return total / torch.where(ws == 0, torch.ones_like(ws), ws)
     if normalize == "mean":
         return total / per_sample_loss.shape[0]
     if mean_weight is None or not math.isfinite(mean_weight) or mean_weight <= 0:

@@ -142,6 +142,14 @@ def test_weighted_loss_averages_each_sample_over_its_other_dimensions():
     assert tc.weighted_loss(loss[:, :1], w).item() == pytest.approx(11 / 4)
 
 
+def test_weighted_loss_of_a_batch_of_zero_weights_is_zero_not_nan():
+    """A masked batch (every weight 0) gave 0/0 = NaN under "sum", and NaN gradients after it."""
+    loss = torch.tensor([1.0, 2.0], requires_grad=True)
+    out = tc.weighted_loss(loss, torch.zeros(2))
+    out.backward()
+    assert out.item() == 0.0 and torch.equal(loss.grad, torch.zeros(2))
+
+
 def test_weighted_loss_unbiased_estimates_the_weighted_mean():
     g = torch.Generator().manual_seed(0)
     loss = torch.rand(50, generator=g)
