@@ -244,3 +244,26 @@ def test_class_ratio_takes_accuracies_indexed_by_class_id():
                                          r"sorted order\) or at least 8 \(indexed by class id\), "
                                          r"but got shape \(5,\)"):
         a.update(np.zeros(5))
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_a_second_pass_without_set_epoch_warns_once(name):
+    """A DataLoader iterates the sampler once per epoch; without set_epoch every epoch was the
+    same subset in the same order, silently (as with DistributedSampler, but ours promise a fresh
+    subset per epoch)."""
+    import warnings
+    s = FACTORIES[name]()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for e in range(3):
+            s.set_epoch(e)
+            list(s)
+        s.set_epoch(2)  # a replay asked for
+        list(s)
+        list(DataLoader(range(N), sampler=FACTORIES[name](), batch_size=8))  # one epoch
+    with pytest.warns(UserWarning, match=r"this pass repeats epoch 2 \(the same samples in the same "
+                                         r"order\) because set_epoch was not called since the last "
+                                         r"pass; call sampler.set_epoch\(epoch\)") as rec:
+        list(s)
+        list(s)
+    assert len([w for w in rec if "repeats epoch" in str(w.message)]) == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from abc import ABC, abstractmethod
 
 import torch
@@ -48,6 +49,8 @@ class EpochSampler(Sampler[int], ABC):
         self.drop_last = bool(drop_last)
         self.epoch = 0
         self._position = 0
+        self._replays = False  # a pass finished and set_epoch was not called since
+        self._warned = False
 
     # -- to implement --
     @abstractmethod
@@ -82,6 +85,7 @@ class EpochSampler(Sampler[int], ABC):
             raise ValueError(f"epoch should be a non-negative int, but got epoch={epoch!r}")
         if epoch != self.epoch:
             self._position = 0
+        self._replays = False
         self.epoch = int(epoch)
 
     def generator(self) -> torch.Generator:
@@ -100,10 +104,18 @@ class EpochSampler(Sampler[int], ABC):
     def __iter__(self):
         idx = self.indices()
         start = self._position
+        if self._replays and not self._warned:
+            self._warned = True
+            warnings.warn(f"{type(self).__name__}: this pass repeats epoch {self.epoch} (the same "
+                          "samples in the same order) because set_epoch was not called since the "
+                          "last pass; call sampler.set_epoch(epoch) at the start of every epoch, "
+                          "as with DistributedSampler (ds.loader does it for you)", UserWarning,
+                          stacklevel=2)
         for k in range(start, len(idx)):
             self._position = k + 1
             yield idx[k]
         self._position = 0  # a finished pass; iterating again replays this epoch
+        self._replays = True
 
     def state_dict(self) -> dict:
         """Epoch, seed, position inside the epoch, and any adaptive state."""
@@ -130,3 +142,4 @@ class EpochSampler(Sampler[int], ABC):
         if not 0 <= position <= self.num_samples:
             raise ValueError(f"position should be in [0, {self.num_samples}], but got position={position}")
         self._position = position
+        self._replays = False
