@@ -152,6 +152,24 @@ def test_autocast_logits_and_numpy_arrays_are_recorded_as_float32():
     assert not np.isnan(eva_scores(a)).any()
 
 
+def test_epochs_recorded_as_one_are_warned_about():
+    """set_epoch called once, then record for three epochs: every epoch went into epoch 0."""
+    import warnings
+    d = TrainingDynamics(N, C, windows=(1, 3))
+    d.set_epoch(0)
+    for _ in range(3):
+        d.record(torch.arange(N), torch.randn(N, C), torch.arange(N) % C)
+    with pytest.warns(UserWarning, match=r"every sample recorded in epoch 0 was recorded at least "
+                                         r"twice \(3 times at most\): several epochs were recorded "
+                                         r"as one; call dyn.set_epoch\(epoch\)"):
+        d.set_epoch(1)
+    d.record(torch.arange(N), torch.randn(N, C), torch.arange(N) % C)
+    d.record(torch.tensor([0]), torch.randn(1, C), torch.tensor([0]))  # one sample twice: padding
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d.set_epoch(2)
+
+
 def test_one_pair_is_one_window_and_one_logit_is_refused():
     assert TrainingDynamics(N, C, windows=(1, 4)).windows == [(1, 4)]
     with pytest.raises(ValueError, match=r"num_classes should be at least 2 .* pass num_classes=2 "

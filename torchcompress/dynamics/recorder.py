@@ -190,6 +190,11 @@ class TrainingDynamics:
             return
         buf = all_reduce_sum(self._buf)
         seen = buf[1] > 0
+        if seen.any() and float(buf[1][seen].min()) >= 2:
+            warnings.warn(f"every sample recorded in epoch {self.epoch} was recorded at least "
+                          f"twice ({int(buf[1].max())} times at most): several epochs were "
+                          "recorded as one; call dyn.set_epoch(epoch) at the start of every "
+                          "epoch", UserWarning, stacklevel=3)
         mean = torch.where(seen, buf / buf[1].clamp(min=1), torch.full_like(buf, float("nan")))
         col = self._column.get(self.epoch)
         if col is not None:
