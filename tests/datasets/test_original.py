@@ -130,6 +130,20 @@ def test_device_only_for_file_archives(tmp_path):
         tc.open(tmp_path / "l.tcz", device="cpu")
 
 
+def test_a_device_this_machine_lacks_is_named_at_open(tmp_path, folder):
+    """device='cuda' without a usable GPU opened, then every decode raised 'a stored file does
+    not decode ... run tc.verify', blaming the file."""
+    tc.compress(folder, tmp_path / "o.tcz", codec="original", progress=False)
+    missing = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0}"
+    with pytest.raises(ValueError, match=rf"device='{missing}', but this machine has .*; pass "
+                                         r"device=None to decode on the CPU"):
+        tc.open(tmp_path / "o.tcz", device=missing)
+    with pytest.raises(ValueError, match=r"device should be a torch device such as 'cuda', "
+                                         r"'cuda:1' or 'cpu', but got device='tpu'"):
+        tc.open(tmp_path / "o.tcz", device="tpu")
+    assert tc.open(tmp_path / "o.tcz", device="cpu")[0][0].device.type == "cpu"
+
+
 def test_numpy_decoder_of_the_codec_seam(tmp_path, folder):
     """The codec's own (Pillow) decoder: the same pixels as torchvision for PNG files, within
     JPEG decoders' rounding for JPEGs."""

@@ -35,6 +35,31 @@ def check_decodable(data: np.ndarray, path, i: int) -> None:
             "them with Pillow as ImageFolder does")
 
 
+def usable_device(device) -> torch.device:
+    """``device`` as a ``torch.device`` this process can decode on, or a ValueError naming it: a
+    device torch cannot parse, or one this machine lacks (a decode there failed later, and was
+    reported as a damaged file)."""
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device should be a torch device such as 'cuda', 'cuda:1' or 'cpu', but "
+                         f"got device={device!r} ({e})") from None
+    if d.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (d.index or 0) >= count:
+            have = "no usable CUDA device" if count == 0 else f"{count} CUDA device(s)"
+            raise ValueError(f"device={device!r}, but this machine has {have} "
+                             "(torch.cuda.is_available(), device_count()); pass device=None to "
+                             "decode on the CPU")
+    elif d.type != "cpu":
+        try:
+            torch.empty(1, device=d)
+        except RuntimeError as e:
+            raise ValueError(f"device={device!r} cannot be used here ({e}); pass device=None to "
+                             "decode on the CPU") from None
+    return d
+
+
 class FileImages:
     """Decodes stored image files to uint8 CHW tensors.
 
@@ -46,7 +71,7 @@ class FileImages:
 
     def __init__(self, decoder, output: str, device=None):
         self.decoder, self.output = decoder, output
-        self.device = None if device is None else torch.device(device)
+        self.device = None if device is None else usable_device(device)
 
     def _finish(self, x: torch.Tensor) -> torch.Tensor:
         if self.output == "float":
@@ -77,6 +102,8 @@ class FileImages:
                     mode = ImageReadMode.GRAY if shapes[j][0] == 1 else ImageReadMode.RGB
                     x = decode_image(t, mode=mode)
                     out[j] = x if self.device is None else x.to(self.device)
+        except torch.OutOfMemoryError:
+            raise  # the device's memory, not the file
         except RuntimeError as e:
             raise FormatError(f"{self.decoder.where_of(int(idx[0]))}: a stored file does not decode "
                               f"({e}); run tc.verify: if it passes, the file was already damaged "
