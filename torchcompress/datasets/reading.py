@@ -20,7 +20,8 @@ from torch.utils.data import Subset
 from .files import check_decodable
 from .source_checks import agree, check_resize
 from .source_files import listed_files
-from .sources import Source, _image_folder, as_pairs, load_source, source_item, stored_pair
+from .source_items import source_item, stored_pair
+from .sources import Source, _image_folder, as_pairs, load_source
 
 __all__ = ["ArrayReader", "DatasetReader", "FilesReader", "open_reader"]
 

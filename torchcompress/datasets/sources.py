@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import reprlib
 import warnings
 from dataclasses import dataclass
 
@@ -12,10 +11,10 @@ import torch
 from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
-from .._arrays import to_numpy
 from .._validation import check_choice
 from .hf_source import hf_pairs, is_hf_dataset
 from .source_checks import check_agrees, check_layout, check_resize, check_values, stored_dtype
+from .source_items import image_array, read_pair, source_item
 
 __all__ = ["Source", "load_files", "load_source"]
 
@@ -28,98 +27,6 @@ class Source:
     y: np.ndarray          # (N,) int64 classes, or float32 regression targets
     classes: list | None
     name: str
-
-
-def _to_numpy(a, what: str) -> np.ndarray:
-    if isinstance(a, torch.Tensor):
-        return to_numpy(a)  # bfloat16 widened to float32
-    if hasattr(a, "mode") and hasattr(a, "size") and hasattr(a, "getbands"):  # PIL image
-        arr = np.asarray(a)
-        return arr[None] if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
-    if isinstance(a, np.ndarray):
-        return a
-    if isinstance(a, (list, tuple, int, float)):
-        return np.asarray(a)
-    raise TypeError(f"{what} should be a PIL image, numpy array or tensor, "
-                    f"but got {type(a).__name__}")
-
-
-def _resized(img: np.ndarray, size: tuple[int, int], i: int) -> np.ndarray:
-    """A (C, H, W) or (H, W) image resized with antialiasing (torchvision's ``resize``)."""
-    from torchvision.transforms.v2.functional import resize
-
-    if img.ndim not in (2, 3):
-        raise ValueError(f"resize= works on (C, H, W) or (H, W) images, but source sample {i} has "
-                         f"shape {tuple(img.shape)}")
-    t = torch.from_numpy(np.ascontiguousarray(img))
-    t = resize(t[None] if img.ndim == 2 else t, list(size), antialias=True)
-    return (t[0] if img.ndim == 2 else t).numpy()
-
-
-def source_item(ds, i: int):
-    """``ds[i]``; an ``OSError`` (a damaged or unreadable file) names the sample and its file."""
-    try:
-        return ds[i]
-    except OSError as e:
-        samples = getattr(ds, "samples", None)
-        msg = f"source sample {i} could not be read ({type(e).__name__}: {e})"
-        if isinstance(samples, (list, tuple)) and 0 <= i < len(samples) and \
-                isinstance(samples[i], (tuple, list)) and samples[i]:
-            msg = (f"source sample {i} (file {os.fspath(samples[i][0])!r}) could not be read "
-                   f"({type(e).__name__}: {e}); repair or remove the file (torchvision's "
-                   "ImageFolder skips files its is_valid_file= refuses)")
-        try:
-            err = type(e)(msg)
-        except Exception:  # an OSError subclass with another constructor
-            err = OSError(msg)
-        raise err from e
-
-
-def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray, int]:
-    """Source item ``i`` as (image array, resized when asked; integer class label)."""
-    if not isinstance(item, (tuple, list)) or len(item) < 2:
-        raise TypeError(f"source[{i}] should be an (image, label) pair, "
-                        f"but got {type(item).__name__}")
-    img = _to_numpy(item[0], f"source[{i}][0]")
-    check_values(img.shape, f"source sample {i}")
-    if resize is not None:
-        img = _resized(img, resize, i)
-    label = item[1]
-    try:
-        value = label.item() if hasattr(label, "item") else label
-        if isinstance(value, float) and not value.is_integer():  # int() would truncate it
-            raise ValueError(value)
-        return img, int(value)
-    except (TypeError, ValueError, RuntimeError):  # RuntimeError: .item() of a larger tensor
-        raise _label_error(label, i) from None
-
-
-def _label_error(label, i: int) -> TypeError:
-    """Why source item ``i``'s ``label`` is not a class label, and what to do instead."""
-    shape = np.shape(label) if isinstance(label, (np.ndarray, torch.Tensor)) else \
-        label.size[::-1] if hasattr(label, "getbands") else None  # PIL: (W, H)
-    if shape is None and not isinstance(label, dict):
-        return TypeError(f"source[{i}][1] should be an integer class label, but got "
-                         f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
-                         "(e.g. with target_transform)")
-    what = f"{type(label).__name__} of shape {tuple(shape)}" if shape is not None else "a dict"
-    return TypeError(f"source[{i}][1] should be one integer class label, but got {what}: a "
-                     "per-pixel mask or a detection target is not a label. Compress the images "
-                     "with a class (or 0) and the masks as a second archive of (mask, 0) pairs, "
-                     "read together with the same indices")
-
-
-def stored_pair(item, i: int, resize, layout) -> tuple[np.ndarray, int]:
-    """Source item ``i`` as a reader stores it: (contiguous C-first array of a stored dtype,
-    resized when asked; integer label)."""
-    img, label = read_pair(item, i, resize)
-    img = stored_dtype(img, f"source[{i}][0]")
-    if layout == "HWC":
-        if img.ndim != 3:
-            raise ValueError(f"layout='HWC' needs (H, W, C) samples, but source sample {i} has "
-                             f"shape {tuple(img.shape)}")
-        img = img.transpose(2, 0, 1)
-    return np.ascontiguousarray(img), label
 
 
 #: bytes of an iterable source held in memory past which compress warns
@@ -337,7 +244,7 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         name = os.path.basename(path)
     elif isinstance(source, (tuple, list)) and len(source) == 2 \
             and isinstance(source[0], (np.ndarray, torch.Tensor)):
-        x, y = _to_numpy(source[0], "source x"), _to_numpy(source[1], "source y")
+        x, y = image_array(source[0], "source x"), image_array(source[1], "source y")
         name = "arrays"
     elif (hasattr(source, "__getitem__") and hasattr(source, "__len__")) or (
             hasattr(source, "__iter__") and not isinstance(source, (str, bytes, dict))):

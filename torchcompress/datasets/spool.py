@@ -12,7 +12,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .source_checks import agree
-from .sources import Source, stored_pair
+from .source_items import stored_pair
+from .sources import Source
 
 __all__ = ["Spool", "spool_iterable"]
 
