@@ -45,12 +45,13 @@ def test_deterministic_per_seed_and_epoch(name):
     a, b = FACTORIES[name](seed=5), FACTORIES[name](seed=5)
     a.set_epoch(2)
     b.set_epoch(2)
-    assert list(a) == list(b)
+    first = list(a)
+    assert first == list(b)
     c = FACTORIES[name](seed=6)
     c.set_epoch(2)
-    assert list(c) != list(a)
+    assert list(c) != first
     a.set_epoch(3)
-    assert list(a) != list(b)  # each epoch has its own order
+    assert list(a) != first  # each epoch has its own order
 
 
 @pytest.mark.parametrize("name", IDS, ids=IDS)
@@ -89,6 +90,7 @@ def test_resume_mid_epoch_yields_exactly_the_rest(name):
     s = FACTORIES[name](seed=2)
     s.set_epoch(1)
     whole = list(s)
+    s.set_epoch(1)  # the same epoch again
     it = iter(s)
     head = [next(it) for _ in range(7)]
     state = s.state_dict()
@@ -96,7 +98,8 @@ def test_resume_mid_epoch_yields_exactly_the_rest(name):
     fresh.load_state_dict(state)
     fresh.set_epoch(1)  # the loop calls set_epoch again on resume: same epoch keeps the position
     assert head + list(fresh) == whole
-    assert list(fresh) == whole  # a finished pass replays the whole epoch
+    with pytest.warns(UserWarning, match=r"repeats epoch 1"):
+        assert list(fresh) == whole  # a finished pass replays the whole epoch
 
 
 def test_resume_through_a_dataloader():
@@ -104,6 +107,7 @@ def test_resume_through_a_dataloader():
     dl = DataLoader(Labelled(), batch_size=4, sampler=s)
     s.set_epoch(2)
     all_batches = [b[0].tolist() for b in dl]
+    s.set_epoch(2)  # the same epoch again
     it = iter(dl)
     seen = [next(it)[0].tolist() for _ in range(3)]
     state = s.state_dict()
@@ -267,3 +271,11 @@ def test_a_second_pass_without_set_epoch_warns_once(name):
         list(s)
         list(s)
     assert len([w for w in rec if "repeats epoch" in str(w.message)]) == 1
+
+
+def test_labels_without_class_balanced_are_warned_about():
+    with pytest.warns(UserWarning, match=r"labels= is used only with class_balanced=True, so it is "
+                                         r"ignored here"):
+        coreset(np.arange(20.0), 0.5, labels=np.arange(20) % 2)
+    with pytest.warns(UserWarning, match=r"labels= is used only with class_balanced=True"):
+        RandomSubsetSampler(range(20), fraction=0.5, labels=np.arange(20) % 2)

@@ -21,13 +21,22 @@ from torch.utils.data import Sampler
 
 from .._distributed import replica_info
 
-__all__ = ["EpochSampler", "check_seed", "seeded"]
+__all__ = ["EpochSampler", "check_seed", "seeded", "warn_unused_labels"]
 
 
 def check_seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed should be an int, but got seed={seed!r}")
     return int(seed)
+
+
+def warn_unused_labels(labels, class_balanced: bool, stacklevel: int = 3) -> None:
+    """A warning where ``labels=`` is given but ``class_balanced`` is False: they would be
+    ignored, and the draw not balanced as the caller likely meant."""
+    if labels is not None and not class_balanced:
+        warnings.warn("labels= is used only with class_balanced=True, so it is ignored here; "
+                      "pass class_balanced=True to keep each class's share", UserWarning,
+                      stacklevel=stacklevel)
 
 
 def seeded(value: int) -> torch.Generator:

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import ConcatDataset, Subset
 
 from .._arrays import as_index_array
-from ._base import EpochSampler
+from ._base import EpochSampler, warn_unused_labels
 from ._quota import apportion, group_members, subset_count
 
 __all__ = ["RandomSubsetSampler", "class_labels"]
@@ -82,6 +82,7 @@ class RandomSubsetSampler(EpochSampler):
                             f"{type(data_source).__name__}") from None
         self.k = subset_count(self.n, fraction, num_samples)
         self.class_balanced = bool(class_balanced)
+        warn_unused_labels(labels, self.class_balanced)
         if self.class_balanced:
             y = class_labels(data_source, labels, self.n)
             _, self.groups = group_members(y)

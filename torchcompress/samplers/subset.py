@@ -7,7 +7,7 @@ import torch
 
 from .._arrays import as_index_array, to_numpy
 from .._validation import check_choice, check_fraction, check_positive_int, check_range
-from ._base import EpochSampler, check_seed
+from ._base import EpochSampler, check_seed, warn_unused_labels
 from ._quota import apportion
 
 __all__ = ["SubsetSampler", "coreset"]
@@ -64,6 +64,7 @@ def coreset(scores, fraction: float, *, strategy: str = "top", prune_hardest: fl
     key = -s if descending else s
     key = np.where(np.isnan(key), np.inf, key)
     order = np.argsort(key, kind="stable")  # most important first, NaN last
+    warn_unused_labels(labels, class_balanced)
     if class_balanced:
         if labels is None:
             raise ValueError("class_balanced=True needs labels= (one class per score)")
