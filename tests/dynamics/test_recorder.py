@@ -152,6 +152,27 @@ def test_autocast_logits_and_numpy_arrays_are_recorded_as_float32():
     assert not np.isnan(eva_scores(a)).any()
 
 
+def test_with_indices_adds_an_index_key_to_dict_items():
+    """Hugging Face style datasets give dicts; (dict, index) pairs collated into a list that
+    `for x, y, idx in loader` could not unpack."""
+    class Rows(torch.utils.data.Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return {"image": torch.full((2,), float(i)), "label": i % 2}
+
+    b = next(iter(DataLoader(tc.with_indices(Rows()), batch_size=3, shuffle=False)))
+    assert b["index"].tolist() == [0, 1, 2] and b["label"].tolist() == [0, 1, 0]
+    assert tc.with_indices(Rows()).__getitems__([4])[0]["index"] == 4
+
+    class Indexed(Rows):
+        def __getitem__(self, i):
+            return {"index": i}
+    with pytest.raises(ValueError, match=r"adds the key 'index' to dict items, but item 1 already"):
+        tc.with_indices(Indexed())[1]
+
+
 def test_epochs_recorded_as_one_are_warned_about():
     """set_epoch called once, then record for three epochs: every epoch went into epoch 0."""
     import warnings

@@ -19,8 +19,22 @@ __all__ = ["IndexedDataset", "TrainingDynamics", "with_indices"]
 _FIELDS = ("norm", "seen", "correct", "margin", "entropy")
 
 
+def _with_index(item, i: int):
+    """``item`` with its index last: a tuple gains an element, a dict (Hugging Face style) an
+    ``"index"`` key, anything else becomes ``(item, index)``."""
+    if isinstance(item, tuple):
+        return (*item, i)
+    if isinstance(item, dict):
+        if "index" in item:
+            raise ValueError(f"with_indices adds the key 'index' to dict items, but item {i} "
+                             f"already has one (keys {sorted(item)})")
+        return {**item, "index": i}
+    return (item, i)
+
+
 class IndexedDataset(Dataset):
-    """Wraps a map-style dataset so each item gains its index: ``(x, y, index)``."""
+    """Wraps a map-style dataset so each item gains its index: ``(x, y, index)`` (a dict item
+    gains the key ``"index"``)."""
 
     def __init__(self, dataset):
         self.dataset = dataset
@@ -29,13 +43,12 @@ class IndexedDataset(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, i):
-        item = self.dataset[i]
-        return (*item, i) if isinstance(item, tuple) else (item, i)
+        return _with_index(self.dataset[i], i)
 
     def __getitems__(self, indices):
         batch = self.dataset.__getitems__(indices) if hasattr(self.dataset, "__getitems__") \
             else [self.dataset[i] for i in indices]
-        return [(*item, i) if isinstance(item, tuple) else (item, i) for item, i in zip(batch, indices)]
+        return [_with_index(item, i) for item, i in zip(batch, indices)]
 
     @property
     def targets(self):
