@@ -237,6 +237,15 @@ def test_cli_folder_and_torchvision_sources(tmp_path, capsys):
     code, err = _run(["compress", "torchvision:MNIST:" + str(tmp_path / "none"),
                       str(tmp_path / "x.tcz")], capsys)
     assert code == 2 and "Dataset not found" in err and err.count("\n") == 1
+    # the demo names its torchvision dataset the same way (it raised torch's RuntimeError with a
+    # traceback), as NAME with --root or as NAME:ROOT
+    for args in (["--torchvision", "MNIST", "--root", str(tmp_path / "none")],
+                 ["--torchvision", f"MNIST:{tmp_path / 'none'}"]):
+        code, err = _run(["demo", *args], capsys)
+        assert code == 2 and "torchcompress demo: error: --torchvision 'MNIST" in err
+        assert "Dataset not found" in err and f"(root '{tmp_path / 'none'}')" in err
+    code, err = _run(["demo", "--torchvision", "NoSuchSet"], capsys)
+    assert code == 2 and "'NoSuchSet' is not a torchvision dataset class" in err
 
 
 def test_iterable_source_with_length(tmp_path):

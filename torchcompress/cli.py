@@ -19,12 +19,9 @@ def _demo_source(args):
     if args.npz:
         return args.npz, "npz:" + args.npz
     if args.torchvision:
-        import torchvision
-
-        cls = getattr(torchvision.datasets, args.torchvision, None)
-        if cls is None:
-            raise SystemExit(f"--torchvision {args.torchvision!r} is not a torchvision dataset")
-        return cls(args.root, train=True, download=args.download), args.torchvision
+        name, _, root = args.torchvision.partition(":")  # NAME, or NAME:ROOT as compress takes it
+        what = f"--torchvision {args.torchvision!r}"
+        return _torchvision_dataset(name, root or args.root, what, args.download), name
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -217,22 +214,32 @@ def _torchrun_group():
 def _torchvision_source(spec: str):
     """``torchvision:NAME:ROOT``: the training split of ``torchvision.datasets.NAME`` at ROOT
     (never downloaded)."""
-    import inspect
-
-    import torchvision
-
     parts = spec.split(":", 2)
     if len(parts) != 3 or not parts[1] or not parts[2]:
         raise _UsageError(f"SOURCE {spec!r} should be torchvision:NAME:ROOT, e.g. "
                           "torchvision:CIFAR10:data")
-    cls = getattr(torchvision.datasets, parts[1], None)
-    if not inspect.isclass(cls):
-        raise _UsageError(f"SOURCE {spec!r}: {parts[1]!r} is not a torchvision dataset class")
-    kwargs = {"train": True} if "train" in inspect.signature(cls).parameters else {}
+    return _torchvision_dataset(parts[1], parts[2], f"SOURCE {spec!r}")
+
+
+def _torchvision_dataset(name: str, root: str, what: str, download: bool = False):
+    """The training split of ``torchvision.datasets.NAME`` at ``root``; a usage error naming
+    ``what`` when there is no such class or the data is not there."""
+    import inspect
+
+    import torchvision
+
+    cls = getattr(torchvision.datasets, name, None)
+    if not name or not inspect.isclass(cls):
+        raise _UsageError(f"{what}: {name!r} is not a torchvision dataset class (e.g. CIFAR10, "
+                          "MNIST)")
+    params = inspect.signature(cls).parameters
+    kwargs = {"train": True} if "train" in params else {}
+    if download and "download" in params:
+        kwargs["download"] = True
     try:
-        return cls(parts[2], **kwargs)
+        return cls(root, **kwargs)
     except RuntimeError as e:  # e.g. "Dataset not found or corrupted"
-        raise _UsageError(f"SOURCE {spec!r}: {e}") from None
+        raise _UsageError(f"{what}: {e} (root {root!r})") from None
 
 
 def _info(args) -> int:
@@ -275,7 +282,8 @@ def _parser() -> argparse.ArgumentParser:
                                     "zstd, training from the archives); with --npz or --torchvision, "
                                     "an ADQ size/quality/speed table of that dataset")
     d.add_argument("--npz", help=".npz with x and y (default: scikit-learn digits)")
-    d.add_argument("--torchvision", help="torchvision dataset class name, e.g. CIFAR10")
+    d.add_argument("--torchvision", help="torchvision dataset class name, e.g. CIFAR10 (with --root), "
+                                             "or NAME:ROOT as compress takes it")
     d.add_argument("--root", default="data", help="root directory for --torchvision")
     d.add_argument("--download", action="store_true", help="let torchvision download")
     d.add_argument("--layout", choices=["CHW", "HWC"], help="HWC converts (N,H,W,C) arrays")
