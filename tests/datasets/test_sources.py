@@ -122,12 +122,16 @@ def test_bad_npz_and_layout(tmp_path):
                     layout="NHWC", progress=False)
 
 
-def test_non_integer_label_named(tmp_path):
+@pytest.mark.parametrize("label, shown", [("cat", "'cat'"), (torch.tensor(2.5), r"tensor\(2.5000\)"),
+                                          (np.array([2.5]), r"array\(\[2.5\]\)")],
+                         ids=["str", "fractional-tensor", "one-element-array"])
+def test_non_integer_label_named(tmp_path, label, shown):
     class Named(PILDataset):
         def __getitem__(self, i):
-            return super().__getitem__(i)[0], "cat"
+            return super().__getitem__(i)[0], label
 
-    with pytest.raises(TypeError, match=r"source\[0\]\[1\] should be an integer class label, but got 'cat'"):
+    with pytest.raises(TypeError, match=rf"source\[0\]\[1\] should be an integer class label, but "
+                                        rf"got {shown}"):
         tc.compress(Named(), tmp_path / "l.tcz", codec="adq", progress=False)
     assert not (tmp_path / "l.tcz").exists()
 
@@ -144,8 +148,9 @@ def test_a_segmentation_or_detection_target_is_named(tmp_path, target, what):
             return super().__getitem__(i)[0], target
 
     with pytest.raises(TypeError, match=r"source\[0\]\[1\] should be one integer class label, "
-                                        rf"but got {what}: a per-pixel mask or a detection target "
-                                        r"is not a label. Compress .* a second archive"):
+                                        rf"but got {what}: a per-pixel mask, a detection or a "
+                                        r"multi-label target is not one class label. Compress .* a "
+                                        r"second archive"):
         tc.compress(Segmentation(), tmp_path / "s.tcz", progress=False)
 
 

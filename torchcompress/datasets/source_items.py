@@ -83,15 +83,15 @@ def _label_error(label, i: int) -> TypeError:
     """Why source item ``i``'s ``label`` is not a class label, and what to do instead."""
     shape = np.shape(label) if isinstance(label, (np.ndarray, torch.Tensor)) else \
         label.size[::-1] if hasattr(label, "getbands") else None  # PIL: (W, H)
-    if shape is None and not isinstance(label, dict):
+    if (shape is None or int(np.prod(shape)) <= 1) and not isinstance(label, dict):
         return TypeError(f"source[{i}][1] should be an integer class label, but got "
                          f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
                          "(e.g. with target_transform)")
     what = f"{type(label).__name__} of shape {tuple(shape)}" if shape is not None else "a dict"
     return TypeError(f"source[{i}][1] should be one integer class label, but got {what}: a "
-                     "per-pixel mask or a detection target is not a label. Compress the images "
-                     "with a class (or 0) and the masks as a second archive of (mask, 0) pairs, "
-                     "read together with the same indices")
+                     "per-pixel mask, a detection or a multi-label target is not one class "
+                     "label. Compress the images with a class (or 0) and the masks as a second "
+                     "archive of (mask, 0) pairs, read together with the same indices")
 
 
 def stored_pair(item, i: int, resize, layout) -> tuple[np.ndarray, int]:
