@@ -74,15 +74,29 @@ def _worker(rank, port, out_dir):
     part = torch.arange(rank, N, WORLD)
     loader = DataLoader(TensorDataset(x[part], torch.as_tensor(labels)[part]), batch_size=5)
     result["acc"] = np.nan_to_num(tc.evaluate.per_class_accuracy(model, loader, C)).tolist()
+    # ds.loader without a sampler: every rank would read every sample, so it warns
+    import warnings
+    archive = tc.open(os.path.join(out_dir, "a.tcz"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        archive.loader(4, shuffle=True)
+        archive.loader(4, sampler=tc.samplers.RandomSubsetSampler(archive, fraction=0.5))
+    result["loader_warnings"] = [str(w.message) for w in caught]
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump(result, f)
     dist.destroy_process_group()
 
 
 def test_two_process_gloo(tmp_path):
+    import torchcompress as tc
+    tc.compress((np.zeros((N, 1, 2, 2), np.uint8), np.arange(N) % C), tmp_path / "a.tcz",
+                progress=False)
     mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD))
-    import torchcompress as tc
+    for r in (r0, r1):
+        assert len(r["loader_warnings"]) == 1 and r["loader_warnings"][0].startswith(
+            "ds.loader without a sampler under torch.distributed gives each of the 2 ranks every "
+            "sample")
 
     labels = np.arange(N) % C
     single = {

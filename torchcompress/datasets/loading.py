@@ -14,8 +14,10 @@ import numbers
 import warnings
 
 import torch
+import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
+from .._distributed import is_distributed
 from .._validation import check_positive_int
 from ..samplers._base import EpochSampler, check_seed, seeded
 
@@ -204,6 +206,11 @@ def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num
     batch_size = check_positive_int("batch_size", batch_size)
     if sampler is not None and shuffle:
         raise ValueError("sampler= and shuffle=True both choose the order; pass one of them")
+    if sampler is None and is_distributed() and dist.get_world_size() > 1:
+        warnings.warn(f"ds.loader without a sampler under torch.distributed gives each of the "
+                      f"{dist.get_world_size()} ranks every sample (the same batches on all of "
+                      "them); pass sampler=torch.utils.data.DistributedSampler(ds) or a "
+                      "tc.samplers sampler, which shard by rank", UserWarning, stacklevel=3)
     batches = EpochBatches(len(ds), batch_size, sampler=sampler, shuffle=shuffle,
                            drop_last=drop_last, seed=check_seed(seed))
     return ResumableLoader(ds, batches, num_workers=num_workers, **dataloader_kwargs)
