@@ -31,7 +31,7 @@ def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
     try:
         for batch in loader:
             x, y = batch[0], torch.as_tensor(batch[1])
-            if device is not None:
+            if device is not None and isinstance(x, torch.Tensor):
                 x = x.to(device)
             pred = model(x).argmax(1).cpu()
             y = y.cpu().long()
