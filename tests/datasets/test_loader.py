@@ -71,6 +71,9 @@ def test_any_sampler_and_errors(lossless_archive):
     with pytest.raises(TypeError, match=r"batch_sampler= is set by ds.loader .* use "
                                         r"DataLoader\(ds, batch_sampler=...\)"):
         ds.loader(None, batch_sampler=[[0, 1]])  # refused for what it is, not for batch_size=None
+    with pytest.raises(ValueError, match=r"in_order=False lets workers deliver batches out of "
+                                         r"order, and ds.loader resumes by counting"):
+        ds.loader(8, num_workers=2, in_order=False)  # a resumed epoch would skip and repeat
     (x, y), = torch.utils.data.DataLoader(ds, batch_sampler=[[2, 0]])  # the way it points to
     assert x.shape[0] == 2 and y.tolist() == [ds[2][1], ds[0][1]]
 

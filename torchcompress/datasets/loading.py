@@ -204,6 +204,11 @@ def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num
             raise TypeError(f"{bad}= is set by ds.loader (it decodes whole batches); pass "
                             "batch_size as the first argument and leave the others out")
     batch_size = check_positive_int("batch_size", batch_size)
+    if dataloader_kwargs.get("in_order", True) is False:
+        raise ValueError("in_order=False lets workers deliver batches out of order, and ds.loader "
+                         "resumes by counting the batches consumed in order: a resumed epoch "
+                         "would skip some and repeat others. Leave it out, or use "
+                         "DataLoader(ds, batch_size, in_order=False) without exact resume")
     if sampler is not None and shuffle:
         raise ValueError("sampler= and shuffle=True both choose the order; pass one of them")
     if sampler is None and is_distributed() and dist.get_world_size() > 1:
