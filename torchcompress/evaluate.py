@@ -11,6 +11,19 @@ from ._validation import check_positive_int
 __all__ = ["per_class_accuracy"]
 
 
+def _logits(out) -> torch.Tensor:
+    """The (B, C) logits of a model's output: a tensor, the first of a tuple (Inception's aux
+    logits), or ``.logits`` (Hugging Face's model outputs)."""
+    if isinstance(out, (tuple, list)) and out:
+        out = out[0]
+    out = getattr(out, "logits", out)
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        raise TypeError("per_class_accuracy needs the model to return (B, C) logits (or a tuple "
+                        f"starting with them, or an object with .logits), but it returned "
+                        f"{type(out).__name__}{tuple(out.shape) if hasattr(out, 'shape') else ''}")
+    return out
+
+
 @torch.no_grad()
 def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
                        device: torch.device | str | None = None) -> np.ndarray:
@@ -33,7 +46,7 @@ def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
             x, y = batch[0], torch.as_tensor(batch[1])
             if device is not None and isinstance(x, torch.Tensor):
                 x = x.to(device)
-            pred = model(x).argmax(1).cpu()
+            pred = _logits(model(x)).argmax(1).cpu()
             y = y.cpu().long()
             if len(y) and (y.min() < 0 or y.max() >= num_classes):
                 raise ValueError(f"the loader's labels should be class ids in [0, {num_classes}) "

@@ -212,3 +212,19 @@ def test_per_class_accuracy_by_hand_and_labels_past_num_classes_are_refused():
     with pytest.raises(ValueError, match=r"labels should be class ids in \[0, 2\) \(num_classes=2\), "
                                          r"but a batch holds 0..2"):
         tc.evaluate.per_class_accuracy(model, DataLoader(TensorDataset(x, y), batch_size=5), 2)
+
+    class Aux(nn.Module):  # Inception-style (logits, aux) and Hugging Face-style .logits
+        def __init__(self, wrap):
+            super().__init__()
+            self.inner, self.wrap = model, wrap
+
+        def forward(self, x):
+            z = self.inner(x)
+            return (z, z * 0) if self.wrap == "tuple" else type("Out", (), {"logits": z})() \
+                if self.wrap == "attr" else z.sum(1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=2)
+    for wrap in ("tuple", "attr"):
+        np.testing.assert_allclose(tc.evaluate.per_class_accuracy(Aux(wrap), loader, 4), acc)
+    with pytest.raises(TypeError, match=r"needs the model to return \(B, C\) logits .* but it "
+                                        r"returned Tensor\(2,\)"):
+        tc.evaluate.per_class_accuracy(Aux("sum"), loader, 4)
