@@ -81,6 +81,9 @@ def test_batch_takes_negative_indices(archive):
     assert [y for _, y in got] == [y for _, y in want]
     assert all(torch.equal(a, b) for (a, _), (b, _) in zip(got, want))
     assert torch.equal(ds.batch(np.array([-2, 5]))[0], torch.stack([ds[38][0], ds[5][0]]))
+    with pytest.raises(TypeError, match=r"dtype bool, shape \(40,\); for a boolean mask pass its "
+                                        r"indices, mask.nonzero\(\)"):
+        ds.batch(torch.arange(40) < 3)
 
 
 def test_open_argument_errors(archive, tmp_path):

@@ -109,8 +109,11 @@ class CompressedDataset(Dataset):
     def _indices(self, indices) -> np.ndarray:
         idx = np.asarray(indices)
         if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+            hint = "; for a boolean mask pass its indices, mask.nonzero()" if idx.dtype == bool \
+                else ""
             raise TypeError(f"indices should be a 1-D sequence of ints, but got "
-                            f"{type(indices).__name__} of dtype {idx.dtype}, shape {idx.shape}")
+                            f"{type(indices).__name__} of dtype {idx.dtype}, shape {idx.shape}"
+                            f"{hint}")
         idx = idx.astype(np.int64, copy=False)
         n = len(self._labels)
         if not idx.size or (idx.min() >= 0 and idx.max() < n):  # the usual batch: ~8 us less
