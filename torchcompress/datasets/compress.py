@@ -65,7 +65,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
             bit-exact, any shape), ``"lossy"`` (DCT, ``bits=`` per value under an
             exact budget, any image size), ``"adq"`` (the ADQ paper's
             quantiser, bits=) or ``"gede"``.
-        overwrite: replace an existing archive at ``path``.
+        overwrite: replace an existing archive (or empty directory) at ``path``;
+            a directory of other files is never replaced (FileExistsError).
         progress: show tqdm bars.
         layout: ``"HWC"`` converts (N, H, W, C) samples to (N, C, H, W).
         shard_size: samples per shard; default aims at about 64 MiB shards.

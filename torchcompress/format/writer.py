@@ -138,7 +138,8 @@ class ArchiveWriter:
 
     Args:
         path: target archive directory.
-        overwrite: replace an existing archive at ``path``.
+        overwrite: replace an existing archive (or empty directory) at ``path``,
+            never a directory of other files (:func:`check_target`).
     """
 
     def __init__(self, path: str | os.PathLike, *, overwrite: bool = False):
