@@ -33,6 +33,30 @@ def test_batches_are_whole_tensors_equal_to_getitems(lossless_archive, images):
     assert len(ds.loader(16, drop_last=True)) == 2
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_with_indices_batches_carry_their_dataset_indices_through_a_resume(lossless_archive,
+                                                                           workers):
+    """TrainingDynamics.record needs each batch's dataset indices; ds.loader gave (x, y) only."""
+    ds = tc.open(lossless_archive)
+    loader = ds.loader(8, shuffle=True, seed=3, num_workers=workers, with_indices=True)
+    seen = []
+    for x, y, idx in loader:
+        assert idx.dtype == torch.int64
+        assert torch.equal(x, ds.batch(idx)[0]) and torch.equal(y, ds.targets[idx])
+        seen.append(idx)
+    order = torch.cat(seen)
+    assert sorted(order.tolist()) == list(range(len(ds)))
+    loader.set_epoch(0)
+    it = iter(loader)
+    head = [next(it)[2] for _ in range(2)]
+    state = loader.state_dict()
+    del it
+    again = ds.loader(8, shuffle=True, seed=3, num_workers=workers, with_indices=True)
+    again.load_state_dict(state)
+    rest = [idx for _, _, idx in again]
+    assert torch.equal(torch.cat(head + rest), order)
+
+
 @pytest.mark.parametrize("targets", ["int64", "float64"])
 def test_labels_from_workers_are_tensors_of_the_archive_dtype(tmp_path, images, targets):
     """Workers send a batch's labels inside the batch message, not as a tensor of their own;

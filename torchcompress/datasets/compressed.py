@@ -182,7 +182,8 @@ class CompressedDataset(Dataset):
         return x, y
 
     def loader(self, batch_size: int, *, shuffle: bool = False, sampler=None, num_workers: int = 0,
-               drop_last: bool = False, seed: int = 0, **dataloader_kwargs):
+               drop_last: bool = False, seed: int = 0, with_indices: bool = False,
+               **dataloader_kwargs):
         """A ``torch.utils.data.DataLoader`` that decodes whole batches and resumes exactly.
 
         Each step decodes one batch into one tensor (no per-sample tensors to
@@ -198,12 +199,14 @@ class CompressedDataset(Dataset):
             shuffle: a new seeded order every epoch.
             sampler: a ``Sampler[int]`` choosing the indices (e.g.
                 ``tc.samplers.RandomSubsetSampler``); not with ``shuffle``.
+            with_indices: batches are ``(x, y, indices)``, the (B,) int64 dataset
+                indices of the batch, for ``TrainingDynamics.record``.
             num_workers, drop_last, **dataloader_kwargs: as ``DataLoader``
                 (``pin_memory``, ``persistent_workers``, ``multiprocessing_context``...).
         """
         return make_loader(self, batch_size, shuffle=shuffle, sampler=sampler,
                            num_workers=num_workers, drop_last=drop_last, seed=seed,
-                           **dataloader_kwargs)
+                           with_indices=with_indices, **dataloader_kwargs)
 
     def __getstate__(self) -> dict:
         return dict(self._args)  # pickles by path; workers reopen lazily

@@ -34,31 +34,36 @@ class _Labels:
 
 
 class _Batches(Dataset):
-    """Items are whole batches: ``view[indices] == (x, y)`` with ``x`` (B, ...) or a list;
-    in a worker process a label tensor ``y`` comes back as :class:`_Labels`."""
+    """Items are whole batches: ``view[indices] == (x, y)`` with ``x`` (B, ...) or a list, or
+    ``(x, y, indices)`` with ``with_indices``; in a worker process a label or index tensor comes
+    back as :class:`_Labels`."""
 
-    def __init__(self, ds):
-        self.ds = ds
+    def __init__(self, ds, with_indices: bool = False):
+        self.ds, self.with_indices = ds, with_indices
 
     def __len__(self) -> int:
         return len(self.ds)
 
     def __getitem__(self, indices):
         x, y = self.ds.batch(indices)
-        if isinstance(y, torch.Tensor) and get_worker_info() is not None:
-            return x, _Labels(y.numpy())
-        return x, y
+        out = (x, y, torch.as_tensor(indices, dtype=torch.int64)) if self.with_indices else (x, y)
+        if get_worker_info() is not None:
+            return tuple(_Labels(v.numpy()) if k and isinstance(v, torch.Tensor) else v
+                         for k, v in enumerate(out))
+        return out
 
 
 def _labels_back(batch):
-    """The training process's side of :class:`_Labels`: the label tensor again (pinned when
-    the loader pinned the batch)."""
-    x, y = batch
-    if isinstance(y, _Labels):
-        y = torch.from_numpy(y.array)
-        if isinstance(x, torch.Tensor) and x.is_pinned():
-            y = y.pin_memory()
-    return x, y
+    """The training process's side of :class:`_Labels`: the label (and index) tensors again
+    (pinned when the loader pinned the batch)."""
+    x, rest = batch[0], []
+    for v in batch[1:]:
+        if isinstance(v, _Labels):
+            v = torch.from_numpy(v.array)
+            if isinstance(x, torch.Tensor) and x.is_pinned():
+                v = v.pin_memory()
+        rest.append(v)
+    return (x, *rest)
 
 
 class EpochBatches(Sampler):
@@ -128,8 +133,8 @@ class ResumableLoader(DataLoader):
     sampler's, when it has ``set_epoch``).
     """
 
-    def __init__(self, ds, batches: EpochBatches, **kwargs):
-        super().__init__(_Batches(ds), sampler=batches, batch_size=None, **kwargs)
+    def __init__(self, ds, batches: EpochBatches, with_indices: bool = False, **kwargs):
+        super().__init__(_Batches(ds, with_indices), sampler=batches, batch_size=None, **kwargs)
         self.batches = batches
         self._consumed = 0
         self._warned = False
@@ -192,7 +197,8 @@ class ResumableLoader(DataLoader):
 
 
 def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num_workers: int = 0,
-                drop_last: bool = False, seed: int = 0, **dataloader_kwargs) -> ResumableLoader:
+                drop_last: bool = False, seed: int = 0, with_indices: bool = False,
+                **dataloader_kwargs) -> ResumableLoader:
     """The loader behind ``CompressedDataset.loader``; see there."""
     if "batch_sampler" in dataloader_kwargs:
         raise TypeError("batch_sampler= is set by ds.loader (its batches resume exactly); for "
@@ -218,4 +224,5 @@ def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num
                       "tc.samplers sampler, which shard by rank", UserWarning, stacklevel=3)
     batches = EpochBatches(len(ds), batch_size, sampler=sampler, shuffle=shuffle,
                            drop_last=drop_last, seed=check_seed(seed))
-    return ResumableLoader(ds, batches, num_workers=num_workers, **dataloader_kwargs)
+    return ResumableLoader(ds, batches, bool(with_indices), num_workers=num_workers,
+                           **dataloader_kwargs)
