@@ -173,6 +173,21 @@ def test_with_indices_adds_an_index_key_to_dict_items():
         tc.with_indices(Indexed())[1]
 
 
+def test_a_window_recorded_in_part_is_warned_about():
+    """Training stopped inside a window: its scores rest on fewer epochs than it names."""
+    import warnings
+    d = TrainingDynamics(N, C, windows=[(1, 3), (5, 9)])
+    for e in range(7):
+        d.set_epoch(e)
+        d.record(torch.arange(N), torch.randn(N, C), torch.arange(N) % C)
+    with pytest.warns(UserWarning, match=r"window \(5, 9\) was recorded in 2 of its 4 epochs "
+                                         r"\(recorded: 0-6\); its scores rest on those alone"):
+        eva_scores(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        el2n_scores(d)  # the early window, whole
+
+
 def test_epochs_recorded_as_one_are_warned_about():
     """set_epoch called once, then record for three epochs: every epoch went into epoch 0."""
     import warnings

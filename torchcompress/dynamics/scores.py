@@ -8,9 +8,10 @@ were seen (NaN entries are skipped, never treated as 0).
 
 from __future__ import annotations
 
-import numpy as np
-
+import warnings
 from typing import Callable, Sequence, Union
+
+import numpy as np
 
 from .._validation import check_choice, check_range
 from .recorder import TrainingDynamics
@@ -33,6 +34,19 @@ def _nanvar(a: np.ndarray, ddof: int) -> np.ndarray:
     return np.where(k > ddof, ss / np.maximum(k - ddof, 1), np.nan)
 
 
+def _warn_partial(dyn: TrainingDynamics, windows) -> None:
+    """A warning for each window of ``windows`` (indices) that the recorder saw only part of:
+    its score then rests on fewer epochs than the window names (training stopped early)."""
+    done = set(dyn.epochs_recorded)
+    for k in windows:
+        a, b = dyn.windows[k]
+        have = sum(e in done for e in range(a, b))
+        if 0 < have < b - a:
+            warnings.warn(f"window {dyn.windows[k]} was recorded in {have} of its {b - a} epochs "
+                          f"(recorded: {dyn.describe_epochs()}); its scores rest on those alone",
+                          UserWarning, stacklevel=6)  # the caller of eva_scores etc.
+
+
 def _over_runs(fn: Callable[[TrainingDynamics], np.ndarray], runs: Runs, what: str) -> np.ndarray:
     """``fn`` of one recorder, or summed over independent runs as EVA's Algorithm 1 accumulates
     (NaN only where every run is NaN); all-NaN is a ValueError naming windows and epochs."""
@@ -44,7 +58,7 @@ def _over_runs(fn: Callable[[TrainingDynamics], np.ndarray], runs: Runs, what: s
     if len({d.num_samples for d in recorders}) > 1:
         raise ValueError(f"the runs recorded different dataset sizes "
                          f"{[d.num_samples for d in recorders]}; merge runs over one dataset")
-    per_run = np.stack([fn(d) for d in recorders])
+    per_run = np.stack(list(map(fn, recorders)))  # no frame of its own: warnings' stacklevel
     out = per_run[0] if not many else np.where(np.isnan(per_run).all(axis=0), np.nan,
                                                np.nansum(per_run, axis=0))
     if np.isnan(out).all():
@@ -78,6 +92,7 @@ def eva_scores(dyn: Runs, normalize: str | None = None, weight: float = 0.5) -> 
 
 def _eva_one(dyn: TrainingDynamics, normalize, weight) -> np.ndarray:
     dyn.finalize()
+    _warn_partial(dyn, range(len(dyn.windows)))
     if normalize is None:
         v = [_nanvar(dyn.window_norms(k).double().numpy(), 0) for k in range(len(dyn.windows))]
         return np.sum(v, axis=0)
@@ -101,6 +116,7 @@ def _el2n_one(dyn: TrainingDynamics, window: int) -> np.ndarray:
     if not 0 <= window < len(dyn.windows):
         raise ValueError(f"window should index one of the {len(dyn.windows)} windows, but got "
                          f"window={window}")
+    _warn_partial(dyn, [window])
     mean, k = _nanmean(dyn.window_norms(window).double().numpy())
     return np.where(k > 0, mean, np.nan)
 
