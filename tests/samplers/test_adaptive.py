@@ -189,6 +189,20 @@ def test_stratified_small_bins_give_their_budget_to_the_others():
     assert len(picked) == 20 and set(range(3)) <= set(picked.tolist())
 
 
+def test_stratified_takes_infinite_scores_as_the_hardest_stratum():
+    """forgetting_scores gives inf to samples never learned; equal-width strata over an infinite
+    range failed ('need at least one array to concatenate', numpy's invalid-value warnings)."""
+    import warnings
+    scores = np.r_[np.linspace(0, 1, 90), np.full(10, np.inf)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        picked = coreset(scores, 0.2, strategy="stratified", num_bins=5, seed=0)
+        pruned = coreset(scores, 0.2, strategy="stratified", prune_hardest=0.1, num_bins=5, seed=0)
+        assert len(coreset(np.full(6, np.inf), 0.5, strategy="stratified")) == 3
+    assert len(picked) == 20 and 0 < np.isinf(scores[picked]).sum() <= 5  # with the top stratum
+    assert not np.isinf(scores[pruned]).any() and len(pruned) == 20  # pruned first, the hardest
+
+
 def test_stratified_class_balanced_keeps_class_shares():
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1, 2], [500, 300, 200])

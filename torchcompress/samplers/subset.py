@@ -97,9 +97,10 @@ def _stratified(members: np.ndarray, key: np.ndarray, k: int, prune: float, num_
     pool, pk = members[cut:], key[cut:]
     if k >= len(pool):
         return pool
-    lo, hi = float(pk.min()), float(pk.max())
+    finite = pk[np.isfinite(pk)]  # infinite scores (forgetting's never-learned) go to the end
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)  # strata
     width = (hi - lo) / num_bins or 1.0
-    bin_of = np.minimum(((pk - lo) / width).astype(np.int64), num_bins - 1)
+    bin_of = np.minimum(((np.clip(pk, lo, hi) - lo) / width).astype(np.int64), num_bins - 1)
     strata = [pool[bin_of == b] for b in range(num_bins)]
     strata = sorted((st for st in strata if len(st)), key=len)
     chosen, budget = [], k
