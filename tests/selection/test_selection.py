@@ -61,6 +61,9 @@ def test_features_of_any_tensor_dtype_and_indices_are_checked():
         expected_error_reduction(f, y, np.arange(60) < 20, 5, num_classes=3)
     with pytest.raises(ValueError, match=r"selected holds 60, outside \[0, 60\)"):
         expected_error_reduction(f, y, [1, 60], 5, num_classes=3)
+    with pytest.raises(ValueError, match=r"pool should hold candidates outside selected, but 1 "
+                                         r"index\(es\) are in both \(e.g. 1\)"):
+        expected_error_reduction(f, y, [1, 2], 2, num_classes=3, pool=[1, 5, 7])
     with pytest.raises(ValueError, match=r"labels should be class ids in \[0, 2\) "
                                          r"\(num_classes=2\), but got 0..2"):
         expected_error_reduction(f, y, np.arange(20), 5, num_classes=2)

@@ -102,6 +102,11 @@ def expected_error_reduction(features, labels, selected, k: int, *, num_classes:
         pool_idx = torch.nonzero(mask)[:, 0]
     else:
         pool_idx = torch.from_numpy(as_index_array("pool", pool, n))
+        both = np.intersect1d(pool_idx.numpy(), sel.numpy())
+        if both.size:
+            raise ValueError(f"pool should hold candidates outside selected, but {both.size} "
+                             f"index(es) are in both (e.g. {int(both[0])}); they could be picked "
+                             "again")
     k = check_positive_int("k", k)
     if k > len(pool_idx):
         raise ValueError(f"k should be at most the pool size {len(pool_idx)}, but got k={k}")
