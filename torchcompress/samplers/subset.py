@@ -32,7 +32,9 @@ def coreset(scores, fraction: float, *, strategy: str = "top", prune_hardest: fl
             range into ``num_bins`` equal-width bins and give every bin an
             equal budget, drawn at random (from ``seed``) inside it; what a
             small bin cannot use goes to the others. Top-k falls below random
-            at low rates; CCS keeps easy and hard samples alike.
+            at low rates; CCS keeps easy and hard samples alike. The bins span
+            the finite scores; an infinite one (forgetting's never-learned
+            samples) joins the extreme bin on its side.
         prune_hardest: with ``"stratified"``, the share of the highest-scored
             (``descending``) samples dropped first, in [0, 1).
         num_bins: strata for ``"stratified"``.
