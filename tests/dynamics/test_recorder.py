@@ -30,6 +30,15 @@ def _run(seed=0, skip=None, epochs=8):
     return dyn, logits, y
 
 
+def _random_epochs(windows, epochs: int) -> TrainingDynamics:
+    """A recorder that saw every sample once in each of ``epochs`` epochs (random logits)."""
+    dyn = TrainingDynamics(N, C, windows=windows)
+    for e in range(epochs):
+        dyn.set_epoch(e)
+        dyn.record(torch.arange(N), torch.randn(N, C), torch.arange(N) % C)
+    return dyn
+
+
 def _norms(logits, y):
     p = np.exp(logits - logits.max(-1, keepdims=True))
     p /= p.sum(-1, keepdims=True)
@@ -176,10 +185,7 @@ def test_with_indices_adds_an_index_key_to_dict_items():
 def test_a_window_recorded_in_part_is_warned_about():
     """Training stopped inside a window: its scores rest on fewer epochs than it names."""
     import warnings
-    d = TrainingDynamics(N, C, windows=[(1, 3), (5, 9)])
-    for e in range(7):
-        d.set_epoch(e)
-        d.record(torch.arange(N), torch.randn(N, C), torch.arange(N) % C)
+    d = _random_epochs([(1, 3), (5, 9)], 7)
     with pytest.warns(UserWarning, match=r"window \(5, 9\) was recorded in 2 of its 4 epochs "
                                          r"\(recorded: 0-6\); its scores rest on those alone"):
         eva_scores(d)
@@ -232,10 +238,7 @@ def test_window_at_epoch_0_warns_once_and_says_why():
 
 @pytest.mark.parametrize("score", [eva_scores, el2n_scores], ids=["eva", "el2n"])
 def test_windows_never_recorded_raise_naming_windows_and_epochs(score):
-    dyn = TrainingDynamics(N, C, windows=[(20, 23), (30, 33)])
-    for e in range(4):
-        dyn.set_epoch(e)
-        dyn.record(torch.arange(N), torch.randn(N, C), torch.arange(N) % C)
+    dyn = _random_epochs([(20, 23), (30, 33)], 4)
     with pytest.raises(ValueError, match=r"is NaN: the recorder's windows are \[\(20, 23\), "
                                          r"\(30, 33\)\], but it recorded epochs 0-3"):
         score(dyn)
