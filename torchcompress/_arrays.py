@@ -22,7 +22,8 @@ def to_numpy(value, dtype=None) -> np.ndarray:
 
 
 def as_index_array(name: str, values, n: int | None = None) -> np.ndarray:
-    """A 1-D int64 array of indices (``< n`` when given), or a TypeError/ValueError naming ``name``."""
+    """A 1-D int64 array of indices (``< n`` when given), or a TypeError/ValueError naming
+    ``name``."""
     a = to_numpy(values)
     if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
         hint = "; for a boolean mask pass its indices, mask.nonzero()" if a.dtype == bool else ""

@@ -282,8 +282,8 @@ def _parser() -> argparse.ArgumentParser:
                                     "zstd, training from the archives); with --npz or --torchvision, "
                                     "an ADQ size/quality/speed table of that dataset")
     d.add_argument("--npz", help=".npz with x and y (default: scikit-learn digits)")
-    d.add_argument("--torchvision", help="torchvision dataset class name, e.g. CIFAR10 (with --root), "
-                                             "or NAME:ROOT as compress takes it")
+    d.add_argument("--torchvision", help="torchvision dataset class name, e.g. CIFAR10 (with "
+                                         "--root), or NAME:ROOT as compress takes it")
     d.add_argument("--root", default="data", help="root directory for --torchvision")
     d.add_argument("--download", action="store_true", help="let torchvision download")
     d.add_argument("--layout", choices=["CHW", "HWC"], help="HWC converts (N,H,W,C) arrays")
