@@ -210,6 +210,14 @@ def test_hugging_face_dataset_source(tmp_path):
     it = tc.open(tmp_path / "it.tcz")
     assert it.classes == ["ants", "bees", "wasps"]
     assert all(torch.equal(it[i][0], ds[i][0]) and it[i][1] == ds[i][1] for i in range(9))
+    # with_format("numpy") decodes an Image column to (H, W, C) arrays: refused as channels-last
+    # before; with_format("torch") gives (C, H, W) tensors. Both store the same images.
+    for fmt, stream in (("numpy", False), ("torch", False), ("numpy", True)):
+        src = hf.with_format(fmt)
+        tc.compress(src.to_iterable_dataset() if stream else src, tmp_path / "f.tcz",
+                    progress=False, overwrite=True)
+        f = tc.open(tmp_path / "f.tcz")
+        assert all(torch.equal(f[i][0], ds[i][0]) for i in range(9)), (fmt, stream)
     with pytest.raises(TypeError, match=r"a Hugging Face DatasetDict holds the splits "
                                         r"\['test', 'train'\]; pass one of them, e.g. ds\['test'\]"):
         tc.compress(datasets.DatasetDict({"train": hf, "test": hf}), tmp_path / "dd.tcz",

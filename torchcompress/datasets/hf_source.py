@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["hf_pairs", "is_hf_dataset"]
 
 
@@ -25,6 +27,19 @@ def _columns(ds) -> tuple[str, str]:
     return img, lab
 
 
+def _hwc_images(ds, img: str) -> bool:
+    """Whether the image column is an ``Image`` feature: decoded to numpy (``with_format("numpy")``)
+    its arrays are (H, W, C), as PIL's are, never (C, H, W)."""
+    return type((ds.features or {}).get(img)).__name__ == "Image"
+
+
+def _chw(x, hwc: bool):
+    """An ``Image`` column's numpy array as (C, H, W); anything else as it is."""
+    if hwc and isinstance(x, np.ndarray) and x.ndim == 3:
+        return x.transpose(2, 0, 1)
+    return x
+
+
 def _class_names(ds, lab: str) -> list | None:
     names = getattr((ds.features or {}).get(lab), "names", None)
     return list(names) if names else None
@@ -37,13 +52,14 @@ class HFPairs:
         self.ds = ds
         self.img, self.lab = _columns(ds)
         self.classes = _class_names(ds, self.lab)
+        self.hwc = _hwc_images(ds, self.img)
 
     def __len__(self) -> int:
         return len(self.ds)
 
     def __getitem__(self, i: int):
         row = self.ds[int(i)]
-        return row[self.img], row[self.lab]
+        return _chw(row[self.img], self.hwc), row[self.lab]
 
 
 class HFIterablePairs:
@@ -54,10 +70,11 @@ class HFIterablePairs:
         self.ds = ds
         self.img, self.lab = _columns(ds)
         self.classes = _class_names(ds, self.lab)
+        self.hwc = _hwc_images(ds, self.img)
 
     def __iter__(self):
         for row in self.ds:
-            yield row[self.img], row[self.lab]
+            yield _chw(row[self.img], self.hwc), row[self.lab]
 
 
 def hf_pairs(ds):
