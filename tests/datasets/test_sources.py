@@ -218,6 +218,11 @@ def test_hugging_face_dataset_source(tmp_path):
                     progress=False, overwrite=True)
         f = tc.open(tmp_path / "f.tcz")
         assert all(torch.equal(f[i][0], ds[i][0]) for i in range(9)), (fmt, stream)
+    grey = datasets.Dataset.from_dict({"image": [Image.fromarray(a[..., 0]) for a in imgs],
+                                       "label": [0] * 9}, features=features)
+    for fmt in (None, "numpy", "torch"):  # numpy's (H, W) was stored 2-D, the others (1, H, W)
+        tc.compress(grey.with_format(fmt), tmp_path / "g.tcz", progress=False, overwrite=True)
+        assert tuple(tc.open(tmp_path / "g.tcz")[0][0].shape) == (1, 6, 7), fmt
     with pytest.raises(TypeError, match=r"a Hugging Face DatasetDict holds the splits "
                                         r"\['test', 'train'\]; pass one of them, e.g. ds\['test'\]"):
         tc.compress(datasets.DatasetDict({"train": hf, "test": hf}), tmp_path / "dd.tcz",

@@ -34,9 +34,10 @@ def _hwc_images(ds, img: str) -> bool:
 
 
 def _chw(x, hwc: bool):
-    """An ``Image`` column's numpy array as (C, H, W); anything else as it is."""
-    if hwc and isinstance(x, np.ndarray) and x.ndim == 3:
-        return x.transpose(2, 0, 1)
+    """An ``Image`` column's numpy array as (C, H, W) (a grey (H, W) one as (1, H, W), as from
+    PIL and the torch format); anything else as it is."""
+    if hwc and isinstance(x, np.ndarray) and x.ndim in (2, 3):
+        return x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
     return x
 
 
