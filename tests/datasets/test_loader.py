@@ -95,6 +95,9 @@ def test_any_sampler_and_errors(lossless_archive):
     with pytest.raises(TypeError, match=r"batch_sampler= is set by ds.loader .* use "
                                         r"DataLoader\(ds, batch_sampler=...\)"):
         ds.loader(None, batch_sampler=[[0, 1]])  # refused for what it is, not for batch_size=None
+    with pytest.warns(UserWarning, match=r"ds.loader\(shuffle=True\) orders each epoch from seed "
+                                         r"\+ epoch .* generator= only seeds the workers here"):
+        ds.loader(8, shuffle=True, generator=torch.Generator().manual_seed(1))
     with pytest.raises(ValueError, match=r"in_order=False lets workers deliver batches out of "
                                          r"order, and ds.loader resumes by counting"):
         ds.loader(8, num_workers=2, in_order=False)  # a resumed epoch would skip and repeat

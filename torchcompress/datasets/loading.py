@@ -217,6 +217,11 @@ def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num
                          "DataLoader(ds, batch_size, in_order=False) without exact resume")
     if sampler is not None and shuffle:
         raise ValueError("sampler= and shuffle=True both choose the order; pass one of them")
+    if shuffle and dataloader_kwargs.get("generator") is not None:
+        warnings.warn("ds.loader(shuffle=True) orders each epoch from seed + epoch (so it can "
+                      "resume exactly); generator= only seeds the workers here. Pass seed= to "
+                      "change the order, or sampler=RandomSampler(ds, generator=g)",
+                      UserWarning, stacklevel=3)
     if sampler is None and is_distributed() and dist.get_world_size() > 1:
         warnings.warn(f"ds.loader without a sampler under torch.distributed gives each of the "
                       f"{dist.get_world_size()} ranks every sample (the same batches on all of "
