@@ -95,6 +95,10 @@ def test_any_sampler_and_errors(lossless_archive):
     with pytest.raises(TypeError, match=r"batch_sampler= is set by ds.loader .* use "
                                         r"DataLoader\(ds, batch_sampler=...\)"):
         ds.loader(None, batch_sampler=[[0, 1]])  # refused for what it is, not for batch_size=None
+    batches = torch.utils.data.BatchSampler(range(len(ds)), 4, False)
+    with pytest.raises(TypeError, match=r"sampler= should yield dataset indices, but BatchSampler "
+                                        r"yields batches \(\[0, 1, 2, 3\]\); ds.loader makes"):
+        list(ds.loader(8, sampler=batches))
     with pytest.warns(UserWarning, match=r"ds.loader\(shuffle=True\) orders each epoch from seed "
                                          r"\+ epoch .* generator= only seeds the workers here"):
         ds.loader(8, shuffle=True, generator=torch.Generator().manual_seed(1))

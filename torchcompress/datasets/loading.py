@@ -96,7 +96,14 @@ class EpochBatches(Sampler):
         if self.sampler is not None:
             if self.generator is not None:  # a resumed epoch replays it from this state
                 self.started = (self.epoch, self.generator.get_state())
-            return list(iter(self.sampler))
+            idx = list(iter(self.sampler))
+            if idx and isinstance(idx[0], (list, tuple, torch.Tensor)) and \
+                    not (isinstance(idx[0], torch.Tensor) and idx[0].ndim == 0):
+                raise TypeError(f"sampler= should yield dataset indices, but "
+                                f"{type(self.sampler).__name__} yields batches ({idx[0]!r}); "
+                                "ds.loader makes the batches itself: pass the sampler inside "
+                                "it and batch_size=")
+            return idx
         if self.shuffle:
             return torch.randperm(self.n, generator=seeded(self.seed + self.epoch)).tolist()
         return list(range(self.n))
