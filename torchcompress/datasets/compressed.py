@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from .._arrays import as_index_array
 from .._validation import check_callable, check_index, check_positive_int
 from ..format import ArchiveDecoder, ArchiveReader
 from ..format import verify as verify_hashes
@@ -107,14 +108,7 @@ class CompressedDataset(Dataset):
         return summarize(self.reader)
 
     def _indices(self, indices) -> np.ndarray:
-        idx = np.asarray(indices)
-        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
-            hint = "; for a boolean mask pass its indices, mask.nonzero()" if idx.dtype == bool \
-                else ""
-            raise TypeError(f"indices should be a 1-D sequence of ints, but got "
-                            f"{type(indices).__name__} of dtype {idx.dtype}, shape {idx.shape}"
-                            f"{hint}")
-        idx = idx.astype(np.int64, copy=False)
+        idx = as_index_array("indices", indices)  # negative ones count from the end, below
         n = len(self._labels)
         if not idx.size or (idx.min() >= 0 and idx.max() < n):  # the usual batch: ~8 us less
             return idx
