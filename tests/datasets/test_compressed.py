@@ -45,6 +45,37 @@ def test_transforms_applied(archive):
     assert ds.__getitems__([6])[0][1] == 102
 
 
+
+def test_joint_transforms_as_torchvision_datasets_take_them(archive, tmp_path):
+    """``transforms=`` (one callable on (x, y), torchvision's VisionDataset argument) applies on
+    every read path, travels to workers, and excludes transform=/target_transform=."""
+    from torchvision.transforms import v2
+
+    joint = lambda x, y: (x.flip(-1), y * 10)  # noqa: E731
+    ds, plain = tc.open(archive, transforms=joint), tc.open(archive)
+    x, y = ds[6]
+    assert torch.equal(x, plain[6][0].flip(-1)) and y == 20
+    assert [v for _, v in ds.__getitems__([6, 1])] == [20, 10]
+    xb, yb = ds.batch([6, 1])
+    assert torch.equal(xb, torch.stack([plain[6][0].flip(-1), plain[1][0].flip(-1)]))
+    assert yb.tolist() == [20, 10]
+    _, yl = next(iter(ds.loader(4, num_workers=2)))
+    assert yl.tolist() == [0, 10, 20, 30]
+    assert next(iter(torch.utils.data.DataLoader(ds, 4, num_workers=2)))[1].tolist() == [0, 10, 20, 30]
+    flip = tc.open(archive, transforms=v2.RandomHorizontalFlip(p=1.0))  # v2 passes ints through
+    assert torch.equal(flip[6][0], x) and flip[6][1] == 2
+    with pytest.raises(ValueError, match=r"pass transforms= .* or transform=/target_transform=, "
+                                         r"not both"):
+        tc.open(archive, transforms=joint, target_transform=lambda c: c)
+    with pytest.raises(TypeError, match=r"transforms should be callable .* got transforms=1 "):
+        tc.open(archive, transforms=1)
+    x = np.random.default_rng(0).random((30, 4)).astype(np.float32)
+    tc.condense((x, np.arange(30) % 3), tmp_path / "c.tcz", beta=3, progress=False)
+    cds = tc.open(tmp_path / "c.tcz", transforms=lambda x, y: (-x, y + 7))
+    x0, y0, w0 = tc.open(tmp_path / "c.tcz")[0]
+    x1, y1, w1 = cds[0]
+    assert torch.equal(x1, -x0) and y1 == y0 + 7 and torch.equal(w1, w0)
+
 def test_index_errors(archive):
     ds = tc.open(archive)
     with pytest.raises(IndexError, match="index 40 is out of range for a dataset of 40 samples"):

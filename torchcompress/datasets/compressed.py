@@ -25,6 +25,18 @@ def class_index(classes: list | None) -> dict | None:
     return {c: k for k, c in enumerate(classes)} if classes else None
 
 
+def check_transforms(transforms, transform, target_transform):
+    """The three transform arguments checked as torchvision's ``VisionDataset`` takes them:
+    ``transforms(x, y)`` (joint) or ``transform``/``target_transform``, not both."""
+    for name, value in (("transforms", transforms), ("transform", transform),
+                        ("target_transform", target_transform)):
+        check_callable(name, value)
+    if transforms is not None and (transform is not None or target_transform is not None):
+        raise ValueError("pass transforms= (one callable taking and returning (x, y)) or "
+                         "transform=/target_transform=, not both (as torchvision's datasets)")
+    return transforms, transform, target_transform
+
+
 class CompressedDataset(Dataset):
     """Map-style dataset over a torchcompress archive.
 
@@ -40,6 +52,8 @@ class CompressedDataset(Dataset):
         path: archive directory written by ``tc.compress``.
         transform: applied to each decoded ``x`` (torchvision convention).
         target_transform: applied to each label.
+        transforms: instead of the two above, one callable taking and returning
+            ``(x, y)`` (torchvision's ``transforms=``, e.g. a ``v2.Compose``).
         planes: progressive codecs (ADQ) only: decode from the top ``planes``
             bit-planes (a coarser view). ``None`` uses all stored planes.
         output: ``"source"`` (default): the source's dtype; lossy codecs round
@@ -55,11 +69,14 @@ class CompressedDataset(Dataset):
     """
 
     def __init__(self, path: str | os.PathLike, *, transform=None, target_transform=None,
-                 planes: int | None = None, output: str = "source", device=None):
+                 planes: int | None = None, output: str = "source", device=None,
+                 transforms=None):
+        self.transforms, self.transform, self.target_transform = check_transforms(
+            transforms, transform, target_transform)
         self.reader = ArchiveReader(path)
         self._args = dict(path=self.reader.path, transform=transform,
                           target_transform=target_transform, planes=planes, output=output,
-                          device=device)
+                          device=device, transforms=transforms)
         m = self.reader.manifest
         self.decoder = ArchiveDecoder.from_reader(self.reader)
         codec = self.decoder.codec
@@ -78,8 +95,6 @@ class CompressedDataset(Dataset):
             if planes > codec.max_planes:
                 raise ValueError(f"planes should be in 1..{codec.max_planes}, but got planes={planes}")
         self.planes = codec.max_planes if planes is None else planes
-        self.transform = check_callable("transform", transform)
-        self.target_transform = check_callable("target_transform", target_transform)
         self._labels = self.reader.labels
         self._n = len(self._labels)
         self._label = int if self._labels.dtype.kind in "iu" else float
@@ -117,7 +132,13 @@ class CompressedDataset(Dataset):
             raise IndexError(f"index {int(idx[bad][0])} is out of range for a dataset of {n} samples")
         return np.where(idx < 0, idx + n, idx)
 
+    def _plain(self) -> bool:
+        """No transform to apply (read each time: users set ``ds.transform`` after opening)."""
+        return self.transform is None and self.target_transform is None and self.transforms is None
+
     def _finish(self, x: torch.Tensor, y: int):
+        if self.transforms is not None:
+            return self.transforms(x, y)
         if self.transform is not None:
             x = self.transform(x)
         if self.target_transform is not None:
@@ -133,7 +154,7 @@ class CompressedDataset(Dataset):
         x = self.decoder.decode_one(i, self._out.dtype, self.planes)
         x = torch.from_numpy(x if self._out.identity else self._out.finish(x))
         y = self._label(self._labels[i])
-        if self.transform is None and self.target_transform is None:
+        if self._plain():
             return x, y
         return self._finish(x, y)
 
@@ -153,7 +174,7 @@ class CompressedDataset(Dataset):
         x = self._decode(idx)
         xs = x if isinstance(x, list) else x.unbind(0)
         labels = self._labels[idx].tolist()
-        if self.transform is None and self.target_transform is None:
+        if self._plain():
             return list(zip(xs, labels))
         return [self._finish(x, y) for x, y in zip(xs, labels)]
 
@@ -165,12 +186,17 @@ class CompressedDataset(Dataset):
         idx = self._indices(indices)
         x = self._decode(idx)
         y = torch.from_numpy(self._labels[idx])
-        if self.transform is not None:
+        if self.transforms is not None:
+            pairs = [self.transforms(t, v) for t, v in
+                     zip(x if isinstance(x, list) else x.unbind(0), y.tolist())]
+            x, y = [p[0] for p in pairs], default_collate([p[1] for p in pairs])
+        elif self.transform is not None:
             x = [self.transform(t) for t in (x if isinstance(x, list) else x.unbind(0))]
-            # one shape after the transform (a crop or resize of photos): one tensor, as
-            # DataLoader's collate stacks them
-            if x and all(isinstance(t, torch.Tensor) and t.shape == x[0].shape for t in x):
-                x = torch.stack(x)
+        # one shape after the transform (a crop or resize of photos): one tensor, as
+        # DataLoader's collate stacks them
+        if (self.transforms is not None or self.transform is not None) and x \
+                and all(isinstance(t, torch.Tensor) and t.shape == x[0].shape for t in x):
+            x = torch.stack(x)
         if self.target_transform is not None:  # collated as DataLoader's default collate does
             y = default_collate([self.target_transform(v) for v in y.tolist()])
         return x, y

@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._validation import check_callable, check_index, check_positive_int, expand_path
+from .._validation import check_index, check_positive_int, expand_path
 from ..codecs import make_codec
 from ..codecs.condense import condense_rows
 from ..errors import FormatError
 from ..format import ArchiveReader
 from .compress import refuse_existing, write_archive
-from .compressed import CompressedDataset, class_index
+from .compressed import CompressedDataset, check_transforms, class_index
 from .source_checks import warn_if_augmented
 from .sources import load_source
 from .summary import summarize
@@ -92,13 +92,15 @@ class CondensedDataset(Dataset):
     Args:
         path: archive directory.
         transform, target_transform: applied to ``x`` and ``y``.
+        transforms: instead, one callable taking and returning ``(x, y)``.
     """
 
-    def __init__(self, path: str | os.PathLike, *, transform=None, target_transform=None):
+    def __init__(self, path: str | os.PathLike, *, transform=None, target_transform=None,
+                 transforms=None):
+        self.transforms, self.transform, self.target_transform = check_transforms(
+            transforms, transform, target_transform)
         reader = ArchiveReader(path)
         self.path = reader.path
-        self.transform = check_callable("transform", transform)
-        self.target_transform = check_callable("target_transform", target_transform)
         where = reader.shard_path("condensed.safetensors")
         t = reader.extras().get("condensed")
         if t is None:
@@ -151,6 +153,8 @@ class CondensedDataset(Dataset):
         # op (x.mul_, Normalize(inplace=True)) must not change the stored samples or weights
         y = self._y[i]
         y = torch.tensor(y) if self._y.dtype.kind == "f" else int(y)
+        if self.transforms is not None:
+            x, y = self.transforms(x, y)
         if self.transform is not None:
             x = self.transform(x)
         if self.target_transform is not None:
