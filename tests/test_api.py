@@ -277,8 +277,8 @@ def test_cli_lossy_compress_and_info(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["lossy"]["payload_bytes"] <= info["lossy"]["budget_bytes"] == int(1.5 * x.size / 8)
     code, err = _run(["compress", str(tmp_path / "d.npz"), str(tmp_path / "w.tcz"), "--num-workers",
-                      "0", "--layout", "HWC"], capsys)
-    assert code == 2 and "num_workers should be a positive integer value, but got --num-workers 0" in err
+                      "-1", "--layout", "HWC"], capsys)
+    assert code == 2 and "num_workers should be a non-negative integer value, but got --num-workers -1" in err
 
 
 def test_paths_expand_the_home_directory(tmp_path, monkeypatch):

@@ -317,7 +317,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="resize folder images to H x W as they are read (e.g. for adq, gede)")
     c.add_argument("--num-workers", type=int, default=1,
                    help="processes that read and encode chunks: this one and N-1 forked "
-                        "workers; the bytes do not depend on it")
+                        "workers (0 or 1: this one alone); the bytes do not depend on it")
     c.add_argument("--overwrite", action="store_true")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(fn=_compress)

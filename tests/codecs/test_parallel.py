@@ -20,11 +20,11 @@ def test_bytes_do_not_depend_on_workers(tmp_path, params):
     x = _images()
     y = np.arange(len(x)) % 4
     files = {}
-    for workers in (1, 2, 3):
+    for workers in (0, 1, 2, 3):  # 0: the calling process alone, as DataLoader's num_workers=0
         path = tmp_path / f"w{workers}.tcz"
         tc.compress((x, y), path, num_workers=workers, progress=False, **params)
         files[workers] = [(path / f).read_bytes() for f in ("shard-00000.safetensors", "tables.safetensors")]
-    assert files[1] == files[2] == files[3]
+    assert files[0] == files[1] == files[2] == files[3]
 
 
 def test_map_ranges_keeps_order_and_covers_every_sample():
@@ -36,9 +36,11 @@ def test_map_ranges_keeps_order_and_covers_every_sample():
     assert map_ranges(lambda a, b: (a, b), 600, workers=1) == [(0, 256), (256, 512), (512, 600)]
 
 
-@pytest.mark.parametrize("bad, err", [(0, ValueError), (1.5, TypeError)])
-def test_bad_num_workers(tmp_path, bad, err):
-    with pytest.raises(err, match="num_workers should be"):
+@pytest.mark.parametrize("bad, err, msg", [(-1, ValueError, "a non-negative integer value, but got "
+                                                           "num_workers=-1"),
+                                          (1.5, TypeError, "an int")])
+def test_bad_num_workers(tmp_path, bad, err, msg):
+    with pytest.raises(err, match="num_workers should be " + msg):
         tc.compress((_images(4), np.zeros(4, int)), tmp_path / "x.tcz", num_workers=bad,
                     progress=False)
     assert not (tmp_path / "x.tcz").exists()

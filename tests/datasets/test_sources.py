@@ -312,6 +312,36 @@ def _folder(root, arrays):
     return root
 
 
+
+@pytest.mark.skipif(not hasattr(Exception, "add_note"), reason="exception notes: Python 3.11+")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_error_in_the_source_names_its_sample(tmp_path, workers):
+    """The source's own exception keeps its type and traceback and gains a note naming the
+    sample; an IndexError below len() says the source's __len__ counts too many."""
+    class Source(torch.utils.data.Dataset):
+        def __init__(self, n, length):
+            self.n, self.length = n, length
+
+        def __len__(self):
+            return self.length
+
+        def __getitem__(self, i):
+            if i == 13:
+                raise RuntimeError("boom in the user's code")
+            if i >= self.n:
+                raise IndexError(i)
+            return np.zeros((3, 4, 4), np.uint8), 0
+
+    with pytest.raises(RuntimeError, match="boom in the user's code") as e:
+        tc.compress(Source(20, 20), tmp_path / "a.tcz", progress=False, num_workers=workers)
+    assert "torchcompress: raised by source[13] while reading the source" in e.value.__notes__
+    with pytest.raises(IndexError) as e:
+        tc.compress(Source(10, 12), tmp_path / "a.tcz", progress=False, num_workers=workers)
+    assert e.value.__notes__ == ["torchcompress: raised by source[10] while reading the source; "
+                                 "len(source) == 12, so index 10 should exist: the source's "
+                                 "__len__ counts more samples than its __getitem__ gives"]
+    assert not (tmp_path / "a.tcz").exists()
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_damaged_file_is_named(tmp_path, workers):
     rng = np.random.default_rng(0)

@@ -76,7 +76,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         resize: ``(height, width)``: resize the images of a dataset or folder
             source as they are read (antialiased), e.g. photos for ADQ or GeDe.
         num_workers: processes that read and encode chunks: the calling one and
-            ``num_workers - 1`` forked workers (Linux; elsewhere threads) (GeDe: when
+            ``num_workers - 1`` forked workers (Linux; elsewhere threads); 0 and 1
+            both mean the calling process alone, as ``DataLoader``'s 0 (GeDe: when
             it streams; in memory it encodes on one). The archive's bytes are the
             same for any number.
         verify: decode every sample before committing and fail unless it is
@@ -99,7 +100,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         shard_size = check_positive_int("shard_size", shard_size)
     verify = _verify_default(enc, verify)
     refuse_existing(path, overwrite)
-    num_workers = check_positive_int("num_workers", num_workers)
+    # 0, as a DataLoader's num_workers=0 reads in the calling process: the same as 1 here
+    num_workers = max(1, check_positive_int("num_workers", num_workers, allow_zero=True))
     classes = check_class_names(classes)
     warn_if_augmented(source)
     check_archive_outside(source, path)

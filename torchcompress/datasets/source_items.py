@@ -42,7 +42,8 @@ def _resized(img: np.ndarray, size: tuple[int, int], i: int) -> np.ndarray:
 
 
 def source_item(ds, i: int):
-    """``ds[i]``; an ``OSError`` (a damaged or unreadable file) names the sample and its file."""
+    """``ds[i]``; an ``OSError`` (a damaged or unreadable file) names the sample and its file,
+    any other error from the source's own code gains a note naming the sample."""
     try:
         return ds[i]
     except OSError as e:
@@ -58,6 +59,23 @@ def source_item(ds, i: int):
         except Exception:  # an OSError subclass with another constructor
             err = OSError(msg)
         raise err from e
+    except Exception as e:
+        if hasattr(e, "add_note"):  # Python 3.11+; the type and traceback stay the user's
+            e.add_note(f"torchcompress: raised by source[{i}] while reading the source"
+                       + _length_hint(ds, i, e))
+        raise
+
+
+def _length_hint(ds, i: int, e: Exception) -> str:
+    """For an IndexError below ``len(ds)``: the source's ``__len__`` counts more than it holds."""
+    try:
+        n = len(ds)
+    except TypeError:
+        return ""
+    if isinstance(e, IndexError) and i < n:
+        return (f"; len(source) == {n}, so index {i} should exist: the source's __len__ "
+                "counts more samples than its __getitem__ gives")
+    return ""
 
 
 def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray, int]:
