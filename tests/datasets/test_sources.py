@@ -313,6 +313,35 @@ def _folder(root, arrays):
 
 
 
+
+def test_a_sample_past_the_formats_limit_is_refused_before_any_work(tmp_path, monkeypatch):
+    """A sample of over 2**31 - 1 values (a 27,000 x 27,000 RGB scan) failed after 30 s
+    with numpy's MemoryError for 49 GiB; it is refused as it is read, and resize= (which
+    brings it under the limit) is checked after resizing."""
+    class Huge(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):  # no memory: one value broadcast
+            return np.broadcast_to(np.uint8(i), (3, 27000, 27000)), i
+
+    with pytest.raises(ValueError, match=r"source sample 0 has shape \(3, 27000, 27000\), "
+                                         r"2,187,000,000 values, but a sample holds at most "
+                                         r"2,147,483,647 .* pass resize=\(height, width\)"):
+        tc.compress(Huge(), tmp_path / "h.tcz", progress=False)
+    with pytest.raises(ValueError, match=r"each sample of x \(2, 3, 27000, 27000\) has shape"):
+        tc.compress((np.broadcast_to(np.uint8(0), (2, 3, 27000, 27000)), [0, 1]),
+                    tmp_path / "h.tcz", progress=False)
+    assert not (tmp_path / "h.tcz").exists()
+    from torchcompress.datasets import source_checks
+    monkeypatch.setattr(source_checks, "MAX_SAMPLE_VALUES", 100)
+    x = np.zeros((2, 3, 8, 8), np.uint8)
+    with pytest.raises(ValueError, match=r"source sample 0 has shape \(3, 8, 8\), 192 values"):
+        tc.compress(list(zip(x, [0, 1])), tmp_path / "s.tcz", progress=False)
+    tc.compress(list(zip(x, [0, 1])), tmp_path / "s.tcz", progress=False, resize=(4, 4))
+    with pytest.raises(ValueError, match=r"source sample 0 resized has shape \(3, 6, 6\)"):
+        tc.compress(list(zip(x, [0, 1])), tmp_path / "t.tcz", progress=False, resize=(6, 6))
+
 @pytest.mark.skipif(not hasattr(Exception, "add_note"), reason="exception notes: Python 3.11+")
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_error_in_the_source_names_its_sample(tmp_path, workers):

@@ -3,6 +3,7 @@ warning for a source whose transform augments at random."""
 
 from __future__ import annotations
 
+import math
 import os
 import reprlib
 import warnings
@@ -42,14 +43,26 @@ def check_layout(shape: tuple, layout: str | None, what: str) -> None:
                          "them as they are")
 
 
-def check_values(shape: tuple, what: str) -> None:
-    """Refuse a sample that holds no values: a scalar (shape ``()``) or a zero dimension."""
+#: the most values one sample may hold: the format's per-sample shapes and the kernels' int32
+#: positions stop there (a reader refuses larger records as corrupt)
+MAX_SAMPLE_VALUES = (1 << 31) - 1
+
+
+def check_values(shape: tuple, what: str, *, limit: bool = True) -> None:
+    """Refuse a sample that holds no values (a scalar, shape ``()``, or a zero dimension), or
+    (with ``limit``; not for an image about to be resized) more than ``MAX_SAMPLE_VALUES``."""
     if len(shape) == 0:
         raise ValueError(f"{what} is a scalar (shape ()); a sample needs at least one dimension: "
                          "pass x.reshape(-1, 1) for one value per sample")
     if 0 in shape:
         raise ValueError(f"{what} has shape {tuple(shape)}, with a zero dimension, so it holds no "
                          "values; drop empty samples from the source")
+    values = math.prod(int(d) for d in shape)
+    if limit and values > MAX_SAMPLE_VALUES:
+        raise ValueError(f"{what} has shape {tuple(shape)}, {values:,} values, but a sample holds "
+                         f"at most {MAX_SAMPLE_VALUES:,} (the format's int32 limit); split it into "
+                         "tiles, or (a dataset or folder of images) pass resize=(height, width) "
+                         "to tc.compress")
 
 
 def check_class_names(classes) -> list | None:

@@ -84,9 +84,10 @@ def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray,
         raise TypeError(f"source[{i}] should be an (image, label) pair, "
                         f"but got {type(item).__name__}")
     img = image_array(item[0], f"source[{i}][0]")
-    check_values(img.shape, f"source sample {i}")
+    check_values(img.shape, f"source sample {i}", limit=resize is None)
     if resize is not None:
         img = _resized(img, resize, i)
+        check_values(img.shape, f"source sample {i} resized")
     label = item[1]
     try:
         value = label.item() if hasattr(label, "item") else label
