@@ -281,6 +281,25 @@ def test_cli_lossy_compress_and_info(tmp_path, capsys):
     assert code == 2 and "num_workers should be a non-negative integer value, but got --num-workers -1" in err
 
 
+
+def test_urls_are_refused_not_written_under_the_working_directory(tmp_path, monkeypatch):
+    """tc.compress(..., "s3://bucket/train.tcz") wrote ./s3:/bucket/train.tcz and reported
+    success; every path argument now refuses a URL, naming it and the way out."""
+    monkeypatch.chdir(tmp_path)
+    x = np.zeros((4, 1, 4, 4), np.uint8)
+    msg = r"'{}' is a URL, but torchcompress reads and writes local paths only .* mount it"
+    for url in ("s3://bucket/train.tcz", "gs://b/t.tcz", "https://example.com/t.tcz"):
+        with pytest.raises(ValueError, match=msg.format(url)):
+            tc.compress((x, [0] * 4), url, progress=False)
+        with pytest.raises(ValueError, match=msg.format(url)):
+            tc.condense((x.reshape(4, -1).astype(np.float32), [0] * 4), url, progress=False)
+        for read in (tc.open, tc.verify, lambda u: tc.compress(u, "a.tcz", progress=False)):
+            with pytest.raises(ValueError, match=msg.format(url)):
+                read(url)
+    assert list(tmp_path.iterdir()) == []
+    tc.compress((x, [0] * 4), "C://t.tcz", progress=False)  # not a URL: a folder named C:
+    assert tc.open("C://t.tcz")[0][1] == 0 and (tmp_path / "C:" / "t.tcz").is_dir()
+
 def test_paths_expand_the_home_directory(tmp_path, monkeypatch):
     """'~' in a source or archive path means the home directory, as in torchvision's roots;
     nothing named '~' is made in the working directory."""

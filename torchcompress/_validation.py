@@ -6,6 +6,7 @@ import math
 import numbers
 import operator
 import os
+import re
 from typing import Any, Iterable
 
 __all__ = ["check_callable", "check_choice", "check_fraction", "check_index", "check_positive_int",
@@ -83,7 +84,19 @@ def check_index(i: Any, n: int, what: str) -> int:
     return int(i) % n
 
 
+#: a URL's scheme (two letters at least: ``C:/`` is a Windows drive)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
+
+
 def expand_path(p: Any) -> Any:
     """A path argument with ``~`` expanded, as torchvision's dataset roots are (a str, bytes or
-    PathLike, as a str; anything else, e.g. a dataset, unchanged)."""
-    return os.path.expanduser(os.fsdecode(p)) if isinstance(p, (str, bytes, os.PathLike)) else p
+    PathLike, as a str; anything else, e.g. a dataset, unchanged). A URL is refused: as a
+    local path ``s3://b/x.tcz`` named the folder ``s3:/b/x.tcz`` under the working directory."""
+    if not isinstance(p, (str, bytes, os.PathLike)):
+        return p
+    path = os.fsdecode(p)
+    if _URL.match(path):
+        raise ValueError(f"{path!r} is a URL, but torchcompress reads and writes local paths only "
+                         "(a mounted bucket works: s3fs, gcsfuse, blobfuse); copy the data or "
+                         "the archive to a local path, or mount it")
+    return os.path.expanduser(path)

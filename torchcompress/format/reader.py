@@ -7,6 +7,7 @@ import os
 import numpy as np
 import xxhash
 
+from .._validation import expand_path
 from ..errors import FormatError
 from .manifest import Manifest, load_manifest
 from .safetensors_io import open_tensors, read_header
@@ -63,7 +64,7 @@ class ArchiveReader:
         if not isinstance(path, (str, bytes, os.PathLike)):
             raise TypeError(f"path should be a str or os.PathLike naming an archive directory, "
                             f"but got {type(path).__name__}")
-        self.path = os.path.expanduser(os.fsdecode(path))
+        self.path = expand_path(path)
         self.manifest: Manifest = load_manifest(self.path)
         m = self.manifest
         labels = []

@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 
+from .._validation import expand_path
 from ..errors import FormatError
 from .manifest import MANIFEST_FILE, ExtraInfo, Manifest, ShardInfo
 from .safetensors_io import write_tensors
@@ -89,7 +90,7 @@ def check_target(path: str | os.PathLike, overwrite: bool) -> str:
     if not os.fsdecode(path):
         raise ValueError("path should name an archive directory, but got path='' (that is the "
                          "working directory); pass e.g. 'train.tcz'")
-    full = os.path.abspath(os.path.expanduser(os.fsdecode(path)))
+    full = os.path.abspath(expand_path(path))
     if not os.path.exists(full):
         return full
     if not overwrite:
