@@ -141,6 +141,27 @@ def test_pickles_by_path_cheaply(archive):
     assert torch.equal(back[7][0], ds[7][0]) and back.planes == 1
 
 
+def _plus_five(t):
+    return t + 5
+
+
+def _plus_100(c):
+    return c + 100
+
+
+def test_transforms_set_after_opening_survive_pickling(archive):
+    """``ds.transform = ...`` after ``tc.open`` (as on a split's train part) reached spawned
+    workers (macOS, Windows, multiprocessing_context="spawn") as no transform at all."""
+    ds = tc.open(archive)
+    ds.transform, ds.target_transform = _plus_five, _plus_100
+    back = pickle.loads(pickle.dumps(ds))
+    assert torch.equal(back[7][0], ds[7][0]) and back[7][1] == ds[7][1] == 103
+    ds.transform = ds.target_transform = None
+    ds.transforms = lambda x, y: (x, -y)  # noqa: E731 - not picklable: pickle says so
+    with pytest.raises((pickle.PicklingError, AttributeError), match="lambda"):
+        pickle.dumps(ds)
+
+
 def test_batch_of_mixed_shapes_stacks_after_a_resizing_transform(tmp_path):
     """Photos of several sizes: a transform that gives one shape yields one (B, ...) tensor,
     as DataLoader's collate would; the target transform applies on every path."""

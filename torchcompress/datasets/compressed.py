@@ -229,7 +229,10 @@ class CompressedDataset(Dataset):
                            with_indices=with_indices, **dataloader_kwargs)
 
     def __getstate__(self) -> dict:
-        return dict(self._args)  # pickles by path; workers reopen lazily
+        # pickles by path; workers reopen lazily. The transforms as they are now: users set
+        # ds.transform after opening (a split's train part), and spawned workers lost it
+        return dict(self._args, transform=self.transform, target_transform=self.target_transform,
+                    transforms=self.transforms)
 
     def __setstate__(self, state: dict) -> None:
         path = state.pop("path")
