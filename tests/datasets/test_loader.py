@@ -88,7 +88,9 @@ def test_any_sampler_and_errors(lossless_archive):
     assert loader.epoch == s.epoch == 3  # a finished pass moves both to the next epoch
     with pytest.raises(ValueError, match=r"sampler= and shuffle=True both choose the order"):
         ds.loader(8, sampler=s, shuffle=True)
-    with pytest.raises(TypeError, match=r"collate_fn= is set by ds.loader"):
+    with pytest.raises(TypeError, match=r"collate_fn= is set by ds.loader .* apply a batch "
+                                        r"transform to each batch in your loop instead, e.g. "
+                                        r"x, y = v2.CutMix\(num_classes=...\)\(x, y\)"):
         ds.loader(8, collate_fn=list)
     with pytest.raises(ValueError, match=r"batch_size should be a positive integer value"):
         ds.loader(0)

@@ -212,10 +212,11 @@ def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num
                         "batches of your own (e.g. grouped by image shape) use "
                         "DataLoader(ds, batch_sampler=...), which still decodes each batch in "
                         "one ds.__getitems__ call, without ds.loader's exact resume")
-    for bad in ("batch_size", "collate_fn"):
-        if bad in dataloader_kwargs:
-            raise TypeError(f"{bad}= is set by ds.loader (it decodes whole batches); pass "
-                            "batch_size as the first argument and leave the others out")
+    if "collate_fn" in dataloader_kwargs:
+        raise TypeError("collate_fn= is set by ds.loader (it decodes whole batches, already "
+                        "collated); apply a batch transform to each batch in your loop instead, "
+                        "e.g. x, y = v2.CutMix(num_classes=...)(x, y), as torchvision's docs do "
+                        "after the DataLoader; or use DataLoader(ds, collate_fn=...)")
     batch_size = check_positive_int("batch_size", batch_size)
     if dataloader_kwargs.get("in_order", True) is False:
         raise ValueError("in_order=False lets workers deliver batches out of order, and ds.loader "
