@@ -371,6 +371,24 @@ def test_an_error_in_the_source_names_its_sample(tmp_path, workers):
                                  "__len__ counts more samples than its __getitem__ gives"]
     assert not (tmp_path / "a.tcz").exists()
 
+
+def test_an_empty_class_folder_is_named_with_the_way_to_keep_it(tmp_path):
+    """A class folder without images made ImageFolder refuse the whole folder, and the message
+    said the folder was not an image folder; it now says which, and how to keep them."""
+    import torchvision
+
+    root = _folder(tmp_path / "f", [np.full((5, 6, 3), 40 * i, np.uint8) for i in range(4)])
+    (root / "c1b").mkdir()
+    with pytest.raises(ValueError, match=r"is an image folder with class folders that hold no "
+                                         r"images ImageFolder reads \(Found no valid file for the "
+                                         r"classes c1b\..*allow_empty=True\) to keep them"):
+        tc.compress(str(root), tmp_path / "a.tcz", progress=False)
+    with pytest.warns(tc.LargerThanFilesWarning):  # four tiny PNGs: the tables outweigh them
+        tc.compress(torchvision.datasets.ImageFolder(str(root), allow_empty=True),
+                    tmp_path / "a.tcz", progress=False)
+    ds = tc.open(tmp_path / "a.tcz")
+    assert ds.classes == ["c0", "c1", "c1b"] and ds.targets.tolist() == [0, 0, 1, 1]
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_damaged_file_is_named(tmp_path, workers):
     rng = np.random.default_rng(0)

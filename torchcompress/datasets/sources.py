@@ -183,6 +183,11 @@ def _image_folder(path: str):
     try:
         return ImageFolder(path, loader=folder_loader)
     except (FileNotFoundError, RuntimeError) as e:
+        if "Found no valid file for the classes" in str(e):  # some class folders, not all
+            raise ValueError(f"source {path!r} is an image folder with class folders that hold no "
+                             f"images ImageFolder reads ({e}); remove those folders, or pass "
+                             f"torchvision's ImageFolder({path!r}, allow_empty=True) to keep "
+                             "them as classes without samples") from None
         raise ValueError(f"source {path!r} is a directory but not an image folder ({e}); pass an "
                          ".npz, or a folder of class subfolders of images as torchvision's "
                          "ImageFolder reads") from None
