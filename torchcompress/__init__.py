@@ -8,8 +8,8 @@
 __version__ = "0.2.0"
 
 from . import codecs, dynamics, evaluate, format, samplers, selection  # noqa: E402
-from .datasets import (CompressedDataset, CondensedDataset, compress, condense,  # noqa: E402
-                       open_archive, verify)
+from .datasets import (CompressedDataset, ConcatDataset, CondensedDataset, compress,  # noqa: E402
+                       condense, open_archive, verify)
 from .dynamics import with_indices  # noqa: E402
 from .losses import weighted_loss  # noqa: E402
 from .errors import (AugmentedSourceWarning, CodecError, FormatError,  # noqa: E402
@@ -18,7 +18,8 @@ from .errors import (AugmentedSourceWarning, CodecError, FormatError,  # noqa: E
 open = open_archive  # noqa: A001  (tc.open, like torchvision's dataset constructors)
 
 __all__ = sorted([
-    "AugmentedSourceWarning", "CodecError", "CompressedDataset", "CondensedDataset", "FormatError", "LargerThanFilesWarning",
+    "AugmentedSourceWarning", "CodecError", "CompressedDataset", "ConcatDataset",
+    "CondensedDataset", "FormatError", "LargerThanFilesWarning",
     "__version__", "codecs",
     "compress", "condense", "dynamics", "evaluate", "format", "open", "open_archive", "samplers",
     "selection", "verify", "weighted_loss", "with_indices",
