@@ -133,6 +133,29 @@ def test_open_argument_errors(archive, tmp_path):
         tc.open(tmp_path / "f.tcz", output="uint8")
 
 
+
+def test_targets_are_the_labels_as_in_torchvision(archive):
+    """``ds.targets`` was a fresh copy on every read: ``ds.targets[i] = c`` (a label-noise
+    experiment) changed nothing, silently, and a loop over ``ds.targets[i]`` copied every label
+    each time. It is now the labels ``ds[i]`` gives, as torchvision's MNIST holds them."""
+    ds = tc.open(archive)
+    assert ds.targets is ds.targets
+    ds.targets[3] = 0  # label 3 % 4 = 3 before
+    assert ds[3][1] == 0 and ds.__getitems__([3])[0][1] == 0 and ds.batch([3, 4])[1].tolist() == [0, 0]
+    assert next(iter(ds.loader(4)))[1].tolist() == [0, 1, 2, 0]
+    noisy = [(c + 1) % 4 for c in range(40)]
+    ds.targets = noisy  # assignment, as torchvision users relabel
+    assert [ds[i][1] for i in range(5)] == [1, 2, 3, 0, 1]
+    back = pickle.loads(pickle.dumps(ds))  # spawned workers get the new labels
+    assert back.targets.tolist() == noisy and back[2][1] == 3
+    assert tc.open(archive)[3][1] == 3  # the archive itself is untouched
+    with pytest.raises(ValueError, match=r"targets should be 40 integer class labels, one per "
+                                         r"sample, as the archive holds, but got torch.float32 "
+                                         r"of shape \(40,\)"):
+        ds.targets = torch.rand(40)
+    with pytest.raises(ValueError, match=r"but got torch.int64 of shape \(39,\)"):
+        ds.targets = noisy[:39]
+
 def test_pickles_by_path_cheaply(archive):
     ds = tc.open(archive, planes=1)
     blob = pickle.dumps(ds)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from .._arrays import as_index_array
+from .._arrays import as_index_array, to_numpy
 from .._validation import check_callable, check_index, check_positive_int
 from ..format import ArchiveDecoder, ArchiveReader
 from ..format import verify as verify_hashes
@@ -95,7 +95,9 @@ class CompressedDataset(Dataset):
             if planes > codec.max_planes:
                 raise ValueError(f"planes should be in 1..{codec.max_planes}, but got planes={planes}")
         self.planes = codec.max_planes if planes is None else planes
-        self._labels = self.reader.labels
+        self._stored = self.reader.labels  # as the archive holds them
+        self._labels = self._stored.copy()  # what ds[i] gives; ds.targets shares it
+        self._targets = torch.from_numpy(self._labels)
         self._n = len(self._labels)
         self._label = int if self._labels.dtype.kind in "iu" else float
         self.decoder.check_all()  # validate every shard before any kernel runs
@@ -106,8 +108,22 @@ class CompressedDataset(Dataset):
 
     @property
     def targets(self) -> torch.Tensor:
-        """(N,) int64 labels (float32 for regression targets)."""
-        return torch.from_numpy(self._labels.copy())
+        """(N,) int64 labels (float32 for regression targets): the labels ``ds[i]`` gives, as
+        torchvision's MNIST holds them, so ``ds.targets[i] = c`` or ``ds.targets = noisy``
+        relabels the dataset (a label-noise experiment) and reading it copies nothing."""
+        return self._targets
+
+    @targets.setter
+    def targets(self, value) -> None:
+        t = torch.as_tensor(np.asarray(value) if isinstance(value, (list, tuple)) else value)
+        regression = self._labels.dtype.kind == "f"
+        real = not t.is_complex() and t.dtype != torch.bool
+        if t.shape != (self._n,) or not real or (t.is_floating_point() and not regression):
+            want = "real-valued" if regression else "integer class"
+            raise ValueError(f"targets should be {self._n} {want} labels, one per sample, as the "
+                             f"archive holds, but got {t.dtype} of shape {tuple(t.shape)}")
+        labels = to_numpy(t).astype(self._labels.dtype)
+        self._labels, self._targets = labels, torch.from_numpy(labels)
 
     @property
     def classes(self) -> list | None:
@@ -231,12 +247,17 @@ class CompressedDataset(Dataset):
     def __getstate__(self) -> dict:
         # pickles by path; workers reopen lazily. The transforms as they are now: users set
         # ds.transform after opening (a split's train part), and spawned workers lost it
-        return dict(self._args, transform=self.transform, target_transform=self.target_transform,
-                    transforms=self.transforms)
+        state = dict(self._args, transform=self.transform, target_transform=self.target_transform,
+                     transforms=self.transforms)
+        if not np.array_equal(self._labels, self._stored):  # relabelled: the labels travel too
+            state["targets"] = self._labels
+        return state
 
     def __setstate__(self, state: dict) -> None:
-        path = state.pop("path")
+        path, targets = state.pop("path"), state.pop("targets", None)
         self.__init__(path, **state)
+        if targets is not None:
+            self.targets = targets
 
     def __repr__(self) -> str:
         m = self.reader.manifest
