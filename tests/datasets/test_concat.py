@@ -68,3 +68,29 @@ def test_dataloader_decodes_per_part_and_targets_join(parts):
         ds.targets
     with pytest.raises(IndexError, match="index 12 is out of range for a dataset of 12 samples"):
         plain.__getitems__([0, 12])
+
+
+def test_batch_and_loader_as_an_archives(parts):
+    """``batch`` gives one (B, ...) tensor in the batch's order; ``loader`` is ``ds.loader``
+    over the parts: whole batches, every sample once an epoch, an exact resume."""
+    ds = tc.ConcatDataset(parts)
+    order = [9, 0, 11, 3, 7]
+    x, y = ds.batch(order)
+    assert torch.equal(x, torch.stack([ds[i][0] for i in order]))
+    assert y.tolist() == [int(ds[i][1]) for i in order]
+    tail = TensorDataset(torch.zeros(2, 3, 4, 5, dtype=torch.uint8), torch.tensor([8, 8]))
+    x, y = tc.ConcatDataset([parts[0], tail]).batch([8, 1, 7])
+    assert torch.equal(x, torch.stack([torch.zeros(3, 4, 5, dtype=torch.uint8), parts[0][1][0],
+                                       torch.zeros(3, 4, 5, dtype=torch.uint8)]))
+    assert y.tolist() == [8, 1, 8]
+    loader = ds.loader(5, shuffle=True, seed=3)
+    first = [b[1] for b in loader]
+    assert sorted(torch.cat(first).tolist()) == sorted(ds.targets.tolist())
+    again = tc.ConcatDataset(parts).loader(5, shuffle=True, seed=3)
+    it = iter(again)
+    next(it)
+    state = again.state_dict()
+    resumed = tc.ConcatDataset(parts).loader(5, shuffle=True, seed=3)
+    resumed.load_state_dict(state)
+    rest = [b[1] for b in resumed]
+    assert [t.tolist() for t in rest] == [t.tolist() for t in first[1:]]

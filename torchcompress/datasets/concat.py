@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.utils.data import ConcatDataset as _TorchConcat
+from torch.utils.data import default_collate
 
 from .._arrays import as_index_array
+from .loading import make_loader
 
 __all__ = ["ConcatDataset"]
 
@@ -18,12 +20,15 @@ class ConcatDataset(_TorchConcat):
     joined with it decodes every sample on its own (CIFAR, two lossless archives: 16k
     samples/s against 67k for one archive). Here a batch goes to each part it touches as one
     ``__getitems__`` call (or sample by sample for a part without it) and comes back in the
-    batch's order. ``targets`` joins the parts' targets, for the samplers.
+    batch's order. ``targets`` joins the parts' targets, for the samplers; ``batch`` and
+    ``loader`` work as an archive's (one tensor a batch, exact resume).
 
     >>> ds = tc.ConcatDataset([tc.open("train.tcz"), tc.open("extra.tcz")])  # doctest: +SKIP
     """
 
-    def __getitems__(self, indices) -> list:
+    def _parts(self, indices):
+        """``(part, positions in the batch, the part's own indices)`` for each part the batch
+        ``indices`` touches."""
         idx = as_index_array("indices", indices)
         n = len(self)
         bad = (idx < -n) | (idx >= n)
@@ -33,16 +38,40 @@ class ConcatDataset(_TorchConcat):
         idx = np.where(idx < 0, idx + n, idx)
         ends = np.asarray(self.cumulative_sizes, dtype=np.int64)
         part = np.searchsorted(ends, idx, side="right")
-        out = [None] * len(idx)
         for k in np.unique(part).tolist():
             where = np.flatnonzero(part == k)
-            local = (idx[where] - (ends[k - 1] if k else 0)).tolist()
-            ds = self.datasets[k]
+            yield self.datasets[k], where, (idx[where] - (ends[k - 1] if k else 0)).tolist()
+
+    def __getitems__(self, indices) -> list:
+        out = [None] * len(indices)
+        for ds, where, local in self._parts(indices):
             many = getattr(ds, "__getitems__", None)
             items = many(local) if many is not None else [ds[i] for i in local]
             for w, item in zip(where.tolist(), items):
                 out[w] = item
         return out
+
+    def batch(self, indices) -> tuple:
+        """``(x, y)`` of ``indices`` as one batch, as ``CompressedDataset.batch`` gives it: each
+        part decodes its share with its own ``batch`` (or its items, collated)."""
+        xs, ys, order = [], [], []
+        for ds, where, local in self._parts(indices):
+            x, y = ds.batch(local) if hasattr(ds, "batch") else \
+                default_collate([ds[i] for i in local])[:2]
+            xs.append(list(x) if isinstance(x, list) else x)
+            ys.append(torch.as_tensor(y))
+            order.append(where)
+        back = torch.from_numpy(np.argsort(np.concatenate(order), kind="stable"))
+        y = torch.cat(ys)[back]
+        if all(isinstance(x, torch.Tensor) for x in xs) and len({x.shape[1:] for x in xs}) == 1:
+            return torch.cat(xs)[back], y
+        flat = [t for x in xs for t in (x if isinstance(x, list) else x.unbind(0))]
+        return [flat[i] for i in back.tolist()], y
+
+    def loader(self, batch_size: int, **kwargs):
+        """``ds.loader`` over the joined parts: whole batches (``batch`` above), exact resume;
+        the arguments of ``CompressedDataset.loader``."""
+        return make_loader(self, batch_size, **kwargs)
 
     @property
     def targets(self) -> torch.Tensor:
