@@ -61,12 +61,14 @@ class ConcatDataset(_TorchConcat):
             xs.append(list(x) if isinstance(x, list) else x)
             ys.append(torch.as_tensor(y))
             order.append(where)
-        back = torch.from_numpy(np.argsort(np.concatenate(order), kind="stable"))
-        y = torch.cat(ys)[back]
-        if all(isinstance(x, torch.Tensor) for x in xs) and len({x.shape[1:] for x in xs}) == 1:
-            return torch.cat(xs)[back], y
+        at = [torch.from_numpy(w) for w in order]
+        y = _placed(ys, at)
+        if all(isinstance(x, torch.Tensor) for x in xs) and \
+                len({(x.shape[1:], x.dtype) for x in xs}) == 1:
+            return _placed(xs, at), y
+        back = np.argsort(np.concatenate(order), kind="stable").tolist()
         flat = [t for x in xs for t in (x if isinstance(x, list) else x.unbind(0))]
-        return [flat[i] for i in back.tolist()], y
+        return [flat[i] for i in back], y
 
     def loader(self, batch_size: int, **kwargs):
         """``ds.loader`` over the joined parts: whole batches (``batch`` above), exact resume;
@@ -85,3 +87,11 @@ class ConcatDataset(_TorchConcat):
                                      "targets, so the joined dataset has none")
             parts.append(torch.as_tensor(t))
         return torch.cat(parts)
+
+
+def _placed(parts: list, at: list) -> torch.Tensor:
+    """One tensor with ``parts[k]`` at the batch positions ``at[k]`` (one copy of each)."""
+    out = torch.empty((sum(len(a) for a in at), *parts[0].shape[1:]), dtype=parts[0].dtype)
+    for part, a in zip(parts, at):
+        out[a] = part
+    return out
