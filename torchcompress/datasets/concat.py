@@ -14,14 +14,15 @@ __all__ = ["ConcatDataset"]
 
 
 class ConcatDataset(_TorchConcat):
-    """``torch.utils.data.ConcatDataset`` with ``__getitems__`` and ``targets``.
+    """``torch.utils.data.ConcatDataset`` with ``__getitems__``, ``batch`` and ``loader``.
 
     torch's ``ConcatDataset`` has no ``__getitems__``, so a ``DataLoader`` over archives
     joined with it decodes every sample on its own (CIFAR, two lossless archives: 16k
     samples/s against 67k for one archive). Here a batch goes to each part it touches as one
     ``__getitems__`` call (or sample by sample for a part without it) and comes back in the
-    batch's order. ``targets`` joins the parts' targets, for the samplers; ``batch`` and
-    ``loader`` work as an archive's (one tensor a batch, exact resume).
+    batch's order; ``batch`` and ``loader`` work as an archive's (one tensor a batch, exact
+    resume). The samplers read the parts' ``targets`` (as for torch's ``ConcatDataset``); to
+    relabel, set a part's ``targets``.
 
     >>> ds = tc.ConcatDataset([tc.open("train.tcz"), tc.open("extra.tcz")])  # doctest: +SKIP
     """
@@ -43,6 +44,7 @@ class ConcatDataset(_TorchConcat):
             yield self.datasets[k], where, (idx[where] - (ends[k - 1] if k else 0)).tolist()
 
     def __getitems__(self, indices) -> list:
+        indices = as_index_array("indices", indices)
         out = [None] * len(indices)
         for ds, where, local in self._parts(indices):
             many = getattr(ds, "__getitems__", None)
@@ -74,19 +76,6 @@ class ConcatDataset(_TorchConcat):
         """``ds.loader`` over the joined parts: whole batches (``batch`` above), exact resume;
         the arguments of ``CompressedDataset.loader``."""
         return make_loader(self, batch_size, **kwargs)
-
-    @property
-    def targets(self) -> torch.Tensor:
-        """The parts' ``targets`` joined as one tensor (an AttributeError naming a part
-        without them)."""
-        parts = []
-        for k, ds in enumerate(self.datasets):
-            t = getattr(ds, "targets", None)
-            if t is None:
-                raise AttributeError(f"part {k} of the ConcatDataset ({type(ds).__name__}) has no "
-                                     "targets, so the joined dataset has none")
-            parts.append(torch.as_tensor(t))
-        return torch.cat(parts)
 
 
 def _placed(parts: list, at: list) -> torch.Tensor:
