@@ -36,6 +36,10 @@ def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
     inputs go; by default the device of the model's first parameter.
     """
     num_classes = check_positive_int("num_classes", num_classes)
+    if not isinstance(model, torch.nn.Module):  # it goes to eval mode: a function would not
+        raise TypeError(f"model should be a torch.nn.Module (it is put in eval mode for the "
+                        f"count and back), but got {type(model).__name__}; wrap a function with "
+                        "its model in one, e.g. torch.nn.Sequential(preprocess_module, model)")
     if device is None:
         device = next((p.device for p in model.parameters()), None)
     was_training = model.training

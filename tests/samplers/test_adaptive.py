@@ -242,3 +242,8 @@ def test_per_class_accuracy_by_hand_and_labels_past_num_classes_are_refused():
     with pytest.raises(TypeError, match=r"needs the model to return \(B, C\) logits .* but it "
                                         r"returned Tensor\(2,\)"):
         tc.evaluate.per_class_accuracy(Aux("sum"), loader, 4)
+    # a function is refused: it would be counted in whatever mode its model is (train here),
+    # and it said "'function' object has no attribute 'parameters'"
+    with pytest.raises(TypeError, match=r"model should be a torch.nn.Module \(it is put in eval "
+                                        r"mode .* but got function; wrap"):
+        tc.evaluate.per_class_accuracy(lambda t: model(t), loader, 4)
