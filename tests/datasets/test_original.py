@@ -1,5 +1,7 @@
 """``codec="original"``: the source's image files byte for byte, decoded by torchvision.io."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -83,6 +85,33 @@ def test_a_random_split_part_of_an_image_folder(tmp_path, folder):
         # grey and colour files in one archive: all decode as RGB, as ImageFolder gives them
         assert torch.equal(ds[i][0], decode_image(path, mode=ImageReadMode.RGB))
 
+
+
+@pytest.mark.parametrize("codec", ["original", "lossless"])
+def test_class_names_and_files_through_subset_and_concat(tmp_path, folder, codec):
+    """A random_split part kept its class names with codec='original' but lost them with the
+    pixel codecs; a ConcatDataset of image folders lost them with every codec, and 'original'
+    refused it (no .samples). Both now give the class names (a concat's when its parts share
+    them) and list the parts' files."""
+    ref = ImageFolder(str(folder))
+    part, _ = torch.utils.data.random_split(ref, [0.5, 0.5],
+                                            generator=torch.Generator().manual_seed(0))
+    for src, want in ((part, [ref.samples[k] for k in part.indices]),
+                      (torch.utils.data.ConcatDataset([ref, part]),
+                       ref.samples + [ref.samples[k] for k in part.indices]),
+                      (tc.ConcatDataset([part, ref]), [ref.samples[k] for k in part.indices]
+                       + ref.samples)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", tc.LargerThanFilesWarning)
+            tc.compress(src, tmp_path / "p.tcz", codec=codec, progress=False, overwrite=True)
+        ds = tc.open(tmp_path / "p.tcz")
+        assert ds.classes == ["ants", "bees"] and ds.targets.tolist() == [y for _, y in want]
+        assert torch.equal(ds[len(ds) - 1][0], decode_image(want[-1][0], mode=ImageReadMode.RGB))
+    other = ImageFolder(str(folder))
+    other.classes = ["x", "y"]
+    tc.compress(torch.utils.data.ConcatDataset([ref, other]), tmp_path / "q.tcz", codec=codec,
+                progress=False)
+    assert tc.open(tmp_path / "q.tcz").classes is None  # parts that disagree name nothing
 
 def test_sources_without_files_are_refused(tmp_path, folder):
     x = np.zeros((2, 3, 4, 4), np.uint8)

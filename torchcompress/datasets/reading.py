@@ -15,11 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from torch.utils.data import Subset
 
 from .files import check_decodable
 from .source_checks import agree, check_resize
-from .source_files import listed_files
+from .source_files import listed_files, source_classes
 from .source_items import source_item, stored_pair
 from .sources import Source, _image_folder, as_pairs, load_source
 
@@ -63,7 +62,7 @@ class DatasetReader:
         self.n = len(ds)
         if self.n == 0:
             raise ValueError("source is empty (len(source) == 0); pass at least one sample")
-        self.classes = list(getattr(ds, "classes", None) or []) or None
+        self.classes = source_classes(ds)
         self.name = type(ds).__name__
         self.workers = workers
         self.first = None  # (index, array) of the first sample read: the others must agree
@@ -105,11 +104,7 @@ def open_reader(source, *, files: bool, layout, resize, mixed_ok: bool, progress
             source = _image_folder(os.fspath(source))
         samples = listed_files(source)
         if samples is not None:
-            named = source
-            while isinstance(named, Subset):  # the class names of the dataset it selects from
-                named = named.dataset
-            classes = list(getattr(named, "classes", None) or []) or None
-            return FilesReader(samples, classes, type(source).__name__)
+            return FilesReader(samples, source_classes(source), type(source).__name__)
         return ArrayReader(load_files(source, progress=progress))  # raises why it cannot
     if resize is not None and layout == "HWC":
         raise ValueError("resize= works on (C, H, W) samples as read; it cannot be combined with "
@@ -128,7 +123,7 @@ def open_reader(source, *, files: bool, layout, resize, mixed_ok: bool, progress
         return ArrayReader(spool_iterable(
             iter(source), spool, layout=layout, resize=check_resize(resize), mixed_ok=mixed_ok,
             progress=progress, length=length, name=type(source).__name__,
-            classes=list(getattr(source, "classes", None) or []) or None))
+            classes=source_classes(source)))
     return ArrayReader(load_source(source, layout=layout, progress=progress, mixed_ok=mixed_ok,
                                    length=length, resize=resize))
 

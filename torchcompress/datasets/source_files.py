@@ -10,20 +10,38 @@ import numpy as np
 
 from ..errors import LargerThanFilesWarning
 
-__all__ = ["file_bytes", "listed_files", "warn_if_larger"]
+__all__ = ["file_bytes", "listed_files", "source_classes", "warn_if_larger"]
 
 #: at most this many files are measured; a larger folder's total is extrapolated from them
 MEASURED = 4096
 
 
+def source_classes(source) -> list | None:
+    """The class names a source carries as ``.classes``: through ``Subset`` (``random_split``)
+    those of the dataset it selects from, through ``ConcatDataset`` those its parts all share
+    (None where they differ); else None."""
+    from torch.utils.data import ConcatDataset, Subset
+
+    if isinstance(source, Subset):
+        return source_classes(source.dataset)
+    if isinstance(source, ConcatDataset):
+        parts = [source_classes(d) for d in source.datasets]
+        return parts[0] if all(p == parts[0] for p in parts) else None
+    return list(getattr(source, "classes", None) or []) or None
+
+
 def listed_files(source) -> list | None:
     """The ``(path, label)`` pairs a source lists as ``.samples`` (torchvision's ImageFolder,
-    or our reader of a folder), also through ``Subset`` (``random_split``); else None."""
-    from torch.utils.data import Subset
+    or our reader of a folder), also through ``Subset`` (``random_split``) and
+    ``ConcatDataset`` (when every part lists them); else None."""
+    from torch.utils.data import ConcatDataset, Subset
 
     if isinstance(source, Subset):
         inner = listed_files(source.dataset)
         return None if inner is None else [inner[int(i)] for i in source.indices]
+    if isinstance(source, ConcatDataset):
+        parts = [listed_files(d) for d in source.datasets]
+        return None if any(p is None for p in parts) else [f for p in parts for f in p]
     samples = getattr(source, "samples", None)
     if not isinstance(samples, (list, tuple)) or not samples:
         return None

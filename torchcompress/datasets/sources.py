@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from .._validation import check_choice
 from .hf_source import hf_pairs, is_hf_dataset
 from .source_checks import check_agrees, check_layout, check_resize, check_values, stored_dtype
+from .source_files import source_classes
 from .source_items import image_array, read_pair, source_item
 
 __all__ = ["Source", "load_files", "load_source"]
@@ -99,8 +100,7 @@ def load_files(source, *, progress: bool = True) -> Source:
     for p, label in tqdm(samples, desc="reading files", disable=not progress, leave=False):
         xs.append(np.fromfile(p, dtype=np.uint8))
         ys.append(int(label))
-    classes = list(getattr(source, "classes", None) or []) or None
-    return Source(xs, np.array(ys, dtype=np.int64), classes, type(source).__name__)
+    return Source(xs, np.array(ys, dtype=np.int64), source_classes(source), type(source).__name__)
 
 
 class ListOfImages:
@@ -260,9 +260,8 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
             x = [stored_dtype(a, f"source[{i}][0]") for i, a in enumerate(x)]
             if layout == "HWC":
                 x = [np.ascontiguousarray(a.transpose(2, 0, 1)) for a in x]
-            return Source(x, y, list(getattr(source, "classes", None) or []) or None,
-                          type(source).__name__)
-        classes = list(getattr(source, "classes", None) or []) or None
+            return Source(x, y, source_classes(source), type(source).__name__)
+        classes = source_classes(source)
         name = type(source).__name__
     else:
         raise TypeError(f"source should be {_KINDS}, but got {type(source).__name__}")
