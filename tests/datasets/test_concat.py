@@ -91,3 +91,15 @@ def test_batch_and_loader_as_an_archives(parts):
     resumed.load_state_dict(state)
     rest = [b[1] for b in resumed]
     assert [t.tolist() for t in rest] == [t.tolist() for t in first[1:]]
+
+
+def test_batch_refuses_parts_of_three_fields(tmp_path):
+    """A condensed part's (x, y, w) went through batch as (x, y): the weights were dropped,
+    silently. DataLoader over the ConcatDataset keeps all three."""
+    x = np.random.default_rng(0).random((30, 4)).astype(np.float32)
+    tc.condense((x, np.arange(30) % 3), tmp_path / "c.tcz", beta=3, progress=False)
+    ds = tc.ConcatDataset([tc.open(tmp_path / "c.tcz")] * 2)
+    assert len(next(iter(DataLoader(ds, 4)))) == 3
+    with pytest.raises(TypeError, match=r"a CondensedDataset part gives 3 fields .* use "
+                                        r"DataLoader\(tc.ConcatDataset\(...\)\)"):
+        ds.batch([0, 1])

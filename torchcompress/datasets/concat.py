@@ -58,8 +58,7 @@ class ConcatDataset(_TorchConcat):
         part decodes its share with its own ``batch`` (or its items, collated)."""
         xs, ys, order = [], [], []
         for ds, where, local in self._parts(indices):
-            x, y = ds.batch(local) if hasattr(ds, "batch") else \
-                default_collate([ds[i] for i in local])[:2]
+            x, y = ds.batch(local) if hasattr(ds, "batch") else _pair(ds, local)
             xs.append(list(x) if isinstance(x, list) else x)
             ys.append(torch.as_tensor(y))
             order.append(where)
@@ -84,3 +83,14 @@ def _placed(parts: list, at: list) -> torch.Tensor:
     for part, a in zip(parts, at):
         out[a] = part
     return out
+
+
+def _pair(ds, local: list) -> tuple:
+    """A part without ``batch``: its items collated, which must be (x, y) pairs (a condensed
+    set's (x, y, w) would lose its weights)."""
+    fields = default_collate([ds[i] for i in local])
+    if len(fields) != 2:
+        raise TypeError(f"batch and loader take parts of (x, y) samples, but a "
+                        f"{type(ds).__name__} part gives {len(fields)} fields (a condensed set's "
+                        "(x, y, w)); use DataLoader(tc.ConcatDataset(...)), which keeps them all")
+    return fields[0], fields[1]
