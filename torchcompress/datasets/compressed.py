@@ -17,12 +17,24 @@ from .files import FileImages
 from .output import OutputPlan
 from .summary import summarize
 
-__all__ = ["CompressedDataset", "class_index", "verify"]
+__all__ = ["CompressedDataset", "batch_indices", "class_index", "check_transforms", "verify"]
 
 
 def class_index(classes: list | None) -> dict | None:
     """``{name: label}`` of an archive's class names (None without them)."""
     return {c: k for k, c in enumerate(classes)} if classes else None
+
+
+def batch_indices(indices, n: int) -> np.ndarray:
+    """A batch's indices into ``n`` samples as an int64 array, negative ones counted from the
+    end; an IndexError names one out of range."""
+    idx = as_index_array("indices", indices)
+    if not idx.size or (idx.min() >= 0 and idx.max() < n):  # the usual batch: ~8 us less
+        return idx
+    bad = (idx < -n) | (idx >= n)
+    if bad.any():
+        raise IndexError(f"index {int(idx[bad][0])} is out of range for a dataset of {n} samples")
+    return np.where(idx < 0, idx + n, idx)
 
 
 def check_transforms(transforms, transform, target_transform):
@@ -142,14 +154,7 @@ class CompressedDataset(Dataset):
         return summarize(self.reader)
 
     def _indices(self, indices) -> np.ndarray:
-        idx = as_index_array("indices", indices)  # negative ones count from the end, below
-        n = len(self._labels)
-        if not idx.size or (idx.min() >= 0 and idx.max() < n):  # the usual batch: ~8 us less
-            return idx
-        bad = (idx < -n) | (idx >= n)
-        if bad.any():
-            raise IndexError(f"index {int(idx[bad][0])} is out of range for a dataset of {n} samples")
-        return np.where(idx < 0, idx + n, idx)
+        return batch_indices(indices, len(self._labels))
 
     def _plain(self) -> bool:
         """No transform to apply (read each time: users set ``ds.transform`` after opening)."""

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import ConcatDataset as _TorchConcat
 from torch.utils.data import default_collate
 
-from .._arrays import as_index_array
+from .compressed import batch_indices
 from .loading import make_loader
 
 __all__ = ["ConcatDataset"]
@@ -30,13 +30,7 @@ class ConcatDataset(_TorchConcat):
     def _parts(self, indices):
         """``(part, positions in the batch, the part's own indices)`` for each part the batch
         ``indices`` touches."""
-        idx = as_index_array("indices", indices)
-        n = len(self)
-        bad = (idx < -n) | (idx >= n)
-        if bad.any():
-            raise IndexError(f"index {int(idx[bad][0])} is out of range for a dataset of {n} "
-                             "samples")
-        idx = np.where(idx < 0, idx + n, idx)
+        idx = batch_indices(indices, len(self))
         ends = np.asarray(self.cumulative_sizes, dtype=np.int64)
         part = np.searchsorted(ends, idx, side="right")
         for k in np.unique(part).tolist():
@@ -44,7 +38,7 @@ class ConcatDataset(_TorchConcat):
             yield self.datasets[k], where, (idx[where] - (ends[k - 1] if k else 0)).tolist()
 
     def __getitems__(self, indices) -> list:
-        indices = as_index_array("indices", indices)
+        indices = batch_indices(indices, len(self))
         out = [None] * len(indices)
         for ds, where, local in self._parts(indices):
             many = getattr(ds, "__getitems__", None)
