@@ -610,3 +610,32 @@ def test_bfloat16_samples_are_read_as_float32(tmp_path):
     h, f = tc.open(tmp_path / "h.tcz"), tc.open(tmp_path / "f.tcz")
     for i in range(10):
         torch.testing.assert_close(h[i][0], f[i][0], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("codec", ["lossless", "adq"])
+def test_a_third_field_is_refused_not_dropped(tmp_path, codec, workers):
+    """(x, y, w) or (x, y, index): the archive keeps (image, label), so the third field would
+    be lost without a word (a condensed set's weights); it is refused, naming the sample."""
+    x = np.arange(6 * 3 * 4 * 4, dtype=np.uint8).reshape(6, 3, 4, 4)
+    triples = [(x[i], i % 2, 0.5) for i in range(6)]
+    with pytest.raises(TypeError, match=r"source\[0\] has 3 fields, but an archive stores "
+                                        r"\(image, label\) pairs, so fields 2.. \(sample weights"):
+        tc.compress(triples, tmp_path / "a.tcz", codec=codec, progress=False,
+                    num_workers=workers)
+    assert not (tmp_path / "a.tcz").exists()
+    tc.compress([t[:2] for t in triples], tmp_path / "a.tcz", codec=codec, progress=False)
+
+
+@pytest.mark.parametrize("container", [tuple, list])
+def test_a_tuple_of_three_arrays_is_refused(tmp_path, container):
+    x, y, w = np.zeros((6, 3, 4, 4), np.uint8), np.arange(6) % 2, np.ones(6)
+    with pytest.raises(TypeError, match=rf"source is a {container.__name__} of 3 arrays, "
+                                        r"\(x, y, ...\) with x of shape \(6, 3, 4, 4\), but "
+                                        r"compress takes \(x, y\)"):
+        tc.compress(container([x, y, w]), tmp_path / "a.tcz", progress=False)
+    with pytest.raises(TypeError, match=r"of 3 arrays"):
+        tc.condense(container([x, y, w]), tmp_path / "c.tcz", progress=False)
+    # three images (no labels) are not read as (x, y, ...): their second is not 1-D labels
+    with pytest.raises(TypeError, match=r"source\[0\] should be an \(image, label\) pair"):
+        tc.compress(container([x[0], x[1], x[2]]), tmp_path / "a.tcz", progress=False)

@@ -83,6 +83,12 @@ def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray,
     if not isinstance(item, (tuple, list)) or len(item) < 2:
         raise TypeError(f"source[{i}] should be an (image, label) pair, "
                         f"but got {type(item).__name__}")
+    if len(item) > 2:  # (x, y, w) or (x, y, index): the rest would be dropped without a word
+        raise TypeError(f"source[{i}] has {len(item)} fields, but an archive stores (image, "
+                        f"label) pairs, so fields 2.. (sample weights, indices, ...) would be "
+                        "lost; give compress a dataset whose items are item[:2] and keep the "
+                        "rest beside the archive (for indices, tc.with_indices(tc.open(path)) "
+                        "gives (x, y, index) again)")
     img = image_array(item[0], f"source[{i}][0]")
     check_values(img.shape, f"source sample {i}", limit=resize is None)
     if resize is not None:

@@ -137,6 +137,14 @@ def _is_list_pair(source) -> bool:
     return all(np.ndim(v) == 0 for v in labels)
 
 
+def _is_arrays_and_more(source) -> bool:
+    """``(x, y, w, ...)``: samples, one label per sample, then more arrays (a list of three
+    images has an image, not a 1-D label array, second)."""
+    return isinstance(source, (tuple, list)) and len(source) > 2 \
+        and all(isinstance(a, (np.ndarray, torch.Tensor)) for a in source) \
+        and source[0].ndim >= 2 and source[1].ndim == 1 and len(source[1]) == len(source[0])
+
+
 def as_pairs(source):
     """``source`` as a dataset of (image, label) where it is one in another form: a Hugging Face
     ``datasets.Dataset``, an ``(images, labels)`` pair with the images in a list, or a folder
@@ -145,6 +153,12 @@ def as_pairs(source):
         raise TypeError(f"source is one array of shape {tuple(source.shape)}, with no labels; "
                         "pass (x, y) with one label per sample (for unlabelled data, e.g. "
                         "y = np.zeros(len(x), dtype=int))")
+    if _is_arrays_and_more(source):
+        raise TypeError(f"source is a {type(source).__name__} of {len(source)} arrays, "
+                        f"(x, y, ...) with x of shape {tuple(source[0].shape)}, but compress "
+                        "takes (x, y): an archive stores images and labels, and arrays 2.. "
+                        "(sample weights, ...) would be lost; pass (x, y) and keep the rest "
+                        "beside the archive")
     if is_hf_dataset(source):
         return hf_pairs(source)
     if _is_list_pair(source):
