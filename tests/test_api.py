@@ -316,3 +316,24 @@ def test_paths_expand_the_home_directory(tmp_path, monkeypatch):
     tc.condense((x.reshape(6, -1).astype(np.float32), np.arange(6) % 2), "~/c.tcz", progress=False)
     assert len(tc.open("~/c.tcz").full) == 6
     assert list((tmp_path / "cwd").iterdir()) == []
+
+
+def test_flags_must_be_bools(tmp_path):
+    """overwrite="no" is truthy: it replaced the archive it was meant to keep."""
+    x, y = np.zeros((4, 1, 4, 4), np.uint8), np.arange(4) % 2
+    path = tmp_path / "a.tcz"
+    tc.compress((x, y), path, progress=False)
+    for kw in ({"overwrite": "no"}, {"overwrite": 0}, {"verify": "yes"}, {"progress": None}):
+        with pytest.raises(TypeError, match=rf"{next(iter(kw))} should be True or False, but "
+                                            rf"got {next(iter(kw))}="):
+            tc.compress((x + 1, y), path, **{"progress": False, **kw})
+    assert tc.open(path)[0][0].sum() == 0  # the archive is the first one still
+    with pytest.raises(TypeError, match=r"overwrite should be True or False, but got "
+                                        r"overwrite='False' \(str\)"):
+        tc.condense((x, y), path, overwrite="False", progress=False)
+    ds = tc.open(path)
+    for kw in ("shuffle", "drop_last", "with_indices"):
+        with pytest.raises(TypeError, match=rf"{kw} should be True or False, but got {kw}='x'"):
+            ds.loader(2, **{kw: "x"})
+    tc.compress((x + 1, y), path, overwrite=np.bool_(True), progress=False)
+    assert tc.open(path)[0][0].sum() == 16

@@ -9,8 +9,10 @@ import os
 import re
 from typing import Any, Iterable
 
-__all__ = ["check_callable", "check_choice", "check_fraction", "check_index", "check_positive_int",
-           "check_range", "expand_path"]
+import numpy as np
+
+__all__ = ["check_callable", "check_choice", "check_flag", "check_fraction", "check_index",
+           "check_positive_int", "check_range", "expand_path"]
 
 
 def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
@@ -22,6 +24,15 @@ def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> in
         kind = "a non-negative" if allow_zero else "a positive"
         raise ValueError(f"{name} should be {kind} integer value, but got {name}={value}")
     return int(value)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """``value`` as bool when it is one (numpy's too): ``overwrite="no"`` is truthy, and would
+    replace an archive."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} should be True or False, but got {name}={value!r} "
+                        f"({type(value).__name__})")
+    return bool(value)
 
 
 def check_range(name: str, value: Any, lo: float, hi: float) -> float:

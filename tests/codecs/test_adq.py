@@ -137,6 +137,10 @@ def test_non_finite_rejected(value):
 def test_bad_importance():
     with pytest.raises(ValueError, match=r"importance should be 50 finite non-negative weights"):
         make_codec("adq", {}).encode(_data(), importance=np.ones(3))
+    w = np.ones(50)
+    w[7] = -2.0
+    with pytest.raises(ValueError, match=r"weights \(one per sample\), but importance\[7\] is -2.0"):
+        make_codec("adq", {}).encode(_data(), importance=w)
 
 
 def test_allocation_looks_past_a_flat_step():

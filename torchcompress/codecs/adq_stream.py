@@ -33,9 +33,12 @@ def check_importance(importance, n: int) -> np.ndarray | None:
     if importance is None:
         return None
     w = np.asarray(importance, dtype=np.float64)
-    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any():
-        raise ValueError(f"importance should be {n} finite non-negative weights (one per "
-                         f"sample), but got shape {w.shape}")
+    rule = f"importance should be {n} finite non-negative weights (one per sample)"
+    if w.shape != (n,):
+        raise ValueError(f"{rule}, but got shape {w.shape}")
+    bad = np.flatnonzero(~(np.isfinite(w) & (w >= 0)))
+    if len(bad):
+        raise ValueError(f"{rule}, but importance[{bad[0]}] is {w[bad[0]]}")
     return w
 
 

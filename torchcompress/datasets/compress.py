@@ -8,7 +8,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .._validation import check_positive_int, expand_path
+from .._validation import check_flag, check_positive_int, expand_path
 from ..codecs import make_codec
 from ..codecs.sample_layout import common_shape
 from ..format import ArchiveReader, ArchiveWriter, Manifest
@@ -98,7 +98,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     enc = make_codec(codec, codec_params)
     if shard_size is not None:
         shard_size = check_positive_int("shard_size", shard_size)
-    verify = _verify_default(enc, verify)
+    overwrite, progress = check_flag("overwrite", overwrite), check_flag("progress", progress)
+    verify = _verify_default(enc, None if verify is None else check_flag("verify", verify))
     refuse_existing(path, overwrite)
     # 0, as a DataLoader's num_workers=0 reads in the calling process: the same as 1 here
     num_workers = max(1, check_positive_int("num_workers", num_workers, allow_zero=True))

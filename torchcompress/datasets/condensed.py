@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .._validation import check_index, check_positive_int, expand_path
+from .._validation import check_flag, check_index, check_positive_int, expand_path
 from ..codecs import make_codec
 from ..codecs.condense import condense_rows
 from ..errors import FormatError
@@ -60,6 +60,7 @@ def condense(source, path, *, beta: int = DEFAULT_BETA, precision="auto",
     t0 = time.perf_counter()
     source, path = expand_path(source), expand_path(path)
     beta = check_positive_int("beta", beta)
+    overwrite, progress = check_flag("overwrite", overwrite), check_flag("progress", progress)
     refuse_existing(path, overwrite)
     warn_if_augmented(source)
     src = load_source(source, layout=layout, progress=progress)

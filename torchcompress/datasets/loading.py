@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from .._distributed import is_distributed
-from .._validation import check_positive_int
+from .._validation import check_flag, check_positive_int
 from ..samplers._base import EpochSampler, check_seed, seeded
 
 __all__ = ["ResumableLoader", "make_loader"]
@@ -218,6 +218,8 @@ def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num
                         "e.g. x, y = v2.CutMix(num_classes=...)(x, y), as torchvision's docs do "
                         "after the DataLoader; or use DataLoader(ds, collate_fn=...)")
     batch_size = check_positive_int("batch_size", batch_size)
+    shuffle, drop_last = check_flag("shuffle", shuffle), check_flag("drop_last", drop_last)
+    with_indices = check_flag("with_indices", with_indices)
     if dataloader_kwargs.get("in_order", True) is False:
         raise ValueError("in_order=False lets workers deliver batches out of order, and ds.loader "
                          "resumes by counting the batches consumed in order: a resumed epoch "
@@ -237,5 +239,5 @@ def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num
                       "tc.samplers sampler, which shard by rank", UserWarning, stacklevel=3)
     batches = EpochBatches(len(ds), batch_size, sampler=sampler, shuffle=shuffle,
                            drop_last=drop_last, seed=check_seed(seed))
-    return ResumableLoader(ds, batches, bool(with_indices), num_workers=num_workers,
+    return ResumableLoader(ds, batches, with_indices, num_workers=num_workers,
                            **dataloader_kwargs)
