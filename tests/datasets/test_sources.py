@@ -430,7 +430,12 @@ def test_a_folder_of_16_bit_images_is_not_clipped_to_8_bits(tmp_path):
                                           r"classes='abcd' \(str\)"),
     (["a"], np.linspace(0, 1, 6), ValueError,  # (GeDe's classwise check speaks first)
      r"labels are real-valued regression targets|targets are real numbers"),
-], ids=["too-few", "negative", "duplicate", "string", "regression"])
+    ({"a", "b", "c", "d"}, np.arange(6) % 4, TypeError,  # its order is the hash's
+     r"classes should be a list of class names \(a set has no order"),
+    ({"a": 0, "b": 2, "c": 2, "d": 3}, np.arange(6) % 4, ValueError,
+     r"classes given as a dict is read as a class_to_idx \(name -> label\), whose labels "
+     r"should be 0 .. 3 once each"),
+], ids=["too-few", "negative", "duplicate", "string", "regression", "set", "bad-dict"])
 def test_class_names_must_fit_the_labels(tmp_path, codec, classes, labels, err, match):
     # ds.classes[y] raised IndexError (or named the wrong class) in training, and
     # ds.class_to_idx silently lost a duplicate
@@ -438,6 +443,15 @@ def test_class_names_must_fit_the_labels(tmp_path, codec, classes, labels, err, 
     with pytest.raises(err, match=match):
         tc.compress((x, labels), tmp_path / "c.tcz", classes=classes, codec=codec, progress=False)
     assert not (tmp_path / "c.tcz").exists()
+
+
+def test_a_class_to_idx_gives_the_names_in_label_order(tmp_path):
+    """classes=ds.class_to_idx took the dict's keys in insertion order: {'b': 1, 'a': 0} named
+    label 0 'b'."""
+    x, y = np.zeros((4, 1, 2, 2), np.uint8), np.arange(4)
+    tc.compress((x, y), tmp_path / "c.tcz", classes={"b": 1, "a": 0, "d": 3, "c": 2},
+                progress=False)
+    assert tc.open(tmp_path / "c.tcz").class_to_idx == {"a": 0, "b": 1, "c": 2, "d": 3}
 
 
 def test_class_names_are_checked_before_a_folder_is_encoded(tmp_path, monkeypatch):

@@ -4,9 +4,11 @@ warning for a source whose transform augments at random."""
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import reprlib
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -70,9 +72,13 @@ def check_class_names(classes) -> list | None:
     of names for one class (torchvision's ImageNet) is joined with ", "."""
     if classes is None:
         return None
-    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
-        raise TypeError(f"classes should be a list of class names, but got "
+    if isinstance(classes, (str, bytes, set, frozenset)) or not hasattr(classes, "__iter__"):
+        why = " (a set has no order, and a name's place is its label)" \
+            if isinstance(classes, (set, frozenset)) else ""
+        raise TypeError(f"classes should be a list of class names{why}, but got "
                         f"classes={reprlib.repr(classes)} ({type(classes).__name__})")
+    if isinstance(classes, Mapping):  # a class_to_idx: its names in the order of their labels
+        classes = _names_of_class_to_idx(classes)
     names = [", ".join(map(str, c)) if isinstance(c, (tuple, list)) else str(c) for c in classes]
     if not names:
         raise ValueError("classes should name at least one class, but got an empty list; "
@@ -84,6 +90,18 @@ def check_class_names(classes) -> list | None:
                              f"classes[{i}] are both {c!r}")
         seen[c] = i
     return names
+
+
+def _names_of_class_to_idx(mapping) -> list:
+    """A ``class_to_idx`` (name -> label) as its names in label order, when its labels are
+    0 .. k-1 once each."""
+    values = list(mapping.values())
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values) \
+            or sorted(values) != list(range(len(values))):
+        raise ValueError(f"classes given as a dict is read as a class_to_idx (name -> label), "
+                         f"whose labels should be 0 .. {len(mapping) - 1} once each, but got "
+                         f"{reprlib.repr(dict(mapping))}; pass the names as a list in label order")
+    return sorted(mapping, key=mapping.get)
 
 
 def check_labels_name_classes(classes, labels: np.ndarray, where: str = "the labels") -> None:
