@@ -232,6 +232,12 @@ def test_cli_folder_and_torchvision_sources(tmp_path, capsys):
     assert main(["compress", str(tmp_path / "photos"), str(tmp_path / "r.tcz"), "--codec", "adq",
                  "--resize", "4", "5", "--quiet"]) == 0
     assert "of shape (3, 4, 5)" in capsys.readouterr().out
+    assert main(["compress", str(tmp_path / "photos"), str(tmp_path / "e.tcz"), "--resize", "3",
+                 "--quiet", "--overwrite"]) == 0  # the shorter edge, as Resize(3)
+    assert tc.open(tmp_path / "e.tcz")[4][0].shape == (3, 3, 3)
+    code, err = _run(["compress", str(tmp_path / "photos"), str(tmp_path / "f.tcz"),
+                      "--resize", "3", "4", "5"], capsys)
+    assert code == 2 and "--resize takes H W or one N (the shorter edge), but got 3" in err
     code, err = _run(["compress", "torchvision:NoSuchSet:data", str(tmp_path / "x.tcz")], capsys)
     assert code == 2 and "'NoSuchSet' is not a torchvision dataset class" in err
     code, err = _run(["compress", "torchvision:MNIST:" + str(tmp_path / "none"),

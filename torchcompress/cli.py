@@ -139,6 +139,7 @@ _FLAG_NAMES = [(re.compile(r"\boverwrite=True\b"), "--overwrite"),
                (re.compile(r"\b(layout|codec|mode|allocation|bits|tau|overwrite)=(?=[ ;,)])"), r"--\1"),
                (re.compile(r"\bfit_samples=(?=[ ;,)])"), "--fit-samples"),
                (re.compile(r"\bresize=\(height, width\)"), "--resize H W"),
+               (re.compile(r"\bresize=(-?[0-9]+)"), r"--resize \1"),
                (re.compile(r"\bresize\[[01]\]=(-?[0-9]+)"), r"--resize \1"),
                (re.compile(r"--codec (\w+) or '(\w+)'"), r"--codec \1 or \2")]
 
@@ -165,6 +166,16 @@ def _codec_params(args) -> dict:
     return params
 
 
+def _resize_arg(values):
+    """``--resize H W`` as (H, W), ``--resize N`` as N (the shorter edge)."""
+    if values is None:
+        return None
+    if len(values) not in (1, 2):
+        raise _UsageError(f"--resize takes H W or one N (the shorter edge), but got "
+                          f"{len(values)} numbers")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
 def _compress(args) -> int:
     import torchcompress as tc
     from torchcompress.errors import LargerThanFilesWarning
@@ -176,7 +187,7 @@ def _compress(args) -> int:
         warnings.simplefilter("always", LargerThanFilesWarning)
         info = tc.compress(source, args.out, codec=args.codec, layout=args.layout,
                            overwrite=args.overwrite, progress=not args.quiet,
-                           num_workers=args.num_workers, resize=args.resize, **params)
+                           num_workers=args.num_workers, resize=_resize_arg(args.resize), **params)
         if rank is None or rank == 0:
             print(tc.datasets.describe(info))
     for w in caught:  # ours as a note in the flags typed; any other warning as Python shows it
@@ -313,8 +324,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--one-model", action="store_true", default=None,
                    help="gede: one model, not one per class")
     c.add_argument("--layout", choices=["CHW", "HWC"], help="HWC converts (N,H,W,C) arrays")
-    c.add_argument("--resize", type=int, nargs=2, metavar=("H", "W"),
-                   help="resize folder images to H x W as they are read (e.g. for adq, gede)")
+    c.add_argument("--resize", type=int, nargs="+", metavar="N",
+                   help="resize folder images as they are read: H W to H x W (e.g. for adq, "
+                        "gede), one N to a shorter edge of N keeping the aspect ratio")
     c.add_argument("--num-workers", type=int, default=1,
                    help="processes that read and encode chunks: this one and N-1 forked "
                         "workers (0 or 1: this one alone); the bytes do not depend on it")

@@ -247,8 +247,13 @@ def test_resize_gives_photos_one_shape_for_adq(tmp_path):
         tc.compress(tmp_path / "p", tmp_path / "a.tcz", codec="adq", progress=False)
     info = tc.compress(tmp_path / "p", tmp_path / "a.tcz", codec="adq", resize=(8, 9), progress=False)
     assert info["sample_shape"] == [3, 8, 9] and info["num_samples"] == 6
-    with pytest.raises(TypeError, match=r"resize should be a \(height, width\) pair, but got resize=8"):
-        tc.compress(tmp_path / "p", tmp_path / "b.tcz", resize=8, progress=False)
+    with pytest.raises(TypeError, match=r"resize should be a \(height, width\) pair or one int "
+                                        r"\(the shorter edge\), but got resize=\(8, 9, 3\)"):
+        tc.compress(tmp_path / "p", tmp_path / "b.tcz", resize=(8, 9, 3), progress=False)
+    with pytest.raises(ValueError, match=r"resize should be a positive integer value"):
+        tc.compress(tmp_path / "p", tmp_path / "b.tcz", resize=0, progress=False)
+    with pytest.raises(ValueError, match=r"one shape per archive"):  # one int keeps the aspects
+        tc.compress(tmp_path / "p", tmp_path / "b.tcz", codec="adq", resize=8, progress=False)
     with pytest.raises(ValueError, match=r"resize\[1\] should be a positive integer value"):
         tc.compress(tmp_path / "p", tmp_path / "b.tcz", resize=(8, 0), progress=False)
     with pytest.raises(ValueError, match=r"resize= applies to datasets and image folders .* arrays "
@@ -256,6 +261,31 @@ def test_resize_gives_photos_one_shape_for_adq(tmp_path):
         tc.compress((np.zeros((2, 3, 4, 4), np.uint8), np.zeros(2, int)), tmp_path / "b.tcz",
                     resize=(2, 2), progress=False)
     assert not (tmp_path / "b.tcz").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("codec", ["lossless", "lossy"])
+def test_resize_to_a_shorter_edge_keeps_each_aspect_ratio(tmp_path, codec, workers):
+    """resize=N is torchvision's Resize(N): the shorter edge to N, the other in proportion."""
+    import torchvision
+    from torchvision.transforms import v2
+
+    rng = np.random.default_rng(1)
+    sizes = [(10, 14), (21, 12), (9, 9), (4, 30)]
+    (tmp_path / "p" / "a").mkdir(parents=True)
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+            tmp_path / "p" / "a" / f"{i}.png")
+    tc.compress(tmp_path / "p", tmp_path / "a.tcz", codec=codec, resize=8, progress=False,
+                num_workers=workers, **({"bits": 8.0} if codec == "lossy" else {}))
+    ds = tc.open(tmp_path / "a.tcz")
+    want = [(8, 11), (14, 8), (8, 8), (8, 60)]
+    assert [tuple(ds[i][0].shape[1:]) for i in range(4)] == want
+    if codec == "lossless":
+        folder = torchvision.datasets.ImageFolder(tmp_path / "p", transform=v2.Compose(
+            [v2.PILToTensor(), v2.Resize(8, antialias=True)]))
+        for i in range(4):
+            assert torch.equal(ds[i][0], folder[i][0])
 
 
 def test_list_of_images_with_labels_is_a_source(tmp_path):

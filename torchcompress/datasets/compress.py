@@ -74,7 +74,9 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         classes: class names; default ``source.classes`` when it has them.
         length: how many pairs an iterable source yields (for the progress bar).
         resize: ``(height, width)``: resize the images of a dataset or folder
-            source as they are read (antialiased), e.g. photos for ADQ or GeDe.
+            source as they are read (antialiased), e.g. photos for ADQ or GeDe; one
+            int resizes the shorter edge to it and keeps the aspect ratio, as
+            torchvision's ``Resize(int)`` (photos then keep their own shapes).
         num_workers: processes that read and encode chunks: the calling one and
             ``num_workers - 1`` forked workers (Linux; elsewhere threads); 0 and 1
             both mean the calling process alone, as ``DataLoader``'s 0 (GeDe: when

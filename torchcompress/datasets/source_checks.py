@@ -118,12 +118,16 @@ def check_labels_name_classes(classes, labels: np.ndarray, where: str = "the lab
                          "one name per class, in label order")
 
 
-def check_resize(resize) -> tuple[int, int] | None:
-    """``resize=`` as (height, width) positive ints, or None."""
+def check_resize(resize) -> tuple[int, int] | int | None:
+    """``resize=`` as (height, width) positive ints, one positive int (the shorter edge, as
+    torchvision's ``Resize(int)``), or None."""
     if resize is None:
         return None
+    if isinstance(resize, numbers.Integral) and not isinstance(resize, bool):
+        return check_positive_int("resize", resize)
     if isinstance(resize, (str, bytes)) or not hasattr(resize, "__len__") or len(resize) != 2:
-        raise TypeError(f"resize should be a (height, width) pair, but got resize={resize!r}")
+        raise TypeError(f"resize should be a (height, width) pair or one int (the shorter edge), "
+                        f"but got resize={resize!r}")
     return tuple(check_positive_int(f"resize[{k}]", v) for k, v in enumerate(resize))
 
 

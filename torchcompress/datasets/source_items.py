@@ -29,15 +29,17 @@ def image_array(a, what: str) -> np.ndarray:
                     f"but got {type(a).__name__}")
 
 
-def _resized(img: np.ndarray, size: tuple[int, int], i: int) -> np.ndarray:
-    """A (C, H, W) or (H, W) image resized with antialiasing (torchvision's ``resize``)."""
+def _resized(img: np.ndarray, size: tuple[int, int] | int, i: int) -> np.ndarray:
+    """A (C, H, W) or (H, W) image resized with antialiasing (torchvision's ``resize``): to
+    (height, width), or its shorter edge to ``size`` keeping the aspect ratio."""
     from torchvision.transforms.v2.functional import resize
 
     if img.ndim not in (2, 3):
         raise ValueError(f"resize= works on (C, H, W) or (H, W) images, but source sample {i} has "
                          f"shape {tuple(img.shape)}")
     t = torch.from_numpy(np.ascontiguousarray(img))
-    t = resize(t[None] if img.ndim == 2 else t, list(size), antialias=True)
+    t = resize(t[None] if img.ndim == 2 else t, [size] if isinstance(size, int) else list(size),
+               antialias=True)
     return (t[0] if img.ndim == 2 else t).numpy()
 
 

@@ -234,7 +234,8 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         length: the number of pairs an iterable source yields (progress bar only).
         resize: (height, width): resize every image of a dataset or folder source
             as it is read (antialiased), e.g. to give photos one shape for ADQ
-            or GeDe. Images must be (C, H, W) or (H, W) (PIL images are).
+            or GeDe; one int: the shorter edge, keeping the aspect ratio (as
+            torchvision's ``Resize(int)``). Images must be (C, H, W) or (H, W).
     """
     check_choice("layout", layout, (None, "CHW", "HWC"))
     resize = check_resize(resize)
