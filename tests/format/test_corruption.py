@@ -82,6 +82,37 @@ def test_archive_replaced_after_open_raises_at_first_use(tmp_path):
     np.testing.assert_array_equal(tc.open(path, output="uint8")[3][0].numpy(), smooth[3])
 
 
+@pytest.mark.parametrize("codec", ["lossless", "adq"])
+def test_an_archive_replaced_by_one_of_the_same_size_is_named(tmp_path, codec):
+    """Noise stored raw (lossless) or ADQ's fixed bits give shards of one size for any data of
+    one shape: the size check passed, and ds[i] (or a DataLoader worker, forked or spawned)
+    decoded the new samples under the old labels, silently."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "r.tcz"
+    x, y = rng.integers(0, 256, (40, 3, 8, 8)).astype(np.uint8), np.arange(40) % 2
+    tc.compress((x, y), path, codec=codec, progress=False)
+    ds, seen = tc.open(path), tc.open(path)
+    seen[0]  # shard mapped before: it keeps the old files' bytes, as any open file does
+    sizes = (path / "shard-00000.safetensors").stat().st_size
+    tc.compress((255 - x, y), path, codec=codec, progress=False, overwrite=True)
+    assert (path / "shard-00000.safetensors").stat().st_size == sizes
+    match = (r"shard-00000.safetensors: the shard was replaced after the archive was opened "
+             r"\(e.g. compressed again with overwrite=True\), so it would decode under the old "
+             r"manifest and labels: open the archive again")
+    with pytest.raises(FormatError, match=match):
+        ds[0]
+    for ctx in ("fork", "spawn"):
+        loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=1,
+                                             multiprocessing_context=ctx)
+        with pytest.raises(FormatError, match=match):
+            next(iter(loader))
+    if codec == "lossless":
+        np.testing.assert_array_equal(seen[1][0].numpy(), x[1])
+        np.testing.assert_array_equal(tc.open(path)[1][0].numpy(), 255 - x[1])
+
+
 def test_newer_format_version(archive):
     edit_manifest(archive, lambda m: m.update(format_version=FORMAT_VERSION + 1))
     with pytest.raises(FormatError, match=f"format_version {FORMAT_VERSION + 1} is newer .* "

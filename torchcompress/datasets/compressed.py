@@ -256,14 +256,17 @@ class CompressedDataset(Dataset):
         # pickles by path; workers reopen lazily. The transforms as they are now: users set
         # ds.transform after opening (a split's train part), and spawned workers lost it
         state = dict(self._args, transform=self.transform, target_transform=self.target_transform,
-                     transforms=self.transforms)
+                     transforms=self.transforms, files=self.reader.identity)
         if not np.array_equal(self._labels, self._stored):  # relabelled: the labels travel too
             state["targets"] = self._labels
         return state
 
     def __setstate__(self, state: dict) -> None:
         path, targets = state.pop("path"), state.pop("targets", None)
+        files = state.pop("files", None)
         self.__init__(path, **state)
+        if files is not None:  # the files the pickling process opened: a spawned worker reopens
+            self.reader.identity = files  # by path, and must not read an archive written since
         if targets is not None:
             self.targets = targets
 

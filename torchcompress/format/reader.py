@@ -35,6 +35,13 @@ def _check_size(file: str, recorded: int, noun: str, later: bool = False) -> Non
                               "overwrite=True): open it again" if later else ""))
 
 
+def file_identity(file: str) -> tuple:
+    """Which file this is (device, inode, modification time): a compress with overwrite=True
+    writes new files, which the size alone does not tell apart when they are as long."""
+    st = os.stat(file)
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
 def check_file_hash(file: str, recorded: str) -> None:
     """Raise FormatError unless the xxh3-64 of ``file`` is the manifest's ``recorded`` one."""
     h = xxhash.xxh3_64()
@@ -87,6 +94,9 @@ class ArchiveReader:
             _checked_header(file, e.bytes, f"extra file {name!r}", "file")
             check_file_hash(file, e.xxh3_64)
         self.starts = np.array([s.start for s in m.shards], dtype=np.int64)
+        # the files as opened here; a later map (lazily, in this process or a worker) checks it
+        self.identity = {f: file_identity(self.shard_path(f)) for f in
+                         [s.file for s in m.shards] + [e.file for e in m.extras.values()]}
         self._cache: dict = {}
 
     def shard_path(self, file: str) -> str:
@@ -106,8 +116,7 @@ class ArchiveReader:
             s = self.manifest.shards[k]
             # mapped lazily (and again in every worker): a file replaced since the manifest was
             # read would decode under the old manifest and tables
-            _check_size(self.shard_path(s.file), s.bytes, "shard", later=True)
-            t = open_tensors(self.shard_path(s.file))
+            t = self._open_later(s.file, s.bytes, "shard")
             self._cache[k] = t
         return t
 
@@ -117,10 +126,20 @@ class ArchiveReader:
         for name, e in self.manifest.extras.items():
             key = f"extra:{name}"
             if key not in self._cache:
-                _check_size(self.shard_path(e.file), e.bytes, "file", later=True)
-                self._cache[key] = open_tensors(self.shard_path(e.file))
+                self._cache[key] = self._open_later(e.file, e.bytes, "file")
             out[name] = self._cache[key]
         return out
+
+    def _open_later(self, name: str, recorded: int, noun: str) -> dict:
+        """``name``'s tensors, mapped after the manifest was read: the same file, or an error."""
+        file = self.shard_path(name)
+        _check_size(file, recorded, noun, later=True)
+        tensors = open_tensors(file)  # mapped first, so the file checked is the file mapped
+        if file_identity(file) != self.identity.get(name):
+            raise FormatError(f"{file}: the {noun} was replaced after the archive was opened (e.g. "
+                              "compressed again with overwrite=True), so it would decode under "
+                              "the old manifest and labels: open the archive again")
+        return tensors
 
     def release(self) -> None:
         """Drop this process's memory maps; shards reopen on next use."""
