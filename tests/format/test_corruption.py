@@ -202,8 +202,16 @@ def test_not_an_archive(tmp_path):
     with pytest.raises(FormatError, match="manifest.json: missing"):
         tc.open(tmp_path / "empty")
     (tmp_path / "x.npz").write_bytes(b"not an archive")
-    with pytest.raises(NotADirectoryError, match=r"x.npz' is a file, but an archive is a directory"):
+    with pytest.raises(NotADirectoryError, match=r"x.npz' is a file, but an archive is a directory"
+                                                 r".*; to compress this file, pass it to tc.compress"):
         tc.open(tmp_path / "x.npz")
+
+
+def test_a_file_inside_an_archive_names_the_archive(archive):
+    for name in ("manifest.json", SHARD):
+        with pytest.raises(NotADirectoryError, match=rf"{name}' is a file, .*; open its folder, "
+                                                     rf"tc.open\('{archive}'\)"):
+            tc.open(archive / name)
 
 
 

@@ -156,9 +156,12 @@ def load_manifest(root: str) -> Manifest:
     """Read and validate ``root/manifest.json``."""
     path = os.path.join(root, MANIFEST_FILE)
     if os.path.exists(root) and not os.path.isdir(root):
+        folder = os.path.dirname(root)
+        hint = f"open its folder, tc.open({folder!r})" if os.path.isfile(
+            os.path.join(folder, MANIFEST_FILE)) else ("to compress this file, pass it to "
+                                                       "tc.compress as the source")
         raise NotADirectoryError(f"archive {root!r} is a file, but an archive is a directory with "
-                                 f"{MANIFEST_FILE} (as tc.compress writes it); to compress this "
-                                 "file, pass it to tc.compress as the source")
+                                 f"{MANIFEST_FILE} (as tc.compress writes it); {hint}")
     if not os.path.isdir(root):
         raise FileNotFoundError(f"archive {root!r} does not exist (expected a directory "
                                 f"with {MANIFEST_FILE})")
