@@ -529,6 +529,15 @@ def test_augmented_source_is_warned_about(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", tc.AugmentedSourceWarning)
         tc.compress(plain, tmp_path / "c.tcz", progress=False)
+    # a blur or a JPEG round trip draws from a range by default, a fixed one does not
+    fixed = v2.Compose([v2.PILToTensor(), v2.GaussianBlur(3, sigma=1.0), v2.JPEG(90)])
+    assert tc.datasets.source_checks.warn_if_augmented(
+        torchvision.datasets.ImageFolder(str(root), transform=fixed)) == []
+    drawn = v2.Compose([v2.PILToTensor(), v2.GaussianBlur(3), v2.JPEG((50, 90)),
+                        v2.ToDtype(torch.float32, scale=True), v2.GaussianNoise()])
+    with pytest.warns(tc.AugmentedSourceWarning, match=r"holds GaussianBlur, GaussianNoise, JPEG:"):
+        tc.datasets.source_checks.warn_if_augmented(
+            torchvision.datasets.ImageFolder(str(root), transform=drawn))
 
 
 def test_lossy_names_a_source_that_changes_between_reads(tmp_path):

@@ -156,7 +156,16 @@ def agree(first, i: int, img: np.ndarray, layout, mixed_ok: bool) -> tuple:
 
 #: transforms that draw at random on every call (torchvision's, v1 and v2), besides Random*
 _RANDOM = ("ColorJitter", "RandAugment", "AutoAugment", "TrivialAugmentWide", "AugMix",
-           "ElasticTransform", "MixUp", "CutMix", "ScaleJitter")
+           "ElasticTransform", "MixUp", "CutMix", "ScaleJitter", "GaussianNoise")
+#: transforms that draw a parameter from a range when it is one (a fixed value is no draw)
+_RANGED = {"GaussianBlur": "sigma", "JPEG": "quality"}
+
+
+def _draws(t, name: str) -> bool:
+    if name.startswith("Random") or name in _RANDOM:
+        return True
+    span = getattr(t, _RANGED.get(name, ""), None)
+    return isinstance(span, (list, tuple)) and len(span) == 2 and span[0] != span[1]
 
 
 def _random_in(t, depth: int = 0) -> list[str]:
@@ -165,7 +174,7 @@ def _random_in(t, depth: int = 0) -> list[str]:
     if t is None or depth > 8:
         return []
     name = type(t).__name__
-    found = [name] if name.startswith("Random") or name in _RANDOM else []
+    found = [name] if _draws(t, name) else []
     for attr in ("transforms", "transform", "target_transform"):
         inner = getattr(t, attr, None)
         if isinstance(inner, (list, tuple)):
