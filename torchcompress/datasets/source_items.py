@@ -80,7 +80,7 @@ def _length_hint(ds, i: int, e: Exception) -> str:
     return ""
 
 
-def read_pair(item, i: int, resize: tuple[int, int] | None) -> tuple[np.ndarray, int]:
+def read_pair(item, i: int, resize: tuple[int, int] | int | None) -> tuple[np.ndarray, int]:
     """Source item ``i`` as (image array, resized when asked; integer class label)."""
     if not isinstance(item, (tuple, list)) or len(item) < 2:
         raise TypeError(f"source[{i}] should be an (image, label) pair, "
