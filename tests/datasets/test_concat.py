@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset, default_collate
 
 import torchcompress as tc
 
@@ -103,3 +103,17 @@ def test_batch_refuses_parts_of_three_fields(tmp_path):
     with pytest.raises(TypeError, match=r"a CondensedDataset part gives 3 fields .* use "
                                         r"DataLoader\(tc.ConcatDataset\(...\)\)"):
         ds.batch([0, 1])
+
+
+def test_labels_of_two_kinds_are_promoted(parts, tmp_path):
+    """Class labels beside real targets: batch raised torch's "Index put requires the source
+    and destination dtypes match"; a DataLoader over the same parts gives float labels (float64,
+    from Python numbers; batch keeps the archives' float32)."""
+    x = np.random.default_rng(1).integers(0, 256, (4, 3, 4, 5), dtype=np.uint8)
+    tc.compress((x, np.linspace(0.5, 2, 4)), tmp_path / "r.tcz", progress=False)
+    ds = tc.ConcatDataset([parts[0], tc.open(tmp_path / "r.tcz")])
+    idx = [8, 0, 10, 3]
+    xb, yb = ds.batch(idx)
+    xs, ys = default_collate(ds.__getitems__(idx))
+    assert yb.dtype == torch.float32 and torch.equal(yb, ys.float()) and torch.equal(xb, xs)
+    assert yb.tolist() == [1.0, 0.0, 2.0, 0.0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from torch.utils.data import ConcatDataset as _TorchConcat
@@ -72,10 +74,12 @@ class ConcatDataset(_TorchConcat):
 
 
 def _placed(parts: list, at: list) -> torch.Tensor:
-    """One tensor with ``parts[k]`` at the batch positions ``at[k]`` (one copy of each)."""
-    out = torch.empty((sum(len(a) for a in at), *parts[0].shape[1:]), dtype=parts[0].dtype)
+    """One tensor with ``parts[k]`` at the batch positions ``at[k]`` (one copy of each), in the
+    dtype they promote to (a part of class labels beside one of real targets: float32)."""
+    dtype = functools.reduce(torch.promote_types, [p.dtype for p in parts])
+    out = torch.empty((sum(len(a) for a in at), *parts[0].shape[1:]), dtype=dtype)
     for part, a in zip(parts, at):
-        out[a] = part
+        out[a] = part.to(dtype)  # no copy where it is dtype already
     return out
 
 
