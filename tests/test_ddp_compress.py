@@ -4,8 +4,10 @@ import datetime
 import json
 import os
 import socket
+import time
 
 import numpy as np
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -102,3 +104,63 @@ def test_two_gloo_ranks_write_the_single_process_shards(tmp_path):
     assert sorted(os.listdir(tmp_path / "ddp")) == ["adq", "gede", "lossless", "lossy",
                                                     "rank0.json", "rank1.json"]
     assert sorted(os.listdir(tmp_path / "ddp" / "gede"))[-1] == "tables.safetensors"  # no spool
+
+
+def _one_rank_worker(rank, port, out_dir):
+    """Rank 0 compresses alone, as under ``if rank == 0:``; the others wait at a barrier."""
+    import warnings
+
+    from torchcompress.datasets import ranks
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
+    ranks.JOIN_TIMEOUT_S = 2.0
+    result = {}
+    if rank == 0:
+        t = time.monotonic()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tc.compress(Images(), os.path.join(out_dir, "alone"), shard_size=8, progress=False,
+                        distributed=False, fit_samples=9)
+            result["alone_s"] = time.monotonic() - t
+            result["alone_warnings"] = [str(w.message) for w in caught]
+            tc.compress(Images(), os.path.join(out_dir, "waited"), shard_size=8, progress=False,
+                        fit_samples=9)
+            result["warnings"] = [str(w.message) for w in caught]
+    dist.barrier()
+    # every rank again: the work is shared (no warning), as without a rank-0-only call before
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tc.compress(Images(), os.path.join(out_dir, "shared"), shard_size=8, progress=False,
+                    fit_samples=9)
+    result["shared_warnings"] = [str(w.message) for w in caught]
+    with open(os.path.join(out_dir, f"one{rank}.json"), "w") as f:
+        json.dump(result, f)
+    dist.destroy_process_group()
+
+
+def test_one_rank_compresses_alone_instead_of_waiting_in_a_collective(tmp_path):
+    """``if rank == 0: tc.compress(...)`` then ``dist.barrier()``: the compress waited in its
+    first collective for ranks that never came, until the group's timeout (30 minutes by
+    default) ended it with gloo's "Timed out waiting ... for recv"."""
+    mp.spawn(_one_rank_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    result = json.loads((tmp_path / "one0.json").read_text())
+    assert result["alone_warnings"] == [] and result["alone_s"] < 30
+    assert len(result["warnings"]) == 1 and result["warnings"][0].startswith(
+        "compress: 1 of the process group's 2 ranks called it within 2 s, so this rank "
+        "compresses")
+    assert "pass distributed=False, which does not wait" in result["warnings"][0]
+    for r in range(WORLD):
+        assert json.loads((tmp_path / f"one{r}.json").read_text())["shared_warnings"] == []
+    tc.compress(Images(), tmp_path / "one", shard_size=8, progress=False, fit_samples=9)
+    for name in ("alone", "waited", "shared"):
+        assert _shards(tmp_path / name) == _shards(tmp_path / "one"), name
+
+
+def test_distributed_true_needs_a_process_group(tmp_path):
+    with pytest.raises(ValueError, match=r"distributed=True shares the compress among the ranks "
+                                         r"of a torch.distributed process group, but none is "
+                                         r"initialised"):
+        tc.compress(Images(), tmp_path / "a.tcz", progress=False, distributed=True)
+    with pytest.raises(TypeError, match=r"distributed should be True or False"):
+        tc.compress(Images(), tmp_path / "a.tcz", progress=False, distributed="yes")

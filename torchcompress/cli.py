@@ -187,7 +187,8 @@ def _compress(args) -> int:
         warnings.simplefilter("always", LargerThanFilesWarning)
         info = tc.compress(source, args.out, codec=args.codec, layout=args.layout,
                            overwrite=args.overwrite, progress=not args.quiet,
-                           num_workers=args.num_workers, resize=_resize_arg(args.resize), **params)
+                           num_workers=args.num_workers, resize=_resize_arg(args.resize),
+                           distributed=rank is not None or None, **params)  # torchrun: all ranks
         if rank is None or rank == 0:
             print(tc.datasets.describe(info))
     for w in caught:  # ours as a note in the flags typed; any other warning as Python shows it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -20,6 +21,7 @@ from .source_checks import (check_archive_outside, check_class_names, check_labe
                             warn_if_augmented)
 from .sources import load_source
 from .spool import Spool
+from .ranks import alone, compress_together
 from .streaming import on_every_rank, shard_bounds, stream_archive, utc_now
 from .summary import summarize
 
@@ -28,7 +30,8 @@ __all__ = ["compress", "refuse_existing", "sample_shape_of", "write_archive"]
 def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, progress: bool = True,
              layout: str | None = None, shard_size: int | None = None, importance=None,
              classes: list | None = None, verify: bool | None = None, length: int | None = None,
-             num_workers: int = 1, resize=None, **codec_params) -> dict:
+             num_workers: int = 1, resize=None, distributed: bool | None = None,
+             **codec_params) -> dict:
     """Compress ``source`` into an archive directory at ``path``.
 
     Shards are written into a hidden sibling directory that is moved into
@@ -51,7 +54,8 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     shards (shard ``k`` on rank ``k % world_size``) into the hidden directory,
     which must be on a filesystem every rank sees, and rank 0 writes the
     manifest. The shards are the same as one process writes. Codecs that need
-    every sample at once run on rank 0 alone.
+    every sample at once run on rank 0 alone. To compress on one rank only
+    (``if rank == 0:`` before a ``barrier``), pass ``distributed=False``.
 
     Args:
         source: a map-style dataset of ``(image, label)`` (PIL images become
@@ -77,6 +81,11 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
             source as they are read (antialiased), e.g. photos for ADQ or GeDe; one
             int resizes the shorter edge to it and keeps the aspect ratio, as
             torchvision's ``Resize(int)`` (photos then keep their own shapes).
+        distributed: under a process group, None (default) shares the work when
+            every rank calls compress within ``ranks.JOIN_TIMEOUT_S`` (60 s) and
+            otherwise compresses on each rank that did, alone, with a warning;
+            True requires every rank; False compresses in this process alone,
+            without waiting.
         num_workers: processes that read and encode chunks: the calling one and
             ``num_workers - 1`` forked workers (Linux; elsewhere threads); 0 and 1
             both mean the calling process alone, as ``DataLoader``'s 0 (GeDe: when
@@ -112,7 +121,10 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
     if files and (resize is not None or layout is not None):
         raise ValueError("codec='original' keeps the files as they are; resize= and layout= "
                          "do not apply")
-    with Spool(path) as spool:  # an iterable source is read once into it (if at all)
+    together = compress_together(path, None if distributed is None
+                                 else check_flag("distributed", distributed))
+    with (contextlib.nullcontext() if together else alone()), \
+            Spool(path) as spool:  # an iterable source is read once into it (if at all)
         info, read = _compress(source, path, enc, files=files, layout=layout, resize=resize,
                                progress=progress, length=length, num_workers=num_workers,
                                classes=classes, importance=importance, overwrite=overwrite,

@@ -27,7 +27,6 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .._distributed import replica_info
 from ..codecs.sample_layout import common_shape
 from ..codecs.protocol import merge_scans
 from ..format import ArchiveReader, ArchiveWriter, Manifest
@@ -35,6 +34,7 @@ from ..format.safetensors_io import open_tensors
 from ..format.writer import fsync_path, write_shard_file
 from . import pool
 from .roundtrip import check_roundtrip
+from .ranks import world as ranks_now
 from .source_checks import check_labels_name_classes
 from .summary import summarize
 
@@ -48,15 +48,11 @@ MIN_CHUNK_ROWS = 16
 _SHARD_TARGET_BYTES = 64 << 20
 
 
-def _world() -> tuple[int, int]:
-    return replica_info(None, None)
-
-
 def on_every_rank(fn, *, src: int | None = None):
     """Run ``fn`` on every rank (or only on ``src``, whose result the others get) and
     share the outcome: a list of every rank's result, or ``src``'s. An exception on
     any rank raises on all of them (the failing rank re-raises its own)."""
-    world, rank = _world()
+    world, rank = ranks_now()
     value, err = None, None
     if src is None or rank == src:
         try:
@@ -115,7 +111,7 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
                    first=None) -> dict:
     """Encode ``reader``'s samples with stream encoder ``st`` of codec ``enc`` into ``path``
     (``first``: sample 0 as ``reader.read`` gives it, when the caller has read it)."""
-    world, rank = _world()
+    world, rank = ranks_now()
     n = reader.n
     if first is None:
         first, _ = reader.read(np.zeros(1, dtype=np.int64))
@@ -148,7 +144,7 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
 def _slice_ranges(n: int, chunk_rows: int, passes: pool.Passes) -> list[tuple[int, int]]:
     """This rank's share of ``[0, n)`` in chunks of ``chunk_rows`` (the first split off as
     the pool's probe, see :meth:`pool.Passes.probe_first`)."""
-    world, rank = _world()
+    world, rank = ranks_now()
     lo, hi = rank * n // world, (rank + 1) * n // world
     return passes.probe_first([(a, min(a + chunk_rows, hi)) for a in range(lo, hi, chunk_rows)])
 
@@ -157,7 +153,7 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
                 check, verify, first_dtype, first_nbytes, t0, workers) -> dict:
     """The passes of :func:`stream_archive` once the archive's folder exists: scan, fit,
     summaries and allocation, shards, commit."""
-    world, rank = _world()
+    world, rank = ranks_now()
     passes = pool.Passes(workers)
     if hasattr(st, "scan"):  # a first pass for what the fit must know of every sample
         def scan_slice():
