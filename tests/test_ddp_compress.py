@@ -114,18 +114,21 @@ def _one_rank_worker(rank, port, out_dir):
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
-    ranks.JOIN_TIMEOUT_S = 2.0
+    ranks.JOIN_TIMEOUT_S, ranks.NOTICE_S = 3.0, 1.0
     result = {}
     if rank == 0:
-        t = time.monotonic()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            t = time.monotonic()
             tc.compress(Images(), os.path.join(out_dir, "alone"), shard_size=8, progress=False,
                         distributed=False, fit_samples=9)
             result["alone_s"] = time.monotonic() - t
             result["alone_warnings"] = [str(w.message) for w in caught]
-            tc.compress(Images(), os.path.join(out_dir, "waited"), shard_size=8, progress=False,
-                        fit_samples=9)
+            try:
+                tc.compress(Images(), os.path.join(out_dir, "waited"), shard_size=8,
+                            progress=False, fit_samples=9)
+            except RuntimeError as e:
+                result["error"] = str(e)
             result["warnings"] = [str(w.message) for w in caught]
     dist.barrier()
     # every rank again: the work is shared (no warning), as without a rank-0-only call before
@@ -142,25 +145,31 @@ def _one_rank_worker(rank, port, out_dir):
 def test_one_rank_compresses_alone_instead_of_waiting_in_a_collective(tmp_path):
     """``if rank == 0: tc.compress(...)`` then ``dist.barrier()``: the compress waited in its
     first collective for ranks that never came, until the group's timeout (30 minutes by
-    default) ended it with gloo's "Timed out waiting ... for recv"."""
+    default) ended it with gloo's "Timed out waiting ... for recv". With distributed=False it
+    compresses at once; without, it says what it waits for and then what to pass."""
     mp.spawn(_one_rank_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     result = json.loads((tmp_path / "one0.json").read_text())
     assert result["alone_warnings"] == [] and result["alone_s"] < 30
-    assert len(result["warnings"]) == 1 and result["warnings"][0].startswith(
-        "compress: 1 of the process group's 2 ranks called it within 2 s, so this rank "
-        "compresses")
-    assert "pass distributed=False, which does not wait" in result["warnings"][0]
+    waiting, = result["warnings"]
+    assert "is waiting for the process group's other ranks (1 of 2 have called it)" in waiting
+    assert result["error"].endswith(
+        "waited'): 1 of the process group's 2 ranks called it within 3 s, and under a process "
+        "group every rank does a share. Call it on every rank with the same arguments; to "
+        "compress on one rank alone (under `if rank == 0:`), pass distributed=False; to wait "
+        "longer for late ranks, distributed=True waits as long as the group's timeout. Nothing "
+        "was written")
+    assert not (tmp_path / "waited").exists()
     for r in range(WORLD):
         assert json.loads((tmp_path / f"one{r}.json").read_text())["shared_warnings"] == []
     tc.compress(Images(), tmp_path / "one", shard_size=8, progress=False, fit_samples=9)
-    for name in ("alone", "waited", "shared"):
+    for name in ("alone", "shared"):
         assert _shards(tmp_path / name) == _shards(tmp_path / "one"), name
 
 
 def test_distributed_true_needs_a_process_group(tmp_path):
-    with pytest.raises(ValueError, match=r"distributed=True shares the compress among the ranks "
-                                         r"of a torch.distributed process group, but none is "
-                                         r"initialised"):
+    with pytest.raises(ValueError, match=r"compress with distributed=True shares the work among "
+                                         r"the ranks of a torch.distributed process group, but "
+                                         r"none is initialised"):
         tc.compress(Images(), tmp_path / "a.tcz", progress=False, distributed=True)
     with pytest.raises(TypeError, match=r"distributed should be True or False"):
         tc.compress(Images(), tmp_path / "a.tcz", progress=False, distributed="yes")

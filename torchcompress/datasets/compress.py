@@ -82,10 +82,10 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
             int resizes the shorter edge to it and keeps the aspect ratio, as
             torchvision's ``Resize(int)`` (photos then keep their own shapes).
         distributed: under a process group, None (default) shares the work when
-            every rank calls compress within ``ranks.JOIN_TIMEOUT_S`` (60 s) and
-            otherwise compresses on each rank that did, alone, with a warning;
-            True requires every rank; False compresses in this process alone,
-            without waiting.
+            every rank calls compress within 5 minutes (``ranks.JOIN_TIMEOUT_S``;
+            a rank that waits says so after 10 s) and otherwise raises on every
+            rank that came, writing nothing; True waits as long as the group's
+            timeout; False compresses in this process alone, without waiting.
         num_workers: processes that read and encode chunks: the calling one and
             ``num_workers - 1`` forked workers (Linux; elsewhere threads); 0 and 1
             both mean the calling process alone, as ``DataLoader``'s 0 (GeDe: when

@@ -1,13 +1,16 @@
-"""Whether the ranks of a ``torch.distributed`` group compress together.
+"""Whether the ranks of a ``torch.distributed`` group compress together, and the group as the
+compress under way sees it.
 
 Under a process group, ``compress`` shares the work among the ranks through collectives, so
 every rank must call it. Called on one rank only (``if rank == 0: tc.compress(...)``, then
 ``dist.barrier()``, the usual way to prepare data under DDP), its first collective waited for
 ranks that never came, until the group's timeout (30 minutes by default) ended it with gloo's
-"Timed out waiting ... for recv". Before any collective the ranks now meet through the group's
-store (keys, not collectives, so a rank waiting in the user's own ``barrier`` is not disturbed):
-when every rank arrives the work is shared; when some have not arrived within
-``JOIN_TIMEOUT_S`` the ranks that came compress alone, each by itself, with a warning.
+"Timed out waiting ... for recv". The ranks now meet first through the group's store (keys,
+not a collective, so a rank waiting in the user's own ``barrier`` is not disturbed): a rank
+that waits says so after ``NOTICE_S``, and when not every rank has come within
+``JOIN_TIMEOUT_S`` every rank that came raises an error saying what to pass. None of them
+compresses alone then: the ranks that came expected to share the work, and each writing the
+whole archive to one path would cost the work many times over.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ import xxhash
 
 from .._distributed import is_distributed, replica_info
 
-__all__ = ["JOIN_TIMEOUT_S", "alone", "compress_together", "world"]
+__all__ = ["JOIN_TIMEOUT_S", "NOTICE_S", "alone", "compress_together", "world"]
 
-#: seconds the ranks wait for one another at the start of a compress with distributed=None
-JOIN_TIMEOUT_S = 60.0
+#: seconds the ranks wait for one another at the start of a compress (distributed=None)
+JOIN_TIMEOUT_S = 300.0
+#: seconds of waiting after which a rank says what it waits for
+NOTICE_S = 10.0
 
 _ALONE = contextvars.ContextVar("torchcompress_compress_alone", default=False)
 _CALLS: collections.Counter = collections.Counter()  # compresses this process began, per path
@@ -65,47 +70,56 @@ def _group_timeout() -> float:
         return datetime.timedelta(minutes=30).total_seconds()
 
 
-def compress_together(path: str, distributed: bool | None) -> bool:
+def _meet(store, key: str, size: int, timeout: float, path) -> tuple[bool, int]:
+    """(every rank came within ``timeout`` seconds, how many came). The meeting is decided
+    once, by the last rank to come or the first to give up; a late rank reads the decision."""
+    if store.add(f"{key}/arrived", 1) == size:
+        store.compare_set(f"{key}/decision", "", "all")
+    start = time.monotonic()
+    noticed = False
+    while not store.check([f"{key}/decision"]):
+        waited = time.monotonic() - start
+        if waited > timeout:
+            store.compare_set(f"{key}/decision", "", "some")
+            break
+        if waited > NOTICE_S and not noticed:
+            noticed = True
+            came = int(store.add(f"{key}/arrived", 0))
+            warnings.warn(f"compress({os.fspath(path)!r}) is waiting for the process group's "
+                          f"other ranks ({came} of {size} have called it), which share the work; "
+                          "to compress on this rank alone (under `if rank == 0:`), pass "
+                          "distributed=False", UserWarning, stacklevel=4)
+        time.sleep(0.02)
+    return store.get(f"{key}/decision") == b"all", int(store.add(f"{key}/arrived", 0))
+
+
+def compress_together(path, distributed: bool | None) -> bool:
     """True when every rank of the process group calls this compress (share the work), False
-    when this process compresses alone. ``distributed``: None meets the other ranks for
-    ``JOIN_TIMEOUT_S`` (alone, with a warning, when not all come), True requires them all (an
-    error when not all come within the group's timeout), False never waits."""
+    when this process compresses alone (no group, or ``distributed=False``); an error when
+    not every rank comes (see ``compress``'s ``distributed``)."""
     if distributed is False:
         return False
     if not is_distributed():
         if distributed:
-            raise ValueError("distributed=True shares the compress among the ranks of a "
-                             "torch.distributed process group, but none is initialised: call "
+            raise ValueError("compress with distributed=True shares the work among the ranks of "
+                             "a torch.distributed process group, but none is initialised: call "
                              "torch.distributed.init_process_group first, or leave "
                              "distributed=None")
         return False
-    size = dist.get_world_size()
-    store = _store()
+    size, store = dist.get_world_size(), _store()
     if size == 1 or store is None:
         return size > 1
     name = os.path.abspath(os.fspath(path))
     key = f"torchcompress/compress/{xxhash.xxh3_64_hexdigest(name.encode())}/{_CALLS[name]}"
     _CALLS[name] += 1
-    if store.add(f"{key}/arrived", 1) == size:
-        store.compare_set(f"{key}/decision", "", "together")
     timeout = JOIN_TIMEOUT_S if distributed is None else _group_timeout()
-    deadline = time.monotonic() + timeout
-    while not store.check([f"{key}/decision"]):
-        if time.monotonic() > deadline:
-            store.compare_set(f"{key}/decision", "", "alone")
-            break
-        time.sleep(0.02)
-    if store.get(f"{key}/decision") == b"together":
+    together, came = _meet(store, key, size, timeout, path)
+    if together:
         return True
-    came = int(store.add(f"{key}/arrived", 0))
-    if distributed:
-        raise RuntimeError(f"compress(..., distributed=True) waits for all {size} ranks of the "
-                           f"process group, but {came} called it within {timeout:.0f} s: call "
-                           "it on every rank with the same arguments, or pass "
-                           "distributed=False to compress on one rank alone")
-    warnings.warn(f"compress: {came} of the process group's {size} ranks called it within "
-                  f"{timeout:.0f} s, so this rank compresses {os.fspath(path)!r} by itself. To "
-                  "share the work, call compress on every rank with the same arguments; on one "
-                  "rank alone (under `if rank == 0:`), pass distributed=False, which does not "
-                  "wait", UserWarning, stacklevel=3)
-    return False
+    raise RuntimeError(
+        f"compress({os.fspath(path)!r}): {came} of the process group's {size} ranks called it "
+        f"within {timeout:.0f} s, and under a process group every rank does a share. Call it on "
+        "every rank with the same arguments; to compress on one rank alone (under `if rank == "
+        "0:`), pass distributed=False" + ("; to wait longer for late ranks, distributed=True "
+                                          "waits as long as the group's timeout"
+                                          if distributed is None else "") + ". Nothing was written")
