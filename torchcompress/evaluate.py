@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ._distributed import all_reduce_sum
-from ._validation import check_positive_int
+from ._validation import check_flag, check_positive_int
 
 __all__ = ["per_class_accuracy"]
 
@@ -26,7 +26,8 @@ def _logits(out) -> torch.Tensor:
 
 @torch.no_grad()
 def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
-                       device: torch.device | str | None = None) -> np.ndarray:
+                       device: torch.device | str | None = None,
+                       distributed: bool = True) -> np.ndarray:
     """(C,) accuracy of ``model`` on each class of ``loader`` (NaN for a class it never saw).
 
     Batches are ``(x, y, ...)``; extra items (weights, indices) are ignored.
@@ -34,8 +35,12 @@ def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
     gets the same accuracies (feed them to ``ClassRatioSampler.update``).
     The model's train/eval mode is restored afterwards. ``device``: where the
     inputs go; by default the device of the model's first parameter.
+    ``distributed=False`` counts this process's batches alone: for an
+    evaluation on one rank (under ``if rank == 0:``), where the sum over ranks
+    would wait for ranks that never call it.
     """
     num_classes = check_positive_int("num_classes", num_classes)
+    distributed = check_flag("distributed", distributed)
     if not isinstance(model, torch.nn.Module):  # it goes to eval mode: a function would not
         raise TypeError(f"model should be a torch.nn.Module (it is put in eval mode for the "
                         f"count and back), but got {type(model).__name__}; wrap a function with "
@@ -60,6 +65,7 @@ def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
             counts[1] += torch.bincount(y, minlength=num_classes)[:num_classes].double()
     finally:
         model.train(was_training)
-    counts = all_reduce_sum(counts)
+    if distributed:
+        counts = all_reduce_sum(counts)
     total = counts[1].numpy()
     return np.where(total > 0, counts[0].numpy() / np.maximum(total, 1), np.nan)
