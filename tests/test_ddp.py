@@ -77,6 +77,12 @@ def _worker(rank, port, out_dir):
     if rank == 0:  # an evaluation on one rank: no sum over ranks that never call it (it hung)
         result["acc_alone"] = np.nan_to_num(tc.evaluate.per_class_accuracy(
             model, loader, C, distributed=False), nan=-1.0).tolist()
+        alone = tc.dynamics.TrainingDynamics(N, C, windows=[(1, 3)], distributed=False)
+        for epoch in (1, 2):
+            alone.set_epoch(epoch)
+            alone.record(part, _logits(epoch, part), torch.as_tensor(labels)[part])
+        alone.finalize()
+        result["alone_seen"] = int((~torch.isnan(alone.norms[:, 0])).sum())
     dist.barrier()
     # ds.loader without a sampler: every rank would read every sample, so it warns
     import warnings
@@ -125,6 +131,7 @@ def test_two_process_gloo(tmp_path):
     assert r0["steps"] == r1["steps"]
     assert r0["eva"] == r1["eva"] and r0["forgetting"] == r1["forgetting"]
     assert r0["acc"] == r1["acc"] and len(r0["acc_alone"]) == C
+    assert r0["alone_seen"] == len(range(0, N, WORLD))  # rank 0's own samples, not summed
     # and the 2-rank EVA equals a single process recording everything
     from torch.utils.data import DataLoader, TensorDataset
     dyn = tc.dynamics.TrainingDynamics(N, C, windows=[(1, 3), (4, 6)])

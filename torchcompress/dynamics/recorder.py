@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from .._arrays import as_index_array, to_numpy
 from .._distributed import all_reduce_sum
-from .._validation import check_positive_int
+from .._validation import check_flag, check_positive_int
 from ._kernels import accumulate_batch
 
 __all__ = ["IndexedDataset", "TrainingDynamics", "with_indices"]
@@ -109,7 +109,9 @@ class TrainingDynamics:
     epoch (e.g. dropped by ``drop_last``, or outside a subset) gets NaN there,
     never 0. An epoch is closed, and under DDP summed over all ranks, by the
     next ``set_epoch`` or by :meth:`finalize` (the score functions call it);
-    so every rank must make those calls.
+    so every rank must make those calls, or pass ``distributed=False`` to a
+    recorder that one rank keeps alone (its sum over ranks would wait for
+    ranks that never call it, until the group's timeout).
 
     Args:
         num_samples: dataset size N.
@@ -117,10 +119,14 @@ class TrainingDynamics:
         windows: ``(start, stop)`` epoch ranges, stop exclusive, e.g. EVA's
             early and late windows ``[(0, 10), (100, 110)]``; one pair alone,
             ``(1, 11)``, is one window.
+        distributed: sum each epoch over the ranks of a process group (default);
+            False keeps this process's records alone.
     """
 
-    def __init__(self, num_samples: int, num_classes: int, *, windows=((0, 10), (100, 110))):
+    def __init__(self, num_samples: int, num_classes: int, *, windows=((0, 10), (100, 110)),
+                 distributed: bool = True):
         self.num_samples = check_positive_int("num_samples", num_samples)
+        self.distributed = check_flag("distributed", distributed)
         self.num_classes = check_positive_int("num_classes", num_classes)
         if self.num_classes == 1:
             raise ValueError("num_classes should be at least 2 (the error is softmax - one-hot); "
@@ -201,7 +207,7 @@ class TrainingDynamics:
         """Close the open epoch: sum it over DDP ranks and fold it into the stored stats."""
         if not self._open:
             return
-        buf = all_reduce_sum(self._buf)
+        buf = all_reduce_sum(self._buf) if self.distributed else self._buf
         seen = buf[1] > 0
         if seen.any() and float(buf[1][seen].min()) >= 2:
             warnings.warn(f"every sample recorded in epoch {self.epoch} was recorded at least "
