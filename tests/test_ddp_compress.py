@@ -173,3 +173,43 @@ def test_distributed_true_needs_a_process_group(tmp_path):
         tc.compress(Images(), tmp_path / "a.tcz", progress=False, distributed=True)
     with pytest.raises(TypeError, match=r"distributed should be True or False"):
         tc.compress(Images(), tmp_path / "a.tcz", progress=False, distributed="yes")
+
+
+def _differing_worker(rank, port, out_dir):
+    """Each rank's own random_split of one dataset: the same length, other samples."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
+    torch.manual_seed(rank)  # as each rank's own seed does
+    part, _ = torch.utils.data.random_split(Images(), [40, 5])
+    same, _ = torch.utils.data.random_split(Images(), [40, 5],
+                                            generator=torch.Generator().manual_seed(0))
+    result = {}
+    for name, source in (("split", part), ("seeded", same)):
+        try:
+            tc.compress(source, os.path.join(out_dir, name), shard_size=8, progress=False,
+                        fit_samples=9)
+        except ValueError as e:
+            result[name] = str(e)
+    with open(os.path.join(out_dir, f"differ{rank}.json"), "w") as f:
+        json.dump(result, f)
+    dist.destroy_process_group()
+
+
+def test_ranks_with_different_sources_are_refused(tmp_path):
+    """Each rank encodes its shards from its own copy of the source and verifies them against
+    it: a random_split without a generator made an archive of rank 0's samples and rank 1's,
+    without an error."""
+    mp.spawn(_differing_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    for r in range(WORLD):
+        result = json.loads((tmp_path / f"differ{r}.json").read_text())
+        assert list(result) == ["split"], result
+        assert result["split"].startswith(
+            "compress under a process group: every rank encodes its share of one source, but "
+            "the ranks' sources differ (rank 0 and rank 1 differ in samples [0, 6, 11, 17, 22, "
+            "28, 33, 39], compared). Pass every rank the same source: a random_split or a "
+            "shuffle needs a generator with one seed on every rank")
+    assert not (tmp_path / "split").exists()
+    one, _ = torch.utils.data.random_split(Images(), [40, 5],
+                                           generator=torch.Generator().manual_seed(0))
+    tc.compress(one, tmp_path / "one", shard_size=8, progress=False, fit_samples=9)
+    assert _shards(tmp_path / "seeded") == _shards(tmp_path / "one")

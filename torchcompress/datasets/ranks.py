@@ -23,12 +23,14 @@ import os
 import time
 import warnings
 
+import numpy as np
 import torch.distributed as dist
 import xxhash
 
 from .._distributed import is_distributed, replica_info
 
-__all__ = ["JOIN_TIMEOUT_S", "NOTICE_S", "alone", "compress_together", "world"]
+__all__ = ["JOIN_TIMEOUT_S", "NOTICE_S", "SAMPLES_COMPARED", "alone", "check_same_source",
+           "compress_together", "world"]
 
 #: seconds the ranks wait for one another at the start of a compress (distributed=None)
 JOIN_TIMEOUT_S = 300.0
@@ -123,3 +125,38 @@ def compress_together(path, distributed: bool | None) -> bool:
         "0:`), pass distributed=False" + ("; to wait longer for late ranks, distributed=True "
                                           "waits as long as the group's timeout"
                                           if distributed is None else "") + ". Nothing was written")
+
+
+#: samples, evenly spaced, whose bytes the ranks compare before sharing a compress
+SAMPLES_COMPARED = 8
+
+
+def check_same_source(reader) -> None:
+    """Every rank of a shared compress must read the same source: each encodes its own shards
+    from its own copy, so a source that differs by rank (a ``random_split`` or a shuffle without
+    a fixed generator, each rank's own files) made an archive of some ranks' samples and
+    others', verified shard by shard against each rank's copy, without an error. The ranks
+    compare their lengths and the bytes and labels of a few samples; all raise if they differ."""
+    size, rank = world()
+    if size == 1:
+        return
+    n = reader.n
+    rows = np.unique(np.linspace(0, n - 1, min(n, SAMPLES_COMPARED)).round().astype(np.int64))
+    xs, ys = reader.read(rows)
+    h = xxhash.xxh3_64()
+    for a in xs:
+        a = np.ascontiguousarray(a)
+        h.update(repr((a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    h.update(np.ascontiguousarray(ys).tobytes())
+    seen = [None] * size
+    dist.all_gather_object(seen, (n, h.hexdigest()))
+    if len(set(seen)) > 1:
+        k = next(r for r, s in enumerate(seen) if s != seen[0])
+        what = (f"rank 0 has {seen[0][0]} samples and rank {k} {seen[k][0]}" if seen[k][0] !=
+                seen[0][0] else f"rank 0 and rank {k} differ in samples {rows.tolist()}, compared")
+        raise ValueError(f"compress under a process group: every rank encodes its share of one "
+                         f"source, but the ranks' sources differ ({what}). Pass every rank the "
+                         "same source: a random_split or a shuffle needs a generator with one "
+                         "seed on every rank, e.g. torch.Generator().manual_seed(0); to "
+                         "compress on one rank alone, pass distributed=False")

@@ -34,6 +34,7 @@ from ..format.safetensors_io import open_tensors
 from ..format.writer import fsync_path, write_shard_file
 from . import pool
 from .roundtrip import check_roundtrip
+from .ranks import check_same_source
 from .ranks import world as ranks_now
 from .source_checks import check_labels_name_classes
 from .summary import summarize
@@ -113,6 +114,7 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
     (``first``: sample 0 as ``reader.read`` gives it, when the caller has read it)."""
     world, rank = ranks_now()
     n = reader.n
+    check_same_source(reader)
     if first is None:
         first, _ = reader.read(np.zeros(1, dtype=np.int64))
     values = int(np.size(first[0]))
