@@ -213,3 +213,31 @@ def test_ranks_with_different_sources_are_refused(tmp_path):
                                            generator=torch.Generator().manual_seed(0))
     tc.compress(one, tmp_path / "one", shard_size=8, progress=False, fit_samples=9)
     assert _shards(tmp_path / "seeded") == _shards(tmp_path / "one")
+
+
+def _unshared_worker(rank, port, out_dir):
+    """Rank 1 does not see rank 0's folder, as on a path on each node's own disk."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
+    if rank == 1:
+        real = os.path.isdir
+        os.path.isdir = lambda p: False if ".partial-" in os.fspath(p) else real(p)
+    try:
+        tc.compress(Images(), os.path.join(out_dir, "local"), shard_size=8, progress=False,
+                    fit_samples=9)
+        error = None
+    except Exception as e:  # noqa: BLE001 - the test checks what each rank saw
+        error = f"{type(e).__name__}: {e}"
+    with open(os.path.join(out_dir, f"unshared{rank}.json"), "w") as f:
+        json.dump(error, f)
+    dist.destroy_process_group()
+
+
+def test_a_path_that_not_every_rank_sees_is_named(tmp_path):
+    mp.spawn(_unshared_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    errors = [json.loads((tmp_path / f"unshared{r}.json").read_text()) for r in range(WORLD)]
+    assert "rank 0 made this folder for the archive's shards, but this rank does not see it; " \
+           "under a process group the archive's path must be on a filesystem every rank sees" \
+           in errors[1]
+    assert errors[0].startswith("RuntimeError: compress failed on rank 1: FileNotFoundError")
+    assert sorted(os.listdir(tmp_path)) == ["unshared0.json", "unshared1.json"]

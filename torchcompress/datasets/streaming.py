@@ -131,6 +131,8 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         return writer.folder
     try:
         folder = on_every_rank(open_writer, src=0)
+        if world > 1:
+            on_every_rank(lambda: _check_shared(folder))
         if hasattr(st, "use_folder"):
             st.use_folder(folder)
         return _encode_all(reader, enc, st, writer, folder, n=n, values=values,
@@ -141,6 +143,17 @@ def stream_archive(reader, path, enc, st, *, overwrite: bool, progress: bool,
         if writer is not None:
             writer.abort()
         raise
+
+
+def _check_shared(folder: str) -> None:
+    """The folder rank 0 made for the shards, as this rank sees it (the path must be on a
+    filesystem every rank sees: a path on each node's own disk left each rank's shards apart)."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{folder}: rank 0 made this folder for the archive's shards, "
+                                "but this rank does not see it; under a process group the "
+                                "archive's path must be on a filesystem every rank sees (shared "
+                                "or network storage): pass a path there, or compress on one "
+                                "rank with distributed=False")
 
 
 def _slice_ranges(n: int, chunk_rows: int, passes: pool.Passes) -> list[tuple[int, int]]:
