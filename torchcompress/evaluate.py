@@ -37,7 +37,8 @@ def per_class_accuracy(model: torch.nn.Module, loader, num_classes: int, *,
     inputs go; by default the device of the model's first parameter.
     ``distributed=False`` counts this process's batches alone: for an
     evaluation on one rank (under ``if rank == 0:``), where the sum over ranks
-    would wait for ranks that never call it.
+    would wait for ranks that never call it. ``ClassRatioSampler.update`` still
+    runs on every rank (it takes rank 0's accuracies).
     """
     num_classes = check_positive_int("num_classes", num_classes)
     distributed = check_flag("distributed", distributed)
