@@ -158,5 +158,6 @@ def check_same_source(reader) -> None:
         raise ValueError(f"compress under a process group: every rank encodes its share of one "
                          f"source, but the ranks' sources differ ({what}). Pass every rank the "
                          "same source: a random_split or a shuffle needs a generator with one "
-                         "seed on every rank, e.g. torch.Generator().manual_seed(0); to "
-                         "compress on one rank alone, pass distributed=False")
+                         "seed on every rank, e.g. torch.Generator().manual_seed(0), and a "
+                         "transform must not draw at random; to compress on one rank alone, "
+                         "pass distributed=False")
