@@ -238,3 +238,27 @@ def _epoch(ds, e):
     loader = ds.loader(4, shuffle=True, seed=9)
     loader.set_epoch(e)
     return list(loader)
+
+
+def test_persistent_workers_take_a_relabel_or_a_new_transform(tmp_path):
+    """Persistent workers hold the dataset as it was when they started: ds.targets[:] = 0 or a
+    new ds.transform after the first epoch did not reach them, silently. ds.loader restarts
+    them when the labels or a transform object changed, and keeps them otherwise."""
+    x = np.random.default_rng(0).integers(0, 256, (32, 3, 4, 4), dtype=np.uint8)
+    tc.compress((x, np.arange(32) % 4), tmp_path / "a.tcz", progress=False)
+    parts = [tc.open(tmp_path / "a.tcz"), tc.open(tmp_path / "a.tcz")]
+    for ds in (parts[0], tc.ConcatDataset(parts)):
+        loader = ds.loader(8, num_workers=1, persistent_workers=True)
+        assert int(torch.cat([b[1] for b in loader]).sum()) == 48 * len(ds) // 32
+        workers = loader._iterator
+        assert int(torch.cat([b[1] for b in loader]).sum()) == 48 * len(ds) // 32
+        assert loader._iterator is workers  # nothing changed: the same workers
+        for part in getattr(ds, "datasets", [ds]):
+            part.targets[:] = 1
+        assert int(torch.cat([b[1] for b in loader]).sum()) == len(ds)
+        for part in getattr(ds, "datasets", [ds]):
+            part.transform = lambda t: t * 0
+        assert int(torch.cat([b[0] for b in loader]).sum()) == 0
+        for part in getattr(ds, "datasets", [ds]):
+            part.targets[:] = torch.arange(len(part)) % 4
+            part.transform = None

@@ -15,6 +15,7 @@ import warnings
 
 import torch
 import torch.distributed as dist
+import xxhash
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
 from .._distributed import is_distributed
@@ -51,6 +52,27 @@ class _Batches(Dataset):
             return tuple(_Labels(v.numpy()) if k and isinstance(v, torch.Tensor) else v
                          for k, v in enumerate(out))
         return out
+
+
+def _workers_view(loader) -> tuple | None:
+    """What worker processes take from the dataset when they start: each archive's labels
+    (hashed) and transform objects; None without persistent workers."""
+    if not (loader.persistent_workers and loader.num_workers > 0):
+        return None
+    ds = loader.dataset.ds
+    view = []
+    for part in getattr(ds, "datasets", [ds]):  # a ConcatDataset's parts, or the archive
+        labels = getattr(part, "_labels", None)
+        view.append((None if labels is None else xxhash.xxh3_64_hexdigest(labels.data),
+                     getattr(part, "transform", None), getattr(part, "target_transform", None),
+                     getattr(part, "transforms", None)))
+    return tuple(view)
+
+
+def _seen_alike(before, now) -> bool:
+    """The same labels and the very same transform objects."""
+    return before is None or now is None or (len(before) == len(now) and all(
+        a[0] == b[0] and all(u is v for u, v in zip(a[1:], b[1:])) for a, b in zip(before, now)))
 
 
 def _labels_back(batch):
@@ -145,6 +167,7 @@ class ResumableLoader(DataLoader):
         self.batches = batches
         self._consumed = 0
         self._warned = False
+        self._view = None  # what persistent workers took from the dataset when they started
 
     def set_epoch(self, epoch: int) -> None:
         if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
@@ -159,6 +182,13 @@ class ResumableLoader(DataLoader):
 
     def __iter__(self):
         self.batches.skip = self._consumed
+        if self._iterator is not None and not _seen_alike(self._view, _workers_view(self)):
+            # persistent workers hold the dataset as it was pickled when they started: a
+            # relabel or a new transform since would not reach them (it silently did not)
+            it, self._iterator = self._iterator, None
+            getattr(it, "_shutdown_workers", lambda: None)()
+        if self._iterator is None:
+            self._view = _workers_view(self)
         for batch in super().__iter__():
             self._consumed += 1
             yield _labels_back(batch)
