@@ -692,3 +692,19 @@ def test_a_tuple_of_three_arrays_is_refused(tmp_path, container):
     # three images (no labels) are not read as (x, y, ...): their second is not 1-D labels
     with pytest.raises(TypeError, match=r"source\[0\] should be an \(image, label\) pair"):
         tc.compress(container([x[0], x[1], x[2]]), tmp_path / "a.tcz", progress=False)
+
+
+def test_labels_past_int64_are_refused_not_wrapped(tmp_path):
+    """uint64 labels past 2**63 - 1 were stored as int64 and came back negative."""
+    x = np.zeros((4, 1, 2, 2), np.uint8)
+    y = np.array([1, 2**63 + 5, 3, 4], np.uint64)
+    with pytest.raises(ValueError, match=r"label 1 is 9223372036854775813, past the int64 labels "
+                                         r"an archive holds .* np.unique\(y, return_inverse=True\)"):
+        tc.compress((x, y), tmp_path / "a.tcz", progress=False)
+    with pytest.raises(ValueError, match=r"source\[1\]\[1\] is 9223372036854775813, past the "
+                                         r"int64 labels"):
+        tc.compress(list(zip(x, y)), tmp_path / "a.tcz", progress=False)
+    assert not (tmp_path / "a.tcz").exists()
+    tc.compress((x, np.array([1, 5, 3, 4], np.uint64) + np.uint64(2**62)), tmp_path / "a.tcz",
+                progress=False)  # these fit
+    assert tc.open(tmp_path / "a.tcz").targets.tolist()[1] == 2**62 + 5

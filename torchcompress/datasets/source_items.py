@@ -101,9 +101,13 @@ def read_pair(item, i: int, resize: tuple[int, int] | int | None) -> tuple[np.nd
         value = label.item() if hasattr(label, "item") else label
         if isinstance(value, float) and not value.is_integer():  # int() would truncate it
             raise ValueError(value)
-        return img, int(value)
+        value = int(value)
     except (TypeError, ValueError, RuntimeError):  # RuntimeError: .item() of a larger tensor
         raise _label_error(label, i) from None
+    if not -2**63 <= value < 2**63:
+        raise ValueError(f"source[{i}][1] is {value}, past the int64 labels an archive holds; "
+                         "map the labels to class ids 0..C-1 first")
+    return img, value
 
 
 def _label_error(label, i: int) -> TypeError:

@@ -299,6 +299,11 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
     elif y.dtype.kind not in "iub":
         raise TypeError(f"labels should be integers (classes) or floats (regression targets), "
                         f"but got dtype {y.dtype}")
+    elif y.dtype.kind == "u" and y.size and int(y.max()) > np.iinfo(np.int64).max:
+        bad = int(np.argmax(y))  # stored as int64, it would wrap to a negative label
+        raise ValueError(f"label {bad} is {int(y[bad])}, past the int64 labels an archive holds "
+                         f"(at most {np.iinfo(np.int64).max}); map the labels to class ids "
+                         "0..C-1 first (e.g. np.unique(y, return_inverse=True))")
     check_values(x.shape[1:], f"each sample of x {tuple(x.shape)}")
     x = stored_dtype(x, "samples")
     check_layout(x.shape[1:], layout, "the samples")
