@@ -79,13 +79,15 @@ def test_mixed_shapes_named(tmp_path):
      r"labels should be integers \(classes\) or floats \(regression targets\), but got dtype <U1"),
     ((np.zeros((3, 4)), np.array([0.0, np.nan, 1.0])), ValueError,
      "target 1 is nan; real-valued targets must be finite"),
+    ((np.zeros((3, 4)), np.array([0.0, 1.0, -1e39])), ValueError,  # it was stored as -inf
+     r"target 2 is -1e\+39, past the float32 range an archive stores targets in"),
     ((np.zeros((3, 4), dtype=np.complex64), np.zeros(3, dtype=int)), TypeError,
      "samples should have dtype .* but got complex64"),
     (42, TypeError, "source should be a map-style Dataset of \\(image, label\\).*an iterable of \\(image, label\\) pairs.*but got int"),
     (np.zeros((3, 4, 5), np.uint8), TypeError,
      r"source is one array of shape \(3, 4, 5\), with no labels; pass \(x, y\)"),
-], ids=["empty-arrays", "empty-dataset", "label-count", "string-labels", "nan-target", "complex",
-                                  "int", "array-alone"])
+], ids=["empty-arrays", "empty-dataset", "label-count", "string-labels", "nan-target",
+        "float32-overflow", "complex", "int", "array-alone"])
 def test_bad_sources(tmp_path, source, err, match):
     with pytest.raises(err, match=match):
         tc.compress(source, tmp_path / "b.tcz", codec="adq", progress=False)

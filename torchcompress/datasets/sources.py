@@ -295,7 +295,13 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         if not np.isfinite(y).all():
             bad = int(np.flatnonzero(~np.isfinite(y))[0])
             raise ValueError(f"target {bad} is {y[bad]}; real-valued targets must be finite")
-        y = y.astype(np.float32)  # regression targets, stored as float32
+        with np.errstate(over="ignore"):  # a target past float32 becomes inf: named below
+            y32 = y.astype(np.float32)  # regression targets, stored as float32
+        if not np.isfinite(y32).all():
+            bad = int(np.flatnonzero(~np.isfinite(y32))[0])
+            raise ValueError(f"target {bad} is {y[bad]}, past the float32 range an archive "
+                             "stores targets in (about 3.4e38); scale the targets")
+        y = y32
     elif y.dtype.kind not in "iub":
         raise TypeError(f"labels should be integers (classes) or floats (regression targets), "
                         f"but got dtype {y.dtype}")
