@@ -134,6 +134,22 @@ def test_non_finite_rejected(value):
         make_codec("adq", {}).encode(x)
 
 
+def test_values_past_float32_are_refused_before_an_archive_none_can_open(tmp_path):
+    """A float64 value past float32's range made an inf centre and step: compress wrote an
+    archive that tc.open refused ("tensor 'scale' holds a negative or non-finite value")."""
+    import torchcompress as tc
+
+    x = _data(n=4).astype(np.float64)
+    x[1, 3] = -1e39
+    with pytest.raises(CodecError, match=r"sample 1 holds a value past float32's range"):
+        tc.compress((x, np.zeros(4, dtype=int)), tmp_path / "a.tcz", codec="adq",
+                    progress=False)
+    assert not (tmp_path / "a.tcz").exists()
+    x[1, 3] = -3e38  # within float32
+    tc.compress((x, np.zeros(4, dtype=int)), tmp_path / "a.tcz", codec="adq", progress=False)
+    assert np.isfinite(tc.open(tmp_path / "a.tcz")[1][0].numpy()).all()
+
+
 def test_bad_importance():
     with pytest.raises(ValueError, match=r"importance should be 50 finite non-negative weights"):
         make_codec("adq", {}).encode(_data(), importance=np.ones(3))

@@ -78,6 +78,12 @@ class ADQStream:
                 bad = start + int(np.flatnonzero(~finite)[0])
                 raise CodecError(f"sample {bad} contains NaN or inf; ADQ needs finite values: "
                                  "replace or drop those samples before compressing")
+            big = np.abs(x).max(axis=1) > np.finfo(np.float32).max
+            if big.any():  # its float32 centre and step would be inf: an archive none can open
+                bad = start + int(np.flatnonzero(big)[0])
+                raise CodecError(f"sample {bad} holds a value past float32's range (about "
+                                 "3.4e38), where ADQ keeps each sample's centre and step: scale "
+                                 "the data before compressing")
         out = np.empty((len(x), self.summary_width), dtype=np.float64)
         out[:, 0] = x.min(axis=1)
         out[:, 1] = x.max(axis=1)
