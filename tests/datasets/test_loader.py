@@ -262,3 +262,22 @@ def test_persistent_workers_take_a_relabel_or_a_new_transform(tmp_path):
         for part in getattr(ds, "datasets", [ds]):
             part.targets[:] = torch.arange(len(part)) % 4
             part.transform = None
+
+
+def test_a_state_from_a_dataset_of_another_length_is_refused(tmp_path):
+    """Resumed on an archive of 30 samples, a state saved on one of 40 yielded the rest of
+    another permutation (14 samples), silently."""
+    x = np.zeros((40, 1, 2, 2), np.uint8)
+    tc.compress((x, np.arange(40) % 2), tmp_path / "a.tcz", progress=False)
+    tc.compress((x[:30], np.arange(30) % 2), tmp_path / "b.tcz", progress=False)
+    a = tc.open(tmp_path / "a.tcz").loader(8, shuffle=True)
+    it = iter(a)
+    next(it), next(it)
+    state = a.state_dict()
+    assert state["num_samples"] == 40
+    with pytest.raises(ValueError, match=r"the state was saved for a dataset of 40 samples, but "
+                                         r"this loader's has 30"):
+        tc.open(tmp_path / "b.tcz").loader(8, shuffle=True).load_state_dict(state)
+    again = tc.open(tmp_path / "a.tcz").loader(8, shuffle=True)
+    again.load_state_dict({k: v for k, v in state.items() if k != "num_samples"})  # older states
+    assert sum(len(y) for _, y in again) == 24

@@ -198,7 +198,8 @@ class ResumableLoader(DataLoader):
     def state_dict(self) -> dict:
         """The epoch, the batches the loop has consumed in it, and the sampler's own state."""
         state = {"epoch": self.batches.epoch, "consumed": self._consumed,
-                 "batch_size": self.batches.batch_size, "seed": self.batches.seed}
+                 "batch_size": self.batches.batch_size, "seed": self.batches.seed,
+                 "num_samples": self.batches.n}
         if hasattr(self.batches.sampler, "state_dict"):
             state["sampler"] = self.batches.sampler.state_dict()
         g, started = self.batches.generator, self.batches.started
@@ -224,6 +225,11 @@ class ResumableLoader(DataLoader):
         if state["batch_size"] != self.batches.batch_size:
             raise ValueError(f"the state was saved with batch_size={state['batch_size']}, but this "
                              f"loader has batch_size={self.batches.batch_size}")
+        if state.get("num_samples", self.batches.n) != self.batches.n:  # absent before 2026-12-05
+            raise ValueError(f"the state was saved for a dataset of {state['num_samples']} "
+                             f"samples, but this loader's has {self.batches.n}: its epoch's "
+                             "order and the batches consumed would not be the ones saved. "
+                             "Resume on the same dataset")
         if "sampler" in state and hasattr(self.batches.sampler, "load_state_dict"):
             self.batches.sampler.load_state_dict(state["sampler"])
         if "generator" in state and self.batches.generator is not None:
