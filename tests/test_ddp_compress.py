@@ -48,9 +48,14 @@ RUNS = {"lossless": dict(codec="lossless", fit_samples=9),
         "gede": dict(codec="gede", mode="lossless", fit_samples=9)}
 
 
-def _worker(rank, port, out_dir):
+def _join(rank: int, port: int) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD,
+                            timeout=datetime.timedelta(seconds=60))
+
+
+def _worker(rank, port, out_dir):
+    _join(rank, port)
     result = {}
     for name, kw in RUNS.items():
         ds = _Uniform() if name in ("adq", "gede") else Images()
@@ -112,8 +117,7 @@ def _one_rank_worker(rank, port, out_dir):
 
     from torchcompress.datasets import ranks
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
+    _join(rank, port)
     ranks.JOIN_TIMEOUT_S, ranks.NOTICE_S = 3.0, 1.0
     result = {}
     if rank == 0:
@@ -177,8 +181,7 @@ def test_distributed_true_needs_a_process_group(tmp_path):
 
 def _differing_worker(rank, port, out_dir):
     """Each rank's own random_split of one dataset: the same length, other samples."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
+    _join(rank, port)
     torch.manual_seed(rank)  # as each rank's own seed does
     part, _ = torch.utils.data.random_split(Images(), [40, 5])
     same, _ = torch.utils.data.random_split(Images(), [40, 5],
@@ -217,8 +220,7 @@ def test_ranks_with_different_sources_are_refused(tmp_path):
 
 def _unshared_worker(rank, port, out_dir):
     """Rank 1 does not see rank 0's folder, as on a path on each node's own disk."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
+    _join(rank, port)
     if rank == 1:
         real = os.path.isdir
         os.path.isdir = lambda p: False if ".partial-" in os.fspath(p) else real(p)

@@ -155,7 +155,8 @@ def test_bad_importance():
         make_codec("adq", {}).encode(_data(), importance=np.ones(3))
     w = np.ones(50)
     w[7] = -2.0
-    with pytest.raises(ValueError, match=r"weights \(one per sample\), but importance\[7\] is -2.0"):
+    with pytest.raises(ValueError, match=r"weights \(one per sample\), but "
+                                         r"importance\[7\] is -2.0"):
         make_codec("adq", {}).encode(_data(), importance=w)
 
 

@@ -701,7 +701,8 @@ def test_labels_past_int64_are_refused_not_wrapped(tmp_path):
     x = np.zeros((4, 1, 2, 2), np.uint8)
     y = np.array([1, 2**63 + 5, 3, 4], np.uint64)
     with pytest.raises(ValueError, match=r"label 1 is 9223372036854775813, past the int64 labels "
-                                         r"an archive holds .* np.unique\(y, return_inverse=True\)"):
+                                         r"an archive holds .* np.unique\(y, "
+                                         r"return_inverse=True\)"):
         tc.compress((x, y), tmp_path / "a.tcz", progress=False)
     with pytest.raises(ValueError, match=r"source\[1\]\[1\] is 9223372036854775813, past the "
                                          r"int64 labels"):

@@ -202,8 +202,9 @@ def test_not_an_archive(tmp_path):
     with pytest.raises(FormatError, match="manifest.json: missing"):
         tc.open(tmp_path / "empty")
     (tmp_path / "x.npz").write_bytes(b"not an archive")
-    with pytest.raises(NotADirectoryError, match=r"x.npz' is a file, but an archive is a directory"
-                                                 r".*; to compress this file, pass it to tc.compress"):
+    with pytest.raises(NotADirectoryError, match=r"x.npz' is a file, but an archive is a "
+                                                 r"directory.*; to compress this file, pass it "
+                                                 r"to tc.compress"):
         tc.open(tmp_path / "x.npz")
 
 

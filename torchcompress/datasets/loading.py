@@ -13,6 +13,7 @@ from __future__ import annotations
 import numbers
 import warnings
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import xxhash
@@ -63,7 +64,8 @@ def _workers_view(loader) -> tuple | None:
     view = []
     for part in getattr(ds, "datasets", [ds]):  # a ConcatDataset's parts, or the archive
         labels = getattr(part, "_labels", None)
-        view.append((None if labels is None else xxhash.xxh3_64_hexdigest(labels.data),
+        digest = None if labels is None else xxhash.xxh3_64_hexdigest(np.ascontiguousarray(labels))
+        view.append((digest,
                      getattr(part, "transform", None), getattr(part, "target_transform", None),
                      getattr(part, "transforms", None)))
     return tuple(view)
@@ -183,7 +185,7 @@ class ResumableLoader(DataLoader):
     def __iter__(self):
         self.batches.skip = self._consumed
         if self._iterator is not None and not _seen_alike(self._view, _workers_view(self)):
-            # persistent workers hold the dataset as it was pickled when they started: a
+            # persistent workers hold the dataset as it was when they started: a
             # relabel or a new transform since would not reach them (it silently did not)
             it, self._iterator = self._iterator, None
             getattr(it, "_shutdown_workers", lambda: None)()

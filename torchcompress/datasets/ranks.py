@@ -137,7 +137,7 @@ def check_same_source(reader) -> None:
     a fixed generator, each rank's own files) made an archive of some ranks' samples and
     others', verified shard by shard against each rank's copy, without an error. The ranks
     compare their lengths and the bytes and labels of a few samples; all raise if they differ."""
-    size, rank = world()
+    size = world()[0]
     if size == 1:
         return
     n = reader.n
