@@ -83,3 +83,33 @@ def test_a_lossy_archive_larger_than_the_files_points_to_fewer_bits(tmp_path):
     assert "codec='lossy' at these settings keeps more than the files do" in message
     assert "exact copy" not in message and message.endswith("a smaller bits= (or another mode) "
                                                             "shrinks this archive")
+
+
+@pytest.mark.parametrize("codec", ["lossless", "original"])
+def test_a_target_transform_gives_the_labels_and_drops_names_it_moves(tmp_path, codec):
+    """ImageFolder(root, target_transform=superclass): codec='original' took the labels from
+    .samples, not the ones the dataset gives (silently other labels), and both codecs kept the
+    folder's class names for the superclass labels."""
+    import torch
+    import torchvision
+
+    rng = np.random.default_rng(0)
+    for c in "abcd":
+        (tmp_path / "f" / c).mkdir(parents=True)
+        for k in range(2):
+            Image.fromarray(rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)).save(
+                tmp_path / "f" / c / f"{k}.png")
+    superclass = torchvision.datasets.ImageFolder(tmp_path / "f", target_transform=lambda y: y // 2)
+    with pytest.warns(UserWarning, match=r"target_transform maps its class indices to other "
+                                         r"labels, so its classes \(a, b, c, d\) do not name them"):
+        tc.compress(superclass, tmp_path / "s.tcz", codec=codec, progress=False)
+    ds = tc.open(tmp_path / "s.tcz")
+    assert ds.targets.tolist() == [superclass[i][1] for i in range(8)] == [0] * 4 + [1] * 4
+    assert ds.classes is None
+    as_tensor = torchvision.datasets.ImageFolder(tmp_path / "f",
+                                                 target_transform=lambda y: torch.tensor(y))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*target_transform")
+        tc.compress(as_tensor, tmp_path / "t.tcz", codec=codec, progress=False)
+    ds = tc.open(tmp_path / "t.tcz")
+    assert ds.classes == list("abcd") and ds.targets.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]

@@ -27,20 +27,49 @@ def source_classes(source) -> list | None:
     if isinstance(source, ConcatDataset):
         parts = [source_classes(d) for d in source.datasets]
         return parts[0] if all(p == parts[0] for p in parts) else None
-    return list(getattr(source, "classes", None) or []) or None
+    names = list(getattr(source, "classes", None) or []) or None
+    if names is not None and _relabels(source, len(names)):
+        shown = ", ".join(map(str, names[:4])) + (", ..." if len(names) > 4 else "")
+        warnings.warn(f"the source's target_transform maps its class indices to other labels, so "
+                      f"its classes ({shown}) do not name them and the archive stores no class "
+                      "names; pass classes= to name the new labels", UserWarning, stacklevel=4)
+        return None
+    return names
 
 
-def listed_files(source) -> list | None:
+def _relabels(source, n: int) -> bool:
+    """Whether ``source.target_transform`` maps some class index in ``0..n-1`` to another
+    label (a superclass, say), where ``.classes`` no longer names the labels."""
+    tt = getattr(source, "target_transform", None)
+    if tt is None:
+        return False
+    try:
+        return any(int(np.asarray(tt(k)).item()) != k for k in range(n))
+    except Exception:  # not one int per class index (one-hot, a dict): not these names either
+        return True
+
+
+def _mapped(source, samples: list) -> list:
+    """``(path, label)`` pairs with the source's ``target_transform`` applied to each label,
+    as its ``__getitem__`` gives them."""
+    tt = getattr(source, "target_transform", None)
+    if tt is None:
+        return samples
+    return [(p, int(np.asarray(tt(y)).item())) for p, y in samples]
+
+
+def listed_files(source, *, labels: bool = True) -> list | None:
     """The ``(path, label)`` pairs a source lists as ``.samples`` (torchvision's ImageFolder,
     or our reader of a folder), also through ``Subset`` (``random_split``) and
-    ``ConcatDataset`` (when every part lists them); else None."""
+    ``ConcatDataset`` (when every part lists them); else None. The labels are those the
+    source gives (its ``target_transform`` applied), unless ``labels=False`` (paths only)."""
     from torch.utils.data import ConcatDataset, Subset
 
     if isinstance(source, Subset):
-        inner = listed_files(source.dataset)
+        inner = listed_files(source.dataset, labels=labels)
         return None if inner is None else [inner[int(i)] for i in source.indices]
     if isinstance(source, ConcatDataset):
-        parts = [listed_files(d) for d in source.datasets]
+        parts = [listed_files(d, labels=labels) for d in source.datasets]
         return None if any(p is None for p in parts) else [f for p in parts for f in p]
     samples = getattr(source, "samples", None)
     if not isinstance(samples, (list, tuple)) or not samples:
@@ -49,11 +78,11 @@ def listed_files(source) -> list | None:
     if not (isinstance(first, (tuple, list)) and len(first) == 2
             and isinstance(first[0], (str, os.PathLike))):
         return None
-    return list(samples)
+    return _mapped(source, list(samples)) if labels else list(samples)
 
 
 def _paths(source) -> list | None:
-    files = listed_files(source)
+    files = listed_files(source, labels=False)
     return None if files is None else [f[0] for f in files]
 
 
