@@ -86,6 +86,7 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
             a rank that waits says so after 10 s) and otherwise raises on every
             rank that came, writing nothing; True waits as long as the group's
             timeout; False compresses in this process alone, without waiting.
+            Without a group every value compresses in this process.
         num_workers: processes that read and encode chunks: the calling one and
             ``num_workers - 1`` forked workers (Linux; elsewhere threads); 0 and 1
             both mean the calling process alone, as ``DataLoader``'s 0 (GeDe: when

@@ -97,16 +97,10 @@ def _meet(store, key: str, size: int, timeout: float, path) -> tuple[bool, int]:
 
 def compress_together(path, distributed: bool | None) -> bool:
     """True when every rank of the process group calls this compress (share the work), False
-    when this process compresses alone (no group, or ``distributed=False``); an error when
-    not every rank comes (see ``compress``'s ``distributed``)."""
-    if distributed is False:
-        return False
-    if not is_distributed():
-        if distributed:
-            raise ValueError("compress with distributed=True shares the work among the ranks of "
-                             "a torch.distributed process group, but none is initialised: call "
-                             "torch.distributed.init_process_group first, or leave "
-                             "distributed=None")
+    when this process compresses alone (no group, as ``per_class_accuracy`` and
+    ``TrainingDynamics`` count alone without one, or ``distributed=False``); an error when not
+    every rank comes (see ``compress``'s ``distributed``)."""
+    if distributed is False or not is_distributed():  # no group: nothing to share
         return False
     size, store = dist.get_world_size(), _store()
     if size == 1 or store is None:
