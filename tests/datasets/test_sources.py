@@ -421,6 +421,31 @@ def test_an_empty_class_folder_is_named_with_the_way_to_keep_it(tmp_path):
     ds = tc.open(tmp_path / "a.tcz")
     assert ds.classes == ["c0", "c1", "c1b"] and ds.targets.tolist() == [0, 0, 1, 1]
 
+
+@pytest.mark.parametrize("with_images", [False, True])
+def test_a_hidden_folder_is_not_taken_for_the_first_class(tmp_path, with_images):
+    """Jupyter's .ipynb_checkpoints in an image folder: ImageFolder takes it for class 0, so
+    every other label moves by one (with images in it, silently), or, empty, refuses the
+    folder, where the message advised allow_empty=True, which keeps the moved labels."""
+    import torchvision
+
+    root = _folder(tmp_path / "f", [np.full((5, 6, 3), 40 * i, np.uint8) for i in range(4)])
+    (root / ".ipynb_checkpoints").mkdir()
+    if with_images:
+        Image.fromarray(np.zeros((5, 6, 3), np.uint8)).save(root / ".ipynb_checkpoints" / "x.png")
+    with pytest.raises(ValueError, match=r"holds hidden folders \(.ipynb_checkpoints\), which "
+                                         r"ImageFolder would take for classes, sorted before the "
+                                         r"others, so every other class's label would move"):
+        tc.compress(str(root), tmp_path / "a.tcz", progress=False)
+    assert not (tmp_path / "a.tcz").exists()
+    if with_images:  # torchvision's own ImageFolder keeps its numbering, as passed
+        folder = torchvision.datasets.ImageFolder(str(root))
+        assert folder.classes[0] == ".ipynb_checkpoints"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", tc.LargerThanFilesWarning)
+            tc.compress(folder, tmp_path / "a.tcz", progress=False)
+        assert tc.open(tmp_path / "a.tcz").targets.tolist() == [0, 1, 1, 2, 2]
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_damaged_file_is_named(tmp_path, workers):
     rng = np.random.default_rng(0)

@@ -194,6 +194,12 @@ def _image_folder(path: str):
     """torchvision's ImageFolder over ``path``, or a ValueError saying why it is not one."""
     from torchvision.datasets import ImageFolder
 
+    hidden = sorted(e.name for e in os.scandir(path) if e.is_dir() and e.name.startswith("."))
+    if hidden:  # Jupyter's .ipynb_checkpoints: ImageFolder takes it for a class, the first
+        raise ValueError(f"source {path!r} holds hidden folders ({', '.join(hidden)}), which "
+                         "ImageFolder would take for classes, sorted before the others, so every "
+                         "other class's label would move; remove them, or pass torchvision's "
+                         f"ImageFolder({path!r}) yourself to keep them as classes")
     try:
         return ImageFolder(path, loader=folder_loader)
     except (FileNotFoundError, RuntimeError) as e:
