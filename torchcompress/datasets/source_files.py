@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from ..errors import LargerThanFilesWarning
+from .source_items import class_label
 
 __all__ = ["file_bytes", "listed_files", "source_classes", "warn_if_larger"]
 
@@ -44,7 +45,7 @@ def _relabels(source, n: int) -> bool:
     if tt is None:
         return False
     try:
-        return any(int(np.asarray(tt(k)).item()) != k for k in range(n))
+        return any(class_label(tt(k), k) != k for k in range(n))
     except Exception:  # not one int per class index (one-hot, a dict): not these names either
         return True
 
@@ -55,7 +56,7 @@ def _mapped(source, samples: list) -> list:
     tt = getattr(source, "target_transform", None)
     if tt is None:
         return samples
-    return [(p, int(np.asarray(tt(y)).item())) for p, y in samples]
+    return [(p, class_label(tt(y), i)) for i, (p, y) in enumerate(samples)]
 
 
 def listed_files(source, *, labels: bool = True) -> list | None:

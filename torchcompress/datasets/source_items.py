@@ -12,7 +12,7 @@ import torch
 from .._arrays import to_numpy
 from .source_checks import check_values, stored_dtype
 
-__all__ = ["image_array", "read_pair", "source_item", "stored_pair"]
+__all__ = ["class_label", "image_array", "read_pair", "source_item", "stored_pair"]
 
 
 def image_array(a, what: str) -> np.ndarray:
@@ -96,7 +96,11 @@ def read_pair(item, i: int, resize: tuple[int, int] | int | None) -> tuple[np.nd
     if resize is not None:
         img = _resized(img, resize, i)
         check_values(img.shape, f"source sample {i} resized")
-    label = item[1]
+    return img, class_label(item[1], i)
+
+
+def class_label(label, i: int) -> int:
+    """Source item ``i``'s ``label`` as the int class an archive stores, or an error naming it."""
     try:
         value = label.item() if hasattr(label, "item") else label
         if isinstance(value, float) and not value.is_integer():  # int() would truncate it
@@ -107,7 +111,7 @@ def read_pair(item, i: int, resize: tuple[int, int] | int | None) -> tuple[np.nd
     if not -2**63 <= value < 2**63:
         raise ValueError(f"source[{i}][1] is {value}, past the int64 labels an archive holds; "
                          "map the labels to class ids 0..C-1 first")
-    return img, value
+    return value
 
 
 def _label_error(label, i: int) -> TypeError:
