@@ -175,9 +175,11 @@ def test_regression_targets_are_refused_before_the_fit(tmp_path, monkeypatch):
     tc.compress((x, y), tmp_path / "ok", codec="gede", classwise=False, fit_samples=5,
                 progress=False)
     assert np.array_equal(_decoded(tmp_path / "ok"), x)
-    # a dataset's real-valued label is not truncated to a class either
-    with pytest.raises(TypeError, match=r"source\[1\]\[1\] should be an integer class label"):
+    # a dataset's float labels are targets too (not truncated to classes): refused alike
+    with pytest.raises(ValueError, match="classwise=True needs integer class labels"):
         tc.compress(Regression(30), tmp_path / "d", codec="gede", progress=False)
+    tc.compress(Regression(30), tmp_path / "d", codec="gede", classwise=False, progress=False)
+    assert np.allclose(tc.open(tmp_path / "d").targets.numpy(), np.arange(30) / 30)
 
 
 def test_a_large_source_streams_even_below_fit_samples(tmp_path, monkeypatch):

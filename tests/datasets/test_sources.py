@@ -124,18 +124,97 @@ def test_bad_npz_and_layout(tmp_path):
                     layout="NHWC", progress=False)
 
 
-@pytest.mark.parametrize("label, shown", [("cat", "'cat'"), (torch.tensor(2.5), r"tensor\(2.5000\)"),
-                                          (np.array([2.5]), r"array\(\[2.5\]\)")],
-                         ids=["str", "fractional-tensor", "one-element-array"])
-def test_non_integer_label_named(tmp_path, label, shown):
+def test_non_integer_label_named(tmp_path):
     class Named(PILDataset):
         def __getitem__(self, i):
-            return super().__getitem__(i)[0], label
+            return super().__getitem__(i)[0], "cat"
 
-    with pytest.raises(TypeError, match=rf"source\[0\]\[1\] should be an integer class label, but "
-                                        rf"got {shown}"):
+    with pytest.raises(TypeError, match=r"source\[0\]\[1\] should be an integer class label "
+                                        r"\(or a float, a regression target\), but got 'cat'"):
         tc.compress(Named(), tmp_path / "l.tcz", codec="adq", progress=False)
     assert not (tmp_path / "l.tcz").exists()
+
+
+@pytest.mark.parametrize("later", [torch.tensor(2.5), np.array([2.5]), 2.5],
+                         ids=["fractional-tensor", "one-element-array", "float"])
+def test_a_fractional_label_after_integer_ones_is_named(tmp_path, later):
+    class Named(PILDataset):
+        def __getitem__(self, i):
+            return super().__getitem__(i)[0], later if i == 4 else i % 3
+
+    # the first label makes them class ids; a fraction would have been truncated to one
+    with pytest.raises(TypeError, match=r"source\[4\]\[1\] is .*2.5.*, a real-valued target, "
+                                        r"but source\[0\]\[1\] is an integer"):
+        tc.compress(Named(), tmp_path / "l.tcz", codec="lossless", progress=False)
+    assert not (tmp_path / "l.tcz").exists()
+
+
+class _Targets(torch.utils.data.Dataset):
+    """Images with real-valued targets as a regression dataset gives them: ``kind`` says how."""
+
+    def __init__(self, kind, n=12):
+        rng = np.random.default_rng(1)
+        self.x = rng.integers(0, 256, (n, 3, 6, 5), dtype=np.uint8)
+        self.y = rng.normal(size=n).astype(np.float32) * 10
+        self.y[0] = 3.0  # integral: still a target, not the class 3
+        self.kind = kind
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        y = self.y[i]
+        if self.kind == "int" and i == 5:
+            y = 7  # an int among float targets is the number it is
+        return torch.from_numpy(self.x[i]), {"float": float(y), "int": float(y),
+                                             "numpy": y, "tensor": torch.tensor(y),
+                                             "column": torch.tensor([y])}[self.kind]
+
+
+@pytest.mark.parametrize("how", ["lossless", "lossless-2-workers", "gede-in-memory", "iterable"])
+@pytest.mark.parametrize("kind", ["float", "int", "numpy", "tensor", "column"])
+def test_a_datasets_float_labels_are_regression_targets(tmp_path, kind, how):
+    # they were refused as "should be an integer class label" (an integral first one was taken
+    # for a class), though an (x, y) pair with float y and a TensorDataset stored them
+    src = _Targets(kind)
+    want = src.y.copy()
+    if kind == "int":
+        want[5] = 7
+    source = (src[i] for i in range(len(src))) if how == "iterable" else src
+    tc.compress(source, tmp_path / "r.tcz", progress=False, num_workers=2 if "2" in how else 1,
+                **({"codec": "gede", "classwise": False} if how.startswith("gede") else {}))
+    ds = tc.open(tmp_path / "r.tcz")
+    assert ds.targets.dtype == torch.float32 and np.array_equal(ds.targets.numpy(), want)
+    x, y = ds[0]
+    assert isinstance(y, float) and y == 3.0 and np.array_equal(x.numpy(), src.x[0])
+    assert ds.info["target_range"] == [float(want.min()), float(want.max())]
+    assert "label_counts" not in ds.info
+
+
+def test_a_random_split_of_a_tensor_dataset_keeps_its_targets(tmp_path):
+    x, y = torch.rand(30, 8), torch.rand(30) * 5  # a table, as California Housing
+    train, _ = torch.utils.data.random_split(torch.utils.data.TensorDataset(x, y), [20, 10],
+                                             generator=torch.Generator().manual_seed(0))
+    tc.compress(train, tmp_path / "t.tcz", codec="adq", bits=8.0, progress=False)
+    got = tc.open(tmp_path / "t.tcz").targets
+    assert torch.equal(got, y[train.indices])
+
+
+@pytest.mark.parametrize("codec", ["lossless", "original"])
+def test_a_float_target_transform_gives_targets_and_drops_class_names(tmp_path, codec):
+    from torchvision.datasets import ImageFolder
+
+    root = tmp_path / "imgs"
+    for k, name in enumerate(["a", "b"]):
+        os.makedirs(root / name)
+        for j in range(2):
+            Image.fromarray(np.full((4, 5, 3), 40 * k + j, np.uint8)).save(root / name / f"{j}.png")
+    src = ImageFolder(str(root), target_transform=float)  # integral floats: still targets
+    with pytest.warns(UserWarning, match="store no class names|stores no class names"):
+        tc.compress(src, tmp_path / "f.tcz", codec=codec, progress=False)
+    ds = tc.open(tmp_path / "f.tcz")
+    assert ds.classes is None and ds.targets.dtype == torch.float32
+    assert ds.targets.tolist() == [0.0, 0.0, 1.0, 1.0]
 
 
 @pytest.mark.parametrize("target, what", [

@@ -19,7 +19,7 @@ import torch
 from .files import check_decodable
 from .source_checks import agree, check_resize
 from .source_files import listed_files, source_classes
-from .source_items import source_item, stored_pair
+from .source_items import Labels, label_array, source_item, stored_pair
 from .sources import Source, _image_folder, as_pairs, load_source
 
 __all__ = ["ArrayReader", "DatasetReader", "FilesReader", "open_reader"]
@@ -51,7 +51,7 @@ class FilesReader:
         files = [np.fromfile(self.samples[int(i)][0], dtype=np.uint8) for i in rows]
         for i, f in zip(rows, files):
             check_decodable(f, self.samples[int(i)][0], int(i))
-        return files, np.array([int(self.samples[int(i)][1]) for i in rows], dtype=np.int64)
+        return files, label_array([self.samples[int(i)][1] for i in rows])
 
 
 class DatasetReader:
@@ -67,9 +67,10 @@ class DatasetReader:
         self.workers = workers
         self.first = None  # (index, array) of the first sample read: the others must agree
         self.slow = False  # samples cost over half a millisecond (decoding files): use threads
+        self.labels = Labels()  # classes or targets, as the first label read says
 
     def _sample(self, i: int) -> tuple[np.ndarray, int]:
-        return stored_pair(source_item(self.ds, i), i, self.resize, self.layout)
+        return stored_pair(source_item(self.ds, i), i, self.resize, self.layout, self.labels)
 
     def read(self, rows: np.ndarray):
         rows = [int(i) for i in rows]
@@ -86,7 +87,7 @@ class DatasetReader:
             pairs += [self._sample(i) for i in rest]
         for i, (img, _) in zip(rows, pairs):
             self.first = agree(self.first, i, img, self.layout, self.mixed_ok)
-        return [p[0] for p in pairs], np.array([p[1] for p in pairs], dtype=np.int64)
+        return [p[0] for p in pairs], label_array([p[1] for p in pairs])
 
 
 def open_reader(source, *, files: bool, layout, resize, mixed_ok: bool, progress: bool,

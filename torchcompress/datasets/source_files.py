@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ..errors import LargerThanFilesWarning
-from .source_items import class_label
+from .source_items import Labels, class_label, is_real
 
 __all__ = ["file_bytes", "listed_files", "source_classes", "warn_if_larger"]
 
@@ -40,12 +40,14 @@ def source_classes(source) -> list | None:
 
 def _relabels(source, n: int) -> bool:
     """Whether ``source.target_transform`` maps some class index in ``0..n-1`` to another
-    label (a superclass, say), where ``.classes`` no longer names the labels."""
+    label (a superclass, say) or to a real-valued target, where ``.classes`` no longer names
+    the labels."""
     tt = getattr(source, "target_transform", None)
     if tt is None:
         return False
     try:
-        return any(class_label(tt(k), k) != k for k in range(n))
+        mapped = [tt(k) for k in range(n)]
+        return any(is_real(y) or class_label(y, k) != k for k, y in enumerate(mapped))
     except Exception:  # not one int per class index (one-hot, a dict): not these names either
         return True
 
@@ -56,7 +58,8 @@ def _mapped(source, samples: list) -> list:
     tt = getattr(source, "target_transform", None)
     if tt is None:
         return samples
-    return [(p, class_label(tt(y), i)) for i, (p, y) in enumerate(samples)]
+    kind = Labels()  # a float target_transform gives real-valued targets, as in __getitem__
+    return [(p, kind.value(tt(y), i)) for i, (p, y) in enumerate(samples)]
 
 
 def listed_files(source, *, labels: bool = True) -> list | None:

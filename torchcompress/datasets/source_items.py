@@ -1,8 +1,10 @@
 """One source item as arrays: ``ds[i]`` read (a damaged file named), its image as a C-first
-array (PIL, numpy or tensor; resized when asked), its label as one integer class."""
+array (PIL, numpy or tensor; resized when asked), its label as one integer class or one
+real-valued target (:class:`Labels`)."""
 
 from __future__ import annotations
 
+import math
 import os
 import reprlib
 
@@ -12,7 +14,10 @@ import torch
 from .._arrays import to_numpy
 from .source_checks import check_values, stored_dtype
 
-__all__ = ["class_label", "image_array", "read_pair", "source_item", "stored_pair"]
+__all__ = ["Labels", "class_label", "image_array", "is_real", "label_array", "read_pair",
+           "source_item", "stored_pair"]
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def image_array(a, what: str) -> np.ndarray:
@@ -80,8 +85,10 @@ def _length_hint(ds, i: int, e: Exception) -> str:
     return ""
 
 
-def read_pair(item, i: int, resize: tuple[int, int] | int | None) -> tuple[np.ndarray, int]:
-    """Source item ``i`` as (image array, resized when asked; integer class label)."""
+def read_pair(item, i: int, resize: tuple[int, int] | int | None,
+              labels: "Labels") -> tuple[np.ndarray, int | float]:
+    """Source item ``i`` as (image array, resized when asked; its label as ``labels`` reads
+    it: an integer class or a real-valued target)."""
     if not isinstance(item, (tuple, list)) or len(item) < 2:
         raise TypeError(f"source[{i}] should be an (image, label) pair, "
                         f"but got {type(item).__name__}")
@@ -96,7 +103,7 @@ def read_pair(item, i: int, resize: tuple[int, int] | int | None) -> tuple[np.nd
     if resize is not None:
         img = _resized(img, resize, i)
         check_values(img.shape, f"source sample {i} resized")
-    return img, class_label(item[1], i)
+    return img, labels.value(item[1], i)
 
 
 def class_label(label, i: int) -> int:
@@ -114,12 +121,69 @@ def class_label(label, i: int) -> int:
     return value
 
 
+def is_real(label) -> bool:
+    """Whether ``label`` is a float (Python's, numpy's, or a floating tensor or array): a
+    real-valued (regression) target rather than a class."""
+    if isinstance(label, torch.Tensor):
+        return label.is_floating_point()
+    if isinstance(label, np.ndarray):
+        return label.dtype.kind == "f"
+    return isinstance(label, (float, np.floating))
+
+
+class Labels:
+    """A source's labels as they are read one item at a time. The first label read decides
+    their kind, as an array source's dtype does: a float (:func:`is_real`) makes them
+    real-valued targets (float32 in the archive, ints read as floats), anything else integer
+    class ids (int64; an integral float read as its int, as before). Readers read that first
+    label before any thread or forked worker reads the rest."""
+
+    def __init__(self):
+        self.real: bool | None = None
+        self.first = 0  # the item whose label decided
+
+    def value(self, label, i: int) -> int | float:
+        """Item ``i``'s ``label`` as this source's kind, or an error naming it."""
+        if self.real is None:
+            self.real, self.first = is_real(label), i
+        if not self.real:
+            try:
+                return class_label(label, i)
+            except TypeError:
+                if not is_real(label):
+                    raise
+                raise TypeError(f"source[{i}][1] is {reprlib.repr(label)}, a real-valued "
+                                f"target, but source[{self.first}][1] is an integer, so the "
+                                "labels are read as class ids; give every target as a float "
+                                "(e.g. float(y)) to store regression targets") from None
+        try:
+            value = label.item() if hasattr(label, "item") else label
+            if not isinstance(value, (int, float)):  # a str would pass float()
+                raise TypeError(value)
+            value = float(value)
+        except (TypeError, ValueError, RuntimeError):
+            raise _label_error(label, i) from None
+        if not math.isfinite(value) or abs(value) > _FLOAT32_MAX:
+            raise ValueError(f"source[{i}][1] is {value}; real-valued targets must be finite and "
+                             "within the float32 range an archive stores them in (about "
+                             "3.4e38): scale or drop it")
+        return value
+
+
+def label_array(values: list) -> np.ndarray:
+    """The labels :meth:`Labels.value` gave (all ints or all floats) as an archive stores them:
+    float32 targets or int64 classes."""
+    real = bool(values) and isinstance(values[0], float)
+    return np.array(values, dtype=np.float32 if real else np.int64)
+
+
 def _label_error(label, i: int) -> TypeError:
     """Why source item ``i``'s ``label`` is not a class label, and what to do instead."""
     shape = np.shape(label) if isinstance(label, (np.ndarray, torch.Tensor)) else \
         label.size[::-1] if hasattr(label, "getbands") else None  # PIL: (W, H)
     if (shape is None or int(np.prod(shape)) <= 1) and not isinstance(label, dict):
-        return TypeError(f"source[{i}][1] should be an integer class label, but got "
+        return TypeError(f"source[{i}][1] should be an integer class label (or a float, a "
+                         f"regression target), but got "
                          f"{reprlib.repr(label)} ({type(label).__name__}); map labels to ints "
                          "(e.g. with target_transform)")
     what = f"{type(label).__name__} of shape {tuple(shape)}" if shape is not None else "a dict"
@@ -129,10 +193,10 @@ def _label_error(label, i: int) -> TypeError:
                      "archive of (mask, 0) pairs, read together with the same indices")
 
 
-def stored_pair(item, i: int, resize, layout) -> tuple[np.ndarray, int]:
+def stored_pair(item, i: int, resize, layout, labels: "Labels") -> tuple[np.ndarray, int | float]:
     """Source item ``i`` as a reader stores it: (contiguous C-first array of a stored dtype,
-    resized when asked; integer label)."""
-    img, label = read_pair(item, i, resize)
+    resized when asked; its label as ``labels`` reads it)."""
+    img, label = read_pair(item, i, resize, labels)
     img = stored_dtype(img, f"source[{i}][0]")
     if layout == "HWC":
         if img.ndim != 3:

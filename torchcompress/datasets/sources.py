@@ -15,7 +15,7 @@ from .._validation import check_choice
 from .hf_source import hf_pairs, is_hf_dataset
 from .source_checks import check_agrees, check_layout, check_resize, check_values, stored_dtype
 from .source_files import source_classes
-from .source_items import image_array, read_pair, source_item
+from .source_items import Labels, image_array, label_array, read_pair, source_item
 
 __all__ = ["Source", "load_files", "load_source"]
 
@@ -46,12 +46,12 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
         n, items = length, iter(ds)
     if n == 0:
         raise ValueError("source is empty (len(source) == 0); pass at least one sample")
-    xs, ys = [], []
+    xs, ys, kind = [], [], Labels()
     block = None  # with a known length, one (n, *shape) array filled in place (no second copy)
     held, iterable = 0, not hasattr(ds, "__len__")
     for i, item in enumerate(tqdm(items, total=n, desc="reading source", disable=not progress,
                                   leave=False)):
-        img, label = read_pair(item, i, resize)
+        img, label = read_pair(item, i, resize, kind)
         if iterable and held <= HELD_WARNING < held + img.nbytes:
             warnings.warn(f"an iterable source is held in memory to be compressed (over "
                           f"{HELD_WARNING / 2**30:g} GiB so far, at sample {i}); a map-style "
@@ -72,7 +72,7 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
         ys.append(label)
     if not xs:
         raise ValueError("source is empty (it yielded no samples); pass at least one sample")
-    y = np.array(ys, dtype=np.int64)
+    y = label_array(ys)
     if block is not None:
         return block[:len(xs)], y
     if all(a.shape == xs[0].shape for a in xs):

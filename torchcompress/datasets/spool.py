@@ -12,7 +12,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .source_checks import agree
-from .source_items import stored_pair
+from .source_items import Labels, label_array, stored_pair
 from .sources import Source
 
 __all__ = ["Spool", "spool_iterable"]
@@ -67,11 +67,11 @@ def spool_iterable(items, spool: Spool, *, layout, resize, mixed_ok: bool, progr
     """Read the (image, label) pairs of ``items`` once into ``spool``'s file, checked and
     converted as a dataset's are; a :class:`Source` whose samples are memory-mapped from it."""
     offsets, shapes, labels = [0], [], []
-    first = None
+    first, kind = None, Labels()
     with spool.open() as f:
         for i, item in enumerate(tqdm(items, total=length, desc="reading source",
                                       disable=not progress, leave=False)):
-            img, label = stored_pair(item, i, resize, layout)
+            img, label = stored_pair(item, i, resize, layout, kind)
             first = agree(first, i, img, layout, mixed_ok)
             f.write(img.tobytes())
             offsets.append(offsets[-1] + img.nbytes)
@@ -81,7 +81,7 @@ def spool_iterable(items, spool: Spool, *, layout, resize, mixed_ok: bool, progr
         raise ValueError("source is empty (it yielded no samples); pass at least one sample")
     first = first[1]
     data = np.memmap(spool.file, dtype=np.uint8, mode="r")  # samples hold values: not empty
-    y = np.array(labels, dtype=np.int64)
+    y = label_array(labels)
     shape_arr = np.array(shapes, dtype=np.int64)
     if (shape_arr == shape_arr[0]).all():
         x = data.view(first.dtype).reshape(len(labels), *first.shape)
