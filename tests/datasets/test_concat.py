@@ -1,5 +1,7 @@
 """``tc.ConcatDataset``: torch's ConcatDataset that decodes a batch per part, not per sample."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -117,3 +119,30 @@ def test_labels_of_two_kinds_are_promoted(parts, tmp_path):
     xs, ys = default_collate(ds.__getitems__(idx))
     assert yb.dtype == torch.float32 and torch.equal(yb, ys.float()) and torch.equal(xb, xs)
     assert yb.tolist() == [1.0, 0.0, 2.0, 0.0]
+
+
+def test_class_names_merge_by_label_and_a_clash_is_warned(tmp_path):
+    """Two ImageFolders of different class folders number their classes differently; their
+    archives know it (the names), so joining them warns instead of mixing two classes under
+    one label without a word (torch's ConcatDataset has no names to check)."""
+    x = np.random.default_rng(2).integers(0, 256, (6, 3, 4, 5), dtype=np.uint8)
+
+    def part(name, classes):
+        tc.compress((x, np.arange(6) % len(classes)), tmp_path / name, classes=classes,
+                    progress=False)
+        return tc.open(tmp_path / name)
+
+    a, b = part("a.tcz", ["cat", "dog"]), part("b.tcz", ["cat", "dog", "bird"])
+    unnamed = tc.open(tmp_path / "a.tcz")
+    unnamed_src = tmp_path / "u.tcz"
+    tc.compress((x, np.zeros(6, dtype=int)), unnamed_src, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = tc.ConcatDataset([a, b, tc.open(unnamed_src), unnamed])
+    assert ds.classes == ["cat", "dog", "bird"]
+    assert ds.class_to_idx == {"cat": 0, "dog": 1, "bird": 2}
+    clash = part("c.tcz", ["dog", "cat"])
+    with pytest.warns(UserWarning, match=r"label 0 is 'cat' in part 0 but 'dog' in part 2"):
+        ds = tc.ConcatDataset([a, b, clash])
+    assert ds.classes is None and ds.class_to_idx is None
+    assert tc.ConcatDataset([tc.open(unnamed_src)]).classes is None
