@@ -590,6 +590,57 @@ def test_a_class_to_idx_gives_the_names_in_label_order(tmp_path):
     assert tc.open(tmp_path / "c.tcz").class_to_idx == {"a": 0, "b": 1, "c": 2, "d": 3}
 
 
+def _split_folders(root):
+    """A training folder of cat, dog, fox and a validation folder without dog: ImageFolder
+    numbers the validation fox 1, the training fox 2."""
+    for split, names in (("train", ["cat", "dog", "fox"]), ("val", ["cat", "fox"])):
+        for name in names:
+            (root / split / name).mkdir(parents=True)
+            level = {"cat": 10, "dog": 90, "fox": 200}[name]
+            for j in range(2):
+                Image.fromarray(np.full((4, 5, 3), level + j, np.uint8)).save(
+                    root / split / name / f"{j}.png")
+    return root / "train", root / "val"
+
+
+@pytest.mark.parametrize("codec", ["lossless", "gede", "original"])  # streamed, in memory, files
+@pytest.mark.parametrize("given", ["classes", "class_to_idx"])
+def test_classes_from_another_split_renumber_the_folder_by_name(tmp_path, codec, given):
+    """compress(val_dir, classes=train.classes) kept the folder's own numbers under the
+    training names: every fox was stored as a dog, without a word."""
+    from torchvision.datasets import ImageFolder
+
+    train_dir, val_dir = _split_folders(tmp_path)
+    tc.compress(str(train_dir), tmp_path / "train.tcz", progress=False)
+    train = tc.open(tmp_path / "train.tcz")
+    names = getattr(train, given)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tc.LargerThanFilesWarning)
+        for k, src in enumerate([str(val_dir), ImageFolder(str(val_dir))]):
+            tc.compress(src, tmp_path / f"v{k}.tcz", codec=codec, classes=names,
+                        progress=False)
+            val = tc.open(tmp_path / f"v{k}.tcz")
+            assert val.classes == ["cat", "dog", "fox"]
+            got = [val.classes[int(y)] for y in val.targets]
+            assert got == ["cat", "cat", "fox", "fox"]
+            x, y = val[3]
+            assert val.classes[y] == "fox" and int(x[0, 0, 0]) == 201
+            # the training archive's labels mean the same classes
+            assert train.classes[int(train.targets[4])] == "fox"
+
+
+def test_classes_naming_some_of_a_folders_classes_are_refused(tmp_path):
+    _, val_dir = _split_folders(tmp_path)
+    with pytest.raises(ValueError, match=r"classes= names 1 of the source's 2 classes but not "
+                                         r"'fox'"):
+        tc.compress(str(val_dir), tmp_path / "v.tcz", classes=["cat", "wolf"], progress=False)
+    assert not (tmp_path / "v.tcz").exists()
+    # no name in common: new names for the folder's labels, as before
+    tc.compress(str(val_dir), tmp_path / "v.tcz", classes=["Cat", "Fox"], progress=False)
+    val = tc.open(tmp_path / "v.tcz")
+    assert val.classes == ["Cat", "Fox"] and val.targets.tolist() == [0, 0, 1, 1]
+
+
 def test_class_names_are_checked_before_a_folder_is_encoded(tmp_path, monkeypatch):
     from torchcompress.datasets import streaming
     rng = np.random.default_rng(0)

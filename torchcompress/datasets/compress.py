@@ -16,10 +16,11 @@ from ..format import ArchiveReader, ArchiveWriter, Manifest
 from ..format.writer import check_target
 from .roundtrip import check_roundtrip
 from .reading import ArrayReader, open_reader
+from .renumber import Renumbered, renumbering
 from .source_files import warn_if_larger
 from .source_checks import (check_archive_outside, check_class_names, check_labels_name_classes,
                             warn_if_augmented)
-from .sources import load_source
+from .sources import Source, load_source
 from .spool import Spool
 from .ranks import alone, compress_together
 from .streaming import on_every_rank, shard_bounds, stream_archive, utc_now
@@ -75,7 +76,11 @@ def compress(source, path, *, codec: str = "lossless", overwrite: bool = False, 
         layout: ``"HWC"`` converts (N, H, W, C) samples to (N, C, H, W).
         shard_size: samples per shard; default aims at about 64 MiB shards.
         importance: optional (N,) per-sample weights on the codec's error.
-        classes: class names; default ``source.classes`` when it has them.
+        classes: class names (a list in label order, or a ``class_to_idx``);
+            default ``source.classes`` when it has them. Where the source names its
+            classes and ``classes`` holds every one of those names, its labels are
+            renumbered by name (a validation folder by the training archive's
+            ``classes``); where it holds none of them, they rename the labels.
         length: how many pairs an iterable source yields (for the progress bar).
         resize: ``(height, width)``: resize the images of a dataset or folder
             source as they are read (antialiased), e.g. photos for ADQ or GeDe; one
@@ -142,6 +147,7 @@ def _compress(source, path, enc, *, files, layout, resize, progress, length, num
         reader = open_reader(source, files=files, layout=layout, resize=resize,
                              mixed_ok=enc.variable_shapes, progress=progress, length=length,
                              workers=num_workers, spool=spool)
+        table = renumbering(reader.classes, classes)  # classes= numbers the source's names
         reader.classes = classes if classes is not None else check_class_names(reader.classes)
         targets = getattr(getattr(reader, "ds", None), "targets", None)
         if reader.classes is not None and targets is not None:  # before the encode, not after
@@ -150,7 +156,8 @@ def _compress(source, path, enc, *, files, layout, resize, progress, length, num
         st = enc.stream_encoder(reader.n, importance=importance, workers=num_workers,
                                 sample_bytes=first[0].nbytes)
         if st is not None:
-            info = stream_archive(reader, path, enc, st, overwrite=overwrite, progress=progress,
+            info = stream_archive(reader if table is None else Renumbered(reader, table), path,
+                                  enc, st, overwrite=overwrite, progress=progress,
                                   shard_size=shard_size, verify=verify, t0=t0, workers=num_workers,
                                   first=first)
             return info, getattr(reader, "ds", source)
@@ -198,6 +205,10 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     condensed samples of ``tc.condense``.
     """
     enc.check_targets(src.y)
+    table = renumbering(src.classes, classes)
+    if table is not None:  # classes= numbers the source's own names otherwise
+        src = Source(src.x, Renumbered(ArrayReader(src), table).read(np.arange(len(src.y)))[1],
+                     classes, src.name)
     classes = check_class_names(classes if classes is not None else src.classes)
     check_labels_name_classes(classes, src.y)
     n = len(src.x)
