@@ -120,7 +120,7 @@ def test_batch_takes_negative_indices(archive):
 def test_open_argument_errors(archive, tmp_path):
     with pytest.raises(ValueError, match="planes should be in 1..8, but got planes=9"):
         tc.open(archive, planes=9)
-    with pytest.raises(ValueError, match="output should be one of 'source', 'float', 'raw', 'uint8', 'float32', but got output='f16'"):
+    with pytest.raises(ValueError, match="output should be one of 'source', 'float', 'raw', 'pil', 'uint8', 'float32', but got output='f16'"):
         tc.open(archive, output="f16")
     with pytest.raises(TypeError, match=r"transform should be callable .* but got transform=3 \(int\)"):
         tc.open(archive, transform=3)  # it failed on the first ds[i], far from the mistake

@@ -91,3 +91,65 @@ def test_output_plan_rounds_half_to_even_and_clamps_to_the_dtype():
     assert got.dtype == np.int16 and got.tolist() == [32767, -32768, 2, 2, 0]
     f = OutputPlan("float", np.int16, None)
     np.testing.assert_allclose(f.finish(np.array([-32768, 32767], dtype=np.int16)), [0.0, 1.0])
+
+
+
+def _classic():
+    import torchvision.transforms as T
+
+    return T.Compose([T.ToTensor(), T.Normalize((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))])
+
+
+def test_a_classic_totensor_pipeline_works_with_pil_output(archive_of, images):
+    """A pipeline written for torchvision's datasets begins with ToTensor(), which takes PIL
+    images: ds[i]'s tensor raised torchvision's bare "pic should be PIL Image"."""
+    from PIL import Image
+
+    path, name = archive_of
+    want_ds = tc.open(path)  # the decoded values, as tensors
+    ds = tc.open(path, transform=_classic(), output="pil")
+    pil, _ = tc.open(path, output="pil")[3]
+    assert isinstance(pil, Image.Image) and pil.mode == "RGB" and pil.size == (8, 8)
+    np.testing.assert_array_equal(np.asarray(pil), want_ds[3][0].numpy().transpose(1, 2, 0))
+    want = (want_ds.batch([2, 3, 5])[0].float() / 255 - 0.5) / 0.25
+    x, y = ds[3]
+    assert x.dtype == torch.float32 and torch.allclose(x, want[1], atol=1e-6)
+    assert y == int(want_ds[3][1])
+    got = torch.stack([p[0] for p in ds.__getitems__([2, 3, 5])])
+    assert torch.allclose(got, want, atol=1e-6)
+    assert torch.allclose(ds.batch([2, 3, 5])[0], want, atol=1e-6)
+    xb, _ = next(iter(ds.loader(3)))
+    assert torch.allclose(xb, (want_ds.batch([0, 1, 2])[0].float() / 255 - 0.5) / 0.25,
+                          atol=1e-6)
+    with pytest.raises(TypeError, match=r"pic should be PIL Image.*the transform takes PIL "
+                                        r"images .*output='pil'"):
+        tc.open(path, transform=_classic())[0]
+    with pytest.raises(TypeError, match=r"output='pil'"):
+        tc.open(path, transforms=lambda x, y: (_classic()(x), y)).batch([0, 1])
+
+
+@pytest.mark.parametrize("channels, mode", [(1, "L"), (4, "RGBA"), (0, "L")])
+def test_pil_output_modes(tmp_path, channels, mode):
+    shape = (5, 6, 7) if not channels else (5, channels, 6, 7)
+    x = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    tc.compress((x, np.zeros(5, dtype=int)), tmp_path / "m.tcz", progress=False)
+    im, _ = tc.open(tmp_path / "m.tcz", output="pil")[2]
+    assert im.mode == mode and im.size == (7, 6)
+    got = np.asarray(im)
+    hwc = got.reshape(6, 7, -1)
+    np.testing.assert_array_equal(hwc.transpose(2, 0, 1), x[2].reshape(-1, 6, 7))
+
+
+def test_pil_output_is_refused_where_there_is_no_image(tmp_path):
+    x = np.random.default_rng(0).integers(-300, 300, (4, 1, 3, 3)).astype(np.int16)
+    tc.compress((x, np.zeros(4, dtype=int)), tmp_path / "i.tcz", progress=False)
+    with pytest.raises(ValueError, match="output='pil' gives the PIL images of uint8 archives, "
+                                         "but this archive stores int16"):
+        tc.open(tmp_path / "i.tcz", output="pil")
+    x = np.zeros((4, 2, 5, 6), np.uint8)  # two channels: no PIL mode
+    tc.compress((x, np.zeros(4, dtype=int)), tmp_path / "two.tcz", progress=False)
+    ds = tc.open(tmp_path / "two.tcz", output="pil")
+    with pytest.raises(ValueError, match=r"sample 1 has shape \(2, 5, 6\)"):
+        ds[1]
+    with pytest.raises(ValueError, match="leave device=None"):
+        tc.open(tmp_path / "two.tcz", output="pil", device="cpu")

@@ -9,15 +9,16 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from .._arrays import as_index_array, to_numpy
-from .._validation import check_callable, check_index, check_positive_int
+from .._validation import check_index, check_positive_int
 from ..format import ArchiveDecoder, ArchiveReader
 from ..format import verify as verify_hashes
 from .loading import make_loader
 from .files import FileImages
-from .output import OutputPlan
+from .output import OutputPlan, pil_image
+from .transforming import check_transforms, pil_hint
 from .summary import summarize
 
-__all__ = ["CompressedDataset", "batch_indices", "class_index", "check_transforms", "verify"]
+__all__ = ["CompressedDataset", "batch_indices", "class_index", "verify"]
 
 
 def class_index(classes: list | None) -> dict | None:
@@ -35,18 +36,6 @@ def batch_indices(indices, n: int) -> np.ndarray:
     if bad.any():
         raise IndexError(f"index {int(idx[bad][0])} is out of range for a dataset of {n} samples")
     return np.where(idx < 0, idx + n, idx)
-
-
-def check_transforms(transforms, transform, target_transform):
-    """The three transform arguments checked as torchvision's ``VisionDataset`` takes them:
-    ``transforms(x, y)`` (joint) or ``transform``/``target_transform``, not both."""
-    for name, value in (("transforms", transforms), ("transform", transform),
-                        ("target_transform", target_transform)):
-        check_callable(name, value)
-    if transforms is not None and (transform is not None or target_transform is not None):
-        raise ValueError("pass transforms= (one callable taking and returning (x, y)) or "
-                         "transform=/target_transform=, not both (as torchvision's datasets)")
-    return transforms, transform, target_transform
 
 
 class CompressedDataset(Dataset):
@@ -72,8 +61,11 @@ class CompressedDataset(Dataset):
             and clamp to it. ``"float"``: float32, integer images scaled to
             [0, 1] (uint8 / 255). ``"raw"``: float32, the codec's unrounded
             reconstruction in the source's scale (e.g. ADQ's dequantised
-            values). ``"uint8"`` and ``"float32"`` are older names of
-            ``"source"`` (uint8 archives) and ``"raw"``.
+            values). ``"pil"``: PIL images (uint8 archives of 1, 3 or 4
+            channels), as torchvision's datasets give them, so a pipeline that
+            begins with ``ToTensor()`` works unchanged. ``"uint8"`` and
+            ``"float32"`` are older names of ``"source"`` (uint8 archives) and
+            ``"raw"``.
         device: archives of image files (``codec="original"``) only: decode on
             this device, e.g. ``"cuda"`` (JPEGs through one batched
             ``torchvision.io.decode_jpeg`` call); ``None`` decodes on the CPU
@@ -95,6 +87,9 @@ class CompressedDataset(Dataset):
         self._out = OutputPlan(output, m.sample_dtype, codec.output_dtypes)
         self._files = FileImages(self.decoder, self._out.output, device) \
             if getattr(codec, "stores_files", False) else None
+        if device is not None and self._out.pil:
+            raise ValueError("output='pil' gives PIL images, which live on the CPU; leave "
+                             "device=None, or use output='source' with device=")
         if device is not None and self._files is None:
             raise ValueError(f"device= applies to archives of image files (codec='original', decoded "
                              f"by torchvision, on the GPU for JPEGs); this archive uses "
@@ -162,9 +157,9 @@ class CompressedDataset(Dataset):
 
     def _finish(self, x: torch.Tensor, y: int):
         if self.transforms is not None:
-            return self.transforms(x, y)
+            return pil_hint(self.transforms, x, y)
         if self.transform is not None:
-            x = self.transform(x)
+            x = pil_hint(self.transform, x)
         if self.target_transform is not None:
             y = self.target_transform(y)
         return x, y
@@ -174,16 +169,25 @@ class CompressedDataset(Dataset):
             i = check_index(i, self._n, f"a dataset of {self._n} samples")
         if self._files is not None:
             x = self._files.decode(np.array([i], dtype=np.int64))[0]
+            x = pil_image(x.numpy(), i) if self._out.pil else x
             return self._finish(x, self._label(self._labels[i]))
         x = self.decoder.decode_one(i, self._out.dtype, self.planes)
-        x = torch.from_numpy(x if self._out.identity else self._out.finish(x))
+        x = pil_image(x, i) if self._out.pil else \
+            torch.from_numpy(x if self._out.identity else self._out.finish(x))
         y = self._label(self._labels[i])
         if self._plain():
             return x, y
         return self._finish(x, y)
 
     def _decode(self, idx: np.ndarray):
-        """Rows ``idx`` as one (B, *shape) tensor, or a list of tensors for mixed shapes."""
+        """Rows ``idx`` as one (B, *shape) tensor, or a list of tensors for mixed shapes (of PIL
+        images for ``output="pil"``)."""
+        if self._out.pil:
+            x = self._decode_tensors(idx)
+            return [pil_image(t.numpy(), int(i)) for t, i in zip(x, idx)]
+        return self._decode_tensors(idx)
+
+    def _decode_tensors(self, idx: np.ndarray):
         if self._files is not None:
             xs = self._files.decode(idx)
             return torch.stack(xs) if self.decoder.fixed and xs else xs
@@ -211,11 +215,11 @@ class CompressedDataset(Dataset):
         x = self._decode(idx)
         y = torch.from_numpy(self._labels[idx])
         if self.transforms is not None:
-            pairs = [self.transforms(t, v) for t, v in
+            pairs = [pil_hint(self.transforms, t, v) for t, v in
                      zip(x if isinstance(x, list) else x.unbind(0), y.tolist())]
             x, y = [p[0] for p in pairs], default_collate([p[1] for p in pairs])
         elif self.transform is not None:
-            x = [self.transform(t) for t in (x if isinstance(x, list) else x.unbind(0))]
+            x = [pil_hint(self.transform, t) for t in (x if isinstance(x, list) else x.unbind(0))]
         # one shape after the transform (a crop or resize of photos): one tensor, as
         # DataLoader's collate stacks them
         if (self.transforms is not None or self.transform is not None) and x \

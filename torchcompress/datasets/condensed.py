@@ -22,7 +22,8 @@ from ..codecs.condense import condense_rows
 from ..errors import FormatError
 from ..format import ArchiveReader
 from .compress import refuse_existing, write_archive
-from .compressed import CompressedDataset, check_transforms, class_index
+from .compressed import CompressedDataset, class_index
+from .transforming import check_transforms
 from .source_checks import warn_if_augmented
 from .sources import load_source
 from .summary import summarize

@@ -19,7 +19,7 @@ def open_archive(path: str | os.PathLike, *, transform=None, target_transform=No
     Returns a :class:`CondensedDataset` of ``(x, y, w)`` for archives written
     by ``tc.condense`` and a :class:`CompressedDataset` of ``(x, y)``
     otherwise (``planes``, ``output`` and ``device`` apply to the latter only; see
-    :class:`CompressedDataset` for ``output="source" | "float" | "raw"``). ``device``
+    :class:`CompressedDataset` for ``output="source" | "float" | "raw" | "pil"``). ``device``
     (e.g. ``"cuda"``) decodes an archive of image files (``codec="original"``) there:
     JPEGs in one batched ``torchvision.io.decode_jpeg`` call on the GPU. ``transforms``
     (one callable on ``(x, y)``) replaces ``transform`` and ``target_transform``, as in
