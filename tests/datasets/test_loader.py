@@ -281,3 +281,29 @@ def test_a_state_from_a_dataset_of_another_length_is_refused(tmp_path):
     again = tc.open(tmp_path / "a.tcz").loader(8, shuffle=True)
     again.load_state_dict({k: v for k, v in state.items() if k != "num_samples"})  # older states
     assert sum(len(y) for _, y in again) == 24
+
+
+def test_a_state_from_another_world_size_is_refused(tmp_path):
+    """torch's DistributedSampler has no state of its own: a state saved on 2 ranks resumed
+    on 4 skipped its consumed batches of another partition (the rest of the epoch silently
+    repeated some samples and skipped others)."""
+    from torch.utils.data import DistributedSampler
+
+    x = np.zeros((40, 1, 2, 2), np.uint8)
+    tc.compress((x, np.arange(40) % 2), tmp_path / "a.tcz", progress=False)
+    ds = tc.open(tmp_path / "a.tcz")
+    two = ds.loader(4, sampler=DistributedSampler(ds, num_replicas=2, rank=1, seed=3),
+                    with_indices=True)
+    it = iter(two)
+    next(it), next(it)
+    state = two.state_dict()
+    want = [b[2].tolist() for b in it]
+    assert state["num_replicas"] == 2
+    with pytest.raises(ValueError, match=r"saved with a sampler over 2 ranks, but this loader's "
+                                         r"has 4"):
+        ds.loader(4, sampler=DistributedSampler(ds, num_replicas=4, rank=1)).load_state_dict(state)
+    # the same world size (a checkpoint saved by rank 0 and loaded on every rank) resumes
+    again = ds.loader(4, sampler=DistributedSampler(ds, num_replicas=2, rank=1, seed=3),
+                      with_indices=True)
+    again.load_state_dict(state)
+    assert [b[2].tolist() for b in again] == want and len(want) == 3

@@ -202,6 +202,9 @@ class ResumableLoader(DataLoader):
         state = {"epoch": self.batches.epoch, "consumed": self._consumed,
                  "batch_size": self.batches.batch_size, "seed": self.batches.seed,
                  "num_samples": self.batches.n}
+        replicas = _replicas(self.batches.sampler)
+        if replicas is not None:  # a DistributedSampler's partition: the batches consumed
+            state["num_replicas"] = replicas
         if hasattr(self.batches.sampler, "state_dict"):
             state["sampler"] = self.batches.sampler.state_dict()
         g, started = self.batches.generator, self.batches.started
@@ -232,6 +235,13 @@ class ResumableLoader(DataLoader):
                              f"samples, but this loader's has {self.batches.n}: its epoch's "
                              "order and the batches consumed would not be the ones saved. "
                              "Resume on the same dataset")
+        replicas = _replicas(self.batches.sampler)
+        if state.get("num_replicas", replicas) != replicas:  # absent before 2026-12-05
+            raise ValueError(f"the state was saved with a sampler over {state['num_replicas']} "
+                             f"ranks, but this loader's has {replicas}: each rank's share of the "
+                             "epoch differs, so the batches consumed are not the ones to skip. "
+                             "Resume with the same world size, or start the saved epoch over "
+                             "(loader.set_epoch(state['epoch']) instead of load_state_dict)")
         if "sampler" in state and hasattr(self.batches.sampler, "load_state_dict"):
             self.batches.sampler.load_state_dict(state["sampler"])
         if "generator" in state and self.batches.generator is not None:
@@ -239,6 +249,13 @@ class ResumableLoader(DataLoader):
         self.batches.seed = check_seed(state.get("seed", self.batches.seed))
         self.batches.set_epoch(int(state["epoch"]))
         self._consumed = int(state["consumed"])
+
+
+def _replicas(sampler) -> int | None:
+    """The ranks a sampler partitions the epoch over (``num_replicas``: torch's
+    ``DistributedSampler`` and ``tc.samplers``), or None."""
+    n = getattr(sampler, "num_replicas", None)
+    return int(n) if isinstance(n, numbers.Integral) and not isinstance(n, bool) else None
 
 
 def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num_workers: int = 0,
