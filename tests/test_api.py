@@ -1,4 +1,5 @@
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -70,6 +71,23 @@ def test_cli_info_is_readable(tmp_path, capsys):
     assert re.search(r"written by torchcompress \S+ on \d{4}-\d\d-\d\d \d\d:\d\d UTC", text)
     assert "gede details (use --json for all): " in text and "eq1_bytes=" in text
     assert "WARNING: the archive is larger than its source" in text  # noise under GeDe 'none'
+
+
+def test_cli_info_into_a_closed_pipe_exits_quietly(tmp_path):
+    """`torchcompress info x | head -1` printed "error: [Errno 32] Broken pipe" and exited 2
+    once head had what it wanted."""
+    x = np.zeros((4, 1, 2, 2), np.uint8)
+    tc.compress((x, np.zeros(4, dtype=int)), tmp_path / "p.tcz", progress=False)
+    for extra in ([], ["--json"]):
+        r, w = os.pipe()
+        os.close(r)  # the reader is gone before the first line: every write fails
+        try:
+            done = subprocess.run([sys.executable, "-m", "torchcompress", "info",
+                                   str(tmp_path / "p.tcz"), *extra], stdout=w,
+                                  stderr=subprocess.PIPE, text=True, timeout=120)
+        finally:
+            os.close(w)
+        assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 def _run(argv, capsys):

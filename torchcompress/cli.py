@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import sys
 import tempfile
@@ -350,6 +351,10 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.fn(args)
+    except BrokenPipeError:  # `torchcompress info x | head`: the reader has what it wanted
+        # Python flushes stdout again at exit: point it at /dev/null so that raises nothing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (_UsageError, ValueError, TypeError, OSError, CodecError, FormatError) as e:
         if args.debug:
             raise
