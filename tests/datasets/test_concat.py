@@ -142,7 +142,8 @@ def test_class_names_merge_by_label_and_a_clash_is_warned(tmp_path):
     assert ds.classes == ["cat", "dog", "bird"]
     assert ds.class_to_idx == {"cat": 0, "dog": 1, "bird": 2}
     clash = part("c.tcz", ["dog", "cat"])
-    with pytest.warns(UserWarning, match=r"label 0 is 'cat' in part 0 but 'dog' in part 2"):
+    with pytest.warns(UserWarning, match=r"label 0 is 'cat' in part 0 but 'dog' in part 2") as w:
         ds = tc.ConcatDataset([a, b, clash])
+    assert w[0].filename == __file__  # the user's line
     assert ds.classes is None and ds.class_to_idx is None
     assert tc.ConcatDataset([tc.open(unnamed_src)]).classes is None

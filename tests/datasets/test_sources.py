@@ -629,6 +629,31 @@ def test_classes_from_another_split_renumber_the_folder_by_name(tmp_path, codec,
             assert train.classes[int(train.targets[4])] == "fox"
 
 
+def test_a_concat_dataset_sources_class_names_merge_or_clash(tmp_path):
+    """torch's ConcatDataset of ImageFolders as a source: names its parts share were kept, but
+    parts numbering their classes differently lost their names without a word, the labels
+    mixed."""
+    from torch.utils.data import ConcatDataset
+    from torchvision.datasets import ImageFolder
+
+    train_dir, val_dir = _split_folders(tmp_path)  # cat, dog, fox and cat, fox
+    (tmp_path / "few" / "cat").mkdir(parents=True)
+    Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(tmp_path / "few" / "cat" / "0.png")
+    few = ImageFolder(str(tmp_path / "few"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", tc.LargerThanFilesWarning)
+        tc.compress(ConcatDataset([few, ImageFolder(str(train_dir))]), tmp_path / "m.tcz",
+                    progress=False)
+    assert tc.open(tmp_path / "m.tcz").classes == ["cat", "dog", "fox"]
+    with pytest.warns(UserWarning, match=r"the source's ConcatDataset: label 1 is 'dog' in part 0 "
+                                         r"but 'fox' in part 1") as w:
+        tc.compress(ConcatDataset([ImageFolder(str(train_dir)), ImageFolder(str(val_dir))]),
+                    tmp_path / "c.tcz", progress=False)
+    assert [r.filename for r in w if "ConcatDataset" in str(r.message)] == [__file__]
+    assert tc.open(tmp_path / "c.tcz").classes is None
+
+
 def test_classes_naming_some_of_a_folders_classes_are_refused(tmp_path):
     _, val_dir = _split_folders(tmp_path)
     with pytest.raises(ValueError, match=r"classes= names 1 of the source's 2 classes but not "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import warnings
 
 import numpy as np
 import torch
@@ -12,6 +11,7 @@ from torch.utils.data import default_collate
 
 from .compressed import batch_indices, class_index
 from .loading import make_loader
+from .source_files import merged_classes
 
 __all__ = ["ConcatDataset"]
 
@@ -36,7 +36,8 @@ class ConcatDataset(_TorchConcat):
 
     def __init__(self, datasets):
         super().__init__(datasets)
-        self.classes = _merged_classes(self.datasets)
+        self.classes = merged_classes([getattr(ds, "classes", None) for ds in self.datasets],
+                                      "tc.ConcatDataset")
         self.class_to_idx = class_index(self.classes)
 
     def _parts(self, indices):
@@ -81,28 +82,6 @@ class ConcatDataset(_TorchConcat):
         """``ds.loader`` over the joined parts: whole batches (``batch`` above), exact resume;
         the arguments of ``CompressedDataset.loader``."""
         return make_loader(self, batch_size, **kwargs)
-
-
-def _merged_classes(parts) -> list | None:
-    """The class names of the parts that have them, merged by label (None when none has any, or
-    with a warning where two name a label or a class differently)."""
-    names, where = {}, {}  # label -> name, and the part that named it first
-    for k, ds in enumerate(parts):
-        for label, name in enumerate(getattr(ds, "classes", None) or []):
-            if names.setdefault(label, name) != name:
-                warnings.warn(
-                    f"tc.ConcatDataset: label {label} is {names[label]!r} in part {where[label]} "
-                    f"but {name!r} in part {k}, so the joined labels mix two classes (as "
-                    "ImageFolders of different class folders number them); number the sources' "
-                    "classes alike before compressing (a target_transform from one's indices "
-                    "to the other's, with classes= naming them), or relabel a part "
-                    "(part.targets = ...) and ignore this warning. The joined dataset has no "
-                    "class names",
-                    UserWarning, stacklevel=3)
-                return None
-            where.setdefault(label, k)
-    merged = [names[k] for k in range(len(names))]
-    return merged or None
 
 
 def _placed(parts: list, at: list) -> torch.Tensor:

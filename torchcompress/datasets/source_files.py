@@ -8,10 +8,10 @@ import warnings
 
 import numpy as np
 
-from ..errors import LargerThanFilesWarning
+from ..errors import LargerThanFilesWarning, user_stacklevel
 from .source_items import Labels, class_label, is_real
 
-__all__ = ["file_bytes", "listed_files", "source_classes", "warn_if_larger"]
+__all__ = ["file_bytes", "listed_files", "merged_classes", "source_classes", "warn_if_larger"]
 
 #: at most this many files are measured; a larger folder's total is extrapolated from them
 MEASURED = 4096
@@ -19,15 +19,15 @@ MEASURED = 4096
 
 def source_classes(source) -> list | None:
     """The class names a source carries as ``.classes``: through ``Subset`` (``random_split``)
-    those of the dataset it selects from, through ``ConcatDataset`` those its parts all share
-    (None where they differ); else None."""
+    those of the dataset it selects from, through ``ConcatDataset`` its parts' merged by label
+    (:func:`merged_classes`); else None."""
     from torch.utils.data import ConcatDataset, Subset
 
     if isinstance(source, Subset):
         return source_classes(source.dataset)
     if isinstance(source, ConcatDataset):
-        parts = [source_classes(d) for d in source.datasets]
-        return parts[0] if all(p == parts[0] for p in parts) else None
+        return merged_classes([source_classes(d) for d in source.datasets],
+                              "the source's ConcatDataset")
     names = list(getattr(source, "classes", None) or []) or None
     if names is not None and _relabels(source, len(names)):
         shown = ", ".join(map(str, names[:4])) + (", ..." if len(names) > 4 else "")
@@ -36,6 +36,28 @@ def source_classes(source) -> list | None:
                       "names; pass classes= to name the new labels", UserWarning, stacklevel=4)
         return None
     return names
+
+
+def merged_classes(names: list, what: str) -> list | None:
+    """The class names of parts (a list of names or None each) merged by label: None when no
+    part has any, or, with a warning naming ``what``, where two name a label differently (as
+    ImageFolders of different class folders number their classes): one label would then
+    stand for two classes."""
+    merged, where = {}, {}  # label -> name, and the part that named it first
+    for k, part in enumerate(names):
+        for label, name in enumerate(part or []):
+            if merged.setdefault(label, name) != name:
+                warnings.warn(
+                    f"{what}: label {label} is {merged[label]!r} in part {where[label]} but "
+                    f"{name!r} in part {k}, so the joined labels mix two classes (as "
+                    "ImageFolders of different class folders number them); number the parts' "
+                    "classes alike (a target_transform from one's indices to the other's, "
+                    "with classes= naming them), or relabel a part and ignore this warning. "
+                    "The joined dataset has no class names", UserWarning,
+                    stacklevel=user_stacklevel())
+                return None
+            where.setdefault(label, k)
+    return [merged[k] for k in range(len(merged))] or None
 
 
 def _relabels(source, n: int) -> bool:
