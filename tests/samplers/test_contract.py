@@ -177,6 +177,21 @@ def test_bad_arguments(make, err, match):
         make()
 
 
+@pytest.mark.parametrize("make, name", [
+    (lambda v: RandomSubsetSampler(Labelled(), 0.3, drop_last=v), "drop_last"),
+    (lambda v: RandomSubsetSampler(Labelled(), 0.3, class_balanced=v), "class_balanced"),
+    (lambda v: WeightedSubsetSampler(np.ones(N), 5, replacement=v), "replacement"),
+    (lambda v: BinSampler(np.arange(N) % 5, 0.3, resample=v), "resample"),
+    (lambda v: SubsetSampler(np.arange(5), shuffle=v), "shuffle"),
+], ids=["drop_last", "class_balanced", "replacement", "resample", "shuffle"])
+def test_flags_must_be_bools(make, name):
+    """A string is truthy: replacement="False" drew with replacement, silently."""
+    with pytest.raises(TypeError, match=rf"{name} should be True or False, but got "
+                                        rf"{name}='False'"):
+        make("False")
+    make(np.bool_(False))  # numpy's bools are bools
+
+
 def test_resume_with_another_world_size_is_refused():
     s = SubsetSampler(range(10), num_replicas=2, rank=0)
     with pytest.raises(ValueError, match=r"saved with num_replicas=2, but this sampler has num_replicas=1"):

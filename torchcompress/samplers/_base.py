@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Sampler
 
 from .._distributed import replica_info
+from .._validation import check_flag
 
 __all__ = ["EpochSampler", "check_seed", "seeded", "warn_unused_labels"]
 
@@ -55,7 +56,7 @@ class EpochSampler(Sampler[int], ABC):
                  drop_last: bool = False):
         self.num_replicas, self.rank = replica_info(num_replicas, rank)
         self.seed = check_seed(seed)
-        self.drop_last = bool(drop_last)
+        self.drop_last = check_flag("drop_last", drop_last)
         self.epoch = 0
         self._position = 0
         self._replays = False  # a pass finished and set_epoch was not called since

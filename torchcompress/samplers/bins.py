@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from .._arrays import as_index_array
+from .._validation import check_flag
 from ._base import EpochSampler, seeded
 from ._quota import apportion, group_members, subset_count
 from .random_subset import balanced_draw
@@ -40,7 +41,7 @@ class BinSampler(EpochSampler):
         _, self.groups = group_members(b)
         self.k = subset_count(len(b), fraction, None)
         self.counts = apportion(np.array([len(m) for m in self.groups]), self.k)
-        self.resample = bool(resample)
+        self.resample = check_flag("resample", resample)
 
     def subset_size(self) -> int:
         return self.k

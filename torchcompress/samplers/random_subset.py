@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import ConcatDataset, Subset
 
 from .._arrays import as_index_array
+from .._validation import check_flag
 from ._base import EpochSampler, warn_unused_labels
 from ._quota import apportion, group_members, subset_count
 
@@ -81,7 +82,7 @@ class RandomSubsetSampler(EpochSampler):
                             "dataset, a TensorDataset, a tc.open archive), but got "
                             f"{type(data_source).__name__}") from None
         self.k = subset_count(self.n, fraction, num_samples)
-        self.class_balanced = bool(class_balanced)
+        self.class_balanced = check_flag("class_balanced", class_balanced)
         warn_unused_labels(labels, self.class_balanced)
         if self.class_balanced:
             y = class_labels(data_source, labels, self.n)

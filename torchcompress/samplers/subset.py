@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .._arrays import as_index_array, to_numpy
-from .._validation import check_choice, check_fraction, check_positive_int, check_range
+from .._validation import check_choice, check_flag, check_fraction, check_positive_int, check_range
 from ._base import EpochSampler, check_seed, warn_unused_labels
 from ._quota import apportion
 
@@ -140,7 +140,7 @@ class SubsetSampler(EpochSampler):
         if self.subset.min() < 0:  # a dataset would take it from its end, silently
             raise ValueError(f"indices should be dataset indices >= 0, but got "
                              f"{int(self.subset.min())}; for a count from the end use len(ds) - k")
-        self.shuffle = bool(shuffle)
+        self.shuffle = check_flag("shuffle", shuffle)
 
     def subset_size(self) -> int:
         return len(self.subset)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .._arrays import to_numpy
-from .._validation import check_positive_int
+from .._validation import check_flag, check_positive_int
 from ._base import EpochSampler
 
 __all__ = ["WeightedSubsetSampler"]
@@ -47,7 +47,7 @@ class WeightedSubsetSampler(EpochSampler):
                              f"min {float(w.min())}, sum {float(w.sum())}")
         self.weights = w
         self.k = check_positive_int("num_samples", num_samples)
-        self.replacement = bool(replacement)
+        self.replacement = check_flag("replacement", replacement)
         if not self.replacement and self.k > int((w > 0).sum()):
             raise ValueError(f"num_samples={self.k} without replacement needs as many non-zero "
                              f"weights, but only {int((w > 0).sum())} are non-zero")
