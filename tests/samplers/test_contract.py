@@ -183,7 +183,10 @@ def test_bad_arguments(make, err, match):
     (lambda v: WeightedSubsetSampler(np.ones(N), 5, replacement=v), "replacement"),
     (lambda v: BinSampler(np.arange(N) % 5, 0.3, resample=v), "resample"),
     (lambda v: SubsetSampler(np.arange(5), shuffle=v), "shuffle"),
-], ids=["drop_last", "class_balanced", "replacement", "resample", "shuffle"])
+    (lambda v: coreset(np.arange(N), 0.1, descending=v), "descending"),
+    (lambda v: coreset(np.arange(N), 0.1, class_balanced=v), "class_balanced"),
+], ids=["drop_last", "class_balanced", "replacement", "resample", "shuffle", "descending",
+        "coreset-class_balanced"])
 def test_flags_must_be_bools(make, name):
     """A string is truthy: replacement="False" drew with replacement, silently."""
     with pytest.raises(TypeError, match=rf"{name} should be True or False, but got "

@@ -49,6 +49,8 @@ def coreset(scores, fraction: float, *, strategy: str = "top", prune_hardest: fl
         by decreasing importance for ``"stratified"``.
     """
     check_choice("strategy", strategy, STRATEGIES)
+    class_balanced = check_flag("class_balanced", class_balanced)
+    descending = check_flag("descending", descending)
     s = to_numpy(scores, np.float64)
     if s.ndim != 1 or len(s) == 0:
         raise ValueError(f"scores should be a non-empty 1-D array, but got shape {s.shape}")
