@@ -361,3 +361,27 @@ def test_flags_must_be_bools(tmp_path):
             ds.loader(2, **{kw: "x"})
     tc.compress((x + 1, y), path, overwrite=np.bool_(True), progress=False)
     assert tc.open(path)[0][0].sum() == 16
+
+
+def test_cli_classes_from_numbers_a_folder_as_the_training_archive(tmp_path, capsys):
+    """A validation folder without one of the training classes: ImageFolder numbers its later
+    classes differently, and the CLI had no way to pass the training archive's numbering."""
+    for split, names in (("train", ["cat", "dog", "fox"]), ("val", ["cat", "fox"])):
+        for k, name in enumerate(names):
+            (tmp_path / split / name).mkdir(parents=True)
+            Image.fromarray(np.full((4, 5, 3), 60 * k, np.uint8)).save(
+                tmp_path / split / name / "0.png")
+    train, val = str(tmp_path / "train.tcz"), str(tmp_path / "val.tcz")
+    assert main(["compress", str(tmp_path / "train"), train, "--quiet"]) == 0
+    assert main(["compress", str(tmp_path / "val"), val, "--quiet",
+                 "--classes-from", train]) == 0
+    ds = tc.open(val)
+    assert ds.classes == ["cat", "dog", "fox"] and ds.targets.tolist() == [0, 2]
+    # the other way round, dog has no number to take
+    assert main(["compress", str(tmp_path / "val"), str(tmp_path / "v2.tcz"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["compress", str(tmp_path / "train"), str(tmp_path / "t2.tcz"), "--quiet",
+                 "--classes-from", str(tmp_path / "v2.tcz")]) == 2
+    err = capsys.readouterr().err
+    assert "--classes-from" in err and "classes dog are not among that archive's 2" in err
+    assert not (tmp_path / "t2.tcz").exists()

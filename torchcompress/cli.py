@@ -177,6 +177,30 @@ def _resize_arg(values):
     return values[0] if len(values) == 1 else tuple(values)
 
 
+def _classes_from(archive: str, source) -> list:
+    """``--classes-from ARCHIVE``: that archive's class names, which must hold every class of
+    the folder ``source`` (its labels are then renumbered by name)."""
+    import torchcompress as tc
+
+    classes = tc.format.ArchiveReader(archive).manifest.classes
+    if classes is None:
+        raise _UsageError(f"--classes-from {archive}: that archive names no classes, so it "
+                          "gives no numbering to follow")
+    if not (isinstance(source, str) and os.path.isdir(source)):
+        raise _UsageError("--classes-from numbers a folder's classes (its subfolders) by name; "
+                          f"{source} is not a folder")
+    from torchvision.datasets.folder import find_classes
+
+    own = find_classes(source)[0]
+    missing = [c for c in own if c not in classes]
+    if missing:
+        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise _UsageError(f"--classes-from {archive}: the source's classes {shown} are not among "
+                          f"that archive's {len(classes)}, so its labels cannot be numbered as "
+                          "the archive's")
+    return classes
+
+
 def _compress(args) -> int:
     import torchcompress as tc
     from torchcompress.errors import LargerThanFilesWarning
@@ -184,12 +208,14 @@ def _compress(args) -> int:
     params = _codec_params(args)
     source = _torchvision_source(args.source) if args.source.startswith("torchvision:") \
         else args.source
+    classes = None if args.classes_from is None else _classes_from(args.classes_from, source)
     with _torchrun_group() as rank, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LargerThanFilesWarning)
         info = tc.compress(source, args.out, codec=args.codec, layout=args.layout,
                            overwrite=args.overwrite, progress=not args.quiet,
                            num_workers=args.num_workers, resize=_resize_arg(args.resize),
-                           distributed=rank is not None or None, **params)  # torchrun: all ranks
+                           classes=classes, distributed=rank is not None or None,
+                           **params)  # under torchrun every rank shares the work
         if rank is None or rank == 0:
             print(tc.datasets.describe(info))
     for w in caught:  # ours as a note in the flags typed; any other warning as Python shows it
@@ -332,6 +358,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--num-workers", type=int, default=1,
                    help="processes that read and encode chunks: this one and N-1 forked "
                         "workers (0 or 1: this one alone); the bytes do not depend on it")
+    c.add_argument("--classes-from", metavar="ARCHIVE",
+                   help="number the source's classes as this archive does (a validation folder "
+                        "as its training archive; renumbered by name)")
     c.add_argument("--overwrite", action="store_true")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(fn=_compress)
