@@ -128,7 +128,7 @@ def test_a_classic_totensor_pipeline_works_with_pil_output(archive_of, images):
         tc.open(path, transforms=lambda x, y: (_classic()(x), y)).batch([0, 1])
 
 
-@pytest.mark.parametrize("channels, mode", [(1, "L"), (4, "RGBA"), (0, "L")])
+@pytest.mark.parametrize("channels, mode", [(1, "L"), (2, "LA"), (4, "RGBA"), (0, "L")])
 def test_pil_output_modes(tmp_path, channels, mode):
     shape = (5, 6, 7) if not channels else (5, channels, 6, 7)
     x = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
@@ -146,10 +146,10 @@ def test_pil_output_is_refused_where_there_is_no_image(tmp_path):
     with pytest.raises(ValueError, match="output='pil' gives the PIL images of uint8 archives, "
                                          "but this archive stores int16"):
         tc.open(tmp_path / "i.tcz", output="pil")
-    x = np.zeros((4, 2, 5, 6), np.uint8)  # two channels: no PIL mode
+    x = np.zeros((4, 5, 5, 6), np.uint8)  # five channels: no PIL mode
     tc.compress((x, np.zeros(4, dtype=int)), tmp_path / "two.tcz", progress=False)
     ds = tc.open(tmp_path / "two.tcz", output="pil")
-    with pytest.raises(ValueError, match=r"sample 1 has shape \(2, 5, 6\)"):
+    with pytest.raises(ValueError, match=r"sample 1 has shape \(5, 5, 6\)"):
         ds[1]
     with pytest.raises(ValueError, match="leave device=None"):
         tc.open(tmp_path / "two.tcz", output="pil", device="cpu")

@@ -61,7 +61,7 @@ class CompressedDataset(Dataset):
             and clamp to it. ``"float"``: float32, integer images scaled to
             [0, 1] (uint8 / 255). ``"raw"``: float32, the codec's unrounded
             reconstruction in the source's scale (e.g. ADQ's dequantised
-            values). ``"pil"``: PIL images (uint8 archives of 1, 3 or 4
+            values). ``"pil"``: PIL images (uint8 archives of 1 to 4
             channels), as torchvision's datasets give them, so a pipeline that
             begins with ``ToTensor()`` works unchanged. ``"uint8"`` and
             ``"float32"`` are older names of ``"source"`` (uint8 archives) and

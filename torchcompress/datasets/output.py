@@ -11,12 +11,12 @@ __all__ = ["OUTPUTS", "OutputPlan", "pil_image"]
 #: "source": the source's dtype (uint8 CHW images as torchvision.io gives them), lossy values
 #: rounded and clamped to it; "float": float32, integer images rounded and clamped as "source",
 #: then scaled to [0, 1] (x / 255 for uint8; (x - min) / (max - min) of the dtype); "raw": float32,
-#: the codec's reconstruction as it is; "pil": "source" as PIL images (uint8 archives of 1, 3 or
-#: 4 channels), as torchvision's datasets give them, for pipelines that begin with ToTensor().
+#: the codec's reconstruction as it is; "pil": "source" as PIL images (uint8 archives of 1 to 4
+#: channels), as torchvision's datasets give them, for pipelines that begin with ToTensor().
 #: "uint8" and "float32" are the older names of "source" (uint8 archives) and "raw".
 OUTPUTS = ("source", "float", "raw", "pil", "uint8", "float32")
 #: PIL's mode for each channel count
-_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 class OutputPlan:
@@ -79,14 +79,14 @@ class OutputPlan:
 
 
 def pil_image(a: np.ndarray, i: int):
-    """Sample ``i``, a (C, H, W) uint8 array of 1, 3 or 4 channels or an (H, W) one, as a PIL
-    image (mode L, RGB or RGBA), as torchvision's datasets give images."""
+    """Sample ``i``, a (C, H, W) uint8 array of 1 to 4 channels or an (H, W) one, as a PIL
+    image (mode L, LA, RGB or RGBA), as torchvision's datasets give images."""
     from PIL import Image
 
     if a.ndim == 2:
         a = a[None]
     if a.ndim != 3 or a.shape[0] not in _MODES:
-        raise ValueError(f"output='pil' gives images of 1, 3 or 4 channels, but sample {i} has "
+        raise ValueError(f"output='pil' gives images of 1 to 4 channels, but sample {i} has "
                          f"shape {tuple(a.shape)}; use output='source' (tensors)")
     hwc = np.ascontiguousarray(a.transpose(1, 2, 0))
     return Image.fromarray(hwc[..., 0] if a.shape[0] == 1 else hwc, _MODES[a.shape[0]])
