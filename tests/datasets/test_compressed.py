@@ -210,3 +210,17 @@ def test_batch_of_mixed_shapes_stacks_after_a_resizing_transform(tmp_path):
     assert isinstance(y, torch.Tensor) and torch.equal(y, torch.eye(3)[[2, 0]])
     _, yb = next(iter(onehot.loader(3, num_workers=0)))
     assert torch.equal(yb, torch.eye(3))
+
+
+def test_repr_shows_what_the_dataset_applies(archive):
+    """As torchvision's datasets print their transforms: a dataset printed while debugging a
+    pipeline said nothing of its transform or output."""
+    from torchvision.transforms import v2
+
+    plain = repr(tc.open(archive))
+    assert plain.startswith("CompressedDataset(path=") and "transform" not in plain
+    ds = tc.open(archive, transform=v2.RandomHorizontalFlip(), output="float")
+    assert "transform=RandomHorizontalFlip(p=0.5)" in repr(ds) and "output='float'" in repr(ds)
+    ds.transform = None
+    ds.target_transform = int
+    assert "RandomHorizontalFlip" not in repr(ds) and "target_transform=<class 'int'>" in repr(ds)

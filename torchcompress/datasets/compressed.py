@@ -276,8 +276,12 @@ class CompressedDataset(Dataset):
 
     def __repr__(self) -> str:
         m = self.reader.manifest
+        shown = {k: getattr(self, k) for k in ("transform", "target_transform", "transforms")}
+        shown.update((k, self._args[k]) for k in ("planes", "output", "device"))
+        given = "".join(f", {k}={v!r}" for k, v in shown.items()  # as torchvision's show them
+                        if v is not None and (k, v) != ("output", "source"))
         return (f"CompressedDataset(path={self.reader.path!r}, codec={m.codec!r}, "
-                f"num_samples={m.num_samples}, sample_shape={tuple(m.sample_shape)})")
+                f"num_samples={m.num_samples}, sample_shape={tuple(m.sample_shape)}{given})")
 
 
 def verify(path: str | os.PathLike) -> dict:
