@@ -191,6 +191,28 @@ def test_a_datasets_float_labels_are_regression_targets(tmp_path, kind, how):
     assert "label_counts" not in ds.info
 
 
+@pytest.mark.parametrize("codec", ["lossless", "gede"])  # streamed, in memory
+def test_float_labels_of_a_dataset_with_class_names_are_targets_without_names(tmp_path, codec):
+    """A binary dataset with .classes whose labels are torch.tensor(1.0) (for a BCE loss) was
+    refused after the whole encode, with "leave classes=None", which the user had done."""
+    class Binary(_Targets):
+        classes = ["cat", "dog"]
+
+        def __getitem__(self, i):
+            return torch.from_numpy(self.x[i]), torch.tensor(float(i % 2))
+
+    kw = {"codec": codec, "classwise": False} if codec == "gede" else {}
+    with pytest.warns(UserWarning, match=r"labels are floats, so they are stored as real-valued "
+                                         r"targets, which its classes \(cat, dog\) do not name"):
+        tc.compress(Binary("float"), tmp_path / "b.tcz", progress=False, **kw)
+    ds = tc.open(tmp_path / "b.tcz")
+    assert ds.classes is None and ds.targets.tolist() == [float(i % 2) for i in range(12)]
+    with pytest.raises(ValueError, match="classes= names 2 classes, but the labels are "
+                                         "real-valued"):
+        tc.compress(Binary("float"), tmp_path / "c.tcz", progress=False, classes=["a", "b"],
+                    **kw)
+
+
 def test_a_random_split_of_a_tensor_dataset_keeps_its_targets(tmp_path):
     x, y = torch.rand(30, 8), torch.rand(30) * 5  # a table, as California Housing
     train, _ = torch.utils.data.random_split(torch.utils.data.TensorDataset(x, y), [20, 10],

@@ -17,7 +17,7 @@ from ..format.writer import check_target
 from .roundtrip import check_roundtrip
 from .reading import ArrayReader, open_reader
 from .renumber import Renumbered, renumbering
-from .source_files import warn_if_larger
+from .source_files import names_for_labels, warn_if_larger
 from .source_checks import (check_archive_outside, check_class_names, check_labels_name_classes,
                             warn_if_augmented)
 from .sources import Source, load_source
@@ -148,11 +148,12 @@ def _compress(source, path, enc, *, files, layout, resize, progress, length, num
                              mixed_ok=enc.variable_shapes, progress=progress, length=length,
                              workers=num_workers, spool=spool)
         table = renumbering(reader.classes, classes)  # classes= numbers the source's names
-        reader.classes = classes if classes is not None else check_class_names(reader.classes)
+        first, y0 = reader.read(np.zeros(1, dtype=np.int64))  # sizes chunks, GeDe's choice
+        reader.classes = classes if classes is not None else \
+            check_class_names(names_for_labels(reader.classes, y0))
         targets = getattr(getattr(reader, "ds", None), "targets", None)
         if reader.classes is not None and targets is not None:  # before the encode, not after
             check_labels_name_classes(reader.classes, np.asarray(targets), "the source's targets")
-        first, _ = reader.read(np.zeros(1, dtype=np.int64))  # sizes chunks, and GeDe's choice
         st = enc.stream_encoder(reader.n, importance=importance, workers=num_workers,
                                 sample_bytes=first[0].nbytes)
         if st is not None:
@@ -209,7 +210,8 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     if table is not None:  # classes= numbers the source's own names otherwise
         src = Source(src.x, Renumbered(ArrayReader(src), table).read(np.arange(len(src.y)))[1],
                      classes, src.name)
-    classes = check_class_names(classes if classes is not None else src.classes)
+    classes = check_class_names(classes if classes is not None else
+                                names_for_labels(src.classes, src.y))
     check_labels_name_classes(classes, src.y)
     n = len(src.x)
     flat = src.x.reshape(n, -1) if isinstance(src.x, np.ndarray) else None

@@ -11,7 +11,8 @@ import numpy as np
 from ..errors import LargerThanFilesWarning, user_stacklevel
 from .source_items import Labels, class_label, is_real
 
-__all__ = ["file_bytes", "listed_files", "merged_classes", "source_classes", "warn_if_larger"]
+__all__ = ["file_bytes", "listed_files", "merged_classes", "names_for_labels", "source_classes",
+           "warn_if_larger"]
 
 #: at most this many files are measured; a larger folder's total is extrapolated from them
 MEASURED = 4096
@@ -36,6 +37,20 @@ def source_classes(source) -> list | None:
                       "names; pass classes= to name the new labels", UserWarning, stacklevel=4)
         return None
     return names
+
+
+def names_for_labels(names: list | None, labels) -> list | None:
+    """A source's own class ``names``, or None with a warning where its ``labels`` (an array)
+    are real-valued targets, which no class names name (a dataset with ``.classes`` whose
+    labels are floats, e.g. ``torch.tensor(1.0)`` for a binary cross-entropy)."""
+    if names is None or np.asarray(labels).dtype.kind != "f":
+        return names
+    shown = ", ".join(map(str, names[:4])) + (", ..." if len(names) > 4 else "")
+    warnings.warn(f"the source's labels are floats, so they are stored as real-valued targets, "
+                  f"which its classes ({shown}) do not name: the archive stores no class names. "
+                  "Give int labels to store them as classes", UserWarning,
+                  stacklevel=user_stacklevel())
+    return None
 
 
 def merged_classes(names: list, what: str) -> list | None:
