@@ -699,6 +699,23 @@ def test_class_names_are_checked_before_a_folder_is_encoded(tmp_path, monkeypatc
         tc.compress(str(root), tmp_path / "c.tcz", classes=["only"], progress=False)
 
 
+def test_class_names_are_checked_at_the_first_chunk_without_targets(tmp_path, monkeypatch):
+    """A dataset with .classes but no .targets, whose labels pass its names: refused only after
+    every chunk was encoded (hours on ImageNet)."""
+    from torchcompress.datasets import streaming
+
+    class Named(PILDataset):  # classes a, b, c; labels i % 3, and 5 from sample 2 on
+        def __getitem__(self, i):
+            return super().__getitem__(i)[0], 5 if i >= 2 else i % 3
+
+    monkeypatch.setattr(streaming, "CHUNK_BYTES", 1)  # one sample a chunk
+    # the chunk of sample 2 is named (the check after every chunk said "run from 0 to 5")
+    with pytest.raises(ValueError, match=r"the labels of samples 2 to 2 run from 5 to 5, but "
+                                         r"there are 3 class names"):
+        tc.compress(Named(n=6), tmp_path / "n.tcz", progress=False)
+    assert not (tmp_path / "n.tcz").exists()
+
+
 class _Noisy(torch.utils.data.Dataset):
     """A new random draw on every read, as a dataset with a random transform gives."""
 

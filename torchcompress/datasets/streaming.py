@@ -298,6 +298,8 @@ def _encode_chunk(job: tuple) -> dict:
     c, d, _ = job  # rows [c, d) of shard job[2]
     x, y = reader.read(np.arange(c, d))
     enc.check_targets(y)
+    # where the source has no .targets to check first: at its first chunk, not after them all
+    check_labels_name_classes(reader.classes, y, f"the labels of samples {c} to {d - 1}")
     chunk = st.encode(x, c, labels=y)
     exact, worst = 0, 0.0
     if check:
