@@ -207,8 +207,8 @@ def test_float_labels_of_a_dataset_with_class_names_are_targets_without_names(tm
         tc.compress(Binary("float"), tmp_path / "b.tcz", progress=False, **kw)
     ds = tc.open(tmp_path / "b.tcz")
     assert ds.classes is None and ds.targets.tolist() == [float(i % 2) for i in range(12)]
-    with pytest.raises(ValueError, match="classes= names 2 classes, but the labels are "
-                                         "real-valued"):
+    with pytest.raises(ValueError, match="classes= names 2 classes, but the labels "
+                                         "(of samples 0 to 11 )?are real-valued"):
         tc.compress(Binary("float"), tmp_path / "c.tcz", progress=False, classes=["a", "b"],
                     **kw)
 
@@ -579,15 +579,17 @@ def test_a_folder_of_16_bit_images_is_not_clipped_to_8_bits(tmp_path):
 
 @pytest.mark.parametrize("codec", ["lossless", "gede"])  # the streamed and the in-memory writer
 @pytest.mark.parametrize("classes, labels, err, match", [
-    (["a"], np.arange(6) % 4, ValueError, r"the labels run from 0 to 3, but there are 1 class "
-                                          r"names; every label should index them \(0 to 0\)"),
-    (list("abcd"), np.arange(6) % 4 - 1, ValueError, r"labels run from -1 to 2"),
+    (["a"], np.arange(6) % 4, ValueError, r"the labels (of samples 0 to 5 )?run from 0 to 3, "
+     r"but there are 1 class names; every label should index them \(0 to 0\)"),
+    (list("abcd"), np.arange(6) % 4 - 1, ValueError, r"labels (of samples 0 to 5 )?run from -1 "
+                                                      r"to 2"),
     (["a", "b", "a"], np.arange(6) % 3, ValueError,
      r"classes should be distinct, but classes\[0\] and classes\[2\] are both 'a'"),
     ("abcd", np.arange(6) % 4, TypeError, r"classes should be a list of class names, but got "
                                           r"classes='abcd' \(str\)"),
     (["a"], np.linspace(0, 1, 6), ValueError,  # (GeDe's classwise check speaks first)
-     r"labels are real-valued regression targets|targets are real numbers"),
+     r"labels (of samples 0 to 5 )?are real-valued regression targets|targets are real "
+     r"numbers"),
     ({"a", "b", "c", "d"}, np.arange(6) % 4, TypeError,  # its order is the hash's
      r"classes should be a list of class names \(a set has no order"),
     ({"a": 0, "b": 2, "c": 2, "d": 3}, np.arange(6) % 4, ValueError,
