@@ -215,6 +215,21 @@ def test_a_file_inside_an_archive_names_the_archive(archive):
             tc.open(archive / name)
 
 
+def test_a_path_without_its_ending_or_an_image_folder_says_what_to_do(tmp_path, archive):
+    stem = str(archive)[:-len(".tcz")] if str(archive).endswith(".tcz") else None
+    assert stem is not None
+    with pytest.raises(FileNotFoundError, match=rf"did you mean '{archive}'\?"):
+        tc.open(stem)
+    (tmp_path / "imgs" / "cat").mkdir(parents=True)
+    (tmp_path / "imgs" / "cat" / "0.JPG").write_bytes(b"")
+    with pytest.raises(FormatError, match=r"is not a torchcompress archive; it holds folders of "
+                                          r"images \(cat\), as an image folder does: compress "
+                                          r"it first, tc.compress\("):
+        tc.open(tmp_path / "imgs")
+    (tmp_path / "other" / "logs").mkdir(parents=True)  # folders, but no images: no such hint
+    with pytest.raises(FormatError, match=r"'[^']*other' is not a torchcompress archive$"):
+        tc.open(tmp_path / "other")
+
 
 def test_a_path_of_bytes_opens_and_none_is_named(archive):
     for opener in (tc.open, tc.verify, tc.CompressedDataset):

@@ -152,6 +152,27 @@ def _unique_keys(pairs: list) -> dict:
     return d
 
 
+#: the file endings torchvision's ImageFolder reads
+_IMAGE_ENDINGS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def _folder_hint(root: str) -> str:
+    """For a folder that is no archive: where its first subfolders hold images (an image
+    folder, as ImageFolder reads it), that it is a source to compress."""
+    try:
+        subs = sorted(e.path for e in os.scandir(root)
+                      if e.is_dir() and not e.name.startswith("."))
+        images = any(f.name.lower().endswith(_IMAGE_ENDINGS) for sub in subs[:3]
+                     for f in os.scandir(sub) if f.is_file())
+    except OSError:
+        return ""
+    if not images:
+        return ""
+    names = ", ".join(os.path.basename(s) for s in subs[:3]) + (", ..." if len(subs) > 3 else "")
+    return (f"; it holds folders of images ({names}), as an image folder does: compress it "
+            f"first, tc.compress({root!r}, 'out.tcz'), and open that")
+
+
 def load_manifest(root: str) -> Manifest:
     """Read and validate ``root/manifest.json``."""
     path = os.path.join(root, MANIFEST_FILE)
@@ -163,13 +184,16 @@ def load_manifest(root: str) -> Manifest:
         raise NotADirectoryError(f"archive {root!r} is a file, but an archive is a directory with "
                                  f"{MANIFEST_FILE} (as tc.compress writes it); {hint}")
     if not os.path.isdir(root):
+        near = [f"{root}{ext}" for ext in (".tcz",) if os.path.isdir(f"{root}{ext}")]
         raise FileNotFoundError(f"archive {root!r} does not exist (expected a directory "
-                                f"with {MANIFEST_FILE})")
+                                f"with {MANIFEST_FILE})"
+                                + (f"; did you mean {near[0]!r}?" if near else ""))
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except FileNotFoundError:
-        raise FormatError(f"{path}: missing; {root!r} is not a torchcompress archive") from None
+        raise FormatError(f"{path}: missing; {root!r} is not a torchcompress archive"
+                          + _folder_hint(root)) from None
     except UnicodeDecodeError:
         raise FormatError(f"{path}: not UTF-8 text; the manifest is corrupt") from None
     return Manifest.from_json(text, path)
