@@ -53,6 +53,14 @@ def test_in_place_ops_on_a_sample_leave_the_stored_samples_alone(tmp_path):
     assert torch.equal(ds.weights[:1], w0[None]) and torch.equal(ds.targets[:1], y0[None])
 
 
+def test_repr_shows_the_transforms(tmp_path):
+    x, t = _table()
+    tc.condense((x, t), tmp_path / "c.tcz", beta=5, precision=2, progress=False)
+    assert "transform" not in repr(tc.open(tmp_path / "c.tcz"))
+    ds = tc.open(tmp_path / "c.tcz", target_transform=torch.log1p)
+    assert repr(ds).startswith("CondensedDataset(path=") and "target_transform=" in repr(ds)
+
+
 def test_classification_clusters_stay_inside_classes(tmp_path, images):
     x, y = images
     tc.condense((x, y), tmp_path / "k.tcz", beta=3, progress=False)

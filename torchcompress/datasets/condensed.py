@@ -164,4 +164,7 @@ class CondensedDataset(Dataset):
         return x, y, self._w[i].clone()
 
     def __repr__(self) -> str:
-        return f"CondensedDataset(path={self.path!r}, num_condensed={len(self)})"
+        given = "".join(f", {k}={getattr(self, k)!r}" for k in  # as torchvision's show them
+                        ("transform", "target_transform", "transforms")
+                        if getattr(self, k) is not None)
+        return f"CondensedDataset(path={self.path!r}, num_condensed={len(self)}{given})"
