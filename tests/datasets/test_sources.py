@@ -257,6 +257,24 @@ def test_a_segmentation_or_detection_target_is_named(tmp_path, target, what):
         tc.compress(Segmentation(), tmp_path / "s.tcz", progress=False)
 
 
+def test_the_advice_for_masks_decodes_images_and_masks_together(tmp_path):
+    """What the refusal above says to do: masks as a second archive, read beside the images by
+    torch's StackDataset, a batch of each at a time."""
+    from torch.utils.data import DataLoader, StackDataset
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (10, 3, 6, 5), dtype=np.uint8)
+    masks = rng.integers(0, 4, (10, 6, 5), dtype=np.uint8)
+    with pytest.raises(TypeError, match=r"StackDataset\(tc.open\(images\), tc.open\(masks\)\)"):
+        tc.compress(list(zip(x, masks)), tmp_path / "bad.tcz", progress=False)
+    tc.compress((x, np.zeros(10, int)), tmp_path / "img.tcz", progress=False)
+    tc.compress((masks, np.zeros(10, int)), tmp_path / "mask.tcz", progress=False)
+    (xb, _), (mb, _) = next(iter(DataLoader(StackDataset(tc.open(tmp_path / "img.tcz"),
+                                                         tc.open(tmp_path / "mask.tcz")),
+                                            batch_size=4)))
+    assert torch.equal(xb, torch.from_numpy(x[:4])) and torch.equal(mb, torch.from_numpy(masks[:4]))
+
+
 @pytest.mark.parametrize("kind", ["pair", "npz", "dataset"])
 def test_channels_last_without_layout_is_refused(tmp_path, kind):
     x = np.zeros((4, 32, 32, 3), np.uint8)

@@ -190,7 +190,9 @@ def _label_error(label, i: int) -> TypeError:
     return TypeError(f"source[{i}][1] should be one integer class label, but got {what}: a "
                      "per-pixel mask, a detection or a multi-label target is not one class "
                      "label. Compress the images with a class (or 0) and the masks as a second "
-                     "archive of (mask, 0) pairs, read together with the same indices")
+                     "archive of (mask, 0) pairs, read together with the same indices: "
+                     "torch.utils.data.StackDataset(tc.open(images), tc.open(masks)) decodes "
+                     "a batch of both at a time")
 
 
 def stored_pair(item, i: int, resize, layout, labels: "Labels") -> tuple[np.ndarray, int | float]:
