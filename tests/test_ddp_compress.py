@@ -220,6 +220,41 @@ def test_ranks_with_different_sources_are_refused(tmp_path):
     assert _shards(tmp_path / "seeded") == _shards(tmp_path / "one")
 
 
+def _resizing_worker(rank, port, out_dir):
+    """resize= on ranks whose CPUs round it differently (rank 1's values moved by 1, as
+    torch's AVX2 and default kernels differ): the same source all the same."""
+    from torchcompress.datasets import source_items
+
+    _join(rank, port)
+    if rank == 1:
+        resized = source_items._resized
+
+        def rounded_otherwise(img, size, i):
+            out = resized(img, size, i).copy()
+            out[0, 0, 0] ^= 1
+            return out
+        source_items._resized = rounded_otherwise
+    result = {}
+    try:
+        tc.compress(Images(), os.path.join(out_dir, "resized"), resize=(8, 8), shard_size=8,
+                    progress=False, fit_samples=9)
+        result["ok"] = True
+    except ValueError as e:
+        result["error"] = str(e)
+    with open(os.path.join(out_dir, f"resize{rank}.json"), "w") as f:
+        json.dump(result, f)
+    dist.destroy_process_group()
+
+
+def test_ranks_that_round_a_resize_differently_share_a_compress(tmp_path):
+    """The ranks compared their resized samples, so ranks on CPUs of other vector paths were
+    told their sources differ."""
+    mp.spawn(_resizing_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    for r in range(WORLD):
+        assert json.loads((tmp_path / f"resize{r}.json").read_text()) == {"ok": True}
+    assert len(tc.open(tmp_path / "resized")) == N
+
+
 def _unshared_worker(rank, port, out_dir):
     """Rank 1 does not see rank 0's folder, as on a path on each node's own disk."""
     _join(rank, port)

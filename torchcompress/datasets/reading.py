@@ -72,6 +72,14 @@ class DatasetReader:
     def _sample(self, i: int) -> tuple[np.ndarray, int]:
         return stored_pair(source_item(self.ds, i), i, self.resize, self.layout, self.labels)
 
+    def read_unresized(self, rows: np.ndarray):
+        """Rows as the source gives them, before ``resize=``: what the ranks of a shared
+        compress compare (torch's resize rounds differently on CPUs with other vector paths:
+        42,218 of 261,888 values moved by 1 between its AVX2 and default kernels)."""
+        pairs = [stored_pair(source_item(self.ds, int(i)), int(i), None, self.layout,
+                             self.labels) for i in rows]
+        return [p[0] for p in pairs], label_array([p[1] for p in pairs])
+
     def read(self, rows: np.ndarray):
         rows = [int(i) for i in rows]
         pairs = []
