@@ -31,12 +31,17 @@ def source_classes(source) -> list | None:
                               "the source's ConcatDataset")
     names = list(getattr(source, "classes", None) or []) or None
     if names is not None and _relabels(source, len(names)):
-        shown = ", ".join(map(str, names[:4])) + (", ..." if len(names) > 4 else "")
         warnings.warn(f"the source's target_transform maps its class indices to other labels, so "
-                      f"its classes ({shown}) do not name them and the archive stores no class "
-                      "names; pass classes= to name the new labels", UserWarning, stacklevel=4)
+                      f"its classes ({_shown(names)}) do not name them and the archive stores no "
+                      "class names; pass classes= to name the new labels", UserWarning,
+                      stacklevel=user_stacklevel())
         return None
     return names
+
+
+def _shown(names: list) -> str:
+    """The first class names, for a message."""
+    return ", ".join(map(str, names[:4])) + (", ..." if len(names) > 4 else "")
 
 
 def names_for_labels(names: list | None, labels) -> list | None:
@@ -45,10 +50,9 @@ def names_for_labels(names: list | None, labels) -> list | None:
     labels are floats, e.g. ``torch.tensor(1.0)`` for a binary cross-entropy)."""
     if names is None or np.asarray(labels).dtype.kind != "f":
         return names
-    shown = ", ".join(map(str, names[:4])) + (", ..." if len(names) > 4 else "")
     warnings.warn(f"the source's labels are floats, so they are stored as real-valued targets, "
-                  f"which its classes ({shown}) do not name: the archive stores no class names. "
-                  "Give int labels to store them as classes", UserWarning,
+                  f"which its classes ({_shown(names)}) do not name: the archive stores no class "
+                  "names. Give int labels to store them as classes", UserWarning,
                   stacklevel=user_stacklevel())
     return None
 
