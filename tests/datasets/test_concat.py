@@ -147,3 +147,9 @@ def test_class_names_merge_by_label_and_a_clash_is_warned(tmp_path):
     assert w[0].filename == __file__  # the user's line
     assert ds.classes is None and ds.class_to_idx is None
     assert tc.ConcatDataset([tc.open(unnamed_src)]).classes is None
+
+
+def test_repr_names_its_parts(parts):
+    ds = tc.ConcatDataset(parts)
+    assert repr(ds).startswith("ConcatDataset(num_samples=12, parts=[CompressedDataset(path=")
+    assert repr(ds).count("CompressedDataset(") == 2

@@ -40,6 +40,10 @@ class ConcatDataset(_TorchConcat):
                                       "tc.ConcatDataset")
         self.class_to_idx = class_index(self.classes)
 
+    def __repr__(self) -> str:
+        parts = ", ".join(repr(d) for d in self.datasets)
+        return f"ConcatDataset(num_samples={len(self)}, parts=[{parts}])"
+
     def _parts(self, indices):
         """``(part, positions in the batch, the part's own indices)`` for each part the batch
         ``indices`` touches."""
