@@ -213,6 +213,36 @@ def test_float_labels_of_a_dataset_with_class_names_are_targets_without_names(tm
                     **kw)
 
 
+@pytest.mark.parametrize("how", ["dataset", "iterable"])
+def test_dict_items_are_read_by_their_image_and_label_keys(tmp_path, how):
+    """{"image": ..., "label": ...} items (Hugging Face-style code) were refused as "should be
+    an (image, label) pair, but got dict"; the keys are the ones a Hugging Face source's
+    columns are read by, and a key beyond them is refused, as a third field is."""
+    x = np.random.default_rng(0).integers(0, 256, (6, 3, 4, 5), dtype=np.uint8)
+
+    class Dicts(torch.utils.data.Dataset):
+        def __init__(self, **extra):
+            self.extra = extra
+
+        def __len__(self):
+            return len(x)
+
+        def __getitem__(self, i):
+            return {"img": torch.from_numpy(x[i]), "labels": i % 3, **self.extra}
+
+    def source(ds):
+        return ds if how == "dataset" else (ds[i] for i in range(len(ds)))
+
+    tc.compress(source(Dicts()), tmp_path / "d.tcz", progress=False)
+    ds = tc.open(tmp_path / "d.tcz")
+    assert torch.equal(ds.batch(range(6))[0], torch.from_numpy(x))
+    assert ds.targets.tolist() == [0, 1, 2, 0, 1, 2]
+    with pytest.raises(TypeError, match=r"source\[0\] is a dict with keys \['img', 'labels', "
+                                        r"'mask'\]: .* so \['mask'\] would be lost"):
+        tc.compress(source(Dicts(mask=0)), tmp_path / "m.tcz", progress=False)
+    assert not (tmp_path / "m.tcz").exists()
+
+
 def test_a_random_split_of_a_tensor_dataset_keeps_its_targets(tmp_path):
     x, y = torch.rand(30, 8), torch.rand(30) * 5  # a table, as California Housing
     train, _ = torch.utils.data.random_split(torch.utils.data.TensorDataset(x, y), [20, 10],

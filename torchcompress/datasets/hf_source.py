@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .source_items import IMAGE_KEYS, LABEL_KEYS
+
 __all__ = ["hf_pairs", "is_hf_dataset"]
 
 
@@ -14,8 +16,8 @@ def is_hf_dataset(source) -> bool:
 
 def _columns(ds) -> tuple[str, str]:
     cols = list(ds.column_names or [])
-    img = next((c for c in ("image", "img") if c in cols), None)
-    lab = next((c for c in ("label", "labels") if c in cols), None)
+    img = next((c for c in IMAGE_KEYS if c in cols), None)
+    lab = next((c for c in LABEL_KEYS if c in cols), None)
     if img is None or lab is None:
         raise ValueError(f"a Hugging Face dataset source needs an 'image' (or 'img') and a "
                          f"'label' (or 'labels') column, but it has {cols}; rename them with "

@@ -18,6 +18,8 @@ __all__ = ["Labels", "class_label", "image_array", "is_real", "label_array", "re
            "source_item", "stored_pair"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: the keys (a dict item's, a Hugging Face dataset's columns) read as the image and the label
+IMAGE_KEYS, LABEL_KEYS = ("image", "img"), ("label", "labels")
 
 
 def image_array(a, what: str) -> np.ndarray:
@@ -89,6 +91,8 @@ def read_pair(item, i: int, resize: tuple[int, int] | int | None,
               labels: "Labels") -> tuple[np.ndarray, int | float]:
     """Source item ``i`` as (image array, resized when asked; its label as ``labels`` reads
     it: an integer class or a real-valued target)."""
+    if isinstance(item, dict):  # {"image": ..., "label": ...}, as Hugging Face-style code gives
+        item = _dict_pair(item, i)
     if not isinstance(item, (tuple, list)) or len(item) < 2:
         raise TypeError(f"source[{i}] should be an (image, label) pair, "
                         f"but got {type(item).__name__}")
@@ -104,6 +108,23 @@ def read_pair(item, i: int, resize: tuple[int, int] | int | None,
         img = _resized(img, resize, i)
         check_values(img.shape, f"source sample {i} resized")
     return img, labels.value(item[1], i)
+
+
+def _dict_pair(item: dict, i: int) -> tuple:
+    """A dict item as (image, label): its 'image' (or 'img') and 'label' (or 'labels') keys,
+    and no other (it would be lost, as a third field of a tuple would)."""
+    img = next((k for k in IMAGE_KEYS if k in item), None)
+    lab = next((k for k in LABEL_KEYS if k in item), None)
+    rest = [k for k in item if k not in (img, lab)]
+    if img is None or lab is None or rest:
+        why = f"so {reprlib.repr(rest)} would be lost" if img and lab else \
+            "but it lacks " + " and ".join(f"an {n!r} key" for n, k in
+                                            (("image", img), ("label", lab)) if k is None)
+        raise TypeError(f"source[{i}] is a dict with keys {reprlib.repr(list(item))}: compress "
+                        f"reads a dict item's 'image' (or 'img') and 'label' (or 'labels'), {why}; "
+                        "give compress a dataset whose items are (image, label) pairs and keep "
+                        "the rest beside the archive")
+    return item[img], item[lab]
 
 
 def class_label(label, i: int) -> int:
