@@ -16,7 +16,7 @@ from ..format import ArchiveReader, ArchiveWriter, Manifest
 from ..format.writer import check_target
 from .roundtrip import check_roundtrip
 from .reading import ArrayReader, open_reader
-from .renumber import Renumbered, renumbering
+from .renumber import Renumbered, renumbered, renumbering
 from .source_files import names_for_labels, warn_if_larger
 from .source_checks import (check_archive_outside, check_class_names, check_labels_name_classes,
                             warn_if_augmented)
@@ -208,8 +208,7 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     enc.check_targets(src.y)
     table = renumbering(src.classes, classes)
     if table is not None:  # classes= numbers the source's own names otherwise
-        src = Source(src.x, Renumbered(ArrayReader(src), table).read(np.arange(len(src.y)))[1],
-                     classes, src.name)
+        src = Source(src.x, renumbered(src.y, table, np.arange(len(src.y))), classes, src.name)
     classes = check_class_names(classes if classes is not None else
                                 names_for_labels(src.classes, src.y))
     check_labels_name_classes(classes, src.y)

@@ -21,7 +21,7 @@ import numpy as np
 
 from .source_checks import check_class_names
 
-__all__ = ["Renumbered", "renumbering"]
+__all__ = ["Renumbered", "renumbered", "renumbering"]
 
 
 def renumbering(own, given: list | None) -> np.ndarray | None:
@@ -48,6 +48,19 @@ def renumbering(own, given: list | None) -> np.ndarray | None:
     return None if np.array_equal(table, np.arange(len(own))) else table
 
 
+def renumbered(y: np.ndarray, table: np.ndarray, rows) -> np.ndarray:
+    """Labels ``y`` of source rows ``rows`` renumbered by ``table``; real-valued targets as they
+    are (the names' check refuses them), a label past the source's names refused."""
+    if y.dtype.kind == "f":
+        return y
+    bad = np.flatnonzero((y < 0) | (y >= len(table)))
+    if bad.size:
+        raise ValueError(f"source[{int(rows[bad[0]])}][1] is {int(y[bad[0]])}, but the source "
+                         f"names {len(table)} classes (labels 0 to {len(table) - 1}), so it "
+                         "cannot be renumbered by name")
+    return table[y]
+
+
 class Renumbered:
     """A source reader whose labels come out renumbered by ``table`` (:func:`renumbering`);
     everything else is the reader's."""
@@ -57,14 +70,7 @@ class Renumbered:
 
     def read(self, rows: np.ndarray):
         x, y = self.reader.read(rows)
-        if y.dtype.kind == "f":  # targets, not classes: the names' check refuses them
-            return x, y
-        bad = np.flatnonzero((y < 0) | (y >= len(self.table)))
-        if bad.size:
-            raise ValueError(f"source[{int(rows[bad[0]])}][1] is {int(y[bad[0]])}, but the source "
-                             f"names {len(self.table)} classes (labels 0 to "
-                             f"{len(self.table) - 1}), so it cannot be renumbered by name")
-        return x, self.table[y]
+        return x, renumbered(y, self.table, rows)
 
     def __getattr__(self, name):
         return getattr(self.reader, name)

@@ -159,11 +159,13 @@ _IMAGE_ENDINGS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tif
 def _folder_hint(root: str) -> str:
     """For a folder that is no archive: where its first subfolders hold images (an image
     folder, as ImageFolder reads it), that it is a source to compress."""
+    def holds_images(folder: str) -> bool:
+        with os.scandir(folder) as entries:
+            return any(e.is_file() and e.name.lower().endswith(_IMAGE_ENDINGS) for e in entries)
     try:
-        subs = sorted(e.path for e in os.scandir(root)
-                      if e.is_dir() and not e.name.startswith("."))
-        images = any(f.name.lower().endswith(_IMAGE_ENDINGS) for sub in subs[:3]
-                     for f in os.scandir(sub) if f.is_file())
+        with os.scandir(root) as entries:
+            subs = sorted(e.path for e in entries if e.is_dir() and not e.name.startswith("."))
+        images = any(holds_images(sub) for sub in subs[:3])
     except OSError:
         return ""
     if not images:
@@ -184,10 +186,10 @@ def load_manifest(root: str) -> Manifest:
         raise NotADirectoryError(f"archive {root!r} is a file, but an archive is a directory with "
                                  f"{MANIFEST_FILE} (as tc.compress writes it); {hint}")
     if not os.path.isdir(root):
-        near = [f"{root}{ext}" for ext in (".tcz",) if os.path.isdir(f"{root}{ext}")]
+        near = f"{root}.tcz"  # the ending tc.compress's examples give
         raise FileNotFoundError(f"archive {root!r} does not exist (expected a directory "
                                 f"with {MANIFEST_FILE})"
-                                + (f"; did you mean {near[0]!r}?" if near else ""))
+                                + (f"; did you mean {near!r}?" if os.path.isdir(near) else ""))
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
