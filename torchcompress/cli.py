@@ -191,7 +191,7 @@ def _classes_from(archive: str, source) -> list:
                           f"{source} is not a folder")
     from torchvision.datasets.folder import find_classes
 
-    own = find_classes(source)[0]
+    own = [c for c in find_classes(source)[0] if not c.startswith(".")]  # compress refuses those
     missing = [c for c in own if c not in classes]
     if missing:
         shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
