@@ -726,6 +726,27 @@ def test_a_concat_dataset_sources_class_names_merge_or_clash(tmp_path):
     assert tc.open(tmp_path / "c.tcz").classes is None
 
 
+@pytest.mark.parametrize("codec", ["lossless", "gede", "original"])
+def test_an_image_folder_numbering_its_classes_otherwise_is_named_by_label(tmp_path, codec):
+    """torchvision lets an ImageFolder's find_classes number the classes as it likes; its
+    class_to_idx then numbers them while .classes stays sorted by name, and the archive named
+    label k .classes[k]: every cat (label 2) was stored as 'fox'."""
+    from torchvision.datasets import ImageFolder
+
+    class Numbered(ImageFolder):
+        def find_classes(self, directory):
+            return ["cat", "dog", "fox"], {"cat": 2, "dog": 1, "fox": 0}
+
+    train_dir, _ = _split_folders(tmp_path)
+    src = Numbered(str(train_dir))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tc.LargerThanFilesWarning)
+        tc.compress(src, tmp_path / "n.tcz", codec=codec, progress=False)
+    ds = tc.open(tmp_path / "n.tcz")
+    assert ds.classes == ["fox", "dog", "cat"] and ds.class_to_idx == src.class_to_idx
+    assert [ds.classes[int(y)] for y in ds.targets] == ["cat", "cat", "dog", "dog", "fox", "fox"]
+
+
 def test_classes_naming_some_of_a_folders_classes_are_refused(tmp_path):
     _, val_dir = _split_folders(tmp_path)
     with pytest.raises(ValueError, match=r"classes= names 1 of the source's 2 classes but not "

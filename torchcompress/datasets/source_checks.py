@@ -17,7 +17,7 @@ from ..errors import AugmentedSourceWarning
 
 __all__ = ["agree", "check_agrees", "check_archive_outside", "check_class_names",
            "check_labels_name_classes", "check_layout", "check_resize", "check_values",
-           "stored_dtype", "warn_if_augmented"]
+           "names_of_class_to_idx", "stored_dtype", "warn_if_augmented"]
 
 _ALLOWED = "uint8, int8, uint16, int16, int32, int64, float16, float32 or float64"
 _CHANNELS = (1, 3, 4)
@@ -78,7 +78,7 @@ def check_class_names(classes) -> list | None:
         raise TypeError(f"classes should be a list of class names{why}, but got "
                         f"classes={reprlib.repr(classes)} ({type(classes).__name__})")
     if isinstance(classes, Mapping):  # a class_to_idx: its names in the order of their labels
-        classes = _names_of_class_to_idx(classes)
+        classes = names_of_class_to_idx(classes)
     names = [", ".join(map(str, c)) if isinstance(c, (tuple, list)) else str(c) for c in classes]
     if not names:
         raise ValueError("classes should name at least one class, but got an empty list; "
@@ -92,7 +92,7 @@ def check_class_names(classes) -> list | None:
     return names
 
 
-def _names_of_class_to_idx(mapping) -> list:
+def names_of_class_to_idx(mapping) -> list:
     """A ``class_to_idx`` (name -> label) as its names in label order, when its labels are
     0 .. k-1 once each."""
     values = list(mapping.values())

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from ..errors import LargerThanFilesWarning, user_stacklevel
+from .source_checks import names_of_class_to_idx
 from .source_items import Labels, class_label, is_real
 
 __all__ = ["file_bytes", "listed_files", "merged_classes", "names_for_labels", "source_classes",
@@ -29,7 +30,8 @@ def source_classes(source) -> list | None:
     if isinstance(source, ConcatDataset):
         return merged_classes([source_classes(d) for d in source.datasets],
                               "the source's ConcatDataset")
-    names = list(getattr(source, "classes", None) or []) or None
+    names = _by_label(list(getattr(source, "classes", None) or []) or None,
+                      getattr(source, "class_to_idx", None))
     if names is not None and _relabels(source, len(names)):
         warnings.warn(f"the source's target_transform maps its class indices to other labels, so "
                       f"its classes ({_shown(names)}) do not name them and the archive stores no "
@@ -37,6 +39,21 @@ def source_classes(source) -> list | None:
                       stacklevel=user_stacklevel())
         return None
     return names
+
+
+def _by_label(names: list | None, class_to_idx) -> list | None:
+    """``.classes`` in the order of the labels: an ImageFolder whose ``find_classes`` numbers
+    its classes otherwise (``{'cat': 2, 'dog': 1, 'fox': 0}``, as torchvision lets it) labels
+    by its ``class_to_idx``, which then names label k; its ``.classes`` list stays sorted by
+    name (label 2 was stored as 'fox' where it was 'cat'). A mapping that is not one label a
+    name (ImageNet's: every synonym of a class) leaves ``.classes`` as it is."""
+    if names is None or not isinstance(class_to_idx, dict) or len(class_to_idx) != len(names):
+        return names
+    try:
+        ordered = names_of_class_to_idx(class_to_idx)
+    except ValueError:  # not 0..k-1 once each
+        return names
+    return ordered if sorted(map(str, ordered)) == sorted(map(str, names)) else names
 
 
 def _shown(names: list) -> str:
