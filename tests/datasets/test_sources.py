@@ -747,6 +747,25 @@ def test_an_image_folder_numbering_its_classes_otherwise_is_named_by_label(tmp_p
     assert [ds.classes[int(y)] for y in ds.targets] == ["cat", "cat", "dog", "dog", "fox", "fox"]
 
 
+@pytest.mark.parametrize("classes", [{0: "cat", 1: "dog", 2: "fox"},
+                                     {"fox": 2, "cat": 0, "dog": 1}],
+                         ids=["id2label", "class_to_idx"])
+def test_a_sources_classes_dict_names_the_labels_by_their_ids(tmp_path, classes):
+    """A dataset whose .classes is a dict: list() of it gave its keys, so an id2label named the
+    classes '0', '1', '2' and a class_to_idx out of label order named label 0 'fox'."""
+    class Named(PILDataset):
+        pass
+
+    Named.classes = classes
+    tc.compress(Named(), tmp_path / "d.tcz", progress=False)
+    assert tc.open(tmp_path / "d.tcz").classes == ["cat", "dog", "fox"]
+    Named.classes = {"a": "x"}
+    with pytest.warns(UserWarning, match=r"classes is a dict that maps neither ids 0..k-1 to "
+                                         r"names nor names to them \('a': 'x'\)"):
+        tc.compress(Named(), tmp_path / "e.tcz", progress=False)
+    assert tc.open(tmp_path / "e.tcz").classes is None
+
+
 def test_classes_naming_some_of_a_folders_classes_are_refused(tmp_path):
     _, val_dir = _split_folders(tmp_path)
     with pytest.raises(ValueError, match=r"classes= names 1 of the source's 2 classes but not "

@@ -30,7 +30,7 @@ def source_classes(source) -> list | None:
     if isinstance(source, ConcatDataset):
         return merged_classes([source_classes(d) for d in source.datasets],
                               "the source's ConcatDataset")
-    names = _by_label(list(getattr(source, "classes", None) or []) or None,
+    names = _by_label(_listed(getattr(source, "classes", None)),
                       getattr(source, "class_to_idx", None))
     if names is not None and _relabels(source, len(names)):
         warnings.warn(f"the source's target_transform maps its class indices to other labels, so "
@@ -39,6 +39,28 @@ def source_classes(source) -> list | None:
                       stacklevel=user_stacklevel())
         return None
     return names
+
+
+def _listed(classes) -> list | None:
+    """A source's ``.classes`` as names in label order: a list as it is; a dict of ids
+    0..k-1 to names (an ``id2label``) or of names to ids 0..k-1 (a ``class_to_idx``) by its ids
+    (``list()`` of either gave its keys: names '0', '1', ..., or names out of label order)."""
+    if not classes:
+        return None
+    if not isinstance(classes, dict):
+        return list(classes)
+    keys = list(classes)
+    if all(isinstance(k, int) and not isinstance(k, bool) for k in keys) and \
+            sorted(keys) == list(range(len(keys))):
+        return [classes[k] for k in range(len(keys))]
+    try:
+        return names_of_class_to_idx(classes)
+    except ValueError:
+        warnings.warn(f"the source's classes is a dict that maps neither ids 0..k-1 to names nor "
+                      f"names to them ({_shown([f'{k!r}: {v!r}' for k, v in classes.items()])}), "
+                      "so the archive stores no class names; pass classes= (a list in label "
+                      "order) to name them", UserWarning, stacklevel=user_stacklevel())
+        return None
 
 
 def _by_label(names: list | None, class_to_idx) -> list | None:
