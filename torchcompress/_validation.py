@@ -12,7 +12,7 @@ from typing import Any, Iterable
 import numpy as np
 
 __all__ = ["check_callable", "check_choice", "check_flag", "check_fraction", "check_index",
-           "check_positive_int", "check_range", "expand_path"]
+           "check_positive_int", "check_range", "expand_path", "listing"]
 
 
 def check_positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
@@ -111,3 +111,9 @@ def expand_path(p: Any) -> Any:
                          "(a mounted bucket works: s3fs, gcsfuse, blobfuse); copy the data or "
                          "the archive to a local path, or mount it")
     return os.path.expanduser(path)
+
+
+def listing(items: Iterable[Any], limit: int = 3) -> str:
+    """The first ``limit`` of ``items`` joined for a message, with ", ..." where more follow."""
+    items = [str(v) for v in items]
+    return ", ".join(items[:limit]) + (", ..." if len(items) > limit else "")

@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 
+from ._validation import listing
+
 __all__ = ["main"]
 
 
@@ -194,10 +196,9 @@ def _classes_from(archive: str, source) -> list:
     own = [c for c in find_classes(source)[0] if not c.startswith(".")]  # compress refuses those
     missing = [c for c in own if c not in classes]
     if missing:
-        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
-        raise _UsageError(f"--classes-from {archive}: the source's classes {shown} are not among "
-                          f"that archive's {len(classes)}, so its labels cannot be numbered as "
-                          "the archive's")
+        raise _UsageError(f"--classes-from {archive}: the source's classes {listing(missing)} "
+                          f"are not among that archive's {len(classes)}, so its labels cannot "
+                          "be numbered as the archive's")
     return classes
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import listing
 from .source_checks import check_class_names
 
 __all__ = ["Renumbered", "renumbered", "renumbering"]
@@ -37,7 +38,7 @@ def renumbering(own, given: list | None) -> np.ndarray | None:
         return None  # a renaming
     if missing:
         found = [name for name in own if name in at]
-        shown = ", ".join(repr(m) for m in missing[:3]) + (", ..." if len(missing) > 3 else "")
+        shown = listing(repr(m) for m in missing)
         raise ValueError(
             f"classes= names {len(found)} of the source's {len(own)} classes but not {shown}: "
             "the source numbers its labels by its own classes, so classes= should hold every "

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from .._validation import listing
 from ..errors import LargerThanFilesWarning, user_stacklevel
 from .source_checks import names_of_class_to_idx
 from .source_items import Labels, class_label, is_real
@@ -34,8 +35,8 @@ def source_classes(source) -> list | None:
                       getattr(source, "class_to_idx", None))
     if names is not None and _relabels(source, len(names)):
         warnings.warn(f"the source's target_transform maps its class indices to other labels, so "
-                      f"its classes ({_shown(names)}) do not name them and the archive stores no "
-                      "class names; pass classes= to name the new labels", UserWarning,
+                      f"its classes ({listing(names, 4)}) do not name them and the archive "
+                      "stores no class names; pass classes= to name the new labels", UserWarning,
                       stacklevel=user_stacklevel())
         return None
     return names
@@ -56,8 +57,9 @@ def _listed(classes) -> list | None:
     try:
         return names_of_class_to_idx(classes)
     except ValueError:
+        shown = listing((f"{k!r}: {v!r}" for k, v in classes.items()), 4)
         warnings.warn(f"the source's classes is a dict that maps neither ids 0..k-1 to names nor "
-                      f"names to them ({_shown([f'{k!r}: {v!r}' for k, v in classes.items()])}), "
+                      f"names to them ({shown}), "
                       "so the archive stores no class names; pass classes= (a list in label "
                       "order) to name them", UserWarning, stacklevel=user_stacklevel())
         return None
@@ -78,11 +80,6 @@ def _by_label(names: list | None, class_to_idx) -> list | None:
     return ordered if sorted(map(str, ordered)) == sorted(map(str, names)) else names
 
 
-def _shown(names: list) -> str:
-    """The first class names, for a message."""
-    return ", ".join(map(str, names[:4])) + (", ..." if len(names) > 4 else "")
-
-
 def names_for_labels(names: list | None, labels) -> list | None:
     """A source's own class ``names``, or None with a warning where its ``labels`` (an array)
     are real-valued targets, which no class names name (a dataset with ``.classes`` whose
@@ -90,8 +87,8 @@ def names_for_labels(names: list | None, labels) -> list | None:
     if names is None or np.asarray(labels).dtype.kind != "f":
         return names
     warnings.warn(f"the source's labels are floats, so they are stored as real-valued targets, "
-                  f"which its classes ({_shown(names)}) do not name: the archive stores no class "
-                  "names. Give int labels to store them as classes", UserWarning,
+                  f"which its classes ({listing(names, 4)}) do not name: the archive stores no "
+                  "class names. Give int labels to store them as classes", UserWarning,
                   stacklevel=user_stacklevel())
     return None
 

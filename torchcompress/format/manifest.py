@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .._validation import listing
 from ..errors import FormatError
 
 __all__ = ["ExtraInfo", "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "Manifest", "ShardInfo",
@@ -170,7 +171,7 @@ def _folder_hint(root: str) -> str:
         return ""
     if not images:
         return ""
-    names = ", ".join(os.path.basename(s) for s in subs[:3]) + (", ..." if len(subs) > 3 else "")
+    names = listing(os.path.basename(s) for s in subs)
     return (f"; it holds folders of images ({names}), as an image folder does: compress it "
             f"first, tc.compress({root!r}, 'out.tcz'), and open that")
 
