@@ -272,6 +272,49 @@ def test_cli_folder_and_torchvision_sources(tmp_path, capsys):
     assert code == 2 and "'NoSuchSet' is not a torchvision dataset class" in err
 
 
+def _idx_file(path, a):
+    """An MNIST file as torchvision reads it: the idx header (ubyte, ndim), sizes, the bytes."""
+    dims = b"".join(int(n).to_bytes(4, "big") for n in a.shape)
+    path.write_bytes(bytes([0, 0, 8, a.ndim]) + dims + a.astype(np.uint8).tobytes())
+
+
+def test_cli_torchvision_split(tmp_path, capsys):
+    # --split test compresses the test split (the command line gave the training split only);
+    # a dataset the command line cannot build is named with what it needs, not a bare TypeError
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    splits = {"train": (5, 3), "t10k": (4, 7)}  # sizes and a label each split alone has
+    for prefix, (n, label) in splits.items():
+        _idx_file(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 6, 6)))
+        _idx_file(raw / f"{prefix}-labels-idx1-ubyte", np.full(n, label))
+    src = f"torchvision:MNIST:{tmp_path}"
+    for split, (n, label) in [(None, splits["train"]), ("train", splits["train"]),
+                              ("test", splits["t10k"])]:
+        out = tmp_path / f"{split}.tcz"
+        assert main(["compress", src, str(out), "--quiet"] + ["--split", split] * bool(split)) == 0
+        ds = tc.open(out)
+        assert len(ds) == n and ds.targets.tolist() == [label] * n
+    capsys.readouterr()
+    for argv, match in [
+            ([src, "--split", "val"], "--split of MNIST is train or test (it takes train=True or "
+                                      "False), but got 'val'"),
+            ([f"torchvision:ImageFolder:{tmp_path}", "--split", "test"],
+             "ImageFolder has no split to choose (it takes neither train= nor split=)"),
+            ([str(tmp_path), "--split", "test"], "--split chooses a split of a "
+                                                 "torchvision:NAME:ROOT source"),
+            ([f"torchvision:EMNIST:{tmp_path}"], "EMNIST needs split, which the command line "
+                                                 "does not pass; compress it from Python"),
+            ([f"torchvision:FakeData:{tmp_path}"], "FakeData reads no folder (it takes no root=)"),
+            ([f"torchvision:SVHN:{tmp_path}", "--split", "bogus"],
+             "Unknown value 'bogus' for argument split"),
+            ([f"torchvision:CIFAR10:{tmp_path}"], "the command line does not download: fetch it "
+                                                  "first with torchvision.datasets.CIFAR10(root, "
+                                                  "download=True)")]:
+        code, err = _run(["compress", *argv[:1], str(tmp_path / "x.tcz"), *argv[1:]], capsys)
+        assert code == 2 and match in err and err.count("\n") == 1, (argv, err)
+
+
 def test_iterable_source_with_length(tmp_path):
     x = np.random.default_rng(0).integers(0, 256, (7, 1, 4, 5), dtype=np.uint8)
     info = tc.compress(((x[i], i % 2) for i in range(7)), tmp_path / "g.tcz", length=7,

@@ -207,8 +207,11 @@ def _compress(args) -> int:
     from torchcompress.errors import LargerThanFilesWarning
 
     params = _codec_params(args)
-    source = _torchvision_source(args.source) if args.source.startswith("torchvision:") \
-        else args.source
+    if args.split is not None and not args.source.startswith("torchvision:"):
+        raise _UsageError(f"--split chooses a split of a torchvision:NAME:ROOT source, but "
+                          f"SOURCE is {args.source!r}; leave --split out")
+    source = _torchvision_source(args.source, args.split) \
+        if args.source.startswith("torchvision:") else args.source
     classes = None if args.classes_from is None else _classes_from(args.classes_from, source)
     with _torchrun_group() as rank, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LargerThanFilesWarning)
@@ -251,19 +254,39 @@ def _torchrun_group():
         dist.destroy_process_group()
 
 
-def _torchvision_source(spec: str):
-    """``torchvision:NAME:ROOT``: the training split of ``torchvision.datasets.NAME`` at ROOT
-    (never downloaded)."""
+def _torchvision_source(spec: str, split: str | None = None):
+    """``torchvision:NAME:ROOT``: ``torchvision.datasets.NAME`` at ROOT, its training split or
+    ``split`` (never downloaded)."""
     parts = spec.split(":", 2)
     if len(parts) != 3 or not parts[1] or not parts[2]:
         raise _UsageError(f"SOURCE {spec!r} should be torchvision:NAME:ROOT, e.g. "
                           "torchvision:CIFAR10:data")
-    return _torchvision_dataset(parts[1], parts[2], f"SOURCE {spec!r}")
+    return _torchvision_dataset(parts[1], parts[2], f"SOURCE {spec!r}", split=split)
 
 
-def _torchvision_dataset(name: str, root: str, what: str, download: bool = False):
-    """The training split of ``torchvision.datasets.NAME`` at ``root``; a usage error naming
-    ``what`` when there is no such class or the data is not there."""
+def _split_kwargs(name: str, params, split: str | None, what: str) -> dict:
+    """The keyword that picks ``split`` of ``torchvision.datasets.NAME``: ``train=`` (train or
+    test) where the class takes it, else ``split=``; its training split where ``split`` is
+    None."""
+    if "train" in params:
+        if split not in (None, "train", "test"):
+            raise _UsageError(f"{what}: --split of {name} is train or test (it takes train=True "
+                              f"or False), but got {split!r}")
+        return {"train": split != "test"}
+    if "split" in params:  # one without a default (EMNIST's subsets) is named as needed
+        required = params["split"].default is params["split"].empty
+        return {} if split is None or required else {"split": split}
+    if split is not None:
+        raise _UsageError(f"{what}: {name} has no split to choose (it takes neither train= nor "
+                          f"split=), but got --split {split!r}; leave --split out")
+    return {}
+
+
+def _torchvision_dataset(name: str, root: str, what: str, download: bool = False,
+                         split: str | None = None):
+    """``torchvision.datasets.NAME`` at ``root``, its training split or ``split``; a usage
+    error naming ``what`` when there is no such class, it needs arguments the command line does
+    not pass, or the data is not there."""
     import inspect
 
     import torchvision
@@ -273,13 +296,29 @@ def _torchvision_dataset(name: str, root: str, what: str, download: bool = False
         raise _UsageError(f"{what}: {name!r} is not a torchvision dataset class (e.g. CIFAR10, "
                           "MNIST)")
     params = inspect.signature(cls).parameters
-    kwargs = {"train": True} if "train" in params else {}
+    if "root" not in params:
+        raise _UsageError(f"{what}: {name} reads no folder (it takes no root=), so there is "
+                          "nothing on disk to compress; compress it from Python: "
+                          f"tc.compress(torchvision.datasets.{name}(...), OUT)")
+    kwargs = _split_kwargs(name, params, split, what)
     if download and "download" in params:
         kwargs["download"] = True
+    needed = [k for k, v in params.items() if k != "root" and k not in kwargs
+              and v.default is v.empty and v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)]
+    if needed:
+        raise _UsageError(f"{what}: {name} needs {listing(needed)}, which the command line "
+                          f"does not pass; compress it from Python: tc.compress(torchvision."
+                          f"datasets.{name}({root!r}, {needed[0]}=...), OUT)")
     try:
         return cls(root, **kwargs)
-    except RuntimeError as e:  # e.g. "Dataset not found or corrupted"
-        raise _UsageError(f"{what}: {e} (root {root!r})") from None
+    except (RuntimeError, OSError, ValueError, TypeError, ImportError) as e:
+        # e.g. "Dataset not found or corrupted", an unknown split, a missing package
+        kind = "" if type(e) in (RuntimeError, ValueError) else f"{type(e).__name__}: "
+        missing = "download=True" in str(e) or isinstance(e, FileNotFoundError)
+        hint = "" if download or not missing else (
+            "; the command line does not download: fetch it first with "
+            f"torchvision.datasets.{name}(root, download=True)")
+        raise _UsageError(f"{what}: {kind}{e} (root {root!r}){hint}") from None
 
 
 def _info(args) -> int:
@@ -334,8 +373,12 @@ def _parser() -> argparse.ArgumentParser:
                                    "torchrun --nproc_per_node=8 -m torchcompress compress ...) "
                                    "every rank encodes its shards and rank 0 commits.")
     c.add_argument("source", help="an .npz with x and y, a folder of class subfolders of images, "
-                                  "or torchvision:NAME:ROOT (the training split, not downloaded)")
+                                  "or torchvision:NAME:ROOT (the training split, or --split; not "
+                                  "downloaded)")
     c.add_argument("out")
+    c.add_argument("--split", help="the split of a torchvision:NAME:ROOT source: train or test "
+                                   "where NAME takes train= (as CIFAR10, MNIST), else its own "
+                                   "split= names (e.g. SVHN's extra); default: the training split")
     c.add_argument("--codec", default="lossless", choices=["lossless", "lossy", "original", "adq", "gede"])
     c.add_argument("--fit-samples", type=int,
                    help="lossless, lossy: samples that fit the model (4096); gede: streams above it (16384)")
