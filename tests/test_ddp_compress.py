@@ -280,3 +280,42 @@ def test_a_path_that_not_every_rank_sees_is_named(tmp_path):
            in errors[1]
     assert errors[0].startswith("RuntimeError: compress failed on rank 1: FileNotFoundError")
     assert sorted(os.listdir(tmp_path)) == ["unshared0.json", "unshared1.json"]
+
+
+def _table(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 40, (60, 3)).astype(np.float32) / 4
+    return x, (x.sum(1) > 15).astype(np.int64)
+
+
+def _condensing_worker(rank, port, out_dir):
+    """tc.condense on every rank, as compress is called under torchrun; then on rank 0 alone."""
+    _join(rank, port)
+    result = {}
+    for name, kw in (("shared", {}), ("alone", {"distributed": False})):
+        if name == "alone" and rank != 0:
+            continue
+        try:
+            info = tc.condense(_table(), os.path.join(out_dir, name), progress=False, **kw)
+            result[name] = info["num_condensed"]
+        except Exception as e:  # noqa: BLE001 - the test checks what each rank saw
+            result[name] = f"{type(e).__name__}: {e}"
+    dist.barrier()
+    with open(os.path.join(out_dir, f"condense{rank}.json"), "w") as f:
+        json.dump(result, f)
+    dist.destroy_process_group()
+
+
+def test_condense_on_every_rank(tmp_path):
+    """Called on every rank, every rank but one raised FileExistsError (each condensed and wrote
+    the archive on its own); rank 0 now writes it and every rank returns its info."""
+    mp.spawn(_condensing_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    one = tc.condense(_table(), tmp_path / "one", progress=False)["num_condensed"]
+    assert json.loads((tmp_path / "condense0.json").read_text()) == {"shared": one, "alone": one}
+    assert json.loads((tmp_path / "condense1.json").read_text()) == {"shared": one}
+    for name in ("shared", "alone"):
+        ds, ref = tc.open(tmp_path / name), tc.open(tmp_path / "one")
+        assert len(ds) == one and str(list(ds)) == str(list(ref))
+        files = sorted(f for f in os.listdir(tmp_path / "one") if f != "manifest.json")
+        for f in files:
+            assert (tmp_path / name / f).read_bytes() == (tmp_path / "one" / f).read_bytes()

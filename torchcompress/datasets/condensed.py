@@ -22,6 +22,8 @@ from ..codecs.condense import condense_rows
 from ..errors import FormatError
 from ..format import ArchiveReader
 from .compress import refuse_existing, write_archive
+from .ranks import alone, compress_together
+from .streaming import on_every_rank
 from .compressed import CompressedDataset, class_index
 from .transforming import check_transforms
 from .source_checks import warn_if_augmented
@@ -38,7 +40,7 @@ def condense(source, path, *, beta: int = DEFAULT_BETA, precision="auto",
              classwise: bool | None = None,
              tau: int = 16, overwrite: bool = False, progress: bool = True,
              layout: str | None = None, shard_size: int | None = None,
-             classes: list | None = None) -> dict:
+             classes: list | None = None, distributed: bool | None = None) -> dict:
     """Compress ``source`` losslessly and store its condensed weighted samples.
 
     Args:
@@ -54,6 +56,10 @@ def condense(source, path, *, beta: int = DEFAULT_BETA, precision="auto",
         classwise: one GeDe model per class; default True for integer labels,
             False for real targets.
         tau: plateau threshold of the base search.
+        distributed: under a process group, as :func:`tc.compress`'s: None (default)
+            and True expect the call on every rank, where rank 0 condenses and the
+            others wait for its ``info``; False condenses in this process alone
+            (under ``if rank == 0:``).
 
     Returns:
         The ``info`` summary, with ``num_condensed`` and ``condensed_bytes``.
@@ -64,24 +70,31 @@ def condense(source, path, *, beta: int = DEFAULT_BETA, precision="auto",
     overwrite, progress = check_flag("overwrite", overwrite), check_flag("progress", progress)
     refuse_existing(path, overwrite)
     warn_if_augmented(source)
-    src = load_source(source, layout=layout, progress=progress)
-    regression = src.y.dtype.kind == "f"
-    if classwise is None:
-        classwise = not regression
-    enc = make_codec("gede", {"mode": "none", "tau": tau, "classwise": classwise,
-                              "precision": precision})
-    n = src.x.shape[0]
-    _, ints = enc.columns(src.x)
-    cond = condense_rows(src.x.reshape(n, -1).astype(np.float64), ints, src.y, beta)
-    m = len(cond.weight)
-    tensors = {"x": cond.x.astype(np.float32).reshape(m, *src.x.shape[1:]),
-               "y": cond.y, "weight": cond.weight}
-    stats = {"num_condensed": m, "beta": beta,
-             "condensed_bytes": int(sum(a.nbytes for a in tensors.values())),
-             "cluster_bits": cond.positions.tolist()}
-    return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
-                         shard_size=shard_size, importance=None, classes=classes, verify=True,
-                         t0=t0, extras={"condensed": tensors}, extra_stats=stats)
+    together = compress_together(path, None if distributed is None
+                                 else check_flag("distributed", distributed))
+
+    def work() -> dict:
+        src = load_source(source, layout=layout, progress=progress)
+        regression = src.y.dtype.kind == "f"
+        enc = make_codec("gede", {"mode": "none", "tau": tau, "precision": precision,
+                                  "classwise": not regression if classwise is None else classwise})
+        n = src.x.shape[0]
+        _, ints = enc.columns(src.x)
+        cond = condense_rows(src.x.reshape(n, -1).astype(np.float64), ints, src.y, beta)
+        m = len(cond.weight)
+        tensors = {"x": cond.x.astype(np.float32).reshape(m, *src.x.shape[1:]),
+                   "y": cond.y, "weight": cond.weight}
+        stats = {"num_condensed": m, "beta": beta,
+                 "condensed_bytes": int(sum(a.nbytes for a in tensors.values())),
+                 "cluster_bits": cond.positions.tolist()}
+        return write_archive(src, path, enc, overwrite=overwrite, progress=progress,
+                             shard_size=shard_size, importance=None, classes=classes,
+                             verify=True, t0=t0, extras={"condensed": tensors},
+                             extra_stats=stats)
+    if together:  # every rank called it: rank 0 writes, the others get its info
+        return on_every_rank(work, src=0)
+    with alone():
+        return work()
 
 
 class CondensedDataset(Dataset):
