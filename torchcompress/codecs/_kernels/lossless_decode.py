@@ -11,11 +11,10 @@ from numba import njit
 from .pixel_model import (ACT_LUT, CTX_PER_CLASS, FINE_CONTEXTS, LEVEL_LUT, Q_LUT, TEXTURES,
                           colour_inverse, context_of, med, pad_row_end, pad_row_start, pattern_of,
                           texture_of, unfold)
-from .ls_decode import decode_ls_sample
 from .rans import (LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE, get_code, get_token0,
                    open_lossless)
 
-__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "decode_rows"]
+__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "copy_raw", "decode_rows"]
 
 OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
 
@@ -215,7 +214,7 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
 
 
 @njit(cache=True, nogil=True)
-def _copy_raw(rec, start, n, value_bytes, code_lo, out, o):
+def copy_raw(rec, start, n, value_bytes, code_lo, out, o):
     for k in range(n):
         if value_bytes == 1:
             v = np.int64(rec[start + k])
@@ -225,8 +224,8 @@ def _copy_raw(rec, start, n, value_bytes, code_lo, out, o):
 
 
 @njit(cache=True, nogil=True)
-def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, wts,
-                bias, pl, rs, out, out_off, status):
+def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl, rs,
+                out, out_off, status):
     """Decode shard rows into a flat output.
 
     Args:
@@ -240,11 +239,10 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
             (contexts * 256,) uint8 slot-bucket -> first token rANS tables.
         cmap: (``pixel_model.MAP_SIZE``,) int32 map of plane 0's fine contexts, both stages,
             or empty (a colour archive).
-        wts, bias: the least-squares model's flat (48, 11) int64 weights and (3072,) int64
-            biases (``ls_model``; empty: none), which 3- and 4-plane samples then take, or
-            empty weights (MED).
-        pl, rs: flat int32 ring scratch of at least P * 2 * (W + 2) entries
-            (``ls_model.ls_ring_size`` with weights).
+        pl, rs: flat int32 ring scratch of at least P * 2 * (W + 2) entries.
+
+    A least-squares archive's 3- and 4-plane rows go to ``ls_decode.decode_ls_rows`` instead
+    (its other rows, MED's, come here).
         out: (total,) output values; ``out_off`` (B,) where each row starts.
         status: (B,) int64, set per row to OK or an error code.
     """
@@ -257,11 +255,8 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
         start, end = offsets[i], offsets[i + 1]
         n = nplanes * h * w
         if end - start == n * value_bytes:
-            _copy_raw(payload, start, n, value_bytes, code_lo, out, out_off[b])
+            copy_raw(payload, start, n, value_bytes, code_lo, out, out_off[b])
             status[b] = OK
-        elif wts.shape[0] > 0 and (nplanes == 3 or nplanes == 4):
-            status[b] = decode_ls_sample(payload, start, end, nplanes, h, w, colour, code_lo, cum,
-                                         coarse, wts, bias, pl, rs, out, out_off[b])
         else:
             status[b] = _decode_sample(payload, start, end, nplanes, h, w,
                                        colour if nplanes == 3 or nplanes == 4 else 0, maxv, shift,

@@ -3,19 +3,23 @@
 As ``lossless_decode``: every read is checked against the record's end and every value
 against its plane's range (a sound RGB pixel puts its transform's values inside their
 ranges); a corrupt record returns a status code.
+
+Its own entry points, one without the biases and one with them, so that a process compiles
+only the decoder its archive needs: numba's inlining of these rows took most of a first
+``ds[i]``'s compile, 55-59 s on the 2-core EPYC host, for MED archives (MNIST) that never run
+them and for the row with biases that archives since the fit left them at zero never take.
 """
 
 import numpy as np
 from numba import njit
 
+from .lossless_decode import BAD_RANGE, BAD_STATE, OK, OVERRUN, copy_raw
 from .ls_model import LS_PLANES, ls_base, ls_predict, ls_predict_at, ls_row_end, ls_row_start
 from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, activity, colour_inverse,
                           context_of, med, unfold)
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, open_lossless
 
-__all__ = ["decode_ls_sample"]
-
-OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3  # lossless_decode's status codes
+__all__ = ["decode_ls_rows", "decode_ls_rows_biased"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -118,11 +122,13 @@ def _rgb_row_of(rec, pos, end, x, w, w4, colour, code_lo, cum, coarse, wts, bias
     return x, pos, OK
 
 
-@njit(cache=True, nogil=True)
-def decode_ls_sample(rec, start, end, nplanes, h, w, colour, code_lo, cum, coarse, wts, bias,
-                     v, am, out, o):
+@njit(cache=True, nogil=True, inline="always")
+def _ls_sample(rec, start, end, nplanes, h, w, colour, code_lo, cum, coarse, wts, bias, biased,
+               v, am, out, o):
     """Decode the coded record ``rec[start:end]`` of a (``nplanes`` in 3..4, h, w) 8-bit sample
-    into ``out[o : o + P*H*W]``; returns a status (``lossless_decode``'s codes)."""
+    into ``out[o : o + P*H*W]``; returns a status (``lossless_decode``'s codes). ``biased``, a
+    constant where it is inlined, picks the RGB row with the biases or without: numba prunes
+    the other branch, so that row is not compiled."""
     if end - start < 3:
         return OVERRUN
     x, pos = open_lossless(rec, start, end)
@@ -137,7 +143,7 @@ def decode_ls_sample(rec, start, end, nplanes, h, w, colour, code_lo, cum, coars
         neg[:] = 0
         if nplanes == 3:
             bc, bp, bq = cur * w4 + 2, prv * w4 + 2, pp * w4 + 2
-            if bias.shape[0]:
+            if biased:
                 x, pos, st = _rgb_row(rec, pos, end, x, w, w4, colour, code_lo, cum, coarse, wts,
                                       bias, v, am, bc, bp, bq, out, o + y * w, hw)
             else:
@@ -195,3 +201,37 @@ def decode_ls_sample(rec, start, end, nplanes, h, w, colour, code_lo, cum, coars
     if x != LOSSLESS_START or pos != end:
         return BAD_STATE
     return OK
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, biased, v,
+             am, out, out_off, status):
+    """``lossless_decode.decode_rows`` for the 3- and 4-plane 8-bit rows of a least-squares
+    archive (``rows`` holds no others): a record of exactly its raw size is stored raw."""
+    for b in range(len(rows)):
+        i = rows[b]
+        nplanes, h, w = shapes[i, 0], shapes[i, 1], shapes[i, 2]
+        start, end = offsets[i], offsets[i + 1]
+        n = nplanes * h * w
+        if end - start == n:
+            copy_raw(payload, start, n, 1, code_lo, out, out_off[b])
+            status[b] = OK
+        else:
+            status[b] = _ls_sample(payload, start, end, nplanes, h, w, colour, code_lo, cum,
+                                   coarse, wts, bias, biased, v, am, out, out_off[b])
+
+
+@njit(cache=True, nogil=True)
+def decode_ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, v,
+                   am, out, out_off, status):
+    """:func:`_ls_rows` without biases (an empty ``bias``: none, or all zero)."""
+    _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, False, v,
+             am, out, out_off, status)
+
+
+@njit(cache=True, nogil=True)
+def decode_ls_rows_biased(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts,
+                          bias, v, am, out, out_off, status):
+    """:func:`_ls_rows` with the (3072,) int64 biases."""
+    _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, True, v,
+             am, out, out_off, status)
