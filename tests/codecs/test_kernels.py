@@ -126,7 +126,8 @@ from torchcompress.codecs._kernels.gede_decode import decode_gede_rows
 from torchcompress.codecs._kernels.lossless_decode import decode_rows
 from torchcompress.codecs._kernels.lossy_decode import decode_lossy_rows
 from torchcompress.codecs._kernels.lossy_lanes import decode_lossy_lanes
-from torchcompress.codecs._kernels.ls_decode import decode_ls_rows, decode_ls_rows_biased
+from torchcompress.codecs._kernels.ls_decode import (decode_ls_rgba_rows, decode_ls_rows,
+                                                     decode_ls_rows_biased)
 
 x = np.random.default_rng(11).integers(0, 256, (24, 3, 16, 16), dtype=np.uint8)
 for codec, params in (("lossless", {}), ("lossy", {"bits": 2.0}), ("gede", {"mode": "lossless"})):
@@ -136,7 +137,8 @@ for codec, params in (("lossless", {}), ("lossy", {"bits": 2.0}), ("gede", {"mod
     tc.open(path)[3]  # ds[i]: the same kernels
     tc.open(path).__getitems__(list(range(24)))  # lossy: a group of 16 through the lanes
 # a MED archive compiles no least-squares decoder (it took 46 s of a first ds[i])
-print("least squares", len(decode_ls_rows.signatures), len(decode_ls_rows_biased.signatures))
+print("least squares", len(decode_ls_rows.signatures), len(decode_ls_rows_biased.signatures),
+      len(decode_ls_rgba_rows.signatures))
 ramp = (np.add.outer(np.arange(16), np.arange(16))[None] * np.array([[[1]], [[2]], [[3]]]))
 smooth = (ramp[None] + np.random.default_rng(1).integers(0, 4, (24, 3, 16, 16))).astype(np.uint8)
 path = f"{sys.argv[1]}/ls"
@@ -148,8 +150,9 @@ for kernel, args in ((decode_rows, (0, 7, 9)), (decode_lossy_rows, (0, 5, 11, 12
                      (decode_ls_rows, (0, 6, 8))):
     print(kernel.__name__, len(kernel.signatures),
           any(sig[k].mutable for sig in kernel.signatures for k in args))
-# its biases are zero, as the fit leaves them: the row with biases is not compiled either
-print("with biases", len(decode_ls_rows_biased.signatures))
+# its biases are zero, as the fit leaves them, and it has no RGBA samples: neither their
+# rows are compiled
+print("not taken", len(decode_ls_rows_biased.signatures), len(decode_ls_rgba_rows.signatures))
 """
 
 
@@ -165,7 +168,7 @@ def test_fresh_and_stored_records_share_one_decoder_compile(tmp_path):
     r = subprocess.run([sys.executable, "-c", _ONE_COMPILE, str(tmp_path)], capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split("\n")[:7] == ["least squares 0 0", "decode_rows 1 False",
+    assert r.stdout.split("\n")[:7] == ["least squares 0 0 0", "decode_rows 1 False",
                                          "decode_lossy_rows 1 False", "decode_gede_rows 1 False",
                                          "decode_lossy_lanes 1 False", "decode_ls_rows 1 False",
-                                         "with biases 0"], r.stdout
+                                         "not taken 0 0"], r.stdout

@@ -10,7 +10,7 @@ from ..errors import FormatError
 from ._kernels import readonly
 from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
 from ._kernels.lossless_lanes import STATE, decode_lanes
-from ._kernels.ls_decode import decode_ls_rows, decode_ls_rows_biased
+from ._kernels.ls_decode import decode_ls_rgba_rows, decode_ls_rows, decode_ls_rows_biased
 from ._kernels.ls_lanes import decode_ls_lanes
 from ._kernels.ls_model import ls_ring_size
 from ._kernels.pixel_model import NUM_CLASSES
@@ -57,10 +57,11 @@ class LosslessShard:
         self._lane_scratch = PerThread(lambda: (
             np.zeros(ring * LANES, np.int32), np.zeros(ring * LANES, np.int32),
             np.zeros(p * w * LANES, np.int32), np.zeros(STATE, np.int32)))
-        # one record at a time, a least-squares archive's 3- and 4-plane rows go through its
-        # own kernel, with the biases or without: each compiled on first use only (ls_decode)
-        self._ls_rows = None if tables.ls is None else \
-            decode_ls_rows_biased if len(tables.bias) else decode_ls_rows
+        # one record at a time, a least-squares archive's RGB rows go through its kernel with
+        # the biases or without, its RGBA rows through their own, the others through MED's
+        # (decode_rows): each compiled on first use only (ls_decode); by plane count
+        rgb = decode_ls_rows_biased if len(tables.bias) else decode_ls_rows
+        self._ls_kernels = {} if tables.ls is None else {3: rgb, 4: decode_ls_rgba_rows}
         t = tables
         # the lanes' plane ranges (the one-at-a-time decoder takes them from the codes' bits)
         self.lo = np.zeros(p, dtype=np.int64)
@@ -99,31 +100,33 @@ class LosslessShard:
         pl, rs, one, off, status = self._scratch.get()
         one[0] = row
         self._decode_rows(one, out.reshape(-1), off, status, pl, rs,
-                          self._ls_rows is not None and self.dims[row, 0] >= 3)
+                          self._ls_kernels.get(int(self.dims[row, 0])))
         if status[0]:
             raise_corrupt(status.copy(), one.copy(), self.where, _ERRORS)
 
     def _decode_each(self, rows, flat, out_off, status=None) -> np.ndarray:
         status = np.zeros(len(rows), dtype=np.int64) if status is None else status
         pl, rs = self._scratch.get()[:2]
-        rgb = np.zeros(len(rows), dtype=bool) if self._ls_rows is None else self.dims[rows, 0] >= 3
-        for part in (rgb, ~rgb):  # an archive of RGB and grey samples: each through its kernel
-            if part.all() and len(rows):
-                self._decode_rows(rows, flat, out_off, status, pl, rs, part is rgb)
-            elif part.any():
-                part_status = np.zeros(int(part.sum()), dtype=np.int64)
-                self._decode_rows(rows[part], flat, out_off[part], part_status, pl, rs,
-                                  part is rgb)
-                status[part] = part_status
+        planes = self.dims[rows, 0] if self._ls_kernels else np.zeros(len(rows), np.int64)
+        kinds = np.unique(planes)
+        if len(kinds) == 1:
+            self._decode_rows(rows, flat, out_off, status, pl, rs,
+                              self._ls_kernels.get(int(kinds[0])))
+        for p in kinds if len(kinds) > 1 else ():  # grey, RGB and RGBA samples in one archive
+            part = planes == p
+            part_status = np.zeros(int(part.sum()), dtype=np.int64)
+            self._decode_rows(rows[part], flat, out_off[part], part_status, pl, rs,
+                              self._ls_kernels.get(int(p)))
+            status[part] = part_status
         return status
 
-    def _decode_rows(self, rows, flat, out_off, status, pl, rs, ls: bool) -> None:
-        """One record at a time, through the least-squares kernel (``ls``: 3- and 4-plane rows
-        of a least-squares archive) or MED's."""
+    def _decode_rows(self, rows, flat, out_off, status, pl, rs, ls_kernel) -> None:
+        """One record at a time, through a least-squares kernel (``ls_decode``'s, for their
+        plane count) or, where ``ls_kernel`` is None, MED's."""
         t = self.tables
-        if ls:
-            self._ls_rows(self.records, self.offsets, self.dims, rows, t.colour, t.code_lo, t.cum,
-                          t.coarse, t.wts, t.bias, pl, rs, flat, out_off, status)
+        if ls_kernel is not None:
+            ls_kernel(self.records, self.offsets, self.dims, rows, t.colour, t.code_lo, t.cum,
+                      t.coarse, t.wts, t.bias, pl, rs, flat, out_off, status)
         else:
             decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
                         t.cum, t.coarse, t.cmap32, pl, rs, flat, out_off, status)

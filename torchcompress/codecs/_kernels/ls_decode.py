@@ -19,7 +19,7 @@ from .pixel_model import (ACT_LUT, CTX_PER_CLASS, LEVEL_LUT, Q_LUT, activity, co
                           context_of, med, unfold)
 from .rans import LOSSLESS_DIRECT, LOSSLESS_START, get_code, open_lossless
 
-__all__ = ["decode_ls_rows", "decode_ls_rows_biased"]
+__all__ = ["decode_ls_rgba_rows", "decode_ls_rows", "decode_ls_rows_biased"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -124,11 +124,11 @@ def _rgb_row_of(rec, pos, end, x, w, w4, colour, code_lo, cum, coarse, wts, bias
 
 @njit(cache=True, nogil=True, inline="always")
 def _ls_sample(rec, start, end, nplanes, h, w, colour, code_lo, cum, coarse, wts, bias, biased,
-               v, am, out, o):
-    """Decode the coded record ``rec[start:end]`` of a (``nplanes`` in 3..4, h, w) 8-bit sample
-    into ``out[o : o + P*H*W]``; returns a status (``lossless_decode``'s codes). ``biased``, a
-    constant where it is inlined, picks the RGB row with the biases or without: numba prunes
-    the other branch, so that row is not compiled."""
+               rgb, v, am, out, o):
+    """Decode the coded record ``rec[start:end]`` of a (``nplanes``, h, w) 8-bit sample into
+    ``out[o : o + P*H*W]``; returns a status (``lossless_decode``'s codes). ``rgb`` (3 planes,
+    else 4) and ``biased`` (its RGB row with the biases or without) are constants where it is
+    inlined: numba prunes the other branches, so their rows are not compiled."""
     if end - start < 3:
         return OVERRUN
     x, pos = open_lossless(rec, start, end)
@@ -141,7 +141,7 @@ def _ls_sample(rec, start, end, nplanes, h, w, colour, code_lo, cum, coarse, wts
         cur, prv, pp = y % 3, (y + 2) % 3, (y + 1) % 3
         ls_row_start(v, nplanes, w4, cur, prv)
         neg[:] = 0
-        if nplanes == 3:
+        if rgb:
             bc, bp, bq = cur * w4 + 2, prv * w4 + 2, pp * w4 + 2
             if biased:
                 x, pos, st = _rgb_row(rec, pos, end, x, w, w4, colour, code_lo, cum, coarse, wts,
@@ -204,10 +204,11 @@ def _ls_sample(rec, start, end, nplanes, h, w, colour, code_lo, cum, coarse, wts
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, biased, v,
-             am, out, out_off, status):
-    """``lossless_decode.decode_rows`` for the 3- and 4-plane 8-bit rows of a least-squares
-    archive (``rows`` holds no others): a record of exactly its raw size is stored raw."""
+def _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, biased,
+             rgb, v, am, out, out_off, status):
+    """``lossless_decode.decode_rows`` for the 3-plane (``rgb``) or the 4-plane 8-bit rows of
+    a least-squares archive (``rows`` holds no others): a record of exactly its raw size is
+    stored raw."""
     for b in range(len(rows)):
         i = rows[b]
         nplanes, h, w = shapes[i, 0], shapes[i, 1], shapes[i, 2]
@@ -218,20 +219,28 @@ def _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, 
             status[b] = OK
         else:
             status[b] = _ls_sample(payload, start, end, nplanes, h, w, colour, code_lo, cum,
-                                   coarse, wts, bias, biased, v, am, out, out_off[b])
+                                   coarse, wts, bias, biased, rgb, v, am, out, out_off[b])
 
 
 @njit(cache=True, nogil=True)
 def decode_ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, v,
                    am, out, out_off, status):
-    """:func:`_ls_rows` without biases (an empty ``bias``: none, or all zero)."""
-    _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, False, v,
-             am, out, out_off, status)
+    """:func:`_ls_rows` of RGB rows without biases (an empty ``bias``: none, or all zero)."""
+    _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, False,
+             True, v, am, out, out_off, status)
 
 
 @njit(cache=True, nogil=True)
 def decode_ls_rows_biased(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts,
                           bias, v, am, out, out_off, status):
-    """:func:`_ls_rows` with the (3072,) int64 biases."""
-    _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, True, v,
-             am, out, out_off, status)
+    """:func:`_ls_rows` of RGB rows with the (3072,) int64 biases."""
+    _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, True, True,
+             v, am, out, out_off, status)
+
+
+@njit(cache=True, nogil=True)
+def decode_ls_rgba_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias,
+                        v, am, out, out_off, status):
+    """:func:`_ls_rows` of RGBA rows (their loop takes the biases where ``bias`` holds them)."""
+    _ls_rows(payload, offsets, shapes, rows, colour, code_lo, cum, coarse, wts, bias, False,
+             False, v, am, out, out_off, status)
