@@ -123,7 +123,8 @@ import sys
 import numpy as np
 import torchcompress as tc
 from torchcompress.codecs._kernels.gede_decode import decode_gede_rows
-from torchcompress.codecs._kernels.lossless_decode import decode_rows
+from torchcompress.codecs._kernels.lossless_decode import (decode_grey_rows, decode_rgb_rows,
+                                                          decode_rows)
 from torchcompress.codecs._kernels.lossy_decode import decode_lossy_rows
 from torchcompress.codecs._kernels.lossy_lanes import decode_lossy_lanes
 from torchcompress.codecs._kernels.ls_decode import (decode_ls_rgba_rows, decode_ls_rows,
@@ -145,14 +146,15 @@ path = f"{sys.argv[1]}/ls"
 tc.compress((smooth, np.arange(24) % 2), path, predictor="least_squares", progress=False)
 tc.open(path)[3]
 # (kernel, positions of the records and of the archive-wide tables among its arguments)
-for kernel, args in ((decode_rows, (0, 7, 9)), (decode_lossy_rows, (0, 5, 11, 12)),
+for kernel, args in ((decode_rgb_rows, (0, 7, 9)), (decode_lossy_rows, (0, 5, 11, 12)),
                      (decode_gede_rows, (0, 4)), (decode_lossy_lanes, (0, 5, 6, 7, 8)),
                      (decode_ls_rows, (0, 6, 8))):
     print(kernel.__name__, len(kernel.signatures),
           any(sig[k].mutable for sig in kernel.signatures for k in args))
-# its biases are zero, as the fit leaves them, and it has no RGBA samples: neither their
-# rows are compiled
-print("not taken", len(decode_ls_rows_biased.signatures), len(decode_ls_rgba_rows.signatures))
+# its biases are zero, as the fit leaves them, there are no RGBA samples, and every sample is
+# RGB: none of those rows are compiled
+print("not taken", *(len(k.signatures) for k in (decode_ls_rows_biased, decode_ls_rgba_rows,
+                                                  decode_grey_rows, decode_rows)))
 """
 
 
@@ -168,7 +170,7 @@ def test_fresh_and_stored_records_share_one_decoder_compile(tmp_path):
     r = subprocess.run([sys.executable, "-c", _ONE_COMPILE, str(tmp_path)], capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split("\n")[:7] == ["least squares 0 0 0", "decode_rows 1 False",
+    assert r.stdout.split("\n")[:7] == ["least squares 0 0 0", "decode_rgb_rows 1 False",
                                          "decode_lossy_rows 1 False", "decode_gede_rows 1 False",
                                          "decode_lossy_lanes 1 False", "decode_ls_rows 1 False",
-                                         "not taken 0 0"], r.stdout
+                                         "not taken 0 0 0 0"], r.stdout

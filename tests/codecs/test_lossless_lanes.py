@@ -370,7 +370,7 @@ def test_one_at_a_time_flags_values_outside_the_output_range(planes, colour):
     for k in range(12):
         status = ld._decode_sample(shard.records, shard.offsets[k], shard.offsets[k + 1], planes, 5,
                                    7, t.colour, 127, 0, 0, t.cum, t.coarse, t.cmap32, pl, rs,
-                                   out, 0)
+                                   out, 0, ld.row_kind(planes, len(t.cmap32) > 0))
         assert status == (ld.BAD_RANGE if over[k] else ld.OK), k
         if not over[k]:
             np.testing.assert_array_equal(out, x[k].reshape(-1))

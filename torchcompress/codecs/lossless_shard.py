@@ -8,7 +8,8 @@ from numba.core.errors import NumbaError
 
 from ..errors import FormatError
 from ._kernels import readonly
-from ._kernels.lossless_decode import BAD_RANGE, BAD_STATE, OVERRUN, decode_rows
+from ._kernels.lossless_decode import (ANY, BAD_RANGE, BAD_STATE, OVERRUN, ROW_DECODERS,
+                                       row_kind)
 from ._kernels.lossless_lanes import STATE, decode_lanes
 from ._kernels.ls_decode import decode_ls_rgba_rows, decode_ls_rows, decode_ls_rows_biased
 from ._kernels.ls_lanes import decode_ls_lanes
@@ -57,11 +58,15 @@ class LosslessShard:
         self._lane_scratch = PerThread(lambda: (
             np.zeros(ring * LANES, np.int32), np.zeros(ring * LANES, np.int32),
             np.zeros(p * w * LANES, np.int32), np.zeros(STATE, np.int32)))
-        # one record at a time, a least-squares archive's RGB rows go through its kernel with
-        # the biases or without, its RGBA rows through their own, the others through MED's
-        # (decode_rows): each compiled on first use only (ls_decode); by plane count
-        rgb = decode_ls_rows_biased if len(tables.bias) else decode_ls_rows
-        self._ls_kernels = {} if tables.ls is None else {3: rgb, 4: decode_ls_rgba_rows}
+        # one record at a time, by plane count: a least-squares archive's RGB rows through its
+        # kernel with the biases or without and its RGBA rows through their own (ls_decode),
+        # the others through MED's of their kind (lossless_decode.row_kind): each kernel
+        # compiled on first use only (a first ds[i] compiled them all: 55-59 s on 2 cores)
+        mapped = len(tables.cmap32) > 0
+        self._kernels = {p: (ROW_DECODERS[row_kind(p, mapped)], False) for p in range(1, 5)}
+        if tables.ls is not None:
+            rgb = decode_ls_rows_biased if len(tables.bias) else decode_ls_rows
+            self._kernels.update({3: (rgb, True), 4: (decode_ls_rgba_rows, True)})
         t = tables
         # the lanes' plane ranges (the one-at-a-time decoder takes them from the codes' bits)
         self.lo = np.zeros(p, dtype=np.int64)
@@ -99,37 +104,34 @@ class LosslessShard:
         30.6-31.0 us, `/tmp` harness)."""
         pl, rs, one, off, status = self._scratch.get()
         one[0] = row
-        self._decode_rows(one, out.reshape(-1), off, status, pl, rs,
-                          self._ls_kernels.get(int(self.dims[row, 0])))
+        self._decode_rows(one, out.reshape(-1), off, status, pl, rs, int(self.dims[row, 0]))
         if status[0]:
             raise_corrupt(status.copy(), one.copy(), self.where, _ERRORS)
 
     def _decode_each(self, rows, flat, out_off, status=None) -> np.ndarray:
         status = np.zeros(len(rows), dtype=np.int64) if status is None else status
         pl, rs = self._scratch.get()[:2]
-        planes = self.dims[rows, 0] if self._ls_kernels else np.zeros(len(rows), np.int64)
+        planes = self.dims[rows, 0]
         kinds = np.unique(planes)
         if len(kinds) == 1:
-            self._decode_rows(rows, flat, out_off, status, pl, rs,
-                              self._ls_kernels.get(int(kinds[0])))
+            self._decode_rows(rows, flat, out_off, status, pl, rs, int(kinds[0]))
         for p in kinds if len(kinds) > 1 else ():  # grey, RGB and RGBA samples in one archive
             part = planes == p
             part_status = np.zeros(int(part.sum()), dtype=np.int64)
-            self._decode_rows(rows[part], flat, out_off[part], part_status, pl, rs,
-                              self._ls_kernels.get(int(p)))
+            self._decode_rows(rows[part], flat, out_off[part], part_status, pl, rs, int(p))
             status[part] = part_status
         return status
 
-    def _decode_rows(self, rows, flat, out_off, status, pl, rs, ls_kernel) -> None:
-        """One record at a time, through a least-squares kernel (``ls_decode``'s, for their
-        plane count) or, where ``ls_kernel`` is None, MED's."""
+    def _decode_rows(self, rows, flat, out_off, status, pl, rs, planes: int) -> None:
+        """One record at a time, rows of ``planes`` planes, through their kernel."""
         t = self.tables
-        if ls_kernel is not None:
-            ls_kernel(self.records, self.offsets, self.dims, rows, t.colour, t.code_lo, t.cum,
-                      t.coarse, t.wts, t.bias, pl, rs, flat, out_off, status)
+        kernel, ls = self._kernels.get(planes) or (ROW_DECODERS[ANY], False)  # 5+ planes
+        if ls:
+            kernel(self.records, self.offsets, self.dims, rows, t.colour, t.code_lo, t.cum,
+                   t.coarse, t.wts, t.bias, pl, rs, flat, out_off, status)
         else:
-            decode_rows(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
-                        t.cum, t.coarse, t.cmap32, pl, rs, flat, out_off, status)
+            kernel(self.records, self.offsets, self.dims, rows, t.colour, t.bits, t.code_lo,
+                   t.cum, t.coarse, t.cmap32, pl, rs, flat, out_off, status)
 
     def _lane_groups(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """((G, 16) indices of coded rows, each group of one plane count (three for the

@@ -14,9 +14,11 @@ from .pixel_model import (ACT_LUT, CTX_PER_CLASS, FINE_CONTEXTS, LEVEL_LUT, Q_LU
 from .rans import (LOSSLESS_DIRECT, LOSSLESS_START, PROB_SCALE, get_code, get_token0,
                    open_lossless)
 
-__all__ = ["BAD_RANGE", "BAD_STATE", "OK", "OVERRUN", "copy_raw", "decode_rows"]
+__all__ = ["ANY", "BAD_RANGE", "BAD_STATE", "GREY", "OK", "OVERRUN", "RGB", "ROW_DECODERS",
+           "copy_raw", "decode_rows", "row_kind"]
 
 OK, OVERRUN, BAD_STATE, BAD_RANGE = 0, 1, 2, 3
+ANY, GREY, RGB = 0, 1, 3  # the kinds of record _decode_sample has a row for (row_kind)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -141,10 +143,12 @@ def _rgb_row(rec, pos, end, x, w, w2, shift, cum, coarse, pl, rs, bc, bp, colour
     return x, pos, OK
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo, cum, coarse,
-                   cmap, pl, rs, out, o):
-    """Decode one coded record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status."""
+                   cmap, pl, rs, out, o, kind):
+    """Decode one coded record ``rec[start:end]`` into ``out[o : o + P*H*W]``; returns a status.
+    ``kind`` (a constant where it is inlined: numba prunes the other rows, which are then not
+    compiled) is ``GREY`` for one plane, ``RGB`` for three without a map, else ``ANY``."""
     if end - start < 3:
         return OVERRUN
     x, pos = open_lossless(rec, start, end)
@@ -159,9 +163,9 @@ def _decode_sample(rec, start, end, nplanes, h, w, colour, maxv, shift, code_lo,
         # grey and RGB: neighbours carried in registers (three planes with a map, which only
         # archives without colour have, take the loop below: the map in the RGB rows cost
         # CIFAR one record x1.02)
-        if nplanes == 1 or (nplanes == 3 and cmap.shape[0] == 0):
+        if kind != ANY:
             bc, bp = cur * w2 + 1, prv * w2 + 1
-            if nplanes == 1:
+            if kind == GREY:
                 x, pos, st = _grey_row(rec, pos, end, x, w, shift, maxv, cum, coarse, cmap, pl,
                                        rs, bc, bp, code_lo, out, o + y * w)
             else:
@@ -223,10 +227,10 @@ def copy_raw(rec, start, n, value_bytes, code_lo, out, o):
         out[o + k] = v + code_lo
 
 
-@njit(cache=True, nogil=True)
-def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl, rs,
-                out, out_off, status):
-    """Decode shard rows into a flat output.
+@njit(cache=True, nogil=True, inline="always")
+def _rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl, rs, out,
+          out_off, status, kind):
+    """Decode shard rows, all of one ``kind`` (:func:`row_kind`), into a flat output.
 
     Args:
         payload: (P,) uint8 records; ``offsets`` (n + 1,) int64 record bounds.
@@ -240,11 +244,10 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
         cmap: (``pixel_model.MAP_SIZE``,) int32 map of plane 0's fine contexts, both stages,
             or empty (a colour archive).
         pl, rs: flat int32 ring scratch of at least P * 2 * (W + 2) entries.
-
-    A least-squares archive's 3- and 4-plane rows go to ``ls_decode.decode_ls_rows`` instead
-    (its other rows, MED's, come here).
         out: (total,) output values; ``out_off`` (B,) where each row starts.
         status: (B,) int64, set per row to OK or an error code.
+
+    A least-squares archive's 3- and 4-plane rows go to ``ls_decode``'s kernels instead.
     """
     maxv = (1 << bits) - 1
     shift = bits - 8
@@ -260,4 +263,41 @@ def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coar
         else:
             status[b] = _decode_sample(payload, start, end, nplanes, h, w,
                                        colour if nplanes == 3 or nplanes == 4 else 0, maxv, shift,
-                                       code_lo, cum, coarse, cmap, pl, rs, out, out_off[b])
+                                       code_lo, cum, coarse, cmap, pl, rs, out, out_off[b], kind)
+
+
+def row_kind(planes: int, mapped: bool) -> int:
+    """Which entry decodes a record of ``planes`` planes (``mapped``: the archive has plane 0's
+    context map): its rows in registers for one plane (``GREY``) or three without a map
+    (``RGB``), else the generic loop (``ANY``)."""
+    return GREY if planes == 1 else RGB if planes == 3 and not mapped else ANY
+
+
+@njit(cache=True, nogil=True)
+def decode_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl, rs,
+                out, out_off, status):
+    """:func:`_rows` of ``ANY`` rows (2 or 4 planes, or 3 with a map)."""
+    _rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl, rs, out,
+          out_off, status, ANY)
+
+
+@njit(cache=True, nogil=True)
+def decode_grey_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl,
+                     rs, out, out_off, status):
+    """:func:`_rows` of one-plane rows."""
+    _rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl, rs, out,
+          out_off, status, GREY)
+
+
+@njit(cache=True, nogil=True)
+def decode_rgb_rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl,
+                    rs, out, out_off, status):
+    """:func:`_rows` of three-plane rows of an archive without a map."""
+    _rows(payload, offsets, shapes, rows, colour, bits, code_lo, cum, coarse, cmap, pl, rs, out,
+          out_off, status, RGB)
+
+
+#: the one-at-a-time entry of each kind of record (:func:`row_kind`), each compiled on first use
+#: (one archive of one kind of record compiles one: MNIST's first ``ds[i]`` compiled its grey row,
+#: the RGB row and the generic loop)
+ROW_DECODERS = {GREY: decode_grey_rows, RGB: decode_rgb_rows, ANY: decode_rows}
