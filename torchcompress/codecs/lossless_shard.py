@@ -115,7 +115,8 @@ class LosslessShard:
         kinds = np.unique(planes)
         if len(kinds) == 1:
             self._decode_rows(rows, flat, out_off, status, pl, rs, int(kinds[0]))
-        for p in kinds if len(kinds) > 1 else ():  # grey, RGB and RGBA samples in one archive
+            return status
+        for p in kinds:  # grey, RGB and RGBA samples in one archive: each through its kernel
             part = planes == p
             part_status = np.zeros(int(part.sum()), dtype=np.int64)
             self._decode_rows(rows[part], flat, out_off[part], part_status, pl, rs, int(p))

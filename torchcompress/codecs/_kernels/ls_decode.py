@@ -4,10 +4,10 @@ As ``lossless_decode``: every read is checked against the record's end and every
 against its plane's range (a sound RGB pixel puts its transform's values inside their
 ranges); a corrupt record returns a status code.
 
-Its own entry points, one without the biases and one with them, so that a process compiles
-only the decoder its archive needs: numba's inlining of these rows took most of a first
-``ds[i]``'s compile, 55-59 s on the 2-core EPYC host, for MED archives (MNIST) that never run
-them and for the row with biases that archives since the fit left them at zero never take.
+Three entry points, RGB rows without the biases, with them, and RGBA rows, so that a process
+compiles only the decoder its records need: numba's inlining of these rows took most of a
+first ``ds[i]``'s compile, 55-59 s on the 2-core EPYC host, for MED archives (MNIST) that never
+run them and for the row with biases that archives since the fit left them at zero never take.
 """
 
 import numpy as np
