@@ -10,6 +10,7 @@ import xxhash
 from .._validation import expand_path
 from ..errors import FormatError
 from .manifest import Manifest, load_manifest
+from .mapping import reserve_descriptors
 from .safetensors_io import open_tensors, read_header
 
 __all__ = ["ArchiveReader", "check_file_hash"]
@@ -74,6 +75,7 @@ class ArchiveReader:
         self.path = expand_path(path)
         self.manifest: Manifest = load_manifest(self.path)
         m = self.manifest
+        reserve_descriptors(self.path, len(m.shards) + len(m.extras))  # one a file once mapped
         labels = []
         for s in m.shards:
             file = self.shard_path(s.file)
@@ -85,7 +87,7 @@ class ArchiveReader:
             if spec[1][0] != s.stop - s.start:
                 raise FormatError(f"{file}: holds {spec[1][0]} labels, but the shard covers "
                                   f"{s.stop - s.start} samples; label count != num_samples")
-            labels.append(np.asarray(open_tensors(file)["labels"]))
+            labels.append(np.array(open_tensors(file)["labels"]))  # a copy: the map closes
         if len({a.dtype for a in labels}) > 1:
             raise FormatError(f"{self.path}: shards disagree on the label dtype")
         self.labels = np.concatenate(labels)

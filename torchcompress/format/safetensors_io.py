@@ -16,6 +16,7 @@ import numpy as np
 import xxhash
 
 from ..errors import FormatError
+from .mapping import map_file
 
 __all__ = ["DTYPES", "read_header", "open_tensors", "write_tensors"]
 
@@ -90,7 +91,7 @@ def open_tensors(path: str) -> dict[str, np.ndarray]:
     if size == data_start:
         buf = np.zeros(0, dtype=np.uint8)
     else:
-        buf = np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)  # plain views: fast numba dispatch
+        buf = map_file(path)
     out = {}
     for name, (dtype, shape, begin, end) in tensors.items():
         a = buf[data_start + begin:data_start + end].view(dtype).reshape(shape)

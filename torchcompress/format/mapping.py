@@ -1,0 +1,98 @@
+"""Memory-mapping archive files, and the file descriptors the maps hold.
+
+Python's ``mmap`` keeps a duplicate of the file's descriptor for as long as the map lives,
+unless it is told not to (``trackfd=False``, Python 3.13). A process that has read from every
+shard of an archive holds one descriptor per shard, so an archive of more shards than the
+open-files limit (``ulimit -n``, often 1,024) failed part way through an epoch with
+"Too many open files": ImageNet at 64 MiB shards is thousands of them (a 2,001-shard archive
+held 2,006 descriptors once read, on Python 3.11). Where maps hold descriptors, opening an
+archive raises the process's soft limit toward its hard one to fit the shards of the archives
+it opened (children, DataLoader workers included, inherit it), warns where the hard limit is
+too low, and a map that still finds none left names the limit and what to do.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from ..errors import user_stacklevel
+
+try:
+    import resource
+except ImportError:  # Windows: no such limit to raise
+    resource = None
+
+__all__ = ["HOLDS_FD", "map_file", "reserve_descriptors"]
+
+#: whether a live map holds a file descriptor (before Python 3.13's ``trackfd=False``)
+HOLDS_FD = sys.version_info < (3, 13)
+#: descriptors left for everything else (DataLoader pipes, shared memory, the user's files)
+HEADROOM = 256
+_RESERVED: dict[str, int] = {}  # archive path -> its files, for the archives this process opened
+_WARNED: set[str] = set()
+
+
+def _limits() -> tuple[int, int] | None:
+    return None if resource is None else resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def reserve_descriptors(path: str, files: int) -> None:
+    """Make room for the ``files`` maps of the archive at ``path``: raise the soft open-files
+    limit, up to the hard one, to the files of every archive opened here plus ``HEADROOM``;
+    warn where the hard limit cannot hold them."""
+    limits = _limits()
+    if not HOLDS_FD or limits is None:
+        return
+    path = os.path.abspath(path)
+    _RESERVED[path] = files
+    need = sum(_RESERVED.values()) + HEADROOM
+    soft, hard = limits
+    if need <= soft:
+        return
+    unlimited = hard == resource.RLIM_INFINITY
+    if soft < hard or unlimited:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need if unlimited else min(need, hard),
+                                                        hard))
+        except (ValueError, OSError):
+            pass
+    soft = _limits()[0]
+    if need > soft and path not in _WARNED:
+        _WARNED.add(path)
+        others = "" if need - HEADROOM == files else \
+            f" ({need - HEADROOM} with the other archives opened here)"
+        warnings.warn(
+            f"{path}: its {files} files{others} each hold a file descriptor once read (Python "
+            f"{sys.version_info[0]}.{sys.version_info[1]}'s memory maps keep one), more than the "
+            f"open-files limit of {soft} (hard limit {hard}) leaves: a pass over every sample "
+            "would fail with 'Too many open files'. Raise the limit (ulimit -n, or the hard one "
+            "as root), or compress it again with larger shards (shard_size=)", UserWarning,
+            stacklevel=user_stacklevel())
+
+
+def _mapped(path: str) -> mmap.mmap:
+    with open(path, "rb") as f:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ,
+                         **({} if HOLDS_FD else {"trackfd": False}))
+
+
+def map_file(path: str) -> np.ndarray:
+    """The bytes of ``path`` (not empty), memory-mapped read-only, as a plain ndarray (fast
+    numba dispatch); an ``OSError`` naming the limit where no file descriptor is left."""
+    try:
+        m = _mapped(path)
+    except OSError as e:
+        if e.errno != errno.EMFILE:
+            raise
+        soft, hard = _limits() or (-1, -1)
+        raise OSError(errno.EMFILE, f"{path}: no file descriptor left to map it: this process "
+                      f"has {soft} (ulimit -n; hard limit {hard}), and each shard it has read "
+                      "holds one on this Python. Raise the limit (ulimit -n), or compress the "
+                      "archive again with larger shards (shard_size=)") from e
+    return np.frombuffer(m, dtype=np.uint8)
