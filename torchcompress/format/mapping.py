@@ -38,8 +38,13 @@ _RESERVED: dict[str, int] = {}  # archive path -> its files, for the archives th
 _WARNED: set[str] = set()
 
 
-def _limits() -> tuple[int, int] | None:
-    return None if resource is None else resource.getrlimit(resource.RLIMIT_NOFILE)
+def _limits() -> tuple[float, float] | None:
+    """(soft, hard) open-files limits, an unlimited one as infinity (``RLIM_INFINITY`` is -1 on
+    Linux); None without ``resource``."""
+    if resource is None:
+        return None
+    return tuple(float("inf") if v == resource.RLIM_INFINITY else v
+                 for v in resource.getrlimit(resource.RLIMIT_NOFILE))
 
 
 def reserve_descriptors(path: str, files: int) -> None:
@@ -55,12 +60,11 @@ def reserve_descriptors(path: str, files: int) -> None:
     soft, hard = limits
     if need <= soft:
         return
-    unlimited = hard == resource.RLIM_INFINITY
-    if soft < hard or unlimited:
+    if soft < hard:
+        raw_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (need if unlimited else min(need, hard),
-                                                        hard))
-        except (ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (int(min(need, hard)), raw_hard))
+        except (ValueError, OSError):  # e.g. past the system's own ceiling: warned below
             pass
     soft = _limits()[0]
     if need > soft and path not in _WARNED:
