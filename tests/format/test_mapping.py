@@ -67,3 +67,21 @@ def test_a_hard_limit_below_the_shards_is_named(many_shards):
     assert "more than the open-files limit of 128 (hard limit 128) leaves" in out
     assert "no file descriptor left to map it: this process has 128 (ulimit -n; hard limit " \
            "128)" in out and "compress the archive again with larger shards" in out
+
+
+def test_an_unlimited_limit_is_left_alone(monkeypatch):
+    """RLIM_INFINITY is -1 on Linux: read as a number, an unlimited soft limit looked too low,
+    and was lowered to the archive's files (and warned about)."""
+    import warnings
+
+    from torchcompress.format import mapping
+
+    calls = []
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (resource.RLIM_INFINITY,) * 2)
+    monkeypatch.setattr(resource, "setrlimit", lambda *a: calls.append(a))
+    monkeypatch.setattr(mapping, "HOLDS_FD", True)
+    monkeypatch.setattr(mapping, "_RESERVED", {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mapping.reserve_descriptors("/no/such/archive.tcz", 5000)
+    assert calls == []
