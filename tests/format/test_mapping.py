@@ -83,5 +83,25 @@ def test_an_unlimited_limit_is_left_alone(monkeypatch):
     monkeypatch.setattr(mapping, "_RESERVED", {})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        mapping.reserve_descriptors("/no/such/archive.tcz", 5000)
+        mapping.reserve_descriptors(type("Reader", (), {})(), "/no/such/archive.tcz", 5000)
     assert calls == []
+
+
+def test_two_readers_of_one_archive_reserve_for_both(monkeypatch):
+    """A dataset and tc.verify of one archive each map every shard: reserving once per path let
+    tc.verify run out of descriptors while the dataset held its maps (300 shards, ulimit -n
+    128). A reader's reservation ends with it."""
+    from torchcompress.format import mapping
+
+    limits = [(64, 10_000)]
+    monkeypatch.setattr(resource, "getrlimit", lambda _: limits[0])
+    monkeypatch.setattr(resource, "setrlimit", lambda _, v: limits.__setitem__(0, v))
+    monkeypatch.setattr(mapping, "HOLDS_FD", True)
+    monkeypatch.setattr(mapping, "_RESERVED", {})
+    Reader = type("Reader", (), {})
+    first, second = Reader(), Reader()
+    mapping.reserve_descriptors(first, "/one/archive.tcz", 1000)
+    mapping.reserve_descriptors(second, "/one/archive.tcz", 1000)
+    assert limits[0] == (2000 + mapping.HEADROOM, 10_000)
+    del second
+    assert list(mapping._RESERVED.values()) == [1000]

@@ -18,6 +18,7 @@ import mmap
 import os
 import sys
 import warnings
+import weakref
 
 import numpy as np
 
@@ -34,7 +35,7 @@ __all__ = ["HOLDS_FD", "map_file", "reserve_descriptors"]
 HOLDS_FD = sys.version_info < (3, 13)
 #: descriptors left for everything else (DataLoader pipes, shared memory, the user's files)
 HEADROOM = 256
-_RESERVED: dict[str, int] = {}  # archive path -> its files, for the archives this process opened
+_RESERVED: dict[int, int] = {}  # id of a live reader -> its archive's files
 _WARNED: set[str] = set()
 
 
@@ -47,15 +48,17 @@ def _limits() -> tuple[float, float] | None:
                  for v in resource.getrlimit(resource.RLIMIT_NOFILE))
 
 
-def reserve_descriptors(path: str, files: int) -> None:
-    """Make room for the ``files`` maps of the archive at ``path``: raise the soft open-files
-    limit, up to the hard one, to the files of every archive opened here plus ``HEADROOM``;
-    warn where the hard limit cannot hold them."""
+def reserve_descriptors(owner, path: str, files: int) -> None:
+    """Make room for the ``files`` maps of the archive at ``path`` that ``owner`` (a reader,
+    whose maps are its own) may hold while it lives: raise the soft open-files limit, up to the
+    hard one, to the files of every live reader plus ``HEADROOM``; warn where the hard limit
+    cannot hold them. (A dataset and ``tc.verify`` of one archive each map every shard.)"""
     limits = _limits()
     if not HOLDS_FD or limits is None:
         return
     path = os.path.abspath(path)
-    _RESERVED[path] = files
+    _RESERVED[id(owner)] = files
+    weakref.finalize(owner, _RESERVED.pop, id(owner), None)
     need = sum(_RESERVED.values()) + HEADROOM
     soft, hard = limits
     if need <= soft:
@@ -70,7 +73,7 @@ def reserve_descriptors(path: str, files: int) -> None:
     if need > soft and path not in _WARNED:
         _WARNED.add(path)
         others = "" if need - HEADROOM == files else \
-            f" ({need - HEADROOM} with the other archives opened here)"
+            f" ({need - HEADROOM} with the other archives open here)"
         warnings.warn(
             f"{path}: its {files} files{others} each hold a file descriptor once read (Python "
             f"{sys.version_info[0]}.{sys.version_info[1]}'s memory maps keep one), more than the "

@@ -75,7 +75,7 @@ class ArchiveReader:
         self.path = expand_path(path)
         self.manifest: Manifest = load_manifest(self.path)
         m = self.manifest
-        reserve_descriptors(self.path, len(m.shards) + len(m.extras))  # one a file once mapped
+        reserve_descriptors(self, self.path, len(m.shards) + len(m.extras))  # one a file mapped
         labels = []
         for s in m.shards:
             file = self.shard_path(s.file)
