@@ -6,9 +6,9 @@ shard of an archive holds one descriptor per shard, so an archive of more shards
 open-files limit (``ulimit -n``, often 1,024) failed part way through an epoch with
 "Too many open files": ImageNet at 64 MiB shards is thousands of them (a 2,001-shard archive
 held 2,006 descriptors once read, on Python 3.11). Where maps hold descriptors, opening an
-archive raises the process's soft limit toward its hard one to fit the shards of the archives
-it opened (children, DataLoader workers included, inherit it), warns where the hard limit is
-too low, and a map that still finds none left names the limit and what to do.
+archive raises the process's soft limit toward its hard one to fit the files of every live
+reader (children, DataLoader workers included, inherit it), warns where the hard limit is too
+low, and a map that still finds none left names the limit and what to do.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ def _limits() -> tuple[float, float] | None:
                  for v in resource.getrlimit(resource.RLIMIT_NOFILE))
 
 
+def _shown(limit: float) -> str:
+    return "unlimited" if limit == float("inf") else str(int(limit))
+
+
 def reserve_descriptors(owner, path: str, files: int) -> None:
     """Make room for the ``files`` maps of the archive at ``path`` that ``owner`` (a reader,
     whose maps are its own) may hold while it lives: raise the soft open-files limit, up to the
@@ -64,9 +68,9 @@ def reserve_descriptors(owner, path: str, files: int) -> None:
     if need <= soft:
         return
     if soft < hard:
-        raw_hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (int(min(need, hard)), raw_hard))
+        try:  # the hard limit as the system gives it (RLIM_INFINITY where unlimited)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (
+                int(min(need, hard)), resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
         except (ValueError, OSError):  # e.g. past the system's own ceiling: warned below
             pass
     soft = _limits()[0]
@@ -77,10 +81,10 @@ def reserve_descriptors(owner, path: str, files: int) -> None:
         warnings.warn(
             f"{path}: its {files} files{others} each hold a file descriptor once read (Python "
             f"{sys.version_info[0]}.{sys.version_info[1]}'s memory maps keep one), more than the "
-            f"open-files limit of {soft} (hard limit {hard}) leaves: a pass over every sample "
-            "would fail with 'Too many open files'. Raise the limit (ulimit -n, or the hard one "
-            "as root), or compress it again with larger shards (shard_size=)", UserWarning,
-            stacklevel=user_stacklevel())
+            f"open-files limit of {soft} (hard limit {_shown(hard)}) leaves: a pass over every "
+            "sample would fail with 'Too many open files'. Raise the limit (ulimit -n, or the "
+            "hard one as root), or compress it again with larger shards (shard_size=)",
+            UserWarning, stacklevel=user_stacklevel())
 
 
 def _mapped(path: str) -> mmap.mmap:
