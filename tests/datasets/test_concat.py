@@ -109,15 +109,15 @@ def test_batch_refuses_parts_of_three_fields(tmp_path):
 
 def test_labels_of_two_kinds_are_promoted(parts, tmp_path):
     """Class labels beside real targets: batch raised torch's "Index put requires the source
-    and destination dtypes match"; a DataLoader over the same parts gives float labels (float64,
-    from Python numbers; batch keeps the archives' float32)."""
+    and destination dtypes match"; a DataLoader over the same parts gives them as batch does,
+    float32 (collate refuses ints beside a regression archive's 0-d float32 tensors)."""
     x = np.random.default_rng(1).integers(0, 256, (4, 3, 4, 5), dtype=np.uint8)
     tc.compress((x, np.linspace(0.5, 2, 4)), tmp_path / "r.tcz", progress=False)
     ds = tc.ConcatDataset([parts[0], tc.open(tmp_path / "r.tcz")])
     idx = [8, 0, 10, 3]
     xb, yb = ds.batch(idx)
     xs, ys = default_collate(ds.__getitems__(idx))
-    assert yb.dtype == torch.float32 and torch.equal(yb, ys.float()) and torch.equal(xb, xs)
+    assert yb.dtype == ys.dtype == torch.float32 and torch.equal(yb, ys) and torch.equal(xb, xs)
     assert yb.tolist() == [1.0, 0.0, 2.0, 0.0]
 
 

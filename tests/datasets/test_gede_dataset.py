@@ -59,7 +59,8 @@ def test_float_table_with_precision_and_regression_targets(tmp_path):
     ds = tc.open(path)
     xs = torch.stack([ds[i][0] for i in range(64)]).numpy()
     np.testing.assert_allclose(xs, x, atol=6e-4)
-    assert isinstance(ds[0][1], float) and ds.targets.dtype == torch.float32
+    y0 = ds[0][1]  # a 0-d float32 tensor, as a TensorDataset gives it
+    assert y0.dtype == ds.targets.dtype == torch.float32 and y0.shape == ()
 
 
 @pytest.mark.parametrize("kwargs, err, match", [

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch.utils.data import DataLoader
 
 import torchcompress as tc
 
@@ -185,8 +186,13 @@ def test_a_datasets_float_labels_are_regression_targets(tmp_path, kind, how):
                 **({"codec": "gede", "classwise": False} if how.startswith("gede") else {}))
     ds = tc.open(tmp_path / "r.tcz")
     assert ds.targets.dtype == torch.float32 and np.array_equal(ds.targets.numpy(), want)
-    x, y = ds[0]
-    assert isinstance(y, float) and y == 3.0 and np.array_equal(x.numpy(), src.x[0])
+    x, y = ds[0]  # as a TensorDataset's: a 0-d float32 tensor (a Python float collated float64)
+    assert y.dtype == torch.float32 and y.shape == () and y == 3.0
+    assert np.array_equal(x.numpy(), src.x[0])
+    _, yb = next(iter(DataLoader(ds, batch_size=4)))
+    assert yb.dtype == torch.float32 and np.array_equal(yb.numpy(), want[:4])
+    ds.target_transform = lambda v: v * 2  # the batch's transform sees what ds[i]'s does
+    assert ds[1][1].dtype == ds.batch([0, 1])[1].dtype == torch.float32
     assert ds.info["target_range"] == [float(want.min()), float(want.max())]
     assert "label_counts" not in ds.info
 

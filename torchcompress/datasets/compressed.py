@@ -44,7 +44,8 @@ class CompressedDataset(Dataset):
     ``ds[i]`` returns ``(x, y)``: ``x`` a tensor of the stored sample shape in
     the source's dtype (uint8 CHW for images, as ``torchvision.io`` gives them,
     so ``v2.ToDtype(torch.float32, scale=True)`` and ``Normalize`` work
-    unchanged), ``y`` an int (a float for regression targets). Archives of
+    unchanged), ``y`` an int (for regression targets a 0-d float32 tensor, as a
+    ``TensorDataset`` gives it, so ``DataLoader`` collates float32). Archives of
     mixed shapes (``codec="lossless"``) give each sample its own shape.
     ``ds.__getitems__(indices)`` decodes a batch in one kernel call per shard;
     ``DataLoader`` uses it automatically.
@@ -106,7 +107,10 @@ class CompressedDataset(Dataset):
         self._labels = self._stored.copy()  # what ds[i] gives; ds.targets shares it
         self._targets = torch.from_numpy(self._labels)
         self._n = len(self._labels)
-        self._label = int if self._labels.dtype.kind in "iu" else float
+        # a class is an int, as torchvision's datasets give it; a regression target a 0-d
+        # float32 tensor, as a TensorDataset's, so DataLoader collates float32 (B,) as ds.loader
+        # does (a Python float collated float64: the losses ran in float64, MPS refused them)
+        self._label = int if self._labels.dtype.kind in "iu" else torch.tensor
         self.decoder.check_all()  # validate every shard before any kernel runs
         self.reader.release()
 
@@ -155,7 +159,7 @@ class CompressedDataset(Dataset):
         """No transform to apply (read each time: users set ``ds.transform`` after opening)."""
         return self.transform is None and self.target_transform is None and self.transforms is None
 
-    def _finish(self, x: torch.Tensor, y: int):
+    def _finish(self, x: torch.Tensor, y):
         if self.transforms is not None:
             return pil_hint(self.transforms, x, y)
         if self.transform is not None:
@@ -196,12 +200,17 @@ class CompressedDataset(Dataset):
             return [torch.from_numpy(self._out.finish(a)) for a in out]
         return torch.from_numpy(self._out.finish(out))
 
+    def _labels_of(self, idx: np.ndarray) -> list:
+        """Rows ``idx``'s labels as ``ds[i]`` gives them: ints, or 0-d float32 tensors."""
+        y = self._labels[idx]
+        return y.tolist() if y.dtype.kind in "iu" else list(torch.from_numpy(y).unbind(0))
+
     def __getitems__(self, indices) -> list:
         """Decode a batch: one kernel call per shard touched. Returns ``[(x, y), ...]``."""
         idx = self._indices(indices)
         x = self._decode(idx)
         xs = x if isinstance(x, list) else x.unbind(0)
-        labels = self._labels[idx].tolist()
+        labels = self._labels_of(idx)
         if self._plain():
             return list(zip(xs, labels))
         return [self._finish(x, y) for x, y in zip(xs, labels)]
@@ -216,7 +225,7 @@ class CompressedDataset(Dataset):
         y = torch.from_numpy(self._labels[idx])
         if self.transforms is not None:
             pairs = [pil_hint(self.transforms, t, v) for t, v in
-                     zip(x if isinstance(x, list) else x.unbind(0), y.tolist())]
+                     zip(x if isinstance(x, list) else x.unbind(0), self._labels_of(idx))]
             x, y = [p[0] for p in pairs], default_collate([p[1] for p in pairs])
         elif self.transform is not None:
             x = [pil_hint(self.transform, t) for t in (x if isinstance(x, list) else x.unbind(0))]
@@ -226,7 +235,7 @@ class CompressedDataset(Dataset):
                 and all(isinstance(t, torch.Tensor) and t.shape == x[0].shape for t in x):
             x = torch.stack(x)
         if self.target_transform is not None:  # collated as DataLoader's default collate does
-            y = default_collate([self.target_transform(v) for v in y.tolist()])
+            y = default_collate([self.target_transform(v) for v in self._labels_of(idx)])
         return x, y
 
     def loader(self, batch_size: int, *, shuffle: bool = False, sampler=None, num_workers: int = 0,

@@ -62,7 +62,7 @@ class ConcatDataset(_TorchConcat):
             items = many(local) if many is not None else [ds[i] for i in local]
             for w, item in zip(where.tolist(), items):
                 out[w] = item
-        return out
+        return _promoted(out)
 
     def batch(self, indices) -> tuple:
         """``(x, y)`` of ``indices`` as one batch, as ``CompressedDataset.batch`` gives it: each
@@ -86,6 +86,18 @@ class ConcatDataset(_TorchConcat):
         """``ds.loader`` over the joined parts: whole batches (``batch`` above), exact resume;
         the arguments of ``CompressedDataset.loader``."""
         return make_loader(self, batch_size, **kwargs)
+
+
+def _promoted(items: list) -> list:
+    """A part's class labels (ints) beside another's real targets (0-d float32 tensors) as
+    real targets, as ``batch`` promotes them: DataLoader's collate refuses the mix."""
+    ys = [it[1] for it in items if isinstance(it, tuple) and len(it) == 2]
+    if any(type(y) is int for y in ys) and any(
+            isinstance(y, torch.Tensor) and y.dim() == 0 and y.is_floating_point() for y in ys):
+        return [(it[0], torch.tensor(it[1], dtype=torch.float32))
+                if isinstance(it, tuple) and len(it) == 2 and type(it[1]) is int else it
+                for it in items]
+    return items
 
 
 def _placed(parts: list, at: list) -> torch.Tensor:
