@@ -37,6 +37,23 @@ def test_regression_condense_weights_and_means(tmp_path):
     np.testing.assert_allclose(torch.stack([full[i][0] for i in range(len(x))]).numpy(), x, atol=6e-3)
 
 
+def test_targets_given_as_a_column_come_back_as_one(tmp_path):
+    """A table's targets as (N, 1), the shape a model's output has: they came back (B,), and
+    MSELoss broadcast a (B, 1) output against them to (B, B) (with only a warning)."""
+    x, t = _table(60)
+    tc.condense((x, t[:, None]), tmp_path / "c.tcz", beta=4, precision=2, progress=False)
+    ds = tc.open(tmp_path / "c.tcz")
+    _, yb, _ = next(iter(DataLoader(ds, batch_size=8)))
+    assert ds[0][1].shape == (1,) and yb.shape == (8, 1) and yb.dtype == torch.float32
+    full = ds.full
+    assert full[3][1].shape == (1,) and full[3][1].item() == t[3] and full.targets.shape == (60,)
+    assert full.batch([0, 1])[1].shape == (2, 1)
+    assert "regression targets of shape (1,) in [" in tc.datasets.describe(full.info)
+    tc.condense((x, t), tmp_path / "s.tcz", beta=4, precision=2, progress=False)
+    assert tc.open(tmp_path / "s.tcz")[0][1].shape == ()
+    assert tc.open(tmp_path / "s.tcz").full.info["target_shape"] == []
+
+
 def test_in_place_ops_on_a_sample_leave_the_stored_samples_alone(tmp_path):
     """ds[i] handed out views of the stored samples and weights: an in-place transform
     (Normalize(inplace=True), x.mul_) changed them for the rest of training."""

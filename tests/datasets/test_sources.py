@@ -186,13 +186,20 @@ def test_a_datasets_float_labels_are_regression_targets(tmp_path, kind, how):
                 **({"codec": "gede", "classwise": False} if how.startswith("gede") else {}))
     ds = tc.open(tmp_path / "r.tcz")
     assert ds.targets.dtype == torch.float32 and np.array_equal(ds.targets.numpy(), want)
-    x, y = ds[0]  # as a TensorDataset's: a 0-d float32 tensor (a Python float collated float64)
-    assert y.dtype == torch.float32 and y.shape == () and y == 3.0
+    # as a TensorDataset's: a 0-d float32 tensor (a Python float collated float64), or of
+    # the shape the source gave (a column: a model's (B, 1) output meets (B, 1) targets; they
+    # came back (B,), so MSELoss broadcast them to (B, B))
+    shape = (1,) if kind == "column" else ()
+    x, y = ds[0]
+    assert y.dtype == torch.float32 and y.shape == shape and y.item() == 3.0
     assert np.array_equal(x.numpy(), src.x[0])
     _, yb = next(iter(DataLoader(ds, batch_size=4)))
-    assert yb.dtype == torch.float32 and np.array_equal(yb.numpy(), want[:4])
+    assert yb.dtype == torch.float32 and np.array_equal(yb.numpy(), want[:4].reshape(4, *shape))
+    _, yl = next(iter(ds.loader(4)))
+    assert ds.batch([0, 1])[1].shape == (2, *shape) and torch.equal(yl, yb)
     ds.target_transform = lambda v: v * 2  # the batch's transform sees what ds[i]'s does
     assert ds[1][1].dtype == ds.batch([0, 1])[1].dtype == torch.float32
+    assert ds.batch([0, 1])[1].shape == (2, *shape)
     assert ds.info["target_range"] == [float(want.min()), float(want.max())]
     assert "label_counts" not in ds.info
 

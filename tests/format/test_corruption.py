@@ -238,3 +238,13 @@ def test_a_path_of_bytes_opens_and_none_is_named(archive):
             opener(None)
     assert len(tc.open(os.fsencode(archive))) == 40
     assert tc.verify(os.fsencode(archive))["num_samples"] == 40
+
+
+@pytest.mark.parametrize("shape, match", [
+    ([2], r"target_shape \[2\] should be \[\] or \[1\]"),
+    ([1], r"target_shape \[1\] is for real-valued targets, but the labels are int64"),
+    ("x", "missing or malformed field")])
+def test_a_bad_target_shape(archive, shape, match):
+    edit_manifest(archive, lambda m: m.update(target_shape=shape))
+    with pytest.raises(FormatError, match=match):
+        tc.open(archive)

@@ -47,7 +47,7 @@ def test_golden_manifest(tmp_path):
     assert m == {
         "classes": ["even", "odd"], "codec": "adq",
         "codec_params": {"allocation": "adaptive", "bits": 2.0},
-        "format": "torchcompress", "format_version": 10, "num_samples": 4,
+        "format": "torchcompress", "format_version": 11, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
             {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
@@ -121,7 +121,7 @@ def test_golden_lossless_archive(tmp_path):
     assert body[16:22] == bytes([3, 0, 0, 0, 0, 0])
     assert [int.from_bytes(body[a:a + 3], "little") for a in (22, 25)] == [0x03A082, 0x000BE7]
     m = json.loads((path / "manifest.json").read_text())
-    assert m["format_version"] == 10 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
+    assert m["format_version"] == 11 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
     assert m["extras"]["tables"]["xxh3_64"] == "8865011f26ed002e"
     # tables (format 5, packed since 4): per context, its stored token count, then those
     # tokens' log-weights; without colour (format 7) plane 0's map of fine contexts, stored as

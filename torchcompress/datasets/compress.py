@@ -208,7 +208,8 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
     enc.check_targets(src.y)
     table = renumbering(src.classes, classes)
     if table is not None:  # classes= numbers the source's own names otherwise
-        src = Source(src.x, renumbered(src.y, table, np.arange(len(src.y))), classes, src.name)
+        src = Source(src.x, renumbered(src.y, table, np.arange(len(src.y))), classes, src.name,
+                     src.target_shape)
     classes = check_class_names(classes if classes is not None else
                                 names_for_labels(src.classes, src.y))
     check_labels_name_classes(classes, src.y)
@@ -239,7 +240,7 @@ def write_archive(src, path, enc, *, overwrite: bool, progress: bool, shard_size
         manifest = Manifest(
             codec=enc.name, codec_params=enc.params.to_dict(), sample_shape=shape,
             sample_dtype=str(src.x[0].dtype), num_samples=n, shards=w.shards,
-            classes=classes,
+            classes=classes, target_shape=src.target_shape,
             provenance={"source": src.name, "writer": f"torchcompress {__version__}",
                         "created": utc_now()},
             stats=stats, extras=dict(w.extras),

@@ -109,8 +109,9 @@ class CompressedDataset(Dataset):
         self._n = len(self._labels)
         # a class is an int, as torchvision's datasets give it; a regression target a 0-d
         # float32 tensor, as a TensorDataset's, so DataLoader collates float32 (B,) as ds.loader
-        # does (a Python float collated float64: the losses ran in float64, MPS refused them)
-        self._label = int if self._labels.dtype.kind in "iu" else torch.tensor
+        # does (a Python float collated float64: the losses ran in float64, MPS refused them),
+        # or of shape (1,) where the source gave them so (a table's column: (B, 1) batches)
+        self._target_shape = m.target_shape
         self.decoder.check_all()  # validate every shard before any kernel runs
         self.reader.release()
 
@@ -200,10 +201,18 @@ class CompressedDataset(Dataset):
             return [torch.from_numpy(self._out.finish(a)) for a in out]
         return torch.from_numpy(self._out.finish(out))
 
+    def _label(self, v):
+        """One stored label as ``ds[i]`` gives it: an int, or a float32 target tensor."""
+        if self._labels.dtype.kind in "iu":
+            return int(v)
+        return torch.tensor(v).reshape(self._target_shape)
+
     def _labels_of(self, idx: np.ndarray) -> list:
-        """Rows ``idx``'s labels as ``ds[i]`` gives them: ints, or 0-d float32 tensors."""
+        """Rows ``idx``'s labels as ``ds[i]`` gives them: ints, or float32 target tensors."""
         y = self._labels[idx]
-        return y.tolist() if y.dtype.kind in "iu" else list(torch.from_numpy(y).unbind(0))
+        if y.dtype.kind in "iu":
+            return y.tolist()
+        return list(torch.from_numpy(y).reshape(-1, *self._target_shape).unbind(0))
 
     def __getitems__(self, indices) -> list:
         """Decode a batch: one kernel call per shard touched. Returns ``[(x, y), ...]``."""
@@ -222,7 +231,7 @@ class CompressedDataset(Dataset):
         sample, as in ``__getitem__``; without them nothing is split and stacked again."""
         idx = self._indices(indices)
         x = self._decode(idx)
-        y = torch.from_numpy(self._labels[idx])
+        y = torch.from_numpy(self._labels[idx]).reshape(-1, *self._target_shape)
         if self.transforms is not None:
             pairs = [pil_hint(self.transforms, t, v) for t, v in
                      zip(x if isinstance(x, list) else x.unbind(0), self._labels_of(idx))]

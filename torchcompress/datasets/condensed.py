@@ -101,8 +101,9 @@ class CondensedDataset(Dataset):
     """The condensed samples of an archive written by :func:`tc.condense`.
 
     ``ds[i]`` returns ``(x, y, w)``: ``x`` float32 of the sample shape, ``y``
-    an int class or a float32 scalar tensor, ``w`` a float32 scalar tensor
-    (the cluster size). Train with ``tc.weighted_loss(loss, w)``.
+    an int class or a float32 scalar tensor (of shape (1,) where the source's
+    targets were one-value columns), ``w`` a float32 scalar tensor (the cluster
+    size). Train with ``tc.weighted_loss(loss, w)``.
 
     Args:
         path: archive directory.
@@ -136,6 +137,7 @@ class CondensedDataset(Dataset):
                               f"{reader.manifest.num_samples}, found sum {int(w.sum())}")
         self._x = torch.from_numpy(np.array(x))
         self._y = np.array(y)
+        self._target_shape = reader.manifest.target_shape
         self._w = torch.from_numpy(np.array(w, dtype=np.float32))
         self.classes = reader.manifest.classes
         self.class_to_idx = class_index(self.classes)
@@ -167,7 +169,7 @@ class CondensedDataset(Dataset):
         x = self._x[i].clone()  # the caller's own, as torchvision's: an in-place transform or
         # op (x.mul_, Normalize(inplace=True)) must not change the stored samples or weights
         y = self._y[i]
-        y = torch.tensor(y) if self._y.dtype.kind == "f" else int(y)
+        y = torch.tensor(y).reshape(self._target_shape) if self._y.dtype.kind == "f" else int(y)
         if self.transforms is not None:
             x, y = self.transforms(x, y)
         if self.transform is not None:

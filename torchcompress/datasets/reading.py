@@ -30,6 +30,7 @@ class ArrayReader:
 
     def __init__(self, src: Source):
         self.src, self.n, self.classes, self.name = src, len(src.x), src.classes, src.name
+        self.target_shape = src.target_shape
 
     def read(self, rows: np.ndarray):
         x, y = self.src.x, self.src.y
@@ -43,6 +44,8 @@ class ArrayReader:
 
 class FilesReader:
     """The bytes of image files listed as ``(path, label)`` (ImageFolder's ``.samples``)."""
+
+    target_shape = ()  # class labels
 
     def __init__(self, samples, classes, name: str):
         self.samples, self.n, self.classes, self.name = samples, len(samples), classes, name
@@ -68,6 +71,11 @@ class DatasetReader:
         self.first = None  # (index, array) of the first sample read: the others must agree
         self.slow = False  # samples cost over half a millisecond (decoding files): use threads
         self.labels = Labels()  # classes or targets, as the first label read says
+
+    @property
+    def target_shape(self) -> tuple:
+        """``(1,)`` where the first label read was a one-value column of a real target."""
+        return self.labels.target_shape
 
     def _sample(self, i: int) -> tuple[np.ndarray, int]:
         return stored_pair(source_item(self.ds, i), i, self.resize, self.layout, self.labels)

@@ -15,7 +15,7 @@ from .._arrays import to_numpy
 from .source_checks import check_values, stored_dtype
 
 __all__ = ["Labels", "class_label", "image_array", "is_real", "label_array", "read_pair",
-           "source_item", "stored_pair"]
+           "source_item", "stored_pair", "target_shape_of"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: the keys (a dict item's, a Hugging Face dataset's columns) read as the image and the label
@@ -157,16 +157,20 @@ class Labels:
     their kind, as an array source's dtype does: a float (:func:`is_real`) makes them
     real-valued targets (float32 in the archive, ints read as floats), anything else integer
     class ids (int64; an integral float read as its int, as before). Readers read that first
-    label before any thread or forked worker reads the rest."""
+    label before any thread or forked worker reads the rest. A real first label of shape
+    ``(1,)`` (a table's column, ``y.view(-1, 1)``) gives every target that shape back
+    (:attr:`target_shape`), so a model's (B, 1) output meets (B, 1) targets."""
 
     def __init__(self):
         self.real: bool | None = None
         self.first = 0  # the item whose label decided
+        self.target_shape: tuple = ()
 
     def value(self, label, i: int) -> int | float:
         """Item ``i``'s ``label`` as this source's kind, or an error naming it."""
         if self.real is None:
             self.real, self.first = is_real(label), i
+            self.target_shape = target_shape_of(label) if self.real else ()
         if not self.real:
             try:
                 return class_label(label, i)
@@ -189,6 +193,13 @@ class Labels:
                              "within the float32 range an archive stores them in (about "
                              "3.4e38): scale or drop it")
         return value
+
+
+def target_shape_of(label) -> tuple:
+    """``(1,)`` for a target given as a one-value column (a tensor or array of shape (1,)),
+    else ``()``: the shape ``ds[i]`` gives targets back in."""
+    return (1,) if isinstance(label, (torch.Tensor, np.ndarray)) and \
+        tuple(label.shape) == (1,) else ()
 
 
 def label_array(values: list) -> np.ndarray:

@@ -28,6 +28,7 @@ class Source:
     y: np.ndarray          # (N,) int64 classes, or float32 regression targets
     classes: list | None
     name: str
+    target_shape: tuple = ()  # (1,) where the targets were given as one-value columns
 
 
 #: bytes of an iterable source held in memory past which compress warns
@@ -36,9 +37,9 @@ HELD_WARNING = 2 << 30
 
 def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
                   resize: tuple[int, int] | None = None):
-    """(samples, labels) of a map-style dataset, or of an iterable of pairs (``length`` only
-    sizes the progress bar): one (N, ...) array, or a list of arrays when shapes differ and the
-    codec takes that (``mixed_ok``)."""
+    """(samples, labels, target shape) of a map-style dataset, or of an iterable of pairs
+    (``length`` only sizes the progress bar): one (N, ...) array, or a list of arrays when
+    shapes differ and the codec takes that (``mixed_ok``)."""
     if hasattr(ds, "__getitem__") and hasattr(ds, "__len__"):
         n = len(ds)
         items = (source_item(ds, i) for i in range(n))
@@ -74,10 +75,10 @@ def _from_dataset(ds, progress: bool, mixed_ok: bool, length: int | None = None,
         raise ValueError("source is empty (it yielded no samples); pass at least one sample")
     y = label_array(ys)
     if block is not None:
-        return block[:len(xs)], y
+        return block[:len(xs)], y, kind.target_shape
     if all(a.shape == xs[0].shape for a in xs):
-        return np.stack(xs), y
-    return xs, y
+        return np.stack(xs), y, kind.target_shape
+    return xs, y, kind.target_shape
 
 
 def load_files(source, *, progress: bool = True) -> Source:
@@ -249,7 +250,7 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
     if resize is not None and layout == "HWC":
         raise ValueError("resize= works on (C, H, W) samples as read; it cannot be combined with "
                          "layout='HWC' (convert the arrays first)")
-    classes = None
+    classes, target_shape = None, ()
     source = as_pairs(source)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
@@ -274,14 +275,14 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
         name = "arrays"
     elif (hasattr(source, "__getitem__") and hasattr(source, "__len__")) or (
             hasattr(source, "__iter__") and not isinstance(source, (str, bytes, dict))):
-        x, y = _from_dataset(source, progress, mixed_ok, length, resize)
+        x, y, target_shape = _from_dataset(source, progress, mixed_ok, length, resize)
         is_dataset = True
         check_layout(x[0].shape, layout, "the dataset's samples")
         if isinstance(x, list):
             x = [stored_dtype(a, f"source[{i}][0]") for i, a in enumerate(x)]
             if layout == "HWC":
                 x = [np.ascontiguousarray(a.transpose(2, 0, 1)) for a in x]
-            return Source(x, y, source_classes(source), type(source).__name__)
+            return Source(x, y, source_classes(source), type(source).__name__, target_shape)
         classes = source_classes(source)
         name = type(source).__name__
     else:
@@ -292,6 +293,8 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:  # (N, 1), as a column of a table gives them
         y = y[:, 0]
+        if y.dtype.kind == "f":  # targets come back (B, 1), as the model's output is
+            target_shape = (1,)
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError("source is empty (0 samples); pass at least one sample")
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
@@ -324,4 +327,4 @@ def load_source(source, *, layout: str | None = None, progress: bool = True,
             raise ValueError(f"layout='HWC' needs (N, H, W, C) samples, but got shape {tuple(x.shape)}")
         x = x.transpose(0, 3, 1, 2)
     y = y if y.dtype == np.float32 else y.astype(np.int64)
-    return Source(np.ascontiguousarray(x), y, classes, name)
+    return Source(np.ascontiguousarray(x), y, classes, name, target_shape)

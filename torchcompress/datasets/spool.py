@@ -87,4 +87,4 @@ def spool_iterable(items, spool: Spool, *, layout, resize, mixed_ok: bool, progr
         x = data.view(first.dtype).reshape(len(labels), *first.shape)
     else:
         x = _Rows(data, np.array(offsets, dtype=np.int64), shape_arr, first.dtype)
-    return Source(x, y, classes, name)
+    return Source(x, y, classes, name, kind.target_shape)

@@ -262,7 +262,7 @@ def _encode_all(reader, enc, st, writer, folder, *, n, values, chunk_rows, show,
         manifest = Manifest(
             codec=enc.name, codec_params=enc.params.to_dict(), sample_shape=sample_shape,
             sample_dtype=done[0]["dtype"], num_samples=n, shards=writer.shards,
-            classes=reader.classes,
+            classes=reader.classes, target_shape=reader.target_shape,
             provenance={"source": reader.name, "writer": f"torchcompress {__version__}",
                         "created": utc_now()},
             stats=stats, extras=dict(writer.extras))

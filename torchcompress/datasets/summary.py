@@ -48,6 +48,7 @@ def summarize(reader: ArchiveReader) -> dict:
         info["label_counts"] = {int(v): int(c) for v, c in zip(values, counts)}
     else:
         info["target_range"] = [float(labels.min()), float(labels.max())]
+        info["target_shape"] = list(m.target_shape)
     codec_stats = {}
     for k, v in m.stats.items():
         (info if k in _COMMON else codec_stats)[k] = v
@@ -76,7 +77,8 @@ def _labels(info: dict) -> str:
     counts = info.get("label_counts")
     if counts is None:
         lo, hi = info["target_range"]
-        return f"regression targets in [{lo:g}, {hi:g}]"
+        column = " of shape (1,)" if info.get("target_shape") else ""
+        return f"regression targets{column} in [{lo:g}, {hi:g}]"
     names = info.get("classes") or []
     parts = [f"{names[k] if 0 <= k < len(names) else k}: {c:,}" for k, c in counts.items()]
     shown = ", ".join(parts[:12]) + (f", ... ({len(parts) - 12} more)" if len(parts) > 12 else "")

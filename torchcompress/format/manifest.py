@@ -15,7 +15,7 @@ __all__ = ["ExtraInfo", "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "Manif
            "load_manifest"]
 
 FORMAT_NAME = "torchcompress"
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 MANIFEST_FILE = "manifest.json"
 
 
@@ -54,12 +54,17 @@ class Manifest:
     stats: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     extras: dict = field(default_factory=dict)  # name -> ExtraInfo
+    target_shape: tuple = ()  # (1,): real targets given (and given back) as one-value columns
 
     def to_json(self) -> str:
         d = asdict(self)
         d["sample_shape"] = list(self.sample_shape)
         if not d["extras"]:
             del d["extras"]  # archives without extras keep the original layout
+        if self.target_shape:
+            d["target_shape"] = list(self.target_shape)
+        else:
+            del d["target_shape"]  # scalar labels, as before version 11
         d = {"format": FORMAT_NAME, **d}
         return json.dumps(d, indent=2, sort_keys=True) + "\n"
 
@@ -94,6 +99,7 @@ class Manifest:
                 format_version=version,
                 extras={str(k): ExtraInfo(str(e["file"]), int(e["bytes"]), str(e["xxh3_64"]))
                         for k, e in dict(d.get("extras") or {}).items()},
+                target_shape=tuple(int(s) for s in d.get("target_shape", [])),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise FormatError(f"{where}: missing or malformed field ({type(e).__name__}: {e})") from None
@@ -128,6 +134,9 @@ class Manifest:
         if pos != self.num_samples:
             raise FormatError(f"{where}: shards cover {pos} samples but num_samples="
                               f"{self.num_samples}")
+        if self.target_shape not in ((), (1,)):
+            raise FormatError(f"{where}: target_shape {list(self.target_shape)} should be [] or "
+                              "[1] (one label or target per sample)")
         if self.classes is not None and not self.classes:
             raise FormatError(f"{where}: 'classes' is an empty list; use null when unknown")
 

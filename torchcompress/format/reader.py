@@ -91,6 +91,9 @@ class ArchiveReader:
         if len({a.dtype for a in labels}) > 1:
             raise FormatError(f"{self.path}: shards disagree on the label dtype")
         self.labels = np.concatenate(labels)
+        if m.target_shape and self.labels.dtype != np.float32:
+            raise FormatError(f"{self.path}: target_shape {list(m.target_shape)} is for "
+                              f"real-valued targets, but the labels are {self.labels.dtype}")
         for name, e in m.extras.items():
             file = self.shard_path(e.file)
             _checked_header(file, e.bytes, f"extra file {name!r}", "file")
