@@ -88,7 +88,8 @@ def check_index(i: Any, n: int, what: str) -> int:
             what = type(i).__name__ if dtype is None else \
                 f"{type(i).__name__} of dtype {dtype} and shape {tuple(i.shape)}"
             many = "; decode several with ds.__getitems__(indices)" \
-                if "int" in str(dtype) and math.prod(i.shape) > 1 else ""
+                if ("int" in str(dtype) and math.prod(i.shape) > 1) or \
+                isinstance(i, (slice, list, tuple, range)) else ""
             raise TypeError(f"index should be an int, but got {what}{many}") from None
     if not -n <= i < n:
         raise IndexError(f"index {i} is out of range for {what}")

@@ -91,6 +91,9 @@ def test_index_errors(archive):
     with pytest.raises(TypeError, match=r"dtype torch.int64 and shape \(2,\); decode several with "
                                         r"ds.__getitems__\(indices\)"):
         ds[torch.tensor([3, 4])]
+    for many in (slice(0, 4), [3, 4]):  # as a TensorDataset is sliced: say what does that here
+        with pytest.raises(TypeError, match=r"got (slice|list); decode several with ds.__getitems"):
+            ds[many]
     with pytest.raises(TypeError, match="indices should be a 1-D sequence of ints"):
         ds.__getitems__([0.5])
 
