@@ -9,15 +9,15 @@ from safetensors.numpy import load_file
 
 import torchcompress as tc
 
-SHARD0_HEX = (
-    "28010000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
-    "22646174615f6f666673657473223a5b302c31365d7d2c2263656e746572223a7b226474797065223a224633"
-    "32222c227368617065223a5b325d2c22646174615f6f666673657473223a5b31362c32345d7d2c227363616c"
-    "65223a7b226474797065223a22463332222c227368617065223a5b325d2c22646174615f6f66667365747322"
-    "3a5b32342c33325d7d2c2262697473223a7b226474797065223a225538222c227368617065223a5b325d2c22"
-    "646174615f6f666673657473223a5b33322c33345d7d2c227061796c6f6164223a7b226474797065223a2255"
-    "38222c227368617065223a5b345d2c22646174615f6f666673657473223a5b33342c33385d7d7d0000000000"
-    "00000001000000000000000000c4410000a142000044410000444102020f330f33"
+SHARD0_HEX = (  # version 11: the labels in uint8 (int64 before), sorted after 'bits'
+    "28010000000000007b2263656e746572223a7b226474797065223a22463332222c227368617065223a5b325d2c"
+    "22646174615f6f666673657473223a5b302c385d7d2c227363616c65223a7b226474797065223a22463332222c"
+    "227368617065223a5b325d2c22646174615f6f666673657473223a5b382c31365d7d2c2262697473223a7b2264"
+    "74797065223a225538222c227368617065223a5b325d2c22646174615f6f666673657473223a5b31362c31385d"
+    "7d2c226c6162656c73223a7b226474797065223a225538222c227368617065223a5b325d2c22646174615f6f66"
+    "6673657473223a5b31382c32305d7d2c227061796c6f6164223a7b226474797065223a225538222c2273686170"
+    "65223a5b345d2c22646174615f6f666673657473223a5b32302c32345d7d7d2020200000c4410000a142000044"
+    "4100004441020200010f330f33"
 )
 
 
@@ -50,10 +50,10 @@ def test_golden_manifest(tmp_path):
         "format": "torchcompress", "format_version": 11, "num_samples": 4,
         "provenance": {"source": "arrays"}, "sample_dtype": "uint8", "sample_shape": [1, 2, 4],
         "shards": [
-            {"bytes": 342, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
-             "xxh3_64": "3b546c6cd3e1b6bd"},
-            {"bytes": 342, "file": "shard-00001.safetensors", "start": 2, "stop": 4,
-             "xxh3_64": "51426f44fa21e320"},
+            {"bytes": 328, "file": "shard-00000.safetensors", "start": 0, "stop": 2,
+             "xxh3_64": "1f856606c1f3d385"},
+            {"bytes": 328, "file": "shard-00001.safetensors", "start": 2, "stop": 4,
+             "xxh3_64": "3a3ca173f1a7fc86"},
         ],
     }
 
@@ -99,13 +99,12 @@ def torch_stack_uint8(ds):
 # state 1, no 16-bit words). The 250 after a prediction of 4 is coded as format 7's fold, 250
 # (zigzag's 492 before).
 LOSSLESS_SHARD_HEX = (
-    "f8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
-    "22646174615f6f666673657473223a5b302c31365d7d2c226c656e6774685f62617365223a7b22647479706522"
-    "3a22553332222c227368617065223a5b315d2c22646174615f6f666673657473223a5b31362c32305d7d2c226c"
-    "656e67746873223a7b226474797065223a225538222c227368617065223a5b325d2c22646174615f6f66667365"
-    "7473223a5b32302c32325d7d2c227265636f726473223a7b226474797065223a225538222c227368617065223a"
-    "5b365d2c22646174615f6f666673657473223a5b32322c32385d7d7d2020200000000000000000010000000000"
-    "000003000000000082a003e70b00")
+    "f0000000000000007b226c656e6774685f62617365223a7b226474797065223a22553332222c22736861706522"
+    "3a5b315d2c22646174615f6f666673657473223a5b302c345d7d2c226c6162656c73223a7b226474797065223a"
+    "225538222c227368617065223a5b325d2c22646174615f6f666673657473223a5b342c365d7d2c226c656e6774"
+    "6873223a7b226474797065223a225538222c227368617065223a5b325d2c22646174615f6f666673657473223a"
+    "5b362c385d7d2c227265636f726473223a7b226474797065223a225538222c227368617065223a5b365d2c2264"
+    "6174615f6f666673657473223a5b382c31345d7d7d2020030000000001000082a003e70b00")
 LOSSLESS_X = np.array([[[[0, 1, 2], [3, 4, 250]]], [[[7, 7, 7], [7, 7, 7]]]], dtype=np.uint8)
 
 
@@ -114,12 +113,13 @@ def test_golden_lossless_archive(tmp_path):
     tc.compress((LOSSLESS_X, np.array([0, 1])), path, shard_size=2, progress=False)
     data = (path / "shard-00000.safetensors").read_bytes()
     assert data.hex() == LOSSLESS_SHARD_HEX
-    # data section: labels I64 [0, 1], length_base U32 [3] and lengths U8 [0, 0] (format 8:
-    # a byte a record over the base where they span less than 256; odd: 3 bytes of state),
-    # records: two 3-byte LE states (under 2**24)
+    # data section: length_base U32 [3], labels U8 [0, 1] (format 11: the narrowest integer
+    # type that holds them; I64 before) and lengths U8 [0, 0] (format 8: a byte a record over
+    # the base where they span less than 256; odd: 3 bytes of state), records: two 3-byte LE
+    # states (under 2**24)
     body = data[8 + int.from_bytes(data[:8], "little"):]
-    assert body[16:22] == bytes([3, 0, 0, 0, 0, 0])
-    assert [int.from_bytes(body[a:a + 3], "little") for a in (22, 25)] == [0x03A082, 0x000BE7]
+    assert body[0:8] == bytes([3, 0, 0, 0, 0, 1, 0, 0])
+    assert [int.from_bytes(body[a:a + 3], "little") for a in (8, 11)] == [0x03A082, 0x000BE7]
     m = json.loads((path / "manifest.json").read_text())
     assert m["format_version"] == 11 and m["codec"] == "lossless" and m["sample_shape"] == [1, 2, 3]
     assert m["extras"]["tables"]["xxh3_64"] == "8865011f26ed002e"
@@ -190,13 +190,13 @@ def test_golden_lossless_rgb_records(tmp_path, colour):
 
 # A two-sample lossy archive at bits=2: an 8x8 flat grey image and an 8x8 ramp, one shard.
 LOSSY_SHARD_HEX = (
-    "f8000000000000007b226c6162656c73223a7b226474797065223a22493634222c227368617065223a5b325d2c"
-    "22646174615f6f666673657473223a5b302c31365d7d2c226c656e6774685f62617365223a7b22647479706522"
-    "3a22553332222c227368617065223a5b315d2c22646174615f6f666673657473223a5b31362c32305d7d2c226c"
-    "656e67746873223a7b226474797065223a225538222c227368617065223a5b325d2c22646174615f6f66667365"
-    "7473223a5b32302c32325d7d2c227265636f726473223a7b226474797065223a225538222c227368617065223a"
-    "5b31365d2c22646174615f6f666673657473223a5b32322c33385d7d7d20200000000000000000010000000000"
-    "000005000000000600d5a784000075385700ff6c0691f282")
+    "f0000000000000007b226c656e6774685f62617365223a7b226474797065223a22553332222c22736861706522"
+    "3a5b315d2c22646174615f6f666673657473223a5b302c345d7d2c226c6162656c73223a7b226474797065223a"
+    "225538222c227368617065223a5b325d2c22646174615f6f666673657473223a5b342c365d7d2c226c656e6774"
+    "6873223a7b226474797065223a225538222c227368617065223a5b325d2c22646174615f6f666673657473223a"
+    "5b362c385d7d2c227265636f726473223a7b226474797065223a225538222c227368617065223a5b31365d2c22"
+    "646174615f6f666673657473223a5b382c32345d7d7d20050000000001000600d5a784000075385700ff6c0691"
+    "f282")
 LOSSY_X = np.stack([np.full((8, 8), 100, np.uint8),
                     np.add.outer(np.arange(8), np.arange(8)).astype(np.uint8) * 16])
 
@@ -207,13 +207,13 @@ def test_golden_lossy_archive(tmp_path):
                 progress=False)
     data = (path / "shard-00000.safetensors").read_bytes()
     assert data.hex() == LOSSY_SHARD_HEX
-    # data section: labels I64 [0, 1], length_base U32 [5] and lengths U8 [0, 6] (format 8's
-    # byte lengths), then the records: a scale byte (< 128) and an rANS stream that opens
-    # with its 4-byte LE state (>= 2**16)
+    # data section: length_base U32 [5], labels U8 [0, 1] (format 11) and lengths U8 [0, 6]
+    # (format 8's byte lengths), then the records: a scale byte (< 128) and an rANS stream
+    # that opens with its 4-byte LE state (>= 2**16)
     body = data[8 + int.from_bytes(data[:8], "little"):]
-    assert body[16:22] == bytes([5, 0, 0, 0, 0, 6])
-    assert body[22] == 0 and int.from_bytes(body[23:27], "little") == 0x0084A7D5
-    assert body[27] == 0 and int.from_bytes(body[28:32], "little") >= 1 << 16
+    assert body[0:8] == bytes([5, 0, 0, 0, 0, 1, 0, 6])
+    assert body[8] == 0 and int.from_bytes(body[9:13], "little") == 0x0084A7D5
+    assert body[13] == 0 and int.from_bytes(body[14:18], "little") >= 1 << 16
     m = json.loads((path / "manifest.json").read_text())
     assert m["codec"] == "lossy" and m["sample_shape"] == [8, 8]
     assert m["extras"]["tables"]["xxh3_64"] == "e6adad6d30250d88"

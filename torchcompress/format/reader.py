@@ -9,7 +9,7 @@ import xxhash
 
 from .._validation import expand_path
 from ..errors import FormatError
-from .manifest import Manifest, load_manifest
+from .manifest import LABEL_DTYPES, Manifest, load_manifest
 from .mapping import reserve_descriptors
 from .safetensors_io import open_tensors, read_header
 
@@ -81,15 +81,20 @@ class ArchiveReader:
             file = self.shard_path(s.file)
             tensors = _checked_header(file, s.bytes, "shard file", "shard")
             spec = tensors.get("labels")
-            if spec is None or spec[0] not in (np.int64, np.float32) or len(spec[1]) != 1:
-                raise FormatError(f"{file}: tensor 'labels' should be 1-D int64 (classes) or "
-                                  "float32 (regression targets)")
+            if spec is None or spec[0] not in (*LABEL_DTYPES, np.float32) or len(spec[1]) != 1:
+                raise FormatError(f"{file}: tensor 'labels' should be 1-D integers (classes: "
+                                  "uint8, int8, uint16, int16, int32 or int64) or float32 "
+                                  "(regression targets)")
             if spec[1][0] != s.stop - s.start:
                 raise FormatError(f"{file}: holds {spec[1][0]} labels, but the shard covers "
                                   f"{s.stop - s.start} samples; label count != num_samples")
-            labels.append(np.array(open_tensors(file)["labels"]))  # a copy: the map closes
+            # a copy (the map closes), class labels as int64 whatever each shard stores them in
+            shard_labels = open_tensors(file)["labels"]
+            labels.append(np.array(shard_labels, dtype=np.int64 if shard_labels.dtype.kind in "iu"
+                                   else np.float32))
         if len({a.dtype for a in labels}) > 1:
-            raise FormatError(f"{self.path}: shards disagree on the label dtype")
+            raise FormatError(f"{self.path}: shards disagree on the labels' kind (class labels "
+                              "in some, real-valued targets in others)")
         self.labels = np.concatenate(labels)
         if m.target_shape and self.labels.dtype != np.float32:
             raise FormatError(f"{self.path}: target_shape {list(m.target_shape)} is for "

@@ -8,16 +8,31 @@ import os
 import secrets
 import shutil
 
+import numpy as np
+
 from .._validation import expand_path
 from ..errors import FormatError
-from .manifest import MANIFEST_FILE, ExtraInfo, Manifest, ShardInfo
+from .manifest import LABEL_DTYPES, MANIFEST_FILE, ExtraInfo, Manifest, ShardInfo
 from .safetensors_io import write_tensors
 
-__all__ = ["ArchiveWriter", "fsync_path", "shard_file_name", "write_shard_file"]
+__all__ = ["ArchiveWriter", "fsync_path", "narrow_labels", "shard_file_name", "write_shard_file"]
 
 
 def shard_file_name(index: int) -> str:
     return f"shard-{index:05d}.safetensors"
+
+
+def narrow_labels(labels):
+    """Class labels (an int array, or a list of parts) in the first of :data:`LABEL_DTYPES`
+    that holds them all; real-valued targets (float32) as they are."""
+    parts = labels if isinstance(labels, list) else [labels]
+    if not parts or parts[0].dtype.kind not in "iu" or not sum(p.size for p in parts):
+        return labels
+    lo = min(int(p.min()) for p in parts if p.size)
+    hi = max(int(p.max()) for p in parts if p.size)
+    dtype = next(t for t in LABEL_DTYPES if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max)
+    parts = [p.astype(dtype, copy=False) for p in parts]
+    return parts if isinstance(labels, list) else parts[0]
 
 
 def write_shard_file(folder: str, index: int, tensors: dict, start: int, stop: int,
@@ -30,6 +45,8 @@ def write_shard_file(folder: str, index: int, tensors: dict, start: int, stop: i
     (:func:`fsync_path`) before the archive is committed.
     """
     file = shard_file_name(index)
+    if "labels" in tensors:
+        tensors = {**tensors, "labels": narrow_labels(tensors["labels"])}
     size, digest = write_tensors(os.path.join(folder, file), tensors, metadata, fsync=fsync)
     return ShardInfo(file, start, stop, size, digest)
 
