@@ -153,3 +153,16 @@ def test_repr_names_its_parts(parts):
     ds = tc.ConcatDataset(parts)
     assert repr(ds).startswith("ConcatDataset(num_samples=12, parts=[CompressedDataset(path=")
     assert repr(ds).count("CompressedDataset(") == 2
+
+
+def test_parts_of_different_target_shapes_are_refused(tmp_path):
+    """(B, 1) targets beside (B,) ones: batch raised torch's "shape mismatch", a DataLoader
+    torch's "stack expects each tensor to be equal size"."""
+    x = np.zeros((4, 1, 2, 2), np.uint8)
+    tc.compress((x, np.ones((4, 1))), tmp_path / "c.tcz", progress=False)
+    tc.compress((x, np.ones(4)), tmp_path / "s.tcz", progress=False)
+    with pytest.raises(ValueError, match=r"part 0 gives \(1,\); part 1 gives \(\)\), so their "
+                                         r"batches would not stack"):
+        tc.ConcatDataset([tc.open(tmp_path / "c.tcz"), tc.open(tmp_path / "s.tcz")])
+    both = tc.ConcatDataset([tc.open(tmp_path / "c.tcz")] * 2)
+    assert both.batch([0, 5])[1].shape == (2, 1)

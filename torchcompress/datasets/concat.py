@@ -36,6 +36,13 @@ class ConcatDataset(_TorchConcat):
 
     def __init__(self, datasets):
         super().__init__(datasets)
+        archives = [(k, ds._target_shape) for k, ds in enumerate(self.datasets)
+                    if hasattr(ds, "_target_shape")]  # other datasets' targets are unknown
+        if len({shape for _, shape in archives}) > 1:  # (B,) targets in a part, (B, 1) in another
+            parts = "; ".join(f"part {k} gives {shape}" for k, shape in archives)
+            raise ValueError(f"the parts give targets of different shapes ({parts}), so their "
+                             "batches would not stack: compress them alike, as (N,) or (N, 1) "
+                             "targets")
         self.classes = merged_classes([getattr(ds, "classes", None) for ds in self.datasets],
                                       "tc.ConcatDataset")
         self.class_to_idx = class_index(self.classes)
