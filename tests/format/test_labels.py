@@ -73,3 +73,14 @@ def test_labels_of_another_type_are_refused(tmp_path, dtype):
     with pytest.raises(FormatError, match=r"tensor 'labels' should be 1-D integers \(classes: "
                                           r"uint8, int8, uint16, int16, int32 or int64\)"):
         tc.open(tmp_path / "a.tcz")
+
+
+def test_shards_of_class_labels_and_targets_are_refused(tmp_path):
+    x = np.zeros((4, 1, 2, 2), np.uint8)
+    tc.compress((x, np.array([0, 1, 1, 0])), tmp_path / "a.tcz", shard_size=2, progress=False)
+    shard = tmp_path / "a.tcz" / "shard-00001.safetensors"
+    rewrite_tensors(shard, lambda t: t.update(labels=t["labels"].astype(np.float32)))
+    rerecord_shard(tmp_path / "a.tcz", 1)
+    with pytest.raises(FormatError, match=r"shards disagree on the labels' kind \(class labels "
+                                          r"in some, real-valued targets in others\)"):
+        tc.open(tmp_path / "a.tcz")
