@@ -112,6 +112,8 @@ class CompressedDataset(Dataset):
         # does (a Python float collated float64: the losses ran in float64, MPS refused them),
         # or of shape (1,) where the source gave them so (a table's column: (B, 1) batches)
         self._target_shape = m.target_shape
+        # (the targets setter keeps the labels' dtype, so the kind holds for the dataset's life)
+        self._label = int if self._labels.dtype.kind in "iu" else self._target
         self.decoder.check_all()  # validate every shard before any kernel runs
         self.reader.release()
 
@@ -201,10 +203,8 @@ class CompressedDataset(Dataset):
             return [torch.from_numpy(self._out.finish(a)) for a in out]
         return torch.from_numpy(self._out.finish(out))
 
-    def _label(self, v):
-        """One stored label as ``ds[i]`` gives it: an int, or a float32 target tensor."""
-        if self._labels.dtype.kind in "iu":
-            return int(v)
+    def _target(self, v) -> torch.Tensor:
+        """One stored real-valued target as ``ds[i]`` gives it (a class label is an int)."""
         return torch.tensor(v).reshape(self._target_shape)
 
     def _labels_of(self, idx: np.ndarray) -> list:
