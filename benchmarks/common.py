@@ -128,12 +128,18 @@ def load_samples(data: str | None, limit: int | None):
 
 
 def archive_bytes_without_labels(path: str) -> int:
-    """The whole archive (every file) minus each shard's labels tensor (8 bytes per sample)."""
+    """The whole archive (every file) minus each shard's labels tensor, as its header gives
+    its bytes (format 11 stores class labels in the narrowest integer type; int64 before)."""
     import torchcompress as tc
+    from torchcompress.format.safetensors_io import read_header
 
     m = tc.format.ArchiveReader(path).manifest
     total = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
-    return total - sum(8 * (s.stop - s.start) for s in m.shards)
+    labels = 0
+    for s in m.shards:
+        spec = read_header(os.path.join(path, s.file))[0]["labels"]
+        labels += spec[3] - spec[2]  # (dtype, shape, begin, end)
+    return total - labels
 
 
 class ListSource:
