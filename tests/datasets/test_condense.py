@@ -48,6 +48,8 @@ def test_targets_given_as_a_column_come_back_as_one(tmp_path):
     full = ds.full
     assert full[3][1].shape == (1,) and full[3][1].item() == t[3] and full.targets.shape == (60,)
     assert full.batch([0, 1])[1].shape == (2, 1)
+    full.targets = torch.zeros(60, 1)  # relabelled in the shape the source had, or as (N,)
+    assert full[3][1].tolist() == [0.0] and full.targets.shape == (60,)
     assert "regression targets of shape (1,) in [" in tc.datasets.describe(full.info)
     tc.condense((x, t), tmp_path / "s.tcz", beta=4, precision=2, progress=False)
     assert tc.open(tmp_path / "s.tcz")[0][1].shape == ()

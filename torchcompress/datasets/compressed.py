@@ -130,6 +130,8 @@ class CompressedDataset(Dataset):
     @targets.setter
     def targets(self, value) -> None:
         t = torch.as_tensor(np.asarray(value) if isinstance(value, (list, tuple)) else value)
+        if self._target_shape and t.shape == (self._n, *self._target_shape):
+            t = t.reshape(self._n)  # (N, 1) targets, as the source gave them
         regression = self._labels.dtype.kind == "f"
         real = not t.is_complex() and t.dtype != torch.bool
         if t.shape != (self._n,) or not real or (t.is_floating_point() and not regression):
