@@ -43,6 +43,11 @@ class ConcatDataset(_TorchConcat):
             raise ValueError(f"the parts give targets of different shapes ({parts}), so their "
                              "batches would not stack: compress them alike, as (N,) or (N, 1) "
                              "targets")
+        # class labels beside real targets (promoted per batch): known from the parts' targets,
+        # else (a part without them) looked at in each batch
+        kinds = [t.is_floating_point() if isinstance(t, torch.Tensor) else None
+                 for t in (getattr(ds, "targets", None) for ds in self.datasets)]
+        self._mixed = None in kinds or len(set(kinds)) > 1
         self.classes = merged_classes([getattr(ds, "classes", None) for ds in self.datasets],
                                       "tc.ConcatDataset")
         self.class_to_idx = class_index(self.classes)
@@ -69,7 +74,7 @@ class ConcatDataset(_TorchConcat):
             items = many(local) if many is not None else [ds[i] for i in local]
             for w, item in zip(where.tolist(), items):
                 out[w] = item
-        return _promoted(out)
+        return _promoted(out) if self._mixed else out
 
     def batch(self, indices) -> tuple:
         """``(x, y)`` of ``indices`` as one batch, as ``CompressedDataset.batch`` gives it: each
