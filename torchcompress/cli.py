@@ -337,8 +337,9 @@ def _verify(args) -> int:
     except tc.FormatError as e:
         print(f"FAILED: {e}", file=sys.stderr)
         return 1
-    print(f"OK: {report['num_samples']} samples in {report['shards']} shards, "
-          f"{report['bytes']} bytes, all hashes match")
+    k = report["shards"]
+    print(f"OK: {report['num_samples']:,} samples in {k:,} shard{'' if k == 1 else 's'}, "
+          f"{report['bytes']:,} bytes, all hashes match")
     return 0
 
 
