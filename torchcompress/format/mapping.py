@@ -101,7 +101,7 @@ def map_file(path: str) -> np.ndarray:
     except OSError as e:
         if e.errno != errno.EMFILE:
             raise
-        soft, hard = _limits() or (-1, -1)
+        soft, hard = (_shown(v) for v in _limits() or (-1, -1))
         raise OSError(errno.EMFILE, f"{path}: no file descriptor left to map it: this process "
                       f"has {soft} (ulimit -n; hard limit {hard}), and each shard it has read "
                       "holds one on this Python. Raise the limit (ulimit -n), or compress the "
