@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from torchcompress.samplers import (BinSampler, ClassRatioSampler, RandomSubsetSampler,
                                     SubsetSampler, WeightedSubsetSampler, coreset)
@@ -83,6 +84,42 @@ def test_ddp_shards_are_disjoint_equal_and_cover(name, drop_last):
     else:  # padded by repeating the start of the order
         assert interleaved[:len(full)] == full
         assert interleaved[len(full):] == full[:len(interleaved) - len(full)]
+
+
+@pytest.mark.parametrize("name", IDS, ids=IDS)
+def test_a_distributed_sampler_to_frameworks(name):
+    """PyTorch Lightning (use_distributed_sampler=True, its default) and Fabric leave a
+    DistributedSampler in place and wrap any other in one, which split each rank's share
+    again: these samplers shard by rank themselves, so they must be one."""
+    s = FACTORIES[name](seed=1, num_replicas=3, rank=2, drop_last=True)
+    assert isinstance(s, DistributedSampler)
+    assert (s.num_replicas, s.rank, s.epoch, s.seed, s.drop_last) == (3, 2, 0, 1, True)
+    assert s.num_samples == len(s) == len(list(s)) and s.total_size == 3 * len(s)
+    assert s.shuffle is True
+    assert SubsetSampler([3, 1], shuffle=False).shuffle is False
+
+
+def _group(monkeypatch, size: int, rank: int) -> None:
+    """A process group of ``size`` ranks as torch.distributed reports it, this one ``rank``."""
+    monkeypatch.setattr(dist, "is_available", lambda: True)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda *a, **k: size)
+    monkeypatch.setattr(dist, "get_rank", lambda *a, **k: rank)
+
+
+@pytest.mark.parametrize("name", IDS, ids=IDS)
+def test_the_ranks_are_the_groups_when_an_epoch_is_drawn(name, monkeypatch):
+    """A sampler made before the process group (a script that Lightning's Trainer.fit then
+    runs under DDP) shards once the group is there; given ranks stay as given."""
+    ref = FACTORIES[name](seed=1, num_replicas=2, rank=1)
+    early, fixed = FACTORIES[name](seed=1), FACTORIES[name](seed=1, num_replicas=1, rank=0)
+    assert early.num_replicas == 1
+    whole = list(fixed)
+    _group(monkeypatch, 2, 1)
+    assert (early.num_replicas, early.rank) == (2, 1) and list(early) == list(ref)
+    assert len(early) == len(ref) and early.state_dict()["num_replicas"] == 2
+    fixed.set_epoch(0)
+    assert list(fixed) == whole and (fixed.num_replicas, fixed.rank) == (1, 0)
 
 
 @pytest.mark.parametrize("name", IDS, ids=IDS)

@@ -7,6 +7,15 @@ after the order is padded (by repeating its start) or, with ``drop_last``,
 cut to a multiple of ``num_replicas``, so all ranks get the same length and
 none can hang. The sampler counts what it has yielded in the current epoch,
 so ``state_dict()`` / ``load_state_dict()`` resume mid-epoch.
+
+Every sampler here is a ``DistributedSampler``, as it shards by rank: frameworks that put one
+into a DataLoader under DDP (PyTorch Lightning's default ``use_distributed_sampler=True``,
+Fabric's ``setup_dataloaders``) leave a DistributedSampler as it is and wrap any other sampler
+in one, which split each rank's share again (until 2026-12-05, under Lightning on 2 ranks each
+rank drew a quarter of the subset an epoch, not half, without a word). Unless given,
+``num_replicas`` and ``rank`` are the process group's when an epoch is drawn, not when the
+sampler is made, so one made before the group (in a script that ``Trainer.fit`` then runs
+under DDP) still shards.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import warnings
 from abc import ABC, abstractmethod
 
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DistributedSampler
 
 from .._distributed import replica_info
 from .._validation import check_flag
@@ -49,12 +58,21 @@ def seeded(value: int) -> torch.Generator:
     return g
 
 
-class EpochSampler(Sampler[int], ABC):
-    """Base class: subclasses define ``subset_size()`` and ``_order(generator)``."""
+class EpochSampler(DistributedSampler, ABC):
+    """Base class: subclasses define ``subset_size()`` and ``_order(generator)``.
+
+    A ``DistributedSampler`` in its attributes (``num_replicas``, ``rank``, ``epoch``, ``seed``,
+    ``shuffle``, ``drop_last``, ``num_samples``, ``total_size``) and methods, without its
+    ``__init__`` (which needs a dataset and, unless told the ranks, a process group).
+    """
+
+    #: a new order every epoch (``SubsetSampler(shuffle=False)`` keeps its own)
+    shuffle = True
 
     def __init__(self, *, seed: int = 0, num_replicas: int | None = None, rank: int | None = None,
                  drop_last: bool = False):
-        self.num_replicas, self.rank = replica_info(num_replicas, rank)
+        replica_info(num_replicas, rank)  # wrong values are refused now, not at the first epoch
+        self._replicas = (num_replicas, rank)
         self.seed = check_seed(seed)
         self.drop_last = check_flag("drop_last", drop_last)
         self.epoch = 0
@@ -78,6 +96,21 @@ class EpochSampler(Sampler[int], ABC):
         pass
 
     # -- shared behaviour --
+    @property
+    def num_replicas(self) -> int:
+        """The ranks the epoch is shared among: as given, else the process group's now."""
+        return replica_info(*self._replicas)[0]
+
+    @property
+    def rank(self) -> int:
+        """This process's share: as given, else its rank in the process group now."""
+        return replica_info(*self._replicas)[1]
+
+    @property
+    def total_size(self) -> int:
+        """Samples an epoch yields over all ranks, padding included."""
+        return self.num_samples * self.num_replicas
+
     @property
     def num_samples(self) -> int:
         """Samples this rank yields per epoch."""
