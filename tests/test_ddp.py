@@ -84,13 +84,15 @@ def _worker(rank, port, out_dir):
         alone.finalize()
         result["alone_seen"] = int((~torch.isnan(alone.norms[:, 0])).sum())
     dist.barrier()
-    # ds.loader without a sampler: every rank would read every sample, so it warns
+    # ds.loader without a sampler: every rank would read every sample, so it warns (once, as
+    # the pass begins: a framework may still hand it a DistributedSampler before that)
     import warnings
     archive = tc.open(os.path.join(out_dir, "a.tcz"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        archive.loader(4, shuffle=True)
-        archive.loader(4, sampler=tc.samplers.RandomSubsetSampler(archive, fraction=0.5))
+        unsharded = archive.loader(4, shuffle=True)
+        list(unsharded), list(unsharded)
+        list(archive.loader(4, sampler=tc.samplers.RandomSubsetSampler(archive, fraction=0.5)))
     result["loader_warnings"] = [str(w.message) for w in caught]
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump(result, f)

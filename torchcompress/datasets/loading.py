@@ -10,6 +10,7 @@ replays the same epoch order and skips those batches without decoding them.
 
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 
@@ -17,11 +18,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import xxhash
-from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from .._distributed import is_distributed
 from .._validation import check_flag, check_positive_int
-from ..samplers._base import EpochSampler, check_seed, seeded
+from ..samplers._base import check_seed
+from .epoch_batches import EpochBatches, replicas_of
 
 __all__ = ["ResumableLoader", "make_loader"]
 
@@ -90,72 +92,6 @@ def _labels_back(batch):
     return (x, *rest)
 
 
-class EpochBatches(Sampler):
-    """Lists of indices for one epoch: from ``sampler`` (ours or any with ``set_epoch``), a
-    seeded shuffle (``seed + epoch``, as DistributedSampler), or in order; the first ``skip``
-    batches are left out (a resumed epoch)."""
-
-    def __init__(self, n: int, batch_size: int, *, sampler=None, shuffle: bool, drop_last: bool,
-                 seed: int):
-        self.n, self.batch_size, self.sampler = n, batch_size, sampler
-        self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
-        epoch = getattr(sampler, "epoch", 0)  # start where the sampler is
-        self.epoch, self.skip = epoch if isinstance(epoch, int) else 0, 0
-        self.started = None  # (epoch, the sampler's generator state as that epoch began)
-
-    @property
-    def generator(self):
-        """The torch sampler's own generator (RandomSampler and the like), else None."""
-        g = getattr(self.sampler, "generator", None)
-        return g if isinstance(g, torch.Generator) else None
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch, self.skip = epoch, 0
-        if hasattr(self.sampler, "set_epoch"):
-            self.sampler.set_epoch(epoch)
-
-    def _indices(self) -> list[int]:
-        if isinstance(self.sampler, EpochSampler):
-            return self.sampler.indices()  # the whole epoch, whatever its own position
-        if self.sampler is not None:
-            if self.generator is not None:  # a resumed epoch replays it from this state
-                self.started = (self.epoch, self.generator.get_state())
-            idx = list(iter(self.sampler))
-            if idx and isinstance(idx[0], (list, tuple, torch.Tensor)) and \
-                    not (isinstance(idx[0], torch.Tensor) and idx[0].ndim == 0):
-                raise TypeError(f"sampler= should yield dataset indices, but "
-                                f"{type(self.sampler).__name__} yields batches ({idx[0]!r}); "
-                                "ds.loader makes the batches itself: pass the sampler inside "
-                                "it and batch_size=")
-            return idx
-        if self.shuffle:
-            return torch.randperm(self.n, generator=seeded(self.seed + self.epoch)).tolist()
-        return list(range(self.n))
-
-    def _batches(self) -> list[list[int]]:
-        idx = self._indices()
-        b = self.batch_size
-        out = [idx[i:i + b] for i in range(0, len(idx), b)]
-        if self.drop_last and out and len(out[-1]) < b:
-            out.pop()
-        return out
-
-    def __iter__(self):
-        yield from self._batches()[self.skip:]
-
-    def __len__(self) -> int:
-        n = None
-        if self.sampler is not None and not isinstance(self.sampler, EpochSampler):
-            try:  # not drawn: drawing would move a random sampler's generator
-                n = len(self.sampler)
-            except TypeError:  # a sampler without a length
-                pass
-        if n is None:
-            n = len(self._indices())
-        batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-        return max(0, batches - self.skip)
-
-
 class ResumableLoader(DataLoader):
     """A ``DataLoader`` over whole batches with exact ``state_dict`` / ``load_state_dict``.
 
@@ -165,10 +101,14 @@ class ResumableLoader(DataLoader):
     """
 
     def __init__(self, ds, batches: EpochBatches, with_indices: bool = False, **kwargs):
+        batches = _as_asked(batches, kwargs)
+        self.ds, self.with_indices = ds, with_indices  # read back by a framework (below)
         super().__init__(_Batches(ds, with_indices), sampler=batches, batch_size=None, **kwargs)
         self.batches = batches
         self._consumed = 0
+        self._consumed_in = batches.epoch  # the epoch _consumed counts batches of
         self._warned = False
+        self._warned_ranks = False
         self._view = None  # what persistent workers took from the dataset when they started
 
     def set_epoch(self, epoch: int) -> None:
@@ -183,6 +123,15 @@ class ResumableLoader(DataLoader):
         return self.batches.epoch
 
     def __iter__(self):
+        if self.batches.num_replicas is None and is_distributed() and \
+                dist.get_world_size() > 1 and not self._warned_ranks:
+            self._warned_ranks = True
+            warnings.warn(f"ds.loader without a sampler under torch.distributed gives each of "
+                          f"the {dist.get_world_size()} ranks every sample (the same batches on "
+                          "all of them); pass sampler=torch.utils.data.DistributedSampler(ds) "
+                          "or a tc.samplers sampler, which shard by rank", UserWarning,
+                          stacklevel=2)
+        self._settle()
         self.batches.skip = self._consumed
         if self._iterator is not None and not _seen_alike(self._view, _workers_view(self)):
             # persistent workers hold the dataset as it was when they started: a
@@ -197,12 +146,27 @@ class ResumableLoader(DataLoader):
         self.batches.set_epoch(self.batches.epoch + 1)
         self._consumed = 0
 
+    def _settle(self) -> None:
+        """Where the next pass begins. A pass run to its end moved to the next epoch, but a loop
+        may stop after the epoch's last batch without running it to its end (PyTorch
+        Lightning's stops at ``len(loader)``), or begin the next epoch through the sampler's
+        ``set_epoch`` (as Lightning does): until 2026-12-05 every pass after the first then
+        yielded nothing, so such a loop trained on one epoch and ran the rest empty."""
+        if self._consumed and self.batches.epoch != self._consumed_in:
+            self._consumed = 0  # another epoch, begun through the sampler
+        elif self._consumed:
+            self.batches.skip = 0
+            if self._consumed >= len(self.batches):  # every batch taken: that epoch is done
+                self.batches.set_epoch(self.batches.epoch + 1)
+                self._consumed = 0
+        self._consumed_in = self.batches.epoch
+
     def state_dict(self) -> dict:
         """The epoch, the batches the loop has consumed in it, and the sampler's own state."""
         state = {"epoch": self.batches.epoch, "consumed": self._consumed,
                  "batch_size": self.batches.batch_size, "seed": self.batches.seed,
                  "num_samples": self.batches.n}
-        replicas = _replicas(self.batches.sampler)
+        replicas = self.batches.num_replicas
         if replicas is not None:  # a DistributedSampler's partition: the batches consumed
             state["num_replicas"] = replicas
         if hasattr(self.batches.sampler, "state_dict"):
@@ -235,7 +199,7 @@ class ResumableLoader(DataLoader):
                              f"samples, but this loader's has {self.batches.n}: its epoch's "
                              "order and the batches consumed would not be the ones saved. "
                              "Resume on the same dataset")
-        replicas = _replicas(self.batches.sampler)
+        replicas = self.batches.num_replicas
         if state.get("num_replicas", replicas) != replicas:  # absent before 2026-12-05
             raise ValueError(f"the state was saved with a sampler over {state['num_replicas']} "
                              f"ranks, but this loader's has {replicas}: each rank's share of the "
@@ -248,14 +212,40 @@ class ResumableLoader(DataLoader):
             self.batches.generator.set_state(state["generator"])
         self.batches.seed = check_seed(state.get("seed", self.batches.seed))
         self.batches.set_epoch(int(state["epoch"]))
-        self._consumed = int(state["consumed"])
+        self._consumed, self._consumed_in = int(state["consumed"]), self.batches.epoch
 
 
-def _replicas(sampler) -> int | None:
-    """The ranks a sampler partitions the epoch over (``num_replicas``: torch's
-    ``DistributedSampler`` and ``tc.samplers``), or None."""
-    n = getattr(sampler, "num_replicas", None)
-    return int(n) if isinstance(n, numbers.Integral) and not isinstance(n, bool) else None
+#: what a framework that makes the loader again passes back of DataLoader's own arguments, with
+#: the values ResumableLoader gives them (it sets them itself)
+_OWN = {"batch_size": None, "shuffle": False, "batch_sampler": None, "drop_last": False}
+
+
+def _as_asked(batches: EpochBatches, kwargs: dict) -> EpochBatches:
+    """``batches`` as a framework that makes the loader again asks, its arguments taken out of
+    ``kwargs``. PyTorch Lightning (``use_distributed_sampler=True``, its default) and Fabric
+    put a DistributedSampler into every DataLoader under DDP by making it again, with
+    ``sampler=`` the new sampler over the loader's items (here, whole batches) and DataLoader's
+    own arguments as it holds them; ``ds.loader`` failed there ("more than one __init__
+    argument can be passed to its parent's sampler"). Its sampler, if it shards by rank
+    already, is kept; otherwise the epoch's indices are shared among the ranks the
+    DistributedSampler names, as it would share them, and batched on each rank."""
+    given = kwargs.pop("sampler", None)
+    if isinstance(kwargs.get("dataset"), _Batches):
+        kwargs.pop("dataset")
+    for name, value in _OWN.items():
+        if name in kwargs and kwargs[name] == value:
+            kwargs.pop(name)
+    if given is None or given is batches or batches.num_replicas is not None:
+        return batches
+    ranks = replicas_of(given), getattr(given, "rank", None)
+    if ranks[0] is None or not isinstance(ranks[1], numbers.Integral):
+        raise TypeError(f"ds.loader makes its own batches, and sampler={type(given).__name__} "
+                        "cannot take their place (a DistributedSampler, with num_replicas and "
+                        "rank, can); pass the sampler to ds.loader(batch_size, sampler=...), "
+                        "e.g. torch.utils.data.DistributedSampler(ds) or a tc.samplers sampler")
+    batches = copy.copy(batches)
+    batches.shard = (ranks[0], int(ranks[1]), bool(getattr(given, "drop_last", False)))
+    return batches
 
 
 def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num_workers: int = 0,
@@ -287,11 +277,6 @@ def make_loader(ds, batch_size: int, *, shuffle: bool = False, sampler=None, num
                       "resume exactly); generator= only seeds the workers here. Pass seed= to "
                       "change the order, or sampler=RandomSampler(ds, generator=g)",
                       UserWarning, stacklevel=3)
-    if sampler is None and is_distributed() and dist.get_world_size() > 1:
-        warnings.warn(f"ds.loader without a sampler under torch.distributed gives each of the "
-                      f"{dist.get_world_size()} ranks every sample (the same batches on all of "
-                      "them); pass sampler=torch.utils.data.DistributedSampler(ds) or a "
-                      "tc.samplers sampler, which shard by rank", UserWarning, stacklevel=3)
     batches = EpochBatches(len(ds), batch_size, sampler=sampler, shuffle=shuffle,
                            drop_last=drop_last, seed=check_seed(seed))
     return ResumableLoader(ds, batches, with_indices, num_workers=num_workers,

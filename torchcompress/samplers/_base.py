@@ -31,7 +31,8 @@ from torch.utils.data import DistributedSampler
 from .._distributed import replica_info
 from .._validation import check_flag
 
-__all__ = ["EpochSampler", "check_seed", "seeded", "warn_unused_labels"]
+__all__ = ["EpochSampler", "check_seed", "rank_share", "seeded", "share_size",
+           "warn_unused_labels"]
 
 
 def check_seed(seed) -> int:
@@ -47,6 +48,21 @@ def warn_unused_labels(labels, class_balanced: bool, stacklevel: int = 3) -> Non
         warnings.warn("labels= is used only with class_balanced=True, so it is ignored here; "
                       "pass class_balanced=True to keep each class's share", UserWarning,
                       stacklevel=stacklevel)
+
+
+def share_size(total: int, num_replicas: int, drop_last: bool) -> int:
+    """How many of ``total`` indices each rank takes, as DistributedSampler shares them."""
+    return total // num_replicas if drop_last else math.ceil(total / num_replicas)
+
+
+def rank_share(order: torch.Tensor, num_replicas: int, rank: int, drop_last: bool) -> list[int]:
+    """Rank ``rank``'s share of the epoch's global ``order``, as DistributedSampler takes it:
+    the order padded by repeating its start (or cut, with ``drop_last``) to a multiple of
+    ``num_replicas``, then every ``num_replicas``-th index from ``rank``."""
+    total = share_size(len(order), num_replicas, drop_last) * num_replicas
+    if total > len(order):
+        order = order.repeat(math.ceil(total / max(len(order), 1)))
+    return order[rank:total:num_replicas].tolist()
 
 
 def seeded(value: int) -> torch.Generator:
@@ -114,10 +130,7 @@ class EpochSampler(DistributedSampler, ABC):
     @property
     def num_samples(self) -> int:
         """Samples this rank yields per epoch."""
-        total = self.subset_size()
-        if self.drop_last:
-            return total // self.num_replicas
-        return math.ceil(total / self.num_replicas)
+        return share_size(self.subset_size(), self.num_replicas, self.drop_last)
 
     def __len__(self) -> int:
         return self.num_samples
@@ -136,13 +149,8 @@ class EpochSampler(DistributedSampler, ABC):
 
     def indices(self) -> list[int]:
         """This rank's whole index list for the current epoch."""
-        order = self._order(self.generator())
-        per = self.num_samples
-        total = per * self.num_replicas
-        if total > len(order):  # pad by repeating the order, as DistributedSampler does
-            reps = math.ceil(total / max(len(order), 1))
-            order = order.repeat(reps)
-        return order[self.rank:total:self.num_replicas].tolist()
+        return rank_share(self._order(self.generator()), self.num_replicas, self.rank,
+                          self.drop_last)
 
     def __iter__(self):
         idx = self.indices()

@@ -1,0 +1,88 @@
+"""What training frameworks do to ``ds.loader``, done here without them.
+
+PyTorch Lightning (and Fabric) under DDP, with its default ``use_distributed_sampler=True``,
+makes every DataLoader again with ``sampler=`` a DistributedSampler over the loader's items,
+passing back the arguments it was made with (or, made outside a hook, the attributes named
+like them); it calls ``set_epoch`` on ``loader.sampler``; and it stops each epoch at
+``len(loader)`` batches without running the pass to its end. Checked against Lightning 2.6.6
+itself (``strategy="ddp"``, two CPU ranks) outside the suite, which must not need it.
+"""
+
+import pytest
+from torch.utils.data import DistributedSampler, RandomSampler, SequentialSampler
+
+import torchcompress as tc
+
+
+@pytest.fixture
+def ds(tmp_path, images):
+    tc.compress(images, tmp_path / "l.tcz", progress=False)
+    return tc.open(tmp_path / "l.tcz")
+
+
+def _labels(loader) -> list[list[int]]:
+    return [y.tolist() for _, y in loader]
+
+
+def _made_again(loader, sampler, saved: bool):
+    """``loader`` made again with ``sampler`` in its sampler's place, as Lightning does."""
+    lightning = {"sampler": sampler, "shuffle": False, "batch_sampler": None}
+    if saved:  # made inside a hook: the arguments it was made with
+        return type(loader)(loader.ds, loader.batches, loader.with_indices, **lightning)
+    return type(loader)(ds=loader.ds, batches=loader.batches, dataset=loader.dataset,
+                        batch_size=None, collate_fn=loader.collate_fn, **lightning)
+
+
+@pytest.mark.parametrize("saved", [True, False], ids=["in-a-hook", "from-attributes"])
+def test_a_distributed_sampler_put_in_shares_the_epoch_by_rank(ds, saved):
+    """It failed ("more than one __init__ argument can be passed to ... sampler"); each rank
+    now takes what DistributedSampler(ds) gives it, batched."""
+    for shuffle in (True, False):
+        for rank in (0, 1):
+            loader = ds.loader(6, shuffle=shuffle, seed=3)
+            over_batches = DistributedSampler(range(len(loader)), num_replicas=2, rank=rank)
+            again = _made_again(loader, over_batches, saved)
+            want = ds.loader(6, sampler=DistributedSampler(ds, num_replicas=2, rank=rank,
+                                                           shuffle=shuffle, seed=3))
+            assert _labels(again) == _labels(want) and len(again) == len(want) == 4
+            assert again.state_dict()["num_replicas"] == 2
+            assert _labels(loader) == _labels(ds.loader(6, shuffle=shuffle, seed=3))  # as it was
+
+
+def test_a_sampler_that_shards_already_is_kept(ds):
+    samplers = (lambda: tc.samplers.RandomSubsetSampler(ds, fraction=0.5, num_replicas=2, rank=1),
+                lambda: DistributedSampler(ds, num_replicas=2, rank=1))
+    for sampler in samplers:
+        loader = ds.loader(4, sampler=sampler())
+        again = _made_again(loader, DistributedSampler(range(len(loader)), 2, 1), saved=True)
+        assert again.batches is loader.batches
+        assert _labels(again) == _labels(ds.loader(4, sampler=sampler())) and len(again) in (3, 5)
+    plain = ds.loader(4)
+    assert _made_again(plain, plain.sampler, saved=True).batches is plain.batches
+
+
+def test_a_sampler_that_cannot_take_the_batches_place_is_refused(ds):
+    loader = ds.loader(4)
+    with pytest.raises(TypeError, match=r"sampler=SequentialSampler cannot take their place"):
+        _made_again(loader, SequentialSampler(range(10)), saved=True)
+    with pytest.raises(TypeError, match=r"sampler=RandomSampler cannot"):
+        _made_again(loader, RandomSampler(range(10)), saved=False)
+
+
+def test_epochs_begun_through_the_sampler_and_passes_stopped_at_len(ds):
+    """Lightning calls loader.sampler.set_epoch(e) and stops at len(loader): every epoch after
+    the first yielded nothing (a run trained one epoch, silently)."""
+    whole = ds.loader(6, shuffle=True)
+    epochs = [_labels(whole) for _ in range(3)]
+    loader = ds.loader(6, shuffle=True)
+    for epoch in range(3):
+        loader.sampler.set_epoch(epoch)
+        it = iter(loader)
+        assert [next(it)[1].tolist() for _ in range(len(loader))] == epochs[epoch]
+    half = ds.loader(6, shuffle=True)
+    it = iter(half)
+    next(it), next(it)
+    half.sampler.set_epoch(1)  # another epoch, begun through the sampler mid-pass
+    assert _labels(half) == epochs[1]
+    half.sampler.set_epoch(2)  # the pass ran to its end, which moved on to epoch 2 already
+    assert _labels(half) == epochs[2]
