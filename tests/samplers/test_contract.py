@@ -97,6 +97,9 @@ def test_a_distributed_sampler_to_frameworks(name):
     assert s.num_samples == len(s) == len(list(s)) and s.total_size == 3 * len(s)
     assert s.shuffle is True
     assert SubsetSampler([3, 1], shuffle=False).shuffle is False
+    # frameworks read and seed `sampler.generator` as torch's samplers hold it (Hugging Face
+    # Accelerate called .get_state() on a method of that name)
+    assert getattr(s, "generator", None) is None
 
 
 def _group(monkeypatch, size: int, rank: int) -> None:

@@ -144,12 +144,15 @@ class EpochSampler(DistributedSampler, ABC):
         self._replays = False
         self.epoch = int(epoch)
 
-    def generator(self) -> torch.Generator:
+    def _epoch_generator(self) -> torch.Generator:
+        """The epoch's own generator. Not ``generator``: torch's samplers hold a
+        ``torch.Generator`` (or None) under that name, which frameworks read and seed (Hugging
+        Face Accelerate called ``.get_state()`` on this method and failed)."""
         return seeded(self.seed + self.epoch)
 
     def indices(self) -> list[int]:
         """This rank's whole index list for the current epoch."""
-        return rank_share(self._order(self.generator()), self.num_replicas, self.rank,
+        return rank_share(self._order(self._epoch_generator()), self.num_replicas, self.rank,
                           self.drop_last)
 
     def __iter__(self):
