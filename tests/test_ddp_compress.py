@@ -158,10 +158,11 @@ def test_one_rank_compresses_alone_instead_of_waiting_in_a_collective(tmp_path):
     assert "is waiting for the process group's other ranks (1 of 2 have called it)" in waiting
     assert result["error"].endswith(
         "waited'): 1 of the process group's 2 ranks called it within 3 s, and under a process "
-        "group every rank does a share. Call it on every rank with the same arguments; to "
-        "compress on one rank alone (under `if rank == 0:`), pass distributed=False; to wait "
-        "longer for late ranks, distributed=True waits as long as the group's timeout. Nothing "
-        "was written")
+        "group every rank does a share. Call it on every rank with the same arguments (in "
+        "PyTorch Lightning, its setup hook runs on every rank); to compress on one rank alone "
+        "(under `if rank == 0:`, or in Lightning's prepare_data), pass distributed=False; to "
+        "wait longer for late ranks, distributed=True waits as long as the group's timeout. "
+        "Nothing was written")
     assert not (tmp_path / "waited").exists()
     for r in range(WORLD):
         assert json.loads((tmp_path / f"one{r}.json").read_text())["shared_warnings"] == []

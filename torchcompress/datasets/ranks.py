@@ -89,7 +89,8 @@ def _meet(store, key: str, size: int, timeout: float, path) -> tuple[bool, int]:
             came = int(store.add(f"{key}/arrived", 0))
             warnings.warn(f"compress({os.fspath(path)!r}) is waiting for the process group's "
                           f"other ranks ({came} of {size} have called it), which share the work; "
-                          "to compress on this rank alone (under `if rank == 0:`), pass "
+                          "to compress on this rank alone (under `if rank == 0:`, or in "
+                          "PyTorch Lightning's prepare_data, which runs on one rank), pass "
                           "distributed=False", UserWarning, stacklevel=4)
         time.sleep(0.02)
     return store.get(f"{key}/decision") == b"all", int(store.add(f"{key}/arrived", 0))
@@ -115,10 +116,12 @@ def compress_together(path, distributed: bool | None) -> bool:
     raise RuntimeError(
         f"compress({os.fspath(path)!r}): {came} of the process group's {size} ranks called it "
         f"within {timeout:.0f} s, and under a process group every rank does a share. Call it on "
-        "every rank with the same arguments; to compress on one rank alone (under `if rank == "
-        "0:`), pass distributed=False" + ("; to wait longer for late ranks, distributed=True "
-                                          "waits as long as the group's timeout"
-                                          if distributed is None else "") + ". Nothing was written")
+        "every rank with the same arguments (in PyTorch Lightning, its setup hook runs on every "
+        "rank); to compress on one rank alone (under `if rank == 0:`, or in Lightning's "
+        "prepare_data), pass distributed=False" + ("; to wait longer for late ranks, "
+                                                   "distributed=True waits as long as the group's "
+                                                   "timeout" if distributed is None else "")
+        + ". Nothing was written")
 
 
 #: samples, evenly spaced, whose bytes the ranks compare before sharing a compress
