@@ -1,11 +1,12 @@
 """What training frameworks do to ``ds.loader``, done here without them.
 
 PyTorch Lightning (and Fabric) under DDP, with its default ``use_distributed_sampler=True``,
-makes every DataLoader again with ``sampler=`` a DistributedSampler over the loader's items,
-passing back the arguments it was made with (or, made outside a hook, the attributes named
-like them); it calls ``set_epoch`` on ``loader.sampler``; and it stops each epoch at
-``len(loader)`` batches without running the pass to its end. Checked against Lightning 2.6.6
-itself (``strategy="ddp"``, two CPU ranks) outside the suite, which must not need it.
+makes every DataLoader again with ``sampler=`` a DistributedSampler over the loader's items
+(a SequentialSampler for ``overfit_batches``), passing back the arguments it was made with
+(or, made outside a hook, the attributes named like them); it calls ``set_epoch`` on
+``loader.sampler``; and it stops each epoch at ``len(loader)`` batches without running the
+pass to its end. Checked against Lightning 2.6.6 itself (``strategy="ddp"``, two CPU ranks)
+outside the suite, which must not need it.
 """
 
 import pytest
@@ -61,11 +62,17 @@ def test_a_sampler_that_shards_already_is_kept(ds):
     assert _made_again(plain, plain.sampler, saved=True).batches is plain.batches
 
 
+def test_a_sequential_sampler_put_in_asks_for_the_batches_in_order(ds):
+    """Lightning's overfit_batches puts in a SequentialSampler (it was refused)."""
+    loader = ds.loader(6, shuffle=True)
+    again = _made_again(loader, SequentialSampler(range(len(loader))), saved=True)
+    assert _labels(again) == _labels(ds.loader(6)) != _labels(ds.loader(6, shuffle=True))
+    assert _labels(loader) == _labels(ds.loader(6, shuffle=True))  # the first is as it was
+
+
 def test_a_sampler_that_cannot_take_the_batches_place_is_refused(ds):
     loader = ds.loader(4)
-    with pytest.raises(TypeError, match=r"sampler=SequentialSampler cannot take their place"):
-        _made_again(loader, SequentialSampler(range(10)), saved=True)
-    with pytest.raises(TypeError, match=r"sampler=RandomSampler cannot"):
+    with pytest.raises(TypeError, match=r"sampler=RandomSampler cannot take their place"):
         _made_again(loader, RandomSampler(range(10)), saved=False)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import xxhash
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset, SequentialSampler, get_worker_info
 
 from .._distributed import is_distributed
 from .._validation import check_flag, check_positive_int
@@ -228,14 +228,22 @@ def _as_asked(batches: EpochBatches, kwargs: dict) -> EpochBatches:
     own arguments as it holds them; ``ds.loader`` failed there ("more than one __init__
     argument can be passed to its parent's sampler"). Its sampler, if it shards by rank
     already, is kept; otherwise the epoch's indices are shared among the ranks the
-    DistributedSampler names, as it would share them, and batched on each rank."""
+    DistributedSampler names, as it would share them, and batched on each rank. A
+    SequentialSampler (Lightning's ``overfit_batches``) asks for the batches in order: the
+    loader's own shuffle is turned off."""
     given = kwargs.pop("sampler", None)
     if isinstance(kwargs.get("dataset"), _Batches):
         kwargs.pop("dataset")
     for name, value in _OWN.items():
         if name in kwargs and kwargs[name] == value:
             kwargs.pop(name)
-    if given is None or given is batches or batches.num_replicas is not None:
+    if given is None or given is batches:
+        return batches
+    if isinstance(given, SequentialSampler):  # the items in order (Lightning's overfit_batches)
+        batches = copy.copy(batches)
+        batches.shuffle = False
+        return batches
+    if batches.num_replicas is not None:
         return batches
     ranks = replicas_of(given), getattr(given, "rank", None)
     if ranks[0] is None or not isinstance(ranks[1], numbers.Integral):
