@@ -1,4 +1,4 @@
-"""Samplers: ``Sampler[int]`` classes with DistributedSampler's conventions, and coreset selection.
+"""Samplers: ``DistributedSampler`` classes (they shard by rank), and coreset selection.
 
 They take arrays (labels, scores, weights), never a model or a loader.
 """
