@@ -261,6 +261,9 @@ class CompressedDataset(Dataset):
         exactly the remaining batches. Exact resume needs a reproducible order:
         ``shuffle=True`` (seeded with ``seed + epoch``), one of
         ``tc.samplers``, or another sampler with a deterministic ``set_epoch``.
+        PyTorch Lightning takes it as it is: under DDP the DistributedSampler it puts in
+        shares each epoch among the ranks (a sampler that shards already is kept), and its
+        checkpoints hold the loader's state.
 
         Args:
             batch_size: samples per batch.
