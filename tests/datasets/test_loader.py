@@ -301,11 +301,67 @@ def test_a_state_from_another_world_size_is_refused(tmp_path):
     state = two.state_dict()
     want = [b[2].tolist() for b in it]
     assert state["num_replicas"] == 2
-    with pytest.raises(ValueError, match=r"saved with a sampler over 2 ranks, but this loader's "
-                                         r"has 4"):
+    with pytest.raises(ValueError, match=r"middle of epoch 0 \(2 of 5 batches\) with the epoch "
+                                         r"shared among 2 ranks, but this loader shares it among 4"):
         ds.loader(4, sampler=DistributedSampler(ds, num_replicas=4, rank=1)).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"shared among 2 ranks, but this loader shares it among 1"):
+        ds.loader(4, shuffle=True).load_state_dict(state)  # on one device: read whole
     # the same world size (a checkpoint saved by rank 0 and loaded on every rank) resumes
     again = ds.loader(4, sampler=DistributedSampler(ds, num_replicas=2, rank=1, seed=3),
                       with_indices=True)
     again.load_state_dict(state)
     assert [b[2].tolist() for b in again] == want and len(want) == 3
+
+
+def test_a_state_from_between_epochs_resumes_on_any_world_size(tmp_path):
+    """A checkpoint at an epoch's end (Lightning's, when the epoch's last batch is taken) or
+    start holds no position in the ranks' shares: it resumed only on as many ranks (it was
+    refused on any other, which left a run on other devices no way to resume)."""
+    from torch.utils.data import DistributedSampler
+
+    x = np.zeros((40, 1, 2, 2), np.uint8)
+    tc.compress((x, np.arange(40) % 2), tmp_path / "a.tcz", progress=False)
+    ds = tc.open(tmp_path / "a.tcz")
+
+    def on(ranks, rank=0):
+        return ds.loader(4, sampler=DistributedSampler(ds, num_replicas=ranks, rank=rank,
+                                                       seed=3), with_indices=True)
+
+    two = on(2)
+    it = iter(two)
+    [next(it) for _ in range(len(two))]  # the epoch's last batch, the pass not ended
+    end = two.state_dict()
+    assert (end["epoch"], end["consumed"], end["epoch_batches"]) == (0, 5, 5)
+    four = on(4, 3)
+    four.load_state_dict(end)
+    want = on(4, 3)
+    want.set_epoch(1)
+    want = [b[2].tolist() for b in want]
+    assert four.epoch == 1 and [b[2].tolist() for b in four] == want
+    whole = ds.loader(4, shuffle=True)  # on one device, after a pass run to its end
+    list(whole)
+    start = whole.state_dict()
+    assert (start["epoch"], start["consumed"], start["num_replicas"]) == (1, 0, 1)
+    four = on(4, 3)
+    four.load_state_dict(start)
+    assert [b[2].tolist() for b in four] == want
+
+
+def test_a_random_sampler_resumed_after_an_epochs_last_batch_goes_on_as_it_would_have(
+        lossless_archive):
+    """Its generator is saved as the epoch began; the next epoch's order comes after that
+    epoch's draw, so the loader draws it before moving on."""
+    ds = tc.open(lossless_archive)
+
+    def loader():
+        g = torch.Generator().manual_seed(4)
+        return ds.loader(6, sampler=torch.utils.data.RandomSampler(ds, generator=g))
+
+    a = loader()
+    full = [[y.tolist() for _, y in a] for _ in range(2)]
+    b = loader()
+    it = iter(b)
+    [next(it) for _ in range(len(b))]
+    c = loader()
+    c.load_state_dict(b.state_dict())
+    assert [y.tolist() for _, y in c] == full[1]

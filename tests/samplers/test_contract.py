@@ -235,10 +235,20 @@ def test_flags_must_be_bools(make, name):
     make(np.bool_(False))  # numpy's bools are bools
 
 
-def test_resume_with_another_world_size_is_refused():
+def test_resume_with_another_world_size_is_refused_mid_epoch_only():
     s = SubsetSampler(range(10), num_replicas=2, rank=0)
-    with pytest.raises(ValueError, match=r"saved with num_replicas=2, but this sampler has num_replicas=1"):
+    it = iter(s)
+    next(it)
+    with pytest.raises(ValueError, match=r"middle of an epoch with num_replicas=2, but this "
+                                         r"sampler has num_replicas=1"):
         SubsetSampler(range(10)).load_state_dict(s.state_dict())
+    c = ClassRatioSampler(LABELS, 0.3, num_replicas=2, rank=0)  # between epochs: any world
+    c.update(np.array([0.9, 0.2, 0.5, 0.7]))
+    c.update(np.array([0.8, 0.3, 0.5, 0.6]))
+    c.set_epoch(3)
+    other = ClassRatioSampler(LABELS, 0.3, num_replicas=4, rank=1)
+    other.load_state_dict(c.state_dict())  # the adaptive ratios come along
+    assert np.allclose(other.ratios, c.ratios) and other.epoch == 3
 
 
 def test_resume_with_another_subset_or_dataset_is_refused():

@@ -71,6 +71,10 @@ class EpochBatches(Sampler):
             return torch.randperm(self.n, generator=seeded(self.seed + self.epoch)).tolist()
         return list(range(self.n))
 
+    def draw(self) -> None:
+        """Draw this epoch's order and drop it: a sampler's generator moves past the epoch."""
+        self._indices()
+
     def _batches(self) -> list[list[int]]:
         idx = self._indices()
         if self.shard is not None:
@@ -85,6 +89,10 @@ class EpochBatches(Sampler):
         yield from self._batches()[self.skip:]
 
     def __len__(self) -> int:
+        return max(0, self.count() - self.skip)
+
+    def count(self) -> int:
+        """Batches in the whole epoch (this rank's share), the skipped ones included."""
         n = None
         if self.sampler is not None and not isinstance(self.sampler, EpochSampler):
             try:  # not drawn: drawing would move a random sampler's generator
@@ -95,5 +103,4 @@ class EpochBatches(Sampler):
             n = len(self._indices())
         if self.shard is not None:
             n = share_size(n, self.shard[0], self.shard[2])
-        batches = n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-        return max(0, batches - self.skip)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)

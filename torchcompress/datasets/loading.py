@@ -165,10 +165,11 @@ class ResumableLoader(DataLoader):
         """The epoch, the batches the loop has consumed in it, and the sampler's own state."""
         state = {"epoch": self.batches.epoch, "consumed": self._consumed,
                  "batch_size": self.batches.batch_size, "seed": self.batches.seed,
-                 "num_samples": self.batches.n}
-        replicas = self.batches.num_replicas
-        if replicas is not None:  # a DistributedSampler's partition: the batches consumed
-            state["num_replicas"] = replicas
+                 "num_samples": self.batches.n,
+                 # the ranks sharing the epoch (1: it is read whole) and this rank's batches in
+                 # it: a state saved mid-epoch resumes only on as many ranks
+                 "num_replicas": self.batches.num_replicas or 1,
+                 "epoch_batches": self.batches.count()}
         if hasattr(self.batches.sampler, "state_dict"):
             state["sampler"] = self.batches.sampler.state_dict()
         g, started = self.batches.generator, self.batches.started
@@ -199,20 +200,30 @@ class ResumableLoader(DataLoader):
                              f"samples, but this loader's has {self.batches.n}: its epoch's "
                              "order and the batches consumed would not be the ones saved. "
                              "Resume on the same dataset")
-        replicas = self.batches.num_replicas
-        if state.get("num_replicas", replicas) != replicas:  # absent before 2026-12-05
-            raise ValueError(f"the state was saved with a sampler over {state['num_replicas']} "
-                             f"ranks, but this loader's has {replicas}: each rank's share of the "
-                             "epoch differs, so the batches consumed are not the ones to skip. "
-                             "Resume with the same world size, or start the saved epoch over "
-                             "(loader.set_epoch(state['epoch']) instead of load_state_dict)")
+        epoch, consumed = int(state["epoch"]), int(state["consumed"])
+        done = consumed and consumed >= state.get("epoch_batches", consumed + 1)
+        replicas, saved = self.batches.num_replicas or 1, state.get("num_replicas")
+        if consumed and not done and saved is not None and saved != replicas:
+            raise ValueError(f"the state was saved in the middle of epoch {epoch} ({consumed} of "
+                             f"{state.get('epoch_batches', '?')} batches) with the epoch shared "
+                             f"among {saved} ranks, but this loader shares it among {replicas}: "
+                             "each rank's share differs, so the batches consumed are not the "
+                             f"ones to skip. Resume on {saved} ranks, or from a state saved at "
+                             "an epoch's end (under PyTorch Lightning, a checkpoint saved at an "
+                             "epoch's end), or start the saved epoch over: "
+                             "loader.set_epoch(state['epoch']) instead of load_state_dict")
         if "sampler" in state and hasattr(self.batches.sampler, "load_state_dict"):
             self.batches.sampler.load_state_dict(state["sampler"])
         if "generator" in state and self.batches.generator is not None:
             self.batches.generator.set_state(state["generator"])
         self.batches.seed = check_seed(state.get("seed", self.batches.seed))
-        self.batches.set_epoch(int(state["epoch"]))
-        self._consumed, self._consumed_in = int(state["consumed"]), self.batches.epoch
+        self.batches.set_epoch(epoch)
+        if done:  # the saved epoch's last batch was taken: the next pass is the next epoch
+            if self.batches.generator is not None:  # as the saved epoch began: draw it, so
+                self.batches.draw()  # the next epoch's order comes after it, as it would have
+            self.batches.set_epoch(epoch + 1)
+            consumed = 0
+        self._consumed, self._consumed_in = consumed, self.batches.epoch
 
 
 #: what a framework that makes the loader again passes back of DataLoader's own arguments, with

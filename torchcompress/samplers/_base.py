@@ -182,9 +182,11 @@ class EpochSampler(DistributedSampler, ABC):
         missing = {"epoch", "seed", "position"} - set(state)
         if missing:
             raise KeyError(f"state_dict lacks {sorted(missing)}; pass a dict from state_dict()")
-        if state.get("num_replicas", self.num_replicas) != self.num_replicas:
-            raise ValueError(f"the state was saved with num_replicas={state['num_replicas']}, but this "
-                             f"sampler has num_replicas={self.num_replicas}; resume with the same world size")
+        if state["position"] and state.get("num_replicas", self.num_replicas) != self.num_replicas:
+            raise ValueError(f"the state was saved in the middle of an epoch with "
+                             f"num_replicas={state['num_replicas']}, but this sampler has "
+                             f"num_replicas={self.num_replicas}; resume with the same world size, "
+                             "or from a state saved between epochs")
         self._load_extra_state(state)
         size = state.get("subset_size", self.subset_size())  # older states did not say
         if size != self.subset_size():
