@@ -347,6 +347,24 @@ def test_a_state_from_between_epochs_resumes_on_any_world_size(tmp_path):
     assert [b[2].tolist() for b in four] == want
 
 
+def test_taking_a_state_draws_nothing_from_a_sampler_without_a_length(lossless_archive):
+    class Drawn:  # random, iterable only: its length would take a draw
+        def __init__(self):
+            self.rng = torch.Generator().manual_seed(1)
+
+        def __iter__(self):
+            return iter(torch.randperm(40, generator=self.rng).tolist())
+
+    ds = tc.open(lossless_archive)
+    plain, saved = ds.loader(8, sampler=Drawn()), ds.loader(8, sampler=Drawn())
+    want = [[y.tolist() for _, y in plain] for _ in range(2)]
+    got = []
+    for _ in range(2):
+        got.append([y.tolist() for _, y in saved])
+        assert "epoch_batches" not in saved.state_dict()
+    assert got == want and want[0] != want[1]
+
+
 def test_a_random_sampler_resumed_after_an_epochs_last_batch_goes_on_as_it_would_have(
         lossless_archive):
     """Its generator is saved as the epoch began; the next epoch's order comes after that

@@ -91,14 +91,16 @@ class EpochBatches(Sampler):
     def __len__(self) -> int:
         return max(0, self.count() - self.skip)
 
-    def count(self) -> int:
-        """Batches in the whole epoch (this rank's share), the skipped ones included."""
+    def count(self, draw: bool = True) -> int | None:
+        """Batches in the whole epoch (this rank's share), the skipped ones included; None
+        where that takes drawing the order from a sampler without a length and not ``draw``."""
         n = None
         if self.sampler is not None and not isinstance(self.sampler, EpochSampler):
             try:  # not drawn: drawing would move a random sampler's generator
                 n = len(self.sampler)
             except TypeError:  # a sampler without a length
-                pass
+                if not draw:
+                    return None
         if n is None:
             n = len(self._indices())
         if self.shard is not None:

@@ -168,8 +168,10 @@ class ResumableLoader(DataLoader):
                  "num_samples": self.batches.n,
                  # the ranks sharing the epoch (1: it is read whole) and this rank's batches in
                  # it: a state saved mid-epoch resumes only on as many ranks
-                 "num_replicas": self.batches.num_replicas or 1,
-                 "epoch_batches": self.batches.count()}
+                 "num_replicas": self.batches.num_replicas or 1}
+        count = self.batches.count(draw=False)  # a state is taken often: it must move nothing
+        if count is not None:
+            state["epoch_batches"] = count
         if hasattr(self.batches.sampler, "state_dict"):
             state["sampler"] = self.batches.sampler.state_dict()
         g, started = self.batches.generator, self.batches.started
