@@ -154,9 +154,8 @@ class ResumableLoader(DataLoader):
         yielded nothing, so such a loop trained on one epoch and ran the rest empty."""
         if self._consumed and self.batches.epoch != self._consumed_in:
             self._consumed = 0  # another epoch, begun through the sampler
-        elif self._consumed:
-            self.batches.skip = 0
-            if self._consumed >= len(self.batches):  # every batch taken: that epoch is done
+        elif self._consumed:  # every batch taken: that epoch is done (None: cannot tell)
+            if self._consumed >= (self.batches.count(draw=False) or self._consumed + 1):
                 self.batches.set_epoch(self.batches.epoch + 1)
                 self._consumed = 0
         self._consumed_in = self.batches.epoch
