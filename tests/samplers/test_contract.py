@@ -247,6 +247,7 @@ def test_resume_with_another_world_size_is_refused_mid_epoch_only():
     c.update(np.array([0.8, 0.3, 0.5, 0.6]))
     c.set_epoch(3)
     other = ClassRatioSampler(LABELS, 0.3, num_replicas=4, rank=1)
+    assert not np.allclose(other.ratios, c.ratios)
     other.load_state_dict(c.state_dict())  # the adaptive ratios come along
     assert np.allclose(other.ratios, c.ratios) and other.epoch == 3
 
