@@ -301,16 +301,67 @@ def test_a_state_from_another_world_size_is_refused(tmp_path):
     state = two.state_dict()
     want = [b[2].tolist() for b in it]
     assert state["num_replicas"] == 2
-    with pytest.raises(ValueError, match=r"middle of epoch 0 \(2 of 5 batches\) with the epoch "
-                                         r"shared among 2 ranks, but this loader shares it among 4"):
+    with pytest.raises(ValueError, match=r"middle of epoch 0 \(2 of 5 batches\) with the "
+                                         r"epoch shared among 2 ranks, but this loader shares "
+                                         r"it among 4"):
         ds.loader(4, sampler=DistributedSampler(ds, num_replicas=4, rank=1)).load_state_dict(state)
-    with pytest.raises(ValueError, match=r"shared among 2 ranks, but this loader shares it among 1"):
-        ds.loader(4, shuffle=True).load_state_dict(state)  # on one device: read whole
+    with pytest.raises(ValueError, match=r"among 2 ranks, but this loader shares it among 1\. "
+                                         r".* the state's is a sampler's own, this loader's "
+                                         r"shuffle"):
+        ds.loader(4, shuffle=True).load_state_dict(state)  # one device, another order
     # the same world size (a checkpoint saved by rank 0 and loaded on every rank) resumes
     again = ds.loader(4, sampler=DistributedSampler(ds, num_replicas=2, rank=1, seed=3),
                       with_indices=True)
     again.load_state_dict(state)
     assert [b[2].tolist() for b in again] == want and len(want) == 3
+
+
+@pytest.mark.parametrize("kind", ["shuffle", "tc-sampler"])
+def test_a_mid_epoch_state_resumes_on_another_number_of_ranks(tmp_path, kind):
+    """The ranks took their whole batches in turn, so the first ranks x consumed x batch size
+    of the epoch's order were read: where the loader knows that order, the new ranks share the
+    rest (it was refused, so a torchrun elastic restart on other ranks could not resume)."""
+    from torch.utils.data import DistributedSampler
+
+    x = np.zeros((40, 1, 2, 2), np.uint8)
+    tc.compress((x, np.arange(40) % 2), tmp_path / "a.tcz", progress=False)
+    ds = tc.open(tmp_path / "a.tcz")
+
+    def on(ranks, rank):
+        if kind == "tc-sampler":
+            return ds.loader(4, sampler=tc.samplers.SubsetSampler(
+                range(40), seed=3, num_replicas=ranks, rank=rank), with_indices=True)
+        loader = ds.loader(4, shuffle=True, seed=3, with_indices=True)
+        if ranks == 1:
+            return loader  # as Lightning puts a DistributedSampler in (test_frameworks.py)
+        return type(loader)(loader.ds, loader.batches, True, shuffle=False,
+                            sampler=DistributedSampler(range(len(loader)), ranks, rank))
+
+    def take(loader, k):
+        it = iter(loader)
+        return [i for _ in range(k) for i in next(it)[2].tolist()]
+
+    two = [on(2, r) for r in range(2)]
+    read = take(two[0], 2) + take(two[1], 2)
+    state = two[0].state_dict()
+    assert (state["epoch"], state["consumed"], state["num_replicas"]) == (0, 2, 2)
+    three = [on(3, r) for r in range(3)]
+    for loader in three:
+        loader.load_state_dict(state)
+    read += [i for loader in three for i in take(loader, 1)]  # one more batch on every rank
+    again = three[0].state_dict()  # and a second move, to one rank
+    assert again["offset"] == 16 and again["consumed"] == 1
+    one = on(1, 0)
+    one.load_state_dict(again)
+    one.sampler.set_epoch(0)  # as Lightning calls it as the resumed epoch begins
+    assert len(one) == 10  # the epoch's length on one rank, as Lightning reads it once
+    read += [i for _, _, idx in one for i in idx.tolist()]
+    assert sorted(read) == list(range(40))
+    assert one.epoch == 1 and len(take(one, 10)) == 40  # the next epoch is whole again
+    refused = ds.loader(4, sampler=DistributedSampler(ds, num_replicas=3, rank=0))
+    with pytest.raises(ValueError, match=r"the state's is (shuffle|SubsetSampler), this "
+                                         r"loader's a sampler's own"):
+        refused.load_state_dict(state)
 
 
 def test_a_state_from_between_epochs_resumes_on_any_world_size(tmp_path):

@@ -25,7 +25,9 @@ class EpochBatches(Sampler):
     batches are left out (a resumed epoch). With ``shard = (num_replicas, rank, drop_last)``
     the epoch's indices are shared among the ranks as DistributedSampler shares them before
     they are batched (what a framework asks for that puts a DistributedSampler in place of
-    the loader's own, see ``ResumableLoader``)."""
+    the loader's own, see ``ResumableLoader``). Where the loader knows the epoch's global
+    order (its own shuffle or order, or a ``tc.samplers`` sampler's), the ranks share it from
+    ``offset`` on: that many were read on another number of ranks before a resume."""
 
     def __init__(self, n: int, batch_size: int, *, sampler=None, shuffle: bool, drop_last: bool,
                  seed: int):
@@ -35,6 +37,7 @@ class EpochBatches(Sampler):
         self.epoch, self.skip = epoch if isinstance(epoch, int) else 0, 0
         self.started = None  # (epoch, the sampler's generator state as that epoch began)
         self.shard: tuple[int, int, bool] | None = None
+        self.offset = 0
 
     @property
     def num_replicas(self) -> int | None:
@@ -49,27 +52,56 @@ class EpochBatches(Sampler):
         return g if isinstance(g, torch.Generator) else None
 
     def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:  # the same epoch again (a framework's call) keeps its offset
+            self.offset = 0
         self.epoch, self.skip = epoch, 0
         if hasattr(self.sampler, "set_epoch"):
             self.sampler.set_epoch(epoch)
 
-    def _indices(self) -> list[int]:
+    @property
+    def order_kind(self) -> str | None:
+        """Where the epoch's global order comes from, where the loader knows it: its own
+        shuffle or sequence, or a tc sampler (named); None for another sampler."""
+        if self.sampler is None:
+            return "shuffle" if self.shuffle else "sequence"
+        return type(self.sampler).__name__ if isinstance(self.sampler, EpochSampler) else None
+
+    @property
+    def knows_order(self) -> bool:
+        return self.order_kind is not None
+
+    def _sharing(self) -> tuple[int, int, bool]:
+        """(num_replicas, rank, drop_last) of the ranks sharing the epoch."""
         if isinstance(self.sampler, EpochSampler):
-            return self.sampler.indices()  # the whole epoch, whatever its own position
-        if self.sampler is not None:
-            if self.generator is not None:  # a resumed epoch replays it from this state
-                self.started = (self.epoch, self.generator.get_state())
-            idx = list(iter(self.sampler))
-            if idx and isinstance(idx[0], (list, tuple, torch.Tensor)) and \
-                    not (isinstance(idx[0], torch.Tensor) and idx[0].ndim == 0):
-                raise TypeError(f"sampler= should yield dataset indices, but "
-                                f"{type(self.sampler).__name__} yields batches ({idx[0]!r}); "
-                                "ds.loader makes the batches itself: pass the sampler inside "
-                                "it and batch_size=")
-            return idx
-        if self.shuffle:
-            return torch.randperm(self.n, generator=seeded(self.seed + self.epoch)).tolist()
-        return list(range(self.n))
+            return self.sampler.num_replicas, self.sampler.rank, self.sampler.drop_last
+        return self.shard or (1, 0, False)
+
+    def _drawn(self) -> list[int]:
+        """The epoch's indices as another sampler draws them (its generator moves)."""
+        if self.generator is not None:  # a resumed epoch replays it from this state
+            self.started = (self.epoch, self.generator.get_state())
+        idx = list(iter(self.sampler))
+        if idx and isinstance(idx[0], (list, tuple, torch.Tensor)) and \
+                not (isinstance(idx[0], torch.Tensor) and idx[0].ndim == 0):
+            raise TypeError(f"sampler= should yield dataset indices, but "
+                            f"{type(self.sampler).__name__} yields batches ({idx[0]!r}); "
+                            "ds.loader makes the batches itself: pass the sampler inside "
+                            "it and batch_size=")
+        return idx
+
+    def _indices(self) -> list[int]:
+        """This rank's indices of the epoch, shared among the ranks."""
+        if not self.knows_order:
+            idx = self._drawn()
+            return idx if self.shard is None else \
+                rank_share(torch.as_tensor(idx, dtype=torch.int64), *self.shard)
+        if isinstance(self.sampler, EpochSampler):
+            order = self.sampler.epoch_order()  # the whole epoch, whatever its own position
+        elif self.shuffle:
+            order = torch.randperm(self.n, generator=seeded(self.seed + self.epoch))
+        else:
+            order = torch.arange(self.n)
+        return rank_share(order[self.offset:], *self._sharing())
 
     def draw(self) -> None:
         """Draw this epoch's order and drop it: a sampler's generator moves past the epoch."""
@@ -77,8 +109,6 @@ class EpochBatches(Sampler):
 
     def _batches(self) -> list[list[int]]:
         idx = self._indices()
-        if self.shard is not None:
-            idx = rank_share(torch.as_tensor(idx, dtype=torch.int64), *self.shard)
         b = self.batch_size
         out = [idx[i:i + b] for i in range(0, len(idx), b)]
         if self.drop_last and out and len(out[-1]) < b:
@@ -89,20 +119,25 @@ class EpochBatches(Sampler):
         yield from self._batches()[self.skip:]
 
     def __len__(self) -> int:
-        return max(0, self.count() - self.skip)
+        # the epoch's length on these ranks, as if no offset: a framework that counts the
+        # batches of a resumed epoch itself (PyTorch Lightning) reads it once, for every epoch
+        return max(0, self.count(whole=True) - self.skip)
 
-    def count(self, draw: bool = True) -> int | None:
-        """Batches in the whole epoch (this rank's share), the skipped ones included; None
-        where that takes drawing the order from a sampler without a length and not ``draw``."""
-        n = None
-        if self.sampler is not None and not isinstance(self.sampler, EpochSampler):
+    def count(self, draw: bool = True, whole: bool = False) -> int | None:
+        """Batches in this rank's share of the epoch (from ``offset``, unless ``whole``), the
+        skipped ones included; None where that takes drawing the order from a sampler without
+        a length and not ``draw``."""
+        if isinstance(self.sampler, EpochSampler):
+            total = self.sampler.subset_size()
+        elif self.sampler is None:
+            total = self.n
+        else:
             try:  # not drawn: drawing would move a random sampler's generator
-                n = len(self.sampler)
+                total = len(self.sampler)
             except TypeError:  # a sampler without a length
                 if not draw:
                     return None
-        if n is None:
-            n = len(self._indices())
-        if self.shard is not None:
-            n = share_size(n, self.shard[0], self.shard[2])
+                total = len(self._drawn())
+        ranks, _, cut = self._sharing()
+        n = share_size(max(0, total - (0 if whole else self.offset)), ranks, cut)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)

@@ -171,6 +171,10 @@ class ResumableLoader(DataLoader):
         count = self.batches.count(draw=False)  # a state is taken often: it must move nothing
         if count is not None:
             state["epoch_batches"] = count
+        if self.batches.knows_order:  # a mid-epoch state may then resume on other ranks
+            state["order"] = self.batches.order_kind
+        if self.batches.offset:  # of the epoch's order, read on other ranks before a resume
+            state["offset"] = self.batches.offset
         if hasattr(self.batches.sampler, "state_dict"):
             state["sampler"] = self.batches.sampler.state_dict()
         g, started = self.batches.generator, self.batches.started
@@ -202,17 +206,24 @@ class ResumableLoader(DataLoader):
                              "order and the batches consumed would not be the ones saved. "
                              "Resume on the same dataset")
         epoch, consumed = int(state["epoch"]), int(state["consumed"])
+        offset = int(state.get("offset", 0))
         done = consumed and consumed >= state.get("epoch_batches", consumed + 1)
         replicas, saved = self.batches.num_replicas or 1, state.get("num_replicas")
-        if consumed and not done and saved is not None and saved != replicas:
+        moved = bool(consumed and not done and saved is not None and saved != replicas)
+        if moved and (not self.batches.knows_order
+                      or state.get("order") != self.batches.order_kind):
+            own = "a sampler's own"
             raise ValueError(f"the state was saved in the middle of epoch {epoch} ({consumed} of "
                              f"{state.get('epoch_batches', '?')} batches) with the epoch shared "
-                             f"among {saved} ranks, but this loader shares it among {replicas}: "
-                             "each rank's share differs, so the batches consumed are not the "
-                             f"ones to skip. Resume on {saved} ranks, or from a state saved at "
-                             "an epoch's end (under PyTorch Lightning, a checkpoint saved at an "
-                             "epoch's end), or start the saved epoch over: "
-                             "loader.set_epoch(state['epoch']) instead of load_state_dict")
+                             f"among {saved} ranks, but this loader shares it among {replicas}. "
+                             "The rest of an epoch can be shared among other ranks only where "
+                             "both loaders draw one known order (shuffle=True, or the same "
+                             "tc.samplers sampler); the state's is "
+                             f"{state.get('order') or own}, this loader's "
+                             f"{self.batches.order_kind or own}. Resume on {saved} ranks, or "
+                             "from a state saved at an epoch's end (under PyTorch Lightning, a "
+                             "checkpoint saved at an epoch's end), or start the saved epoch "
+                             "over: loader.set_epoch(state['epoch']) instead of load_state_dict")
         if "sampler" in state and hasattr(self.batches.sampler, "load_state_dict"):
             self.batches.sampler.load_state_dict(state["sampler"])
         if "generator" in state and self.batches.generator is not None:
@@ -224,6 +235,12 @@ class ResumableLoader(DataLoader):
                 self.batches.draw()  # the next epoch's order comes after it, as it would have
             self.batches.set_epoch(epoch + 1)
             consumed = 0
+        elif moved:  # every rank took `consumed` whole batches of its share, in turn: the
+            # first saved x consumed x batch_size of the order (from offset) were read
+            offset += saved * consumed * self.batches.batch_size
+            consumed = 0
+        if not done:
+            self.batches.offset = offset
         self._consumed, self._consumed_in = consumed, self.batches.epoch
 
 

@@ -150,10 +150,13 @@ class EpochSampler(DistributedSampler, ABC):
         Face Accelerate called ``.get_state()`` on this method and failed)."""
         return seeded(self.seed + self.epoch)
 
+    def epoch_order(self) -> torch.Tensor:
+        """The current epoch's global order, before the ranks share it; the same on every rank."""
+        return self._order(self._epoch_generator())
+
     def indices(self) -> list[int]:
         """This rank's whole index list for the current epoch."""
-        return rank_share(self._order(self._epoch_generator()), self.num_replicas, self.rank,
-                          self.drop_last)
+        return rank_share(self.epoch_order(), self.num_replicas, self.rank, self.drop_last)
 
     def __iter__(self):
         idx = self.indices()
