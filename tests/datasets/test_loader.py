@@ -358,6 +358,16 @@ def test_a_mid_epoch_state_resumes_on_another_number_of_ranks(tmp_path, kind):
     read += [i for _, _, idx in one for i in idx.tolist()]
     assert sorted(read) == list(range(40))
     assert one.epoch == 1 and len(take(one, 10)) == 40  # the next epoch is whole again
+    single = on(1, 0)  # from 1 rank to 2: more batches left on each than a loop that counts
+    read = take(single, 5)  # its own (Lightning) takes from the saved count to len(loader)
+    state_of_one = single.state_dict()
+    for rank in range(2):
+        loader = on(2, rank)
+        with pytest.warns(UserWarning, match=r"from the saved count \(5\) up to len\(loader\) "
+                                             r"\(5\), as PyTorch Lightning does, reads only 0"):
+            loader.load_state_dict(state_of_one)
+        read += [i for _, _, idx in loader for i in idx.tolist()]
+    assert sorted(read) == list(range(40))  # a plain loop reads them all
     refused = ds.loader(4, sampler=DistributedSampler(ds, num_replicas=3, rank=0))
     with pytest.raises(ValueError, match=r"the state's is (shuffle|SubsetSampler), this "
                                          r"loader's a sampler's own"):

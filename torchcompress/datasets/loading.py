@@ -241,7 +241,25 @@ class ResumableLoader(DataLoader):
             consumed = 0
         if not done:
             self.batches.offset = offset
+        if moved:
+            self._warn_counted(int(state["consumed"]))
         self._consumed, self._consumed_in = consumed, self.batches.epoch
+
+    def _warn_counted(self, counted: int) -> None:
+        """A loop that counts the epoch's batches itself goes on from the saved count, in the
+        old ranks' batches, up to ``len(loader)`` in the new ranks': where the rest of the
+        epoch is longer than that leaves, it stops early (PyTorch Lightning does, so a
+        checkpoint from 1 device resumed mid-epoch on 2 read 3 of each rank's 6 last batches)."""
+        rest, whole = self.batches.count(draw=False), self.batches.count(draw=False, whole=True)
+        if rest is not None and whole is not None and counted + rest > whole:
+            warnings.warn(f"this loader resumes the middle of epoch {self.batches.epoch} on "
+                          f"{self.batches.num_replicas or 1} ranks with {rest} batches left on "
+                          f"each; a loop that counts the epoch's batches itself from the saved "
+                          f"count ({counted}) up to len(loader) ({whole}), as PyTorch Lightning "
+                          f"does, reads only {max(0, whole - counted)} of them, and the rest of "
+                          "the epoch goes unread. A plain loop reads them all; under Lightning, "
+                          "resume from a checkpoint saved at an epoch's end, or on as many ranks "
+                          "as the checkpoint was saved on", UserWarning, stacklevel=3)
 
 
 #: what a framework that makes the loader again passes back of DataLoader's own arguments, with
