@@ -104,8 +104,9 @@ class EpochBatches(Sampler):
         return rank_share(order[self.offset:], *self._sharing())
 
     def draw(self) -> None:
-        """Draw this epoch's order and drop it: a sampler's generator moves past the epoch."""
-        self._indices()
+        """Draw this epoch's order from the sampler and drop it: its generator moves past the
+        epoch (not shared among the ranks: only the draw matters)."""
+        self._drawn()
 
     def _batches(self) -> list[list[int]]:
         idx = self._indices()

@@ -165,8 +165,8 @@ class ResumableLoader(DataLoader):
         state = {"epoch": self.batches.epoch, "consumed": self._consumed,
                  "batch_size": self.batches.batch_size, "seed": self.batches.seed,
                  "num_samples": self.batches.n,
-                 # the ranks sharing the epoch (1: it is read whole) and this rank's batches in
-                 # it: a state saved mid-epoch resumes only on as many ranks
+                 # the ranks sharing the epoch (1: it is read whole) and, below, this rank's
+                 # batches in it and its order: what a resume on other ranks needs to know
                  "num_replicas": self.batches.num_replicas or 1}
         count = self.batches.count(draw=False)  # a state is taken often: it must move nothing
         if count is not None:
