@@ -10,7 +10,8 @@ outside the suite, which must not need it.
 """
 
 import pytest
-from torch.utils.data import DistributedSampler, RandomSampler, SequentialSampler
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
 
 import torchcompress as tc
 
@@ -93,3 +94,18 @@ def test_epochs_begun_through_the_sampler_and_passes_stopped_at_len(ds):
     assert _labels(half) == epochs[1]
     half.sampler.set_epoch(2)  # the pass ran to its end, which moved on to epoch 2 already
     assert _labels(half) == epochs[2]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_loader_made_again_without_its_sampler_says_what_to_do(ds, workers):
+    """Accelerate's prepare() on one process makes a DataLoader of ``loader.dataset`` with no
+    sampler, which asks for one index at a time; it failed with "indices should be a 1-D
+    sequence of ints", which names nothing a user could change."""
+    loader = ds.loader(4, shuffle=True)
+    again = DataLoader(loader.dataset, batch_size=None, num_workers=workers)
+    with pytest.raises(TypeError, match=r"items are whole batches, but something asked it for "
+                                        r"item 0.*Accelerate.*register_for_checkpointing"):
+        next(iter(again))
+    with pytest.raises(TypeError, match=r"asked it for item tensor\(3\)"):
+        loader.dataset[torch.tensor(3)]
+    assert _labels(loader) == _labels(ds.loader(4, shuffle=True))  # batches still decode

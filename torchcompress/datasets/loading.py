@@ -37,6 +37,21 @@ class _Labels:
         self.array = array
 
 
+#: a DataLoader made again from ``loader.dataset`` without the loader's sampler asks the batches'
+#: view for one index at a time: Hugging Face Accelerate's ``prepare`` does (it failed with
+#: "indices should be a 1-D sequence of ints", naming nothing a user could change)
+_ONE_INDEX = (
+    "ds.loader's items are whole batches, but something asked it for item {indices!r}: a "
+    "DataLoader was made again from the loader's dataset without its sampler, as Hugging Face "
+    "Accelerate's prepare() makes one. Under Accelerate either prepare a plain "
+    "DataLoader(ds, batch_size=..., shuffle=True) (its batches still decode in one "
+    "ds.__getitems__ call), or leave ds.loader out of prepare(): pass it sampler="
+    "DistributedSampler(ds, num_replicas=accelerator.num_processes, rank=accelerator."
+    "process_index) (or a tc.samplers sampler), move each "
+    "batch to accelerator.device, and call accelerator.register_for_checkpointing(loader) "
+    "for an exact resume")
+
+
 class _Batches(Dataset):
     """Items are whole batches: ``view[indices] == (x, y)`` with ``x`` (B, ...) or a list, or
     ``(x, y, indices)`` with ``with_indices``; in a worker process a label or index tensor comes
@@ -49,6 +64,8 @@ class _Batches(Dataset):
         return len(self.ds)
 
     def __getitem__(self, indices):
+        if isinstance(indices, numbers.Integral) or getattr(indices, "ndim", None) == 0:
+            raise TypeError(_ONE_INDEX.format(indices=indices))
         x, y = self.ds.batch(indices)
         out = (x, y, torch.as_tensor(indices, dtype=torch.int64)) if self.with_indices else (x, y)
         if get_worker_info() is not None:
