@@ -266,6 +266,46 @@ def test_persistent_workers_take_a_relabel_or_a_new_transform(tmp_path):
             part.transform = None
 
 
+def test_loader_dataset_stands_for_the_dataset(tmp_path, images):
+    """``loader.dataset.classes`` (or ``.targets``, for class weights) raised AttributeError,
+    and ``loader.dataset.transform = t`` set an attribute nothing read: the batches came
+    without it, silently."""
+    class Named(torch.utils.data.Dataset):
+        classes = ["ant", "bee", "cat", "dog"]
+
+        def __len__(self):
+            return len(images[1])
+
+        def __getitem__(self, i):
+            return torch.from_numpy(images[0][i]), int(images[1][i])
+
+    tc.compress(Named(), tmp_path / "n.tcz", progress=False)
+    ds = tc.open(tmp_path / "n.tcz")
+    for source in (ds, tc.ConcatDataset([ds, ds])):
+        loader = source.loader(8, num_workers=2, persistent_workers=True)
+        assert loader.dataset.classes == Named.classes and len(loader.dataset) == len(source)
+        if source is ds:  # torch's ConcatDataset, and ours, have no targets
+            assert loader.dataset.targets.tolist() == ds.targets.tolist()
+        assert isinstance(next(iter(loader))[0], torch.Tensor)
+        for part in getattr(source, "datasets", [source]):
+            part.transform = None
+        loader.dataset.transform = halve
+        if source is ds:
+            assert ds.transform is halve
+            x, _ = next(iter(loader))  # the epoch goes on: its second batch
+            np.testing.assert_array_equal(x.numpy(), images[0][8:16] // 2)
+        else:  # torch's ConcatDataset has no transform of its own: the attribute is its
+            assert source.transform is halve
+        with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+            loader.dataset.nothing
+        assert not hasattr(loader.dataset, "__getitems__")  # a batch is one item
+    ds.transform = None
+
+
+def halve(x):  # a transform the workers can take (a lambda would not pickle under spawn)
+    return x // 2
+
+
 def test_a_state_from_a_dataset_of_another_length_is_refused(tmp_path):
     """Resumed on an archive of 30 samples, a state saved on one of 40 yielded the rest of
     another permutation (14 samples), silently."""

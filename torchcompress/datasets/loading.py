@@ -55,10 +55,28 @@ _ONE_INDEX = (
 class _Batches(Dataset):
     """Items are whole batches: ``view[indices] == (x, y)`` with ``x`` (B, ...) or a list, or
     ``(x, y, indices)`` with ``with_indices``; in a worker process a label or index tensor comes
-    back as :class:`_Labels`."""
+    back as :class:`_Labels`.
+
+    Every other attribute is the dataset's, read and set: ``loader.dataset`` stands for the
+    dataset in a user's code, as a DataLoader's does (``loader.dataset.classes``,
+    ``.targets`` for class weights). Until 2026-12-05 reading one raised AttributeError, and
+    setting one (``loader.dataset.transform = t``) set it here, where nothing read it."""
+
+    _OWN = frozenset({"ds", "with_indices"})
 
     def __init__(self, ds, with_indices: bool = False):
         self.ds, self.with_indices = ds, with_indices
+
+    def __getattr__(self, name):  # only for names not found here
+        if name in _Batches._OWN or name.startswith("__"):  # unpickling, copying, dunders
+            raise AttributeError(name)
+        return getattr(self.ds, name)
+
+    def __setattr__(self, name, value):
+        if name in _Batches._OWN:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.ds, name, value)
 
     def __len__(self) -> int:
         return len(self.ds)
