@@ -266,6 +266,43 @@ def test_persistent_workers_take_a_relabel_or_a_new_transform(tmp_path):
             part.transform = None
 
 
+def test_a_pass_left_early_ends_its_epoch_as_in_torchs_dataloader(lossless_archive):
+    """Each pass of torch's DataLoader begins afresh. ds.loader's went on where the last one
+    was left, so the tutorials' look at a batch before training (``next(iter(loader))``)
+    took that batch out of the first epoch, and a validation on the first batches of each
+    pass walked through the set instead."""
+    ds = tc.open(lossless_archive)
+    fresh = ds.loader(8, shuffle=True)
+    epochs = [_labels(fresh) for _ in range(3)]
+    loader = ds.loader(8, shuffle=True)
+    next(iter(loader))  # a look at one batch
+    assert _labels(loader) == epochs[1] and loader.epoch == 2  # a whole epoch, the next one
+    ordered = ds.loader(8)
+    firsts = []
+    for _ in range(3):  # a validation on the first two batches, three times
+        firsts.append([y.tolist() for _, (_, y) in zip(range(2), ordered)])
+    assert firsts[0] == firsts[1] == firsts[2] == _labels(ds.loader(8))[:2]
+    again = ds.loader(8, shuffle=True)
+    it = iter(again)
+    next(it), next(it)
+    again.set_epoch(0)  # the same epoch, named: it begins from its start
+    assert _labels(again) == epochs[0]
+    state = None
+    resumed = ds.loader(8, shuffle=True)
+    for k, _ in enumerate(resumed):
+        if k == 1:
+            state = resumed.state_dict()
+            break
+    later = ds.loader(8, shuffle=True)
+    later.load_state_dict(state)
+    later.sampler.set_epoch(0)  # as Lightning calls it as the resumed epoch begins
+    assert _labels(later) == epochs[0][2:]  # only load_state_dict resumes mid-epoch
+
+
+def _labels(loader):
+    return [y.tolist() for _, y in loader]
+
+
 def test_loader_dataset_stands_for_the_dataset(tmp_path, images):
     """``loader.dataset.classes`` (or ``.targets``, for class weights) raised AttributeError,
     and ``loader.dataset.transform = t`` set an attribute nothing read: the batches came
@@ -292,8 +329,8 @@ def test_loader_dataset_stands_for_the_dataset(tmp_path, images):
         loader.dataset.transform = halve
         if source is ds:
             assert ds.transform is halve
-            x, _ = next(iter(loader))  # the epoch goes on: its second batch
-            np.testing.assert_array_equal(x.numpy(), images[0][8:16] // 2)
+            x, _ = next(iter(loader))
+            np.testing.assert_array_equal(x.numpy(), images[0][:8] // 2)
         else:  # torch's ConcatDataset has no transform of its own: the attribute is its
             assert source.transform is halve
         with pytest.raises(AttributeError, match="no attribute 'nothing'"):

@@ -38,6 +38,7 @@ class EpochBatches(Sampler):
         self.started = None  # (epoch, the sampler's generator state as that epoch began)
         self.shard: tuple[int, int, bool] | None = None
         self.offset = 0
+        self.begun = False  # set_epoch was called since the loader's last pass began
 
     @property
     def num_replicas(self) -> int | None:
@@ -54,7 +55,7 @@ class EpochBatches(Sampler):
     def set_epoch(self, epoch: int) -> None:
         if epoch != self.epoch:  # the same epoch again (a framework's call) keeps its offset
             self.offset = 0
-        self.epoch, self.skip = epoch, 0
+        self.epoch, self.skip, self.begun = epoch, 0, True
         if hasattr(self.sampler, "set_epoch"):
             self.sampler.set_epoch(epoch)
 

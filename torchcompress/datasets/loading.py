@@ -142,6 +142,7 @@ class ResumableLoader(DataLoader):
         self.batches = batches
         self._consumed = 0
         self._consumed_in = batches.epoch  # the epoch _consumed counts batches of
+        self._pending = False  # load_state_dict set where the next pass begins
         self._warned = False
         self._warned_ranks = False
         self._view = None  # what persistent workers took from the dataset when they started
@@ -152,6 +153,8 @@ class ResumableLoader(DataLoader):
         if epoch != self.batches.epoch:
             self.batches.set_epoch(int(epoch))
             self._consumed = 0
+        else:  # the same epoch begun again: from its start, unless a resume is pending
+            self.batches.begun = True
 
     @property
     def epoch(self) -> int:
@@ -182,17 +185,23 @@ class ResumableLoader(DataLoader):
         self._consumed = 0
 
     def _settle(self) -> None:
-        """Where the next pass begins. A pass run to its end moved to the next epoch, but a loop
-        may stop after the epoch's last batch without running it to its end (PyTorch
-        Lightning's stops at ``len(loader)``), or begin the next epoch through the sampler's
-        ``set_epoch`` (as Lightning does): until 2026-12-05 every pass after the first then
-        yielded nothing, so such a loop trained on one epoch and ran the rest empty."""
-        if self._consumed and self.batches.epoch != self._consumed_in:
-            self._consumed = 0  # another epoch, begun through the sampler
-        elif self._consumed:  # every batch taken: that epoch is done (None: cannot tell)
-            if self._consumed >= (self.batches.count(draw=False) or self._consumed + 1):
-                self.batches.set_epoch(self.batches.epoch + 1)
-                self._consumed = 0
+        """Where the next pass begins. A pass run to its end moved to the next epoch. One left
+        before that (a ``break``, a look at ``next(iter(loader))``, a loop that stops at
+        ``len(loader)`` without running the pass to its end, as PyTorch Lightning's does)
+        ends its epoch too, and the next pass begins the next epoch, as each pass of torch's
+        DataLoader begins afresh; ``set_epoch`` (the loader's or its sampler's, as Lightning
+        calls it) begins the epoch it names from its start. Only ``load_state_dict`` makes a
+        pass begin in the middle of an epoch. Until 2026-12-05 a pass went on where the last
+        one was left: the tutorials' look at one batch before training took that batch out of
+        the first epoch, and a validation on a loop's first batches walked through the set."""
+        pending, begun = self._pending, self.batches.begun
+        self._pending = self.batches.begun = False
+        if self._consumed and (self.batches.epoch != self._consumed_in or (begun and not pending)):
+            self._consumed = 0  # another epoch, or this one again, begun through set_epoch
+        elif self._consumed and not pending:  # the last pass was left: it ended its epoch
+            self.batches.set_epoch(self.batches.epoch + 1)
+            self.batches.begun = False
+            self._consumed = 0
         self._consumed_in = self.batches.epoch
 
     def state_dict(self) -> dict:
@@ -279,6 +288,7 @@ class ResumableLoader(DataLoader):
         if moved:
             self._warn_counted(int(state["consumed"]))
         self._consumed, self._consumed_in = consumed, self.batches.epoch
+        self._pending = bool(consumed)  # the next pass begins there, whatever set_epoch says
 
     def _warn_counted(self, counted: int) -> None:
         """A loop that counts the epoch's batches itself goes on from the saved count, in the
