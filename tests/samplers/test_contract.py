@@ -142,6 +142,26 @@ def test_resume_mid_epoch_yields_exactly_the_rest(name):
         assert list(fresh) == whole  # a finished pass replays the whole epoch
 
 
+@pytest.mark.parametrize("name", IDS, ids=IDS)
+def test_a_new_pass_begins_afresh_unless_a_state_was_loaded(name):
+    """As torch's samplers: a pass left early (a look at a DataLoader's first batch) does not
+    make the next begin in the middle; it went on where the look stopped, so that batch was
+    missing from the epoch the loop then trained on."""
+    s = FACTORIES[name](seed=4)
+    whole = list(s)
+    s.set_epoch(0)
+    dl = DataLoader(Labelled(), batch_size=5, sampler=s)
+    next(iter(dl))  # a look at one batch
+    assert torch.cat([b[0] for b in dl]).tolist() == whole
+    s.set_epoch(0)  # the same epoch again, named (it would warn)
+    it = iter(s)
+    head = [next(it) for _ in range(3)]
+    resumed = FACTORIES[name](seed=4)
+    resumed.load_state_dict(s.state_dict())
+    next(iter(s))  # the pass left early, again: nothing pending here
+    assert head + list(resumed) == whole and list(iter(s))[:3] == head
+
+
 def test_resume_through_a_dataloader():
     s = RandomSubsetSampler(Labelled(), fraction=0.5, seed=0)
     dl = DataLoader(Labelled(), batch_size=4, sampler=s)

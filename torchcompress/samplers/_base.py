@@ -93,6 +93,7 @@ class EpochSampler(DistributedSampler, ABC):
         self.drop_last = check_flag("drop_last", drop_last)
         self.epoch = 0
         self._position = 0
+        self._pending = False  # load_state_dict set where the next pass begins
         self._replays = False  # a pass finished and set_epoch was not called since
         self._warned = False
 
@@ -159,8 +160,13 @@ class EpochSampler(DistributedSampler, ABC):
         return rank_share(self.epoch_order(), self.num_replicas, self.rank, self.drop_last)
 
     def __iter__(self):
+        """This rank's share of the epoch, from its start: as torch's samplers, a new pass
+        begins afresh (until 2026-12-05 one went on where a pass left early had stopped, so a
+        look at a DataLoader's first batch took it out of the epoch). Only ``load_state_dict``
+        makes a pass begin in the middle."""
         idx = self.indices()
-        start = self._position
+        start = self._position if self._pending else 0
+        self._pending = False
         if self._replays and not self._warned:
             self._warned = True
             warnings.warn(f"{type(self).__name__}: this pass repeats epoch {self.epoch} (the same "
@@ -200,5 +206,5 @@ class EpochSampler(DistributedSampler, ABC):
         position = int(state["position"])
         if not 0 <= position <= self.num_samples:
             raise ValueError(f"position should be in [0, {self.num_samples}], but got position={position}")
-        self._position = position
+        self._position, self._pending = position, position > 0
         self._replays = False
