@@ -46,7 +46,10 @@ def test_cli_compress_info_verify_demo(tmp_path, capsys):
     assert info["sample_shape"] == [3, 4, 4] and info["label_counts"] == {"0": 10, "1": 10}
     assert info["adq"]["bits_histogram"][2] == 20 and "bits_histogram" not in info
     assert main(["verify", str(out)]) == 0
-    assert "OK: 20 samples in 1 shard, " in capsys.readouterr().out  # as info counts them
+    said = capsys.readouterr().out  # as info counts them, but for the manifest
+    assert "OK: 20 samples in 1 shard, " in said
+    manifest = (out / "manifest.json").stat().st_size
+    assert f"{info['bytes'] - manifest:,} bytes of shards and tables" in said
     (out / "shard-00000.safetensors").write_bytes(b"\0" * 8)
     assert main(["verify", str(out)]) == 1
     assert "FAILED:" in capsys.readouterr().err

@@ -339,7 +339,8 @@ def _verify(args) -> int:
         return 1
     k = report["shards"]
     print(f"OK: {report['num_samples']:,} samples in {k:,} shard{'' if k == 1 else 's'}, "
-          f"{report['bytes']:,} bytes, all hashes match")
+          f"{report['bytes']:,} bytes of shards and tables (info's size adds the manifest), "
+          "all hashes match")
     return 0
 
 
