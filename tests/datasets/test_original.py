@@ -143,6 +143,18 @@ def test_files_torchvision_cannot_decode_are_refused(tmp_path, folder, ext):
     assert torch.equal(tc.open(tmp_path / "b.tcz")[k][0], torch.zeros(3, 5, 6, dtype=torch.uint8))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_damaged_file_is_named(tmp_path, folder, workers):
+    """A JPEG cut short starts as a JPEG but Pillow cannot read it: the error said "file 5"."""
+    path = folder / "bees" / "1.jpg"
+    path.write_bytes(path.read_bytes()[:60])
+    with pytest.raises(tc.CodecError, match=r"source file '.*bees/1.jpg' \(sample 5\) is not an "
+                                            r"image file Pillow can read .* repair or remove it"):
+        tc.compress(folder, tmp_path / "a.tcz", codec="original", progress=False,
+                    num_workers=workers)
+    assert not (tmp_path / "a.tcz").exists()
+
+
 def test_corrupt_file_raises_format_error(tmp_path, folder):
     tc.compress(folder, tmp_path / "o.tcz", codec="original", progress=False)
     from tests.format.edits import rewrite_tensors

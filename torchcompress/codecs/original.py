@@ -144,8 +144,14 @@ class OriginalStream(WithoutBudget):
 
     def encode(self, samples, start: int = 0, labels=None) -> Chunk:
         m = len(samples)
-        shapes = np.array([file_shape(f, f"file {start + i}") for i, f in enumerate(samples)],
-                          dtype=np.int64).reshape(m, 3)
+        shapes = []
+        for i, f in enumerate(samples):
+            try:
+                shapes.append(file_shape(f, f"file {start + i}"))
+            except CodecError as e:
+                e.sample = start + i  # the dataset layer, which knows the file, names it
+                raise
+        shapes = np.array(shapes, dtype=np.int64).reshape(m, 3)
         lengths = np.array([f.size for f in samples], dtype=np.int64)
         dtype = np.uint16 if not m or lengths.max() < 1 << 16 else np.uint32
         payload = np.concatenate(samples) if m else np.zeros(0, np.uint8)

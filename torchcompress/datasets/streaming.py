@@ -31,6 +31,7 @@ from ..codecs.sample_layout import common_shape
 from ..codecs.protocol import merge_scans
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from ..format.safetensors_io import open_tensors
+from ..errors import CodecError
 from ..format.writer import fsync_path, write_shard_file
 from . import pool
 from .roundtrip import check_roundtrip
@@ -292,6 +293,19 @@ def _summarize_chunk(ab: tuple) -> np.ndarray:
     return st.summarize(x, a, labels=y)
 
 
+def _named(e: CodecError, reader) -> CodecError:
+    """``e`` naming the source file of the sample it is about, where the reader reads files
+    (a damaged JPEG in a folder was "file 1" until 2026-12-05)."""
+    k = getattr(e, "sample", None)
+    samples = getattr(reader, "samples", None)
+    if k is None or samples is None:
+        return e
+    head, text = f"file {k}", str(e)
+    rest = text[len(head):] if text.startswith(head) else f": {text}"
+    return CodecError(f"source file {samples[k][0]!r} (sample {k}){rest}; repair or remove it "
+                      "(torchvision's ImageFolder leaves out files its is_valid_file= refuses)")
+
+
 def _encode_chunk(job: tuple) -> dict:
     """Read, encode and (when verifying) decode-and-compare samples ``[c, d)``."""
     reader, enc, st, extras, (check, verify, folder, tables) = pool.job()
@@ -300,7 +314,10 @@ def _encode_chunk(job: tuple) -> dict:
     enc.check_targets(y)
     # where the source has no .targets to check first: at its first chunk, not after them all
     check_labels_name_classes(reader.classes, y, f"the labels of samples {c} to {d - 1}")
-    chunk = st.encode(x, c, labels=y)
+    try:
+        chunk = st.encode(x, c, labels=y)
+    except CodecError as e:
+        raise _named(e, reader) from None
     exact, worst = 0, 0.0
     if check:
         ce = _ChunkEncoded(chunk.arrays, chunk.shapes, extras, getattr(st, "shard_pad", {}))
