@@ -145,14 +145,34 @@ def test_files_torchvision_cannot_decode_are_refused(tmp_path, folder, ext):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_damaged_file_is_named(tmp_path, folder, workers):
-    """A JPEG cut short starts as a JPEG but Pillow cannot read it: the error said "file 5"."""
+    """A file that starts and ends as a JPEG but Pillow cannot read: the error said "file 5"."""
     path = folder / "bees" / "1.jpg"
-    path.write_bytes(path.read_bytes()[:60])
+    path.write_bytes(b"\xff\xd8\xff" + bytes(range(256)) + b"\xff\xd9")
     with pytest.raises(tc.CodecError, match=r"source file '.*bees/1.jpg' \(sample 5\) is not an "
                                             r"image file Pillow can read .* repair or remove it"):
         tc.compress(folder, tmp_path / "a.tcz", codec="original", progress=False,
                     num_workers=workers)
     assert not (tmp_path / "a.tcz").exists()
+
+
+@pytest.mark.parametrize("kind", ["jpg", "png"])
+def test_a_file_cut_short_is_refused(tmp_path, folder, kind):
+    """A JPEG or PNG cut short (a copy that stopped) whose header still reads was stored, and
+    torchvision.io failed on it when training reached it."""
+    path = folder / "ants" / ("1.jpg" if kind == "jpg" else "3.png")
+    whole = path.read_bytes()
+    path.write_bytes(whole[:len(whole) * 3 // 4])
+    with pytest.raises(ValueError, match=rf"source file '.*ants/{path.name}' \(sample \d\) is a "
+                                         r"(JPEG|PNG) file cut short .* repair or remove it"):
+        tc.compress(folder, tmp_path / "a.tcz", codec="original", progress=False)
+    assert not (tmp_path / "a.tcz").exists()
+    path.write_bytes(whole + b"more after the end: a motion photo's video, say")
+    tc.compress(folder, tmp_path / "b.tcz", codec="original", progress=False)  # whole: kept
+    k = [p for p, _ in ImageFolder(folder).samples].index(str(path))
+    rgb = decode_image(str(path), mode=ImageReadMode.RGB)  # the folder mixes grey and colour
+    assert torch.equal(tc.open(tmp_path / "b.tcz")[k][0], rgb)
+    with pytest.raises(ValueError, match=r"codec='original' does not store: it keeps each file"):
+        tc.compress(folder, tmp_path / "c.tcz", codec="original", verify=True, progress=False)
 
 
 def test_corrupt_file_raises_format_error(tmp_path, folder):

@@ -191,6 +191,11 @@ def sample_shape_of(x) -> tuple:
 def _verify_default(enc, verify: bool | None) -> bool:
     if verify is None:
         return enc.lossless
+    if verify and getattr(enc, "stores_files", False):
+        raise ValueError("verify=True decodes each sample and compares its pixels, which "
+                         "codec='original' does not store: it keeps each file's bytes as they "
+                         "are (checked by their hashes; compress refuses a file cut short), and "
+                         "torchvision.io decodes them as they are read; leave verify= out")
     if verify and not enc.lossless:
         raise ValueError(f"verify=True checks a lossless round trip, but {enc.describe()} is lossy; "
                          "use codec='lossless', or codec='gede' with mode='none' or 'lossless'")

@@ -25,14 +25,65 @@ def _format_of(head: bytes) -> str | None:
 
 def check_decodable(data: np.ndarray, path, i: int) -> None:
     """A ValueError naming the file unless its bytes start as a JPEG, PNG or WebP file, which
-    ``torchvision.io`` decodes (ImageFolder also lists BMP, TIFF, PPM and PGM)."""
+    ``torchvision.io`` decodes (ImageFolder also lists BMP, TIFF, PPM and PGM), and run to
+    that file's end: one cut short (a copy or download that stopped) was stored, and
+    ``torchvision.io`` failed on it when training reached it ("Image is incomplete or
+    truncated"), hours into a run."""
     head = data[:16].tobytes()
-    if _format_of(head) is None:
+    kind = _format_of(head)
+    if kind is None:
         raise ValueError(
             f"source file {path!r} (sample {i}) is not a JPEG, PNG or WebP file (it starts "
             f"with {head[:8]!r}); codec='original' stores files that torchvision.io decodes: "
             "convert such files (e.g. BMP or TIFF to PNG), or use codec='lossless', which reads "
             "them with Pillow as ImageFolder does")
+    if not _COMPLETE[kind](data):
+        raise ValueError(
+            f"source file {path!r} (sample {i}) is a {kind} file cut short ({data.size:,} bytes; "
+            f"{_END[kind]} is missing): torchvision.io cannot decode it, and training would fail "
+            "when it reached this sample; repair or remove it (torchvision's ImageFolder leaves "
+            "out files its is_valid_file= refuses)")
+
+
+def _jpeg_complete(d: np.ndarray) -> bool:
+    """Whether a JPEG's end-of-image marker follows its image data. Its segments are walked to
+    the first scan (an EXIF thumbnail's own markers lie inside one and are skipped); where they
+    are not as expected the file is not judged here."""
+    n = d.size
+    if n >= 4 and d[-2] == 0xFF and d[-1] == 0xD9:  # the common case: nothing after the end
+        return True
+    pos = 2
+    while pos + 4 <= n:
+        if d[pos] != 0xFF:
+            return True  # not the layout walked here: left to the decoder
+        marker = int(d[pos + 1])
+        if marker == 0xFF:  # a fill byte
+            pos += 1
+        elif marker == 0xDA:  # the first scan: the end-of-image marker must follow
+            rest = d[pos + 2:]
+            ff = np.flatnonzero(rest[:-1] == 0xFF)
+            return bool((rest[ff + 1] == 0xD9).any())  # (data after it, e.g. a motion photo's video)
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD9:  # markers without a length
+            pos += 2
+        else:
+            pos += 2 + ((int(d[pos + 2]) << 8) | int(d[pos + 3]))
+    return False  # the segments run past the end of the file
+
+
+_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _png_complete(d: np.ndarray) -> bool:
+    return d[-12:].tobytes() == _IEND or d.tobytes().find(_IEND) >= 0
+
+
+def _webp_complete(d: np.ndarray) -> bool:
+    return int.from_bytes(d[4:8].tobytes(), "little") + 8 <= d.size
+
+
+_COMPLETE = {"JPEG": _jpeg_complete, "PNG": _png_complete, "WebP": _webp_complete}
+_END = {"JPEG": "its end-of-image marker", "PNG": "its IEND chunk",
+        "WebP": "part of the length its RIFF header gives"}
 
 
 def usable_device(device) -> torch.device:
