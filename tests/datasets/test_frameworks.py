@@ -32,7 +32,7 @@ def _made_again(loader, sampler, saved: bool):
     if saved:  # made inside a hook: the arguments it was made with
         return type(loader)(loader.ds, loader.batches, loader.with_indices, **lightning)
     return type(loader)(ds=loader.ds, batches=loader.batches, dataset=loader.dataset,
-                        batch_size=None, collate_fn=loader.collate_fn, **lightning)
+                        batch_size=loader.batch_size, collate_fn=loader.collate_fn, **lightning)
 
 
 @pytest.mark.parametrize("saved", [True, False], ids=["in-a-hook", "from-attributes"])

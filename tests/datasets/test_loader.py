@@ -25,6 +25,7 @@ def test_batches_are_whole_tensors_equal_to_getitems(lossless_archive, images):
     ds = tc.open(lossless_archive)
     loader = ds.loader(16)
     assert isinstance(loader, torch.utils.data.DataLoader) and len(loader) == 3
+    assert loader.batch_size == 16  # as DataLoader(ds, batch_size=16) holds it (it read None)
     xs, ys = zip(*loader)
     assert [tuple(x.shape) for x in xs] == [(16, 3, 8, 8), (16, 3, 8, 8), (8, 3, 8, 8)]
     assert xs[0].dtype == torch.uint8 and ys[0].dtype == torch.int64

@@ -160,6 +160,21 @@ class ResumableLoader(DataLoader):
     def epoch(self) -> int:
         return self.batches.epoch
 
+    @property
+    def batch_size(self) -> int | None:
+        """The samples in a batch, as ``DataLoader(ds, batch_size=...)`` holds it. The
+        DataLoader underneath takes whole batches as items (its own batch size is None, which
+        it reads only for iterable datasets); until 2026-12-05 this read None, and code such as
+        ``len(loader) * loader.batch_size`` failed."""
+        batches = self.__dict__.get("batches")
+        return None if batches is None else batches.batch_size
+
+    @batch_size.setter
+    def batch_size(self, value) -> None:
+        if value is not None:  # DataLoader's __init__ sets None; nothing else may set it
+            raise ValueError(f"ds.loader's batch_size is {self.batch_size}; make another "
+                             f"loader for batches of {value!r}")
+
     def __iter__(self):
         if self.batches.num_replicas is None and is_distributed() and \
                 dist.get_world_size() > 1 and not self._warned_ranks:
@@ -327,8 +342,8 @@ def _as_asked(batches: EpochBatches, kwargs: dict) -> EpochBatches:
     if isinstance(kwargs.get("dataset"), _Batches):
         kwargs.pop("dataset")
     for name, value in _OWN.items():
-        if name in kwargs and kwargs[name] == value:
-            kwargs.pop(name)
+        if name in kwargs and kwargs[name] in (value, getattr(batches, name, value)):
+            kwargs.pop(name)  # (batch_size: the loader's own, as its attribute reads)
     if given is None or given is batches:
         return batches
     if isinstance(given, SequentialSampler):  # the items in order (Lightning's overfit_batches)
