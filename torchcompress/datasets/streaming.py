@@ -29,9 +29,9 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..codecs.sample_layout import common_shape
 from ..codecs.protocol import merge_scans
+from ..errors import CodecError
 from ..format import ArchiveReader, ArchiveWriter, Manifest
 from ..format.safetensors_io import open_tensors
-from ..errors import CodecError
 from ..format.writer import fsync_path, write_shard_file
 from . import pool
 from .roundtrip import check_roundtrip
