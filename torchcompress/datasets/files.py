@@ -59,10 +59,10 @@ def _jpeg_complete(d: np.ndarray) -> bool:
         marker = int(d[pos + 1])
         if marker == 0xFF:  # a fill byte
             pos += 1
-        elif marker == 0xDA:  # the first scan: the end-of-image marker must follow
-            rest = d[pos + 2:]
+        elif marker == 0xDA:  # the first scan: the end-of-image marker must follow it
+            rest = d[pos + 2:]  # (data may follow that marker: a motion photo's video)
             ff = np.flatnonzero(rest[:-1] == 0xFF)
-            return bool((rest[ff + 1] == 0xD9).any())  # (data after it, e.g. a motion photo's video)
+            return bool((rest[ff + 1] == 0xD9).any())
         elif marker == 0x01 or 0xD0 <= marker <= 0xD9:  # markers without a length
             pos += 2
         else:
