@@ -105,6 +105,35 @@ def test_update_mid_epoch_and_bad_accuracies_are_refused():
     next(it)
     with pytest.raises(RuntimeError, match=r"call it between epochs"):
         s.update([0.5, 0.5, 0.5])
+    resumed = ClassRatioSampler(LABELS, 0.3)
+    resumed.load_state_dict(s.state_dict())  # the rest of that epoch is to come
+    with pytest.raises(RuntimeError, match=r"call it between epochs"):
+        resumed.update([0.5, 0.5, 0.5])
+
+
+def test_update_after_a_pass_left_early():
+    """A loop that stops an epoch early (a step budget) and updates the ratios was refused
+    ("in the middle of one"); that pass ended there, and the next begins afresh."""
+    s = ClassRatioSampler(LABELS, 0.3, initial_accuracy=[0.5, 0.5, 0.5])
+    dl = DataLoader(TensorDataset(torch.arange(len(LABELS))), batch_size=4, sampler=s)
+    for k, _ in enumerate(dl):
+        if k == 1:
+            break
+    s.update([0.2, 0.9, 0.5])  # the DataLoader's iterator is gone: no pass is open
+    s.set_epoch(1)
+    assert len(torch.cat([b[0] for b in dl])) == len(s)
+    s.set_epoch(2)
+    it = iter(dl)
+    next(it)  # a pass still open (its iterator held)
+    with pytest.raises(RuntimeError, match=r"call it between epochs"):
+        s.update([0.2, 0.9, 0.5])
+    del it
+    s.update([0.2, 0.9, 0.5])
+    old, new = iter(s), iter(s)
+    next(old), next(new)
+    del old  # an older pass closed while a newer one is open
+    with pytest.raises(RuntimeError, match=r"call it between epochs"):
+        s.update([0.2, 0.9, 0.5])
 
 
 def test_nan_accuracy_leaves_a_class_alone():

@@ -94,6 +94,7 @@ class EpochSampler(DistributedSampler, ABC):
         self.epoch = 0
         self._position = 0
         self._pending = False  # load_state_dict set where the next pass begins
+        self._open = None  # the pass being iterated (a token), None between passes
         self._replays = False  # a pass finished and set_epoch was not called since
         self._warned = False
 
@@ -174,11 +175,16 @@ class EpochSampler(DistributedSampler, ABC):
                           "last pass; call sampler.set_epoch(epoch) at the start of every epoch, "
                           "as with DistributedSampler (ds.loader does it for you)", UserWarning,
                           stacklevel=2)
-        for k in range(start, len(idx)):
-            self._position = k + 1
-            yield idx[k]
-        self._position = 0  # a finished pass; iterating again replays this epoch
-        self._replays = True
+        self._open = token = object()
+        try:
+            for k in range(start, len(idx)):
+                self._position = k + 1
+                yield idx[k]
+            self._position = 0  # a finished pass; iterating again replays this epoch
+            self._replays = True
+        finally:  # run out, or left and closed (a loop's break drops the DataLoader's iterator)
+            if self._open is token:  # not a newer pass's
+                self._open = None
 
     def state_dict(self) -> dict:
         """Epoch, seed, position inside the epoch, and any adaptive state."""

@@ -124,7 +124,9 @@ class ClassRatioSampler(EpochSampler):
                 with ``num_classes`` past the labels' classes); NaN (class not
                 evaluated) leaves that class alone.
         """
-        if self._position:
+        # a pass being iterated, or the rest of a saved one to come (a pass left early and
+        # closed ended there: the next begins afresh, so the ratios may change in between)
+        if self._open is not None or self._pending:
             raise RuntimeError("update() changes the sampling ratios; call it between epochs, not "
                                f"in the middle of one ({self._position} samples already yielded)")
         acc = self._check_accuracy("per_class_accuracy", per_class_accuracy)
