@@ -32,7 +32,8 @@ def _made_again(loader, sampler, saved: bool):
     if saved:  # made inside a hook: the arguments it was made with
         return type(loader)(loader.ds, loader.batches, loader.with_indices, **lightning)
     return type(loader)(ds=loader.ds, batches=loader.batches, dataset=loader.dataset,
-                        batch_size=loader.batch_size, collate_fn=loader.collate_fn, **lightning)
+                        batch_size=loader.batch_size, drop_last=loader.drop_last,
+                        collate_fn=loader.collate_fn, **lightning)
 
 
 @pytest.mark.parametrize("saved", [True, False], ids=["in-a-hook", "from-attributes"])
@@ -109,3 +110,15 @@ def test_a_loader_made_again_without_its_sampler_says_what_to_do(ds, workers):
     with pytest.raises(TypeError, match=r"asked it for item tensor\(3\)"):
         loader.dataset[torch.tensor(3)]
     assert _labels(loader) == _labels(ds.loader(4, shuffle=True))  # batches still decode
+
+
+def test_made_again_from_attributes_that_read_as_a_dataloaders(ds):
+    """``loader.batch_size`` and ``loader.drop_last`` read as ``DataLoader(ds, ...)`` holds them
+    (they read None and False); Lightning, making the loader again from its attributes, passes
+    them back, and the loader takes them as its own."""
+    loader = ds.loader(6, shuffle=True, seed=1, drop_last=True)
+    assert (loader.batch_size, loader.drop_last) == (6, True)
+    again = _made_again(loader, DistributedSampler(range(len(loader)), 2, 1), saved=False)
+    want = ds.loader(6, sampler=DistributedSampler(ds, 2, 1, shuffle=True, seed=1),
+                     drop_last=True)
+    assert _labels(again) == _labels(want) and (again.batch_size, again.drop_last) == (6, True)

@@ -31,7 +31,8 @@ def test_batches_are_whole_tensors_equal_to_getitems(lossless_archive, images):
     assert xs[0].dtype == torch.uint8 and ys[0].dtype == torch.int64
     np.testing.assert_array_equal(torch.cat(xs).numpy(), images[0])
     np.testing.assert_array_equal(torch.cat(ys).numpy(), images[1])
-    assert len(ds.loader(16, drop_last=True)) == 2
+    dropping = ds.loader(16, drop_last=True)
+    assert len(dropping) == 2 and dropping.drop_last and not loader.drop_last  # (it read False)
 
 
 @pytest.mark.parametrize("workers", [0, 2])

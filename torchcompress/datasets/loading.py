@@ -175,6 +175,19 @@ class ResumableLoader(DataLoader):
             raise ValueError(f"ds.loader's batch_size is {self.batch_size}; make another "
                              f"loader for batches of {value!r}")
 
+    @property
+    def drop_last(self) -> bool:
+        """Whether the last, smaller batch of an epoch is left out, as ``DataLoader(ds,
+        drop_last=...)`` holds it (the DataLoader underneath reads its own only for iterable
+        datasets; until 2026-12-05 this read False whatever the loader did)."""
+        batches = self.__dict__.get("batches")
+        return False if batches is None else batches.drop_last
+
+    @drop_last.setter
+    def drop_last(self, value) -> None:
+        if value:  # DataLoader's __init__ sets False; nothing else may set it
+            raise ValueError("ds.loader's drop_last is set when it is made: make another loader")
+
     def __iter__(self):
         if self.batches.num_replicas is None and is_distributed() and \
                 dist.get_world_size() > 1 and not self._warned_ranks:
