@@ -62,18 +62,18 @@ class _Batches(Dataset):
     ``.targets`` for class weights). Until 2026-12-05 reading one raised AttributeError, and
     setting one (``loader.dataset.transform = t``) set it here, where nothing read it."""
 
-    _OWN = frozenset({"ds", "with_indices"})
+    _FIELDS = frozenset({"ds", "with_indices"})
 
     def __init__(self, ds, with_indices: bool = False):
         self.ds, self.with_indices = ds, with_indices
 
     def __getattr__(self, name):  # only for names not found here
-        if name in _Batches._OWN or name.startswith("__"):  # unpickling, copying, dunders
+        if name in _Batches._FIELDS or name.startswith("__"):  # unpickling, copying, dunders
             raise AttributeError(name)
         return getattr(self.ds, name)
 
     def __setattr__(self, name, value):
-        if name in _Batches._OWN:
+        if name in _Batches._FIELDS:
             object.__setattr__(self, name, value)
         else:
             setattr(self.ds, name, value)
@@ -127,6 +127,29 @@ def _labels_back(batch):
     return (x, *rest)
 
 
+class _AsBatches:
+    """A DataLoader attribute that reads as the loader's batches hold it. The DataLoader
+    underneath takes whole batches as items: its own batch size is None and its drop_last
+    False, which it sets in ``__init__`` and reads only for iterable datasets."""
+
+    def __init__(self, underneath):
+        self.underneath = underneath
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, loader, owner=None):
+        if loader is None:
+            return self
+        batches = loader.__dict__.get("batches")
+        return self.underneath if batches is None else getattr(batches, self.name)
+
+    def __set__(self, loader, value) -> None:
+        if value != self.underneath:  # only DataLoader's __init__ sets it
+            raise ValueError(f"ds.loader's {self.name} is set when it is made: make another "
+                             f"loader for {self.name}={value!r}")
+
+
 class ResumableLoader(DataLoader):
     """A ``DataLoader`` over whole batches with exact ``state_dict`` / ``load_state_dict``.
 
@@ -160,33 +183,10 @@ class ResumableLoader(DataLoader):
     def epoch(self) -> int:
         return self.batches.epoch
 
-    @property
-    def batch_size(self) -> int | None:
-        """The samples in a batch, as ``DataLoader(ds, batch_size=...)`` holds it. The
-        DataLoader underneath takes whole batches as items (its own batch size is None, which
-        it reads only for iterable datasets); until 2026-12-05 this read None, and code such as
-        ``len(loader) * loader.batch_size`` failed."""
-        batches = self.__dict__.get("batches")
-        return None if batches is None else batches.batch_size
-
-    @batch_size.setter
-    def batch_size(self, value) -> None:
-        if value is not None:  # DataLoader's __init__ sets None; nothing else may set it
-            raise ValueError(f"ds.loader's batch_size is {self.batch_size}; make another "
-                             f"loader for batches of {value!r}")
-
-    @property
-    def drop_last(self) -> bool:
-        """Whether the last, smaller batch of an epoch is left out, as ``DataLoader(ds,
-        drop_last=...)`` holds it (the DataLoader underneath reads its own only for iterable
-        datasets; until 2026-12-05 this read False whatever the loader did)."""
-        batches = self.__dict__.get("batches")
-        return False if batches is None else batches.drop_last
-
-    @drop_last.setter
-    def drop_last(self, value) -> None:
-        if value:  # DataLoader's __init__ sets False; nothing else may set it
-            raise ValueError("ds.loader's drop_last is set when it is made: make another loader")
+    #: as ``DataLoader(ds, batch_size=..., drop_last=...)`` holds them (until 2026-12-05 they
+    #: read None and False: ``len(loader) * loader.batch_size`` failed)
+    batch_size = _AsBatches(None)
+    drop_last = _AsBatches(False)
 
     def __iter__(self):
         if self.batches.num_replicas is None and is_distributed() and \
